@@ -1,0 +1,126 @@
+# lb: build, test, demo and benchmarks. `make help` lists the targets.
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+# Debian packages: to build and test, and (bench-deps) to benchmark against peers.
+DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev nanomsg-utils \
+	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev python3 python3-pytest curl
+BENCH_DEPS := wrk nginx-light haproxy
+
+PROGRAMS := lb-echo
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CPPFLAGS := -D_GNU_SOURCE -Icommon -I$(LLHTTP_INC)
+LIBS     := -lev -ljansson -lm
+
+MODE_release := -O2 -g
+MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+
+COMMON_SRC := $(wildcard common/*.c)
+LLHTTP_C   := llhttp api http
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all asan deps bench-deps test unit integration demo bench clean help
+all: $(addprefix bin/,$(PROGRAMS))
+
+help:
+	@echo "make            build bin/ (release)"
+	@echo "make deps       install missing Debian packages (apt-get, as root)"
+	@echo "make test       deps, build, unit + integration tests, release and ASan/UBSan"
+	@echo "make demo       run lb on loopback and show it working"
+	@echo "make bench      benchmarks against nginx (and HAProxy), printed as ratios"
+	@echo "make clean      remove build/ and bin/"
+
+# --- one build tree per mode: build/release and build/asan -------------------
+define mode_rules
+build/$(1)/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) -std=gnu11 $$(MODE_$(1)) $$(WARN) $$(CPPFLAGS) -MMD -MP -c $$< -o $$@
+
+build/$(1)/llhttp/%.o: $$(LLHTTP_SRC)/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -w -I$$(LLHTTP_INC) -c $$< -o $$@
+
+build/$(1)/lib/libcommon.a: $$(patsubst %.c,build/$(1)/%.o,$$(COMMON_SRC)) \
+		$$(patsubst %,build/$(1)/llhttp/%.o,$$(LLHTTP_C))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+
+build/$(1)/bin/lb-echo: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-echo/*.c)) \
+		build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
+
+build/$(1)/tests/%: build/$(1)/tests/unit/%.o build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
+endef
+$(eval $(call mode_rules,release))
+$(eval $(call mode_rules,asan))
+
+bin/%: build/release/bin/%
+	@mkdir -p bin
+	cp $< $@
+
+asan: $(addprefix build/asan/bin/,$(PROGRAMS))
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# --- dependencies ---------------------------------------------------------------
+# Installs only what dpkg does not have, so a second run costs nothing.
+define install_missing
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "lb needs these Debian packages:$$missing"; \
+		echo "install them with:  sudo apt-get install -y$$missing"; \
+		exit 1; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(DEPS))
+
+bench-deps: deps
+	$(call install_missing,$(BENCH_DEPS))
+
+# --- tests ----------------------------------------------------------------------
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+test: deps
+	$(MAKE) --no-print-directory unit integration
+
+unit: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tests/,$(UNIT_TESTS))
+	@set -e; for t in $(UNIT_TESTS); do \
+		echo "== unit $$t (release)"; build/release/tests/$$t; \
+		echo "== unit $$t (asan+ubsan)"; $(ASAN_ENV) build/asan/tests/$$t; \
+	done
+
+integration: all asan
+	@echo "== integration (release binaries)"
+	LB_BIN_DIR=$(CURDIR)/bin $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	@echo "== integration (asan+ubsan binaries)"
+	LB_BIN_DIR=$(CURDIR)/build/asan/bin LB_SANITIZED=1 $(ASAN_ENV) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# --- the main job and benchmarks ------------------------------------------------
+demo: deps
+	$(MAKE) --no-print-directory all
+	@bash tests/demo.sh
+
+bench: bench-deps
+	$(MAKE) --no-print-directory all
+	$(PYTHON) tests/bench/bench_echo.py
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,51 @@
+/* buf: the one growable byte buffer of lb, with a read position for I/O queues. */
+#ifndef LB_BUF_H
+#define LB_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/*
+ * Rules:
+ * - `data` is NULL only while `cap` is 0 (a fresh or released buffer); once
+ *   allocated it is reused until buf_release(): consuming never frees.
+ * - Bytes [pos, len) are the unread content; [0, pos) was consumed and is
+ *   reclaimed by buf_compact() or when the buffer empties (pos = len = 0).
+ * - `len <= cap` always; the buffer is not NUL-terminated unless a function
+ *   says so (buf_appendf keeps a NUL after `len` but does not count it).
+ * - Pointers into `data` are invalidated by any call that may grow the buffer.
+ */
+struct buf {
+	char *data;
+	size_t pos;
+	size_t len;
+	size_t cap;
+};
+
+#define BUF_INIT { NULL, 0, 0, 0 }
+
+void buf_init(struct buf *b);
+/* Frees the storage; the buffer is again as after buf_init(). */
+void buf_release(struct buf *b);
+/* Ensures room for `n` more bytes after `len`; returns 0 or -1 on ENOMEM. */
+int buf_reserve(struct buf *b, size_t n);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+/* printf-style append; returns 0 or -1. */
+int buf_appendf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int buf_vappendf(struct buf *b, const char *fmt, va_list ap);
+/* Appends `s` (n bytes) escaped for use inside a JSON string (no quotes). */
+int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
+/* Marks `n` unread bytes as consumed; empties the buffer when all are. */
+void buf_consume(struct buf *b, size_t n);
+/* Moves the unread bytes to the start of the storage. */
+void buf_compact(struct buf *b);
+/* Forgets the content, keeps the storage. */
+static inline void buf_reset(struct buf *b) { b->pos = b->len = 0; }
+static inline size_t buf_unread(const struct buf *b) { return b->len - b->pos; }
+static inline char *buf_head(const struct buf *b) { return b->data + b->pos; }
+static inline char *buf_tail(const struct buf *b) { return b->data + b->len; }
+static inline size_t buf_room(const struct buf *b) { return b->cap - b->len; }
+
+#endif

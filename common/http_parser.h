@@ -1,0 +1,98 @@
+/* http_parser: an incremental HTTP/1.x message parser over llhttp that keeps
+ * the start line and headers as spans into the caller's buffer (no mallocs). */
+#ifndef LB_HTTP_PARSER_H
+#define LB_HTTP_PARSER_H
+
+#include <llhttp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http_limits.h"
+
+/* Offsets into the buffer the message is parsed from. */
+struct http_span {
+	uint32_t off;
+	uint32_t len;
+};
+
+struct http_header {
+	struct http_span name;
+	struct http_span value;
+};
+
+enum http_msg_state {
+	HTTP_MSG_HEAD = 0,	/* reading the start line and headers */
+	HTTP_MSG_BODY,		/* head complete (fields valid), body bytes may follow */
+	HTTP_MSG_DONE,		/* message complete; http_msg_next() to parse the next */
+	HTTP_MSG_ERROR,		/* malformed or over a limit: error_status says the answer */
+};
+
+/* Body bytes as parsed (de-chunked); return 0, or an HTTP status (413 ...)
+ * to stop parsing with that error. */
+typedef int (*http_body_cb)(void *ctx, const char *at, size_t len);
+
+struct http_msg {
+	llhttp_t parser;
+	enum http_msg_state state;
+	const char *base;		/* the buffer spans refer to, set by feed */
+	size_t head_start;		/* offset where this message began */
+	size_t head_end;		/* offset just past the head (state >= BODY) */
+	size_t head_limit;		/* bytes allowed for the head */
+	struct http_span url;		/* request target (requests) */
+	struct http_header headers[HTTP_MAX_HEADERS];
+	unsigned nheaders;
+	int error_status;		/* 400, 413, 431 when state == HTTP_MSG_ERROR */
+	const char *error_reason;	/* for logs */
+	unsigned upgrade : 1;		/* the message switches protocols after its head */
+	unsigned skip_body : 1;		/* set by the caller: response to HEAD */
+	unsigned in_field : 1;
+	unsigned in_value : 1;
+	unsigned in_url : 1;
+	http_body_cb on_body;
+	void *ctx;
+};
+
+/*
+ * Prepares a parser of requests (HTTP_REQUEST) or responses (HTTP_RESPONSE).
+ * `on_body` may be NULL: the body bytes are then only framed, so the caller
+ * can forward the raw bytes it fed. Nothing to release.
+ */
+void http_msg_init(struct http_msg *m, llhttp_type_t type, size_t head_limit, http_body_cb on_body,
+		   void *ctx);
+
+/*
+ * Parses bytes [off, off + len) of `base`. Feeds must be consecutive bytes
+ * of the same buffer (it may be reallocated, not moved) while a message is
+ * being parsed. Stops after the head (state becomes BODY), after the message
+ * (DONE) or on error (ERROR); returns the bytes consumed, which is less than
+ * len only in those cases.
+ */
+size_t http_msg_feed(struct http_msg *m, const char *base, size_t off, size_t len);
+/* Starts the next message after DONE; its bytes may begin at `off`. */
+void http_msg_next(struct http_msg *m, size_t off);
+
+/* Index of the first header named `name` (case-insensitive), or -1. */
+int http_msg_find(const struct http_msg *m, const char *name);
+/* 1 when header `i` is named `name` (case-insensitive). */
+int http_msg_header_is(const struct http_msg *m, unsigned i, const char *name);
+/* A span as a pointer into the current base. */
+static inline const char *http_msg_ptr(const struct http_msg *m, struct http_span s)
+{
+	return m->base + s.off;
+}
+/* 1 when the message (in state >= BODY) has a body to read. */
+int http_msg_has_body(const struct http_msg *m);
+/* 1 when the connection may carry another message after this one. */
+static inline int http_msg_keep_alive(const struct http_msg *m)
+{
+	return llhttp_should_keep_alive(&m->parser);
+}
+static inline int http_msg_method(const struct http_msg *m) { return m->parser.method; }
+static inline int http_msg_minor(const struct http_msg *m) { return m->parser.http_minor; }
+static inline int http_msg_status(const struct http_msg *m) { return m->parser.status_code; }
+static inline int http_msg_chunked(const struct http_msg *m)
+{
+	return (m->parser.flags & F_CHUNKED) != 0;
+}
+
+#endif

@@ -1,0 +1,148 @@
+/* log: one line per event on stderr, as text or JSON, with levels. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "timefmt.h"
+
+static const char *log_component = "lb";
+static enum log_level log_min = LOG_INFO;
+static enum log_format log_fmt = LOG_FORMAT_TEXT;
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static const char *const level_upper[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+
+void log_setup(const char *component, enum log_level level, enum log_format format)
+{
+	log_component = component;
+	log_min = level;
+	log_fmt = format;
+}
+
+int log_level_parse(const char *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int log_format_parse(const char *s)
+{
+	if (strcmp(s, "text") == 0)
+		return LOG_FORMAT_TEXT;
+	if (strcmp(s, "json") == 0)
+		return LOG_FORMAT_JSON;
+	return -1;
+}
+
+int log_enabled(enum log_level level)
+{
+	return level >= log_min;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+	size_t i = (n > 1 && s[0] == '-') ? 1 : 0;
+
+	if (i == n || n > 15)
+		return 0;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return s[0] != '0' || n == 1;
+}
+
+/* Turns "k=v k2=v2" into ,"k":"v","k2":v2 */
+static void json_fields(struct buf *out, const char *kv, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t start, eq, end;
+
+		while (i < n && kv[i] == ' ')
+			i++;
+		if (i >= n)
+			break;
+		start = i;
+		while (i < n && kv[i] != ' ' && kv[i] != '=')
+			i++;
+		eq = i;
+		if (i + 1 < n && kv[i + 1] == '"') {
+			/* key="quoted value" may hold spaces */
+			const char *close = memchr(kv + i + 2, '"', n - i - 2);
+			size_t vend = close ? (size_t)(close - kv) : n;
+
+			buf_append(out, ",\"", 2);
+			buf_append_json_escaped(out, kv + start, eq - start);
+			buf_append(out, "\":\"", 3);
+			buf_append_json_escaped(out, kv + eq + 2, vend - eq - 2);
+			buf_append(out, "\"", 1);
+			i = close ? vend + 1 : n;
+			continue;
+		}
+		while (i < n && kv[i] != ' ')
+			i++;
+		end = i;
+		buf_append(out, ",\"", 2);
+		buf_append_json_escaped(out, kv + start, eq - start);
+		buf_append(out, "\":", 2);
+		if (eq < end && all_digits(kv + eq + 1, end - eq - 1)) {
+			buf_append(out, kv + eq + 1, end - eq - 1);
+		} else {
+			buf_append(out, "\"", 1);
+			if (eq < end)
+				buf_append_json_escaped(out, kv + eq + 1, end - eq - 1);
+			buf_append(out, "\"", 1);
+		}
+	}
+}
+
+void log_write(enum log_level level, const char *msg, const char *kv, ...)
+{
+	/* Reused across calls: the programs are single-threaded, and a log line
+	 * must not cost a malloc on the request path. */
+	static struct buf out = BUF_INIT;
+	char ts[32], kvbuf[768];
+	size_t kvlen = 0;
+	va_list ap;
+
+	if (level < log_min)
+		return;
+	if (kv) {
+		int n;
+
+		va_start(ap, kv);
+		n = vsnprintf(kvbuf, sizeof(kvbuf), kv, ap);
+		va_end(ap);
+		if (n > 0)
+			kvlen = (size_t)n < sizeof(kvbuf) ? (size_t)n : sizeof(kvbuf) - 1;
+	}
+	timefmt_iso_ms(ts);
+	buf_reset(&out);
+	if (log_fmt == LOG_FORMAT_JSON) {
+		buf_appendf(&out, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"", ts,
+			    level_names[level]);
+		buf_append_json_escaped(&out, log_component, strlen(log_component));
+		buf_append_str(&out, "\",\"msg\":\"");
+		buf_append_json_escaped(&out, msg, strlen(msg));
+		buf_append(&out, "\"", 1);
+		json_fields(&out, kvbuf, kvlen);
+		buf_append(&out, "}\n", 2);
+	} else {
+		buf_appendf(&out, "[%s] %s %s %s", log_component, ts, level_upper[level], msg);
+		if (kvlen) {
+			buf_append(&out, " ", 1);
+			buf_append(&out, kvbuf, kvlen);
+		}
+		buf_append(&out, "\n", 1);
+	}
+	/* One write per line so lines of concurrent processes do not interleave. */
+	if (write(STDERR_FILENO, out.data, out.len) < 0) {
+		/* nowhere left to report it */
+	}
+}

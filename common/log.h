@@ -1,0 +1,38 @@
+/* log: one line per event on stderr, as text or JSON, with levels. */
+#ifndef LB_LOG_H
+#define LB_LOG_H
+
+enum log_level {
+	LOG_DEBUG = 0,	/* detail for developers */
+	LOG_INFO,	/* normal events: start, stop, requests */
+	LOG_WARN,	/* something is off but service goes on */
+	LOG_ERROR,	/* an operation failed */
+};
+
+enum log_format {
+	LOG_FORMAT_TEXT = 0,	/* [component] 2026-11-21T10:30:00.123Z INFO msg k=v */
+	LOG_FORMAT_JSON,	/* {"ts":..,"level":..,"component":..,"msg":..,"k":"v"} */
+};
+
+/* Sets the component name (not copied: pass a string literal), level, format. */
+void log_setup(const char *component, enum log_level level, enum log_format format);
+/* Parses "debug"/"info"/"warn"/"error"; returns the level or -1. */
+int log_level_parse(const char *s);
+/* Parses "text"/"json"; returns the format or -1. */
+int log_format_parse(const char *s);
+int log_enabled(enum log_level level);
+
+/*
+ * Writes one line. `msg` is free text. `kv` is a printf format producing
+ * space-separated key=value tokens (values without spaces; may be NULL);
+ * in JSON mode each token becomes a field, digits-only values as numbers.
+ */
+void log_write(enum log_level level, const char *msg, const char *kv, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, __VA_ARGS__); } while (0)
+#define log_info(...) log_write(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_write(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,31 @@
+/* net: socket addresses and listening sockets (start-up code; may resolve names). */
+#ifndef LB_NET_H
+#define LB_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct net_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/*
+ * Parses "HOST:PORT", "[V6]:PORT", ":PORT" (all addresses) or "PORT".
+ * HOST may be a name, resolved with getaddrinfo: call it at start-up only,
+ * never inside an event loop. Returns 0, or -1 with a message in err.
+ */
+int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz);
+/* Formats as "1.2.3.4:80" or "[::1]:80" into out (at least 64 bytes). */
+void net_addr_format(const struct sockaddr *sa, char *out, size_t outsz);
+/* The IP alone ("1.2.3.4", "::1") into out (at least 48 bytes). */
+void net_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
+/* A non-blocking listening socket with SO_REUSEADDR, and SO_REUSEPORT when
+ * asked, so several processes can share a port. Returns the fd or -1 + err. */
+int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *err, size_t errsz);
+/* The port a socket is bound to (for ephemeral ports), or -1. */
+int net_local_port(int fd);
+int net_set_nonblock(int fd);
+void net_set_nodelay(int fd);
+
+#endif
