@@ -12,7 +12,9 @@ BENCH_DEPS := wrk nginx-light haproxy
 
 PROGRAMS := lb-echo
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
-CPPFLAGS := -D_GNU_SOURCE -Icommon -I$(LLHTTP_INC)
+# llhttp strict mode checks the CRLF after chunk data (the lenient default
+# lets "3\r\nabcdef" re-frame a body: request smuggling).
+CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
 LIBS     := -lev -ljansson -lm
 
 MODE_release := -O2 -g
@@ -36,13 +38,13 @@ help:
 
 # --- one build tree per mode: build/release and build/asan -------------------
 define mode_rules
-build/$(1)/%.o: %.c
+build/$(1)/%.o: %.c Makefile
 	@mkdir -p $$(dir $$@)
 	$$(CC) -std=gnu11 $$(MODE_$(1)) $$(WARN) $$(CPPFLAGS) -MMD -MP -c $$< -o $$@
 
-build/$(1)/llhttp/%.o: $$(LLHTTP_SRC)/%.c
+build/$(1)/llhttp/%.o: $$(LLHTTP_SRC)/%.c Makefile
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -w -I$$(LLHTTP_INC) -c $$< -o $$@
+	$$(CC) $$(MODE_$(1)) -w -DLLHTTP_STRICT_MODE=1 -I$$(LLHTTP_INC) -c $$< -o $$@
 
 build/$(1)/lib/libcommon.a: $$(patsubst %.c,build/$(1)/%.o,$$(COMMON_SRC)) \
 		$$(patsubst %,build/$(1)/llhttp/%.o,$$(LLHTTP_C))

@@ -44,6 +44,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	struct http_msg *m = msg_of(p);
 	struct http_header *h;
 
+	/* Trailers of a chunked body are framed by llhttp but not kept: their
+	 * bytes travel with the body. */
+	if (m->state != HTTP_MSG_HEAD)
+		return 0;
 	if (!m->in_field) {
 		if (m->nheaders == HTTP_MAX_HEADERS)
 			return fail(m, 431, "too many headers");
@@ -71,6 +75,8 @@ static int on_header_field_complete(llhttp_t *p)
 	const struct http_header *h = &m->headers[m->nheaders];
 	const char *name = m->base + h->name.off;
 
+	if (m->state != HTTP_MSG_HEAD)
+		return 0;
 	m->in_field = 0;
 	/* llhttp lets "Name : value" through; a proxy must refuse it (RFC 9112
 	 * 5.1), as another parser may read a different header name. */
@@ -100,6 +106,8 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	struct http_msg *m = msg_of(p);
 	struct http_header *h = &m->headers[m->nheaders];
 
+	if (m->state != HTTP_MSG_HEAD)
+		return 0;
 	if (!value_is_clean(at, len))
 		return fail(m, 400, "control character in a header value");
 	if (!m->in_value) {
@@ -117,6 +125,8 @@ static int on_header_value_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
 
+	if (m->state != HTTP_MSG_HEAD)
+		return 0;
 	m->in_value = 0;
 	m->nheaders++;
 	return 0;

@@ -1,0 +1,181 @@
+"""Shared fixtures: start lb programs as real processes on 127.0.0.1 with
+ephemeral ports and a private runtime dir, and clean them up by pid."""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BIN_DIR = os.environ.get("LB_BIN_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "bin")
+SANITIZED = os.environ.get("LB_SANITIZED") == "1"
+# Sanitized binaries are several times slower: scale the waits, not the checks.
+SLOW = 3.0 if SANITIZED else 1.0
+
+
+def binary(name):
+    path = os.path.abspath(os.path.join(BIN_DIR, name))
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: run make first")
+    return path
+
+
+class Proc:
+    """One running program; stderr goes to a file the test can read."""
+
+    def __init__(self, argv, env=None, cwd=None):
+        self.argv = argv
+        self.log_path = tempfile.mktemp(prefix="lb-test-", suffix=".log")
+        self.log = open(self.log_path, "wb")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log,
+                                  stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
+        self.pid = self.p.pid
+        self.expect_exit = None
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=5.0):
+        deadline = time.time() + timeout * SLOW
+        rx = re.compile(pattern)
+        while time.time() < deadline:
+            m = rx.search(self.text())
+            if m:
+                return m
+            if self.p.poll() is not None:
+                raise AssertionError(f"{self.argv[0]} exited {self.p.returncode}:\n{self.text()}")
+            time.sleep(0.02)
+        raise AssertionError(f"no /{pattern}/ in the log of {self.argv}:\n{self.text()}")
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; returns the exit code."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            return self.p.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            raise AssertionError(f"{self.argv[0]} did not stop on SIGTERM:\n{self.text()}")
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        self.expect_exit = -9
+
+    def sanitizer_report(self):
+        t = self.text()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in t:
+                return t
+        return None
+
+
+@pytest.fixture
+def procs():
+    """Starts processes; at teardown each is stopped with SIGTERM and must exit
+    0 (under ASan that includes no leak) with no sanitizer report."""
+    started = []
+
+    def start(argv, env=None, cwd=None):
+        p = Proc(argv, env, cwd)
+        started.append(p)
+        return p
+
+    yield start
+    problems = []
+    for p in started:
+        if p.expect_exit is None:
+            code = p.stop()
+            if code != 0:
+                problems.append(f"{p.argv} exited {code}:\n{p.text()[-4000:]}")
+        report = p.sanitizer_report()
+        if report:
+            problems.append(f"{p.argv} sanitizer report:\n{report[-6000:]}")
+        p.log.close()
+        os.unlink(p.log_path)
+    assert not problems, "\n".join(problems)
+
+
+class Echo:
+    def __init__(self, proc, port):
+        self.proc = proc
+        self.port = port
+        self.addr = f"127.0.0.1:{port}"
+
+    def conn(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout * SLOW)
+
+    def request(self, method, path, body=None, headers=None):
+        c = self.conn()
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def get_json(self, path, headers=None):
+        status, hdrs, body = self.request("GET", path, headers=headers)
+        return status, json.loads(body)
+
+
+@pytest.fixture
+def echo(procs):
+    """start_echo(*flags, env={}) -> Echo listening on an ephemeral port."""
+    def start_echo(*flags, env=None):
+        p = procs([binary("lb-echo"), "--listen", "127.0.0.1:0", *flags], env=env)
+        m = p.wait_log(r"listening listen=127\.0\.0\.1:(\d+)")
+        return Echo(p, int(m.group(1)))
+    return start_echo
+
+
+def raw_exchange(port, data, timeout=5.0, until_close=True):
+    """Sends raw bytes and returns everything received until the peer closes
+    (or the timeout, when until_close is False)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    try:
+        s.sendall(data)
+        chunks = []
+        deadline = time.time() + timeout * SLOW
+        while time.time() < deadline:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                return b"".join(chunks), True
+            chunks.append(b)
+            if not until_close:
+                s.settimeout(0.3)
+        return b"".join(chunks), False
+    finally:
+        s.close()
+
+
+def split_responses(data):
+    """Splits a byte stream of HTTP responses with Content-Length bodies into
+    (status, headers, body) tuples."""
+    out = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out

@@ -1,0 +1,314 @@
+"""lb-echo against real clients: identity, JSON echo, limits, keep-alive,
+pipelining, chunked bodies, malformed input, faults and graceful stop."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from conftest import SLOW, binary, raw_exchange, split_responses
+
+
+def test_identity_from_env(echo):
+    e = echo("--service-name", "shop", env={"POD_NAME": "echo-7f9c-abcde",
+                                            "POD_IP": "10.1.2.3", "NAMESPACE": "demo"})
+    status, doc = e.get_json("/items/1?x=2", headers={"X-Request-Id": "req-42"})
+    assert status == 200
+    assert doc["podName"] == "echo-7f9c-abcde"
+    assert doc["podIP"] == "10.1.2.3"
+    assert doc["serviceName"] == "shop"
+    assert doc["namespace"] == "demo"
+    assert doc["method"] == "GET"
+    assert doc["path"] == "/items/1"
+    assert doc["query"] == "x=2"
+    assert doc["requestId"] == "req-42"
+    assert doc["timestamp"].endswith("Z") and len(doc["timestamp"]) == 20
+
+
+def test_identity_defaults_to_hostname_and_local_address(echo):
+    e = echo(env={"POD_NAME": "", "POD_IP": "", "NAMESPACE": ""})
+    status, hdrs, body = e.request("GET", "/")
+    doc = json.loads(body)
+    assert doc["podName"] == socket.gethostname()
+    assert doc["podIP"] == "127.0.0.1"
+    assert doc["namespace"] is None
+    assert doc["requestId"] is None
+    assert hdrs["X-Served-By"] == socket.gethostname()
+
+
+def test_post_json_round_trip(echo):
+    e = echo(env={"POD_NAME": "pod-a"})
+    value = {"order": {"id": 7, "items": [{"sku": "ü-ß-€", "qty": 2}, None, True, 1.5e-3]},
+             "emoji": "\U0001F680", "nested": [[[[]]]]}
+    body = json.dumps(value, ensure_ascii=False).encode()
+    status, hdrs, out = e.request("POST", "/orders", body=body,
+                                  headers={"Content-Type": "application/json; charset=utf-8"})
+    assert status == 200
+    assert json.loads(out) == value
+    assert hdrs["X-Served-By"] == "pod-a"
+    status, _, out = e.request("PUT", "/x", body=b"[1,2,3]")
+    assert status == 200 and json.loads(out) == [1, 2, 3]
+
+
+def test_invalid_json_names_line_and_column(echo):
+    e = echo()
+    status, _, out = e.request("POST", "/", body=b'{\n  "a": 1,\n  "b": }',
+                               headers={"Content-Type": "application/json"})
+    assert status == 400
+    doc = json.loads(out)
+    assert doc["error"] == "invalid JSON"
+    assert (doc["line"], doc["column"]) == (3, 8)
+
+
+def test_non_json_content_is_echoed_as_bytes(echo):
+    e = echo()
+    status, hdrs, out = e.request("POST", "/", body=b"\x00\x01binary{",
+                                  headers={"Content-Type": "application/octet-stream"})
+    assert status == 200
+    assert out == b"\x00\x01binary{"
+    assert hdrs["Content-Type"] == "application/octet-stream"
+
+
+def test_oversized_body_is_413(echo):
+    e = echo("--max-body", "1k")
+    status, _, _ = e.request("POST", "/", body=b"[" + b"1," * 600 + b"1]")
+    assert status == 413
+    # chunked: the limit is found while reading
+    data, closed = raw_exchange(e.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                b"Content-Type: text/plain\r\n\r\n"
+                                + b"200\r\n" + b"a" * 512 + b"\r\n" + b"300\r\n" + b"b" * 768
+                                + b"\r\n0\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 413 ")
+    assert closed
+    # at the limit is fine
+    status, _, out = e.request("POST", "/", body=b"x" * 1024, headers={"Content-Type": "text/plain"})
+    assert status == 200 and len(out) == 1024
+
+
+def test_thousand_requests_on_one_keepalive_connection(echo):
+    e = echo("--access-log", "off")
+    c = e.conn()
+    c.connect()
+    sock = c.sock
+    for i in range(1000):
+        c.request("GET", f"/n/{i}")
+        r = c.getresponse()
+        doc = json.loads(r.read())
+        assert r.status == 200 and doc["path"] == f"/n/{i}"
+        assert c.sock is sock, f"connection replaced at request {i}"
+    c.close()
+
+
+def test_pipelined_requests_answered_in_order(echo):
+    e = echo()
+    reqs = b"".join(
+        b"GET /p/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i if i % 3 else
+        b"POST /p/%d HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (i, len(b'{"i":%d}' % i), b'{"i":%d}' % i)
+        for i in range(30))
+    reqs += b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    data, closed = raw_exchange(e.port, reqs)
+    assert closed
+    responses = split_responses(data)
+    assert len(responses) == 31
+    for i, (status, _, body) in enumerate(responses[:30]):
+        doc = json.loads(body)
+        assert status == 200
+        if i % 3:
+            assert doc["path"] == f"/p/{i}"
+        else:
+            assert doc == {"i": i}
+    assert responses[30][1]["connection"] == "close"
+
+
+def test_chunked_request_body(echo):
+    e = echo()
+    payload = b'{"parts": ["a", "b", "c"], "n": 3}'
+    chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(payload[i:i + 5]), payload[i:i + 5])
+                      for i in range(0, len(payload), 5))
+    data, _ = raw_exchange(e.port, b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                           b"Content-Type: application/json\r\nConnection: close\r\n\r\n"
+                           + chunks + b"0\r\nX-Trailer: t\r\n\r\n")
+    (status, _, body), = split_responses(data)
+    assert status == 200
+    assert json.loads(body) == json.loads(payload)
+
+
+def test_http10_and_head(echo):
+    e = echo()
+    data, closed = raw_exchange(e.port, b"GET /old HTTP/1.0\r\n\r\n")
+    assert closed and data.startswith(b"HTTP/1.1 200 ")
+    assert b"Connection: close" in data
+    data, _ = raw_exchange(e.port, b"GET /ka HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                           until_close=False, timeout=1)
+    assert b"Connection: keep-alive" in data
+    data, _ = raw_exchange(e.port, b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"Content-Length: " in head and body == b""
+
+
+def test_expect_100_continue(echo):
+    e = echo()
+    s = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 8\r\nExpect: 100-continue\r\n\r\n")
+    assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    s.sendall(b'{"a": 1}')
+    data = s.recv(4096)
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b'{"a": 1}')
+    s.close()
+    # a body announced over the limit is refused before it is sent
+    e2 = echo("--max-body", "10")
+    data, closed = raw_exchange(e2.port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                                b"Expect: 100-continue\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in data and closed
+
+
+def test_malformed_requests_get_400_and_close(echo):
+    e = echo()
+    for bad in [b"GARBAGE\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+                b"GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n"]:
+        data, closed = raw_exchange(e.port, bad)
+        assert data.startswith(b"HTTP/1.1 400 "), (bad, data)
+        assert b"Connection: close" in data
+        assert closed, bad
+    # the server is still fine
+    assert e.get_json("/")[0] == 200
+
+
+def test_header_section_too_large_is_431(echo):
+    e = echo("--max-header-size", "4k")
+    data, closed = raw_exchange(e.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 431 ") and closed
+
+
+def test_fault_injection_flags(echo):
+    e = echo("--delay-ms", "300", "--error-rate", "0.5", "--access-log", "off")
+    t = time.time()
+    statuses = [e.request("GET", f"/{i}")[0] for i in range(40)]
+    elapsed = time.time() - t
+    assert elapsed >= 40 * 0.3
+    assert set(statuses) <= {200, 500}
+    assert 5 <= statuses.count(500) <= 35, statuses
+    # health is not delayed nor failed by the error rate
+    t = time.time()
+    assert e.get_json("/health") == (200, {"status": "healthy"})
+    assert time.time() - t < 0.25 * SLOW
+
+
+def test_fault_injection_at_run_time(echo):
+    e = echo()
+    status, _, out = e.request("POST", "/fault", body=b'{"delayMs": 250, "health": "fail"}')
+    assert status == 200
+    assert json.loads(out) == {"delayMs": 250, "errorRate": 0, "health": "fail"}
+    assert e.get_json("/health") == (503, {"status": "unhealthy"})
+    assert e.get_json("/ready")[0] == 503
+    t = time.time()
+    assert e.request("GET", "/slow")[0] == 200
+    assert time.time() - t >= 0.25
+    status, _, out = e.request("POST", "/fault", body=b'{"errorRate": 1}')
+    assert e.request("GET", "/x")[0] == 500
+    status, _, out = e.request("POST", "/fault", body=b'{"errorRate": 7}')
+    assert status == 400 and b"errorRate" in out
+    status, _, out = e.request("DELETE", "/fault")
+    assert json.loads(out) == {"delayMs": 0, "errorRate": 0, "health": "ok"}
+    assert e.get_json("/health") == (200, {"status": "healthy"})
+    assert e.request("GET", "/x")[0] == 200
+
+
+def test_upgrade_becomes_a_byte_echo(echo):
+    e = echo()
+    s = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nfirst")
+    data = b""
+    while not data.endswith(b"first"):
+        data += s.recv(4096)
+    assert data.startswith(b"HTTP/1.1 101 ")
+    for msg in [b"second", b"\x00\xff" * 1000]:
+        s.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            got += s.recv(65536)
+        assert got == msg
+    s.close()
+
+
+def test_sigterm_finishes_a_slow_request_and_exits_0(echo):
+    e = echo("--delay-ms", "800")
+    result = {}
+
+    def slow():
+        result["resp"] = e.request("GET", "/slow")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3)
+    e.proc.p.terminate()
+    # new connections are refused while the slow one finishes
+    time.sleep(0.1)
+    try:
+        socket.create_connection(("127.0.0.1", e.port), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    t.join(10 * SLOW)
+    assert refused
+    status, hdrs, body = result["resp"]
+    assert status == 200 and json.loads(body)["path"] == "/slow"
+    assert hdrs["Connection"] == "close"
+    assert e.proc.p.wait(10 * SLOW) == 0
+
+
+def test_config_file_in_configmap_shape(procs, tmp_path):
+    port = _free_port()
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"port": port, "serviceName": "backend-from-file"}))
+    p = procs([binary("lb-echo"), "--config", str(cfg)])
+    p.wait_log(r"listening listen=0\.0\.0\.0:%d" % port)
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("GET", "/")
+    assert json.loads(c.getresponse().read())["serviceName"] == "backend-from-file"
+    c.close()
+
+
+def test_bad_config_names_file_line_and_field(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{\n  "serviceName": "x",\n  "port": "eighty"\n}\n')
+    r = subprocess.run([binary("lb-echo"), "--config", str(cfg)], capture_output=True,
+                       text=True, timeout=10 * SLOW)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f'lb-echo: {cfg}:3:3: "port" must be an integer between 1 and '
+                                f'65535 (got "eighty")')
+    cfg.write_text('{"servicename": "x"}')
+    r = subprocess.run([binary("lb-echo"), "--config", str(cfg)], capture_output=True,
+                       text=True, timeout=10 * SLOW)
+    assert r.returncode == 2
+    assert 'unknown key "servicename" (did you mean "serviceName"?)' in r.stderr
+    r = subprocess.run([binary("lb-echo"), "--config", str(tmp_path / "nope.json")],
+                       capture_output=True, text=True, timeout=10 * SLOW)
+    assert r.returncode == 2 and "cannot read config" in r.stderr
+
+
+def test_env_overrides_and_json_logs(procs):
+    p = procs([binary("lb-echo"), "--listen", "127.0.0.1:0"],
+              env={"LB_ECHO_SERVICE_NAME": "from-env", "LB_ECHO_LOG_FORMAT": "json"})
+    m = p.wait_log(r'"listen":"127\.0\.0\.1:(\d+)"')
+    line = next(l for l in p.text().splitlines() if '"listening"' in l)
+    doc = json.loads(line)
+    assert doc["level"] == "info" and doc["component"] == "lb-echo"
+    assert doc["service"] == "from-env"
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

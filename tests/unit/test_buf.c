@@ -1,0 +1,96 @@
+/* Unit tests for common/buf.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "buf.h"
+
+static void test_append_grows_and_keeps_bytes(void **state)
+{
+	struct buf b = BUF_INIT;
+	char chunk[1000];
+	(void)state;
+
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(buf_append(&b, chunk, sizeof(chunk)), 0);
+	assert_int_equal(b.len, 100000);
+	assert_true(b.cap >= b.len);
+	assert_int_equal(buf_unread(&b), 100000);
+	buf_release(&b);
+	assert_null(b.data);
+	assert_int_equal(b.cap, 0);
+}
+
+static void test_appendf_long(void **state)
+{
+	struct buf b = BUF_INIT;
+	char big[5000];
+	(void)state;
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(buf_appendf(&b, "%d-%s-%d", 1, big, 2), 0);
+	assert_int_equal(b.len, 4999 + 4);
+	assert_memory_equal(b.data, "1-aaa", 5);
+	assert_memory_equal(b.data + b.len - 2, "-2", 2);
+	buf_release(&b);
+}
+
+static void test_consume_and_compact(void **state)
+{
+	struct buf b = BUF_INIT;
+	(void)state;
+
+	buf_append_str(&b, "hello world");
+	buf_consume(&b, 6);
+	assert_int_equal(buf_unread(&b), 5);
+	assert_memory_equal(buf_head(&b), "world", 5);
+	buf_compact(&b);
+	assert_int_equal(b.pos, 0);
+	assert_memory_equal(b.data, "world", 5);
+	buf_consume(&b, 5);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.pos, 0);
+	assert_non_null(b.data);	/* storage kept for reuse */
+	buf_release(&b);
+}
+
+static void test_json_escape(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "a\"b", "a\\\"b" },
+		{ "back\\slash", "back\\\\slash" },
+		{ "nl\nx\ty\r", "nl\\nx\\ty\\r" },
+		{ "\x01\x1f", "\\u0001\\u001f" },
+		{ "\xc3\xa9", "\xc3\xa9" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b = BUF_INIT;
+
+		buf_append_json_escaped(&b, cases[i].in, strlen(cases[i].in));
+		buf_append(&b, "", 1);
+		assert_string_equal(b.data, cases[i].out);
+		buf_release(&b);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_append_grows_and_keeps_bytes),
+		cmocka_unit_test(test_appendf_long),
+		cmocka_unit_test(test_consume_and_compact),
+		cmocka_unit_test(test_json_escape),
+	};
+	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
+}

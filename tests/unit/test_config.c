@@ -1,0 +1,247 @@
+/* Unit tests for common/config.c: sources, precedence and error messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+struct opts {
+	long port;
+	char *service_name;
+	double error_rate;
+	int access_log;
+	long max_body;
+	char *log_level;
+	char *log_format;
+};
+
+static const struct config_field fields[] = {
+	{ "port", CONFIG_INT, offsetof(struct opts, port), 1, 65535, NULL, "port" },
+	{ "serviceName", CONFIG_STRING, offsetof(struct opts, service_name), 0, 0, NULL, "name" },
+	{ "errorRate", CONFIG_DOUBLE, offsetof(struct opts, error_rate), 0, 1, NULL, "rate" },
+	{ "accessLog", CONFIG_BOOL, offsetof(struct opts, access_log), 0, 0, NULL, "log" },
+	{ "maxBody", CONFIG_SIZE, offsetof(struct opts, max_body), 0, 1 << 30, NULL, "size" },
+	CONFIG_LOG_FIELDS(struct opts),
+};
+
+static const struct config_spec spec = {
+	"lb-test", "LB_TEST_", "[options]", fields, sizeof(fields) / sizeof(fields[0]),
+};
+
+static struct opts defaults(void)
+{
+	struct opts o = { 8080, "backend", 0.0, 1, 1024, "info", "text" };
+	return o;
+}
+
+static char path[64];
+
+static const char *write_file(const char *text)
+{
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/tmp/lb-test-config-%d.json", (int)getpid());
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+static void clear_env(void)
+{
+	unsetenv("LB_TEST_PORT");
+	unsetenv("LB_TEST_SERVICE_NAME");
+	unsetenv("LB_TEST_ERROR_RATE");
+}
+
+/* Loads with argv = {"lb-test", args..., NULL}; returns config_load's result. */
+static int load(struct opts *o, struct config_result *res, const char *const *args)
+{
+	char *argv[16] = { "lb-test" };
+	int argc = 1;
+
+	while (args && args[argc - 1])
+		argv[argc] = (char *)args[argc - 1], argc++;
+	*o = defaults();
+	return config_load(&spec, o, argc, argv, res);
+}
+
+static void test_no_config_gives_defaults(void **state)
+{
+	struct opts o;
+	struct config_result res;
+	(void)state;
+
+	clear_env();
+	if (access(CONFIG_DEFAULT_FILE, R_OK) == 0)
+		skip();
+	assert_int_equal(load(&o, &res, NULL), 0);
+	assert_int_equal(o.port, 8080);
+	assert_string_equal(o.service_name, "backend");
+	assert_int_equal(res.sources[0], CONFIG_SRC_DEFAULT);
+	config_result_release(&res);
+}
+
+/* Each bad file gives exactly this message (with the file's path first). */
+static void test_file_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *message;
+	} cases[] = {
+		{ "{\n  \"port\": 80,\n  \"serviceName\": }\n",
+		  ":3:18: invalid JSON: unexpected token near '}'" },
+		{ "{\"port\": \"80\"}", ":1:2: \"port\" must be an integer between 1 and 65535 (got \"80\")" },
+		{ "{\n  \"serviceName\": \"x\",\n  \"port\": 70000\n}",
+		  ":3:3: \"port\" must be an integer between 1 and 65535 (got 70000)" },
+		{ "{\"port\": 8.5}", ":1:2: \"port\" must be an integer between 1 and 65535 (got 8.5)" },
+		{ "{\"errorRate\": 2}", ":1:2: \"errorRate\" must be a number between 0 and 1 (got 2)" },
+		{ "{\"accessLog\": \"maybe\"}", ":1:2: \"accessLog\" must be true or false (got \"maybe\")" },
+		{ "{\n\n    \"servicName\": \"x\"}",
+		  ":3:5: unknown key \"servicName\" (did you mean \"serviceName\"?)" },
+		{ "{\"zzzzzz\": 1}", ":1:2: unknown key \"zzzzzz\" (lb-test --help lists the keys)" },
+		{ "{\"logLevel\": \"loud\"}",
+		  ":1:2: \"logLevel\" must be one of debug, info, warn, error (got \"loud\")" },
+		{ "[1, 2]", ":1:1: the config must be a JSON object, not an array" },
+		{ "{\"port\": 1, \"port\": 2}", ":1:18: invalid JSON: duplicate object key near '\"port\"'" },
+	};
+	(void)state;
+
+	clear_env();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct opts o;
+		struct config_result res;
+		const char *file = write_file(cases[i].text);
+		const char *args[] = { "--config", file, NULL };
+		char want[512];
+
+		snprintf(want, sizeof(want), "%s%s", file, cases[i].message);
+		assert_int_equal(load(&o, &res, args), -1);
+		assert_string_equal(res.err, want);
+		config_result_release(&res);
+	}
+	unlink(path);
+}
+
+static void test_missing_file_is_an_error(void **state)
+{
+	struct opts o;
+	struct config_result res;
+	const char *args[] = { "--config", "/nonexistent/lb.json", NULL };
+	(void)state;
+
+	assert_int_equal(load(&o, &res, args), -1);
+	assert_string_equal(res.err,
+			    "/nonexistent/lb.json: cannot read config: No such file or directory");
+	config_result_release(&res);
+}
+
+/* flags > env > file > defaults */
+static void test_precedence(void **state)
+{
+	struct opts o;
+	struct config_result res;
+	const char *file = write_file("{\"port\": 80, \"serviceName\": \"from-file\", \"maxBody\": \"64k\"}");
+	const char *with_file[] = { "--config", file, NULL };
+	const char *with_flag[] = { "--config", file, "--port", "82", "--service-name=flag", NULL };
+	(void)state;
+
+	clear_env();
+	assert_int_equal(load(&o, &res, with_file), 0);
+	assert_int_equal(o.port, 80);
+	assert_string_equal(o.service_name, "from-file");
+	assert_int_equal(o.max_body, 65536);
+	assert_int_equal(res.sources[0], CONFIG_SRC_FILE);
+	config_result_release(&res);
+
+	setenv("LB_TEST_PORT", "81", 1);
+	assert_int_equal(load(&o, &res, with_file), 0);
+	assert_int_equal(o.port, 81);
+	assert_int_equal(config_source_of(&spec, &res, "port"), CONFIG_SRC_ENV);
+	assert_string_equal(o.service_name, "from-file");
+	config_result_release(&res);
+
+	assert_int_equal(load(&o, &res, with_flag), 0);
+	assert_int_equal(o.port, 82);
+	assert_string_equal(o.service_name, "flag");
+	assert_int_equal(config_source_of(&spec, &res, "port"), CONFIG_SRC_FLAG);
+	config_result_release(&res);
+	clear_env();
+	unlink(path);
+}
+
+static void test_flag_and_env_errors(void **state)
+{
+	static const struct {
+		const char *args[4];
+		const char *env;
+		const char *message;
+	} cases[] = {
+		{ { "--sevice-name", "x" }, NULL, "unknown flag --sevice-name (did you mean --service-name?)" },
+		{ { "--port", "abc" }, NULL, "--port \"abc\": must be an integer between 1 and 65535" },
+		{ { "--port" }, NULL, "--port needs a value" },
+		{ { "--max-body", "12q" }, NULL,
+		  "--max-body \"12q\": must be a size between 0 and 1073741824 bytes (suffixes k, m, g)" },
+		{ { NULL }, "abc", "environment LB_TEST_PORT=\"abc\": must be an integer between 1 and 65535" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct opts o;
+		struct config_result res;
+
+		clear_env();
+		if (cases[i].env)
+			setenv("LB_TEST_PORT", cases[i].env, 1);
+		assert_int_equal(load(&o, &res, cases[i].args), -1);
+		assert_string_equal(res.err, cases[i].message);
+		config_result_release(&res);
+	}
+	clear_env();
+}
+
+static void test_bool_flag_forms(void **state)
+{
+	static const struct {
+		const char *args[4];
+		int want;
+		int argi;
+	} cases[] = {
+		{ { "--access-log", "off" }, 0, 3 },
+		{ { "--access-log=false" }, 0, 2 },
+		{ { "--access-log" }, 1, 2 },
+		{ { "--access-log", "status" }, 1, 2 },	/* a positional argument follows */
+	};
+	(void)state;
+
+	clear_env();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct opts o;
+		struct config_result res;
+
+		assert_int_equal(load(&o, &res, cases[i].args), 0);
+		assert_int_equal(o.access_log, cases[i].want);
+		assert_int_equal(res.argi, cases[i].argi);
+		config_result_release(&res);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_config_gives_defaults),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_missing_file_is_an_error),
+		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_flag_and_env_errors),
+		cmocka_unit_test(test_bool_flag_forms),
+	};
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,220 @@
+/* Unit tests for common/http_parser.c: every split of the input parses alike,
+ * and malformed or smuggling-shaped requests get the right status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "http_parser.h"
+
+static int collect_body(void *ctx, const char *at, size_t len)
+{
+	return buf_append(ctx, at, len) == -1 ? 500 : 0;
+}
+
+static void trace_message(struct buf *t, const struct http_msg *m, const struct buf *body)
+{
+	buf_appendf(t, "[%s %.*s 1.%d", llhttp_method_name(http_msg_method(m)), (int)m->url.len,
+		    http_msg_ptr(m, m->url), http_msg_minor(m));
+	for (unsigned i = 0; i < m->nheaders; i++)
+		buf_appendf(t, " %.*s=%.*s", (int)m->headers[i].name.len,
+			    http_msg_ptr(m, m->headers[i].name), (int)m->headers[i].value.len,
+			    http_msg_ptr(m, m->headers[i].value));
+	buf_appendf(t, " body=%.*s ka=%d up=%d]", (int)body->len, body->data ? body->data : "",
+		    http_msg_keep_alive(m), m->upgrade);
+}
+
+/* Parses `data` arriving in two reads split at `split`, the way a connection
+ * does: one growing buffer, compacted between messages. Returns the trace. */
+static void parse_split(struct buf *t, const char *data, size_t n, size_t split, size_t limit)
+{
+	struct buf in = BUF_INIT, body = BUF_INIT;
+	struct http_msg m;
+	size_t parse_off = 0;
+	const size_t cuts[2] = { split, n };
+	size_t from = 0;
+
+	http_msg_init(&m, HTTP_REQUEST, limit, collect_body, &body);
+	for (int r = 0; r < 2; r++) {
+		buf_append(&in, data + from, cuts[r] - from);
+		from = cuts[r];
+		for (;;) {
+			size_t used = http_msg_feed(&m, in.data, parse_off, in.len - parse_off);
+
+			parse_off += used;
+			if (m.state == HTTP_MSG_ERROR) {
+				buf_appendf(t, "[error %d]", m.error_status);
+				goto out;
+			}
+			if (m.state == HTTP_MSG_DONE) {
+				trace_message(t, &m, &body);
+				if (m.upgrade) {
+					/* the rest, read or not yet, is the tunnel's */
+					buf_appendf(t, "[tunnel %.*s%.*s]", (int)(in.len - parse_off),
+						    in.data + parse_off, (int)(n - from), data + from);
+					goto out;
+				}
+				memmove(in.data, in.data + parse_off, in.len - parse_off);
+				in.len -= parse_off;
+				parse_off = 0;
+				buf_reset(&body);
+				http_msg_next(&m, 0);
+				continue;
+			}
+			if (m.state == HTTP_MSG_BODY && used > 0)
+				continue;	/* the head ended: feed what follows */
+			if (parse_off == in.len)
+				break;
+		}
+	}
+out:
+	buf_release(&in);
+	buf_release(&body);
+}
+
+static const char *const streams[] = {
+	"GET /a?x=1 HTTP/1.1\r\nHost: example\r\nX-Request-Id: r1\r\n\r\n",
+	"POST /p HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n"
+	"{\"a\":[1,2]}",
+	"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer-X: y\r\n\r\n",
+	"GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+	"GET /3 HTTP/1.0\r\n\r\n",
+	"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nraw-bytes",
+	"HEAD / HTTP/1.1\r\nHost: h\r\nEmpty:\r\nSpaces:   v   \r\n\r\n",
+};
+
+static void test_every_split_parses_alike(void **state)
+{
+	(void)state;
+
+	for (size_t s = 0; s < sizeof(streams) / sizeof(streams[0]); s++) {
+		const char *data = streams[s];
+		size_t n = strlen(data);
+		struct buf whole = BUF_INIT;
+
+		parse_split(&whole, data, n, n, 32768);
+		buf_append(&whole, "", 1);
+		assert_null(strstr(whole.data, "[error"));
+		for (size_t k = 0; k <= n; k++) {
+			struct buf t = BUF_INIT;
+
+			parse_split(&t, data, n, k, 32768);
+			buf_append(&t, "", 1);
+			if (strcmp(t.data, whole.data) != 0)
+				fail_msg("stream %zu split at %zu:\n  %s\nwhole:\n  %s", s, k, t.data,
+					 whole.data);
+			buf_release(&t);
+		}
+		buf_release(&whole);
+	}
+}
+
+static void test_known_traces(void **state)
+{
+	struct buf t = BUF_INIT;
+	(void)state;
+
+	parse_split(&t, streams[2], strlen(streams[2]), 7, 32768);
+	buf_append(&t, "", 1);
+	assert_string_equal(t.data, "[POST /c 1.1 Host=h Transfer-Encoding=chunked body=hello world "
+				    "ka=1 up=0]");
+	buf_reset(&t);
+	parse_split(&t, streams[5], strlen(streams[5]), 3, 32768);
+	buf_append(&t, "", 1);
+	assert_string_equal(t.data, "[HEAD / 1.1 Host=h Empty= Spaces=v    body= ka=1 up=0]");
+	buf_release(&t);
+}
+
+static void test_malformed_requests(void **state)
+{
+	static const struct {
+		const char *request;
+		int status;
+	} cases[] = {
+		/* request smuggling shapes (RFC 9112 6.1, 6.3) */
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "0\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+		  "0\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\nabcd", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\nabc", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "3\r\nabcdef\r\n0\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400 },		/* obs-fold */
+		{ "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400 },			/* space before colon */
+		{ "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nHost: a\x01z\r\n\r\n", 400 },			/* control byte */
+		{ "GET / HTTP/1.1\r\nHost: a\x7fz\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400 },
+		{ "GET / HTTP/1.1\r\n: empty\r\n\r\n", 400 },
+		{ "GARBAGE\r\n\r\n", 400 },
+		{ "GET / HTTP/9.9\r\n\r\n", 400 },
+		{ "GET /a b HTTP/1.1\r\n\r\n", 400 },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf t = BUF_INIT;
+		char want[32];
+		size_t n = strlen(cases[i].request);
+
+		snprintf(want, sizeof(want), "[error %d]", cases[i].status);
+		for (size_t k = 0; k <= n; k += (n / 7) + 1) {
+			buf_reset(&t);
+			parse_split(&t, cases[i].request, n, k, 32768);
+			buf_append(&t, "", 1);
+			if (!strstr(t.data, want))
+				fail_msg("case %zu (split %zu): got %s, want %s", i, k, t.data, want);
+		}
+		buf_release(&t);
+	}
+}
+
+static void test_header_limits(void **state)
+{
+	struct buf req = BUF_INIT, t = BUF_INIT;
+	(void)state;
+
+	/* a head over the limit, whether or not it has ended */
+	buf_append_str(&req, "GET / HTTP/1.1\r\nX-Big: ");
+	for (int i = 0; i < 2000; i++)
+		buf_append_str(&req, "0123456789");
+	parse_split(&t, req.data, req.len, req.len / 2, 8192);
+	buf_append(&t, "", 1);
+	assert_string_equal(t.data, "[error 431]");
+
+	/* too many header lines */
+	buf_reset(&req);
+	buf_reset(&t);
+	buf_append_str(&req, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < HTTP_MAX_HEADERS + 1; i++)
+		buf_appendf(&req, "X-%d: v\r\n", i);
+	buf_append_str(&req, "\r\n");
+	parse_split(&t, req.data, req.len, 10, 32768);
+	buf_append(&t, "", 1);
+	assert_string_equal(t.data, "[error 431]");
+	buf_release(&req);
+	buf_release(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_split_parses_alike),
+		cmocka_unit_test(test_known_traces),
+		cmocka_unit_test(test_malformed_requests),
+		cmocka_unit_test(test_header_limits),
+	};
+	return cmocka_run_group_tests_name("http_parser", tests, NULL, NULL);
+}
