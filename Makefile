@@ -25,6 +25,7 @@ COMMON_SRC := $(wildcard common/*.c)
 LLHTTP_C   := llhttp api http
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
+.SECONDARY:
 .PHONY: all asan deps bench-deps test unit integration demo bench clean help
 all: $(addprefix bin/,$(PROGRAMS))
 

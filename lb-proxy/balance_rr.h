@@ -1,0 +1,16 @@
+/* balance_rr: smooth weighted round-robin (nginx's algorithm) over a backend set. */
+#ifndef LB_PROXY_BALANCE_RR_H
+#define LB_PROXY_BALANCE_RR_H
+
+#include "backend.h"
+
+/*
+ * Picks the next backend among those `up` and not `exclude` (may be NULL),
+ * updating the set's round-robin state; NULL when none is usable. With equal
+ * weights it is an exact rotation; with weights 5,1,1 it spreads a-a-b-a-c-a-a.
+ */
+struct backend *balance_rr_next(struct backend_set *set, const struct backend *exclude);
+/* The backend balance_rr_next would return, without changing the state. */
+struct backend *balance_rr_peek(const struct backend_set *set);
+
+#endif
