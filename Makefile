@@ -10,7 +10,7 @@ DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev 
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev python3 python3-pytest curl
 BENCH_DEPS := wrk nginx-light haproxy
 
-PROGRAMS := lb-echo
+PROGRAMS := lb-echo lb-proxy
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
@@ -53,6 +53,11 @@ build/$(1)/lib/libcommon.a: $$(patsubst %.c,build/$(1)/%.o,$$(COMMON_SRC)) \
 	rm -f $$@ && ar rcs $$@ $$^
 
 build/$(1)/bin/lb-echo: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-echo/*.c)) \
+		build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
+
+build/$(1)/bin/lb-proxy: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-proxy/*.c)) \
 		build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)

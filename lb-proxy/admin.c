@@ -1,0 +1,224 @@
+/* admin: lb-proxy's admin listener: one request per connection, answered and closed. */
+#include "admin.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "balance_rr.h"
+#include "buf.h"
+#include "http_parser.h"
+#include "http_response.h"
+#include "log.h"
+#include "timefmt.h"
+#include "upstream.h"
+
+#define ADMIN_TIMEOUT 10.0
+
+struct admin_conn {
+	struct admin *a;
+	int fd;
+	ev_io io;
+	ev_timer timer;
+	struct buf in, out;
+	struct http_msg msg;
+	struct admin_conn *prev, *next;
+};
+
+static struct admin_conn *admin_conns;
+
+static void conn_free(struct admin_conn *c)
+{
+	struct ev_loop *loop = c->a->px->loop;
+
+	ev_io_stop(loop, &c->io);
+	ev_timer_stop(loop, &c->timer);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		admin_conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	buf_release(&c->in);
+	buf_release(&c->out);
+	free(c);
+}
+
+static int usable_backends(const struct proxy *px)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < px->set.n; i++)
+		n += px->set.items[i]->state == BACKEND_UP;
+	return n;
+}
+
+static void info(struct proxy *px, struct buf *b)
+{
+	buf_appendf(b, "{\"uptime\":%.3f,\"generation\":%llu,\"total_requests\":%llu,\"backends\":[",
+		    timefmt_mono() - px->started, px->set.generation, px->metrics.requests);
+	for (size_t i = 0; i < px->set.n; i++) {
+		const struct backend *be = px->set.items[i];
+
+		buf_appendf(b,
+			    "%s{\"address\":\"%s\",\"state\":\"%s\",\"weight\":%d,"
+			    "\"requests_forwarded\":%llu,\"active\":%u,\"errors\":%llu,"
+			    "\"connections\":%u,\"idle_connections\":%u}",
+			    i ? "," : "", be->name, backend_state_name(be->state), be->weight,
+			    be->requests, be->active, be->errors, be->connections, be->nidle);
+	}
+	buf_append_str(b, "]}");
+}
+
+/* Builds the answer for the parsed request into c->out. */
+static void answer(struct admin_conn *c)
+{
+	static struct buf body = BUF_INIT;
+	struct proxy *px = c->a->px;
+	const char *url = http_msg_ptr(&c->msg, c->msg.url), *q;
+	size_t plen = c->msg.url.len;
+	const char *ctype = "application/json";
+	int status = 200;
+
+	q = memchr(url, '?', plen);
+	if (q)
+		plen = (size_t)(q - url);
+	buf_reset(&body);
+#define PATH_IS(p) (plen == sizeof(p) - 1 && memcmp(url, p, plen) == 0)
+	if (http_msg_method(&c->msg) != HTTP_GET && http_msg_method(&c->msg) != HTTP_HEAD) {
+		status = 405;
+		buf_append_str(&body, "{\"error\":\"the admin API answers GET only\"}");
+	} else if (PATH_IS("/health")) {
+		buf_append_str(&body, "{\"status\":\"ok\"}");
+	} else if (PATH_IS("/ready")) {
+		int n = usable_backends(px);
+
+		status = (n > 0 && !px->stopping) ? 200 : 503;
+		buf_appendf(&body, "{\"status\":\"%s\",\"usable_backends\":%d}",
+			    status == 200 ? "ready" : "not ready", n);
+	} else if (PATH_IS("/info")) {
+		info(px, &body);
+	} else if (PATH_IS("/debug/next-backend")) {
+		const struct backend *be = balance_rr_peek(&px->set);
+
+		if (be) {
+			buf_appendf(&body, "{\"backend\":\"%s\"}", be->name);
+		} else {
+			status = 503;
+			buf_append_str(&body, "{\"error\":\"no backends available\"}");
+		}
+	} else if (PATH_IS("/metrics")) {
+		ctype = "text/plain; version=0.0.4";
+		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
+			       px->set.generation, timefmt_mono() - px->started);
+	} else {
+		status = 404;
+		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "
+				      "/debug/next-backend /metrics\"}");
+	}
+#undef PATH_IS
+	http_response_begin(&c->out, status);
+	http_response_end(&c->out, ctype, body.len, 0);
+	if (http_msg_method(&c->msg) != HTTP_HEAD)
+		buf_append(&c->out, body.data, body.len);
+}
+
+static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct admin_conn *c = w->data;
+
+	if (revents & EV_READ) {
+		ssize_t n;
+
+		if (buf_reserve(&c->in, 4096) == -1) {
+			conn_free(c);
+			return;
+		}
+		n = read(c->fd, buf_tail(&c->in), buf_room(&c->in));
+		if (n <= 0) {
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+			conn_free(c);
+			return;
+		}
+		c->in.len += (size_t)n;
+		http_msg_feed(&c->msg, c->in.data, c->in.pos, c->in.len - c->in.pos);
+		c->in.pos = c->in.len;
+		if (c->msg.state == HTTP_MSG_HEAD)
+			return;
+		if (c->msg.state == HTTP_MSG_ERROR) {
+			http_response_simple(&c->out, c->msg.error_status, "application/json",
+					     "{\"error\":\"bad request\"}", 23, 0);
+		} else {
+			answer(c);
+		}
+		ev_io_stop(loop, &c->io);
+		ev_io_set(&c->io, c->fd, EV_WRITE);
+		ev_io_start(loop, &c->io);
+	}
+	if (revents & EV_WRITE) {
+		while (buf_unread(&c->out)) {
+			ssize_t n = write(c->fd, buf_head(&c->out), buf_unread(&c->out));
+
+			if (n == -1) {
+				if (errno == EAGAIN || errno == EINTR)
+					return;
+				break;
+			}
+			buf_consume(&c->out, (size_t)n);
+		}
+		conn_free(c);
+	}
+}
+
+static void conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	conn_free(w->data);
+}
+
+static void admin_on_accept(struct listener *l, int fd, const struct sockaddr *peer)
+{
+	struct admin *a = l->data;
+	struct admin_conn *c = calloc(1, sizeof(*c));
+	(void)peer;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->a = a;
+	c->fd = fd;
+	http_msg_init(&c->msg, HTTP_REQUEST, 8192, NULL, NULL);
+	ev_io_init(&c->io, conn_on_io, fd, EV_READ);
+	ev_timer_init(&c->timer, conn_on_timeout, ADMIN_TIMEOUT, 0);
+	c->io.data = c->timer.data = c;
+	ev_io_start(a->px->loop, &c->io);
+	ev_timer_start(a->px->loop, &c->timer);
+	c->next = admin_conns;
+	if (admin_conns)
+		admin_conns->prev = c;
+	admin_conns = c;
+}
+
+int admin_init(struct admin *a, struct proxy *px, const char *addr, char *err, size_t errsz)
+{
+	a->px = px;
+	return listener_init(&a->listener, px->loop, addr, 0, admin_on_accept, a, err, errsz);
+}
+
+void admin_start(struct admin *a)
+{
+	listener_start(&a->listener);
+	log_info("admin listening", "admin=%s", a->listener.name);
+}
+
+void admin_release(struct admin *a)
+{
+	while (admin_conns)
+		conn_free(admin_conns);
+	listener_release(&a->listener);
+}

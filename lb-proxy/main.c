@@ -1,0 +1,286 @@
+/* lb-proxy: the data plane of lb: an event-driven HTTP/1.1 reverse proxy. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "config.h"
+#include "http_limits.h"
+#include "log.h"
+#include "proxy.h"
+#include "session.h"
+#include "signals.h"
+#include "timefmt.h"
+#include "upstream.h"
+
+#define SESSION_POOL_MAX 4096
+#define POOL_KEEP_BYTES (64 * 1024)
+
+static const struct config_field proxy_fields[] = {
+	{ "listen", CONFIG_STRING, offsetof(struct proxy_options, listen), 0, 0, NULL,
+	  "ADDR:PORT for clients" },
+	{ "port", CONFIG_INT, offsetof(struct proxy_options, port), 1, 65535, NULL,
+	  "listen on all addresses at this port (the ConfigMap shape)" },
+	{ "admin", CONFIG_STRING, offsetof(struct proxy_options, admin), 0, 0, NULL,
+	  "ADDR:PORT of the admin API" },
+	{ "backends", CONFIG_STRING, offsetof(struct proxy_options, backends), 0, 0, NULL,
+	  "static set: HOST:PORT[@WEIGHT],..." },
+	{ "connectTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, connect_timeout), 0.001,
+	  3600, NULL, "seconds to connect to a backend" },
+	{ "responseTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, response_timeout), 0.001,
+	  86400, NULL, "seconds from request sent to response head" },
+	{ "headerTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, header_timeout), 0.001,
+	  3600, NULL, "seconds a client has to send a request head (408)" },
+	{ "keepaliveTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, keepalive_timeout), 0.001,
+	  86400, NULL, "seconds an idle client connection is kept" },
+	{ "idleTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, idle_timeout), 0.001, 86400,
+	  NULL, "seconds without traffic while relaying or tunnelling" },
+	{ "upstreamIdleTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, upstream_idle_timeout),
+	  0.001, 86400, NULL, "seconds a pooled backend connection is kept" },
+	{ "upstreamPoolSize", CONFIG_INT, offsetof(struct proxy_options, upstream_pool_size), 0,
+	  100000, NULL, "idle connections kept per backend" },
+	{ "drainTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, drain_timeout), 0, 86400,
+	  NULL, "seconds in-flight requests get after SIGTERM" },
+	{ "retries", CONFIG_INT, offsetof(struct proxy_options, retries), 0, 100, NULL,
+	  "other backends tried after a failure" },
+	{ "maxConnections", CONFIG_INT, offsetof(struct proxy_options, max_connections), 1, 10000000,
+	  NULL, "client connections at once (accepting pauses beyond)" },
+	{ "maxHeaderSize", CONFIG_SIZE, offsetof(struct proxy_options, max_header_size), 1024,
+	  1 << 20, NULL, "largest request head (431 beyond)" },
+	{ "accessLog", CONFIG_BOOL, offsetof(struct proxy_options, access_log), 0, 0, NULL,
+	  "one log line per request (on/off)" },
+	{ "reusePort", CONFIG_BOOL, offsetof(struct proxy_options, reuse_port), 0, 0, NULL,
+	  "SO_REUSEPORT, so several proxies share the port" },
+	CONFIG_LOG_FIELDS(struct proxy_options),
+};
+
+static const struct config_spec proxy_spec = {
+	"lb-proxy", "LB_PROXY_", "--backends HOST:PORT[@WEIGHT],... [options]", proxy_fields,
+	sizeof(proxy_fields) / sizeof(proxy_fields[0]),
+};
+
+static void accept_update(struct proxy *px)
+{
+	int full = px->nsessions >= (unsigned)px->opts->max_connections;
+
+	if (px->stopping)
+		return;
+	if (full && !px->accept_paused) {
+		listener_stop(&px->listener);
+		px->accept_paused = 1;
+		log_warn("max connections reached: not accepting", "max_connections=%ld",
+			 px->opts->max_connections);
+	} else if (!full && px->accept_paused) {
+		listener_start(&px->listener);
+		px->accept_paused = 0;
+	}
+}
+
+static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
+{
+	struct proxy *px = l->data;
+	struct session *s = px->free_sessions;
+
+	if (s) {
+		px->free_sessions = s->next;
+		px->nfree--;
+	} else {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			log_error("out of memory for a connection", NULL);
+			close(fd);
+			return;
+		}
+	}
+	s->prev = NULL;
+	s->next = px->sessions;
+	if (px->sessions)
+		px->sessions->prev = s;
+	px->sessions = s;
+	px->nsessions++;
+	px->metrics.accepted++;
+	session_open(px, s, fd, peer);
+	accept_update(px);
+}
+
+static void session_free(struct session *s)
+{
+	buf_release(&s->in);
+	buf_release(&s->uin);
+	buf_release(&s->out);
+	buf_release(&s->up_head);
+	free(s);
+}
+
+static void shrink(struct buf *b)
+{
+	if (b->cap > POOL_KEEP_BYTES)
+		buf_release(b);
+}
+
+void proxy_session_closed(struct proxy *px, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		px->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	px->nsessions--;
+	if (px->nfree < SESSION_POOL_MAX && !px->stopping) {
+		shrink(&s->in);
+		shrink(&s->uin);
+		shrink(&s->out);
+		shrink(&s->up_head);
+		s->next = px->free_sessions;
+		px->free_sessions = s;
+		px->nfree++;
+	} else {
+		session_free(s);
+	}
+	if (px->stopping && px->nsessions == 0)
+		ev_break(px->loop, EVBREAK_ALL);
+	accept_update(px);
+}
+
+static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct proxy *px = w->data;
+	(void)revents;
+
+	log_warn("drain timeout: closing remaining connections", "connections=%u", px->nsessions);
+	while (px->sessions)
+		session_close(px->sessions);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_stop(void *data)
+{
+	struct proxy *px = data;
+	struct session *s, *next;
+
+	if (px->stopping)
+		return;
+	px->stopping = 1;
+	listener_release(&px->listener);
+	for (s = px->sessions; s; s = next) {
+		next = s->next;
+		session_on_stop(s);
+	}
+	if (px->nsessions == 0) {
+		ev_break(px->loop, EVBREAK_ALL);
+		return;
+	}
+	log_info("draining", "connections=%u timeout_s=%g", px->nsessions, px->opts->drain_timeout);
+	ev_timer_start(px->loop, &px->drain_timer);
+}
+
+static void proxy_release(struct proxy *px)
+{
+	struct session *s;
+
+	px->stopping = 1;
+	while (px->sessions)
+		session_close(px->sessions);
+	while ((s = px->free_sessions) != NULL) {
+		px->free_sessions = s->next;
+		session_free(s);
+	}
+	ev_timer_stop(px->loop, &px->drain_timer);
+	listener_release(&px->listener);
+	backend_set_release(&px->set);
+}
+
+int main(int argc, char **argv)
+{
+	struct proxy_options opts = {
+		.listen = "0.0.0.0:8080",
+		.admin = "127.0.0.1:9901",
+		.connect_timeout = 5,
+		.response_timeout = 60,
+		.header_timeout = 10,
+		.keepalive_timeout = 75,
+		.idle_timeout = 60,
+		.upstream_idle_timeout = 15,
+		.upstream_pool_size = 64,
+		.drain_timeout = 30,
+		.retries = 2,
+		.max_connections = 100000,
+		.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
+		.access_log = 1,
+		.reuse_port = 1,
+		.log_level = "info",
+		.log_format = "text",
+	};
+	struct upstream_limits limits;
+	struct config_result cfg;
+	struct proxy px;
+	struct admin admin;
+	struct signals sig;
+	char err[512], listen[32];
+	int rc;
+
+	memset(&px, 0, sizeof(px));
+	rc = config_load(&proxy_spec, &opts, argc, argv, &cfg);
+	if (rc != 0) {
+		if (rc == -1)
+			fprintf(stderr, "lb-proxy: %s\n", cfg.err);
+		config_result_release(&cfg);
+		return rc == 1 ? 0 : 2;
+	}
+	if (cfg.argi < argc) {
+		fprintf(stderr, "lb-proxy: unexpected argument \"%s\" (see lb-proxy --help)\n",
+			argv[cfg.argi]);
+		config_result_release(&cfg);
+		return 2;
+	}
+	if (config_source_of(&proxy_spec, &cfg, "port") > config_source_of(&proxy_spec, &cfg, "listen")) {
+		snprintf(listen, sizeof(listen), "0.0.0.0:%ld", opts.port);
+		opts.listen = listen;
+	}
+	if (!opts.backends) {
+		fprintf(stderr, "lb-proxy: no backends: give --backends HOST:PORT,... "
+				"(or LB_PROXY_BACKENDS, or \"backends\" in the config)\n");
+		config_result_release(&cfg);
+		return 2;
+	}
+	if (backend_set_parse(opts.backends, &px.set, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --backends: %s\n", err);
+		config_result_release(&cfg);
+		return 2;
+	}
+	px.set.generation = 1;
+	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
+	px.loop = ev_default_loop(EVFLAG_AUTO);
+	px.opts = &opts;
+	px.started = timefmt_mono();
+	limits.pool_size = (unsigned)opts.upstream_pool_size;
+	limits.idle_timeout = opts.upstream_idle_timeout;
+	upstream_setup(px.loop, &limits);
+	ev_timer_init(&px.drain_timer, on_drain_timeout, opts.drain_timeout, 0);
+	px.drain_timer.data = &px;
+	rc = 1;
+	if (listener_init(&px.listener, px.loop, opts.listen, opts.reuse_port, on_accept, &px, err,
+			  sizeof(err)) == -1 ||
+	    admin_init(&admin, &px, opts.admin, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		admin.listener.fd = -1;
+		goto out;
+	}
+	signals_init(&sig, px.loop, on_stop, NULL, &px);
+	listener_start(&px.listener);
+	admin_start(&admin);
+	log_info("listening", "listen=%s backends=%zu", px.listener.name, px.set.n);
+	ev_run(px.loop, 0);
+	log_info("stopped", "requests=%llu", px.metrics.requests);
+	signals_release(&sig, px.loop);
+	rc = 0;
+out:
+	admin_release(&admin);
+	proxy_release(&px);
+	config_result_release(&cfg);
+	ev_loop_destroy(px.loop);
+	return rc;
+}

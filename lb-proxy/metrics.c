@@ -1,0 +1,85 @@
+/* metrics: lb-proxy's counters and latency histogram, in Prometheus text format. */
+#include "metrics.h"
+
+#include "backend.h"
+
+const double metrics_bucket_bounds[METRICS_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
+};
+
+void metrics_observe(struct metrics *m, int status, double seconds)
+{
+	int cls = status / 100;
+
+	m->requests++;
+	m->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
+	m->latency_sum += seconds;
+	for (int i = 0; i < METRICS_BUCKETS; i++) {
+		if (seconds <= metrics_bucket_bounds[i]) {
+			m->latency_buckets[i]++;
+			break;
+		}
+	}
+}
+
+void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
+		    unsigned upstream_connections, unsigned long long generation, double uptime)
+{
+	unsigned long long cumulative = 0;
+
+	buf_append_str(out, "# HELP lb_proxy_requests_total Requests answered, by status class.\n"
+			    "# TYPE lb_proxy_requests_total counter\n");
+	for (int c = 1; c <= 5; c++)
+		buf_appendf(out, "lb_proxy_requests_total{code=\"%dxx\"} %llu\n", c, m->responses[c]);
+	buf_append_str(out, "# HELP lb_proxy_request_duration_seconds Time from request head to "
+			    "response end.\n# TYPE lb_proxy_request_duration_seconds histogram\n");
+	for (int i = 0; i < METRICS_BUCKETS; i++) {
+		cumulative += m->latency_buckets[i];
+		buf_appendf(out, "lb_proxy_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			    metrics_bucket_bounds[i], cumulative);
+	}
+	buf_appendf(out, "lb_proxy_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", m->requests);
+	buf_appendf(out, "lb_proxy_request_duration_seconds_sum %.6f\n", m->latency_sum);
+	buf_appendf(out, "lb_proxy_request_duration_seconds_count %llu\n", m->requests);
+	buf_appendf(out,
+		    "# HELP lb_proxy_client_connections Open client connections.\n"
+		    "# TYPE lb_proxy_client_connections gauge\nlb_proxy_client_connections %u\n"
+		    "# HELP lb_proxy_upstream_connections Open backend connections (pooled included).\n"
+		    "# TYPE lb_proxy_upstream_connections gauge\nlb_proxy_upstream_connections %u\n"
+		    "# HELP lb_proxy_connections_accepted_total Client connections accepted.\n"
+		    "# TYPE lb_proxy_connections_accepted_total counter\n"
+		    "lb_proxy_connections_accepted_total %llu\n"
+		    "# HELP lb_proxy_connect_errors_total Failed connects to backends.\n"
+		    "# TYPE lb_proxy_connect_errors_total counter\nlb_proxy_connect_errors_total %llu\n"
+		    "# HELP lb_proxy_retries_total Requests sent again to another backend.\n"
+		    "# TYPE lb_proxy_retries_total counter\nlb_proxy_retries_total %llu\n"
+		    "# HELP lb_proxy_client_aborts_total Client connections lost mid-exchange.\n"
+		    "# TYPE lb_proxy_client_aborts_total counter\nlb_proxy_client_aborts_total %llu\n"
+		    "# HELP lb_proxy_set_generation Generation of the backend set in use.\n"
+		    "# TYPE lb_proxy_set_generation gauge\nlb_proxy_set_generation %llu\n"
+		    "# HELP lb_proxy_uptime_seconds Seconds since start.\n"
+		    "# TYPE lb_proxy_uptime_seconds gauge\nlb_proxy_uptime_seconds %.3f\n",
+		    client_connections, upstream_connections, m->accepted, m->connect_errors, m->retries,
+		    m->client_aborts, generation, uptime);
+	buf_append_str(out, "# HELP lb_proxy_backend_requests_total Requests forwarded, by backend "
+			    "and status class.\n# TYPE lb_proxy_backend_requests_total counter\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		for (int c = 1; c <= 5; c++)
+			buf_appendf(out,
+				    "lb_proxy_backend_requests_total{backend=\"%s\",code=\"%dxx\"} %llu\n",
+				    b->name, c, b->responses[c]);
+	buf_append_str(out, "# HELP lb_proxy_backend_errors_total Failed exchanges, by backend.\n"
+			    "# TYPE lb_proxy_backend_errors_total counter\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		buf_appendf(out, "lb_proxy_backend_errors_total{backend=\"%s\"} %llu\n", b->name,
+			    b->errors);
+	buf_append_str(out, "# HELP lb_proxy_backend_active Requests in flight, by backend.\n"
+			    "# TYPE lb_proxy_backend_active gauge\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		buf_appendf(out, "lb_proxy_backend_active{backend=\"%s\"} %u\n", b->name, b->active);
+	buf_append_str(out, "# HELP lb_proxy_backend_up 1 when the backend gets new requests.\n"
+			    "# TYPE lb_proxy_backend_up gauge\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		buf_appendf(out, "lb_proxy_backend_up{backend=\"%s\"} %d\n", b->name,
+			    !b->removed && b->state == BACKEND_UP);
+}

@@ -1,0 +1,28 @@
+/* metrics: lb-proxy's counters and latency histogram, in Prometheus text format. */
+#ifndef LB_PROXY_METRICS_H
+#define LB_PROXY_METRICS_H
+
+#include "buf.h"
+
+#define METRICS_BUCKETS 12
+
+struct metrics {
+	unsigned long long requests;		/* answered, any status */
+	unsigned long long responses[6];	/* by status class, including the proxy's own */
+	unsigned long long connect_errors;
+	unsigned long long retries;
+	unsigned long long client_aborts;	/* client connections ended mid-exchange */
+	unsigned long long latency_buckets[METRICS_BUCKETS];
+	double latency_sum;
+	unsigned long long accepted;
+};
+
+extern const double metrics_bucket_bounds[METRICS_BUCKETS];
+
+void metrics_observe(struct metrics *m, int status, double seconds);
+/* Appends the Prometheus exposition: counters, histogram, per-backend series
+ * (from the backend list) and the gauges given. */
+void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
+		    unsigned upstream_connections, unsigned long long generation, double uptime);
+
+#endif

@@ -1,0 +1,50 @@
+/* proxy: lb-proxy's process-wide state, shared by sessions, admin and main. */
+#ifndef LB_PROXY_PROXY_H
+#define LB_PROXY_PROXY_H
+
+#include <ev.h>
+
+#include "backend.h"
+#include "listener.h"
+#include "metrics.h"
+
+struct proxy_options {
+	char *listen;
+	long port;
+	char *admin;
+	char *backends;
+	double connect_timeout;		/* seconds for a backend connect */
+	double response_timeout;	/* seconds from request sent to response head */
+	double header_timeout;		/* seconds a client has to send a request head */
+	double keepalive_timeout;	/* seconds an idle client connection is kept */
+	double idle_timeout;		/* seconds without traffic mid-exchange or in a tunnel */
+	double upstream_idle_timeout;	/* seconds a pooled backend connection is kept */
+	double drain_timeout;		/* seconds in-flight requests get after SIGTERM */
+	long retries;
+	long max_connections;
+	long max_header_size;
+	long upstream_pool_size;
+	int access_log;
+	int reuse_port;
+	char *log_level;
+	char *log_format;
+};
+
+struct session;
+
+struct proxy {
+	struct ev_loop *loop;
+	const struct proxy_options *opts;
+	struct listener listener;
+	struct backend_set set;
+	struct session *sessions;	/* open client connections */
+	struct session *free_sessions;	/* closed ones kept for reuse */
+	unsigned nsessions, nfree;
+	int stopping;
+	int accept_paused;		/* at --max-connections */
+	ev_timer drain_timer;
+	struct metrics metrics;
+	double started;
+};
+
+#endif

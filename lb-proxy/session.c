@@ -1,0 +1,937 @@
+/* session: one client connection of lb-proxy, relaying its requests to backends.
+ *
+ * One request at a time: its head is rewritten for the backend, its body is
+ * written to the backend straight from the client's read buffer as llhttp
+ * frames it; the response goes back the same way. Pipelined requests wait in
+ * the buffer, so responses keep their order. */
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "balance_rr.h"
+#include "http_response.h"
+#include "log.h"
+#include "net.h"
+#include "timefmt.h"
+
+#define IN_LIMIT (64 * 1024)		/* unsent bytes per direction before reading stops */
+#define LINGER_SECONDS 2.0
+#define RESPONSE_HEAD_LIMIT (64 * 1024)
+
+static void pump(struct session *s);
+static int begin_upstream(struct session *s);
+
+static int idempotent(int method)
+{
+	return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_PUT ||
+	       method == HTTP_DELETE || method == HTTP_OPTIONS || method == HTTP_TRACE;
+}
+
+static void set_timer(struct session *s, double seconds)
+{
+	s->timer.repeat = seconds;
+	ev_timer_again(s->px->loop, &s->timer);
+}
+
+static struct headers_ctx ctx_of(const struct session *s)
+{
+	struct headers_ctx ctx = {
+		s->client_ip, s->request_id, s->request_id_len,
+		s->be ? s->be->name : "localhost", s->tunnel_wanted,
+	};
+	return ctx;
+}
+
+static void access_log(struct session *s)
+{
+	if (!s->px->opts->access_log)
+		return;
+	log_info("request",
+		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
+		 "retries=%d request_id=%.*s",
+		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
+		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
+		 (int)s->request_id_len, s->request_id);
+}
+
+/* ---- the backend connection ------------------------------------------------ */
+
+static void release_backend(struct session *s)
+{
+	if (!s->be)
+		return;
+	s->be->active--;
+	backend_unref(s->be);
+	s->be = NULL;
+}
+
+static void drop_upstream(struct session *s)
+{
+	if (s->up) {
+		upstream_close(s->up);
+		s->up = NULL;
+	}
+	s->up_blocked = 0;
+}
+
+/* Clears the response side for a (new) attempt. */
+static void response_reset(struct session *s)
+{
+	http_msg_init(&s->resp, HTTP_RESPONSE, RESPONSE_HEAD_LIMIT, s->resp.on_body, s);
+	s->resp.skip_body = s->method == HTTP_HEAD;
+	buf_reset(&s->uin);
+	s->uparse_off = s->usend_off = 0;
+	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = 0;
+	s->resp_timer = 0;
+}
+
+/* ---- answers of the proxy itself -------------------------------------------- */
+
+static void goto_closing(struct session *s)
+{
+	s->state = SESSION_CLOSING;
+	set_timer(s, s->px->opts->idle_timeout);
+}
+
+/* Queues a JSON error answer and ends the exchange; the client connection
+ * stays open only when the whole request was read. */
+static void answer_error(struct session *s, int status, const char *message)
+{
+	char body[384];
+	int n, keep = s->keep_alive && s->req_done && !s->px->stopping;
+
+	if (status == 400 || status == 408 || status == 431 || status == 413)
+		keep = 0;
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
+		     message, status, (int)s->request_id_len, s->request_id);
+	drop_upstream(s);
+	buf_reset(&s->out);
+	http_response_begin(&s->out, status);
+	if (s->request_id_len)
+		http_response_header(&s->out, "X-Request-Id", s->request_id, s->request_id_len);
+	http_response_end(&s->out, "application/json", (size_t)n, keep);
+	buf_append(&s->out, body, (size_t)n);
+	s->status = status;
+	s->keep_alive = keep;
+	/* The rest of an unread body would be taken for the next request. */
+	s->uparse_off = s->usend_off = 0;
+	s->resp_done = 1;
+	s->req_done = 1;
+	s->parse_off = s->in.len < s->parse_off ? s->in.len : s->parse_off;
+	s->send_off = s->parse_off;
+	s->state = SESSION_EXCHANGE;
+}
+
+/* ---- end of an exchange --------------------------------------------------- */
+
+static void next_request(struct session *s)
+{
+	size_t rest = s->in.len - s->parse_off;
+
+	memmove(s->in.data, s->in.data + s->parse_off, rest);
+	s->in.len = rest;
+	s->parse_off = s->send_off = s->body_start = 0;
+	http_msg_next(&s->req, 0);
+	buf_reset(&s->up_head);
+	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
+	s->retries = 0;
+	s->failed = NULL;
+	s->status = 0;
+	s->bytes_out = 0;
+	s->request_id_len = 0;
+	response_reset(s);
+	s->state = SESSION_IDLE;
+	set_timer(s, s->px->opts->keepalive_timeout);
+}
+
+/* Everything of this exchange was written to the client. */
+static void exchange_end(struct session *s)
+{
+	struct proxy *px = s->px;
+	int reuse = s->up && s->req_done && buf_unread(&s->up_head) == 0 &&
+		    s->send_off == s->parse_off && s->resp_done &&
+		    http_msg_keep_alive(&s->resp) && s->uparse_off == s->uin.len;
+
+	metrics_observe(&px->metrics, s->status, timefmt_mono() - s->started);
+	if (s->be) {
+		int cls = s->status / 100;
+
+		s->be->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
+	}
+	access_log(s);
+	if (s->up) {
+		if (reuse) {
+			s->up->requests++;
+			upstream_pool_put(s->up, px->stopping);
+		} else {
+			upstream_close(s->up);
+		}
+		s->up = NULL;
+	}
+	release_backend(s);
+	if (s->keep_alive && !px->stopping) {
+		next_request(s);
+		return;
+	}
+	goto_closing(s);
+}
+
+/* ---- I/O helpers ---------------------------------------------------------------- */
+
+/* Writes what the client is owed; returns -1 on a fatal error. */
+static int client_flush(struct session *s)
+{
+	for (;;) {
+		struct iovec iov[2];
+		int n = 0;
+		size_t head = buf_unread(&s->out);
+		ssize_t w;
+
+		if (head) {
+			iov[n].iov_base = buf_head(&s->out);
+			iov[n++].iov_len = head;
+		}
+		if (s->uparse_off > s->usend_off) {
+			iov[n].iov_base = s->uin.data + s->usend_off;
+			iov[n++].iov_len = s->uparse_off - s->usend_off;
+		}
+		if (n == 0) {
+			s->client_blocked = 0;
+			return 0;
+		}
+		w = writev(s->fd, iov, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				s->client_blocked = 1;
+				return 0;
+			}
+			return -1;
+		}
+		if ((size_t)w >= head) {
+			buf_reset(&s->out);
+			s->usend_off += (size_t)w - head;
+			s->bytes_out += (size_t)w - head;
+		} else {
+			buf_consume(&s->out, (size_t)w);
+		}
+	}
+}
+
+/* Writes the request head and parsed body bytes to the backend; -1 on error. */
+static int upstream_flush(struct session *s)
+{
+	for (;;) {
+		struct iovec iov[2];
+		int n = 0;
+		size_t head = buf_unread(&s->up_head);
+		ssize_t w;
+
+		if (head) {
+			iov[n].iov_base = buf_head(&s->up_head);
+			iov[n++].iov_len = head;
+		}
+		if (s->parse_off > s->send_off) {
+			iov[n].iov_base = s->in.data + s->send_off;
+			iov[n++].iov_len = s->parse_off - s->send_off;
+		}
+		if (n == 0) {
+			s->up_blocked = 0;
+			return 0;
+		}
+		w = writev(s->up->fd, iov, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				s->up_blocked = 1;
+				return 0;
+			}
+			return -1;
+		}
+		s->req_sent_any = 1;
+		if ((size_t)w >= head) {
+			/* keep the head's bytes (pos moves) so a retry can replay it */
+			s->up_head.pos = s->up_head.len;
+			s->send_off += (size_t)w - head;
+		} else {
+			s->up_head.pos += (size_t)w;
+		}
+	}
+}
+
+/* Makes room to read more client bytes, dropping what was sent. */
+static void in_compact(struct session *s)
+{
+	size_t drop = s->send_off;
+
+	if (drop == 0 || s->state == SESSION_IDLE || s->state == SESSION_HEAD)
+		return;
+	if (drop > s->body_start)
+		s->replayable = 0;
+	memmove(s->in.data, s->in.data + drop, s->in.len - drop);
+	s->in.len -= drop;
+	s->parse_off -= drop;
+	s->send_off = 0;
+	s->body_start = s->body_start > drop ? s->body_start - drop : 0;
+}
+
+static void uin_compact(struct session *s)
+{
+	size_t drop = s->usend_off;
+
+	if (drop == 0 || (s->resp.state == HTTP_MSG_HEAD && s->state == SESSION_EXCHANGE))
+		return;
+	memmove(s->uin.data, s->uin.data + drop, s->uin.len - drop);
+	s->uin.len -= drop;
+	s->uparse_off -= drop;
+	s->usend_off = 0;
+}
+
+/* ---- failures of the backend ------------------------------------------------- */
+
+/* The backend failed (`status` 502 or 504 if the client must be told). Retries
+ * when nothing of the response came and the request can be sent again.
+ * Returns -1 when the session was closed. */
+static int upstream_failed(struct session *s, const char *what, int status, int connect_error)
+{
+	struct proxy *px = s->px;
+	int can_retry = s->retries < px->opts->retries && !s->resp_started &&
+			(!s->req_sent_any || (idempotent(s->method) && s->replayable));
+
+	if (s->be) {
+		s->be->errors++;
+		log_warn("backend failed", "backend=%s error=\"%s\" request_id=%.*s retry=%s",
+			 s->be->name, what, (int)s->request_id_len, s->request_id,
+			 can_retry ? "yes" : "no");
+	}
+	if (connect_error)
+		px->metrics.connect_errors++;
+	drop_upstream(s);
+	s->failed = s->be;
+	if (can_retry) {
+		release_backend(s);
+		s->retries++;
+		px->metrics.retries++;
+		s->up_head.pos = 0;
+		s->send_off = s->body_start;
+		s->req_sent_any = 0;
+		response_reset(s);
+		return begin_upstream(s);
+	}
+	if (s->resp_head_done) {
+		/* Part of the response went out: all we can do is cut it short. */
+		release_backend(s);
+		session_close(s);
+		return -1;
+	}
+	answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
+	return 0;
+}
+
+/* ---- the exchange ------------------------------------------------------------------- */
+
+static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void upstream_on_write(struct ev_loop *loop, ev_io *w, int revents);
+
+static void attach(struct session *s, struct upstream *u)
+{
+	s->up = u;
+	u->owner = s;
+	ev_set_cb(&u->rio, upstream_on_read);
+	ev_set_cb(&u->wio, upstream_on_write);
+	u->rio.data = u->wio.data = s;
+}
+
+/* While the request is sent, the idle timeout runs; once it is all sent,
+ * the response timeout (see exchange_step). */
+static void exchange_start(struct session *s)
+{
+	s->state = SESSION_EXCHANGE;
+	set_timer(s, s->px->opts->idle_timeout);
+}
+
+/* Picks a backend and gets a connection to it; returns -1 if closed. */
+static int begin_upstream(struct session *s)
+{
+	struct proxy *px = s->px;
+	struct backend *be = balance_rr_next(&px->set, s->failed);
+	struct upstream *u;
+
+	if (!be && s->failed)
+		be = balance_rr_next(&px->set, NULL);
+	if (!be) {
+		answer_error(s, s->failed ? 502 : 503,
+			     s->failed ? "backend failed" : "no backends available");
+		return 0;
+	}
+	s->be = be;
+	backend_ref(be);
+	be->active++;
+	be->requests++;
+	u = upstream_pool_get(be);
+	if (u) {
+		attach(s, u);
+		exchange_start(s);
+		return 0;
+	}
+	u = upstream_connect(be);
+	if (!u)
+		return upstream_failed(s, strerror(errno), 502, 1);
+	attach(s, u);
+	s->state = SESSION_CONNECT;
+	ev_io_start(px->loop, &u->wio);
+	set_timer(s, px->opts->connect_timeout);
+	return 0;
+}
+
+/* The request head is complete: decide, rewrite, connect. */
+static int request_head(struct session *s)
+{
+	struct http_msg *req = &s->req;
+	int rid = http_msg_find(req, "x-request-id");
+	const char *method = llhttp_method_name(http_msg_method(req));
+	struct headers_ctx ctx;
+
+	s->started = timefmt_mono();
+	s->method = http_msg_method(req);
+	snprintf(s->target, sizeof(s->target), "%s %.*s", method,
+		 (int)(req->url.len > 200 ? 200 : req->url.len), http_msg_ptr(req, req->url));
+	if (rid >= 0 && headers_request_id_valid(http_msg_ptr(req, req->headers[rid].value),
+						 req->headers[rid].value.len)) {
+		s->request_id_len = req->headers[rid].value.len;
+		memcpy(s->request_id, http_msg_ptr(req, req->headers[rid].value), s->request_id_len);
+	} else {
+		s->request_id_len = headers_request_id_new(s->request_id);
+	}
+	s->tunnel_wanted = req->upgrade;
+	s->keep_alive = http_msg_keep_alive(req) && !s->px->stopping && !req->upgrade;
+	s->req_done = req->state == HTTP_MSG_DONE;
+	s->body_start = s->send_off = req->head_end;
+	s->replayable = 1;
+	if (req->upgrade && req->state == HTTP_MSG_DONE)
+		s->parse_off = req->head_end;	/* what follows is the tunnel's */
+	s->resp.skip_body = s->method == HTTP_HEAD;
+	buf_reset(&s->up_head);
+	/* The backend is picked first: its name is the Host of HTTP/1.0 requests. */
+	s->be = NULL;
+	if (begin_upstream(s) == -1)
+		return -1;
+	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE) {
+		if (s->status == 0) {
+			ctx = ctx_of(s);
+			headers_request(&s->up_head, req, &ctx);
+		}
+	}
+	return 0;
+}
+
+static int resp_on_body(void *ctx, const char *at, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->dechunk)
+		return buf_append(&s->out, at, len) == -1 ? 500 : 0;
+	return 0;
+}
+
+/* A response head is complete; returns -1 if the session closed. */
+static int response_head(struct session *s)
+{
+	struct http_msg *resp = &s->resp;
+	int status = http_msg_status(resp);
+	struct headers_ctx ctx = ctx_of(s);
+
+	if (status >= 100 && status < 200 && status != 101) {
+		/* Interim (100 Continue, 103): pass it on, parse the final one. */
+		http_msg_feed(resp, s->uin.data, s->uparse_off, 0);
+		headers_response(&s->out, resp, &ctx, 0, 0);
+		s->usend_off = s->uparse_off;
+		uin_compact(s);
+		s->usend_off = 0;
+		http_msg_next(resp, 0);
+		return 0;
+	}
+	if (status == 101) {
+		if (!s->tunnel_wanted)
+			return upstream_failed(s, "101 to a request without Upgrade", 502, 0);
+		headers_response(&s->out, resp, &ctx, 0, 0);
+		s->status = 101;
+		s->resp_head_done = 1;
+		s->state = SESSION_TUNNEL;
+		s->usend_off = resp->head_end;
+		s->uparse_off = s->uin.len;
+		s->parse_off = s->in.len;
+		set_timer(s, s->px->opts->idle_timeout);
+		return 0;
+	}
+	s->status = status;
+	s->resp_head_done = 1;
+	if (!s->req_done || (http_msg_has_body(resp) && !http_msg_chunked(resp) &&
+			     !(resp->parser.flags & F_CONTENT_LENGTH)))
+		s->keep_alive = 0;	/* the request is unfinished, or the body ends at close */
+	if (http_msg_minor(&s->req) == 0 && http_msg_chunked(resp)) {
+		s->dechunk = 1;		/* HTTP/1.0 clients know no chunked coding */
+		s->keep_alive = 0;
+	}
+	headers_response(&s->out, resp, &ctx, s->keep_alive, s->dechunk);
+	s->usend_off = resp->head_end;
+	if (s->dechunk)
+		s->usend_off = s->uparse_off;
+	set_timer(s, s->px->opts->idle_timeout);
+	return 0;
+}
+
+/* Parses what the backend sent; returns -1 if the session closed. */
+static int response_progress(struct session *s)
+{
+	while (!s->resp_done && s->state == SESSION_EXCHANGE) {
+		enum http_msg_state before = s->resp.state;
+		size_t avail = s->uin.len - s->uparse_off, used;
+
+		if (before == HTTP_MSG_HEAD && avail == 0)
+			return 0;
+		used = http_msg_feed(&s->resp, s->uin.data, s->uparse_off, avail);
+		s->uparse_off += used;
+		if (s->resp.state == HTTP_MSG_ERROR)
+			return upstream_failed(s, s->resp.error_reason, 502, 0);
+		if (before == HTTP_MSG_HEAD && s->resp.state != HTTP_MSG_HEAD) {
+			if (response_head(s) == -1)
+				return -1;
+			continue;
+		}
+		if (s->dechunk)
+			s->usend_off = s->uparse_off;
+		if (s->resp.state == HTTP_MSG_DONE) {
+			s->resp_done = 1;
+			return 0;
+		}
+		if (used == 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* One pass over an exchange; returns -1 if the session closed. */
+static int exchange_step(struct session *s)
+{
+	if (!s->req_done && s->parse_off < s->in.len) {
+		size_t used = http_msg_feed(&s->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
+
+		s->parse_off += used;
+		if (s->req.state == HTTP_MSG_DONE)
+			s->req_done = 1;
+		else if (s->req.state == HTTP_MSG_ERROR) {
+			if (s->resp_head_done) {
+				session_close(s);
+				return -1;
+			}
+			s->req_done = 1;
+			answer_error(s, 400, "malformed request body");
+			return 0;
+		}
+	}
+	if (s->up && !s->up_blocked && upstream_flush(s) == -1)
+		return upstream_failed(s, strerror(errno), 502, 0);
+	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
+	    s->send_off == s->parse_off && s->up) {
+		s->resp_timer = 1;
+		set_timer(s, s->px->opts->response_timeout);
+	}
+	if (response_progress(s) == -1)
+		return -1;
+	if (s->state != SESSION_EXCHANGE)
+		return 0;
+	if (client_flush(s) == -1) {
+		s->px->metrics.client_aborts++;
+		session_close(s);
+		return -1;
+	}
+	if (s->resp_done && !s->client_blocked && buf_unread(&s->out) == 0 &&
+	    s->usend_off == s->uparse_off)
+		exchange_end(s);
+	else
+		uin_compact(s);
+	return 0;
+}
+
+/* Reads the next request head; returns -1 if the session closed. */
+static int request_step(struct session *s)
+{
+	size_t used;
+
+	if (s->parse_off == s->in.len)
+		return 0;
+	used = http_msg_feed(&s->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
+	s->parse_off += used;
+	switch (s->req.state) {
+	case HTTP_MSG_HEAD:
+		if (s->state == SESSION_IDLE) {
+			s->state = SESSION_HEAD;
+			set_timer(s, s->px->opts->header_timeout);
+		}
+		return 0;
+	case HTTP_MSG_BODY:
+		/* A body-less request completes on an empty feed. */
+		http_msg_feed(&s->req, s->in.data, s->parse_off, 0);
+		/* fall through */
+	case HTTP_MSG_DONE:
+		return request_head(s);
+	case HTTP_MSG_ERROR:
+		s->started = timefmt_mono();
+		snprintf(s->target, sizeof(s->target), "-");
+		s->request_id_len = headers_request_id_new(s->request_id);
+		s->keep_alive = 0;
+		answer_error(s, s->req.error_status,
+			     s->req.error_status == 431 ? "request header fields too large"
+							: "bad request");
+		return 0;
+	}
+	return 0;
+}
+
+static int tunnel_step(struct session *s)
+{
+	if (s->up && !s->up_blocked && upstream_flush(s) == -1) {
+		session_close(s);
+		return -1;
+	}
+	if (client_flush(s) == -1) {
+		session_close(s);
+		return -1;
+	}
+	in_compact(s);
+	uin_compact(s);
+	return 0;
+}
+
+static void update_watchers(struct session *s)
+{
+	struct ev_loop *loop = s->px->loop;
+	int cread = 0, uread = 0;
+
+	switch (s->state) {
+	case SESSION_IDLE:
+	case SESSION_HEAD:
+		cread = !s->client_eof;
+		break;
+	case SESSION_CONNECT:
+	case SESSION_EXCHANGE:
+		cread = !s->req_done && !s->client_eof && s->in.len - s->send_off < IN_LIMIT;
+		uread = s->state == SESSION_EXCHANGE && !s->resp_done &&
+			s->uin.len - s->usend_off < IN_LIMIT;
+		break;
+	case SESSION_TUNNEL:
+		cread = s->in.len - s->send_off < IN_LIMIT;
+		uread = s->uin.len - s->usend_off < IN_LIMIT;
+		break;
+	case SESSION_CLOSING:
+		break;
+	case SESSION_LINGER:
+		cread = 1;
+		break;
+	}
+	if (cread)
+		ev_io_start(loop, &s->rio);
+	else
+		ev_io_stop(loop, &s->rio);
+	if (s->client_blocked)
+		ev_io_start(loop, &s->wio);
+	else
+		ev_io_stop(loop, &s->wio);
+	if (s->up) {
+		if (uread)
+			ev_io_start(loop, &s->up->rio);
+		else
+			ev_io_stop(loop, &s->up->rio);
+		if (s->up_blocked || s->state == SESSION_CONNECT)
+			ev_io_start(loop, &s->up->wio);
+		else
+			ev_io_stop(loop, &s->up->wio);
+	}
+}
+
+static void linger(struct session *s)
+{
+	s->state = SESSION_LINGER;
+	shutdown(s->fd, SHUT_WR);
+	s->in.len = s->parse_off = s->send_off = 0;
+	set_timer(s, LINGER_SECONDS);
+}
+
+static void pump(struct session *s)
+{
+	for (int round = 0; round < 1000; round++) {
+		enum session_state before = s->state;
+		int rc = 0;
+
+		switch (s->state) {
+		case SESSION_IDLE:
+		case SESSION_HEAD:
+			rc = request_step(s);
+			break;
+		case SESSION_CONNECT:
+			break;
+		case SESSION_EXCHANGE:
+			rc = exchange_step(s);
+			break;
+		case SESSION_TUNNEL:
+			rc = tunnel_step(s);
+			break;
+		case SESSION_CLOSING:
+			if (client_flush(s) == -1) {
+				session_close(s);
+				return;
+			}
+			if (!s->client_blocked)
+				linger(s);
+			break;
+		case SESSION_LINGER:
+			break;
+		}
+		if (rc == -1)
+			return;
+		if (s->state == before)
+			break;
+	}
+	update_watchers(s);
+}
+
+/* ---- event callbacks ------------------------------------------------------------------ */
+
+static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session *s = w->data;
+	ssize_t n;
+	(void)revents;
+
+	if (s->in.cap - s->in.len < HTTP_READ_CHUNK)
+		in_compact(s);
+	if (buf_reserve(&s->in, HTTP_READ_CHUNK) == -1) {
+		session_close(s);
+		return;
+	}
+	n = read(s->fd, buf_tail(&s->in), buf_room(&s->in));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		n = 0;
+	}
+	if (n == 0) {
+		s->client_eof = 1;
+		if (s->state == SESSION_LINGER || s->state == SESSION_IDLE || s->state == SESSION_HEAD ||
+		    s->state == SESSION_TUNNEL || !s->req_done) {
+			if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE)
+				s->px->metrics.client_aborts++;
+			session_close(s);
+			return;
+		}
+		s->keep_alive = 0;	/* answer what was asked, then close */
+		update_watchers(s);
+		return;
+	}
+	if (s->state == SESSION_LINGER) {
+		s->in.len = 0;
+		return;
+	}
+	s->in.len += (size_t)n;
+	if (s->state == SESSION_TUNNEL) {
+		s->parse_off = s->in.len;
+		set_timer(s, s->px->opts->idle_timeout);
+	} else if (s->state == SESSION_EXCHANGE && !s->resp_timer) {
+		ev_timer_again(loop, &s->timer);	/* an upload is making progress */
+	}
+	pump(s);
+}
+
+static void client_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session *s = w->data;
+	(void)loop;
+	(void)revents;
+
+	s->client_blocked = 0;
+	pump(s);
+}
+
+static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session *s = w->data;
+	ssize_t n;
+	(void)loop;
+	(void)revents;
+
+	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
+		uin_compact(s);
+	if (buf_reserve(&s->uin, HTTP_READ_CHUNK) == -1) {
+		session_close(s);
+		return;
+	}
+	n = read(s->up->fd, buf_tail(&s->uin), buf_room(&s->uin));
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		if (s->state == SESSION_TUNNEL) {
+			session_close(s);
+			return;
+		}
+		if (upstream_failed(s, strerror(errno), 502, 0) == 0)
+			pump(s);
+		return;
+	}
+	if (n == 0) {
+		if (s->state == SESSION_TUNNEL) {
+			client_flush(s);
+			session_close(s);
+			return;
+		}
+		if (s->resp_head_done && s->resp.state == HTTP_MSG_BODY &&
+		    llhttp_message_needs_eof(&s->resp.parser)) {
+			/* The body ended with the connection. */
+			llhttp_finish(&s->resp.parser);
+			s->resp_done = 1;
+			drop_upstream(s);
+			pump(s);
+			return;
+		}
+		if (upstream_failed(s, "connection closed by backend", 502, 0) == 0)
+			pump(s);
+		return;
+	}
+	s->resp_started = 1;
+	s->uin.len += (size_t)n;
+	if (s->state == SESSION_TUNNEL) {
+		s->uparse_off = s->uin.len;
+		set_timer(s, s->px->opts->idle_timeout);
+	} else if (s->resp_head_done) {
+		ev_timer_again(loop, &s->timer);
+	}
+	pump(s);
+}
+
+static void upstream_on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session *s = w->data;
+	(void)loop;
+	(void)revents;
+
+	if (s->state == SESSION_CONNECT) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		getsockopt(s->up->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err) {
+			if (upstream_failed(s, strerror(err), 502, 1) == 0)
+				pump(s);
+			return;
+		}
+		exchange_start(s);
+	}
+	s->up_blocked = 0;
+	pump(s);
+}
+
+static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = w->data;
+	(void)loop;
+	(void)revents;
+
+	switch (s->state) {
+	case SESSION_HEAD:
+		s->started = timefmt_mono();
+		snprintf(s->target, sizeof(s->target), "-");
+		s->request_id_len = headers_request_id_new(s->request_id);
+		s->keep_alive = 0;
+		answer_error(s, 408, "request header timeout");
+		pump(s);
+		return;
+	case SESSION_CONNECT:
+		if (upstream_failed(s, "connect timeout", 504, 1) == 0)
+			pump(s);
+		return;
+	case SESSION_EXCHANGE:
+		if (!s->req_done && !s->resp_head_done) {
+			s->keep_alive = 0;
+			answer_error(s, 408, "request body timeout");
+			pump(s);
+			return;
+		}
+		if (!s->resp_head_done && !s->resp_done) {
+			if (s->be)
+				s->be->errors++;
+			log_warn("backend timed out", "backend=%s request_id=%.*s",
+				 s->be ? s->be->name : "-", (int)s->request_id_len, s->request_id);
+			answer_error(s, 504, "backend timed out");
+			pump(s);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	session_close(s);
+}
+
+/* ---- life ------------------------------------------------------------------------------ */
+
+void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer)
+{
+	s->px = px;
+	s->fd = fd;
+	s->state = SESSION_IDLE;
+	net_addr_ip(peer, s->client_ip, sizeof(s->client_ip));
+	buf_reset(&s->in);
+	buf_reset(&s->uin);
+	buf_reset(&s->out);
+	buf_reset(&s->up_head);
+	s->parse_off = s->send_off = s->body_start = 0;
+	s->up = NULL;
+	s->be = NULL;
+	s->failed = NULL;
+	s->req_done = s->req_sent_any = s->replayable = 0;
+	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
+	s->tunnel_wanted = 0;
+	s->status = 0;
+	s->retries = 0;
+	s->bytes_out = 0;
+	s->request_id_len = 0;
+	http_msg_init(&s->req, HTTP_REQUEST, (size_t)px->opts->max_header_size, NULL, NULL);
+	s->resp.on_body = resp_on_body;
+	response_reset(s);
+	net_set_nodelay(fd);
+	ev_io_init(&s->rio, client_on_read, fd, EV_READ);
+	ev_io_init(&s->wio, client_on_write, fd, EV_WRITE);
+	ev_init(&s->timer, session_on_timer);
+	s->rio.data = s->wio.data = s->timer.data = s;
+	ev_io_start(px->loop, &s->rio);
+	set_timer(s, px->opts->keepalive_timeout);
+}
+
+void session_close(struct session *s)
+{
+	struct ev_loop *loop = s->px->loop;
+
+	drop_upstream(s);
+	release_backend(s);
+	ev_io_stop(loop, &s->rio);
+	ev_io_stop(loop, &s->wio);
+	ev_timer_stop(loop, &s->timer);
+	close(s->fd);
+	s->fd = -1;
+	proxy_session_closed(s->px, s);
+}
+
+void session_on_stop(struct session *s)
+{
+	if (s->state == SESSION_IDLE)
+		session_close(s);
+	else
+		s->keep_alive = 0;
+}

@@ -1,0 +1,81 @@
+/* session: one client connection of lb-proxy, relaying its requests to backends. */
+#ifndef LB_PROXY_SESSION_H
+#define LB_PROXY_SESSION_H
+
+#include <ev.h>
+
+#include "backend.h"
+#include "buf.h"
+#include "headers.h"
+#include "http_parser.h"
+#include "proxy.h"
+#include "upstream.h"
+
+enum session_state {
+	SESSION_IDLE = 0,	/* between requests: waiting for the first byte */
+	SESSION_HEAD,		/* a request head is arriving (header timeout runs) */
+	SESSION_CONNECT,	/* head complete; a backend connection is being made */
+	SESSION_EXCHANGE,	/* request and response are relayed */
+	SESSION_TUNNEL,		/* after a 101: raw bytes both ways */
+	SESSION_CLOSING,	/* a last answer is queued; close once written */
+	SESSION_LINGER,		/* written and shut for writing; draining the client */
+};
+
+struct session {
+	struct proxy *px;
+	int fd;
+	enum session_state state;
+	ev_io rio, wio;
+	ev_timer timer;			/* meaning depends on the state */
+	char client_ip[48];
+
+	/* client -> backend: in[send_off, parse_off) is parsed, not yet sent */
+	struct buf in;
+	size_t parse_off, send_off, body_start;
+	struct http_msg req;
+	struct buf up_head;		/* the rewritten request head; pos = written */
+	struct upstream *up;
+	struct backend *be;		/* holds a reference while set */
+	const struct backend *failed;	/* excluded when retrying */
+
+	/* backend -> client: uin[usend_off, uparse_off) is parsed, not yet sent */
+	struct buf uin;
+	size_t uparse_off, usend_off;
+	struct http_msg resp;
+	struct buf out;			/* heads and the proxy's own answers; pos = written */
+
+	unsigned req_done : 1;		/* the whole request was parsed */
+	unsigned req_sent_any : 1;	/* a request byte went to the backend */
+	unsigned replayable : 1;	/* the whole request is still in `in` */
+	unsigned resp_started : 1;	/* a response byte came from the backend */
+	unsigned resp_head_done : 1;
+	unsigned resp_done : 1;
+	unsigned dechunk : 1;		/* decode a chunked response for an HTTP/1.0 client */
+	unsigned keep_alive : 1;	/* the client connection survives this exchange */
+	unsigned client_eof : 1;
+	unsigned client_blocked : 1;	/* a write to the client would block */
+	unsigned up_blocked : 1;	/* a write to the backend would block */
+	unsigned tunnel_wanted : 1;	/* the request asks for an Upgrade */
+	unsigned resp_timer : 1;	/* the response timeout runs (request all sent) */
+	int method;
+	int status;			/* sent to the client */
+	int retries;
+	char request_id[HEADERS_REQUEST_ID_MAX + 1];
+	size_t request_id_len;
+	char target[256];		/* method and path, for the access log */
+	double started;			/* request head complete, monotonic */
+	unsigned long long bytes_out;	/* body bytes sent to the client */
+	struct session *prev, *next;
+};
+
+/* Takes over an accepted client fd. */
+void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer);
+/* Closes at once (both sides) and hands the session back to the proxy. */
+void session_close(struct session *s);
+/* Called when the proxy starts stopping: idle connections close now. */
+void session_on_stop(struct session *s);
+
+/* The proxy takes back a closed session (main.c). */
+void proxy_session_closed(struct proxy *px, struct session *s);
+
+#endif

@@ -1,0 +1,38 @@
+/* upstream: connections to backends, and the keep-alive pool each backend keeps. */
+#ifndef LB_PROXY_UPSTREAM_H
+#define LB_PROXY_UPSTREAM_H
+
+#include <ev.h>
+
+#include "backend.h"
+
+struct upstream {
+	int fd;
+	struct backend *be;		/* holds a reference */
+	struct ev_loop *loop;
+	ev_io rio, wio;			/* the session's callbacks while in use */
+	ev_timer timer;			/* pool idle timeout */
+	unsigned requests;		/* exchanges served on this connection */
+	void *owner;			/* the session using it, NULL in the pool */
+	struct upstream *prev, *next;	/* in be->idle */
+};
+
+struct upstream_limits {
+	unsigned pool_size;		/* idle connections kept per backend */
+	double idle_timeout;		/* seconds a pooled connection is kept */
+};
+
+void upstream_setup(struct ev_loop *loop, const struct upstream_limits *limits);
+/* Starts a non-blocking connect to b. Returns the connection (its connect
+ * completes when wio fires), or NULL with errno set if it failed at once. */
+struct upstream *upstream_connect(struct backend *b);
+/* A pooled connection to b that is still open, or NULL. */
+struct upstream *upstream_pool_get(struct backend *b);
+/* Keeps u for the next request to its backend, or closes it when the pool
+ * is full, the backend is removed or not up, or the process is stopping. */
+void upstream_pool_put(struct upstream *u, int stopping);
+void upstream_close(struct upstream *u);
+/* Connections open to all backends. */
+unsigned upstream_open_count(void);
+
+#endif
