@@ -106,11 +106,19 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 	struct http_msg *m = msg_of(p);
 	struct http_header *h = &m->headers[m->nheaders];
 
-	if (m->state != HTTP_MSG_HEAD)
+	if (m->state != HTTP_MSG_HEAD || len == 0)
 		return 0;
 	if (!value_is_clean(at, len))
 		return fail(m, 400, "control character in a header value");
 	if (!m->in_value) {
+		const char *q = at - 1;
+
+		/* A value that starts on a continuation line (after "Name:" and a
+		 * line break) is obs-fold too; the head is contiguous in base. */
+		while (q > m->base && (*q == ' ' || *q == '\t'))
+			q--;
+		if (*q == '\n')
+			return fail(m, 400, "obsolete line folding in a header");
 		h->value.off = (uint32_t)(at - m->base);
 		m->in_value = 1;
 	} else if (at != m->base + h->value.off + h->value.len) {
@@ -136,7 +144,11 @@ static int on_headers_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
 
-	if (m->skip_body)
+	/* Responses to HEAD, 1xx, 204 and 304 have no body whatever their
+	 * Content-Length says; llhttp leaves that to the caller. */
+	if (m->skip_body || (p->type == HTTP_RESPONSE &&
+			     (p->status_code / 100 == 1 || p->status_code == 204 ||
+			      p->status_code == 304)))
 		p->flags |= F_SKIPBODY;
 	m->upgrade = p->upgrade;
 	/* Pause so feed() learns where the head ends and returns to the caller

@@ -51,7 +51,7 @@ static int usable_backends(const struct proxy *px)
 	int n = 0;
 
 	for (size_t i = 0; i < px->set.n; i++)
-		n += px->set.items[i]->state == BACKEND_UP;
+		n += backend_usable(px->set.items[i], ev_now(px->loop));
 	return n;
 }
 
@@ -66,7 +66,10 @@ static void info(struct proxy *px, struct buf *b)
 			    "%s{\"address\":\"%s\",\"state\":\"%s\",\"weight\":%d,"
 			    "\"requests_forwarded\":%llu,\"active\":%u,\"errors\":%llu,"
 			    "\"connections\":%u,\"idle_connections\":%u}",
-			    i ? "," : "", be->name, backend_state_name(be->state), be->weight,
+			    i ? "," : "", be->name,
+			    backend_usable(be, ev_now(px->loop)) || be->state != BACKEND_UP
+				    ? backend_state_name(be->state) : "down",
+			    be->weight,
 			    be->requests, be->active, be->errors, be->connections, be->nidle);
 	}
 	buf_append_str(b, "]}");
@@ -101,7 +104,7 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/info")) {
 		info(px, &body);
 	} else if (PATH_IS("/debug/next-backend")) {
-		const struct backend *be = balance_rr_peek(&px->set);
+		const struct backend *be = balance_rr_peek(&px->set, ev_now(px->loop));
 
 		if (be) {
 			buf_appendf(&body, "{\"backend\":\"%s\"}", be->name);

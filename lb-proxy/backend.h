@@ -22,6 +22,7 @@ struct backend {
 	int weight;
 	enum backend_state state;
 	int current_weight;		/* smooth weighted round-robin state */
+	double fail_until;		/* a connect failed: skipped until then (ev_now) */
 	unsigned refs;
 	unsigned removed : 1;		/* not in the current set any more */
 	struct upstream *idle;		/* pooled keep-alive connections */
@@ -55,6 +56,11 @@ void backend_unref(struct backend *b);
 /* All backend objects alive, current or still in use (for metrics). */
 struct backend *backend_all(void);
 const char *backend_state_name(enum backend_state s);
+/* 1 when b may get new requests at `now`: up, and not marked failed. */
+static inline int backend_usable(const struct backend *b, double now)
+{
+	return b->state == BACKEND_UP && b->fail_until <= now;
+}
 
 /* Closes the pooled connections of b (set by upstream.c). */
 extern void (*backend_close_idle)(struct backend *b);

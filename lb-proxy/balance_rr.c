@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 static struct backend *pick(const struct backend_set *set, const struct backend *exclude,
-			    int *total)
+			    double now, int *total)
 {
 	struct backend *best = NULL;
 
@@ -12,7 +12,7 @@ static struct backend *pick(const struct backend_set *set, const struct backend 
 	for (size_t i = 0; i < set->n; i++) {
 		struct backend *b = set->items[i];
 
-		if (b->state != BACKEND_UP || b == exclude)
+		if (!backend_usable(b, now) || b == exclude)
 			continue;
 		*total += b->weight;
 		if (!best || b->current_weight + b->weight > best->current_weight + best->weight)
@@ -21,28 +21,28 @@ static struct backend *pick(const struct backend_set *set, const struct backend 
 	return best;
 }
 
-struct backend *balance_rr_next(struct backend_set *set, const struct backend *exclude)
+struct backend *balance_rr_next(struct backend_set *set, const struct backend *exclude, double now)
 {
 	struct backend *best;
 	int total;
 
-	best = pick(set, exclude, &total);
+	best = pick(set, exclude, now, &total);
 	if (!best)
 		return NULL;
 	/* Every candidate gains its weight; the chosen one pays the total. */
 	for (size_t i = 0; i < set->n; i++) {
 		struct backend *b = set->items[i];
 
-		if (b->state == BACKEND_UP && b != exclude)
+		if (backend_usable(b, now) && b != exclude)
 			b->current_weight += b->weight;
 	}
 	best->current_weight -= total;
 	return best;
 }
 
-struct backend *balance_rr_peek(const struct backend_set *set)
+struct backend *balance_rr_peek(const struct backend_set *set, double now)
 {
 	int total;
 
-	return pick(set, NULL, &total);
+	return pick(set, NULL, now, &total);
 }

@@ -5,12 +5,12 @@
 #include "backend.h"
 
 /*
- * Picks the next backend among those `up` and not `exclude` (may be NULL),
+ * Picks the next backend among those usable at `now` and not `exclude` (may be NULL),
  * updating the set's round-robin state; NULL when none is usable. With equal
  * weights it is an exact rotation; with weights 5,1,1 it spreads a-a-b-a-c-a-a.
  */
-struct backend *balance_rr_next(struct backend_set *set, const struct backend *exclude);
+struct backend *balance_rr_next(struct backend_set *set, const struct backend *exclude, double now);
 /* The backend balance_rr_next would return, without changing the state. */
-struct backend *balance_rr_peek(const struct backend_set *set);
+struct backend *balance_rr_peek(const struct backend_set *set, double now);
 
 #endif

@@ -20,6 +20,7 @@ struct proxy_options {
 	double idle_timeout;		/* seconds without traffic mid-exchange or in a tunnel */
 	double upstream_idle_timeout;	/* seconds a pooled backend connection is kept */
 	double drain_timeout;		/* seconds in-flight requests get after SIGTERM */
+	double fail_timeout;		/* seconds a backend that refused a connect is skipped */
 	long retries;
 	long max_connections;
 	long max_header_size;

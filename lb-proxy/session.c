@@ -122,9 +122,9 @@ static void answer_error(struct session *s, int status, const char *message)
 	s->uparse_off = s->usend_off = 0;
 	s->resp_done = 1;
 	s->req_done = 1;
-	s->parse_off = s->in.len < s->parse_off ? s->in.len : s->parse_off;
 	s->send_off = s->parse_off;
 	s->state = SESSION_EXCHANGE;
+	s->again = 1;
 }
 
 /* ---- end of an exchange --------------------------------------------------- */
@@ -311,8 +311,13 @@ static int upstream_failed(struct session *s, const char *what, int status, int 
 			 s->be->name, what, (int)s->request_id_len, s->request_id,
 			 can_retry ? "yes" : "no");
 	}
-	if (connect_error)
+	if (connect_error) {
 		px->metrics.connect_errors++;
+		/* nginx's max_fails=1: skip it for a while rather than retry it on
+		 * every request. */
+		if (s->be)
+			s->be->fail_until = ev_now(px->loop) + px->opts->fail_timeout;
+	}
 	drop_upstream(s);
 	s->failed = s->be;
 	if (can_retry) {
@@ -331,7 +336,10 @@ static int upstream_failed(struct session *s, const char *what, int status, int 
 		session_close(s);
 		return -1;
 	}
-	answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
+	if (connect_error && !balance_rr_peek(&px->set, ev_now(px->loop)))
+		answer_error(s, 503, "no backends available");
+	else
+		answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
 	return 0;
 }
 
@@ -361,14 +369,15 @@ static void exchange_start(struct session *s)
 static int begin_upstream(struct session *s)
 {
 	struct proxy *px = s->px;
-	struct backend *be = balance_rr_next(&px->set, s->failed);
+	double now = ev_now(px->loop);
+	struct backend *be = balance_rr_next(&px->set, s->failed, now);
 	struct upstream *u;
 
+	/* The one that failed is better than none (a stale pooled connection). */
 	if (!be && s->failed)
-		be = balance_rr_next(&px->set, NULL);
+		be = balance_rr_next(&px->set, NULL, now);
 	if (!be) {
-		answer_error(s, s->failed ? 502 : 503,
-			     s->failed ? "backend failed" : "no backends available");
+		answer_error(s, 503, "no backends available");
 		return 0;
 	}
 	s->be = be;
@@ -577,12 +586,15 @@ static int request_step(struct session *s)
 			set_timer(s, s->px->opts->header_timeout);
 		}
 		return 0;
-	case HTTP_MSG_BODY:
-		/* A body-less request completes on an empty feed. */
-		http_msg_feed(&s->req, s->in.data, s->parse_off, 0);
-		/* fall through */
 	case HTTP_MSG_DONE:
 		return request_head(s);
+	case HTTP_MSG_BODY:
+		/* A body-less request completes on an empty feed, and framing
+		 * errors (Transfer-Encoding) show there. */
+		http_msg_feed(&s->req, s->in.data, s->parse_off, 0);
+		if (s->req.state != HTTP_MSG_ERROR)
+			return request_head(s);
+		/* fall through */
 	case HTTP_MSG_ERROR:
 		s->started = timefmt_mono();
 		snprintf(s->target, sizeof(s->target), "-");
@@ -671,6 +683,8 @@ static void pump(struct session *s)
 		enum session_state before = s->state;
 		int rc = 0;
 
+		s->again = 0;
+
 		switch (s->state) {
 		case SESSION_IDLE:
 		case SESSION_HEAD:
@@ -697,7 +711,7 @@ static void pump(struct session *s)
 		}
 		if (rc == -1)
 			return;
-		if (s->state == before)
+		if (s->state == before && !s->again)
 			break;
 	}
 	update_watchers(s);

@@ -57,6 +57,7 @@ struct session {
 	unsigned up_blocked : 1;	/* a write to the backend would block */
 	unsigned tunnel_wanted : 1;	/* the request asks for an Upgrade */
 	unsigned resp_timer : 1;	/* the response timeout runs (request all sent) */
+	unsigned again : 1;		/* pump must run another round (an answer was queued) */
 	int method;
 	int status;			/* sent to the client */
 	int retries;

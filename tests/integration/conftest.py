@@ -179,3 +179,50 @@ def split_responses(data):
         out.append((status, headers, rest[:n]))
         data = rest[n:]
     return out
+
+
+class Proxy:
+    def __init__(self, proc, port, admin_port):
+        self.proc = proc
+        self.port = port
+        self.admin_port = admin_port
+
+    def conn(self, timeout=10):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout * SLOW)
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        c = self.conn(timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def admin(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10 * SLOW)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            body = r.read()
+            return r.status, (json.loads(body) if path != "/metrics" else body.decode())
+        finally:
+            c.close()
+
+
+@pytest.fixture
+def proxy(procs):
+    """start_proxy(backends, *flags) -> Proxy on ephemeral client and admin ports."""
+    def start_proxy(backends, *flags, listen="127.0.0.1:0", env=None):
+        argv = [binary("lb-proxy"), "--listen", listen, "--admin", "127.0.0.1:0"]
+        if backends is not None:
+            argv += ["--backends", ",".join(backends)]
+        p = procs(argv + list(flags), env=env)
+        admin = p.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
+        m = p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
+        return Proxy(p, int(m.group(1)), int(admin.group(1)))
+    return start_proxy
+
+
+def served_by(resp_headers):
+    return resp_headers.get("X-Served-By")

@@ -152,6 +152,7 @@ static void test_malformed_requests(void **state)
 		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 		  "3\r\nabcdef\r\n0\r\n\r\n", 400 },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400 },		/* obs-fold */
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400 },
 		{ "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400 },			/* space before colon */
 		{ "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400 },
 		{ "GET / HTTP/1.1\r\nHost: a\x01z\r\n\r\n", 400 },			/* control byte */

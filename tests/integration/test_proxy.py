@@ -1,0 +1,439 @@
+"""lb-proxy against real lb-echo backends, scripted raw backends and real
+clients: balancing, streaming, keep-alive, failures, abuse, shutdown."""
+import collections
+import json
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import SLOW, raw_exchange, served_by, split_responses
+from rawbackend import RawBackend, Reader, ok, serve_each
+
+
+@pytest.fixture
+def three_echos(echo):
+    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
+
+
+def test_round_robin_is_an_exact_rotation(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos])
+    seen = [served_by(p.request("GET", f"/{i}")[1]) for i in range(30)]
+    assert collections.Counter(seen) == {"echo-0": 10, "echo-1": 10, "echo-2": 10}
+    # a strict rotation, not just a fair count
+    assert all(seen[i] != seen[i + 1] for i in range(29))
+
+
+def test_weights_are_smooth(three_echos, proxy):
+    p = proxy([three_echos[0].addr + "@5", three_echos[1].addr, three_echos[2].addr])
+    seen = [served_by(p.request("GET", "/")[1]) for i in range(70)]
+    assert collections.Counter(seen) == {"echo-0": 50, "echo-1": 10, "echo-2": 10}
+    # nginx's smooth weighting interleaves: a a b a c a a, repeated
+    assert seen[:7] == ["echo-0", "echo-0", "echo-1", "echo-0", "echo-2", "echo-0", "echo-0"]
+
+
+def test_next_backend_debug_endpoint_predicts(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos])
+    for _ in range(5):
+        status, doc = p.admin("/debug/next-backend")
+        addr = doc["backend"]
+        got = served_by(p.request("GET", "/")[1])
+        assert got == f"echo-{[e.addr for e in three_echos].index(addr)}"
+
+
+def test_post_json_echo_through_the_proxy(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos])
+    value = {"a": [1, {"b": "ünïcode"}], "n": None}
+    status, hdrs, body = p.request("POST", "/orders", body=json.dumps(value).encode(),
+                                   headers={"Content-Type": "application/json"})
+    assert status == 200 and json.loads(body) == value
+    status, hdrs, body = p.request("POST", "/orders", body=b'{"a":',
+                                   headers={"Content-Type": "application/json"})
+    assert status == 400 and json.loads(body)["error"] == "invalid JSON"
+
+
+def _rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def test_100mib_streamed_up_and_down_with_bounded_rss(echo, proxy):
+    e = echo("--max-body", "200m", "--access-log", "off")
+    p = proxy([e.addr], "--access-log", "off")
+    size = 100 * 1024 * 1024
+    rss_before = _rss_kb(p.proc.pid)
+    peak = [rss_before]
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_kb(p.proc.pid))
+            time.sleep(0.01)
+
+    w = threading.Thread(target=watch)
+    w.start()
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=60 * SLOW)
+    try:
+        s.sendall(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                  b"Content-Length: %d\r\n\r\n" % size)
+        block = bytes(range(256)) * 4096            # 1 MiB
+        for _ in range(100):
+            s.sendall(block)
+        r = Reader(s)
+        status = r.line()
+        assert status.startswith(b"HTTP/1.1 200 ")
+        length = None
+        while True:
+            line = r.line()
+            if not line:
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        assert length == size
+        received = len(r.buf)
+        first = r.buf[:1024]
+        r.buf = b""
+        while received < size:
+            chunk = s.recv(1 << 20)
+            assert chunk
+            received += len(chunk)
+        assert received == size and first == block[:1024]
+    finally:
+        s.close()
+        done.set()
+        w.join()
+    growth_mib = (peak[0] - rss_before) / 1024
+    print(f"lb-proxy RSS grew {growth_mib:.1f} MiB while relaying 100 MiB each way")
+    assert growth_mib < 16, f"proxy RSS grew {growth_mib:.1f} MiB"
+
+
+def test_chunked_both_ways(proxy):
+    parts = [b"alpha-", b"beta-", b"gamma"]
+
+    def respond(head, headers, body):
+        chunks = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in parts)
+        return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Got: %s\r\n\r\n%s"
+                b"0\r\nX-Trailer: yes\r\n\r\n" % (body, chunks))
+
+    be = RawBackend(serve_each(respond))
+    p = proxy([be.addr])
+    data, closed = raw_exchange(p.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                b"Connection: close\r\n\r\n3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"X-Got: abcdefg" in head
+    assert b"Transfer-Encoding: chunked" in head
+    assert body == b"6\r\nalpha-\r\n5\r\nbeta-\r\n5\r\ngamma\r\n0\r\nX-Trailer: yes\r\n\r\n"
+    # the backend saw a chunked request with the client's framing
+    _, headers, got = be.requests[0]
+    assert headers["transfer-encoding"] == ["chunked"] and got == b"abcdefg"
+    # an HTTP/1.0 client gets it decoded and close-delimited
+    data, closed = raw_exchange(p.port, b"GET / HTTP/1.0\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert closed and b"Transfer-Encoding" not in head and body == b"alpha-beta-gamma"
+    be.close()
+
+
+def test_upstream_keepalive_reuse(proxy):
+    be = RawBackend(serve_each(lambda h, hd, b: ok()))
+    p = proxy([be.addr], "--access-log", "off")
+    for i in range(50):                       # new client connection each time
+        assert p.request("GET", f"/{i}")[0] == 200
+    c = p.conn()                              # and many on one client connection
+    for i in range(50):
+        c.request("GET", "/")
+        assert c.getresponse().read() == b"ok"
+    c.close()
+    assert len(be.requests) == 100
+    assert be.connections == 1, f"backend saw {be.connections} connections for 100 requests"
+    be.close()
+
+
+def test_headers_rewritten(proxy):
+    be = RawBackend(serve_each(lambda h, hd, b: ok(extra=b"Connection: keep-alive, X-Hop\r\n"
+                                                    b"X-Hop: secret\r\nKeep-Alive: timeout=5\r\n"
+                                                    b"X-Request-Id: from-backend\r\n")))
+    p = proxy([be.addr])
+    status, hdrs, _ = p.request("GET", "/h", headers={
+        "X-Forwarded-For": "10.0.0.1", "Connection": "keep-alive, X-Secret", "X-Secret": "s",
+        "Keep-Alive": "300", "TE": "trailers", "Proxy-Authorization": "Basic x",
+        "X-Request-Id": "client-id-1", "Host": "shop.example"})
+    head, headers, _ = be.requests[0]
+    assert headers["x-forwarded-for"] == ["10.0.0.1, 127.0.0.1"]
+    assert headers["x-forwarded-proto"] == ["http"]
+    assert headers["x-forwarded-host"] == ["shop.example"]
+    assert headers["x-request-id"] == ["client-id-1"]
+    for hop in ("connection", "x-secret", "keep-alive", "te", "proxy-authorization"):
+        assert hop not in headers, hop
+    assert head.startswith(b"GET /h HTTP/1.1\r\n")
+    # the response: hop-by-hop gone, our request id
+    assert hdrs["X-Request-Id"] == "client-id-1"
+    assert "X-Hop" not in hdrs and "Keep-Alive" not in hdrs
+    assert hdrs["Connection"] == "keep-alive"
+    # an invalid id is replaced by a generated one, returned to the client
+    status, hdrs, _ = p.request("GET", "/h", headers={"X-Request-Id": "bad id;<>"})
+    rid = hdrs["X-Request-Id"]
+    assert len(rid) == 32 and all(c in "0123456789abcdef" for c in rid)
+    assert be.requests[1][1]["x-request-id"] == [rid]
+    be.close()
+
+
+def test_killed_backend_costs_no_failed_get(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos], "--access-log", "off")
+    for i in range(6):
+        assert p.request("GET", "/")[0] == 200
+    three_echos[1].proc.kill()
+    statuses = [p.request("GET", f"/{i}")[0] for i in range(30)]
+    assert statuses == [200] * 30
+    status, info = p.admin("/info")
+    states = {b["address"]: b["state"] for b in info["backends"]}
+    assert states[three_echos[1].addr] == "down"
+    assert p.admin("/metrics")[1].count("lb_proxy_connect_errors_total 1") == 1
+
+
+def test_all_backends_down_is_503(proxy):
+    dead = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        dead.append(f"127.0.0.1:{s.getsockname()[1]}")
+        s.close()                              # nothing listens there now
+    p = proxy(dead)
+    for _ in range(3):
+        status, hdrs, body = p.request("GET", "/")
+        assert status == 503
+        doc = json.loads(body)
+        assert doc["error"] == "no backends available"
+        assert doc["requestId"] == hdrs["X-Request-Id"]
+    assert p.admin("/ready")[0] == 503
+
+
+def test_slow_backend_is_504_at_the_response_timeout(echo, proxy):
+    e = echo("--delay-ms", "3000")
+    p = proxy([e.addr], "--response-timeout", "0.5")
+    t = time.time()
+    status, hdrs, body = p.request("GET", "/slow")
+    took = time.time() - t
+    assert status == 504
+    assert json.loads(body)["error"] == "backend timed out"
+    assert 0.5 <= took < 2.0 * SLOW
+
+
+def test_non_idempotent_request_is_not_retried_after_it_was_sent(proxy):
+    def respond_then_die(conn, backend):
+        Reader(conn).request()
+        with backend.lock:
+            backend.requests.append(None)
+        conn.shutdown(socket.SHUT_RDWR)        # reset before any response byte
+
+    bad = RawBackend(respond_then_die)
+    good = RawBackend(serve_each(lambda h, hd, b: ok(b"good")))
+    p = proxy([bad.addr, good.addr])
+    status, _, _ = p.request("POST", "/pay", body=b"x")
+    assert status == 502                       # POST reached `bad`: not sent again
+    assert len(good.requests) == 0
+    status, _, body = p.request("GET", "/a")   # now `good` is next in turn
+    status, _, body = p.request("GET", "/b")   # `bad` again: GET is retried on `good`
+    assert status == 200 and body == b"good"
+    bad.close()
+    good.close()
+
+
+SMUGGLING = [
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 4\r\n\r\nabcd",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Evil: a\x00b\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Evil: a\rb\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nX-Evil: a\x1bb\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("request_bytes", SMUGGLING, ids=range(len(SMUGGLING)))
+def test_smuggling_shapes_are_400_and_never_forwarded(proxy, request_bytes):
+    be = RawBackend(serve_each(lambda h, hd, b: ok()))
+    p = proxy([be.addr])
+    data, closed = raw_exchange(p.port, request_bytes)
+    assert data.startswith(b"HTTP/1.1 400 "), data
+    assert closed
+    time.sleep(0.05)
+    assert be.connections == 0 and be.requests == []
+    be.close()
+
+
+def test_bad_chunk_body_is_400_and_not_forwarded_whole(proxy):
+    be = RawBackend(serve_each(lambda h, hd, b: ok()))
+    p = proxy([be.addr])
+    data, closed = raw_exchange(p.port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                b"\r\n3\r\nabcdef\r\n0\r\n\r\n")
+    assert closed
+    assert data.startswith(b"HTTP/1.1 400 ") or data == b""
+    assert be.requests == []                  # the backend never got a complete request
+    be.close()
+
+
+def test_header_section_too_large_is_431(three_echos, proxy):
+    p = proxy([three_echos[0].addr], "--max-header-size", "8k")
+    data, closed = raw_exchange(p.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 431 ") and closed
+
+
+def test_slowloris_gets_408_while_others_are_served(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos], "--header-timeout", "1")
+    slow = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    t = time.time()
+    for i in range(5):
+        slow.sendall(b"X-Drip-%d: y\r\n" % i)
+        assert p.request("GET", "/")[0] == 200    # others are served meanwhile
+        time.sleep(0.1)
+    data = b""
+    while True:
+        b = slow.recv(4096)
+        if not b:
+            break
+        data += b
+    took = time.time() - t
+    assert data.startswith(b"HTTP/1.1 408 ")
+    assert 0.9 <= took < 3 * SLOW
+
+
+def test_websocket_style_upgrade_is_tunnelled(three_echos, proxy):
+    p = proxy([three_echos[0].addr])
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello")
+    data = b""
+    while not data.endswith(b"hello"):
+        data += s.recv(4096)
+    assert data.startswith(b"HTTP/1.1 101 ")
+    assert b"Upgrade: websocket" in data and b"Connection: Upgrade" in data
+    for msg in [b"frame-1", b"\x81\x05bytes" * 3000]:
+        s.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            got += s.recv(65536)
+        assert got == msg
+    s.close()
+
+
+def test_head_204_304_and_100_continue(proxy):
+    def respond(head, headers, body):
+        if head.startswith(b"HEAD"):
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+        if b" /204 " in head:
+            return b"HTTP/1.1 204 No Content\r\n\r\n"
+        if b" /304 " in head:
+            return b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n"
+        return ok(body)
+
+    def handler(conn, backend):
+        r = Reader(conn)
+        while True:
+            try:
+                while b"\r\n\r\n" not in r.buf:
+                    r._fill()
+            except EOFError:
+                return
+            if b"Expect: 100-continue" in r.buf:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            req = r.request()
+            backend.requests.append(req)
+            conn.sendall(respond(*req))
+
+    be = RawBackend(handler)
+    p = proxy([be.addr])
+    data, _ = raw_exchange(p.port, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /204 HTTP/1.1\r\nHost: x\r\n\r\n"
+                           b"GET /304 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert data.count(b"HTTP/1.1 ") == 3
+    assert b"Content-Length: 1000\r\n" in data
+    assert b"HTTP/1.1 204 " in data and data.rstrip().endswith(b"Connection: close")
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    got = s.recv(4096)
+    assert got.startswith(b"HTTP/1.1 100 Continue\r\n")
+    s.sendall(b"hello")
+    got = b""
+    while not got.endswith(b"hello"):
+        got += s.recv(4096)
+    assert got.startswith(b"HTTP/1.1 200 ")
+    s.close()
+    be.close()
+
+
+def test_pipelined_requests_through_the_proxy_in_order(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos])
+    reqs = b"".join(b"GET /p/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(20))
+    reqs += b"GET /end HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    data, closed = raw_exchange(p.port, reqs)
+    assert closed
+    paths = [json.loads(b)["path"] for _, _, b in split_responses(data)]
+    assert paths == [f"/p/{i}" for i in range(20)] + ["/end"]
+
+
+def test_sigterm_finishes_the_request_in_flight(echo, proxy):
+    e = echo("--delay-ms", "800")
+    p = proxy([e.addr])
+    result = {}
+
+    def slow():
+        result["r"] = p.request("GET", "/slow")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3)
+    p.proc.p.terminate()
+    t.join(10 * SLOW)
+    status, hdrs, body = result["r"]
+    assert status == 200 and json.loads(body)["path"] == "/slow"
+    assert hdrs["Connection"] == "close"
+    assert p.proc.p.wait(10 * SLOW) == 0
+
+
+def test_two_proxies_share_one_port(three_echos, proxy):
+    backends = [e.addr for e in three_echos]
+    p1 = proxy(backends)
+    p2 = proxy(backends, listen=f"127.0.0.1:{p1.port}")
+    assert p2.port == p1.port
+    for i in range(60):
+        assert p1.request("GET", f"/{i}")[0] == 200
+    n1 = p1.proc.text().count("INFO request ")
+    n2 = p2.proc.text().count("INFO request ")
+    assert n1 + n2 == 60 and n1 > 0 and n2 > 0, (n1, n2)
+
+
+def test_admin_endpoints(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos])
+    assert p.admin("/health") == (200, {"status": "ok"})
+    assert p.admin("/ready")[0] == 200
+    for _ in range(3):
+        p.request("GET", "/")
+    status, info = p.admin("/info")
+    assert info["total_requests"] == 3
+    assert [b["requests_forwarded"] for b in info["backends"]] == [1, 1, 1]
+    assert {b["state"] for b in info["backends"]} == {"up"}
+    metrics = p.admin("/metrics")[1]
+    assert 'lb_proxy_requests_total{code="2xx"} 3' in metrics
+    assert "lb_proxy_request_duration_seconds_count 3" in metrics
+    assert f'lb_proxy_backend_requests_total{{backend="{three_echos[0].addr}",code="2xx"}} 1' in metrics
+    assert "lb_proxy_client_connections " in metrics
+    assert p.admin("/nope")[0] == 404
+
+
+def test_bad_backends_flag_is_a_clear_error(tmp_path):
+    import subprocess
+    from conftest import binary
+    r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80@0"], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 2 and "the weight must be 1 to 1000" in r.stderr
+    r = subprocess.run([binary("lb-proxy")], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "no backends" in r.stderr
