@@ -129,6 +129,7 @@ demo: deps
 bench: bench-deps
 	$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/bench_echo.py
+	$(PYTHON) tests/bench/bench_proxy.py
 
 clean:
 	rm -rf build bin

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -17,6 +18,7 @@ enum route {
 	ROUTE_HEALTH,		/* /health */
 	ROUTE_READY,		/* /ready */
 	ROUTE_FAULT,		/* /fault */
+	ROUTE_BYTES,		/* /bytes/N: N bytes of payload, for download tests */
 };
 
 static void target_split(const struct echo_conn *c, const char **path, size_t *plen,
@@ -43,12 +45,16 @@ static enum route route_of(const struct echo_conn *c)
 		return ROUTE_READY;
 	if (plen == 6 && memcmp(path, "/fault", 6) == 0)
 		return ROUTE_FAULT;
+	if (plen > 7 && memcmp(path, "/bytes/", 7) == 0)
+		return ROUTE_BYTES;
 	return ROUTE_ORDINARY;
 }
 
 long echo_routes_delay(struct echo_conn *c)
 {
-	return route_of(c) == ROUTE_ORDINARY ? c->srv->fault.delay_ms : 0;
+	enum route r = route_of(c);
+
+	return (r == ROUTE_ORDINARY || r == ROUTE_BYTES) ? c->srv->fault.delay_ms : 0;
 }
 
 /* Headers every answer carries: who served it and the request id. */
@@ -224,6 +230,39 @@ static void fault(struct echo_conn *c, int keep_alive)
 	respond_doc(c, status, keep_alive);
 }
 
+/* GET /bytes/N: N bytes (at most --max-body) of a repeating pattern. */
+static void bytes(struct echo_conn *c, int keep_alive)
+{
+	static char *payload;
+	static size_t payload_len;
+	const char *path, *query;
+	size_t plen, qlen, n = 0, i;
+
+	target_split(c, &path, &plen, &query, &qlen);
+	for (i = 7; i < plen && path[i] >= '0' && path[i] <= '9' && n <= (size_t)c->srv->opts->max_body; i++)
+		n = n * 10 + (size_t)(path[i] - '0');
+	if (i != plen || n > (size_t)c->srv->opts->max_body) {
+		buf_reset(&doc);
+		buf_appendf(&doc, "{\"error\":\"use /bytes/N with N from 0 to %ld (--max-body)\"}",
+			    c->srv->opts->max_body);
+		respond_doc(c, 400, keep_alive);
+		return;
+	}
+	if (payload_len < n) {
+		char *grown = realloc(payload, n);
+
+		if (!grown) {
+			echo_routes_error(c, 500, "out of memory");
+			return;
+		}
+		payload = grown;
+		for (i = payload_len; i < n; i++)
+			payload[i] = (char)('a' + i % 26);
+		payload_len = n;
+	}
+	respond(c, 200, "application/octet-stream", payload, n, keep_alive);
+}
+
 /* Upgrade requests become a raw byte echo after a 101, so proxies can be
  * tested with WebSocket-style tunnels. */
 static void upgrade(struct echo_conn *c)
@@ -247,6 +286,8 @@ int echo_routes_answer(struct echo_conn *c, int keep_alive)
 		health(c, r, keep_alive);
 	} else if (r == ROUTE_FAULT) {
 		fault(c, keep_alive);
+	} else if (r == ROUTE_BYTES && !fault_should_fail(&c->srv->fault)) {
+		bytes(c, keep_alive);
 	} else if (c->msg.upgrade && http_msg_find(&c->msg, "upgrade") >= 0 && !c->srv->stopping) {
 		upgrade(c);
 	} else if (fault_should_fail(&c->srv->fault)) {

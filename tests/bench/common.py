@@ -1,6 +1,7 @@
 """Benchmark helpers: start processes on ephemeral ports, run wrk, parse it."""
 import os
 import re
+import resource
 import socket
 import subprocess
 import tempfile
@@ -8,6 +9,15 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "bin")
+
+
+def raise_fd_limit(want=65536):
+    """More descriptors for the 10,000-connection case (possible as root)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def free_port():
@@ -38,7 +48,8 @@ class Procs:
         e = dict(os.environ)
         e.update(env or {})
         log = open(os.path.join(self.dir, f"{name}-{len(self.procs)}.log"), "wb")
-        p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=e)
+        p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=e,
+                             preexec_fn=raise_fd_limit)
         self.procs.append(p)
         return p
 
@@ -65,7 +76,8 @@ master_process off;
 user root;
 error_log {d}/error.log warn;
 pid {d}/nginx.pid;
-events {{ worker_connections 20000; }}
+worker_rlimit_nofile 65536;
+events {{ worker_connections 9900; }}
 http {{
   access_log off;
   keepalive_requests 1000000;

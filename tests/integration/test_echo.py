@@ -312,3 +312,14 @@ def _free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def test_bytes_payload(echo):
+    e = echo("--max-body", "2m")
+    status, hdrs, body = e.request("GET", "/bytes/1048576")
+    assert status == 200 and len(body) == 1048576
+    assert body[:28] == b"abcdefghijklmnopqrstuvwxyzab"
+    assert hdrs["Content-Type"] == "application/octet-stream"
+    assert e.request("GET", "/bytes/0")[2] == b""
+    assert e.request("GET", "/bytes/3000000")[0] == 400
+    assert e.request("GET", "/bytes/12x")[0] == 400

@@ -1,0 +1,146 @@
+"""lb-proxy against HAProxy (nbthread 1) and nginx (1 worker), configured alike
+(round robin over the same three lb-echo backends, upstream keep-alive),
+driven by the same wrk runs, alternating, several rounds. Prints req/s, p50,
+p99 per case and the ratios; then the RSS of each proxy holding 10,000 idle
+client connections."""
+import os
+import socket
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import BIN, Procs, free_port, nginx, table, wait_port, wrk  # noqa: E402
+
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+DURATION = int(os.environ.get("DURATION", "5"))
+# 9,000: this machine caps descriptors at 20,000 and HAProxy reserves two per
+# connection, so it cannot be given 10,000.
+IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "9000"))
+
+
+def haproxy(procs, port, backends):
+    d = os.path.join(procs.dir, "haproxy")
+    os.makedirs(d, exist_ok=True)
+    conf = os.path.join(d, "haproxy.cfg")
+    servers = "\n".join(f"  server s{i} {b}" for i, b in enumerate(backends))
+    with open(conf, "w") as f:
+        f.write(f"""global
+  nbthread 1
+  maxconn 9900
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:{port}
+  default_backend be
+backend be
+  balance roundrobin
+{servers}
+""")
+    return procs.start(["haproxy", "-db", "-f", conf], name="haproxy")
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def idle_rss(pid, port, n):
+    """RSS (MiB) of `pid` while it holds n idle client connections."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.connect(("127.0.0.1", port))
+            socks.append(s)
+        time.sleep(1.0)
+        return rss_kb(pid) / 1024.0
+    finally:
+        for s in socks:
+            s.close()
+        time.sleep(0.5)
+
+
+def main():
+    from common import raise_fd_limit
+    raise_fd_limit()
+    procs = Procs()
+    try:
+        backends = []
+        for i in range(3):
+            port = free_port()
+            procs.start([os.path.join(BIN, "lb-echo"), "--listen", f"127.0.0.1:{port}",
+                         "--access-log", "off", "--max-body", "2m"],
+                        env={"POD_NAME": f"echo-{i}"}, name="echo")
+            wait_port(port)
+            backends.append(f"127.0.0.1:{port}")
+        ports = {"lb-proxy": free_port(), "haproxy": free_port(), "nginx": free_port()}
+        pids = {}
+        pids["lb-proxy"] = procs.start([os.path.join(BIN, "lb-proxy"), "--listen",
+                                        f"127.0.0.1:{ports['lb-proxy']}", "--admin",
+                                        f"127.0.0.1:{free_port()}", "--backends", ",".join(backends),
+                                        "--access-log", "off"], name="lb-proxy").pid
+        pids["haproxy"] = haproxy(procs, ports["haproxy"], backends).pid
+        upstream = " ".join(f"server {b};" for b in backends)
+        pids["nginx"] = nginx(procs, f"""
+  upstream be {{ {upstream} keepalive 64; }}
+  server {{ listen 127.0.0.1:{ports['nginx']} reuseport;
+    location / {{ proxy_pass http://be; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; }} }}""").pid
+        for p in ports.values():
+            wait_port(p)
+        post_lua = os.path.join(procs.dir, "post.lua")
+        with open(post_lua, "w") as f:
+            f.write('wrk.method = "POST"\nwrk.body = string.rep("x", 4096)\n'
+                    'wrk.headers["Content-Type"] = "text/plain"\n')
+        cases = [
+            ("keep-alive GET", "/", {}, 64),
+            ("Connection: close GET", "/", {"headers": ["Connection: close"]}, 64),
+            ("POST 4 KiB", "/post", {"script": post_lua}, 64),
+            ("1 MiB download", "/bytes/1048576", {}, 16),
+        ]
+        results = {}
+        for name, path, kw, conns in cases:
+            for r in range(ROUNDS):
+                for proxy in ("lb-proxy", "haproxy", "nginx"):
+                    res = wrk(f"http://127.0.0.1:{ports[proxy]}{path}", duration=DURATION,
+                              connections=conns, **kw)
+                    results.setdefault((name, proxy), []).append(res)
+                    print(f"{name:22s} round {r + 1} {proxy:9s} {res['rps']:10.0f} req/s "
+                          f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms "
+                          f"non-2xx {res['non2xx']} {res['sockerr']}", flush=True)
+        print(f"\nwrk -t1 -d{DURATION}s (-c64; -c16 for 1 MiB), median of {ROUNDS} rounds, "
+              f"3 lb-echo backends, all on this machine\n")
+        rows = []
+        for name, _, _, _ in cases:
+            med = {}
+            for proxy in ("lb-proxy", "haproxy", "nginx"):
+                rs = results[(name, proxy)]
+                med[proxy] = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99")}
+            rows.append([name,
+                         *(f"{med[p]['rps']:.0f}" for p in ("lb-proxy", "haproxy", "nginx")),
+                         *(f"{med[p]['p99']:.2f}" for p in ("lb-proxy", "haproxy", "nginx")),
+                         f"{med['lb-proxy']['rps'] / med['haproxy']['rps']:.2f}x",
+                         f"{med['lb-proxy']['rps'] / med['nginx']['rps']:.2f}x"])
+        table(rows, ["case", "lb-proxy req/s", "haproxy req/s", "nginx req/s", "lb p99 ms",
+                     "haproxy p99", "nginx p99", "lb/haproxy", "lb/nginx"])
+        print(f"\nRSS holding {IDLE_CONNS} idle client connections:\n")
+        rss = {p: idle_rss(pids[p], ports[p], IDLE_CONNS) for p in ("lb-proxy", "haproxy", "nginx")}
+        table([[p, f"{rss[p]:.1f}"] for p in rss], ["proxy", "RSS MiB"])
+        print(f"\nlb-proxy/haproxy RSS {rss['lb-proxy'] / rss['haproxy']:.2f}x, "
+              f"lb-proxy/nginx RSS {rss['lb-proxy'] / rss['nginx']:.2f}x (lower is better)")
+    finally:
+        procs.stop_all()
+
+
+if __name__ == "__main__":
+    main()
