@@ -146,3 +146,33 @@ void buf_compact(struct buf *b)
 	b->len -= b->pos;
 	b->pos = 0;
 }
+
+#define BUF_CACHE_MAX 1024	/* blocks kept: 16 MiB at most */
+
+static char *cache_blocks[BUF_CACHE_MAX];
+static size_t cache_count;
+
+void buf_cache_take(struct buf *b)
+{
+	if (b->cap != 0 || cache_count == 0)
+		return;
+	b->data = cache_blocks[--cache_count];
+	b->cap = BUF_CACHE_BLOCK;
+	b->pos = b->len = 0;
+}
+
+void buf_cache_give(struct buf *b)
+{
+	if (b->cap == BUF_CACHE_BLOCK && cache_count < BUF_CACHE_MAX) {
+		cache_blocks[cache_count++] = b->data;
+		buf_init(b);
+		return;
+	}
+	buf_release(b);
+}
+
+void buf_cache_release(void)
+{
+	while (cache_count)
+		free(cache_blocks[--cache_count]);
+}

@@ -48,4 +48,18 @@ static inline char *buf_head(const struct buf *b) { return b->data + b->pos; }
 static inline char *buf_tail(const struct buf *b) { return b->data + b->len; }
 static inline size_t buf_room(const struct buf *b) { return b->cap - b->len; }
 
+/*
+ * A process-wide cache of BUF_CACHE_BLOCK-byte storage blocks: a connection
+ * that goes idle gives its read buffers back, a busy one takes them, and
+ * neither calls malloc. Single-threaded, like the programs.
+ */
+#define BUF_CACHE_BLOCK (16 * 1024)
+/* Gives b (which must have no storage) a cached block, if there is one. */
+void buf_cache_take(struct buf *b);
+/* Takes b's storage back (a block is kept, anything else freed); b ends
+ * up as after buf_init(). */
+void buf_cache_give(struct buf *b);
+/* Frees the cached blocks (at exit). */
+void buf_cache_release(void);
+
 #endif

@@ -1,6 +1,7 @@
 /* http_parser: an incremental HTTP/1.x message parser over llhttp (see http_parser.h). */
 #include "http_parser.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -192,7 +193,7 @@ void http_msg_init(struct http_msg *m, llhttp_type_t type, size_t head_limit, ht
 		settings.on_message_complete = on_message_complete;
 		settings_ready = 1;
 	}
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, offsetof(struct http_msg, headers));
 	llhttp_init(&m->parser, type, &settings);
 	m->parser.data = m;
 	m->head_limit = head_limit;

@@ -39,7 +39,6 @@ struct http_msg {
 	size_t head_end;		/* offset just past the head (state >= BODY) */
 	size_t head_limit;		/* bytes allowed for the head */
 	struct http_span url;		/* request target (requests) */
-	struct http_header headers[HTTP_MAX_HEADERS];
 	unsigned nheaders;
 	int error_status;		/* 400, 413, 431 when state == HTTP_MSG_ERROR */
 	const char *error_reason;	/* for logs */
@@ -50,6 +49,8 @@ struct http_msg {
 	unsigned in_url : 1;
 	http_body_cb on_body;
 	void *ctx;
+	/* last: http_msg_init clears what is before it, not these slots */
+	struct http_header headers[HTTP_MAX_HEADERS];
 };
 
 /*

@@ -193,6 +193,7 @@ static void proxy_release(struct proxy *px)
 	ev_timer_stop(px->loop, &px->drain_timer);
 	listener_release(&px->listener);
 	backend_set_release(&px->set);
+	session_cache_release();
 }
 
 int main(int argc, char **argv)

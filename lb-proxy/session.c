@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -25,6 +26,52 @@
 
 static void pump(struct session *s);
 static int begin_upstream(struct session *s);
+static int resp_on_body(void *ctx, const char *at, size_t len);
+
+#define EXCHANGE_POOL_MAX 4096
+
+static struct exchange *exchange_pool;
+static unsigned exchange_pooled;
+
+static struct exchange *exchange_take(void)
+{
+	struct exchange *x = exchange_pool;
+
+	if (x) {
+		exchange_pool = x->next;
+		exchange_pooled--;
+		return x;
+	}
+	return malloc(sizeof(*x));
+}
+
+static void exchange_give(struct session *s)
+{
+	struct exchange *x = s->x;
+
+	if (!x)
+		return;
+	s->x = NULL;
+	if (exchange_pooled >= EXCHANGE_POOL_MAX) {
+		free(x);
+		return;
+	}
+	x->next = exchange_pool;
+	exchange_pool = x;
+	exchange_pooled++;
+}
+
+void session_cache_release(void)
+{
+	struct exchange *x;
+
+	while ((x = exchange_pool) != NULL) {
+		exchange_pool = x->next;
+		free(x);
+	}
+	exchange_pooled = 0;
+	buf_cache_release();
+}
 
 static int idempotent(int method)
 {
@@ -82,8 +129,10 @@ static void drop_upstream(struct session *s)
 /* Clears the response side for a (new) attempt. */
 static void response_reset(struct session *s)
 {
-	http_msg_init(&s->resp, HTTP_RESPONSE, RESPONSE_HEAD_LIMIT, s->resp.on_body, s);
-	s->resp.skip_body = s->method == HTTP_HEAD;
+	if (s->x) {
+		http_msg_init(&s->x->resp, HTTP_RESPONSE, RESPONSE_HEAD_LIMIT, resp_on_body, s);
+		s->x->resp.skip_body = s->method == HTTP_HEAD;
+	}
 	buf_reset(&s->uin);
 	s->uparse_off = s->usend_off = 0;
 	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = 0;
@@ -94,6 +143,11 @@ static void response_reset(struct session *s)
 
 static void goto_closing(struct session *s)
 {
+	/* Linger only when the client may still be sending (nginx's heuristic):
+	 * closing with unread input would reset the connection and lose the
+	 * answer. */
+	s->linger = !(s->x && s->x->req.state == HTTP_MSG_DONE && !s->x->req.upgrade &&
+		      s->parse_off == s->in.len);
 	s->state = SESSION_CLOSING;
 	set_timer(s, s->px->opts->idle_timeout);
 }
@@ -136,7 +190,11 @@ static void next_request(struct session *s)
 	memmove(s->in.data, s->in.data + s->parse_off, rest);
 	s->in.len = rest;
 	s->parse_off = s->send_off = s->body_start = 0;
-	http_msg_next(&s->req, 0);
+	exchange_give(s);
+	/* An idle connection keeps no read buffers. */
+	if (rest == 0)
+		buf_cache_give(&s->in);
+	buf_cache_give(&s->uin);
 	buf_reset(&s->up_head);
 	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
 	s->retries = 0;
@@ -155,7 +213,7 @@ static void exchange_end(struct session *s)
 	struct proxy *px = s->px;
 	int reuse = s->up && s->req_done && buf_unread(&s->up_head) == 0 &&
 		    s->send_off == s->parse_off && s->resp_done &&
-		    http_msg_keep_alive(&s->resp) && s->uparse_off == s->uin.len;
+		    http_msg_keep_alive(&s->x->resp) && s->uparse_off == s->uin.len;
 
 	metrics_observe(&px->metrics, s->status, timefmt_mono() - s->started);
 	if (s->be) {
@@ -286,7 +344,7 @@ static void uin_compact(struct session *s)
 {
 	size_t drop = s->usend_off;
 
-	if (drop == 0 || (s->resp.state == HTTP_MSG_HEAD && s->state == SESSION_EXCHANGE))
+	if (drop == 0 || (s->x && s->x->resp.state == HTTP_MSG_HEAD && s->state == SESSION_EXCHANGE))
 		return;
 	memmove(s->uin.data, s->uin.data + drop, s->uin.len - drop);
 	s->uin.len -= drop;
@@ -403,7 +461,7 @@ static int begin_upstream(struct session *s)
 /* The request head is complete: decide, rewrite, connect. */
 static int request_head(struct session *s)
 {
-	struct http_msg *req = &s->req;
+	struct http_msg *req = &s->x->req;
 	int rid = http_msg_find(req, "x-request-id");
 	const char *method = llhttp_method_name(http_msg_method(req));
 	struct headers_ctx ctx;
@@ -426,7 +484,7 @@ static int request_head(struct session *s)
 	s->replayable = 1;
 	if (req->upgrade && req->state == HTTP_MSG_DONE)
 		s->parse_off = req->head_end;	/* what follows is the tunnel's */
-	s->resp.skip_body = s->method == HTTP_HEAD;
+	s->x->resp.skip_body = s->method == HTTP_HEAD;
 	buf_reset(&s->up_head);
 	/* The backend is picked first: its name is the Host of HTTP/1.0 requests. */
 	s->be = NULL;
@@ -453,7 +511,7 @@ static int resp_on_body(void *ctx, const char *at, size_t len)
 /* A response head is complete; returns -1 if the session closed. */
 static int response_head(struct session *s)
 {
-	struct http_msg *resp = &s->resp;
+	struct http_msg *resp = &s->x->resp;
 	int status = http_msg_status(resp);
 	struct headers_ctx ctx = ctx_of(s);
 
@@ -485,7 +543,7 @@ static int response_head(struct session *s)
 	if (!s->req_done || (http_msg_has_body(resp) && !http_msg_chunked(resp) &&
 			     !(resp->parser.flags & F_CONTENT_LENGTH)))
 		s->keep_alive = 0;	/* the request is unfinished, or the body ends at close */
-	if (http_msg_minor(&s->req) == 0 && http_msg_chunked(resp)) {
+	if (http_msg_minor(&s->x->req) == 0 && http_msg_chunked(resp)) {
 		s->dechunk = 1;		/* HTTP/1.0 clients know no chunked coding */
 		s->keep_alive = 0;
 	}
@@ -501,23 +559,23 @@ static int response_head(struct session *s)
 static int response_progress(struct session *s)
 {
 	while (!s->resp_done && s->state == SESSION_EXCHANGE) {
-		enum http_msg_state before = s->resp.state;
+		enum http_msg_state before = s->x->resp.state;
 		size_t avail = s->uin.len - s->uparse_off, used;
 
 		if (before == HTTP_MSG_HEAD && avail == 0)
 			return 0;
-		used = http_msg_feed(&s->resp, s->uin.data, s->uparse_off, avail);
+		used = http_msg_feed(&s->x->resp, s->uin.data, s->uparse_off, avail);
 		s->uparse_off += used;
-		if (s->resp.state == HTTP_MSG_ERROR)
-			return upstream_failed(s, s->resp.error_reason, 502, 0);
-		if (before == HTTP_MSG_HEAD && s->resp.state != HTTP_MSG_HEAD) {
+		if (s->x->resp.state == HTTP_MSG_ERROR)
+			return upstream_failed(s, s->x->resp.error_reason, 502, 0);
+		if (before == HTTP_MSG_HEAD && s->x->resp.state != HTTP_MSG_HEAD) {
 			if (response_head(s) == -1)
 				return -1;
 			continue;
 		}
 		if (s->dechunk)
 			s->usend_off = s->uparse_off;
-		if (s->resp.state == HTTP_MSG_DONE) {
+		if (s->x->resp.state == HTTP_MSG_DONE) {
 			s->resp_done = 1;
 			return 0;
 		}
@@ -531,12 +589,12 @@ static int response_progress(struct session *s)
 static int exchange_step(struct session *s)
 {
 	if (!s->req_done && s->parse_off < s->in.len) {
-		size_t used = http_msg_feed(&s->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
+		size_t used = http_msg_feed(&s->x->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
 
 		s->parse_off += used;
-		if (s->req.state == HTTP_MSG_DONE)
+		if (s->x->req.state == HTTP_MSG_DONE)
 			s->req_done = 1;
-		else if (s->req.state == HTTP_MSG_ERROR) {
+		else if (s->x->req.state == HTTP_MSG_ERROR) {
 			if (s->resp_head_done) {
 				session_close(s);
 				return -1;
@@ -577,9 +635,18 @@ static int request_step(struct session *s)
 
 	if (s->parse_off == s->in.len)
 		return 0;
-	used = http_msg_feed(&s->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
+	if (!s->x) {
+		s->x = exchange_take();
+		if (!s->x) {
+			session_close(s);
+			return -1;
+		}
+		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size, NULL, NULL);
+		response_reset(s);
+	}
+	used = http_msg_feed(&s->x->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
 	s->parse_off += used;
-	switch (s->req.state) {
+	switch (s->x->req.state) {
 	case HTTP_MSG_HEAD:
 		if (s->state == SESSION_IDLE) {
 			s->state = SESSION_HEAD;
@@ -591,8 +658,8 @@ static int request_step(struct session *s)
 	case HTTP_MSG_BODY:
 		/* A body-less request completes on an empty feed, and framing
 		 * errors (Transfer-Encoding) show there. */
-		http_msg_feed(&s->req, s->in.data, s->parse_off, 0);
-		if (s->req.state != HTTP_MSG_ERROR)
+		http_msg_feed(&s->x->req, s->in.data, s->parse_off, 0);
+		if (s->x->req.state != HTTP_MSG_ERROR)
 			return request_head(s);
 		/* fall through */
 	case HTTP_MSG_ERROR:
@@ -600,8 +667,8 @@ static int request_step(struct session *s)
 		snprintf(s->target, sizeof(s->target), "-");
 		s->request_id_len = headers_request_id_new(s->request_id);
 		s->keep_alive = 0;
-		answer_error(s, s->req.error_status,
-			     s->req.error_status == 431 ? "request header fields too large"
+		answer_error(s, s->x->req.error_status,
+			     s->x->req.error_status == 431 ? "request header fields too large"
 							: "bad request");
 		return 0;
 	}
@@ -703,8 +770,13 @@ static void pump(struct session *s)
 				session_close(s);
 				return;
 			}
-			if (!s->client_blocked)
-				linger(s);
+			if (s->client_blocked)
+				break;
+			if (!s->linger) {
+				session_close(s);
+				return;
+			}
+			linger(s);
 			break;
 		case SESSION_LINGER:
 			break;
@@ -727,6 +799,7 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (s->in.cap - s->in.len < HTTP_READ_CHUNK)
 		in_compact(s);
+	buf_cache_take(&s->in);
 	if (buf_reserve(&s->in, HTTP_READ_CHUNK) == -1) {
 		session_close(s);
 		return;
@@ -783,6 +856,7 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
 		uin_compact(s);
+	buf_cache_take(&s->uin);
 	if (buf_reserve(&s->uin, HTTP_READ_CHUNK) == -1) {
 		session_close(s);
 		return;
@@ -805,10 +879,10 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 			session_close(s);
 			return;
 		}
-		if (s->resp_head_done && s->resp.state == HTTP_MSG_BODY &&
-		    llhttp_message_needs_eof(&s->resp.parser)) {
+		if (s->resp_head_done && s->x->resp.state == HTTP_MSG_BODY &&
+		    llhttp_message_needs_eof(&s->x->resp.parser)) {
 			/* The body ended with the connection. */
-			llhttp_finish(&s->resp.parser);
+			llhttp_finish(&s->x->resp.parser);
 			s->resp_done = 1;
 			drop_upstream(s);
 			pump(s);
@@ -916,8 +990,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->retries = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;
-	http_msg_init(&s->req, HTTP_REQUEST, (size_t)px->opts->max_header_size, NULL, NULL);
-	s->resp.on_body = resp_on_body;
+	s->x = NULL;
 	response_reset(s);
 	net_set_nodelay(fd);
 	ev_io_init(&s->rio, client_on_read, fd, EV_READ);
@@ -934,6 +1007,9 @@ void session_close(struct session *s)
 
 	drop_upstream(s);
 	release_backend(s);
+	exchange_give(s);
+	buf_cache_give(&s->in);
+	buf_cache_give(&s->uin);
 	ev_io_stop(loop, &s->rio);
 	ev_io_stop(loop, &s->wio);
 	ev_timer_stop(loop, &s->timer);

@@ -21,6 +21,15 @@ enum session_state {
 	SESSION_LINGER,		/* written and shut for writing; draining the client */
 };
 
+/* The parsers of one request and its response: taken from a pool at a
+ * request's first byte, given back when the connection goes idle, so idle
+ * connections cost little memory. */
+struct exchange {
+	struct http_msg req;
+	struct http_msg resp;
+	struct exchange *next;		/* in the pool */
+};
+
 struct session {
 	struct proxy *px;
 	int fd;
@@ -32,7 +41,7 @@ struct session {
 	/* client -> backend: in[send_off, parse_off) is parsed, not yet sent */
 	struct buf in;
 	size_t parse_off, send_off, body_start;
-	struct http_msg req;
+	struct exchange *x;		/* NULL while idle */
 	struct buf up_head;		/* the rewritten request head; pos = written */
 	struct upstream *up;
 	struct backend *be;		/* holds a reference while set */
@@ -41,7 +50,6 @@ struct session {
 	/* backend -> client: uin[usend_off, uparse_off) is parsed, not yet sent */
 	struct buf uin;
 	size_t uparse_off, usend_off;
-	struct http_msg resp;
 	struct buf out;			/* heads and the proxy's own answers; pos = written */
 
 	unsigned req_done : 1;		/* the whole request was parsed */
@@ -58,6 +66,7 @@ struct session {
 	unsigned tunnel_wanted : 1;	/* the request asks for an Upgrade */
 	unsigned resp_timer : 1;	/* the response timeout runs (request all sent) */
 	unsigned again : 1;		/* pump must run another round (an answer was queued) */
+	unsigned linger : 1;		/* drain the client before closing (it may still send) */
 	int method;
 	int status;			/* sent to the client */
 	int retries;
@@ -75,6 +84,9 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 void session_close(struct session *s);
 /* Called when the proxy starts stopping: idle connections close now. */
 void session_on_stop(struct session *s);
+
+/* Frees the pooled exchanges and cached buffers (at exit). */
+void session_cache_release(void);
 
 /* The proxy takes back a closed session (main.c). */
 void proxy_session_closed(struct proxy *px, struct session *s);

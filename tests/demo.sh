@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: lb on loopback. Starts backends, shows them answering, cleans up.
+# make demo: lb on loopback: three lb-echo backends, two lb-proxy on one port,
+# traffic, each proxy's view, a backend killed under traffic. Cleans up after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,14 +34,47 @@ for i in 1 2 3; do
 done
 
 echo
-echo "== GET: each backend answers with its identity"
-for b in "${BACKENDS[@]}"; do
-	curl -s "http://$b/hello" -H 'X-Request-Id: demo-1'; echo
-done
+echo "== two lb-proxy sharing one port (SO_REUSEPORT), balancing across the three"
+LIST=$(IFS=,; echo "${BACKENDS[*]}")
+bin/lb-proxy --listen 127.0.0.1:0 --admin 127.0.0.1:0 --backends "$LIST" --access-log off \
+	2>"$RUN/proxy-1.log" &
+PIDS+=($!)
+PORT=$(port_of "$RUN/proxy-1.log")
+bin/lb-proxy --listen "127.0.0.1:$PORT" --admin 127.0.0.1:0 --backends "$LIST" --access-log off \
+	2>"$RUN/proxy-2.log" &
+PIDS+=($!)
+port_of "$RUN/proxy-2.log" >/dev/null
+ADMIN1=$(grep -o 'admin=127.0.0.1:[0-9]*' "$RUN/proxy-1.log" | sed 's/.*://')
+ADMIN2=$(grep -o 'admin=127.0.0.1:[0-9]*' "$RUN/proxy-2.log" | sed 's/.*://')
+echo "   proxies on 127.0.0.1:$PORT (admin :$ADMIN1 and :$ADMIN2)"
 
 echo
-echo "== POST JSON: echoed back"
-curl -s -X POST "http://${BACKENDS[0]}/orders" -H 'Content-Type: application/json' \
+echo "== 30 requests through the proxies: who answered"
+for i in $(seq 30); do
+	curl -s "http://127.0.0.1:$PORT/item/$i" | grep -o '"podName":"[^"]*"'
+done | sort | uniq -c
+
+echo
+echo "== each proxy's view (GET /info on its admin port)"
+curl -s "http://127.0.0.1:$ADMIN1/info"; echo
+curl -s "http://127.0.0.1:$ADMIN2/info"; echo
+
+echo
+echo "== kill echo-2: requests keep succeeding (retried elsewhere, then skipped)"
+kill "${PIDS[1]}"
+codes=$(for i in $(seq 20); do curl -s -o /dev/null -w "%{http_code} " "http://127.0.0.1:$PORT/x"; done)
+echo "   $codes"
+POD_NAME="echo-2" bin/lb-echo --listen "${BACKENDS[1]}" --access-log off 2>>"$RUN/echo-2.log" &
+PIDS+=($!)
+sleep 0.2
+
+echo
+echo "== GET through the proxy: identity of the backend, request id kept"
+curl -s "http://127.0.0.1:$PORT/hello" -H 'X-Request-Id: demo-1'; echo
+
+echo
+echo "== POST JSON through the proxy: echoed back"
+curl -s -X POST "http://127.0.0.1:$PORT/orders" -H 'Content-Type: application/json' \
 	-d '{"order": {"id": 7, "items": ["tea", "cake"]}}'; echo
 
 echo

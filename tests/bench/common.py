@@ -76,7 +76,7 @@ master_process off;
 user root;
 error_log {d}/error.log warn;
 pid {d}/nginx.pid;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile 20000;
 events {{ worker_connections 9900; }}
 http {{
   access_log off;
