@@ -141,6 +141,9 @@ int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *er
 		snprintf(err, errsz, "cannot listen on %s: %s", name, strerror(errno));
 		goto fail;
 	}
+	/* Accepted sockets inherit TCP_NODELAY on Linux: set once here, not per
+	 * connection. Answers go out in one write, so Nagle would only delay. */
+	net_set_nodelay(fd);
 	if (listen(fd, backlog) == -1) {
 		snprintf(err, errsz, "listen on %s: %s", name, strerror(errno));
 		goto fail;

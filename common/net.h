@@ -20,8 +20,9 @@ int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
 void net_addr_format(const struct sockaddr *sa, char *out, size_t outsz);
 /* The IP alone ("1.2.3.4", "::1") into out (at least 48 bytes). */
 void net_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
-/* A non-blocking listening socket with SO_REUSEADDR, and SO_REUSEPORT when
- * asked, so several processes can share a port. Returns the fd or -1 + err. */
+/* A non-blocking listening socket with SO_REUSEADDR, TCP_NODELAY (inherited
+ * by accepted sockets), and SO_REUSEPORT when asked, so several processes can
+ * share a port. Returns the fd or -1 + err. */
 int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *err, size_t errsz);
 /* The port a socket is bound to (for ephemeral ports), or -1. */
 int net_local_port(int fd);

@@ -339,7 +339,6 @@ void echo_conn_open(struct echo_server *srv, struct echo_conn *c, int fd)
 		net_addr_ip((struct sockaddr *)&ss, c->local_ip, sizeof(c->local_ip));
 	else
 		strcpy(c->local_ip, "0.0.0.0");
-	net_set_nodelay(fd);
 	ev_io_init(&c->rio, conn_on_read, fd, EV_READ);
 	ev_io_init(&c->wio, conn_on_write, fd, EV_WRITE);
 	ev_init(&c->timer, conn_on_timer);

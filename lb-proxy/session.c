@@ -992,7 +992,6 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->request_id_len = 0;
 	s->x = NULL;
 	response_reset(s);
-	net_set_nodelay(fd);
 	ev_io_init(&s->rio, client_on_read, fd, EV_READ);
 	ev_io_init(&s->wio, client_on_write, fd, EV_WRITE);
 	ev_init(&s->timer, session_on_timer);
