@@ -26,7 +26,7 @@ LLHTTP_C   := llhttp api http
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 .SECONDARY:
-.PHONY: all asan deps bench-deps test unit integration demo bench clean help
+.PHONY: all asan deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps
 all: $(addprefix bin/,$(PROGRAMS))
 
 help:
@@ -133,3 +133,24 @@ bench: bench-deps
 
 clean:
 	rm -rf build bin
+
+# --- fuzzing (not part of `make test`): libFuzzer + ASan/UBSan, FUZZ_SECONDS each ---
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+fuzz-deps: deps
+	$(call install_missing,clang)
+
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) Makefile
+	@mkdir -p build/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -D_GNU_SOURCE -o $@ $< \
+		$(COMMON_SRC) $(patsubst %,$(LLHTTP_SRC)/%.c,$(LLHTTP_C)) $(LIBS)
+
+fuzz: fuzz-deps
+	$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus-$$t; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus-$$t \
+			tests/fuzz/seeds; \
+	done
