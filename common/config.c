@@ -601,3 +601,28 @@ void config_result_release(struct config_result *res)
 	res->owned = NULL;
 	res->nowned = 0;
 }
+
+int config_startup(const struct config_spec *spec, void *opts, int argc, char **argv,
+		   struct config_result *res)
+{
+	int rc = config_load(spec, opts, argc, argv, res);
+
+	if (rc == -1)
+		fprintf(stderr, "%s: %s\n", spec->program, res->err);
+	else if (rc == 0 && res->argi < argc)
+		fprintf(stderr, "%s: unexpected argument \"%s\" (see %s --help)\n", spec->program,
+			argv[res->argi], spec->program);
+	else if (rc == 0)
+		return -1;
+	config_result_release(res);
+	return rc == 1 ? 0 : 2;
+}
+
+const char *config_port_listen(const struct config_spec *spec, const struct config_result *res,
+			       const char *listen, long port, char *buf, size_t bufsz)
+{
+	if (config_source_of(spec, res, "port") <= config_source_of(spec, res, "listen"))
+		return listen;
+	snprintf(buf, bufsz, "0.0.0.0:%ld", port);
+	return buf;
+}

@@ -72,6 +72,18 @@ extern const char *const config_log_formats[];
 int config_load(const struct config_spec *spec, void *opts, int argc, char **argv,
 		struct config_result *res);
 void config_result_release(struct config_result *res);
+/*
+ * A program's start-up: config_load() with errors printed as "PROGRAM: ...",
+ * and no positional argument allowed. Returns -1 to go on, else the exit
+ * code to leave with (0 after --help, 2 on a bad configuration).
+ */
+int config_startup(const struct config_spec *spec, void *opts, int argc, char **argv,
+		   struct config_result *res);
+/* The ConfigMap shape {"port": N} means all addresses at N: returns
+ * "0.0.0.0:N" (in buf) when `port` came from a stronger source than
+ * `listen`, else `listen`. */
+const char *config_port_listen(const struct config_spec *spec, const struct config_result *res,
+			       const char *listen, long port, char *buf, size_t bufsz);
 /* The field's source after config_load, by key; CONFIG_SRC_DEFAULT if unknown. */
 enum config_source config_source_of(const struct config_spec *spec,
 				    const struct config_result *res, const char *key);

@@ -101,24 +101,11 @@ int main(int argc, char **argv)
 	char err[512], listen[32];
 	int rc;
 
-	rc = config_load(&echo_spec, &opts, argc, argv, &cfg);
-	if (rc != 0) {
-		if (rc == -1)
-			fprintf(stderr, "lb-echo: %s\n", cfg.err);
-		config_result_release(&cfg);
-		return rc == 1 ? 0 : 2;
-	}
-	if (cfg.argi < argc) {
-		fprintf(stderr, "lb-echo: unexpected argument \"%s\" (see lb-echo --help)\n",
-			argv[cfg.argi]);
-		config_result_release(&cfg);
-		return 2;
-	}
-	/* `port` (the ConfigMap shape) wins over `listen` from a weaker source. */
-	if (config_source_of(&echo_spec, &cfg, "port") > config_source_of(&echo_spec, &cfg, "listen")) {
-		snprintf(listen, sizeof(listen), "0.0.0.0:%ld", opts.port);
-		opts.listen = listen;
-	}
+	rc = config_startup(&echo_spec, &opts, argc, argv, &cfg);
+	if (rc != -1)
+		return rc;
+	opts.listen = (char *)config_port_listen(&echo_spec, &cfg, opts.listen, opts.port, listen,
+						 sizeof(listen));
 	log_setup("lb-echo", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	loop = ev_default_loop(EVFLAG_AUTO);
 	identity_init(&srv.id, opts.service_name);

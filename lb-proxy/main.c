@@ -227,23 +227,11 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&px, 0, sizeof(px));
-	rc = config_load(&proxy_spec, &opts, argc, argv, &cfg);
-	if (rc != 0) {
-		if (rc == -1)
-			fprintf(stderr, "lb-proxy: %s\n", cfg.err);
-		config_result_release(&cfg);
-		return rc == 1 ? 0 : 2;
-	}
-	if (cfg.argi < argc) {
-		fprintf(stderr, "lb-proxy: unexpected argument \"%s\" (see lb-proxy --help)\n",
-			argv[cfg.argi]);
-		config_result_release(&cfg);
-		return 2;
-	}
-	if (config_source_of(&proxy_spec, &cfg, "port") > config_source_of(&proxy_spec, &cfg, "listen")) {
-		snprintf(listen, sizeof(listen), "0.0.0.0:%ld", opts.port);
-		opts.listen = listen;
-	}
+	rc = config_startup(&proxy_spec, &opts, argc, argv, &cfg);
+	if (rc != -1)
+		return rc;
+	opts.listen = (char *)config_port_listen(&proxy_spec, &cfg, opts.listen, opts.port, listen,
+						 sizeof(listen));
 	if (!opts.backends) {
 		fprintf(stderr, "lb-proxy: no backends: give --backends HOST:PORT,... "
 				"(or LB_PROXY_BACKENDS, or \"backends\" in the config)\n");

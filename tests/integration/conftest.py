@@ -107,7 +107,9 @@ def procs():
     assert not problems, "\n".join(problems)
 
 
-class Echo:
+class Server:
+    """A running program serving HTTP on 127.0.0.1:port."""
+
     def __init__(self, proc, port):
         self.proc = proc
         self.port = port
@@ -116,8 +118,8 @@ class Echo:
     def conn(self, timeout=10):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout * SLOW)
 
-    def request(self, method, path, body=None, headers=None):
-        c = self.conn()
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        c = self.conn(timeout)
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()
@@ -125,6 +127,8 @@ class Echo:
         finally:
             c.close()
 
+
+class Echo(Server):
     def get_json(self, path, headers=None):
         status, hdrs, body = self.request("GET", path, headers=headers)
         return status, json.loads(body)
@@ -181,23 +185,10 @@ def split_responses(data):
     return out
 
 
-class Proxy:
+class Proxy(Server):
     def __init__(self, proc, port, admin_port):
-        self.proc = proc
-        self.port = port
+        super().__init__(proc, port)
         self.admin_port = admin_port
-
-    def conn(self, timeout=10):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout * SLOW)
-
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        c = self.conn(timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, dict(r.getheaders()), r.read()
-        finally:
-            c.close()
 
     def admin(self, path):
         c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=10 * SLOW)
