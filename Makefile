@@ -10,12 +10,12 @@ DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev 
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev python3 python3-pytest curl
 BENCH_DEPS := wrk nginx-light haproxy
 
-PROGRAMS := lb-echo lb-proxy
+PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
-LIBS     := -lev -ljansson -lm
+LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lm
 
 MODE_release := -O2 -g
 MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -58,6 +58,16 @@ build/$(1)/bin/lb-echo: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-echo/*.c))
 	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
 
 build/$(1)/bin/lb-proxy: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-proxy/*.c)) \
+		build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
+
+build/$(1)/bin/lb-discover: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-discover/*.c)) \
+		build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
+
+build/$(1)/bin/lb-ctl: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-ctl/*.c)) \
 		build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)

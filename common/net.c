@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
+static int parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz, int numeric)
 {
 	char host[256];
 	const char *port, *colon;
@@ -60,6 +60,7 @@ int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = numeric ? AI_NUMERICHOST : 0;
 	rc = getaddrinfo(host, NULL, &hints, &ai);
 	if (rc != 0 || !ai) {
 		snprintf(err, errsz, "\"%s\": cannot resolve \"%s\": %s", s, host, gai_strerror(rc));
@@ -72,6 +73,23 @@ int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
 	else
 		((struct sockaddr_in *)&out->ss)->sin_port = htons((uint16_t)p);
 	freeaddrinfo(ai);
+	return 0;
+}
+
+int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
+{
+	return parse_addr(s, out, err, errsz, 0);
+}
+
+int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t errsz)
+{
+	if (parse_addr(s, out, err, errsz, 1) == -1)
+		return -1;
+	if (out->ss.ss_family == AF_INET ? ((struct sockaddr_in *)&out->ss)->sin_port == 0
+					 : ((struct sockaddr_in6 *)&out->ss)->sin6_port == 0) {
+		snprintf(err, errsz, "\"%s\": a backend needs a port from 1 to 65535", s);
+		return -1;
+	}
 	return 0;
 }
 

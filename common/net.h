@@ -16,6 +16,9 @@ struct net_addr {
  * never inside an event loop. Returns 0, or -1 with a message in err.
  */
 int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz);
+/* Like net_parse_addr, but HOST must be an IP literal: never blocks, so it
+ * may run inside an event loop (addresses from the bus, lb-ctl). */
+int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t errsz);
 /* Formats as "1.2.3.4:80" or "[::1]:80" into out (at least 64 bytes). */
 void net_addr_format(const struct sockaddr *sa, char *out, size_t outsz);
 /* The IP alone ("1.2.3.4", "::1") into out (at least 48 bytes). */

@@ -57,8 +57,10 @@ static int usable_backends(const struct proxy *px)
 
 static void info(struct proxy *px, struct buf *b)
 {
-	buf_appendf(b, "{\"uptime\":%.3f,\"generation\":%llu,\"total_requests\":%llu,\"backends\":[",
-		    timefmt_mono() - px->started, px->set.generation, px->metrics.requests);
+	buf_appendf(b, "{\"uptime\":%.3f,\"source\":\"%s\",\"generation\":%llu,\"stale\":%s,"
+		    "\"total_requests\":%llu,\"backends\":[",
+		    timefmt_mono() - px->started, px->on_bus ? "bus" : "static", px->set.generation,
+		    px->stale ? "true" : "false", px->metrics.requests);
 	for (size_t i = 0; i < px->set.n; i++) {
 		const struct backend *be = px->set.items[i];
 
@@ -115,7 +117,7 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/metrics")) {
 		ctype = "text/plain; version=0.0.4";
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
-			       px->set.generation, timefmt_mono() - px->started);
+			       px->set.generation, px->stale, timefmt_mono() - px->started);
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

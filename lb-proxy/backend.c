@@ -132,6 +132,10 @@ void backend_set_apply(struct backend_set *current, struct backend_set *next)
 				 * weight and state. */
 				old->weight = fresh->weight;
 				old->state = fresh->state;
+				/* Draining or down: pooled connections go now, in-flight
+				 * requests finish on theirs (not pooled again). */
+				if (old->state != BACKEND_UP && backend_close_idle)
+					backend_close_idle(old);
 				next->items[i] = old;
 				current->items[j] = NULL;
 				backend_unref(fresh);

@@ -10,8 +10,10 @@
 #include "http_limits.h"
 #include "log.h"
 #include "proxy.h"
+#include "rundir.h"
 #include "session.h"
 #include "signals.h"
+#include "subscriber.h"
 #include "timefmt.h"
 #include "upstream.h"
 
@@ -45,6 +47,14 @@ static const struct config_field proxy_fields[] = {
 	  NULL, "seconds in-flight requests get after SIGTERM" },
 	{ "failTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, fail_timeout), 0, 3600, NULL,
 	  "seconds a backend whose connect failed gets no requests (0: off)" },
+	{ "runtimeDir", CONFIG_STRING, offsetof(struct proxy_options, runtime_dir), 0, 0, NULL,
+	  "take sets from lb-discover on the bus in this dir (instead of --backends)" },
+	{ "service", CONFIG_STRING, offsetof(struct proxy_options, service), 0, 0, NULL,
+	  "the service whose sets to apply" },
+	{ "heartbeat", CONFIG_DOUBLE, offsetof(struct proxy_options, heartbeat), 0.01, 3600, NULL,
+	  "lb-discover's heartbeat: stale after 3 without a set" },
+	{ "reportInterval", CONFIG_DOUBLE, offsetof(struct proxy_options, report_interval), 0.01,
+	  3600, NULL, "seconds between counter reports to lb-discover" },
 	{ "retries", CONFIG_INT, offsetof(struct proxy_options, retries), 0, 100, NULL,
 	  "other backends tried after a failure" },
 	{ "maxConnections", CONFIG_INT, offsetof(struct proxy_options, max_connections), 1, 10000000,
@@ -210,6 +220,9 @@ int main(int argc, char **argv)
 		.upstream_pool_size = 64,
 		.drain_timeout = 30,
 		.fail_timeout = 10,
+		.service = "backend",
+		.heartbeat = 1.0,
+		.report_interval = 0.25,
 		.retries = 2,
 		.max_connections = 100000,
 		.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
@@ -223,27 +236,39 @@ int main(int argc, char **argv)
 	struct proxy px;
 	struct admin admin;
 	struct signals sig;
-	char err[512], listen[32];
+	struct subscriber sub;
+	char err[512], listen[32], rundir[256];
 	int rc;
 
 	memset(&px, 0, sizeof(px));
+	memset(&sub, 0, sizeof(sub));
+	sub.sets.sock = sub.reports.sock = -1;
 	rc = config_startup(&proxy_spec, &opts, argc, argv, &cfg);
 	if (rc != -1)
 		return rc;
 	opts.listen = (char *)config_port_listen(&proxy_spec, &cfg, opts.listen, opts.port, listen,
 						 sizeof(listen));
-	if (!opts.backends) {
-		fprintf(stderr, "lb-proxy: no backends: give --backends HOST:PORT,... "
-				"(or LB_PROXY_BACKENDS, or \"backends\" in the config)\n");
+	if (opts.backends && opts.runtime_dir) {
+		fprintf(stderr, "lb-proxy: give --backends (a static set) or --runtime-dir (sets "
+				"from lb-discover), not both\n");
 		config_result_release(&cfg);
 		return 2;
 	}
-	if (backend_set_parse(opts.backends, &px.set, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --backends: %s\n", err);
-		config_result_release(&cfg);
-		return 2;
+	if (opts.backends) {
+		if (backend_set_parse(opts.backends, &px.set, err, sizeof(err)) == -1) {
+			fprintf(stderr, "lb-proxy: --backends: %s\n", err);
+			config_result_release(&cfg);
+			return 2;
+		}
+		px.set.generation = 1;
+	} else {
+		if (rundir_resolve(opts.runtime_dir, 1, rundir, sizeof(rundir), err, sizeof(err)) == -1) {
+			fprintf(stderr, "lb-proxy: %s\n", err);
+			config_result_release(&cfg);
+			return 2;
+		}
+		px.on_bus = 1;
 	}
-	px.set.generation = 1;
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	px.loop = ev_default_loop(EVFLAG_AUTO);
 	px.opts = &opts;
@@ -261,15 +286,25 @@ int main(int argc, char **argv)
 		admin.listener.fd = -1;
 		goto out;
 	}
+	if (px.on_bus && subscriber_init(&sub, &px, rundir, opts.service, opts.heartbeat,
+					 opts.report_interval, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		goto out;
+	}
 	signals_init(&sig, px.loop, on_stop, NULL, &px);
 	listener_start(&px.listener);
 	admin_start(&admin);
-	log_info("listening", "listen=%s backends=%zu", px.listener.name, px.set.n);
+	if (px.on_bus)
+		log_info("listening", "listen=%s runtime_dir=%s service=%s", px.listener.name, rundir,
+			 opts.service);
+	else
+		log_info("listening", "listen=%s backends=%zu", px.listener.name, px.set.n);
 	ev_run(px.loop, 0);
 	log_info("stopped", "requests=%llu", px.metrics.requests);
 	signals_release(&sig, px.loop);
 	rc = 0;
 out:
+	subscriber_release(&sub);
 	admin_release(&admin);
 	proxy_release(&px);
 	config_result_release(&cfg);

@@ -23,7 +23,8 @@ void metrics_observe(struct metrics *m, int status, double seconds)
 }
 
 void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
-		    unsigned upstream_connections, unsigned long long generation, double uptime)
+		    unsigned upstream_connections, unsigned long long generation, int stale,
+		    double uptime)
 {
 	unsigned long long cumulative = 0;
 
@@ -57,10 +58,12 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		    "# TYPE lb_proxy_client_aborts_total counter\nlb_proxy_client_aborts_total %llu\n"
 		    "# HELP lb_proxy_set_generation Generation of the backend set in use.\n"
 		    "# TYPE lb_proxy_set_generation gauge\nlb_proxy_set_generation %llu\n"
+		    "# HELP lb_proxy_set_stale 1 when no set was heard from lb-discover lately.\n"
+		    "# TYPE lb_proxy_set_stale gauge\nlb_proxy_set_stale %d\n"
 		    "# HELP lb_proxy_uptime_seconds Seconds since start.\n"
 		    "# TYPE lb_proxy_uptime_seconds gauge\nlb_proxy_uptime_seconds %.3f\n",
 		    client_connections, upstream_connections, m->accepted, m->connect_errors, m->retries,
-		    m->client_aborts, generation, uptime);
+		    m->client_aborts, generation, stale, uptime);
 	buf_append_str(out, "# HELP lb_proxy_backend_requests_total Requests forwarded, by backend "
 			    "and status class.\n# TYPE lb_proxy_backend_requests_total counter\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)

@@ -23,6 +23,7 @@ void metrics_observe(struct metrics *m, int status, double seconds);
 /* Appends the Prometheus exposition: counters, histogram, per-backend series
  * (from the backend list) and the gauges given. */
 void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
-		    unsigned upstream_connections, unsigned long long generation, double uptime);
+		    unsigned upstream_connections, unsigned long long generation, int stale,
+		    double uptime);
 
 #endif

@@ -21,6 +21,10 @@ struct proxy_options {
 	double upstream_idle_timeout;	/* seconds a pooled backend connection is kept */
 	double drain_timeout;		/* seconds in-flight requests get after SIGTERM */
 	double fail_timeout;		/* seconds a backend that refused a connect is skipped */
+	char *runtime_dir;		/* on the bus: sets from lb-discover */
+	char *service;
+	double heartbeat;		/* lb-discover's; stale after 3 silent ones */
+	double report_interval;
 	long retries;
 	long max_connections;
 	long max_header_size;
@@ -43,6 +47,8 @@ struct proxy {
 	unsigned nsessions, nfree;
 	int stopping;
 	int accept_paused;		/* at --max-connections */
+	int on_bus;			/* sets come from lb-discover */
+	int stale;			/* on the bus, and no set heard for a while */
 	ev_timer drain_timer;
 	struct metrics metrics;
 	double started;

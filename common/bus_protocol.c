@@ -1,0 +1,199 @@
+/* bus_protocol: encode and validate the bus's "set" and "report" messages. */
+#include "bus_protocol.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[] = { "up", "draining", "down" };
+
+const char *bus_state_name(enum bus_state s)
+{
+	return (unsigned)s < 3 ? state_names[s] : "unknown";
+}
+
+int bus_state_parse(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int bus_set_encode(const struct bus_set *set, struct buf *out)
+{
+	int report = strcmp(set->type, "report") == 0;
+	json_t *root = json_object(), *list = json_array();
+	char *text;
+	int rc = -1;
+
+	if (!root || !list)
+		goto out;
+	json_object_set_new(root, "v", json_integer(BUS_PROTOCOL_VERSION));
+	json_object_set_new(root, "type", json_string(report ? "report" : "set"));
+	json_object_set_new(root, "service", json_string(set->service));
+	json_object_set_new(root, "generation", json_integer((json_int_t)set->generation));
+	if (report) {
+		json_object_set_new(root, "pid", json_integer(set->pid));
+		json_object_set_new(root, "stale", json_boolean(set->stale));
+		json_object_set_new(root, "uptime", json_real(set->uptime));
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		const struct bus_backend *b = &set->backends[i];
+		json_t *o = report ? json_pack("{s:s,s:i,s:I,s:I}", "address", b->address, "active",
+					       (int)b->active, "requests", (json_int_t)b->requests,
+					       "errors", (json_int_t)b->errors)
+				   : json_pack("{s:s,s:i,s:s,s:s}", "address", b->address, "weight",
+					       b->weight, "state", bus_state_name(b->state), "reason",
+					       b->reason);
+		json_array_append_new(list, o);
+	}
+	json_object_set(root, "backends", list);
+	text = json_dumps(root, JSON_COMPACT);
+	if (text) {
+		rc = buf_append_str(out, text);
+		free(text);
+	}
+out:
+	json_decref(list);
+	json_decref(root);
+	return rc;
+}
+
+static int fail(char *err, size_t errsz, const char *what)
+{
+	snprintf(err, errsz, "%s", what);
+	return -1;
+}
+
+static int copy_string(json_t *o, const char *key, char *dst, size_t dstsz, int required)
+{
+	json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v);
+
+	if (!v)
+		return required ? -1 : 0;
+	if (!s || strlen(s) >= dstsz)
+		return -1;
+	strcpy(dst, s);
+	return 0;
+}
+
+int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *root, *v, *list;
+	int report, rc = -1;
+
+	memset(set, 0, sizeof(*set));
+	if (len > BUS_MAX_MESSAGE)
+		return fail(err, errsz, "message too large");
+	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errsz, "not JSON (line %d column %d: %s)", jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		fail(err, errsz, "not a JSON object");
+		goto out;
+	}
+	v = json_object_get(root, "v");
+	if (!json_is_integer(v) || json_integer_value(v) != BUS_PROTOCOL_VERSION) {
+		snprintf(err, errsz, "protocol version %s, this program speaks %d",
+			 json_is_integer(v) ? "other" : "missing", BUS_PROTOCOL_VERSION);
+		goto out;
+	}
+	if (copy_string(root, "type", set->type, sizeof(set->type), 1) == -1 ||
+	    (strcmp(set->type, "set") != 0 && strcmp(set->type, "report") != 0)) {
+		fail(err, errsz, "\"type\" must be \"set\" or \"report\"");
+		goto out;
+	}
+	report = strcmp(set->type, "report") == 0;
+	if (copy_string(root, "service", set->service, sizeof(set->service), 1) == -1) {
+		fail(err, errsz, "\"service\" must be a string of under 64 bytes");
+		goto out;
+	}
+	v = json_object_get(root, "generation");
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		fail(err, errsz, "\"generation\" must be a non-negative integer");
+		goto out;
+	}
+	set->generation = (unsigned long long)json_integer_value(v);
+	if (report) {
+		v = json_object_get(root, "pid");
+		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+			fail(err, errsz, "\"pid\" must be a positive integer");
+			goto out;
+		}
+		set->pid = (int)json_integer_value(v);
+		set->stale = json_is_true(json_object_get(root, "stale"));
+		set->uptime = json_number_value(json_object_get(root, "uptime"));
+	}
+	list = json_object_get(root, "backends");
+	if (!json_is_array(list) || json_array_size(list) > BUS_MAX_BACKENDS) {
+		fail(err, errsz, "\"backends\" must be an array of at most 4096");
+		goto out;
+	}
+	set->n = json_array_size(list);
+	set->backends = calloc(set->n ? set->n : 1, sizeof(*set->backends));
+	if (!set->backends) {
+		fail(err, errsz, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		json_t *o = json_array_get(list, i);
+		struct bus_backend *b = &set->backends[i];
+
+		if (!json_is_object(o) ||
+		    copy_string(o, "address", b->address, sizeof(b->address), 1) == -1) {
+			snprintf(err, errsz, "backends[%zu]: \"address\" must be a string", i);
+			goto out;
+		}
+		if (report) {
+			json_t *a = json_object_get(o, "active"), *r = json_object_get(o, "requests"),
+			       *e = json_object_get(o, "errors");
+
+			if (!json_is_integer(a) || !json_is_integer(r) || !json_is_integer(e) ||
+			    json_integer_value(a) < 0 || json_integer_value(r) < 0 ||
+			    json_integer_value(e) < 0) {
+				snprintf(err, errsz, "backends[%zu]: counters must be integers >= 0", i);
+				goto out;
+			}
+			b->active = (unsigned)json_integer_value(a);
+			b->requests = (unsigned long long)json_integer_value(r);
+			b->errors = (unsigned long long)json_integer_value(e);
+		} else {
+			json_t *w = json_object_get(o, "weight");
+			const char *st = json_string_value(json_object_get(o, "state"));
+			int state = st ? bus_state_parse(st) : -1;
+
+			if (!json_is_integer(w) || json_integer_value(w) < 1 ||
+			    json_integer_value(w) > 1000) {
+				snprintf(err, errsz, "backends[%zu]: \"weight\" must be 1 to 1000", i);
+				goto out;
+			}
+			if (state < 0) {
+				snprintf(err, errsz, "backends[%zu]: \"state\" must be up, draining or down", i);
+				goto out;
+			}
+			if (copy_string(o, "reason", b->reason, sizeof(b->reason), 0) == -1) {
+				snprintf(err, errsz, "backends[%zu]: \"reason\" must be a short string", i);
+				goto out;
+			}
+			b->weight = (int)json_integer_value(w);
+			b->state = (enum bus_state)state;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+void bus_set_release(struct bus_set *set)
+{
+	free(set->backends);
+	set->backends = NULL;
+	set->n = 0;
+}

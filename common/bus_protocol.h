@@ -1,0 +1,78 @@
+/* bus_protocol: the messages lb's programs exchange over the bus, and their codec.
+ *
+ * Every message is one JSON object with "v" (the protocol version) and
+ * "type". Bump BUS_PROTOCOL_VERSION if any of these change; readers drop
+ * (and log) messages of another version, oversized or malformed ones.
+ *
+ * Sockets, all ipc:// in the runtime dir, bound by lb-discover:
+ *   sets.sock     PUB -> SUB   "set": full backend sets, on every change and
+ *                              every heartbeat
+ *   reports.sock  PULL <- PUSH "report": each proxy's counters, every
+ *                              report interval
+ *   control.sock  REP <- REQ   "control" requests from lb-ctl, "reply" answers
+ */
+#ifndef LB_BUS_PROTOCOL_H
+#define LB_BUS_PROTOCOL_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define BUS_PROTOCOL_VERSION 1
+#define BUS_MAX_MESSAGE (1024 * 1024)	/* bytes; larger messages are dropped */
+#define BUS_MAX_BACKENDS 4096
+#define BUS_ADDRESS_MAX 64
+#define BUS_NAME_MAX 64
+
+#define BUS_SOCKET_SETS "sets"
+#define BUS_SOCKET_REPORTS "reports"
+#define BUS_SOCKET_CONTROL "control"
+
+enum bus_state {
+	BUS_STATE_UP = 0,	/* gets new requests */
+	BUS_STATE_DRAINING,	/* no new requests; in-flight ones finish */
+	BUS_STATE_DOWN,		/* no new requests */
+};
+
+struct bus_backend {
+	char address[BUS_ADDRESS_MAX];	/* "10.0.0.7:8080", "[::1]:8080" */
+	int weight;			/* 1-1000 */
+	enum bus_state state;
+	char reason[BUS_NAME_MAX];	/* why not up: "operator", "health check", "source" */
+	/* in reports: */
+	unsigned active;		/* requests in flight */
+	unsigned long long requests;	/* forwarded */
+	unsigned long long errors;
+};
+
+/* "set": {"v":1,"type":"set","service":"backend","generation":42,
+ *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""}]}
+ * "report": {"v":1,"type":"report","pid":123,"service":"backend","generation":42,
+ *            "stale":false,"uptime":12.5,
+ *            "backends":[{"address":..,"active":0,"requests":10,"errors":0}]} */
+struct bus_set {
+	char type[16];			/* "set" or "report" */
+	char service[BUS_NAME_MAX];
+	unsigned long long generation;	/* only grows; a set applies only if newer */
+	int pid;			/* reports */
+	int stale;			/* reports: the proxy hears no sets */
+	double uptime;			/* reports */
+	size_t n;
+	struct bus_backend *backends;	/* malloc'd, n entries */
+};
+
+const char *bus_state_name(enum bus_state s);
+/* Parses "up"/"draining"/"down"; returns the state or -1. */
+int bus_state_parse(const char *s);
+
+/* Appends the JSON of a set or report (per set->type). Returns 0 or -1. */
+int bus_set_encode(const struct bus_set *set, struct buf *out);
+/*
+ * Validates and decodes a "set" or "report" of `len` bytes (size, version,
+ * type, every field). Returns 0, or -1 with the reason in err; the caller
+ * frees with bus_set_release() either way.
+ */
+int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err, size_t errsz);
+void bus_set_release(struct bus_set *set);
+
+#endif

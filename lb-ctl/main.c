@@ -1,0 +1,386 @@
+/* lb-ctl: the operator's CLI: status, drain, undrain, add, remove, weight,
+ * watch, proxies; tables for people, --json for scripts. */
+#include <jansson.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "bus_protocol.h"
+#include "config.h"
+#include "rundir.h"
+#include "timefmt.h"
+
+/* Exit codes (documented in the README). */
+enum ctl_exit {
+	CTL_OK = 0,		/* done */
+	CTL_FAILED = 1,		/* lb-discover refused (unknown backend, bad weight ...) */
+	CTL_USAGE = 2,		/* bad command line */
+	CTL_TIMEOUT = 3,	/* drain --wait: requests still in flight at --timeout */
+	CTL_NO_DISCOVER = 4,	/* nothing answers at the runtime dir */
+};
+
+struct ctl_options {
+	char *runtime_dir;
+	int json;
+	double timeout;
+	char *log_level;
+	char *log_format;
+};
+
+static const struct config_field ctl_fields[] = {
+	{ "runtimeDir", CONFIG_STRING, offsetof(struct ctl_options, runtime_dir), 0, 0, NULL,
+	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
+	{ "json", CONFIG_BOOL, offsetof(struct ctl_options, json), 0, 0, NULL,
+	  "JSON output for scripts" },
+	{ "timeout", CONFIG_DOUBLE, offsetof(struct ctl_options, timeout), 0.1, 86400, NULL,
+	  "seconds to wait (replies; drain --wait)" },
+	CONFIG_LOG_FIELDS(struct ctl_options),
+};
+
+static const struct config_spec ctl_spec = {
+	"lb-ctl", "LB_CTL_",
+	"[--runtime-dir DIR] [--json] COMMAND\n\n"
+	"commands:\n"
+	"  status [-v]                  the set, its backends and the proxies\n"
+	"  proxies                      the proxies and what they applied\n"
+	"  drain ADDR [--wait] [--timeout S]   no new requests to ADDR (in-flight finish)\n"
+	"  undrain ADDR                 ADDR takes requests again\n"
+	"  add ADDR [--weight N]        add a backend the source does not list\n"
+	"  remove ADDR                  take a backend out of the set\n"
+	"  weight ADDR N                set a backend's weight (1-1000)\n"
+	"  watch [--count N]            one JSON line per set change\n\n"
+	"exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover",
+	ctl_fields, sizeof(ctl_fields) / sizeof(ctl_fields[0]),
+};
+
+static struct ctl_options opts = { NULL, 0, 30, "warn", "text" };
+static char rundir[256];
+
+static int usage(const char *msg)
+{
+	fprintf(stderr, "lb-ctl: %s (see lb-ctl --help)\n", msg);
+	return CTL_USAGE;
+}
+
+/* Sends a control request; returns the reply object or NULL (exit code in *rc). */
+static json_t *request(json_t *req, int *rc)
+{
+	struct bus b;
+	char err[512], *text, *reply = NULL;
+	size_t len;
+	json_error_t jerr;
+	json_t *doc = NULL;
+
+	if (!bus_alive(rundir, BUS_SOCKET_CONTROL)) {
+		fprintf(stderr, "lb-ctl: no lb-discover at %s/%s.sock: is it running? see --runtime-dir\n",
+			rundir, BUS_SOCKET_CONTROL);
+		*rc = CTL_NO_DISCOVER;
+		json_decref(req);
+		return NULL;
+	}
+	json_object_set_new(req, "v", json_integer(BUS_PROTOCOL_VERSION));
+	json_object_set_new(req, "type", json_string("control"));
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (bus_open(&b, BUS_REQ, rundir, BUS_SOCKET_CONTROL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-ctl: %s\n", err);
+		*rc = CTL_NO_DISCOVER;
+		free(text);
+		return NULL;
+	}
+	if (bus_request(&b, text, strlen(text), &reply, &len, (int)(opts.timeout * 1000), err,
+			sizeof(err)) == -1) {
+		fprintf(stderr, "lb-ctl: %s\n", err);
+		*rc = CTL_NO_DISCOVER;
+	} else if (!(doc = json_loadb(reply, len, 0, &jerr)) || !json_is_object(doc)) {
+		fprintf(stderr, "lb-ctl: unreadable reply from lb-discover\n");
+		json_decref(doc);
+		doc = NULL;
+		*rc = CTL_FAILED;
+	} else if (!json_is_true(json_object_get(doc, "ok"))) {
+		fprintf(stderr, "lb-ctl: %s\n", json_string_value(json_object_get(doc, "error"))
+						   ? json_string_value(json_object_get(doc, "error"))
+						   : "refused");
+		json_decref(doc);
+		doc = NULL;
+		*rc = CTL_FAILED;
+	}
+	free(reply);
+	free(text);
+	bus_close(&b);
+	return doc;
+}
+
+static void print_json(json_t *doc)
+{
+	json_object_del(doc, "v");
+	json_object_del(doc, "type");
+	json_object_del(doc, "ok");
+	json_dumpf(doc, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+}
+
+static void print_proxies(json_t *doc)
+{
+	json_t *proxies = json_object_get(doc, "proxies"), *p;
+	size_t i;
+
+	printf("%-8s %-11s %-7s %s\n", "PROXY", "GENERATION", "STATE", "LAST REPORT");
+	json_array_foreach(proxies, i, p) {
+		printf("%-8lld %-11lld %-7s %.1fs ago\n",
+		       (long long)json_integer_value(json_object_get(p, "pid")),
+		       (long long)json_integer_value(json_object_get(p, "generation")),
+		       json_is_true(json_object_get(p, "stale")) ? "stale" : "synced",
+		       json_number_value(json_object_get(p, "age")));
+	}
+	if (json_array_size(proxies) == 0)
+		printf("(no proxy has reported)\n");
+}
+
+static void print_status(json_t *doc, int verbose)
+{
+	json_t *backends = json_object_get(doc, "backends"), *b, *p;
+	size_t i, k;
+
+	printf("service %s  generation %lld  lb-discover pid %lld\n\n",
+	       json_string_value(json_object_get(doc, "service")),
+	       (long long)json_integer_value(json_object_get(doc, "generation")),
+	       (long long)json_integer_value(json_object_get(doc, "pid")));
+	printf("%-24s %-9s %6s  %-8s %9s %10s %7s  %s\n", "ADDRESS", "STATE", "WEIGHT", "HEALTH",
+	       "IN-FLIGHT", "REQUESTS", "ERRORS", "REASON");
+	json_array_foreach(backends, i, b) {
+		printf("%-24s %-9s %6lld  %-8s %9lld %10lld %7lld  %s\n",
+		       json_string_value(json_object_get(b, "address")),
+		       json_string_value(json_object_get(b, "state")),
+		       (long long)json_integer_value(json_object_get(b, "weight")),
+		       json_string_value(json_object_get(b, "health")),
+		       (long long)json_integer_value(json_object_get(b, "active")),
+		       (long long)json_integer_value(json_object_get(b, "requests")),
+		       (long long)json_integer_value(json_object_get(b, "errors")),
+		       json_string_value(json_object_get(b, "reason")));
+	}
+	printf("\n");
+	print_proxies(doc);
+	if (!verbose)
+		return;
+	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
+		printf("\nproxy %lld:\n", (long long)json_integer_value(json_object_get(p, "pid")));
+		json_array_foreach(json_object_get(p, "backends"), k, b)
+			printf("  %-24s in-flight %-6lld requests %-10lld errors %lld\n",
+			       json_string_value(json_object_get(b, "address")),
+			       (long long)json_integer_value(json_object_get(b, "active")),
+			       (long long)json_integer_value(json_object_get(b, "requests")),
+			       (long long)json_integer_value(json_object_get(b, "errors")));
+	}
+}
+
+/* In flight to addr summed over proxies, or -1 while a proxy has not
+ * applied generation `gen` yet. */
+static long in_flight(json_t *doc, const char *addr, long long gen, int *proxies)
+{
+	json_t *p, *b;
+	size_t i, k;
+	long total = 0;
+
+	*proxies = (int)json_array_size(json_object_get(doc, "proxies"));
+	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
+		if (json_integer_value(json_object_get(p, "generation")) < gen ||
+		    json_number_value(json_object_get(p, "age")) > 5)
+			return -1;
+		json_array_foreach(json_object_get(p, "backends"), k, b)
+			if (strcmp(json_string_value(json_object_get(b, "address")), addr) == 0)
+				total += (long)json_integer_value(json_object_get(b, "active"));
+	}
+	return total;
+}
+
+static int drain_wait(const char *addr, long long gen)
+{
+	double deadline = timefmt_mono() + opts.timeout, last_note = 0;
+	int rc = CTL_OK;
+
+	for (;;) {
+		json_t *doc = request(json_pack("{s:s}", "command", "status"), &rc);
+		int proxies;
+		long n;
+
+		if (!doc)
+			return rc;
+		n = in_flight(doc, addr, gen, &proxies);
+		json_decref(doc);
+		if (n == 0) {
+			fprintf(stderr, "lb-ctl: %s drained on %d prox%s\n", addr, proxies,
+				proxies == 1 ? "y" : "ies");
+			return CTL_OK;
+		}
+		if (timefmt_mono() > deadline) {
+			fprintf(stderr, "lb-ctl: %s still has requests in flight after %gs\n", addr,
+				opts.timeout);
+			return CTL_TIMEOUT;
+		}
+		if (timefmt_mono() - last_note >= 1) {
+			if (n < 0)
+				fprintf(stderr, "lb-ctl: waiting for every proxy to apply the drain\n");
+			else
+				fprintf(stderr, "lb-ctl: waiting: %ld request%s in flight to %s\n", n,
+					n == 1 ? "" : "s", addr);
+			last_note = timefmt_mono();
+		}
+		usleep(100 * 1000);
+	}
+}
+
+static volatile sig_atomic_t watch_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	watch_stop = 1;
+}
+
+static int watch(long count)
+{
+	struct bus b;
+	char err[512], *msg;
+	size_t len;
+	unsigned long long last = 0;
+	long seen = 0;
+
+	if (bus_open(&b, BUS_SUB, rundir, BUS_SOCKET_SETS, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-ctl: %s\n", err);
+		return CTL_NO_DISCOVER;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (!watch_stop && (count <= 0 || seen < count)) {
+		struct bus_set set;
+
+		if (bus_receive(&b, &msg, &len, 200) == -1)
+			continue;
+		if (bus_set_decode(msg, len, &set, err, sizeof(err)) == 0 && set.generation != last) {
+			last = set.generation;
+			fwrite(msg, 1, len, stdout);
+			fputc('\n', stdout);
+			seen++;
+		}
+		bus_set_release(&set);
+		free(msg);
+	}
+	bus_close(&b);
+	return CTL_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct config_result cfg;
+	const char *cmd, *addr = NULL;
+	int rc, verbose = 0, wait = 0, i;
+	long weight = 0, count = 0;
+	json_t *req, *doc;
+	char err[512];
+
+	rc = config_load(&ctl_spec, &opts, argc, argv, &cfg);
+	if (rc != 0) {
+		if (rc == -1)
+			fprintf(stderr, "lb-ctl: %s\n", cfg.err);
+		config_result_release(&cfg);
+		return rc == 1 ? CTL_OK : CTL_USAGE;
+	}
+	if (cfg.argi >= argc) {
+		config_result_release(&cfg);
+		return usage("no command");
+	}
+	cmd = argv[cfg.argi];
+	/* Command arguments: the address, then per-command flags. */
+	for (i = cfg.argi + 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			verbose = 1;
+		} else if (strcmp(a, "--json") == 0) {
+			opts.json = 1;
+		} else if (strcmp(a, "--wait") == 0) {
+			wait = 1;
+		} else if ((strcmp(a, "--timeout") == 0 || strcmp(a, "--weight") == 0 ||
+			    strcmp(a, "--count") == 0) && i + 1 < argc) {
+			char *end;
+			double v = strtod(argv[++i], &end);
+
+			if (*end || v <= 0) {
+				config_result_release(&cfg);
+				return usage("--timeout, --weight and --count take a positive number");
+			}
+			if (a[2] == 't')
+				opts.timeout = v;
+			else if (a[2] == 'w')
+				weight = (long)v;
+			else
+				count = (long)v;
+		} else if (a[0] != '-' && !addr) {
+			addr = a;
+		} else if (a[0] != '-' && strcmp(cmd, "weight") == 0 && !weight) {
+			weight = strtol(a, NULL, 10);
+		} else {
+			fprintf(stderr, "lb-ctl: unexpected \"%s\" (see lb-ctl --help)\n", a);
+			config_result_release(&cfg);
+			return CTL_USAGE;
+		}
+	}
+	if (rundir_resolve(opts.runtime_dir, 0, rundir, sizeof(rundir), err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-ctl: %s: is lb-discover running? see --runtime-dir\n", err);
+		config_result_release(&cfg);
+		return CTL_NO_DISCOVER;
+	}
+	rc = CTL_OK;
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "proxies") == 0) {
+		doc = request(json_pack("{s:s}", "command", "status"), &rc);
+		if (doc) {
+			if (opts.json && strcmp(cmd, "proxies") == 0)
+				print_json(json_object_get(doc, "proxies"));
+			else if (opts.json)
+				print_json(doc);
+			else if (strcmp(cmd, "proxies") == 0)
+				print_proxies(doc);
+			else
+				print_status(doc, verbose);
+			json_decref(doc);
+		}
+	} else if (strcmp(cmd, "watch") == 0) {
+		rc = watch(count);
+	} else if (!strcmp(cmd, "drain") || !strcmp(cmd, "undrain") || !strcmp(cmd, "add") ||
+		   !strcmp(cmd, "remove") || !strcmp(cmd, "weight")) {
+		if (!addr) {
+			config_result_release(&cfg);
+			return usage("which backend? give its ADDRESS");
+		}
+		if (strcmp(cmd, "weight") == 0 && (weight < 1 || weight > 1000)) {
+			config_result_release(&cfg);
+			return usage("weight ADDR N: N from 1 to 1000");
+		}
+		req = json_pack("{s:s,s:s}", "command", cmd, "address", addr);
+		if (weight)
+			json_object_set_new(req, "weight", json_integer(weight));
+		doc = request(req, &rc);
+		if (doc) {
+			long long gen = json_integer_value(json_object_get(doc, "generation"));
+
+			if (opts.json)
+				print_json(doc);
+			else
+				printf("%s %s: done (generation %lld)\n", cmd, addr, gen);
+			json_decref(doc);
+			if (wait && strcmp(cmd, "drain") == 0)
+				rc = drain_wait(addr, gen);
+		}
+	} else {
+		rc = usage("unknown command");
+	}
+	config_result_release(&cfg);
+	return rc;
+}

@@ -1,0 +1,59 @@
+/* discover: lb-discover's process state, shared by its modules and main. */
+#ifndef LB_DISCOVER_DISCOVER_H
+#define LB_DISCOVER_DISCOVER_H
+
+#include <ev.h>
+
+#include "bus.h"
+#include "bus_protocol.h"
+#include "registry.h"
+
+struct discover_options {
+	char *service;
+	char *static_list;
+	char *file;
+	char *dns;
+	long port;
+	double dns_interval;
+	char *runtime_dir;
+	double heartbeat;
+	char *health_path;
+	double health_interval;
+	double health_timeout;
+	long rise;
+	long fall;
+	int no_health_check;
+	char *log_level;
+	char *log_format;
+};
+
+/* The last report of one proxy. */
+struct proxy_report {
+	double seen;			/* ev_now when it came */
+	struct bus_set report;
+};
+
+struct health;
+struct source_file;
+struct source_dns;
+
+struct discover {
+	struct ev_loop *loop;
+	const struct discover_options *opts;
+	char rundir[256];
+	char state_path[320];
+	struct registry reg;
+	struct bus pub, pull, rep;
+	ev_timer heartbeat;
+	struct proxy_report *proxies;
+	size_t nproxies;
+	struct health *health;
+	struct source_file *file;
+	struct source_dns *dns;
+};
+
+/* Commits registry changes (new generation, state file) and publishes the
+ * set; also the heartbeat's re-publication. */
+void discover_publish(struct discover *d);
+
+#endif

@@ -1,0 +1,124 @@
+/* registry: what lb-discover knows of each backend, and the set it publishes. */
+#include "registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void registry_init(struct registry *r, const char *service)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->service, sizeof(r->service), "%s", service);
+}
+
+void registry_release(struct registry *r)
+{
+	free(r->entries);
+	free(r->last);
+	memset(r, 0, sizeof(*r));
+}
+
+struct entry *registry_find(struct registry *r, const char *address)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->entries[i].address, address) == 0)
+			return &r->entries[i];
+	return NULL;
+}
+
+struct entry *registry_get(struct registry *r, const char *address)
+{
+	struct entry *e = registry_find(r, address);
+
+	if (e)
+		return e;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct entry *grown = realloc(r->entries, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		r->entries = grown;
+		r->cap = cap;
+	}
+	e = &r->entries[r->n++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->address, sizeof(e->address), "%s", address);
+	e->source_weight = 1;
+	e->healthy = 1;
+	return e;
+}
+
+void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n)
+{
+	for (size_t i = 0; i < r->n; i++)
+		r->entries[i].in_source = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = registry_get(r, list[i].address);
+
+		if (!e)
+			continue;
+		e->in_source = 1;
+		e->source_weight = list[i].weight > 0 ? list[i].weight : 1;
+	}
+}
+
+int registry_published(const struct entry *e)
+{
+	return (e->in_source || e->added) && !e->removed;
+}
+
+static void describe(const struct entry *e, struct bus_backend *b)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->address, sizeof(b->address), "%s", e->address);
+	b->weight = e->weight_override ? e->weight_override : e->source_weight;
+	if (e->drained) {
+		b->state = BUS_STATE_DRAINING;
+		snprintf(b->reason, sizeof(b->reason), "operator");
+	} else if (!e->healthy) {
+		b->state = BUS_STATE_DOWN;
+		snprintf(b->reason, sizeof(b->reason), "%s", e->health_reason);
+	} else {
+		b->state = BUS_STATE_UP;
+	}
+}
+
+int registry_snapshot(const struct registry *r, struct bus_set *out)
+{
+	size_t k = 0;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->type, sizeof(out->type), "set");
+	snprintf(out->service, sizeof(out->service), "%s", r->service);
+	out->generation = r->generation;
+	out->backends = calloc(r->n ? r->n : 1, sizeof(*out->backends));
+	if (!out->backends)
+		return -1;
+	for (size_t i = 0; i < r->n; i++)
+		if (registry_published(&r->entries[i]))
+			describe(&r->entries[i], &out->backends[k++]);
+	out->n = k;
+	return 0;
+}
+
+int registry_commit(struct registry *r)
+{
+	struct bus_set now;
+	int same;
+
+	if (registry_snapshot(r, &now) == -1)
+		return 0;
+	same = r->last && now.n == r->last_n &&
+	       memcmp(now.backends, r->last, now.n * sizeof(*now.backends)) == 0;
+	if (same) {
+		bus_set_release(&now);
+		return 0;
+	}
+	free(r->last);
+	r->last = now.backends;
+	r->last_n = now.n;
+	r->generation++;
+	r->changed = 1;
+	return 1;
+}

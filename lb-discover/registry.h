@@ -1,0 +1,50 @@
+/* registry: what lb-discover knows of each backend (source, operator, health),
+ * and the set it publishes from that. */
+#ifndef LB_DISCOVER_REGISTRY_H
+#define LB_DISCOVER_REGISTRY_H
+
+#include <stddef.h>
+
+#include "bus_protocol.h"
+
+struct entry {
+	char address[BUS_ADDRESS_MAX];
+	int source_weight;		/* the weight the source gave */
+	unsigned in_source : 1;		/* the source lists it now */
+	unsigned added : 1;		/* operator: add */
+	unsigned removed : 1;		/* operator: remove */
+	unsigned drained : 1;		/* operator: drain */
+	unsigned healthy : 1;		/* health checks: up (a new backend starts up) */
+	int weight_override;		/* operator: weight, 0 for none */
+	int rise_count, fall_count;	/* consecutive check results */
+	char health_reason[BUS_NAME_MAX];
+};
+
+struct registry {
+	char service[BUS_NAME_MAX];
+	unsigned long long generation;	/* of the set last computed */
+	struct entry *entries;
+	size_t n, cap;
+	int changed;			/* the published set differs from the last one */
+	struct bus_backend *last;	/* the view last committed, to detect changes */
+	size_t last_n;
+};
+
+void registry_init(struct registry *r, const char *service);
+void registry_release(struct registry *r);
+struct entry *registry_find(struct registry *r, const char *address);
+/* The entry for address, created (healthy, nothing set) if new; NULL on ENOMEM. */
+struct entry *registry_get(struct registry *r, const char *address);
+/* Replaces what the source lists (addresses with weights). */
+void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n);
+/* 1 when the entry is in the published set. */
+int registry_published(const struct entry *e);
+/* The published set (addresses, weights, states, reasons) at the current
+ * generation; the caller releases it with bus_set_release(). */
+int registry_snapshot(const struct registry *r, struct bus_set *out);
+/* Records that something may have changed: compares the published view
+ * with the last one and, if it differs, bumps the generation. Returns 1
+ * when it did. */
+int registry_commit(struct registry *r);
+
+#endif

@@ -1,0 +1,156 @@
+/* subscriber: lb-proxy on the bus: applies lb-discover's sets, reports its counters. */
+#include "subscriber.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus_protocol.h"
+#include "log.h"
+#include "net.h"
+#include "timefmt.h"
+
+static enum backend_state state_of(enum bus_state s)
+{
+	switch (s) {
+	case BUS_STATE_UP: return BACKEND_UP;
+	case BUS_STATE_DRAINING: return BACKEND_DRAINING;
+	default: return BACKEND_DOWN;
+	}
+}
+
+static void apply(struct subscriber *s, const struct bus_set *set)
+{
+	struct proxy *px = s->px;
+	struct backend_set next;
+	size_t k = 0;
+
+	memset(&next, 0, sizeof(next));
+	next.items = calloc(set->n ? set->n : 1, sizeof(*next.items));
+	if (!next.items)
+		return;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct bus_backend *b = &set->backends[i];
+		struct net_addr addr;
+		struct backend *be;
+		char err[256];
+
+		if (net_parse_numeric(b->address, &addr, err, sizeof(err)) == -1) {
+			log_warn("bus: backend with a bad address skipped", "error=\"%s\"", err);
+			continue;
+		}
+		be = backend_new(b->address, &addr, b->weight);
+		if (!be)
+			continue;
+		be->state = state_of(b->state);
+		next.items[k++] = be;
+	}
+	next.n = k;
+	next.generation = set->generation;
+	backend_set_apply(&px->set, &next);
+	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
+}
+
+static void on_set(struct bus *b, const char *data, size_t len)
+{
+	struct subscriber *s = b->data;
+	struct bus_set set;
+	char err[256];
+
+	if (bus_set_decode(data, len, &set, err, sizeof(err)) == -1 || strcmp(set.type, "set") != 0) {
+		log_warn("bus: malformed set dropped", "error=\"%s\" bytes=%zu",
+			 strcmp(set.type, "report") == 0 ? "a report on the sets socket" : err, len);
+		bus_set_release(&set);
+		return;
+	}
+	if (strcmp(set.service, s->service) != 0) {
+		bus_set_release(&set);
+		return;
+	}
+	s->last_heard = ev_now(s->px->loop);
+	if (s->px->stale) {
+		s->px->stale = 0;
+		log_info("bus: sets heard again", "generation=%llu", set.generation);
+	}
+	if (set.generation > s->px->set.generation)
+		apply(s, &set);
+	bus_set_release(&set);
+}
+
+static void on_stale_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct subscriber *s = w->data;
+	(void)revents;
+
+	if (!s->px->stale && ev_now(loop) - s->last_heard > s->stale_after) {
+		s->px->stale = 1;
+		log_warn("bus: no set heard: stale, serving the last set",
+			 "silent_s=%.1f generation=%llu", ev_now(loop) - s->last_heard,
+			 s->px->set.generation);
+	}
+}
+
+static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct subscriber *s = w->data;
+	struct proxy *px = s->px;
+	struct bus_set rep;
+	struct bus_backend items[BUS_MAX_BACKENDS > 256 ? 256 : BUS_MAX_BACKENDS];
+	struct buf msg = BUF_INIT;
+	(void)loop;
+	(void)revents;
+
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.type, sizeof(rep.type), "report");
+	snprintf(rep.service, sizeof(rep.service), "%s", s->service);
+	rep.generation = px->set.generation;
+	rep.pid = getpid();
+	rep.stale = px->stale;
+	rep.uptime = timefmt_mono() - px->started;
+	rep.backends = items;
+	for (size_t i = 0; i < px->set.n && rep.n < sizeof(items) / sizeof(items[0]); i++) {
+		const struct backend *be = px->set.items[i];
+		struct bus_backend *b = &items[rep.n++];
+
+		memset(b, 0, sizeof(*b));
+		snprintf(b->address, sizeof(b->address), "%s", be->name);
+		b->active = be->active;
+		b->requests = be->requests;
+		b->errors = be->errors;
+	}
+	if (bus_set_encode(&rep, &msg) == 0)
+		bus_send(&s->reports, msg.data, msg.len);
+	buf_release(&msg);
+}
+
+int subscriber_init(struct subscriber *s, struct proxy *px, const char *dir, const char *service,
+		    double heartbeat, double report_interval, char *err, size_t errsz)
+{
+	memset(s, 0, sizeof(*s));
+	s->sets.sock = s->reports.sock = -1;
+	s->px = px;
+	snprintf(s->service, sizeof(s->service), "%s", service);
+	if (bus_open(&s->sets, BUS_SUB, dir, BUS_SOCKET_SETS, err, errsz) == -1 ||
+	    bus_open(&s->reports, BUS_PUSH, dir, BUS_SOCKET_REPORTS, err, errsz) == -1)
+		return -1;
+	bus_watch(&s->sets, px->loop, on_set, s);
+	s->stale_after = 3 * heartbeat;
+	s->last_heard = ev_now(px->loop);
+	ev_timer_init(&s->stale_timer, on_stale_check, heartbeat / 2, heartbeat / 2);
+	ev_timer_init(&s->report_timer, on_report, report_interval, report_interval);
+	s->stale_timer.data = s->report_timer.data = s;
+	ev_timer_start(px->loop, &s->stale_timer);
+	ev_timer_start(px->loop, &s->report_timer);
+	return 0;
+}
+
+void subscriber_release(struct subscriber *s)
+{
+	if (s->px) {
+		ev_timer_stop(s->px->loop, &s->stale_timer);
+		ev_timer_stop(s->px->loop, &s->report_timer);
+	}
+	bus_close(&s->sets);
+	bus_close(&s->reports);
+}

@@ -1,0 +1,27 @@
+/* subscriber: lb-proxy on the bus: applies lb-discover's sets, reports its counters. */
+#ifndef LB_PROXY_SUBSCRIBER_H
+#define LB_PROXY_SUBSCRIBER_H
+
+#include <ev.h>
+
+#include "bus.h"
+#include "proxy.h"
+
+struct subscriber {
+	struct proxy *px;
+	struct bus sets;		/* SUB */
+	struct bus reports;		/* PUSH */
+	ev_timer report_timer;
+	ev_timer stale_timer;
+	double last_heard;		/* ev_now of the last valid set */
+	double stale_after;		/* seconds of silence before `stale` */
+	char service[64];
+};
+
+/* Connects to DIR's sets and reports sockets (lb-discover need not run yet:
+ * nanomsg reconnects). Returns 0 or -1 with err filled. */
+int subscriber_init(struct subscriber *s, struct proxy *px, const char *dir, const char *service,
+		    double heartbeat, double report_interval, char *err, size_t errsz);
+void subscriber_release(struct subscriber *s);
+
+#endif
