@@ -106,24 +106,24 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 	}
 	if (copy_string(root, "type", set->type, sizeof(set->type), 1) == -1 ||
 	    (strcmp(set->type, "set") != 0 && strcmp(set->type, "report") != 0)) {
-		fail(err, errsz, "\"type\" must be \"set\" or \"report\"");
+		fail(err, errsz, "type must be set or report");
 		goto out;
 	}
 	report = strcmp(set->type, "report") == 0;
 	if (copy_string(root, "service", set->service, sizeof(set->service), 1) == -1) {
-		fail(err, errsz, "\"service\" must be a string of under 64 bytes");
+		fail(err, errsz, "service must be a string of under 64 bytes");
 		goto out;
 	}
 	v = json_object_get(root, "generation");
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		fail(err, errsz, "\"generation\" must be a non-negative integer");
+		fail(err, errsz, "generation must be a non-negative integer");
 		goto out;
 	}
 	set->generation = (unsigned long long)json_integer_value(v);
 	if (report) {
 		v = json_object_get(root, "pid");
 		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-			fail(err, errsz, "\"pid\" must be a positive integer");
+			fail(err, errsz, "pid must be a positive integer");
 			goto out;
 		}
 		set->pid = (int)json_integer_value(v);
@@ -132,7 +132,7 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 	}
 	list = json_object_get(root, "backends");
 	if (!json_is_array(list) || json_array_size(list) > BUS_MAX_BACKENDS) {
-		fail(err, errsz, "\"backends\" must be an array of at most 4096");
+		fail(err, errsz, "backends must be an array of at most 4096");
 		goto out;
 	}
 	set->n = json_array_size(list);
@@ -147,7 +147,7 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 
 		if (!json_is_object(o) ||
 		    copy_string(o, "address", b->address, sizeof(b->address), 1) == -1) {
-			snprintf(err, errsz, "backends[%zu]: \"address\" must be a string", i);
+			snprintf(err, errsz, "backends[%zu]: address must be a string", i);
 			goto out;
 		}
 		if (report) {
@@ -170,15 +170,15 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 
 			if (!json_is_integer(w) || json_integer_value(w) < 1 ||
 			    json_integer_value(w) > 1000) {
-				snprintf(err, errsz, "backends[%zu]: \"weight\" must be 1 to 1000", i);
+				snprintf(err, errsz, "backends[%zu]: weight must be 1 to 1000", i);
 				goto out;
 			}
 			if (state < 0) {
-				snprintf(err, errsz, "backends[%zu]: \"state\" must be up, draining or down", i);
+				snprintf(err, errsz, "backends[%zu]: state must be up, draining or down", i);
 				goto out;
 			}
 			if (copy_string(o, "reason", b->reason, sizeof(b->reason), 0) == -1) {
-				snprintf(err, errsz, "backends[%zu]: \"reason\" must be a short string", i);
+				snprintf(err, errsz, "backends[%zu]: reason must be a short string", i);
 				goto out;
 			}
 			b->weight = (int)json_integer_value(w);

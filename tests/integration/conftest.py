@@ -217,3 +217,46 @@ def proxy(procs):
 
 def served_by(resp_headers):
     return resp_headers.get("X-Served-By")
+
+
+@pytest.fixture
+def rundir():
+    """A private runtime dir with a short path (Unix socket paths are short)."""
+    d = tempfile.mkdtemp(prefix="lb-rt-", dir="/tmp")
+    yield d
+    subprocess.run(["rm", "-rf", d])
+
+
+def ctl(rundir, *args, timeout=30):
+    """Runs lb-ctl; returns (exit code, stdout, stderr)."""
+    r = subprocess.run([binary("lb-ctl"), "--runtime-dir", rundir, *args], capture_output=True,
+                       text=True, timeout=timeout * SLOW, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout, r.stderr
+
+
+def ctl_json(rundir, *args):
+    code, out, err = ctl(rundir, "--json", *args)
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture
+def discover(procs, rundir):
+    """start_discover(*flags) -> lb-discover on the test's runtime dir."""
+    def start_discover(*flags, runtime_dir=None):
+        p = procs([binary("lb-discover"), "--runtime-dir", runtime_dir or rundir, *flags])
+        p.wait_log(r"INFO publishing ")
+        return p
+    return start_discover
+
+
+def wait_for(what, check, timeout=5.0, interval=0.02):
+    """Polls check() until it returns a true value; returns it."""
+    deadline = time.time() + timeout * SLOW
+    while True:
+        v = check()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)

@@ -1,0 +1,242 @@
+"""The bus: lb-discover publishes sets, lb-proxy subscribes, lb-ctl steers.
+Real processes on a private runtime dir."""
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import SLOW, binary, ctl, ctl_json, served_by, wait_for
+
+
+def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
+    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags, listen=listen)
+
+
+def generation(p):
+    return p.admin("/info")[1]["generation"]
+
+
+@pytest.fixture
+def echos(echo):
+    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
+
+
+def test_set_change_reaches_every_proxy_quickly(echos, discover, proxy, rundir):
+    discover("--static", ",".join(e.addr for e in echos))
+    p1 = bus_proxy(proxy, rundir)
+    p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
+    wait_for("both proxies on generation 1", lambda: generation(p1) >= 1 and generation(p2) >= 1)
+    before = generation(p1)
+    t = time.time()
+    code, out, err = ctl(rundir, "drain", echos[0].addr)
+    assert code == 0, err
+    wait_for("both proxies on the new set",
+             lambda: generation(p1) > before and generation(p2) > before, interval=0.002)
+    latency = time.time() - t
+    print(f"set change reached both proxies in {latency * 1000:.1f} ms (lb-ctl run included)")
+    assert latency < 0.1 * SLOW + 0.05     # lb-ctl's own start-up is inside the figure
+    for p in (p1, p2):
+        states = {b["address"]: b["state"] for b in p.admin("/info")[1]["backends"]}
+        assert states[echos[0].addr] == "draining"
+
+
+def test_late_proxy_gets_the_set_within_a_heartbeat(echos, discover, proxy, rundir):
+    discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.5")
+    time.sleep(0.3)
+    t = time.time()
+    p = bus_proxy(proxy, rundir)
+    wait_for("the set", lambda: generation(p) >= 1, timeout=2)
+    took = time.time() - t
+    print(f"late proxy had the set {took * 1000:.0f} ms after it started")
+    assert took < 0.5 + 0.3 * SLOW
+    assert p.request("GET", "/")[0] == 200
+
+
+def test_proxy_without_a_set_answers_503_then_serves(echos, discover, proxy, rundir):
+    p = bus_proxy(proxy, rundir)
+    assert p.request("GET", "/")[0] == 503
+    assert p.admin("/ready")[0] == 503
+    discover("--static", echos[0].addr)
+    wait_for("the set", lambda: generation(p) >= 1)
+    assert p.request("GET", "/")[0] == 200
+    assert p.admin("/ready")[0] == 200
+
+
+def test_drain_under_load_fails_nothing_and_stops_new_requests(echos, discover, proxy, rundir):
+    discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.2")
+    p1 = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
+    p2 = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05",
+                   listen=f"127.0.0.1:{p1.port}")
+    wait_for("sets", lambda: generation(p1) >= 1 and generation(p2) >= 1)
+    stop = threading.Event()
+    failures, counts = [], {"n": 0}
+
+    def client():
+        while not stop.is_set():
+            try:
+                status, hdrs, _ = p1.request("GET", "/load")
+                counts["n"] += 1
+                if status != 200:
+                    failures.append(status)
+            except OSError as e:
+                failures.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    gen = generation(p1)
+    code, out, err = ctl(rundir, "drain", echos[1].addr, "--wait", "--timeout", "5")
+    assert code == 0, err
+    wait_for("both proxies applied it", lambda: generation(p1) > gen and generation(p2) > gen)
+    time.sleep(0.2)                               # reports catch up
+    drained = [b for b in ctl_json(rundir, "status")["backends"] if b["address"] == echos[1].addr]
+    before = drained[0]["requests"]
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    time.sleep(0.2)
+    after = [b for b in ctl_json(rundir, "status")["backends"]
+             if b["address"] == echos[1].addr][0]["requests"]
+    assert failures == []
+    assert counts["n"] > 100
+    assert after == before, f"drained backend got {after - before} new requests"
+
+
+def test_drain_wait_waits_for_a_slow_request(echo, discover, proxy, rundir):
+    slow = echo("--delay-ms", "1500", "--access-log", "off")
+    discover("--static", slow.addr, "--heartbeat", "0.2")
+    p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
+    wait_for("set", lambda: generation(p) >= 1)
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", p.request("GET", "/slow")))
+    t.start()
+    time.sleep(0.3)
+    start = time.time()
+    code, out, err = ctl(rundir, "drain", slow.addr, "--wait", "--timeout", "10")
+    waited = time.time() - start
+    t.join()
+    assert code == 0, err
+    assert result["r"][0] == 200                  # the in-flight request finished
+    assert waited >= 1.0, f"drain --wait returned after {waited:.2f}s"
+    assert "waiting" in err and "drained" in err
+    # timing out: exit 3
+    code, out, err = ctl(rundir, "undrain", slow.addr)
+    assert code == 0
+    wait_for("undrained", lambda: p.admin("/info")[1]["backends"][0]["state"] == "up")
+    t = threading.Thread(target=lambda: p.request("GET", "/slow2"))
+    t.start()
+    time.sleep(0.3)
+    code, out, err = ctl(rundir, "drain", slow.addr, "--wait", "--timeout", "0.3")
+    t.join()
+    assert code == 3, (code, err)
+
+
+def test_discover_killed_proxies_go_stale_and_resync(echos, discover, proxy, rundir):
+    d = discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.2")
+    p1 = bus_proxy(proxy, rundir, "--heartbeat", "0.2")
+    p2 = bus_proxy(proxy, rundir, "--heartbeat", "0.2", listen=f"127.0.0.1:{p1.port}")
+    wait_for("sets", lambda: generation(p1) >= 1 and generation(p2) >= 1)
+    assert ctl(rundir, "drain", echos[2].addr)[0] == 0
+    wait_for("drain applied", lambda: generation(p1) >= 2 and generation(p2) >= 2)
+    gen = generation(p1)
+    d.kill()
+    wait_for("stale", lambda: p1.admin("/info")[1]["stale"] and p2.admin("/info")[1]["stale"])
+    assert "lb_proxy_set_stale 1" in p1.admin("/metrics")[1]
+    seen = {served_by(p1.request("GET", "/")[1]) for _ in range(12)}
+    assert seen == {"echo-0", "echo-1"}           # the last set, drain included
+    code, out, err = ctl(rundir, "status")
+    assert code == 4 and "is it running" in err
+    discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.2")
+    wait_for("resync", lambda: not p1.admin("/info")[1]["stale"] and
+             not p2.admin("/info")[1]["stale"] and generation(p1) > gen and generation(p2) > gen)
+    status = ctl_json(rundir, "status")
+    states = {b["address"]: b["state"] for b in status["backends"]}
+    assert states[echos[2].addr] == "draining"    # the override survived the restart
+    assert status["generation"] > gen
+
+
+def test_malformed_bus_messages_are_dropped(echos, discover, proxy, rundir):
+    d = discover("--static", echos[0].addr, "--heartbeat", "0.2")
+    p = bus_proxy(proxy, rundir, "--heartbeat", "0.2")
+    wait_for("set", lambda: generation(p) >= 1)
+    # junk reports to lb-discover
+    # (nanomsg has no NN_LINGER: a sender that exits at once may lose its
+    # message, so nanocat repeats it for a moment)
+    for data, error in [("not json", "not JSON"),
+                        ('{"v":99,"type":"report"}', "protocol version other"),
+                        ('{"v":1,"type":"report","service":"backend","generation":1,"pid":-1}',
+                         "pid must be a positive integer")]:
+        junk = subprocess.Popen(["nanocat", "--push", "--connect", f"ipc://{rundir}/reports.sock",
+                                 "--data", data, "--interval", "0.05"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            d.wait_log("malformed report dropped error=.*" + error)
+        finally:
+            junk.kill()
+            junk.wait()
+    assert generation(p) == 1 and p.request("GET", "/")[0] == 200
+    # a rogue publisher in place of lb-discover
+    d.kill()
+    rogue = subprocess.Popen(["nanocat", "--pub", "--bind", f"ipc://{rundir}/sets.sock",
+                              "--interval", "0.05", "--data",
+                              '{"v":1,"type":"set","service":"backend","generation":"x"}'],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        p.proc.wait_log("malformed set dropped", timeout=5)
+        assert p.request("GET", "/")[0] == 200
+        assert generation(p) == 1
+    finally:
+        rogue.kill()
+        rogue.wait()
+
+
+def test_lb_ctl_commands_exit_codes_and_json(echos, discover, proxy, rundir):
+    discover("--static", f"{echos[0].addr},{echos[1].addr}")
+    p = bus_proxy(proxy, rundir, "--report-interval", "0.05")
+    wait_for("set", lambda: generation(p) >= 1)
+    code, out, err = ctl(rundir, "status")
+    assert code == 0
+    assert "ADDRESS" in out and echos[0].addr in out and "PROXY" in out
+    status = ctl_json(rundir, "status")
+    assert status["service"] == "backend"
+    assert [b["state"] for b in status["backends"]] == ["up", "up"]
+    wait_for("a proxy report of the set",
+             lambda: [x for x in ctl_json(rundir, "proxies") if x["generation"] >= 1])
+    assert ctl(rundir, "status", "-v")[1].count("in-flight") >= 2
+    assert ctl(rundir, "weight", echos[0].addr, "5")[0] == 0
+    assert ctl(rundir, "add", echos[2].addr, "--weight", "2")[0] == 0
+    assert ctl(rundir, "remove", echos[1].addr)[0] == 0
+    backends = {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}
+    assert set(backends) == {echos[0].addr, echos[2].addr}
+    assert backends[echos[0].addr]["weight"] == 5 and backends[echos[2].addr]["weight"] == 2
+    wait_for("proxy follows", lambda: {b["address"] for b in p.admin("/info")[1]["backends"]}
+             == {echos[0].addr, echos[2].addr})
+    # errors: refused (1), usage (2), nobody at the dir (4)
+    code, out, err = ctl(rundir, "drain", "10.9.9.9:80")
+    assert code == 1 and "unknown backend 10.9.9.9:80" in err
+    assert ctl(rundir, "weight", echos[0].addr, "0")[0] == 2
+    assert ctl(rundir, "frobnicate")[0] == 2
+    assert ctl(rundir, "add", "not-an-address")[0] == 1
+    code, out, err = ctl("/tmp", "status")
+    assert code == 4 and "no lb-discover" in err
+    # commands are idempotent (nanomsg's REQ may resend)
+    assert ctl(rundir, "drain", echos[0].addr)[0] == 0
+    assert ctl(rundir, "drain", echos[0].addr)[0] == 0
+
+
+def test_watch_prints_one_line_per_set_change(echos, discover, rundir):
+    discover("--static", echos[0].addr, "--heartbeat", "0.1")
+    w = subprocess.Popen([binary("lb-ctl"), "--runtime-dir", rundir, "watch", "--count", "2"],
+                         stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)                                # heartbeats: no new line
+    assert ctl(rundir, "add", echos[1].addr)[0] == 0
+    out, _ = w.communicate(timeout=10 * SLOW)
+    lines = [json.loads(l) for l in out.splitlines()]
+    assert len(lines) == 2
+    assert lines[1]["generation"] == lines[0]["generation"] + 1
+    assert len(lines[1]["backends"]) == 2
