@@ -9,6 +9,7 @@
 #include "config.h"
 #include "control.h"
 #include "discover.h"
+#include "health.h"
 #include "log.h"
 #include "net.h"
 #include "rundir.h"
@@ -20,6 +21,18 @@ static const struct config_field discover_fields[] = {
 	  "the set's name" },
 	{ "static", CONFIG_STRING, offsetof(struct discover_options, static_list), 0, 0, NULL,
 	  "source: IP:PORT[@WEIGHT],..." },
+	{ "healthPath", CONFIG_STRING, offsetof(struct discover_options, health_path), 0, 0, NULL,
+	  "path of the health check (2xx/3xx healthy)" },
+	{ "healthInterval", CONFIG_DOUBLE, offsetof(struct discover_options, health_interval), 0.01,
+	  3600, NULL, "seconds between checks of a backend" },
+	{ "healthTimeout", CONFIG_DOUBLE, offsetof(struct discover_options, health_timeout), 0.01,
+	  3600, NULL, "seconds a check may take" },
+	{ "rise", CONFIG_INT, offsetof(struct discover_options, rise), 1, 100, NULL,
+	  "successes in a row for a down backend to come back" },
+	{ "fall", CONFIG_INT, offsetof(struct discover_options, fall), 1, 100, NULL,
+	  "failures in a row for a backend to go down" },
+	{ "noHealthCheck", CONFIG_BOOL, offsetof(struct discover_options, no_health_check), 0, 0,
+	  NULL, "trust the source: no checks" },
 	{ "runtimeDir", CONFIG_STRING, offsetof(struct discover_options, runtime_dir), 0, 0, NULL,
 	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
 	{ "heartbeat", CONFIG_DOUBLE, offsetof(struct discover_options, heartbeat), 0.01, 3600, NULL,
@@ -105,6 +118,11 @@ fail:
 	return -1;
 }
 
+static void on_health_change(void *data)
+{
+	discover_publish(data);
+}
+
 static void on_stop(void *data)
 {
 	struct discover *d = data;
@@ -117,6 +135,11 @@ int main(int argc, char **argv)
 	struct discover_options opts = {
 		.service = "backend",
 		.heartbeat = 1.0,
+		.health_path = "/health",
+		.health_interval = 2,
+		.health_timeout = 1,
+		.rise = 2,
+		.fall = 3,
 		.log_level = "info",
 		.log_format = "text",
 	};
@@ -171,6 +194,21 @@ int main(int argc, char **argv)
 	d.opts = &opts;
 	control_start(&d);
 	signals_init(&sig, d.loop, on_stop, NULL, &d);
+	if (!opts.no_health_check) {
+		struct health_options ho = { opts.health_path, opts.health_interval,
+					     opts.health_timeout, (int)opts.rise, (int)opts.fall };
+
+		if (opts.health_path[0] != '/') {
+			fprintf(stderr, "lb-discover: --health-path must start with /\n");
+			rc = 2;
+			goto out;
+		}
+		d.health = health_start(d.loop, &d.reg, &ho, on_health_change, &d);
+		if (!d.health) {
+			fprintf(stderr, "lb-discover: cannot start health checks (libcurl)\n");
+			goto out;
+		}
+	}
 	ev_timer_init(&d.heartbeat, on_heartbeat, opts.heartbeat, opts.heartbeat);
 	d.heartbeat.data = &d;
 	ev_timer_start(d.loop, &d.heartbeat);
@@ -183,6 +221,7 @@ int main(int argc, char **argv)
 	log_info("stopped", NULL);
 	rc = 0;
 out:
+	health_stop(d.health);
 	control_release(&d);
 	bus_close(&d.pub);
 	bus_close(&d.pull);

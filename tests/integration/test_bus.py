@@ -240,3 +240,36 @@ def test_watch_prints_one_line_per_set_change(echos, discover, rundir):
     assert len(lines) == 2
     assert lines[1]["generation"] == lines[0]["generation"] + 1
     assert len(lines[1]["backends"]) == 2
+
+
+def test_sick_backend_goes_down_and_comes_back(echos, discover, proxy, rundir):
+    discover("--static", ",".join(e.addr for e in echos), "--health-interval", "0.2",
+             "--fall", "3", "--rise", "2", "--health-timeout", "0.5")
+    p = bus_proxy(proxy, rundir)
+    wait_for("set", lambda: generation(p) >= 1)
+    sick = echos[1]
+    assert sick.request("POST", "/fault", body=b'{"health":"fail"}')[0] == 200
+    t = time.time()
+
+    def state():
+        return {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}[sick.addr]
+
+    wait_for("down", lambda: state()["state"] == "down", timeout=5)
+    went_down = time.time() - t
+    print(f"down after {went_down:.2f}s (fall 3 x interval 0.2s)")
+    assert went_down < 3 * 0.2 + 0.2 + 0.5 * SLOW
+    assert "HTTP 503" in state()["reason"]
+    wait_for("proxy applies it", lambda: {b["address"]: b["state"] for b in
+                                          p.admin("/info")[1]["backends"]}[sick.addr] == "down")
+    seen = {served_by(p.request("GET", "/")[1]) for _ in range(12)}
+    assert "echo-1" not in seen
+    assert sick.request("DELETE", "/fault")[0] == 200
+    t = time.time()
+    wait_for("up again", lambda: state()["state"] == "up", timeout=5)
+    print(f"up again after {time.time() - t:.2f}s (rise 2 x interval 0.2s)")
+    wait_for("served again", lambda: "echo-1" in {served_by(p.request("GET", "/")[1])
+                                                  for _ in range(6)})
+    # a backend that stops answering at all goes down too
+    sick.proc.kill()
+    wait_for("down when dead", lambda: state()["state"] == "down", timeout=5)
+    assert "health check:" in state()["reason"]

@@ -1,0 +1,28 @@
+/* health: active HTTP health checks of the registry's backends, with libcurl's
+ * multi-socket interface inside the libev loop (nothing blocks). */
+#ifndef LB_DISCOVER_HEALTH_H
+#define LB_DISCOVER_HEALTH_H
+
+#include <ev.h>
+
+#include "registry.h"
+
+struct health_options {
+	const char *path;	/* "/health" */
+	double interval;	/* seconds between checks of a backend */
+	double timeout;		/* seconds a check may take */
+	int rise;		/* successes in a row to come back up */
+	int fall;		/* failures in a row to go down */
+};
+
+typedef void (*health_change_cb)(void *data);
+
+/* Starts checking every published backend of reg each interval (2xx and 3xx
+ * are healthy); calls on_change when one goes down or comes back. Returns
+ * NULL on failure. */
+struct health *health_start(struct ev_loop *loop, struct registry *reg,
+			    const struct health_options *opts, health_change_cb on_change,
+			    void *data);
+void health_stop(struct health *h);
+
+#endif
