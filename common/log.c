@@ -1,6 +1,7 @@
 /* log: one line per event on stderr, as text or JSON, with levels. */
 #include "log.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,25 @@ static int all_digits(const char *s, size_t n)
 	return s[0] != '0' || n == 1;
 }
 
+static const char *closing_quote(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		const char *k;
+
+		if (*p != '"')
+			continue;
+		if (p + 1 == end)
+			return p;
+		if (p[1] != ' ')
+			continue;
+		for (k = p + 2; k < end && (isalnum((unsigned char)*k) || *k == '_'); k++)
+			;
+		if (k > p + 2 && k < end && *k == '=')
+			return p;
+	}
+	return NULL;
+}
+
 /* Turns "k=v k2=v2" into ,"k":"v","k2":v2 */
 static void json_fields(struct buf *out, const char *kv, size_t n)
 {
@@ -73,8 +93,9 @@ static void json_fields(struct buf *out, const char *kv, size_t n)
 			i++;
 		eq = i;
 		if (i + 1 < n && kv[i + 1] == '"') {
-			/* key="quoted value" may hold spaces */
-			const char *close = memchr(kv + i + 2, '"', n - i - 2);
+			/* key="quoted value" may hold spaces, and quotes too: it ends
+			 * at a quote followed by the end or by " key=" */
+			const char *close = closing_quote(kv + i + 2, kv + n);
 			size_t vend = close ? (size_t)(close - kv) : n;
 
 			buf_append(out, ",\"", 2);

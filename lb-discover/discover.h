@@ -15,6 +15,7 @@ struct discover_options {
 	char *dns;
 	long port;
 	double dns_interval;
+	char *dns_server;
 	char *runtime_dir;
 	double heartbeat;
 	char *health_path;

@@ -14,6 +14,7 @@
 #include "net.h"
 #include "rundir.h"
 #include "signals.h"
+#include "source.h"
 #include "state.h"
 
 static const struct config_field discover_fields[] = {
@@ -21,6 +22,16 @@ static const struct config_field discover_fields[] = {
 	  "the set's name" },
 	{ "static", CONFIG_STRING, offsetof(struct discover_options, static_list), 0, 0, NULL,
 	  "source: IP:PORT[@WEIGHT],..." },
+	{ "file", CONFIG_STRING, offsetof(struct discover_options, file), 0, 0, NULL,
+	  "source: a file of addresses (JSON list or one per line), reloaded on change" },
+	{ "dns", CONFIG_STRING, offsetof(struct discover_options, dns), 0, 0, NULL,
+	  "source: a DNS name (A/AAAA with --port, else SRV)" },
+	{ "port", CONFIG_INT, offsetof(struct discover_options, port), 0, 65535, NULL,
+	  "the backends' port for --dns (0: take ports from SRV)" },
+	{ "dnsInterval", CONFIG_DOUBLE, offsetof(struct discover_options, dns_interval), 0.1, 86400,
+	  NULL, "seconds between DNS resolutions" },
+	{ "dnsServer", CONFIG_STRING, offsetof(struct discover_options, dns_server), 0, 0, NULL,
+	  "IP[:PORT],... of DNS servers (default: /etc/resolv.conf)" },
 	{ "healthPath", CONFIG_STRING, offsetof(struct discover_options, health_path), 0, 0, NULL,
 	  "path of the health check (2xx/3xx healthy)" },
 	{ "healthInterval", CONFIG_DOUBLE, offsetof(struct discover_options, health_interval), 0.01,
@@ -41,7 +52,8 @@ static const struct config_field discover_fields[] = {
 };
 
 static const struct config_spec discover_spec = {
-	"lb-discover", "LB_DISCOVER_", "--static IP:PORT,... [options]", discover_fields,
+	"lb-discover", "LB_DISCOVER_", "--static IP:PORT,... | --file PATH | --dns NAME [options]",
+	discover_fields,
 	sizeof(discover_fields) / sizeof(discover_fields[0]),
 };
 
@@ -75,47 +87,14 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 	discover_publish(d);
 }
 
-/* "IP:PORT[@WEIGHT],..." into a list; returns the count or -1 with err. */
-static int parse_static(const char *spec, struct bus_backend **out, char *err, size_t errsz)
+static void on_source_update(void *data, const struct bus_backend *list, size_t n)
 {
-	char *copy = strdup(spec), *save = NULL, *item;
-	struct bus_backend *list = NULL;
-	int n = 0;
+	struct discover *d = data;
 
-	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *at = strrchr(item, '@');
-		struct bus_backend *grown;
-		struct net_addr na;
-		long weight = 1;
-
-		while (*item == ' ')
-			item++;
-		if (at && (!strchr(item, ']') || at > strchr(item, ']'))) {
-			*at = '\0';
-			weight = strtol(at + 1, NULL, 10);
-			if (weight < 1 || weight > 1000) {
-				snprintf(err, errsz, "backend \"%s\": the weight must be 1 to 1000", item);
-				goto fail;
-			}
-		}
-		if (strlen(item) >= BUS_ADDRESS_MAX || net_parse_numeric(item, &na, err, errsz) == -1)
-			goto fail;
-		grown = realloc(list, (size_t)(n + 1) * sizeof(*list));
-		if (!grown)
-			goto fail;
-		list = grown;
-		memset(&list[n], 0, sizeof(list[n]));
-		snprintf(list[n].address, sizeof(list[n].address), "%s", item);
-		list[n].weight = (int)weight;
-		n++;
-	}
-	free(copy);
-	*out = list;
-	return n;
-fail:
-	free(copy);
-	free(list);
-	return -1;
+	registry_source_update(&d->reg, list, n);
+	/* before the loop runs, main publishes once everything is set up */
+	if (d->loop)
+		discover_publish(d);
 }
 
 static void on_health_change(void *data)
@@ -135,6 +114,7 @@ int main(int argc, char **argv)
 	struct discover_options opts = {
 		.service = "backend",
 		.heartbeat = 1.0,
+		.dns_interval = 5,
 		.health_path = "/health",
 		.health_interval = 2,
 		.health_timeout = 1,
@@ -146,6 +126,7 @@ int main(int argc, char **argv)
 	struct config_result cfg;
 	struct discover d;
 	struct signals sig;
+	struct ev_loop *loop = NULL;
 	char err[512];
 	int rc;
 
@@ -156,8 +137,9 @@ int main(int argc, char **argv)
 		return rc;
 	log_setup("lb-discover", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	rc = 2;
-	if (!opts.static_list) {
-		fprintf(stderr, "lb-discover: no source: give --static IP:PORT,...\n");
+	if (!!opts.static_list + !!opts.file + !!opts.dns != 1) {
+		fprintf(stderr, "lb-discover: give one source: --static IP:PORT,..., --file PATH or "
+				"--dns NAME [--port P]\n");
 		goto out;
 	}
 	if (strlen(opts.service) >= BUS_NAME_MAX || strchr(opts.service, '/')) {
@@ -165,9 +147,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	registry_init(&d.reg, opts.service);
-	{
+	if (opts.static_list) {
 		struct bus_backend *list = NULL;
-		int n = parse_static(opts.static_list, &list, err, sizeof(err));
+		int n = source_parse_list(opts.static_list, &list, err, sizeof(err));
 
 		if (n < 0) {
 			fprintf(stderr, "lb-discover: --static: %s\n", err);
@@ -190,8 +172,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lb-discover: %s\n", err);
 		goto out;
 	}
-	d.loop = ev_default_loop(EVFLAG_AUTO);
+	loop = ev_default_loop(EVFLAG_AUTO);
 	d.opts = &opts;
+	if (opts.file && !(d.file = source_file_start(loop, opts.file, on_source_update, &d, err,
+							sizeof(err)))) {
+		fprintf(stderr, "lb-discover: --file: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	if (opts.dns && !(d.dns = source_dns_start(loop, opts.dns, (int)opts.port, opts.dns_interval,
+						     opts.dns_server, on_source_update, &d, err,
+						     sizeof(err)))) {
+		fprintf(stderr, "lb-discover: --dns: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	d.loop = loop;
 	control_start(&d);
 	signals_init(&sig, d.loop, on_stop, NULL, &d);
 	if (!opts.no_health_check) {
@@ -222,13 +218,15 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	health_stop(d.health);
+	source_file_stop(d.file);
+	source_dns_stop(d.dns);
 	control_release(&d);
 	bus_close(&d.pub);
 	bus_close(&d.pull);
 	bus_close(&d.rep);
 	registry_release(&d.reg);
 	config_result_release(&cfg);
-	if (d.loop)
-		ev_loop_destroy(d.loop);
+	if (loop)
+		ev_loop_destroy(loop);
 	return rc;
 }

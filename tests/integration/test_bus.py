@@ -273,3 +273,85 @@ def test_sick_backend_goes_down_and_comes_back(echos, discover, proxy, rundir):
     sick.proc.kill()
     wait_for("down when dead", lambda: state()["state"] == "down", timeout=5)
     assert "health check:" in state()["reason"]
+
+
+def test_file_source_reloads_and_keeps_the_last_good_set(echos, discover, proxy, rundir, tmp_path):
+    f = tmp_path / "backends.txt"
+    f.write_text(f"# backends\n{echos[0].addr}\n\n{echos[1].addr}@2  # heavier\n")
+    d = discover("--file", str(f))
+    p = bus_proxy(proxy, rundir)
+    wait_for("set", lambda: generation(p) >= 1)
+    addrs = lambda: {b["address"]: b["weight"] for b in ctl_json(rundir, "status")["backends"]}
+    assert addrs() == {echos[0].addr: 1, echos[1].addr: 2}
+    # an edit, as editors do it: write elsewhere, rename over
+    tmp = tmp_path / "backends.new"
+    tmp.write_text(json.dumps([echos[2].addr, {"address": echos[0].addr, "weight": 3}]))
+    os.rename(tmp, f)
+    wait_for("reload", lambda: addrs() == {echos[2].addr: 1, echos[0].addr: 3})
+    wait_for("proxy follows", lambda: {b["address"] for b in p.admin("/info")[1]["backends"]}
+             == {echos[2].addr, echos[0].addr})
+    # a bad edit keeps the last good set and says where
+    f.write_text(f"{echos[0].addr}\nnot-an-address\n")
+    d.wait_log(r"bad edit ignored, keeping the last good set error=.*backends.txt:2: ")
+    assert addrs() == {echos[2].addr: 1, echos[0].addr: 3}
+    f.write_text('[\n  "' + echos[0].addr + '",\n  oops\n]\n')
+    d.wait_log(r"backends.txt:3:\d+: invalid JSON")
+    assert addrs() == {echos[2].addr: 1, echos[0].addr: 3}
+    assert p.request("GET", "/")[0] == 200
+
+
+def test_file_source_errors_at_start(tmp_path):
+    f = tmp_path / "b.txt"
+    f.write_text("127.0.0.1:80\n127.0.0.1:99999\n")
+    r = subprocess.run([binary("lb-discover"), "--runtime-dir", str(tmp_path), "--file", str(f)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2
+    assert f"{f}:2: " in r.stderr and "port" in r.stderr
+    f.write_text('["127.0.0.1:80",\n  {"address": "127.0.0.1:81", "weight": 0}]')
+    r = subprocess.run([binary("lb-discover"), "--runtime-dir", str(tmp_path), "--file", str(f)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "item 2" in r.stderr and "weight" in r.stderr
+
+
+def test_dns_source_a_records_and_srv(echo, discover, proxy, rundir):
+    from dnsserver import DnsServer
+    dns = DnsServer()
+    try:
+        a = echo("--access-log", "off", env={"POD_NAME": "a"})
+        port = a.port
+        # a second backend on another loopback address, same port
+        b = echo("--access-log", "off", env={"POD_NAME": "b"})
+        dns.records[("svc.test", "A")] = ["127.0.0.1"]
+        discover("--dns", "svc.test", "--port", str(port), "--dns-server",
+                 f"127.0.0.1:{dns.port}", "--dns-interval", "0.2", "--no-health-check")
+        p = bus_proxy(proxy, rundir)
+        wait_for("A record", lambda: generation(p) >= 1)
+        addrs = lambda: sorted(x["address"] for x in ctl_json(rundir, "status")["backends"])
+        assert addrs() == [f"127.0.0.1:{port}"]
+        assert served_by(p.request("GET", "/")[1]) == "a"
+        dns.records[("svc.test", "A")] = ["127.0.0.1", "127.0.0.3"]
+        wait_for("scale up", lambda: addrs() == [f"127.0.0.1:{port}", f"127.0.0.3:{port}"])
+        # the name disappears: the last set stays
+        del dns.records[("svc.test", "A")]
+        time.sleep(0.6)
+        assert addrs() == [f"127.0.0.1:{port}", f"127.0.0.3:{port}"]
+    finally:
+        dns.close()
+
+
+def test_dns_source_srv(echos, discover, proxy, rundir):
+    from dnsserver import DnsServer
+    dns = DnsServer()
+    try:
+        dns.records[("_http._tcp.svc.test", "SRV")] = [
+            (10, 5, echos[0].port, "a.svc.test"), (10, 1, echos[1].port, "b.svc.test"),
+            (20, 1, echos[2].port, "c.svc.test")]          # a worse priority: unused
+        for host in ("a", "b", "c"):
+            dns.records[(f"{host}.svc.test", "A")] = ["127.0.0.1"]
+        discover("--dns", "_http._tcp.svc.test", "--dns-server", f"127.0.0.1:{dns.port}",
+                 "--dns-interval", "0.2", "--no-health-check")
+        wait_for("SRV", lambda: ctl_json(rundir, "status")["backends"])
+        got = {x["address"]: x["weight"] for x in ctl_json(rundir, "status")["backends"]}
+        assert got == {echos[0].addr: 5, echos[1].addr: 1}
+    finally:
+        dns.close()

@@ -1,0 +1,38 @@
+/* source: where lb-discover learns the backends (static list, file, DNS), and
+ * the parsing they share. */
+#ifndef LB_DISCOVER_SOURCE_H
+#define LB_DISCOVER_SOURCE_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "bus_protocol.h"
+
+/* A source hands over a full list (it keeps ownership) each time it changes. */
+typedef void (*source_update_cb)(void *data, const struct bus_backend *list, size_t n);
+
+/* Parses one "IP:PORT[@WEIGHT]" into b; returns 0 or -1 with err. */
+int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_t errsz);
+/* Parses "IP:PORT[@WEIGHT],..." into a malloc'd list; returns the count or -1. */
+int source_parse_list(const char *spec, struct bus_backend **out, char *err, size_t errsz);
+
+/* --file: a JSON list (["10.0.0.1:80", {"address":"10.0.0.2:80","weight":2}])
+ * or one address per line (# comments), reloaded on change (inotify). */
+struct source_file;
+/* Reads the file (an error here stops the start-up) and watches it. */
+struct source_file *source_file_start(struct ev_loop *loop, const char *path, source_update_cb cb,
+				      void *data, char *err, size_t errsz);
+void source_file_stop(struct source_file *f);
+/* Parses file content; returns the count (list malloc'd) or -1 with
+ * "PATH:LINE:COL: ..." in err. */
+int source_file_parse(const char *path, const char *text, size_t len, struct bus_backend **out,
+		      char *err, size_t errsz);
+
+/* --dns NAME [--port P]: A/AAAA with a port, else SRV, every interval (c-ares). */
+struct source_dns;
+struct source_dns *source_dns_start(struct ev_loop *loop, const char *name, int port,
+				    double interval, const char *servers, source_update_cb cb,
+				    void *data, char *err, size_t errsz);
+void source_dns_stop(struct source_dns *d);
+
+#endif

@@ -1,0 +1,301 @@
+/* source_file: backends from a file, JSON list or one per line, reloaded on
+ * change through inotify; a bad edit keeps the last good list. */
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "source.h"
+
+struct source_file {
+	struct ev_loop *loop;
+	char path[512];
+	char name[256];		/* the file's name within its directory */
+	int ifd;
+	ev_io io;
+	source_update_cb cb;
+	void *data;
+};
+
+int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_t errsz)
+{
+	char item[BUS_ADDRESS_MAX + 16], *at;
+	struct net_addr na;
+	long weight = 1;
+
+	memset(b, 0, sizeof(*b));
+	if (strlen(text) >= sizeof(item)) {
+		snprintf(err, errsz, "\"%.40s...\" is too long for an address", text);
+		return -1;
+	}
+	strcpy(item, text);
+	at = strrchr(item, '@');
+	if (at && (!strchr(item, ']') || at > strchr(item, ']'))) {
+		char *end;
+
+		*at = '\0';
+		weight = strtol(at + 1, &end, 10);
+		if (*end || weight < 1 || weight > 1000) {
+			snprintf(err, errsz, "backend \"%s\": the weight must be 1 to 1000", item);
+			return -1;
+		}
+	}
+	if (strlen(item) >= BUS_ADDRESS_MAX || net_parse_numeric(item, &na, err, errsz) == -1)
+		return -1;
+	snprintf(b->address, sizeof(b->address), "%s", item);
+	b->weight = (int)weight;
+	return 0;
+}
+
+static int append(struct bus_backend **list, int *n, const struct bus_backend *b)
+{
+	struct bus_backend *grown;
+
+	for (int i = 0; i < *n; i++)
+		if (strcmp((*list)[i].address, b->address) == 0)
+			return 0;	/* listed twice: once is enough */
+	grown = realloc(*list, (size_t)(*n + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	*list = grown;
+	(*list)[(*n)++] = *b;
+	return 0;
+}
+
+int source_parse_list(const char *spec, struct bus_backend **out, char *err, size_t errsz)
+{
+	char *copy = strdup(spec), *save = NULL, *item;
+	struct bus_backend *list = NULL, b;
+	int n = 0;
+
+	if (!copy)
+		return -1;
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		while (*item == ' ')
+			item++;
+		if (source_parse_entry(item, &b, err, errsz) == -1 || append(&list, &n, &b) == -1)
+			goto fail;
+	}
+	free(copy);
+	*out = list;
+	return n;
+fail:
+	free(copy);
+	free(list);
+	return -1;
+}
+
+static int parse_json(const char *path, const char *text, size_t len, struct bus_backend **out,
+		      char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, 0, &jerr), *v;
+	struct bus_backend *list = NULL, b;
+	char why[256];
+	size_t i;
+	int n = 0;
+
+	if (!root) {
+		snprintf(err, errsz, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column,
+			 jerr.text);
+		return -1;
+	}
+	if (!json_is_array(root)) {
+		snprintf(err, errsz, "%s:1:1: expected a JSON list of addresses", path);
+		goto fail;
+	}
+	json_array_foreach(root, i, v) {
+		const char *addr = json_is_string(v) ? json_string_value(v)
+						     : json_string_value(json_object_get(v, "address"));
+		json_t *w = json_is_object(v) ? json_object_get(v, "weight") : NULL;
+
+		if (!addr || source_parse_entry(addr, &b, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "%s: item %zu: %s", path, i + 1,
+				 addr ? why : "expected \"IP:PORT\" or {\"address\": ..., \"weight\": N}");
+			goto fail;
+		}
+		if (w) {
+			if (!json_is_integer(w) || json_integer_value(w) < 1 ||
+			    json_integer_value(w) > 1000) {
+				snprintf(err, errsz, "%s: item %zu: \"weight\" must be 1 to 1000", path,
+					 i + 1);
+				goto fail;
+			}
+			b.weight = (int)json_integer_value(w);
+		}
+		if (append(&list, &n, &b) == -1)
+			goto fail;
+	}
+	json_decref(root);
+	*out = list;
+	return n;
+fail:
+	json_decref(root);
+	free(list);
+	return -1;
+}
+
+int source_file_parse(const char *path, const char *text, size_t len, struct bus_backend **out,
+		      char *err, size_t errsz)
+{
+	struct bus_backend *list = NULL, b;
+	size_t i = 0;
+	int n = 0, line = 0;
+
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	if (i < len && (text[i] == '[' || text[i] == '{'))
+		return parse_json(path, text, len, out, err, errsz);
+	for (i = 0; i < len;) {
+		const char *start = text + i, *nl = memchr(start, '\n', len - i);
+		size_t l = nl ? (size_t)(nl - start) : len - i;
+		char row[256], why[256];
+		char *p = row, *e;
+
+		line++;
+		i += l + (nl ? 1 : 0);
+		snprintf(row, sizeof(row), "%.*s", (int)(l < sizeof(row) ? l : sizeof(row) - 1), start);
+		if ((e = strchr(row, '#')) != NULL)
+			*e = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = p + strlen(p);
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			*--e = '\0';
+		if (!*p)
+			continue;
+		if (source_parse_entry(p, &b, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "%s:%d: %s", path, line, why);
+			free(list);
+			return -1;
+		}
+		if (append(&list, &n, &b) == -1) {
+			free(list);
+			return -1;
+		}
+	}
+	*out = list;
+	return n;
+}
+
+/* Reads and parses; on success hands the list over. */
+static int reload(struct source_file *f, char *err, size_t errsz)
+{
+	FILE *fp = fopen(f->path, "rb");
+	char *text = NULL;
+	size_t len = 0;
+	struct bus_backend *list = NULL;
+	int n;
+
+	if (!fp) {
+		snprintf(err, errsz, "%s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	{
+		char chunk[4096];
+		size_t got;
+
+		while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+			char *grown = realloc(text, len + got);
+
+			if (!grown) {
+				free(text);
+				fclose(fp);
+				return -1;
+			}
+			text = grown;
+			memcpy(text + len, chunk, got);
+			len += got;
+		}
+	}
+	fclose(fp);
+	n = source_file_parse(f->path, text ? text : "", len, &list, err, errsz);
+	free(text);
+	if (n < 0)
+		return -1;
+	f->cb(f->data, list, (size_t)n);
+	free(list);
+	return 0;
+}
+
+static void on_inotify(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct source_file *f = w->data;
+	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	int relevant = 0;
+	ssize_t n;
+	(void)loop;
+	(void)revents;
+
+	while ((n = read(f->ifd, events, sizeof(events))) > 0) {
+		for (char *p = events; p < events + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+
+			/* a mounted ConfigMap swaps its "..data" link */
+			if (ev->len && (strcmp(ev->name, f->name) == 0 ||
+					strcmp(ev->name, "..data") == 0))
+				relevant = 1;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (relevant) {
+		char err[512];
+
+		if (reload(f, err, sizeof(err)) == -1)
+			log_error("file source: bad edit ignored, keeping the last good set",
+				  "error=\"%s\"", err);
+		else
+			log_info("file source reloaded", "file=%s", f->path);
+	}
+}
+
+struct source_file *source_file_start(struct ev_loop *loop, const char *path, source_update_cb cb,
+				      void *data, char *err, size_t errsz)
+{
+	struct source_file *f = calloc(1, sizeof(*f));
+	char dir[512], base[512];
+
+	if (!f)
+		return NULL;
+	f->loop = loop;
+	f->cb = cb;
+	f->data = data;
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(base, sizeof(base), "%s", path);
+	snprintf(f->name, sizeof(f->name), "%s", basename(base));
+	f->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	/* The directory is watched, not the file: editors and ConfigMaps
+	 * replace files by renaming. */
+	if (f->ifd == -1 || inotify_add_watch(f->ifd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO |
+					      IN_CREATE | IN_DELETE) == -1) {
+		snprintf(err, errsz, "cannot watch %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (reload(f, err, errsz) == -1)
+		goto fail;
+	ev_io_init(&f->io, on_inotify, f->ifd, EV_READ);
+	f->io.data = f;
+	ev_io_start(loop, &f->io);
+	return f;
+fail:
+	if (f->ifd != -1)
+		close(f->ifd);
+	free(f);
+	return NULL;
+}
+
+void source_file_stop(struct source_file *f)
+{
+	if (!f)
+		return;
+	ev_io_stop(f->loop, &f->io);
+	close(f->ifd);
+	free(f);
+}
