@@ -374,6 +374,7 @@ int main(int argc, char **argv)
 				print_json(doc);
 			else
 				printf("%s %s: done (generation %lld)\n", cmd, addr, gen);
+			fflush(stdout);
 			json_decref(doc);
 			if (wait && strcmp(cmd, "drain") == 0)
 				rc = drain_wait(addr, gen);

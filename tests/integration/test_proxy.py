@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, raw_exchange, served_by, split_responses
+from conftest import SLOW, raw_exchange, served_by, split_responses, wait_for
 from rawbackend import RawBackend, Reader, ok, serve_each
 
 
@@ -406,9 +406,11 @@ def test_two_proxies_share_one_port(three_echos, proxy):
     assert p2.port == p1.port
     for i in range(60):
         assert p1.request("GET", f"/{i}")[0] == 200
-    n1 = p1.proc.text().count("INFO request ")
-    n2 = p2.proc.text().count("INFO request ")
-    assert n1 + n2 == 60 and n1 > 0 and n2 > 0, (n1, n2)
+    # (a request's log line is written just after its response)
+    counts = lambda: (p1.proc.text().count("INFO request "), p2.proc.text().count("INFO request "))
+    wait_for("60 log lines", lambda: sum(counts()) == 60)
+    n1, n2 = counts()
+    assert n1 > 0 and n2 > 0, (n1, n2)
 
 
 def test_admin_endpoints(three_echos, proxy):
@@ -435,5 +437,9 @@ def test_bad_backends_flag_is_a_clear_error(tmp_path):
     r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80@0"], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 2 and "the weight must be 1 to 1000" in r.stderr
-    r = subprocess.run([binary("lb-proxy")], capture_output=True, text=True, timeout=10)
-    assert r.returncode == 2 and "no backends" in r.stderr
+    r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80", "--runtime-dir", "/tmp"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "not both" in r.stderr
+    r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80,[::1]"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "expected [IPV6]:PORT" in r.stderr
