@@ -38,6 +38,13 @@ help:
 	@echo "make clean      remove build/ and bin/"
 
 # --- one build tree per mode: build/release and build/asan -------------------
+# program_rule MODE PROGRAM: a program links its folder's objects with libcommon.
+define program_rule
+build/$(1)/bin/$(2): $$(patsubst %.c,build/$(1)/%.o,$$(wildcard $(2)/*.c)) build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
+endef
+
 define mode_rules
 build/$(1)/%.o: %.c Makefile
 	@mkdir -p $$(dir $$@)
@@ -52,25 +59,7 @@ build/$(1)/lib/libcommon.a: $$(patsubst %.c,build/$(1)/%.o,$$(COMMON_SRC)) \
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 
-build/$(1)/bin/lb-echo: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-echo/*.c)) \
-		build/$(1)/lib/libcommon.a
-	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
-
-build/$(1)/bin/lb-proxy: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-proxy/*.c)) \
-		build/$(1)/lib/libcommon.a
-	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
-
-build/$(1)/bin/lb-discover: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-discover/*.c)) \
-		build/$(1)/lib/libcommon.a
-	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
-
-build/$(1)/bin/lb-ctl: $$(patsubst %.c,build/$(1)/%.o,$$(wildcard lb-ctl/*.c)) \
-		build/$(1)/lib/libcommon.a
-	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
+$(foreach prog,$(PROGRAMS),$$(eval $$(call program_rule,$(1),$(prog))))
 
 build/$(1)/tests/%: build/$(1)/tests/unit/%.o build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)

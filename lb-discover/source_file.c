@@ -48,7 +48,7 @@ int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_
 	}
 	if (strlen(item) >= BUS_ADDRESS_MAX || net_parse_numeric(item, &na, err, errsz) == -1)
 		return -1;
-	snprintf(b->address, sizeof(b->address), "%s", item);
+	memcpy(b->address, item, strlen(item) + 1);
 	b->weight = (int)weight;
 	return 0;
 }

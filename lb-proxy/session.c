@@ -241,87 +241,72 @@ static void exchange_end(struct session *s)
 
 /* ---- I/O helpers ---------------------------------------------------------------- */
 
-/* Writes what the client is owed; returns -1 on a fatal error. */
-static int client_flush(struct session *s)
+/*
+ * Writes `head` (from its pos) then data[*off, end) to fd, one writev a
+ * round, until all is written (returns 1), the fd would block (0) or fails
+ * (-1). Written head bytes advance head->pos; the head is emptied once
+ * written unless keep_head (a request head is kept for a retry). Written
+ * data bytes advance *off and are added to *counted when not NULL.
+ */
+static int write_pair(int fd, struct buf *head, int keep_head, const char *data, size_t *off,
+		      size_t end, unsigned long long *counted)
 {
 	for (;;) {
 		struct iovec iov[2];
 		int n = 0;
-		size_t head = buf_unread(&s->out);
+		size_t hlen = buf_unread(head);
 		ssize_t w;
 
-		if (head) {
-			iov[n].iov_base = buf_head(&s->out);
-			iov[n++].iov_len = head;
+		if (hlen) {
+			iov[n].iov_base = buf_head(head);
+			iov[n++].iov_len = hlen;
 		}
-		if (s->uparse_off > s->usend_off) {
-			iov[n].iov_base = s->uin.data + s->usend_off;
-			iov[n++].iov_len = s->uparse_off - s->usend_off;
+		if (end > *off) {
+			iov[n].iov_base = (char *)data + *off;
+			iov[n++].iov_len = end - *off;
 		}
-		if (n == 0) {
-			s->client_blocked = 0;
-			return 0;
-		}
-		w = writev(s->fd, iov, n);
+		if (n == 0)
+			return 1;
+		w = writev(fd, iov, n);
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN) {
-				s->client_blocked = 1;
-				return 0;
-			}
-			return -1;
+			return errno == EAGAIN ? 0 : -1;
 		}
-		if ((size_t)w >= head) {
-			buf_reset(&s->out);
-			s->usend_off += (size_t)w - head;
-			s->bytes_out += (size_t)w - head;
-		} else {
-			buf_consume(&s->out, (size_t)w);
+		if ((size_t)w < hlen) {
+			head->pos += (size_t)w;
+			continue;
 		}
+		if (keep_head)
+			head->pos = head->len;
+		else
+			buf_reset(head);
+		*off += (size_t)w - hlen;
+		if (counted)
+			*counted += (size_t)w - hlen;
 	}
+}
+
+/* Writes what the client is owed; returns -1 on a fatal error. */
+static int client_flush(struct session *s)
+{
+	int rc = write_pair(s->fd, &s->out, 0, s->uin.data, &s->usend_off, s->uparse_off,
+			    &s->bytes_out);
+
+	s->client_blocked = rc == 0;
+	return rc == -1 ? -1 : 0;
 }
 
 /* Writes the request head and parsed body bytes to the backend; -1 on error. */
 static int upstream_flush(struct session *s)
 {
-	for (;;) {
-		struct iovec iov[2];
-		int n = 0;
-		size_t head = buf_unread(&s->up_head);
-		ssize_t w;
+	size_t head_pos = s->up_head.pos, off = s->send_off;
+	int rc = write_pair(s->up->fd, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
 
-		if (head) {
-			iov[n].iov_base = buf_head(&s->up_head);
-			iov[n++].iov_len = head;
-		}
-		if (s->parse_off > s->send_off) {
-			iov[n].iov_base = s->in.data + s->send_off;
-			iov[n++].iov_len = s->parse_off - s->send_off;
-		}
-		if (n == 0) {
-			s->up_blocked = 0;
-			return 0;
-		}
-		w = writev(s->up->fd, iov, n);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				s->up_blocked = 1;
-				return 0;
-			}
-			return -1;
-		}
+	if (s->up_head.pos != head_pos || s->send_off != off)
 		s->req_sent_any = 1;
-		if ((size_t)w >= head) {
-			/* keep the head's bytes (pos moves) so a retry can replay it */
-			s->up_head.pos = s->up_head.len;
-			s->send_off += (size_t)w - head;
-		} else {
-			s->up_head.pos += (size_t)w;
-		}
-	}
+	s->up_blocked = rc == 0;
+	return rc == -1 ? -1 : 0;
 }
 
 /* Makes room to read more client bytes, dropping what was sent. */
