@@ -2,6 +2,7 @@
 #include "bus_protocol.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,8 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct bus_backend *b = &set->backends[i];
-		json_t *o = report ? json_pack("{s:s,s:i,s:I,s:I}", "address", b->address, "active",
-					       (int)b->active, "requests", (json_int_t)b->requests,
+		json_t *o = report ? json_pack("{s:s,s:I,s:I,s:I}", "address", b->address, "active",
+					       (json_int_t)b->active, "requests", (json_int_t)b->requests,
 					       "errors", (json_int_t)b->errors)
 				   : json_pack("{s:s,s:i,s:s,s:s}", "address", b->address, "weight",
 					       b->weight, "state", bus_state_name(b->state), "reason",
@@ -155,8 +156,8 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			       *e = json_object_get(o, "errors");
 
 			if (!json_is_integer(a) || !json_is_integer(r) || !json_is_integer(e) ||
-			    json_integer_value(a) < 0 || json_integer_value(r) < 0 ||
-			    json_integer_value(e) < 0) {
+			    json_integer_value(a) < 0 || json_integer_value(a) > INT_MAX ||
+			    json_integer_value(r) < 0 || json_integer_value(e) < 0) {
 				snprintf(err, errsz, "backends[%zu]: counters must be integers >= 0", i);
 				goto out;
 			}
