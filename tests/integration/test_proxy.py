@@ -443,3 +443,34 @@ def test_bad_backends_flag_is_a_clear_error(tmp_path):
     r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80,[::1]"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "expected [IPV6]:PORT" in r.stderr
+
+
+def test_ipv6_backend_with_weight(procs, echo, proxy):
+    from conftest import Echo, binary
+    p6 = procs([binary("lb-echo"), "--listen", "[::1]:0", "--access-log", "off"],
+               env={"POD_NAME": "echo-v6"})
+    port6 = int(p6.wait_log(r"listening listen=\[::1\]:(\d+)").group(1))
+    v4 = echo("--access-log", "off", env={"POD_NAME": "echo-v4"})
+    p = proxy([f"[::1]:{port6}@3", v4.addr])
+    seen = [served_by(p.request("GET", "/")[1]) for _ in range(8)]
+    assert collections.Counter(seen) == {"echo-v6": 6, "echo-v4": 2}
+
+
+def test_max_connections_pauses_accepting(three_echos, proxy):
+    p = proxy([three_echos[0].addr], "--max-connections", "2")
+    held = [p.conn() for _ in range(2)]
+    for c in held:
+        c.request("GET", "/")
+        assert c.getresponse().read()
+    # a third connection waits in the backlog: no answer while two are open
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    s.sendall(b"GET /third HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        s.recv(100)
+    p.proc.wait_log("max connections reached")
+    held[0].close()                       # room again: it is served
+    s.settimeout(10)
+    assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
+    s.close()
+    held[1].close()
