@@ -13,7 +13,16 @@ struct discover_options {
 	char *static_list;
 	char *file;
 	char *dns;
-	long port;
+	char *port;			/* a number, or a port name for --kubernetes */
+	char *kubernetes;
+	char *namespace;
+	char *kubernetes_api;
+	char *kubeconfig;
+	char *api_server;
+	char *service_account_dir;
+	double watch_timeout;
+	char *backend_service_name;	/* the original ConfigMap shape */
+	long backend_port;
 	double dns_interval;
 	char *dns_server;
 	char *runtime_dir;
@@ -37,6 +46,7 @@ struct proxy_report {
 struct health;
 struct source_file;
 struct source_dns;
+struct source_k8s;
 
 struct discover {
 	struct ev_loop *loop;
@@ -51,6 +61,7 @@ struct discover {
 	struct health *health;
 	struct source_file *file;
 	struct source_dns *dns;
+	struct source_k8s *k8s;
 };
 
 /* Commits registry changes (new generation, state file) and publishes the

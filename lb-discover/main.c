@@ -17,6 +17,8 @@
 #include "source.h"
 #include "state.h"
 
+static const char *const k8s_apis[] = { "endpointslices", "endpoints", NULL };
+
 static const struct config_field discover_fields[] = {
 	{ "service", CONFIG_STRING, offsetof(struct discover_options, service), 0, 0, NULL,
 	  "the set's name" },
@@ -26,8 +28,27 @@ static const struct config_field discover_fields[] = {
 	  "source: a file of addresses (JSON list or one per line), reloaded on change" },
 	{ "dns", CONFIG_STRING, offsetof(struct discover_options, dns), 0, 0, NULL,
 	  "source: a DNS name (A/AAAA with --port, else SRV)" },
-	{ "port", CONFIG_INT, offsetof(struct discover_options, port), 0, 65535, NULL,
-	  "the backends' port for --dns (0: take ports from SRV)" },
+	{ "port", CONFIG_STRING, offsetof(struct discover_options, port), 0, 0, NULL,
+	  "the backends' port: a number for --dns (none: SRV), a name or number for --kubernetes" },
+	{ "kubernetes", CONFIG_STRING, offsetof(struct discover_options, kubernetes), 0, 0, NULL,
+	  "source: the endpoints of this Kubernetes Service" },
+	{ "namespace", CONFIG_STRING, offsetof(struct discover_options, namespace), 0, 0, NULL,
+	  "the Service's namespace (else $NAMESPACE, the service account's, default)" },
+	{ "kubernetesApi", CONFIG_ENUM, offsetof(struct discover_options, kubernetes_api), 0, 0,
+	  k8s_apis, "endpointslices, or endpoints (core/v1, deprecated upstream)" },
+	{ "kubeconfig", CONFIG_STRING, offsetof(struct discover_options, kubeconfig), 0, 0, NULL,
+	  "a kubeconfig file (else in-cluster, $KUBECONFIG, ~/.kube/config)" },
+	{ "apiServer", CONFIG_STRING, offsetof(struct discover_options, api_server), 0, 0, NULL,
+	  "the API's URL without auth, e.g. kubectl proxy's http://127.0.0.1:8001" },
+	{ "serviceAccountDir", CONFIG_STRING, offsetof(struct discover_options, service_account_dir),
+	  0, 0, NULL, "the in-cluster service account mount" },
+	{ "watchTimeout", CONFIG_DOUBLE, offsetof(struct discover_options, watch_timeout), 1, 3600,
+	  NULL, "timeoutSeconds of each watch" },
+	{ "backendServiceName", CONFIG_STRING,
+	  offsetof(struct discover_options, backend_service_name), 0, 0, NULL,
+	  "ConfigMap shape: same as --kubernetes" },
+	{ "backendPort", CONFIG_INT, offsetof(struct discover_options, backend_port), 1, 65535, NULL,
+	  "ConfigMap shape: same as --port" },
 	{ "dnsInterval", CONFIG_DOUBLE, offsetof(struct discover_options, dns_interval), 0.1, 86400,
 	  NULL, "seconds between DNS resolutions" },
 	{ "dnsServer", CONFIG_STRING, offsetof(struct discover_options, dns_server), 0, 0, NULL,
@@ -115,6 +136,9 @@ int main(int argc, char **argv)
 		.service = "backend",
 		.heartbeat = 1.0,
 		.dns_interval = 5,
+		.kubernetes_api = "endpointslices",
+		.service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount",
+		.watch_timeout = 300,
 		.health_path = "/health",
 		.health_interval = 2,
 		.health_timeout = 1,
@@ -127,7 +151,8 @@ int main(int argc, char **argv)
 	struct discover d;
 	struct signals sig;
 	struct ev_loop *loop = NULL;
-	char err[512];
+	char err[512], port_buf[16];
+	long dns_port = 0;
 	int rc;
 
 	memset(&d, 0, sizeof(d));
@@ -137,10 +162,27 @@ int main(int argc, char **argv)
 		return rc;
 	log_setup("lb-discover", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	rc = 2;
-	if (!!opts.static_list + !!opts.file + !!opts.dns != 1) {
-		fprintf(stderr, "lb-discover: give one source: --static IP:PORT,..., --file PATH or "
-				"--dns NAME [--port P]\n");
+	/* the original ConfigMap: {"backendServiceName": ..., "backendPort": ...} */
+	if (opts.backend_service_name && !opts.kubernetes)
+		opts.kubernetes = opts.backend_service_name;
+	if (opts.backend_port && !opts.port) {
+		snprintf(port_buf, sizeof(port_buf), "%ld", opts.backend_port);
+		opts.port = port_buf;
+	}
+	if (!!opts.static_list + !!opts.file + !!opts.dns + !!opts.kubernetes != 1) {
+		fprintf(stderr, "lb-discover: give one source: --static IP:PORT,..., --file PATH, "
+				"--dns NAME [--port P] or --kubernetes SERVICE\n");
 		goto out;
+	}
+	if (opts.dns && opts.port) {
+		char *end;
+
+		dns_port = strtol(opts.port, &end, 10);
+		if (*end || dns_port < 1 || dns_port > 65535) {
+			fprintf(stderr, "lb-discover: --port \"%s\": with --dns, a number from 1 to "
+					"65535\n", opts.port);
+			goto out;
+		}
 	}
 	if (strlen(opts.service) >= BUS_NAME_MAX || strchr(opts.service, '/')) {
 		fprintf(stderr, "lb-discover: --service must be a name under 64 bytes without '/'\n");
@@ -180,7 +222,21 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (opts.dns && !(d.dns = source_dns_start(loop, opts.dns, (int)opts.port, opts.dns_interval,
+	if (opts.kubernetes) {
+		struct source_k8s_options ko = {
+			opts.kubernetes, opts.namespace, opts.port,
+			strcmp(opts.kubernetes_api, "endpoints") == 0, opts.api_server, opts.kubeconfig,
+			opts.service_account_dir, opts.watch_timeout,
+		};
+
+		d.k8s = source_k8s_start(loop, &ko, on_source_update, &d, err, sizeof(err));
+		if (!d.k8s) {
+			fprintf(stderr, "lb-discover: --kubernetes: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (opts.dns && !(d.dns = source_dns_start(loop, opts.dns, (int)dns_port, opts.dns_interval,
 						     opts.dns_server, on_source_update, &d, err,
 						     sizeof(err)))) {
 		fprintf(stderr, "lb-discover: --dns: %s\n", err);
@@ -220,6 +276,7 @@ out:
 	health_stop(d.health);
 	source_file_stop(d.file);
 	source_dns_stop(d.dns);
+	source_k8s_stop(d.k8s);
 	control_release(&d);
 	bus_close(&d.pub);
 	bus_close(&d.pull);

@@ -60,6 +60,8 @@ void registry_source_update(struct registry *r, const struct bus_backend *list, 
 			continue;
 		e->in_source = 1;
 		e->source_weight = list[i].weight > 0 ? list[i].weight : 1;
+		e->source_state = list[i].state;
+		snprintf(e->source_reason, sizeof(e->source_reason), "%s", list[i].reason);
 	}
 }
 
@@ -76,6 +78,9 @@ static void describe(const struct entry *e, struct bus_backend *b)
 	if (e->drained) {
 		b->state = BUS_STATE_DRAINING;
 		snprintf(b->reason, sizeof(b->reason), "operator");
+	} else if (e->source_state != BUS_STATE_UP && e->in_source) {
+		b->state = e->source_state;
+		snprintf(b->reason, sizeof(b->reason), "%s", e->source_reason);
 	} else if (!e->healthy) {
 		b->state = BUS_STATE_DOWN;
 		snprintf(b->reason, sizeof(b->reason), "%s", e->health_reason);

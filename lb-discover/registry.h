@@ -10,6 +10,8 @@
 struct entry {
 	char address[BUS_ADDRESS_MAX];
 	int source_weight;		/* the weight the source gave */
+	enum bus_state source_state;	/* the source's word: Kubernetes conditions */
+	char source_reason[BUS_NAME_MAX];
 	unsigned in_source : 1;		/* the source lists it now */
 	unsigned added : 1;		/* operator: add */
 	unsigned removed : 1;		/* operator: remove */
@@ -35,7 +37,8 @@ void registry_release(struct registry *r);
 struct entry *registry_find(struct registry *r, const char *address);
 /* The entry for address, created (healthy, nothing set) if new; NULL on ENOMEM. */
 struct entry *registry_get(struct registry *r, const char *address);
-/* Replaces what the source lists (addresses with weights). */
+/* Replaces what the source lists (addresses, weights, and states with
+ * reasons when the source knows them). */
 void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n);
 /* 1 when the entry is in the published set. */
 int registry_published(const struct entry *e);

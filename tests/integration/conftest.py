@@ -243,8 +243,9 @@ def ctl_json(rundir, *args):
 @pytest.fixture
 def discover(procs, rundir):
     """start_discover(*flags) -> lb-discover on the test's runtime dir."""
-    def start_discover(*flags, runtime_dir=None):
-        p = procs([binary("lb-discover"), "--runtime-dir", runtime_dir or rundir, *flags])
+    def start_discover(*flags, runtime_dir=None, env_extra=None):
+        p = procs([binary("lb-discover"), "--runtime-dir", runtime_dir or rundir, *flags],
+                  env=env_extra)
         p.wait_log(r"INFO publishing ")
         return p
     return start_discover
