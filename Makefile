@@ -7,7 +7,8 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 
 # Debian packages: to build and test, and (bench-deps) to benchmark against peers.
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev nanomsg-utils \
-	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev python3 python3-pytest curl
+	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev python3 python3-pytest curl \
+	openssl
 BENCH_DEPS := wrk nginx-light haproxy
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
@@ -26,7 +27,7 @@ LLHTTP_C   := llhttp api http
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 .SECONDARY:
-.PHONY: all asan deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps
+.PHONY: all asan deps tool-deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps
 all: $(addprefix bin/,$(PROGRAMS))
 
 help:
@@ -96,6 +97,14 @@ endef
 
 deps:
 	$(call install_missing,$(DEPS))
+	@command -v kubectl >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS=kubernetes-client
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS="nodejs npm"
+	@test -d tests/k8s/node_modules/@kubernetes/client-node || \
+		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
+
+# Tools checked by command rather than package (they may come from elsewhere).
+tool-deps:
+	$(call install_missing,$(TOOLS))
 
 bench-deps: deps
 	$(call install_missing,$(BENCH_DEPS))

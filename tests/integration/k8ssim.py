@@ -76,6 +76,8 @@ class Store:
         kind = "MODIFIED" if key in self.objects else "ADDED"
         old = self.objects.get(key)
         if old is not None:
+            for k in ("uid", "creationTimestamp"):       # server-set: kept
+                obj["metadata"].setdefault(k, old["metadata"].get(k))
             same = dict(old, metadata=dict(old["metadata"], resourceVersion=None))
             new = dict(obj, metadata=dict(obj["metadata"], resourceVersion=None))
             if json.dumps(same, sort_keys=True) == json.dumps(new, sort_keys=True):

@@ -287,3 +287,16 @@ def test_in_cluster_token_and_ca(pods, discover, rundir, pki, tmp_path):
         wait_for("rotated token works", lambda: len(addresses(rundir)) == 2, timeout=10)
     finally:
         s.stop()
+
+
+def test_core_v1_endpoints_fallback(pods, sim, discover, rundir):
+    ips, port = pods(3)
+    sim.set_service(NS, "backend", ready=ips[:2], not_ready=ips[2:], port=port)
+    discover("--kubernetes", "backend", "--namespace", NS, "--api-server", sim.url,
+             "--kubernetes-api", "endpoints", "--port", str(port), "--no-health-check")
+    wait_for("set from Endpoints", lambda: len(addresses(rundir)) == 3)
+    assert dict(addresses(rundir))[f"{ips[2]}:{port}"] == "down"
+    sim.set_service(NS, "backend", ready=ips, port=port)
+    wait_for("watch on Endpoints", lambda: all(s == "up" for _, s in addresses(rundir)))
+    assert any("/api/v1/namespaces/demo/endpoints?" in p and "watch=true" in p
+               for _, p in sim.requests)
