@@ -443,6 +443,7 @@ static void start_request(struct source_k8s *k, int watch)
 	k->phase = watch ? K8S_WATCH : K8S_LIST;
 	k->watch_started = ev_now(k->loop);
 	k->hdrs = curl_slist_append(NULL, "Accept: application/json");
+	kube_auth_refresh(&k->auth);	/* the token rotates: read it before each (re)connect */
 	kube_auth_apply(&k->auth, k->easy, &k->hdrs);
 	curl_easy_setopt(k->easy, CURLOPT_URL, url);
 	curl_easy_setopt(k->easy, CURLOPT_HTTPHEADER, k->hdrs);
@@ -479,7 +480,6 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 
 	/* resume the watch when there is a resourceVersion, else list */
-	kube_auth_refresh(&k->auth);
 	if (k->rv[0])
 		start_watch(k);
 	else
