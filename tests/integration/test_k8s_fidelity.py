@@ -4,6 +4,7 @@ delete events it emits. Then lb's manifests: valid against the Kubernetes
 schemas, cross-checked, and their ConfigMaps accepted by the programs."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -171,3 +172,30 @@ def test_the_configmaps_the_pods_mount_work(tmp_path, procs, rundir):
     e = procs([binary("lb-echo"), "--config", str(out / "backend-config/config.json"),
                "--listen", "127.0.0.1:0"])
     e.wait_log("service=backend")
+
+
+def test_dockerfile_and_scripts():
+    """What can be checked without a container engine: the scripts parse, and
+    the runtime image installs the package of every library the Makefile links."""
+    for script in ("up.sh", "smoke.sh"):
+        subprocess.run(["bash", "-n", os.path.join(MANIFESTS, script)], check=True)
+    dockerfile = open(os.path.join(MANIFESTS, "Dockerfile")).read()
+    runtime = dockerfile.split("FROM debian:bookworm-slim", 1)[1].split()
+    makefile = open(os.path.join(MANIFESTS, "..", "Makefile")).read()
+    libs_line = next(l for l in makefile.splitlines() if l.startswith("LIBS "))
+    libs = [w[2:] for w in libs_line.split() if w.startswith("-l") and w != "-lm"]
+    linked = {}
+    for prog in ("lb-echo", "lb-proxy", "lb-discover", "lb-ctl"):
+        out = subprocess.run(["ldd", binary(prog)], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if "=> /" in line:
+                name, path = line.split("=>")[0].strip(), line.split("=>")[1].split()[0]
+                linked[name] = os.path.realpath(path)
+    for lib in libs:
+        so = next((n for n in linked if re.match(rf"lib{lib}(-[\d.]+)?\.so", n)), None)
+        assert so, f"-l{lib} is not linked by any program"
+        pkg = subprocess.run(["dpkg", "-S", linked[so]], capture_output=True,
+                             text=True).stdout.split(":")[0]
+        assert pkg and pkg in runtime, f"the runtime image lacks {pkg or '?'} (for -l{lib})"
+    for copied in ("common", "lb-echo", "lb-proxy", "lb-discover", "lb-ctl", "Makefile"):
+        assert f"COPY {copied}" in dockerfile
