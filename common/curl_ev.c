@@ -2,19 +2,20 @@
 #include "curl_ev.h"
 
 #include <stdlib.h>
+#include <sys/queue.h>
 
 struct transfer {
 	CURL *easy;
 	curl_ev_done_cb done;
 	void *data;
-	struct transfer *prev, *next;
+	LIST_ENTRY(transfer) link;
 };
 
 struct curl_ev {
 	struct ev_loop *loop;
 	CURLM *multi;
 	ev_timer timer;			/* libcurl's own timeouts */
-	struct transfer *transfers;
+	LIST_HEAD(, transfer) transfers;
 };
 
 /* One watcher per socket libcurl asks to watch. */
@@ -22,16 +23,6 @@ struct sock_watch {
 	ev_io io;
 	struct curl_ev *c;
 };
-
-static void unlink_transfer(struct curl_ev *c, struct transfer *t)
-{
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		c->transfers = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-}
 
 static void finish_done(struct curl_ev *c)
 {
@@ -47,7 +38,7 @@ static void finish_done(struct curl_ev *c)
 			continue;
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
 		curl_multi_remove_handle(c->multi, easy);
-		unlink_transfer(c, t);
+		LIST_REMOVE(t, link);
 		/* the callback may add transfers: call it last */
 		{
 			curl_ev_done_cb done = t->done;
@@ -135,6 +126,7 @@ struct curl_ev *curl_ev_new(struct ev_loop *loop)
 		return NULL;
 	}
 	c->loop = loop;
+	LIST_INIT(&c->transfers);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -159,10 +151,7 @@ int curl_ev_add(struct curl_ev *c, CURL *easy, curl_ev_done_cb done, void *data)
 		free(t);
 		return -1;
 	}
-	t->next = c->transfers;
-	if (c->transfers)
-		c->transfers->prev = t;
-	c->transfers = t;
+	LIST_INSERT_HEAD(&c->transfers, t, link);
 	return 0;
 }
 
@@ -174,7 +163,7 @@ void curl_ev_remove(struct curl_ev *c, CURL *easy)
 	if (!t)
 		return;
 	curl_multi_remove_handle(c->multi, easy);
-	unlink_transfer(c, t);
+	LIST_REMOVE(t, link);
 	free(t);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
 }
@@ -183,11 +172,11 @@ void curl_ev_free(struct curl_ev *c)
 {
 	if (!c)
 		return;
-	while (c->transfers) {
-		struct transfer *t = c->transfers;
+	while (!LIST_EMPTY(&c->transfers)) {
+		struct transfer *t = LIST_FIRST(&c->transfers);
 
 		curl_multi_remove_handle(c->multi, t->easy);
-		unlink_transfer(c, t);
+		LIST_REMOVE(t, link);
 		free(t);
 	}
 	ev_timer_stop(c->loop, &c->timer);

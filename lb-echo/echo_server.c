@@ -15,7 +15,7 @@ static void server_on_accept(struct listener *l, int fd, const struct sockaddr *
 	struct echo_conn *c = srv->free_conns;
 
 	if (c) {
-		srv->free_conns = c->next;
+		srv->free_conns = c->next_free;
 		srv->nfree--;
 	} else {
 		c = calloc(1, sizeof(*c));
@@ -26,11 +26,7 @@ static void server_on_accept(struct listener *l, int fd, const struct sockaddr *
 		}
 	}
 	net_addr_format(peer, c->peer, sizeof(c->peer));
-	c->prev = NULL;
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	LIST_INSERT_HEAD(&srv->conns, c, link);
 	srv->nconns++;
 	echo_conn_open(srv, c, fd);
 }
@@ -51,18 +47,13 @@ static void conn_free(struct echo_conn *c)
 
 void echo_server_conn_closed(struct echo_server *srv, struct echo_conn *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	srv->nconns--;
 	if (srv->nfree < POOL_MAX && !srv->stopping) {
 		shrink(&c->in);
 		shrink(&c->out);
 		shrink(&c->body);
-		c->next = srv->free_conns;
+		c->next_free = srv->free_conns;
 		srv->free_conns = c;
 		srv->nfree++;
 	} else {
@@ -78,8 +69,8 @@ static void server_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int reven
 	(void)revents;
 
 	log_warn("drain timeout: closing remaining connections", "connections=%u", srv->nconns);
-	while (srv->conns)
-		echo_conn_close(srv->conns);
+	while (!LIST_EMPTY(&srv->conns))
+		echo_conn_close(LIST_FIRST(&srv->conns));
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -88,7 +79,8 @@ int echo_server_init(struct echo_server *srv, struct ev_loop *loop, const struct
 {
 	srv->loop = loop;
 	srv->opts = opts;
-	srv->conns = srv->free_conns = NULL;
+	LIST_INIT(&srv->conns);
+	srv->free_conns = NULL;
 	srv->nconns = srv->nfree = 0;
 	srv->stopping = 0;
 	fault_init(&srv->fault, opts->delay_ms, opts->error_rate);
@@ -113,8 +105,8 @@ void echo_server_stop(struct echo_server *srv)
 		return;
 	srv->stopping = 1;
 	listener_release(&srv->listener);
-	for (c = srv->conns; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&srv->conns); c; c = next) {
+		next = LIST_NEXT(c, link);
 		echo_conn_on_stop(c);
 	}
 	if (srv->nconns == 0) {
@@ -130,10 +122,10 @@ void echo_server_release(struct echo_server *srv)
 	struct echo_conn *c;
 
 	srv->stopping = 1;
-	while (srv->conns)
-		echo_conn_close(srv->conns);
+	while (!LIST_EMPTY(&srv->conns))
+		echo_conn_close(LIST_FIRST(&srv->conns));
 	while ((c = srv->free_conns) != NULL) {
-		srv->free_conns = c->next;
+		srv->free_conns = c->next_free;
 		conn_free(c);
 	}
 	ev_timer_stop(srv->loop, &srv->drain_timer);

@@ -3,6 +3,7 @@
 #define LB_ECHO_SERVER_H
 
 #include <ev.h>
+#include <sys/queue.h>
 
 #include "buf.h"
 #include "fault.h"
@@ -60,7 +61,8 @@ struct echo_conn {
 	double started;		/* when the current request began, monotonic */
 	char local_ip[48];
 	char peer[64];
-	struct echo_conn *prev, *next;
+	LIST_ENTRY(echo_conn) link;	/* in srv->conns */
+	struct echo_conn *next_free;	/* in srv->free_conns */
 };
 
 struct echo_server {
@@ -69,7 +71,7 @@ struct echo_server {
 	struct echo_identity id;
 	struct fault fault;
 	struct listener listener;
-	struct echo_conn *conns;	/* open connections */
+	LIST_HEAD(, echo_conn) conns;	/* open connections */
 	struct echo_conn *free_conns;	/* closed ones kept for reuse */
 	unsigned nconns, nfree;
 	int stopping;

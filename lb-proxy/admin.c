@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "balance_rr.h"
@@ -23,10 +24,10 @@ struct admin_conn {
 	ev_timer timer;
 	struct buf in, out;
 	struct http_msg msg;
-	struct admin_conn *prev, *next;
+	LIST_ENTRY(admin_conn) link;
 };
 
-static struct admin_conn *admin_conns;
+static LIST_HEAD(, admin_conn) admin_conns = LIST_HEAD_INITIALIZER(admin_conns);
 
 static void conn_free(struct admin_conn *c)
 {
@@ -35,12 +36,7 @@ static void conn_free(struct admin_conn *c)
 	ev_io_stop(loop, &c->io);
 	ev_timer_stop(loop, &c->timer);
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		admin_conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	buf_release(&c->in);
 	buf_release(&c->out);
 	free(c);
@@ -203,10 +199,7 @@ static void admin_on_accept(struct listener *l, int fd, const struct sockaddr *p
 	c->io.data = c->timer.data = c;
 	ev_io_start(a->px->loop, &c->io);
 	ev_timer_start(a->px->loop, &c->timer);
-	c->next = admin_conns;
-	if (admin_conns)
-		admin_conns->prev = c;
-	admin_conns = c;
+	LIST_INSERT_HEAD(&admin_conns, c, link);
 }
 
 int admin_init(struct admin *a, struct proxy *px, const char *addr, char *err, size_t errsz)
@@ -223,7 +216,7 @@ void admin_start(struct admin *a)
 
 void admin_release(struct admin *a)
 {
-	while (admin_conns)
-		conn_free(admin_conns);
+	while (!LIST_EMPTY(&admin_conns))
+		conn_free(LIST_FIRST(&admin_conns));
 	listener_release(&a->listener);
 }

@@ -3,6 +3,7 @@
 #define LB_PROXY_BACKEND_H
 
 #include <ev.h>
+#include <sys/queue.h>
 
 #include "net.h"
 
@@ -25,7 +26,7 @@ struct backend {
 	double fail_until;		/* a connect failed: skipped until then (ev_now) */
 	unsigned refs;
 	unsigned removed : 1;		/* not in the current set any more */
-	struct upstream *idle;		/* pooled keep-alive connections */
+	LIST_HEAD(, upstream) idle;	/* pooled keep-alive connections */
 	unsigned nidle;
 	unsigned active;		/* requests in flight */
 	unsigned connections;		/* open upstream connections */

@@ -96,7 +96,7 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 	struct session *s = px->free_sessions;
 
 	if (s) {
-		px->free_sessions = s->next;
+		px->free_sessions = s->next_free;
 		px->nfree--;
 	} else {
 		s = calloc(1, sizeof(*s));
@@ -106,11 +106,7 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 			return;
 		}
 	}
-	s->prev = NULL;
-	s->next = px->sessions;
-	if (px->sessions)
-		px->sessions->prev = s;
-	px->sessions = s;
+	LIST_INSERT_HEAD(&px->sessions, s, link);
 	px->nsessions++;
 	px->metrics.accepted++;
 	session_open(px, s, fd, peer);
@@ -134,19 +130,14 @@ static void shrink(struct buf *b)
 
 void proxy_session_closed(struct proxy *px, struct session *s)
 {
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		px->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, link);
 	px->nsessions--;
 	if (px->nfree < SESSION_POOL_MAX && !px->stopping) {
 		shrink(&s->in);
 		shrink(&s->uin);
 		shrink(&s->out);
 		shrink(&s->up_head);
-		s->next = px->free_sessions;
+		s->next_free = px->free_sessions;
 		px->free_sessions = s;
 		px->nfree++;
 	} else {
@@ -163,8 +154,8 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 
 	log_warn("drain timeout: closing remaining connections", "connections=%u", px->nsessions);
-	while (px->sessions)
-		session_close(px->sessions);
+	while (!LIST_EMPTY(&px->sessions))
+		session_close(LIST_FIRST(&px->sessions));
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -177,8 +168,8 @@ static void on_stop(void *data)
 		return;
 	px->stopping = 1;
 	listener_release(&px->listener);
-	for (s = px->sessions; s; s = next) {
-		next = s->next;
+	for (s = LIST_FIRST(&px->sessions); s; s = next) {
+		next = LIST_NEXT(s, link);
 		session_on_stop(s);
 	}
 	if (px->nsessions == 0) {
@@ -194,10 +185,10 @@ static void proxy_release(struct proxy *px)
 	struct session *s;
 
 	px->stopping = 1;
-	while (px->sessions)
-		session_close(px->sessions);
+	while (!LIST_EMPTY(&px->sessions))
+		session_close(LIST_FIRST(&px->sessions));
 	while ((s = px->free_sessions) != NULL) {
-		px->free_sessions = s->next;
+		px->free_sessions = s->next_free;
 		session_free(s);
 	}
 	ev_timer_stop(px->loop, &px->drain_timer);
@@ -241,6 +232,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&px, 0, sizeof(px));
+	LIST_INIT(&px.sessions);
 	memset(&sub, 0, sizeof(sub));
 	sub.sets.sock = sub.reports.sock = -1;
 	rc = config_startup(&proxy_spec, &opts, argc, argv, &cfg);

@@ -3,6 +3,7 @@
 #define LB_PROXY_PROXY_H
 
 #include <ev.h>
+#include <sys/queue.h>
 
 #include "backend.h"
 #include "listener.h"
@@ -42,7 +43,7 @@ struct proxy {
 	const struct proxy_options *opts;
 	struct listener listener;
 	struct backend_set set;
-	struct session *sessions;	/* open client connections */
+	LIST_HEAD(, session) sessions;	/* open client connections */
 	struct session *free_sessions;	/* closed ones kept for reuse */
 	unsigned nsessions, nfree;
 	int stopping;

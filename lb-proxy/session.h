@@ -3,6 +3,7 @@
 #define LB_PROXY_SESSION_H
 
 #include <ev.h>
+#include <sys/queue.h>
 
 #include "backend.h"
 #include "buf.h"
@@ -75,7 +76,8 @@ struct session {
 	char target[256];		/* method and path, for the access log */
 	double started;			/* request head complete, monotonic */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
-	struct session *prev, *next;
+	LIST_ENTRY(session) link;	/* in px->sessions */
+	struct session *next_free;	/* in px->free_sessions */
 };
 
 /* Takes over an accepted client fd. */

@@ -14,21 +14,14 @@ static unsigned open_count;
 
 static void pool_remove(struct upstream *u)
 {
-	struct backend *b = u->be;
-
-	if (u->prev)
-		u->prev->next = u->next;
-	else
-		b->idle = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
-	u->prev = u->next = NULL;
-	b->nidle--;
+	LIST_REMOVE(u, link);
+	u->pooled = 0;
+	u->be->nidle--;
 }
 
 void upstream_close(struct upstream *u)
 {
-	if (!u->owner && (u->prev || u->be->idle == u))
+	if (u->pooled)
 		pool_remove(u);
 	ev_io_stop(up_loop, &u->rio);
 	ev_io_stop(up_loop, &u->wio);
@@ -42,8 +35,8 @@ void upstream_close(struct upstream *u)
 
 static void close_idle(struct backend *b)
 {
-	while (b->idle)
-		upstream_close(b->idle);
+	while (!LIST_EMPTY(&b->idle))
+		upstream_close(LIST_FIRST(&b->idle));
 }
 
 /* Anything readable on a pooled connection is a close or junk: drop it. */
@@ -109,7 +102,7 @@ struct upstream *upstream_connect(struct backend *b)
 
 struct upstream *upstream_pool_get(struct backend *b)
 {
-	struct upstream *u = b->idle;
+	struct upstream *u = LIST_FIRST(&b->idle);
 
 	if (!u)
 		return NULL;
@@ -136,10 +129,7 @@ void upstream_pool_put(struct upstream *u, int stopping)
 	ev_io_start(up_loop, &u->rio);
 	u->timer.repeat = up_limits.idle_timeout;
 	ev_timer_again(up_loop, &u->timer);
-	u->prev = NULL;
-	u->next = b->idle;
-	if (b->idle)
-		b->idle->prev = u;
-	b->idle = u;
+	LIST_INSERT_HEAD(&b->idle, u, link);
+	u->pooled = 1;
 	b->nidle++;
 }

@@ -3,6 +3,7 @@
 #define LB_PROXY_UPSTREAM_H
 
 #include <ev.h>
+#include <sys/queue.h>
 
 #include "backend.h"
 
@@ -14,7 +15,8 @@ struct upstream {
 	ev_timer timer;			/* pool idle timeout */
 	unsigned requests;		/* exchanges served on this connection */
 	void *owner;			/* the session using it, NULL in the pool */
-	struct upstream *prev, *next;	/* in be->idle */
+	int pooled;			/* in be->idle */
+	LIST_ENTRY(upstream) link;	/* in be->idle */
 };
 
 struct upstream_limits {
