@@ -79,10 +79,20 @@ static int idempotent(int method)
 	       method == HTTP_DELETE || method == HTTP_OPTIONS || method == HTTP_TRACE;
 }
 
+/* Records the session's next deadline; applied once per pump pass
+ * (apply_timer), as a request may change it three times in one pass. */
 static void set_timer(struct session *s, double seconds)
 {
 	s->timer.repeat = seconds;
-	ev_timer_again(s->px->loop, &s->timer);
+	s->timer_dirty = 1;
+}
+
+static void apply_timer(struct session *s)
+{
+	if (s->timer_dirty) {
+		s->timer_dirty = 0;
+		ev_timer_again(s->px->loop, &s->timer);
+	}
 }
 
 static struct headers_ctx ctx_of(const struct session *s)
@@ -687,7 +697,9 @@ static void update_watchers(struct session *s)
 		break;
 	case SESSION_CONNECT:
 	case SESSION_EXCHANGE:
-		cread = !s->req_done && !s->client_eof && s->in.len - s->send_off < IN_LIMIT;
+		/* Reading on after the request (pipelined bytes wait in `in`) keeps
+		 * the watcher armed: no epoll_ctl per request. */
+		cread = !s->client_eof && s->in.len - s->send_off < IN_LIMIT;
 		uread = s->state == SESSION_EXCHANGE && !s->resp_done &&
 			s->uin.len - s->usend_off < IN_LIMIT;
 		break;
@@ -701,6 +713,7 @@ static void update_watchers(struct session *s)
 		cread = 1;
 		break;
 	}
+	apply_timer(s);
 	if (cread)
 		ev_io_start(loop, &s->rio);
 	else
@@ -983,6 +996,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->rio.data = s->wio.data = s->timer.data = s;
 	ev_io_start(px->loop, &s->rio);
 	set_timer(s, px->opts->keepalive_timeout);
+	apply_timer(s);
 }
 
 void session_close(struct session *s)

@@ -68,6 +68,7 @@ struct session {
 	unsigned resp_timer : 1;	/* the response timeout runs (request all sent) */
 	unsigned again : 1;		/* pump must run another round (an answer was queued) */
 	unsigned linger : 1;		/* drain the client before closing (it may still send) */
+	unsigned timer_dirty : 1;	/* timer.repeat changed: re-arm at the end of pump */
 	int method;
 	int status;			/* sent to the client */
 	int retries;
