@@ -102,11 +102,24 @@ def main():
         with open(post_lua, "w") as f:
             f.write('wrk.method = "POST"\nwrk.body = string.rep("x", 4096)\n'
                     'wrk.headers["Content-Type"] = "text/plain"\n')
+        # Paced cases: every connection waits 2 ms between requests, so all three
+        # proxies carry about the same rate and their tails compare at equal load
+        # (closed-loop runs put the faster proxy's whole box under more load).
+        pace_lua = os.path.join(procs.dir, "pace.lua")
+        with open(pace_lua, "w") as f:
+            f.write("function delay() return 2 end\n")
+        pace_post_lua = os.path.join(procs.dir, "pace-post.lua")
+        with open(pace_post_lua, "w") as f:
+            f.write('wrk.method = "POST"\nwrk.body = string.rep("x", 4096)\n'
+                    'wrk.headers["Content-Type"] = "text/plain"\n'
+                    "function delay() return 2 end\n")
         cases = [
             ("keep-alive GET", "/", {}, 64),
             ("Connection: close GET", "/", {"headers": ["Connection: close"]}, 64),
             ("POST 4 KiB", "/post", {"script": post_lua}, 64),
             ("1 MiB download", "/bytes/1048576", {}, 16),
+            ("GET, paced (p99 at equal load)", "/", {"script": pace_lua}, 64),
+            ("POST 4 KiB, paced", "/post", {"script": pace_post_lua}, 64),
         ]
         results = {}
         for name, path, kw, conns in cases:
@@ -115,7 +128,7 @@ def main():
                     res = wrk(f"http://127.0.0.1:{ports[proxy]}{path}", duration=DURATION,
                               connections=conns, **kw)
                     results.setdefault((name, proxy), []).append(res)
-                    print(f"{name:22s} round {r + 1} {proxy:9s} {res['rps']:10.0f} req/s "
+                    print(f"{name:30s} round {r + 1} {proxy:9s} {res['rps']:10.0f} req/s "
                           f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms "
                           f"non-2xx {res['non2xx']} {res['sockerr']}", flush=True)
         print(f"\nwrk -t1 -d{DURATION}s (-c64; -c16 for 1 MiB), median of {ROUNDS} rounds, "
