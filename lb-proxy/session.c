@@ -697,9 +697,11 @@ static void update_watchers(struct session *s)
 		break;
 	case SESSION_CONNECT:
 	case SESSION_EXCHANGE:
-		/* Reading on after the request (pipelined bytes wait in `in`) keeps
-		 * the watcher armed: no epoll_ctl per request. */
-		cread = !s->client_eof && s->in.len - s->send_off < IN_LIMIT;
+		/* An armed watcher stays armed (pipelined bytes wait in `in`): no
+		 * epoll_ctl per request. One never armed (the request was read
+		 * speculatively) is not armed just to wait for the response. */
+		cread = !s->client_eof && s->in.len - s->send_off < IN_LIMIT &&
+			(!s->req_done || ev_is_active(&s->rio));
 		uread = s->state == SESSION_EXCHANGE && !s->resp_done &&
 			s->uin.len - s->usend_off < IN_LIMIT;
 		break;
@@ -804,8 +806,11 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	n = read(s->fd, buf_tail(&s->in), buf_room(&s->in));
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EAGAIN || errno == EINTR) {
+			if (!ev_is_active(&s->rio))
+				ev_io_start(s->px->loop, &s->rio);	/* after a speculative read */
 			return;
+		}
 		n = 0;
 	}
 	if (n == 0) {
@@ -994,9 +999,12 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	ev_io_init(&s->wio, client_on_write, fd, EV_WRITE);
 	ev_init(&s->timer, session_on_timer);
 	s->rio.data = s->wio.data = s->timer.data = s;
-	ev_io_start(px->loop, &s->rio);
 	set_timer(s, px->opts->keepalive_timeout);
 	apply_timer(s);
+	/* Speculative I/O, as HAProxy does: a client usually sends its request
+	 * with the connection, so read now; the read watcher (an epoll_ctl) is
+	 * armed only if the read would block. The session may close here. */
+	client_on_read(px->loop, &s->rio, EV_READ);
 }
 
 void session_close(struct session *s)
