@@ -17,7 +17,8 @@ def main():
     try:
         echo_port = free_port()
         procs.start([os.path.join(BIN, "lb-echo"), "--listen", f"127.0.0.1:{echo_port}",
-                     "--access-log", "off"], env={"POD_NAME": "bench-echo"}, name="echo")
+                     "--access-log", "off"], env={"POD_NAME": "bench-echo"}, name="echo",
+                    under_test=True)
         wait_port(echo_port)
         doc = urllib.request.urlopen(f"http://127.0.0.1:{echo_port}/bench").read()
         www = os.path.join(procs.dir, "www")

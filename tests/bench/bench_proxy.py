@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BIN, Procs, free_port, nginx, table, wait_port, wrk  # noqa: E402
+from common import BIN, LOAD_CPUS, PIN, SUT_CPUS, Procs, free_port, nginx, table, wait_port, wrk  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
@@ -42,7 +42,7 @@ backend be
   balance roundrobin
 {servers}
 """)
-    return procs.start(["haproxy", "-db", "-f", conf], name="haproxy")
+    return procs.start(["haproxy", "-db", "-f", conf], name="haproxy", under_test=True)
 
 
 def rss_kb(pid):
@@ -88,7 +88,8 @@ def main():
         pids["lb-proxy"] = procs.start([os.path.join(BIN, "lb-proxy"), "--listen",
                                         f"127.0.0.1:{ports['lb-proxy']}", "--admin",
                                         f"127.0.0.1:{free_port()}", "--backends", ",".join(backends),
-                                        "--access-log", "off"], name="lb-proxy").pid
+                                        "--access-log", "off"], name="lb-proxy",
+                                       under_test=True).pid
         pids["haproxy"] = haproxy(procs, ports["haproxy"], backends).pid
         upstream = " ".join(f"server {b};" for b in backends)
         pids["nginx"] = nginx(procs, f"""
@@ -132,7 +133,9 @@ def main():
                           f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms "
                           f"non-2xx {res['non2xx']} {res['sockerr']}", flush=True)
         print(f"\nwrk -t1 -d{DURATION}s (-c64; -c16 for 1 MiB), median of {ROUNDS} rounds, "
-              f"3 lb-echo backends, all on this machine\n")
+              f"3 lb-echo backends, all on this machine"
+              + (f"; the proxy on CPU {SUT_CPUS[0]}, wrk and backends on CPU "
+                 f"{','.join(LOAD_CPUS)}" if PIN else "") + "\n")
         rows = []
         for name, _, _, _ in cases:
             med = {}

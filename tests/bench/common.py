@@ -39,12 +39,28 @@ def wait_port(port, timeout=10):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+# On a machine with at least two cores, the proxy (or server) under test gets
+# the last core to itself and everything else (wrk, backends) the others, so
+# each measures its own cost rather than the scheduler's mood. BENCH_PIN=0 off.
+NCPU = os.cpu_count() or 1
+PIN = os.environ.get("BENCH_PIN", "1") != "0" and NCPU >= 2
+SUT_CPUS = [str(NCPU - 1)]
+LOAD_CPUS = [str(c) for c in range(NCPU - 1)]
+
+
+def pinned(argv, under_test):
+    if not PIN:
+        return argv
+    return ["taskset", "-c", ",".join(SUT_CPUS if under_test else LOAD_CPUS)] + argv
+
+
 class Procs:
     def __init__(self):
         self.procs = []
         self.dir = tempfile.mkdtemp(prefix="lb-bench-")
 
-    def start(self, argv, env=None, name="proc"):
+    def start(self, argv, env=None, name="proc", under_test=False):
+        argv = pinned(argv, under_test)
         e = dict(os.environ)
         e.update(env or {})
         log = open(os.path.join(self.dir, f"{name}-{len(self.procs)}.log"), "wb")
@@ -84,7 +100,7 @@ http {{
   {conf_body}
 }}
 """)
-    return procs.start(["nginx", "-c", conf, "-p", d], name="nginx")
+    return procs.start(["nginx", "-c", conf, "-p", d], name="nginx", under_test=True)
 
 
 def wrk(url, duration=5, connections=64, script=None, headers=()):
@@ -93,7 +109,8 @@ def wrk(url, duration=5, connections=64, script=None, headers=()):
         argv += ["-H", h]
     if script:
         argv += ["-s", script]
-    out = subprocess.run(argv + [url], capture_output=True, text=True, timeout=duration + 30).stdout
+    out = subprocess.run(pinned(argv + [url], False), capture_output=True, text=True,
+                         timeout=duration + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = {}
     for pct in ("50", "99"):
