@@ -807,8 +807,12 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	n = read(s->fd, buf_tail(&s->in), buf_room(&s->in));
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
+			/* nothing came (a speculative read): an idle connection
+			 * keeps no read block */
+			if (s->in.len == 0)
+				buf_cache_give(&s->in);
 			if (!ev_is_active(&s->rio))
-				ev_io_start(s->px->loop, &s->rio);	/* after a speculative read */
+				ev_io_start(s->px->loop, &s->rio);
 			return;
 		}
 		n = 0;

@@ -474,3 +474,19 @@ def test_max_connections_pauses_accepting(three_echos, proxy):
     assert s.recv(4096).startswith(b"HTTP/1.1 200 ")
     s.close()
     held[1].close()
+
+
+def test_idle_connections_cost_little_memory(three_echos, proxy):
+    """An idle client connection holds no parser and no read block (found when
+    the speculative read kept a 16 KiB block per connection)."""
+    p = proxy([three_echos[0].addr])
+    before = _rss_kb(p.proc.pid)
+    socks = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(2000)]
+    try:
+        wait_for("accepted", lambda: f"lb_proxy_client_connections 2000" in p.admin("/metrics")[1])
+        per_conn = (_rss_kb(p.proc.pid) - before) * 1024 / 2000
+        print(f"{per_conn:.0f} bytes of RSS per idle connection")
+        assert per_conn < 4096 * SLOW
+    finally:
+        for s in socks:
+            s.close()
