@@ -26,6 +26,7 @@ struct proxy_options {
 	char *service;
 	double heartbeat;		/* lb-discover's; stale after 3 silent ones */
 	double report_interval;
+	double loop_batch;		/* libev io_collect_interval */
 	long retries;
 	long max_connections;
 	long max_header_size;
