@@ -1,6 +1,7 @@
 /* buf: the one growable byte buffer of lb (see buf.h for its rules). */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,37 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t n)
 			return -1;
 	}
 	return buf_append(b, s + start, n - start);
+}
+
+int buf_read_file(struct buf *b, const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	int saved;
+
+	if (!fp)
+		return -1;
+	for (;;) {
+		size_t got;
+
+		if (buf_reserve(b, 4096 + 1) == -1) {
+			errno = ENOMEM;
+			goto fail;
+		}
+		got = fread(b->data + b->len, 1, buf_room(b) - 1, fp);
+		b->len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(fp))
+		goto fail;
+	fclose(fp);
+	b->data[b->len] = '\0';
+	return 0;
+fail:
+	saved = errno;
+	fclose(fp);
+	errno = saved;
+	return -1;
 }
 
 void buf_consume(struct buf *b, size_t n)

@@ -37,6 +37,10 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
 int buf_vappendf(struct buf *b, const char *fmt, va_list ap);
 /* Appends `s` (n bytes) escaped for use inside a JSON string (no quotes). */
 int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
+/* Appends the whole file at `path` and keeps a NUL after `len` (not counted),
+ * so `data` is never NULL afterwards. Start-up and small files only (it
+ * blocks). Returns 0, or -1 with errno set. */
+int buf_read_file(struct buf *b, const char *path);
 /* Marks `n` unread bytes as consumed; empties the buffer when all are. */
 void buf_consume(struct buf *b, size_t n);
 /* Moves the unread bytes to the start of the storage. */

@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "buf.h"
+
 const char *const config_log_levels[] = { "debug", "info", "warn", "error", NULL };
 const char *const config_log_formats[] = { "text", "json", NULL };
 
@@ -337,9 +339,9 @@ static const struct config_field *find_field(const struct config_spec *spec, con
 static int load_file(const struct config_spec *spec, void *opts, const char *path,
 		     struct config_result *res)
 {
-	FILE *fp = fopen(path, "rb");
-	char *text = NULL;
-	size_t n = 0, cap = 0;
+	struct buf file = BUF_INIT;
+	const char *text;
+	size_t n;
 	json_t *root = NULL;
 	json_error_t jerr;
 	const char *key;
@@ -347,31 +349,13 @@ static int load_file(const struct config_spec *spec, void *opts, const char *pat
 	int rc = -1;
 
 	snprintf(res->file, sizeof(res->file), "%s", path);
-	if (!fp) {
-		set_err(res, "%s: cannot read config: %s", path, strerror(errno));
-		return -1;
-	}
-	for (;;) {
-		size_t got;
-
-		if (n + 4096 > cap) {
-			char *grown = realloc(text, cap + 65536);
-
-			if (!grown)
-				goto out;
-			text = grown;
-			cap += 65536;
-		}
-		got = fread(text + n, 1, cap - n, fp);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(fp)) {
+	if (buf_read_file(&file, path) == -1) {
 		set_err(res, "%s: cannot read config: %s", path, strerror(errno));
 		goto out;
 	}
-	root = json_loadb(text ? text : "", n, JSON_REJECT_DUPLICATES, &jerr);
+	text = file.data;
+	n = file.len;
+	root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		set_err(res, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, jerr.text);
 		goto out;
@@ -417,8 +401,7 @@ static int load_file(const struct config_spec *spec, void *opts, const char *pat
 	rc = 0;
 out:
 	json_decref(root);
-	free(text);
-	fclose(fp);
+	buf_release(&file);
 	return rc;
 }
 

@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -93,6 +92,22 @@ int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t err
 	return 0;
 }
 
+int net_split_weight(char *item, long *weight, char *err, size_t errsz)
+{
+	char *at = strrchr(item, '@'), *bracket = strchr(item, ']'), *end;
+
+	*weight = 1;
+	if (!at || (bracket && at < bracket))
+		return 0;
+	*at = '\0';
+	*weight = strtol(at + 1, &end, 10);
+	if (*end || *weight < 1 || *weight > 1000) {
+		snprintf(err, errsz, "backend \"%s\": the weight must be 1 to 1000", item);
+		return -1;
+	}
+	return 0;
+}
+
 void net_addr_ip(const struct sockaddr *sa, char *out, size_t outsz)
 {
 	if (sa->sa_family == AF_INET6) {
@@ -123,13 +138,6 @@ void net_addr_format(const struct sockaddr *sa, char *out, size_t outsz)
 		snprintf(out, outsz, "[%s]:%d", ip, port);
 	else
 		snprintf(out, outsz, "%s:%d", ip, port);
-}
-
-int net_set_nonblock(int fd)
-{
-	int fl = fcntl(fd, F_GETFL);
-
-	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
 void net_set_nodelay(int fd)
@@ -170,16 +178,4 @@ int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *er
 fail:
 	close(fd);
 	return -1;
-}
-
-int net_local_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return -1;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }

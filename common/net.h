@@ -19,6 +19,10 @@ int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
 /* Like net_parse_addr, but HOST must be an IP literal: never blocks, so it
  * may run inside an event loop (addresses from the bus, lb-ctl). */
 int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t errsz);
+/* Cuts a "@WEIGHT" suffix off `item` (in place; not one inside IPv6
+ * brackets) into *weight (1 when there is none). Returns 0, or -1 with
+ * err filled when the weight is not 1 to 1000. */
+int net_split_weight(char *item, long *weight, char *err, size_t errsz);
 /* Formats as "1.2.3.4:80" or "[::1]:80" into out (at least 64 bytes). */
 void net_addr_format(const struct sockaddr *sa, char *out, size_t outsz);
 /* The IP alone ("1.2.3.4", "::1") into out (at least 48 bytes). */
@@ -27,9 +31,6 @@ void net_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
  * by accepted sockets), and SO_REUSEPORT when asked, so several processes can
  * share a port. Returns the fd or -1 + err. */
 int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *err, size_t errsz);
-/* The port a socket is bound to (for ephemeral ports), or -1. */
-int net_local_port(int fd);
-int net_set_nonblock(int fd);
 void net_set_nodelay(int fd);
 
 #endif

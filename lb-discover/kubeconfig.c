@@ -9,35 +9,23 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "buf.h"
+
 /* Reads a whole small file; returns malloc'd bytes (NUL-terminated) or NULL. */
 static char *read_file(const char *path, size_t *len)
 {
-	FILE *fp = fopen(path, "rb");
-	char *data = NULL;
-	size_t n = 0, cap = 0, got;
+	struct buf b = BUF_INIT;
 
-	if (!fp)
+	if (buf_read_file(&b, path) == -1) {
+		int saved = errno;
+
+		buf_release(&b);
+		errno = saved;
 		return NULL;
-	do {
-		if (n + 4096 + 1 > cap) {
-			char *grown = realloc(data, cap + 65536);
-
-			if (!grown) {
-				free(data);
-				fclose(fp);
-				return NULL;
-			}
-			data = grown;
-			cap += 65536;
-		}
-		got = fread(data + n, 1, cap - n - 1, fp);
-		n += got;
-	} while (got > 0);
-	fclose(fp);
-	data[n] = '\0';
+	}
 	if (len)
-		*len = n;
-	return data;
+		*len = b.len;
+	return b.data;
 }
 
 static void trim(char *s)

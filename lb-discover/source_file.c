@@ -9,6 +9,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 #include "net.h"
 #include "source.h"
@@ -25,9 +26,9 @@ struct source_file {
 
 int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_t errsz)
 {
-	char item[BUS_ADDRESS_MAX + 16], *at;
+	char item[BUS_ADDRESS_MAX + 16];
 	struct net_addr na;
-	long weight = 1;
+	long weight;
 
 	memset(b, 0, sizeof(*b));
 	if (strlen(text) >= sizeof(item)) {
@@ -35,17 +36,8 @@ int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_
 		return -1;
 	}
 	strcpy(item, text);
-	at = strrchr(item, '@');
-	if (at && (!strchr(item, ']') || at > strchr(item, ']'))) {
-		char *end;
-
-		*at = '\0';
-		weight = strtol(at + 1, &end, 10);
-		if (*end || weight < 1 || weight > 1000) {
-			snprintf(err, errsz, "backend \"%s\": the weight must be 1 to 1000", item);
-			return -1;
-		}
-	}
+	if (net_split_weight(item, &weight, err, errsz) == -1)
+		return -1;
 	if (strlen(item) >= BUS_ADDRESS_MAX || net_parse_numeric(item, &na, err, errsz) == -1)
 		return -1;
 	memcpy(b->address, item, strlen(item) + 1);
@@ -187,36 +179,17 @@ int source_file_parse(const char *path, const char *text, size_t len, struct bus
 /* Reads and parses; on success hands the list over. */
 static int reload(struct source_file *f, char *err, size_t errsz)
 {
-	FILE *fp = fopen(f->path, "rb");
-	char *text = NULL;
-	size_t len = 0;
+	struct buf text = BUF_INIT;
 	struct bus_backend *list = NULL;
 	int n;
 
-	if (!fp) {
+	if (buf_read_file(&text, f->path) == -1) {
 		snprintf(err, errsz, "%s: %s", f->path, strerror(errno));
+		buf_release(&text);
 		return -1;
 	}
-	{
-		char chunk[4096];
-		size_t got;
-
-		while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-			char *grown = realloc(text, len + got);
-
-			if (!grown) {
-				free(text);
-				fclose(fp);
-				return -1;
-			}
-			text = grown;
-			memcpy(text + len, chunk, got);
-			len += got;
-		}
-	}
-	fclose(fp);
-	n = source_file_parse(f->path, text ? text : "", len, &list, err, errsz);
-	free(text);
+	n = source_file_parse(f->path, text.data, text.len, &list, err, errsz);
+	buf_release(&text);
 	if (n < 0)
 		return -1;
 	f->cb(f->data, list, (size_t)n);

@@ -73,21 +73,14 @@ int backend_set_parse(const char *spec, struct backend_set *set, char *err, size
 		return -1;
 	}
 	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-		char *at = strrchr(item, '@'), *end;
 		struct net_addr addr;
 		struct backend **grown, *b;
-		long weight = 1;
+		long weight;
 
 		while (*item == ' ')
 			item++;
-		if (at && (!strchr(item, ']') || at > strchr(item, ']'))) {
-			*at = '\0';
-			weight = strtol(at + 1, &end, 10);
-			if (*end || weight < 1 || weight > 1000) {
-				snprintf(err, errsz, "backend \"%s\": the weight must be 1 to 1000", item);
-				goto out;
-			}
-		}
+		if (net_split_weight(item, &weight, err, errsz) == -1)
+			goto out;
 		if (!*item) {
 			snprintf(err, errsz, "empty backend in \"%s\"", spec);
 			goto out;
