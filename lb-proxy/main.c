@@ -150,6 +150,21 @@ void proxy_session_closed(struct proxy *px, struct session *s)
 	accept_update(px);
 }
 
+/*
+ * Before each poll: batching (the collect interval) pays when passes handle
+ * many small events. When a read of the last pass filled its buffer, bytes
+ * are already waiting (a body is streaming) and sleeping first would only
+ * stall it: a lone 1 MiB download took 6 ms instead of 1 ms.
+ */
+static void on_batch_check(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct proxy *px = w->data;
+	(void)revents;
+
+	ev_set_io_collect_interval(loop, px->bulk ? 0. : px->opts->loop_batch);
+	px->bulk = 0;
+}
+
 static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct proxy *px = w->data;
@@ -268,9 +283,13 @@ int main(int argc, char **argv)
 	px.loop = ev_default_loop(EVFLAG_AUTO);
 	/* Under load, poll at most every loop_batch seconds so each pass handles
 	 * more events (fewer sleeps and wake-ups: +45% on short connections here,
-	 * with 20 us);
-	 * an idle loop still wakes at once for a lone request. */
+	 * with 20 us); an idle loop still wakes at once for a lone request, and
+	 * a pass that filled a read buffer polls at once (see on_batch_check). */
 	ev_set_io_collect_interval(px.loop, opts.loop_batch);
+	ev_prepare_init(&px.batch_check, on_batch_check);
+	px.batch_check.data = &px;
+	ev_prepare_start(px.loop, &px.batch_check);
+	ev_unref(px.loop);
 	px.opts = &opts;
 	px.started = timefmt_mono();
 	limits.pool_size = (unsigned)opts.upstream_pool_size;

@@ -52,6 +52,8 @@ struct proxy {
 	int on_bus;			/* sets come from lb-discover */
 	int stale;			/* on the bus, and no set heard for a while */
 	ev_timer drain_timer;
+	ev_prepare batch_check;		/* sets the collect interval of the next poll */
+	int bulk;			/* a read of this loop pass filled its buffer */
 	struct metrics metrics;
 	double started;
 };

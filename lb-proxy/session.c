@@ -794,6 +794,7 @@ static void pump(struct session *s)
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
+	size_t room;
 	ssize_t n;
 	(void)revents;
 
@@ -804,7 +805,10 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		session_close(s);
 		return;
 	}
-	n = read(s->fd, buf_tail(&s->in), buf_room(&s->in));
+	room = buf_room(&s->in);
+	n = read(s->fd, buf_tail(&s->in), room);
+	if ((size_t)n == room)
+		s->px->bulk = 1;
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			/* nothing came (a speculative read): an idle connection
@@ -857,6 +861,7 @@ static void client_on_write(struct ev_loop *loop, ev_io *w, int revents)
 static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
+	size_t room;
 	ssize_t n;
 	(void)loop;
 	(void)revents;
@@ -868,7 +873,10 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		session_close(s);
 		return;
 	}
-	n = read(s->up->fd, buf_tail(&s->uin), buf_room(&s->uin));
+	room = buf_room(&s->uin);
+	n = read(s->up->fd, buf_tail(&s->uin), room);
+	if ((size_t)n == room)
+		s->px->bulk = 1;
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;

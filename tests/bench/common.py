@@ -93,7 +93,7 @@ user root;
 error_log {d}/error.log warn;
 pid {d}/nginx.pid;
 worker_rlimit_nofile 20000;
-events {{ worker_connections 9900; }}
+events {{ worker_connections 10100; }}
 http {{
   access_log off;
   keepalive_requests 1000000;

@@ -242,6 +242,31 @@ def test_non_idempotent_request_is_not_retried_after_it_was_sent(proxy):
     good.close()
 
 
+def test_body_bytes_are_forwarded_as_they_come(proxy):
+    """A backend that sends half its body and pauses: the client has that half
+    at once, not when the rest comes. (Writing with MSG_MORE, as HAProxy does
+    while a body is unfinished, held it back 200 ms: the kernel's timer.)"""
+    def respond_in_halves(conn, backend):
+        Reader(conn).request()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789")
+        time.sleep(1.5)
+        conn.sendall(b"abcdefghij")
+
+    be = RawBackend(respond_in_halves)
+    p = proxy([be.addr])
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    started, got = time.monotonic(), b""
+    while not got.endswith(b"0123456789"):
+        got += s.recv(4096)
+    first_half = time.monotonic() - started
+    while not got.endswith(b"abcdefghij"):
+        got += s.recv(4096)
+    assert first_half < 0.15, f"the first half took {first_half:.3f} s"
+    s.close()
+    be.close()
+
+
 SMUGGLING = [
     b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n\r\n",
     b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n",
