@@ -257,11 +257,17 @@ def test_body_bytes_are_forwarded_as_they_come(proxy):
     s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     started, got = time.monotonic(), b""
-    while not got.endswith(b"0123456789"):
-        got += s.recv(4096)
+
+    def receive_until(suffix, got):
+        while not got.endswith(suffix):
+            data = s.recv(4096)
+            assert data, f"the proxy closed the connection after {got!r}"
+            got += data
+        return got
+
+    got = receive_until(b"0123456789", got)
     first_half = time.monotonic() - started
-    while not got.endswith(b"abcdefghij"):
-        got += s.recv(4096)
+    got = receive_until(b"abcdefghij", got)
     assert first_half < 0.15, f"the first half took {first_half:.3f} s"
     s.close()
     be.close()
