@@ -791,24 +791,40 @@ static void pump(struct session *s)
 
 /* ---- event callbacks ------------------------------------------------------------------ */
 
+/*
+ * One read from fd into b, which gets a cached block with at least
+ * HTTP_READ_CHUNK free. A read that fills the room tells the loop more is
+ * waiting (no batching sleep before the next poll). Returns read()'s result,
+ * or -2 when no buffer could be had.
+ */
+static ssize_t read_block(struct session *s, int fd, struct buf *b)
+{
+	size_t room;
+	ssize_t n;
+
+	buf_cache_take(b);
+	if (buf_reserve(b, HTTP_READ_CHUNK) == -1)
+		return -2;
+	room = buf_room(b);
+	n = read(fd, buf_tail(b), room);
+	if (n > 0 && (size_t)n == room)
+		s->px->bulk = 1;
+	return n;
+}
+
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
-	size_t room;
 	ssize_t n;
 	(void)revents;
 
 	if (s->in.cap - s->in.len < HTTP_READ_CHUNK)
 		in_compact(s);
-	buf_cache_take(&s->in);
-	if (buf_reserve(&s->in, HTTP_READ_CHUNK) == -1) {
+	n = read_block(s, s->fd, &s->in);
+	if (n == -2) {
 		session_close(s);
 		return;
 	}
-	room = buf_room(&s->in);
-	n = read(s->fd, buf_tail(&s->in), room);
-	if ((size_t)n == room)
-		s->px->bulk = 1;
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR) {
 			/* nothing came (a speculative read): an idle connection
@@ -861,22 +877,17 @@ static void client_on_write(struct ev_loop *loop, ev_io *w, int revents)
 static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
-	size_t room;
 	ssize_t n;
 	(void)loop;
 	(void)revents;
 
 	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
 		uin_compact(s);
-	buf_cache_take(&s->uin);
-	if (buf_reserve(&s->uin, HTTP_READ_CHUNK) == -1) {
+	n = read_block(s, s->up->fd, &s->uin);
+	if (n == -2) {
 		session_close(s);
 		return;
 	}
-	room = buf_room(&s->uin);
-	n = read(s->up->fd, buf_tail(&s->uin), room);
-	if ((size_t)n == room)
-		s->px->bulk = 1;
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
