@@ -163,22 +163,6 @@ static void on_batch_check(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	ev_set_io_collect_interval(loop, px->bulk ? 0. : px->opts->loop_batch);
 	px->bulk = 0;
-	session_push_corked(px, 0);
-	px->pass++;
-	/* an active idle watcher makes the poll return at once */
-	if (LIST_EMPTY(&px->corked))
-		ev_idle_stop(loop, &px->push_idle);
-	else
-		ev_idle_start(loop, &px->push_idle);
-}
-
-static void on_push_idle(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	struct proxy *px = w->data;
-	(void)revents;
-
-	session_push_corked(px, 1);
-	ev_idle_stop(loop, w);
 }
 
 static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -306,9 +290,6 @@ int main(int argc, char **argv)
 	px.batch_check.data = &px;
 	ev_prepare_start(px.loop, &px.batch_check);
 	ev_unref(px.loop);
-	LIST_INIT(&px.corked);
-	ev_idle_init(&px.push_idle, on_push_idle);
-	px.push_idle.data = &px;
 	px.opts = &opts;
 	px.started = timefmt_mono();
 	limits.pool_size = (unsigned)opts.upstream_pool_size;

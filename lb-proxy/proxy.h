@@ -54,9 +54,6 @@ struct proxy {
 	ev_timer drain_timer;
 	ev_prepare batch_check;		/* sets the collect interval of the next poll */
 	int bulk;			/* a read of this loop pass filled its buffer */
-	unsigned pass;			/* loop passes, counted before each poll */
-	LIST_HEAD(, session) corked;	/* client sockets holding MSG_MORE bytes */
-	ev_idle push_idle;		/* pushes them when the loop has nothing else */
 	struct metrics metrics;
 	double started;
 };

@@ -7,8 +7,6 @@
 #include "session.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +20,6 @@
 #include "net.h"
 #include "timefmt.h"
 
-#define BULK_READ (64 * 1024)	/* a backend read once its last one filled the buffer */
 #define IN_LIMIT (64 * 1024)		/* unsent bytes per direction before reading stops */
 #define LINGER_SECONDS 2.0
 #define RESPONSE_HEAD_LIMIT (64 * 1024)
@@ -148,7 +145,7 @@ static void response_reset(struct session *s)
 	}
 	buf_reset(&s->uin);
 	s->uparse_off = s->usend_off = 0;
-	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = s->up_full = 0;
+	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = 0;
 	s->resp_timer = 0;
 }
 
@@ -255,32 +252,32 @@ static void exchange_end(struct session *s)
 /* ---- I/O helpers ---------------------------------------------------------------- */
 
 /*
- * Writes `head` (from its pos) then data[*off, end) to fd, one sendmsg with
- * `flags` a round, until all is written (returns 1), the fd would block (0)
- * or fails (-1). Written head bytes advance head->pos; the head is emptied
- * once written unless keep_head (a request head is kept for a retry).
- * Written data bytes advance *off and are added to *counted when not NULL.
+ * Writes `head` (from its pos) then data[*off, end) to fd, one writev a
+ * round, until all is written (returns 1), the fd would block (0) or fails
+ * (-1). Written head bytes advance head->pos; the head is emptied once
+ * written unless keep_head (a request head is kept for a retry). Written
+ * data bytes advance *off and are added to *counted when not NULL.
  */
 static int write_pair(int fd, struct buf *head, int keep_head, const char *data, size_t *off,
-		      size_t end, unsigned long long *counted, int flags)
+		      size_t end, unsigned long long *counted)
 {
 	for (;;) {
 		struct iovec iov[2];
-		struct msghdr msg = { .msg_iov = iov };
+		int n = 0;
 		size_t hlen = buf_unread(head);
 		ssize_t w;
 
 		if (hlen) {
-			iov[msg.msg_iovlen].iov_base = buf_head(head);
-			iov[msg.msg_iovlen++].iov_len = hlen;
+			iov[n].iov_base = buf_head(head);
+			iov[n++].iov_len = hlen;
 		}
 		if (end > *off) {
-			iov[msg.msg_iovlen].iov_base = (char *)data + *off;
-			iov[msg.msg_iovlen++].iov_len = end - *off;
+			iov[n].iov_base = (char *)data + *off;
+			iov[n++].iov_len = end - *off;
 		}
-		if (msg.msg_iovlen == 0)
+		if (n == 0)
 			return 1;
-		w = sendmsg(fd, &msg, flags);
+		w = writev(fd, iov, n);
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
@@ -300,65 +297,13 @@ static int write_pair(int fd, struct buf *head, int keep_head, const char *data,
 	}
 }
 
-/* Pushes what the kernel holds for the client (setting TCP_NODELAY again
- * sends the queue at once). */
-static void uncork(struct session *s)
-{
-	int one = 1;
-
-	if (!s->corked)
-		return;
-	s->corked = 0;
-	LIST_REMOVE(s, cork_link);
-	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-void session_push_corked(struct proxy *px, int all)
-{
-	struct session *s, *next;
-
-	for (s = LIST_FIRST(&px->corked); s; s = next) {
-		next = LIST_NEXT(s, cork_link);
-		if (all || s->cork_pass != px->pass)
-			uncork(s);
-	}
-}
-
-/*
- * Writes what the client is owed; returns -1 on a fatal error.
- *
- * While a response body streams and the backend has more ready (its last
- * read filled the buffer), the write says MSG_MORE: the kernel then sends
- * full segments (64 KiB on loopback) instead of one per 16 KiB write, which
- * roughly halves the segments and ACKs both ends process. HAProxy does the
- * same. The bytes it holds go out with the next write without MSG_MORE, on
- * the client's next ACK, or, if neither comes within a loop pass, when
- * session_push_corked() pushes them: a pausing backend's bytes are never
- * held (the kernel alone would wait 200 ms).
- */
+/* Writes what the client is owed; returns -1 on a fatal error. */
 static int client_flush(struct session *s)
 {
-	int more = s->state == SESSION_EXCHANGE && s->up_full && s->resp_head_done &&
-		   !s->resp_done;
-	size_t before = s->usend_off;
 	int rc = write_pair(s->fd, &s->out, 0, s->uin.data, &s->usend_off, s->uparse_off,
-			    &s->bytes_out, more ? MSG_MORE : 0);
+			    &s->bytes_out);
 
 	s->client_blocked = rc == 0;
-	if (s->usend_off != before) {
-		if (!more) {
-			if (s->corked) {
-				s->corked = 0;
-				LIST_REMOVE(s, cork_link);
-			}
-		} else {
-			if (!s->corked) {
-				s->corked = 1;
-				LIST_INSERT_HEAD(&s->px->corked, s, cork_link);
-			}
-			s->cork_pass = s->px->pass;
-		}
-	}
 	return rc == -1 ? -1 : 0;
 }
 
@@ -366,8 +311,7 @@ static int client_flush(struct session *s)
 static int upstream_flush(struct session *s)
 {
 	size_t head_pos = s->up_head.pos, off = s->send_off;
-	int rc = write_pair(s->up->fd, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL,
-			    0);
+	int rc = write_pair(s->up->fd, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
 
 	if (s->up_head.pos != head_pos || s->send_off != off)
 		s->req_sent_any = 1;
@@ -848,25 +792,22 @@ static void pump(struct session *s)
 /* ---- event callbacks ------------------------------------------------------------------ */
 
 /*
- * One read from fd into b, which gets a cached block with at least `chunk`
- * bytes free. A read that fills the room sets *full and tells the loop more
- * is waiting (no batching sleep before the next poll). Returns read()'s
- * result, or -2 when no buffer could be had. A backend that keeps filling
- * 16 KiB reads is read BULK_READ at a time: a quarter of the reads, and the
- * backend's socket is acknowledged less often.
+ * One read from fd into b, which gets a cached block with at least
+ * HTTP_READ_CHUNK free. A read that fills the room tells the loop more is
+ * waiting (no batching sleep before the next poll). Returns read()'s result,
+ * or -2 when no buffer could be had.
  */
-static ssize_t read_block(struct session *s, int fd, struct buf *b, size_t chunk, int *full)
+static ssize_t read_block(struct session *s, int fd, struct buf *b)
 {
 	size_t room;
 	ssize_t n;
 
 	buf_cache_take(b);
-	if (buf_reserve(b, chunk) == -1)
+	if (buf_reserve(b, HTTP_READ_CHUNK) == -1)
 		return -2;
 	room = buf_room(b);
 	n = read(fd, buf_tail(b), room);
-	*full = n > 0 && (size_t)n == room;
-	if (*full)
+	if (n > 0 && (size_t)n == room)
 		s->px->bulk = 1;
 	return n;
 }
@@ -875,12 +816,11 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
 	ssize_t n;
-	int full = 0;
 	(void)revents;
 
 	if (s->in.cap - s->in.len < HTTP_READ_CHUNK)
 		in_compact(s);
-	n = read_block(s, s->fd, &s->in, HTTP_READ_CHUNK, &full);
+	n = read_block(s, s->fd, &s->in);
 	if (n == -2) {
 		session_close(s);
 		return;
@@ -938,16 +878,12 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
 	ssize_t n;
-	size_t chunk;
-	int full = 0;
 	(void)loop;
 	(void)revents;
 
-	chunk = s->up_full ? BULK_READ : HTTP_READ_CHUNK;
-	if (s->uin.cap - s->uin.len < chunk)
+	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
 		uin_compact(s);
-	n = read_block(s, s->up->fd, &s->uin, chunk, &full);
-	s->up_full = full;
+	n = read_block(s, s->up->fd, &s->uin);
 	if (n == -2) {
 		session_close(s);
 		return;
@@ -1098,10 +1034,6 @@ void session_close(struct session *s)
 {
 	struct ev_loop *loop = s->px->loop;
 
-	if (s->corked) {
-		s->corked = 0;
-		LIST_REMOVE(s, cork_link);
-	}
 	drop_upstream(s);
 	release_backend(s);
 	exchange_give(s);

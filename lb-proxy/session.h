@@ -69,8 +69,6 @@ struct session {
 	unsigned again : 1;		/* pump must run another round (an answer was queued) */
 	unsigned linger : 1;		/* drain the client before closing (it may still send) */
 	unsigned timer_dirty : 1;	/* timer.repeat changed: re-arm at the end of pump */
-	unsigned up_full : 1;		/* the last backend read filled its room: more is ready */
-	unsigned corked : 1;		/* client bytes wait in the kernel (MSG_MORE), in px->corked */
 	int method;
 	int status;			/* sent to the client */
 	int retries;
@@ -80,8 +78,6 @@ struct session {
 	double started;			/* request head complete, monotonic */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
 	LIST_ENTRY(session) link;	/* in px->sessions */
-	LIST_ENTRY(session) cork_link;	/* in px->corked while corked */
-	unsigned cork_pass;		/* the loop pass of the last MSG_MORE write */
 	struct session *next_free;	/* in px->free_sessions */
 };
 
@@ -91,13 +87,6 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 void session_close(struct session *s);
 /* Called when the proxy starts stopping: idle connections close now. */
 void session_on_stop(struct session *s);
-
-/*
- * Pushes the client sockets left corked (see client_flush): those corked
- * before this loop pass, or all of them. Called before each poll and when
- * the loop is idle (main.c).
- */
-void session_push_corked(struct proxy *px, int all);
 
 /* Frees the pooled exchanges and cached buffers (at exit). */
 void session_cache_release(void);

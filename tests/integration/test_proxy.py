@@ -242,9 +242,9 @@ def test_non_idempotent_request_is_not_retried_after_it_was_sent(proxy):
     good.close()
 
 
-# First parts: a few bytes; exactly one full 16 KiB read (written with
-# MSG_MORE and nothing in flight: only the proxy's own push sends it, this
-# case fails at 0.2 s without it); a 16 KiB then a 64 KiB read; many reads.
+# First parts: a few bytes; exactly one full 16 KiB read (a proxy that
+# writes it with MSG_MORE, nothing in flight, must push it itself: this case
+# failed at 0.2 s on such a build); a 16 KiB then a 64 KiB read; many reads.
 @pytest.mark.parametrize("first", [10, 16384, 16384 + 65536, 256 * 1024])
 def test_body_bytes_are_forwarded_as_they_come(proxy, first):
     """A backend that sends part of its body and pauses: the client has that
