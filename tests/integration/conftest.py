@@ -167,6 +167,26 @@ def raw_exchange(port, data, timeout=5.0, until_close=True):
         s.close()
 
 
+def recv_until(s, suffix, got=b""):
+    """Receives on s until the bytes end with suffix; the peer closing first
+    fails the test (instead of spinning on empty reads)."""
+    while not got.endswith(suffix):
+        data = s.recv(65536)
+        assert data, f"the peer closed the connection after {got[-200:]!r}"
+        got += data
+    return got
+
+
+def recv_exactly(s, n):
+    """Receives exactly n bytes on s; the peer closing first fails the test."""
+    got = b""
+    while len(got) < n:
+        data = s.recv(65536)
+        assert data, f"the peer closed the connection after {len(got)} of {n} bytes"
+        got += data
+    return got
+
+
 def split_responses(data):
     """Splits a byte stream of HTTP responses with Content-Length bodies into
     (status, headers, body) tuples."""

@@ -8,7 +8,7 @@ import tempfile
 import threading
 import time
 
-from conftest import SLOW, binary, raw_exchange, split_responses
+from conftest import SLOW, binary, raw_exchange, recv_exactly, recv_until, split_responses
 
 
 def test_identity_from_env(echo):
@@ -226,16 +226,11 @@ def test_upgrade_becomes_a_byte_echo(echo):
     e = echo()
     s = socket.create_connection(("127.0.0.1", e.port), timeout=5)
     s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nfirst")
-    data = b""
-    while not data.endswith(b"first"):
-        data += s.recv(4096)
+    data = recv_until(s, b"first")
     assert data.startswith(b"HTTP/1.1 101 ")
     for msg in [b"second", b"\x00\xff" * 1000]:
         s.sendall(msg)
-        got = b""
-        while len(got) < len(msg):
-            got += s.recv(65536)
-        assert got == msg
+        assert recv_exactly(s, len(msg)) == msg
     s.close()
 
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import SLOW, raw_exchange, served_by, split_responses, wait_for
+from conftest import (SLOW, raw_exchange, recv_exactly, recv_until, served_by, split_responses,
+                      wait_for)
 from rawbackend import RawBackend, Reader, ok, serve_each
 
 
@@ -269,18 +270,10 @@ def test_body_bytes_are_forwarded_as_they_come(proxy, first):
     p = proxy([be.addr])
     s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    started, got = time.monotonic(), b""
-
-    def receive_until(suffix, got):
-        while not got.endswith(suffix):
-            data = s.recv(4096)
-            assert data, f"the proxy closed the connection after {got!r}"
-            got += data
-        return got
-
-    got = receive_until(b"0123456789", got)
+    started = time.monotonic()
+    got = recv_until(s, b"0123456789")
     first_half = time.monotonic() - started
-    got = receive_until(b"abcdefghij", got)
+    got = recv_until(s, b"abcdefghij", got)
     assert first_half < 0.15, f"the first part took {first_half:.3f} s"
     s.close()
     be.close()
@@ -356,17 +349,12 @@ def test_websocket_style_upgrade_is_tunnelled(three_echos, proxy):
     p = proxy([three_echos[0].addr])
     s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
     s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello")
-    data = b""
-    while not data.endswith(b"hello"):
-        data += s.recv(4096)
+    data = recv_until(s, b"hello")
     assert data.startswith(b"HTTP/1.1 101 ")
     assert b"Upgrade: websocket" in data and b"Connection: Upgrade" in data
     for msg in [b"frame-1", b"\x81\x05bytes" * 3000]:
         s.sendall(msg)
-        got = b""
-        while len(got) < len(msg):
-            got += s.recv(65536)
-        assert got == msg
+        assert recv_exactly(s, len(msg)) == msg
     s.close()
 
 
@@ -406,9 +394,7 @@ def test_head_204_304_and_100_continue(proxy):
     got = s.recv(4096)
     assert got.startswith(b"HTTP/1.1 100 Continue\r\n")
     s.sendall(b"hello")
-    got = b""
-    while not got.endswith(b"hello"):
-        got += s.recv(4096)
+    got = recv_until(s, b"hello")
     assert got.startswith(b"HTTP/1.1 200 ")
     s.close()
     be.close()
