@@ -179,7 +179,7 @@ void buf_compact(struct buf *b)
 	b->pos = 0;
 }
 
-#define BUF_CACHE_MAX 1024	/* blocks kept: 16 MiB at most */
+#define BUF_CACHE_MAX 512	/* blocks kept: 16 MiB at most */
 
 static char *cache_blocks[BUF_CACHE_MAX];
 static size_t cache_count;

@@ -57,7 +57,7 @@ static inline size_t buf_room(const struct buf *b) { return b->cap - b->len; }
  * that goes idle gives its read buffers back, a busy one takes them, and
  * neither calls malloc. Single-threaded, like the programs.
  */
-#define BUF_CACHE_BLOCK (16 * 1024)
+#define BUF_CACHE_BLOCK (32 * 1024)
 /* Gives b (which must have no storage) a cached block, if there is one. */
 void buf_cache_take(struct buf *b);
 /* Takes b's storage back (a block is kept, anything else freed); b ends

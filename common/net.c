@@ -147,6 +147,11 @@ void net_set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+int net_set_notsent_lowat(int fd, int bytes)
+{
+	return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes));
+}
+
 int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *err, size_t errsz)
 {
 	char name[64];

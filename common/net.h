@@ -32,5 +32,9 @@ void net_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
  * share a port. Returns the fd or -1 + err. */
 int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *err, size_t errsz);
 void net_set_nodelay(int fd);
+/* TCP_NOTSENT_LOWAT: the socket takes no more writes while `bytes` or more
+ * of what was written are not yet sent (inherited by accepted sockets when
+ * set on a listener). Returns setsockopt()'s result. */
+int net_set_notsent_lowat(int fd, int bytes);
 
 #endif

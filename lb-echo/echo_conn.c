@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "echo_routes.h"
@@ -27,9 +28,15 @@ static int conn_on_body(void *ctx, const char *at, size_t len)
 	return buf_append(&c->body, at, len) == -1 ? 500 : 0;
 }
 
+/* Bytes queued for the client: `out`, then the pattern body. */
+static size_t out_pending(const struct echo_conn *c)
+{
+	return buf_unread(&c->out) + c->pattern_left;
+}
+
 int echo_conn_idle(const struct echo_conn *c)
 {
-	return c->state == ECHO_CONN_READING && c->in.len == 0 && buf_unread(&c->out) == 0 &&
+	return c->state == ECHO_CONN_READING && c->in.len == 0 && out_pending(c) == 0 &&
 	       c->msg.state == HTTP_MSG_HEAD;
 }
 
@@ -138,7 +145,8 @@ static void conn_process(struct echo_conn *c)
 	while (c->state == ECHO_CONN_READING) {
 		size_t used;
 
-		if (buf_unread(&c->out) > OUT_HIGH_WATER) {
+		/* A pattern body goes last: the next answer waits for it. */
+		if (buf_unread(&c->out) > OUT_HIGH_WATER || c->pattern_left > 0) {
 			pause_reading(c);
 			break;
 		}
@@ -205,7 +213,7 @@ static void conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (n == 0) {
 		/* The client is done; answer what is complete, then close. */
-		if (c->state == ECHO_CONN_LINGER || buf_unread(&c->out) == 0) {
+		if (c->state == ECHO_CONN_LINGER || out_pending(c) == 0) {
 			echo_conn_close(c);
 			return;
 		}
@@ -239,12 +247,46 @@ static void conn_linger(struct echo_conn *c)
 	arm_timer(c, LINGER_SECONDS);
 }
 
+/* One writev of `out` and up to 1 MiB of the pattern body; returns writev's. */
+static ssize_t write_out(struct echo_conn *c)
+{
+	struct iovec iov[1 + 16];
+	int n = 0;
+	size_t left = c->pattern_left, off = c->pattern_off;
+	ssize_t w;
+
+	if (buf_unread(&c->out) > 0) {
+		iov[n].iov_base = buf_head(&c->out);
+		iov[n++].iov_len = buf_unread(&c->out);
+	}
+	while (left > 0 && n < (int)(sizeof(iov) / sizeof(iov[0]))) {
+		size_t chunk = ECHO_PATTERN_LEN - off < left ? ECHO_PATTERN_LEN - off : left;
+
+		iov[n].iov_base = (char *)echo_pattern + off;
+		iov[n++].iov_len = chunk;
+		left -= chunk;
+		off = 0;
+	}
+	w = writev(c->fd, iov, n);
+	if (w > 0) {
+		size_t k = (size_t)w, head = buf_unread(&c->out);
+
+		if (k <= head) {
+			buf_consume(&c->out, k);
+		} else {
+			buf_consume(&c->out, head);
+			k -= head;
+			c->pattern_left -= k;
+			c->pattern_off = (c->pattern_off + k) % ECHO_PATTERN_LEN;
+		}
+	}
+	return w;
+}
+
 static void conn_flush(struct echo_conn *c)
 {
-	while (buf_unread(&c->out) > 0) {
-		ssize_t n = write(c->fd, buf_head(&c->out), buf_unread(&c->out));
-
-		if (n == -1) {
+	while (out_pending(c) > 0) {
+		if (write_out(c) == -1) {
 			if (errno == EAGAIN || errno == EINTR) {
 				ev_io_start(c->srv->loop, &c->wio);
 				if (c->state == ECHO_CONN_TUNNEL)
@@ -254,7 +296,6 @@ static void conn_flush(struct echo_conn *c)
 			echo_conn_close(c);
 			return;
 		}
-		buf_consume(&c->out, (size_t)n);
 	}
 	ev_io_stop(c->srv->loop, &c->wio);
 	if (c->state == ECHO_CONN_CLOSING) {
@@ -270,7 +311,7 @@ static void conn_flush(struct echo_conn *c)
 		/* Pipelined requests left when output backed up. */
 		if (c->state == ECHO_CONN_READING && c->parse_off < c->in.len) {
 			conn_process(c);
-			if (buf_unread(&c->out) > 0)
+			if (out_pending(c) > 0)
 				conn_flush(c);
 		}
 	}
@@ -333,6 +374,7 @@ void echo_conn_open(struct echo_server *srv, struct echo_conn *c, int fd)
 	c->status = 0;
 	buf_reset(&c->in);
 	buf_reset(&c->out);
+	c->pattern_left = c->pattern_off = 0;
 	buf_reset(&c->body);
 	http_msg_init(&c->msg, HTTP_REQUEST, (size_t)srv->opts->max_header_size, conn_on_body, c);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)

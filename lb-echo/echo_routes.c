@@ -70,7 +70,8 @@ static void common_headers(struct echo_conn *c)
 				     c->msg.headers[rid].value.len);
 }
 
-/* Appends a response whose body is in `body`; HEAD gets the head only. */
+/* Appends a response whose body is in `body` (NULL: the caller queues its
+ * len bytes); HEAD gets the head only. */
 static void respond(struct echo_conn *c, int status, const char *ctype, const char *body,
 		    size_t len, int keep_alive)
 {
@@ -78,7 +79,7 @@ static void respond(struct echo_conn *c, int status, const char *ctype, const ch
 	http_response_begin(&c->out, status);
 	common_headers(c);
 	http_response_end(&c->out, ctype, len, keep_alive);
-	if (http_msg_method(&c->msg) != HTTP_HEAD)
+	if (body && http_msg_method(&c->msg) != HTTP_HEAD)
 		buf_append(&c->out, body, len);
 }
 
@@ -230,11 +231,10 @@ static void fault(struct echo_conn *c, int keep_alive)
 	respond_doc(c, status, keep_alive);
 }
 
-/* GET /bytes/N: N bytes (at most --max-body) of a repeating pattern. */
+/* GET /bytes/N: N bytes (at most --max-body) of the pattern, sent from
+ * echo_pattern itself. */
 static void bytes(struct echo_conn *c, int keep_alive)
 {
-	static char *payload;
-	static size_t payload_len;
 	const char *path, *query;
 	size_t plen, qlen, n = 0, i;
 
@@ -248,19 +248,11 @@ static void bytes(struct echo_conn *c, int keep_alive)
 		respond_doc(c, 400, keep_alive);
 		return;
 	}
-	if (payload_len < n) {
-		char *grown = realloc(payload, n);
-
-		if (!grown) {
-			echo_routes_error(c, 500, "out of memory");
-			return;
-		}
-		payload = grown;
-		for (i = payload_len; i < n; i++)
-			payload[i] = (char)('a' + i % 26);
-		payload_len = n;
+	respond(c, 200, "application/octet-stream", NULL, n, keep_alive);
+	if (http_msg_method(&c->msg) != HTTP_HEAD) {
+		c->pattern_left = n;
+		c->pattern_off = 0;
 	}
-	respond(c, 200, "application/octet-stream", payload, n, keep_alive);
 }
 
 /* Upgrade requests become a raw byte echo after a 101, so proxies can be

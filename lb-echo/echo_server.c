@@ -74,9 +74,14 @@ static void server_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int reven
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static char pattern_block[ECHO_PATTERN_LEN];
+const char *echo_pattern = pattern_block;
+
 int echo_server_init(struct echo_server *srv, struct ev_loop *loop, const struct echo_options *opts,
 		     char *err, size_t errsz)
 {
+	for (size_t i = 0; i < sizeof(pattern_block); i++)
+		pattern_block[i] = (char)('a' + i % 26);
 	srv->loop = loop;
 	srv->opts = opts;
 	LIST_INIT(&srv->conns);

@@ -53,6 +53,8 @@ struct echo_conn {
 	struct buf in;		/* request bytes; [0, parse_off) parsed */
 	size_t parse_off;
 	struct buf out;		/* responses queued for the client */
+	size_t pattern_left;	/* /bytes/N body bytes to send after `out`, never copied */
+	size_t pattern_off;	/* where they start in echo_pattern */
 	struct buf body;	/* the current request's body */
 	struct http_msg msg;
 	unsigned head_seen : 1;	/* the current request's head was handled */
@@ -64,6 +66,14 @@ struct echo_conn {
 	LIST_ENTRY(echo_conn) link;	/* in srv->conns */
 	struct echo_conn *next_free;	/* in srv->free_conns */
 };
+
+/*
+ * The /bytes/N payload: 'a' to 'z' repeated. A body of any length is this
+ * block written again and again (its length is a multiple of 26), so a
+ * download costs no copy and no allocation in lb-echo.
+ */
+#define ECHO_PATTERN_LEN (26 * 2521)	/* 65,546 bytes */
+extern const char *echo_pattern;
 
 struct echo_server {
 	struct ev_loop *loop;

@@ -112,6 +112,44 @@ def test_100mib_streamed_up_and_down_with_bounded_rss(echo, proxy):
     assert growth_mib < 16, f"proxy RSS grew {growth_mib:.1f} MiB"
 
 
+def _tx_queue(local_port, remote_port):
+    """Bytes written to the loopback socket local_port -> remote_port and not
+    yet acknowledged by its peer (tx_queue in /proc/net/tcp), or None."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if (int(fields[1].split(":")[1], 16) == local_port and
+                    int(fields[2].split(":")[1], 16) == remote_port):
+                return int(fields[4].split(":")[0], 16)
+    return None
+
+
+def test_stalled_client_leaves_little_unsent_in_the_kernel(echo, proxy):
+    """A client that reads fast, so the kernel grows the proxy's send buffer to
+    megabytes, then stops: the proxy's socket holds at most its unsent limit
+    (TCP_NOTSENT_LOWAT, 64 KiB) plus the write that crossed it; the rest waits
+    in the proxy's bounded buffer and, behind it, in the backend."""
+    e = echo("--max-body", "512m", "--access-log", "off")
+    p = proxy([e.addr], "--access-log", "off")
+    size = 512 * 1024 * 1024
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=30 * SLOW)
+    try:
+        s.sendall(b"GET /bytes/%d HTTP/1.1\r\nHost: x\r\n\r\n" % size)
+        received = 0
+        while received < 64 * 1024 * 1024:
+            chunk = s.recv(1 << 20)
+            assert chunk
+            received += len(chunk)
+        time.sleep(1.0)                 # the client's window closes, the proxy stops
+        queued = _tx_queue(p.port, s.getsockname()[1])
+        assert queued is not None
+        print(f"the proxy's socket holds {queued} bytes for a stalled client")
+        assert queued <= 64 * 1024 + 64 * 1024 + 4096, f"{queued} bytes queued in the kernel"
+    finally:
+        s.close()
+
+
 def test_chunked_both_ways(proxy):
     parts = [b"alpha-", b"beta-", b"gamma"]
 
@@ -243,10 +281,11 @@ def test_non_idempotent_request_is_not_retried_after_it_was_sent(proxy):
     good.close()
 
 
-# First parts: a few bytes; exactly one full 16 KiB read (a proxy that
-# writes it with MSG_MORE, nothing in flight, must push it itself: this case
-# failed at 0.2 s on such a build); a 16 KiB then a 64 KiB read; many reads.
-@pytest.mark.parametrize("first", [10, 16384, 16384 + 65536, 256 * 1024])
+# First parts: a few bytes; half a read; exactly one full read of
+# HTTP_READ_CHUNK (32 KiB; a proxy that writes it with MSG_MORE, nothing in
+# flight, must push it itself: this case failed at 0.2 s on such a build);
+# a full read then 64 KiB more; many reads.
+@pytest.mark.parametrize("first", [10, 16384, 32768, 32768 + 65536, 256 * 1024])
 def test_body_bytes_are_forwarded_as_they_come(proxy, first):
     """A backend that sends part of its body and pauses: the client has that
     part at once, not when the rest comes. (The kernel holds bytes written
