@@ -310,8 +310,7 @@ int main(int argc, char **argv)
 	 * kernel: the rest of a body waits in the session's bounded buffer, so
 	 * backpressure reaches the backend at once and a slow client costs
 	 * about IN_LIMIT + this, not a send buffer the kernel grows to 4 MiB.
-	 * Fewer bytes queued behind the congestion window also means fewer go
-	 * out from the ACK path on another core (measured in README). */
+	 * It also made the 1 MiB download benchmark faster (README). */
 	if (net_set_notsent_lowat(px.listener.fd, CLIENT_UNSENT_LIMIT) == -1)
 		log_warn("cannot limit unsent bytes on client sockets", "error=\"%s\"", strerror(errno));
 	if (px.on_bus && subscriber_init(&sub, &px, rundir, opts.service, opts.heartbeat,
