@@ -306,12 +306,12 @@ int main(int argc, char **argv)
 		admin.listener.fd = -1;
 		goto out;
 	}
-	/* Client sockets keep at most CLIENT_UNSENT_LIMIT unsent bytes in the
+	/* Client sockets keep at most UNSENT_LIMIT unsent bytes in the
 	 * kernel: the rest of a body waits in the session's bounded buffer, so
 	 * backpressure reaches the backend at once and a slow client costs
 	 * about IN_LIMIT + this, not a send buffer the kernel grows to 4 MiB.
 	 * It also made the 1 MiB download benchmark faster (README). */
-	if (net_set_notsent_lowat(px.listener.fd, CLIENT_UNSENT_LIMIT) == -1)
+	if (net_set_notsent_lowat(px.listener.fd, UNSENT_LIMIT) == -1)
 		log_warn("cannot limit unsent bytes on client sockets", "error=\"%s\"", strerror(errno));
 	if (px.on_bus && subscriber_init(&sub, &px, rundir, opts.service, opts.heartbeat,
 					 opts.report_interval, err, sizeof(err)) == -1) {

@@ -12,9 +12,6 @@
 #include "proxy.h"
 #include "upstream.h"
 
-/* Unsent bytes a client socket may hold in the kernel (TCP_NOTSENT_LOWAT). */
-#define CLIENT_UNSENT_LIMIT (64 * 1024)
-
 enum session_state {
 	SESSION_IDLE = 0,	/* between requests: waiting for the first byte */
 	SESSION_HEAD,		/* a request head is arriving (header timeout runs) */

@@ -81,6 +81,7 @@ struct upstream *upstream_connect(struct backend *b)
 		return NULL;
 	}
 	net_set_nodelay(fd);
+	net_set_notsent_lowat(fd, UNSENT_LIMIT);	/* an upload to a slow backend, as for clients */
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		close(fd);

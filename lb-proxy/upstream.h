@@ -7,6 +7,10 @@
 
 #include "backend.h"
 
+/* Unsent bytes a client or backend socket may hold in the kernel
+ * (TCP_NOTSENT_LOWAT); the rest waits in the session's bounded buffers. */
+#define UNSENT_LIMIT (64 * 1024)
+
 struct upstream {
 	int fd;
 	struct backend *be;		/* holds a reference */

@@ -150,6 +150,55 @@ def test_stalled_client_leaves_little_unsent_in_the_kernel(echo, proxy):
         s.close()
 
 
+def test_stalled_backend_leaves_little_unsent_in_the_kernel(proxy):
+    """The same bound the other way: a backend that reads an upload fast,
+    then stops, finds at most the unsent limit plus one write queued on the
+    proxy's socket to it, however large its send buffer had grown."""
+    result = {}
+    measured = threading.Event()
+
+    def read_then_stall(conn, backend):
+        r = Reader(conn)
+        while r.line():             # the head
+            pass
+        got = len(r.buf)
+        while got < 64 * 1024 * 1024:
+            chunk = conn.recv(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+        time.sleep(1.0)             # our window closes, the proxy stops
+        result["queued"] = _tx_queue(conn.getpeername()[1], backend.port)
+        measured.set()
+
+    be = RawBackend(read_then_stall)
+    p = proxy([be.addr], "--access-log", "off")
+    size = 512 * 1024 * 1024
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=30 * SLOW)
+
+    def upload():
+        try:
+            s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+            block = b"u" * (1 << 20)
+            while not measured.is_set():
+                s.sendall(block)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=upload, daemon=True)
+    t.start()
+    try:
+        assert measured.wait(30 * SLOW), "the backend never saw 64 MiB"
+        queued = result["queued"]
+        assert queued is not None
+        print(f"the proxy's socket holds {queued} bytes for a stalled backend")
+        assert queued <= 64 * 1024 + 64 * 1024 + 4096, f"{queued} bytes queued in the kernel"
+    finally:
+        s.close()
+        be.close()
+        t.join(5)
+
+
 def test_chunked_both_ways(proxy):
     parts = [b"alpha-", b"beta-", b"gamma"]
 
