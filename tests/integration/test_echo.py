@@ -323,24 +323,15 @@ def test_bytes_payload(echo):
 def test_bytes_bodies_are_whole_across_the_pattern_block_and_pipelined(echo):
     """/bytes/N is written from one shared 65,546-byte block, never copied:
     every byte is right across the block's ends and after partial writes
-    (a 1 MiB body does not fit a socket buffer), HEAD gets no body, and requests pipelined behind a
-    body are answered after it, in order."""
+    (a 1 MiB body does not fit a socket buffer), HEAD gets no body, and
+    requests pipelined behind a body are answered after it, in order."""
     e = echo("--max-body", "2m")
     sizes = [200003, 65546, 1, 1048576, 65547]
     reqs = b"".join(b"GET /bytes/%d HTTP/1.1\r\nHost: x\r\n\r\n" % n for n in sizes)
     reqs += b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    s = socket.create_connection(("127.0.0.1", e.port), timeout=10 * SLOW)
-    try:
-        s.sendall(reqs)
-        chunks = []
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            chunks.append(b)
-    finally:
-        s.close()
-    responses = split_responses(b"".join(chunks))
+    data, closed = raw_exchange(e.port, reqs, timeout=10)
+    assert closed
+    responses = split_responses(data)
     assert [r[0] for r in responses] == [200] * (len(sizes) + 1)
     for n, (_, _, body) in zip(sizes, responses):
         assert body == (b"abcdefghijklmnopqrstuvwxyz" * (n // 26 + 1))[:n], f"/bytes/{n}"

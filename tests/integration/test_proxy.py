@@ -112,6 +112,12 @@ def test_100mib_streamed_up_and_down_with_bounded_rss(echo, proxy):
     assert growth_mib < 16, f"proxy RSS grew {growth_mib:.1f} MiB"
 
 
+# What a stalled peer may find queued on the proxy's socket: the unsent limit
+# (TCP_NOTSENT_LOWAT, 64 KiB), the write that crossed it (at most the 64 KiB a
+# direction buffers) and a head.
+STALLED_QUEUE_MAX = 64 * 1024 + 64 * 1024 + 4096
+
+
 def _tx_queue(local_port, remote_port):
     """Bytes written to the loopback socket local_port -> remote_port and not
     yet acknowledged by its peer (tx_queue in /proc/net/tcp), or None."""
@@ -145,7 +151,7 @@ def test_stalled_client_leaves_little_unsent_in_the_kernel(echo, proxy):
         queued = _tx_queue(p.port, s.getsockname()[1])
         assert queued is not None
         print(f"the proxy's socket holds {queued} bytes for a stalled client")
-        assert queued <= 64 * 1024 + 64 * 1024 + 4096, f"{queued} bytes queued in the kernel"
+        assert queued <= STALLED_QUEUE_MAX, f"{queued} bytes queued in the kernel"
     finally:
         s.close()
 
@@ -192,7 +198,7 @@ def test_stalled_backend_leaves_little_unsent_in_the_kernel(proxy):
         queued = result["queued"]
         assert queued is not None
         print(f"the proxy's socket holds {queued} bytes for a stalled backend")
-        assert queued <= 64 * 1024 + 64 * 1024 + 4096, f"{queued} bytes queued in the kernel"
+        assert queued <= STALLED_QUEUE_MAX, f"{queued} bytes queued in the kernel"
     finally:
         s.close()
         be.close()
