@@ -1,6 +1,7 @@
 /* http_parser: an incremental HTTP/1.x message parser over llhttp (see http_parser.h). */
 #include "http_parser.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,8 @@ static int on_message_begin(llhttp_t *p)
 	m->url.off = m->url.len = 0;
 	m->in_field = m->in_value = m->in_url = 0;
 	m->upgrade = 0;
+	m->conn_close = m->conn_keep_alive = m->framing_close = 0;
+	m->trailer_name_len = 0;
 	return 0;
 }
 
@@ -45,10 +48,15 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	struct http_msg *m = msg_of(p);
 	struct http_header *h;
 
-	/* Trailers of a chunked body are framed by llhttp but not kept: their
-	 * bytes travel with the body. */
-	if (m->state != HTTP_MSG_HEAD)
+	/* Trailers of a chunked body are checked but not kept: their bytes
+	 * travel with the body. */
+	if (m->state != HTTP_MSG_HEAD) {
+		for (size_t i = 0; i < len; i++, m->trailer_name_len++)
+			if (m->trailer_name_len < sizeof(m->trailer_name))
+				m->trailer_name[m->trailer_name_len] = (char)tolower((unsigned char)at[i]);
+		m->in_value = 0;
 		return 0;
+	}
 	if (!m->in_field) {
 		if (m->nheaders == HTTP_MAX_HEADERS)
 			return fail(m, 431, "too many headers");
@@ -70,6 +78,26 @@ static int is_tchar(unsigned char c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+static int trailer_name_is(const struct http_msg *m, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return m->trailer_name_len == n && memcmp(m->trailer_name, lit, n) == 0;
+}
+
+/* RFC 9110 6.5.1: a trailer must not carry what frames or routes the message
+ * (llhttp has checked the name's characters). */
+static int trailer_field_complete(struct http_msg *m)
+{
+	if (m->trailer_name_len == 0)
+		return fail(m, 400, "empty trailer field name");
+	if (trailer_name_is(m, "content-length") || trailer_name_is(m, "transfer-encoding") ||
+	    trailer_name_is(m, "host") || trailer_name_is(m, "connection") ||
+	    trailer_name_is(m, "trailer"))
+		return fail(m, 400, "framing or routing field in a trailer section");
+	return 0;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
@@ -77,7 +105,7 @@ static int on_header_field_complete(llhttp_t *p)
 	const char *name = m->base + h->name.off;
 
 	if (m->state != HTTP_MSG_HEAD)
-		return 0;
+		return trailer_field_complete(m);
 	m->in_field = 0;
 	/* llhttp lets "Name : value" through; a proxy must refuse it (RFC 9112
 	 * 5.1), as another parser may read a different header name. */
@@ -102,13 +130,40 @@ static int value_is_clean(const char *s, size_t n)
 	return 1;
 }
 
+/* 1 when the bytes of the current feed before `at` end in a line break and
+ * optional whitespace: a value starting on a continuation line. */
+static int after_line_break(const struct http_msg *m, const char *at)
+{
+	const char *q = at;
+
+	while (q > m->feed_start && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	return q > m->feed_start ? q[-1] == '\n' : m->feed_ended_line;
+}
+
+/* A trailer value: the bytes are not kept, so a value continued on another
+ * line (obs-fold) shows as a second span that does not follow the first
+ * one across a feed boundary. */
+static int trailer_value(struct http_msg *m, const char *at, size_t len)
+{
+	if (!value_is_clean(at, len))
+		return fail(m, 400, "control character in a trailer field");
+	if (m->in_value ? !(m->value_to_feed_end && at == m->feed_start) : after_line_break(m, at))
+		return fail(m, 400, "obsolete line folding in a trailer field");
+	m->in_value = 1;
+	m->value_to_feed_end = at + len == m->feed_end;
+	return 0;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct http_msg *m = msg_of(p);
 	struct http_header *h = &m->headers[m->nheaders];
 
-	if (m->state != HTTP_MSG_HEAD || len == 0)
+	if (len == 0)
 		return 0;
+	if (m->state != HTTP_MSG_HEAD)
+		return trailer_value(m, at, len);
 	if (!value_is_clean(at, len))
 		return fail(m, 400, "control character in a header value");
 	if (!m->in_value) {
@@ -133,17 +188,121 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
+	struct http_header *h = &m->headers[m->nheaders];
 
-	if (m->state != HTTP_MSG_HEAD)
-		return 0;
 	m->in_value = 0;
+	if (m->state != HTTP_MSG_HEAD) {
+		m->trailer_name_len = 0;
+		return 0;
+	}
+	/* RFC 9112 5: the value excludes trailing whitespace (llhttp keeps it). */
+	while (h->value.len && (m->base[h->value.off + h->value.len - 1] == ' ' ||
+				m->base[h->value.off + h->value.len - 1] == '\t'))
+		h->value.len--;
 	m->nheaders++;
+	return 0;
+}
+
+int http_list_next(const char **p, const char *end, const char **tok, size_t *tlen)
+{
+	const char *v = *p;
+
+	for (;;) {
+		const char *e;
+
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		if (v == end) {
+			*p = v;
+			return 0;
+		}
+		*tok = v;
+		while (v < end && *v != ',')
+			v++;
+		e = v;
+		while (e > *tok && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*tlen = (size_t)(e - *tok);
+		*p = v;
+		if (*tlen)
+			return 1;
+	}
+}
+
+int http_msg_lists(const struct http_msg *m, const char *field, const char *token, size_t tlen)
+{
+	for (unsigned i = 0; i < m->nheaders; i++) {
+		const char *v, *end, *tok;
+		size_t n;
+
+		if (!http_msg_header_is(m, i, field))
+			continue;
+		v = http_msg_ptr(m, m->headers[i].value);
+		end = v + m->headers[i].value.len;
+		while (http_list_next(&v, end, &tok, &n))
+			if (n == tlen && strncasecmp(tok, token, tlen) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* Transfer-Encoding as RFC 9112 6.1 and 7 allow it: a non-empty list in which
+ * chunked, if present, is applied once and last; requests must end in chunked
+ * (llhttp checks that too) and HTTP/1.0 requests carry none. An HTTP/1.0
+ * response with one is read as framed but ends its connection. */
+static int check_transfer_encoding(struct http_msg *m)
+{
+	const llhttp_t *p = &m->parser;
+	int seen = 0, chunked = 0, last_chunked = 0;
+
+	for (unsigned i = 0; i < m->nheaders; i++) {
+		const char *v, *end, *tok;
+		size_t n;
+		int codings = 0;
+
+		if (!http_msg_header_is(m, i, "transfer-encoding"))
+			continue;
+		seen = 1;
+		v = http_msg_ptr(m, m->headers[i].value);
+		end = v + m->headers[i].value.len;
+		while (http_list_next(&v, end, &tok, &n)) {
+			codings++;
+			last_chunked = n == 7 && strncasecmp(tok, "chunked", 7) == 0;
+			chunked += last_chunked;
+		}
+		/* An empty list is allowed by the grammar, but a field line that
+		 * names no coding is what smuggling probes send. */
+		if (codings == 0)
+			return fail(m, 400, "empty Transfer-Encoding");
+	}
+	if (!seen)
+		return 0;
+	if (chunked > 1)
+		return fail(m, 400, "chunked applied more than once");
+	if (chunked && !last_chunked)
+		return fail(m, 400, "chunked is not the last transfer coding");
+	if (p->type == HTTP_REQUEST && !last_chunked)
+		return fail(m, 400, "Transfer-Encoding does not end in chunked");
+	if (p->http_major == 1 && p->http_minor == 0) {
+		if (p->type == HTTP_REQUEST)
+			return fail(m, 400, "Transfer-Encoding in an HTTP/1.0 request");
+		m->framing_close = 1;
+	}
 	return 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
+
+	/* RFC 9110 6.2: only HTTP/1.x is spoken here (1.2 and later minors are
+	 * read as 1.1, see feed); a request for another major version is 505. */
+	if (p->http_major != 1)
+		return fail(m, p->type == HTTP_REQUEST ? 505 : 502, "HTTP version not supported");
+	if (check_transfer_encoding(m))
+		return HPE_USER;
+	m->conn_close = http_msg_lists(m, "connection", "close", 5);
+	m->conn_keep_alive = http_msg_lists(m, "connection", "keep-alive", 10);
 
 	/* Responses to HEAD, 1xx, 204 and 304 have no body whatever their
 	 * Content-Length says; llhttp leaves that to the caller. */
@@ -206,12 +365,86 @@ static size_t parse_error(struct http_msg *m, llhttp_errno_t err, size_t consume
 	m->state = HTTP_MSG_ERROR;
 	/* A callback that failed has already said why. */
 	if (!m->error_status) {
-		m->error_status = 400;
+		m->error_status =
+			err == HPE_INVALID_VERSION && m->parser.http_major != 1 ? 505 : 400;
 		m->error_reason = llhttp_get_error_reason(&m->parser);
 		if (!m->error_reason)
 			m->error_reason = llhttp_errno_name(err);
 	}
 	return consumed;
+}
+
+/*
+ * llhttp knows a fixed list of methods; any other token is a method this
+ * server does not implement (501, RFC 9110 9.1), anything else a bad request.
+ * Reads [p, end) of a request line that llhttp refused; returns the bytes
+ * used, decides once a space or a non-token byte shows.
+ */
+#define HTTP_METHOD_MAX 64
+
+static size_t unknown_method(struct http_msg *m, const char *p, const char *end)
+{
+	const char *from = p;
+
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (!is_tchar(c) || m->method_len >= HTTP_METHOD_MAX) {
+			m->state = HTTP_MSG_ERROR;
+			if (c == ' ' && m->method_len > 0) {
+				m->error_status = 501;
+				m->error_reason = "method not implemented";
+			} else {
+				m->error_status = 400;
+				m->error_reason = "invalid method";
+			}
+			return (size_t)(p - from);
+		}
+		m->method_len++;
+	}
+	return (size_t)(end - from);
+}
+
+/* Runs llhttp over [at, at + len). */
+static llhttp_errno_t execute(struct http_msg *m, const char *at, size_t len)
+{
+	const char *q = at + len;
+	llhttp_errno_t err;
+
+	m->feed_start = at;
+	m->feed_end = at + len;
+	err = llhttp_execute(&m->parser, at, len);
+	/* For after_line_break in the next feed: did this one end a line
+	 * (whitespace after it aside)? One of only whitespace says nothing. */
+	while (q > at && (q[-1] == ' ' || q[-1] == '\t'))
+		q--;
+	if (q > at)
+		m->feed_ended_line = q[-1] == '\n';
+	return err;
+}
+
+/*
+ * RFC 9110 6.2: a recipient of HTTP/1.x with x > 1 reads it as the highest
+ * minor version it knows; llhttp 8 refuses it. When it refused "HTTP/1.N"
+ * whose digit ends at `pos`, this parses the message's bytes again from its
+ * start with that digit read as 1 (the version is in no span, and base is not
+ * written). Returns llhttp's result for the bytes up to `end`.
+ */
+static llhttp_errno_t reparse_as_http11(struct http_msg *m, const char *pos, const char *end)
+{
+	const char *head = m->base + m->head_start, *digit = pos - 1;
+	llhttp_errno_t err;
+
+	if (digit - head < 4 || memcmp(digit - 3, "/1.", 3) != 0 || !isdigit((unsigned char)*digit))
+		return HPE_INVALID_VERSION;
+	llhttp_init(&m->parser, m->parser.type, &settings);
+	m->parser.data = m;
+	err = execute(m, head, (size_t)(digit - head));
+	if (err == HPE_OK)
+		err = execute(m, "1", 1);
+	if (err == HPE_OK)
+		err = execute(m, digit + 1, (size_t)(end - digit - 1));
+	return err;
 }
 
 size_t http_msg_feed(struct http_msg *m, const char *base, size_t off, size_t len)
@@ -226,7 +459,24 @@ size_t http_msg_feed(struct http_msg *m, const char *base, size_t off, size_t le
 	if (len == 0 && m->state != HTTP_MSG_BODY)
 		return 0;
 	m->base = base;
-	err = llhttp_execute(&m->parser, start, len);
+	if (m->method_pending)
+		return unknown_method(m, start, start + len);
+	err = execute(m, start, len);
+	if (err == HPE_INVALID_VERSION && m->state == HTTP_MSG_HEAD && m->parser.http_major == 1)
+		err = reparse_as_http11(m, llhttp_get_error_pos(&m->parser), start + len);
+	if (err == HPE_INVALID_METHOD && m->state == HTTP_MSG_HEAD) {
+		const char *pos = llhttp_get_error_pos(&m->parser), *head = base + m->head_start;
+
+		/* llhttp skips empty lines before a request line */
+		while (head < pos && (*head == '\r' || *head == '\n'))
+			head++;
+		m->method_pending = 1;
+		m->method_len = 0;
+		unknown_method(m, head, pos);
+		if (m->state == HTTP_MSG_ERROR)
+			return (size_t)(pos - start);
+		return (size_t)(pos - start) + unknown_method(m, pos, start + len);
+	}
 	if (err == HPE_OK) {
 		used = len;
 	} else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
@@ -290,6 +540,18 @@ int http_msg_find(const struct http_msg *m, const char *name)
 		if (http_msg_header_is(m, i, name))
 			return (int)i;
 	return -1;
+}
+
+int http_msg_keep_alive(const struct http_msg *m)
+{
+	const llhttp_t *p = &m->parser;
+
+	if (m->conn_close || (p->flags & F_CONNECTION_CLOSE) || m->framing_close ||
+	    llhttp_message_needs_eof(p))
+		return 0;
+	if (p->http_major == 1 && p->http_minor == 0)
+		return m->conn_keep_alive || (p->flags & F_CONNECTION_KEEP_ALIVE);
+	return 1;
 }
 
 int http_msg_has_body(const struct http_msg *m)

@@ -40,13 +40,23 @@ struct http_msg {
 	size_t head_limit;		/* bytes allowed for the head */
 	struct http_span url;		/* request target (requests) */
 	unsigned nheaders;
-	int error_status;		/* 400, 413, 431 when state == HTTP_MSG_ERROR */
-	const char *error_reason;	/* for logs */
+	int error_status;		/* 400, 413, 431, 501, 505 when state == HTTP_MSG_ERROR */
+	const char *error_reason;	/* for logs and error answers */
 	unsigned upgrade : 1;		/* the message switches protocols after its head */
 	unsigned skip_body : 1;		/* set by the caller: response to HEAD */
+	unsigned conn_close : 1;	/* Connection lists "close" */
+	unsigned conn_keep_alive : 1;	/* Connection lists "keep-alive" */
+	unsigned framing_close : 1;	/* HTTP/1.0 with Transfer-Encoding: close after it (RFC 9112 6.1) */
 	unsigned in_field : 1;
 	unsigned in_value : 1;
 	unsigned in_url : 1;
+	unsigned method_pending : 1;	/* an unknown method token is being read (501 or 400) */
+	unsigned value_to_feed_end : 1;	/* the last trailer value span ran to the end of its feed */
+	unsigned feed_ended_line : 1;	/* the last feed ended with a line break (and whitespace) */
+	unsigned method_len;		/* bytes of that method so far */
+	unsigned trailer_name_len;	/* bytes of the trailer field name being read */
+	char trailer_name[20];		/* its first bytes, lower-cased */
+	const char *feed_start, *feed_end;	/* the bytes of the current feed */
 	http_body_cb on_body;
 	void *ctx;
 	/* last: http_msg_init clears what is before it, not these slots */
@@ -83,11 +93,19 @@ static inline const char *http_msg_ptr(const struct http_msg *m, struct http_spa
 }
 /* 1 when the message (in state >= BODY) has a body to read. */
 int http_msg_has_body(const struct http_msg *m);
-/* 1 when the connection may carry another message after this one. */
-static inline int http_msg_keep_alive(const struct http_msg *m)
-{
-	return llhttp_should_keep_alive(&m->parser);
-}
+/* 1 when the connection may carry another message after this one: HTTP/1.1
+ * unless Connection lists close, HTTP/1.0 only if it lists keep-alive, never
+ * after a close-delimited body or an HTTP/1.0 message with Transfer-Encoding. */
+int http_msg_keep_alive(const struct http_msg *m);
+/* 1 when a `field` header of m (in state >= BODY) lists `token` in its
+ * comma-separated value (RFC 9110 5.6.1: OWS around elements, case-insensitive). */
+int http_msg_lists(const struct http_msg *m, const char *field, const char *token, size_t tlen);
+/*
+ * Iterates the elements of a comma-separated list in [*p, end): returns 1 with
+ * [*tok, *tok + *tlen) the next non-empty element, whitespace trimmed, and *p
+ * moved past it; 0 when none is left.
+ */
+int http_list_next(const char **p, const char *end, const char **tok, size_t *tlen);
 static inline int http_msg_method(const struct http_msg *m) { return m->parser.method; }
 static inline int http_msg_minor(const struct http_msg *m) { return m->parser.http_minor; }
 static inline int http_msg_status(const struct http_msg *m) { return m->parser.status_code; }

@@ -7,31 +7,6 @@
 
 #include "http_response.h"
 
-/* 1 when a Connection header of m lists the token `name`. */
-static int connection_lists(const struct http_msg *m, const char *name, size_t nlen)
-{
-	for (unsigned i = 0; i < m->nheaders; i++) {
-		const char *v, *end;
-
-		if (!http_msg_header_is(m, i, "connection"))
-			continue;
-		v = http_msg_ptr(m, m->headers[i].value);
-		end = v + m->headers[i].value.len;
-		while (v < end) {
-			const char *tok;
-
-			while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
-				v++;
-			tok = v;
-			while (v < end && *v != ',' && *v != ' ' && *v != '\t')
-				v++;
-			if ((size_t)(v - tok) == nlen && strncasecmp(tok, name, nlen) == 0)
-				return 1;
-		}
-	}
-	return 0;
-}
-
 static int name_is(const char *name, size_t n, const char *lit)
 {
 	size_t l = strlen(lit);
@@ -54,7 +29,7 @@ static int hop_by_hop(const struct http_msg *m, unsigned i, int tunnel)
 	/* Framing headers travel with the framed body, even if listed. */
 	if (name_is(name, n, "content-length") || name_is(name, n, "transfer-encoding"))
 		return 0;
-	return connection_lists(m, name, n);
+	return http_msg_lists(m, "connection", name, n);
 }
 
 static void append_header(struct buf *out, const struct http_msg *m, unsigned i)
@@ -65,17 +40,33 @@ static void append_header(struct buf *out, const struct http_msg *m, unsigned i)
 	buf_append(out, "\r\n", 2);
 }
 
-int headers_request(struct buf *out, const struct http_msg *req, const struct headers_ctx *ctx)
+static void append_span(struct buf *out, const char *name, const struct http_msg *m,
+			struct http_span v)
+{
+	buf_append_str(out, name);
+	buf_append(out, http_msg_ptr(m, v), v.len);
+	buf_append(out, "\r\n", 2);
+}
+
+int headers_request(struct buf *out, const struct http_msg *req, const struct http_route *route,
+		    const struct headers_ctx *ctx)
 {
 	const char *method = llhttp_method_name(http_msg_method(req));
-	int xff = -1, host = -1;
+	int xff = -1;
 
 	if (buf_reserve(out, 512 + req->head_end - req->head_start) == -1)
 		return -1;
 	buf_append_str(out, method);
-	buf_append(out, " ", 1);
-	buf_append(out, http_msg_ptr(req, req->url), req->url.len);
+	buf_append(out, route->path_slash ? " /" : " ", route->path_slash ? 2 : 1);
+	buf_append(out, http_msg_ptr(req, route->path), route->path.len);
 	buf_append(out, " HTTP/1.1\r\n", 11);
+	if (route->has_authority) {
+		append_span(out, "Host: ", req, route->authority);
+	} else {
+		buf_append_str(out, "Host: ");
+		buf_append_str(out, ctx->backend_name);
+		buf_append(out, "\r\n", 2);
+	}
 	for (unsigned i = 0; i < req->nheaders; i++) {
 		const char *name = http_msg_ptr(req, req->headers[i].name);
 		size_t n = req->headers[i].name.len;
@@ -87,16 +78,9 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct he
 			continue;
 		}
 		if (name_is(name, n, "x-forwarded-proto") || name_is(name, n, "x-forwarded-host") ||
-		    name_is(name, n, "x-request-id"))
+		    name_is(name, n, "x-request-id") || name_is(name, n, "host"))
 			continue;
-		if (name_is(name, n, "host"))
-			host = (int)i;
 		append_header(out, req, i);
-	}
-	if (host < 0) {
-		buf_append_str(out, "Host: ");
-		buf_append_str(out, ctx->backend_name);
-		buf_append(out, "\r\n", 2);
 	}
 	buf_append_str(out, "X-Forwarded-For: ");
 	if (xff >= 0) {
@@ -105,11 +89,8 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct he
 	}
 	buf_append_str(out, ctx->client_ip);
 	buf_append_str(out, "\r\nX-Forwarded-Proto: http\r\n");
-	if (host >= 0) {
-		buf_append_str(out, "X-Forwarded-Host: ");
-		buf_append(out, http_msg_ptr(req, req->headers[host].value), req->headers[host].value.len);
-		buf_append(out, "\r\n", 2);
-	}
+	if (route->has_authority && route->authority.len)
+		append_span(out, "X-Forwarded-Host: ", req, route->authority);
 	buf_append_str(out, "X-Request-Id: ");
 	buf_append(out, ctx->request_id, ctx->request_id_len);
 	if (ctx->tunnel)

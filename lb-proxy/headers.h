@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "http_parser.h"
+#include "http_request.h"
 
 #define HEADERS_REQUEST_ID_MAX 128
 
@@ -18,13 +19,16 @@ struct headers_ctx {
 };
 
 /*
- * Appends the head to send to a backend: "METHOD TARGET HTTP/1.1", the
- * end-to-end headers (hop-by-hop ones dropped: Connection and what it lists,
- * Keep-Alive, TE, Trailer, Proxy-*, Upgrade unless tunnelling), X-Forwarded-For
- * appended, X-Forwarded-Proto and X-Forwarded-Host set, X-Request-Id.
- * Content-Length and Transfer-Encoding are kept: the body is forwarded as framed.
+ * Appends the head to send to a backend: "METHOD PATH HTTP/1.1" and Host as
+ * `route` says (http_request_route; the backend's name when the request has
+ * no authority: HTTP/1.0), the end-to-end headers (hop-by-hop ones dropped:
+ * Connection and what it lists, Keep-Alive, TE, Trailer, Proxy-*, Upgrade
+ * unless tunnelling), X-Forwarded-For appended, X-Forwarded-Proto and
+ * X-Forwarded-Host set, X-Request-Id. Content-Length and Transfer-Encoding
+ * are kept: the body is forwarded as framed.
  */
-int headers_request(struct buf *out, const struct http_msg *req, const struct headers_ctx *ctx);
+int headers_request(struct buf *out, const struct http_msg *req, const struct http_route *route,
+		    const struct headers_ctx *ctx);
 /*
  * Appends the head to send to the client for `resp`: the status line,
  * end-to-end headers, X-Request-Id, and Connection: keep-alive or close

@@ -110,10 +110,11 @@ static void access_log(struct session *s)
 		return;
 	log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
-		 "retries=%d request_id=%.*s",
+		 "retries=%d request_id=%.*s%s%s%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
-		 (int)s->request_id_len, s->request_id);
+		 (int)s->request_id_len, s->request_id, s->refusal ? " refused=\"" : "",
+		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "");
 }
 
 /* ---- the backend connection ------------------------------------------------ */
@@ -169,7 +170,9 @@ static void answer_error(struct session *s, int status, const char *message)
 	char body[384];
 	int n, keep = s->keep_alive && s->req_done && !s->px->stopping;
 
-	if (status == 400 || status == 408 || status == 431 || status == 413)
+	/* A request the proxy refused leaves the connection's framing in doubt. */
+	if (status == 400 || status == 408 || status == 431 || status == 413 || status == 501 ||
+	    status == 505)
 		keep = 0;
 	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
 		     message, status, (int)s->request_id_len, s->request_id);
@@ -189,6 +192,23 @@ static void answer_error(struct session *s, int status, const char *message)
 	s->send_off = s->parse_off;
 	s->state = SESSION_EXCHANGE;
 	s->again = 1;
+}
+
+/* Answers a request the proxy will not forward (the parser's or the route's
+ * verdict) and closes the connection after it; `reason` goes to the access log. */
+static void refuse(struct session *s, int status, const char *reason)
+{
+	const char *message = "bad request";
+
+	if (status == 431)
+		message = "request header fields too large";
+	else if (status == 501)
+		message = "not implemented";
+	else if (status == 505)
+		message = "HTTP version not supported";
+	s->refusal = reason;
+	s->keep_alive = 0;
+	answer_error(s, status, message);
 }
 
 /* ---- end of an exchange --------------------------------------------------- */
@@ -212,6 +232,7 @@ static void next_request(struct session *s)
 	s->status = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;
+	s->refusal = NULL;
 	response_reset(s);
 	s->state = SESSION_IDLE;
 	set_timer(s, s->px->opts->keepalive_timeout);
@@ -221,8 +242,10 @@ static void next_request(struct session *s)
 static void exchange_end(struct session *s)
 {
 	struct proxy *px = s->px;
+	/* Pooled again only when both messages ended exactly where the bytes
+	 * did, and no Upgrade left the backend's framing in doubt. */
 	int reuse = s->up && s->req_done && buf_unread(&s->up_head) == 0 &&
-		    s->send_off == s->parse_off && s->resp_done &&
+		    s->send_off == s->parse_off && s->resp_done && !s->tunnel_wanted &&
 		    http_msg_keep_alive(&s->x->resp) && s->uparse_off == s->uin.len;
 
 	metrics_observe(&px->metrics, s->status, timefmt_mono() - s->started);
@@ -297,11 +320,13 @@ static int write_pair(int fd, struct buf *head, int keep_head, const char *data,
 	}
 }
 
-/* Writes what the client is owed; returns -1 on a fatal error. */
+/* Writes what the client is owed; returns -1 on a fatal error. Nothing of a
+ * response head goes out as received: until the whole head is parsed and
+ * rewritten into `out`, the bytes parsed so far stay in uin. */
 static int client_flush(struct session *s)
 {
-	int rc = write_pair(s->fd, &s->out, 0, s->uin.data, &s->usend_off, s->uparse_off,
-			    &s->bytes_out);
+	size_t end = s->resp_head_done ? s->uparse_off : s->usend_off;
+	int rc = write_pair(s->fd, &s->out, 0, s->uin.data, &s->usend_off, end, &s->bytes_out);
 
 	s->client_blocked = rc == 0;
 	return rc == -1 ? -1 : 0;
@@ -458,8 +483,9 @@ static int request_head(struct session *s)
 {
 	struct http_msg *req = &s->x->req;
 	int rid = http_msg_find(req, "x-request-id");
-	const char *method = llhttp_method_name(http_msg_method(req));
+	const char *method = llhttp_method_name(http_msg_method(req)), *reason;
 	struct headers_ctx ctx;
+	int status;
 
 	s->started = timefmt_mono();
 	s->method = http_msg_method(req);
@@ -474,6 +500,11 @@ static int request_head(struct session *s)
 	}
 	s->tunnel_wanted = req->upgrade;
 	s->keep_alive = http_msg_keep_alive(req) && !s->px->stopping && !req->upgrade;
+	status = http_request_route(req, &s->x->route, &reason);
+	if (status) {
+		refuse(s, status, reason);
+		return 0;
+	}
 	s->req_done = req->state == HTTP_MSG_DONE;
 	s->body_start = s->send_off = req->head_end;
 	s->replayable = 1;
@@ -488,7 +519,7 @@ static int request_head(struct session *s)
 	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE) {
 		if (s->status == 0) {
 			ctx = ctx_of(s);
-			headers_request(&s->up_head, req, &ctx);
+			headers_request(&s->up_head, req, &s->x->route, &ctx);
 		}
 	}
 	return 0;
@@ -535,9 +566,12 @@ static int response_head(struct session *s)
 	}
 	s->status = status;
 	s->resp_head_done = 1;
-	if (!s->req_done || (http_msg_has_body(resp) && !http_msg_chunked(resp) &&
-			     !(resp->parser.flags & F_CONTENT_LENGTH)))
-		s->keep_alive = 0;	/* the request is unfinished, or the body ends at close */
+	/* The request is unfinished, the body ends at close, or an HTTP/1.0
+	 * response carried Transfer-Encoding (RFC 9112 6.1). */
+	if (!s->req_done || resp->framing_close ||
+	    (http_msg_has_body(resp) && !http_msg_chunked(resp) &&
+	     !(resp->parser.flags & F_CONTENT_LENGTH)))
+		s->keep_alive = 0;
 	if (http_msg_minor(&s->x->req) == 0 && http_msg_chunked(resp)) {
 		s->dechunk = 1;		/* HTTP/1.0 clients know no chunked coding */
 		s->keep_alive = 0;
@@ -662,9 +696,7 @@ static int request_step(struct session *s)
 		snprintf(s->target, sizeof(s->target), "-");
 		s->request_id_len = headers_request_id_new(s->request_id);
 		s->keep_alive = 0;
-		answer_error(s, s->x->req.error_status,
-			     s->x->req.error_status == 431 ? "request header fields too large"
-							: "bad request");
+		refuse(s, s->x->req.error_status, s->x->req.error_reason);
 		return 0;
 	}
 	return 0;
@@ -1016,6 +1048,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->retries = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;
+	s->refusal = NULL;
 	s->x = NULL;
 	response_reset(s);
 	ev_io_init(&s->rio, client_on_read, fd, EV_READ);

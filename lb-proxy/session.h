@@ -27,6 +27,7 @@ enum session_state {
  * connections cost little memory. */
 struct exchange {
 	struct http_msg req;
+	struct http_route route;	/* where req goes (http_request_route) */
 	struct http_msg resp;
 	struct exchange *next;		/* in the pool */
 };
@@ -75,6 +76,7 @@ struct session {
 	char request_id[HEADERS_REQUEST_ID_MAX + 1];
 	size_t request_id_len;
 	char target[256];		/* method and path, for the access log */
+	const char *refusal;		/* why the proxy refused the request (static), or NULL */
 	double started;			/* request head complete, monotonic */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
 	LIST_ENTRY(session) link;	/* in px->sessions */

@@ -18,7 +18,9 @@ static int collect_body(void *ctx, const char *at, size_t len)
 
 static void trace_message(struct buf *t, const struct http_msg *m, const struct buf *body)
 {
-	buf_appendf(t, "[%s %.*s 1.%d", llhttp_method_name(http_msg_method(m)), (int)m->url.len,
+	buf_appendf(t, "[%s %.*s 1.%d",
+		    m->parser.type == HTTP_RESPONSE ? "RESPONSE" : llhttp_method_name(http_msg_method(m)),
+		    (int)m->url.len,
 		    http_msg_ptr(m, m->url), http_msg_minor(m));
 	for (unsigned i = 0; i < m->nheaders; i++)
 		buf_appendf(t, " %.*s=%.*s", (int)m->headers[i].name.len,
@@ -26,11 +28,14 @@ static void trace_message(struct buf *t, const struct http_msg *m, const struct 
 			    http_msg_ptr(m, m->headers[i].value));
 	buf_appendf(t, " body=%.*s ka=%d up=%d]", (int)body->len, body->data ? body->data : "",
 		    http_msg_keep_alive(m), m->upgrade);
+	if (m->parser.type == HTTP_RESPONSE)
+		buf_appendf(t, "[status %d 1.%d]", http_msg_status(m), http_msg_minor(m));
 }
 
 /* Parses `data` arriving in two reads split at `split`, the way a connection
  * does: one growing buffer, compacted between messages. Returns the trace. */
-static void parse_split(struct buf *t, const char *data, size_t n, size_t split, size_t limit)
+static void parse_split_type(struct buf *t, llhttp_type_t type, const char *data, size_t n,
+			     size_t split, size_t limit)
 {
 	struct buf in = BUF_INIT, body = BUF_INIT;
 	struct http_msg m;
@@ -38,7 +43,7 @@ static void parse_split(struct buf *t, const char *data, size_t n, size_t split,
 	const size_t cuts[2] = { split, n };
 	size_t from = 0;
 
-	http_msg_init(&m, HTTP_REQUEST, limit, collect_body, &body);
+	http_msg_init(&m, type, limit, collect_body, &body);
 	for (int r = 0; r < 2; r++) {
 		buf_append(&in, data + from, cuts[r] - from);
 		from = cuts[r];
@@ -76,6 +81,11 @@ out:
 	buf_release(&body);
 }
 
+static void parse_split(struct buf *t, const char *data, size_t n, size_t split, size_t limit)
+{
+	parse_split_type(t, HTTP_REQUEST, data, n, split, limit);
+}
+
 static const char *const streams[] = {
 	"GET /a?x=1 HTTP/1.1\r\nHost: example\r\nX-Request-Id: r1\r\n\r\n",
 	"POST /p HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n"
@@ -86,6 +96,14 @@ static const char *const streams[] = {
 	"GET /3 HTTP/1.0\r\n\r\n",
 	"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nraw-bytes",
 	"HEAD / HTTP/1.1\r\nHost: h\r\nEmpty:\r\nSpaces:   v   \r\n\r\n",
+	/* RFC 9110 6.2: a higher minor version is read as HTTP/1.1 */
+	"GET /v HTTP/1.2\r\nHost: h\r\n\r\nGET /w HTTP/1.9\r\nHost: h\r\n\r\n",
+	/* RFC 9110 7.6.1: Connection is a list; OWS (tabs too) around tokens */
+	"GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\t\r\n\r\n",
+	"GET /k HTTP/1.0\r\nConnection:\tfoo ,\tKeep-Alive\r\n\r\n",
+	/* RFC 9112 7.1.2: trailers, split anywhere */
+	"POST /t HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+	"1\r\na\r\n0\r\nX-Long-Trailer: some value\r\nY:\r\nZ: 1\r\n\r\n",
 };
 
 static void test_every_split_parses_alike(void **state)
@@ -126,7 +144,19 @@ static void test_known_traces(void **state)
 	buf_reset(&t);
 	parse_split(&t, streams[5], strlen(streams[5]), 3, 32768);
 	buf_append(&t, "", 1);
-	assert_string_equal(t.data, "[HEAD / 1.1 Host=h Empty= Spaces=v    body= ka=1 up=0]");
+	assert_string_equal(t.data, "[HEAD / 1.1 Host=h Empty= Spaces=v body= ka=1 up=0]");
+	buf_reset(&t);
+	parse_split(&t, streams[6], strlen(streams[6]), 10, 32768);
+	buf_append(&t, "", 1);
+	assert_string_equal(t.data, "[GET /v 1.1 Host=h body= ka=1 up=0][GET /w 1.1 Host=h body= ka=1 up=0]");
+	buf_reset(&t);
+	parse_split(&t, streams[7], strlen(streams[7]), 0, 32768);
+	buf_append(&t, "", 1);
+	assert_string_equal(t.data, "[GET /c 1.1 Host=h Connection=close body= ka=0 up=0]");
+	buf_reset(&t);
+	parse_split(&t, streams[8], strlen(streams[8]), 0, 32768);
+	buf_append(&t, "", 1);
+	assert_string_equal(t.data, "[GET /k 1.0 Connection=foo ,\tKeep-Alive body= ka=1 up=0]");
 	buf_release(&t);
 }
 
@@ -160,8 +190,58 @@ static void test_malformed_requests(void **state)
 		{ "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400 },
 		{ "GET / HTTP/1.1\r\n: empty\r\n\r\n", 400 },
 		{ "GARBAGE\r\n\r\n", 400 },
-		{ "GET / HTTP/9.9\r\n\r\n", 400 },
+		/* RFC 9110 6.2: another major version is 505; a malformed one 400 */
+		{ "GET / HTTP/9.9\r\n\r\n", 505 },
+		{ "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505 },
+		{ "GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505 },
+		{ "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505 },
+		{ "GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400 },
+		{ "GET / HTTP/1.\r\nHost: a\r\n\r\n", 400 },
 		{ "GET /a b HTTP/1.1\r\n\r\n", 400 },
+		/* RFC 9112 6.1: Transfer-Encoding must be a list ending in chunked */
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \t \r\nContent-Length: 5\r\n\r\n"
+		  "hello", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ,\r\nContent-Length: 5\r\n\r\n"
+		  "hello", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding:\r\n\r\n"
+		  "0\r\n\r\n", 400 },
+		{ "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400 },
+		{ "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello",
+		  400 },
+		/* RFC 9110 9.1: a method token llhttp does not know is 501 */
+		{ "QUERY / HTTP/1.1\r\nHost: a\r\n\r\n", 501 },
+		{ "get / HTTP/1.1\r\nHost: a\r\n\r\n", 501 },
+		{ "PROPFIX / HTTP/1.1\r\nHost: a\r\n\r\n", 501 },
+		{ "GETS / HTTP/1.1\r\nHost: a\r\n\r\n", 501 },
+		{ "\r\nQUERY / HTTP/1.1\r\nHost: a\r\n\r\n", 501 },
+		{ "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400 },
+		{ "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400 },
+		{ "QUERY\r\n\r\n", 400 },
+		{ " GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400 },
+		/* RFC 9112 7.1.2: a trailer section is checked like a head; fields
+		 * that frame or route the message are refused (RFC 9110 6.5.1) */
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX:\r\n b\r\n\r\n",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n\tb\r\n\r\n",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX y: a\r\n\r\n",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\x01\r\n\r\n",
+		  400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+		  "Content-Length: 5\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+		  "transfer-encoding: chunked\r\n\r\n", 400 },
+		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: b\r\n\r\n",
+		  400 },
 	};
 	(void)state;
 
@@ -171,7 +251,7 @@ static void test_malformed_requests(void **state)
 		size_t n = strlen(cases[i].request);
 
 		snprintf(want, sizeof(want), "[error %d]", cases[i].status);
-		for (size_t k = 0; k <= n; k += (n / 7) + 1) {
+		for (size_t k = 0; k <= n; k++) {
 			buf_reset(&t);
 			parse_split(&t, cases[i].request, n, k, 32768);
 			buf_append(&t, "", 1);
@@ -209,6 +289,48 @@ static void test_header_limits(void **state)
 	buf_release(&t);
 }
 
+/* Responses: the framing rules of RFC 9112 6.1 and 7 on the backend side. */
+static void test_responses(void **state)
+{
+	static const struct {
+		const char *response;
+		const char *trace;	/* of the whole stream, every split alike */
+	} cases[] = {
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+		  "[error 400]" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n0\r\n\r\n",
+		  "[error 400]" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc", "[error 400]" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding:\r\nContent-Length: 3\r\n\r\nabc", "[error 400]" },
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 1\r\n\r\n",
+		  "[error 400]" },
+		{ "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", "[error 502]" },
+		/* HTTP/1.0 with Transfer-Encoding: read as framed, then close */
+		{ "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		  "[RESPONSE  1.0 Transfer-Encoding=chunked body=abc ka=0 up=0][status 200 1.0]" },
+		{ "HTTP/1.2 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		  "[RESPONSE  1.1 Content-Length=2 body=ok ka=1 up=0][status 200 1.1]" },
+		{ "HTTP/1.1 200 OK\r\nConnection: close\t\r\nContent-Length: 2\r\n\r\nok",
+		  "[RESPONSE  1.1 Connection=close Content-Length=2 body=ok ka=0 up=0][status 200 1.1]" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].response);
+
+		for (size_t k = 0; k <= n; k++) {
+			struct buf t = BUF_INIT;
+
+			parse_split_type(&t, HTTP_RESPONSE, cases[i].response, n, k, 32768);
+			buf_append(&t, "", 1);
+			if (strcmp(t.data, cases[i].trace) != 0)
+				fail_msg("response %zu split at %zu:\n  %s\nwant\n  %s", i, k, t.data,
+					 cases[i].trace);
+			buf_release(&t);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_known_traces),
 		cmocka_unit_test(test_malformed_requests),
 		cmocka_unit_test(test_header_limits),
+		cmocka_unit_test(test_responses),
 	};
 	return cmocka_run_group_tests_name("http_parser", tests, NULL, NULL);
 }
