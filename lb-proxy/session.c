@@ -22,7 +22,10 @@
 
 #define IN_LIMIT (64 * 1024)		/* unsent bytes per direction before reading stops */
 #define LINGER_SECONDS 2.0
-#define RESPONSE_HEAD_LIMIT (64 * 1024)
+/* A response head stays in uin until it is whole, so it must hit its limit
+ * (a 502) before uin holds IN_LIMIT and reading stops (a stall). */
+#define RESPONSE_HEAD_LIMIT HTTP_DEFAULT_MAX_HEADER_SIZE
+_Static_assert(RESPONSE_HEAD_LIMIT + HTTP_READ_CHUNK <= IN_LIMIT, "response head limit too large");
 
 static void pump(struct session *s);
 static int begin_upstream(struct session *s);
