@@ -23,15 +23,40 @@ static void listener_on_readable(struct ev_loop *loop, ev_io *w, int revents)
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
 				return;
-			if (errno == EMFILE || errno == ENFILE) {
-				log_warn("accept: out of file descriptors", "listen=%s", l->name);
+			if ((errno == EMFILE || errno == ENFILE) && l->reclaim && l->reclaim(l->data))
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				unsigned long n = log_every(&l->log_limit, ev_now(loop), 1.0);
+
+				/* The connection stays in the backlog, so the socket
+				 * stays readable: without a pause this spins. */
+				if (n)
+					log_warn("accept: out of resources, pausing", "listen=%s error=\"%s\" "
+						 "times=%lu", l->name, strerror(errno), n);
+				ev_io_stop(loop, &l->io);
+				l->backing_off = 1;
+				ev_timer_set(&l->backoff, LISTENER_BACKOFF_SECONDS, 0.0);
+				ev_timer_start(loop, &l->backoff);
 				return;
 			}
 			log_error("accept failed", "listen=%s error=%d", l->name, errno);
 			return;
 		}
 		l->on_accept(l, fd, (struct sockaddr *)&peer);
+		/* The owner may have stopped accepting (a connection limit). */
+		if (!l->wanted)
+			return;
 	}
+}
+
+static void listener_on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct listener *l = w->data;
+	(void)revents;
+
+	l->backing_off = 0;
+	if (l->wanted)
+		ev_io_start(loop, &l->io);
 }
 
 int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, int reuseport,
@@ -57,17 +82,21 @@ int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, in
 	l->on_accept = cb;
 	l->data = data;
 	ev_io_init(&l->io, listener_on_readable, l->fd, EV_READ);
-	l->io.data = l;
+	ev_init(&l->backoff, listener_on_backoff);
+	l->io.data = l->backoff.data = l;
 	return 0;
 }
 
 void listener_start(struct listener *l)
 {
-	ev_io_start(l->loop, &l->io);
+	l->wanted = 1;
+	if (!l->backing_off)
+		ev_io_start(l->loop, &l->io);
 }
 
 void listener_stop(struct listener *l)
 {
+	l->wanted = 0;
 	ev_io_stop(l->loop, &l->io);
 }
 
@@ -76,6 +105,7 @@ void listener_release(struct listener *l)
 	if (l->fd == -1)
 		return;
 	listener_stop(l);
+	ev_timer_stop(l->loop, &l->backoff);
 	close(l->fd);
 	l->fd = -1;
 }

@@ -4,24 +4,39 @@
 
 #include <ev.h>
 
+#include "log.h"
 #include "net.h"
 
 struct listener;
 /* Called with a non-blocking, close-on-exec fd the callback now owns. */
 typedef void (*listener_accept_cb)(struct listener *l, int fd, const struct sockaddr *peer);
 
+/* How long accepting pauses when the process is out of descriptors or
+ * memory: the pending connections wait in the backlog meanwhile. */
+#define LISTENER_BACKOFF_SECONDS 0.1
+
 struct listener {
 	ev_io io;
+	ev_timer backoff;	/* accepting resumes when it fires */
 	int fd;
 	struct ev_loop *loop;
 	listener_accept_cb on_accept;
 	void *data;
+	/* Optional: out of descriptors, frees some (idle connections) and
+	 * returns how many, so the accept is tried again before pausing. */
+	unsigned (*reclaim)(void *data);
+	unsigned wanted : 1;	/* started by the owner (listener_start) */
+	unsigned backing_off : 1;
+	struct log_limit log_limit;
 	char name[64];		/* the bound address, for logs */
 };
 
 /* Parses `addr`, binds and listens; returns 0 or -1 with err filled. */
 int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, int reuseport,
 		  listener_accept_cb cb, void *data, char *err, size_t errsz);
+/* Accepting on or off, as the owner wants it; a pause for lack of
+ * descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) ends by itself after
+ * LISTENER_BACKOFF_SECONDS and does not change what the owner wants. */
 void listener_start(struct listener *l);
 void listener_stop(struct listener *l);
 /* Stops and closes the socket. */

@@ -45,6 +45,19 @@ int log_enabled(enum log_level level)
 	return level >= log_min;
 }
 
+unsigned long log_every(struct log_limit *l, double now, double interval)
+{
+	unsigned long n;
+
+	l->count++;
+	if (now < l->next)
+		return 0;
+	n = l->count;
+	l->count = 0;
+	l->next = now + interval;
+	return n;
+}
+
 static int all_digits(const char *s, size_t n)
 {
 	size_t i = (n > 1 && s[0] == '-') ? 1 : 0;

@@ -30,6 +30,18 @@ int log_enabled(enum log_level level);
 void log_write(enum log_level level, const char *msg, const char *kv, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * At most one line per `interval` seconds for one kind of event (an error
+ * that can repeat thousands of times a second). log_every() returns 0 when
+ * the event must not be logged now (it is counted), else the number of
+ * events since the last line, this one included.
+ */
+struct log_limit {
+	double next;			/* when the next line may be written */
+	unsigned long count;		/* events not yet reported */
+};
+unsigned long log_every(struct log_limit *l, double now, double interval);
+
 #define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...) log_write(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_write(LOG_WARN, __VA_ARGS__)

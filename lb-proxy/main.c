@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -76,6 +77,56 @@ static const struct config_spec proxy_spec = {
 	sizeof(proxy_fields) / sizeof(proxy_fields[0]),
 };
 
+/* Descriptors kept aside from client connections: listeners, the admin API
+ * and its clients, the bus sockets, libev's, stderr. */
+#define FD_RESERVE 64
+
+/*
+ * Each proxied connection holds two descriptors (client and backend). When
+ * the descriptor limit cannot hold 2 x --max-connections + FD_RESERVE, the
+ * soft limit is raised toward the hard one, and if that is not enough
+ * max_connections is lowered to fit, as HAProxy sizes maxconn from the limit:
+ * running out mid-request fails requests instead of queueing connections.
+ * Returns 0, or -1 when not even one connection fits.
+ */
+static int fit_descriptor_limit(struct proxy_options *opts)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)opts->max_connections * 2 + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+		struct rlimit raised = rl;
+
+		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+	}
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_cur < FD_RESERVE + 2) {
+		fprintf(stderr, "lb-proxy: the descriptor limit (%llu, ulimit -n) leaves no room for a "
+				"connection: at least %d are needed\n",
+			(unsigned long long)rl.rlim_cur, FD_RESERVE + 2);
+		return -1;
+	}
+	log_warn("max connections lowered to fit the descriptor limit",
+		 "max_connections=%llu asked=%ld nofile=%llu",
+		 (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
+		 (unsigned long long)rl.rlim_cur);
+	opts->max_connections = (long)((rl.rlim_cur - FD_RESERVE) / 2);
+	return 0;
+}
+
+/* The listener is out of descriptors: pooled backend connections give theirs. */
+static unsigned reclaim_descriptors(void *data)
+{
+	(void)data;
+	return upstream_pool_shed(8);
+}
+
 static void accept_update(struct proxy *px)
 {
 	int full = px->nsessions >= (unsigned)px->opts->max_connections;
@@ -83,10 +134,14 @@ static void accept_update(struct proxy *px)
 	if (px->stopping)
 		return;
 	if (full && !px->accept_paused) {
+		static struct log_limit limit;
+		unsigned long n = log_every(&limit, ev_now(px->loop), 1.0);
+
 		listener_stop(&px->listener);
 		px->accept_paused = 1;
-		log_warn("max connections reached: not accepting", "max_connections=%ld",
-			 px->opts->max_connections);
+		if (n)
+			log_warn("max connections reached: not accepting", "max_connections=%ld times=%lu",
+				 px->opts->max_connections, n);
 	} else if (!full && px->accept_paused) {
 		listener_start(&px->listener);
 		px->accept_paused = 0;
@@ -281,6 +336,10 @@ int main(int argc, char **argv)
 		px.on_bus = 1;
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
+	if (fit_descriptor_limit(&opts) == -1) {
+		config_result_release(&cfg);
+		return 2;
+	}
 	px.loop = ev_default_loop(EVFLAG_AUTO);
 	/* Under load, poll at most every loop_batch seconds so each pass handles
 	 * more events (fewer sleeps and wake-ups: +45% on short connections here,
@@ -306,6 +365,7 @@ int main(int argc, char **argv)
 		admin.listener.fd = -1;
 		goto out;
 	}
+	px.listener.reclaim = reclaim_descriptors;
 	/* Client sockets keep at most UNSENT_LIMIT unsent bytes in the
 	 * kernel: the rest of a body waits in the session's bounded buffer, so
 	 * backpressure reaches the backend at once and a slow client costs

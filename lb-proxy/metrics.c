@@ -52,6 +52,9 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		    "lb_proxy_connections_accepted_total %llu\n"
 		    "# HELP lb_proxy_connect_errors_total Failed connects to backends.\n"
 		    "# TYPE lb_proxy_connect_errors_total counter\nlb_proxy_connect_errors_total %llu\n"
+		    "# HELP lb_proxy_resource_errors_total Requests failed (503) for want of the "
+		    "proxy's own descriptors, memory or ports; never held against a backend.\n"
+		    "# TYPE lb_proxy_resource_errors_total counter\nlb_proxy_resource_errors_total %llu\n"
 		    "# HELP lb_proxy_retries_total Requests sent again to another backend.\n"
 		    "# TYPE lb_proxy_retries_total counter\nlb_proxy_retries_total %llu\n"
 		    "# HELP lb_proxy_client_aborts_total Client connections lost mid-exchange.\n"
@@ -62,7 +65,8 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		    "# TYPE lb_proxy_set_stale gauge\nlb_proxy_set_stale %d\n"
 		    "# HELP lb_proxy_uptime_seconds Seconds since start.\n"
 		    "# TYPE lb_proxy_uptime_seconds gauge\nlb_proxy_uptime_seconds %.3f\n",
-		    client_connections, upstream_connections, m->accepted, m->connect_errors, m->retries,
+		    client_connections, upstream_connections, m->accepted, m->connect_errors,
+		    m->resource_errors, m->retries,
 		    m->client_aborts, generation, stale, uptime);
 	buf_append_str(out, "# HELP lb_proxy_backend_requests_total Requests forwarded, by backend "
 			    "and status class.\n# TYPE lb_proxy_backend_requests_total counter\n");

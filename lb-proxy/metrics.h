@@ -10,6 +10,7 @@ struct metrics {
 	unsigned long long requests;		/* answered, any status */
 	unsigned long long responses[6];	/* by status class, including the proxy's own */
 	unsigned long long connect_errors;
+	unsigned long long resource_errors;	/* the proxy's own lack of descriptors, memory, ports */
 	unsigned long long retries;
 	unsigned long long client_aborts;	/* client connections ended mid-exchange */
 	unsigned long long latency_buckets[METRICS_BUCKETS];

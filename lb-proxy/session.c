@@ -446,6 +446,33 @@ static void exchange_start(struct session *s)
 	set_timer(s, s->px->opts->idle_timeout);
 }
 
+/* Errors of this process, not of the backend: out of descriptors, buffers,
+ * memory or local ports. */
+static int local_error(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+	       err == EADDRNOTAVAIL;
+}
+
+/* A backend connection could not be made for a local reason: this one
+ * request fails with 503 and the backend is not blamed (no error, no fail
+ * timeout, no retry that would fail alike). Logged once a second at most. */
+static void local_failure(struct session *s, int err)
+{
+	static struct log_limit limit;
+	struct proxy *px = s->px;
+	unsigned long n = log_every(&limit, ev_now(px->loop), 1.0);
+
+	px->metrics.resource_errors++;
+	if (n)
+		log_error("cannot connect to a backend: out of resources",
+			  "error=\"%s\" backend=%s times=%lu", strerror(err), s->be->name, n);
+	drop_upstream(s);
+	s->be->requests--;
+	release_backend(s);
+	answer_error(s, 503, "proxy out of resources");
+}
+
 /* Picks a backend and gets a connection to it; returns -1 if closed. */
 static int begin_upstream(struct session *s)
 {
@@ -472,6 +499,10 @@ static int begin_upstream(struct session *s)
 		return 0;
 	}
 	u = upstream_connect(be);
+	if (!u && local_error(errno)) {
+		local_failure(s, errno);
+		return 0;
+	}
 	if (!u)
 		return upstream_failed(s, strerror(errno), 502, 1);
 	attach(s, u);
@@ -975,6 +1006,11 @@ static void upstream_on_write(struct ev_loop *loop, ev_io *w, int revents)
 		socklen_t len = sizeof(err);
 
 		getsockopt(s->up->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err && local_error(err)) {
+			local_failure(s, err);
+			pump(s);
+			return;
+		}
 		if (err) {
 			if (upstream_failed(s, strerror(err), 502, 1) == 0)
 				pump(s);

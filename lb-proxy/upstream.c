@@ -66,11 +66,27 @@ unsigned upstream_open_count(void)
 	return open_count;
 }
 
+unsigned upstream_pool_shed(unsigned n)
+{
+	unsigned closed = 0;
+
+	for (struct backend *b = backend_all(); b && closed < n; b = b->all_next)
+		while (closed < n && !LIST_EMPTY(&b->idle)) {
+			upstream_close(LIST_FIRST(&b->idle));
+			closed++;
+		}
+	return closed;
+}
+
 struct upstream *upstream_connect(struct backend *b)
 {
 	struct upstream *u;
 	int fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
+	/* Out of descriptors: an idle pooled connection is worth less than
+	 * this request. */
+	if (fd == -1 && (errno == EMFILE || errno == ENFILE) && upstream_pool_shed(1))
+		fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return NULL;
 	if (connect(fd, (struct sockaddr *)&b->addr.ss, b->addr.len) == -1 && errno != EINPROGRESS) {

@@ -30,7 +30,8 @@ struct upstream_limits {
 
 void upstream_setup(struct ev_loop *loop, const struct upstream_limits *limits);
 /* Starts a non-blocking connect to b. Returns the connection (its connect
- * completes when wio fires), or NULL with errno set if it failed at once. */
+ * completes when wio fires), or NULL with errno set if it failed at once.
+ * Out of descriptors, it closes an idle pooled connection and tries again. */
 struct upstream *upstream_connect(struct backend *b);
 /* A pooled connection to b that is still open, or NULL. */
 struct upstream *upstream_pool_get(struct backend *b);
@@ -38,6 +39,9 @@ struct upstream *upstream_pool_get(struct backend *b);
  * is full, the backend is removed or not up, or the process is stopping. */
 void upstream_pool_put(struct upstream *u, int stopping);
 void upstream_close(struct upstream *u);
+/* Closes up to n idle pooled connections (of any backend), to give their
+ * descriptors to new connections; returns how many it closed. */
+unsigned upstream_pool_shed(unsigned n);
 /* Connections open to all backends. */
 unsigned upstream_open_count(void);
 

@@ -29,14 +29,15 @@ def binary(name):
 class Proc:
     """One running program; stderr goes to a file the test can read."""
 
-    def __init__(self, argv, env=None, cwd=None):
+    def __init__(self, argv, env=None, cwd=None, preexec_fn=None):
         self.argv = argv
         self.log_path = tempfile.mktemp(prefix="lb-test-", suffix=".log")
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.log,
-                                  stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
+                                  stdin=subprocess.DEVNULL, env=full_env, cwd=cwd,
+                                  preexec_fn=preexec_fn)
         self.pid = self.p.pid
         self.expect_exit = None
 
@@ -87,8 +88,8 @@ def procs():
     0 (under ASan that includes no leak) with no sanitizer report."""
     started = []
 
-    def start(argv, env=None, cwd=None):
-        p = Proc(argv, env, cwd)
+    def start(argv, env=None, cwd=None, preexec_fn=None):
+        p = Proc(argv, env, cwd, preexec_fn)
         started.append(p)
         return p
 
@@ -224,11 +225,11 @@ class Proxy(Server):
 @pytest.fixture
 def proxy(procs):
     """start_proxy(backends, *flags) -> Proxy on ephemeral client and admin ports."""
-    def start_proxy(backends, *flags, listen="127.0.0.1:0", env=None):
+    def start_proxy(backends, *flags, listen="127.0.0.1:0", env=None, preexec_fn=None):
         argv = [binary("lb-proxy"), "--listen", listen, "--admin", "127.0.0.1:0"]
         if backends is not None:
             argv += ["--backends", ",".join(backends)]
-        p = procs(argv + list(flags), env=env)
+        p = procs(argv + list(flags), env=env, preexec_fn=preexec_fn)
         admin = p.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
         m = p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
         return Proxy(p, int(m.group(1)), int(admin.group(1)))
