@@ -203,8 +203,18 @@ void buf_cache_give(struct buf *b)
 	buf_release(b);
 }
 
+size_t buf_cache_trim(size_t keep)
+{
+	size_t freed = 0;
+
+	while (cache_count > keep) {
+		free(cache_blocks[--cache_count]);
+		freed++;
+	}
+	return freed;
+}
+
 void buf_cache_release(void)
 {
-	while (cache_count)
-		free(cache_blocks[--cache_count]);
+	buf_cache_trim(0);
 }

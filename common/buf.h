@@ -63,6 +63,8 @@ void buf_cache_take(struct buf *b);
 /* Takes b's storage back (a block is kept, anything else freed); b ends
  * up as after buf_init(). */
 void buf_cache_give(struct buf *b);
+/* Frees cached blocks beyond `keep`; returns how many it freed. */
+size_t buf_cache_trim(size_t keep);
 /* Frees the cached blocks (at exit). */
 void buf_cache_release(void);
 

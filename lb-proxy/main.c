@@ -1,5 +1,6 @@
 /* lb-proxy: the data plane of lb: an event-driven HTTP/1.1 reverse proxy. */
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,12 @@
 #include "upstream.h"
 
 #define SESSION_POOL_MAX 4096
+/* Every TRIM_SECONDS the caches of closed sessions, parsers and read blocks
+ * are cut to what the busiest moment since the last trim could use again
+ * (at least TRIM_FLOOR each), and the freed memory goes back to the system:
+ * a peak of connections does not keep its memory for good. */
+#define TRIM_SECONDS 2.0
+#define TRIM_FLOOR 64
 #define POOL_KEEP_BYTES (64 * 1024)
 
 static const struct config_field proxy_fields[] = {
@@ -165,7 +172,8 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 		}
 	}
 	LIST_INSERT_HEAD(&px->sessions, s, link);
-	px->nsessions++;
+	if (++px->nsessions > px->peak_sessions)
+		px->peak_sessions = px->nsessions;
 	px->metrics.accepted++;
 	session_open(px, s, fd, peer);
 	accept_update(px);
@@ -178,6 +186,30 @@ static void session_free(struct session *s)
 	buf_release(&s->out);
 	buf_release(&s->up_head);
 	free(s);
+}
+
+static void on_trim(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct proxy *px = w->data;
+	unsigned spare = px->peak_sessions > px->nsessions ? px->peak_sessions - px->nsessions : 0;
+	size_t freed;
+	(void)loop;
+	(void)revents;
+
+	if (spare < TRIM_FLOOR)
+		spare = TRIM_FLOOR;
+	px->peak_sessions = px->nsessions;
+	freed = session_cache_trim(spare, 2 * (size_t)spare);
+	while (px->nfree > spare) {
+		struct session *s = px->free_sessions;
+
+		px->free_sessions = s->next_free;
+		px->nfree--;
+		session_free(s);
+		freed++;
+	}
+	if (freed)
+		malloc_trim(0);
 }
 
 static void shrink(struct buf *b)
@@ -265,6 +297,7 @@ static void proxy_release(struct proxy *px)
 		session_free(s);
 	}
 	ev_timer_stop(px->loop, &px->drain_timer);
+	ev_timer_stop(px->loop, &px->trim_timer);
 	listener_release(&px->listener);
 	backend_set_release(&px->set);
 	session_cache_release();
@@ -357,6 +390,9 @@ int main(int argc, char **argv)
 	upstream_setup(px.loop, &limits);
 	ev_timer_init(&px.drain_timer, on_drain_timeout, opts.drain_timeout, 0);
 	px.drain_timer.data = &px;
+	ev_timer_init(&px.trim_timer, on_trim, TRIM_SECONDS, TRIM_SECONDS);
+	px.trim_timer.data = &px;
+	ev_timer_start(px.loop, &px.trim_timer);
 	rc = 1;
 	if (listener_init(&px.listener, px.loop, opts.listen, opts.reuse_port, on_accept, &px, err,
 			  sizeof(err)) == -1 ||

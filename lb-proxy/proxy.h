@@ -47,6 +47,8 @@ struct proxy {
 	LIST_HEAD(, session) sessions;	/* open client connections */
 	struct session *free_sessions;	/* closed ones kept for reuse */
 	unsigned nsessions, nfree;
+	unsigned peak_sessions;		/* most open at once since the last trim */
+	ev_timer trim_timer;		/* gives idle caches back after a peak */
 	int stopping;
 	int accept_paused;		/* at --max-connections */
 	int on_bus;			/* sets come from lb-discover */

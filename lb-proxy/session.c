@@ -64,16 +64,24 @@ static void exchange_give(struct session *s)
 	exchange_pooled++;
 }
 
+size_t session_cache_trim(unsigned exchanges, size_t blocks)
+{
+	size_t freed = 0;
+
+	while (exchange_pooled > exchanges) {
+		struct exchange *x = exchange_pool;
+
+		exchange_pool = x->next;
+		exchange_pooled--;
+		free(x);
+		freed++;
+	}
+	return freed + buf_cache_trim(blocks);
+}
+
 void session_cache_release(void)
 {
-	struct exchange *x;
-
-	while ((x = exchange_pool) != NULL) {
-		exchange_pool = x->next;
-		free(x);
-	}
-	exchange_pooled = 0;
-	buf_cache_release();
+	session_cache_trim(0, 0);
 }
 
 static int idempotent(int method)

@@ -90,6 +90,9 @@ void session_close(struct session *s);
 /* Called when the proxy starts stopping: idle connections close now. */
 void session_on_stop(struct session *s);
 
+/* Frees pooled exchanges beyond `exchanges` and cached read blocks beyond
+ * `blocks` (after a peak); returns how many it freed. */
+size_t session_cache_trim(unsigned exchanges, size_t blocks);
 /* Frees the pooled exchanges and cached buffers (at exit). */
 void session_cache_release(void);
 

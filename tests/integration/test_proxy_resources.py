@@ -8,7 +8,9 @@ import socket
 import threading
 import time
 
-from conftest import SLOW, wait_for
+import pytest
+
+from conftest import SANITIZED, SLOW, wait_for
 
 
 def fd_count(pid):
@@ -162,3 +164,42 @@ def test_accept_pauses_when_out_of_descriptors(echo, proxy):
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         assert read_response(s)[0] == 200
         s.close()
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(SANITIZED, reason="ASan keeps freed memory in quarantine")
+def test_memory_is_given_back_after_a_peak(echo, proxy):
+    """3,000 connections that each made a request raise RSS; once they close,
+    the caches of sessions, parsers and read blocks are cut to the recent
+    peak and the memory goes back to the system within a few trim periods
+    (before: it stayed at the peak for good)."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (8192, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    e = echo()
+    p = proxy([e.addr], "--access-log", "off")
+    pid = p.proc.pid
+    before = rss_kb(pid)
+    n = 3000
+    socks = [socket.create_connection(("127.0.0.1", p.port), timeout=20 * SLOW) for _ in range(n)]
+    try:
+        for s in socks:
+            s.sendall(b"GET /bytes/20000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        for s in socks:
+            status, body = read_response(s)
+            assert status == 200 and len(body) == 20000
+        peak = rss_kb(pid)
+    finally:
+        for s in socks:
+            s.close()
+    wait_for("the connections closed", lambda: metric(p, "lb_proxy_client_connections") == 0)
+    # a trim period cuts the caches to the last peak, the next one to the floor
+    wait_for("memory given back", lambda: rss_kb(pid) - before < (peak - before) / 4, timeout=10)
+    after = rss_kb(pid)
+    print(f"RSS before {before} KiB, at the peak {peak} KiB, after {after} KiB")
+    assert peak - before > 20000, (before, peak)
