@@ -145,20 +145,35 @@ clean:
 # --- fuzzing (not part of `make test`): libFuzzer + ASan/UBSan, FUZZ_SECONDS each ---
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# A target that drives a program's code names the modules it links, with
+# FUZZ_MODULES_<target>; program_modules is a program's .c files but main.c.
+program_modules = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
 
 fuzz-deps: deps
 	$(call install_missing,clang)
 
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) Makefile
+# fuzz_rule TARGET: its source and modules (their folders on the include
+# path) with common/ and llhttp, under libFuzzer + ASan/UBSan.
+define fuzz_rule
+build/fuzz/$(1): tests/fuzz/$(1).c $(FUZZ_MODULES_$(1)) $(COMMON_SRC) $(wildcard common/*.h) \
+		$(wildcard $(addsuffix *.h,$(sort $(dir $(FUZZ_MODULES_$(1)))))) Makefile
 	@mkdir -p build/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -D_GNU_SOURCE -o $@ $< \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -D_GNU_SOURCE \
+		$(addprefix -I,$(sort $(dir $(FUZZ_MODULES_$(1))))) -o $$@ $$< $(FUZZ_MODULES_$(1)) \
 		$(COMMON_SRC) $(patsubst %,$(LLHTTP_SRC)/%.c,$(LLHTTP_C)) $(LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
+# Seeds: tests/fuzz/seeds for every target, tests/fuzz/seeds-<target> for one;
+# a target's tokens in tests/fuzz/<target>.dict when it has one.
 fuzz: fuzz-deps
 	$(MAKE) --no-print-directory $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus-$$t; \
 		echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
-		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build/fuzz/corpus-$$t \
-			tests/fuzz/seeds; \
+		build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+			$$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
+			build/fuzz/corpus-$$t tests/fuzz/seeds \
+			$$(test -d tests/fuzz/seeds-$$t && echo tests/fuzz/seeds-$$t); \
 	done

@@ -98,7 +98,10 @@ static void next_request(struct echo_conn *c)
 
 static void answer(struct echo_conn *c)
 {
-	int keep_alive = http_msg_keep_alive(&c->msg) && !c->srv->stopping;
+	/* llhttp parses nothing after a request it counts as an upgrade: what
+	 * follows belongs to the new protocol. An upgrade answered with anything
+	 * but 101 therefore ends the connection, as its framing is lost. */
+	int keep_alive = http_msg_keep_alive(&c->msg) && !c->srv->stopping && !c->msg.upgrade;
 
 	echo_routes_answer(c, keep_alive);
 	access_log(c);
@@ -115,13 +118,20 @@ static void answer(struct echo_conn *c)
 		arm_timer(c, c->srv->opts->idle_timeout);
 }
 
-/* The head of a request is complete: limits and Expect. */
+/* The head of a request is complete: method, limits and Expect. */
 static int on_head(struct echo_conn *c)
 {
 	const struct http_msg *m = &c->msg;
 	int expect = http_msg_find(m, "expect");
 
 	c->head_seen = 1;
+	/* An origin server opens no tunnels. The bytes after a CONNECT head are
+	 * tunnel data (RFC 9110 9.3.6), whatever Content-Length says, so the
+	 * connection closes after the answer. */
+	if (http_msg_method(m) == HTTP_CONNECT) {
+		conn_fail(c, 501, "CONNECT is not supported by an origin server");
+		return -1;
+	}
 	if ((m->parser.flags & F_CONTENT_LENGTH) &&
 	    m->parser.content_length > (unsigned long long)c->srv->opts->max_body) {
 		conn_fail(c, 413, "body larger than --max-body");

@@ -2,11 +2,14 @@
 pipelining, chunked bodies, malformed input, faults and graceful stop."""
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
 import threading
 import time
+
+import pytest
 
 from conftest import SLOW, binary, raw_exchange, recv_exactly, recv_until, split_responses
 
@@ -232,6 +235,67 @@ def test_upgrade_becomes_a_byte_echo(echo):
         s.sendall(msg)
         assert recv_exactly(s, len(msg)) == msg
     s.close()
+
+
+def _without_date(data):
+    return re.sub(rb"\r\nDate: [^\r]*\r\n", b"\r\n", data, count=1)
+
+
+def _still_serving(e):
+    assert e.proc.p.poll() is None, f"lb-echo exited {e.proc.p.returncode}:\n{e.proc.text()[-3000:]}"
+    assert e.get_json("/after")[1]["path"] == "/after"
+
+
+def test_connect_is_501_and_closes_the_connection(echo):
+    """RFC 9110 9.3.6: CONNECT asks for a tunnel, which an origin server does
+    not open; and the bytes after a CONNECT head are tunnel data whatever its
+    Content-Length says, so the connection's framing is lost. lb-echo answers
+    501 and closes: the request pipelined behind gets no answer, and lb-echo
+    serves the next connection (it used to abort on a negative memmove)."""
+    e = echo()
+    data, closed = raw_exchange(e.port, b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n"
+                                b"Content-Length: 30\r\n\r\n"
+                                b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    body = b'{"error":"Not Implemented","detail":"CONNECT is not supported by an origin server"}'
+    assert _without_date(data) == (b"HTTP/1.1 501 Not Implemented\r\nContent-Type: application/json\r\n"
+                                   b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                                   % (len(body), body))
+    assert closed
+    _still_serving(e)
+
+
+@pytest.mark.parametrize("start, content, status, body", [
+    (b"GET /health HTTP/1.1\r\n", b"", 200, b'{"status":"healthy"}'),
+    (b"GET /bytes/3 HTTP/1.1\r\n", b"", 200, b"abc"),
+    (b"POST /fault HTTP/1.1\r\nContent-Length: 2\r\n", b"{}", 200,
+     b'{"delayMs":0,"errorRate":0,"health":"ok"}'),
+], ids=["health", "bytes", "fault-with-body"])
+def test_declined_upgrade_closes_the_connection(echo, start, content, status, body):
+    """RFC 9110 7.8: a server may ignore Upgrade, but llhttp parses nothing
+    after a request it counts as an upgrade. Declined (not 101), the answer
+    says Connection: close and the connection ends; the request pipelined
+    behind is not answered from the stale parse (it used to get a bogus 101)."""
+    e = echo()
+    req = start + b"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" + content
+    data, closed = raw_exchange(e.port, req + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+    (got_status, headers, got_body), = split_responses(data)
+    assert (got_status, got_body) == (status, body)
+    assert headers["connection"] == "close" and closed
+    _still_serving(e)
+
+
+def test_requests_after_a_101_are_tunnel_data(echo):
+    """RFC 9110 7.8: after 101 the connection speaks the new protocol, so a
+    request pipelined behind the upgrade is echoed, not answered."""
+    e = echo()
+    s = socket.create_connection(("127.0.0.1", e.port), timeout=5)
+    follower = b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+              + follower)
+    head, _, rest = recv_until(s, follower).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ") and rest == follower
+    s.close()
+    _still_serving(e)
 
 
 def test_sigterm_finishes_a_slow_request_and_exits_0(echo):
