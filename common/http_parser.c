@@ -461,6 +461,15 @@ size_t http_msg_feed(struct http_msg *m, const char *base, size_t off, size_t le
 	m->base = base;
 	if (m->method_pending)
 		return unknown_method(m, start, start + len);
+	/* After an upgrade llhttp stays paused and would answer every feed
+	 * with its stale error position: bytes after a protocol switch are
+	 * not HTTP, so a caller that feeds them is told so. */
+	if (llhttp_get_errno(&m->parser) != HPE_OK) {
+		m->state = HTTP_MSG_ERROR;
+		m->error_status = 400;
+		m->error_reason = "HTTP after a protocol switch";
+		return 0;
+	}
 	err = execute(m, start, len);
 	if (err == HPE_INVALID_VERSION && m->state == HTTP_MSG_HEAD && m->parser.http_major == 1)
 		err = reparse_as_http11(m, llhttp_get_error_pos(&m->parser), start + len);
