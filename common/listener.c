@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -68,7 +69,7 @@ int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, in
 	l->fd = -1;
 	if (net_parse_addr(addr, &na, err, errsz) == -1)
 		return -1;
-	l->fd = net_listen(&na, reuseport, 1024, err, errsz);
+	l->fd = net_bind(&na, reuseport, err, errsz);
 	if (l->fd == -1)
 		return -1;
 	{
@@ -87,11 +88,19 @@ int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, in
 	return 0;
 }
 
-void listener_start(struct listener *l)
+int listener_start(struct listener *l)
 {
+	if (!l->listening) {
+		if (listen(l->fd, LISTENER_BACKLOG) == -1) {
+			log_error("cannot listen", "listen=%s error=\"%s\"", l->name, strerror(errno));
+			return -1;
+		}
+		l->listening = 1;
+	}
 	l->wanted = 1;
 	if (!l->backing_off)
 		ev_io_start(l->loop, &l->io);
+	return 0;
 }
 
 void listener_stop(struct listener *l)

@@ -14,6 +14,7 @@ typedef void (*listener_accept_cb)(struct listener *l, int fd, const struct sock
 /* How long accepting pauses when the process is out of descriptors or
  * memory: the pending connections wait in the backlog meanwhile. */
 #define LISTENER_BACKOFF_SECONDS 0.1
+#define LISTENER_BACKLOG 1024
 
 struct listener {
 	ev_io io;
@@ -26,18 +27,21 @@ struct listener {
 	 * returns how many, so the accept is tried again before pausing. */
 	unsigned (*reclaim)(void *data);
 	unsigned wanted : 1;	/* started by the owner (listener_start) */
+	unsigned listening : 1;	/* listen() was called */
 	unsigned backing_off : 1;
 	struct log_limit log_limit;
 	char name[64];		/* the bound address, for logs */
 };
 
-/* Parses `addr`, binds and listens; returns 0 or -1 with err filled. */
+/* Parses `addr` and binds (the bound address is in `name`); the socket
+ * listens from the first listener_start(). Returns 0 or -1 with err filled. */
 int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, int reuseport,
 		  listener_accept_cb cb, void *data, char *err, size_t errsz);
-/* Accepting on or off, as the owner wants it; a pause for lack of
+/* Accepting on or off, as the owner wants it (listener_start returns -1 and
+ * logs when the first listen() fails); a pause for lack of
  * descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) ends by itself after
  * LISTENER_BACKOFF_SECONDS and does not change what the owner wants. */
-void listener_start(struct listener *l);
+int listener_start(struct listener *l);
 void listener_stop(struct listener *l);
 /* Stops and closes the socket. */
 void listener_release(struct listener *l);

@@ -152,7 +152,7 @@ int net_set_notsent_lowat(int fd, int bytes)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes));
 }
 
-int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *err, size_t errsz)
+int net_bind(const struct net_addr *addr, int reuseport, char *err, size_t errsz)
 {
 	char name[64];
 	int fd, one = 1;
@@ -175,10 +175,6 @@ int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *er
 	/* Accepted sockets inherit TCP_NODELAY on Linux: set once here, not per
 	 * connection. Answers go out in one write, so Nagle would only delay. */
 	net_set_nodelay(fd);
-	if (listen(fd, backlog) == -1) {
-		snprintf(err, errsz, "listen on %s: %s", name, strerror(errno));
-		goto fail;
-	}
 	return fd;
 fail:
 	close(fd);

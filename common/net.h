@@ -27,10 +27,12 @@ int net_split_weight(char *item, long *weight, char *err, size_t errsz);
 void net_addr_format(const struct sockaddr *sa, char *out, size_t outsz);
 /* The IP alone ("1.2.3.4", "::1") into out (at least 48 bytes). */
 void net_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
-/* A non-blocking listening socket with SO_REUSEADDR, TCP_NODELAY (inherited
- * by accepted sockets), and SO_REUSEPORT when asked, so several processes can
- * share a port. Returns the fd or -1 + err. */
-int net_listen(const struct net_addr *addr, int reuseport, int backlog, char *err, size_t errsz);
+/* A non-blocking TCP socket bound to addr (not yet listening: until then
+ * connects are refused, and on a shared port go to the other listeners),
+ * with SO_REUSEADDR, TCP_NODELAY (inherited by accepted sockets), and
+ * SO_REUSEPORT when asked, so several processes can share a port. Returns
+ * the fd or -1 + err. */
+int net_bind(const struct net_addr *addr, int reuseport, char *err, size_t errsz);
 void net_set_nodelay(int fd);
 /* TCP_NOTSENT_LOWAT: the socket takes no more writes while `bytes` or more
  * of what was written are not yet sent (inherited by accepted sockets when

@@ -95,11 +95,13 @@ int echo_server_init(struct echo_server *srv, struct ev_loop *loop, const struct
 			     srv, err, errsz);
 }
 
-void echo_server_start(struct echo_server *srv)
+int echo_server_start(struct echo_server *srv)
 {
-	listener_start(&srv->listener);
+	if (listener_start(&srv->listener) == -1)
+		return -1;
 	log_info("listening", "listen=%s service=%s pod=%s", srv->listener.name, srv->id.service,
 		 srv->id.pod_name);
+	return 0;
 }
 
 void echo_server_stop(struct echo_server *srv)

@@ -91,7 +91,8 @@ struct echo_server {
 /* Binds the listening socket; returns 0 or -1 with err filled. */
 int echo_server_init(struct echo_server *srv, struct ev_loop *loop, const struct echo_options *opts,
 		     char *err, size_t errsz);
-void echo_server_start(struct echo_server *srv);
+/* Starts listening and accepting; returns 0 or -1 (logged). */
+int echo_server_start(struct echo_server *srv);
 /* Graceful stop: no new connections, in-flight requests finish, idle
  * connections close; the loop ends when none is left or at the drain timeout. */
 void echo_server_stop(struct echo_server *srv);

@@ -118,13 +118,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signals_init(&sig, loop, on_stop, NULL, &srv);
-	echo_server_start(&srv);
-	ev_run(loop, 0);
-	log_info("stopped", NULL);
+	rc = echo_server_start(&srv) == -1 ? 1 : 0;
+	if (rc == 0) {
+		ev_run(loop, 0);
+		log_info("stopped", NULL);
+	}
 	signals_release(&sig, loop);
 	echo_server_release(&srv);
 	identity_release(&srv.id);
 	config_result_release(&cfg);
 	ev_loop_destroy(loop);
-	return 0;
+	return rc;
 }

@@ -208,10 +208,12 @@ int admin_init(struct admin *a, struct proxy *px, const char *addr, char *err, s
 	return listener_init(&a->listener, px->loop, addr, 0, admin_on_accept, a, err, errsz);
 }
 
-void admin_start(struct admin *a)
+int admin_start(struct admin *a)
 {
-	listener_start(&a->listener);
+	if (listener_start(&a->listener) == -1)
+		return -1;
 	log_info("admin listening", "admin=%s", a->listener.name);
+	return 0;
 }
 
 void admin_release(struct admin *a)

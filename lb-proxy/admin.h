@@ -12,7 +12,8 @@ struct admin {
 
 /* Binds the admin address; returns 0 or -1 with err filled. */
 int admin_init(struct admin *a, struct proxy *px, const char *addr, char *err, size_t errsz);
-void admin_start(struct admin *a);
+/* Starts listening and accepting; returns 0 or -1 (logged). */
+int admin_start(struct admin *a);
 /* Closes the listener and any admin connection still open. */
 void admin_release(struct admin *a);
 

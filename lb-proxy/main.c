@@ -64,6 +64,8 @@ static const struct config_field proxy_fields[] = {
 	  "lb-discover's heartbeat: stale after 3 without a set" },
 	{ "reportInterval", CONFIG_DOUBLE, offsetof(struct proxy_options, report_interval), 0.01,
 	  3600, NULL, "seconds between counter reports to lb-discover" },
+	{ "initialSetTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, initial_set_timeout), 0,
+	  3600, NULL, "on the bus: seconds to wait for the first set before listening (0: at once)" },
 	{ "loopBatch", CONFIG_DOUBLE, offsetof(struct proxy_options, loop_batch), 0, 0.1, NULL,
 	  "seconds between event-loop polls under load (more events per pass; 0: poll at once)" },
 	{ "retries", CONFIG_INT, offsetof(struct proxy_options, retries), 0, 100, NULL,
@@ -264,6 +266,45 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * Opens the client listener: at start-up with --backends; on the bus once the
+ * first set is applied (Envoy waits for its initial configuration the same
+ * way), so a new proxy on a shared port takes no connection it would answer
+ * 503, or after --initial-set-timeout. Returns 0 or -1 (logged).
+ */
+static int open_listener(struct proxy *px, const char *why)
+{
+	if (px->listening || px->stopping)
+		return 0;
+	ev_timer_stop(px->loop, &px->initial_set_timer);
+	if (listener_start(&px->listener) == -1)
+		return -1;
+	px->listening = 1;
+	if (px->on_bus)
+		log_info("listening", "listen=%s runtime_dir=%s service=%s generation=%llu%s",
+			 px->listener.name, px->rundir, px->opts->service, px->set.generation, why);
+	else
+		log_info("listening", "listen=%s backends=%zu", px->listener.name, px->set.n);
+	return 0;
+}
+
+static void on_set_applied(struct proxy *px)
+{
+	if (open_listener(px, "") == -1)
+		ev_break(px->loop, EVBREAK_ALL);
+}
+
+static void on_initial_set_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct proxy *px = w->data;
+	(void)revents;
+
+	log_warn("no set from lb-discover in time: listening without one (503 until a set comes)",
+		 "initial_set_timeout_s=%g", px->opts->initial_set_timeout);
+	if (open_listener(px, " set=none") == -1)
+		ev_break(loop, EVBREAK_ALL);
+}
+
 static void on_stop(void *data)
 {
 	struct proxy *px = data;
@@ -298,6 +339,7 @@ static void proxy_release(struct proxy *px)
 	}
 	ev_timer_stop(px->loop, &px->drain_timer);
 	ev_timer_stop(px->loop, &px->trim_timer);
+	ev_timer_stop(px->loop, &px->initial_set_timer);
 	listener_release(&px->listener);
 	backend_set_release(&px->set);
 	session_cache_release();
@@ -321,6 +363,7 @@ int main(int argc, char **argv)
 		.service = "backend",
 		.heartbeat = 1.0,
 		.report_interval = 0.25,
+		.initial_set_timeout = 5,
 		.retries = 2,
 		.max_connections = 100000,
 		.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
@@ -367,6 +410,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		px.on_bus = 1;
+		px.rundir = rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	if (fit_descriptor_limit(&opts) == -1) {
@@ -415,17 +459,23 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	signals_init(&sig, px.loop, on_stop, NULL, &px);
-	listener_start(&px.listener);
-	admin_start(&admin);
-	if (px.on_bus)
-		log_info("listening", "listen=%s runtime_dir=%s service=%s", px.listener.name, rundir,
-			 opts.service);
-	else
-		log_info("listening", "listen=%s backends=%zu", px.listener.name, px.set.n);
+	if (admin_start(&admin) == -1)
+		goto out_signals;
+	if (px.on_bus && opts.initial_set_timeout > 0) {
+		log_info("waiting for the first set before listening", "listen=%s timeout_s=%g",
+			 px.listener.name, opts.initial_set_timeout);
+		px.set_applied = on_set_applied;
+		ev_timer_init(&px.initial_set_timer, on_initial_set_timeout, opts.initial_set_timeout, 0);
+		px.initial_set_timer.data = &px;
+		ev_timer_start(px.loop, &px.initial_set_timer);
+	} else if (open_listener(&px, px.on_bus ? " set=none" : "") == -1) {
+		goto out_signals;
+	}
 	ev_run(px.loop, 0);
 	log_info("stopped", "requests=%llu", px.metrics.requests);
-	signals_release(&sig, px.loop);
 	rc = 0;
+out_signals:
+	signals_release(&sig, px.loop);
 out:
 	subscriber_release(&sub);
 	admin_release(&admin);

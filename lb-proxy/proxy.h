@@ -26,6 +26,7 @@ struct proxy_options {
 	char *service;
 	double heartbeat;		/* lb-discover's; stale after 3 silent ones */
 	double report_interval;
+	double initial_set_timeout;	/* on the bus: seconds to wait for a set before listening */
 	double loop_batch;		/* libev io_collect_interval */
 	long retries;
 	long max_connections;
@@ -52,6 +53,10 @@ struct proxy {
 	int stopping;
 	int accept_paused;		/* at --max-connections */
 	int on_bus;			/* sets come from lb-discover */
+	int listening;			/* the client listener was opened */
+	const char *rundir;		/* on the bus: the runtime dir, resolved */
+	ev_timer initial_set_timer;	/* on the bus: listen even without a set */
+	void (*set_applied)(struct proxy *px);	/* after each set applied (main.c) */
 	int stale;			/* on the bus, and no set heard for a while */
 	ev_timer drain_timer;
 	ev_prepare batch_check;		/* sets the collect interval of the next poll */

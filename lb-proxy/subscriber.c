@@ -50,6 +50,8 @@ static void apply(struct subscriber *s, const struct bus_set *set)
 	next.generation = set->generation;
 	backend_set_apply(&px->set, &next);
 	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
+	if (px->set_applied)
+		px->set_applied(px);
 }
 
 static void on_set(struct bus *b, const char *data, size_t len)

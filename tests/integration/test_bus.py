@@ -2,13 +2,14 @@
 Real processes on a private runtime dir."""
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, ctl_json, served_by, wait_for
+from conftest import SLOW, Proxy, binary, ctl, ctl_json, served_by, wait_for
 
 
 def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
@@ -55,14 +56,72 @@ def test_late_proxy_gets_the_set_within_a_heartbeat(echos, discover, proxy, rund
     assert p.request("GET", "/")[0] == 200
 
 
-def test_proxy_without_a_set_answers_503_then_serves(echos, discover, proxy, rundir):
-    p = bus_proxy(proxy, rundir)
-    assert p.request("GET", "/")[0] == 503
-    assert p.admin("/ready")[0] == 503
+def start_waiting_proxy(procs, rundir, *flags):
+    """A proxy on the bus that has no set yet: (proc, client port, admin port)."""
+    p = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+               "--runtime-dir", rundir, *flags])
+    admin = int(p.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)").group(1))
+    port = int(p.wait_log(r"waiting for the first set before listening "
+                          r"listen=127\.0\.0\.1:(\d+)").group(1))
+    return p, port, admin
+
+
+def test_proxy_listens_only_once_it_has_a_set(echos, discover, procs, rundir):
+    """Until the first set is applied the client port refuses connections
+    (on a shared port they go to the proxies that have one), /ready is 503;
+    then it serves. Envoy waits for its initial configuration the same way."""
+    p, port, admin_port = start_waiting_proxy(procs, rundir, "--initial-set-timeout", "60")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5 * SLOW)
+    px = Proxy(p, port, admin_port)
+    assert px.admin("/ready")[0] == 503
     discover("--static", echos[0].addr)
-    wait_for("the set", lambda: generation(p) >= 1)
-    assert p.request("GET", "/")[0] == 200
-    assert p.admin("/ready")[0] == 200
+    p.wait_log(r"INFO listening listen=127\.0\.0\.1:%d .*generation=1" % port)
+    assert px.request("GET", "/")[0] == 200
+    assert px.admin("/ready")[0] == 200
+
+
+def test_proxy_without_a_set_listens_after_the_timeout_and_answers_503(echos, discover, procs,
+                                                                       rundir):
+    p, port, admin_port = start_waiting_proxy(procs, rundir, "--initial-set-timeout", "0.3")
+    p.wait_log(r"WARN no set from lb-discover in time: listening without one")
+    p.wait_log(r"INFO listening listen=127\.0\.0\.1:%d .*generation=0 set=none" % port)
+    px = Proxy(p, port, admin_port)
+    assert px.request("GET", "/")[0] == 503
+    assert px.admin("/ready")[0] == 503
+    discover("--static", echos[0].addr)
+    wait_for("the set", lambda: generation(px) >= 1)
+    assert px.request("GET", "/")[0] == 200
+
+
+def test_replacing_a_proxy_on_a_shared_port_fails_no_request(echos, discover, proxy, rundir):
+    """A new proxy joining a port (SO_REUSEPORT) while clients hammer it: it
+    takes connections only once it has the set, so no request gets 503
+    (before: it listened within 8 ms and answered 503 for up to a heartbeat)."""
+    discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "2")
+    p1 = bus_proxy(proxy, rundir)
+    wait_for("the set", lambda: generation(p1) >= 1)
+    stop = threading.Event()
+    statuses = []
+
+    def client():
+        while not stop.is_set():
+            statuses.append(p1.request("GET", "/r")[0])
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("load", lambda: len(statuses) > 50)
+        p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
+        wait_for("the new proxy serving",
+                 lambda: p2.admin("/metrics")[1].count('lb_proxy_requests_total{code="2xx"} 0') == 0,
+                 timeout=10)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert statuses.count(200) == len(statuses), sorted(set(statuses))
 
 
 def test_drain_under_load_fails_nothing_and_stops_new_requests(echos, discover, proxy, rundir):
