@@ -11,24 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "balance_rr.h"
+#include "forward.h"
 #include "http_response.h"
 #include "log.h"
 #include "net.h"
+#include "relay.h"
 #include "timefmt.h"
 
-#define IN_LIMIT (64 * 1024)		/* unsent bytes per direction before reading stops */
 #define LINGER_SECONDS 2.0
 /* A response head stays in uin until it is whole, so it must hit its limit
- * (a 502) before uin holds IN_LIMIT and reading stops (a stall). */
+ * (a 502) before uin holds RELAY_IN_LIMIT and reading stops (a stall). */
 #define RESPONSE_HEAD_LIMIT HTTP_DEFAULT_MAX_HEADER_SIZE
-_Static_assert(RESPONSE_HEAD_LIMIT + HTTP_READ_CHUNK <= IN_LIMIT, "response head limit too large");
+_Static_assert(RESPONSE_HEAD_LIMIT + HTTP_READ_CHUNK <= RELAY_IN_LIMIT,
+	       "response head limit too large");
 
 static void pump(struct session *s);
-static int begin_upstream(struct session *s);
 static int resp_on_body(void *ctx, const char *at, size_t len);
 
 #define EXCHANGE_POOL_MAX 4096
@@ -84,20 +83,6 @@ void session_cache_release(void)
 	session_cache_trim(0, 0);
 }
 
-static int idempotent(int method)
-{
-	return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_PUT ||
-	       method == HTTP_DELETE || method == HTTP_OPTIONS || method == HTTP_TRACE;
-}
-
-/* Records the session's next deadline; applied once per pump pass
- * (apply_timer), as a request may change it three times in one pass. */
-static void set_timer(struct session *s, double seconds)
-{
-	s->timer.repeat = seconds;
-	s->timer_dirty = 1;
-}
-
 static void apply_timer(struct session *s)
 {
 	if (s->timer_dirty) {
@@ -128,28 +113,8 @@ static void access_log(struct session *s)
 		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "");
 }
 
-/* ---- the backend connection ------------------------------------------------ */
-
-static void release_backend(struct session *s)
-{
-	if (!s->be)
-		return;
-	s->be->active--;
-	backend_unref(s->be);
-	s->be = NULL;
-}
-
-static void drop_upstream(struct session *s)
-{
-	if (s->up) {
-		upstream_close(s->up);
-		s->up = NULL;
-	}
-	s->up_blocked = 0;
-}
-
 /* Clears the response side for a (new) attempt. */
-static void response_reset(struct session *s)
+void session_response_reset(struct session *s)
 {
 	if (s->x) {
 		http_msg_init(&s->x->resp, HTTP_RESPONSE, RESPONSE_HEAD_LIMIT, resp_on_body, s);
@@ -171,12 +136,12 @@ static void goto_closing(struct session *s)
 	s->linger = !(s->x && s->x->req.state == HTTP_MSG_DONE && !s->x->req.upgrade &&
 		      s->parse_off == s->in.len);
 	s->state = SESSION_CLOSING;
-	set_timer(s, s->px->opts->idle_timeout);
+	session_set_timer(s, s->px->opts->idle_timeout);
 }
 
 /* Queues a JSON error answer and ends the exchange; the client connection
  * stays open only when the whole request was read. */
-static void answer_error(struct session *s, int status, const char *message)
+void session_answer_error(struct session *s, int status, const char *message)
 {
 	char body[384];
 	int n, keep = s->keep_alive && s->req_done && !s->px->stopping;
@@ -187,7 +152,7 @@ static void answer_error(struct session *s, int status, const char *message)
 		keep = 0;
 	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
 		     message, status, (int)s->request_id_len, s->request_id);
-	drop_upstream(s);
+	forward_drop(s);
 	buf_reset(&s->out);
 	http_response_begin(&s->out, status);
 	if (s->request_id_len)
@@ -219,7 +184,7 @@ static void refuse(struct session *s, int status, const char *reason)
 		message = "HTTP version not supported";
 	s->refusal = reason;
 	s->keep_alive = 0;
-	answer_error(s, status, message);
+	session_answer_error(s, status, message);
 }
 
 /* ---- end of an exchange --------------------------------------------------- */
@@ -244,9 +209,9 @@ static void next_request(struct session *s)
 	s->bytes_out = 0;
 	s->request_id_len = 0;
 	s->refusal = NULL;
-	response_reset(s);
+	session_response_reset(s);
 	s->state = SESSION_IDLE;
-	set_timer(s, s->px->opts->keepalive_timeout);
+	session_set_timer(s, s->px->opts->keepalive_timeout);
 }
 
 /* Everything of this exchange was written to the client. */
@@ -275,7 +240,7 @@ static void exchange_end(struct session *s)
 		}
 		s->up = NULL;
 	}
-	release_backend(s);
+	forward_release(s);
 	if (s->keep_alive && !px->stopping) {
 		next_request(s);
 		return;
@@ -283,241 +248,14 @@ static void exchange_end(struct session *s)
 	goto_closing(s);
 }
 
-/* ---- I/O helpers ---------------------------------------------------------------- */
-
-/*
- * Writes `head` (from its pos) then data[*off, end) to fd, one writev a
- * round, until all is written (returns 1), the fd would block (0) or fails
- * (-1). Written head bytes advance head->pos; the head is emptied once
- * written unless keep_head (a request head is kept for a retry). Written
- * data bytes advance *off and are added to *counted when not NULL.
- */
-static int write_pair(int fd, struct buf *head, int keep_head, const char *data, size_t *off,
-		      size_t end, unsigned long long *counted)
-{
-	for (;;) {
-		struct iovec iov[2];
-		int n = 0;
-		size_t hlen = buf_unread(head);
-		ssize_t w;
-
-		if (hlen) {
-			iov[n].iov_base = buf_head(head);
-			iov[n++].iov_len = hlen;
-		}
-		if (end > *off) {
-			iov[n].iov_base = (char *)data + *off;
-			iov[n++].iov_len = end - *off;
-		}
-		if (n == 0)
-			return 1;
-		w = writev(fd, iov, n);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -1;
-		}
-		if ((size_t)w < hlen) {
-			head->pos += (size_t)w;
-			continue;
-		}
-		if (keep_head)
-			head->pos = head->len;
-		else
-			buf_reset(head);
-		*off += (size_t)w - hlen;
-		if (counted)
-			*counted += (size_t)w - hlen;
-	}
-}
-
-/* Writes what the client is owed; returns -1 on a fatal error. Nothing of a
- * response head goes out as received: until the whole head is parsed and
- * rewritten into `out`, the bytes parsed so far stay in uin. */
-static int client_flush(struct session *s)
-{
-	size_t end = s->resp_head_done ? s->uparse_off : s->usend_off;
-	int rc = write_pair(s->fd, &s->out, 0, s->uin.data, &s->usend_off, end, &s->bytes_out);
-
-	s->client_blocked = rc == 0;
-	return rc == -1 ? -1 : 0;
-}
-
-/* Writes the request head and parsed body bytes to the backend; -1 on error. */
-static int upstream_flush(struct session *s)
-{
-	size_t head_pos = s->up_head.pos, off = s->send_off;
-	int rc = write_pair(s->up->fd, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
-
-	if (s->up_head.pos != head_pos || s->send_off != off)
-		s->req_sent_any = 1;
-	s->up_blocked = rc == 0;
-	return rc == -1 ? -1 : 0;
-}
-
-/* Makes room to read more client bytes, dropping what was sent. */
-static void in_compact(struct session *s)
-{
-	size_t drop = s->send_off;
-
-	if (drop == 0 || s->state == SESSION_IDLE || s->state == SESSION_HEAD)
-		return;
-	if (drop > s->body_start)
-		s->replayable = 0;
-	memmove(s->in.data, s->in.data + drop, s->in.len - drop);
-	s->in.len -= drop;
-	s->parse_off -= drop;
-	s->send_off = 0;
-	s->body_start = s->body_start > drop ? s->body_start - drop : 0;
-}
-
-static void uin_compact(struct session *s)
-{
-	size_t drop = s->usend_off;
-
-	if (drop == 0 || (s->x && s->x->resp.state == HTTP_MSG_HEAD && s->state == SESSION_EXCHANGE))
-		return;
-	memmove(s->uin.data, s->uin.data + drop, s->uin.len - drop);
-	s->uin.len -= drop;
-	s->uparse_off -= drop;
-	s->usend_off = 0;
-}
-
-/* ---- failures of the backend ------------------------------------------------- */
-
-/* The backend failed (`status` 502 or 504 if the client must be told). Retries
- * when nothing of the response came and the request can be sent again.
- * Returns -1 when the session was closed. */
-static int upstream_failed(struct session *s, const char *what, int status, int connect_error)
-{
-	struct proxy *px = s->px;
-	int can_retry = s->retries < px->opts->retries && !s->resp_started &&
-			(!s->req_sent_any || (idempotent(s->method) && s->replayable));
-
-	if (s->be) {
-		s->be->errors++;
-		log_warn("backend failed", "backend=%s error=\"%s\" request_id=%.*s retry=%s",
-			 s->be->name, what, (int)s->request_id_len, s->request_id,
-			 can_retry ? "yes" : "no");
-	}
-	if (connect_error) {
-		px->metrics.connect_errors++;
-		/* nginx's max_fails=1: skip it for a while rather than retry it on
-		 * every request. */
-		if (s->be)
-			s->be->fail_until = ev_now(px->loop) + px->opts->fail_timeout;
-	}
-	drop_upstream(s);
-	s->failed = s->be;
-	if (can_retry) {
-		release_backend(s);
-		s->retries++;
-		px->metrics.retries++;
-		s->up_head.pos = 0;
-		s->send_off = s->body_start;
-		s->req_sent_any = 0;
-		response_reset(s);
-		return begin_upstream(s);
-	}
-	if (s->resp_head_done) {
-		/* Part of the response went out: all we can do is cut it short. */
-		release_backend(s);
-		session_close(s);
-		return -1;
-	}
-	if (connect_error && !balance_rr_peek(&px->set, ev_now(px->loop)))
-		answer_error(s, 503, "no backends available");
-	else
-		answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
-	return 0;
-}
-
 /* ---- the exchange ------------------------------------------------------------------- */
-
-static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents);
-static void upstream_on_write(struct ev_loop *loop, ev_io *w, int revents);
-
-static void attach(struct session *s, struct upstream *u)
-{
-	s->up = u;
-	u->owner = s;
-	ev_set_cb(&u->rio, upstream_on_read);
-	ev_set_cb(&u->wio, upstream_on_write);
-	u->rio.data = u->wio.data = s;
-}
 
 /* While the request is sent, the idle timeout runs; once it is all sent,
  * the response timeout (see exchange_step). */
-static void exchange_start(struct session *s)
+void session_exchange_start(struct session *s)
 {
 	s->state = SESSION_EXCHANGE;
-	set_timer(s, s->px->opts->idle_timeout);
-}
-
-/* Errors of this process, not of the backend: out of descriptors, buffers,
- * memory or local ports. */
-static int local_error(int err)
-{
-	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
-	       err == EADDRNOTAVAIL;
-}
-
-/* A backend connection could not be made for a local reason: this one
- * request fails with 503 and the backend is not blamed (no error, no fail
- * timeout, no retry that would fail alike). Logged once a second at most. */
-static void local_failure(struct session *s, int err)
-{
-	static struct log_limit limit;
-	struct proxy *px = s->px;
-	unsigned long n = log_every(&limit, ev_now(px->loop), 1.0);
-
-	px->metrics.resource_errors++;
-	if (n)
-		log_error("cannot connect to a backend: out of resources",
-			  "error=\"%s\" backend=%s times=%lu", strerror(err), s->be->name, n);
-	drop_upstream(s);
-	s->be->requests--;
-	release_backend(s);
-	answer_error(s, 503, "proxy out of resources");
-}
-
-/* Picks a backend and gets a connection to it; returns -1 if closed. */
-static int begin_upstream(struct session *s)
-{
-	struct proxy *px = s->px;
-	double now = ev_now(px->loop);
-	struct backend *be = balance_rr_next(&px->set, s->failed, now);
-	struct upstream *u;
-
-	/* The one that failed is better than none (a stale pooled connection). */
-	if (!be && s->failed)
-		be = balance_rr_next(&px->set, NULL, now);
-	if (!be) {
-		answer_error(s, 503, "no backends available");
-		return 0;
-	}
-	s->be = be;
-	backend_ref(be);
-	be->active++;
-	be->requests++;
-	u = upstream_pool_get(be);
-	if (u) {
-		attach(s, u);
-		exchange_start(s);
-		return 0;
-	}
-	u = upstream_connect(be);
-	if (!u && local_error(errno)) {
-		local_failure(s, errno);
-		return 0;
-	}
-	if (!u)
-		return upstream_failed(s, strerror(errno), 502, 1);
-	attach(s, u);
-	s->state = SESSION_CONNECT;
-	ev_io_start(px->loop, &u->wio);
-	set_timer(s, px->opts->connect_timeout);
-	return 0;
+	session_set_timer(s, s->px->opts->idle_timeout);
 }
 
 /* The request head is complete: decide, rewrite, connect. */
@@ -556,7 +294,7 @@ static int request_head(struct session *s)
 	buf_reset(&s->up_head);
 	/* The backend is picked first: its name is the Host of HTTP/1.0 requests. */
 	s->be = NULL;
-	if (begin_upstream(s) == -1)
+	if (forward_begin(s) == -1)
 		return -1;
 	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE) {
 		if (s->status == 0) {
@@ -588,14 +326,14 @@ static int response_head(struct session *s)
 		http_msg_feed(resp, s->uin.data, s->uparse_off, 0);
 		headers_response(&s->out, resp, &ctx, 0, 0);
 		s->usend_off = s->uparse_off;
-		uin_compact(s);
+		relay_uin_compact(s);
 		s->usend_off = 0;
 		http_msg_next(resp, 0);
 		return 0;
 	}
 	if (status == 101) {
 		if (!s->tunnel_wanted)
-			return upstream_failed(s, "101 to a request without Upgrade", 502, 0);
+			return forward_failed(s, "101 to a request without Upgrade", 502, 0);
 		headers_response(&s->out, resp, &ctx, 0, 0);
 		s->status = 101;
 		s->resp_head_done = 1;
@@ -603,7 +341,7 @@ static int response_head(struct session *s)
 		s->usend_off = resp->head_end;
 		s->uparse_off = s->uin.len;
 		s->parse_off = s->in.len;
-		set_timer(s, s->px->opts->idle_timeout);
+		session_set_timer(s, s->px->opts->idle_timeout);
 		return 0;
 	}
 	s->status = status;
@@ -622,7 +360,7 @@ static int response_head(struct session *s)
 	s->usend_off = resp->head_end;
 	if (s->dechunk)
 		s->usend_off = s->uparse_off;
-	set_timer(s, s->px->opts->idle_timeout);
+	session_set_timer(s, s->px->opts->idle_timeout);
 	return 0;
 }
 
@@ -638,7 +376,7 @@ static int response_progress(struct session *s)
 		used = http_msg_feed(&s->x->resp, s->uin.data, s->uparse_off, avail);
 		s->uparse_off += used;
 		if (s->x->resp.state == HTTP_MSG_ERROR)
-			return upstream_failed(s, s->x->resp.error_reason, 502, 0);
+			return forward_failed(s, s->x->resp.error_reason, 502, 0);
 		if (before == HTTP_MSG_HEAD && s->x->resp.state != HTTP_MSG_HEAD) {
 			if (response_head(s) == -1)
 				return -1;
@@ -671,22 +409,22 @@ static int exchange_step(struct session *s)
 				return -1;
 			}
 			s->req_done = 1;
-			answer_error(s, 400, "malformed request body");
+			session_answer_error(s, 400, "malformed request body");
 			return 0;
 		}
 	}
-	if (s->up && !s->up_blocked && upstream_flush(s) == -1)
-		return upstream_failed(s, strerror(errno), 502, 0);
+	if (s->up && !s->up_blocked && relay_upstream_flush(s) == -1)
+		return forward_failed(s, strerror(errno), 502, 0);
 	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
 	    s->send_off == s->parse_off && s->up) {
 		s->resp_timer = 1;
-		set_timer(s, s->px->opts->response_timeout);
+		session_set_timer(s, s->px->opts->response_timeout);
 	}
 	if (response_progress(s) == -1)
 		return -1;
 	if (s->state != SESSION_EXCHANGE)
 		return 0;
-	if (client_flush(s) == -1) {
+	if (relay_client_flush(s) == -1) {
 		s->px->metrics.client_aborts++;
 		session_close(s);
 		return -1;
@@ -695,7 +433,7 @@ static int exchange_step(struct session *s)
 	    s->usend_off == s->uparse_off)
 		exchange_end(s);
 	else
-		uin_compact(s);
+		relay_uin_compact(s);
 	return 0;
 }
 
@@ -713,7 +451,7 @@ static int request_step(struct session *s)
 			return -1;
 		}
 		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size, NULL, NULL);
-		response_reset(s);
+		session_response_reset(s);
 	}
 	used = http_msg_feed(&s->x->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
 	s->parse_off += used;
@@ -721,7 +459,7 @@ static int request_step(struct session *s)
 	case HTTP_MSG_HEAD:
 		if (s->state == SESSION_IDLE) {
 			s->state = SESSION_HEAD;
-			set_timer(s, s->px->opts->header_timeout);
+			session_set_timer(s, s->px->opts->header_timeout);
 		}
 		return 0;
 	case HTTP_MSG_DONE:
@@ -746,16 +484,16 @@ static int request_step(struct session *s)
 
 static int tunnel_step(struct session *s)
 {
-	if (s->up && !s->up_blocked && upstream_flush(s) == -1) {
+	if (s->up && !s->up_blocked && relay_upstream_flush(s) == -1) {
 		session_close(s);
 		return -1;
 	}
-	if (client_flush(s) == -1) {
+	if (relay_client_flush(s) == -1) {
 		session_close(s);
 		return -1;
 	}
-	in_compact(s);
-	uin_compact(s);
+	relay_in_compact(s);
+	relay_uin_compact(s);
 	return 0;
 }
 
@@ -774,14 +512,14 @@ static void update_watchers(struct session *s)
 		/* An armed watcher stays armed (pipelined bytes wait in `in`): no
 		 * epoll_ctl per request. One never armed (the request was read
 		 * speculatively) is not armed just to wait for the response. */
-		cread = !s->client_eof && s->in.len - s->send_off < IN_LIMIT &&
+		cread = !s->client_eof && s->in.len - s->send_off < RELAY_IN_LIMIT &&
 			(!s->req_done || ev_is_active(&s->rio));
 		uread = s->state == SESSION_EXCHANGE && !s->resp_done &&
-			s->uin.len - s->usend_off < IN_LIMIT;
+			s->uin.len - s->usend_off < RELAY_IN_LIMIT;
 		break;
 	case SESSION_TUNNEL:
-		cread = s->in.len - s->send_off < IN_LIMIT;
-		uread = s->uin.len - s->usend_off < IN_LIMIT;
+		cread = s->in.len - s->send_off < RELAY_IN_LIMIT;
+		uread = s->uin.len - s->usend_off < RELAY_IN_LIMIT;
 		break;
 	case SESSION_CLOSING:
 		break;
@@ -815,7 +553,7 @@ static void linger(struct session *s)
 	s->state = SESSION_LINGER;
 	shutdown(s->fd, SHUT_WR);
 	s->in.len = s->parse_off = s->send_off = 0;
-	set_timer(s, LINGER_SECONDS);
+	session_set_timer(s, LINGER_SECONDS);
 }
 
 static void pump(struct session *s)
@@ -840,7 +578,7 @@ static void pump(struct session *s)
 			rc = tunnel_step(s);
 			break;
 		case SESSION_CLOSING:
-			if (client_flush(s) == -1) {
+			if (relay_client_flush(s) == -1) {
 				session_close(s);
 				return;
 			}
@@ -865,27 +603,6 @@ static void pump(struct session *s)
 
 /* ---- event callbacks ------------------------------------------------------------------ */
 
-/*
- * One read from fd into b, which gets a cached block with at least
- * HTTP_READ_CHUNK free. A read that fills the room tells the loop more is
- * waiting (no batching sleep before the next poll). Returns read()'s result,
- * or -2 when no buffer could be had.
- */
-static ssize_t read_block(struct session *s, int fd, struct buf *b)
-{
-	size_t room;
-	ssize_t n;
-
-	buf_cache_take(b);
-	if (buf_reserve(b, HTTP_READ_CHUNK) == -1)
-		return -2;
-	room = buf_room(b);
-	n = read(fd, buf_tail(b), room);
-	if (n > 0 && (size_t)n == room)
-		s->px->bulk = 1;
-	return n;
-}
-
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
@@ -893,8 +610,8 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 
 	if (s->in.cap - s->in.len < HTTP_READ_CHUNK)
-		in_compact(s);
-	n = read_block(s, s->fd, &s->in);
+		relay_in_compact(s);
+	n = relay_read(s, s->fd, &s->in);
 	if (n == -2) {
 		session_close(s);
 		return;
@@ -931,7 +648,7 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	s->in.len += (size_t)n;
 	if (s->state == SESSION_TUNNEL) {
 		s->parse_off = s->in.len;
-		set_timer(s, s->px->opts->idle_timeout);
+		session_set_timer(s, s->px->opts->idle_timeout);
 	} else if (s->state == SESSION_EXCHANGE && !s->resp_timer) {
 		ev_timer_again(loop, &s->timer);	/* an upload is making progress */
 	}
@@ -948,7 +665,7 @@ static void client_on_write(struct ev_loop *loop, ev_io *w, int revents)
 	pump(s);
 }
 
-static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
+void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
 	ssize_t n;
@@ -956,8 +673,8 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 
 	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
-		uin_compact(s);
-	n = read_block(s, s->up->fd, &s->uin);
+		relay_uin_compact(s);
+	n = relay_read(s, s->up->fd, &s->uin);
 	if (n == -2) {
 		session_close(s);
 		return;
@@ -969,13 +686,13 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 			session_close(s);
 			return;
 		}
-		if (upstream_failed(s, strerror(errno), 502, 0) == 0)
+		if (forward_failed(s, strerror(errno), 502, 0) == 0)
 			pump(s);
 		return;
 	}
 	if (n == 0) {
 		if (s->state == SESSION_TUNNEL) {
-			client_flush(s);
+			relay_client_flush(s);
 			session_close(s);
 			return;
 		}
@@ -984,11 +701,11 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 			/* The body ended with the connection. */
 			llhttp_finish(&s->x->resp.parser);
 			s->resp_done = 1;
-			drop_upstream(s);
+			forward_drop(s);
 			pump(s);
 			return;
 		}
-		if (upstream_failed(s, "connection closed by backend", 502, 0) == 0)
+		if (forward_failed(s, "connection closed by backend", 502, 0) == 0)
 			pump(s);
 		return;
 	}
@@ -996,36 +713,21 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	s->uin.len += (size_t)n;
 	if (s->state == SESSION_TUNNEL) {
 		s->uparse_off = s->uin.len;
-		set_timer(s, s->px->opts->idle_timeout);
+		session_set_timer(s, s->px->opts->idle_timeout);
 	} else if (s->resp_head_done) {
 		ev_timer_again(loop, &s->timer);
 	}
 	pump(s);
 }
 
-static void upstream_on_write(struct ev_loop *loop, ev_io *w, int revents)
+void session_upstream_on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
 	(void)loop;
 	(void)revents;
 
-	if (s->state == SESSION_CONNECT) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		getsockopt(s->up->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		if (err && local_error(err)) {
-			local_failure(s, err);
-			pump(s);
-			return;
-		}
-		if (err) {
-			if (upstream_failed(s, strerror(err), 502, 1) == 0)
-				pump(s);
-			return;
-		}
-		exchange_start(s);
-	}
+	if (s->state == SESSION_CONNECT && forward_connected(s) == -1)
+		return;
 	s->up_blocked = 0;
 	pump(s);
 }
@@ -1042,17 +744,17 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		snprintf(s->target, sizeof(s->target), "-");
 		s->request_id_len = headers_request_id_new(s->request_id);
 		s->keep_alive = 0;
-		answer_error(s, 408, "request header timeout");
+		session_answer_error(s, 408, "request header timeout");
 		pump(s);
 		return;
 	case SESSION_CONNECT:
-		if (upstream_failed(s, "connect timeout", 504, 1) == 0)
+		if (forward_failed(s, "connect timeout", 504, 1) == 0)
 			pump(s);
 		return;
 	case SESSION_EXCHANGE:
 		if (!s->req_done && !s->resp_head_done) {
 			s->keep_alive = 0;
-			answer_error(s, 408, "request body timeout");
+			session_answer_error(s, 408, "request body timeout");
 			pump(s);
 			return;
 		}
@@ -1061,7 +763,7 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 				s->be->errors++;
 			log_warn("backend timed out", "backend=%s request_id=%.*s",
 				 s->be ? s->be->name : "-", (int)s->request_id_len, s->request_id);
-			answer_error(s, 504, "backend timed out");
+			session_answer_error(s, 504, "backend timed out");
 			pump(s);
 			return;
 		}
@@ -1097,12 +799,12 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->request_id_len = 0;
 	s->refusal = NULL;
 	s->x = NULL;
-	response_reset(s);
+	session_response_reset(s);
 	ev_io_init(&s->rio, client_on_read, fd, EV_READ);
 	ev_io_init(&s->wio, client_on_write, fd, EV_WRITE);
 	ev_init(&s->timer, session_on_timer);
 	s->rio.data = s->wio.data = s->timer.data = s;
-	set_timer(s, px->opts->keepalive_timeout);
+	session_set_timer(s, px->opts->keepalive_timeout);
 	apply_timer(s);
 	/* Speculative I/O, as HAProxy does: a client usually sends its request
 	 * with the connection, so read now; the read watcher (an epoll_ctl) is
@@ -1114,8 +816,8 @@ void session_close(struct session *s)
 {
 	struct ev_loop *loop = s->px->loop;
 
-	drop_upstream(s);
-	release_backend(s);
+	forward_drop(s);
+	forward_release(s);
 	exchange_give(s);
 	buf_cache_give(&s->in);
 	buf_cache_give(&s->uin);

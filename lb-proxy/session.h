@@ -83,6 +83,26 @@ struct session {
 	struct session *next_free;	/* in px->free_sessions */
 };
 
+/* Records the session's next deadline; applied once per pump pass, as a
+ * request may change it three times in one pass. */
+static inline void session_set_timer(struct session *s, double seconds)
+{
+	s->timer.repeat = seconds;
+	s->timer_dirty = 1;
+}
+
+/* Queues the proxy's own JSON answer and ends the exchange; the client
+ * connection stays open only when the whole request was read. */
+void session_answer_error(struct session *s, int status, const char *message);
+/* Clears the response side for a (new) attempt. */
+void session_response_reset(struct session *s);
+/* A backend connection is ready: the request is relayed (idle timeout while
+ * it is sent, then the response timeout). */
+void session_exchange_start(struct session *s);
+/* The backend connection's event callbacks (forward.c attaches them). */
+void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents);
+void session_upstream_on_write(struct ev_loop *loop, ev_io *w, int revents);
+
 /* Takes over an accepted client fd. */
 void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer);
 /* Closes at once (both sides) and hands the session back to the proxy. */

@@ -1,0 +1,175 @@
+/* forward: the backend side of a session's request: picks a backend, gets a
+ * connection to it, and decides what a failure means (see forward.h). */
+#include "forward.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "balance_rr.h"
+#include "log.h"
+#include "upstream.h"
+
+void forward_release(struct session *s)
+{
+	if (!s->be)
+		return;
+	s->be->active--;
+	backend_unref(s->be);
+	s->be = NULL;
+}
+
+void forward_drop(struct session *s)
+{
+	if (s->up) {
+		upstream_close(s->up);
+		s->up = NULL;
+	}
+	s->up_blocked = 0;
+}
+
+static int idempotent(int method)
+{
+	return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_PUT ||
+	       method == HTTP_DELETE || method == HTTP_OPTIONS || method == HTTP_TRACE;
+}
+
+/* The backend failed (`status` 502 or 504 if the client must be told). Retries
+ * when nothing of the response came and the request can be sent again.
+ * Returns -1 when the session was closed. */
+int forward_failed(struct session *s, const char *what, int status, int connect_error)
+{
+	struct proxy *px = s->px;
+	int can_retry = s->retries < px->opts->retries && !s->resp_started &&
+			(!s->req_sent_any || (idempotent(s->method) && s->replayable));
+
+	if (s->be) {
+		s->be->errors++;
+		log_warn("backend failed", "backend=%s error=\"%s\" request_id=%.*s retry=%s",
+			 s->be->name, what, (int)s->request_id_len, s->request_id,
+			 can_retry ? "yes" : "no");
+	}
+	if (connect_error) {
+		px->metrics.connect_errors++;
+		/* nginx's max_fails=1: skip it for a while rather than retry it on
+		 * every request. */
+		if (s->be)
+			s->be->fail_until = ev_now(px->loop) + px->opts->fail_timeout;
+	}
+	forward_drop(s);
+	s->failed = s->be;
+	if (can_retry) {
+		forward_release(s);
+		s->retries++;
+		px->metrics.retries++;
+		s->up_head.pos = 0;
+		s->send_off = s->body_start;
+		s->req_sent_any = 0;
+		session_response_reset(s);
+		return forward_begin(s);
+	}
+	if (s->resp_head_done) {
+		/* Part of the response went out: all we can do is cut it short. */
+		forward_release(s);
+		session_close(s);
+		return -1;
+	}
+	if (connect_error && !balance_rr_peek(&px->set, ev_now(px->loop)))
+		session_answer_error(s, 503, "no backends available");
+	else
+		session_answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
+	return 0;
+}
+
+static void attach(struct session *s, struct upstream *u)
+{
+	s->up = u;
+	u->owner = s;
+	ev_set_cb(&u->rio, session_upstream_on_read);
+	ev_set_cb(&u->wio, session_upstream_on_write);
+	u->rio.data = u->wio.data = s;
+}
+
+/* Errors of this process, not of the backend: out of descriptors, buffers,
+ * memory or local ports. */
+static int local_error(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+	       err == EADDRNOTAVAIL;
+}
+
+/* A backend connection could not be made for a local reason: this one
+ * request fails with 503 and the backend is not blamed (no error, no fail
+ * timeout, no retry that would fail alike). Logged once a second at most. */
+static void local_failure(struct session *s, int err)
+{
+	static struct log_limit limit;
+	struct proxy *px = s->px;
+	unsigned long n = log_every(&limit, ev_now(px->loop), 1.0);
+
+	px->metrics.resource_errors++;
+	if (n)
+		log_error("cannot connect to a backend: out of resources",
+			  "error=\"%s\" backend=%s times=%lu", strerror(err), s->be->name, n);
+	forward_drop(s);
+	s->be->requests--;
+	forward_release(s);
+	session_answer_error(s, 503, "proxy out of resources");
+}
+
+int forward_connected(struct session *s)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	getsockopt(s->up->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err == 0) {
+		session_exchange_start(s);
+		return 0;
+	}
+	if (local_error(err))
+		local_failure(s, err);
+	else if (forward_failed(s, strerror(err), 502, 1) == -1)
+		return -1;
+	return 0;
+}
+
+/* Picks a backend and gets a connection to it; returns -1 if closed. */
+int forward_begin(struct session *s)
+{
+	struct proxy *px = s->px;
+	double now = ev_now(px->loop);
+	struct backend *be = balance_rr_next(&px->set, s->failed, now);
+	struct upstream *u;
+
+	/* The one that failed is better than none (a stale pooled connection). */
+	if (!be && s->failed)
+		be = balance_rr_next(&px->set, NULL, now);
+	if (!be) {
+		session_answer_error(s, 503, "no backends available");
+		return 0;
+	}
+	s->be = be;
+	backend_ref(be);
+	be->active++;
+	be->requests++;
+	u = upstream_pool_get(be);
+	if (u) {
+		attach(s, u);
+		session_exchange_start(s);
+		return 0;
+	}
+	u = upstream_connect(be);
+	if (!u && local_error(errno)) {
+		local_failure(s, errno);
+		return 0;
+	}
+	if (!u)
+		return forward_failed(s, strerror(errno), 502, 1);
+	attach(s, u);
+	s->state = SESSION_CONNECT;
+	ev_io_start(px->loop, &u->wio);
+	session_set_timer(s, px->opts->connect_timeout);
+	return 0;
+}
+

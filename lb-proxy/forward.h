@@ -1,0 +1,30 @@
+/* forward: the backend side of a session's request: which backend, the
+ * connection to it (pooled or new), and what a failure means (retry, 502,
+ * 503, 504). HAProxy's backend.c and nginx's upstream peer choice. */
+#ifndef LB_PROXY_FORWARD_H
+#define LB_PROXY_FORWARD_H
+
+#include "session.h"
+
+/* Picks a backend for s's request and gets a connection to it (the session
+ * moves to SESSION_CONNECT or SESSION_EXCHANGE), or queues the proxy's own
+ * answer (503). Returns -1 when the session was closed, else 0. */
+int forward_begin(struct session *s);
+/*
+ * The backend failed (`what` for the log; `status` 502 or 504 if the client
+ * must be told; `connect_error` when no connection was made). Retries on
+ * another backend when nothing of the response came and the request can be
+ * sent again; else answers, or closes when part of the response went out.
+ * Returns -1 when the session was closed, else 0.
+ */
+int forward_failed(struct session *s, const char *what, int status, int connect_error);
+/* The connect to s's backend completed (write-ready in SESSION_CONNECT): on
+ * success the exchange starts; a failure is handled as forward_failed() does,
+ * or as a local error (503). Returns -1 when the session was closed, else 0. */
+int forward_connected(struct session *s);
+/* Lets go of s's backend (its in-flight count and reference). */
+void forward_release(struct session *s);
+/* Closes s's backend connection, if any. */
+void forward_drop(struct session *s);
+
+#endif

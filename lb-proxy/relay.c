@@ -1,0 +1,130 @@
+/* relay: moves a session's bytes: reads into its buffers, writes the parsed
+ * bytes on, compacts what was sent (see relay.h). */
+#include "relay.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "http_limits.h"
+
+/*
+ * Writes `head` (from its pos) then data[*off, end) to fd, one writev a
+ * round, until all is written (returns 1), the fd would block (0) or fails
+ * (-1). Written head bytes advance head->pos; the head is emptied once
+ * written unless keep_head (a request head is kept for a retry). Written
+ * data bytes advance *off and are added to *counted when not NULL.
+ */
+static int write_pair(int fd, struct buf *head, int keep_head, const char *data, size_t *off,
+		      size_t end, unsigned long long *counted)
+{
+	for (;;) {
+		struct iovec iov[2];
+		int n = 0;
+		size_t hlen = buf_unread(head);
+		ssize_t w;
+
+		if (hlen) {
+			iov[n].iov_base = buf_head(head);
+			iov[n++].iov_len = hlen;
+		}
+		if (end > *off) {
+			iov[n].iov_base = (char *)data + *off;
+			iov[n++].iov_len = end - *off;
+		}
+		if (n == 0)
+			return 1;
+		w = writev(fd, iov, n);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		if ((size_t)w < hlen) {
+			head->pos += (size_t)w;
+			continue;
+		}
+		if (keep_head)
+			head->pos = head->len;
+		else
+			buf_reset(head);
+		*off += (size_t)w - hlen;
+		if (counted)
+			*counted += (size_t)w - hlen;
+	}
+}
+
+/* Writes what the client is owed; returns -1 on a fatal error. Nothing of a
+ * response head goes out as received: until the whole head is parsed and
+ * rewritten into `out`, the bytes parsed so far stay in uin. */
+int relay_client_flush(struct session *s)
+{
+	size_t end = s->resp_head_done ? s->uparse_off : s->usend_off;
+	int rc = write_pair(s->fd, &s->out, 0, s->uin.data, &s->usend_off, end, &s->bytes_out);
+
+	s->client_blocked = rc == 0;
+	return rc == -1 ? -1 : 0;
+}
+
+/* Writes the request head and parsed body bytes to the backend; -1 on error. */
+int relay_upstream_flush(struct session *s)
+{
+	size_t head_pos = s->up_head.pos, off = s->send_off;
+	int rc = write_pair(s->up->fd, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
+
+	if (s->up_head.pos != head_pos || s->send_off != off)
+		s->req_sent_any = 1;
+	s->up_blocked = rc == 0;
+	return rc == -1 ? -1 : 0;
+}
+
+/* Makes room to read more client bytes, dropping what was sent. */
+void relay_in_compact(struct session *s)
+{
+	size_t drop = s->send_off;
+
+	if (drop == 0 || s->state == SESSION_IDLE || s->state == SESSION_HEAD)
+		return;
+	if (drop > s->body_start)
+		s->replayable = 0;
+	memmove(s->in.data, s->in.data + drop, s->in.len - drop);
+	s->in.len -= drop;
+	s->parse_off -= drop;
+	s->send_off = 0;
+	s->body_start = s->body_start > drop ? s->body_start - drop : 0;
+}
+
+void relay_uin_compact(struct session *s)
+{
+	size_t drop = s->usend_off;
+
+	if (drop == 0 || (s->x && s->x->resp.state == HTTP_MSG_HEAD && s->state == SESSION_EXCHANGE))
+		return;
+	memmove(s->uin.data, s->uin.data + drop, s->uin.len - drop);
+	s->uin.len -= drop;
+	s->uparse_off -= drop;
+	s->usend_off = 0;
+}
+
+/*
+ * One read from fd into b, which gets a cached block with at least
+ * HTTP_READ_CHUNK free. A read that fills the room tells the loop more is
+ * waiting (no batching sleep before the next poll). Returns read()'s result,
+ * or -2 when no buffer could be had.
+ */
+ssize_t relay_read(struct session *s, int fd, struct buf *b)
+{
+	size_t room;
+	ssize_t n;
+
+	buf_cache_take(b);
+	if (buf_reserve(b, HTTP_READ_CHUNK) == -1)
+		return -2;
+	room = buf_room(b);
+	n = read(fd, buf_tail(b), room);
+	if (n > 0 && (size_t)n == room)
+		s->px->bulk = 1;
+	return n;
+}
+
