@@ -7,8 +7,8 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 
 # Debian packages: to build and test, and (bench-deps) to benchmark against peers.
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev nanomsg-utils \
-	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev python3 python3-pytest curl \
-	openssl
+	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev libssl-dev python3 python3-pytest \
+	curl openssl
 BENCH_DEPS := wrk nginx-light haproxy
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
@@ -16,7 +16,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
-LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lm
+LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lcrypto -lm
 
 MODE_release := -O2 -g
 MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -5,6 +5,7 @@
 #include <ev.h>
 #include <sys/queue.h>
 
+#include "metrics.h"
 #include "net.h"
 
 enum backend_state {
@@ -33,6 +34,8 @@ struct backend {
 	unsigned long long requests;	/* forwarded */
 	unsigned long long errors;	/* connect or exchange failures */
 	unsigned long long responses[6];/* by status class: [1] 1xx ... [5] 5xx */
+	char sticky_id[17];		/* its sticky cookie value, once computed (sticky.c) */
+	struct histogram latency;	/* of the requests it answered */
 	struct backend *all_next;	/* in the list of live backend objects */
 };
 

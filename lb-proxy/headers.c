@@ -40,6 +40,37 @@ static void append_header(struct buf *out, const struct http_msg *m, unsigned i)
 	buf_append(out, "\r\n", 2);
 }
 
+/* Appends Cookie header i of m without the pair named `drop` (nothing when
+ * no other pair is left). */
+static void append_cookie_without(struct buf *out, const struct http_msg *m, unsigned i,
+				  const char *drop)
+{
+	const char *v = http_msg_ptr(m, m->headers[i].value), *end = v + m->headers[i].value.len;
+	size_t dlen = strlen(drop);
+	int first = 1;
+
+	while (v < end) {
+		const char *item, *stop;
+
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ';'))
+			v++;
+		item = v;
+		while (v < end && *v != ';')
+			v++;
+		stop = v;
+		while (stop > item && (stop[-1] == ' ' || stop[-1] == '\t'))
+			stop--;
+		if (stop == item || ((size_t)(stop - item) > dlen && item[dlen] == '=' &&
+				     memcmp(item, drop, dlen) == 0))
+			continue;
+		buf_append_str(out, first ? "Cookie: " : "; ");
+		buf_append(out, item, (size_t)(stop - item));
+		first = 0;
+	}
+	if (!first)
+		buf_append(out, "\r\n", 2);
+}
+
 static void append_span(struct buf *out, const char *name, const struct http_msg *m,
 			struct http_span v)
 {
@@ -80,6 +111,10 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 		if (name_is(name, n, "x-forwarded-proto") || name_is(name, n, "x-forwarded-host") ||
 		    name_is(name, n, "x-request-id") || name_is(name, n, "host"))
 			continue;
+		if (ctx->sticky_cookie && name_is(name, n, "cookie")) {
+			append_cookie_without(out, req, i, ctx->sticky_cookie);
+			continue;
+		}
 		append_header(out, req, i);
 	}
 	buf_append_str(out, "X-Forwarded-For: ");
@@ -120,6 +155,15 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 		if (dechunk && name_is(name, n, "transfer-encoding"))
 			continue;
 		append_header(out, resp, i);
+	}
+	if (ctx->sticky_insert && status >= 200) {
+		buf_append_str(out, "Set-Cookie: ");
+		buf_append_str(out, ctx->sticky_cookie);
+		buf_append(out, "=", 1);
+		buf_append_str(out, ctx->sticky_insert);
+		buf_append_str(out, "; Path=/; HttpOnly\r\n");
+		if (http_msg_find(resp, "cache-control") < 0)
+			buf_append_str(out, "Cache-Control: private\r\n");
 	}
 	buf_append_str(out, "X-Request-Id: ");
 	buf_append(out, ctx->request_id, ctx->request_id_len);

@@ -16,6 +16,8 @@ struct headers_ctx {
 	size_t request_id_len;
 	const char *backend_name;	/* Host for requests that have none (HTTP/1.0) */
 	int tunnel;			/* an Upgrade is being passed on */
+	const char *sticky_cookie;	/* removed from requests, inserted into responses */
+	const char *sticky_insert;	/* the value to insert (response), or NULL */
 };
 
 /*
@@ -24,8 +26,9 @@ struct headers_ctx {
  * no authority: HTTP/1.0), the end-to-end headers (hop-by-hop ones dropped:
  * Connection and what it lists, Keep-Alive, TE, Trailer, Proxy-*, Upgrade
  * unless tunnelling), X-Forwarded-For appended, X-Forwarded-Proto and
- * X-Forwarded-Host set, X-Request-Id. Content-Length and Transfer-Encoding
- * are kept: the body is forwarded as framed.
+ * X-Forwarded-Host set, X-Request-Id; the sticky cookie, if any, is taken out
+ * of Cookie (HAProxy's `indirect`). Content-Length and Transfer-Encoding are
+ * kept: the body is forwarded as framed.
  */
 int headers_request(struct buf *out, const struct http_msg *req, const struct http_route *route,
 		    const struct headers_ctx *ctx);
@@ -33,7 +36,10 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
  * Appends the head to send to the client for `resp`: the status line,
  * end-to-end headers, X-Request-Id, and Connection: keep-alive or close
  * (Upgrade for a 101). With `dechunk`, Transfer-Encoding is dropped (the
- * body goes out decoded and close-delimited, for HTTP/1.0 clients).
+ * body goes out decoded and close-delimited, for HTTP/1.0 clients). With
+ * ctx->sticky_insert, `Set-Cookie: NAME=VALUE; Path=/; HttpOnly` is added,
+ * and `Cache-Control: private` when the response has none (HAProxy's
+ * `nocache`: a shared cache must not hand the cookie to others).
  */
 int headers_response(struct buf *out, const struct http_msg *resp, const struct headers_ctx *ctx,
 		     int keep_alive, int dechunk);

@@ -1,11 +1,47 @@
 /* metrics: lb-proxy's counters and latency histogram, in Prometheus text format. */
 #include "metrics.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "backend.h"
 
 const double metrics_bucket_bounds[METRICS_BUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
 };
+
+void histogram_observe(struct histogram *h, double seconds)
+{
+	h->count++;
+	h->sum += seconds;
+	for (int i = 0; i < METRICS_BUCKETS; i++) {
+		if (seconds <= metrics_bucket_bounds[i]) {
+			h->buckets[i]++;
+			break;
+		}
+	}
+}
+
+/* The series of one histogram; `labels` is "" or `backend="..."`. */
+static void histogram_render(struct buf *out, const char *name, const char *labels,
+			     const struct histogram *h)
+{
+	const char *sep = *labels ? "," : "";
+	unsigned long long cumulative = 0;
+
+	for (int i = 0; i < METRICS_BUCKETS; i++) {
+		cumulative += h->buckets[i];
+		buf_appendf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
+			    metrics_bucket_bounds[i], cumulative);
+	}
+	buf_appendf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, h->count);
+	if (*labels) {
+		buf_appendf(out, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, labels, h->sum, name,
+			    labels, h->count);
+	} else {
+		buf_appendf(out, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name, h->count);
+	}
+}
 
 void metrics_observe(struct metrics *m, int status, double seconds)
 {
@@ -13,35 +49,20 @@ void metrics_observe(struct metrics *m, int status, double seconds)
 
 	m->requests++;
 	m->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
-	m->latency_sum += seconds;
-	for (int i = 0; i < METRICS_BUCKETS; i++) {
-		if (seconds <= metrics_bucket_bounds[i]) {
-			m->latency_buckets[i]++;
-			break;
-		}
-	}
+	histogram_observe(&m->latency, seconds);
 }
 
 void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
 		    unsigned upstream_connections, unsigned long long generation, int stale,
 		    double uptime)
 {
-	unsigned long long cumulative = 0;
-
 	buf_append_str(out, "# HELP lb_proxy_requests_total Requests answered, by status class.\n"
 			    "# TYPE lb_proxy_requests_total counter\n");
 	for (int c = 1; c <= 5; c++)
 		buf_appendf(out, "lb_proxy_requests_total{code=\"%dxx\"} %llu\n", c, m->responses[c]);
 	buf_append_str(out, "# HELP lb_proxy_request_duration_seconds Time from request head to "
 			    "response end.\n# TYPE lb_proxy_request_duration_seconds histogram\n");
-	for (int i = 0; i < METRICS_BUCKETS; i++) {
-		cumulative += m->latency_buckets[i];
-		buf_appendf(out, "lb_proxy_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			    metrics_bucket_bounds[i], cumulative);
-	}
-	buf_appendf(out, "lb_proxy_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", m->requests);
-	buf_appendf(out, "lb_proxy_request_duration_seconds_sum %.6f\n", m->latency_sum);
-	buf_appendf(out, "lb_proxy_request_duration_seconds_count %llu\n", m->requests);
+	histogram_render(out, "lb_proxy_request_duration_seconds", "", &m->latency);
 	buf_appendf(out,
 		    "# HELP lb_proxy_client_connections Open client connections.\n"
 		    "# TYPE lb_proxy_client_connections gauge\nlb_proxy_client_connections %u\n"
@@ -75,6 +96,15 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 			buf_appendf(out,
 				    "lb_proxy_backend_requests_total{backend=\"%s\",code=\"%dxx\"} %llu\n",
 				    b->name, c, b->responses[c]);
+	buf_append_str(out, "# HELP lb_proxy_backend_request_duration_seconds Time from request head "
+			    "to response end, by backend.\n"
+			    "# TYPE lb_proxy_backend_request_duration_seconds histogram\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next) {
+		char labels[96];
+
+		snprintf(labels, sizeof(labels), "backend=\"%s\"", b->name);
+		histogram_render(out, "lb_proxy_backend_request_duration_seconds", labels, &b->latency);
+	}
 	buf_append_str(out, "# HELP lb_proxy_backend_errors_total Failed exchanges, by backend.\n"
 			    "# TYPE lb_proxy_backend_errors_total counter\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)

@@ -6,6 +6,15 @@
 
 #define METRICS_BUCKETS 12
 
+/* A latency histogram with the buckets of metrics_bucket_bounds. */
+struct histogram {
+	unsigned long long buckets[METRICS_BUCKETS];	/* not cumulative */
+	unsigned long long count;
+	double sum;
+};
+
+void histogram_observe(struct histogram *h, double seconds);
+
 struct metrics {
 	unsigned long long requests;		/* answered, any status */
 	unsigned long long responses[6];	/* by status class, including the proxy's own */
@@ -13,8 +22,7 @@ struct metrics {
 	unsigned long long resource_errors;	/* the proxy's own lack of descriptors, memory, ports */
 	unsigned long long retries;
 	unsigned long long client_aborts;	/* client connections ended mid-exchange */
-	unsigned long long latency_buckets[METRICS_BUCKETS];
-	double latency_sum;
+	struct histogram latency;
 	unsigned long long accepted;
 };
 

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "net.h"
 #include "relay.h"
+#include "sticky.h"
 #include "timefmt.h"
 
 #define LINGER_SECONDS 2.0
@@ -94,8 +95,13 @@ static void apply_timer(struct session *s)
 static struct headers_ctx ctx_of(const struct session *s)
 {
 	struct headers_ctx ctx = {
-		s->client_ip, s->request_id, s->request_id_len,
-		s->be ? s->be->name : "localhost", s->tunnel_wanted,
+		.client_ip = s->client_ip,
+		.request_id = s->request_id,
+		.request_id_len = s->request_id_len,
+		.backend_name = s->be ? s->be->name : "localhost",
+		.tunnel = s->tunnel_wanted,
+		.sticky_cookie = sticky_cookie(),
+		.sticky_insert = s->sticky_insert,
 	};
 	return ctx;
 }
@@ -209,6 +215,7 @@ static void next_request(struct session *s)
 	s->bytes_out = 0;
 	s->request_id_len = 0;
 	s->refusal = NULL;
+	s->sticky_insert = NULL;
 	session_response_reset(s);
 	s->state = SESSION_IDLE;
 	session_set_timer(s, s->px->opts->keepalive_timeout);
@@ -229,6 +236,7 @@ static void exchange_end(struct session *s)
 		int cls = s->status / 100;
 
 		s->be->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
+		histogram_observe(&s->be->latency, timefmt_mono() - s->started);
 	}
 	access_log(s);
 	if (s->up) {
@@ -798,6 +806,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->bytes_out = 0;
 	s->request_id_len = 0;
 	s->refusal = NULL;
+	s->sticky_insert = NULL;
 	s->x = NULL;
 	session_response_reset(s);
 	ev_io_init(&s->rio, client_on_read, fd, EV_READ);

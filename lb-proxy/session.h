@@ -77,6 +77,7 @@ struct session {
 	size_t request_id_len;
 	char target[256];		/* method and path, for the access log */
 	const char *refusal;		/* why the proxy refused the request (static), or NULL */
+	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
 	double started;			/* request head complete, monotonic */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
 	LIST_ENTRY(session) link;	/* in px->sessions */
