@@ -19,7 +19,9 @@
 #include "buf.h"
 
 #define BUS_PROTOCOL_VERSION 1
-#define BUS_MAX_MESSAGE (1024 * 1024)	/* bytes; larger messages are dropped */
+/* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
+ * announces more), and no program sends more */
+#define BUS_MAX_MESSAGE (1024 * 1024)
 #define BUS_MAX_BACKENDS 4096
 #define BUS_ADDRESS_MAX 64
 #define BUS_NAME_MAX 64
