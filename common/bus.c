@@ -76,7 +76,7 @@ int bus_open(struct bus *b, enum bus_kind kind, const char *dir, const char *nam
 	     size_t errsz)
 {
 	char url[300];
-	int bind = kind == BUS_PUB || kind == BUS_PULL || kind == BUS_REP, unlimited = -1;
+	int bind = kind == BUS_PUB || kind == BUS_PULL || kind == BUS_REP, max = BUS_MAX_MESSAGE;
 
 	memset(b, 0, sizeof(*b));
 	b->sock = -1;
@@ -93,9 +93,15 @@ int bus_open(struct bus *b, enum bus_kind kind, const char *dir, const char *nam
 		snprintf(err, errsz, "nn_socket: %s", nn_strerror(nn_errno()));
 		return -1;
 	}
-	/* nanomsg 1.1.5 can stall a SUB after an over-limit message: take any
-	 * size and enforce BUS_MAX_MESSAGE ourselves. */
-	nn_setsockopt(b->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &unlimited, sizeof(unlimited));
+	/* The transport's own limit: a peer announcing a larger message is
+	 * disconnected before anything is allocated. (Unlimited, a 9-byte frame
+	 * announcing 100 GB made nanomsg allocate it and abort.) */
+	if (nn_setsockopt(b->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max, sizeof(max)) < 0) {
+		snprintf(err, errsz, "NN_RCVMAXSIZE: %s", nn_strerror(nn_errno()));
+		nn_close(b->sock);
+		b->sock = -1;
+		return -1;
+	}
 	if (kind == BUS_SUB)
 		nn_setsockopt(b->sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
 	if ((bind ? nn_bind(b->sock, url) : nn_connect(b->sock, url)) < 0) {
@@ -124,12 +130,7 @@ static void bus_on_readable(struct ev_loop *loop, ev_io *w, int revents)
 					 nn_strerror(nn_errno()));
 			return;
 		}
-		if ((size_t)n > BUS_MAX_MESSAGE) {
-			b->dropped++;
-			log_warn("bus message dropped: too large", "socket=%s bytes=%d", b->path, n);
-		} else {
-			b->on_message(b, msg, (size_t)n);
-		}
+		b->on_message(b, msg, (size_t)n);
 		nn_freemsg(msg);
 	}
 }
@@ -151,8 +152,21 @@ void bus_watch(struct bus *b, struct ev_loop *loop, bus_message_cb cb, void *dat
 	ev_io_start(loop, &b->io);
 }
 
+/* Every receiver drops (and disconnects from) a message over the limit, so
+ * one is never sent. */
+static int over_limit(const struct bus *b, size_t len)
+{
+	if (len <= BUS_MAX_MESSAGE)
+		return 0;
+	log_error("bus message not sent: over the protocol's limit", "socket=%s bytes=%zu max=%d",
+		  b->path, len, BUS_MAX_MESSAGE);
+	return 1;
+}
+
 int bus_send(struct bus *b, const void *data, size_t len)
 {
+	if (over_limit(b, len))
+		return -1;
 	return nn_send(b->sock, data, len, NN_DONTWAIT) < 0 ? -1 : 0;
 }
 
@@ -180,6 +194,10 @@ int bus_receive(struct bus *b, char **out, size_t *len, int timeout_ms)
 int bus_request(struct bus *b, const void *data, size_t len, char **reply, size_t *reply_len,
 		int timeout_ms, char *err, size_t errsz)
 {
+	if (over_limit(b, len)) {
+		snprintf(err, errsz, "request of %zu bytes is over the bus limit", len);
+		return -1;
+	}
 	if (nn_setsockopt(b->sock, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout_ms, sizeof(timeout_ms)) < 0 ||
 	    nn_send(b->sock, data, len, 0) < 0) {
 		snprintf(err, errsz, "send to %s: %s", b->path, nn_strerror(nn_errno()));

@@ -27,20 +27,22 @@ struct bus {
 	ev_io io;		/* on NN_RCVFD */
 	bus_message_cb on_message;
 	void *data;
-	unsigned long long dropped;	/* oversized or unreadable messages */
 };
 
 /*
  * Opens a socket of `kind` on DIR/NAME.sock: PUB, PULL and REP bind (a stale
  * socket file of a dead process is replaced; a live one is an error),
- * the others connect (nanomsg reconnects by itself). Returns 0 or -1 + err.
+ * the others connect (nanomsg reconnects by itself). Every socket receives
+ * at most BUS_MAX_MESSAGE bytes a message: nanomsg drops a peer that
+ * announces more. Returns 0 or -1 + err.
  */
 int bus_open(struct bus *b, enum bus_kind kind, const char *dir, const char *name, char *err,
 	     size_t errsz);
 /* Calls cb for every message received, from the loop (receiving with
  * NN_DONTWAIT until EAGAIN, as NN_RCVFD is level-triggered). */
 void bus_watch(struct bus *b, struct ev_loop *loop, bus_message_cb cb, void *data);
-/* Sends without blocking; returns 0, or -1 (dropped: nobody listens, or full). */
+/* Sends without blocking; returns 0, or -1 (dropped: nobody listens, or full,
+ * or over BUS_MAX_MESSAGE, which is logged). */
 int bus_send(struct bus *b, const void *data, size_t len);
 /* Blocking round trip for a REQ socket (for lb-ctl, outside any loop):
  * sends, waits up to timeout_ms for the reply into *reply (malloc'd, NUL-

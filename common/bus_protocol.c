@@ -37,6 +37,7 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 	json_object_set_new(root, "generation", json_integer((json_int_t)set->generation));
 	if (report) {
 		json_object_set_new(root, "pid", json_integer(set->pid));
+		json_object_set_new(root, "ignored", json_integer((json_int_t)set->ignored));
 		json_object_set_new(root, "stale", json_boolean(set->stale));
 		json_object_set_new(root, "uptime", json_real(set->uptime));
 	}
@@ -100,11 +101,20 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 		goto out;
 	}
 	v = json_object_get(root, "v");
-	if (!json_is_integer(v) || json_integer_value(v) != BUS_PROTOCOL_VERSION) {
-		snprintf(err, errsz, "protocol version %s, this program speaks %d",
-			 json_is_integer(v) ? "other" : "missing", BUS_PROTOCOL_VERSION);
+	if (!json_is_integer(v)) {
+		snprintf(err, errsz, "protocol version missing, this program speaks %d",
+			 BUS_PROTOCOL_VERSION);
 		goto out;
 	}
+	if (json_integer_value(v) != BUS_PROTOCOL_VERSION) {
+		set->version = json_integer_value(v) > 0 && json_integer_value(v) < INT_MAX
+				       ? (int)json_integer_value(v) : -1;
+		snprintf(err, errsz, "bus protocol version %lld, this program speaks %d: run the same "
+			 "lb release on the whole runtime dir", (long long)json_integer_value(v),
+			 BUS_PROTOCOL_VERSION);
+		goto out;
+	}
+	set->version = BUS_PROTOCOL_VERSION;
 	if (copy_string(root, "type", set->type, sizeof(set->type), 1) == -1 ||
 	    (strcmp(set->type, "set") != 0 && strcmp(set->type, "report") != 0)) {
 		fail(err, errsz, "type must be set or report");
@@ -128,6 +138,12 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			goto out;
 		}
 		set->pid = (int)json_integer_value(v);
+		v = json_object_get(root, "ignored");
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+			fail(err, errsz, "ignored must be a non-negative integer");
+			goto out;
+		}
+		set->ignored = v ? (unsigned long long)json_integer_value(v) : 0;
 		set->stale = json_is_true(json_object_get(root, "stale"));
 		set->uptime = json_number_value(json_object_get(root, "uptime"));
 	}
@@ -190,6 +206,11 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 out:
 	json_decref(root);
 	return rc;
+}
+
+int bus_version_mismatch(const struct bus_set *set)
+{
+	return set->version != 0 && set->version != BUS_PROTOCOL_VERSION;
 }
 
 void bus_set_release(struct bus_set *set)

@@ -18,8 +18,10 @@
 
 #include "buf.h"
 
-#define BUS_PROTOCOL_VERSION 1
-#define BUS_MAX_MESSAGE (1024 * 1024)	/* bytes; larger messages are dropped */
+#define BUS_PROTOCOL_VERSION 2	/* 2: reports say which set a proxy ignored */
+/* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
+ * announces more), and no program sends more */
+#define BUS_MAX_MESSAGE (1024 * 1024)
 #define BUS_MAX_BACKENDS 4096
 #define BUS_ADDRESS_MAX 64
 #define BUS_NAME_MAX 64
@@ -45,10 +47,10 @@ struct bus_backend {
 	unsigned long long errors;
 };
 
-/* "set": {"v":1,"type":"set","service":"backend","generation":42,
+/* "set": {"v":2,"type":"set","service":"backend","generation":42,
  *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""}]}
- * "report": {"v":1,"type":"report","pid":123,"service":"backend","generation":42,
- *            "stale":false,"uptime":12.5,
+ * "report": {"v":2,"type":"report","pid":123,"service":"backend","generation":42,
+ *            "ignored":0,"stale":false,"uptime":12.5,
  *            "backends":[{"address":..,"active":0,"requests":10,"errors":0}]} */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
@@ -59,6 +61,10 @@ struct bus_set {
 	double uptime;			/* reports */
 	size_t n;
 	struct bus_backend *backends;	/* malloc'd, n entries */
+	/* reports: the generation of the last set this proxy refused as older
+	 * than the one it applied (0: none since it applied one) */
+	unsigned long long ignored;
+	int version;			/* decoded: the "v" the message had (0: none) */
 };
 
 const char *bus_state_name(enum bus_state s);
@@ -70,9 +76,13 @@ int bus_set_encode(const struct bus_set *set, struct buf *out);
 /*
  * Validates and decodes a "set" or "report" of `len` bytes (size, version,
  * type, every field). Returns 0, or -1 with the reason in err; the caller
- * frees with bus_set_release() either way.
+ * frees with bus_set_release() either way. A message of another protocol
+ * version leaves its "v" in set->version (bus_version_mismatch()).
  */
 int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err, size_t errsz);
 void bus_set_release(struct bus_set *set);
+/* 1 when a message that failed to decode had another protocol version:
+ * the peer runs another lb release (the reason says which versions). */
+int bus_version_mismatch(const struct bus_set *set);
 
 #endif

@@ -130,13 +130,18 @@ static void print_proxies(json_t *doc)
 	json_t *proxies = json_object_get(doc, "proxies"), *p;
 	size_t i;
 
-	printf("%-8s %-11s %-7s %s\n", "PROXY", "GENERATION", "STATE", "LAST REPORT");
+	printf("%-8s %-11s %-9s %s\n", "PROXY", "GENERATION", "STATE", "LAST REPORT");
 	json_array_foreach(proxies, i, p) {
-		printf("%-8lld %-11lld %-7s %.1fs ago\n",
+		long long ignored = json_integer_value(json_object_get(p, "ignored"));
+
+		printf("%-8lld %-11lld %-9s %.1fs ago",
 		       (long long)json_integer_value(json_object_get(p, "pid")),
 		       (long long)json_integer_value(json_object_get(p, "generation")),
-		       json_is_true(json_object_get(p, "stale")) ? "stale" : "synced",
+		       json_string_value(json_object_get(p, "state")),
 		       json_number_value(json_object_get(p, "age")));
+		if (ignored)
+			printf("  ignored generation %lld", ignored);
+		printf("\n");
 	}
 	if (json_array_size(proxies) == 0)
 		printf("(no proxy has reported)\n");
@@ -180,7 +185,7 @@ static void print_status(json_t *doc, int verbose)
 }
 
 /* In flight to addr summed over proxies, or -1 while a proxy has not
- * applied generation `gen` yet. */
+ * applied generation `gen` (or a later one) of this lb-discover. */
 static long in_flight(json_t *doc, const char *addr, long long gen, int *proxies)
 {
 	json_t *p, *b;
@@ -188,8 +193,11 @@ static long in_flight(json_t *doc, const char *addr, long long gen, int *proxies
 	long total = 0;
 
 	*proxies = (int)json_array_size(json_object_get(doc, "proxies"));
+	if (!json_is_true(json_object_get(doc, "proxies_settled")))
+		return -1;
 	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
-		if (json_integer_value(json_object_get(p, "generation")) < gen ||
+		if (!json_is_true(json_object_get(p, "follows")) ||
+		    json_integer_value(json_object_get(p, "generation")) < gen ||
 		    json_number_value(json_object_get(p, "age")) > 5)
 			return -1;
 		json_array_foreach(json_object_get(p, "backends"), k, b)
@@ -207,11 +215,13 @@ static int drain_wait(const char *addr, long long gen)
 	for (;;) {
 		json_t *doc = request(json_pack("{s:s}", "command", "status"), &rc);
 		int proxies;
+		double uptime;
 		long n;
 
 		if (!doc)
 			return rc;
 		n = in_flight(doc, addr, gen, &proxies);
+		uptime = json_number_value(json_object_get(doc, "uptime"));
 		json_decref(doc);
 		if (n == 0) {
 			fprintf(stderr, "lb-ctl: %s drained on %d prox%s\n", addr, proxies,
@@ -225,7 +235,9 @@ static int drain_wait(const char *addr, long long gen)
 		}
 		if (timefmt_mono() - last_note >= 1) {
 			if (n < 0)
-				fprintf(stderr, "lb-ctl: waiting for every proxy to apply the drain\n");
+				fprintf(stderr, "lb-ctl: waiting for every proxy to apply the drain "
+						"(and, for an lb-discover started %.1fs ago, to report)\n",
+					uptime);
 			else
 				fprintf(stderr, "lb-ctl: waiting: %ld request%s in flight to %s\n", n,
 					n == 1 ? "" : "s", addr);

@@ -1,8 +1,8 @@
-/* control: lb-discover's answers to lb-ctl (REP) and its view of the proxies (PULL).
+/* control: lb-discover's answers to lb-ctl (REP).
  *
- * Requests: {"v":1,"type":"control","command":C, "address":A, "weight":N}
+ * Requests: {"v":2,"type":"control","command":C, "address":A, "weight":N}
  * with C one of status, drain, undrain, add, remove, weight. Replies:
- * {"v":1,"type":"reply","ok":true,...} or {"v":1,"type":"reply","ok":false,
+ * {"v":2,"type":"reply","ok":true,...} or {"v":2,"type":"reply","ok":false,
  * "error":"..."}. Every command is idempotent: nanomsg's REQ may resend. */
 #include "control.h"
 
@@ -14,109 +14,35 @@
 
 #include "log.h"
 #include "net.h"
-
-static void on_report(struct bus *b, const char *data, size_t len)
-{
-	struct discover *d = b->data;
-	struct bus_set rep;
-	char err[256];
-	size_t i;
-
-	if (bus_set_decode(data, len, &rep, err, sizeof(err)) == -1 ||
-	    strcmp(rep.type, "report") != 0) {
-		log_warn("bus: malformed report dropped", "error=\"%s\"", err);
-		bus_set_release(&rep);
-		return;
-	}
-	if (strcmp(rep.service, d->reg.service) != 0) {
-		bus_set_release(&rep);
-		return;
-	}
-	for (i = 0; i < d->nproxies; i++)
-		if (d->proxies[i].report.pid == rep.pid)
-			break;
-	if (i == d->nproxies) {
-		struct proxy_report *grown = realloc(d->proxies, (d->nproxies + 1) * sizeof(*grown));
-
-		if (!grown) {
-			bus_set_release(&rep);
-			return;
-		}
-		d->proxies = grown;
-		memset(&d->proxies[i], 0, sizeof(d->proxies[i]));
-		d->nproxies++;
-		log_info("proxy joined", "pid=%d", rep.pid);
-	}
-	bus_set_release(&d->proxies[i].report);
-	d->proxies[i].report = rep;
-	d->proxies[i].seen = ev_now(d->loop);
-}
-
-void control_prune(struct discover *d, double max_age)
-{
-	double now = ev_now(d->loop);
-
-	for (size_t i = 0; i < d->nproxies;) {
-		if (now - d->proxies[i].seen > max_age) {
-			log_info("proxy gone", "pid=%d", d->proxies[i].report.pid);
-			bus_set_release(&d->proxies[i].report);
-			d->proxies[i] = d->proxies[--d->nproxies];
-		} else {
-			i++;
-		}
-	}
-}
+#include "proxies.h"
 
 static json_t *status(struct discover *d)
 {
 	struct bus_set set;
-	json_t *root = json_object(), *backends = json_array(), *proxies = json_array();
-	double now = ev_now(d->loop);
+	json_t *root = json_object(), *backends = json_array();
 
 	registry_snapshot(&d->reg, &set);
 	for (size_t i = 0; i < set.n; i++) {
 		const struct bus_backend *b = &set.backends[i];
 		const struct entry *e = registry_find(&d->reg, b->address);
-		unsigned long long requests = 0, errors = 0;
-		unsigned active = 0;
+		unsigned long long requests, errors;
+		unsigned active;
 
-		for (size_t p = 0; p < d->nproxies; p++) {
-			const struct bus_set *r = &d->proxies[p].report;
-
-			for (size_t k = 0; k < r->n; k++) {
-				if (strcmp(r->backends[k].address, b->address) == 0) {
-					active += r->backends[k].active;
-					requests += r->backends[k].requests;
-					errors += r->backends[k].errors;
-				}
-			}
-		}
+		proxies_sum(d, b->address, &active, &requests, &errors);
 		json_array_append_new(backends,
 			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I}", "address", b->address, "state",
 				  bus_state_name(b->state), "weight", b->weight, "reason", b->reason,
 				  "health", e && e->healthy ? "ok" : "failing", "active", (int)active,
 				  "requests", (json_int_t)requests, "errors", (json_int_t)errors));
 	}
-	for (size_t p = 0; p < d->nproxies; p++) {
-		const struct bus_set *r = &d->proxies[p].report;
-		json_t *per = json_array();
-
-		for (size_t k = 0; k < r->n; k++)
-			json_array_append_new(per, json_pack("{s:s,s:i,s:I,s:I}", "address",
-							     r->backends[k].address, "active",
-							     (int)r->backends[k].active, "requests",
-							     (json_int_t)r->backends[k].requests, "errors",
-							     (json_int_t)r->backends[k].errors));
-		json_array_append_new(proxies,
-			json_pack("{s:i,s:I,s:b,s:f,s:f,s:o}", "pid", r->pid, "generation",
-				  (json_int_t)r->generation, "stale", r->stale, "age",
-				  now - d->proxies[p].seen, "uptime", r->uptime, "backends", per));
-	}
 	json_object_set_new(root, "service", json_string(d->reg.service));
 	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
 	json_object_set_new(root, "pid", json_integer(getpid()));
 	json_object_set_new(root, "backends", backends);
-	json_object_set_new(root, "proxies", proxies);
+	json_object_set_new(root, "proxies", proxies_json(d));
+	/* until then a proxy that has not reported yet may exist */
+	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
+	json_object_set_new(root, "uptime", json_real(ev_now(d->loop) - d->started));
 	bus_set_release(&set);
 	return root;
 }
@@ -199,12 +125,21 @@ static void on_request(struct bus *b, const char *data, size_t len)
 	const char *cmd, *addr, *fail = NULL;
 	char err[256];
 
-	if (!json_is_object(req) || !json_is_integer(v = json_object_get(req, "v")) ||
-	    json_integer_value(v) != BUS_PROTOCOL_VERSION ||
+	v = json_object_get(req, "v");
+	if (json_is_integer(v) && json_integer_value(v) != BUS_PROTOCOL_VERSION) {
+		snprintf(err, sizeof(err), "lb-ctl speaks bus protocol %lld, this lb-discover %d: use "
+			 "the lb-ctl of the same lb release", (long long)json_integer_value(v),
+			 BUS_PROTOCOL_VERSION);
+		log_error("bus: control request of another protocol version refused", "error=\"%s\"",
+			  err);
+		reply(d, json_pack("{s:b,s:s}", "ok", 0, "error", err));
+		json_decref(req);
+		return;
+	}
+	if (!json_is_object(req) || !json_is_integer(v) ||
 	    !(cmd = json_string_value(json_object_get(req, "command")))) {
 		log_warn("bus: malformed control request dropped", NULL);
-		reply(d, json_pack("{s:b,s:s}", "ok", 0, "error",
-				   "malformed request (or another protocol version)"));
+		reply(d, json_pack("{s:b,s:s}", "ok", 0, "error", "malformed request"));
 		json_decref(req);
 		return;
 	}
@@ -232,14 +167,4 @@ static void on_request(struct bus *b, const char *data, size_t len)
 void control_start(struct discover *d)
 {
 	bus_watch(&d->rep, d->loop, on_request, d);
-	bus_watch(&d->pull, d->loop, on_report, d);
-}
-
-void control_release(struct discover *d)
-{
-	for (size_t i = 0; i < d->nproxies; i++)
-		bus_set_release(&d->proxies[i].report);
-	free(d->proxies);
-	d->proxies = NULL;
-	d->nproxies = 0;
 }

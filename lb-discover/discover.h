@@ -56,6 +56,7 @@ struct discover {
 	struct registry reg;
 	struct bus pub, pull, rep;
 	ev_timer heartbeat;
+	double started;			/* ev_now when the loop started */
 	struct proxy_report *proxies;
 	size_t nproxies;
 	struct health *health;

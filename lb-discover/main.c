@@ -12,6 +12,7 @@
 #include "health.h"
 #include "log.h"
 #include "net.h"
+#include "proxies.h"
 #include "rundir.h"
 #include "signals.h"
 #include "source.h"
@@ -104,7 +105,7 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 
-	control_prune(d, 5 * d->opts->heartbeat + 2);
+	proxies_prune(d);
 	discover_publish(d);
 }
 
@@ -206,8 +207,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	snprintf(d.state_path, sizeof(d.state_path), "%s/discover-%s.json", d.rundir, opts.service);
-	if (state_load(&d.reg, d.state_path, err, sizeof(err)) == -1)
-		log_warn("state file ignored", "error=\"%s\"", err);
+	switch (state_load(&d.reg, d.state_path, err, sizeof(err))) {
+	case 0:
+		break;
+	case 1:
+		log_info("no state file: no operator overrides (a first start, or the file was "
+			 "deleted); the proxies' reports keep the generation from going back",
+			 "file=%s", d.state_path);
+		break;
+	default:
+		log_error("state file damaged: starting without its operator overrides; the "
+			  "proxies' reports keep the generation from going back", "error=\"%s\"", err);
+	}
 	if (bus_open(&d.pub, BUS_PUB, d.rundir, BUS_SOCKET_SETS, err, sizeof(err)) == -1 ||
 	    bus_open(&d.pull, BUS_PULL, d.rundir, BUS_SOCKET_REPORTS, err, sizeof(err)) == -1 ||
 	    bus_open(&d.rep, BUS_REP, d.rundir, BUS_SOCKET_CONTROL, err, sizeof(err)) == -1) {
@@ -244,7 +255,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.loop = loop;
+	d.started = ev_now(loop);
 	control_start(&d);
+	proxies_start(&d);
 	signals_init(&sig, d.loop, on_stop, NULL, &d);
 	if (!opts.no_health_check) {
 		struct health_options ho = { opts.health_path, opts.health_interval,
@@ -277,7 +290,7 @@ out:
 	source_file_stop(d.file);
 	source_dns_stop(d.dns);
 	source_k8s_stop(d.k8s);
-	control_release(&d);
+	proxies_release(&d);
 	bus_close(&d.pub);
 	bus_close(&d.pull);
 	bus_close(&d.rep);

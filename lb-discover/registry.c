@@ -120,10 +120,22 @@ int registry_commit(struct registry *r)
 		bus_set_release(&now);
 		return 0;
 	}
+	if (!r->last)
+		r->floor = r->generation + 1;
 	free(r->last);
 	r->last = now.backends;
 	r->last_n = now.n;
 	r->generation++;
 	r->changed = 1;
 	return 1;
+}
+
+void registry_raise_above(struct registry *r, unsigned long long seen)
+{
+	if (seen > r->generation)
+		r->generation = seen;
+	/* no last view: the next commit differs, and sets the floor */
+	free(r->last);
+	r->last = NULL;
+	r->last_n = 0;
 }

@@ -25,6 +25,9 @@ struct entry {
 struct registry {
 	char service[BUS_NAME_MAX];
 	unsigned long long generation;	/* of the set last computed */
+	unsigned long long floor;	/* the first generation published since the start or
+					 * the last raise: a proxy below it runs a set of an
+					 * earlier lb-discover */
 	struct entry *entries;
 	size_t n, cap;
 	int changed;			/* the published set differs from the last one */
@@ -49,5 +52,8 @@ int registry_snapshot(const struct registry *r, struct bus_set *out);
  * with the last one and, if it differs, bumps the generation. Returns 1
  * when it did. */
 int registry_commit(struct registry *r);
+/* Makes the next commit publish a generation above `seen` (a proxy holds a
+ * set that new: the state file was lost), whatever changed. */
+void registry_raise_above(struct registry *r, unsigned long long seen);
 
 #endif

@@ -8,46 +8,193 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "buf.h"
+#include "net.h"
+
+/* One override as read from the file, applied only once the whole file is valid. */
+struct override {
+	char address[BUS_ADDRESS_MAX];
+	int added, removed, drained, weight;
+};
+
+/* A rename is durable once the directory holding it is on disk. */
+static int fsync_dir_of(const char *path)
+{
+	char dir[512];
+	int dfd, rc;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1)
+		return -1;
+	rc = fsync(dfd);
+	close(dfd);
+	return rc;
+}
+
+static int flag(json_t *o, const char *key, int *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v && !json_is_boolean(v))
+		return -1;
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* Validates one backends[] item into ov; returns 0 or -1 with err. */
+static int parse_override(json_t *o, size_t i, struct override *ov, char *err, size_t errsz)
+{
+	const char *addr = json_string_value(json_object_get(o, "address"));
+	json_t *w = json_object_get(o, "weight");
+	struct net_addr na;
+	char why[256];
+
+	memset(ov, 0, sizeof(*ov));
+	if (!json_is_object(o)) {
+		snprintf(err, errsz, "backends[%zu] must be an object", i);
+		return -1;
+	}
+	if (!addr || strlen(addr) >= BUS_ADDRESS_MAX ||
+	    net_parse_numeric(addr, &na, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "backends[%zu].address must be an IP:PORT string", i);
+		return -1;
+	}
+	snprintf(ov->address, sizeof(ov->address), "%s", addr);
+	if (flag(o, "added", &ov->added) == -1 || flag(o, "removed", &ov->removed) == -1 ||
+	    flag(o, "drained", &ov->drained) == -1) {
+		snprintf(err, errsz, "backends[%zu]: added, removed and drained must be booleans", i);
+		return -1;
+	}
+	if (w && (!json_is_integer(w) || json_integer_value(w) < 1 || json_integer_value(w) > 1000)) {
+		snprintf(err, errsz, "backends[%zu].weight must be 1 to 1000", i);
+		return -1;
+	}
+	ov->weight = w ? (int)json_integer_value(w) : 0;
+	return 0;
+}
+
+/* Parses the file's text; returns the overrides (malloc'd, *n of them) or
+ * NULL with err ("what was wrong", without the path). */
+static struct override *parse(const struct registry *r, const struct buf *text,
+			      unsigned long long *generation, size_t *n, char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *root = NULL, *v, *list;
+	struct override *out = NULL;
+	size_t i;
+
+	if (text->len == 0) {
+		snprintf(err, errsz, "the file is empty");
+		return NULL;
+	}
+	root = json_loadb(text->data, text->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errsz, "%d:%d: not JSON: %s", jerr.line, jerr.column, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errsz, "expected a JSON object, found %s",
+			 json_is_array(root) ? "an array" : "a scalar");
+		goto fail;
+	}
+	v = json_object_get(root, "service");
+	if (v && (!json_is_string(v) || strcmp(json_string_value(v), r->service) != 0)) {
+		snprintf(err, errsz, "\"service\" is not \"%s\"", r->service);
+		goto fail;
+	}
+	v = json_object_get(root, "generation");
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		snprintf(err, errsz, "\"generation\" must be a non-negative integer");
+		goto fail;
+	}
+	*generation = (unsigned long long)json_integer_value(v);
+	list = json_object_get(root, "backends");
+	if (!json_is_array(list)) {
+		snprintf(err, errsz, "\"backends\" must be a list");
+		goto fail;
+	}
+	*n = json_array_size(list);
+	out = calloc(*n ? *n : 1, sizeof(*out));
+	if (!out) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	json_array_foreach(list, i, v) {
+		if (parse_override(v, i, &out[i], err, errsz) == -1)
+			goto fail;
+	}
+	json_decref(root);
+	return out;
+fail:
+	free(out);
+	json_decref(root);
+	return NULL;
+}
+
+/* Renames a damaged file to PATH.corrupt-TIMESTAMP; appends the outcome to err. */
+static void keep_aside(const char *path, char *err, size_t errsz)
+{
+	char aside[600], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t len = strlen(err);
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(aside, sizeof(aside), "%s.corrupt-%s", path, stamp);
+	if (rename(path, aside) == -1 || fsync_dir_of(path) == -1)
+		snprintf(err + len, errsz - len, " (could not keep it aside as %s: %s)", aside,
+			 strerror(errno));
+	else
+		snprintf(err + len, errsz - len, "; kept aside as %s", aside);
+}
 
 int state_load(struct registry *r, const char *path, char *err, size_t errsz)
 {
-	json_error_t jerr;
-	json_t *root, *list, *v;
-	size_t i;
+	struct buf text = BUF_INIT;
+	struct override *ov;
+	unsigned long long generation = 0;
+	size_t n = 0;
+	char why[400];
 
-	if (access(path, F_OK) == -1)
-		return 0;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(err, errsz, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+	if (buf_read_file(&text, path) == -1) {
+		buf_release(&text);
+		if (errno == ENOENT)
+			return 1;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	v = json_object_get(root, "generation");
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		r->generation = (unsigned long long)json_integer_value(v);
-	list = json_object_get(root, "backends");
-	json_array_foreach(list, i, v) {
-		const char *addr = json_string_value(json_object_get(v, "address"));
-		struct entry *e;
-
-		if (!addr || strlen(addr) >= BUS_ADDRESS_MAX || !(e = registry_get(r, addr)))
-			continue;
-		e->added = json_is_true(json_object_get(v, "added"));
-		e->removed = json_is_true(json_object_get(v, "removed"));
-		e->drained = json_is_true(json_object_get(v, "drained"));
-		if (json_is_integer(json_object_get(v, "weight")))
-			e->weight_override = (int)json_integer_value(json_object_get(v, "weight"));
+	ov = parse(r, &text, &generation, &n, why, sizeof(why));
+	buf_release(&text);
+	if (!ov) {
+		snprintf(err, errsz, "%s: %s", path, why);
+		keep_aside(path, err, errsz);
+		return -1;
 	}
-	json_decref(root);
+	r->generation = generation;
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = registry_get(r, ov[i].address);
+
+		if (!e)
+			continue;
+		e->added = ov[i].added;
+		e->removed = ov[i].removed;
+		e->drained = ov[i].drained;
+		e->weight_override = ov[i].weight;
+	}
+	free(ov);
 	return 0;
 }
 
 int state_save(const struct registry *r, const char *path, char *err, size_t errsz)
 {
 	json_t *root = json_object(), *list = json_array();
-	char tmp[512], dir[512];
-	int fd = -1, rc = -1, dfd;
+	char tmp[512];
+	int fd = -1, rc = -1;
 	char *text = NULL;
 	size_t len;
 
@@ -78,14 +225,8 @@ int state_save(const struct registry *r, const char *path, char *err, size_t err
 		goto fail;
 	close(fd);
 	fd = -1;
-	if (rename(tmp, path) == -1)
+	if (rename(tmp, path) == -1 || fsync_dir_of(path) == -1)
 		goto fail;
-	snprintf(dir, sizeof(dir), "%s", path);
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
 	rc = 0;
 	goto out;
 fail:

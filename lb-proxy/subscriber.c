@@ -49,9 +49,21 @@ static void apply(struct subscriber *s, const struct bus_set *set)
 	next.n = k;
 	next.generation = set->generation;
 	backend_set_apply(&px->set, &next);
+	s->ignored = 0;
 	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
 	if (px->set_applied)
 		px->set_applied(px);
+}
+
+/* A set older than the one applied is not applied (a delayed message, or
+ * an lb-discover that lost its state file): said once in the log and in
+ * every report until a newer set applies, so lb-discover and lb-ctl see it. */
+static void ignore(struct subscriber *s, const struct bus_set *set)
+{
+	if (set->generation != s->ignored)
+		log_warn("bus: set ignored: older than the one applied",
+			 "generation=%llu applied=%llu", set->generation, s->px->set.generation);
+	s->ignored = set->generation;
 }
 
 static void on_set(struct bus *b, const char *data, size_t len)
@@ -59,8 +71,16 @@ static void on_set(struct bus *b, const char *data, size_t len)
 	struct subscriber *s = b->data;
 	struct bus_set set;
 	char err[256];
+	int rc = bus_set_decode(data, len, &set, err, sizeof(err));
 
-	if (bus_set_decode(data, len, &set, err, sizeof(err)) == -1 || strcmp(set.type, "set") != 0) {
+	if (rc == -1 && bus_version_mismatch(&set)) {
+		if (set.version != s->other_version)
+			log_error("bus: sets of another protocol version dropped", "error=\"%s\"", err);
+		s->other_version = set.version;
+		bus_set_release(&set);
+		return;
+	}
+	if (rc == -1 || strcmp(set.type, "set") != 0) {
 		log_warn("bus: malformed set dropped", "error=\"%s\" bytes=%zu",
 			 strcmp(set.type, "report") == 0 ? "a report on the sets socket" : err, len);
 		bus_set_release(&set);
@@ -77,6 +97,8 @@ static void on_set(struct bus *b, const char *data, size_t len)
 	}
 	if (set.generation > s->px->set.generation)
 		apply(s, &set);
+	else if (set.generation < s->px->set.generation)
+		ignore(s, &set);
 	bus_set_release(&set);
 }
 
@@ -107,6 +129,7 @@ static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
 	snprintf(rep.type, sizeof(rep.type), "report");
 	snprintf(rep.service, sizeof(rep.service), "%s", s->service);
 	rep.generation = px->set.generation;
+	rep.ignored = s->ignored;
 	rep.pid = getpid();
 	rep.stale = px->stale;
 	rep.uptime = timefmt_mono() - px->started;

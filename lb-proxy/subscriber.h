@@ -15,6 +15,8 @@ struct subscriber {
 	ev_timer stale_timer;
 	double last_heard;		/* ev_now of the last valid set */
 	double stale_after;		/* seconds of silence before `stale` */
+	unsigned long long ignored;	/* the last older set refused since one applied */
+	int other_version;		/* the protocol version last refused (logged once) */
 	char service[64];
 };
 

@@ -19,6 +19,15 @@ SANITIZED = os.environ.get("LB_SANITIZED") == "1"
 SLOW = 3.0 if SANITIZED else 1.0
 
 
+def protocol_constant(name):
+    """A #define of common/bus_protocol.h (the bus's limits), as a number."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "common", "bus_protocol.h")
+    with open(path) as f:
+        m = re.search(rf"^#define {name} ([0-9 ()*+-]+?)\s*(/\*.*)?$", f.read(), re.M)
+    assert m, f"no numeric #define {name} in {path}"
+    return eval(m.group(1), {"__builtins__": {}})
+
+
 def binary(name):
     path = os.path.abspath(os.path.join(BIN_DIR, name))
     if not os.access(path, os.X_OK):

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from conftest import SLOW, Proxy, binary, ctl, ctl_json, served_by, wait_for
+from conftest import SLOW, Proxy, binary, ctl, ctl_json, protocol_constant, served_by, wait_for
+
+VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
 
 
 def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
@@ -226,15 +228,16 @@ def test_malformed_bus_messages_are_dropped(echos, discover, proxy, rundir):
     # junk reports to lb-discover
     # (nanomsg has no NN_LINGER: a sender that exits at once may lose its
     # message, so nanocat repeats it for a moment)
-    for data, error in [("not json", "not JSON"),
-                        ('{"v":99,"type":"report"}', "protocol version other"),
-                        ('{"v":1,"type":"report","service":"backend","generation":1,"pid":-1}',
-                         "pid must be a positive integer")]:
+    for data, error in [("not json", "malformed report dropped error=.*not JSON"),
+                        ('{"v":99,"type":"report"}', "ERROR bus: report of another protocol "
+                         "version dropped error=.*bus protocol version 99, this program speaks"),
+                        ('{"v":%d,"type":"report","service":"backend","generation":1,"pid":-1}'
+                         % VERSION, "malformed report dropped error=.*pid must be a positive")]:
         junk = subprocess.Popen(["nanocat", "--push", "--connect", f"ipc://{rundir}/reports.sock",
                                  "--data", data, "--interval", "0.05"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            d.wait_log("malformed report dropped error=.*" + error)
+            d.wait_log(error)
         finally:
             junk.kill()
             junk.wait()
@@ -243,7 +246,8 @@ def test_malformed_bus_messages_are_dropped(echos, discover, proxy, rundir):
     d.kill()
     rogue = subprocess.Popen(["nanocat", "--pub", "--bind", f"ipc://{rundir}/sets.sock",
                               "--interval", "0.05", "--data",
-                              '{"v":1,"type":"set","service":"backend","generation":"x"}'],
+                              '{"v":%d,"type":"set","service":"backend","generation":"x"}'
+                              % VERSION],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         p.proc.wait_log("malformed set dropped", timeout=5)

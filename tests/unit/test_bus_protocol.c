@@ -39,7 +39,7 @@ static void test_set_round_trip(void **state)
 static void test_report_round_trip(void **state)
 {
 	struct bus_backend items[1] = { { "10.0.0.7:8080", 0, 0, "", 4, 1000, 2 } };
-	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items }, back;
+	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -49,6 +49,7 @@ static void test_report_round_trip(void **state)
 	assert_string_equal(back.type, "report");
 	assert_int_equal(back.pid, 1234);
 	assert_int_equal(back.stale, 1);
+	assert_int_equal(back.ignored, 5);
 	assert_int_equal(back.backends[0].active, 4);
 	assert_int_equal(back.backends[0].requests, 1000);
 	bus_set_release(&back);
@@ -65,25 +66,27 @@ static void test_malformed_messages(void **state)
 		{ "garbage", "not JSON" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"type\":\"set\"}", "protocol version missing" },
-		{ "{\"v\":2,\"type\":\"set\"}", "protocol version other" },
-		{ "{\"v\":1,\"type\":\"gossip\"}", "type must be set or report" },
-		{ "{\"v\":1,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
-		{ "{\"v\":1,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
+		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 2" },
+		{ "{\"v\":2,\"type\":\"gossip\"}", "type must be set or report" },
+		{ "{\"v\":2,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
+		{ "{\"v\":2,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
 		  "generation must be" },
-		{ "{\"v\":1,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
-		{ "{\"v\":1,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
+		{ "{\"v\":2,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
+		{ "{\"v\":2,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
 		  "backends[0]: address" },
-		{ "{\"v\":1,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":2,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":0,\"state\":\"up\"}]}", "weight must be 1 to 1000" },
-		{ "{\"v\":1,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":2,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":1,\"state\":\"sleepy\"}]}", "state must be" },
-		{ "{\"v\":1,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
+		{ "{\"v\":2,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
 		  "pid must be" },
-		{ "{\"v\":1,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":2,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"active\":-1,\"requests\":0,\"errors\":0}]}", "counters" },
-		{ "{\"v\":1,\"v\":1}", "not JSON" },	/* duplicate keys */
+		{ "{\"v\":2,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		  "\"ignored\":-1,\"backends\":[]}", "ignored must be" },
+		{ "{\"v\":2,\"v\":2}", "not JSON" },	/* duplicate keys */
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
-		{ "{\"v\":1,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":2,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"active\":7777777770,\"requests\":0,\"errors\":0}]}",
 		  "counters" },
 	};
@@ -91,9 +94,12 @@ static void test_malformed_messages(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bus_set set;
+		int other = i == 4;	/* the "v":9 case */
 		char err[256] = "";
 		int rc = bus_set_decode(cases[i].msg, strlen(cases[i].msg), &set, err, sizeof(err));
 
+		if (bus_version_mismatch(&set) != other)
+			fail_msg("case %zu: version mismatch %d", i, bus_version_mismatch(&set));
 		bus_set_release(&set);
 		if (rc != -1 || !strstr(err, cases[i].reason))
 			fail_msg("case %zu: rc %d, error \"%s\", want \"%s\"", i, rc, err, cases[i].reason);

@@ -1,0 +1,164 @@
+/* proxies: lb-discover's view of the proxies, from their reports. */
+#include "proxies.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *const sync_names[] = { "synced", "behind", "ignoring", "stale" };
+
+/* A proxy that holds a newer generation than ours ignores every set we
+ * publish: our state file was lost or damaged. Publish above it. */
+static void catch_up(struct discover *d, const struct bus_set *rep)
+{
+	if (rep->generation <= d->reg.generation)
+		return;
+	log_warn("a proxy holds a newer generation than lb-discover: publishing above it "
+		 "(was the state file lost?)", "pid=%d proxy_generation=%llu generation=%llu",
+		 rep->pid, rep->generation, d->reg.generation);
+	registry_raise_above(&d->reg, rep->generation);
+	discover_publish(d);
+}
+
+static void on_report(struct bus *b, const char *data, size_t len)
+{
+	struct discover *d = b->data;
+	struct bus_set rep;
+	char err[256];
+	size_t i;
+
+	if (bus_set_decode(data, len, &rep, err, sizeof(err)) == -1 ||
+	    strcmp(rep.type, "report") != 0) {
+		if (bus_version_mismatch(&rep))
+			log_error("bus: report of another protocol version dropped", "error=\"%s\"", err);
+		else
+			log_warn("bus: malformed report dropped", "error=\"%s\"", err);
+		bus_set_release(&rep);
+		return;
+	}
+	if (strcmp(rep.service, d->reg.service) != 0) {
+		bus_set_release(&rep);
+		return;
+	}
+	for (i = 0; i < d->nproxies; i++)
+		if (d->proxies[i].report.pid == rep.pid)
+			break;
+	if (i == d->nproxies) {
+		struct proxy_report *grown = realloc(d->proxies, (d->nproxies + 1) * sizeof(*grown));
+
+		if (!grown) {
+			bus_set_release(&rep);
+			return;
+		}
+		d->proxies = grown;
+		memset(&d->proxies[i], 0, sizeof(d->proxies[i]));
+		d->nproxies++;
+		log_info("proxy joined", "pid=%d generation=%llu", rep.pid, rep.generation);
+	}
+	bus_set_release(&d->proxies[i].report);
+	d->proxies[i].report = rep;
+	d->proxies[i].seen = ev_now(d->loop);
+	catch_up(d, &rep);
+}
+
+void proxies_start(struct discover *d)
+{
+	bus_watch(&d->pull, d->loop, on_report, d);
+}
+
+double proxies_window(const struct discover *d)
+{
+	return 5 * d->opts->heartbeat + 2;
+}
+
+int proxies_settled(const struct discover *d)
+{
+	return ev_now(d->loop) - d->started >= proxies_window(d);
+}
+
+void proxies_prune(struct discover *d)
+{
+	double now = ev_now(d->loop);
+
+	for (size_t i = 0; i < d->nproxies;) {
+		if (now - d->proxies[i].seen > proxies_window(d)) {
+			log_info("proxy gone", "pid=%d", d->proxies[i].report.pid);
+			bus_set_release(&d->proxies[i].report);
+			d->proxies[i] = d->proxies[--d->nproxies];
+		} else {
+			i++;
+		}
+	}
+}
+
+void proxies_release(struct discover *d)
+{
+	for (size_t i = 0; i < d->nproxies; i++)
+		bus_set_release(&d->proxies[i].report);
+	free(d->proxies);
+	d->proxies = NULL;
+	d->nproxies = 0;
+}
+
+enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report *p)
+{
+	const struct bus_set *r = &p->report;
+
+	if (r->stale)
+		return PROXY_STALE;
+	/* refusing a set of ours (at or above the floor) means holding a newer one */
+	if (r->generation > d->reg.generation || (r->ignored && r->ignored >= d->reg.floor))
+		return PROXY_IGNORING;
+	if (r->generation == d->reg.generation)
+		return PROXY_SYNCED;
+	return PROXY_BEHIND;
+}
+
+void proxies_sum(const struct discover *d, const char *address, unsigned *active,
+		 unsigned long long *requests, unsigned long long *errors)
+{
+	*active = 0;
+	*requests = *errors = 0;
+	for (size_t p = 0; p < d->nproxies; p++) {
+		const struct bus_set *r = &d->proxies[p].report;
+
+		for (size_t k = 0; k < r->n; k++) {
+			if (strcmp(r->backends[k].address, address) == 0) {
+				*active += r->backends[k].active;
+				*requests += r->backends[k].requests;
+				*errors += r->backends[k].errors;
+			}
+		}
+	}
+}
+
+json_t *proxies_json(const struct discover *d)
+{
+	json_t *proxies = json_array();
+	double now = ev_now(d->loop);
+
+	for (size_t p = 0; p < d->nproxies; p++) {
+		const struct bus_set *r = &d->proxies[p].report;
+		enum proxy_sync sync = proxies_sync(d, &d->proxies[p]);
+		json_t *per = json_array();
+
+		for (size_t k = 0; k < r->n; k++)
+			json_array_append_new(per, json_pack("{s:s,s:i,s:I,s:I}", "address",
+							     r->backends[k].address, "active",
+							     (int)r->backends[k].active, "requests",
+							     (json_int_t)r->backends[k].requests, "errors",
+							     (json_int_t)r->backends[k].errors));
+		/* "follows": the proxy runs one of this lb-discover's sets (at or
+		 * above the floor, not refusing newer ones): what drain --wait needs */
+		json_array_append_new(proxies,
+			json_pack("{s:i,s:I,s:I,s:s,s:b,s:b,s:f,s:f,s:o}", "pid", r->pid, "generation",
+				  (json_int_t)r->generation, "ignored", (json_int_t)r->ignored,
+				  "state", sync_names[sync], "follows",
+				  sync != PROXY_IGNORING && r->generation >= d->reg.floor &&
+					  r->generation <= d->reg.generation,
+				  "stale", r->stale, "age", now - d->proxies[p].seen, "uptime",
+				  r->uptime, "backends", per));
+	}
+	return proxies;
+}

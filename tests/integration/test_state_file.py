@@ -1,0 +1,143 @@
+"""lb-discover's state file lost or damaged (issue 12, item 3): before, a
+restart fell back to generation 1 and the proxies, at 5, ignored every new
+set while reporting `synced`; `drain --wait` said done while a proxy kept
+sending to the drained backend."""
+import glob
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import ctl, ctl_json, protocol_constant, wait_for
+
+VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
+
+
+def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
+    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--heartbeat", "0.2",
+                 "--report-interval", "0.05", *flags, listen=listen)
+
+
+def info(p):
+    return p.admin("/info")[1]
+
+
+def states(p):
+    return {b["address"]: b["state"] for b in info(p)["backends"]}
+
+
+def truncate(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:len(data) // 2])
+
+
+def overwrite(data):
+    def damage(path):
+        with open(path, "wb") as f:
+            f.write(data)
+    return damage
+
+
+# damage -> what lb-discover must say is wrong (None: a missing file is no error)
+DAMAGE = {
+    "truncated": (truncate, "not JSON"),
+    "deleted": (os.unlink, None),
+    "emptied": (overwrite(b""), "the file is empty"),
+    "garbage": (overwrite(b"\x00\x9f\x13 garbage \xff\xfe"), "not JSON"),
+    "wrong JSON type": (overwrite(b'["generation", 7]\n'), "expected a JSON object, found an array"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_lost_or_damaged_state_file_never_rolls_the_generation_back(damage, echo, discover,
+                                                                       proxy, rundir):
+    echos = [echo("--access-log", "off") for _ in range(3)]
+    flags = ("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.2")
+    d = discover(*flags)
+    p1 = bus_proxy(proxy, rundir)
+    p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
+    for cmd in (("weight", echos[0].addr, "2"), ("weight", echos[0].addr, "3"),
+                ("drain", echos[2].addr), ("weight", echos[0].addr, "4")):
+        assert ctl(rundir, *cmd)[0] == 0
+    wait_for("both proxies at generation 5", lambda: info(p1)["generation"] == 5 and
+             info(p2)["generation"] == 5)
+    assert d.stop() == 0
+    state = os.path.join(rundir, "discover-backend.json")
+    with open(state, "rb") as f:
+        good = f.read()
+    hurt, what = DAMAGE[damage]
+    hurt(state)
+    with open(state, "rb") if os.path.exists(state) else open(os.devnull, "rb") as f:
+        damaged = f.read()
+
+    d2 = discover(*flags)
+    # at once, before lb-discover has heard a report: the drain must really
+    # be applied by every proxy when --wait says so
+    code, out, err = ctl(rundir, "drain", echos[1].addr, "--wait", "--timeout", "10")
+    assert code == 0, err
+    for p in (p1, p2):
+        assert info(p)["generation"] > 5
+        assert states(p)[echos[1].addr] == "draining", states(p)
+
+    # lb-discover heard a proxy above it and published above that
+    d2.wait_log(r"WARN a proxy holds a newer generation than lb-discover: publishing above it "
+                r".* proxy_generation=5 generation=[12]\b")
+    wait_for("every proxy synced", lambda: [x["state"] for x in ctl_json(rundir, "proxies")]
+             == ["synced", "synced"])
+    assert "synced" in ctl(rundir, "proxies")[1]
+
+    if what is None:
+        d2.wait_log(r"INFO no state file: no operator overrides")
+        assert glob.glob(state + ".corrupt-*") == []
+    else:
+        m = d2.wait_log(r"(?m)ERROR state file damaged: starting without its operator "
+                        r"overrides.* error=\".*" + what + r".*; kept aside as (\S+)\"$")
+        aside = m.group(1)
+        assert aside.startswith(state + ".corrupt-")
+        with open(aside, "rb") as f:
+            assert f.read() == damaged            # kept as it was, not replaced
+    # the overrides died with the file (the .corrupt copy has what is left)
+    status = {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}
+    assert status[echos[2].addr]["state"] == "up" and status[echos[0].addr]["weight"] == 1
+    with open(state, "rb") as f:
+        assert f.read() != good                   # a fresh file, above generation 5
+    assert ctl_json(rundir, "status")["generation"] > 5
+
+
+def test_a_proxy_says_in_its_report_that_it_ignores_an_older_set(echo, discover, proxy, rundir):
+    e = echo("--access-log", "off")
+    d = discover("--static", e.addr, "--heartbeat", "0.2")
+    p = bus_proxy(proxy, rundir)
+    assert ctl(rundir, "weight", e.addr, "2")[0] == 0
+    wait_for("generation 2", lambda: info(p)["generation"] == 2)
+    d.kill()
+    # an older set from an lb-discover that lost its state, and a pull socket
+    # to read what the proxy reports
+    older = json.dumps({"v": VERSION, "type": "set", "service": "backend", "generation": 1,
+                        "backends": [{"address": e.addr, "weight": 1, "state": "draining",
+                                      "reason": "operator"}]})
+    for name in ("sets", "reports"):
+        os.unlink(os.path.join(rundir, f"{name}.sock"))
+    pub = subprocess.Popen(["nanocat", "--pub", "--bind", f"ipc://{rundir}/sets.sock",
+                            "--interval", "0.05", "--data", older],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pull = subprocess.Popen(["nanocat", "--pull", "--bind", f"ipc://{rundir}/reports.sock",
+                             "--raw"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        p.proc.wait_log(r"WARN bus: set ignored: older than the one applied "
+                        r"generation=1 applied=2")
+        assert p.proc.text().count("set ignored") == 1     # once, not per heartbeat
+        buf = b""
+        while b'"ignored":1' not in buf:
+            buf += pull.stdout.read1(65536)
+        report = json.loads(buf[buf.rindex(b"{", 0, buf.index(b'"ignored":1')):].split(b"}]}")[0]
+                            + b"}]}")
+        assert report["generation"] == 2 and report["ignored"] == 1
+        assert states(p)[e.addr] == "up"                   # not applied
+    finally:
+        for c in (pub, pull):
+            c.kill()
+            c.wait()
