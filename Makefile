@@ -5,11 +5,12 @@ PYTHON  ?= /usr/bin/python3
 LLHTTP_SRC ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
-# Debian packages: to build and test, and (bench-deps) to benchmark against peers.
-DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev nanomsg-utils \
-	libcurl4-openssl-dev libc-ares-dev libyaml-dev libcmocka-dev libssl-dev python3 python3-pytest \
-	curl openssl
-BENCH_DEPS := wrk nginx-light haproxy
+# Debian packages: to build and run lb (and the demo), (test-deps) to test it, and
+# (bench-deps) to benchmark against peers.
+DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
+	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev curl
+TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl
+BENCH_DEPS := python3 wrk nginx-light haproxy
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -27,13 +28,14 @@ LLHTTP_C   := llhttp api http
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 
 .SECONDARY:
-.PHONY: all asan deps tool-deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps
+.PHONY: all asan deps test-deps tool-deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps
 all: $(addprefix bin/,$(PROGRAMS))
 
 help:
 	@echo "make            build bin/ (release)"
-	@echo "make deps       install missing Debian packages (apt-get, as root)"
-	@echo "make test       deps, build, unit + integration tests, release and ASan/UBSan"
+	@echo "make deps       install what building lb and the demo need (apt-get, as root)"
+	@echo "make test-deps  deps + what the tests need (cmocka, pytest, kubectl, node, npm packages)"
+	@echo "make test       test-deps, build, unit + integration tests, release and ASan/UBSan"
 	@echo "make demo       run lb on loopback and show it working"
 	@echo "make bench      benchmarks against nginx (and HAProxy), printed as ratios"
 	@echo "make clean      remove build/ and bin/"
@@ -97,6 +99,10 @@ endef
 
 deps:
 	$(call install_missing,$(DEPS))
+
+# test-deps after deps: never two apt-get at once under make -j.
+test-deps: deps
+	$(call install_missing,$(TEST_DEPS))
 	@command -v kubectl >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS=kubernetes-client
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS="nodejs npm"
 	@test -d tests/k8s/node_modules/@kubernetes/client-node || \
@@ -113,7 +119,7 @@ bench-deps: deps
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-test: deps
+test: deps test-deps
 	$(MAKE) --no-print-directory unit integration
 
 unit: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tests/,$(UNIT_TESTS))

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -243,6 +244,46 @@ def proxy(procs):
         m = p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
         return Proxy(p, int(m.group(1)), int(admin.group(1)))
     return start_proxy
+
+
+def request_in_flight(proxy, path, backend=None):
+    """Sends GET path through proxy from a thread; returns the thread once the
+    proxy has the request in flight (a backend picked for it: /info "active"
+    up by one, on `backend` if given), so a test acts on a request that is
+    really there. The request must be slow enough to be seen; join() the
+    thread, then its .response is (status, headers, body)."""
+    def active():
+        return sum(b["active"] for b in proxy.admin("/info")[1]["backends"]
+                   if backend in (None, b["address"]))
+
+    before = active()
+    t = threading.Thread(target=lambda: setattr(t, "response", proxy.request("GET", path)))
+    t.start()
+    wait_for(f"GET {path} in flight on the proxy", lambda: active() > before)
+    return t
+
+
+class PipeLines:
+    """What a child writes to a pipe, read by a thread line by line as it
+    comes, so a test can wait for a line (a watcher's first event) before it
+    acts instead of guessing how long the child takes to start."""
+
+    def __init__(self, pipe):
+        self.lines = []
+        self.thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self.thread.start()
+
+    def _read(self, pipe):
+        for line in pipe:
+            self.lines.append(line)
+
+    def text(self):
+        return "".join(self.lines)
+
+    def rest(self, timeout=10.0):
+        """All of it, once the child has exited."""
+        self.thread.join(timeout)
+        return self.text()
 
 
 def served_by(resp_headers):

@@ -12,6 +12,9 @@ one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node
   under TLS
 - controls (methods): set_service (scale, terminating, not ready),
   drop_watches, expire_history, stop/start (the API down for a while)
+- what clients did, for tests to wait on: requests, watches_started (watch
+  streams registered: every change from then on reaches them; a 410 is none)
+  and watches_ended
 """
 import json
 import queue
@@ -112,6 +115,8 @@ class Simulator:
         self.forbidden = set(forbidden_tokens)
         self.tls = tls
         self.requests = []            # (method, path) seen, for tests
+        self.watches_started = 0      # watch streams registered (not a 410), for tests
+        self.watches_ended = 0        # and those of them that ended
         self.server = None
         self.port = 0
         self.start()
@@ -351,6 +356,8 @@ class Simulator:
                             backlog = [(k, o) for r, s, k, o in sim.history
                                        if s is store and r > start]
                     sim.watchers.append((store, events))
+                    if not expired:
+                        sim.watches_started += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Transfer-Encoding", "chunked")
@@ -370,11 +377,17 @@ class Simulator:
                             item = events.get(timeout=0.1)
                         except queue.Empty:
                             if bookmarks and time.time() >= next_bookmark:
+                                # a bookmark's rv promises every event up to it was
+                                # sent: none may wait in the queue (nor a drop)
+                                with sim.lock:
+                                    rv_now = None if not events.empty() else str(sim.rv)
+                                if rv_now is None:
+                                    continue
                                 next_bookmark = time.time() + 1.0
                                 self.chunk({"type": "BOOKMARK", "object": {
                                     "kind": store is sim.slices and "EndpointSlice" or "Endpoints",
                                     "apiVersion": store is sim.slices and "discovery.k8s.io/v1"
-                                    or "v1", "metadata": {"resourceVersion": str(sim.rv)}}})
+                                    or "v1", "metadata": {"resourceVersion": rv_now}}})
                             continue
                         if item is None:
                             return        # dropped: the connection ends without a last chunk
@@ -387,6 +400,8 @@ class Simulator:
                 finally:
                     with sim.lock:
                         sim.watchers = [w for w in sim.watchers if w[1] is not events]
+                        if not expired:
+                            sim.watches_ended += 1
                     self.close_connection = True
 
         return Handler

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import SLOW, Proxy, binary, ctl, ctl_json, protocol_constant, served_by, wait_for
+from conftest import (SLOW, PipeLines, Proxy, binary, ctl, ctl_json, protocol_constant,
+                      request_in_flight, served_by, wait_for)
 
 VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
 
@@ -20,6 +21,18 @@ def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
 
 def generation(p):
     return p.admin("/info")[1]["generation"]
+
+
+def reported_requests(rundir, proxies, addr):
+    """addr's request count in lb-discover's status once the proxies' reports
+    have caught up with what the proxies themselves count."""
+    def caught_up():
+        own = sum(b["requests_forwarded"] for p in proxies for b in p.admin("/info")[1]["backends"]
+                  if b["address"] == addr)
+        reported = [b["requests"] for b in ctl_json(rundir, "status")["backends"]
+                    if b["address"] == addr]
+        return reported == [own] and reported
+    return wait_for(f"the proxies' reports of {addr}", caught_up)[0]
 
 
 @pytest.fixture
@@ -148,21 +161,17 @@ def test_drain_under_load_fails_nothing_and_stops_new_requests(echos, discover, 
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    wait_for("the load", lambda: counts["n"] >= 20)
     gen = generation(p1)
     code, out, err = ctl(rundir, "drain", echos[1].addr, "--wait", "--timeout", "5")
     assert code == 0, err
     wait_for("both proxies applied it", lambda: generation(p1) > gen and generation(p2) > gen)
-    time.sleep(0.2)                               # reports catch up
-    drained = [b for b in ctl_json(rundir, "status")["backends"] if b["address"] == echos[1].addr]
-    before = drained[0]["requests"]
-    time.sleep(1.0)
+    before = reported_requests(rundir, (p1, p2), echos[1].addr)
+    time.sleep(1.0)                               # a second of load on the drained set
     stop.set()
     for t in threads:
         t.join()
-    time.sleep(0.2)
-    after = [b for b in ctl_json(rundir, "status")["backends"]
-             if b["address"] == echos[1].addr][0]["requests"]
+    after = reported_requests(rundir, (p1, p2), echos[1].addr)
     assert failures == []
     assert counts["n"] > 100
     assert after == before, f"drained backend got {after - before} new requests"
@@ -173,25 +182,20 @@ def test_drain_wait_waits_for_a_slow_request(echo, discover, proxy, rundir):
     discover("--static", slow.addr, "--heartbeat", "0.2")
     p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
     wait_for("set", lambda: generation(p) >= 1)
-    result = {}
-    t = threading.Thread(target=lambda: result.setdefault("r", p.request("GET", "/slow")))
-    t.start()
-    time.sleep(0.3)
+    t = request_in_flight(p, "/slow")
     start = time.time()
     code, out, err = ctl(rundir, "drain", slow.addr, "--wait", "--timeout", "10")
     waited = time.time() - start
     t.join()
     assert code == 0, err
-    assert result["r"][0] == 200                  # the in-flight request finished
+    assert t.response[0] == 200                   # the in-flight request finished
     assert waited >= 1.0, f"drain --wait returned after {waited:.2f}s"
     assert "waiting" in err and "drained" in err
     # timing out: exit 3
     code, out, err = ctl(rundir, "undrain", slow.addr)
     assert code == 0
     wait_for("undrained", lambda: p.admin("/info")[1]["backends"][0]["state"] == "up")
-    t = threading.Thread(target=lambda: p.request("GET", "/slow2"))
-    t.start()
-    time.sleep(0.3)
+    t = request_in_flight(p, "/slow2")
     code, out, err = ctl(rundir, "drain", slow.addr, "--wait", "--timeout", "0.3")
     t.join()
     assert code == 3, (code, err)
@@ -296,10 +300,17 @@ def test_watch_prints_one_line_per_set_change(echos, discover, rundir):
     discover("--static", echos[0].addr, "--heartbeat", "0.1")
     w = subprocess.Popen([binary("lb-ctl"), "--runtime-dir", rundir, "watch", "--count", "2"],
                          stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)                                # heartbeats: no new line
-    assert ctl(rundir, "add", echos[1].addr)[0] == 0
-    out, _ = w.communicate(timeout=10 * SLOW)
-    lines = [json.loads(l) for l in out.splitlines()]
+    out = PipeLines(w.stdout)
+    try:
+        wait_for("lb-ctl watch's first line (it has subscribed)", lambda: out.lines)
+        time.sleep(0.5)                            # five heartbeats: no new line
+        assert ctl(rundir, "add", echos[1].addr)[0] == 0
+        w.wait(10 * SLOW)
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+    lines = [json.loads(l) for l in out.rest().splitlines()]
     assert len(lines) == 2
     assert lines[1]["generation"] == lines[0]["generation"] + 1
     assert len(lines[1]["backends"]) == 2
@@ -385,8 +396,8 @@ def test_dns_source_a_records_and_srv(echo, discover, proxy, rundir):
         # a second backend on another loopback address, same port
         b = echo("--access-log", "off", env={"POD_NAME": "b"})
         dns.records[("svc.test", "A")] = ["127.0.0.1"]
-        discover("--dns", "svc.test", "--port", str(port), "--dns-server",
-                 f"127.0.0.1:{dns.port}", "--dns-interval", "0.2", "--no-health-check")
+        d = discover("--dns", "svc.test", "--port", str(port), "--dns-server",
+                     f"127.0.0.1:{dns.port}", "--dns-interval", "0.2", "--no-health-check")
         p = bus_proxy(proxy, rundir)
         wait_for("A record", lambda: generation(p) >= 1)
         addrs = lambda: sorted(x["address"] for x in ctl_json(rundir, "status")["backends"])
@@ -396,7 +407,7 @@ def test_dns_source_a_records_and_srv(echo, discover, proxy, rundir):
         wait_for("scale up", lambda: addrs() == [f"127.0.0.1:{port}", f"127.0.0.3:{port}"])
         # the name disappears: the last set stays
         del dns.records[("svc.test", "A")]
-        time.sleep(0.6)
+        d.wait_log(r"lookup failed, keeping the last set name=svc\.test")
         assert addrs() == [f"127.0.0.1:{port}", f"127.0.0.3:{port}"]
     finally:
         dns.close()

@@ -4,12 +4,10 @@ and the kubeconfig (TLS + client certificate) and in-cluster ways in."""
 import json
 import os
 import subprocess
-import threading
-import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl_json, served_by, wait_for
+from conftest import binary, ctl_json, request_in_flight, served_by, wait_for
 from k8ssim import Simulator
 
 NS = "demo"
@@ -57,6 +55,13 @@ def lists(sim):
     return sum(1 for m, p in sim.requests if "endpointslices" in p and "watch=true" not in p)
 
 
+def watching(sim, streams=1):
+    """Waits until lb-discover's watch is being served (the simulator has
+    registered `streams` watch streams in all): every change from then on
+    reaches it on that stream."""
+    wait_for(f"lb-discover's watch stream {streams}", lambda: sim.watches_started >= streams)
+
+
 def k8s_discover(discover, sim, *flags):
     return discover("--kubernetes", "backend", "--namespace", NS, "--api-server", sim.url,
                     "--port", "http", "--no-health-check", *flags)
@@ -93,15 +98,12 @@ def test_terminating_endpoint_drains_then_disappears(pods, sim, discover, proxy,
     slow = f"{ips[2]}:{port}"
     subprocess.run(["curl", "-s", "-X", "POST", f"http://{slow}/fault", "-d", '{"delayMs":1500}'],
                    check=True, capture_output=True)
-    result = {}
     while True:
         nxt = p.admin("/debug/next-backend")[1]["backend"]
         if nxt == slow:
             break
         p.request("GET", "/")
-    t = threading.Thread(target=lambda: result.setdefault("r", p.request("GET", "/slow")))
-    t.start()
-    time.sleep(0.3)
+    t = request_in_flight(p, "/slow", backend=slow)
     sim.set_service(NS, "backend", ready=ips[:2], terminating=ips[2:], port=port)
     wait_for("draining", lambda: (slow, "draining") in addresses(rundir))
     wait_for("proxy drains", lambda: {b["address"]: b["state"] for b in
@@ -109,7 +111,7 @@ def test_terminating_endpoint_drains_then_disappears(pods, sim, discover, proxy,
     seen = {served_by(p.request("GET", "/")[1]) for _ in range(8)}
     assert "pod-3" not in seen                         # no new requests
     t.join()
-    assert result["r"][0] == 200                       # the in-flight one finished
+    assert t.response[0] == 200                        # the in-flight one finished
     sim.set_service(NS, "backend", ready=ips[:2], port=port)   # the pod is gone
     wait_for("gone", lambda: [a for a, _ in addresses(rundir)] ==
              sorted(f"{ip}:{port}" for ip in ips[:2]))
@@ -138,12 +140,14 @@ def test_dropped_watch_resumes_without_relist(pods, sim, discover, rundir):
     sim.set_service(NS, "backend", ready=ips[:1], port=port)
     k8s_discover(discover, sim)
     wait_for("set", lambda: len(addresses(rundir)) == 1)
+    watching(sim)
     before = lists(sim)
     sim.drop_watches()
-    time.sleep(0.2)
-    sim.set_service(NS, "backend", ready=ips[:2], port=port)   # while it reconnects
+    wait_for("the watch dropped", lambda: sim.watches_ended >= 1)
+    sim.set_service(NS, "backend", ready=ips[:2], port=port)   # while it backs off
     wait_for("resumed", lambda: len(addresses(rundir)) == 2, timeout=10)
     assert lists(sim) == before, "a dropped watch must resume from its resourceVersion"
+    assert sim.watches_started >= 2
     assert any("watch=true" in p and "resourceVersion=" in p and "resourceVersion=&" not in p
                for _, p in sim.requests)
 
@@ -153,10 +157,12 @@ def test_expired_resource_version_relists(pods, sim, discover, rundir):
     sim.set_service(NS, "backend", ready=ips[:1], port=port)
     d = k8s_discover(discover, sim)
     wait_for("set", lambda: len(addresses(rundir)) == 1)
+    watching(sim)
     before = lists(sim)
-    sim.set_service(NS, "backend", ready=ips[:3], port=port)
-    sim.expire_history()
-    sim.drop_watches()
+    with sim.lock:              # at once: the cut watch sees neither the change nor a bookmark
+        sim.drop_watches()
+        sim.set_service(NS, "backend", ready=ips[:3], port=port)
+        sim.expire_history()
     wait_for("relisted", lambda: lists(sim) > before, timeout=10)
     wait_for("set after relist", lambda: len(addresses(rundir)) == 3)
     d.wait_log("resourceVersion expired, relisting")
@@ -169,7 +175,7 @@ def test_api_down_keeps_the_last_set_and_recovers(pods, sim, discover, proxy, ru
     p = bus_proxy(proxy, rundir)
     wait_for("set", lambda: len(p.admin("/info")[1]["backends"]) == 2)
     sim.stop()
-    time.sleep(2.0)
+    d.wait_log(r"watch endpointslices at \S+: Couldn't connect")   # it tried, refused
     assert len(addresses(rundir)) == 2                 # still published
     assert p.request("GET", "/")[0] == 200
     assert not p.admin("/info")[1]["stale"]            # lb-discover itself is alive
@@ -279,6 +285,7 @@ def test_in_cluster_token_and_ca(pods, discover, rundir, pki, tmp_path):
                          "KUBERNETES_SERVICE_PORT": str(s.port)})
         wait_for("set in-cluster", lambda: len(addresses(rundir)) == 1)
         d.wait_log(r"via=\"in-cluster")
+        watching(s)
         # the token rotates: the next connection uses the new one
         s.tokens = {"sa-token-2"}
         (sa / "token").write_text("sa-token-2\n")

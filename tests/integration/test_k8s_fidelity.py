@@ -7,11 +7,10 @@ import os
 import re
 import shutil
 import subprocess
-import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl_json, wait_for
+from conftest import PipeLines, binary, ctl_json, wait_for
 from k8ssim import Simulator
 
 HERE = os.path.dirname(__file__)
@@ -22,35 +21,58 @@ MANIFESTS = os.path.join(HERE, "..", "..", "k8s")
 def tool(name):
     path = shutil.which(name)
     if not path:
-        pytest.fail(f"{name} is missing: run make deps")
+        pytest.fail(f"{name} is missing: run make test-deps")
     return path
 
 
 def node_modules():
     if not os.path.isdir(os.path.join(K8S_TESTS, "node_modules", "@kubernetes")):
-        pytest.fail("tests/k8s/node_modules is missing: run make deps")
+        pytest.fail("tests/k8s/node_modules is missing: run make test-deps")
 
 
 def scale_story(sim):
-    """The events both clients must see, with a pause for them to catch up."""
-    time.sleep(1.0)
+    """The events both clients must see, each change a watch event of its own."""
     sim.set_service("demo", "backend", ready=[f"10.0.0.{i}" for i in range(1, 6)])   # 3 -> 5
-    time.sleep(0.5)
     sim.set_service("demo", "backend", ready=["10.0.0.1", "10.0.0.2"],
-                    terminating=["10.0.0.3"])                                      # terminating
-    time.sleep(0.5)
-    sim.set_service("demo", "backend", ready=["10.0.0.1", "10.0.0.2"])              # deleted
-    time.sleep(1.0)
+                    terminating=["10.0.0.3"])                  # terminating, -00001 deleted
+    sim.set_service("demo", "backend", ready=["10.0.0.1", "10.0.0.2"])  # the last: .3 gone
+
+
+def watch_the_story(sim, argv, told_it_all):
+    """Runs a watching client; once its watch is being served (the simulator
+    has registered it: every change from then on reaches it), tells the
+    story; once told_it_all(its output so far) it is stopped. Returns its
+    (stdout, stderr)."""
+    w = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = PipeLines(w.stdout), PipeLines(w.stderr)
+    try:
+        # (kubectl's first start on a fresh machine takes seconds)
+        wait_for(f"{argv[0]}'s watch", lambda: sim.watches_started or w.poll() is not None,
+                 timeout=60)
+        scale_story(sim)
+        wait_for(f"{argv[0]} printing the story's last event",
+                 lambda: told_it_all(out.text()) or w.poll() is not None, timeout=30)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; it printed:\n{out.text()[-3000:]}\n{err.text()[-3000:]}")
+    finally:
+        w.terminate()
+        w.wait(10)
+    return out.rest(), err.rest()
 
 
 def read_json_stream(text):
+    """The complete JSON documents of a stream (a document still being
+    written at its end is left out)."""
     dec, docs, i = json.JSONDecoder(), [], 0
     while i < len(text):
         while i < len(text) and text[i].isspace():
             i += 1
         if i == len(text):
             break
-        doc, i = dec.raw_decode(text, i)
+        try:
+            doc, i = dec.raw_decode(text, i)
+        except json.JSONDecodeError:
+            break
         docs.append(doc)
     return docs
 
@@ -63,23 +85,24 @@ def sim():
     s.stop()
 
 
+def kubectl_events(out):
+    return [(e["type"], e["object"]["metadata"]["name"],
+             [(x["addresses"][0], x["conditions"]["terminating"])
+              for x in e["object"].get("endpoints", [])]) for e in read_json_stream(out)]
+
+
 def test_kubectl_watch_sees_the_simulator_events(sim):
-    w = subprocess.Popen([tool("kubectl"), "--server", sim.url, "get", "endpointslices", "-n",
-                          "demo", "-l", "kubernetes.io/service-name=backend", "-w",
-                          "--output-watch-events", "-o", "json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        scale_story(sim)
-    finally:
-        w.terminate()
-        out, err = w.communicate(timeout=10)
-    events = [(e["type"], e["object"]["metadata"]["name"],
-               [(x["addresses"][0], x["conditions"]["terminating"])
-                for x in e["object"].get("endpoints", [])]) for e in read_json_stream(out)]
-    assert events[0][0] == "ADDED"
+    last = ("MODIFIED", "backend-00000", [("10.0.0.1", False), ("10.0.0.2", False)])
+    out, err = watch_the_story(
+        sim, [tool("kubectl"), "--server", sim.url, "get", "endpointslices", "-n", "demo", "-l",
+              "kubernetes.io/service-name=backend", "-w", "--output-watch-events", "-o", "json"],
+        lambda out: last in kubectl_events(out))
+    events = kubectl_events(out)
+    assert events and events[0][0] == "ADDED", err
     assert ("ADDED", "backend-00001", [("10.0.0.4", False), ("10.0.0.5", False)]) in events
     assert any(t == "MODIFIED" and ("10.0.0.3", True) in eps for t, _, eps in events)
     assert any(t == "DELETED" and name == "backend-00001" for t, name, _ in events)
+    assert events[-1] == last
 
 
 def test_kubectl_get_raw_watch(sim):
@@ -94,23 +117,29 @@ def test_kubectl_get_raw_watch(sim):
     assert json.loads(out)["gitVersion"].startswith("v1.")
 
 
+def informer_events(out):
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
 def test_javascript_informer_sees_the_simulator_events(sim):
     node_modules()
-    w = subprocess.Popen([tool("node"), os.path.join(K8S_TESTS, "informer.mjs"), sim.url, "demo",
-                          "backend"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        scale_story(sim)
-    finally:
-        w.terminate()
-        out, err = w.communicate(timeout=10)
-    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    def told_it_all(out):
+        return any(e["event"] == "update" and e["name"] == "backend-00000" and
+                   [x["ip"] for x in e["endpoints"]] == ["10.0.0.1", "10.0.0.2"]
+                   for e in informer_events(out))
+
+    out, err = watch_the_story(sim, [tool("node"), os.path.join(K8S_TESTS, "informer.mjs"),
+                                     sim.url, "demo", "backend"], told_it_all)
+    events = informer_events(out)
     kinds = [(e["event"], e.get("name")) for e in events]
-    assert ("add", "backend-00000") in kinds and ("started", None) in kinds
+    assert ("add", "backend-00000") in kinds and ("started", None) in kinds, err
     assert ("add", "backend-00001") in kinds                         # scale-up
     assert any(e["event"] == "update" and
                {"ip": "10.0.0.3", "ready": False, "serving": True, "terminating": True}
                in e["endpoints"] for e in events)                     # terminating
     assert ("delete", "backend-00001") in kinds                      # scale-down
+    assert told_it_all(out)                                          # .3 gone
     assert not [e for e in events if e["event"] == "error"], err
 
 

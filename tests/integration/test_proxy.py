@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import (SLOW, raw_exchange, recv_exactly, recv_until, served_by, split_responses,
-                      wait_for)
+from conftest import (SLOW, raw_exchange, recv_exactly, recv_until, request_in_flight, served_by,
+                      split_responses, wait_for)
 from rawbackend import RawBackend, Reader, ok, serve_each
 
 
@@ -507,17 +507,10 @@ def test_pipelined_requests_through_the_proxy_in_order(three_echos, proxy):
 def test_sigterm_finishes_the_request_in_flight(echo, proxy):
     e = echo("--delay-ms", "800")
     p = proxy([e.addr])
-    result = {}
-
-    def slow():
-        result["r"] = p.request("GET", "/slow")
-
-    t = threading.Thread(target=slow)
-    t.start()
-    time.sleep(0.3)
+    t = request_in_flight(p, "/slow")
     p.proc.p.terminate()
     t.join(10 * SLOW)
-    status, hdrs, body = result["r"]
+    status, hdrs, body = t.response
     assert status == 200 and json.loads(body)["path"] == "/slow"
     assert hdrs["Connection"] == "close"
     assert p.proc.p.wait(10 * SLOW) == 0
