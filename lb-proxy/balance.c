@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "balance_least.h"
+#include "balance_maglev.h"
 #include "balance_random.h"
+#include "balance_ring.h"
 #include "balance_rr.h"
 
 /* Every algorithm, the first being the default. */
@@ -17,6 +19,8 @@ static const struct balance_ops *const algorithms[] = {
 	&balance_rr_ops,
 	&balance_least_ops,
 	&balance_random_ops,
+	&balance_maglev_ops,
+	&balance_ring_ops,
 };
 #define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))
 

@@ -12,7 +12,7 @@
 #include "fixture.h"
 
 static const char *const algorithms[] = {
-	"round-robin", "least-request", "random",
+	"round-robin", "least-request", "random", "maglev", "ring-hash",
 };
 #define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))
 #define NOW 1000.0
@@ -35,7 +35,7 @@ static void test_find_and_names(void **state)
 	}
 	assert_null(balance_find("leastconn"));
 	assert_null(balance_find(""));
-	assert_string_equal(balance_names(), "round-robin, least-request, random");
+	assert_string_equal(balance_names(), "round-robin, least-request, random, maglev, ring-hash");
 }
 
 /* Rebuilding keeps picking, across set changes and algorithm switches
