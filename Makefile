@@ -26,6 +26,11 @@ MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 COMMON_SRC := $(wildcard common/*.c)
 LLHTTP_C   := llhttp api http
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+# program_modules PROGRAM: its .c files but main.c (what tests link).
+program_modules = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+# Unit tests of lb-proxy's modules: they link them (as an archive, so a test
+# pulls in only what it calls) and tests/unit/fixture.c.
+PROXY_UNIT_TESTS := $(filter test_balance%,$(UNIT_TESTS))
 
 .SECONDARY:
 .PHONY: all asan deps test-deps tool-deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps
@@ -65,6 +70,19 @@ build/$(1)/lib/libcommon.a: $$(patsubst %.c,build/$(1)/%.o,$$(COMMON_SRC)) \
 $(foreach prog,$(PROGRAMS),$$(eval $$(call program_rule,$(1),$(prog))))
 
 build/$(1)/tests/%: build/$(1)/tests/unit/%.o build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
+
+build/$(1)/lib/liblb-proxy.a: $$(patsubst %.c,build/$(1)/%.o,$$(call program_modules,lb-proxy))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+
+build/$(1)/tests/unit/fixture.o $$(patsubst %,build/$(1)/tests/unit/%.o,$$(PROXY_UNIT_TESTS)): \
+	CPPFLAGS += -Ilb-proxy
+
+$$(patsubst %,build/$(1)/tests/%,$$(PROXY_UNIT_TESTS)): build/$(1)/tests/%: \
+		build/$(1)/tests/unit/%.o build/$(1)/tests/unit/fixture.o \
+		build/$(1)/lib/liblb-proxy.a build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
 endef
@@ -152,8 +170,7 @@ clean:
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # A target that drives a program's code names the modules it links, with
-# FUZZ_MODULES_<target>; program_modules is a program's .c files but main.c.
-program_modules = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+# FUZZ_MODULES_<target> (program_modules, above).
 FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
 
 fuzz-deps: deps

@@ -25,6 +25,7 @@ struct backend {
 	enum backend_state state;
 	int current_weight;		/* smooth weighted round-robin state */
 	double fail_until;		/* a connect failed: skipped until then (ev_now) */
+	double up_since;		/* ev_now when it joined the set or came back up; 0: at full weight */
 	unsigned refs;
 	unsigned removed : 1;		/* not in the current set any more */
 	LIST_HEAD(, upstream) idle;	/* pooled keep-alive connections */

@@ -36,9 +36,10 @@ struct balance_ops {
 	 * Builds the algorithm's state for `set`: called when a set is applied,
 	 * never per request. The set's order is arrival order: an algorithm
 	 * whose result must agree across proxies sorts by backend name.
-	 * `old` is the previous state (or NULL), given back to release() by the
-	 * caller after build returns. Returns the state (non-NULL, even for an
-	 * empty set), or NULL when out of memory (the caller keeps the old).
+	 * `old` is the previous state of this algorithm (or NULL), given back
+	 * to release() by the caller after build returns. Returns the state
+	 * (non-NULL, even for an empty set), or NULL when out of memory (the
+	 * caller keeps the old).
 	 */
 	void *(*build)(const struct backend_set *set, void *old);
 	void (*release)(void *state);
@@ -59,6 +60,11 @@ struct balance_ops {
 const struct balance_ops *balance_find(const char *name);
 /* "round-robin, least-request, random, maglev, ring-hash" (for messages). */
 const char *balance_names(void);
+
+/* build() and release() for an algorithm with no state of its own (what it
+ * keeps lives in the backends): a static non-NULL pointer, nothing freed. */
+void *balance_stateless_build(const struct backend_set *set, void *old);
+void balance_stateless_release(void *state);
 
 /* One algorithm over the current set. */
 struct balancer {
@@ -81,8 +87,9 @@ struct backend *balance_pick(struct balancer *bl, const struct backend_set *set,
 
 /* 1 when b may be returned for r in r->tier. */
 int balance_eligible(const struct backend *b, const struct balance_request *r);
-/* b's weight now: its configured weight, ramped up linearly over the
- * slow-start period after it joined or came back up (at least 1). */
+/* b's weight now: its configured weight (at least 1), ramped up linearly
+ * over the slow-start period after it joined or came back up (up_since),
+ * from weight/period (one second's worth, so never 0) to the full weight. */
 double balance_weight(const struct backend *b, double now);
 /* Sets the slow-start period in seconds (0: off). */
 void balance_set_slow_start(double seconds);
