@@ -54,9 +54,12 @@ static int usable_backends(const struct proxy *px)
 static void info(struct proxy *px, struct buf *b)
 {
 	buf_appendf(b, "{\"uptime\":%.3f,\"source\":\"%s\",\"generation\":%llu,\"stale\":%s,"
-		    "\"total_requests\":%llu,\"backends\":[",
+		    "\"total_requests\":%llu,\"balance\":\"%s\",\"hash_key\":\"",
 		    timefmt_mono() - px->started, px->on_bus ? "bus" : "static", px->set.generation,
-		    px->stale ? "true" : "false", px->metrics.requests);
+		    px->stale ? "true" : "false", px->metrics.requests, px->balancer.ops->name);
+	if (px->balancer.ops->uses_key)
+		buf_append_json_escaped(b, px->hash_key_spec, strlen(px->hash_key_spec));
+	buf_append_str(b, "\",\"backends\":[");
 	for (size_t i = 0; i < px->set.n; i++) {
 		const struct backend *be = px->set.items[i];
 
@@ -71,6 +74,50 @@ static void info(struct proxy *px, struct buf *b)
 			    be->requests, be->active, be->errors, be->connections, be->nidle);
 	}
 	buf_append_str(b, "]}");
+}
+
+/*
+ * What the next request would get: for round-robin exactly (the rotation is
+ * not moved); for hashing algorithms the backend of `?key=VALUE` (taken as
+ * the key's bytes, no percent-decoding), or with no key what a keyless
+ * request gets (one weighted random draw, as for random and least-request).
+ * Returns the status.
+ */
+static int next_backend(struct proxy *px, const char *query, const char *end, struct buf *body)
+{
+	struct balance_request r;
+	const struct backend *be;
+	const char *key = NULL;
+	size_t klen = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.now = ev_now(px->loop);
+	if (query) {
+		for (const char *p = query + 1; p < end;) {
+			const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
+
+			if (stop - p >= 4 && memcmp(p, "key=", 4) == 0) {
+				key = p + 4;
+				klen = (size_t)(stop - key);
+			}
+			p = stop + 1;
+		}
+	}
+	if (key && px->balancer.ops->uses_key) {
+		r.has_key = 1;
+		r.hash = balance_hash(key, klen);
+	}
+	if (strcmp(px->balancer.ops->name, "round-robin") == 0)
+		be = balance_rr_peek(&px->set, r.now);
+	else
+		be = balance_pick(&px->balancer, &px->set, &r);
+	if (!be) {
+		buf_append_str(body, "{\"error\":\"no backends available\"}");
+		return 503;
+	}
+	buf_appendf(body, "{\"backend\":\"%s\",\"balance\":\"%s\",\"keyed\":%s}", be->name,
+		    px->balancer.ops->name, r.has_key ? "true" : "false");
+	return 200;
 }
 
 /* Builds the answer for the parsed request into c->out. */
@@ -102,14 +149,7 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/info")) {
 		info(px, &body);
 	} else if (PATH_IS("/debug/next-backend")) {
-		const struct backend *be = balance_rr_peek(&px->set, ev_now(px->loop));
-
-		if (be) {
-			buf_appendf(&body, "{\"backend\":\"%s\"}", be->name);
-		} else {
-			status = 503;
-			buf_append_str(&body, "{\"error\":\"no backends available\"}");
-		}
+		status = next_backend(px, q, url + c->msg.url.len, &body);
 	} else if (PATH_IS("/metrics")) {
 		ctype = "text/plain; version=0.0.4";
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),

@@ -114,8 +114,10 @@ out:
 	return rc;
 }
 
-void backend_set_apply(struct backend_set *current, struct backend_set *next)
+void backend_set_apply(struct backend_set *current, struct backend_set *next, double now)
 {
+	for (size_t i = 0; i < next->n; i++)
+		next->items[i]->up_since = now;
 	for (size_t i = 0; i < next->n; i++) {
 		for (size_t j = 0; j < current->n; j++) {
 			struct backend *old = current->items[j], *fresh = next->items[i];
@@ -123,6 +125,10 @@ void backend_set_apply(struct backend_set *current, struct backend_set *next)
 			if (old && strcmp(old->name, fresh->name) == 0) {
 				/* Keep the object (counters, pool, rr state); take the new
 				 * weight and state. */
+				if (old->state != BACKEND_UP && fresh->state == BACKEND_UP) {
+					old->up_since = now;
+					old->fail_until = 0;
+				}
 				old->weight = fresh->weight;
 				old->state = fresh->state;
 				/* Draining or down: pooled connections go now, in-flight

@@ -51,8 +51,11 @@ struct backend_set {
 int backend_set_parse(const char *spec, struct backend_set *set, char *err, size_t errsz);
 /* Makes `next` current: backends of the old set whose address is in `next`
  * are reused (keeping counters and pooled connections); the others are
- * marked removed, their idle connections closed. Takes ownership of next. */
-void backend_set_apply(struct backend_set *current, struct backend_set *next);
+ * marked removed, their idle connections closed. A backend that joins, or
+ * comes back up, starts its slow start at `now` (0 for a proxy's first set:
+ * no ramp) and forgets a connect failure (lb-discover saw it healthy).
+ * Takes ownership of next. */
+void backend_set_apply(struct backend_set *current, struct backend_set *next, double now);
 void backend_set_release(struct backend_set *set);
 
 struct backend *backend_new(const char *name, const struct net_addr *addr, int weight);

@@ -102,6 +102,12 @@ struct backend *balance_pick(struct balancer *bl, const struct backend_set *set,
 	return NULL;
 }
 
+void balancer_outcome(struct balancer *bl, struct backend *b, int failed, double seconds)
+{
+	if (bl->ops && bl->ops->outcome)
+		bl->ops->outcome(bl->state, b, failed, seconds);
+}
+
 static int was_tried(const struct backend *b, const struct balance_request *r)
 {
 	unsigned n = r->ntried < BALANCE_MAX_TRIED ? r->ntried : BALANCE_MAX_TRIED;

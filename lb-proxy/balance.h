@@ -32,6 +32,7 @@ struct balance_request {
 
 struct balance_ops {
 	const char *name;		/* "round-robin", as --balance spells it */
+	int uses_key;			/* picks by the request's key (--hash-key) */
 	/*
 	 * Builds the algorithm's state for `set`: called when a set is applied,
 	 * never per request. The set's order is arrival order: an algorithm
@@ -84,6 +85,9 @@ void balancer_release(struct balancer *bl);
  */
 struct backend *balance_pick(struct balancer *bl, const struct backend_set *set,
 			     struct balance_request *r);
+
+/* Tells the algorithm how an attempt on b ended (balance_ops.outcome). */
+void balancer_outcome(struct balancer *bl, struct backend *b, int failed, double seconds);
 
 /* 1 when b may be returned for r in r->tier. */
 int balance_eligible(const struct backend *b, const struct balance_request *r);

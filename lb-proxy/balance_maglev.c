@@ -169,6 +169,7 @@ static struct backend *pick(void *state, const struct backend_set *set,
 
 const struct balance_ops balance_maglev_ops = {
 	.name = "maglev",
+	.uses_key = 1,
 	.build = build,
 	.release = release,
 	.pick = pick,

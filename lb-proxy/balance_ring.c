@@ -178,6 +178,7 @@ static struct backend *pick(void *state, const struct backend_set *set,
 
 const struct balance_ops balance_ring_ops = {
 	.name = "ring-hash",
+	.uses_key = 1,
 	.build = build,
 	.release = release,
 	.pick = pick,

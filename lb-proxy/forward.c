@@ -6,8 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "balance_rr.h"
 #include "log.h"
+#include "sticky.h"
+#include "timefmt.h"
 #include "upstream.h"
 
 void forward_release(struct session *s)
@@ -17,6 +18,14 @@ void forward_release(struct session *s)
 	s->be->active--;
 	backend_unref(s->be);
 	s->be = NULL;
+}
+
+void forward_forget(struct session *s)
+{
+	for (unsigned i = 0; i < s->pick.ntried; i++)
+		backend_unref((struct backend *)s->pick.tried[i]);
+	s->pick.ntried = 0;
+	s->pick.has_key = 0;
 }
 
 void forward_drop(struct session *s)
@@ -37,7 +46,31 @@ static int idempotent(int method)
 /* The backend failed (`status` 502 or 504 if the client must be told). Retries
  * when nothing of the response came and the request can be sent again.
  * Returns -1 when the session was closed. */
-int forward_failed(struct session *s, const char *what, int status, int connect_error)
+const char *forward_reason(int err)
+{
+	switch (err) {
+	case ECONNREFUSED: return "connect-refused";
+	case ETIMEDOUT: return "timeout";
+	case ECONNRESET:
+	case EPIPE: return "reset";
+	case EHOSTUNREACH:
+	case ENETUNREACH: return "unreachable";
+	default: return "error";
+	}
+}
+
+/* 1 when some backend of the set could take a request now. */
+static int any_usable(const struct proxy *px)
+{
+	for (size_t i = 0; i < px->set.n; i++)
+		if (backend_usable(px->set.items[i], ev_now(px->loop)) ||
+		    px->set.items[i]->state == BACKEND_DRAINING)
+			return 1;
+	return 0;
+}
+
+int forward_failed(struct session *s, const char *reason, const char *what, int status,
+		   int connect_error)
 {
 	struct proxy *px = s->px;
 	int can_retry = s->retries < px->opts->retries && !s->resp_started &&
@@ -57,7 +90,17 @@ int forward_failed(struct session *s, const char *what, int status, int connect_
 			s->be->fail_until = ev_now(px->loop) + px->opts->fail_timeout;
 	}
 	forward_drop(s);
-	s->failed = s->be;
+	if (s->be) {
+		unsigned n = s->pick.ntried;
+
+		balancer_outcome(&px->balancer, s->be, 1, timefmt_mono() - s->started);
+		if (n < BALANCE_MAX_TRIED) {
+			backend_ref(s->be);	/* named in the access log, even if removed */
+			s->pick.tried[n] = s->be;
+			s->tried_why[n] = reason;
+			s->pick.ntried++;
+		}
+	}
 	if (can_retry) {
 		forward_release(s);
 		s->retries++;
@@ -74,7 +117,7 @@ int forward_failed(struct session *s, const char *what, int status, int connect_
 		session_close(s);
 		return -1;
 	}
-	if (connect_error && !balance_rr_peek(&px->set, ev_now(px->loop)))
+	if (connect_error && !any_usable(px))
 		session_answer_error(s, 503, "no backends available");
 	else
 		session_answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
@@ -129,22 +172,43 @@ int forward_connected(struct session *s)
 	}
 	if (local_error(err))
 		local_failure(s, err);
-	else if (forward_failed(s, strerror(err), 502, 1) == -1)
+	else if (forward_failed(s, forward_reason(err), strerror(err), 502, 1) == -1)
 		return -1;
 	return 0;
+}
+
+/* The backend the request's sticky cookie names, when it may take it. */
+static struct backend *sticky_backend(struct session *s)
+{
+	struct proxy *px = s->px;
+	const char *v;
+	size_t n;
+	struct backend *b;
+
+	if (!hashkey_find(&px->sticky_key, &s->x->req, &s->x->route, NULL, 0, &v, &n))
+		return NULL;
+	b = sticky_find(&px->set, v, n);
+	return b && backend_usable(b, s->pick.now) ? b : NULL;
 }
 
 /* Picks a backend and gets a connection to it; returns -1 if closed. */
 int forward_begin(struct session *s)
 {
 	struct proxy *px = s->px;
-	double now = ev_now(px->loop);
-	struct backend *be = balance_rr_next(&px->set, s->failed, now);
+	struct backend *be = NULL;
 	struct upstream *u;
 
-	/* The one that failed is better than none (a stale pooled connection). */
-	if (!be && s->failed)
-		be = balance_rr_next(&px->set, NULL, now);
+	s->pick.now = ev_now(px->loop);
+	/* A sticky client goes back to its backend (not on a retry: that one
+	 * just failed), and is stuck again to whichever serves it otherwise. */
+	if (sticky_cookie() && s->pick.ntried == 0)
+		be = sticky_backend(s);
+	s->sticky_insert = NULL;
+	if (!be) {
+		be = balance_pick(&px->balancer, &px->set, &s->pick);
+		if (be && sticky_cookie())
+			s->sticky_insert = sticky_id(be);
+	}
 	if (!be) {
 		session_answer_error(s, 503, "no backends available");
 		return 0;
@@ -165,7 +229,7 @@ int forward_begin(struct session *s)
 		return 0;
 	}
 	if (!u)
-		return forward_failed(s, strerror(errno), 502, 1);
+		return forward_failed(s, forward_reason(errno), strerror(errno), 502, 1);
 	attach(s, u);
 	s->state = SESSION_CONNECT;
 	ev_io_start(px->loop, &u->wio);

@@ -11,19 +11,26 @@
  * answer (503). Returns -1 when the session was closed, else 0. */
 int forward_begin(struct session *s);
 /*
- * The backend failed (`what` for the log; `status` 502 or 504 if the client
- * must be told; `connect_error` when no connection was made). Retries on
+ * The backend failed: `reason` a short word for the access log (static:
+ * "connect-refused", "reset", ...), `what` for the warning; `status` 502 or
+ * 504 if the client must be told; `connect_error` when no connection was
+ * made. The backend joins the request's tried list. Retries on
  * another backend when nothing of the response came and the request can be
  * sent again; else answers, or closes when part of the response went out.
  * Returns -1 when the session was closed, else 0.
  */
-int forward_failed(struct session *s, const char *what, int status, int connect_error);
+int forward_failed(struct session *s, const char *reason, const char *what, int status,
+		   int connect_error);
+/* The access log's word for a socket error. */
+const char *forward_reason(int err);
 /* The connect to s's backend completed (write-ready in SESSION_CONNECT): on
  * success the exchange starts; a failure is handled as forward_failed() does,
  * or as a local error (503). Returns -1 when the session was closed, else 0. */
 int forward_connected(struct session *s);
 /* Lets go of s's backend (its in-flight count and reference). */
 void forward_release(struct session *s);
+/* Forgets the backends the last request tried (their references go). */
+void forward_forget(struct session *s);
 /* Closes s's backend connection, if any. */
 void forward_drop(struct session *s);
 

@@ -16,6 +16,7 @@
 #include "rundir.h"
 #include "session.h"
 #include "signals.h"
+#include "sticky.h"
 #include "subscriber.h"
 #include "timefmt.h"
 #include "upstream.h"
@@ -28,6 +29,10 @@
 #define TRIM_SECONDS 2.0
 #define TRIM_FLOOR 64
 #define POOL_KEEP_BYTES (64 * 1024)
+
+static const char *const balance_choices[] = {
+	"round-robin", "least-request", "random", "maglev", "ring-hash", "ip-hash", NULL,
+};
 
 static const struct config_field proxy_fields[] = {
 	{ "listen", CONFIG_STRING, offsetof(struct proxy_options, listen), 0, 0, NULL,
@@ -68,6 +73,18 @@ static const struct config_field proxy_fields[] = {
 	  3600, NULL, "on the bus: seconds to wait for the first set before listening (0: at once)" },
 	{ "loopBatch", CONFIG_DOUBLE, offsetof(struct proxy_options, loop_batch), 0, 0.1, NULL,
 	  "seconds between event-loop polls under load (more events per pass; 0: poll at once)" },
+	{ "balance", CONFIG_ENUM, offsetof(struct proxy_options, balance), 0, 0, balance_choices,
+	  "how a backend is picked (ip-hash: maglev keyed by the client's address)" },
+	{ "hashKey", CONFIG_STRING, offsetof(struct proxy_options, hash_key), 0, 0, NULL,
+	  "what maglev and ring-hash hash: client-ip, header:NAME, cookie:NAME, query:NAME, path" },
+	{ "trustedProxies", CONFIG_STRING, offsetof(struct proxy_options, trusted_proxies), 0, 0, NULL,
+	  "CIDR,...: peers whose X-Forwarded-For names the client (for client-ip)" },
+	{ "stickyCookie", CONFIG_STRING, offsetof(struct proxy_options, sticky_cookie), 0, 0, NULL,
+	  "a cookie that keeps a client on the backend that first served it" },
+	{ "stickySecret", CONFIG_STRING, offsetof(struct proxy_options, sticky_secret), 0, 0, NULL,
+	  "the key of the sticky cookie's backend ids (the same on every proxy)" },
+	{ "slowStart", CONFIG_DOUBLE, offsetof(struct proxy_options, slow_start), 0, 3600, NULL,
+	  "seconds a backend that joins or comes back takes to reach its weight (0: off)" },
 	{ "retries", CONFIG_INT, offsetof(struct proxy_options, retries), 0, 100, NULL,
 	  "other backends tried after a failure" },
 	{ "maxConnections", CONFIG_INT, offsetof(struct proxy_options, max_connections), 1, 10000000,
@@ -288,10 +305,59 @@ static int open_listener(struct proxy *px, const char *why)
 	return 0;
 }
 
+/* A new set: the balancer is rebuilt (never per request); on the bus the
+ * first one opens the listener. */
 static void on_set_applied(struct proxy *px)
 {
-	if (open_listener(px, "") == -1)
+	if (balancer_rebuild(&px->balancer, px->balancer.ops, &px->set) == -1)
+		log_error("out of memory rebuilding the balancer: the last one is kept", NULL);
+	if (px->on_bus && px->opts->initial_set_timeout > 0 && open_listener(px, "") == -1)
 		ev_break(px->loop, EVBREAK_ALL);
+}
+
+/* --balance, --hash-key, --trusted-proxies, --sticky-*, --slow-start.
+ * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
+static int balancing_setup(struct proxy *px, const struct proxy_options *opts)
+{
+	const char *name = strcmp(opts->balance, "ip-hash") == 0 ? "maglev" : opts->balance;
+	const char *key = strcmp(opts->balance, "ip-hash") == 0 ? "client-ip" : opts->hash_key;
+	const struct balance_ops *ops = balance_find(name);
+	char err[256], cookie[HASHKEY_NAME_MAX + 8];
+
+	if (!ops) {
+		fprintf(stderr, "lb-proxy: --balance: \"%s\" is not one of %s, ip-hash\n",
+			opts->balance, balance_names());
+		return -1;
+	}
+	px->hash_key_spec = key;
+	if (hashkey_parse(key, &px->hash_key, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --hash-key: %s\n", err);
+		return -1;
+	}
+	if (opts->trusted_proxies &&
+	    trusted_parse(opts->trusted_proxies, &px->trusted, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --trusted-proxies: %s\n", err);
+		return -1;
+	}
+	if (opts->sticky_cookie) {
+		snprintf(cookie, sizeof(cookie), "cookie:%s", opts->sticky_cookie);
+		if (hashkey_parse(cookie, &px->sticky_key, err, sizeof(err)) == -1) {
+			fprintf(stderr, "lb-proxy: --sticky-cookie: \"%s\" is not a cookie name\n",
+				opts->sticky_cookie);
+			return -1;
+		}
+		if (!opts->sticky_secret)
+			log_warn("--sticky-cookie without --sticky-secret: anyone can tell which address "
+				 "a cookie names by trying addresses", NULL);
+	}
+	sticky_setup(opts->sticky_cookie, opts->sticky_secret);
+	balance_set_slow_start(opts->slow_start);
+	px->balancer.ops = ops;
+	if (balancer_rebuild(&px->balancer, ops, &px->set) == -1) {
+		fprintf(stderr, "lb-proxy: out of memory\n");
+		return -1;
+	}
+	return 0;
 }
 
 static void on_initial_set_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -341,6 +407,7 @@ static void proxy_release(struct proxy *px)
 	ev_timer_stop(px->loop, &px->trim_timer);
 	ev_timer_stop(px->loop, &px->initial_set_timer);
 	listener_release(&px->listener);
+	balancer_release(&px->balancer);
 	backend_set_release(&px->set);
 	session_cache_release();
 }
@@ -365,6 +432,8 @@ int main(int argc, char **argv)
 		.report_interval = 0.25,
 		.initial_set_timeout = 5,
 		.retries = 2,
+		.balance = "round-robin",
+		.hash_key = "client-ip",
 		.max_connections = 100000,
 		.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
 		.access_log = 1,
@@ -413,7 +482,9 @@ int main(int argc, char **argv)
 		px.rundir = rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
-	if (fit_descriptor_limit(&opts) == -1) {
+	if (balancing_setup(&px, &opts) == -1 || fit_descriptor_limit(&opts) == -1) {
+		balancer_release(&px.balancer);
+		backend_set_release(&px.set);
 		config_result_release(&cfg);
 		return 2;
 	}
@@ -461,10 +532,10 @@ int main(int argc, char **argv)
 	signals_init(&sig, px.loop, on_stop, NULL, &px);
 	if (admin_start(&admin) == -1)
 		goto out_signals;
+	px.set_applied = on_set_applied;
 	if (px.on_bus && opts.initial_set_timeout > 0) {
 		log_info("waiting for the first set before listening", "listen=%s timeout_s=%g",
 			 px.listener.name, opts.initial_set_timeout);
-		px.set_applied = on_set_applied;
 		ev_timer_init(&px.initial_set_timer, on_initial_set_timeout, opts.initial_set_timeout, 0);
 		px.initial_set_timer.data = &px;
 		ev_timer_start(px.loop, &px.initial_set_timer);

@@ -6,6 +6,8 @@
 #include <sys/queue.h>
 
 #include "backend.h"
+#include "balance.h"
+#include "hashkey.h"
 #include "listener.h"
 #include "metrics.h"
 
@@ -28,6 +30,12 @@ struct proxy_options {
 	double report_interval;
 	double initial_set_timeout;	/* on the bus: seconds to wait for a set before listening */
 	double loop_batch;		/* libev io_collect_interval */
+	char *balance;			/* --balance: an algorithm name, or ip-hash */
+	char *hash_key;			/* --hash-key */
+	char *trusted_proxies;		/* --trusted-proxies CIDR,... */
+	char *sticky_cookie;
+	char *sticky_secret;
+	double slow_start;		/* seconds a backend takes to reach its weight */
 	long retries;
 	long max_connections;
 	long max_header_size;
@@ -45,6 +53,11 @@ struct proxy {
 	const struct proxy_options *opts;
 	struct listener listener;
 	struct backend_set set;
+	struct balancer balancer;	/* over `set`, rebuilt when it changes */
+	struct hashkey hash_key;
+	const char *hash_key_spec;	/* as given (ip-hash: client-ip) */
+	struct trusted trusted;
+	struct hashkey sticky_key;	/* the sticky cookie as a key to find */
 	LIST_HEAD(, session) sessions;	/* open client connections */
 	struct session *free_sessions;	/* closed ones kept for reuse */
 	unsigned nsessions, nfree;

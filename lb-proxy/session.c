@@ -106,16 +106,36 @@ static struct headers_ctx ctx_of(const struct session *s)
 	return ctx;
 }
 
+/* " tried=A:why,B:why,C" when the request tried more than one backend: each
+ * that failed with why, then the one that answered. */
+static void tried_list(const struct session *s, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (s->pick.ntried == 0)
+		return;
+	n = (size_t)snprintf(out, outsz, " tried=");
+	for (unsigned i = 0; i < s->pick.ntried && n < outsz; i++)
+		n += (size_t)snprintf(out + n, outsz - n, "%s%s:%s", i ? "," : "",
+				      s->pick.tried[i]->name, s->tried_why[i]);
+	if (s->be && n < outsz)
+		snprintf(out + n, outsz - n, ",%s", s->be->name);
+}
+
 static void access_log(struct session *s)
 {
+	char tried[BALANCE_MAX_TRIED * 96];
+
 	if (!s->px->opts->access_log)
 		return;
+	tried_list(s, tried, sizeof(tried));
 	log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
-		 "retries=%d request_id=%.*s%s%s%s",
+		 "retries=%d request_id=%.*s%s%s%s%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
-		 (int)s->request_id_len, s->request_id, s->refusal ? " refused=\"" : "",
+		 (int)s->request_id_len, s->request_id, tried, s->refusal ? " refused=\"" : "",
 		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "");
 }
 
@@ -210,7 +230,7 @@ static void next_request(struct session *s)
 	buf_reset(&s->up_head);
 	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
 	s->retries = 0;
-	s->failed = NULL;
+	forward_forget(s);
 	s->status = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;
@@ -231,12 +251,15 @@ static void exchange_end(struct session *s)
 		    s->send_off == s->parse_off && s->resp_done && !s->tunnel_wanted &&
 		    http_msg_keep_alive(&s->x->resp) && s->uparse_off == s->uin.len;
 
-	metrics_observe(&px->metrics, s->status, timefmt_mono() - s->started);
+	double took = timefmt_mono() - s->started;
+
+	metrics_observe(&px->metrics, s->status, took);
 	if (s->be) {
 		int cls = s->status / 100;
 
 		s->be->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
-		histogram_observe(&s->be->latency, timefmt_mono() - s->started);
+		histogram_observe(&s->be->latency, took);
+		balancer_outcome(&px->balancer, s->be, 0, took);
 	}
 	access_log(s);
 	if (s->up) {
@@ -266,6 +289,20 @@ void session_exchange_start(struct session *s)
 	session_set_timer(s, s->px->opts->idle_timeout);
 }
 
+/* The request's hash key (--hash-key), for maglev and ring-hash. */
+static void request_key(struct session *s)
+{
+	struct proxy *px = s->px;
+	const struct http_msg *req = &s->x->req;
+	const char *client, *key;
+	size_t clen, klen;
+
+	client = hashkey_client_ip(&px->trusted, s->client_ip, req, &clen);
+	s->pick.has_key = hashkey_find(&px->hash_key, req, &s->x->route, client, clen, &key, &klen);
+	if (s->pick.has_key)
+		s->pick.hash = balance_hash(key, klen);
+}
+
 /* The request head is complete: decide, rewrite, connect. */
 static int request_head(struct session *s)
 {
@@ -293,6 +330,8 @@ static int request_head(struct session *s)
 		refuse(s, status, reason);
 		return 0;
 	}
+	if (s->px->balancer.ops->uses_key)
+		request_key(s);
 	s->req_done = req->state == HTTP_MSG_DONE;
 	s->body_start = s->send_off = req->head_end;
 	s->replayable = 1;
@@ -341,7 +380,7 @@ static int response_head(struct session *s)
 	}
 	if (status == 101) {
 		if (!s->tunnel_wanted)
-			return forward_failed(s, "101 to a request without Upgrade", 502, 0);
+			return forward_failed(s, "bad-response", "101 to a request without Upgrade", 502, 0);
 		headers_response(&s->out, resp, &ctx, 0, 0);
 		s->status = 101;
 		s->resp_head_done = 1;
@@ -384,7 +423,7 @@ static int response_progress(struct session *s)
 		used = http_msg_feed(&s->x->resp, s->uin.data, s->uparse_off, avail);
 		s->uparse_off += used;
 		if (s->x->resp.state == HTTP_MSG_ERROR)
-			return forward_failed(s, s->x->resp.error_reason, 502, 0);
+			return forward_failed(s, "bad-response", s->x->resp.error_reason, 502, 0);
 		if (before == HTTP_MSG_HEAD && s->x->resp.state != HTTP_MSG_HEAD) {
 			if (response_head(s) == -1)
 				return -1;
@@ -422,7 +461,7 @@ static int exchange_step(struct session *s)
 		}
 	}
 	if (s->up && !s->up_blocked && relay_upstream_flush(s) == -1)
-		return forward_failed(s, strerror(errno), 502, 0);
+		return forward_failed(s, forward_reason(errno), strerror(errno), 502, 0);
 	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
 	    s->send_off == s->parse_off && s->up) {
 		s->resp_timer = 1;
@@ -694,7 +733,7 @@ void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 			session_close(s);
 			return;
 		}
-		if (forward_failed(s, strerror(errno), 502, 0) == 0)
+		if (forward_failed(s, forward_reason(errno), strerror(errno), 502, 0) == 0)
 			pump(s);
 		return;
 	}
@@ -713,7 +752,7 @@ void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 			pump(s);
 			return;
 		}
-		if (forward_failed(s, "connection closed by backend", 502, 0) == 0)
+		if (forward_failed(s, "closed", "connection closed by backend", 502, 0) == 0)
 			pump(s);
 		return;
 	}
@@ -756,7 +795,7 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		pump(s);
 		return;
 	case SESSION_CONNECT:
-		if (forward_failed(s, "connect timeout", 504, 1) == 0)
+		if (forward_failed(s, "connect-timeout", "connect timeout", 504, 1) == 0)
 			pump(s);
 		return;
 	case SESSION_EXCHANGE:
@@ -797,7 +836,8 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->parse_off = s->send_off = s->body_start = 0;
 	s->up = NULL;
 	s->be = NULL;
-	s->failed = NULL;
+	s->pick.ntried = 0;
+	s->pick.has_key = 0;
 	s->req_done = s->req_sent_any = s->replayable = 0;
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
@@ -827,6 +867,7 @@ void session_close(struct session *s)
 
 	forward_drop(s);
 	forward_release(s);
+	forward_forget(s);
 	exchange_give(s);
 	buf_cache_give(&s->in);
 	buf_cache_give(&s->uin);

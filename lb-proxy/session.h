@@ -47,7 +47,8 @@ struct session {
 	struct buf up_head;		/* the rewritten request head; pos = written */
 	struct upstream *up;
 	struct backend *be;		/* holds a reference while set */
-	const struct backend *failed;	/* excluded when retrying */
+	struct balance_request pick;	/* the request's key and the backends it tried */
+	const char *tried_why[BALANCE_MAX_TRIED];	/* why each tried one failed */
 
 	/* backend -> client: uin[usend_off, uparse_off) is parsed, not yet sent */
 	struct buf uin;

@@ -48,7 +48,8 @@ static void apply(struct subscriber *s, const struct bus_set *set)
 	}
 	next.n = k;
 	next.generation = set->generation;
-	backend_set_apply(&px->set, &next);
+	/* No slow start for the first set: nothing had any traffic yet. */
+	backend_set_apply(&px->set, &next, px->set.generation ? ev_now(px->loop) : 0);
 	s->ignored = 0;
 	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
 	if (px->set_applied)

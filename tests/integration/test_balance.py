@@ -1,0 +1,223 @@
+"""lb-proxy's balancing algorithms against real backends: least-request away
+from a slow backend, consistent hashing by a key (and the same answer on every
+proxy of a fleet), ip-hash behind trusted proxies, sticky cookies, draining
+backends as a last resort, and what the access log says about retries."""
+import collections
+import re
+import socket
+import threading
+
+import pytest
+
+from conftest import binary, ctl, served_by, wait_for
+from rawbackend import RawBackend, ok, serve_each
+
+
+@pytest.fixture
+def three_echos(echo):
+    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
+
+
+def named_backends(n):
+    """n raw backends answering 200 with X-Served-By: b<i>; each records the
+    requests it got."""
+    out = []
+    for i in range(n):
+        out.append(RawBackend(serve_each(
+            lambda h, hd, b, i=i: ok(extra=b"X-Served-By: b%d\r\n" % i))))
+    return out
+
+
+def test_least_request_keeps_traffic_off_a_slow_backend(echo, proxy):
+    """One backend ten times slower than the others under concurrent load gets
+    far less than its round-robin third (seed 002's "least connections")."""
+    fast = [echo("--access-log", "off", "--delay-ms", "5", env={"POD_NAME": f"fast-{i}"})
+            for i in range(2)]
+    slow = echo("--access-log", "off", "--delay-ms", "100", env={"POD_NAME": "slow"})
+    p = proxy([fast[0].addr, fast[1].addr, slow.addr], "--balance", "least-request",
+              "--access-log", "off")
+    counts = collections.Counter()
+    lock = threading.Lock()
+
+    def client():
+        for i in range(40):
+            who = served_by(p.request("GET", f"/{i}")[1])
+            with lock:
+                counts[who] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = sum(counts.values())
+    assert total == 240
+    print(f"least-request shares: {dict(counts)}")
+    assert counts["slow"] < total * 0.12, counts
+
+
+@pytest.mark.parametrize("algorithm", ["maglev", "ring-hash"])
+def test_hashing_keeps_a_key_on_one_backend(three_echos, proxy, algorithm):
+    """GET /user/42 six times lands on one backend (it landed on three with
+    round-robin); distinct keys use every backend."""
+    p = proxy([e.addr for e in three_echos], "--balance", algorithm, "--hash-key", "header:X-User")
+    for user in ("42", "7", "alice"):
+        seen = {served_by(p.request("GET", f"/user/{user}", headers={"X-User": user})[1])
+                for _ in range(6)}
+        assert len(seen) == 1, seen
+    spread = {served_by(p.request("GET", "/", headers={"X-User": f"u{i}"})[1]) for i in range(60)}
+    assert spread == {"echo-0", "echo-1", "echo-2"}
+    status, info = p.admin("/info")
+    assert info["balance"] == algorithm and info["hash_key"] == "header:X-User"
+
+
+@pytest.mark.parametrize("key,request_kwargs", [
+    ("path", {"path": "/a/b?x=1"}),
+    ("query:user", {"path": "/q?user=42&z=1"}),
+    ("cookie:uid", {"path": "/", "headers": {"Cookie": "a=1; uid=42"}}),
+])
+def test_hash_keys_from_path_query_and_cookie(three_echos, proxy, key, request_kwargs):
+    p = proxy([e.addr for e in three_echos], "--balance", "maglev", "--hash-key", key)
+    path = request_kwargs["path"]
+    headers = request_kwargs.get("headers", {})
+    seen = {served_by(p.request("GET", path, headers=headers)[1]) for _ in range(6)}
+    assert len(seen) == 1
+
+
+def test_every_proxy_of_a_fleet_maps_a_key_to_the_same_backend(three_echos, discover, proxy,
+                                                               rundir):
+    """Tables are built from the set sorted by address, so two proxies that got
+    the same set from lb-discover agree on every key."""
+    discover("--static", ",".join(e.addr for e in reversed(three_echos)))
+    flags = ["--runtime-dir", rundir, "--balance", "maglev", "--hash-key", "header:X-User",
+             "--access-log", "off"]
+    p1 = proxy(None, *flags)
+    p2 = proxy(None, *flags)
+    for i in range(50):
+        h = {"X-User": f"user-{i}"}
+        assert served_by(p1.request("GET", "/", headers=h)[1]) == \
+            served_by(p2.request("GET", "/", headers=h)[1])
+
+
+def test_a_key_whose_backend_drains_moves_and_no_other_key_does(three_echos, discover, proxy,
+                                                                 rundir):
+    discover("--static", ",".join(e.addr for e in three_echos), "--heartbeat", "0.2")
+    p = proxy(None, "--runtime-dir", rundir, "--balance", "maglev", "--hash-key", "header:X-User",
+              "--access-log", "off")
+    wait_for("the set", lambda: p.admin("/info")[1]["generation"] >= 1)
+    keys = [f"k{i}" for i in range(60)]
+    before = {k: served_by(p.request("GET", "/", headers={"X-User": k})[1]) for k in keys}
+    gen = p.admin("/info")[1]["generation"]
+    code, _, err = ctl(rundir, "drain", three_echos[0].addr)
+    assert code == 0, err
+    wait_for("the drained set", lambda: p.admin("/info")[1]["generation"] > gen)
+    after = {k: served_by(p.request("GET", "/", headers={"X-User": k})[1]) for k in keys}
+    for k in keys:
+        if before[k] == "echo-0":
+            assert after[k] != "echo-0"
+        else:
+            assert after[k] == before[k], k
+
+
+def test_ip_hash_behind_trusted_proxies_uses_x_forwarded_for(three_echos, proxy):
+    """The client behind a trusted proxy is the X-Forwarded-For entry found
+    walking from the right past trusted hops; what a client prepends does not
+    move it."""
+    p = proxy([e.addr for e in three_echos], "--balance", "ip-hash",
+              "--trusted-proxies", "127.0.0.0/8,10.9.0.0/16")
+    by_client = {}
+    for i in range(30):
+        ip = f"192.0.2.{i}"
+        by_client[ip] = served_by(p.request("GET", "/", headers={"X-Forwarded-For": ip})[1])
+        assert served_by(p.request("GET", "/", headers={
+            "X-Forwarded-For": f"6.6.6.6, {ip}, 10.9.1.1"})[1]) == by_client[ip]
+    assert len(set(by_client.values())) == 3
+
+
+def test_sticky_cookie_keeps_a_client_on_its_backend(proxy):
+    """HAProxy's `cookie NAME insert indirect nocache`: the first answer sets
+    the cookie; later requests carrying it go to that backend and do not carry
+    it to the backend; a forged cookie is balanced and stuck again; another
+    proxy with the same secret makes the same cookie."""
+    bes = named_backends(3)
+    flags = ["--sticky-cookie", "lbsrv", "--sticky-secret", "s3cret"]
+    p = proxy([b.addr for b in bes], *flags)
+    status, headers, _ = p.request("GET", "/")
+    assert status == 200
+    cookie = headers["Set-Cookie"]
+    m = re.fullmatch(r"lbsrv=([0-9a-f]{16}); Path=/; HttpOnly", cookie)
+    assert m, cookie
+    assert headers.get("Cache-Control") == "private"
+    home = headers["X-Served-By"]
+    for _ in range(9):
+        status, h, _ = p.request("GET", "/", headers={"Cookie": f"a=1; lbsrv={m.group(1)}; b=2"})
+        assert h["X-Served-By"] == home and "Set-Cookie" not in h
+    # the backend never sees the sticky cookie, only the others
+    sent = [hd.get("cookie", [""])[0] for b in bes for _, hd, _ in b.requests]
+    assert "a=1; b=2" in sent and not any("lbsrv" in c for c in sent)
+    # forged or stale: balanced normally, and a new cookie is set
+    status, h, _ = p.request("GET", "/", headers={"Cookie": "lbsrv=0123456789abcdef"})
+    assert status == 200 and h["Set-Cookie"].startswith("lbsrv=")
+    # the cookie does not spell the address, and a second proxy agrees on it
+    assert "127" not in m.group(1)
+    p2 = proxy([b.addr for b in bes], *flags)
+    status, h, _ = p2.request("GET", "/", headers={"Cookie": f"lbsrv={m.group(1)}"})
+    assert h["X-Served-By"] == home
+    for b in bes:
+        b.close()
+
+
+def test_draining_backends_serve_when_nothing_is_up(echo, discover, proxy, rundir):
+    """A single replica being replaced (serving but terminating): requests go
+    to the draining backend rather than 503, as Kubernetes does with
+    serving+terminating endpoints."""
+    e = echo(env={"POD_NAME": "only"})
+    discover("--static", e.addr, "--heartbeat", "0.2")
+    p = proxy(None, "--runtime-dir", rundir)
+    wait_for("the set", lambda: p.admin("/info")[1]["generation"] >= 1)
+    gen = p.admin("/info")[1]["generation"]
+    code, _, err = ctl(rundir, "drain", e.addr)
+    assert code == 0, err
+    wait_for("the drained set", lambda: p.admin("/info")[1]["generation"] > gen)
+    status, headers, _ = p.request("GET", "/")
+    assert status == 200 and served_by(headers) == "only"
+
+
+def test_access_log_names_every_backend_tried(echo, proxy):
+    """A retry never goes back to a backend already tried while another usable
+    one exists, and the access log lists each one tried and why it failed."""
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))       # bound, never listening: connects are refused
+    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    e = echo(env={"POD_NAME": "alive"})
+    p = proxy([dead_addr, e.addr], "--retries", "2")
+    for _ in range(2):
+        status, headers, _ = p.request("GET", "/x")
+        assert status == 200 and served_by(headers) == "alive"
+    m = p.proc.wait_log(r"request=\"GET /x\" status=200 .* tried=(\S+)")
+    assert m.group(1) == f"{dead_addr}:connect-refused,{e.addr}"
+    dead.close()
+
+
+def test_per_backend_latency_histogram(three_echos, proxy):
+    p = proxy([e.addr for e in three_echos])
+    for i in range(6):
+        p.request("GET", f"/{i}")
+    _, text = p.admin("/metrics")
+    for e in three_echos:
+        assert f'lb_proxy_backend_request_duration_seconds_count{{backend="{e.addr}"}} 2' in text
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--balance", "fastest"], "--balance"),
+    (["--balance", "maglev", "--hash-key", "header:"], "--hash-key"),
+    (["--balance", "maglev", "--hash-key", "body"], "--hash-key"),
+    (["--trusted-proxies", "10.0.0.0/40"], "--trusted-proxies"),
+    (["--trusted-proxies", "ten"], "--trusted-proxies"),
+])
+def test_bad_balancing_flags_are_clear_errors(flags, message):
+    import subprocess
+    r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:9", *flags],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, r
+    assert message in r.stderr, r.stderr
