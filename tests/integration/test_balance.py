@@ -221,3 +221,28 @@ def test_bad_balancing_flags_are_clear_errors(flags, message):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2, r
     assert message in r.stderr, r.stderr
+
+
+def test_slow_start_ramps_a_joining_backend(echo, discover, proxy, rundir):
+    """--slow-start S: a backend that joins the set takes S seconds to reach its
+    weight (HAProxy's slowstart), so right after it joins it gets well under
+    its half; the first set is not ramped."""
+    a = echo("--access-log", "off", env={"POD_NAME": "a"})
+    b = echo("--access-log", "off", env={"POD_NAME": "b"})
+    discover("--static", a.addr, "--heartbeat", "0.2")
+    p = proxy(None, "--runtime-dir", rundir, "--slow-start", "4", "--access-log", "off")
+    wait_for("the set", lambda: p.admin("/info")[1]["generation"] >= 1)
+    assert {served_by(p.request("GET", "/")[1]) for _ in range(4)} == {"a"}
+    gen = p.admin("/info")[1]["generation"]
+    code, _, err = ctl(rundir, "add", b.addr)
+    assert code == 0, err
+    wait_for("b in the set", lambda: p.admin("/info")[1]["generation"] > gen)
+    early = collections.Counter(served_by(p.request("GET", "/")[1]) for _ in range(40))
+    print(f"right after joining: {dict(early)}")
+    assert early["b"] < 14, early
+
+    def at_full_weight():
+        window = collections.Counter(served_by(p.request("GET", "/")[1]) for _ in range(20))
+        return window["b"] == 10
+
+    wait_for("b at its full weight", at_full_weight, timeout=10)
