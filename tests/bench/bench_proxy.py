@@ -1,5 +1,6 @@
 """lb-proxy against HAProxy (nbthread 1) and nginx (1 worker), configured alike
-(round robin over the same three lb-echo backends, upstream keep-alive),
+(round robin over the same three lb-echo backends, upstream keep-alive; and
+least-request / consistent hashing by a header for the algorithm cases),
 driven by the same wrk runs, alternating, several rounds. Prints req/s, p50,
 p99 per case and the ratios; then the RSS of each proxy holding 10,000 idle
 client connections."""
@@ -20,8 +21,18 @@ IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "10000"))
 CASES = [c.strip() for c in os.environ.get("CASES", "").split(",") if c.strip()]
 
 
-def haproxy(procs, port, backends):
-    d = os.path.join(procs.dir, "haproxy")
+# The balancing setups: lb-proxy flags, HAProxy's balance lines, nginx's
+# upstream directive; each one the peers' own counterpart.
+SETUPS = {
+    "round-robin": ([], "  balance roundrobin", ""),
+    "least-request": (["--balance", "least-request"], "  balance leastconn", "least_conn;"),
+    "maglev": (["--balance", "maglev", "--hash-key", "header:X-User"],
+               "  balance hdr(X-User)\n  hash-type consistent", "hash $http_x_user consistent;"),
+}
+
+
+def haproxy(procs, port, backends, balance="  balance roundrobin", name="haproxy"):
+    d = os.path.join(procs.dir, name)
     os.makedirs(d, exist_ok=True)
     conf = os.path.join(d, "haproxy.cfg")
     servers = "\n".join(f"  server s{i} {b}" for i, b in enumerate(backends))
@@ -44,10 +55,34 @@ frontend fe
   bind 127.0.0.1:{port}
   default_backend be
 backend be
-  balance roundrobin
+{balance}
 {servers}
 """)
     return procs.start(["haproxy", "-db", "-f", conf], name="haproxy", under_test=True)
+
+
+def start_setup(procs, backends, setup):
+    """The three proxies for one balancing setup: {proxy: (port, pid)}."""
+    lb_args, ha_balance, ngx_directive = SETUPS[setup]
+    ports = {"lb-proxy": free_port(), "haproxy": free_port(), "nginx": free_port()}
+    pids = {}
+    pids["lb-proxy"] = procs.start([os.path.join(BIN, "lb-proxy"), "--listen",
+                                    f"127.0.0.1:{ports['lb-proxy']}", "--admin",
+                                    f"127.0.0.1:{free_port()}", "--backends", ",".join(backends),
+                                    "--access-log", "off", *lb_args,
+                                    *os.environ.get("LB_PROXY_ARGS", "").split()],
+                                   name="lb-proxy", under_test=True).pid
+    pids["haproxy"] = haproxy(procs, ports["haproxy"], backends, ha_balance,
+                              name=f"haproxy-{setup}").pid
+    upstream = " ".join(f"server {b};" for b in backends)
+    pids["nginx"] = nginx(procs, f"""
+  upstream be {{ {ngx_directive} {upstream} keepalive 64; }}
+  server {{ listen 127.0.0.1:{ports['nginx']} reuseport;
+    location / {{ proxy_pass http://be; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; }} }}""").pid
+    for p in ports.values():
+        wait_port(p)
+    return {p: (ports[p], pids[p]) for p in ports}
 
 
 def rss_kb(pid):
@@ -88,24 +123,8 @@ def main():
                         env={"POD_NAME": f"echo-{i}"}, name="echo")
             wait_port(port)
             backends.append(f"127.0.0.1:{port}")
-        ports = {"lb-proxy": free_port(), "haproxy": free_port(), "nginx": free_port()}
-        pids = {}
-        pids["lb-proxy"] = procs.start([os.path.join(BIN, "lb-proxy"), "--listen",
-                                        f"127.0.0.1:{ports['lb-proxy']}", "--admin",
-                                        f"127.0.0.1:{free_port()}", "--backends", ",".join(backends),
-                                        "--access-log", "off",
-                                        *os.environ.get("LB_PROXY_ARGS", "").split()],
-                                       name="lb-proxy",
-                                       under_test=True).pid
-        pids["haproxy"] = haproxy(procs, ports["haproxy"], backends).pid
-        upstream = " ".join(f"server {b};" for b in backends)
-        pids["nginx"] = nginx(procs, f"""
-  upstream be {{ {upstream} keepalive 64; }}
-  server {{ listen 127.0.0.1:{ports['nginx']} reuseport;
-    location / {{ proxy_pass http://be; proxy_http_version 1.1;
-                 proxy_set_header Connection ""; }} }}""").pid
-        for p in ports.values():
-            wait_port(p)
+        setups = {}
+        ports, pids = {}, {}
         post_lua = os.path.join(procs.dir, "post.lua")
         with open(post_lua, "w") as f:
             f.write('wrk.method = "POST"\nwrk.body = string.rep("x", 4096)\n'
@@ -121,24 +140,39 @@ def main():
             f.write('wrk.method = "POST"\nwrk.body = string.rep("x", 4096)\n'
                     'wrk.headers["Content-Type"] = "text/plain"\n'
                     "function delay() return 2 end\n")
+        # 1,000 distinct X-User keys, for the algorithm cases (round-robin
+        # runs the same script, so the ratios compare algorithms, not scripts).
+        users_lua = os.path.join(procs.dir, "users.lua")
+        with open(users_lua, "w") as f:
+            f.write('request = function()\n'
+                    '  return wrk.format(nil, nil, {["X-User"] = "user-" .. math.random(1000)})\n'
+                    'end\n')
         cases = [
-            ("keep-alive GET", "/", {}, 64),
-            ("Connection: close GET", "/", {"headers": ["Connection: close"]}, 64),
-            ("POST 4 KiB", "/post", {"script": post_lua}, 64),
-            ("1 MiB download", "/bytes/1048576", {}, 16),
+            ("keep-alive GET", "/", {}, 64, "round-robin"),
+            ("Connection: close GET", "/", {"headers": ["Connection: close"]}, 64, "round-robin"),
+            ("POST 4 KiB", "/post", {"script": post_lua}, 64, "round-robin"),
+            ("1 MiB download", "/bytes/1048576", {}, 16, "round-robin"),
             # One connection: a lone stream must not wait on the loop's batching.
-            ("1 MiB download, 1 connection", "/bytes/1048576", {}, 1),
-            ("GET, paced (p99 at equal load)", "/", {"script": pace_lua}, 64),
-            ("POST 4 KiB, paced", "/post", {"script": pace_post_lua}, 64),
+            ("1 MiB download, 1 connection", "/bytes/1048576", {}, 1, "round-robin"),
+            ("GET, paced (p99 at equal load)", "/", {"script": pace_lua}, 64, "round-robin"),
+            ("POST 4 KiB, paced", "/post", {"script": pace_post_lua}, 64, "round-robin"),
+            ("round-robin, 1,000 X-User keys", "/", {"script": users_lua}, 64, "round-robin"),
+            ("least-request, 1,000 X-User keys", "/", {"script": users_lua}, 64, "least-request"),
+            ("maglev by X-User, 1,000 keys", "/", {"script": users_lua}, 64, "maglev"),
         ]
         if CASES:
             cases = [c for c in cases if any(w in c[0] for w in CASES)]
+        for setup in dict.fromkeys(c[4] for c in cases):
+            setups[setup] = start_setup(procs, backends, setup)
+        first = setups[cases[0][4]] if cases else {}
+        ports = {p: v[0] for p, v in setups.get("round-robin", first).items()}
+        pids = {p: v[1] for p, v in setups.get("round-robin", first).items()}
         results = {}
-        for name, path, kw, conns in cases:
+        for name, path, kw, conns, setup in cases:
             for r in range(ROUNDS):
                 for proxy in ("lb-proxy", "haproxy", "nginx"):
-                    res = wrk(f"http://127.0.0.1:{ports[proxy]}{path}", duration=DURATION,
-                              connections=conns, **kw)
+                    res = wrk(f"http://127.0.0.1:{setups[setup][proxy][0]}{path}",
+                              duration=DURATION, connections=conns, **kw)
                     results.setdefault((name, proxy), []).append(res)
                     print(f"{name:30s} round {r + 1} {proxy:9s} {res['rps']:10.0f} req/s "
                           f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms "
@@ -148,7 +182,7 @@ def main():
               + (f"; the proxy on CPU {SUT_CPUS[0]}, wrk and backends on CPU "
                  f"{','.join(LOAD_CPUS)}" if PIN else "") + "\n")
         rows = []
-        for name, _, _, _ in cases:
+        for name, _, _, _, _ in cases:
             med = {}
             for proxy in ("lb-proxy", "haproxy", "nginx"):
                 rs = results[(name, proxy)]
