@@ -17,8 +17,9 @@ export LB_RUNTIME_DIR="$RUN/bus"
 
 # port_of LOG: the port a program logged it listens on.
 port_of() {
-	for _ in $(seq 100); do
-		p=$(grep -o 'listening listen=127.0.0.1:[0-9]*' "$1" | head -1 | sed 's/.*://')
+	for _ in $(seq 400); do
+		# no line yet is not an error (set -e, pipefail)
+		p=$(grep -o 'listening listen=127.0.0.1:[0-9]*' "$1" | head -1 | sed 's/.*://' || true)
 		[ -n "$p" ] && { echo "$p"; return; }
 		sleep 0.05
 	done
