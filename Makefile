@@ -30,7 +30,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 program_modules = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
 # Unit tests of lb-proxy's modules: they link them (as an archive, so a test
 # pulls in only what it calls) and tests/unit/fixture.c.
-PROXY_UNIT_TESTS := $(filter test_balance%,$(UNIT_TESTS))
+PROXY_UNIT_TESTS := $(filter test_balance% test_proxy_%,$(UNIT_TESTS))
 
 .SECONDARY:
 .PHONY: all asan deps test-deps tool-deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps

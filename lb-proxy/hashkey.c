@@ -167,8 +167,10 @@ int trusted_parse(const char *spec, struct trusted *t, char *err, size_t errsz)
 		net.bits = (unsigned)bits;
 		t->nets[t->n++] = net;
 		p += n;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && *++p == '\0') {
+			snprintf(err, errsz, "nothing after the last comma");
+			return -1;
+		}
 		continue;
 bad:
 		snprintf(err, errsz, "\"%.*s\" is not an address or CIDR network (10.0.0.0/8, ::1/128)",
