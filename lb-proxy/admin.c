@@ -153,7 +153,8 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/metrics")) {
 		ctype = "text/plain; version=0.0.4";
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
-			       px->set.generation, px->stale, timefmt_mono() - px->started);
+			       px->set.generation, px->stale, timefmt_mono() - px->started,
+			       ev_now(px->loop));
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

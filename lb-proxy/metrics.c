@@ -54,7 +54,7 @@ void metrics_observe(struct metrics *m, int status, double seconds)
 
 void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
 		    unsigned upstream_connections, unsigned long long generation, int stale,
-		    double uptime)
+		    double uptime, double now)
 {
 	buf_append_str(out, "# HELP lb_proxy_requests_total Requests answered, by status class.\n"
 			    "# TYPE lb_proxy_requests_total counter\n");
@@ -114,9 +114,10 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 			    "# TYPE lb_proxy_backend_active gauge\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		buf_appendf(out, "lb_proxy_backend_active{backend=\"%s\"} %u\n", b->name, b->active);
-	buf_append_str(out, "# HELP lb_proxy_backend_up 1 when the backend gets new requests.\n"
+	buf_append_str(out, "# HELP lb_proxy_backend_up 1 when the backend gets new requests from this "
+			    "proxy (0 while it is skipped after a failed connect).\n"
 			    "# TYPE lb_proxy_backend_up gauge\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		buf_appendf(out, "lb_proxy_backend_up{backend=\"%s\"} %d\n", b->name,
-			    !b->removed && b->state == BACKEND_UP);
+			    !b->removed && backend_usable(b, now));
 }

@@ -30,9 +30,10 @@ extern const double metrics_bucket_bounds[METRICS_BUCKETS];
 
 void metrics_observe(struct metrics *m, int status, double seconds);
 /* Appends the Prometheus exposition: counters, histogram, per-backend series
- * (from the backend list) and the gauges given. */
+ * (from the backend list; "up" is this proxy's view at `now`: a backend it
+ * skips after a failed connect is not up) and the gauges given. */
 void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
 		    unsigned upstream_connections, unsigned long long generation, int stale,
-		    double uptime);
+		    double uptime, double now);
 
 #endif

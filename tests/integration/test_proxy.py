@@ -607,3 +607,21 @@ def test_idle_connections_cost_little_memory(three_echos, proxy):
     finally:
         for s in socks:
             s.close()
+
+
+def test_backend_skipped_after_a_failed_connect_is_not_up_in_metrics(echo, proxy):
+    """While --fail-timeout skips a backend, /metrics says so (it said 1 while
+    /info said down)."""
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))       # bound, never listening: connects are refused
+    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    e = echo()
+    p = proxy([dead_addr, e.addr], "--fail-timeout", "60")
+    for _ in range(2):
+        assert p.request("GET", "/")[0] == 200
+    _, text = p.admin("/metrics")
+    assert f'lb_proxy_backend_up{{backend="{dead_addr}"}} 0' in text
+    assert f'lb_proxy_backend_up{{backend="{e.addr}"}} 1' in text
+    states = {b["address"]: b["state"] for b in p.admin("/info")[1]["backends"]}
+    assert states[dead_addr] == "down"
+    dead.close()
