@@ -429,3 +429,31 @@ def test_dns_source_srv(echos, discover, proxy, rundir):
         assert got == {echos[0].addr: 5, echos[1].addr: 1}
     finally:
         dns.close()
+
+
+def test_a_restarted_backend_seen_healthy_again_is_not_skipped_for_the_fail_timeout(
+        echo, discover, proxy, rundir):
+    """A backend killed and restarted: the proxy's failed connect made it skip
+    the backend for --fail-timeout (60 s here); the newer set in which
+    lb-discover sees it come back up clears that, so it is served at once."""
+    a = echo("--access-log", "off", env={"POD_NAME": "a"})
+    b = echo("--access-log", "off", env={"POD_NAME": "b"})
+    port = a.port
+    discover("--static", f"{a.addr},{b.addr}", "--health-interval", "0.2", "--fall", "1",
+             "--rise", "1", "--health-timeout", "0.5")
+    p = bus_proxy(proxy, rundir, "--fail-timeout", "60")
+    wait_for("set", lambda: generation(p) >= 1)
+    a.proc.kill()
+    for _ in range(4):
+        assert p.request("GET", "/")[0] == 200     # retried on b
+    _, text = p.admin("/metrics")
+    assert f'lb_proxy_backend_up{{backend="{a.addr}"}} 0' in text
+
+    def state():
+        return {x["address"]: x for x in ctl_json(rundir, "status")["backends"]}[a.addr]["state"]
+
+    wait_for("a down in lb-discover", lambda: state() == "down")
+    echo("--access-log", "off", "--listen", f"127.0.0.1:{port}", env={"POD_NAME": "a2"})
+    wait_for("a up in lb-discover", lambda: state() == "up")
+    wait_for("a served again", lambda: "a2" in {served_by(p.request("GET", "/")[1])
+                                                for _ in range(6)}, timeout=5)
