@@ -173,6 +173,9 @@ static void print_status(json_t *doc, int verbose)
 	print_proxies(doc);
 	if (!verbose)
 		return;
+	if (json_is_true(json_object_get(doc, "proxies_trimmed")))
+		printf("\n(per proxy, only backends with requests in flight: the full breakdown is "
+		       "over the bus's message limit)\n");
 	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
 		printf("\nproxy %lld:\n", (long long)json_integer_value(json_object_get(p, "pid")));
 		json_array_foreach(json_object_get(p, "backends"), k, b)

@@ -32,6 +32,7 @@ struct discover_options {
 	double health_timeout;
 	long rise;
 	long fall;
+	long health_concurrency;
 	int no_health_check;
 	char *log_level;
 	char *log_format;

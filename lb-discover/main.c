@@ -64,6 +64,8 @@ static const struct config_field discover_fields[] = {
 	  "successes in a row for a down backend to come back" },
 	{ "fall", CONFIG_INT, offsetof(struct discover_options, fall), 1, 100, NULL,
 	  "failures in a row for a backend to go down" },
+	{ "healthConcurrency", CONFIG_INT, offsetof(struct discover_options, health_concurrency), 1,
+	  100000, NULL, "health checks running at once, at most (spread over the interval)" },
 	{ "noHealthCheck", CONFIG_BOOL, offsetof(struct discover_options, no_health_check), 0, 0,
 	  NULL, "trust the source: no checks" },
 	{ "runtimeDir", CONFIG_STRING, offsetof(struct discover_options, runtime_dir), 0, 0, NULL,
@@ -86,10 +88,15 @@ void discover_publish(struct discover *d)
 	char err[512];
 
 	if (registry_commit(&d->reg)) {
+		size_t listed = registry_published_count(&d->reg);
+
 		if (state_save(&d->reg, d->state_path, err, sizeof(err)) == -1)
 			log_error("state not saved", "error=\"%s\"", err);
 		log_info("set changed", "service=%s generation=%llu", d->reg.service,
 			 d->reg.generation);
+		if (listed > BUS_MAX_BACKENDS)
+			log_warn("more backends than the bus carries: publishing the first ones",
+				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
 	}
 	if (registry_snapshot(&d->reg, &set) == -1)
 		return;
@@ -113,6 +120,9 @@ static void on_source_update(void *data, const struct bus_backend *list, size_t 
 {
 	struct discover *d = data;
 
+	if (n > BUS_MAX_BACKENDS)
+		log_warn("the source lists more backends than the bus carries: publishing the first "
+			 "ones", "listed=%zu published=%d", n, BUS_MAX_BACKENDS);
 	registry_source_update(&d->reg, list, n);
 	/* before the loop runs, main publishes once everything is set up */
 	if (d->loop)
@@ -145,6 +155,7 @@ int main(int argc, char **argv)
 		.health_timeout = 1,
 		.rise = 2,
 		.fall = 3,
+		.health_concurrency = 64,
 		.log_level = "info",
 		.log_format = "text",
 	};
@@ -261,7 +272,8 @@ int main(int argc, char **argv)
 	signals_init(&sig, d.loop, on_stop, NULL, &d);
 	if (!opts.no_health_check) {
 		struct health_options ho = { opts.health_path, opts.health_interval,
-					     opts.health_timeout, (int)opts.rise, (int)opts.fall };
+					     opts.health_timeout, (int)opts.rise, (int)opts.fall,
+					     (int)opts.health_concurrency };
 
 		if (opts.health_path[0] != '/') {
 			fprintf(stderr, "lb-discover: --health-path must start with /\n");

@@ -17,6 +17,7 @@ struct entry {
 	unsigned removed : 1;		/* operator: remove */
 	unsigned drained : 1;		/* operator: drain */
 	unsigned healthy : 1;		/* health checks: up (a new backend starts up) */
+	unsigned checking : 1;		/* health checks: one is running */
 	int weight_override;		/* operator: weight, 0 for none */
 	int rise_count, fall_count;	/* consecutive check results */
 	char health_reason[BUS_NAME_MAX];
@@ -30,6 +31,8 @@ struct registry {
 					 * earlier lb-discover */
 	struct entry *entries;
 	size_t n, cap;
+	size_t *index;			/* open addressing by address: entry number + 1, 0 empty */
+	size_t index_cap;		/* a power of two, at least 2 * cap */
 	int changed;			/* the published set differs from the last one */
 	struct bus_backend *last;	/* the view last committed, to detect changes */
 	size_t last_n;
@@ -37,16 +40,21 @@ struct registry {
 
 void registry_init(struct registry *r, const char *service);
 void registry_release(struct registry *r);
+/* The entry for address, or NULL; constant time (a hash index). */
 struct entry *registry_find(struct registry *r, const char *address);
 /* The entry for address, created (healthy, nothing set) if new; NULL on ENOMEM. */
 struct entry *registry_get(struct registry *r, const char *address);
 /* Replaces what the source lists (addresses, weights, and states with
- * reasons when the source knows them). */
+ * reasons when the source knows them). Only the first BUS_MAX_BACKENDS of
+ * the list are taken (the caller warns). */
 void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n);
 /* 1 when the entry is in the published set. */
 int registry_published(const struct entry *e);
+/* How many entries are published (before the BUS_MAX_BACKENDS cut). */
+size_t registry_published_count(const struct registry *r);
 /* The published set (addresses, weights, states, reasons) at the current
- * generation; the caller releases it with bus_set_release(). */
+ * generation, at most BUS_MAX_BACKENDS of them (the first, in the order
+ * they were first seen); the caller releases it with bus_set_release(). */
 int registry_snapshot(const struct registry *r, struct bus_set *out);
 /* Records that something may have changed: compares the published view
  * with the last one and, if it differs, bumps the generation. Returns 1
