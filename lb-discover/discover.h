@@ -34,6 +34,7 @@ struct discover_options {
 	long fall;
 	long health_concurrency;
 	int no_health_check;
+	int allow_empty;		/* a source that lists no backends is applied */
 	char *log_level;
 	char *log_format;
 };

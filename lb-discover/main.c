@@ -68,6 +68,8 @@ static const struct config_field discover_fields[] = {
 	  100000, NULL, "health checks running at once, at most (spread over the interval)" },
 	{ "noHealthCheck", CONFIG_BOOL, offsetof(struct discover_options, no_health_check), 0, 0,
 	  NULL, "trust the source: no checks" },
+	{ "allowEmpty", CONFIG_BOOL, offsetof(struct discover_options, allow_empty), 0, 0, NULL,
+	  "apply a source that lists no backends (else the last good set is kept)" },
 	{ "runtimeDir", CONFIG_STRING, offsetof(struct discover_options, runtime_dir), 0, 0, NULL,
 	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
 	{ "heartbeat", CONFIG_DOUBLE, offsetof(struct discover_options, heartbeat), 0.01, 3600, NULL,
@@ -120,6 +122,18 @@ static void on_source_update(void *data, const struct bus_backend *list, size_t 
 {
 	struct discover *d = data;
 
+	/* as nginx refuses an upstream without servers: an empty list is far
+	 * more often a broken edit or lookup than an intent */
+	if (n == 0 && registry_in_source(&d->reg) && !d->opts->allow_empty) {
+		log_warn("the source lists no backends: keeping the last good set (--allow-empty "
+			 "applies an empty one)", "service=%s kept=%zu", d->reg.service,
+			 registry_in_source(&d->reg));
+		return;
+	}
+	if (n == 0)
+		log_warn("the source lists no backends: publishing an empty set (proxies answer 503)",
+			 "service=%s allow_empty=%s", d->reg.service,
+			 d->opts->allow_empty ? "on" : "off");
 	if (n > BUS_MAX_BACKENDS)
 		log_warn("the source lists more backends than the bus carries: publishing the first "
 			 "ones", "listed=%zu published=%d", n, BUS_MAX_BACKENDS);
@@ -207,6 +221,11 @@ int main(int argc, char **argv)
 
 		if (n < 0) {
 			fprintf(stderr, "lb-discover: --static: %s\n", err);
+			goto out;
+		}
+		if (n == 0 && !opts.allow_empty) {
+			fprintf(stderr, "lb-discover: --static lists no backends (--allow-empty starts "
+					"with none)\n");
 			goto out;
 		}
 		registry_source_update(&d.reg, list, (size_t)n);

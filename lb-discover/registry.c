@@ -120,6 +120,15 @@ int registry_published(const struct entry *e)
 	return (e->in_source || e->added) && !e->removed;
 }
 
+size_t registry_in_source(const struct registry *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		k += r->entries[i].in_source;
+	return k;
+}
+
 size_t registry_published_count(const struct registry *r)
 {
 	size_t k = 0;

@@ -50,6 +50,8 @@ struct entry *registry_get(struct registry *r, const char *address);
 void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n);
 /* 1 when the entry is in the published set. */
 int registry_published(const struct entry *e);
+/* How many entries the source lists now. */
+size_t registry_in_source(const struct registry *r);
 /* How many entries are published (before the BUS_MAX_BACKENDS cut). */
 size_t registry_published_count(const struct registry *r);
 /* The published set (addresses, weights, states, reasons) at the current
