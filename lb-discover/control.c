@@ -16,6 +16,26 @@
 #include "net.h"
 #include "proxies.h"
 
+/* Overrides whose backend the source stopped listing, until they expire. */
+static json_t *waiting(struct discover *d)
+{
+	json_t *list = json_array();
+	double now = ev_time();
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		const struct entry *e = &d->reg.entries[i];
+		double left = now - e->left_at;
+
+		if (!registry_waiting(e))
+			continue;
+		json_array_append_new(list, json_pack("{s:s,s:b,s:b,s:i,s:f,s:f}", "address",
+			e->address, "drained", e->drained, "removed", e->removed, "weight",
+			e->weight_override, "left_ago", left,
+			"expires_in", d->opts->override_grace - left));
+	}
+	return list;
+}
+
 /* The status reply; with busy_only, the per-proxy lists keep only backends
  * with requests in flight (a full one can be over the bus's message limit). */
 static json_t *status(struct discover *d, int busy_only)
@@ -46,6 +66,7 @@ static json_t *status(struct discover *d, int busy_only)
 	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
 	json_object_set_new(root, "pid", json_integer(getpid()));
 	json_object_set_new(root, "backends", backends);
+	json_object_set_new(root, "waiting", waiting(d));
 	json_object_set_new(root, "proxies", proxies_json(d, busy_only));
 	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
 	/* until then a proxy that has not reported yet may exist */
@@ -95,6 +116,10 @@ static const char *apply(struct discover *d, const char *cmd, const char *addr, 
 		return NULL;
 	}
 	e = registry_find(&d->reg, addr);
+	if (e && registry_waiting(e) && strcmp(cmd, "undrain") == 0) {
+		e->drained = 0;		/* an override waiting for its backend, cancelled */
+		return NULL;
+	}
 	if (!e || !registry_published(e)) {
 		snprintf(err, errsz, "unknown backend %s (lb-ctl status lists them)", addr);
 		return err;
@@ -201,7 +226,8 @@ static void on_request(struct bus *b, const char *data, size_t len)
 		reply(d, json_pack("{s:b,s:s}", "ok", 0, "error", fail));
 	} else {
 		log_info("operator", "command=%s address=%s", cmd, addr);
-		discover_publish(d);
+		if (!discover_publish(d))
+			discover_save(d);	/* e.g. a waiting override cancelled */
 		reply(d, json_pack("{s:b,s:I}", "ok", 1, "generation",
 				   (json_int_t)d->reg.generation));
 	}

@@ -70,6 +70,8 @@ static const struct config_field discover_fields[] = {
 	  NULL, "trust the source: no checks" },
 	{ "allowEmpty", CONFIG_BOOL, offsetof(struct discover_options, allow_empty), 0, 0, NULL,
 	  "apply a source that lists no backends (else the last good set is kept)" },
+	{ "overrideGrace", CONFIG_DOUBLE, offsetof(struct discover_options, override_grace), 0,
+	  86400, NULL, "seconds an operator override outlives its backend leaving the source" },
 	{ "runtimeDir", CONFIG_STRING, offsetof(struct discover_options, runtime_dir), 0, 0, NULL,
 	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
 	{ "heartbeat", CONFIG_DOUBLE, offsetof(struct discover_options, heartbeat), 0.01, 3600, NULL,
@@ -83,17 +85,24 @@ static const struct config_spec discover_spec = {
 	sizeof(discover_fields) / sizeof(discover_fields[0]),
 };
 
-void discover_publish(struct discover *d)
+void discover_save(struct discover *d)
+{
+	char err[512];
+
+	if (state_save(&d->reg, d->state_path, err, sizeof(err)) == -1)
+		log_error("state not saved", "error=\"%s\"", err);
+}
+
+int discover_publish(struct discover *d)
 {
 	struct bus_set set;
 	struct buf msg = BUF_INIT;
-	char err[512];
+	int changed = registry_commit(&d->reg);
 
-	if (registry_commit(&d->reg)) {
+	if (changed) {
 		size_t listed = registry_published_count(&d->reg);
 
-		if (state_save(&d->reg, d->state_path, err, sizeof(err)) == -1)
-			log_error("state not saved", "error=\"%s\"", err);
+		discover_save(d);
 		log_info("set changed", "service=%s generation=%llu", d->reg.service,
 			 d->reg.generation);
 		if (listed > BUS_MAX_BACKENDS)
@@ -101,11 +110,20 @@ void discover_publish(struct discover *d)
 				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
 	}
 	if (registry_snapshot(&d->reg, &set) == -1)
-		return;
+		return changed;
 	if (bus_set_encode(&set, &msg) == 0)
 		bus_send(&d->pub, msg.data, msg.len);
 	buf_release(&msg);
 	bus_set_release(&set);
+	return changed;
+}
+
+static void on_override_expired(const struct entry *e, void *data)
+{
+	(void)data;
+	log_info("override expired: the source stopped listing the backend", "address=%s "
+		 "drained=%d removed=%d weight=%d", e->address, e->drained, e->removed,
+		 e->weight_override);
 }
 
 static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
@@ -115,6 +133,9 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 
 	proxies_prune(d);
+	if (registry_expire(&d->reg, ev_time(), d->opts->override_grace, on_override_expired,
+			    NULL))
+		discover_save(d);
 	discover_publish(d);
 }
 
@@ -137,7 +158,7 @@ static void on_source_update(void *data, const struct bus_backend *list, size_t 
 	if (n > BUS_MAX_BACKENDS)
 		log_warn("the source lists more backends than the bus carries: publishing the first "
 			 "ones", "listed=%zu published=%d", n, BUS_MAX_BACKENDS);
-	registry_source_update(&d->reg, list, n);
+	registry_source_update(&d->reg, list, n, ev_time());
 	/* before the loop runs, main publishes once everything is set up */
 	if (d->loop)
 		discover_publish(d);
@@ -170,6 +191,7 @@ int main(int argc, char **argv)
 		.rise = 2,
 		.fall = 3,
 		.health_concurrency = 64,
+		.override_grace = 30,
 		.log_level = "info",
 		.log_format = "text",
 	};
@@ -228,7 +250,7 @@ int main(int argc, char **argv)
 					"with none)\n");
 			goto out;
 		}
-		registry_source_update(&d.reg, list, (size_t)n);
+		registry_source_update(&d.reg, list, (size_t)n, ev_time());
 		free(list);
 	}
 	rc = 1;

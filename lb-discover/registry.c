@@ -38,6 +38,14 @@ static void index_put(struct registry *r, size_t i)
 	r->index[k] = i + 1;
 }
 
+/* Re-indexes the current entries in the table there is (after removals). */
+static void index_refill(struct registry *r)
+{
+	memset(r->index, 0, r->index_cap * sizeof(*r->index));
+	for (size_t i = 0; i < r->n; i++)
+		index_put(r, i);
+}
+
 /* Rebuilds the index for the current entries, at least 2 * cap slots. */
 static int index_rebuild(struct registry *r)
 {
@@ -97,10 +105,14 @@ struct entry *registry_get(struct registry *r, const char *address)
 	return e;
 }
 
-void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n)
+void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n,
+			    double now)
 {
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->entries[i].in_source)
+			r->entries[i].left_at = now;	/* until it is listed below */
 		r->entries[i].in_source = 0;
+	}
 	if (n > BUS_MAX_BACKENDS)
 		n = BUS_MAX_BACKENDS;
 	for (size_t i = 0; i < n; i++) {
@@ -109,6 +121,7 @@ void registry_source_update(struct registry *r, const struct bus_backend *list, 
 		if (!e)
 			continue;
 		e->in_source = 1;
+		e->left_at = 0;
 		e->source_weight = list[i].weight > 0 ? list[i].weight : 1;
 		e->source_state = list[i].state;
 		snprintf(e->source_reason, sizeof(e->source_reason), "%s", list[i].reason);
@@ -118,6 +131,42 @@ void registry_source_update(struct registry *r, const struct bus_backend *list, 
 int registry_published(const struct entry *e)
 {
 	return (e->in_source || e->added) && !e->removed;
+}
+
+int registry_overridden(const struct entry *e)
+{
+	return e->drained || e->removed || e->weight_override;
+}
+
+int registry_waiting(const struct entry *e)
+{
+	return !e->in_source && !e->added && registry_overridden(e);
+}
+
+size_t registry_expire(struct registry *r, double now, double grace, registry_expired_cb on_expired,
+		       void *data)
+{
+	size_t k = 0, expired = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct entry *e = &r->entries[i];
+
+		if (!e->in_source && !e->added && !e->left_at)
+			e->left_at = now;	/* the clock starts now */
+		if (e->in_source || e->added || now - e->left_at < grace) {
+			r->entries[k++] = *e;
+			continue;
+		}
+		if (registry_overridden(e)) {
+			on_expired(e, data);
+			expired++;
+		}
+	}
+	if (k != r->n) {
+		r->n = k;
+		index_refill(r);
+	}
+	return expired;
 }
 
 size_t registry_in_source(const struct registry *r)

@@ -19,6 +19,9 @@ struct entry {
 	unsigned healthy : 1;		/* health checks: up (a new backend starts up) */
 	unsigned checking : 1;		/* health checks: one is running */
 	int weight_override;		/* operator: weight, 0 for none */
+	double left_at;			/* wall clock when the source stopped listing it
+					 * (0 while listed); its overrides expire a grace
+					 * period later */
 	int rise_count, fall_count;	/* consecutive check results */
 	char health_reason[BUS_NAME_MAX];
 };
@@ -47,7 +50,22 @@ struct entry *registry_get(struct registry *r, const char *address);
 /* Replaces what the source lists (addresses, weights, and states with
  * reasons when the source knows them). Only the first BUS_MAX_BACKENDS of
  * the list are taken (the caller warns). */
-void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n);
+void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n,
+			    double now);
+/* 1 when the operator set something on the entry (drain, remove, weight). */
+int registry_overridden(const struct entry *e);
+/* 1 when the entry's overrides wait for the source to list it again. */
+int registry_waiting(const struct entry *e);
+typedef void (*registry_expired_cb)(const struct entry *e, void *data);
+/*
+ * Forgets the entries the source stopped listing `grace` seconds ago (wall
+ * clock `now`) and the operator did not add: their health state, and their
+ * overrides, calling on_expired for an entry that had some. Entry pointers
+ * are invalid afterwards. Returns how many had overrides (the caller saves
+ * the state).
+ */
+size_t registry_expire(struct registry *r, double now, double grace, registry_expired_cb on_expired,
+		       void *data);
 /* 1 when the entry is in the published set. */
 int registry_published(const struct entry *e);
 /* How many entries the source lists now. */
