@@ -120,7 +120,9 @@ static void bus_on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 
-	for (int i = 0; i < 1024; i++) {
+	/* a bounded batch: the fd stays readable, so the loop comes back after
+	 * its other watchers (signals, timers) had their turn */
+	for (int i = 0; i < 32; i++) {
 		void *msg = NULL;
 		int n = nn_recv(b->sock, &msg, NN_MSG, NN_DONTWAIT);
 

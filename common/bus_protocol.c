@@ -149,7 +149,8 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 	}
 	list = json_object_get(root, "backends");
 	if (!json_is_array(list) || json_array_size(list) > BUS_MAX_BACKENDS) {
-		fail(err, errsz, "backends must be an array of at most 4096");
+		snprintf(err, errsz, "backends must be an array of at most %d (BUS_MAX_BACKENDS)",
+			 BUS_MAX_BACKENDS);
 		goto out;
 	}
 	set->n = json_array_size(list);

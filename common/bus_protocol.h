@@ -18,10 +18,15 @@
 
 #include "buf.h"
 
-#define BUS_PROTOCOL_VERSION 2	/* 2: reports say which set a proxy ignored */
+/* 2: reports say which set a proxy ignored; 3: status replies may trim the
+ * per-proxy lists to busy backends ("proxies_trimmed") */
+#define BUS_PROTOCOL_VERSION 3
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more */
 #define BUS_MAX_MESSAGE (1024 * 1024)
+/* backends in a set or report: lb-discover publishes no more (an `add` past
+ * it is refused, a longer source cut), proxies refuse a set with more; a set
+ * or report of this many, with the longest fields, fits BUS_MAX_MESSAGE */
 #define BUS_MAX_BACKENDS 4096
 #define BUS_ADDRESS_MAX 64
 #define BUS_NAME_MAX 64
@@ -47,9 +52,9 @@ struct bus_backend {
 	unsigned long long errors;
 };
 
-/* "set": {"v":2,"type":"set","service":"backend","generation":42,
+/* "set": {"v":3,"type":"set","service":"backend","generation":42,
  *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""}]}
- * "report": {"v":2,"type":"report","pid":123,"service":"backend","generation":42,
+ * "report": {"v":3,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,
  *            "backends":[{"address":..,"active":0,"requests":10,"errors":0}]} */
 struct bus_set {

@@ -147,6 +147,32 @@ static void print_proxies(json_t *doc)
 		printf("(no proxy has reported)\n");
 }
 
+/* Overrides kept for a backend the source stopped listing, until they expire. */
+static void print_waiting(json_t *waiting)
+{
+	json_t *w;
+	size_t i;
+
+	if (json_array_size(waiting) == 0)
+		return;
+	printf("%-24s %-26s %9s %11s\n", "WAITING FOR BACKEND", "OVERRIDES", "LEFT", "EXPIRES IN");
+	json_array_foreach(waiting, i, w) {
+		char what[64] = "";
+		long long weight = json_integer_value(json_object_get(w, "weight"));
+
+		if (json_is_true(json_object_get(w, "drained")))
+			strcat(what, "drained ");
+		if (json_is_true(json_object_get(w, "removed")))
+			strcat(what, "removed ");
+		if (weight)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what), "weight %lld", weight);
+		printf("%-24s %-26s %8.1fs %10.1fs\n", json_string_value(json_object_get(w, "address")),
+		       what, json_number_value(json_object_get(w, "left_ago")),
+		       json_number_value(json_object_get(w, "expires_in")));
+	}
+	printf("\n");
+}
+
 static void print_status(json_t *doc, int verbose)
 {
 	json_t *backends = json_object_get(doc, "backends"), *b, *p;
@@ -170,9 +196,13 @@ static void print_status(json_t *doc, int verbose)
 		       json_string_value(json_object_get(b, "reason")));
 	}
 	printf("\n");
+	print_waiting(json_object_get(doc, "waiting"));
 	print_proxies(doc);
 	if (!verbose)
 		return;
+	if (json_is_true(json_object_get(doc, "proxies_trimmed")))
+		printf("\n(per proxy, only backends with requests in flight: the full breakdown is "
+		       "over the bus's message limit)\n");
 	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
 		printf("\nproxy %lld:\n", (long long)json_integer_value(json_object_get(p, "pid")));
 		json_array_foreach(json_object_get(p, "backends"), k, b)

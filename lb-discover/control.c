@@ -1,8 +1,8 @@
 /* control: lb-discover's answers to lb-ctl (REP).
  *
- * Requests: {"v":2,"type":"control","command":C, "address":A, "weight":N}
+ * Requests: {"v":3,"type":"control","command":C, "address":A, "weight":N}
  * with C one of status, drain, undrain, add, remove, weight. Replies:
- * {"v":2,"type":"reply","ok":true,...} or {"v":2,"type":"reply","ok":false,
+ * {"v":3,"type":"reply","ok":true,...} or {"v":3,"type":"reply","ok":false,
  * "error":"..."}. Every command is idempotent: nanomsg's REQ may resend. */
 #include "control.h"
 
@@ -16,34 +16,65 @@
 #include "net.h"
 #include "proxies.h"
 
-static json_t *status(struct discover *d)
+/* Overrides whose backend the source stopped listing, until they expire. */
+static json_t *waiting(struct discover *d)
+{
+	json_t *list = json_array();
+	double now = ev_time();
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		const struct entry *e = &d->reg.entries[i];
+		double left = now - e->left_at;
+
+		if (!registry_waiting(e))
+			continue;
+		json_array_append_new(list, json_pack("{s:s,s:b,s:b,s:i,s:f,s:f}", "address",
+			e->address, "drained", e->drained, "removed", e->removed, "weight",
+			e->weight_override, "left_ago", left,
+			"expires_in", d->opts->override_grace - left));
+	}
+	return list;
+}
+
+/* The status reply; with busy_only, the per-proxy lists keep only backends
+ * with requests in flight (a full one can be over the bus's message limit). */
+static json_t *status(struct discover *d, int busy_only)
 {
 	struct bus_set set;
 	json_t *root = json_object(), *backends = json_array();
+	struct proxy_totals *totals = calloc(d->reg.n ? d->reg.n : 1, sizeof(*totals));
 
-	registry_snapshot(&d->reg, &set);
+	if (!totals || registry_snapshot(&d->reg, &set) == -1) {
+		free(totals);
+		json_decref(backends);
+		json_decref(root);
+		return NULL;
+	}
+	proxies_totals(d, totals);
 	for (size_t i = 0; i < set.n; i++) {
 		const struct bus_backend *b = &set.backends[i];
 		const struct entry *e = registry_find(&d->reg, b->address);
-		unsigned long long requests, errors;
-		unsigned active;
+		const struct proxy_totals *t = &totals[e - d->reg.entries];
 
-		proxies_sum(d, b->address, &active, &requests, &errors);
 		json_array_append_new(backends,
 			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I}", "address", b->address, "state",
 				  bus_state_name(b->state), "weight", b->weight, "reason", b->reason,
-				  "health", e && e->healthy ? "ok" : "failing", "active", (int)active,
-				  "requests", (json_int_t)requests, "errors", (json_int_t)errors));
+				  "health", e->healthy ? "ok" : "failing", "active", (int)t->active,
+				  "requests", (json_int_t)t->requests, "errors", (json_int_t)t->errors));
 	}
 	json_object_set_new(root, "service", json_string(d->reg.service));
 	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
 	json_object_set_new(root, "pid", json_integer(getpid()));
 	json_object_set_new(root, "backends", backends);
-	json_object_set_new(root, "proxies", proxies_json(d));
+	json_object_set_new(root, "waiting", waiting(d));
+	json_object_set_new(root, "proxies", proxies_json(d, busy_only));
+	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
 	/* until then a proxy that has not reported yet may exist */
 	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
 	json_object_set_new(root, "uptime", json_real(ev_now(d->loop) - d->started));
+	json_object_set_new(root, "ok", json_true());
 	bus_set_release(&set);
+	free(totals);
 	return root;
 }
 
@@ -61,6 +92,13 @@ static const char *apply(struct discover *d, const char *cmd, const char *addr, 
 	if (strcmp(cmd, "add") == 0) {
 		if (strlen(addr) >= BUS_ADDRESS_MAX || net_parse_numeric(addr, &na, err, errsz) == -1)
 			return err;
+		e = registry_find(&d->reg, addr);
+		if ((!e || !registry_published(e)) &&
+		    registry_published_count(&d->reg) >= BUS_MAX_BACKENDS) {
+			snprintf(err, errsz, "the set is full: the bus carries at most %d backends "
+				 "(remove one first)", BUS_MAX_BACKENDS);
+			return err;
+		}
 		if (weight && (!json_is_integer(weight) || json_integer_value(weight) < 1 ||
 			       json_integer_value(weight) > 1000)) {
 			snprintf(err, errsz, "the weight must be 1 to 1000");
@@ -78,6 +116,10 @@ static const char *apply(struct discover *d, const char *cmd, const char *addr, 
 		return NULL;
 	}
 	e = registry_find(&d->reg, addr);
+	if (e && registry_waiting(e) && strcmp(cmd, "undrain") == 0) {
+		e->drained = 0;		/* an override waiting for its backend, cancelled */
+		return NULL;
+	}
 	if (!e || !registry_published(e)) {
 		snprintf(err, errsz, "unknown backend %s (lb-ctl status lists them)", addr);
 		return err;
@@ -103,18 +145,48 @@ static const char *apply(struct discover *d, const char *cmd, const char *addr, 
 	return NULL;
 }
 
-static void reply(struct discover *d, json_t *body)
+/* The reply's text (malloc'd), or NULL when it is over the bus's limit. */
+static char *reply_text(json_t *body)
 {
 	char *text;
 
 	json_object_set_new(body, "v", json_integer(BUS_PROTOCOL_VERSION));
 	json_object_set_new(body, "type", json_string("reply"));
 	text = json_dumps(body, JSON_COMPACT);
+	if (text && strlen(text) > BUS_MAX_MESSAGE) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void reply(struct discover *d, json_t *body)
+{
+	char *text = body ? reply_text(body) : NULL;
+
+	if (!text)
+		text = reply_text(json_pack("{s:b,s:s}", "ok", 0, "error", body ? "reply too large"
+										 : "out of memory"));
+	json_decref(body);
+	if (text)
+		bus_send(&d->rep, text, strlen(text));
+	free(text);
+}
+
+/* The full status, or with only busy backends per proxy when that is over
+ * the bus's limit (thousands of backends times several proxies). */
+static void reply_status(struct discover *d)
+{
+	json_t *st = status(d, 0);
+	char *text = st ? reply_text(st) : NULL;
+
+	json_decref(st);
 	if (text) {
 		bus_send(&d->rep, text, strlen(text));
 		free(text);
+		return;
 	}
-	json_decref(body);
+	reply(d, status(d, 1));
 }
 
 static void on_request(struct bus *b, const char *data, size_t len)
@@ -144,10 +216,7 @@ static void on_request(struct bus *b, const char *data, size_t len)
 		return;
 	}
 	if (strcmp(cmd, "status") == 0) {
-		json_t *st = status(d);
-
-		json_object_set_new(st, "ok", json_true());
-		reply(d, st);
+		reply_status(d);
 		json_decref(req);
 		return;
 	}
@@ -157,7 +226,8 @@ static void on_request(struct bus *b, const char *data, size_t len)
 		reply(d, json_pack("{s:b,s:s}", "ok", 0, "error", fail));
 	} else {
 		log_info("operator", "command=%s address=%s", cmd, addr);
-		discover_publish(d);
+		if (!discover_publish(d))
+			discover_save(d);	/* e.g. a waiting override cancelled */
 		reply(d, json_pack("{s:b,s:I}", "ok", 1, "generation",
 				   (json_int_t)d->reg.generation));
 	}

@@ -32,7 +32,10 @@ struct discover_options {
 	double health_timeout;
 	long rise;
 	long fall;
+	long health_concurrency;
 	int no_health_check;
+	int allow_empty;		/* a source that lists no backends is applied */
+	double override_grace;		/* seconds overrides outlive their backend's listing */
 	char *log_level;
 	char *log_format;
 };
@@ -66,7 +69,11 @@ struct discover {
 };
 
 /* Commits registry changes (new generation, state file) and publishes the
- * set; also the heartbeat's re-publication. */
-void discover_publish(struct discover *d);
+ * set; also the heartbeat's re-publication. Returns 1 when the set changed
+ * (and the state was saved). */
+int discover_publish(struct discover *d);
+/* Saves the state file (overrides that changed without changing the set);
+ * a failure is logged. */
+void discover_save(struct discover *d);
 
 #endif

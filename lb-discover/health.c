@@ -22,9 +22,17 @@ struct health {
 	health_change_cb on_change;
 	void *data;
 	struct curl_ev *curl;
-	ev_timer round;		/* starts a round of checks every interval */
+	ev_timer tick;		/* starts the checks now due */
+	size_t cursor;		/* the registry entry to visit next */
+	double owed;		/* entries to visit, carried between ticks */
+	double last_tick;	/* ev_now of the last tick */
+	int nrunning;
 	struct check *running;
 };
+
+/* At most this many ticks a second: a few thousand backends are visited in
+ * batches rather than one timer per check. */
+#define HEALTH_TICK_MIN 0.02
 
 static size_t write_nothing(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -44,6 +52,7 @@ static void record(struct health *h, struct check *c, CURLcode code)
 	ok = code == CURLE_OK && status >= 200 && status < 400;
 	if (!e)
 		return;
+	e->checking = 0;
 	if (ok) {
 		e->fall_count = 0;
 		if (!e->healthy && ++e->rise_count >= h->opts.rise) {
@@ -75,6 +84,7 @@ static void check_done(CURL *easy, CURLcode result, void *data)
 	struct health *h = c->h;
 
 	record(h, c, result);
+	h->nrunning--;
 	curl_easy_cleanup(easy);
 	for (pp = &h->running; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -85,15 +95,7 @@ static void check_done(CURL *easy, CURLcode result, void *data)
 	free(c);
 }
 
-static int running_for(const struct health *h, const char *address)
-{
-	for (const struct check *c = h->running; c; c = c->next)
-		if (strcmp(c->address, address) == 0)
-			return 1;
-	return 0;
-}
-
-static void start_check(struct health *h, const struct entry *e)
+static void start_check(struct health *h, struct entry *e)
 {
 	struct check *c = calloc(1, sizeof(*c));
 	char url[BUS_ADDRESS_MAX + 256];
@@ -120,20 +122,46 @@ static void start_check(struct health *h, const struct entry *e)
 	}
 	c->next = h->running;
 	h->running = c;
+	h->nrunning++;
+	e->checking = 1;
 }
 
-static void on_round(struct ev_loop *loop, ev_timer *w, int revents)
+/* Seconds between ticks for n entries: one entry per tick, or a batch every
+ * HEALTH_TICK_MIN. */
+static double tick_period(const struct health *h, size_t n)
+{
+	double t = h->opts.interval / (double)(n ? n : 1);
+
+	return t < HEALTH_TICK_MIN ? HEALTH_TICK_MIN : t;
+}
+
+/* Visits entries at n per interval, starting a check on each published one
+ * not being checked, while fewer than `concurrency` run; the cursor waits at
+ * the limit, so a slow round takes longer instead of piling up checks. */
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct health *h = w->data;
-	(void)loop;
+	struct registry *r = h->reg;
+	double period = tick_period(h, r->n), now = ev_now(loop);
 	(void)revents;
 
-	for (size_t i = 0; i < h->reg->n; i++) {
-		const struct entry *e = &h->reg->entries[i];
+	/* by the time that passed: a late tick visits more */
+	h->owed += (double)r->n * (now - h->last_tick) / h->opts.interval;
+	h->last_tick = now;
+	if (h->owed > (double)r->n)
+		h->owed = (double)r->n;
+	while (h->owed >= 1 && r->n && h->nrunning < h->opts.concurrency) {
+		struct entry *e;
 
-		if (registry_published(e) && !running_for(h, e->address))
+		if (h->cursor >= r->n)
+			h->cursor = 0;
+		e = &r->entries[h->cursor++];
+		h->owed -= 1;
+		if (registry_published(e) && !e->checking)
 			start_check(h, e);
 	}
+	w->repeat = period;
+	ev_timer_again(loop, w);
 }
 
 struct health *health_start(struct ev_loop *loop, struct registry *reg,
@@ -154,9 +182,11 @@ struct health *health_start(struct ev_loop *loop, struct registry *reg,
 	h->opts = *opts;
 	h->on_change = on_change;
 	h->data = data;
-	ev_timer_init(&h->round, on_round, 0.05, opts->interval);
-	h->round.data = h;
-	ev_timer_start(loop, &h->round);
+	h->last_tick = ev_now(loop);
+	ev_init(&h->tick, on_tick);
+	h->tick.repeat = tick_period(h, reg->n);
+	h->tick.data = h;
+	ev_timer_again(loop, &h->tick);
 	return h;
 }
 
@@ -164,7 +194,7 @@ void health_stop(struct health *h)
 {
 	if (!h)
 		return;
-	ev_timer_stop(h->loop, &h->round);
+	ev_timer_stop(h->loop, &h->tick);
 	while (h->running) {
 		struct check *c = h->running;
 

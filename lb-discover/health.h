@@ -13,13 +13,16 @@ struct health_options {
 	double timeout;		/* seconds a check may take */
 	int rise;		/* successes in a row to come back up */
 	int fall;		/* failures in a row to go down */
+	int concurrency;	/* checks running at once, at most */
 };
 
 typedef void (*health_change_cb)(void *data);
 
 /* Starts checking every published backend of reg each interval (2xx and 3xx
- * are healthy); calls on_change when one goes down or comes back. Returns
- * NULL on failure. */
+ * are healthy), the checks spread evenly over the interval and at most
+ * `concurrency` at once (when checks are slower than that allows, each
+ * backend's interval stretches instead of checks piling up); calls
+ * on_change when one goes down or comes back. Returns NULL on failure. */
 struct health *health_start(struct ev_loop *loop, struct registry *reg,
 			    const struct health_options *opts, health_change_cb on_change,
 			    void *data);

@@ -64,8 +64,14 @@ static const struct config_field discover_fields[] = {
 	  "successes in a row for a down backend to come back" },
 	{ "fall", CONFIG_INT, offsetof(struct discover_options, fall), 1, 100, NULL,
 	  "failures in a row for a backend to go down" },
+	{ "healthConcurrency", CONFIG_INT, offsetof(struct discover_options, health_concurrency), 1,
+	  100000, NULL, "health checks running at once, at most (spread over the interval)" },
 	{ "noHealthCheck", CONFIG_BOOL, offsetof(struct discover_options, no_health_check), 0, 0,
 	  NULL, "trust the source: no checks" },
+	{ "allowEmpty", CONFIG_BOOL, offsetof(struct discover_options, allow_empty), 0, 0, NULL,
+	  "apply a source that lists no backends (else the last good set is kept)" },
+	{ "overrideGrace", CONFIG_DOUBLE, offsetof(struct discover_options, override_grace), 0,
+	  86400, NULL, "seconds an operator override outlives its backend leaving the source" },
 	{ "runtimeDir", CONFIG_STRING, offsetof(struct discover_options, runtime_dir), 0, 0, NULL,
 	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
 	{ "heartbeat", CONFIG_DOUBLE, offsetof(struct discover_options, heartbeat), 0.01, 3600, NULL,
@@ -79,24 +85,45 @@ static const struct config_spec discover_spec = {
 	sizeof(discover_fields) / sizeof(discover_fields[0]),
 };
 
-void discover_publish(struct discover *d)
+void discover_save(struct discover *d)
+{
+	char err[512];
+
+	if (state_save(&d->reg, d->state_path, err, sizeof(err)) == -1)
+		log_error("state not saved", "error=\"%s\"", err);
+}
+
+int discover_publish(struct discover *d)
 {
 	struct bus_set set;
 	struct buf msg = BUF_INIT;
-	char err[512];
+	int changed = registry_commit(&d->reg);
 
-	if (registry_commit(&d->reg)) {
-		if (state_save(&d->reg, d->state_path, err, sizeof(err)) == -1)
-			log_error("state not saved", "error=\"%s\"", err);
+	if (changed) {
+		size_t listed = registry_published_count(&d->reg);
+
+		discover_save(d);
 		log_info("set changed", "service=%s generation=%llu", d->reg.service,
 			 d->reg.generation);
+		if (listed > BUS_MAX_BACKENDS)
+			log_warn("more backends than the bus carries: publishing the first ones",
+				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
 	}
 	if (registry_snapshot(&d->reg, &set) == -1)
-		return;
+		return changed;
 	if (bus_set_encode(&set, &msg) == 0)
 		bus_send(&d->pub, msg.data, msg.len);
 	buf_release(&msg);
 	bus_set_release(&set);
+	return changed;
+}
+
+static void on_override_expired(const struct entry *e, void *data)
+{
+	(void)data;
+	log_info("override expired: the source stopped listing the backend", "address=%s "
+		 "drained=%d removed=%d weight=%d", e->address, e->drained, e->removed,
+		 e->weight_override);
 }
 
 static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
@@ -106,6 +133,9 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 
 	proxies_prune(d);
+	if (registry_expire(&d->reg, ev_time(), d->opts->override_grace, on_override_expired,
+			    NULL))
+		discover_save(d);
 	discover_publish(d);
 }
 
@@ -113,7 +143,22 @@ static void on_source_update(void *data, const struct bus_backend *list, size_t 
 {
 	struct discover *d = data;
 
-	registry_source_update(&d->reg, list, n);
+	/* as nginx refuses an upstream without servers: an empty list is far
+	 * more often a broken edit or lookup than an intent */
+	if (n == 0 && registry_in_source(&d->reg) && !d->opts->allow_empty) {
+		log_warn("the source lists no backends: keeping the last good set (--allow-empty "
+			 "applies an empty one)", "service=%s kept=%zu", d->reg.service,
+			 registry_in_source(&d->reg));
+		return;
+	}
+	if (n == 0)
+		log_warn("the source lists no backends: publishing an empty set (proxies answer 503)",
+			 "service=%s allow_empty=%s", d->reg.service,
+			 d->opts->allow_empty ? "on" : "off");
+	if (n > BUS_MAX_BACKENDS)
+		log_warn("the source lists more backends than the bus carries: publishing the first "
+			 "ones", "listed=%zu published=%d", n, BUS_MAX_BACKENDS);
+	registry_source_update(&d->reg, list, n, ev_time());
 	/* before the loop runs, main publishes once everything is set up */
 	if (d->loop)
 		discover_publish(d);
@@ -145,6 +190,8 @@ int main(int argc, char **argv)
 		.health_timeout = 1,
 		.rise = 2,
 		.fall = 3,
+		.health_concurrency = 64,
+		.override_grace = 30,
 		.log_level = "info",
 		.log_format = "text",
 	};
@@ -198,7 +245,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "lb-discover: --static: %s\n", err);
 			goto out;
 		}
-		registry_source_update(&d.reg, list, (size_t)n);
+		if (n == 0 && !opts.allow_empty) {
+			fprintf(stderr, "lb-discover: --static lists no backends (--allow-empty starts "
+					"with none)\n");
+			goto out;
+		}
+		registry_source_update(&d.reg, list, (size_t)n, ev_time());
 		free(list);
 	}
 	rc = 1;
@@ -261,7 +313,8 @@ int main(int argc, char **argv)
 	signals_init(&sig, d.loop, on_stop, NULL, &d);
 	if (!opts.no_health_check) {
 		struct health_options ho = { opts.health_path, opts.health_interval,
-					     opts.health_timeout, (int)opts.rise, (int)opts.fall };
+					     opts.health_timeout, (int)opts.rise, (int)opts.fall,
+					     (int)opts.health_concurrency };
 
 		if (opts.health_path[0] != '/') {
 			fprintf(stderr, "lb-discover: --health-path must start with /\n");

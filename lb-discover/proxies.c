@@ -115,25 +115,25 @@ enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report
 	return PROXY_BEHIND;
 }
 
-void proxies_sum(const struct discover *d, const char *address, unsigned *active,
-		 unsigned long long *requests, unsigned long long *errors)
+void proxies_totals(struct discover *d, struct proxy_totals *totals)
 {
-	*active = 0;
-	*requests = *errors = 0;
 	for (size_t p = 0; p < d->nproxies; p++) {
 		const struct bus_set *r = &d->proxies[p].report;
 
 		for (size_t k = 0; k < r->n; k++) {
-			if (strcmp(r->backends[k].address, address) == 0) {
-				*active += r->backends[k].active;
-				*requests += r->backends[k].requests;
-				*errors += r->backends[k].errors;
-			}
+			struct entry *e = registry_find(&d->reg, r->backends[k].address);
+			struct proxy_totals *t = e ? &totals[e - d->reg.entries] : NULL;
+
+			if (!t)
+				continue;
+			t->active += r->backends[k].active;
+			t->requests += r->backends[k].requests;
+			t->errors += r->backends[k].errors;
 		}
 	}
 }
 
-json_t *proxies_json(const struct discover *d)
+json_t *proxies_json(const struct discover *d, int busy_only)
 {
 	json_t *proxies = json_array();
 	double now = ev_now(d->loop);
@@ -143,12 +143,14 @@ json_t *proxies_json(const struct discover *d)
 		enum proxy_sync sync = proxies_sync(d, &d->proxies[p]);
 		json_t *per = json_array();
 
-		for (size_t k = 0; k < r->n; k++)
-			json_array_append_new(per, json_pack("{s:s,s:i,s:I,s:I}", "address",
-							     r->backends[k].address, "active",
-							     (int)r->backends[k].active, "requests",
-							     (json_int_t)r->backends[k].requests, "errors",
-							     (json_int_t)r->backends[k].errors));
+		for (size_t k = 0; k < r->n; k++) {
+			const struct bus_backend *b = &r->backends[k];
+
+			if (!busy_only || b->active)
+				json_array_append_new(per, json_pack("{s:s,s:i,s:I,s:I}", "address",
+					b->address, "active", (int)b->active, "requests",
+					(json_int_t)b->requests, "errors", (json_int_t)b->errors));
+		}
 		/* "follows": the proxy runs one of this lb-discover's sets (at or
 		 * above the floor, not refusing newer ones): what drain --wait needs */
 		json_array_append_new(proxies,

@@ -28,10 +28,15 @@ void proxies_prune(struct discover *d);
 int proxies_settled(const struct discover *d);
 void proxies_release(struct discover *d);
 enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report *p);
-/* Sums the counters every proxy reports for address. */
-void proxies_sum(const struct discover *d, const char *address, unsigned *active,
-		 unsigned long long *requests, unsigned long long *errors);
-/* The proxies as lb-ctl shows them (a new JSON array). */
-json_t *proxies_json(const struct discover *d);
+struct proxy_totals {
+	unsigned active;
+	unsigned long long requests, errors;
+};
+/* Sums what every proxy reports into totals[i] for the registry's entry i
+ * (d->reg.n of them, zeroed by the caller). */
+void proxies_totals(struct discover *d, struct proxy_totals *totals);
+/* The proxies as lb-ctl shows them (a new JSON array); with busy_only, each
+ * proxy's per-backend list holds only backends with requests in flight. */
+json_t *proxies_json(const struct discover *d, int busy_only);
 
 #endif

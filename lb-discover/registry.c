@@ -14,15 +14,66 @@ void registry_init(struct registry *r, const char *service)
 void registry_release(struct registry *r)
 {
 	free(r->entries);
+	free(r->index);
 	free(r->last);
 	memset(r, 0, sizeof(*r));
 }
 
+/* FNV-1a */
+static size_t hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static void index_put(struct registry *r, size_t i)
+{
+	size_t mask = r->index_cap - 1, k = hash(r->entries[i].address) & mask;
+
+	while (r->index[k])
+		k = (k + 1) & mask;
+	r->index[k] = i + 1;
+}
+
+/* Re-indexes the current entries in the table there is (after removals). */
+static void index_refill(struct registry *r)
+{
+	memset(r->index, 0, r->index_cap * sizeof(*r->index));
+	for (size_t i = 0; i < r->n; i++)
+		index_put(r, i);
+}
+
+/* Rebuilds the index for the current entries, at least 2 * cap slots. */
+static int index_rebuild(struct registry *r)
+{
+	size_t cap = 32, *slots;
+
+	while (cap < 2 * r->cap)
+		cap *= 2;
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -1;
+	free(r->index);
+	r->index = slots;
+	r->index_cap = cap;
+	for (size_t i = 0; i < r->n; i++)
+		index_put(r, i);
+	return 0;
+}
+
 struct entry *registry_find(struct registry *r, const char *address)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->entries[i].address, address) == 0)
-			return &r->entries[i];
+	size_t mask, k;
+
+	if (!r->index)
+		return NULL;
+	mask = r->index_cap - 1;
+	for (k = hash(address) & mask; r->index[k]; k = (k + 1) & mask)
+		if (strcmp(r->entries[r->index[k] - 1].address, address) == 0)
+			return &r->entries[r->index[k] - 1];
 	return NULL;
 }
 
@@ -40,25 +91,37 @@ struct entry *registry_get(struct registry *r, const char *address)
 			return NULL;
 		r->entries = grown;
 		r->cap = cap;
+		if (index_rebuild(r) == -1) {
+			r->cap = r->n;	/* the index still fits the old count: retry next time */
+			return NULL;
+		}
 	}
 	e = &r->entries[r->n++];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->address, sizeof(e->address), "%s", address);
 	e->source_weight = 1;
 	e->healthy = 1;
+	index_put(r, r->n - 1);
 	return e;
 }
 
-void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n)
+void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n,
+			    double now)
 {
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->entries[i].in_source)
+			r->entries[i].left_at = now;	/* until it is listed below */
 		r->entries[i].in_source = 0;
+	}
+	if (n > BUS_MAX_BACKENDS)
+		n = BUS_MAX_BACKENDS;
 	for (size_t i = 0; i < n; i++) {
 		struct entry *e = registry_get(r, list[i].address);
 
 		if (!e)
 			continue;
 		e->in_source = 1;
+		e->left_at = 0;
 		e->source_weight = list[i].weight > 0 ? list[i].weight : 1;
 		e->source_state = list[i].state;
 		snprintf(e->source_reason, sizeof(e->source_reason), "%s", list[i].reason);
@@ -68,6 +131,60 @@ void registry_source_update(struct registry *r, const struct bus_backend *list, 
 int registry_published(const struct entry *e)
 {
 	return (e->in_source || e->added) && !e->removed;
+}
+
+int registry_overridden(const struct entry *e)
+{
+	return e->drained || e->removed || e->weight_override;
+}
+
+int registry_waiting(const struct entry *e)
+{
+	return !e->in_source && !e->added && registry_overridden(e);
+}
+
+size_t registry_expire(struct registry *r, double now, double grace, registry_expired_cb on_expired,
+		       void *data)
+{
+	size_t k = 0, expired = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct entry *e = &r->entries[i];
+
+		if (!e->in_source && !e->added && !e->left_at)
+			e->left_at = now;	/* the clock starts now */
+		if (e->in_source || e->added || now - e->left_at < grace) {
+			r->entries[k++] = *e;
+			continue;
+		}
+		if (registry_overridden(e)) {
+			on_expired(e, data);
+			expired++;
+		}
+	}
+	if (k != r->n) {
+		r->n = k;
+		index_refill(r);
+	}
+	return expired;
+}
+
+size_t registry_in_source(const struct registry *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		k += r->entries[i].in_source;
+	return k;
+}
+
+size_t registry_published_count(const struct registry *r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		k += registry_published(&r->entries[i]) ? 1 : 0;
+	return k;
 }
 
 static void describe(const struct entry *e, struct bus_backend *b)
@@ -100,7 +217,7 @@ int registry_snapshot(const struct registry *r, struct bus_set *out)
 	out->backends = calloc(r->n ? r->n : 1, sizeof(*out->backends));
 	if (!out->backends)
 		return -1;
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n && k < BUS_MAX_BACKENDS; i++)
 		if (registry_published(&r->entries[i]))
 			describe(&r->entries[i], &out->backends[k++]);
 	out->n = k;

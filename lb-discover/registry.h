@@ -17,7 +17,11 @@ struct entry {
 	unsigned removed : 1;		/* operator: remove */
 	unsigned drained : 1;		/* operator: drain */
 	unsigned healthy : 1;		/* health checks: up (a new backend starts up) */
+	unsigned checking : 1;		/* health checks: one is running */
 	int weight_override;		/* operator: weight, 0 for none */
+	double left_at;			/* wall clock when the source stopped listing it
+					 * (0 while listed); its overrides expire a grace
+					 * period later */
 	int rise_count, fall_count;	/* consecutive check results */
 	char health_reason[BUS_NAME_MAX];
 };
@@ -30,6 +34,8 @@ struct registry {
 					 * earlier lb-discover */
 	struct entry *entries;
 	size_t n, cap;
+	size_t *index;			/* open addressing by address: entry number + 1, 0 empty */
+	size_t index_cap;		/* a power of two, at least 2 * cap */
 	int changed;			/* the published set differs from the last one */
 	struct bus_backend *last;	/* the view last committed, to detect changes */
 	size_t last_n;
@@ -37,16 +43,38 @@ struct registry {
 
 void registry_init(struct registry *r, const char *service);
 void registry_release(struct registry *r);
+/* The entry for address, or NULL; constant time (a hash index). */
 struct entry *registry_find(struct registry *r, const char *address);
 /* The entry for address, created (healthy, nothing set) if new; NULL on ENOMEM. */
 struct entry *registry_get(struct registry *r, const char *address);
 /* Replaces what the source lists (addresses, weights, and states with
- * reasons when the source knows them). */
-void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n);
+ * reasons when the source knows them). Only the first BUS_MAX_BACKENDS of
+ * the list are taken (the caller warns). */
+void registry_source_update(struct registry *r, const struct bus_backend *list, size_t n,
+			    double now);
+/* 1 when the operator set something on the entry (drain, remove, weight). */
+int registry_overridden(const struct entry *e);
+/* 1 when the entry's overrides wait for the source to list it again. */
+int registry_waiting(const struct entry *e);
+typedef void (*registry_expired_cb)(const struct entry *e, void *data);
+/*
+ * Forgets the entries the source stopped listing `grace` seconds ago (wall
+ * clock `now`) and the operator did not add: their health state, and their
+ * overrides, calling on_expired for an entry that had some. Entry pointers
+ * are invalid afterwards. Returns how many had overrides (the caller saves
+ * the state).
+ */
+size_t registry_expire(struct registry *r, double now, double grace, registry_expired_cb on_expired,
+		       void *data);
 /* 1 when the entry is in the published set. */
 int registry_published(const struct entry *e);
+/* How many entries the source lists now. */
+size_t registry_in_source(const struct registry *r);
+/* How many entries are published (before the BUS_MAX_BACKENDS cut). */
+size_t registry_published_count(const struct registry *r);
 /* The published set (addresses, weights, states, reasons) at the current
- * generation; the caller releases it with bus_set_release(). */
+ * generation, at most BUS_MAX_BACKENDS of them (the first, in the order
+ * they were first seen); the caller releases it with bus_set_release(). */
 int registry_snapshot(const struct registry *r, struct bus_set *out);
 /* Records that something may have changed: compares the published view
  * with the last one and, if it differs, bumps the generation. Returns 1

@@ -45,19 +45,59 @@ int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_
 	return 0;
 }
 
+/* Appends b, growing the list geometrically (capacity 16, then the next
+ * power of two: implied by n). */
 static int append(struct bus_backend **list, int *n, const struct bus_backend *b)
 {
-	struct bus_backend *grown;
+	if (*n == 0 || (*n >= 16 && (*n & (*n - 1)) == 0)) {
+		struct bus_backend *grown = realloc(*list, (size_t)(*n ? 2 * *n : 16) * sizeof(*grown));
 
-	for (int i = 0; i < *n; i++)
-		if (strcmp((*list)[i].address, b->address) == 0)
-			return 0;	/* listed twice: once is enough */
-	grown = realloc(*list, (size_t)(*n + 1) * sizeof(*grown));
-	if (!grown)
-		return -1;
-	*list = grown;
+		if (!grown)
+			return -1;
+		*list = grown;
+	}
 	(*list)[(*n)++] = *b;
 	return 0;
+}
+
+struct slot {
+	const char *address;
+	int i;
+};
+
+static int by_address_then_place(const void *a, const void *b)
+{
+	const struct slot *x = a, *y = b;
+	int c = strcmp(x->address, y->address);
+
+	return c ? c : x->i - y->i;
+}
+
+/* An address listed twice is taken once, at its first place; the order is
+ * kept. Returns the new count (sorting, so thousands cost little). */
+static int drop_repeats(struct bus_backend *list, int n)
+{
+	struct slot *slots = n > 1 ? malloc((size_t)n * sizeof(*slots)) : NULL;
+	char *repeat = n > 1 ? calloc((size_t)n, 1) : NULL;
+	int k = 0;
+
+	if (!slots || !repeat) {
+		free(slots);
+		free(repeat);
+		return n;	/* n < 2, or no memory: the registry takes repeats as one */
+	}
+	for (int i = 0; i < n; i++)
+		slots[i] = (struct slot){ list[i].address, i };
+	qsort(slots, (size_t)n, sizeof(*slots), by_address_then_place);
+	for (int i = 1; i < n; i++)
+		if (strcmp(slots[i].address, slots[i - 1].address) == 0)
+			repeat[slots[i].i] = 1;
+	for (int i = 0; i < n; i++)
+		if (!repeat[i])
+			list[k++] = list[i];
+	free(slots);
+	free(repeat);
+	return k;
 }
 
 int source_parse_list(const char *spec, struct bus_backend **out, char *err, size_t errsz)
@@ -76,7 +116,7 @@ int source_parse_list(const char *spec, struct bus_backend **out, char *err, siz
 	}
 	free(copy);
 	*out = list;
-	return n;
+	return drop_repeats(list, n);
 fail:
 	free(copy);
 	free(list);
@@ -126,7 +166,7 @@ static int parse_json(const char *path, const char *text, size_t len, struct bus
 	}
 	json_decref(root);
 	*out = list;
-	return n;
+	return drop_repeats(list, n);
 fail:
 	json_decref(root);
 	free(list);
@@ -173,7 +213,7 @@ int source_file_parse(const char *path, const char *text, size_t len, struct bus
 		}
 	}
 	*out = list;
-	return n;
+	return drop_repeats(list, n);
 }
 
 /* Reads and parses; on success hands the list over. */

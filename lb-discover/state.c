@@ -18,6 +18,7 @@
 struct override {
 	char address[BUS_ADDRESS_MAX];
 	int added, removed, drained, weight;
+	double left;		/* when the source stopped listing it, 0: listed */
 };
 
 /* A rename is durable once the directory holding it is on disk. */
@@ -74,6 +75,12 @@ static int parse_override(json_t *o, size_t i, struct override *ov, char *err, s
 		return -1;
 	}
 	ov->weight = w ? (int)json_integer_value(w) : 0;
+	w = json_object_get(o, "left");
+	if (w && (!json_is_number(w) || json_number_value(w) < 0)) {
+		snprintf(err, errsz, "backends[%zu].left must be a time in seconds", i);
+		return -1;
+	}
+	ov->left = w ? json_number_value(w) : 0;
 	return 0;
 }
 
@@ -185,6 +192,8 @@ int state_load(struct registry *r, const char *path, char *err, size_t errsz)
 		e->removed = ov[i].removed;
 		e->drained = ov[i].drained;
 		e->weight_override = ov[i].weight;
+		if (!e->in_source)
+			e->left_at = ov[i].left;	/* 0: registry_expire starts the clock */
 	}
 	free(ov);
 	return 0;
@@ -204,12 +213,14 @@ int state_save(const struct registry *r, const char *path, char *err, size_t err
 		const struct entry *e = &r->entries[i];
 		json_t *o;
 
-		if (!e->added && !e->removed && !e->drained && !e->weight_override)
+		if (!e->added && !registry_overridden(e))
 			continue;
 		o = json_pack("{s:s,s:b,s:b,s:b}", "address", e->address, "added", e->added,
 			      "removed", e->removed, "drained", e->drained);
 		if (e->weight_override)
 			json_object_set_new(o, "weight", json_integer(e->weight_override));
+		if (!e->in_source && e->left_at)
+			json_object_set_new(o, "left", json_real(e->left_at));
 		json_array_append_new(list, o);
 	}
 	json_object_set_new(root, "backends", list);

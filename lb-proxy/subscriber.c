@@ -121,7 +121,6 @@ static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
 	struct subscriber *s = w->data;
 	struct proxy *px = s->px;
 	struct bus_set rep;
-	struct bus_backend items[BUS_MAX_BACKENDS > 256 ? 256 : BUS_MAX_BACKENDS];
 	struct buf msg = BUF_INIT;
 	(void)loop;
 	(void)revents;
@@ -134,10 +133,10 @@ static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
 	rep.pid = getpid();
 	rep.stale = px->stale;
 	rep.uptime = timefmt_mono() - px->started;
-	rep.backends = items;
-	for (size_t i = 0; i < px->set.n && rep.n < sizeof(items) / sizeof(items[0]); i++) {
+	rep.backends = s->items;
+	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
 		const struct backend *be = px->set.items[i];
-		struct bus_backend *b = &items[rep.n++];
+		struct bus_backend *b = &s->items[rep.n++];
 
 		memset(b, 0, sizeof(*b));
 		snprintf(b->address, sizeof(b->address), "%s", be->name);
@@ -157,6 +156,11 @@ int subscriber_init(struct subscriber *s, struct proxy *px, const char *dir, con
 	s->sets.sock = s->reports.sock = -1;
 	s->px = px;
 	snprintf(s->service, sizeof(s->service), "%s", service);
+	s->items = calloc(BUS_MAX_BACKENDS, sizeof(*s->items));
+	if (!s->items) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	if (bus_open(&s->sets, BUS_SUB, dir, BUS_SOCKET_SETS, err, errsz) == -1 ||
 	    bus_open(&s->reports, BUS_PUSH, dir, BUS_SOCKET_REPORTS, err, errsz) == -1)
 		return -1;
@@ -179,4 +183,6 @@ void subscriber_release(struct subscriber *s)
 	}
 	bus_close(&s->sets);
 	bus_close(&s->reports);
+	free(s->items);
+	s->items = NULL;
 }

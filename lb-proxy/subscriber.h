@@ -5,6 +5,7 @@
 #include <ev.h>
 
 #include "bus.h"
+#include "bus_protocol.h"
 #include "proxy.h"
 
 struct subscriber {
@@ -18,6 +19,7 @@ struct subscriber {
 	unsigned long long ignored;	/* the last older set refused since one applied */
 	int other_version;		/* the protocol version last refused (logged once) */
 	char service[64];
+	struct bus_backend *items;	/* BUS_MAX_BACKENDS: the report's counters */
 };
 
 /* Connects to DIR's sets and reports sockets (lb-discover need not run yet:
