@@ -43,9 +43,11 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct bus_backend *b = &set->backends[i];
-		json_t *o = report ? json_pack("{s:s,s:I,s:I,s:I}", "address", b->address, "active",
+		json_t *o = report ? json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "address", b->address,
+					       "state", bus_state_name(b->state), "active",
 					       (json_int_t)b->active, "requests", (json_int_t)b->requests,
-					       "errors", (json_int_t)b->errors)
+					       "errors", (json_int_t)b->errors, "responses_5xx",
+					       (json_int_t)b->responses_5xx)
 				   : json_pack("{s:s,s:i,s:s,s:s}", "address", b->address, "weight",
 					       b->weight, "state", bus_state_name(b->state), "reason",
 					       b->reason);
@@ -170,17 +172,26 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 		}
 		if (report) {
 			json_t *a = json_object_get(o, "active"), *r = json_object_get(o, "requests"),
-			       *e = json_object_get(o, "errors");
+			       *e = json_object_get(o, "errors"), *x = json_object_get(o, "responses_5xx");
+			const char *st = json_string_value(json_object_get(o, "state"));
+			int state = st ? bus_state_parse(st) : -1;
 
 			if (!json_is_integer(a) || !json_is_integer(r) || !json_is_integer(e) ||
-			    json_integer_value(a) < 0 || json_integer_value(a) > INT_MAX ||
-			    json_integer_value(r) < 0 || json_integer_value(e) < 0) {
+			    !json_is_integer(x) || json_integer_value(a) < 0 ||
+			    json_integer_value(a) > INT_MAX || json_integer_value(r) < 0 ||
+			    json_integer_value(e) < 0 || json_integer_value(x) < 0) {
 				snprintf(err, errsz, "backends[%zu]: counters must be integers >= 0", i);
 				goto out;
 			}
+			if (state < 0) {
+				snprintf(err, errsz, "backends[%zu]: state must be up, draining or down", i);
+				goto out;
+			}
+			b->state = (enum bus_state)state;
 			b->active = (unsigned)json_integer_value(a);
 			b->requests = (unsigned long long)json_integer_value(r);
 			b->errors = (unsigned long long)json_integer_value(e);
+			b->responses_5xx = (unsigned long long)json_integer_value(x);
 		} else {
 			json_t *w = json_object_get(o, "weight");
 			const char *st = json_string_value(json_object_get(o, "state"));

@@ -19,8 +19,10 @@
 #include "buf.h"
 
 /* 2: reports say which set a proxy ignored; 3: status replies may trim the
- * per-proxy lists to busy backends ("proxies_trimmed") */
-#define BUS_PROTOCOL_VERSION 3
+ * per-proxy lists to busy backends ("proxies_trimmed"); 4: report backends
+ * carry the proxy's own view ("state": down while it skips a backend after
+ * a failed connect) and its 5xx answers ("responses_5xx") */
+#define BUS_PROTOCOL_VERSION 4
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more */
 #define BUS_MAX_MESSAGE (1024 * 1024)
@@ -46,17 +48,19 @@ struct bus_backend {
 	int weight;			/* 1-1000 */
 	enum bus_state state;
 	char reason[BUS_NAME_MAX];	/* why not up: "operator", "health check", "source" */
-	/* in reports: */
+	/* in reports (state: the proxy's view): */
 	unsigned active;		/* requests in flight */
 	unsigned long long requests;	/* forwarded */
-	unsigned long long errors;
+	unsigned long long errors;	/* connects and exchanges that failed */
+	unsigned long long responses_5xx;	/* 5xx answers the backend gave */
 };
 
-/* "set": {"v":3,"type":"set","service":"backend","generation":42,
+/* "set": {"v":4,"type":"set","service":"backend","generation":42,
  *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""}]}
- * "report": {"v":3,"type":"report","pid":123,"service":"backend","generation":42,
+ * "report": {"v":4,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,
- *            "backends":[{"address":..,"active":0,"requests":10,"errors":0}]} */
+ *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
+ *                         "responses_5xx":0}]} */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
 	char service[BUS_NAME_MAX];

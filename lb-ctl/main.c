@@ -182,10 +182,20 @@ static void print_status(json_t *doc, int verbose)
 	       json_string_value(json_object_get(doc, "service")),
 	       (long long)json_integer_value(json_object_get(doc, "generation")),
 	       (long long)json_integer_value(json_object_get(doc, "pid")));
-	printf("%-24s %-9s %6s  %-8s %9s %10s %7s  %s\n", "ADDRESS", "STATE", "WEIGHT", "HEALTH",
-	       "IN-FLIGHT", "REQUESTS", "ERRORS", "REASON");
+	printf("%-24s %-9s %6s  %-8s %9s %10s %7s %7s  %s\n", "ADDRESS", "STATE", "WEIGHT",
+	       "HEALTH", "IN-FLIGHT", "REQUESTS", "ERRORS", "5XX", "REASON");
 	json_array_foreach(backends, i, b) {
-		printf("%-24s %-9s %6lld  %-8s %9lld %10lld %7lld  %s\n",
+		long long skipping = json_integer_value(json_object_get(b, "proxies_skipping"));
+		char reason[160];
+
+		/* lb-discover's state, and the proxies' own view when it differs */
+		snprintf(reason, sizeof(reason), "%s", json_string_value(json_object_get(b, "reason")));
+		if (skipping)
+			snprintf(reason, sizeof(reason), "%s%sskipped by %lld prox%s (failed connects)",
+				 json_string_value(json_object_get(b, "reason")),
+				 *json_string_value(json_object_get(b, "reason")) ? "; " : "", skipping,
+				 skipping == 1 ? "y" : "ies");
+		printf("%-24s %-9s %6lld  %-8s %9lld %10lld %7lld %7lld  %s\n",
 		       json_string_value(json_object_get(b, "address")),
 		       json_string_value(json_object_get(b, "state")),
 		       (long long)json_integer_value(json_object_get(b, "weight")),
@@ -193,7 +203,7 @@ static void print_status(json_t *doc, int verbose)
 		       (long long)json_integer_value(json_object_get(b, "active")),
 		       (long long)json_integer_value(json_object_get(b, "requests")),
 		       (long long)json_integer_value(json_object_get(b, "errors")),
-		       json_string_value(json_object_get(b, "reason")));
+		       (long long)json_integer_value(json_object_get(b, "responses_5xx")), reason);
 	}
 	printf("\n");
 	print_waiting(json_object_get(doc, "waiting"));
@@ -206,11 +216,13 @@ static void print_status(json_t *doc, int verbose)
 	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
 		printf("\nproxy %lld:\n", (long long)json_integer_value(json_object_get(p, "pid")));
 		json_array_foreach(json_object_get(p, "backends"), k, b)
-			printf("  %-24s in-flight %-6lld requests %-10lld errors %lld\n",
+			printf("  %-24s %-9s in-flight %-6lld requests %-10lld errors %-6lld 5xx %lld\n",
 			       json_string_value(json_object_get(b, "address")),
+			       json_string_value(json_object_get(b, "state")),
 			       (long long)json_integer_value(json_object_get(b, "active")),
 			       (long long)json_integer_value(json_object_get(b, "requests")),
-			       (long long)json_integer_value(json_object_get(b, "errors")));
+			       (long long)json_integer_value(json_object_get(b, "errors")),
+			       (long long)json_integer_value(json_object_get(b, "responses_5xx")));
 	}
 }
 

@@ -1,8 +1,8 @@
 /* control: lb-discover's answers to lb-ctl (REP).
  *
- * Requests: {"v":3,"type":"control","command":C, "address":A, "weight":N}
+ * Requests: {"v":4,"type":"control","command":C, "address":A, "weight":N}
  * with C one of status, drain, undrain, add, remove, weight. Replies:
- * {"v":3,"type":"reply","ok":true,...} or {"v":3,"type":"reply","ok":false,
+ * {"v":4,"type":"reply","ok":true,...} or {"v":4,"type":"reply","ok":false,
  * "error":"..."}. Every command is idempotent: nanomsg's REQ may resend. */
 #include "control.h"
 
@@ -57,10 +57,12 @@ static json_t *status(struct discover *d, int busy_only)
 		const struct proxy_totals *t = &totals[e - d->reg.entries];
 
 		json_array_append_new(backends,
-			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I}", "address", b->address, "state",
-				  bus_state_name(b->state), "weight", b->weight, "reason", b->reason,
-				  "health", e->healthy ? "ok" : "failing", "active", (int)t->active,
-				  "requests", (json_int_t)t->requests, "errors", (json_int_t)t->errors));
+			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I,s:I,s:i}", "address", b->address,
+				  "state", bus_state_name(b->state), "weight", b->weight, "reason",
+				  b->reason, "health", e->healthy ? "ok" : "failing", "active",
+				  (int)t->active, "requests", (json_int_t)t->requests, "errors",
+				  (json_int_t)t->errors, "responses_5xx", (json_int_t)t->responses_5xx,
+				  "proxies_skipping", b->state == BUS_STATE_UP ? (int)t->down : 0));
 	}
 	json_object_set_new(root, "service", json_string(d->reg.service));
 	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));

@@ -129,6 +129,9 @@ void proxies_totals(struct discover *d, struct proxy_totals *totals)
 			t->active += r->backends[k].active;
 			t->requests += r->backends[k].requests;
 			t->errors += r->backends[k].errors;
+			t->responses_5xx += r->backends[k].responses_5xx;
+			if (r->backends[k].state == BUS_STATE_DOWN)
+				t->down++;
 		}
 	}
 }
@@ -147,9 +150,11 @@ json_t *proxies_json(const struct discover *d, int busy_only)
 			const struct bus_backend *b = &r->backends[k];
 
 			if (!busy_only || b->active)
-				json_array_append_new(per, json_pack("{s:s,s:i,s:I,s:I}", "address",
-					b->address, "active", (int)b->active, "requests",
-					(json_int_t)b->requests, "errors", (json_int_t)b->errors));
+				json_array_append_new(per, json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}",
+					"address", b->address, "state", bus_state_name(b->state),
+					"active", (int)b->active, "requests", (json_int_t)b->requests,
+					"errors", (json_int_t)b->errors, "responses_5xx",
+					(json_int_t)b->responses_5xx));
 		}
 		/* "follows": the proxy runs one of this lb-discover's sets (at or
 		 * above the floor, not refusing newer ones): what drain --wait needs */

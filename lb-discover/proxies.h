@@ -30,7 +30,8 @@ void proxies_release(struct discover *d);
 enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report *p);
 struct proxy_totals {
 	unsigned active;
-	unsigned long long requests, errors;
+	unsigned long long requests, errors, responses_5xx;
+	unsigned down;			/* proxies whose own view is down (a failed connect) */
 };
 /* Sums what every proxy reports into totals[i] for the registry's entry i
  * (d->reg.n of them, zeroed by the caller). */

@@ -140,9 +140,14 @@ static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
 
 		memset(b, 0, sizeof(*b));
 		snprintf(b->address, sizeof(b->address), "%s", be->name);
+		/* this proxy's view: a backend it skips after a failed connect is
+		 * down here even while lb-discover says up */
+		b->state = backend_usable(be, ev_now(px->loop)) ? BUS_STATE_UP
+			   : be->state == BACKEND_DRAINING ? BUS_STATE_DRAINING : BUS_STATE_DOWN;
 		b->active = be->active;
 		b->requests = be->requests;
 		b->errors = be->errors;
+		b->responses_5xx = be->responses[5];
 	}
 	if (bus_set_encode(&rep, &msg) == 0)
 		bus_send(&s->reports, msg.data, msg.len);

@@ -457,3 +457,32 @@ def test_a_restarted_backend_seen_healthy_again_is_not_skipped_for_the_fail_time
     wait_for("a up in lb-discover", lambda: state() == "up")
     wait_for("a served again", lambda: "a2" in {served_by(p.request("GET", "/")[1])
                                                 for _ in range(6)}, timeout=5)
+
+
+def test_status_shows_the_proxies_view_and_5xx_apart_from_errors(echo, discover, proxy, rundir):
+    """lb-ctl status: a backend lb-discover holds up but a proxy skips after a
+    failed connect says so; ERRORS counts failed connects and exchanges, 5XX
+    the backend's 5xx answers (it counted only the former, and said `up ok`)."""
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))       # bound, never listening: connects are refused
+    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    bad = echo("--access-log", "off", "--error-rate", "1", env={"POD_NAME": "bad"})
+    discover("--static", f"{dead_addr},{bad.addr}", "--no-health-check")
+    p = bus_proxy(proxy, rundir, "--fail-timeout", "60", "--report-interval", "0.05")
+    wait_for("set", lambda: generation(p) >= 1)
+    for _ in range(4):
+        p.request("GET", "/")
+
+    def row(addr):
+        return {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}[addr]
+
+    wait_for("reports", lambda: row(bad.addr)["responses_5xx"] >= 4)
+    assert row(bad.addr)["errors"] == 0
+    d = row(dead_addr)
+    assert d["state"] == "up" and d["proxies_skipping"] == 1 and d["errors"] >= 1
+    code, out, _ = ctl(rundir, "status")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith(dead_addr))
+    assert "skipped by 1 proxy (failed connects)" in line, out
+    assert "5XX" in out.splitlines()[2], out
+    dead.close()

@@ -14,8 +14,8 @@
 static void test_set_round_trip(void **state)
 {
 	struct bus_backend items[2] = {
-		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0 },
-		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0 },
+		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0 },
+		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0 },
 	};
 	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0 }, back;
 	struct buf out = BUF_INIT;
@@ -38,7 +38,7 @@ static void test_set_round_trip(void **state)
 
 static void test_report_round_trip(void **state)
 {
-	struct bus_backend items[1] = { { "10.0.0.7:8080", 0, 0, "", 4, 1000, 2 } };
+	struct bus_backend items[1] = { { "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9 } };
 	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
@@ -52,6 +52,8 @@ static void test_report_round_trip(void **state)
 	assert_int_equal(back.ignored, 5);
 	assert_int_equal(back.backends[0].active, 4);
 	assert_int_equal(back.backends[0].requests, 1000);
+	assert_int_equal(back.backends[0].state, BUS_STATE_DOWN);
+	assert_int_equal(back.backends[0].responses_5xx, 9);
 	bus_set_release(&back);
 	buf_release(&out);
 }
@@ -66,28 +68,28 @@ static void test_malformed_messages(void **state)
 		{ "garbage", "not JSON" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"type\":\"set\"}", "protocol version missing" },
-		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 3" },
-		{ "{\"v\":3,\"type\":\"gossip\"}", "type must be set or report" },
-		{ "{\"v\":3,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
-		{ "{\"v\":3,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
+		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 4" },
+		{ "{\"v\":4,\"type\":\"gossip\"}", "type must be set or report" },
+		{ "{\"v\":4,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
+		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
 		  "generation must be" },
-		{ "{\"v\":3,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
-		{ "{\"v\":3,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
+		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
+		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
 		  "backends[0]: address" },
-		{ "{\"v\":3,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":0,\"state\":\"up\"}]}", "weight must be 1 to 1000" },
-		{ "{\"v\":3,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":1,\"state\":\"sleepy\"}]}", "state must be" },
-		{ "{\"v\":3,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
+		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
 		  "pid must be" },
-		{ "{\"v\":3,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
-		  "[{\"address\":\"a:1\",\"active\":-1,\"requests\":0,\"errors\":0}]}", "counters" },
-		{ "{\"v\":3,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":-1,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}", "counters" },
+		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
 		  "\"ignored\":-1,\"backends\":[]}", "ignored must be" },
-		{ "{\"v\":3,\"v\":3}", "not JSON" },	/* duplicate keys */
+		{ "{\"v\":4,\"v\":4}", "not JSON" },	/* duplicate keys */
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
-		{ "{\"v\":3,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
-		  "[{\"address\":\"a:1\",\"active\":7777777770,\"requests\":0,\"errors\":0}]}",
+		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}",
 		  "counters" },
 	};
 	(void)state;
