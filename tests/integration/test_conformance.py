@@ -18,6 +18,7 @@ import time
 import pytest
 
 from conftest import SLOW, Proc, binary
+from rawbackend import Reader
 
 TIMEOUT = 5.0 * SLOW
 
@@ -146,30 +147,18 @@ def rig():
 
 # --- the client side ------------------------------------------------------------------
 
-class Client:
+class Client(Reader):
+    """A client connection to the proxy; `raw` keeps every byte it received."""
+
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.buf = b""
+        super().__init__(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT))
+        self.s = self.conn
         self.raw = b""
 
-    def fill(self):
-        data = self.s.recv(65536)
-        if not data:
-            raise EOFError
-        self.buf += data
-        self.raw += data
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self.fill()
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def exact(self, n):
-        while len(self.buf) < n:
-            self.fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+    def _fill(self):
+        before = len(self.buf)
+        super()._fill()
+        self.raw += self.buf[before:]
 
     def response(self, head_only=False):
         """Reads one final response: (status, {name: [values]}, body); interim
@@ -202,7 +191,7 @@ class Client:
             return status, headers, self.exact(int(headers["content-length"][0]))
         try:
             while True:
-                self.fill()
+                self._fill()
         except EOFError:
             pass
         body, self.buf = self.buf, b""
@@ -213,7 +202,7 @@ class Client:
         left open fails after TIMEOUT."""
         try:
             while True:
-                self.fill()
+                self._fill()
         except EOFError:
             return True
         except ConnectionResetError:
