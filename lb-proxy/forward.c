@@ -43,9 +43,6 @@ static int idempotent(int method)
 	       method == HTTP_DELETE || method == HTTP_OPTIONS || method == HTTP_TRACE;
 }
 
-/* The backend failed (`status` 502 or 504 if the client must be told). Retries
- * when nothing of the response came and the request can be sent again.
- * Returns -1 when the session was closed. */
 const char *forward_reason(int err)
 {
 	switch (err) {
@@ -69,6 +66,9 @@ static int any_usable(const struct proxy *px)
 	return 0;
 }
 
+/* The backend failed (`status` 502 or 504 if the client must be told). Retries
+ * when nothing of the response came and the request can be sent again.
+ * Returns -1 when the session was closed. */
 int forward_failed(struct session *s, const char *reason, const char *what, int status,
 		   int connect_error)
 {

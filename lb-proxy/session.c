@@ -119,7 +119,8 @@ static void tried_list(const struct session *s, char *out, size_t outsz)
 	for (unsigned i = 0; i < s->pick.ntried && n < outsz; i++)
 		n += (size_t)snprintf(out + n, outsz - n, "%s%s:%s", i ? "," : "",
 				      s->pick.tried[i]->name, s->tried_why[i]);
-	if (s->be && n < outsz)
+	/* the one that answered, unless the proxy answered for the last one tried */
+	if (s->be && s->be != s->pick.tried[s->pick.ntried - 1] && n < outsz)
 		snprintf(out + n, outsz - n, ",%s", s->be->name);
 }
 
