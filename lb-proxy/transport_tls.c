@@ -224,8 +224,11 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t len)
 		if (n <= 0) {
 			ssize_t rc = tls_result(t, n, &t->read_want);
 
-			/* What came first is returned; the end or error shows on
-			 * the next call, EAGAIN is signalled again by the fd. */
+			/* What came first is returned; an error shows on the next
+			 * call, EAGAIN is signalled again by the fd, but the end
+			 * (a close_notify) may come with no FIN: `pending` says it. */
+			if (got && rc == 0)
+				t->read_more = 1;
 			return got ? (ssize_t)got : rc;
 		}
 		got += (size_t)n;
@@ -305,8 +308,9 @@ static void tls_close(struct transport *t)
 	close(t->fd);
 }
 
-/* Only after a read that stopped for want of room: a partial record in
- * OpenSSL's buffer waits for the kernel like any other byte. */
+/* Only after a read that stopped for want of room (or before the end it
+ * saw): a partial record in OpenSSL's buffer waits for the kernel like any
+ * other byte. */
 static size_t tls_pending(const struct transport *t)
 {
 	int n;

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, raw_exchange
+from conftest import SLOW, binary, raw_exchange, recv_exactly, recv_until
 from rawbackend import RawBackend, ok, serve_each
 
 LEAF_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
@@ -163,6 +163,26 @@ def recv_until_close(s):
         if not data:
             return got
         got += data
+
+
+def tls_socket(px, certs):
+    raw = socket.create_connection(("127.0.0.1", px.port), timeout=10 * SLOW)
+    return client_context(certs).wrap_socket(raw, server_hostname="localhost")
+
+
+def test_upgrade_is_tunnelled_over_tls(echo, tls_proxy, certs):
+    e = echo()
+    px = tls_proxy([e.addr])
+    s = tls_socket(px, certs)
+    try:
+        s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\n\r\nhello")
+        assert recv_until(s, b"hello").startswith(b"HTTP/1.1 101 ")
+        for msg in [b"frame-1", b"\x81\x05bytes" * 30000]:
+            s.sendall(msg)
+            assert recv_exactly(s, len(msg)) == msg
+    finally:
+        s.close()
 
 
 def s_client(port, certs, *args, data=b""):
