@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, raw_exchange, recv_exactly, recv_until
+from conftest import SLOW, PipeLines, binary, raw_exchange, recv_exactly, recv_until, wait_for
 from rawbackend import RawBackend, ok, serve_each
 
 LEAF_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
@@ -203,6 +203,34 @@ def test_s_client_tls12_and_tls13_with_alpn(echo, tls_proxy, certs, version, nam
     assert "ALPN protocol: http/1.1" in out, out
     assert "Verify return code: 0 (ok)" in out, out
     assert "HTTP/1.1 200" in out, out
+
+
+def test_key_update_mid_connection(echo, tls_proxy, certs):
+    """TLS 1.3 KeyUpdate asking the proxy to update too (s_client's K): the
+    proxy sends its own (a record written for a read) and the connection goes on."""
+    e = echo()
+    px = tls_proxy([e.addr])
+    p = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{px.port}", "-crlf",
+                          "-tls1_3", "-servername", "localhost", "-CAfile", certs.path("root.pem")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    out = PipeLines(p.stdout)
+    try:
+        def send(text):
+            p.stdin.write(text)
+            p.stdin.flush()
+
+        send("GET /health HTTP/1.1\nHost: x\n\n")
+        wait_for("the first answer", lambda: out.text().count("HTTP/1.1 200") == 1)
+        send("K\n")
+        wait_for("the key update", lambda: "KEYUPDATE" in out.text())
+        send("GET /health HTTP/1.1\nHost: x\n\n")
+        wait_for("the answer after the key update",
+                 lambda: out.text().count("HTTP/1.1 200") == 2)
+    finally:
+        p.stdin.close()
+        p.wait(10 * SLOW)
+    assert "bad request" not in out.text()
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")
