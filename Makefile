@@ -17,7 +17,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
-LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lcrypto -lm
+LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm
 
 MODE_release := -O2 -g
 MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

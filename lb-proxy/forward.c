@@ -165,7 +165,7 @@ int forward_connected(struct session *s)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	getsockopt(s->up->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	getsockopt(s->up->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len);
 	if (err == 0) {
 		session_exchange_start(s);
 		return 0;

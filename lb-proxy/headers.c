@@ -123,7 +123,8 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 		buf_append(out, ", ", 2);
 	}
 	buf_append_str(out, ctx->client_ip);
-	buf_append_str(out, "\r\nX-Forwarded-Proto: http\r\n");
+	buf_append_str(out, ctx->tls ? "\r\nX-Forwarded-Proto: https\r\n"
+				     : "\r\nX-Forwarded-Proto: http\r\n");
 	if (route->has_authority && route->authority.len)
 		append_span(out, "X-Forwarded-Host: ", req, route->authority);
 	buf_append_str(out, "X-Request-Id: ");

@@ -16,6 +16,7 @@ struct headers_ctx {
 	size_t request_id_len;
 	const char *backend_name;	/* Host for requests that have none (HTTP/1.0) */
 	int tunnel;			/* an Upgrade is being passed on */
+	int tls;			/* the client spoke TLS: X-Forwarded-Proto https */
 	const char *sticky_cookie;	/* removed from requests, inserted into responses */
 	const char *sticky_insert;	/* the value to insert (response), or NULL */
 };

@@ -19,6 +19,7 @@
 #include "sticky.h"
 #include "subscriber.h"
 #include "timefmt.h"
+#include "transport_tls.h"
 #include "upstream.h"
 
 #define SESSION_POOL_MAX 4096
@@ -95,6 +96,12 @@ static const struct config_field proxy_fields[] = {
 	  "one log line per request (on/off)" },
 	{ "reusePort", CONFIG_BOOL, offsetof(struct proxy_options, reuse_port), 0, 0, NULL,
 	  "SO_REUSEPORT, so several proxies share the port" },
+	{ "tlsCert", CONFIG_STRING, offsetof(struct proxy_options, tls_cert), 0, 0, NULL,
+	  "PEM certificate (then its chain): clients speak TLS (with --tls-key)" },
+	{ "tlsKey", CONFIG_STRING, offsetof(struct proxy_options, tls_key), 0, 0, NULL,
+	  "PEM private key of --tls-cert" },
+	{ "tlsHandshakeTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, tls_handshake_timeout),
+	  0.001, 3600, NULL, "seconds a client has to complete the TLS handshake" },
 	CONFIG_LOG_FIELDS(struct proxy_options),
 };
 
@@ -301,7 +308,8 @@ static int open_listener(struct proxy *px, const char *why)
 		log_info("listening", "listen=%s runtime_dir=%s service=%s generation=%llu%s",
 			 px->listener.name, px->rundir, px->opts->service, px->set.generation, why);
 	else
-		log_info("listening", "listen=%s backends=%zu", px->listener.name, px->set.n);
+		log_info("listening", "listen=%s backends=%zu%s", px->listener.name, px->set.n,
+			 px->tls ? " tls=on" : "");
 	return 0;
 }
 
@@ -360,6 +368,27 @@ static int balancing_setup(struct proxy *px, const struct proxy_options *opts)
 	return 0;
 }
 
+/* --tls-cert and --tls-key: the client listener's TLS context. Returns 0
+ * (px->tls stays NULL without them), or -1 after saying what is wrong on
+ * stderr (exit 2). */
+static int tls_setup(struct proxy *px, const struct proxy_options *opts)
+{
+	char err[512];
+
+	if (!opts->tls_cert && !opts->tls_key)
+		return 0;
+	if (!opts->tls_cert || !opts->tls_key) {
+		fprintf(stderr, "lb-proxy: give --tls-cert and --tls-key together\n");
+		return -1;
+	}
+	px->tls = transport_tls_ctx_new(opts->tls_cert, opts->tls_key, err, sizeof(err));
+	if (!px->tls) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void on_initial_set_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct proxy *px = w->data;
@@ -410,6 +439,8 @@ static void proxy_release(struct proxy *px)
 	balancer_release(&px->balancer);
 	backend_set_release(&px->set);
 	session_cache_release();
+	transport_tls_ctx_free(px->tls);
+	px->tls = NULL;
 }
 
 int main(int argc, char **argv)
@@ -440,6 +471,7 @@ int main(int argc, char **argv)
 		.reuse_port = 1,
 		.log_level = "info",
 		.log_format = "text",
+		.tls_handshake_timeout = 10,
 	};
 	struct upstream_limits limits;
 	struct config_result cfg;
@@ -482,7 +514,8 @@ int main(int argc, char **argv)
 		px.rundir = rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
-	if (balancing_setup(&px, &opts) == -1 || fit_descriptor_limit(&opts) == -1) {
+	if (balancing_setup(&px, &opts) == -1 || fit_descriptor_limit(&opts) == -1 ||
+	    tls_setup(&px, &opts) == -1) {
 		balancer_release(&px.balancer);
 		backend_set_release(&px.set);
 		config_result_release(&cfg);

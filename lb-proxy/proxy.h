@@ -44,14 +44,19 @@ struct proxy_options {
 	int reuse_port;
 	char *log_level;
 	char *log_format;
+	char *tls_cert;			/* PEM: the client listener speaks TLS */
+	char *tls_key;
+	double tls_handshake_timeout;	/* seconds a client has to complete a handshake */
 };
 
 struct session;
+struct ssl_ctx_st;
 
 struct proxy {
 	struct ev_loop *loop;
 	const struct proxy_options *opts;
 	struct listener listener;
+	struct ssl_ctx_st *tls;		/* the client listener's TLS context, or NULL */
 	struct backend_set set;
 	struct balancer balancer;	/* over `set`, rebuilt when it changes */
 	struct hashkey hash_key;

@@ -4,19 +4,17 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "http_limits.h"
 
 /*
- * Writes `head` (from its pos) then data[*off, end) to fd, one writev a
+ * Writes `head` (from its pos) then data[*off, end) to t, one writev a
  * round, until all is written (returns 1), the fd would block (0) or fails
  * (-1). Written head bytes advance head->pos; the head is emptied once
  * written unless keep_head (a request head is kept for a retry). Written
  * data bytes advance *off and are added to *counted when not NULL.
  */
-static int write_pair(int fd, struct buf *head, int keep_head, const char *data, size_t *off,
+static int write_pair(struct transport *t, struct buf *head, int keep_head, const char *data, size_t *off,
 		      size_t end, unsigned long long *counted)
 {
 	for (;;) {
@@ -35,7 +33,7 @@ static int write_pair(int fd, struct buf *head, int keep_head, const char *data,
 		}
 		if (n == 0)
 			return 1;
-		w = writev(fd, iov, n);
+		w = transport_writev(t, iov, n);
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;
@@ -61,7 +59,7 @@ static int write_pair(int fd, struct buf *head, int keep_head, const char *data,
 int relay_client_flush(struct session *s)
 {
 	size_t end = s->resp_head_done ? s->uparse_off : s->usend_off;
-	int rc = write_pair(s->fd, &s->out, 0, s->uin.data, &s->usend_off, end, &s->bytes_out);
+	int rc = write_pair(&s->tr, &s->out, 0, s->uin.data, &s->usend_off, end, &s->bytes_out);
 
 	s->client_blocked = rc == 0;
 	return rc == -1 ? -1 : 0;
@@ -71,7 +69,7 @@ int relay_client_flush(struct session *s)
 int relay_upstream_flush(struct session *s)
 {
 	size_t head_pos = s->up_head.pos, off = s->send_off;
-	int rc = write_pair(s->up->fd, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
+	int rc = write_pair(&s->up->tr, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
 
 	if (s->up_head.pos != head_pos || s->send_off != off)
 		s->req_sent_any = 1;
@@ -108,12 +106,13 @@ void relay_uin_compact(struct session *s)
 }
 
 /*
- * One read from fd into b, which gets a cached block with at least
+ * One read from t into b, which gets a cached block with at least
  * HTTP_READ_CHUNK free. A read that fills the room tells the loop more is
- * waiting (no batching sleep before the next poll). Returns read()'s result,
+ * waiting (no batching sleep before the next poll). Returns the transport's
+ * read result (transport.h),
  * or -2 when no buffer could be had.
  */
-ssize_t relay_read(struct session *s, int fd, struct buf *b)
+ssize_t relay_read(struct session *s, struct transport *t, struct buf *b)
 {
 	size_t room;
 	ssize_t n;
@@ -122,7 +121,7 @@ ssize_t relay_read(struct session *s, int fd, struct buf *b)
 	if (buf_reserve(b, HTTP_READ_CHUNK) == -1)
 		return -2;
 	room = buf_room(b);
-	n = read(fd, buf_tail(b), room);
+	n = transport_read(t, buf_tail(b), room);
 	if (n > 0 && (size_t)n == room)
 		s->px->bulk = 1;
 	return n;

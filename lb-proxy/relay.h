@@ -13,12 +13,12 @@
 #define RELAY_IN_LIMIT (64 * 1024)
 
 /*
- * One read from fd into b, which gets a cached block with at least
+ * One read from t (the client's or the backend's transport) into b, which gets a cached block with at least
  * HTTP_READ_CHUNK free. A read that fills the room tells the loop more is
  * waiting (s->px->bulk: no batching sleep before the next poll). Returns
- * read()'s result, or -2 when no buffer could be had.
+ * the transport's read result (transport.h), or -2 when no buffer could be had.
  */
-ssize_t relay_read(struct session *s, int fd, struct buf *b);
+ssize_t relay_read(struct session *s, struct transport *t, struct buf *b);
 /* Writes what the client is owed: `out` (heads and the proxy's answers),
  * then the parsed response bytes, but nothing of a response head before it
  * was rewritten. Sets client_blocked; returns -1 on a fatal error, else 0. */

@@ -20,6 +20,7 @@
 #include "relay.h"
 #include "sticky.h"
 #include "timefmt.h"
+#include "transport_tls.h"
 
 #define LINGER_SECONDS 2.0
 /* A response head stays in uin until it is whole, so it must hit its limit
@@ -100,6 +101,7 @@ static struct headers_ctx ctx_of(const struct session *s)
 		.request_id_len = s->request_id_len,
 		.backend_name = s->be ? s->be->name : "localhost",
 		.tunnel = s->tunnel_wanted,
+		.tls = s->tr.ssl != NULL,
 		.sticky_cookie = sticky_cookie(),
 		.sticky_insert = s->sticky_insert,
 	};
@@ -127,17 +129,19 @@ static void tried_list(const struct session *s, char *out, size_t outsz)
 static void access_log(struct session *s)
 {
 	char tried[BALANCE_MAX_TRIED * 96];
+	const char *tls = transport_tls_version(&s->tr);
 
 	if (!s->px->opts->access_log)
 		return;
 	tried_list(s, tried, sizeof(tried));
 	log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
-		 "retries=%d request_id=%.*s%s%s%s%s",
+		 "retries=%d request_id=%.*s%s%s%s%s%s%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
 		 (int)s->request_id_len, s->request_id, tried, s->refusal ? " refused=\"" : "",
-		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "");
+		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "", tls ? " tls=" : "",
+		 tls ? tls : "");
 }
 
 /* Clears the response side for a (new) attempt. */
@@ -548,9 +552,13 @@ static int tunnel_step(struct session *s)
 static void update_watchers(struct session *s)
 {
 	struct ev_loop *loop = s->px->loop;
-	int cread = 0, uread = 0;
+	int cread = 0, cwrite = s->client_blocked, uread = 0;
 
 	switch (s->state) {
+	case SESSION_HANDSHAKE:
+		cread = s->tr.read_want == TRANSPORT_WANT_READ;
+		cwrite = s->tr.read_want == TRANSPORT_WANT_WRITE;
+		break;
 	case SESSION_IDLE:
 	case SESSION_HEAD:
 		cread = !s->client_eof;
@@ -575,12 +583,26 @@ static void update_watchers(struct session *s)
 		cread = 1;
 		break;
 	}
+	/* TLS: a read that waits for the fd to be writable, or a write that
+	 * waits for it to be readable, arms the other watcher. */
+	if (s->tr.read_want == TRANSPORT_WANT_WRITE && s->state != SESSION_HANDSHAKE) {
+		cwrite |= cread;
+		cread = 0;
+	}
+	if (s->client_blocked && s->tr.write_want == TRANSPORT_WANT_READ) {
+		cread = 1;
+		cwrite = 0;
+	}
 	apply_timer(s);
-	if (cread)
+	if (cread) {
 		ev_io_start(loop, &s->rio);
-	else
+		/* Bytes TLS already holds: the kernel will not signal them. */
+		if (transport_pending(&s->tr))
+			ev_feed_event(loop, &s->rio, EV_READ);
+	} else {
 		ev_io_stop(loop, &s->rio);
-	if (s->client_blocked)
+	}
+	if (cwrite)
 		ev_io_start(loop, &s->wio);
 	else
 		ev_io_stop(loop, &s->wio);
@@ -599,7 +621,7 @@ static void update_watchers(struct session *s)
 static void linger(struct session *s)
 {
 	s->state = SESSION_LINGER;
-	shutdown(s->fd, SHUT_WR);
+	transport_shutdown_write(&s->tr);
 	s->in.len = s->parse_off = s->send_off = 0;
 	session_set_timer(s, LINGER_SECONDS);
 }
@@ -617,6 +639,7 @@ static void pump(struct session *s)
 		case SESSION_HEAD:
 			rc = request_step(s);
 			break;
+		case SESSION_HANDSHAKE:	/* handshake_step drives it */
 		case SESSION_CONNECT:
 			break;
 		case SESSION_EXCHANGE:
@@ -649,6 +672,58 @@ static void pump(struct session *s)
 	update_watchers(s);
 }
 
+/* ---- the TLS handshake ------------------------------------------------------------------ */
+
+static void client_on_read(struct ev_loop *loop, ev_io *w, int revents);
+
+/* The answer to a plain HTTP request on the TLS port (nginx answers 400 as
+ * well), then a lingering close: the client sees why instead of a reset. */
+static void answer_plain_http(struct session *s)
+{
+	static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+				     "Content-Type: text/plain\r\n"
+				     "Content-Length: 41\r\n"
+				     "Connection: close\r\n\r\n"
+				     "this port speaks TLS: use https:// here\r\n";
+
+	transport_tls_to_plain(&s->tr);
+	buf_reset(&s->out);
+	if (buf_append(&s->out, answer, sizeof(answer) - 1) == -1) {
+		session_close(s);
+		return;
+	}
+	s->linger = 1;
+	s->state = SESSION_CLOSING;
+	session_set_timer(s, s->px->opts->idle_timeout);
+	pump(s);
+}
+
+/* Advances the handshake; once done the session waits for a request as a
+ * new plain connection does (and reads at once: it often came along). */
+static void handshake_step(struct session *s)
+{
+	int rc = transport_tls_handshake(&s->tr);
+
+	if (rc == 0) {
+		update_watchers(s);
+		return;
+	}
+	if (rc == -1) {
+		log_debug("tls handshake failed", "client=%s error=\"%s\"", s->client_ip,
+			  s->tr.plain_http ? "plain HTTP request" : strerror(errno));
+		if (s->tr.plain_http)
+			answer_plain_http(s);
+		else
+			session_close(s);
+		return;
+	}
+	s->state = SESSION_IDLE;
+	ev_io_stop(s->px->loop, &s->wio);	/* armed if the handshake waited to write */
+	session_set_timer(s, s->px->opts->keepalive_timeout);
+	apply_timer(s);
+	client_on_read(s->px->loop, &s->rio, EV_READ);
+}
+
 /* ---- event callbacks ------------------------------------------------------------------ */
 
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -657,9 +732,18 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n;
 	(void)revents;
 
+	if (s->state == SESSION_HANDSHAKE) {
+		handshake_step(s);
+		return;
+	}
+	if (s->client_blocked && s->tr.write_want == TRANSPORT_WANT_READ) {
+		/* A TLS write waited for this: retry it once the read is done. */
+		s->tr.write_want = TRANSPORT_WANT_NONE;
+		ev_feed_event(loop, &s->wio, EV_WRITE);
+	}
 	if (s->in.cap - s->in.len < HTTP_READ_CHUNK)
 		relay_in_compact(s);
-	n = relay_read(s, s->fd, &s->in);
+	n = relay_read(s, &s->tr, &s->in);
 	if (n == -2) {
 		session_close(s);
 		return;
@@ -706,9 +790,17 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 static void client_on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
-	(void)loop;
 	(void)revents;
 
+	if (s->state == SESSION_HANDSHAKE) {
+		handshake_step(s);
+		return;
+	}
+	if (s->tr.read_want == TRANSPORT_WANT_WRITE) {
+		/* A TLS read waited for this: retry it after the writes. */
+		s->tr.read_want = TRANSPORT_WANT_NONE;
+		ev_feed_event(loop, &s->rio, EV_READ);
+	}
 	s->client_blocked = 0;
 	pump(s);
 }
@@ -722,7 +814,7 @@ void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
 		relay_uin_compact(s);
-	n = relay_read(s, s->up->fd, &s->uin);
+	n = relay_read(s, &s->up->tr, &s->uin);
 	if (n == -2) {
 		session_close(s);
 		return;
@@ -827,7 +919,7 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer)
 {
 	s->px = px;
-	s->fd = fd;
+	transport_plain_init(&s->tr, fd);
 	s->state = SESSION_IDLE;
 	net_addr_ip(peer, s->client_ip, sizeof(s->client_ip));
 	buf_reset(&s->in);
@@ -854,6 +946,19 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	ev_io_init(&s->wio, client_on_write, fd, EV_WRITE);
 	ev_init(&s->timer, session_on_timer);
 	s->rio.data = s->wio.data = s->timer.data = s;
+	if (px->tls) {
+		s->state = SESSION_HANDSHAKE;
+		session_set_timer(s, px->opts->tls_handshake_timeout);
+		apply_timer(s);
+		if (transport_tls_accept(&s->tr, px->tls, fd) == -1) {
+			log_error("out of memory for a TLS connection", "client=%s", s->client_ip);
+			session_close(s);
+			return;
+		}
+		/* Speculative too: the ClientHello came with the connection. */
+		handshake_step(s);
+		return;
+	}
 	session_set_timer(s, px->opts->keepalive_timeout);
 	apply_timer(s);
 	/* Speculative I/O, as HAProxy does: a client usually sends its request
@@ -875,14 +980,13 @@ void session_close(struct session *s)
 	ev_io_stop(loop, &s->rio);
 	ev_io_stop(loop, &s->wio);
 	ev_timer_stop(loop, &s->timer);
-	close(s->fd);
-	s->fd = -1;
+	transport_close(&s->tr);
 	proxy_session_closed(s->px, s);
 }
 
 void session_on_stop(struct session *s)
 {
-	if (s->state == SESSION_IDLE)
+	if (s->state == SESSION_IDLE || s->state == SESSION_HANDSHAKE)
 		session_close(s);
 	else
 		s->keep_alive = 0;

@@ -10,10 +10,12 @@
 #include "headers.h"
 #include "http_parser.h"
 #include "proxy.h"
+#include "transport.h"
 #include "upstream.h"
 
 enum session_state {
 	SESSION_IDLE = 0,	/* between requests: waiting for the first byte */
+	SESSION_HANDSHAKE,	/* TLS: the handshake runs (handshake timeout runs) */
 	SESSION_HEAD,		/* a request head is arriving (header timeout runs) */
 	SESSION_CONNECT,	/* head complete; a backend connection is being made */
 	SESSION_EXCHANGE,	/* request and response are relayed */
@@ -34,7 +36,7 @@ struct exchange {
 
 struct session {
 	struct proxy *px;
-	int fd;
+	struct transport tr;		/* the client connection */
 	enum session_state state;
 	ev_io rio, wio;
 	ev_timer timer;			/* meaning depends on the state */

@@ -26,7 +26,7 @@ void upstream_close(struct upstream *u)
 	ev_io_stop(up_loop, &u->rio);
 	ev_io_stop(up_loop, &u->wio);
 	ev_timer_stop(up_loop, &u->timer);
-	close(u->fd);
+	transport_close(&u->tr);
 	open_count--;
 	u->be->connections--;
 	backend_unref(u->be);
@@ -104,7 +104,7 @@ struct upstream *upstream_connect(struct backend *b)
 		errno = ENOMEM;
 		return NULL;
 	}
-	u->fd = fd;
+	transport_plain_init(&u->tr, fd);
 	u->be = b;
 	u->loop = up_loop;
 	backend_ref(b);

@@ -6,13 +6,14 @@
 #include <sys/queue.h>
 
 #include "backend.h"
+#include "transport.h"
 
 /* Unsent bytes a client or backend socket may hold in the kernel
  * (TCP_NOTSENT_LOWAT); the rest waits in the session's bounded buffers. */
 #define UNSENT_LIMIT (64 * 1024)
 
 struct upstream {
-	int fd;
+	struct transport tr;		/* plain for now; TLS to backends fits here */
 	struct backend *be;		/* holds a reference */
 	struct ev_loop *loop;
 	ev_io rio, wio;			/* the session's callbacks while in use */
