@@ -162,7 +162,7 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 		buf_append_str(out, ctx->sticky_cookie);
 		buf_append(out, "=", 1);
 		buf_append_str(out, ctx->sticky_insert);
-		buf_append_str(out, "; Path=/; HttpOnly\r\n");
+		buf_append_str(out, ctx->tls ? "; Path=/; HttpOnly; Secure\r\n" : "; Path=/; HttpOnly\r\n");
 		if (http_msg_find(resp, "cache-control") < 0)
 			buf_append_str(out, "Cache-Control: private\r\n");
 	}

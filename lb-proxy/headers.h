@@ -38,7 +38,8 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
  * end-to-end headers, X-Request-Id, and Connection: keep-alive or close
  * (Upgrade for a 101). With `dechunk`, Transfer-Encoding is dropped (the
  * body goes out decoded and close-delimited, for HTTP/1.0 clients). With
- * ctx->sticky_insert, `Set-Cookie: NAME=VALUE; Path=/; HttpOnly` is added,
+ * ctx->sticky_insert, `Set-Cookie: NAME=VALUE; Path=/; HttpOnly` is added
+ * (`; Secure` for a TLS client),
  * and `Cache-Control: private` when the response has none (HAProxy's
  * `nocache`: a shared cache must not hand the cookie to others).
  */

@@ -395,3 +395,17 @@ def test_large_download_and_upload_byte_exact(echo, tls_proxy, certs):
     code, out, err = curl(certs, f"https://localhost:{px.port}/bytes/{size}")
     assert code == 0, err
     assert out == expected
+
+
+def test_sticky_cookie_is_secure_for_tls_clients(echo, tls_proxy, certs):
+    """A TLS client's sticky cookie carries Secure (so it never travels in
+    clear); the plain port's does not."""
+    e = echo(env={"POD_NAME": "one"})
+    px = tls_proxy([e.addr], "--sticky-cookie", "srv", "--sticky-secret", "k")
+    c = https(px, certs)
+    c.request("GET", "/")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200
+    assert r.getheader("Set-Cookie").endswith("; Path=/; HttpOnly; Secure")
+    c.close()
