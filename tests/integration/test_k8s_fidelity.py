@@ -5,6 +5,7 @@ schemas, cross-checked, and their ConfigMaps accepted by the programs."""
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -98,12 +99,24 @@ def test_javascript_informer_sees_the_simulator_events(sim):
     node_modules()
     w = subprocess.Popen([tool("node"), os.path.join(K8S_TESTS, "informer.mjs"), sim.url, "demo",
                           "backend"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = b""
     try:
+        # the story starts once the informer has listed and watches (node
+        # starts slowly on a loaded machine); raw reads, so nothing waits in
+        # a buffer select cannot see
+        deadline = time.time() + 20 * SLOW
+        while b'"started"' not in first and time.time() < deadline:
+            if select.select([w.stdout], [], [], 0.5)[0]:
+                chunk = os.read(w.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                first += chunk
         scale_story(sim)
     finally:
         w.terminate()
         out, err = w.communicate(timeout=10)
-    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    events = [json.loads(line) for line in (first.decode() + out).splitlines()
+              if line.startswith("{")]
     kinds = [(e["event"], e.get("name")) for e in events]
     assert ("add", "backend-00000") in kinds and ("started", None) in kinds
     assert ("add", "backend-00001") in kinds                         # scale-up
