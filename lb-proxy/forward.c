@@ -22,10 +22,12 @@ void forward_release(struct session *s)
 
 void forward_forget(struct session *s)
 {
-	for (unsigned i = 0; i < s->pick.ntried; i++)
-		backend_unref((struct backend *)s->pick.tried[i]);
-	s->pick.ntried = 0;
-	s->pick.has_key = 0;
+	if (!s->x)
+		return;
+	for (unsigned i = 0; i < s->x->pick.ntried; i++)
+		backend_unref((struct backend *)s->x->pick.tried[i]);
+	s->x->pick.ntried = 0;
+	s->x->pick.has_key = 0;
 }
 
 void forward_drop(struct session *s)
@@ -91,14 +93,14 @@ int forward_failed(struct session *s, const char *reason, const char *what, int 
 	}
 	forward_drop(s);
 	if (s->be) {
-		unsigned n = s->pick.ntried;
+		unsigned n = s->x->pick.ntried;
 
 		balancer_outcome(&px->balancer, s->be, 1, timefmt_mono() - s->started);
 		if (n < BALANCE_MAX_TRIED) {
 			backend_ref(s->be);	/* named in the access log, even if removed */
-			s->pick.tried[n] = s->be;
-			s->tried_why[n] = reason;
-			s->pick.ntried++;
+			s->x->pick.tried[n] = s->be;
+			s->x->tried_why[n] = reason;
+			s->x->pick.ntried++;
 		}
 	}
 	if (can_retry) {
@@ -188,7 +190,7 @@ static struct backend *sticky_backend(struct session *s)
 	if (!hashkey_find(&px->sticky_key, &s->x->req, &s->x->route, NULL, 0, &v, &n))
 		return NULL;
 	b = sticky_find(&px->set, v, n);
-	return b && backend_usable(b, s->pick.now) ? b : NULL;
+	return b && backend_usable(b, s->x->pick.now) ? b : NULL;
 }
 
 /* Picks a backend and gets a connection to it; returns -1 if closed. */
@@ -198,14 +200,14 @@ int forward_begin(struct session *s)
 	struct backend *be = NULL;
 	struct upstream *u;
 
-	s->pick.now = ev_now(px->loop);
+	s->x->pick.now = ev_now(px->loop);
 	/* A sticky client goes back to its backend (not on a retry: that one
 	 * just failed), and is stuck again to whichever serves it otherwise. */
-	if (sticky_cookie() && s->pick.ntried == 0)
+	if (sticky_cookie() && s->x->pick.ntried == 0)
 		be = sticky_backend(s);
 	s->sticky_insert = NULL;
 	if (!be) {
-		be = balance_pick(&px->balancer, &px->set, &s->pick);
+		be = balance_pick(&px->balancer, &px->set, &s->x->pick);
 		if (be && sticky_cookie())
 			s->sticky_insert = sticky_id(be);
 	}

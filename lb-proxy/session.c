@@ -115,14 +115,14 @@ static void tried_list(const struct session *s, char *out, size_t outsz)
 	size_t n = 0;
 
 	out[0] = '\0';
-	if (s->pick.ntried == 0)
+	if (s->x->pick.ntried == 0)
 		return;
 	n = (size_t)snprintf(out, outsz, " tried=");
-	for (unsigned i = 0; i < s->pick.ntried && n < outsz; i++)
+	for (unsigned i = 0; i < s->x->pick.ntried && n < outsz; i++)
 		n += (size_t)snprintf(out + n, outsz - n, "%s%s:%s", i ? "," : "",
-				      s->pick.tried[i]->name, s->tried_why[i]);
+				      s->x->pick.tried[i]->name, s->x->tried_why[i]);
 	/* the one that answered, unless the proxy answered for the last one tried */
-	if (s->be && s->be != s->pick.tried[s->pick.ntried - 1] && n < outsz)
+	if (s->be && s->be != s->x->pick.tried[s->x->pick.ntried - 1] && n < outsz)
 		snprintf(out + n, outsz - n, ",%s", s->be->name);
 }
 
@@ -227,6 +227,7 @@ static void next_request(struct session *s)
 	memmove(s->in.data, s->in.data + s->parse_off, rest);
 	s->in.len = rest;
 	s->parse_off = s->send_off = s->body_start = 0;
+	forward_forget(s);
 	exchange_give(s);
 	/* An idle connection keeps no read buffers. */
 	if (rest == 0)
@@ -235,7 +236,6 @@ static void next_request(struct session *s)
 	buf_reset(&s->up_head);
 	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
 	s->retries = 0;
-	forward_forget(s);
 	s->status = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;
@@ -303,9 +303,9 @@ static void request_key(struct session *s)
 	size_t clen, klen;
 
 	client = hashkey_client_ip(&px->trusted, s->client_ip, req, &clen);
-	s->pick.has_key = hashkey_find(&px->hash_key, req, &s->x->route, client, clen, &key, &klen);
-	if (s->pick.has_key)
-		s->pick.hash = balance_hash(key, klen);
+	s->x->pick.has_key = hashkey_find(&px->hash_key, req, &s->x->route, client, clen, &key, &klen);
+	if (s->x->pick.has_key)
+		s->x->pick.hash = balance_hash(key, klen);
 }
 
 /* The request head is complete: decide, rewrite, connect. */
@@ -503,6 +503,8 @@ static int request_step(struct session *s)
 			return -1;
 		}
 		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size, NULL, NULL);
+		s->x->pick.ntried = 0;
+		s->x->pick.has_key = 0;
 		session_response_reset(s);
 	}
 	used = http_msg_feed(&s->x->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
@@ -929,8 +931,6 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->parse_off = s->send_off = s->body_start = 0;
 	s->up = NULL;
 	s->be = NULL;
-	s->pick.ntried = 0;
-	s->pick.has_key = 0;
 	s->req_done = s->req_sent_any = s->replayable = 0;
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;

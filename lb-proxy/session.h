@@ -30,6 +30,8 @@ enum session_state {
 struct exchange {
 	struct http_msg req;
 	struct http_route route;	/* where req goes (http_request_route) */
+	struct balance_request pick;	/* the request's key and the backends it tried */
+	const char *tried_why[BALANCE_MAX_TRIED];	/* why each tried one failed */
 	struct http_msg resp;
 	struct exchange *next;		/* in the pool */
 };
@@ -49,8 +51,6 @@ struct session {
 	struct buf up_head;		/* the rewritten request head; pos = written */
 	struct upstream *up;
 	struct backend *be;		/* holds a reference while set */
-	struct balance_request pick;	/* the request's key and the backends it tried */
-	const char *tried_why[BALANCE_MAX_TRIED];	/* why each tried one failed */
 
 	/* backend -> client: uin[usend_off, uparse_off) is parsed, not yet sent */
 	struct buf uin;
