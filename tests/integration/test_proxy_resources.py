@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import SANITIZED, SLOW, wait_for
+from conftest import SANITIZED, SLOW, raw_exchange, wait_for
 
 
 def fd_count(pid):
@@ -59,17 +59,10 @@ def read_response(s):
 
 
 def get(port, path=b"/"):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW)
-    try:
-        s.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                return data
-            data += b
-    finally:
-        s.close()
+    """A Connection: close GET; returns everything received until the close."""
+    request = b"GET " + path + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    data, _ = raw_exchange(port, request, timeout=10)
+    return data
 
 
 def test_max_connections_is_fitted_to_the_descriptor_limit(echo, proxy):
