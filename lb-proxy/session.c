@@ -299,10 +299,11 @@ static void request_key(struct session *s)
 {
 	struct proxy *px = s->px;
 	const struct http_msg *req = &s->x->req;
-	const char *client, *key;
-	size_t clen, klen;
+	const char *client = NULL, *key;
+	size_t clen = 0, klen;
 
-	client = hashkey_client_ip(&px->trusted, s->client_ip, req, &clen);
+	if (px->hash_key.kind == HASHKEY_CLIENT_IP)
+		client = hashkey_client_ip(&px->trusted, s->client_ip, req, &clen);
 	s->x->pick.has_key = hashkey_find(&px->hash_key, req, &s->x->route, client, clen, &key, &klen);
 	if (s->x->pick.has_key)
 		s->x->pick.hash = balance_hash(key, klen);
