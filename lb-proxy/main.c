@@ -92,6 +92,8 @@ static const struct config_field proxy_fields[] = {
 	  NULL, "client connections at once (accepting pauses beyond)" },
 	{ "maxHeaderSize", CONFIG_SIZE, offsetof(struct proxy_options, max_header_size), 1024,
 	  1 << 20, NULL, "largest request head (431 beyond)" },
+	{ "maxBody", CONFIG_SIZE, offsetof(struct proxy_options, max_body), 0, 1e15, NULL,
+	  "largest request body (413 beyond; 0: no limit)" },
 	{ "accessLog", CONFIG_BOOL, offsetof(struct proxy_options, access_log), 0, 0, NULL,
 	  "one log line per request (on/off)" },
 	{ "reusePort", CONFIG_BOOL, offsetof(struct proxy_options, reuse_port), 0, 0, NULL,

@@ -39,6 +39,7 @@ struct proxy_options {
 	long retries;
 	long max_connections;
 	long max_header_size;
+	long max_body;			/* request body bytes allowed (0: no limit) */
 	long upstream_pool_size;
 	int access_log;
 	int reuse_port;

@@ -209,6 +209,8 @@ static void refuse(struct session *s, int status, const char *reason)
 
 	if (status == 431)
 		message = "request header fields too large";
+	else if (status == 413)
+		message = "request body too large";
 	else if (status == 501)
 		message = "not implemented";
 	else if (status == 505)
@@ -334,6 +336,12 @@ static int request_head(struct session *s)
 	status = http_request_route(req, &s->x->route, &reason);
 	if (status) {
 		refuse(s, status, reason);
+		return 0;
+	}
+	/* A declared body over --max-body is refused before anything is sent. */
+	if (s->px->opts->max_body && (req->parser.flags & F_CONTENT_LENGTH) &&
+	    req->parser.content_length > (uint64_t)s->px->opts->max_body) {
+		refuse(s, 413, "Content-Length over --max-body");
 		return 0;
 	}
 	if (s->px->balancer.ops->uses_key)
@@ -462,7 +470,7 @@ static int exchange_step(struct session *s)
 				return -1;
 			}
 			s->req_done = 1;
-			session_answer_error(s, 400, "malformed request body");
+			refuse(s, s->x->req.error_status, s->x->req.error_reason);
 			return 0;
 		}
 	}
@@ -490,6 +498,17 @@ static int exchange_step(struct session *s)
 	return 0;
 }
 
+/* --max-body for a chunked body, as it is parsed: past the limit the
+ * parser stops with 413 (exchange_step answers it, or cuts the exchange). */
+static int req_on_body(void *ctx, const char *at, size_t len)
+{
+	struct session *s = ctx;
+
+	(void)at;
+	s->body_bytes += len;
+	return s->body_bytes > (unsigned long long)s->px->opts->max_body ? 413 : 0;
+}
+
 /* Reads the next request head; returns -1 if the session closed. */
 static int request_step(struct session *s)
 {
@@ -503,7 +522,11 @@ static int request_step(struct session *s)
 			session_close(s);
 			return -1;
 		}
-		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size, NULL, NULL);
+		/* Bodies are forwarded as framed; they are only counted when
+		 * --max-body asks for it. */
+		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size,
+			      s->px->opts->max_body ? req_on_body : NULL, s);
+		s->body_bytes = 0;
 		s->x->pick.ntried = 0;
 		s->x->pick.has_key = 0;
 		session_response_reset(s);

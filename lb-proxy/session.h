@@ -83,6 +83,7 @@ struct session {
 	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
 	double started;			/* request head complete, monotonic */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
+	unsigned long long body_bytes;	/* request body bytes parsed (with --max-body) */
 	LIST_ENTRY(session) link;	/* in px->sessions */
 	struct session *next_free;	/* in px->free_sessions */
 };

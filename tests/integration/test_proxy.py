@@ -625,3 +625,52 @@ def test_backend_skipped_after_a_failed_connect_is_not_up_in_metrics(echo, proxy
     states = {b["address"]: b["state"] for b in p.admin("/info")[1]["backends"]}
     assert states[dead_addr] == "down"
     dead.close()
+
+
+def test_max_body_refuses_a_larger_content_length_before_forwarding(proxy):
+    """--max-body: a declared Content-Length over it is 413 (RFC 9110 15.5.14)
+    and nothing reaches the backend; one within it passes."""
+    be = RawBackend(serve_each(lambda h, hd, b: ok()))
+    p = proxy([be.addr], "--max-body", "1k")
+    data, closed = raw_exchange(p.port, b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n"
+                                + b"a" * 1025)
+    assert data.startswith(b"HTTP/1.1 413 ") and b'"error":"request body too large"' in data
+    assert closed
+    assert be.requests == []
+    assert p.request("POST", "/small", body=b"a" * 1024)[0] == 200
+    be.close()
+
+
+def test_max_body_ends_a_chunked_body_that_grows_past_it(proxy):
+    """A chunked body is counted as it streams: past --max-body the exchange
+    ends with 413 and the backend connection is closed; the backend never
+    gets a complete request."""
+    seen = []
+
+    def handler(conn, backend):
+        data = b""
+        while True:
+            b = conn.recv(65536)
+            if not b:
+                seen.append(data)
+                return
+            data += b
+
+    be = RawBackend(handler)
+    p = proxy([be.addr], "--max-body", "1000")
+    body = b"".join(b"%x\r\n%s\r\n" % (400, b"x" * 400) for _ in range(3)) + b"0\r\n\r\n"
+    data, closed = raw_exchange(p.port, b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                b"\r\n" + body)
+    assert data.startswith(b"HTTP/1.1 413 ") and closed
+    wait_for("the backend connection closed", lambda: len(seen) == 1)
+    assert not seen[0].endswith(b"0\r\n\r\n")
+    be.close()
+    # within the limit, a chunked body passes
+    be2 = RawBackend(serve_each(lambda h, hd, b: ok()))
+    p2 = proxy([be2.addr], "--max-body", "1000")
+    ok_body = b"".join(b"%x\r\n%s\r\n" % (400, b"x" * 400) for _ in range(2)) + b"0\r\n\r\n"
+    data, _ = raw_exchange(p2.port, b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                           b"Connection: close\r\n\r\n" + ok_body)
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert len(be2.requests) == 1 and len(be2.requests[0][2]) == 800
+    be2.close()
