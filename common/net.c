@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static int parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz, int numeric)
@@ -89,6 +90,49 @@ int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t err
 		snprintf(err, errsz, "\"%s\": a backend needs a port from 1 to 65535", s);
 		return -1;
 	}
+	return 0;
+}
+
+int net_url_address(const char *in, char *out, size_t outsz, char *err, size_t errsz)
+{
+	const char *sep = strstr(in, "://"), *rest = in, *slash;
+	size_t n;
+
+	if (sep) {
+		if ((size_t)(sep - in) != 4 || strncasecmp(in, "http", 4) != 0) {
+			snprintf(err, errsz, "\"%s\": only http:// URLs name a backend (or give HOST:PORT)",
+				 in);
+			return -1;
+		}
+		rest = sep + 3;
+	}
+	n = strlen(rest);
+	slash = strchr(rest, '/');
+	if (sep && slash && slash == rest + n - 1)
+		n--;		/* "http://10.0.0.9:8080/" */
+	else if (slash) {
+		snprintf(err, errsz, "\"%s\": a backend is HOST:PORT, without a path", in);
+		return -1;
+	}
+	if (sep) {
+		/* '@' may only start a weight suffix, after the port: before the
+		 * last ':' it is userinfo */
+		const char *at = memchr(rest, '@', n), *colon = NULL;
+
+		for (const char *p = rest; p < rest + n; p++)
+			if (*p == ':')
+				colon = p;
+		if (at && colon && at < colon) {
+			snprintf(err, errsz, "\"%s\": no user name in a backend's URL", in);
+			return -1;
+		}
+	}
+	if (n >= outsz) {
+		snprintf(err, errsz, "\"%.40s...\" is too long for an address", in);
+		return -1;
+	}
+	memcpy(out, rest, n);
+	out[n] = '\0';
 	return 0;
 }
 

@@ -19,6 +19,11 @@ int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
 /* Like net_parse_addr, but HOST must be an IP literal: never blocks, so it
  * may run inside an event loop (addresses from the bus, lb-ctl). */
 int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t errsz);
+/* Accepts seed 004's URL spelling of a backend: "http://HOST:PORT" (and one
+ * trailing "/") is the address HOST:PORT, copied into out (outsz bytes; a
+ * plain address is copied as it is). Another scheme, userinfo or a path is
+ * an error naming it. Returns 0 or -1 with err filled. */
+int net_url_address(const char *in, char *out, size_t outsz, char *err, size_t errsz);
 /* Cuts a "@WEIGHT" suffix off `item` (in place; not one inside IPv6
  * brackets) into *weight (1 when there is none). Returns 0, or -1 with
  * err filled when the weight is not 1 to 1000. */

@@ -86,11 +86,16 @@ static const char *apply(struct discover *d, const char *cmd, const char *addr, 
 {
 	struct entry *e;
 	struct net_addr na;
+	char url_addr[BUS_ADDRESS_MAX];
 
 	if (!addr) {
 		snprintf(err, errsz, "\"%s\" needs an \"address\"", cmd);
 		return err;
 	}
+	/* "http://10.0.0.9:8080" is 10.0.0.9:8080 (seed 004's spelling) */
+	if (net_url_address(addr, url_addr, sizeof(url_addr), err, errsz) == -1)
+		return err;
+	addr = url_addr;
 	if (strcmp(cmd, "add") == 0) {
 		if (strlen(addr) >= BUS_ADDRESS_MAX || net_parse_numeric(addr, &na, err, errsz) == -1)
 			return err;

@@ -31,11 +31,9 @@ int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_
 	long weight;
 
 	memset(b, 0, sizeof(*b));
-	if (strlen(text) >= sizeof(item)) {
-		snprintf(err, errsz, "\"%.40s...\" is too long for an address", text);
+	/* "http://10.0.0.9:8080" is 10.0.0.9:8080 (seed 004's spelling) */
+	if (net_url_address(text, item, sizeof(item), err, errsz) == -1)
 		return -1;
-	}
-	strcpy(item, text);
 	if (net_split_weight(item, &weight, err, errsz) == -1)
 		return -1;
 	if (strlen(item) >= BUS_ADDRESS_MAX || net_parse_numeric(item, &na, err, errsz) == -1)

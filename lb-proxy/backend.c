@@ -75,10 +75,15 @@ int backend_set_parse(const char *spec, struct backend_set *set, char *err, size
 	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		struct net_addr addr;
 		struct backend **grown, *b;
+		char name[96];
 		long weight;
 
 		while (*item == ' ')
 			item++;
+		/* "http://10.0.0.9:8080" is 10.0.0.9:8080 (seed 004's spelling) */
+		if (net_url_address(item, name, sizeof(name), err, errsz) == -1)
+			goto out;
+		item = name;
 		if (net_split_weight(item, &weight, err, errsz) == -1)
 			goto out;
 		if (!*item) {

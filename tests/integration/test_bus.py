@@ -486,3 +486,33 @@ def test_status_shows_the_proxies_view_and_5xx_apart_from_errors(echo, discover,
     assert "skipped by 1 proxy (failed connects)" in line, out
     assert "5XX" in out.splitlines()[2], out
     dead.close()
+
+
+def test_http_url_spelling_names_a_backend_everywhere(echos, discover, proxy, rundir):
+    """Seed 004 names backends as http://HOST:PORT: --static, the file source,
+    lb-ctl and --backends take it as HOST:PORT; another scheme or a path is a
+    clear error."""
+    discover("--static", ",".join(f"http://{e.addr}/" for e in echos[:2]))
+    status = ctl_json(rundir, "status")
+    assert sorted(b["address"] for b in status["backends"]) == sorted(e.addr for e in echos[:2])
+    code, _, err = ctl(rundir, "add", f"http://{echos[2].addr}")
+    assert code == 0, err
+    code, _, err = ctl(rundir, "drain", f"HTTP://{echos[0].addr}")
+    assert code == 0, err
+    rows = {b["address"]: b["state"] for b in ctl_json(rundir, "status")["backends"]}
+    assert rows == {echos[0].addr: "draining", echos[1].addr: "up", echos[2].addr: "up"}
+    for bad, why in ((f"https://{echos[0].addr}", "only http://"),
+                     (f"ftp://{echos[0].addr}", "only http://"),
+                     (f"http://{echos[0].addr}/x", "without a path"),
+                     (f"http://u@{echos[0].addr}", "no user name")):
+        code, _, err = ctl(rundir, "add", bad)
+        assert code != 0 and why in err, (bad, err)
+    p = proxy([f"http://{echos[0].addr}@2", f"http://{echos[1].addr}/"])
+    assert p.request("GET", "/")[0] == 200
+    assert {b["address"] for b in p.admin("/info")[1]["backends"]} == {echos[0].addr, echos[1].addr}
+    r = subprocess.run([binary("lb-proxy"), "--backends", f"http://{echos[0].addr}/path"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "without a path" in r.stderr, r.stderr
+    r = subprocess.run([binary("lb-discover"), "--runtime-dir", rundir + "-x", "--static",
+                        f"gopher://{echos[0].addr}"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "only http://" in r.stderr, r.stderr
