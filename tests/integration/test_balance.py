@@ -246,3 +246,13 @@ def test_slow_start_ramps_a_joining_backend(echo, discover, proxy, rundir):
         return window["b"] == 10
 
     wait_for("b at its full weight", at_full_weight, timeout=10)
+
+
+def test_random_spreads_by_weight(three_echos, proxy):
+    """--balance random: weighted random (weights 1,1,2 here)."""
+    addrs = [three_echos[0].addr, three_echos[1].addr, three_echos[2].addr + "@2"]
+    p = proxy(addrs, "--balance", "random", "--access-log", "off")
+    counts = collections.Counter(served_by(p.request("GET", "/")[1]) for _ in range(400))
+    print(f"random shares: {dict(counts)}")
+    assert set(counts) == {"echo-0", "echo-1", "echo-2"}
+    assert 140 <= counts["echo-2"] <= 260 and counts["echo-0"] >= 50 and counts["echo-1"] >= 50
