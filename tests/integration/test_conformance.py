@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import SLOW, Proc, binary
-from rawbackend import Reader
+from rawbackend import RawBackend, Reader
 
 TIMEOUT = 5.0 * SLOW
 
@@ -34,27 +34,19 @@ class Backend:
     GAP = 0.003
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.log = bytearray()
         self.script = []            # of dicts: parts, read_body (True), close (False)
-        self.connections = 0
+        self.connections = 0        # connection ids handed out
         self.last_conn = None       # the connection the last request came on
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.raw = RawBackend(self._connection)
+        self.addr = self.raw.addr
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                cid = self.connections
-            threading.Thread(target=self._serve, args=(conn, cid), daemon=True).start()
+    def _connection(self, conn, raw):
+        with self.lock:
+            self.connections += 1
+            cid = self.connections
+        self._serve(conn, cid)
 
     def recv(self, conn, buf):
         data = conn.recv(65536)
@@ -124,7 +116,7 @@ class Backend:
             return bytes(self.log[mark:])
 
     def close(self):
-        self.sock.close()
+        self.raw.close()
 
 
 @pytest.fixture(scope="module")
