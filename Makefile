@@ -33,7 +33,7 @@ program_modules = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
 PROXY_UNIT_TESTS := $(filter test_balance% test_proxy_%,$(UNIT_TESTS))
 
 .SECONDARY:
-.PHONY: all asan deps test-deps tool-deps bench-deps test unit integration demo bench clean help fuzz fuzz-deps
+.PHONY: all asan deps test-deps tool-deps bench-deps test unit integration demo bench chaos clean help fuzz fuzz-deps
 all: $(addprefix bin/,$(PROGRAMS))
 
 help:
@@ -43,6 +43,7 @@ help:
 	@echo "make test       test-deps, build, unit + integration tests, release and ASan/UBSan"
 	@echo "make demo       run lb on loopback and show it working"
 	@echo "make bench      benchmarks against nginx (and HAProxy), printed as ratios"
+	@echo "make chaos      the chaos suite: faults under load, a table of what clients saw"
 	@echo "make clean      remove build/ and bin/"
 
 # --- one build tree per mode: build/release and build/asan -------------------
@@ -162,6 +163,12 @@ bench: bench-deps
 	$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/bench_echo.py
 	$(PYTHON) tests/bench/bench_proxy.py
+
+# The chaos suite's full version (a few minutes); its short one runs in
+# `make test` as tests/integration/test_chaos.py.
+chaos: test-deps
+	$(MAKE) --no-print-directory all
+	LB_BIN_DIR=$(CURDIR)/bin $(PYTHON) tests/chaos/chaos.py
 
 clean:
 	rm -rf build bin
