@@ -93,10 +93,14 @@ class Fleet:
         self.rundir = tempfile.mkdtemp(prefix="lb-chaos-", dir="/tmp")
         self.procs = []
         self.echo_ports = [self._free_port() for _ in range(3)]
-        self.echoes = [self.start_echo(i) for i in range(3)]
-        self.discover = self.start_discover()
-        self.proxies = [self.start_proxy() for _ in range(2)]
-        self.wait_all_up()
+        try:
+            self.echoes = [self.start_echo(i) for i in range(3)]
+            self.discover = self.start_discover()
+            self.proxies = [self.start_proxy() for _ in range(2)]
+            self.wait_all_up()
+        except BaseException:
+            self.close()
+            raise
 
     @staticmethod
     def _free_port():
