@@ -128,7 +128,9 @@ class Fleet:
         stopped: the backend changes behaviour without ever refusing."""
         old = self.echoes[i]
         self.echoes[i] = self.start_echo(i, *flags)
-        old.stop()
+        if old.stop() != 0:
+            raise RuntimeError(f"lb-echo did not stop cleanly:\n{old.text()[-4000:]}")
+        old.expect_exit = 0
 
     def start_discover(self):
         static = ",".join(f"127.0.0.1:{p}" for p in self.echo_ports)
@@ -189,13 +191,25 @@ class Fleet:
         wait_until("every backend up on every proxy", all_up, timeout)
 
     def close(self):
+        """Stops every process with SIGTERM; returns what went wrong: a
+        process that did not exit 0 (under ASan: a leak) or a sanitizer
+        report, as conftest's procs fixture checks."""
+        problems = []
         for p in self.procs:
-            if p.p.poll() is None:
-                p.p.kill()
-                p.p.wait()
+            if p.expect_exit is None:
+                try:
+                    code = p.stop()
+                    if code != 0:
+                        problems.append(f"{p.argv} exited {code}:\n{p.text()[-4000:]}")
+                except AssertionError as e:
+                    problems.append(str(e)[-4000:])
+            report = p.sanitizer_report()
+            if report:
+                problems.append(f"{p.argv} sanitizer report:\n{report[-6000:]}")
             p.log.close()
             os.unlink(p.log_path)
         subprocess.run(["rm", "-rf", self.rundir])
+        return problems
 
 
 class Load:
@@ -425,7 +439,9 @@ def run(names=None, short=False, out=sys.stdout):
             print(row.line(), file=out, flush=True)
     finally:
         load.close()
-        fleet.close()
+        problems = fleet.close()
+    if problems:
+        raise RuntimeError("the fleet did not stop cleanly:\n" + "\n".join(problems))
     return rows
 
 
