@@ -1,9 +1,15 @@
 """A Kubernetes API server simulator for tests: the wire protocol of the real
 one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node).
 
-- discovery: /version, /api, /apis, /api/v1, /apis/discovery.k8s.io/v1
+- discovery: /version, /api, /apis, /api/v1, /apis/GROUP/v1
 - EndpointSlices (discovery.k8s.io/v1) and Endpoints (core/v1): get, list and
   watch, per namespace or across all, with labelSelector and fieldSelector
+- ConfigMaps (core/v1) and Leases (coordination.k8s.io/v1) also create (POST,
+  409 AlreadyExists), update (PUT; a resourceVersion that is not the current
+  one: 409 Conflict, as optimistic concurrency wants), patch (merge, strategic
+  merge as merge, JSON patch; a resourceVersion in the patch is a
+  precondition too) and delete (with DeleteOptions preconditions); names and
+  fields validated (422 Invalid)
 - watch: a chunked stream of {"type","object"} lines from a resourceVersion;
   BOOKMARK events only with allowWatchBookmarks; an ERROR event with a 410
   Status when the resourceVersion is older than the kept history;
@@ -18,6 +24,7 @@ one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node
 """
 import json
 import queue
+import re
 import socket
 import ssl
 import threading
@@ -67,12 +74,106 @@ def fields_match(selector, obj):
     return True
 
 
+NAME_RX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+CONFIGMAP_KEY_RX = re.compile(r"^[-._a-zA-Z0-9]+$")
+CONFIGMAP_MAX = 1024 * 1024
+MICROTIME_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+
+
+def validate(store, obj):
+    """What the API server would refuse in obj (422 Invalid), as messages."""
+    problems = []
+    meta = obj.get("metadata") or {}
+    name = meta.get("name") or ""
+    if not name:
+        problems.append("metadata.name: Required value: name or generateName is required")
+    elif len(name) > 253 or not NAME_RX.match(name):
+        problems.append(f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 '
+                        f"subdomain must consist of lower case alphanumeric characters, '-' "
+                        f"or '.'")
+    if store.kind == "ConfigMap":
+        data = obj.get("data") or {}
+        if not isinstance(data, dict):
+            problems.append("data: Invalid value: must be an object of strings")
+        else:
+            for k, v in data.items():
+                if not CONFIGMAP_KEY_RX.match(k) or len(k) > 253:
+                    problems.append(f'data[{k}]: Invalid value: "{k}": a valid config key '
+                                    f"must consist of alphanumeric characters, '-', '_' or '.'")
+                if not isinstance(v, str):
+                    problems.append(f"data[{k}]: Invalid value: must be a string")
+            if sum(len(k) + len(v) for k, v in data.items() if isinstance(v, str)) \
+                    > CONFIGMAP_MAX:
+                problems.append(f"[]: Too long: must have at most {CONFIGMAP_MAX} bytes")
+    if store.kind == "Lease":
+        spec = obj.get("spec") or {}
+        d = spec.get("leaseDurationSeconds")
+        if d is not None and (not isinstance(d, int) or d <= 0):
+            problems.append("spec.leaseDurationSeconds: Invalid value: must be greater than 0")
+        for f in ("acquireTime", "renewTime"):
+            if spec.get(f) is not None and not (isinstance(spec[f], str) and
+                                                MICROTIME_RX.match(spec[f])):
+                problems.append(f"spec.{f}: Invalid value: must be an RFC 3339 time with "
+                                f"microseconds")
+    return problems
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch (strategic merge patch reads the same for
+    the maps of ConfigMaps and Leases)."""
+    if not isinstance(patch, dict):
+        return json.loads(json.dumps(patch))
+    out = json.loads(json.dumps(target)) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+def json_patch(target, ops):
+    """RFC 6902 JSON patch: add, remove, replace, test (paths into objects)."""
+    doc = json.loads(json.dumps(target))
+    for op in ops:
+        keys = [k.replace("~1", "/").replace("~0", "~") for k in op["path"].split("/")[1:]]
+        parent = doc
+        for k in keys[:-1]:
+            parent = parent[k]
+        last = keys[-1]
+        if op["op"] in ("add", "replace"):
+            if op["op"] == "replace" and last not in parent:
+                raise KeyError(op["path"])
+            parent[last] = op["value"]
+        elif op["op"] == "remove":
+            del parent[last]
+        elif op["op"] == "test":
+            if parent.get(last) != op["value"]:
+                raise ValueError(f"test of {op['path']} failed")
+        else:
+            raise ValueError(f"unknown op {op['op']}")
+    return doc
+
+
 class Store:
     """Objects of one resource with a shared resourceVersion clock."""
 
-    def __init__(self, sim):
+    def __init__(self, sim, resource="", group="", kind="", writable=False):
         self.sim = sim
         self.objects = {}             # (ns, name) -> obj
+        self.resource = resource      # "configmaps"
+        self.group = group            # "" (core) or "coordination.k8s.io"
+        self.kind = kind              # "ConfigMap"
+        self.writable = writable      # create, update, patch, delete too
+
+    @property
+    def api_version(self):
+        return f"{self.group}/v1" if self.group else "v1"
+
+    @property
+    def verbs(self):
+        return (["create", "delete", "get", "list", "patch", "update", "watch"]
+                if self.writable else ["get", "list", "watch"])
 
     def put(self, obj):
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -80,14 +181,15 @@ class Store:
         old = self.objects.get(key)
         if old is not None:
             for k in ("uid", "creationTimestamp"):       # server-set: kept
-                obj["metadata"].setdefault(k, old["metadata"].get(k))
+                obj["metadata"][k] = old["metadata"].get(k)
             same = dict(old, metadata=dict(old["metadata"], resourceVersion=None))
             new = dict(obj, metadata=dict(obj["metadata"], resourceVersion=None))
             if json.dumps(same, sort_keys=True) == json.dumps(new, sort_keys=True):
                 return
         obj["metadata"]["resourceVersion"] = str(self.sim.bump())
-        obj["metadata"].setdefault("uid", f"uid-{key[0]}-{key[1]}")
-        obj["metadata"].setdefault("creationTimestamp", "2026-11-21T10:00:00Z")
+        obj["metadata"].setdefault("uid", f"uid-{key[0]}-{key[1]}-{self.sim.rv}")
+        if not obj["metadata"].get("creationTimestamp"):
+            obj["metadata"]["creationTimestamp"] = "2026-11-21T10:00:00Z"
         self.objects[key] = obj
         self.sim.emit(self, kind, obj)
 
@@ -108,8 +210,11 @@ class Simulator:
         self.rv = 100
         self.history = []             # (rv, store, type, obj)
         self.oldest = 100             # watches from an rv below this get 410
-        self.slices = Store(self)
-        self.endpoints = Store(self)
+        self.slices = Store(self, "endpointslices", "discovery.k8s.io", "EndpointSlice")
+        self.endpoints = Store(self, "endpoints", "", "Endpoints")
+        self.configmaps = Store(self, "configmaps", "", "ConfigMap", writable=True)
+        self.leases = Store(self, "leases", "coordination.k8s.io", "Lease", writable=True)
+        self.stores = [self.endpoints, self.slices, self.configmaps, self.leases]
         self.watchers = []            # (store, queue)
         self.tokens = tokens
         self.forbidden = set(forbidden_tokens)
@@ -228,7 +333,7 @@ class Simulator:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def authorized(self, resource, ns, verb):
+            def authorized(self, store, ns, verb):
                 cert = None
                 if sim.tls and hasattr(self.connection, "getpeercert"):
                     cert = self.connection.getpeercert()
@@ -239,7 +344,7 @@ class Simulator:
                 auth = self.headers.get("Authorization", "")
                 token = auth[7:] if auth.startswith("Bearer ") else None
                 if token in sim.forbidden:
-                    group = "" if resource == "endpoints" else "discovery.k8s.io"
+                    resource, group = store.resource, store.group
                     where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
                     self.send_json(403, status(
                         403, "Forbidden",
@@ -253,70 +358,102 @@ class Simulator:
                     return False
                 return True
 
-            def do_GET(self):
+            def not_found(self):
+                self.send_json(404, status(404, "NotFound", "the server could not find the "
+                                           "requested resource"))
+
+            def discovery(self, path):
+                """The discovery documents; False when path is none of them."""
+                if path == "/version":
+                    self.send_json(200, {"major": "1", "minor": "30",
+                                         "gitVersion": "v1.30.0-lbsim",
+                                         "platform": "linux/amd64"})
+                elif path == "/api":
+                    self.send_json(200, {"kind": "APIVersions", "versions": ["v1"],
+                                         "serverAddressByClientCIDRs": [{
+                                             "clientCIDR": "0.0.0.0/0",
+                                             "serverAddress": f"127.0.0.1:{sim.port}"}]})
+                elif path == "/apis":
+                    groups = []
+                    for g in sorted({st.group for st in sim.stores if st.group}):
+                        gv = {"groupVersion": f"{g}/v1", "version": "v1"}
+                        groups.append({"name": g, "versions": [gv], "preferredVersion": gv})
+                    self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
+                                         "groups": groups})
+                else:
+                    gv = "v1" if path == "/api/v1" else path[len("/apis/"):]
+                    stores = [st for st in sim.stores if st.api_version == gv]
+                    if not path.startswith(("/api/v1", "/apis/")) or not stores:
+                        return False
+                    doc = {"kind": "APIResourceList", "groupVersion": gv, "resources": [
+                        {"name": st.resource, "singularName": st.kind.lower(),
+                         "namespaced": True, "kind": st.kind, "verbs": st.verbs,
+                         **({"shortNames": {"endpoints": ["ep"], "configmaps": ["cm"]}
+                             [st.resource]} if st.resource in ("endpoints", "configmaps")
+                            else {})}
+                        for st in stores]}
+                    if gv != "v1":
+                        doc["apiVersion"] = "v1"
+                    self.send_json(200, doc)
+                return True
+
+            def route(self, verb_of):
+                """(store, ns, name, query) of a resource path, or None after
+                answering 404 (or 401/403/405). verb_of(name, query): the RBAC
+                verb the request needs."""
                 url = urllib.parse.urlsplit(self.path)
                 q = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
                 parts = [p for p in url.path.split("/") if p]
-                with sim.lock:
-                    sim.requests.append(("GET", self.path))
-                if url.path == "/version":
-                    return self.send_json(200, {"major": "1", "minor": "30",
-                                                "gitVersion": "v1.30.0-lbsim",
-                                                "platform": "linux/amd64"})
-                if url.path == "/api":
-                    return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"],
-                                                "serverAddressByClientCIDRs": [{
-                                                    "clientCIDR": "0.0.0.0/0",
-                                                    "serverAddress": f"127.0.0.1:{sim.port}"}]})
-                if url.path == "/apis":
-                    gv = {"groupVersion": "discovery.k8s.io/v1", "version": "v1"}
-                    return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
-                                                "groups": [{"name": "discovery.k8s.io",
-                                                            "versions": [gv],
-                                                            "preferredVersion": gv}]})
-                if url.path == "/api/v1":
-                    return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "v1",
-                                                "resources": [{"name": "endpoints",
-                                                               "singularName": "endpoints",
-                                                               "namespaced": True,
-                                                               "kind": "Endpoints",
-                                                               "verbs": ["get", "list", "watch"],
-                                                               "shortNames": ["ep"]}]})
-                if url.path == "/apis/discovery.k8s.io/v1":
-                    return self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
-                                                "groupVersion": "discovery.k8s.io/v1",
-                                                "resources": [{"name": "endpointslices",
-                                                               "singularName": "endpointslice",
-                                                               "namespaced": True,
-                                                               "kind": "EndpointSlice",
-                                                               "verbs": ["get", "list", "watch"]}]})
-                # /api/v1[/namespaces/NS]/endpoints[/NAME] and the same for slices
+                # /api/v1[/namespaces/NS]/RESOURCE[/NAME], /apis/GROUP/v1/... alike
                 if parts[:2] == ["api", "v1"]:
-                    rest, store, kind = parts[2:], sim.endpoints, "EndpointsList"
-                    resource, api_version = "endpoints", "v1"
-                elif parts[:3] == ["apis", "discovery.k8s.io", "v1"]:
-                    rest, store, kind = parts[3:], sim.slices, "EndpointSliceList"
-                    resource, api_version = "endpointslices", "discovery.k8s.io/v1"
+                    group, rest = "", parts[2:]
+                elif len(parts) >= 3 and parts[0] == "apis" and parts[2] == "v1":
+                    group, rest = parts[1], parts[3:]
                 else:
-                    return self.send_json(404, status(404, "NotFound", "the server could not "
-                                                      "find the requested resource"))
+                    return self.not_found()
                 ns = None
                 if len(rest) >= 2 and rest[0] == "namespaces":
                     ns, rest = rest[1], rest[2:]
-                if not rest or rest[0] != resource or len(rest) > 2:
-                    return self.send_json(404, status(404, "NotFound", "the server could not "
-                                                      "find the requested resource"))
+                store = next((st for st in sim.stores if st.group == group and rest and
+                              st.resource == rest[0]), None)
+                if store is None or len(rest) > 2:
+                    return self.not_found()
                 name = rest[1] if len(rest) == 2 else None
-                watch = q.get("watch") in ("1", "true")
-                if not self.authorized(resource, ns, "watch" if watch else
-                                       "get" if name else "list"):
+                verb = verb_of(name, q)
+                if verb not in store.verbs:
+                    self.send_json(405, status(405, "MethodNotAllowed",
+                                               f"the server does not allow this method on "
+                                               f"the requested resource"))
+                    return None
+                if not self.authorized(store, ns, verb):
+                    return None
+                return store, ns, name, q
+
+            def do_GET(self):
+                with sim.lock:
+                    sim.requests.append(("GET", self.path))
+                path = urllib.parse.urlsplit(self.path).path
+                if self.discovery(path):
                     return
+                ns_path = [p for p in path.split("/") if p]
+                if len(ns_path) == 4 and ns_path[:3] == ["api", "v1", "namespaces"]:
+                    # every namespace exists (kubectl asks after a 404)
+                    return self.send_json(200, {"kind": "Namespace", "apiVersion": "v1",
+                                                "metadata": {"name": ns_path[3]},
+                                                "status": {"phase": "Active"}})
+                r = self.route(lambda name, q: "watch" if q.get("watch") in ("1", "true")
+                               else "get" if name else "list")
+                if r is None:
+                    return
+                store, ns, name, q = r
+                watch = q.get("watch") in ("1", "true")
                 if name and not watch:
                     with sim.lock:
                         obj = store.objects.get((ns, name))
                     if obj is None:
-                        return self.send_json(404, status(404, "NotFound",
-                                                          f'{resource} "{name}" not found'))
+                        return self.send_json(404, status(
+                            404, "NotFound", f'{store.resource} "{name}" not found',
+                            {"name": name, "kind": store.resource}))
                     return self.send_json(200, obj)
 
                 def wanted(obj):
@@ -330,10 +467,168 @@ class Simulator:
                     with sim.lock:
                         items = [o for o in store.objects.values() if wanted(o)]
                         rv = sim.rv
-                    return self.send_json(200, {"kind": kind, "apiVersion": api_version,
+                    return self.send_json(200, {"kind": f"{store.kind}List",
+                                                "apiVersion": store.api_version,
                                                 "metadata": {"resourceVersion": str(rv)},
                                                 "items": items})
                 self.watch(store, wanted, q)
+
+            # --- writes (writable stores: ConfigMaps, Leases) ---------------------------
+            def body(self):
+                """The request's JSON body, or None after answering 400/415."""
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0]
+                if ctype not in ("application/json", "application/merge-patch+json",
+                                 "application/strategic-merge-patch+json",
+                                 "application/json-patch+json"):
+                    self.send_json(415, status(415, "UnsupportedMediaType",
+                                               f"the body of the request was in an unknown "
+                                               f"format - accepted media types include: "
+                                               f"application/json"))
+                    return None
+                try:
+                    return ctype, json.loads(raw or b"null")
+                except ValueError as e:
+                    self.send_json(400, status(400, "BadRequest", f"invalid JSON: {e}"))
+                    return None
+
+            def write_route(self, verb):
+                with sim.lock:
+                    sim.requests.append((self.command, self.path))
+                b = self.body()         # read first: an early answer keeps the connection sane
+                if b is None:
+                    return None
+                r = self.route(lambda name, q: verb if (name is None) == (verb == "create")
+                               else None)
+                if r is None:
+                    return None
+                store, ns, name, q = r
+                if ns is None:
+                    self.not_found()
+                    return None
+                return store, ns, name, q, b[0], b[1]
+
+            def conflict(self, store, name):
+                self.send_json(409, status(
+                    409, "Conflict",
+                    f'Operation cannot be fulfilled on {store.resource}'
+                    f'{"." + store.group if store.group else ""} "{name}": the object has '
+                    f'been modified; please apply your changes to the latest version and '
+                    f'try again', {"name": name, "group": store.group, "kind": store.resource}))
+
+            def invalid(self, store, name, problems):
+                self.send_json(422, status(
+                    422, "Invalid", f'{store.kind} "{name}" is invalid: ' + ", ".join(problems),
+                    {"name": name, "group": store.group, "kind": store.kind,
+                     "causes": [{"reason": "FieldValueInvalid", "message": p}
+                                for p in problems]}))
+
+            def store_write(self, store, ns, name, obj, old, code):
+                """Validates obj and stores it as (ns, name); answers."""
+                problems = validate(store, obj)
+                if problems:
+                    return self.invalid(store, name, problems)
+                obj["metadata"]["namespace"] = ns
+                obj.setdefault("apiVersion", store.api_version)
+                obj.setdefault("kind", store.kind)
+                if old is not None:
+                    obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+                store.put(obj)
+                self.send_json(code, store.objects[(ns, name)])
+
+            def do_POST(self):
+                r = self.write_route("create")
+                if r is None:
+                    return
+                store, ns, _, _, _, obj = r
+                if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+                    return self.send_json(400, status(400, "BadRequest",
+                                                      "the body must be an object"))
+                name = obj["metadata"].get("name") or ""
+                with sim.lock:
+                    if (ns, name) in store.objects:
+                        return self.send_json(409, status(
+                            409, "AlreadyExists",
+                            f'{store.resource}{"." + store.group if store.group else ""} '
+                            f'"{name}" already exists',
+                            {"name": name, "group": store.group, "kind": store.resource}))
+                    obj["metadata"].pop("resourceVersion", None)
+                    self.store_write(store, ns, name, obj, None, 201)
+
+            def do_PUT(self):
+                r = self.write_route("update")
+                if r is None:
+                    return
+                store, ns, name, _, _, obj = r
+                if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
+                    return self.send_json(400, status(400, "BadRequest",
+                                                      "the body must be an object"))
+                if obj["metadata"].get("name") != name:
+                    return self.send_json(400, status(
+                        400, "BadRequest", "the name of the object "
+                        f'({obj["metadata"].get("name")}) does not match the name on the URL '
+                        f"({name})"))
+                with sim.lock:
+                    old = store.objects.get((ns, name))
+                    if old is None:
+                        return self.send_json(404, status(
+                            404, "NotFound", f'{store.resource} "{name}" not found',
+                            {"name": name, "kind": store.resource}))
+                    rv = obj["metadata"].get("resourceVersion")
+                    if rv and rv != old["metadata"]["resourceVersion"]:
+                        return self.conflict(store, name)
+                    self.store_write(store, ns, name, obj, old, 200)
+
+            def do_PATCH(self):
+                r = self.write_route("patch")
+                if r is None:
+                    return
+                store, ns, name, _, ctype, patch = r
+                with sim.lock:
+                    old = store.objects.get((ns, name))
+                    if old is None:
+                        return self.send_json(404, status(
+                            404, "NotFound", f'{store.resource} "{name}" not found',
+                            {"name": name, "kind": store.resource}))
+                    try:
+                        if ctype == "application/json-patch+json":
+                            obj = json_patch(old, patch)
+                        else:
+                            obj = merge_patch(old, patch)
+                    except (ValueError, KeyError, IndexError, TypeError) as e:
+                        return self.send_json(422, status(422, "Invalid",
+                                                          f"the patch could not be applied: {e}"))
+                    rv = (patch.get("metadata") or {}).get("resourceVersion") \
+                        if isinstance(patch, dict) else None
+                    if rv and rv != old["metadata"]["resourceVersion"]:
+                        return self.conflict(store, name)
+                    if obj["metadata"].get("name") != name:
+                        return self.send_json(422, status(422, "Invalid",
+                                                          "metadata.name may not change"))
+                    self.store_write(store, ns, name, obj, old, 200)
+
+            def do_DELETE(self):
+                r = self.write_route("delete")
+                if r is None:
+                    return
+                store, ns, name, _, _, opts = r
+                pre = (opts or {}).get("preconditions") or {} if isinstance(opts, dict) else {}
+                with sim.lock:
+                    old = store.objects.get((ns, name))
+                    if old is None:
+                        return self.send_json(404, status(
+                            404, "NotFound", f'{store.resource} "{name}" not found',
+                            {"name": name, "kind": store.resource}))
+                    if pre.get("resourceVersion") and \
+                            pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
+                        return self.conflict(store, name)
+                    store.delete(ns, name)
+                self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                     "status": "Success",
+                                     "details": {"name": name, "group": store.group,
+                                                 "kind": store.resource,
+                                                 "uid": old["metadata"].get("uid")}})
 
             def chunk(self, doc):
                 data = json.dumps(doc).encode() + b"\n"
@@ -385,9 +680,8 @@ class Simulator:
                                     continue
                                 next_bookmark = time.time() + 1.0
                                 self.chunk({"type": "BOOKMARK", "object": {
-                                    "kind": store is sim.slices and "EndpointSlice" or "Endpoints",
-                                    "apiVersion": store is sim.slices and "discovery.k8s.io/v1"
-                                    or "v1", "metadata": {"resourceVersion": rv_now}}})
+                                    "kind": store.kind, "apiVersion": store.api_version,
+                                    "metadata": {"resourceVersion": rv_now}}})
                             continue
                         if item is None:
                             return        # dropped: the connection ends without a last chunk
