@@ -13,6 +13,7 @@
 #include "http_limits.h"
 #include "log.h"
 #include "proxy.h"
+#include "routes.h"
 #include "rundir.h"
 #include "session.h"
 #include "signals.h"
@@ -104,6 +105,9 @@ static const struct config_field proxy_fields[] = {
 	  "PEM private key of --tls-cert" },
 	{ "tlsHandshakeTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, tls_handshake_timeout),
 	  0.001, 3600, NULL, "seconds a client has to complete the TLS handshake" },
+	/* the proxy's own routes and header rules */
+	{ "monitorUri", CONFIG_STRING, offsetof(struct proxy_options, monitor_uri), 0, 0, NULL,
+	  "PATH answered by the proxy itself with its health (200 or 503)" },
 	CONFIG_LOG_FIELDS(struct proxy_options),
 };
 
@@ -391,6 +395,19 @@ static int tls_setup(struct proxy *px, const struct proxy_options *opts)
 	return 0;
 }
 
+/* --monitor-uri (and the header rules). Returns 0, or -1 after saying what
+ * is wrong on stderr (exit 2). */
+static int traffic_rules_setup(const struct proxy_options *opts)
+{
+	char err[512];
+
+	if (routes_monitor_check(opts->monitor_uri, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --monitor-uri %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 static void on_initial_set_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct proxy *px = w->data;
@@ -516,8 +533,8 @@ int main(int argc, char **argv)
 		px.rundir = rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
-	if (balancing_setup(&px, &opts) == -1 || fit_descriptor_limit(&opts) == -1 ||
-	    tls_setup(&px, &opts) == -1) {
+	if (traffic_rules_setup(&opts) == -1 || balancing_setup(&px, &opts) == -1 ||
+	    fit_descriptor_limit(&opts) == -1 || tls_setup(&px, &opts) == -1) {
 		balancer_release(&px.balancer);
 		backend_set_release(&px.set);
 		config_result_release(&cfg);

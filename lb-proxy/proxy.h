@@ -48,6 +48,7 @@ struct proxy_options {
 	char *tls_cert;			/* PEM: the client listener speaks TLS */
 	char *tls_key;
 	double tls_handshake_timeout;	/* seconds a client has to complete a handshake */
+	char *monitor_uri;		/* the path answered by the proxy itself, or NULL */
 };
 
 struct session;

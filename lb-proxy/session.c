@@ -18,6 +18,7 @@
 #include "log.h"
 #include "net.h"
 #include "relay.h"
+#include "routes.h"
 #include "sticky.h"
 #include "timefmt.h"
 #include "transport_tls.h"
@@ -217,6 +218,18 @@ void session_answer_error(struct session *s, int status, const char *message)
 		     status == 501 || status == 505));
 }
 
+/* --monitor-uri: the proxy's own health, any method (as HAProxy answers
+ * it), never forwarded; the connection stays open as the request asks. */
+static void answer_monitor(struct session *s)
+{
+	char body[ROUTES_BODY_MAX];
+	size_t n;
+	int status = routes_monitor_answer(s->px, body, &n);
+
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	answer_own(s, status, body, n, 1);
+}
+
 /* Answers a request the proxy will not forward (the parser's or the route's
  * verdict) and closes the connection after it; `reason` goes to the access log. */
 static void refuse(struct session *s, int status, const char *reason)
@@ -353,6 +366,10 @@ static int request_head(struct session *s)
 	status = http_request_route(req, &s->x->route, &reason);
 	if (status) {
 		refuse(s, status, reason);
+		return 0;
+	}
+	if (routes_monitor_match(s->px->opts->monitor_uri, req, &s->x->route)) {
+		answer_monitor(s);
 		return 0;
 	}
 	/* A declared body over --max-body is refused before anything is sent. */

@@ -2,9 +2,13 @@
 (--set-request-header, --set-response-header, --remove-response-header) and
 its log lines (JSON types, the bytes of its own answers)."""
 import json
+import signal
 import socket
+import subprocess
 
-from conftest import Proxy, binary, wait_for
+from conftest import (SLOW, Proxy, binary, recv_until, served_by, split_responses,
+                      wait_for)
+from rawbackend import RawBackend, ok, serve_each
 
 
 def _dead_addr():
@@ -71,3 +75,116 @@ def test_access_log_bytes_count_the_proxys_own_answers(proxy):
     c.close()
     m = p.proc.wait_log(r'request="HEAD /nobody-head" status=503 .* bytes=(\d+) ')
     assert int(m.group(1)) == 0
+
+
+# ---- --monitor-uri ------------------------------------------------------------------
+
+
+def test_monitor_uri_answers_healthy_and_is_never_forwarded(proxy):
+    """Seed 000: /health on the traffic port, answered by the proxy itself."""
+    bes = [RawBackend(serve_each(lambda h, hd, b: ok())) for _ in range(3)]
+    p = proxy([b.addr for b in bes], "--monitor-uri", "/health")
+    status, hdrs, body = p.request("GET", "/health")
+    assert status == 200, body
+    assert json.loads(body) == {"status": "healthy", "backends_available": 3}
+    assert hdrs["Content-Type"] == "application/json"
+    assert hdrs["X-Request-Id"]
+    # the query is not part of the path (HAProxy 2.2+ compares the path), HEAD has no body,
+    # any method is answered, as HAProxy's monitor-uri does
+    assert p.request("GET", "/health?probe=1")[0] == 200
+    status, hdrs, body = p.request("HEAD", "/health")
+    assert status == 200 and body == b"" and int(hdrs["Content-Length"]) > 0
+    assert p.request("OPTIONS", "/health")[0] == 200
+    # other paths, and near misses, go to the backends
+    for path in ("/health/", "/healthz", "/Health", "/"):
+        assert p.request("GET", path)[0] == 200
+    seen = [req[0].split(b"\r\n")[0] for b in bes for req in b.requests]
+    assert sorted(seen) == sorted([b"GET /health/ HTTP/1.1", b"GET /healthz HTTP/1.1",
+                                   b"GET /Health HTTP/1.1", b"GET / HTTP/1.1"])
+    m = p.proc.wait_log(r'request="GET /health" status=200 backend=- .* bytes=(\d+) ')
+    assert int(m.group(1)) == len(b'{"status":"healthy","backends_available":3}')
+    metrics = p.admin("/metrics")[1]
+    assert 'lb_proxy_requests_total{code="2xx"} 8' in metrics         # 4 answered, 4 forwarded
+    assert sum(int(line.split()[-1]) for line in metrics.splitlines()
+               if line.startswith("lb_proxy_backend_requests_total{")) == 4
+    for b in bes:
+        b.close()
+
+
+def test_monitor_uri_keeps_the_connection_alive(proxy):
+    be = RawBackend(serve_each(lambda h, hd, b: ok(b"from-backend")))
+    p = proxy([be.addr], "--monitor-uri", "/lb-health")
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW)
+    # pipelined: the monitor answer, then a forwarded request, on one connection
+    s.sendall(b"GET /lb-health HTTP/1.1\r\nHost: a\r\n\r\n"
+              b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+    got = recv_until(s, b"from-backend")
+    (st1, h1, b1), (st2, h2, b2) = split_responses(got)
+    assert st1 == 200 and json.loads(b1)["status"] == "healthy"
+    assert h1["connection"] == "keep-alive"
+    assert st2 == 200 and b2 == b"from-backend"
+    s.sendall(b"GET /lb-health HTTP/1.1\r\nHost: a\r\n\r\n")
+    got = recv_until(s, b"}")
+    assert split_responses(got)[0][0] == 200
+    s.close()
+    assert [r[0].split(b"\r\n")[0] for r in be.requests] == [b"GET /x HTTP/1.1"]
+    be.close()
+
+
+def test_monitor_uri_is_unhealthy_without_a_usable_backend(proxy, rundir):
+    # no set at all (on the bus, listening at once)
+    p = proxy(None, "--runtime-dir", rundir, "--initial-set-timeout", "0",
+              "--monitor-uri", "/health")
+    status, hdrs, body = p.request("GET", "/health")
+    assert status == 503
+    assert json.loads(body) == {"status": "unhealthy", "backends_available": 0}
+    assert hdrs["Connection"] == "keep-alive"
+    # a backend that refused its connect is skipped (--fail-timeout): what a pick could
+    # return now, not what the set lists
+    q = proxy([_dead_addr()], "--monitor-uri", "/health")
+    assert json.loads(q.request("GET", "/health")[2])["backends_available"] == 1
+    assert q.request("GET", "/")[0] == 503
+    status, _, body = q.request("GET", "/health")
+    assert status == 503 and json.loads(body)["backends_available"] == 0
+
+
+def test_monitor_uri_is_unhealthy_while_stopping(echo, proxy):
+    e = echo("--access-log", "off")
+    p = proxy([e.addr], "--monitor-uri", "/health")
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: a\r\n")     # a head not yet complete
+    # an admin round trip: the proxy's loop has read those bytes by the time it answers
+    # (they were queued before the admin connection was made)
+    assert p.admin("/health")[0] == 200
+    p.proc.p.send_signal(signal.SIGTERM)
+    p.proc.wait_log(r"draining connections=1 ")
+    s.sendall(b"\r\n")
+    got, closed = b"", False
+    while not closed:
+        data = s.recv(65536)
+        got += data
+        closed = not data
+    s.close()
+    (status, hdrs, body), = split_responses(got)
+    assert status == 503 and hdrs["connection"] == "close"
+    assert json.loads(body) == {"status": "unhealthy", "backends_available": 1}
+
+
+def test_monitor_uri_is_checked_at_start_up():
+    for bad in ("health", "/health?x=1", "/a b", "/a#b", ""):
+        r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:1",
+                            "--monitor-uri", bad], capture_output=True, text=True,
+                           timeout=10 * SLOW)
+        assert r.returncode == 2, (bad, r.stderr)
+        assert "--monitor-uri" in r.stderr, r.stderr
+        assert "starting with /" in r.stderr or "without a query" in r.stderr, r.stderr
+
+
+def test_next_backend_peeks_without_advancing_the_rotation(echo, proxy):
+    es = [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
+    p = proxy([e.addr for e in es])
+    peeks = {p.admin("/debug/next-backend")[1]["backend"] for _ in range(5)}
+    assert len(peeks) == 1
+    (addr,) = peeks
+    got = served_by(p.request("GET", "/")[1])
+    assert got == f"echo-{[e.addr for e in es].index(addr)}"
