@@ -105,6 +105,7 @@ static struct headers_ctx ctx_of(const struct session *s)
 		.tls = s->tr.ssl != NULL,
 		.sticky_cookie = sticky_cookie(),
 		.sticky_insert = s->sticky_insert,
+		.rules = &s->px->header_rules,
 	};
 	return ctx;
 }
@@ -180,13 +181,13 @@ static void goto_closing(struct session *s)
  * access log's `bytes`. */
 static void answer_own(struct session *s, int status, const char *body, size_t n, int keep)
 {
+	struct headers_ctx ctx;
+
 	keep = keep && s->keep_alive && s->req_done && !s->px->stopping;
 	forward_drop(s);
+	ctx = ctx_of(s);
 	buf_reset(&s->out);
-	http_response_begin(&s->out, status);
-	if (s->request_id_len)
-		http_response_header(&s->out, "X-Request-Id", s->request_id, s->request_id_len);
-	http_response_end(&s->out, "application/json", n, keep);
+	headers_answer(&s->out, status, "application/json", n, keep, &ctx);
 	s->bytes_out = 0;
 	if (s->method != HTTP_HEAD) {
 		buf_append(&s->out, body, n);

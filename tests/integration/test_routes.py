@@ -188,3 +188,111 @@ def test_next_backend_peeks_without_advancing_the_rotation(echo, proxy):
     (addr,) = peeks
     got = served_by(p.request("GET", "/")[1])
     assert got == f"echo-{[e.addr for e in es].index(addr)}"
+
+
+# ---- header rules ---------------------------------------------------------------------
+
+
+def test_set_request_header_replaces_the_clients_fields(proxy):
+    be = RawBackend(serve_each(lambda h, hd, b: ok()))
+    p = proxy([be.addr], "--set-request-header", "X-Env: prod",
+              "--set-request-header", "X-Forwarded-Proto: https",
+              "--set-request-header", "X-Multi: one",
+              "--set-request-header", "X-Multi:   two, three  ")
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW)
+    s.sendall(b"GET /r HTTP/1.1\r\nHost: a\r\nX-Env: dev\r\nx-env: staging\r\n"
+              b"X-Keep: k\r\nX-Multi: client\r\n\r\n")
+    got = recv_until(s, b"ok")
+    s.close()
+    assert split_responses(got)[0][0] == 200
+    head, headers, _ = be.requests[0]
+    assert headers["x-env"] == ["prod"]                 # both of the client's are gone
+    assert headers["x-forwarded-proto"] == ["https"]    # the proxy's own one is replaced too
+    assert headers["x-multi"] == ["one", "two, three"]  # a name set twice: both, in order
+    assert headers["x-keep"] == ["k"]
+    assert headers["x-forwarded-for"] == ["127.0.0.1"]
+    assert head.count(b"\r\nX-Env: prod") == 1
+    be.close()
+
+
+def test_response_rules_set_replace_and_remove(proxy):
+    be = RawBackend(serve_each(lambda h, hd, b: ok(extra=b"Server: backend/1.0\r\n"
+                                                    b"X-Frame-Options: ALLOWALL\r\n"
+                                                    b"x-frame-options: SAMEORIGIN\r\n"
+                                                    b"X-Powered-By: php\r\nX-Kept: yes\r\n")))
+    p = proxy([be.addr], "--set-response-header", "X-Frame-Options: DENY",
+              "--set-response-header", "Strict-Transport-Security: max-age=63072000",
+              "--remove-response-header", "Server",
+              "--remove-response-header", "x-powered-by")
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW)
+    s.sendall(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n")
+    got = recv_until(s, b"ok")
+    s.close()
+    head = got.split(b"\r\n\r\n")[0].decode().lower()
+    assert head.count("x-frame-options:") == 1 and "x-frame-options: deny" in head
+    assert "strict-transport-security: max-age=63072000" in head
+    assert "server:" not in head and "x-powered-by:" not in head
+    assert "x-kept: yes" in head and "x-request-id:" in head
+    be.close()
+
+
+def test_cors_header_on_backend_answers_and_the_proxys_own(proxy, rundir):
+    """Seed 003: CORS added at the proxy, on the backend's answers and on the
+    proxy's own (its 503s, the monitor), as HAProxy's http-after-response does."""
+    be = RawBackend(serve_each(lambda h, hd, b: ok(extra=b"Access-Control-Allow-Origin: x\r\n")))
+    cors = ["--set-response-header", "Access-Control-Allow-Origin: *",
+            "--monitor-uri", "/health"]
+    p = proxy([be.addr], *cors)
+    status, hdrs, _ = p.request("GET", "/api", headers={"Origin": "https://app.example"})
+    assert status == 200 and hdrs["Access-Control-Allow-Origin"] == "*"
+    assert p.request("GET", "/health")[1]["Access-Control-Allow-Origin"] == "*"
+    q = proxy(None, "--runtime-dir", rundir, "--initial-set-timeout", "0", *cors)
+    status, hdrs, body = q.request("GET", "/api")
+    assert status == 503 and hdrs["Access-Control-Allow-Origin"] == "*"
+    assert hdrs["Content-Type"] == "application/json"
+    assert json.loads(body)["error"] == "no backends available"
+    be.close()
+
+
+def test_header_rules_from_the_config_file_and_environment(proxy, tmp_path):
+    be = RawBackend(serve_each(lambda h, hd, b: ok(extra=b"Server: b\r\n")))
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"setResponseHeader": ["X-A: 1", "X-B: 2"],
+                               "removeResponseHeader": "Server"}))
+    p = proxy([be.addr], "--config", str(cfg),
+              env={"LB_PROXY_SET_REQUEST_HEADER": "X-From-Env: e\nX-Second: f"})
+    status, hdrs, _ = p.request("GET", "/")
+    assert status == 200 and hdrs["X-A"] == "1" and hdrs["X-B"] == "2"
+    assert "Server" not in hdrs
+    assert be.requests[0][1]["x-from-env"] == ["e"] and be.requests[0][1]["x-second"] == ["f"]
+    # a flag replaces the file's list (flags > environment > file)
+    q = proxy([be.addr], "--config", str(cfg), "--set-response-header", "X-C: 3")
+    status, hdrs, _ = q.request("GET", "/")
+    assert hdrs["X-C"] == "3" and "X-A" not in hdrs and "Server" not in hdrs
+    be.close()
+
+
+def test_invalid_header_rules_exit_2():
+    cases = [
+        (["--set-response-header", "Content-Length: 5"], "Content-Length is the proxy's own"),
+        (["--set-request-header", "Transfer-Encoding: chunked"], "the proxy's own"),
+        (["--set-request-header", "Host: other"], "Host is the proxy's own"),
+        (["--set-response-header", "Connection: close"], "the proxy's own"),
+        (["--remove-response-header", "Transfer-Encoding"], "the proxy's own"),
+        (["--set-response-header", "Bad Name: x"], "must be a token"),
+        (["--set-response-header", "X-A : x"], "no space before the colon"),
+        (["--set-response-header", "X-A: a\rb"], "CR, LF"),
+        (["--set-request-header", "X-A: a\nX-Injected: b"], "CR, LF"),
+        (["--set-response-header", "X-A"], "must be 'Name: value'"),
+        (["--remove-response-header", "Server: x"], "a field name only"),
+        (["--set-response-header", "Server: x", "--remove-response-header", "server"],
+         "both set and removed"),
+        (["--set-response-header", "X-A: " + "v" * 1025], "longer than 1024"),
+        ([a for i in range(33) for a in ("--set-response-header", f"X-{i}: v")], "at most 32"),
+    ]
+    for flags, message in cases:
+        r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:1", *flags],
+                           capture_output=True, text=True, timeout=10 * SLOW)
+        assert r.returncode == 2, (flags, r.stderr)
+        assert message in r.stderr, (flags, r.stderr)
+        assert "-header" in r.stderr, r.stderr      # the message names the flag
