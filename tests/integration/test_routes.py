@@ -131,6 +131,27 @@ def test_monitor_uri_keeps_the_connection_alive(proxy):
     be.close()
 
 
+def test_monitor_uri_with_an_unread_body_closes_after_the_answer(proxy):
+    be = RawBackend(serve_each(lambda h, hd, b: ok()))
+    p = proxy([be.addr], "--monitor-uri", "/health")
+    s = socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW)
+    # the rest of this body must never be read as a request: "GET /smuggled ..."
+    s.sendall(b"POST /health HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n\r\n"
+              b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
+    got = b""
+    while True:
+        data = s.recv(65536)
+        if not data:
+            break
+        got += data
+    s.close()
+    (status, hdrs, body), = split_responses(got)
+    assert status == 200 and hdrs["connection"] == "close"
+    assert json.loads(body)["status"] == "healthy"
+    assert be.requests == [] and be.connections == 0
+    be.close()
+
+
 def test_monitor_uri_is_unhealthy_without_a_usable_backend(proxy, rundir):
     # no set at all (on the bus, listening at once)
     p = proxy(None, "--runtime-dir", rundir, "--initial-set-timeout", "0",
