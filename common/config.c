@@ -128,6 +128,10 @@ static void describe(const struct config_field *f, char *out, size_t outsz)
 	case CONFIG_BOOL:
 		snprintf(out, outsz, "true or false");
 		break;
+	case CONFIG_LIST:
+		snprintf(out, outsz, "a string, at most %.0f of them (repeat the flag; an array in "
+			 "the file)", f->max);
+		break;
 	case CONFIG_ENUM: {
 		size_t o = (size_t)snprintf(out, outsz, "one of");
 
@@ -171,7 +175,15 @@ static int parse_size(const char *s, double *out)
 	return 0;
 }
 
-/* Stores text `s` into field `f` of opts; returns 0 or -1 (value invalid). */
+/* A CONFIG_LIST field from a stronger source starts again from no items. */
+static void list_clear(const struct config_field *f, void *opts)
+{
+	if (f->type == CONFIG_LIST)
+		((struct config_list *)((char *)opts + f->offset))->n = 0;
+}
+
+/* Stores text `s` into field `f` of opts (a CONFIG_LIST: appends one item);
+ * returns 0 or -1 (value invalid). */
 static int store_text(const struct config_field *f, void *opts, const char *s,
 		      struct config_result *res)
 {
@@ -183,6 +195,17 @@ static int store_text(const struct config_field *f, void *opts, const char *s,
 	case CONFIG_STRING:
 		*(char **)dst = own(res, s, strlen(s));
 		return *(char **)dst ? 0 : -1;
+	case CONFIG_LIST: {
+		struct config_list *l = (struct config_list *)dst;
+
+		if (l->n >= (size_t)f->max || l->n >= CONFIG_LIST_MAX)
+			return -1;
+		l->items[l->n] = own(res, s, strlen(s));
+		if (!l->items[l->n])
+			return -1;
+		l->n++;
+		return 0;
+	}
 	case CONFIG_ENUM:
 		for (const char *const *c = f->choices; *c; c++) {
 			if (strcmp(*c, s) == 0) {
@@ -237,6 +260,21 @@ static int store_json(const struct config_field *f, void *opts, json_t *v,
 	case CONFIG_STRING:
 	case CONFIG_ENUM:
 		return json_is_string(v) ? store_text(f, opts, json_string_value(v), res) : -1;
+	case CONFIG_LIST: {
+		size_t i;
+		json_t *item;
+
+		list_clear(f, opts);
+		if (json_is_string(v))
+			return store_text(f, opts, json_string_value(v), res);
+		if (!json_is_array(v))
+			return -1;
+		json_array_foreach(v, i, item) {
+			if (!json_is_string(item) || store_text(f, opts, json_string_value(item), res) == -1)
+				return -1;
+		}
+		return 0;
+	}
 	case CONFIG_BOOL:
 		if (!json_is_boolean(v))
 			return -1;
@@ -405,6 +443,33 @@ out:
 	return rc;
 }
 
+/* A CONFIG_LIST from the environment: one item per line, empty lines skipped. */
+static int store_env_list(const struct config_field *f, void *opts, const char *v,
+			  struct config_result *res)
+{
+	list_clear(f, opts);
+	while (*v) {
+		const char *nl = strchr(v, '\n');
+		size_t n = nl ? (size_t)(nl - v) : strlen(v);
+		char *item;
+		int rc;
+
+		if (n > 0 && v[n - 1] == '\r')
+			n--;
+		if (n > 0) {
+			item = strndup(v, n);
+			if (!item)
+				return -1;
+			rc = store_text(f, opts, item, res);
+			free(item);
+			if (rc == -1)
+				return -1;
+		}
+		v = nl ? nl + 1 : v + strlen(v);
+	}
+	return 0;
+}
+
 static int load_env(const struct config_spec *spec, void *opts, struct config_result *res)
 {
 	for (size_t i = 0; i < spec->nfields; i++) {
@@ -420,6 +485,16 @@ static int load_env(const struct config_spec *spec, void *opts, struct config_re
 		v = getenv(name);
 		if (!v)
 			continue;
+		if (spec->fields[i].type == CONFIG_LIST) {
+			if (store_env_list(&spec->fields[i], opts, v, res) == -1) {
+				describe(&spec->fields[i], what, sizeof(what));
+				set_err(res, "environment %s: must be one item per line, each %s", name,
+					what);
+				return -1;
+			}
+			res->sources[i] = CONFIG_SRC_ENV;
+			continue;
+		}
 		if (store_text(&spec->fields[i], opts, v, res) == -1) {
 			describe(&spec->fields[i], what, sizeof(what));
 			set_err(res, "environment %s=\"%s\": must be %s", name, v, what);
@@ -502,6 +577,16 @@ int config_load(const struct config_spec *spec, void *opts, int argc, char **arg
 			file = argv[++i];
 		} else if (strncmp(argv[i], "--config=", 9) == 0) {
 			file = argv[i] + 9;
+		} else {
+			/* Another flag: step over its value, as the main pass will
+			 * (a --config after `--listen ADDR` counts too). */
+			const char *name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
+			size_t idx;
+			const struct config_field *f = strchr(name, '=') ? NULL :
+				flag_field(spec, name, strlen(name), &idx);
+
+			if (f && (f->type != CONFIG_BOOL || (i + 1 < argc && is_bool_word(argv[i + 1]))))
+				i++;
 		}
 	}
 	if (file) {
@@ -557,6 +642,9 @@ int config_load(const struct config_spec *spec, void *opts, int argc, char **arg
 			set_err(res, "--%.*s needs a value", (int)namelen, name);
 			return -1;
 		}
+		/* The first of a repeatable flag replaces the weaker sources' list. */
+		if (res->sources[idx] != CONFIG_SRC_FLAG)
+			list_clear(f, opts);
 		if (store_text(f, opts, value, res) == -1) {
 			describe(f, what, sizeof(what));
 			set_err(res, "--%.*s \"%s\": must be %s", (int)namelen, name, value, what);

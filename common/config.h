@@ -11,6 +11,18 @@ enum config_type {
 	CONFIG_DOUBLE,		/* double, within [min, max] */
 	CONFIG_BOOL,		/* int 0/1; true/false/on/off/yes/no/1/0 */
 	CONFIG_ENUM,		/* char *, one of `choices` */
+	CONFIG_LIST,		/* struct config_list of strings, at most `max` (repeatable flag) */
+};
+
+/* A repeatable setting's values (CONFIG_LIST), in the order given. Items are
+ * owned by the config_result. A stronger source replaces the whole list of a
+ * weaker one: a flag given once or more replaces the environment's list,
+ * which replaces the file's. In the file the value is an array of strings
+ * (or one string); in the environment one item per line. */
+#define CONFIG_LIST_MAX 32
+struct config_list {
+	const char *items[CONFIG_LIST_MAX];
+	size_t n;
 };
 
 enum config_source {
@@ -26,7 +38,7 @@ struct config_field {
 	const char *key;
 	enum config_type type;
 	size_t offset;			/* into the program's options struct */
-	double min, max;		/* for numbers */
+	double min, max;		/* for numbers; max: items of a CONFIG_LIST */
 	const char *const *choices;	/* NULL-terminated, for CONFIG_ENUM */
 	const char *help;
 };

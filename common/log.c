@@ -58,16 +58,54 @@ unsigned long log_every(struct log_limit *l, double now, double interval)
 	return n;
 }
 
-static int all_digits(const char *s, size_t n)
-{
-	size_t i = (n > 1 && s[0] == '-') ? 1 : 0;
+/* Longest unquoted value written as a JSON number; up to 15 integer digits,
+ * so any double a reader makes of it is exact, and a 2-digit exponent at
+ * most, so it never overflows one. */
+#define LOG_NUMBER_MAX 24
+#define LOG_NUMBER_INT_DIGITS 15
 
-	if (i == n || n > 15)
+/* 1 when s[0..n) is a JSON number (RFC 8259 section 6: -?(0|[1-9][0-9]*)
+ * (.[0-9]+)?([eE][+-]?[0-9]+)?) short enough to be exact: 42, -1, 0.412,
+ * 1e-05. Anything else (007, 1., .5, inf, 0x10, 10.0.0.1) stays a string. */
+static int json_number(const char *s, size_t n)
+{
+	size_t i = 0, digits;
+
+	if (n == 0 || n > LOG_NUMBER_MAX)
 		return 0;
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
+	if (s[i] == '-')
+		i++;
+	if (i == n || s[i] < '0' || s[i] > '9')
+		return 0;
+	if (s[i] == '0') {
+		i++;
+	} else {
+		for (digits = 0; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+		if (digits > LOG_NUMBER_INT_DIGITS)
 			return 0;
-	return s[0] != '0' || n == 1;
+	}
+	if (i < n && s[i] == '.') {
+		size_t start = ++i;
+
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start)
+			return 0;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		size_t start;
+
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		start = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == start || i - start > 2)
+			return 0;
+	}
+	return i == n;
 }
 
 static const char *closing_quote(const char *p, const char *end)
@@ -125,7 +163,7 @@ static void json_fields(struct buf *out, const char *kv, size_t n)
 		buf_append(out, ",\"", 2);
 		buf_append_json_escaped(out, kv + start, eq - start);
 		buf_append(out, "\":", 2);
-		if (eq < end && all_digits(kv + eq + 1, end - eq - 1)) {
+		if (eq < end && json_number(kv + eq + 1, end - eq - 1)) {
 			buf_append(out, kv + eq + 1, end - eq - 1);
 		} else {
 			buf_append(out, "\"", 1);

@@ -24,8 +24,11 @@ int log_enabled(enum log_level level);
 
 /*
  * Writes one line. `msg` is free text. `kv` is a printf format producing
- * space-separated key=value tokens (values without spaces; may be NULL);
- * in JSON mode each token becomes a field, digits-only values as numbers.
+ * space-separated key=value tokens (values without spaces, or key="value"
+ * with spaces; may be NULL). In JSON mode each token becomes a field: an
+ * unquoted value spelled as a JSON number (42, -1, 0.412, 1e-05; at most 15
+ * integer digits) is a number, anything else a string; a quoted value is
+ * always a string (quote values a client chooses, so their type is stable).
  */
 void log_write(enum log_level level, const char *msg, const char *kv, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1,6 +1,7 @@
 /* headers: rewrites request heads for backends and response heads for clients. */
 #include "headers.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -31,6 +32,147 @@ static int hop_by_hop(const struct http_msg *m, unsigned i, int tunnel)
 		return 0;
 	return http_msg_lists(m, "connection", name, n);
 }
+
+/* ---- header rules -------------------------------------------------------------- */
+
+static const char *const kind_flag[HEADERS_RULE_KINDS] = {
+	"--set-request-header", "--set-response-header", "--remove-response-header",
+};
+
+/* RFC 9110 5.6.2 tchar. */
+static int tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Fields the proxy owns: the message's framing, the connection, the target. */
+static int rule_forbidden(const char *name, size_t n)
+{
+	static const char *const owned[] = {
+		"content-length", "transfer-encoding", "host", "connection", "keep-alive", "te",
+		"trailer", "upgrade", "date",
+	};
+
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+		if (name_is(name, n, owned[i]))
+			return 1;
+	return n >= 6 && strncasecmp(name, "proxy-", 6) == 0;
+}
+
+int headers_rules_names(const struct headers_rules *r, enum headers_rule_kind kind,
+			const char *name, size_t n)
+{
+	if (!r)
+		return 0;
+	for (unsigned i = 0; i < r->n[kind]; i++) {
+		const struct headers_rule *rule = &r->rules[kind][i];
+
+		if (rule->name_len == n && strncasecmp(rule->name, name, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int headers_rules_add(struct headers_rules *r, enum headers_rule_kind kind, const char *spec,
+		      char *err, size_t errsz)
+{
+	const char *flag = kind_flag[kind], *colon = strchr(spec, ':'), *v, *end;
+	size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+	struct headers_rule *rule;
+
+	if (r->n[kind] >= HEADERS_RULES_MAX) {
+		snprintf(err, errsz, "%s: at most %d", flag, HEADERS_RULES_MAX);
+		return -1;
+	}
+	if (kind == HEADERS_REMOVE_RESPONSE && colon) {
+		snprintf(err, errsz, "%s \"%s\": give a field name only, e.g. 'Server'", flag, spec);
+		return -1;
+	}
+	if (kind != HEADERS_REMOVE_RESPONSE && !colon) {
+		snprintf(err, errsz, "%s \"%s\": must be 'Name: value', e.g. "
+			 "'X-Frame-Options: DENY'", flag, spec);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!tchar((unsigned char)spec[i])) {
+			snprintf(err, errsz, "%s \"%s\": the field name must be a token (letters, "
+				 "digits, !#$%%&'*+-.^_`|~; no space before the colon)", flag, spec);
+			return -1;
+		}
+	}
+	if (n == 0 || n > HEADERS_RULE_NAME_MAX) {
+		snprintf(err, errsz, "%s \"%s\": the field name must be 1 to %d bytes", flag, spec,
+			 HEADERS_RULE_NAME_MAX);
+		return -1;
+	}
+	if (rule_forbidden(spec, n)) {
+		snprintf(err, errsz, "%s \"%s\": %.*s is the proxy's own (framing and connection "
+			 "fields, Host, Date, Proxy-*: no rule may change them)", flag, spec, (int)n, spec);
+		return -1;
+	}
+	if ((kind == HEADERS_SET_RESPONSE &&
+	     headers_rules_names(r, HEADERS_REMOVE_RESPONSE, spec, n)) ||
+	    (kind == HEADERS_REMOVE_RESPONSE &&
+	     headers_rules_names(r, HEADERS_SET_RESPONSE, spec, n))) {
+		snprintf(err, errsz, "%s \"%s\": %.*s is both set and removed on responses", flag,
+			 spec, (int)n, spec);
+		return -1;
+	}
+	v = colon ? colon + 1 : spec + n;
+	end = v + strlen(v);
+	for (const char *p = v; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			snprintf(err, errsz, "%s: the value of %.*s must not hold CR, LF or other control "
+				 "bytes (RFC 9110 5.5)", flag, (int)n, spec);
+			return -1;
+		}
+	}
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if ((size_t)(end - v) > HEADERS_RULE_VALUE_MAX) {
+		snprintf(err, errsz, "%s: the value of %.*s is longer than %d bytes", flag, (int)n, spec,
+			 HEADERS_RULE_VALUE_MAX);
+		return -1;
+	}
+	rule = &r->rules[kind][r->n[kind]++];
+	rule->name = spec;
+	rule->name_len = n;
+	rule->value = v;
+	rule->value_len = (size_t)(end - v);
+	return 0;
+}
+
+int headers_rules_append(struct buf *out, const struct headers_rules *r,
+			 enum headers_rule_kind kind)
+{
+	int rc = 0;
+
+	if (!r || kind == HEADERS_REMOVE_RESPONSE)
+		return 0;
+	for (unsigned i = 0; i < r->n[kind]; i++) {
+		const struct headers_rule *rule = &r->rules[kind][i];
+
+		buf_append(out, rule->name, rule->name_len);
+		buf_append(out, ": ", 2);
+		buf_append(out, rule->value, rule->value_len);
+		rc = buf_append(out, "\r\n", 2);
+	}
+	return rc;
+}
+
+/* 1 when a response rule names the field: it is replaced or dropped. */
+static int response_ruled(const struct headers_rules *r, const char *name, size_t n)
+{
+	return r && (headers_rules_names(r, HEADERS_SET_RESPONSE, name, n) ||
+		     headers_rules_names(r, HEADERS_REMOVE_RESPONSE, name, n));
+}
+
+/* ---- rewriting heads ------------------------------------------------------------ */
 
 static void append_header(struct buf *out, const struct http_msg *m, unsigned i)
 {
@@ -102,7 +244,8 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 		const char *name = http_msg_ptr(req, req->headers[i].name);
 		size_t n = req->headers[i].name.len;
 
-		if (hop_by_hop(req, i, ctx->tunnel))
+		if (hop_by_hop(req, i, ctx->tunnel) ||
+		    headers_rules_names(ctx->rules, HEADERS_SET_REQUEST, name, n))
 			continue;
 		if (name_is(name, n, "x-forwarded-for")) {
 			xff = (int)i;	/* re-added below with the client appended */
@@ -117,21 +260,33 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 		}
 		append_header(out, req, i);
 	}
-	buf_append_str(out, "X-Forwarded-For: ");
-	if (xff >= 0) {
-		buf_append(out, http_msg_ptr(req, req->headers[xff].value), req->headers[xff].value.len);
-		buf_append(out, ", ", 2);
+	/* The fields the proxy adds, unless a rule sets them. */
+#define RULED(lit) headers_rules_names(ctx->rules, HEADERS_SET_REQUEST, lit, sizeof(lit) - 1)
+	if (!RULED("x-forwarded-for")) {
+		buf_append_str(out, "X-Forwarded-For: ");
+		if (xff >= 0) {
+			buf_append(out, http_msg_ptr(req, req->headers[xff].value),
+				   req->headers[xff].value.len);
+			buf_append(out, ", ", 2);
+		}
+		buf_append_str(out, ctx->client_ip);
+		buf_append(out, "\r\n", 2);
 	}
-	buf_append_str(out, ctx->client_ip);
-	buf_append_str(out, ctx->tls ? "\r\nX-Forwarded-Proto: https\r\n"
-				     : "\r\nX-Forwarded-Proto: http\r\n");
-	if (route->has_authority && route->authority.len)
+	if (!RULED("x-forwarded-proto"))
+		buf_append_str(out, ctx->tls ? "X-Forwarded-Proto: https\r\n"
+					     : "X-Forwarded-Proto: http\r\n");
+	if (route->has_authority && route->authority.len && !RULED("x-forwarded-host"))
 		append_span(out, "X-Forwarded-Host: ", req, route->authority);
-	buf_append_str(out, "X-Request-Id: ");
-	buf_append(out, ctx->request_id, ctx->request_id_len);
+	if (!RULED("x-request-id")) {
+		buf_append_str(out, "X-Request-Id: ");
+		buf_append(out, ctx->request_id, ctx->request_id_len);
+		buf_append(out, "\r\n", 2);
+	}
+#undef RULED
+	headers_rules_append(out, ctx->rules, HEADERS_SET_REQUEST);
 	if (ctx->tunnel)
-		buf_append_str(out, "\r\nConnection: Upgrade");
-	return buf_append(out, "\r\n\r\n", 4);
+		buf_append_str(out, "Connection: Upgrade\r\n");
+	return buf_append(out, "\r\n", 2);
 }
 
 int headers_response(struct buf *out, const struct http_msg *resp, const struct headers_ctx *ctx,
@@ -139,6 +294,9 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 {
 	int status = http_msg_status(resp);
 	int tunnel = status == 101 && ctx->tunnel;
+	/* Rules shape final responses only: a 1xx is the protocol's (Continue,
+	 * the 101 handshake). */
+	const struct headers_rules *rules = status >= 200 ? ctx->rules : NULL;
 
 	if (buf_reserve(out, 256 + resp->head_end - resp->head_start) == -1)
 		return -1;
@@ -151,30 +309,54 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 		const char *name = http_msg_ptr(resp, resp->headers[i].name);
 		size_t n = resp->headers[i].name.len;
 
-		if (hop_by_hop(resp, i, tunnel) || name_is(name, n, "x-request-id"))
+		if (hop_by_hop(resp, i, tunnel) || name_is(name, n, "x-request-id") ||
+		    response_ruled(rules, name, n))
 			continue;
 		if (dechunk && name_is(name, n, "transfer-encoding"))
 			continue;
 		append_header(out, resp, i);
 	}
 	if (ctx->sticky_insert && status >= 200) {
+		int cache_control = headers_rules_names(rules, HEADERS_SET_RESPONSE, "cache-control", 13) ||
+				    (http_msg_find(resp, "cache-control") >= 0 &&
+				     !response_ruled(rules, "cache-control", 13));
+
 		buf_append_str(out, "Set-Cookie: ");
 		buf_append_str(out, ctx->sticky_cookie);
 		buf_append(out, "=", 1);
 		buf_append_str(out, ctx->sticky_insert);
 		buf_append_str(out, ctx->tls ? "; Path=/; HttpOnly; Secure\r\n" : "; Path=/; HttpOnly\r\n");
-		if (http_msg_find(resp, "cache-control") < 0)
+		if (!cache_control)
 			buf_append_str(out, "Cache-Control: private\r\n");
 	}
-	buf_append_str(out, "X-Request-Id: ");
-	buf_append(out, ctx->request_id, ctx->request_id_len);
+	if (!response_ruled(rules, "x-request-id", 12)) {
+		buf_append_str(out, "X-Request-Id: ");
+		buf_append(out, ctx->request_id, ctx->request_id_len);
+		buf_append(out, "\r\n", 2);
+	}
+	headers_rules_append(out, rules, HEADERS_SET_RESPONSE);
 	if (status >= 100 && status < 200 && !tunnel)
-		return buf_append(out, "\r\n\r\n", 4);
+		return buf_append(out, "\r\n", 2);
 	if (tunnel)
-		return buf_append_str(out, "\r\nConnection: Upgrade\r\n\r\n");
+		return buf_append_str(out, "Connection: Upgrade\r\n\r\n");
 	if (keep_alive)
-		return buf_append_str(out, "\r\nConnection: keep-alive\r\n\r\n");
-	return buf_append_str(out, "\r\nConnection: close\r\n\r\n");
+		return buf_append_str(out, "Connection: keep-alive\r\n\r\n");
+	return buf_append_str(out, "Connection: close\r\n\r\n");
+}
+
+int headers_answer(struct buf *out, int status, const char *content_type, size_t content_length,
+		   int keep_alive, const struct headers_ctx *ctx)
+{
+	const struct headers_rules *rules = ctx->rules;
+
+	if (http_response_begin(out, status) == -1)
+		return -1;
+	if (ctx->request_id_len && !response_ruled(rules, "x-request-id", 12))
+		http_response_header(out, "X-Request-Id", ctx->request_id, ctx->request_id_len);
+	if (response_ruled(rules, "content-type", 12))
+		content_type = NULL;
+	headers_rules_append(out, rules, HEADERS_SET_RESPONSE);
+	return http_response_end(out, content_type, content_length, keep_alive);
 }
 
 int headers_request_id_valid(const char *s, size_t n)

@@ -13,6 +13,7 @@
 #include "http_limits.h"
 #include "log.h"
 #include "proxy.h"
+#include "routes.h"
 #include "rundir.h"
 #include "session.h"
 #include "signals.h"
@@ -104,6 +105,16 @@ static const struct config_field proxy_fields[] = {
 	  "PEM private key of --tls-cert" },
 	{ "tlsHandshakeTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, tls_handshake_timeout),
 	  0.001, 3600, NULL, "seconds a client has to complete the TLS handshake" },
+	/* the proxy's own routes and header rules */
+	{ "monitorUri", CONFIG_STRING, offsetof(struct proxy_options, monitor_uri), 0, 0, NULL,
+	  "PATH answered by the proxy itself with its health (200 or 503)" },
+	{ "setRequestHeader", CONFIG_LIST, offsetof(struct proxy_options, set_request_header), 0,
+	  HEADERS_RULES_MAX, NULL, "'Name: value' every request to a backend carries (repeatable)" },
+	{ "setResponseHeader", CONFIG_LIST, offsetof(struct proxy_options, set_response_header), 0,
+	  HEADERS_RULES_MAX, NULL, "'Name: value' every response to a client carries (repeatable)" },
+	{ "removeResponseHeader", CONFIG_LIST,
+	  offsetof(struct proxy_options, remove_response_header), 0, HEADERS_RULES_MAX, NULL,
+	  "a field name no response to a client carries (repeatable)" },
 	CONFIG_LOG_FIELDS(struct proxy_options),
 };
 
@@ -391,6 +402,33 @@ static int tls_setup(struct proxy *px, const struct proxy_options *opts)
 	return 0;
 }
 
+/* --monitor-uri and the header rules (parsed into px->header_rules).
+ * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
+static int traffic_rules_setup(struct proxy *px, const struct proxy_options *opts)
+{
+	const struct config_list *lists[HEADERS_RULE_KINDS] = {
+		[HEADERS_SET_REQUEST] = &opts->set_request_header,
+		[HEADERS_SET_RESPONSE] = &opts->set_response_header,
+		[HEADERS_REMOVE_RESPONSE] = &opts->remove_response_header,
+	};
+	char err[512];
+
+	if (routes_monitor_check(opts->monitor_uri, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --monitor-uri %s\n", err);
+		return -1;
+	}
+	for (int kind = 0; kind < HEADERS_RULE_KINDS; kind++) {
+		for (size_t i = 0; i < lists[kind]->n; i++) {
+			if (headers_rules_add(&px->header_rules, (enum headers_rule_kind)kind,
+					      lists[kind]->items[i], err, sizeof(err)) == -1) {
+				fprintf(stderr, "lb-proxy: %s\n", err);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static void on_initial_set_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct proxy *px = w->data;
@@ -516,8 +554,8 @@ int main(int argc, char **argv)
 		px.rundir = rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
-	if (balancing_setup(&px, &opts) == -1 || fit_descriptor_limit(&opts) == -1 ||
-	    tls_setup(&px, &opts) == -1) {
+	if (traffic_rules_setup(&px, &opts) == -1 || balancing_setup(&px, &opts) == -1 ||
+	    fit_descriptor_limit(&opts) == -1 || tls_setup(&px, &opts) == -1) {
 		balancer_release(&px.balancer);
 		backend_set_release(&px.set);
 		config_result_release(&cfg);

@@ -7,6 +7,8 @@
 
 #include "backend.h"
 #include "balance.h"
+#include "config.h"
+#include "headers.h"
 #include "hashkey.h"
 #include "listener.h"
 #include "metrics.h"
@@ -48,6 +50,10 @@ struct proxy_options {
 	char *tls_cert;			/* PEM: the client listener speaks TLS */
 	char *tls_key;
 	double tls_handshake_timeout;	/* seconds a client has to complete a handshake */
+	char *monitor_uri;		/* the path answered by the proxy itself, or NULL */
+	struct config_list set_request_header;	/* "Name: value" rules (headers.h) */
+	struct config_list set_response_header;
+	struct config_list remove_response_header;	/* "Name" rules */
 };
 
 struct session;
@@ -64,6 +70,7 @@ struct proxy {
 	const char *hash_key_spec;	/* as given (ip-hash: client-ip) */
 	struct trusted trusted;
 	struct hashkey sticky_key;	/* the sticky cookie as a key to find */
+	struct headers_rules header_rules;	/* parsed from the options at start-up */
 	LIST_HEAD(, session) sessions;	/* open client connections */
 	struct session *free_sessions;	/* closed ones kept for reuse */
 	unsigned nsessions, nfree;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "net.h"
 #include "relay.h"
+#include "routes.h"
 #include "sticky.h"
 #include "timefmt.h"
 #include "transport_tls.h"
@@ -104,6 +105,7 @@ static struct headers_ctx ctx_of(const struct session *s)
 		.tls = s->tr.ssl != NULL,
 		.sticky_cookie = sticky_cookie(),
 		.sticky_insert = s->sticky_insert,
+		.rules = &s->px->header_rules,
 	};
 	return ctx;
 }
@@ -126,6 +128,9 @@ static void tried_list(const struct session *s, char *out, size_t outsz)
 		snprintf(out + n, outsz - n, ",%s", s->be->name);
 }
 
+/* One line per request. Values a client chooses (request, request_id) and
+ * the TLS version are quoted, so --log-format json keeps them strings; the
+ * numbers (status, duration_ms, bytes, retries) are JSON numbers. */
 static void access_log(struct session *s)
 {
 	char tried[BALANCE_MAX_TRIED * 96];
@@ -136,12 +141,12 @@ static void access_log(struct session *s)
 	tried_list(s, tried, sizeof(tried));
 	log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
-		 "retries=%d request_id=%.*s%s%s%s%s%s%s",
+		 "retries=%d request_id=\"%.*s\"%s%s%s%s%s%s%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
 		 (int)s->request_id_len, s->request_id, tried, s->refusal ? " refused=\"" : "",
-		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "", tls ? " tls=" : "",
-		 tls ? tls : "");
+		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "", tls ? " tls=\"" : "",
+		 tls ? tls : "", tls ? "\"" : "");
 }
 
 /* Clears the response side for a (new) attempt. */
@@ -170,26 +175,24 @@ static void goto_closing(struct session *s)
 	session_set_timer(s, s->px->opts->idle_timeout);
 }
 
-/* Queues a JSON error answer and ends the exchange; the client connection
- * stays open only when the whole request was read. */
-void session_answer_error(struct session *s, int status, const char *message)
+/* Queues the proxy's own answer (a JSON body; none to HEAD) in place of a
+ * backend's and ends the exchange; the client connection stays open when
+ * `keep` and the whole request was read. The body's bytes count in the
+ * access log's `bytes`. */
+static void answer_own(struct session *s, int status, const char *body, size_t n, int keep)
 {
-	char body[384];
-	int n, keep = s->keep_alive && s->req_done && !s->px->stopping;
+	struct headers_ctx ctx;
 
-	/* A request the proxy refused leaves the connection's framing in doubt. */
-	if (status == 400 || status == 408 || status == 431 || status == 413 || status == 501 ||
-	    status == 505)
-		keep = 0;
-	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
-		     message, status, (int)s->request_id_len, s->request_id);
+	keep = keep && s->keep_alive && s->req_done && !s->px->stopping;
 	forward_drop(s);
+	ctx = ctx_of(s);
 	buf_reset(&s->out);
-	http_response_begin(&s->out, status);
-	if (s->request_id_len)
-		http_response_header(&s->out, "X-Request-Id", s->request_id, s->request_id_len);
-	http_response_end(&s->out, "application/json", (size_t)n, keep);
-	buf_append(&s->out, body, (size_t)n);
+	headers_answer(&s->out, status, "application/json", n, keep, &ctx);
+	s->bytes_out = 0;
+	if (s->method != HTTP_HEAD) {
+		buf_append(&s->out, body, n);
+		s->bytes_out = n;
+	}
 	s->status = status;
 	s->keep_alive = keep;
 	/* The rest of an unread body would be taken for the next request. */
@@ -199,6 +202,33 @@ void session_answer_error(struct session *s, int status, const char *message)
 	s->send_off = s->parse_off;
 	s->state = SESSION_EXCHANGE;
 	s->again = 1;
+}
+
+/* Queues a JSON error answer and ends the exchange; the client connection
+ * stays open only when the whole request was read. */
+void session_answer_error(struct session *s, int status, const char *message)
+{
+	char body[384];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
+		     message, status, (int)s->request_id_len, s->request_id);
+	/* A request the proxy refused leaves the connection's framing in doubt. */
+	answer_own(s, status, body, (size_t)n,
+		   !(status == 400 || status == 408 || status == 431 || status == 413 ||
+		     status == 501 || status == 505));
+}
+
+/* --monitor-uri: the proxy's own health, any method (as HAProxy answers
+ * it), never forwarded; the connection stays open as the request asks. */
+static void answer_monitor(struct session *s)
+{
+	char body[ROUTES_BODY_MAX];
+	size_t n;
+	int status = routes_monitor_answer(s->px, body, &n);
+
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	answer_own(s, status, body, n, 1);
 }
 
 /* Answers a request the proxy will not forward (the parser's or the route's
@@ -239,6 +269,7 @@ static void next_request(struct session *s)
 	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
 	s->retries = 0;
 	s->status = 0;
+	s->method = -1;		/* none yet: an answer to a bad head has a body */
 	s->bytes_out = 0;
 	s->request_id_len = 0;
 	s->refusal = NULL;
@@ -336,6 +367,10 @@ static int request_head(struct session *s)
 	status = http_request_route(req, &s->x->route, &reason);
 	if (status) {
 		refuse(s, status, reason);
+		return 0;
+	}
+	if (routes_monitor_match(s->px->opts->monitor_uri, req, &s->x->route)) {
+		answer_monitor(s);
 		return 0;
 	}
 	/* A declared body over --max-body is refused before anything is sent. */
@@ -959,6 +994,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
 	s->status = 0;
+	s->method = -1;
 	s->retries = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;

@@ -121,7 +121,7 @@ def test_curl_get_and_post_over_tls(echo, tls_proxy, certs, leaf):
     assert code == 0, err
     assert out == b"hello over tls"
     # the access log says the request came over TLS
-    px.proc.wait_log(r'request="POST /echo" status=200 .* tls=1\.3')
+    px.proc.wait_log(r'request="POST /echo" status=200 .* tls="1\.3"')
 
 
 def test_keep_alive_several_requests_on_one_connection(echo, tls_proxy, certs):

@@ -19,6 +19,7 @@ struct opts {
 	long max_body;
 	char *log_level;
 	char *log_format;
+	struct config_list header;
 };
 
 static const struct config_field fields[] = {
@@ -28,6 +29,7 @@ static const struct config_field fields[] = {
 	{ "accessLog", CONFIG_BOOL, offsetof(struct opts, access_log), 0, 0, NULL, "log" },
 	{ "maxBody", CONFIG_SIZE, offsetof(struct opts, max_body), 0, 1 << 30, NULL, "size" },
 	CONFIG_LOG_FIELDS(struct opts),
+	{ "addHeader", CONFIG_LIST, offsetof(struct opts, header), 0, 3, NULL, "repeatable" },
 };
 
 static const struct config_spec spec = {
@@ -36,7 +38,7 @@ static const struct config_spec spec = {
 
 static struct opts defaults(void)
 {
-	struct opts o = { 8080, "backend", 0.0, 1, 1024, "info", "text" };
+	struct opts o = { 8080, "backend", 0.0, 1, 1024, "info", "text", { { NULL }, 0 } };
 	return o;
 }
 
@@ -59,6 +61,7 @@ static void clear_env(void)
 	unsetenv("LB_TEST_PORT");
 	unsetenv("LB_TEST_SERVICE_NAME");
 	unsetenv("LB_TEST_ERROR_RATE");
+	unsetenv("LB_TEST_ADD_HEADER");
 }
 
 /* Loads with argv = {"lb-test", args..., NULL}; returns config_load's result. */
@@ -173,7 +176,88 @@ static void test_precedence(void **state)
 	assert_string_equal(o.service_name, "flag");
 	assert_int_equal(config_source_of(&spec, &res, "port"), CONFIG_SRC_FLAG);
 	config_result_release(&res);
+
+	/* --config after flags with values (and a bare boolean) is still read */
+	assert_int_equal(load(&o, &res, (const char *const[]){ "--port", "83", "--access-log",
+							     "--config", file, NULL }), 0);
+	assert_int_equal(o.port, 83);
+	assert_string_equal(o.service_name, "from-file");
+	assert_int_equal(o.max_body, 65536);
+	config_result_release(&res);
+	assert_int_equal(load(&o, &res, (const char *const[]){ "--access-log", "off", "--config",
+							     file, NULL }), 0);
+	assert_int_equal(o.access_log, 0);
+	assert_string_equal(o.service_name, "from-file");
+	config_result_release(&res);
 	clear_env();
+	unlink(path);
+}
+
+static void assert_list(const struct config_list *l, const char *const *want)
+{
+	size_t n = 0;
+
+	while (want[n])
+		n++;
+	assert_int_equal(l->n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(l->items[i], want[i]);
+}
+
+/* A repeatable flag: flags add up; a stronger source replaces the list. */
+static void test_list(void **state)
+{
+	struct opts o;
+	struct config_result res;
+	const char *file = write_file("{\"addHeader\": [\"A: 1\", \"B: 2, 3\"]}");
+	const char *with_file[] = { "--config", file, NULL };
+	const char *flags[] = { "--config", file, "--add-header", "C: x", "--port", "90",
+				"--add-header=D: y", NULL };
+	const char *too_many[] = { "--add-header", "1", "--add-header", "2", "--add-header", "3",
+				   "--add-header", "4", NULL };
+	const char *none[] = { NULL };
+	(void)state;
+
+	clear_env();
+	assert_int_equal(load(&o, &res, none), 0);
+	assert_int_equal(o.header.n, 0);
+	config_result_release(&res);
+
+	assert_int_equal(load(&o, &res, with_file), 0);
+	assert_list(&o.header, (const char *const[]){ "A: 1", "B: 2, 3", NULL });
+	assert_int_equal(config_source_of(&spec, &res, "addHeader"), CONFIG_SRC_FILE);
+	config_result_release(&res);
+
+	setenv("LB_TEST_ADD_HEADER", "E: 1\n\nF: 2\r\n", 1);
+	assert_int_equal(load(&o, &res, with_file), 0);
+	assert_list(&o.header, (const char *const[]){ "E: 1", "F: 2", NULL });
+	config_result_release(&res);
+
+	assert_int_equal(load(&o, &res, flags), 0);
+	assert_list(&o.header, (const char *const[]){ "C: x", "D: y", NULL });
+	assert_int_equal(o.port, 90);
+	assert_int_equal(config_source_of(&spec, &res, "addHeader"), CONFIG_SRC_FLAG);
+	config_result_release(&res);
+	clear_env();
+
+	assert_int_equal(load(&o, &res, too_many), -1);
+	assert_string_equal(res.err, "--add-header \"4\": must be a string, at most 3 of them "
+				     "(repeat the flag; an array in the file)");
+	config_result_release(&res);
+
+	write_file("{\"addHeader\": \"Only: one\"}");
+	assert_int_equal(load(&o, &res, with_file), 0);
+	assert_list(&o.header, (const char *const[]){ "Only: one", NULL });
+	config_result_release(&res);
+
+	write_file("{\n  \"addHeader\": [\"A: 1\", 2]\n}");
+	assert_int_equal(load(&o, &res, with_file), -1);
+	assert_non_null(strstr(res.err, ":2:3: \"addHeader\" must be a string, at most 3"));
+	config_result_release(&res);
+
+	write_file("{\"addHeader\": [\"1\", \"2\", \"3\", \"4\"]}");
+	assert_int_equal(load(&o, &res, with_file), -1);
+	config_result_release(&res);
 	unlink(path);
 }
 
@@ -240,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_missing_file_is_an_error),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_flag_and_env_errors),
 		cmocka_unit_test(test_bool_flag_forms),
 	};
