@@ -154,7 +154,7 @@ void session_response_reset(struct session *s)
 	buf_reset(&s->uin);
 	s->uparse_off = s->usend_off = 0;
 	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = 0;
-	s->resp_timer = 0;
+	s->resp_timer = s->resp_interim = 0;
 }
 
 /* ---- answers of the proxy itself -------------------------------------------- */
@@ -170,9 +170,8 @@ static void goto_closing(struct session *s)
 	session_set_timer(s, s->px->opts->idle_timeout);
 }
 
-/* Queues a JSON error answer and ends the exchange; the client connection
- * stays open only when the whole request was read. */
-void session_answer_error(struct session *s, int status, const char *message)
+/* session_answer_error(), with Retry-After: `retry_after` seconds when > 0. */
+static void answer_json(struct session *s, int status, const char *message, int retry_after)
 {
 	char body[384];
 	int n, keep = s->keep_alive && s->req_done && !s->px->stopping;
@@ -188,6 +187,12 @@ void session_answer_error(struct session *s, int status, const char *message)
 	http_response_begin(&s->out, status);
 	if (s->request_id_len)
 		http_response_header(&s->out, "X-Request-Id", s->request_id, s->request_id_len);
+	if (retry_after > 0) {
+		char secs[16];
+		int len = snprintf(secs, sizeof(secs), "%d", retry_after);
+
+		http_response_header(&s->out, "Retry-After", secs, (size_t)len);
+	}
 	http_response_end(&s->out, "application/json", (size_t)n, keep);
 	buf_append(&s->out, body, (size_t)n);
 	s->status = status;
@@ -199,6 +204,22 @@ void session_answer_error(struct session *s, int status, const char *message)
 	s->send_off = s->parse_off;
 	s->state = SESSION_EXCHANGE;
 	s->again = 1;
+}
+
+/* Queues a JSON error answer and ends the exchange; the client connection
+ * stays open only when the whole request was read. */
+void session_answer_error(struct session *s, int status, const char *message)
+{
+	answer_json(s, status, message, 0);
+}
+
+/* A client told to come back: one second (HAProxy and Envoy send no
+ * computed value either; a client with its own backoff keeps it). */
+#define OVERLOADED_RETRY_AFTER 1
+
+void session_answer_overloaded(struct session *s)
+{
+	answer_json(s, 503, "overloaded", OVERLOADED_RETRY_AFTER);
 }
 
 /* Answers a request the proxy will not forward (the parser's or the route's
@@ -279,6 +300,7 @@ static void exchange_end(struct session *s)
 		s->up = NULL;
 	}
 	forward_release(s);
+	forward_finish(s);
 	if (s->keep_alive && !px->stopping) {
 		next_request(s);
 		return;
@@ -353,12 +375,17 @@ static int request_head(struct session *s)
 		s->parse_off = req->head_end;	/* what follows is the tunnel's */
 	s->x->resp.skip_body = s->method == HTTP_HEAD;
 	buf_reset(&s->up_head);
-	/* The backend is picked first: its name is the Host of HTTP/1.0 requests. */
+	/* The backend is picked first: its name is the Host of HTTP/1.0 requests
+	 * (of one that waits first, "localhost": the head is rewritten now,
+	 * while the bytes it points to are surely in `in`). */
 	s->be = NULL;
+	s->in_flight = 1;
+	s->px->requests_in_flight++;
 	if (forward_begin(s) == -1)
 		return -1;
-	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE) {
-		if (s->status == 0) {
+	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE ||
+	    s->state == SESSION_BACKOFF || s->state == SESSION_QUEUED) {
+		if (s->status == 0 && s->up_head.len == 0) {
 			ctx = ctx_of(s);
 			headers_request(&s->up_head, req, &s->x->route, &ctx);
 		}
@@ -386,6 +413,7 @@ static int response_head(struct session *s)
 		/* Interim (100 Continue, 103): pass it on, parse the final one. */
 		http_msg_feed(resp, s->uin.data, s->uparse_off, 0);
 		headers_response(&s->out, resp, &ctx, 0, 0);
+		s->resp_interim = 1;
 		s->usend_off = s->uparse_off;
 		relay_uin_compact(s);
 		s->usend_off = 0;
@@ -404,6 +432,12 @@ static int response_head(struct session *s)
 		s->parse_off = s->in.len;
 		session_set_timer(s, s->px->opts->idle_timeout);
 		return 0;
+	}
+	if (status >= 500) {
+		int rc = forward_retry_response(s, status);
+
+		if (rc != 0)
+			return rc == -1 ? -1 : 0;
 	}
 	s->status = status;
 	s->resp_head_done = 1;
@@ -479,7 +513,7 @@ static int exchange_step(struct session *s)
 	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
 	    s->send_off == s->parse_off && s->up) {
 		s->resp_timer = 1;
-		session_set_timer(s, s->px->opts->response_timeout);
+		session_set_timer(s, s->px->opts->per_try_timeout);
 	}
 	if (response_progress(s) == -1)
 		return -1;
@@ -589,6 +623,11 @@ static void update_watchers(struct session *s)
 	case SESSION_HEAD:
 		cread = !s->client_eof;
 		break;
+	case SESSION_BACKOFF:
+	case SESSION_QUEUED:
+		/* Armed, so a client that goes away while it waits is seen. */
+		cread = !s->client_eof && s->in.len - s->send_off < RELAY_IN_LIMIT;
+		break;
 	case SESSION_CONNECT:
 	case SESSION_EXCHANGE:
 		/* An armed watcher stays armed (pipelined bytes wait in `in`): no
@@ -667,6 +706,8 @@ static void pump(struct session *s)
 			break;
 		case SESSION_HANDSHAKE:	/* handshake_step drives it */
 		case SESSION_CONNECT:
+		case SESSION_BACKOFF:	/* the timer drives these */
+		case SESSION_QUEUED:
 			break;
 		case SESSION_EXCHANGE:
 			rc = exchange_step(s);
@@ -789,8 +830,10 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (n == 0) {
 		s->client_eof = 1;
 		if (s->state == SESSION_LINGER || s->state == SESSION_IDLE || s->state == SESSION_HEAD ||
-		    s->state == SESSION_TUNNEL || !s->req_done) {
-			if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE)
+		    s->state == SESSION_TUNNEL || s->state == SESSION_QUEUED ||
+		    s->state == SESSION_BACKOFF || !s->req_done) {
+			if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE ||
+			    s->state == SESSION_QUEUED || s->state == SESSION_BACKOFF)
 				s->px->metrics.client_aborts++;
 			session_close(s);
 			return;
@@ -917,6 +960,14 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		if (forward_failed(s, "connect-timeout", "connect timeout", 504, 1) == 0)
 			pump(s);
 		return;
+	case SESSION_BACKOFF:
+		if (forward_begin(s) == 0)
+			pump(s);
+		return;
+	case SESSION_QUEUED:
+		if (forward_dequeue(s) == 0)
+			pump(s);
+		return;
 	case SESSION_EXCHANGE:
 		if (!s->req_done && !s->resp_head_done) {
 			s->keep_alive = 0;
@@ -925,12 +976,10 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		}
 		if (!s->resp_head_done && !s->resp_done) {
-			if (s->be)
-				s->be->errors++;
-			log_warn("backend timed out", "backend=%s request_id=%.*s",
-				 s->be ? s->be->name : "-", (int)s->request_id_len, s->request_id);
-			session_answer_error(s, 504, "backend timed out");
-			pump(s);
+			/* The per-try timeout: 504, or another backend with
+			 * --retry-on timeout. */
+			if (forward_failed(s, "timeout", "response timeout", 504, 0) == 0)
+				pump(s);
 			return;
 		}
 		break;
@@ -956,6 +1005,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->up = NULL;
 	s->be = NULL;
 	s->req_done = s->req_sent_any = s->replayable = 0;
+	s->in_flight = s->queued = s->from_queue = 0;
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
 	s->status = 0;
@@ -997,6 +1047,7 @@ void session_close(struct session *s)
 
 	forward_drop(s);
 	forward_release(s);
+	forward_finish(s);
 	forward_forget(s);
 	exchange_give(s);
 	buf_cache_give(&s->in);
