@@ -138,6 +138,9 @@ static int retry(struct session *s, enum retry_reason why)
 	s->send_off = s->body_start;
 	s->req_sent_any = 0;
 	session_response_reset(s);
+	/* A pooled connection to the next backend is written by the next
+	 * round of the pump, not only when it signals. */
+	s->again = 1;
 	delay = retry_backoff(&px->retry, (unsigned)s->retries - 1, balance_random());
 	if (delay <= 0)
 		return forward_begin(s);

@@ -144,6 +144,18 @@ def test_retryable_status_is_dropped_and_sent_elsewhere(proxy, good, code, retry
     bad.close()
 
 
+def test_retry_of_a_status_goes_out_on_a_pooled_connection(proxy, good):
+    """The retry of a 503 on a backend whose connection is pooled is written
+    at once (it stalled until the response timeout when the retry waited for
+    the pooled connection to signal)."""
+    bad = RawBackend(answer_status(503))
+    p = proxy([bad.addr, good.addr], "--retry-on", "gateway-error", "--retry-backoff", "0")
+    for i in range(8):
+        assert p.request("GET", f"/{i}", timeout=5)[0] == 200
+    assert len(bad.requests) >= 2 and good.connections == 1
+    bad.close()
+
+
 def test_last_retryable_status_reaches_the_client(proxy):
     """When every attempt answers 503, the client gets the last backend's 503
     (its body), not a 502 of the proxy."""
