@@ -284,6 +284,10 @@ static struct backend *sticky_backend(struct session *s)
 	if (!hashkey_find(&px->sticky_key, &s->x->req, &s->x->route, NULL, 0, &v, &n))
 		return NULL;
 	b = sticky_find(&px->set, v, n);
+	/* At --max-per-backend it is balanced (and stuck) elsewhere, as a
+	 * down one is: HAProxy's redispatch rather than a queue per backend. */
+	if (b && px->opts->max_per_backend && b->active >= (unsigned)px->opts->max_per_backend)
+		return NULL;
 	return b && backend_usable(b, s->x->pick.now) ? b : NULL;
 }
 

@@ -2,6 +2,8 @@
 --queue-timeout) against a backend that holds each request until the test
 lets it go: the cap, first come first served, the queue timeout, a full
 queue, and a client that leaves the queue."""
+import hashlib
+import hmac
 import json
 import re
 import socket
@@ -117,6 +119,31 @@ def test_cap_spreads_over_backends(proxy):
     for t in threads:
         t.join()
     assert sorted(s for s, _, _ in results.values()) == [200, 200, 200]
+    a.close()
+    b.close()
+
+
+def test_sticky_client_at_a_full_backend_is_balanced_elsewhere(proxy):
+    """The cap holds for sticky clients too: one whose backend is at its cap
+    goes to another with room (HAProxy's redispatch), not past the cap."""
+    a, b = HeldBackend(), HeldBackend()
+    p = proxy([a.addr, b.addr], "--max-per-backend", "1", "--sticky-cookie", "lbsrv",
+              "--sticky-secret", "k")
+    cookie = "lbsrv=" + hmac.new(b"k", a.addr.encode(), hashlib.sha256).hexdigest()[:16]
+    results = {}
+    get = lambda path: results.__setitem__(path, p.request("GET", path, headers={"Cookie": cookie}))
+    first = threading.Thread(target=get, args=("/first",))
+    first.start()
+    wait_for("the sticky request at its backend", lambda: a.arrivals == ["/first"])
+    second = threading.Thread(target=get, args=("/second",))
+    second.start()
+    wait_for("the second at the other backend", lambda: b.arrivals == ["/second"])
+    assert a.most_held == 1
+    a.release()
+    b.release()
+    first.join()
+    second.join()
+    assert results["/second"][0] == 200
     a.close()
     b.close()
 
