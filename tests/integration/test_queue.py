@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, wait_for
+from conftest import SLOW, binary, ctl, served_by, wait_for
 from rawbackend import RawBackend, Reader, ok
 
 
@@ -232,6 +232,28 @@ def test_no_cap_by_default(proxy, held):
     held.release(5)
     for t in threads:
         t.join()
+
+
+def test_a_new_set_with_room_wakes_the_queue(echo, discover, proxy, rundir):
+    """All at the cap, a request waits; a backend added (lb-ctl add) takes it
+    at once instead of when the busy one frees."""
+    busy = echo("--delay-ms", "4000", "--access-log", "off", env={"POD_NAME": "busy"})
+    fresh = echo("--access-log", "off", env={"POD_NAME": "fresh"})
+    discover("--static", busy.addr, "--heartbeat", "0.2")
+    p = proxy(None, "--runtime-dir", rundir, "--max-per-backend", "1", "--queue-timeout", "30")
+    wait_for("the set", lambda: p.admin("/info")[1]["generation"] >= 1)
+    results = {}
+    first = send(p, "/first", results)
+    wait_for("the first in flight", lambda: p.admin("/info")[1]["backends"][0]["active"] == 1)
+    second = send(p, "/second", results)
+    wait_for("the second queued", lambda: metric(p, "lb_proxy_queue_length") == 1)
+    code, _, err = ctl(rundir, "add", fresh.addr)
+    assert code == 0, err
+    second.join(10 * SLOW)
+    assert "/second" in results and "/first" not in results
+    assert results["/second"][0] == 200 and served_by(results["/second"][1]) == "fresh"
+    first.join()
+    assert results["/first"][0] == 200
 
 
 @pytest.mark.parametrize("flag,value", [
