@@ -132,7 +132,6 @@ static int retry(struct session *s, enum retry_reason why)
 
 	if (s->retries++ == 0)
 		px->retries_in_flight++;
-	px->metrics.retries++;
 	px->metrics.retries_by[why]++;
 	s->up_head.pos = 0;
 	s->send_off = s->body_start;

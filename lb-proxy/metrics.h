@@ -21,8 +21,7 @@ struct metrics {
 	unsigned long long responses[6];	/* by status class, including the proxy's own */
 	unsigned long long connect_errors;
 	unsigned long long resource_errors;	/* the proxy's own lack of descriptors, memory, ports */
-	unsigned long long retries;
-	unsigned long long retries_by[RETRY_REASONS];	/* the same, by why the attempt failed */
+	unsigned long long retries_by[RETRY_REASONS];	/* requests sent again, by why the attempt failed */
 	unsigned long long retry_budget_exhausted;	/* retries the budget refused */
 	unsigned queue_length;			/* gauge: requests waiting for a backend */
 	unsigned long long queue_timeouts;	/* waited --queue-timeout: 503 */
