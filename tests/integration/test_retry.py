@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, served_by, wait_for
+from conftest import SLOW, binary, ctl, served_by, wait_for
 from rawbackend import RawBackend, Reader, ok, serve_each
 
 
@@ -350,4 +350,36 @@ def test_chaos_backend_drained(two_echos, proxy):
     assert two_echos[0].proc.stop() == 0
     n = load.count()
     wait_for("load after the drain", lambda: load.count() >= n + 300, timeout=30)
+    load.finish()
+
+
+def test_chaos_rolling_update_on_the_bus(echo, discover, proxy, rundir):
+    """A rolling update as lb-discover sees it: a new backend joins, an old
+    one is drained, then exits (SIGTERM) and is removed, while clients keep
+    asking through a proxy on the bus."""
+    old = [echo("--access-log", "off", env={"POD_NAME": f"old-{i}"}) for i in range(2)]
+    new = echo("--access-log", "off", env={"POD_NAME": "new"})
+    discover("--static", ",".join(e.addr for e in old), "--heartbeat", "0.2")
+    p = proxy(None, "--runtime-dir", rundir, *CHAOS_FLAGS)
+    wait_for("the set", lambda: len(p.admin("/info")[1]["backends"]) == 2)
+    load = Load(p)
+    wait_for("some load", lambda: load.count() >= 200, timeout=20)
+
+    def generation():
+        return p.admin("/info")[1]["generation"]
+
+    for verb, addr in (("add", new.addr), ("drain", old[0].addr)):
+        gen = generation()
+        code, _, err = ctl(rundir, verb, addr)
+        assert code == 0, err
+        wait_for(f"the set after {verb}", lambda: generation() > gen)
+    n = load.count()
+    wait_for("load on the new set", lambda: load.count() >= n + 200, timeout=30)
+    assert old[0].proc.stop() == 0             # the old pod exits
+    n = load.count()
+    wait_for("load after the exit", lambda: load.count() >= n + 300, timeout=30)
+    code, _, err = ctl(rundir, "remove", old[0].addr)
+    assert code == 0, err
+    n = load.count()
+    wait_for("load after the removal", lambda: load.count() >= n + 200, timeout=30)
     load.finish()
