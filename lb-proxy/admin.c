@@ -73,7 +73,10 @@ static void info(struct proxy *px, struct buf *b)
 			    be->weight,
 			    be->requests, be->active, be->errors, be->connections, be->nidle);
 	}
-	buf_append_str(b, "]}");
+	buf_appendf(b, "],\"queue\":{\"length\":%u,\"size\":%ld,\"timeout\":%g,"
+		    "\"max_per_backend\":%ld,\"timeouts\":%llu,\"full\":%llu}}",
+		    px->metrics.queue_length, px->opts->queue_size, px->opts->queue_timeout,
+		    px->opts->max_per_backend, px->metrics.queue_timeouts, px->metrics.queue_full);
 }
 
 /*

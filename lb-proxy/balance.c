@@ -25,6 +25,7 @@ static const struct balance_ops *const algorithms[] = {
 #define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))
 
 static double slow_start_seconds;
+static unsigned max_active;	/* --max-per-backend, 0: no cap */
 
 const struct balance_ops *balance_find(const char *name)
 {
@@ -120,6 +121,8 @@ static int was_tried(const struct backend *b, const struct balance_request *r)
 
 int balance_eligible(const struct backend *b, const struct balance_request *r)
 {
+	if (max_active && b->active >= max_active)
+		return 0;	/* at its cap: the request waits in the queue */
 	switch (r->tier) {
 	case BALANCE_TIER_UP:
 		return backend_usable(b, r->now) && !was_tried(b, r);
@@ -151,6 +154,11 @@ double balance_weight(const struct backend *b, double now)
 void balance_set_slow_start(double seconds)
 {
 	slow_start_seconds = seconds > 0 ? seconds : 0;
+}
+
+void balance_set_max_active(unsigned n)
+{
+	max_active = n;
 }
 
 /* murmur3's 64-bit finalizer: every input bit flips each output bit with

@@ -97,6 +97,9 @@ int balance_eligible(const struct backend *b, const struct balance_request *r);
 double balance_weight(const struct backend *b, double now);
 /* Sets the slow-start period in seconds (0: off). */
 void balance_set_slow_start(double seconds);
+/* Sets the requests in flight a backend may have to be eligible
+ * (--max-per-backend, HAProxy's maxconn; 0: no cap). */
+void balance_set_max_active(unsigned n);
 /* A 64-bit hash of a key (good avalanche; the same on every proxy). */
 uint64_t balance_hash(const void *key, size_t len);
 /* A uniform double in [0, 1) from the process's generator (xorshift,

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "queue.h"
+#include "retry.h"
 #include "sticky.h"
 #include "timefmt.h"
 #include "upstream.h"
@@ -18,6 +20,23 @@ void forward_release(struct session *s)
 	s->be->active--;
 	backend_unref(s->be);
 	s->be = NULL;
+	/* A slot at a backend freed: the first request waiting for one picks. */
+	if (s->px->metrics.queue_length)
+		queue_wake(s->px);
+}
+
+void forward_finish(struct session *s)
+{
+	struct proxy *px = s->px;
+
+	if (s->queued)
+		queue_leave(s);
+	if (!s->in_flight)
+		return;
+	s->in_flight = 0;
+	px->requests_in_flight--;
+	if (s->retries)
+		px->retries_in_flight--;
 }
 
 void forward_forget(struct session *s)
@@ -68,15 +87,72 @@ static int any_usable(const struct proxy *px)
 	return 0;
 }
 
-/* The backend failed (`status` 502 or 504 if the client must be told). Retries
- * when nothing of the response came and the request can be sent again.
- * Returns -1 when the session was closed. */
-int forward_failed(struct session *s, const char *reason, const char *what, int status,
-		   int connect_error)
+/* Why an attempt that got no response failed, for --retry-on. */
+static enum retry_reason failure_reason(int status, int connect_error)
+{
+	if (connect_error)
+		return RETRY_CONNECT_FAILURE;
+	return status == 504 ? RETRY_TIMEOUT : RETRY_RESET;
+}
+
+/*
+ * 1 when s's request may go to another backend after an attempt failed for
+ * `why` (`response`: the backend answered with a status --retry-on names).
+ * The safety rules: nothing of a response was used, and once request bytes
+ * went out only an idempotent request still whole in memory. Then the
+ * policy, --retries and the budget, whose refusal is counted.
+ */
+static int may_retry(struct session *s, enum retry_reason why, int response)
 {
 	struct proxy *px = s->px;
-	int can_retry = s->retries < px->opts->retries && !s->resp_started &&
-			(!s->req_sent_any || (idempotent(s->method) && s->replayable));
+
+	if (s->retries >= px->opts->retries || !retry_wanted(&px->retry, why))
+		return 0;
+	if (response) {
+		if (!idempotent(s->method) || !s->replayable || !s->req_done || s->resp_interim)
+			return 0;
+	} else if (s->resp_started || (s->req_sent_any && !(idempotent(s->method) && s->replayable))) {
+		return 0;
+	}
+	/* A request already retrying holds its place in the budget. */
+	if (s->retries == 0 &&
+	    !retry_budget_allows(&px->retry, px->retries_in_flight, px->requests_in_flight)) {
+		px->metrics.retry_budget_exhausted++;
+		return 0;
+	}
+	return 1;
+}
+
+/* Sends s's request again, after the backoff delay (SESSION_BACKOFF) or at
+ * once. Returns -1 when the session was closed. */
+static int retry(struct session *s, enum retry_reason why)
+{
+	struct proxy *px = s->px;
+	double delay;
+
+	if (s->retries++ == 0)
+		px->retries_in_flight++;
+	px->metrics.retries_by[why]++;
+	s->up_head.pos = 0;
+	s->send_off = s->body_start;
+	s->req_sent_any = 0;
+	session_response_reset(s);
+	/* A pooled connection to the next backend is written by the next
+	 * round of the pump, not only when it signals. */
+	s->again = 1;
+	delay = retry_backoff(&px->retry, (unsigned)s->retries - 1, balance_random());
+	if (delay <= 0)
+		return forward_begin(s);
+	s->state = SESSION_BACKOFF;
+	session_set_timer(s, delay);
+	return 0;
+}
+
+/* forward_failed() once the retry decision (can_retry, for `why`) is made. */
+static int attempt_failed(struct session *s, const char *reason, const char *what, int status,
+			  int connect_error, int can_retry, enum retry_reason why)
+{
+	struct proxy *px = s->px;
 
 	if (s->be) {
 		s->be->errors++;
@@ -105,13 +181,7 @@ int forward_failed(struct session *s, const char *reason, const char *what, int 
 	}
 	if (can_retry) {
 		forward_release(s);
-		s->retries++;
-		px->metrics.retries++;
-		s->up_head.pos = 0;
-		s->send_off = s->body_start;
-		s->req_sent_any = 0;
-		session_response_reset(s);
-		return forward_begin(s);
+		return retry(s, why);
 	}
 	if (s->resp_head_done) {
 		/* Part of the response went out: all we can do is cut it short. */
@@ -124,6 +194,29 @@ int forward_failed(struct session *s, const char *reason, const char *what, int 
 	else
 		session_answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
 	return 0;
+}
+
+/* The backend failed (`status` 502 or 504 if the client must be told). Retries
+ * when nothing of the response came, the request can be sent again and
+ * --retry-on names the reason. Returns -1 when the session was closed. */
+int forward_failed(struct session *s, const char *reason, const char *what, int status,
+		   int connect_error)
+{
+	enum retry_reason why = failure_reason(status, connect_error);
+
+	return attempt_failed(s, reason, what, status, connect_error, may_retry(s, why, 0), why);
+}
+
+int forward_retry_response(struct session *s, int status)
+{
+	int why = retry_status_reason(s->px->retry.on, status);
+
+	if (why == -1 || !may_retry(s, (enum retry_reason)why, 1))
+		return 0;
+	/* Nothing of it reached the client: the connection (and the rest of
+	 * the answer) is dropped, never pooled. */
+	return attempt_failed(s, retry_status_word(status), retry_status_word(status), 502, 0, 1,
+			      (enum retry_reason)why) == -1 ? -1 : 1;
 }
 
 static void attach(struct session *s, struct upstream *u)
@@ -190,7 +283,48 @@ static struct backend *sticky_backend(struct session *s)
 	if (!hashkey_find(&px->sticky_key, &s->x->req, &s->x->route, NULL, 0, &v, &n))
 		return NULL;
 	b = sticky_find(&px->set, v, n);
+	/* At --max-per-backend it is balanced (and stuck) elsewhere, as a
+	 * down one is: HAProxy's redispatch rather than a queue per backend. */
+	if (b && px->opts->max_per_backend && b->active >= (unsigned)px->opts->max_per_backend)
+		return NULL;
 	return b && backend_usable(b, s->x->pick.now) ? b : NULL;
+}
+
+/* 1 when a backend that could take requests is at --max-per-backend. */
+static int any_at_cap(const struct proxy *px)
+{
+	for (size_t i = 0; i < px->set.n; i++) {
+		const struct backend *b = px->set.items[i];
+
+		if ((backend_usable(b, ev_now(px->loop)) || b->state == BACKEND_DRAINING) &&
+		    b->active >= (unsigned)px->opts->max_per_backend)
+			return 1;
+	}
+	return 0;
+}
+
+/* Every backend is at its cap: s waits in the queue, or gets 503 at once
+ * when the queue is full. `front`: it was woken and lost its slot. */
+static int wait_in_queue(struct session *s, int front)
+{
+	if (queue_enter(s, front) == 0)
+		return 0;
+	s->px->metrics.queue_full++;
+	s->refusal = "queue full";
+	session_answer_overloaded(s);
+	return 0;
+}
+
+int forward_dequeue(struct session *s)
+{
+	if (!queue_take(s)) {
+		s->px->metrics.queue_timeouts++;
+		s->refusal = "queue timeout";
+		session_answer_overloaded(s);
+		return 0;
+	}
+	s->from_queue = 1;
+	return forward_begin(s);
 }
 
 /* Picks a backend and gets a connection to it; returns -1 if closed. */
@@ -199,7 +333,13 @@ int forward_begin(struct session *s)
 	struct proxy *px = s->px;
 	struct backend *be = NULL;
 	struct upstream *u;
+	int from_queue = s->from_queue;
 
+	s->from_queue = 0;
+	/* First come, first served: with requests waiting, a new one queues
+	 * behind them (HAProxy's pendconn rule). */
+	if (px->metrics.queue_length && !from_queue && px->opts->max_per_backend)
+		return wait_in_queue(s, 0);
 	s->x->pick.now = ev_now(px->loop);
 	/* A sticky client goes back to its backend (not on a retry: that one
 	 * just failed), and is stuck again to whichever serves it otherwise. */
@@ -212,6 +352,8 @@ int forward_begin(struct session *s)
 			s->sticky_insert = sticky_id(be);
 	}
 	if (!be) {
+		if (px->opts->max_per_backend && any_at_cap(px))
+			return wait_in_queue(s, from_queue);
 		session_answer_error(s, 503, "no backends available");
 		return 0;
 	}

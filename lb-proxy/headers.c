@@ -355,6 +355,8 @@ int headers_answer(struct buf *out, int status, const char *content_type, size_t
 		http_response_header(out, "X-Request-Id", ctx->request_id, ctx->request_id_len);
 	if (response_ruled(rules, "content-type", 12))
 		content_type = NULL;
+	if (ctx->answer_fields)
+		buf_append(out, ctx->answer_fields, strlen(ctx->answer_fields));
 	headers_rules_append(out, rules, HEADERS_SET_RESPONSE);
 	return http_response_end(out, content_type, content_length, keep_alive);
 }

@@ -65,6 +65,7 @@ struct headers_ctx {
 	const char *sticky_cookie;	/* removed from requests, inserted into responses */
 	const char *sticky_insert;	/* the value to insert (response), or NULL */
 	const struct headers_rules *rules;	/* the header rules, or NULL */
+	const char *answer_fields;	/* headers_answer(): more field lines, "Name: v\r\n"..., or NULL */
 };
 
 /*

@@ -13,6 +13,8 @@
 #include "http_limits.h"
 #include "log.h"
 #include "proxy.h"
+#include "queue.h"
+#include "retry.h"
 #include "routes.h"
 #include "rundir.h"
 #include "session.h"
@@ -89,6 +91,22 @@ static const struct config_field proxy_fields[] = {
 	  "seconds a backend that joins or comes back takes to reach its weight (0: off)" },
 	{ "retries", CONFIG_INT, offsetof(struct proxy_options, retries), 0, 100, NULL,
 	  "other backends tried after a failure" },
+	{ "retryOn", CONFIG_STRING, offsetof(struct proxy_options, retry_on), 0, 0, NULL,
+	  "what is retried: connect-failure, reset, timeout, gateway-error, 5xx (comma-separated)" },
+	{ "perTryTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, per_try_timeout), 0, 86400,
+	  NULL, "seconds each attempt waits for a response head (0: --response-timeout)" },
+	{ "retryBackoff", CONFIG_DOUBLE, offsetof(struct proxy_options, retry_backoff), 0, 60, NULL,
+	  "base of the jittered exponential backoff between attempts, seconds (0: none)" },
+	{ "retryBackoffMax", CONFIG_DOUBLE, offsetof(struct proxy_options, retry_backoff_max), 0, 600,
+	  NULL, "longest backoff, seconds (0: 10 x --retry-backoff)" },
+	{ "retryBudget", CONFIG_DOUBLE, offsetof(struct proxy_options, retry_budget), 0, 100, NULL,
+	  "retries in flight, in % of requests in flight (at least 3 are always allowed)" },
+	{ "maxPerBackend", CONFIG_INT, offsetof(struct proxy_options, max_per_backend), 0, 10000000,
+	  NULL, "requests in flight to one backend; beyond, requests queue (0: no cap)" },
+	{ "queueSize", CONFIG_INT, offsetof(struct proxy_options, queue_size), 0, 10000000, NULL,
+	  "requests that may wait for a backend under --max-per-backend (503 beyond)" },
+	{ "queueTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, queue_timeout), 0.001, 3600,
+	  NULL, "seconds a request may wait in the queue (then 503 overloaded)" },
 	{ "maxConnections", CONFIG_INT, offsetof(struct proxy_options, max_connections), 1, 10000000,
 	  NULL, "client connections at once (accepting pauses beyond)" },
 	{ "maxHeaderSize", CONFIG_SIZE, offsetof(struct proxy_options, max_header_size), 1024,
@@ -332,6 +350,8 @@ static void on_set_applied(struct proxy *px)
 {
 	if (balancer_rebuild(&px->balancer, px->balancer.ops, &px->set) == -1)
 		log_error("out of memory rebuilding the balancer: the last one is kept", NULL);
+	if (px->metrics.queue_length)
+		queue_wake_room(px);
 	if (px->on_bus && px->opts->initial_set_timeout > 0 && open_listener(px, "") == -1)
 		ev_break(px->loop, EVBREAK_ALL);
 }
@@ -378,6 +398,34 @@ static int balancing_setup(struct proxy *px, const struct proxy_options *opts)
 		fprintf(stderr, "lb-proxy: out of memory\n");
 		return -1;
 	}
+	return 0;
+}
+
+/* --retry-on, --per-try-timeout, --retry-backoff(-max), --retry-budget,
+ * --max-per-backend. Returns 0, or -1 after saying what is wrong on stderr
+ * (exit 2). */
+static int retry_setup(struct proxy *px, struct proxy_options *opts)
+{
+	char err[256];
+
+	if (retry_on_parse(opts->retry_on, &px->retry.on, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --retry-on: %s\n", err);
+		return -1;
+	}
+	if (opts->retry_backoff_max > 0 && opts->retry_backoff_max < opts->retry_backoff) {
+		fprintf(stderr, "lb-proxy: --retry-backoff-max: %g is below --retry-backoff %g: give "
+				"seconds at least the base (or 0 for %d x the base)\n",
+			opts->retry_backoff_max, opts->retry_backoff, RETRY_BACKOFF_MAX_FACTOR);
+		return -1;
+	}
+	px->retry.backoff_base = opts->retry_backoff;
+	px->retry.backoff_max = opts->retry_backoff_max > 0
+					? opts->retry_backoff_max
+					: RETRY_BACKOFF_MAX_FACTOR * opts->retry_backoff;
+	px->retry.budget_percent = opts->retry_budget;
+	if (opts->per_try_timeout <= 0)
+		opts->per_try_timeout = opts->response_timeout;
+	balance_set_max_active((unsigned)opts->max_per_backend);
 	return 0;
 }
 
@@ -503,6 +551,11 @@ int main(int argc, char **argv)
 		.report_interval = 0.25,
 		.initial_set_timeout = 5,
 		.retries = 2,
+		.retry_on = "connect-failure,reset",
+		.retry_backoff = 0.025,
+		.retry_budget = 20,
+		.queue_size = 1024,
+		.queue_timeout = 5,
 		.balance = "round-robin",
 		.hash_key = "client-ip",
 		.max_connections = 100000,
@@ -524,6 +577,7 @@ int main(int argc, char **argv)
 
 	memset(&px, 0, sizeof(px));
 	LIST_INIT(&px.sessions);
+	TAILQ_INIT(&px.queue);
 	memset(&sub, 0, sizeof(sub));
 	sub.sets.sock = sub.reports.sock = -1;
 	rc = config_startup(&proxy_spec, &opts, argc, argv, &cfg);
@@ -555,6 +609,7 @@ int main(int argc, char **argv)
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	if (traffic_rules_setup(&px, &opts) == -1 || balancing_setup(&px, &opts) == -1 ||
+	    retry_setup(&px, &opts) == -1 ||
 	    fit_descriptor_limit(&opts) == -1 || tls_setup(&px, &opts) == -1) {
 		balancer_release(&px.balancer);
 		backend_set_release(&px.set);

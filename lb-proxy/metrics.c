@@ -76,8 +76,6 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		    "# HELP lb_proxy_resource_errors_total Requests failed (503) for want of the "
 		    "proxy's own descriptors, memory or ports; never held against a backend.\n"
 		    "# TYPE lb_proxy_resource_errors_total counter\nlb_proxy_resource_errors_total %llu\n"
-		    "# HELP lb_proxy_retries_total Requests sent again to another backend.\n"
-		    "# TYPE lb_proxy_retries_total counter\nlb_proxy_retries_total %llu\n"
 		    "# HELP lb_proxy_client_aborts_total Client connections lost mid-exchange.\n"
 		    "# TYPE lb_proxy_client_aborts_total counter\nlb_proxy_client_aborts_total %llu\n"
 		    "# HELP lb_proxy_set_generation Generation of the backend set in use.\n"
@@ -87,8 +85,29 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		    "# HELP lb_proxy_uptime_seconds Seconds since start.\n"
 		    "# TYPE lb_proxy_uptime_seconds gauge\nlb_proxy_uptime_seconds %.3f\n",
 		    client_connections, upstream_connections, m->accepted, m->connect_errors,
-		    m->resource_errors, m->retries,
+		    m->resource_errors,
 		    m->client_aborts, generation, stale, uptime);
+	buf_append_str(out, "# HELP lb_proxy_retries_total Requests sent again to another backend, "
+			    "by why the attempt failed (--retry-on).\n"
+			    "# TYPE lb_proxy_retries_total counter\n");
+	for (int r = 0; r < RETRY_REASONS; r++)
+		buf_appendf(out, "lb_proxy_retries_total{reason=\"%s\"} %llu\n",
+			    retry_reason_name((enum retry_reason)r), m->retries_by[r]);
+	buf_appendf(out,
+		    "# HELP lb_proxy_retry_budget_exhausted_total Retries not made because retries "
+		    "in flight were at --retry-budget.\n"
+		    "# TYPE lb_proxy_retry_budget_exhausted_total counter\n"
+		    "lb_proxy_retry_budget_exhausted_total %llu\n"
+		    "# HELP lb_proxy_queue_length Requests waiting for a backend under "
+		    "--max-per-backend.\n# TYPE lb_proxy_queue_length gauge\nlb_proxy_queue_length %u\n"
+		    "# HELP lb_proxy_queue_timeouts_total Requests that waited --queue-timeout (503).\n"
+		    "# TYPE lb_proxy_queue_timeouts_total counter\nlb_proxy_queue_timeouts_total %llu\n"
+		    "# HELP lb_proxy_queue_full_total Requests that found the queue full (503).\n"
+		    "# TYPE lb_proxy_queue_full_total counter\nlb_proxy_queue_full_total %llu\n"
+		    "# HELP lb_proxy_queue_wait_seconds Time requests spent in the queue.\n"
+		    "# TYPE lb_proxy_queue_wait_seconds histogram\n",
+		    m->retry_budget_exhausted, m->queue_length, m->queue_timeouts, m->queue_full);
+	histogram_render(out, "lb_proxy_queue_wait_seconds", "", &m->queue_wait);
 	buf_append_str(out, "# HELP lb_proxy_backend_requests_total Requests forwarded, by backend "
 			    "and status class.\n# TYPE lb_proxy_backend_requests_total counter\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)

@@ -3,6 +3,7 @@
 #define LB_PROXY_METRICS_H
 
 #include "buf.h"
+#include "retry.h"
 
 #define METRICS_BUCKETS 12
 
@@ -20,7 +21,12 @@ struct metrics {
 	unsigned long long responses[6];	/* by status class, including the proxy's own */
 	unsigned long long connect_errors;
 	unsigned long long resource_errors;	/* the proxy's own lack of descriptors, memory, ports */
-	unsigned long long retries;
+	unsigned long long retries_by[RETRY_REASONS];	/* requests sent again, by why the attempt failed */
+	unsigned long long retry_budget_exhausted;	/* retries the budget refused */
+	unsigned queue_length;			/* gauge: requests waiting for a backend */
+	unsigned long long queue_timeouts;	/* waited --queue-timeout: 503 */
+	unsigned long long queue_full;		/* found --queue-size waiting: 503 at once */
+	struct histogram queue_wait;		/* seconds each spent in the queue */
 	unsigned long long client_aborts;	/* client connections ended mid-exchange */
 	struct histogram latency;
 	unsigned long long accepted;

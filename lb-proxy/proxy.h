@@ -12,6 +12,7 @@
 #include "hashkey.h"
 #include "listener.h"
 #include "metrics.h"
+#include "retry.h"
 
 struct proxy_options {
 	char *listen;
@@ -38,7 +39,15 @@ struct proxy_options {
 	char *sticky_cookie;
 	char *sticky_secret;
 	double slow_start;		/* seconds a backend takes to reach its weight */
-	long retries;
+	long retries;			/* attempts after the first, at most */
+	char *retry_on;			/* --retry-on: reasons, parsed into proxy.retry */
+	double per_try_timeout;		/* seconds an attempt waits for a response head */
+	double retry_backoff;		/* base of the backoff between attempts, seconds */
+	double retry_backoff_max;	/* its ceiling (0: RETRY_BACKOFF_MAX_FACTOR x base) */
+	double retry_budget;		/* retries in flight, % of requests in flight */
+	long max_per_backend;		/* requests in flight to one backend (0: no cap) */
+	long queue_size;		/* requests waiting for a backend with room */
+	double queue_timeout;		/* seconds one may wait, then 503 overloaded */
 	long max_connections;
 	long max_header_size;
 	long max_body;			/* request body bytes allowed (0: no limit) */
@@ -57,6 +66,7 @@ struct proxy_options {
 };
 
 struct session;
+struct exchange;
 struct ssl_ctx_st;
 
 struct proxy {
@@ -89,6 +99,10 @@ struct proxy {
 	int bulk;			/* a read of this loop pass filled its buffer */
 	struct metrics metrics;
 	double started;
+	struct retry_policy retry;	/* from --retry-on, --retry-backoff*, --retry-budget */
+	unsigned requests_in_flight;	/* forwarded, not ended (the budget's base) */
+	unsigned retries_in_flight;	/* of those, the ones that were retried */
+	TAILQ_HEAD(, exchange) queue;	/* waiting for a backend with room, oldest first */
 };
 
 #endif

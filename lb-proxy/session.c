@@ -159,7 +159,7 @@ void session_response_reset(struct session *s)
 	buf_reset(&s->uin);
 	s->uparse_off = s->usend_off = 0;
 	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = 0;
-	s->resp_timer = 0;
+	s->resp_timer = s->resp_interim = 0;
 }
 
 /* ---- answers of the proxy itself -------------------------------------------- */
@@ -177,15 +177,18 @@ static void goto_closing(struct session *s)
 
 /* Queues the proxy's own answer (a JSON body; none to HEAD) in place of a
  * backend's and ends the exchange; the client connection stays open when
- * `keep` and the whole request was read. The body's bytes count in the
- * access log's `bytes`. */
-static void answer_own(struct session *s, int status, const char *body, size_t n, int keep)
+ * `keep` and the whole request was read. `fields`: more header field lines
+ * ("Retry-After: 1\r\n"), or NULL. The body's bytes count in the access
+ * log's `bytes`. */
+static void answer_own(struct session *s, int status, const char *body, size_t n, int keep,
+		       const char *fields)
 {
 	struct headers_ctx ctx;
 
 	keep = keep && s->keep_alive && s->req_done && !s->px->stopping;
 	forward_drop(s);
 	ctx = ctx_of(s);
+	ctx.answer_fields = fields;
 	buf_reset(&s->out);
 	headers_answer(&s->out, status, "application/json", n, keep, &ctx);
 	s->bytes_out = 0;
@@ -204,19 +207,27 @@ static void answer_own(struct session *s, int status, const char *body, size_t n
 	s->again = 1;
 }
 
+/* The JSON error body of `status` into body (at least 384 bytes). */
+static size_t error_body(const struct session *s, char *body, size_t size, int status,
+			 const char *message)
+{
+	int n = snprintf(body, size, "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
+			 message, status, (int)s->request_id_len, s->request_id);
+
+	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
 /* Queues a JSON error answer and ends the exchange; the client connection
  * stays open only when the whole request was read. */
 void session_answer_error(struct session *s, int status, const char *message)
 {
 	char body[384];
-	int n;
+	size_t n = error_body(s, body, sizeof(body), status, message);
 
-	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
-		     message, status, (int)s->request_id_len, s->request_id);
 	/* A request the proxy refused leaves the connection's framing in doubt. */
-	answer_own(s, status, body, (size_t)n,
+	answer_own(s, status, body, n,
 		   !(status == 400 || status == 408 || status == 431 || status == 413 ||
-		     status == 501 || status == 505));
+		     status == 501 || status == 505), NULL);
 }
 
 /* --monitor-uri: the proxy's own health, any method (as HAProxy answers
@@ -228,7 +239,19 @@ static void answer_monitor(struct session *s)
 	int status = routes_monitor_answer(s->px, body, &n);
 
 	s->req_done = s->x->req.state == HTTP_MSG_DONE;
-	answer_own(s, status, body, n, 1);
+	answer_own(s, status, body, n, 1, NULL);
+}
+
+/* A client told to come back: one second (HAProxy and Envoy send no
+ * computed value either; a client with its own backoff keeps it). */
+#define OVERLOADED_RETRY_AFTER "1"
+
+void session_answer_overloaded(struct session *s)
+{
+	char body[384];
+	size_t n = error_body(s, body, sizeof(body), 503, "overloaded");
+
+	answer_own(s, 503, body, n, 1, "Retry-After: " OVERLOADED_RETRY_AFTER "\r\n");
 }
 
 /* Answers a request the proxy will not forward (the parser's or the route's
@@ -310,6 +333,7 @@ static void exchange_end(struct session *s)
 		s->up = NULL;
 	}
 	forward_release(s);
+	forward_finish(s);
 	if (s->keep_alive && !px->stopping) {
 		next_request(s);
 		return;
@@ -388,12 +412,17 @@ static int request_head(struct session *s)
 		s->parse_off = req->head_end;	/* what follows is the tunnel's */
 	s->x->resp.skip_body = s->method == HTTP_HEAD;
 	buf_reset(&s->up_head);
-	/* The backend is picked first: its name is the Host of HTTP/1.0 requests. */
+	/* The backend is picked first: its name is the Host of HTTP/1.0 requests
+	 * (of one that waits first, "localhost": the head is rewritten now,
+	 * while the bytes it points to are surely in `in`). */
 	s->be = NULL;
+	s->in_flight = 1;
+	s->px->requests_in_flight++;
 	if (forward_begin(s) == -1)
 		return -1;
-	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE) {
-		if (s->status == 0) {
+	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE ||
+	    s->state == SESSION_BACKOFF || s->state == SESSION_QUEUED) {
+		if (s->status == 0 && s->up_head.len == 0) {
 			ctx = ctx_of(s);
 			headers_request(&s->up_head, req, &s->x->route, &ctx);
 		}
@@ -421,6 +450,7 @@ static int response_head(struct session *s)
 		/* Interim (100 Continue, 103): pass it on, parse the final one. */
 		http_msg_feed(resp, s->uin.data, s->uparse_off, 0);
 		headers_response(&s->out, resp, &ctx, 0, 0);
+		s->resp_interim = 1;
 		s->usend_off = s->uparse_off;
 		relay_uin_compact(s);
 		s->usend_off = 0;
@@ -439,6 +469,12 @@ static int response_head(struct session *s)
 		s->parse_off = s->in.len;
 		session_set_timer(s, s->px->opts->idle_timeout);
 		return 0;
+	}
+	if (status >= 500) {
+		int rc = forward_retry_response(s, status);
+
+		if (rc != 0)
+			return rc == -1 ? -1 : 0;
 	}
 	s->status = status;
 	s->resp_head_done = 1;
@@ -514,7 +550,7 @@ static int exchange_step(struct session *s)
 	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
 	    s->send_off == s->parse_off && s->up) {
 		s->resp_timer = 1;
-		session_set_timer(s, s->px->opts->response_timeout);
+		session_set_timer(s, s->px->opts->per_try_timeout);
 	}
 	if (response_progress(s) == -1)
 		return -1;
@@ -624,6 +660,11 @@ static void update_watchers(struct session *s)
 	case SESSION_HEAD:
 		cread = !s->client_eof;
 		break;
+	case SESSION_BACKOFF:
+	case SESSION_QUEUED:
+		/* Armed, so a client that goes away while it waits is seen. */
+		cread = !s->client_eof && s->in.len - s->send_off < RELAY_IN_LIMIT;
+		break;
 	case SESSION_CONNECT:
 	case SESSION_EXCHANGE:
 		/* An armed watcher stays armed (pipelined bytes wait in `in`): no
@@ -702,6 +743,8 @@ static void pump(struct session *s)
 			break;
 		case SESSION_HANDSHAKE:	/* handshake_step drives it */
 		case SESSION_CONNECT:
+		case SESSION_BACKOFF:	/* the timer drives these */
+		case SESSION_QUEUED:
 			break;
 		case SESSION_EXCHANGE:
 			rc = exchange_step(s);
@@ -824,8 +867,10 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (n == 0) {
 		s->client_eof = 1;
 		if (s->state == SESSION_LINGER || s->state == SESSION_IDLE || s->state == SESSION_HEAD ||
-		    s->state == SESSION_TUNNEL || !s->req_done) {
-			if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE)
+		    s->state == SESSION_TUNNEL || s->state == SESSION_QUEUED ||
+		    s->state == SESSION_BACKOFF || !s->req_done) {
+			if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE ||
+			    s->state == SESSION_QUEUED || s->state == SESSION_BACKOFF)
 				s->px->metrics.client_aborts++;
 			session_close(s);
 			return;
@@ -952,6 +997,14 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		if (forward_failed(s, "connect-timeout", "connect timeout", 504, 1) == 0)
 			pump(s);
 		return;
+	case SESSION_BACKOFF:
+		if (forward_begin(s) == 0)
+			pump(s);
+		return;
+	case SESSION_QUEUED:
+		if (forward_dequeue(s) == 0)
+			pump(s);
+		return;
 	case SESSION_EXCHANGE:
 		if (!s->req_done && !s->resp_head_done) {
 			s->keep_alive = 0;
@@ -960,12 +1013,10 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		}
 		if (!s->resp_head_done && !s->resp_done) {
-			if (s->be)
-				s->be->errors++;
-			log_warn("backend timed out", "backend=%s request_id=%.*s",
-				 s->be ? s->be->name : "-", (int)s->request_id_len, s->request_id);
-			session_answer_error(s, 504, "backend timed out");
-			pump(s);
+			/* The per-try timeout: 504, or another backend with
+			 * --retry-on timeout. */
+			if (forward_failed(s, "timeout", "response timeout", 504, 0) == 0)
+				pump(s);
 			return;
 		}
 		break;
@@ -991,6 +1042,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->up = NULL;
 	s->be = NULL;
 	s->req_done = s->req_sent_any = s->replayable = 0;
+	s->in_flight = s->queued = s->from_queue = 0;
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
 	s->status = 0;
@@ -1033,6 +1085,7 @@ void session_close(struct session *s)
 
 	forward_drop(s);
 	forward_release(s);
+	forward_finish(s);
 	forward_forget(s);
 	exchange_give(s);
 	buf_cache_give(&s->in);

@@ -18,6 +18,8 @@ enum session_state {
 	SESSION_HANDSHAKE,	/* TLS: the handshake runs (handshake timeout runs) */
 	SESSION_HEAD,		/* a request head is arriving (header timeout runs) */
 	SESSION_CONNECT,	/* head complete; a backend connection is being made */
+	SESSION_BACKOFF,	/* an attempt failed; the retry waits its backoff delay (timer) */
+	SESSION_QUEUED,		/* every backend is at --max-per-backend; in px->queue (timer) */
 	SESSION_EXCHANGE,	/* request and response are relayed */
 	SESSION_TUNNEL,		/* after a 101: raw bytes both ways */
 	SESSION_CLOSING,	/* a last answer is queued; close once written */
@@ -33,6 +35,10 @@ struct exchange {
 	struct balance_request pick;	/* the request's key and the backends it tried */
 	const char *tried_why[BALANCE_MAX_TRIED];	/* why each tried one failed */
 	struct http_msg resp;
+	TAILQ_ENTRY(exchange) queue_link;	/* in px->queue while SESSION_QUEUED */
+	struct session *queued_session;	/* the session it belongs to, while queued */
+	double queued_at;		/* ev_now when it joined the queue */
+	unsigned queue_woken : 1;	/* a slot freed for it: its timer event was fed */
 	struct exchange *next;		/* in the pool */
 };
 
@@ -73,6 +79,10 @@ struct session {
 	unsigned again : 1;		/* pump must run another round (an answer was queued) */
 	unsigned linger : 1;		/* drain the client before closing (it may still send) */
 	unsigned timer_dirty : 1;	/* timer.repeat changed: re-arm at the end of pump */
+	unsigned in_flight : 1;		/* counted in px->requests_in_flight */
+	unsigned queued : 1;		/* its exchange is in px->queue */
+	unsigned from_queue : 1;	/* picks for a slot it was woken for (forward_dequeue) */
+	unsigned resp_interim : 1;	/* a 1xx of this attempt went to the client */
 	int method;			/* the request's llhttp method, -1 before its head */
 	int status;			/* sent to the client */
 	int retries;
@@ -99,6 +109,9 @@ static inline void session_set_timer(struct session *s, double seconds)
 /* Queues the proxy's own JSON answer and ends the exchange; the client
  * connection stays open only when the whole request was read. */
 void session_answer_error(struct session *s, int status, const char *message);
+/* Queues 503 {"error":"overloaded"} with Retry-After (the queue is full or
+ * the wait in it was too long), as session_answer_error() does. */
+void session_answer_overloaded(struct session *s);
 /* Clears the response side for a (new) attempt. */
 void session_response_reset(struct session *s);
 /* A backend connection is ready: the request is relayed (idle timeout while
