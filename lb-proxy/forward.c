@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "outcome.h"
 #include "sticky.h"
 #include "timefmt.h"
 #include "upstream.h"
@@ -78,24 +79,16 @@ int forward_failed(struct session *s, const char *reason, const char *what, int 
 	int can_retry = s->retries < px->opts->retries && !s->resp_started &&
 			(!s->req_sent_any || (idempotent(s->method) && s->replayable));
 
-	if (s->be) {
-		s->be->errors++;
+	if (s->be)
 		log_warn("backend failed", "backend=%s error=\"%s\" request_id=%.*s retry=%s",
 			 s->be->name, what, (int)s->request_id_len, s->request_id,
 			 can_retry ? "yes" : "no");
-	}
-	if (connect_error) {
-		px->metrics.connect_errors++;
-		/* nginx's max_fails=1: skip it for a while rather than retry it on
-		 * every request. */
-		if (s->be)
-			s->be->fail_until = ev_now(px->loop) + px->opts->fail_timeout;
-	}
+	outcome_record(px, s->be, connect_error ? OUTCOME_CONNECT_FAILED : OUTCOME_RESET, 0,
+		       timefmt_mono() - s->started);
 	forward_drop(s);
 	if (s->be) {
 		unsigned n = s->x->pick.ntried;
 
-		balancer_outcome(&px->balancer, s->be, 1, timefmt_mono() - s->started);
 		if (n < BALANCE_MAX_TRIED) {
 			backend_ref(s->be);	/* named in the access log, even if removed */
 			s->x->pick.tried[n] = s->be;

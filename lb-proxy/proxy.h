@@ -24,6 +24,11 @@ struct proxy_options {
 	double upstream_idle_timeout;	/* seconds a pooled backend connection is kept */
 	double drain_timeout;		/* seconds in-flight requests get after SIGTERM */
 	double fail_timeout;		/* seconds a backend that refused a connect is skipped */
+	long eject_5xx;			/* consecutive 5xx that eject a backend (0: off) */
+	long eject_gateway;		/* consecutive gateway failures that eject (0: off) */
+	double eject_time;		/* seconds, times the backend's ejections */
+	double eject_time_max;		/* seconds, the cap */
+	long eject_max_percent;		/* of the set ejected at once */
 	char *runtime_dir;		/* on the bus: sets from lb-discover */
 	char *service;
 	double heartbeat;		/* lb-discover's; stale after 3 silent ones */

@@ -17,6 +17,7 @@
 #include "http_response.h"
 #include "log.h"
 #include "net.h"
+#include "outcome.h"
 #include "relay.h"
 #include "sticky.h"
 #include "timefmt.h"
@@ -261,13 +262,9 @@ static void exchange_end(struct session *s)
 	double took = timefmt_mono() - s->started;
 
 	metrics_observe(&px->metrics, s->status, took);
-	if (s->be) {
-		int cls = s->status / 100;
-
-		s->be->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
-		histogram_observe(&s->be->latency, took);
-		balancer_outcome(&px->balancer, s->be, 0, took);
-	}
+	/* the proxy's own answer after a failure is not the backend's */
+	outcome_record(px, s->be, s->resp_head_done ? OUTCOME_RESPONSE : OUTCOME_PROXY_ANSWER,
+		       s->status, took);
 	access_log(s);
 	if (s->up) {
 		if (reuse) {
@@ -925,8 +922,7 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		}
 		if (!s->resp_head_done && !s->resp_done) {
-			if (s->be)
-				s->be->errors++;
+			outcome_record(s->px, s->be, OUTCOME_TIMEOUT, 0, timefmt_mono() - s->started);
 			log_warn("backend timed out", "backend=%s request_id=%.*s",
 				 s->be ? s->be->name : "-", (int)s->request_id_len, s->request_id);
 			session_answer_error(s, 504, "backend timed out");
