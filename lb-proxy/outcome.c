@@ -3,14 +3,28 @@
 
 #include "proxy.h"
 
+/* 1 when a run of failures grew to `now`, up to its threshold: what the
+ * fleet's sum needs at once (past it, the max-percent holds it back, and a
+ * report per failure would only cost). */
+static int run_grew(unsigned before, unsigned now, unsigned threshold)
+{
+	return now > before && now <= threshold;
+}
+
 void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int status,
 		    double seconds)
 {
 	double now = ev_now(px->loop);
 	int cls = status / 100;
 
+	enum outlier_state state;
+	unsigned runs_5xx, runs_gateway;
+
 	if (!b)
 		return;
+	state = b->outlier.state;
+	runs_5xx = b->outlier.consecutive_5xx;
+	runs_gateway = b->outlier.consecutive_gateway;
 	switch (kind) {
 	case OUTCOME_RESPONSE:
 		b->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
@@ -44,4 +58,9 @@ void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int 
 		histogram_observe(&b->latency, seconds);
 		break;
 	}
+	if (px->breaker_changed && (state != b->outlier.state || run_grew(runs_5xx,
+				    b->outlier.consecutive_5xx, outlier_config()->max_5xx) ||
+				    run_grew(runs_gateway, b->outlier.consecutive_gateway,
+					     outlier_config()->max_gateway)))
+		px->breaker_changed(px);
 }

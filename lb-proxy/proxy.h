@@ -81,6 +81,10 @@ struct proxy {
 	const char *rundir;		/* on the bus: the runtime dir, resolved */
 	ev_timer initial_set_timer;	/* on the bus: listen even without a set */
 	void (*set_applied)(struct proxy *px);	/* after each set applied (main.c) */
+	/* a breaker changed (a failure counted, an ejection, a trial passed):
+	 * on the bus, the subscriber reports it soon, not at the next interval */
+	void (*breaker_changed)(struct proxy *px);
+	void *breaker_changed_data;
 	int stale;			/* on the bus, and no set heard for a while */
 	ev_timer drain_timer;
 	ev_prepare batch_check;		/* sets the collect interval of the next poll */
