@@ -63,6 +63,18 @@ def test_flags_are_checked_at_start_up():
         assert word in r.stderr, r.stderr
 
 
+def test_lb_discover_flags_are_checked_at_start_up(rundir):
+    for flags, word in ((["--eject-time", "30", "--eject-time-max", "10"], "--eject-time-max"),
+                        (["--eject-max-percent", "200"], "--eject-max-percent"),
+                        (["--eject-gateway", "-3"], "--eject-gateway"),
+                        (["--eject-5xx", "many"], "--eject-5xx")):
+        r = subprocess.run([binary("lb-discover"), "--runtime-dir", rundir, "--static",
+                            "127.0.0.1:1", *flags], capture_output=True, text=True,
+                           timeout=10 * SLOW)
+        assert r.returncode == 2, (flags, r.stderr)
+        assert word in r.stderr, r.stderr
+
+
 def test_consecutive_5xx_eject_the_backend(echo, proxy):
     """A backend answering 500 to everything gets exactly --eject-5xx requests,
     then none; /info and the metrics say so."""
