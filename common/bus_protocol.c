@@ -14,6 +14,21 @@ const char *bus_state_name(enum bus_state s)
 	return (unsigned)s < 3 ? state_names[s] : "unknown";
 }
 
+static const char *const breaker_names[] = { "closed", "open", "half-open" };
+
+const char *bus_breaker_name(enum bus_breaker b)
+{
+	return (unsigned)b < 3 ? breaker_names[b] : "unknown";
+}
+
+static int breaker_parse(const char *s)
+{
+	for (int i = 0; s && i < 3; i++)
+		if (strcmp(s, breaker_names[i]) == 0)
+			return i;
+	return -1;
+}
+
 int bus_state_parse(const char *s)
 {
 	for (int i = 0; i < 3; i++)
@@ -51,6 +66,17 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 				   : json_pack("{s:s,s:i,s:s,s:s}", "address", b->address, "weight",
 					       b->weight, "state", bus_state_name(b->state), "reason",
 					       b->reason);
+		if (report) {
+			json_object_set_new(o, "breaker", json_string(bus_breaker_name(b->breaker)));
+			json_object_set_new(o, "consecutive_5xx", json_integer(b->consecutive_5xx));
+			json_object_set_new(o, "consecutive_gateway",
+					    json_integer(b->consecutive_gateway));
+		}
+		if (b->ejected)
+			json_object_set_new(o, "ejection",
+					    json_pack("{s:s,s:f,s:i}", "reason", b->eject_reason,
+						      "left", b->eject_left, "count",
+						      (int)b->ejections));
 		json_array_append_new(list, o);
 	}
 	json_object_set(root, "backends", list);
@@ -81,6 +107,28 @@ static int copy_string(json_t *o, const char *key, char *dst, size_t dstsz, int 
 	if (!s || strlen(s) >= dstsz)
 		return -1;
 	strcpy(dst, s);
+	return 0;
+}
+
+/* The optional "ejection" of a set's or report's backend. Returns 0 or -1. */
+static int decode_ejection(json_t *o, struct bus_backend *b)
+{
+	json_t *e = json_object_get(o, "ejection"), *left, *count;
+
+	if (!e)
+		return 0;
+	left = json_object_get(e, "left");
+	count = json_object_get(e, "count");
+	if (!json_is_object(e) || json_object_size(e) != 3 || !json_is_number(left) ||
+	    json_number_value(left) < 0 || json_number_value(left) > BUS_EJECT_LEFT_MAX ||
+	    !json_is_integer(count) || json_integer_value(count) < 1 ||
+	    json_integer_value(count) > BUS_EJECTIONS_MAX ||
+	    copy_string(e, "reason", b->eject_reason, sizeof(b->eject_reason), 1) == -1 ||
+	    !b->eject_reason[0])
+		return -1;
+	b->ejected = 1;
+	b->eject_left = json_number_value(left);
+	b->ejections = (unsigned)json_integer_value(count);
 	return 0;
 }
 
@@ -172,7 +220,8 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 		}
 		if (report) {
 			json_t *a = json_object_get(o, "active"), *r = json_object_get(o, "requests"),
-			       *e = json_object_get(o, "errors"), *x = json_object_get(o, "responses_5xx");
+			       *e = json_object_get(o, "errors"), *x = json_object_get(o, "responses_5xx"),
+			       *c5, *cg;
 			const char *st = json_string_value(json_object_get(o, "state"));
 			int state = st ? bus_state_parse(st) : -1;
 
@@ -188,6 +237,25 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 				goto out;
 			}
 			b->state = (enum bus_state)state;
+			state = breaker_parse(json_string_value(json_object_get(o, "breaker")));
+			if (state < 0) {
+				snprintf(err, errsz, "backends[%zu]: breaker must be closed, open or "
+					 "half-open", i);
+				goto out;
+			}
+			b->breaker = (enum bus_breaker)state;
+			c5 = json_object_get(o, "consecutive_5xx");
+			cg = json_object_get(o, "consecutive_gateway");
+			if (!json_is_integer(c5) || !json_is_integer(cg) || json_integer_value(c5) < 0 ||
+			    json_integer_value(cg) < 0 || json_integer_value(c5) > BUS_EJECTIONS_MAX ||
+			    json_integer_value(cg) > BUS_EJECTIONS_MAX) {
+				snprintf(err, errsz, "backends[%zu]: consecutive_5xx and "
+					 "consecutive_gateway must be integers from 0 to %d", i,
+					 BUS_EJECTIONS_MAX);
+				goto out;
+			}
+			b->consecutive_5xx = (unsigned)json_integer_value(c5);
+			b->consecutive_gateway = (unsigned)json_integer_value(cg);
 			b->active = (unsigned)json_integer_value(a);
 			b->requests = (unsigned long long)json_integer_value(r);
 			b->errors = (unsigned long long)json_integer_value(e);
@@ -212,6 +280,12 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			}
 			b->weight = (int)json_integer_value(w);
 			b->state = (enum bus_state)state;
+		}
+		if (decode_ejection(o, b) == -1) {
+			snprintf(err, errsz, "backends[%zu]: ejection must be {\"reason\": a non-empty "
+				 "string of under %d bytes, \"left\": 0 to %d seconds, \"count\": 1 to %d}",
+				 i, BUS_NAME_MAX, BUS_EJECT_LEFT_MAX, BUS_EJECTIONS_MAX);
+			goto out;
 		}
 	}
 	rc = 0;

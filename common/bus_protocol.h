@@ -21,11 +21,15 @@
 /* 2: reports say which set a proxy ignored; 3: status replies may trim the
  * per-proxy lists to busy backends ("proxies_trimmed"); 4: report backends
  * carry the proxy's own view ("state": down while it skips a backend after
- * a failed connect) and its 5xx answers ("responses_5xx") */
-#define BUS_PROTOCOL_VERSION 4
+ * a failed connect) and its 5xx answers ("responses_5xx"); 5: outlier
+ * ejection: set backends may carry lb-discover's "ejection", report backends
+ * carry the proxy's "breaker" and its own "ejection" (see below), the
+ * control command "uneject" */
+#define BUS_PROTOCOL_VERSION 5
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
- * announces more), and no program sends more */
-#define BUS_MAX_MESSAGE (1024 * 1024)
+ * announces more), and no program sends more (2 MiB since version 5: a full
+ * set with an ejection on every backend is 1.3 MB) */
+#define BUS_MAX_MESSAGE (2 * 1024 * 1024)
 /* backends in a set or report: lb-discover publishes no more (an `add` past
  * it is refused, a longer source cut), proxies refuse a set with more; a set
  * or report of this many, with the longest fields, fits BUS_MAX_MESSAGE */
@@ -43,6 +47,18 @@ enum bus_state {
 	BUS_STATE_DOWN,		/* no new requests */
 };
 
+/* A proxy's circuit breaker for a backend (lb-proxy/outlier.h). */
+enum bus_breaker {
+	BUS_BREAKER_CLOSED = 0,	/* takes requests */
+	BUS_BREAKER_OPEN,	/* ejected */
+	BUS_BREAKER_HALF_OPEN,	/* one trial request at a time */
+};
+
+/* an ejection's seconds left, at most (a day: --eject-time-max's bound) */
+#define BUS_EJECT_LEFT_MAX 86400
+/* a backend's ejections, at most */
+#define BUS_EJECTIONS_MAX 1000000
+
 struct bus_backend {
 	char address[BUS_ADDRESS_MAX];	/* "10.0.0.7:8080", "[::1]:8080" */
 	int weight;			/* 1-1000 */
@@ -53,14 +69,34 @@ struct bus_backend {
 	unsigned long long requests;	/* forwarded */
 	unsigned long long errors;	/* connects and exchanges that failed */
 	unsigned long long responses_5xx;	/* 5xx answers the backend gave */
+	/* outlier ejection: in sets, the fleet's (lb-discover's); in reports,
+	 * one this proxy made that lb-discover does not publish yet */
+	int ejected;			/* 1: "ejection" is present */
+	double eject_left;		/* seconds left; 0: half-open, one trial at a time */
+	unsigned ejections;		/* the backend's ejections so far (the time multiplier) */
+	char eject_reason[BUS_NAME_MAX];	/* "outlier: 5 consecutive 5xx on proxy 4321" */
+	enum bus_breaker breaker;	/* reports: the proxy's breaker for it */
+	unsigned consecutive_5xx;	/* reports: its current run of 5xx answers */
+	unsigned consecutive_gateway;	/* reports: its current run of gateway failures */
 };
 
-/* "set": {"v":4,"type":"set","service":"backend","generation":42,
- *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""}]}
- * "report": {"v":4,"type":"report","pid":123,"service":"backend","generation":42,
+/* "set": {"v":5,"type":"set","service":"backend","generation":42,
+ *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""},
+ *                     {"address":"10.0.0.8:8080","weight":1,"state":"up","reason":"",
+ *                      "ejection":{"reason":"outlier: 5 consecutive 5xx on proxy 4321",
+ *                                  "left":27.5,"count":1}}]}
+ *        "ejection" (optional): lb-discover ejected it fleet-wide; "left" 0 means
+ *        half-open (each proxy lets one trial through; it stays listed until a
+ *        proxy reports its trial passed), "count" the ejections so far.
+ * "report": {"v":5,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
- *                         "responses_5xx":0}]} */
+ *                         "responses_5xx":0,"breaker":"closed","consecutive_5xx":0,
+ *                         "consecutive_gateway":0}]}
+ *        "breaker": closed, open or half-open; "consecutive_*": the proxy's current
+ *        runs of failures (lb-discover sums them over the fleet); "ejection"
+ *        (optional, same shape): an ejection this proxy made itself, until
+ *        lb-discover publishes it. */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
 	char service[BUS_NAME_MAX];
@@ -77,6 +113,7 @@ struct bus_set {
 };
 
 const char *bus_state_name(enum bus_state s);
+const char *bus_breaker_name(enum bus_breaker b);
 /* Parses "up"/"draining"/"down"; returns the state or -1. */
 int bus_state_parse(const char *s);
 

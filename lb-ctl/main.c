@@ -1,4 +1,4 @@
-/* lb-ctl: the operator's CLI: status, drain, undrain, add, remove, weight,
+/* lb-ctl: the operator's CLI: status, drain, undrain, add, remove, weight, uneject,
  * watch, proxies; tables for people, --json for scripts. */
 #include <jansson.h>
 #include <signal.h>
@@ -53,6 +53,7 @@ static const struct config_spec ctl_spec = {
 	"  add ADDR [--weight N]        add a backend the source does not list\n"
 	"  remove ADDR                  take a backend out of the set\n"
 	"  weight ADDR N                set a backend's weight (1-1000)\n"
+	"  uneject ADDR                 end ADDR's outlier ejection on every proxy\n"
 	"  watch [--count N]            one JSON line per set change\n\n"
 	"exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover",
 	ctl_fields, sizeof(ctl_fields) / sizeof(ctl_fields[0]),
@@ -173,6 +174,25 @@ static void print_waiting(json_t *waiting)
 	printf("\n");
 }
 
+/* An ejected backend's STATE and REASON: "ejected", and the ejection's
+ * reason with its time left (or that it is half-open) before any other. */
+static void eject_reason(json_t *ej, char *reason, size_t size, const char **state)
+{
+	char other[160];
+	double left = json_number_value(json_object_get(ej, "left"));
+
+	snprintf(other, sizeof(other), "%.150s", reason);
+	if (left > 0)
+		snprintf(reason, size, "%s (%.1fs left)%s%s",
+			 json_string_value(json_object_get(ej, "reason")), left, *other ? "; " : "",
+			 other);
+	else
+		snprintf(reason, size, "%s (half-open: a trial request decides)%s%s",
+			 json_string_value(json_object_get(ej, "reason")), *other ? "; " : "", other);
+	if (strcmp(*state, "up") == 0)
+		*state = "ejected";
+}
+
 static void print_status(json_t *doc, int verbose)
 {
 	json_t *backends = json_object_get(doc, "backends"), *b, *p;
@@ -186,7 +206,9 @@ static void print_status(json_t *doc, int verbose)
 	       "HEALTH", "IN-FLIGHT", "REQUESTS", "ERRORS", "5XX", "REASON");
 	json_array_foreach(backends, i, b) {
 		long long skipping = json_integer_value(json_object_get(b, "proxies_skipping"));
-		char reason[160];
+		json_t *ej = json_object_get(b, "ejection");
+		const char *state = json_string_value(json_object_get(b, "state"));
+		char reason[320];
 
 		/* lb-discover's state, and the proxies' own view when it differs */
 		snprintf(reason, sizeof(reason), "%s", json_string_value(json_object_get(b, "reason")));
@@ -195,9 +217,10 @@ static void print_status(json_t *doc, int verbose)
 				 json_string_value(json_object_get(b, "reason")),
 				 *json_string_value(json_object_get(b, "reason")) ? "; " : "", skipping,
 				 skipping == 1 ? "y" : "ies");
+		if (ej)
+			eject_reason(ej, reason, sizeof(reason), &state);
 		printf("%-24s %-9s %6lld  %-8s %9lld %10lld %7lld %7lld  %s\n",
-		       json_string_value(json_object_get(b, "address")),
-		       json_string_value(json_object_get(b, "state")),
+		       json_string_value(json_object_get(b, "address")), state,
 		       (long long)json_integer_value(json_object_get(b, "weight")),
 		       json_string_value(json_object_get(b, "health")),
 		       (long long)json_integer_value(json_object_get(b, "active")),
@@ -247,6 +270,24 @@ static long in_flight(json_t *doc, const char *addr, long long gen, int *proxies
 				total += (long)json_integer_value(json_object_get(b, "active"));
 	}
 	return total;
+}
+
+/* uneject ADDR: ends ADDR's fleet-wide ejection (every proxy closes its
+ * breaker with the next set). Returns the exit code. */
+static int uneject(const char *addr)
+{
+	int rc = CTL_OK;
+	json_t *doc = request(json_pack("{s:s,s:s}", "command", "uneject", "address", addr), &rc);
+
+	if (!doc)
+		return rc;
+	if (opts.json)
+		print_json(doc);
+	else
+		printf("uneject %s: done (generation %lld)\n", addr,
+		       (long long)json_integer_value(json_object_get(doc, "generation")));
+	json_decref(doc);
+	return rc;
 }
 
 static int drain_wait(const char *addr, long long gen)
@@ -407,6 +448,8 @@ int main(int argc, char **argv)
 		}
 	} else if (strcmp(cmd, "watch") == 0) {
 		rc = watch(count);
+	} else if (strcmp(cmd, "uneject") == 0) {
+		rc = addr ? uneject(addr) : usage("which backend? give its ADDRESS");
 	} else if (!strcmp(cmd, "drain") || !strcmp(cmd, "undrain") || !strcmp(cmd, "add") ||
 		   !strcmp(cmd, "remove") || !strcmp(cmd, "weight")) {
 		if (!addr) {

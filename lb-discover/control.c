@@ -1,8 +1,8 @@
 /* control: lb-discover's answers to lb-ctl (REP).
  *
- * Requests: {"v":4,"type":"control","command":C, "address":A, "weight":N}
- * with C one of status, drain, undrain, add, remove, weight. Replies:
- * {"v":4,"type":"reply","ok":true,...} or {"v":4,"type":"reply","ok":false,
+ * Requests: {"v":5,"type":"control","command":C, "address":A, "weight":N}
+ * with C one of status, drain, undrain, add, remove, weight, uneject. Replies:
+ * {"v":5,"type":"reply","ok":true,...} or {"v":5,"type":"reply","ok":false,
  * "error":"..."}. Every command is idempotent: nanomsg's REQ may resend. */
 #include "control.h"
 
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ejection.h"
 #include "log.h"
 #include "net.h"
 #include "proxies.h"
@@ -56,13 +57,19 @@ static json_t *status(struct discover *d, int busy_only)
 		const struct entry *e = registry_find(&d->reg, b->address);
 		const struct proxy_totals *t = &totals[e - d->reg.entries];
 
-		json_array_append_new(backends,
+		json_t *o =
 			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I,s:I,s:i}", "address", b->address,
 				  "state", bus_state_name(b->state), "weight", b->weight, "reason",
 				  b->reason, "health", e->healthy ? "ok" : "failing", "active",
 				  (int)t->active, "requests", (json_int_t)t->requests, "errors",
 				  (json_int_t)t->errors, "responses_5xx", (json_int_t)t->responses_5xx,
-				  "proxies_skipping", b->state == BUS_STATE_UP ? (int)t->down : 0));
+				  "proxies_skipping", b->state == BUS_STATE_UP ? (int)t->down : 0);
+
+		if (b->ejected)
+			json_object_set_new(o, "ejection", json_pack("{s:s,s:f,s:i}", "reason",
+					    b->eject_reason, "left", b->eject_left, "count",
+					    (int)b->ejections));
+		json_array_append_new(backends, o);
 	}
 	json_object_set_new(root, "service", json_string(d->reg.service));
 	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
@@ -78,6 +85,14 @@ static json_t *status(struct discover *d, int busy_only)
 	bus_set_release(&set);
 	free(totals);
 	return root;
+}
+
+/* "uneject": ends the fleet-wide ejection of e (idempotent: a backend not
+ * ejected is fine); every proxy closes its breaker with the next set. */
+static void uneject(struct discover *d, struct entry *e)
+{
+	if (ejection_end(d, e))
+		log_info("backend unejected by the operator", "address=%s", e->address);
 }
 
 /* Applies one command; returns NULL on success or the error to reply. */
@@ -131,7 +146,9 @@ static const char *apply(struct discover *d, const char *cmd, const char *addr, 
 		snprintf(err, errsz, "unknown backend %s (lb-ctl status lists them)", addr);
 		return err;
 	}
-	if (strcmp(cmd, "drain") == 0) {
+	if (strcmp(cmd, "uneject") == 0) {
+		uneject(d, e);
+	} else if (strcmp(cmd, "drain") == 0) {
 		e->drained = 1;
 	} else if (strcmp(cmd, "undrain") == 0) {
 		e->drained = 0;

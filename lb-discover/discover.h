@@ -36,6 +36,11 @@ struct discover_options {
 	int no_health_check;
 	int allow_empty;		/* a source that lists no backends is applied */
 	double override_grace;		/* seconds overrides outlive their backend's listing */
+	long eject_5xx;			/* the proxies' runs of 5xx, summed, that eject (0: off) */
+	long eject_gateway;		/* the same for gateway failures */
+	double eject_time;		/* seconds of a fleet-wide ejection, times its count */
+	double eject_time_max;		/* seconds, the cap */
+	long eject_max_percent;		/* of the set ejected fleet-wide at once */
 	char *log_level;
 	char *log_format;
 };

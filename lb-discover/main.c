@@ -72,6 +72,16 @@ static const struct config_field discover_fields[] = {
 	  "apply a source that lists no backends (else the last good set is kept)" },
 	{ "overrideGrace", CONFIG_DOUBLE, offsetof(struct discover_options, override_grace), 0,
 	  86400, NULL, "seconds an operator override outlives its backend leaving the source" },
+	{ "eject5xx", CONFIG_INT, offsetof(struct discover_options, eject_5xx), 0, 1000000, NULL,
+	  "the proxies' runs of 5xx answers, summed, that eject a backend fleet-wide (0: off)" },
+	{ "ejectGateway", CONFIG_INT, offsetof(struct discover_options, eject_gateway), 0, 1000000,
+	  NULL, "the proxies' runs of gateway failures, summed, that eject fleet-wide (0: off)" },
+	{ "ejectTime", CONFIG_DOUBLE, offsetof(struct discover_options, eject_time), 0.001, 86400,
+	  NULL, "seconds a backend a proxy ejected is ejected fleet-wide, times its ejections" },
+	{ "ejectTimeMax", CONFIG_DOUBLE, offsetof(struct discover_options, eject_time_max), 0.001,
+	  86400, NULL, "seconds a fleet-wide ejection lasts at most" },
+	{ "ejectMaxPercent", CONFIG_INT, offsetof(struct discover_options, eject_max_percent), 0, 100,
+	  NULL, "percent of the set ejected fleet-wide at once, at most (at least one can be; 0: none)" },
 	{ "runtimeDir", CONFIG_STRING, offsetof(struct discover_options, runtime_dir), 0, 0, NULL,
 	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
 	{ "heartbeat", CONFIG_DOUBLE, offsetof(struct discover_options, heartbeat), 0.01, 3600, NULL,
@@ -102,19 +112,24 @@ int discover_publish(struct discover *d)
 	if (changed) {
 		size_t listed = registry_published_count(&d->reg);
 
-		discover_save(d);
 		log_info("set changed", "service=%s generation=%llu", d->reg.service,
 			 d->reg.generation);
 		if (listed > BUS_MAX_BACKENDS)
 			log_warn("more backends than the bus carries: publishing the first ones",
 				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
 	}
-	if (registry_snapshot(&d->reg, &set) == -1)
-		return changed;
-	if (bus_set_encode(&set, &msg) == 0)
-		bus_send(&d->pub, msg.data, msg.len);
-	buf_release(&msg);
-	bus_set_release(&set);
+	if (registry_snapshot(&d->reg, &set) == 0) {
+		if (bus_set_encode(&set, &msg) == 0)
+			bus_send(&d->pub, msg.data, msg.len);
+		buf_release(&msg);
+		bus_set_release(&set);
+	}
+	/* Saved after the send, in the same pass: the fsyncs took 4 ms, in which
+	 * a proxy sent a request to a backend just ejected. A crash in between
+	 * leaves the file a generation behind, which the report floor repairs
+	 * (proxies.c catch_up). */
+	if (changed)
+		discover_save(d);
 	return changed;
 }
 
@@ -192,6 +207,11 @@ int main(int argc, char **argv)
 		.fall = 3,
 		.health_concurrency = 64,
 		.override_grace = 30,
+		.eject_5xx = 5,
+		.eject_gateway = 3,
+		.eject_time = 30,
+		.eject_time_max = 300,
+		.eject_max_percent = 50,
 		.log_level = "info",
 		.log_format = "text",
 	};
@@ -231,6 +251,11 @@ int main(int argc, char **argv)
 					"65535\n", opts.port);
 			goto out;
 		}
+	}
+	if (opts.eject_time_max < opts.eject_time) {
+		fprintf(stderr, "lb-discover: --eject-time-max must be at least --eject-time (got %g, "
+				"--eject-time %g)\n", opts.eject_time_max, opts.eject_time);
+		goto out;
 	}
 	if (strlen(opts.service) >= BUS_NAME_MAX || strchr(opts.service, '/')) {
 		fprintf(stderr, "lb-discover: --service must be a name under 64 bytes without '/'\n");

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ejection.h"
 #include "log.h"
 
 static const char *const sync_names[] = { "synced", "behind", "ignoring", "stale" };
@@ -60,6 +61,7 @@ static void on_report(struct bus *b, const char *data, size_t len)
 	d->proxies[i].report = rep;
 	d->proxies[i].seen = ev_now(d->loop);
 	catch_up(d, &rep);
+	ejection_report(d, &d->proxies[i].report);
 }
 
 void proxies_start(struct discover *d)

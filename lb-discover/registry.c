@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void registry_init(struct registry *r, const char *service)
 {
@@ -204,6 +205,22 @@ static void describe(const struct entry *e, struct bus_backend *b)
 	} else {
 		b->state = BUS_STATE_UP;
 	}
+	if (e->ejected) {
+		double left = e->eject_until - registry_clock();
+
+		b->ejected = 1;
+		b->eject_left = left > 0 ? left : 0;
+		b->ejections = e->ejections ? e->ejections : 1;
+		snprintf(b->eject_reason, sizeof(b->eject_reason), "%s", e->eject_reason);
+	}
+}
+
+double registry_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int registry_snapshot(const struct registry *r, struct bus_set *out)
@@ -231,6 +248,11 @@ int registry_commit(struct registry *r)
 
 	if (registry_snapshot(r, &now) == -1)
 		return 0;
+	/* an ejection's time left runs down on its own: only open -> half-open
+	 * is a change */
+	for (size_t i = 0; i < now.n; i++)
+		if (now.backends[i].ejected)
+			now.backends[i].eject_left = now.backends[i].eject_left > 0;
 	same = r->last && now.n == r->last_n &&
 	       memcmp(now.backends, r->last, now.n * sizeof(*now.backends)) == 0;
 	if (same) {

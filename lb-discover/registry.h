@@ -24,6 +24,13 @@ struct entry {
 					 * period later */
 	int rise_count, fall_count;	/* consecutive check results */
 	char health_reason[BUS_NAME_MAX];
+	/* outlier ejection, fleet-wide (ejection.c); health checks leave it */
+	unsigned ejected : 1;		/* published with an "ejection" */
+	double eject_until;		/* wall clock: then half-open until a trial passes */
+	unsigned ejections;		/* the fleet's ejections of it (the time multiplier) */
+	double eject_ended;		/* wall clock when the last one ended */
+	unsigned long long eject_generation;	/* the first set that carried it */
+	char eject_reason[BUS_NAME_MAX];
 };
 
 struct registry {
@@ -72,6 +79,8 @@ int registry_published(const struct entry *e);
 size_t registry_in_source(const struct registry *r);
 /* How many entries are published (before the BUS_MAX_BACKENDS cut). */
 size_t registry_published_count(const struct registry *r);
+/* The wall clock (seconds) ejections are timed by. */
+double registry_clock(void);
 /* The published set (addresses, weights, states, reasons) at the current
  * generation, at most BUS_MAX_BACKENDS of them (the first, in the order
  * they were first seen); the caller releases it with bus_set_release(). */

@@ -19,7 +19,35 @@ struct override {
 	char address[BUS_ADDRESS_MAX];
 	int added, removed, drained, weight;
 	double left;		/* when the source stopped listing it, 0: listed */
+	int ejected;		/* a fleet-wide ejection (ejection.c) */
+	double eject_until;	/* wall clock */
+	unsigned ejections;
+	char eject_reason[BUS_NAME_MAX];
 };
+
+/* The optional "ejection" of a backends[] item; returns 0 or -1 with err. */
+static int parse_ejection(json_t *o, size_t i, struct override *ov, char *err, size_t errsz)
+{
+	json_t *e = json_object_get(o, "ejection");
+	json_t *until = json_object_get(e, "until"), *count = json_object_get(e, "count");
+	const char *reason = json_string_value(json_object_get(e, "reason"));
+
+	if (!e)
+		return 0;
+	if (!json_is_object(e) || !json_is_number(until) || json_number_value(until) < 0 ||
+	    !json_is_integer(count) || json_integer_value(count) < 1 ||
+	    json_integer_value(count) > BUS_EJECTIONS_MAX || !reason || !*reason ||
+	    strlen(reason) >= BUS_NAME_MAX) {
+		snprintf(err, errsz, "backends[%zu].ejection must be {\"reason\": a short string, "
+			 "\"until\": a time in seconds, \"count\": 1 to %d}", i, BUS_EJECTIONS_MAX);
+		return -1;
+	}
+	ov->ejected = 1;
+	ov->eject_until = json_number_value(until);
+	ov->ejections = (unsigned)json_integer_value(count);
+	snprintf(ov->eject_reason, sizeof(ov->eject_reason), "%s", reason);
+	return 0;
+}
 
 /* A rename is durable once the directory holding it is on disk. */
 static int fsync_dir_of(const char *path)
@@ -81,7 +109,7 @@ static int parse_override(json_t *o, size_t i, struct override *ov, char *err, s
 		return -1;
 	}
 	ov->left = w ? json_number_value(w) : 0;
-	return 0;
+	return parse_ejection(o, i, ov, err, errsz);
 }
 
 /* Parses the file's text; returns the overrides (malloc'd, *n of them) or
@@ -194,6 +222,13 @@ int state_load(struct registry *r, const char *path, char *err, size_t errsz)
 		e->weight_override = ov[i].weight;
 		if (!e->in_source)
 			e->left_at = ov[i].left;	/* 0: registry_expire starts the clock */
+		if (ov[i].ejected) {
+			e->ejected = 1;
+			e->eject_until = ov[i].eject_until;
+			e->ejections = ov[i].ejections;
+			e->eject_generation = generation + 1;	/* this run's first */
+			snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", ov[i].eject_reason);
+		}
 	}
 	free(ov);
 	return 0;
@@ -213,7 +248,7 @@ int state_save(const struct registry *r, const char *path, char *err, size_t err
 		const struct entry *e = &r->entries[i];
 		json_t *o;
 
-		if (!e->added && !registry_overridden(e))
+		if (!e->added && !registry_overridden(e) && !e->ejected)
 			continue;
 		o = json_pack("{s:s,s:b,s:b,s:b}", "address", e->address, "added", e->added,
 			      "removed", e->removed, "drained", e->drained);
@@ -221,6 +256,10 @@ int state_save(const struct registry *r, const char *path, char *err, size_t err
 			json_object_set_new(o, "weight", json_integer(e->weight_override));
 		if (!e->in_source && e->left_at)
 			json_object_set_new(o, "left", json_real(e->left_at));
+		if (e->ejected)
+			json_object_set_new(o, "ejection", json_pack("{s:s,s:f,s:i}", "reason",
+					    e->eject_reason, "until", e->eject_until, "count",
+					    (int)e->ejections));
 		json_array_append_new(list, o);
 	}
 	json_object_set_new(root, "backends", list);

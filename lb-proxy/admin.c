@@ -62,16 +62,28 @@ static void info(struct proxy *px, struct buf *b)
 	buf_append_str(b, "\",\"backends\":[");
 	for (size_t i = 0; i < px->set.n; i++) {
 		const struct backend *be = px->set.items[i];
+		const struct outlier *o = &be->outlier;
+		double now = ev_now(px->loop);
+		enum outlier_state st = outlier_state_at(o, now);
 
 		buf_appendf(b,
 			    "%s{\"address\":\"%s\",\"state\":\"%s\",\"weight\":%d,"
 			    "\"requests_forwarded\":%llu,\"active\":%u,\"errors\":%llu,"
-			    "\"connections\":%u,\"idle_connections\":%u}",
+			    "\"connections\":%u,\"idle_connections\":%u,"
+			    "\"breaker\":{\"state\":\"%s\",\"ejections\":%u,\"ejections_total\":%llu,"
+			    "\"consecutive_5xx\":%u,\"consecutive_gateway\":%u,\"left\":%.3f,"
+			    "\"reason\":\"",
 			    i ? "," : "", be->name,
-			    backend_usable(be, ev_now(px->loop)) || be->state != BACKEND_UP
-				    ? backend_state_name(be->state) : "down",
+			    be->state == BACKEND_UP && be->fail_until > now
+				    ? "down" : backend_state_name(be->state),
 			    be->weight,
-			    be->requests, be->active, be->errors, be->connections, be->nidle);
+			    be->requests, be->active, be->errors, be->connections, be->nidle,
+			    outlier_state_name(st), o->ejections, o->ejections_total,
+			    o->consecutive_5xx, o->consecutive_gateway,
+			    st == OUTLIER_OPEN ? o->until - now : 0.0);
+		if (st != OUTLIER_CLOSED)
+			buf_append_json_escaped(b, o->reason, strlen(o->reason));
+		buf_append_str(b, "\"}}");
 	}
 	buf_appendf(b, "],\"queue\":{\"length\":%u,\"size\":%ld,\"timeout\":%g,"
 		    "\"max_per_backend\":%ld,\"timeouts\":%llu,\"full\":%llu}}",

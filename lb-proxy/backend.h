@@ -7,6 +7,7 @@
 
 #include "metrics.h"
 #include "net.h"
+#include "outlier.h"
 
 enum backend_state {
 	BACKEND_UP = 0,		/* gets new requests */
@@ -37,6 +38,7 @@ struct backend {
 	unsigned long long responses[6];/* by status class: [1] 1xx ... [5] 5xx */
 	char sticky_id[17];		/* its sticky cookie value, once computed (sticky.c) */
 	struct histogram latency;	/* of the requests it answered */
+	struct outlier outlier;		/* the circuit breaker (outlier.c) */
 	struct backend *all_next;	/* in the list of live backend objects */
 };
 
@@ -64,10 +66,13 @@ void backend_unref(struct backend *b);
 /* All backend objects alive, current or still in use (for metrics). */
 struct backend *backend_all(void);
 const char *backend_state_name(enum backend_state s);
-/* 1 when b may get new requests at `now`: up, and not marked failed. */
+/* 1 when b may get new requests at `now`: up, not marked failed, and its
+ * breaker lets one through (not ejected, or half-open with no trial in
+ * flight). */
 static inline int backend_usable(const struct backend *b, double now)
 {
-	return b->state == BACKEND_UP && b->fail_until <= now;
+	return b->state == BACKEND_UP && b->fail_until <= now &&
+	       outlier_admits(&b->outlier, b->active, now);
 }
 
 /* Closes the pooled connections of b (set by upstream.c). */

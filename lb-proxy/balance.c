@@ -129,7 +129,8 @@ int balance_eligible(const struct backend *b, const struct balance_request *r)
 	case BALANCE_TIER_DRAINING:
 		/* Kubernetes' serving+terminating endpoints: better than a 503
 		 * while a single replica is replaced. */
-		return b->state == BACKEND_DRAINING && !was_tried(b, r);
+		return b->state == BACKEND_DRAINING && !was_tried(b, r) &&
+		       outlier_admits(&b->outlier, b->active, r->now);
 	case BALANCE_TIER_TRIED:
 		return backend_usable(b, r->now);
 	}

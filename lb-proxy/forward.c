@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "outcome.h"
 #include "queue.h"
 #include "retry.h"
 #include "sticky.h"
@@ -148,30 +149,24 @@ static int retry(struct session *s, enum retry_reason why)
 	return 0;
 }
 
-/* forward_failed() once the retry decision (can_retry, for `why`) is made. */
+/* forward_failed() once the retry decision (can_retry, for `why`) is made;
+ * `kind` and `answered` (the backend's status, for OUTCOME_RESPONSE) go to
+ * the outcome hook. */
 static int attempt_failed(struct session *s, const char *reason, const char *what, int status,
-			  int connect_error, int can_retry, enum retry_reason why)
+			  int connect_error, int can_retry, enum retry_reason why,
+			  enum outcome kind, int answered)
 {
 	struct proxy *px = s->px;
 
-	if (s->be) {
-		s->be->errors++;
+	if (s->be)
 		log_warn("backend failed", "backend=%s error=\"%s\" request_id=%.*s retry=%s",
 			 s->be->name, what, (int)s->request_id_len, s->request_id,
 			 can_retry ? "yes" : "no");
-	}
-	if (connect_error) {
-		px->metrics.connect_errors++;
-		/* nginx's max_fails=1: skip it for a while rather than retry it on
-		 * every request. */
-		if (s->be)
-			s->be->fail_until = ev_now(px->loop) + px->opts->fail_timeout;
-	}
+	outcome_record(px, s->be, kind, answered, timefmt_mono() - s->started);
 	forward_drop(s);
 	if (s->be) {
 		unsigned n = s->x->pick.ntried;
 
-		balancer_outcome(&px->balancer, s->be, 1, timefmt_mono() - s->started);
 		if (n < BALANCE_MAX_TRIED) {
 			backend_ref(s->be);	/* named in the access log, even if removed */
 			s->x->pick.tried[n] = s->be;
@@ -203,8 +198,11 @@ int forward_failed(struct session *s, const char *reason, const char *what, int 
 		   int connect_error)
 {
 	enum retry_reason why = failure_reason(status, connect_error);
+	enum outcome kind = connect_error ? OUTCOME_CONNECT_FAILED
+			    : status == 504 ? OUTCOME_TIMEOUT : OUTCOME_RESET;
 
-	return attempt_failed(s, reason, what, status, connect_error, may_retry(s, why, 0), why);
+	return attempt_failed(s, reason, what, status, connect_error, may_retry(s, why, 0), why,
+			      kind, 0);
 }
 
 int forward_retry_response(struct session *s, int status)
@@ -216,7 +214,7 @@ int forward_retry_response(struct session *s, int status)
 	/* Nothing of it reached the client: the connection (and the rest of
 	 * the answer) is dropped, never pooled. */
 	return attempt_failed(s, retry_status_word(status), retry_status_word(status), 502, 0, 1,
-			      (enum retry_reason)why) == -1 ? -1 : 1;
+			      (enum retry_reason)why, OUTCOME_RESPONSE, status) == -1 ? -1 : 1;
 }
 
 static void attach(struct session *s, struct upstream *u)

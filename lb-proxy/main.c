@@ -65,6 +65,16 @@ static const struct config_field proxy_fields[] = {
 	  NULL, "seconds in-flight requests get after SIGTERM" },
 	{ "failTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, fail_timeout), 0, 3600, NULL,
 	  "seconds a backend whose connect failed gets no requests (0: off)" },
+	{ "eject5xx", CONFIG_INT, offsetof(struct proxy_options, eject_5xx), 0, 1000000, NULL,
+	  "consecutive 5xx answers that eject a backend (0: off)" },
+	{ "ejectGateway", CONFIG_INT, offsetof(struct proxy_options, eject_gateway), 0, 1000000,
+	  NULL, "consecutive gateway failures (connect, reset, timeout, 502-504) that eject (0: off)" },
+	{ "ejectTime", CONFIG_DOUBLE, offsetof(struct proxy_options, eject_time), 0.001, 86400, NULL,
+	  "seconds a backend is ejected, times the number of its ejections" },
+	{ "ejectTimeMax", CONFIG_DOUBLE, offsetof(struct proxy_options, eject_time_max), 0.001, 86400,
+	  NULL, "seconds an ejection lasts at most" },
+	{ "ejectMaxPercent", CONFIG_INT, offsetof(struct proxy_options, eject_max_percent), 0, 100,
+	  NULL, "percent of the set ejected at once, at most (at least one can be; 0: no ejection)" },
 	{ "runtimeDir", CONFIG_STRING, offsetof(struct proxy_options, runtime_dir), 0, 0, NULL,
 	  "take sets from lb-discover on the bus in this dir (instead of --backends)" },
 	{ "service", CONFIG_STRING, offsetof(struct proxy_options, service), 0, 0, NULL,
@@ -545,6 +555,11 @@ int main(int argc, char **argv)
 		.upstream_pool_size = 64,
 		.drain_timeout = 30,
 		.fail_timeout = 10,
+		.eject_5xx = 5,
+		.eject_gateway = 3,
+		.eject_time = 30,
+		.eject_time_max = 300,
+		.eject_max_percent = 50,
 		.loop_batch = 0.00002,
 		.service = "backend",
 		.heartbeat = 1.0,
@@ -591,6 +606,16 @@ int main(int argc, char **argv)
 		config_result_release(&cfg);
 		return 2;
 	}
+	if (opts.eject_time_max < opts.eject_time) {
+		fprintf(stderr, "lb-proxy: --eject-time-max must be at least --eject-time (got %g, "
+				"--eject-time %g)\n", opts.eject_time_max, opts.eject_time);
+		config_result_release(&cfg);
+		return 2;
+	}
+	outlier_configure(&(struct outlier_config){
+		.max_5xx = (unsigned)opts.eject_5xx, .max_gateway = (unsigned)opts.eject_gateway,
+		.eject_time = opts.eject_time, .eject_time_max = opts.eject_time_max,
+		.max_percent = (unsigned)opts.eject_max_percent, .pid = (int)getpid() });
 	if (opts.backends) {
 		if (backend_set_parse(opts.backends, &px.set, err, sizeof(err)) == -1) {
 			fprintf(stderr, "lb-proxy: --backends: %s\n", err);

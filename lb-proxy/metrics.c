@@ -139,4 +139,16 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		buf_appendf(out, "lb_proxy_backend_up{backend=\"%s\"} %d\n", b->name,
 			    !b->removed && backend_usable(b, now));
+	buf_append_str(out, "# HELP lb_proxy_backend_breaker_state The backend's circuit breaker: "
+			    "0 closed, 1 open (ejected), 2 half-open (one trial at a time).\n"
+			    "# TYPE lb_proxy_backend_breaker_state gauge\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		buf_appendf(out, "lb_proxy_backend_breaker_state{backend=\"%s\"} %d\n", b->name,
+			    (int)outlier_state_at(&b->outlier, now));
+	buf_append_str(out, "# HELP lb_proxy_backend_ejections_total Times the backend was ejected "
+			    "(outlier detection, this proxy's or lb-discover's).\n"
+			    "# TYPE lb_proxy_backend_ejections_total counter\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		buf_appendf(out, "lb_proxy_backend_ejections_total{backend=\"%s\"} %llu\n", b->name,
+			    b->outlier.ejections_total);
 }

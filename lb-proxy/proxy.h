@@ -27,6 +27,11 @@ struct proxy_options {
 	double upstream_idle_timeout;	/* seconds a pooled backend connection is kept */
 	double drain_timeout;		/* seconds in-flight requests get after SIGTERM */
 	double fail_timeout;		/* seconds a backend that refused a connect is skipped */
+	long eject_5xx;			/* consecutive 5xx that eject a backend (0: off) */
+	long eject_gateway;		/* consecutive gateway failures that eject (0: off) */
+	double eject_time;		/* seconds, times the backend's ejections */
+	double eject_time_max;		/* seconds, the cap */
+	long eject_max_percent;		/* of the set ejected at once */
 	char *runtime_dir;		/* on the bus: sets from lb-discover */
 	char *service;
 	double heartbeat;		/* lb-discover's; stale after 3 silent ones */
@@ -93,6 +98,10 @@ struct proxy {
 	const char *rundir;		/* on the bus: the runtime dir, resolved */
 	ev_timer initial_set_timer;	/* on the bus: listen even without a set */
 	void (*set_applied)(struct proxy *px);	/* after each set applied (main.c) */
+	/* a breaker changed (a failure counted, an ejection, a trial passed):
+	 * on the bus, the subscriber reports it soon, not at the next interval */
+	void (*breaker_changed)(struct proxy *px);
+	void *breaker_changed_data;
 	int stale;			/* on the bus, and no set heard for a while */
 	ev_timer drain_timer;
 	ev_prepare batch_check;		/* sets the collect interval of the next poll */

@@ -17,6 +17,7 @@
 #include "http_response.h"
 #include "log.h"
 #include "net.h"
+#include "outcome.h"
 #include "relay.h"
 #include "routes.h"
 #include "sticky.h"
@@ -315,13 +316,9 @@ static void exchange_end(struct session *s)
 	double took = timefmt_mono() - s->started;
 
 	metrics_observe(&px->metrics, s->status, took);
-	if (s->be) {
-		int cls = s->status / 100;
-
-		s->be->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
-		histogram_observe(&s->be->latency, took);
-		balancer_outcome(&px->balancer, s->be, 0, took);
-	}
+	/* the proxy's own answer after a failure is not the backend's */
+	outcome_record(px, s->be, s->resp_head_done ? OUTCOME_RESPONSE : OUTCOME_PROXY_ANSWER,
+		       s->status, took);
 	access_log(s);
 	if (s->up) {
 		if (reuse) {
@@ -1014,7 +1011,7 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		if (!s->resp_head_done && !s->resp_done) {
 			/* The per-try timeout: 504, or another backend with
-			 * --retry-on timeout. */
+			 * --retry-on timeout (the outcome hook hears it). */
 			if (forward_failed(s, "timeout", "response timeout", 504, 0) == 0)
 				pump(s);
 			return;

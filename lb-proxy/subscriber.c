@@ -24,12 +24,17 @@ static void apply(struct subscriber *s, const struct bus_set *set)
 {
 	struct proxy *px = s->px;
 	struct backend_set next;
-	size_t k = 0;
+	size_t k = 0, *from;
+	double now = ev_now(px->loop);
 
 	memset(&next, 0, sizeof(next));
 	next.items = calloc(set->n ? set->n : 1, sizeof(*next.items));
-	if (!next.items)
+	from = calloc(set->n ? set->n : 1, sizeof(*from));	/* item k is set->backends[from[k]] */
+	if (!next.items || !from) {
+		free(next.items);
+		free(from);
 		return;
+	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct bus_backend *b = &set->backends[i];
 		struct net_addr addr;
@@ -44,12 +49,25 @@ static void apply(struct subscriber *s, const struct bus_set *set)
 		if (!be)
 			continue;
 		be->state = state_of(b->state);
+		from[k] = i;
 		next.items[k++] = be;
 	}
 	next.n = k;
 	next.generation = set->generation;
 	/* No slow start for the first set: nothing had any traffic yet. */
-	backend_set_apply(&px->set, &next, px->set.generation ? ev_now(px->loop) : 0);
+	backend_set_apply(&px->set, &next, px->set.generation ? now : 0);
+	/* lb-discover's ejections (another proxy's, or ours it publishes), and
+	 * the end of those it no longer lists */
+	for (size_t j = 0; j < px->set.n; j++) {
+		const struct bus_backend *b = &set->backends[from[j]];
+
+		if (b->ejected)
+			outlier_fleet_eject(px->set.items[j], b->eject_reason, b->eject_left,
+					    b->ejections, now);
+		else
+			outlier_fleet_clear(px->set.items[j], now);
+	}
+	free(from);
 	s->ignored = 0;
 	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
 	if (px->set_applied)
@@ -116,14 +134,34 @@ static void on_stale_check(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
+/* The breaker of be for a report: its state, its runs of failures (which
+ * lb-discover sums over the fleet), and an ejection this proxy
+ * made that lb-discover does not publish (yet: it may refuse it for its
+ * max-percent). */
+static void report_breaker(const struct backend *be, struct bus_backend *b, double now)
 {
-	struct subscriber *s = w->data;
+	const struct outlier *o = &be->outlier;
+	enum outlier_state st = outlier_state_at(o, now);
+
+	b->breaker = st == OUTLIER_OPEN ? BUS_BREAKER_OPEN
+		     : st == OUTLIER_HALF_OPEN ? BUS_BREAKER_HALF_OPEN : BUS_BREAKER_CLOSED;
+	b->consecutive_5xx = o->consecutive_5xx < BUS_EJECTIONS_MAX ? o->consecutive_5xx
+								     : BUS_EJECTIONS_MAX;
+	b->consecutive_gateway = o->consecutive_gateway < BUS_EJECTIONS_MAX
+					 ? o->consecutive_gateway : BUS_EJECTIONS_MAX;
+	if (st == OUTLIER_CLOSED || o->fleet_known || o->cause == OUTLIER_CAUSE_FLEET)
+		return;
+	b->ejected = 1;
+	b->eject_left = st == OUTLIER_OPEN ? o->until - now : 0;
+	b->ejections = o->ejections ? o->ejections : 1;
+	snprintf(b->eject_reason, sizeof(b->eject_reason), "%s", o->reason);
+}
+
+static void send_report(struct subscriber *s)
+{
 	struct proxy *px = s->px;
 	struct bus_set rep;
 	struct buf msg = BUF_INIT;
-	(void)loop;
-	(void)revents;
 
 	memset(&rep, 0, sizeof(rep));
 	snprintf(rep.type, sizeof(rep.type), "report");
@@ -148,10 +186,41 @@ static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
 		b->requests = be->requests;
 		b->errors = be->errors;
 		b->responses_5xx = be->responses[5];
+		report_breaker(be, b, ev_now(px->loop));
 	}
 	if (bus_set_encode(&rep, &msg) == 0)
 		bus_send(&s->reports, msg.data, msg.len);
 	buf_release(&msg);
+	s->last_report = ev_now(px->loop);
+}
+
+static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	send_report(w->data);
+}
+
+static void on_report_soon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	send_report(w->data);
+}
+
+/* px->breaker_changed: report now, or once SUBSCRIBER_SOON_GAP has passed
+ * since the last report. */
+static void report_soon(struct proxy *px)
+{
+	struct subscriber *s = px->breaker_changed_data;
+	double since = ev_now(px->loop) - s->last_report;
+
+	if (since >= SUBSCRIBER_SOON_GAP) {
+		send_report(s);
+	} else if (!ev_is_active(&s->soon_timer)) {
+		ev_timer_set(&s->soon_timer, SUBSCRIBER_SOON_GAP - since, 0);
+		ev_timer_start(px->loop, &s->soon_timer);
+	}
 }
 
 int subscriber_init(struct subscriber *s, struct proxy *px, const char *dir, const char *service,
@@ -170,11 +239,19 @@ int subscriber_init(struct subscriber *s, struct proxy *px, const char *dir, con
 	    bus_open(&s->reports, BUS_PUSH, dir, BUS_SOCKET_REPORTS, err, errsz) == -1)
 		return -1;
 	bus_watch(&s->sets, px->loop, on_set, s);
+	/* a set ready in the same loop pass as a client's request is applied
+	 * first (an ejection lb-discover just published) */
+	ev_io_stop(px->loop, &s->sets.io);
+	ev_set_priority(&s->sets.io, EV_MAXPRI);
+	ev_io_start(px->loop, &s->sets.io);
 	s->stale_after = 3 * heartbeat;
 	s->last_heard = ev_now(px->loop);
 	ev_timer_init(&s->stale_timer, on_stale_check, heartbeat / 2, heartbeat / 2);
 	ev_timer_init(&s->report_timer, on_report, report_interval, report_interval);
-	s->stale_timer.data = s->report_timer.data = s;
+	ev_timer_init(&s->soon_timer, on_report_soon, SUBSCRIBER_SOON_GAP, 0);
+	s->stale_timer.data = s->report_timer.data = s->soon_timer.data = s;
+	px->breaker_changed = report_soon;
+	px->breaker_changed_data = s;
 	ev_timer_start(px->loop, &s->stale_timer);
 	ev_timer_start(px->loop, &s->report_timer);
 	return 0;
@@ -185,6 +262,8 @@ void subscriber_release(struct subscriber *s)
 	if (s->px) {
 		ev_timer_stop(s->px->loop, &s->stale_timer);
 		ev_timer_stop(s->px->loop, &s->report_timer);
+		ev_timer_stop(s->px->loop, &s->soon_timer);
+		s->px->breaker_changed = NULL;
 	}
 	bus_close(&s->sets);
 	bus_close(&s->reports);

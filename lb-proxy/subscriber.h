@@ -8,11 +8,18 @@
 #include "bus_protocol.h"
 #include "proxy.h"
 
+/* seconds between two reports, at least, when breakers change (a failure
+ * is reported at once, so lb-discover can sum the fleet's and eject before
+ * the next request; a failing backend does not make a report per request) */
+#define SUBSCRIBER_SOON_GAP 0.01
+
 struct subscriber {
 	struct proxy *px;
 	struct bus sets;		/* SUB */
 	struct bus reports;		/* PUSH */
 	ev_timer report_timer;
+	ev_timer soon_timer;		/* a breaker changed within SUBSCRIBER_SOON_GAP of a report */
+	double last_report;		/* ev_now of the last report sent */
 	ev_timer stale_timer;
 	double last_heard;		/* ev_now of the last valid set */
 	double stale_after;		/* seconds of silence before `stale` */

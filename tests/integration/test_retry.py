@@ -189,7 +189,9 @@ def test_backoff_delays_each_retry(proxy, good):
     with base 0.2 s, 12 retries add at least 0.24 s (a sum of 12 uniform
     draws falls under a tenth of its range with probability 1e-7)."""
     bad = RawBackend(reset_after_request)
-    p = proxy([bad.addr, good.addr], "--retry-backoff", "0.2", "--access-log", "off")
+    # (no ejection: the resetting backend must keep being tried)
+    p = proxy([bad.addr, good.addr], "--retry-backoff", "0.2", "--access-log", "off",
+              "--eject-gateway", "0", "--eject-5xx", "0")
     t = time.time()
     for i in range(24):
         assert p.request("GET", f"/{i}")[0] == 200
@@ -221,8 +223,9 @@ def test_retry_budget_limits_retries_in_flight(proxy, echo):
     they would without retries, counted."""
     bad = RawBackend(reset_after_request)
     slow = echo("--delay-ms", "2000", "--access-log", "off")
+    # (no ejection: the resetting backend must keep taking first attempts)
     p = proxy([bad.addr, slow.addr], "--retry-budget", "0", "--access-log", "off",
-              "--retry-backoff", "0")
+              "--retry-backoff", "0", "--eject-gateway", "0", "--eject-5xx", "0")
     results = []
     lock = threading.Lock()
 

@@ -14,8 +14,8 @@
 static void test_set_round_trip(void **state)
 {
 	struct bus_backend items[2] = {
-		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0 },
-		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0 },
+		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
+		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
 	};
 	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0 }, back;
 	struct buf out = BUF_INIT;
@@ -38,7 +38,10 @@ static void test_set_round_trip(void **state)
 
 static void test_report_round_trip(void **state)
 {
-	struct bus_backend items[1] = { { "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9 } };
+	struct bus_backend items[1] = {
+		{ "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9, 0, 0, 0, "", BUS_BREAKER_OPEN,
+		  3, 2 },
+	};
 	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
@@ -54,7 +57,45 @@ static void test_report_round_trip(void **state)
 	assert_int_equal(back.backends[0].requests, 1000);
 	assert_int_equal(back.backends[0].state, BUS_STATE_DOWN);
 	assert_int_equal(back.backends[0].responses_5xx, 9);
+	assert_int_equal(back.backends[0].breaker, BUS_BREAKER_OPEN);
+	assert_int_equal(back.backends[0].consecutive_5xx, 3);
+	assert_int_equal(back.backends[0].consecutive_gateway, 2);
 	bus_set_release(&back);
+	buf_release(&out);
+}
+
+/* A set of one backend with `field` added to it. */
+#define EJ(field) "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":" \
+	"[{\"address\":\"a:1\",\"weight\":1,\"state\":\"up\"," field "}]}"
+
+static void test_ejection_round_trip(void **state)
+{
+	struct bus_backend items[2] = {
+		{ "10.0.0.7:8080", 1, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
+		{ "10.0.0.8:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 1, 27.5, 2,
+		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0 },
+	};
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0 }, back;
+	struct buf out = BUF_INIT;
+	char err[256];
+	(void)state;
+
+	for (int kind = 0; kind < 2; kind++) {
+		snprintf(set.type, sizeof(set.type), "%s", kind ? "report" : "set");
+		set.pid = 7;
+		items[1].breaker = BUS_BREAKER_HALF_OPEN;
+		buf_reset(&out);
+		assert_int_equal(bus_set_encode(&set, &out), 0);
+		assert_int_equal(bus_set_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+		assert_int_equal(back.backends[0].ejected, 0);
+		assert_int_equal(back.backends[1].ejected, 1);
+		assert_true(back.backends[1].eject_left == 27.5);
+		assert_int_equal(back.backends[1].ejections, 2);
+		assert_string_equal(back.backends[1].eject_reason,
+				    "outlier: 5 consecutive 5xx on proxy 4321");
+		assert_int_equal(back.backends[1].breaker, kind ? BUS_BREAKER_HALF_OPEN : 0);
+		bus_set_release(&back);
+	}
 	buf_release(&out);
 }
 
@@ -68,28 +109,54 @@ static void test_malformed_messages(void **state)
 		{ "garbage", "not JSON" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"type\":\"set\"}", "protocol version missing" },
-		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 4" },
-		{ "{\"v\":4,\"type\":\"gossip\"}", "type must be set or report" },
-		{ "{\"v\":4,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
+		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 5" },
+		{ "{\"v\":5,\"type\":\"gossip\"}", "type must be set or report" },
+		{ "{\"v\":5,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
 		  "generation must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
 		  "backends[0]: address" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":0,\"state\":\"up\"}]}", "weight must be 1 to 1000" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":1,\"state\":\"sleepy\"}]}", "state must be" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
 		  "pid must be" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
-		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":-1,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}", "counters" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":-1,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"breaker\":\"closed\",\"consecutive_5xx\":0,\"consecutive_gateway\":0}]}", "counters" },
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
 		  "\"ignored\":-1,\"backends\":[]}", "ignored must be" },
-		{ "{\"v\":4,\"v\":4}", "not JSON" },	/* duplicate keys */
+		{ "{\"v\":5,\"v\":5}", "not JSON" },	/* duplicate keys */
+		/* version 5: the breaker, ejections */
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
+		  "\"responses_5xx\":0}]}", "breaker must be" },
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
+		  "\"responses_5xx\":0,\"breaker\":\"ajar\"}]}", "breaker must be" },
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
+		  "\"responses_5xx\":0,\"breaker\":\"open\"}]}", "consecutive_5xx and" },
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
+		  "\"responses_5xx\":0,\"breaker\":\"open\",\"consecutive_5xx\":-1,"
+		  "\"consecutive_gateway\":0}]}", "consecutive_5xx and" },
+		{ EJ("\"ejection\":1"), "ejection must be" },
+		{ EJ("\"ejection\":{}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"\",\"left\":1,\"count\":1}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":7,\"left\":1,\"count\":1}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":-1,\"count\":1}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":1e9,\"count\":1}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":\"1\",\"count\":1}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":1,\"count\":0}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":1,\"count\":1.5}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":1,\"count\":1,\"x\":1}"), "ejection must be" },
+		{ EJ("\"ejection\":{\"reason\":\"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\","
+		     "\"left\":1,\"count\":1}"), "ejection must be" },
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
-		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}",
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"breaker\":\"closed\",\"consecutive_5xx\":0,\"consecutive_gateway\":0}]}",
 		  "counters" },
 	};
 	(void)state;
@@ -146,6 +213,13 @@ static void test_largest_set_and_report_fit(void **state)
 			items[i].state = BUS_STATE_DRAINING;
 			items[i].active = 2147483647;
 			items[i].requests = items[i].errors = 9223372036854775807ULL;
+			items[i].responses_5xx = 9223372036854775807ULL;
+			items[i].ejected = 1;
+			items[i].eject_left = 86399.123456789;
+			items[i].ejections = BUS_EJECTIONS_MAX;
+			items[i].breaker = BUS_BREAKER_HALF_OPEN;
+			items[i].consecutive_5xx = items[i].consecutive_gateway = BUS_EJECTIONS_MAX;
+			memset(items[i].eject_reason, 'e', BUS_NAME_MAX - 1);
 		}
 		assert_int_equal(bus_set_encode(&set, &out), 0);
 		if (out.len > BUS_MAX_MESSAGE)
@@ -182,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_set_round_trip),
 		cmocka_unit_test(test_report_round_trip),
+		cmocka_unit_test(test_ejection_round_trip),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_oversized_message),
 		cmocka_unit_test(test_largest_set_and_report_fit),

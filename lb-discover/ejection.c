@@ -1,0 +1,161 @@
+/* ejection: outlier ejection fleet-wide (see ejection.h). */
+#include "ejection.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+size_t ejection_count(const struct discover *d)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->reg.n; i++)
+		n += d->reg.entries[i].ejected && registry_published(&d->reg.entries[i]);
+	return n;
+}
+
+/* 1 when one more ejection keeps the fleet's set within --eject-max-percent
+ * (at least one backend always can be; 0: never). */
+static int room_for_one(const struct discover *d)
+{
+	size_t allowed = registry_published_count(&d->reg) * (size_t)d->opts->eject_max_percent / 100;
+
+	if (d->opts->eject_max_percent == 0)
+		return 0;
+	return ejection_count(d) + 1 <= (allowed ? allowed : 1);
+}
+
+static void eject(struct discover *d, struct entry *e, const struct bus_backend *b, int pid,
+		  double now)
+{
+	double seconds;
+
+	/* stayed in for a whole --eject-time-max since the last one: start over */
+	if (!e->ejected && e->ejections && now - e->eject_ended >= d->opts->eject_time_max)
+		e->ejections = 0;
+	e->ejections++;
+	if (b->ejections > e->ejections)
+		e->ejections = b->ejections;
+	seconds = d->opts->eject_time * e->ejections;
+	if (seconds > d->opts->eject_time_max)
+		seconds = d->opts->eject_time_max;
+	e->ejected = 1;
+	e->eject_until = now + seconds;
+	e->eject_generation = d->reg.generation + 1;	/* the next commit's */
+	snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", b->eject_reason);
+	log_warn("backend ejected fleet-wide", "address=%s reason=\"%s\" seconds=%.1f "
+		 "ejections=%u pid=%d", e->address, e->eject_reason, seconds, e->ejections, pid);
+}
+
+int ejection_end(struct discover *d, struct entry *e)
+{
+	(void)d;
+	if (!e->ejected)
+		return 0;
+	e->ejected = 0;
+	e->ejections = 0;
+	e->eject_ended = registry_clock();
+	return 1;
+}
+
+/* The fleet's runs of failures on `address`: the last report of each proxy,
+ * summed; `proxies` counts those with a run. `hint`: where the address
+ * likely is in each report (proxies list a set in its order). */
+static void fleet_runs(const struct discover *d, const char *address, size_t hint,
+		       unsigned *runs_5xx, unsigned *runs_gateway, unsigned *proxies)
+{
+	*runs_5xx = *runs_gateway = *proxies = 0;
+	for (size_t p = 0; p < d->nproxies; p++) {
+		const struct bus_set *r = &d->proxies[p].report;
+		const struct bus_backend *b = NULL;
+
+		if (hint < r->n && strcmp(r->backends[hint].address, address) == 0)
+			b = &r->backends[hint];
+		for (size_t k = 0; !b && k < r->n; k++)
+			if (strcmp(r->backends[k].address, address) == 0)
+				b = &r->backends[k];
+		if (!b || (!b->consecutive_5xx && !b->consecutive_gateway))
+			continue;
+		*runs_5xx += b->consecutive_5xx;
+		*runs_gateway += b->consecutive_gateway;
+		(*proxies)++;
+	}
+}
+
+/* 1 when the proxies' runs of failures on b's address, summed, reach
+ * --eject-5xx or --eject-gateway; the reason goes to why. */
+static int fleet_threshold(const struct discover *d, const struct bus_backend *b, size_t hint,
+			   int pid, struct bus_backend *why)
+{
+	unsigned r5, rg, n;
+	long max5 = d->opts->eject_5xx, maxg = d->opts->eject_gateway;
+
+	if ((!b->consecutive_5xx || !max5) && (!b->consecutive_gateway || !maxg))
+		return 0;
+	fleet_runs(d, b->address, hint, &r5, &rg, &n);
+	memset(why, 0, sizeof(*why));
+	if (maxg && rg >= maxg)
+		snprintf(why->eject_reason, sizeof(why->eject_reason),
+			 n > 1 ? "outlier: %u consecutive gateway failures over %u proxies"
+			       : "outlier: %u consecutive gateway failures on proxy %u", rg,
+			 n > 1 ? n : (unsigned)pid);
+	else if (max5 && r5 >= max5)
+		snprintf(why->eject_reason, sizeof(why->eject_reason),
+			 n > 1 ? "outlier: %u consecutive 5xx over %u proxies"
+			       : "outlier: %u consecutive 5xx on proxy %u", r5,
+			 n > 1 ? n : (unsigned)pid);
+	else
+		return 0;
+	return 1;
+}
+
+void ejection_report(struct discover *d, const struct bus_set *rep)
+{
+	static struct log_limit full;
+	double now = registry_clock();
+	struct bus_backend why;
+	int changed = 0;
+
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct bus_backend *b = &rep->backends[i];
+		struct entry *e = registry_find(&d->reg, b->address);
+		int half_open;
+
+		if (!e || !registry_published(e))
+			continue;
+		half_open = e->ejected && now >= e->eject_until;
+		if (b->ejected) {
+			if (e->ejected && !half_open)
+				continue;	/* published already */
+			if (!e->ejected && !room_for_one(d)) {
+				unsigned long times = log_every(&full, ev_now(d->loop), 10);
+
+				if (times)
+					log_warn("backend not ejected fleet-wide: --eject-max-percent "
+						 "reached", "address=%s pid=%d ejected=%zu times=%lu",
+						 b->address, rep->pid, ejection_count(d), times);
+				continue;
+			}
+			/* a new ejection, or the half-open trial failed on that proxy */
+			eject(d, e, b, rep->pid, now);
+			changed = 1;
+		} else if (half_open && b->breaker == BUS_BREAKER_CLOSED &&
+			   rep->generation >= e->eject_generation) {
+			/* that proxy applied the ejection and its trial passed */
+			log_info("backend ejection ended: a trial passed", "address=%s pid=%d",
+				 e->address, rep->pid);
+			e->ejected = 0;
+			e->eject_ended = now;
+			changed = 1;
+		} else if (!e->ejected && fleet_threshold(d, b, i, rep->pid, &why)) {
+			/* no proxy reached its threshold, the fleet did */
+			if (!room_for_one(d))
+				continue;
+			eject(d, e, &why, rep->pid, now);
+			changed = 1;
+		}
+	}
+	if (changed)
+		discover_publish(d);
+}
