@@ -21,8 +21,9 @@
 /* 2: reports say which set a proxy ignored; 3: status replies may trim the
  * per-proxy lists to busy backends ("proxies_trimmed"); 4: report backends
  * carry the proxy's own view ("state": down while it skips a backend after
- * a failed connect) and its 5xx answers ("responses_5xx") */
-#define BUS_PROTOCOL_VERSION 4
+ * a failed connect) and its 5xx answers ("responses_5xx"); 5: sets say how
+ * many proxies lb-discover hears ("proxies", for fleet-wide rate limits) */
+#define BUS_PROTOCOL_VERSION 5
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more */
 #define BUS_MAX_MESSAGE (1024 * 1024)
@@ -30,6 +31,8 @@
  * it is refused, a longer source cut), proxies refuse a set with more; a set
  * or report of this many, with the longest fields, fits BUS_MAX_MESSAGE */
 #define BUS_MAX_BACKENDS 4096
+/* "proxies" in a set: 1 to this many */
+#define BUS_MAX_PROXIES 100000
 #define BUS_ADDRESS_MAX 64
 #define BUS_NAME_MAX 64
 
@@ -55,9 +58,9 @@ struct bus_backend {
 	unsigned long long responses_5xx;	/* 5xx answers the backend gave */
 };
 
-/* "set": {"v":4,"type":"set","service":"backend","generation":42,
+/* "set": {"v":5,"type":"set","service":"backend","generation":42,"proxies":2,
  *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""}]}
- * "report": {"v":4,"type":"report","pid":123,"service":"backend","generation":42,
+ * "report": {"v":5,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
  *                         "responses_5xx":0}]} */
@@ -74,6 +77,10 @@ struct bus_set {
 	 * than the one it applied (0: none since it applied one) */
 	unsigned long long ignored;
 	int version;			/* decoded: the "v" the message had (0: none) */
+	/* sets: the live proxies of this service lb-discover hears (at least
+	 * 1; a set without the field decodes as 1): each enforces 1/proxies
+	 * of a fleet-wide rate limit */
+	unsigned proxies;
 };
 
 const char *bus_state_name(enum bus_state s);

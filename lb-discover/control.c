@@ -1,8 +1,8 @@
 /* control: lb-discover's answers to lb-ctl (REP).
  *
- * Requests: {"v":4,"type":"control","command":C, "address":A, "weight":N}
+ * Requests: {"v":5,"type":"control","command":C, "address":A, "weight":N}
  * with C one of status, drain, undrain, add, remove, weight. Replies:
- * {"v":4,"type":"reply","ok":true,...} or {"v":4,"type":"reply","ok":false,
+ * {"v":5,"type":"reply","ok":true,...} or {"v":5,"type":"reply","ok":false,
  * "error":"..."}. Every command is idempotent: nanomsg's REQ may resend. */
 #include "control.h"
 

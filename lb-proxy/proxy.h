@@ -10,6 +10,7 @@
 #include "hashkey.h"
 #include "listener.h"
 #include "metrics.h"
+#include "ratelimit.h"
 
 struct proxy_options {
 	char *listen;
@@ -48,6 +49,10 @@ struct proxy_options {
 	char *tls_cert;			/* PEM: the client listener speaks TLS */
 	char *tls_key;
 	double tls_handshake_timeout;	/* seconds a client has to complete a handshake */
+	char *rate_limit;		/* --rate-limit N/s or N/m, or NULL: off */
+	long rate_burst;		/* --rate-burst (0: N) */
+	char *rate_key;			/* --rate-key client-ip | header:NAME */
+	long rate_table_size;		/* --rate-table-size: keys tracked at once */
 };
 
 struct session;
@@ -64,6 +69,13 @@ struct proxy {
 	const char *hash_key_spec;	/* as given (ip-hash: client-ip) */
 	struct trusted trusted;
 	struct hashkey sticky_key;	/* the sticky cookie as a key to find */
+	int rate_on;			/* --rate-limit given: `rate` is allocated */
+	struct ratelimit rate;		/* buckets per rate_key */
+	struct hashkey rate_key;
+	long rate_n;			/* N of --rate-limit N/s */
+	char rate_unit;			/* 's' or 'm' */
+	unsigned fleet_proxies;		/* on the bus: proxies in the last set heard (0: none yet) */
+	void (*proxies_heard)(struct proxy *px);	/* fleet_proxies was set (main.c) */
 	LIST_HEAD(, session) sessions;	/* open client connections */
 	struct session *free_sessions;	/* closed ones kept for reuse */
 	unsigned nsessions, nfree;

@@ -170,9 +170,10 @@ static void goto_closing(struct session *s)
 	session_set_timer(s, s->px->opts->idle_timeout);
 }
 
-/* Queues a JSON error answer and ends the exchange; the client connection
- * stays open only when the whole request was read. */
-void session_answer_error(struct session *s, int status, const char *message)
+/* Queues a JSON error answer with `headers` (whole "Name: value\r\n" lines,
+ * or NULL) and ends the exchange; the client connection stays open only
+ * when the whole request was read. */
+static void answer(struct session *s, int status, const char *message, const char *headers)
 {
 	char body[384];
 	int n, keep = s->keep_alive && s->req_done && !s->px->stopping;
@@ -188,8 +189,13 @@ void session_answer_error(struct session *s, int status, const char *message)
 	http_response_begin(&s->out, status);
 	if (s->request_id_len)
 		http_response_header(&s->out, "X-Request-Id", s->request_id, s->request_id_len);
+	if (headers)
+		buf_append_str(&s->out, headers);
 	http_response_end(&s->out, "application/json", (size_t)n, keep);
-	buf_append(&s->out, body, (size_t)n);
+	/* A response to HEAD has no content (RFC 9110 9.3.2): a body would be
+	 * read as the next response on a kept connection. */
+	if (s->method != HTTP_HEAD)
+		buf_append(&s->out, body, (size_t)n);
 	s->status = status;
 	s->keep_alive = keep;
 	/* The rest of an unread body would be taken for the next request. */
@@ -199,6 +205,11 @@ void session_answer_error(struct session *s, int status, const char *message)
 	s->send_off = s->parse_off;
 	s->state = SESSION_EXCHANGE;
 	s->again = 1;
+}
+
+void session_answer_error(struct session *s, int status, const char *message)
+{
+	answer(s, status, message, NULL);
 }
 
 /* Answers a request the proxy will not forward (the parser's or the route's
@@ -238,6 +249,7 @@ static void next_request(struct session *s)
 	buf_reset(&s->up_head);
 	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
 	s->retries = 0;
+	s->method = -1;		/* no request head yet */
 	s->status = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;
@@ -311,6 +323,44 @@ static void request_key(struct session *s)
 		s->x->pick.hash = balance_hash(key, klen);
 }
 
+/*
+ * --rate-limit: takes one request from the bucket of the request's
+ * --rate-key (a request without the header shares the bucket of the empty
+ * key). Over the limit, answers 429 with Retry-After and the RateLimit-*
+ * fields and returns 1; the connection stays usable when the whole request
+ * (its body too) was read.
+ */
+static int rate_limited(struct session *s)
+{
+	struct proxy *px = s->px;
+	const struct http_msg *req = &s->x->req;
+	struct ratelimit_verdict v;
+	const char *key = "";
+	size_t klen = 0;
+	char headers[192];
+
+	if (px->rate_key.kind == HASHKEY_CLIENT_IP)
+		key = hashkey_client_ip(&px->trusted, s->client_ip, req, &klen);
+	else if (!hashkey_find(&px->rate_key, req, &s->x->route, NULL, 0, &key, &klen)) {
+		key = "";
+		klen = 0;
+	}
+	if (ratelimit_take(&px->rate, balance_hash(key, klen), ev_now(px->loop), &v))
+		return 0;
+	snprintf(headers, sizeof(headers),
+		 "Retry-After: %lu\r\nRateLimit-Limit: %lu\r\nRateLimit-Remaining: %lu\r\n"
+		 "RateLimit-Reset: %lu\r\n", v.retry_after, v.limit, v.remaining, v.reset);
+	s->refusal = "rate limited";
+	/* A body already read whole is skipped, so the connection goes on; one
+	 * still to come closes it after the answer (as after a 503). */
+	if (req->state == HTTP_MSG_BODY)
+		s->parse_off += http_msg_feed(&s->x->req, s->in.data, s->parse_off,
+					      s->in.len - s->parse_off);
+	s->req_done = req->state == HTTP_MSG_DONE;
+	answer(s, 429, "rate limited", headers);
+	return 1;
+}
+
 /* The request head is complete: decide, rewrite, connect. */
 static int request_head(struct session *s)
 {
@@ -344,6 +394,8 @@ static int request_head(struct session *s)
 		refuse(s, 413, "Content-Length over --max-body");
 		return 0;
 	}
+	if (s->px->rate_on && rate_limited(s))
+		return 0;
 	if (s->px->balancer.ops->uses_key)
 		request_key(s);
 	s->req_done = req->state == HTTP_MSG_DONE;
@@ -958,6 +1010,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->req_done = s->req_sent_any = s->replayable = 0;
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
+	s->method = -1;		/* no request head yet */
 	s->status = 0;
 	s->retries = 0;
 	s->bytes_out = 0;

@@ -73,7 +73,7 @@ struct session {
 	unsigned again : 1;		/* pump must run another round (an answer was queued) */
 	unsigned linger : 1;		/* drain the client before closing (it may still send) */
 	unsigned timer_dirty : 1;	/* timer.repeat changed: re-arm at the end of pump */
-	int method;
+	int method;			/* llhttp's, of the request; -1 before its head */
 	int status;			/* sent to the client */
 	int retries;
 	char request_id[HEADERS_REQUEST_ID_MAX + 1];

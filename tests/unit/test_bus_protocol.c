@@ -17,7 +17,7 @@ static void test_set_round_trip(void **state)
 		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0 },
 		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0 }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -32,14 +32,43 @@ static void test_set_round_trip(void **state)
 	assert_int_equal(back.backends[1].state, BUS_STATE_DRAINING);
 	assert_string_equal(back.backends[1].reason, "operator");
 	assert_int_equal(back.backends[0].weight, 3);
+	assert_int_equal(back.proxies, 3);
 	bus_set_release(&back);
+	buf_release(&out);
+}
+
+/* "proxies" (version 5): a set without it is one proxy's; one of nothing
+ * (0) is sent as 1. */
+static void test_set_proxies(void **state)
+{
+	static const char without[] =
+		"{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[]}";
+	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0 }, back;
+	struct buf out = BUF_INIT;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(bus_set_decode(without, sizeof(without) - 1, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.proxies, 1);
+	bus_set_release(&back);
+	assert_int_equal(bus_set_encode(&set, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "\"proxies\":1", 11));
+	assert_int_equal(bus_set_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.proxies, 1);
+	bus_set_release(&back);
+	buf_release(&out);
+	/* reports carry no count */
+	snprintf(set.type, sizeof(set.type), "report");
+	set.pid = 1;
+	assert_int_equal(bus_set_encode(&set, &out), 0);
+	assert_null(memmem(out.data, out.len, "proxies", 7));
 	buf_release(&out);
 }
 
 static void test_report_round_trip(void **state)
 {
 	struct bus_backend items[1] = { { "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9 } };
-	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0 }, back;
+	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -68,27 +97,37 @@ static void test_malformed_messages(void **state)
 		{ "garbage", "not JSON" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"type\":\"set\"}", "protocol version missing" },
-		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 4" },
-		{ "{\"v\":4,\"type\":\"gossip\"}", "type must be set or report" },
-		{ "{\"v\":4,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
+		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 5" },
+		{ "{\"v\":5,\"type\":\"gossip\"}", "type must be set or report" },
+		{ "{\"v\":5,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
 		  "generation must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
 		  "backends[0]: address" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":0,\"state\":\"up\"}]}", "weight must be 1 to 1000" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":1,\"state\":\"sleepy\"}]}", "state must be" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
 		  "pid must be" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":-1,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}", "counters" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
 		  "\"ignored\":-1,\"backends\":[]}", "ignored must be" },
-		{ "{\"v\":4,\"v\":4}", "not JSON" },	/* duplicate keys */
+		{ "{\"v\":5,\"v\":5}", "not JSON" },	/* duplicate keys */
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":0,"
+		  "\"backends\":[]}", "proxies must be an integer from 1 to 100000" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":-2,"
+		  "\"backends\":[]}", "proxies must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":\"2\","
+		  "\"backends\":[]}", "proxies must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":1.5,"
+		  "\"backends\":[]}", "proxies must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":100001,"
+		  "\"backends\":[]}", "proxies must be" },
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}",
 		  "counters" },
 	};
@@ -127,7 +166,8 @@ static void test_oversized_message(void **state)
 static void test_largest_set_and_report_fit(void **state)
 {
 	struct bus_backend *items = calloc(BUS_MAX_BACKENDS, sizeof(*items));
-	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0 }, back;
+	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES },
+		       back;
 	char err[256];
 	(void)state;
 
@@ -158,7 +198,7 @@ static void test_largest_set_and_report_fit(void **state)
 	/* one more is refused */
 	{
 		struct bus_backend *more = calloc(BUS_MAX_BACKENDS + 1, sizeof(*more));
-		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0 };
+		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1 };
 		struct buf out = BUF_INIT;
 
 		assert_non_null(more);
@@ -182,6 +222,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_set_round_trip),
 		cmocka_unit_test(test_report_round_trip),
+		cmocka_unit_test(test_set_proxies),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_oversized_message),
 		cmocka_unit_test(test_largest_set_and_report_fit),
