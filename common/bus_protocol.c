@@ -55,6 +55,8 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 		json_object_set_new(root, "ignored", json_integer((json_int_t)set->ignored));
 		json_object_set_new(root, "stale", json_boolean(set->stale));
 		json_object_set_new(root, "uptime", json_real(set->uptime));
+	} else {
+		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct bus_backend *b = &set->backends[i];
@@ -196,6 +198,15 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 		set->ignored = v ? (unsigned long long)json_integer_value(v) : 0;
 		set->stale = json_is_true(json_object_get(root, "stale"));
 		set->uptime = json_number_value(json_object_get(root, "uptime"));
+	} else {
+		v = json_object_get(root, "proxies");
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			  json_integer_value(v) > BUS_MAX_PROXIES)) {
+			snprintf(err, errsz, "proxies must be an integer from 1 to %d (BUS_MAX_PROXIES)",
+				 BUS_MAX_PROXIES);
+			goto out;
+		}
+		set->proxies = v ? (unsigned)json_integer_value(v) : 1;
 	}
 	list = json_object_get(root, "backends");
 	if (!json_is_array(list) || json_array_size(list) > BUS_MAX_BACKENDS) {

@@ -24,7 +24,8 @@
  * a failed connect) and its 5xx answers ("responses_5xx"); 5: outlier
  * ejection: set backends may carry lb-discover's "ejection", report backends
  * carry the proxy's "breaker" and its own "ejection" (see below), the
- * control command "uneject" */
+ * control command "uneject"; sets say how many proxies lb-discover hears
+ * ("proxies", for fleet-wide rate limits) */
 #define BUS_PROTOCOL_VERSION 5
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
@@ -34,6 +35,8 @@
  * it is refused, a longer source cut), proxies refuse a set with more; a set
  * or report of this many, with the longest fields, fits BUS_MAX_MESSAGE */
 #define BUS_MAX_BACKENDS 4096
+/* "proxies" in a set: 1 to this many */
+#define BUS_MAX_PROXIES 100000
 #define BUS_ADDRESS_MAX 64
 #define BUS_NAME_MAX 64
 
@@ -80,7 +83,7 @@ struct bus_backend {
 	unsigned consecutive_gateway;	/* reports: its current run of gateway failures */
 };
 
-/* "set": {"v":5,"type":"set","service":"backend","generation":42,
+/* "set": {"v":5,"type":"set","service":"backend","generation":42,"proxies":2,
  *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""},
  *                     {"address":"10.0.0.8:8080","weight":1,"state":"up","reason":"",
  *                      "ejection":{"reason":"outlier: 5 consecutive 5xx on proxy 4321",
@@ -88,6 +91,7 @@ struct bus_backend {
  *        "ejection" (optional): lb-discover ejected it fleet-wide; "left" 0 means
  *        half-open (each proxy lets one trial through; it stays listed until a
  *        proxy reports its trial passed), "count" the ejections so far.
+ *        "proxies": the proxies lb-discover hears (at least 1).
  * "report": {"v":5,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
@@ -110,6 +114,10 @@ struct bus_set {
 	 * than the one it applied (0: none since it applied one) */
 	unsigned long long ignored;
 	int version;			/* decoded: the "v" the message had (0: none) */
+	/* sets: the live proxies of this service lb-discover hears (at least
+	 * 1; a set without the field decodes as 1): each enforces 1/proxies
+	 * of a fleet-wide rate limit */
+	unsigned proxies;
 };
 
 const char *bus_state_name(enum bus_state s);

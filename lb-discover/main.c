@@ -119,6 +119,9 @@ int discover_publish(struct discover *d)
 				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
 	}
 	if (registry_snapshot(&d->reg, &set) == 0) {
+		/* The count is not part of the set: it changes no generation (a
+		 * proxy takes it from any set of the generation it runs). */
+		set.proxies = proxies_live(d);
 		if (bus_set_encode(&set, &msg) == 0)
 			bus_send(&d->pub, msg.data, msg.len);
 		buf_release(&msg);

@@ -28,6 +28,7 @@ static void on_report(struct bus *b, const char *data, size_t len)
 	struct bus_set rep;
 	char err[256];
 	size_t i;
+	int joined = 0;
 
 	if (bus_set_decode(data, len, &rep, err, sizeof(err)) == -1 ||
 	    strcmp(rep.type, "report") != 0) {
@@ -55,13 +56,19 @@ static void on_report(struct bus *b, const char *data, size_t len)
 		d->proxies = grown;
 		memset(&d->proxies[i], 0, sizeof(d->proxies[i]));
 		d->nproxies++;
-		log_info("proxy joined", "pid=%d generation=%llu", rep.pid, rep.generation);
+		log_info("proxy joined", "pid=%d generation=%llu proxies=%zu", rep.pid,
+			 rep.generation, d->nproxies);
+		joined = 1;
 	}
 	bus_set_release(&d->proxies[i].report);
 	d->proxies[i].report = rep;
 	d->proxies[i].seen = ev_now(d->loop);
 	catch_up(d, &rep);
 	ejection_report(d, &d->proxies[i].report);
+	/* every proxy's share of a fleet-wide limit changed: say so now, not
+	 * at the next heartbeat */
+	if (joined)
+		discover_publish(d);
 }
 
 void proxies_start(struct discover *d)
@@ -85,13 +92,21 @@ void proxies_prune(struct discover *d)
 
 	for (size_t i = 0; i < d->nproxies;) {
 		if (now - d->proxies[i].seen > proxies_window(d)) {
-			log_info("proxy gone", "pid=%d", d->proxies[i].report.pid);
+			log_info("proxy gone", "pid=%d proxies=%zu", d->proxies[i].report.pid,
+				 d->nproxies - 1);
 			bus_set_release(&d->proxies[i].report);
 			d->proxies[i] = d->proxies[--d->nproxies];
 		} else {
 			i++;
 		}
 	}
+}
+
+unsigned proxies_live(const struct discover *d)
+{
+	if (d->nproxies > BUS_MAX_PROXIES)
+		return BUS_MAX_PROXIES;
+	return d->nproxies ? (unsigned)d->nproxies : 1;
 }
 
 void proxies_release(struct discover *d)

@@ -59,7 +59,20 @@ static void info(struct proxy *px, struct buf *b)
 		    px->stale ? "true" : "false", px->metrics.requests, px->balancer.ops->name);
 	if (px->balancer.ops->uses_key)
 		buf_append_json_escaped(b, px->hash_key_spec, strlen(px->hash_key_spec));
-	buf_append_str(b, "\",\"backends\":[");
+	buf_append_str(b, "\",");
+	if (px->rate_on) {
+		const struct ratelimit *rl = &px->rate;
+
+		buf_appendf(b, "\"rate_limit\":{\"limit\":\"%ld/%c\",\"burst\":%g,\"key\":\"",
+			    px->rate_n, px->rate_unit, rl->burst);
+		buf_append_json_escaped(b, px->opts->rate_key, strlen(px->opts->rate_key));
+		buf_appendf(b, "\",\"proxies\":%u,\"effective\":\"%g/%c\",\"effective_per_second\":%.6g,"
+			    "\"effective_burst\":%g,\"table_size\":%u,\"keys\":%u,\"limited\":%llu,"
+			    "\"evicted\":%llu},",
+			    rl->share, (double)px->rate_n / rl->share, px->rate_unit, rl->eff_rate,
+			    rl->eff_burst, rl->size, rl->used, rl->limited, rl->evicted);
+	}
+	buf_append_str(b, "\"backends\":[");
 	for (size_t i = 0; i < px->set.n; i++) {
 		const struct backend *be = px->set.items[i];
 		const struct outlier *o = &be->outlier;
@@ -170,6 +183,10 @@ static void answer(struct admin_conn *c)
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
 			       px->set.generation, px->stale, timefmt_mono() - px->started,
 			       ev_now(px->loop));
+		if (px->rate_on)
+			metrics_render_rate(&body, px->rate.limited, px->rate.eff_rate,
+					    px->rate.eff_burst, px->rate.share, px->rate.used,
+					    px->rate.evicted);
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

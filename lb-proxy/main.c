@@ -143,6 +143,16 @@ static const struct config_field proxy_fields[] = {
 	{ "removeResponseHeader", CONFIG_LIST,
 	  offsetof(struct proxy_options, remove_response_header), 0, HEADERS_RULES_MAX, NULL,
 	  "a field name no response to a client carries (repeatable)" },
+	{ "rateLimit", CONFIG_STRING, offsetof(struct proxy_options, rate_limit), 0, 0, NULL,
+	  "N/s or N/m: requests a client (--rate-key) may make; 429 beyond (on the bus, shared "
+	  "by the proxies)" },
+	{ "rateBurst", CONFIG_INT, offsetof(struct proxy_options, rate_burst), 1, RATELIMIT_MAX_N,
+	  NULL, "requests a client may make at once (default: N of --rate-limit)" },
+	{ "rateKey", CONFIG_STRING, offsetof(struct proxy_options, rate_key), 0, 0, NULL,
+	  "who --rate-limit counts: client-ip or header:NAME" },
+	{ "rateTableSize", CONFIG_INT, offsetof(struct proxy_options, rate_table_size), 1,
+	  RATELIMIT_TABLE_MAX, NULL, "clients --rate-limit tracks at once (least recently seen "
+	  "forgotten)" },
 	CONFIG_LOG_FIELDS(struct proxy_options),
 };
 
@@ -439,6 +449,66 @@ static int retry_setup(struct proxy *px, struct proxy_options *opts)
 	return 0;
 }
 
+/* The limit as a user wrote it, divided by the share: "50/m". */
+static void rate_describe(const struct proxy *px, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "%g/%c", (double)px->rate_n / px->rate.share, px->rate_unit);
+}
+
+/* A set said how many proxies lb-discover hears: each enforces its share of
+ * the limit (Envoy's global limits need a service; this is the bus's). */
+static void on_proxies_heard(struct proxy *px)
+{
+	char eff[48];
+
+	if (!px->rate_on || !ratelimit_set_share(&px->rate, px->fleet_proxies))
+		return;
+	rate_describe(px, eff, sizeof(eff));
+	log_info("rate limit shared by the proxies", "proxies=%u effective=%s burst=%g",
+		 px->rate.share, eff, px->rate.eff_burst);
+}
+
+/* --rate-limit, --rate-burst, --rate-key, --rate-table-size: the table is
+ * allocated here, once. Returns 0, or -1 after saying what is wrong on
+ * stderr (exit 2). */
+static int rate_setup(struct proxy *px, const struct proxy_options *opts,
+		      const struct config_result *cfg)
+{
+	static const char *const needs[] = { "rateBurst", "rateKey", "rateTableSize" };
+	static const char *const flags[] = { "--rate-burst", "--rate-key", "--rate-table-size" };
+	double per_second;
+	char err[256];
+
+	if (!opts->rate_limit) {
+		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+			if (config_source_of(&proxy_spec, cfg, needs[i]) != CONFIG_SRC_DEFAULT) {
+				fprintf(stderr, "lb-proxy: %s needs --rate-limit N/s or N/m\n", flags[i]);
+				return -1;
+			}
+		return 0;
+	}
+	if (ratelimit_parse(opts->rate_limit, &per_second, &px->rate_n, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --rate-limit: %s\n", err);
+		return -1;
+	}
+	px->rate_unit = opts->rate_limit[strlen(opts->rate_limit) - 1];
+	if (hashkey_parse(opts->rate_key, &px->rate_key, err, sizeof(err)) == -1 ||
+	    (px->rate_key.kind != HASHKEY_CLIENT_IP && px->rate_key.kind != HASHKEY_HEADER)) {
+		fprintf(stderr, "lb-proxy: --rate-key: \"%s\" is not client-ip or header:NAME\n",
+			opts->rate_key);
+		return -1;
+	}
+	if (ratelimit_init(&px->rate, per_second,
+			   (double)(opts->rate_burst ? opts->rate_burst : px->rate_n),
+			   (uint32_t)opts->rate_table_size) == -1) {
+		fprintf(stderr, "lb-proxy: out of memory for --rate-table-size %ld\n",
+			opts->rate_table_size);
+		return -1;
+	}
+	px->rate_on = 1;
+	return 0;
+}
+
 /* --tls-cert and --tls-key: the client listener's TLS context. Returns 0
  * (px->tls stays NULL without them), or -1 after saying what is wrong on
  * stderr (exit 2). */
@@ -539,6 +609,7 @@ static void proxy_release(struct proxy *px)
 	session_cache_release();
 	transport_tls_ctx_free(px->tls);
 	px->tls = NULL;
+	ratelimit_release(&px->rate);
 }
 
 int main(int argc, char **argv)
@@ -580,6 +651,8 @@ int main(int argc, char **argv)
 		.log_level = "info",
 		.log_format = "text",
 		.tls_handshake_timeout = 10,
+		.rate_key = "client-ip",
+		.rate_table_size = RATELIMIT_TABLE_DEFAULT,
 	};
 	struct upstream_limits limits;
 	struct config_result cfg;
@@ -634,9 +707,11 @@ int main(int argc, char **argv)
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	if (traffic_rules_setup(&px, &opts) == -1 || balancing_setup(&px, &opts) == -1 ||
-	    retry_setup(&px, &opts) == -1 ||
+	    retry_setup(&px, &opts) == -1 || rate_setup(&px, &opts, &cfg) == -1 ||
 	    fit_descriptor_limit(&opts) == -1 || tls_setup(&px, &opts) == -1) {
 		balancer_release(&px.balancer);
+		transport_tls_ctx_free(px.tls);
+		ratelimit_release(&px.rate);
 		backend_set_release(&px.set);
 		config_result_release(&cfg);
 		return 2;
@@ -686,6 +761,14 @@ int main(int argc, char **argv)
 	if (admin_start(&admin) == -1)
 		goto out_signals;
 	px.set_applied = on_set_applied;
+	px.proxies_heard = on_proxies_heard;
+	if (px.rate_on) {
+		char eff[48];
+
+		rate_describe(&px, eff, sizeof(eff));
+		log_info("rate limit", "limit=%s burst=%g key=%s table_size=%u", eff, px.rate.burst,
+			 opts.rate_key, px.rate.size);
+	}
 	if (px.on_bus && opts.initial_set_timeout > 0) {
 		log_info("waiting for the first set before listening", "listen=%s timeout_s=%g",
 			 px.listener.name, opts.initial_set_timeout);

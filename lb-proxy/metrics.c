@@ -152,3 +152,28 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		buf_appendf(out, "lb_proxy_backend_ejections_total{backend=\"%s\"} %llu\n", b->name,
 			    b->outlier.ejections_total);
 }
+
+void metrics_render_rate(struct buf *out, unsigned long long limited, double per_second,
+			 double burst, unsigned proxies, unsigned keys, unsigned long long evicted)
+{
+	buf_appendf(out,
+		    "# HELP lb_proxy_rate_limited_total Requests answered 429 by --rate-limit.\n"
+		    "# TYPE lb_proxy_rate_limited_total counter\nlb_proxy_rate_limited_total %llu\n"
+		    "# HELP lb_proxy_rate_limit_effective Requests a second one key may make through "
+		    "this proxy (--rate-limit divided by the proxies sharing it).\n"
+		    "# TYPE lb_proxy_rate_limit_effective gauge\nlb_proxy_rate_limit_effective %.6g\n"
+		    "# HELP lb_proxy_rate_limit_effective_burst Requests one key may make at once "
+		    "through this proxy.\n"
+		    "# TYPE lb_proxy_rate_limit_effective_burst gauge\n"
+		    "lb_proxy_rate_limit_effective_burst %.6g\n"
+		    "# HELP lb_proxy_rate_limit_proxies Proxies the limit is shared by (lb-discover's "
+		    "count; 1 with --backends).\n"
+		    "# TYPE lb_proxy_rate_limit_proxies gauge\nlb_proxy_rate_limit_proxies %u\n"
+		    "# HELP lb_proxy_rate_limit_keys Keys with a bucket in the table.\n"
+		    "# TYPE lb_proxy_rate_limit_keys gauge\nlb_proxy_rate_limit_keys %u\n"
+		    "# HELP lb_proxy_rate_limit_evictions_total Keys forgotten to make room (the "
+		    "least recently seen).\n"
+		    "# TYPE lb_proxy_rate_limit_evictions_total counter\n"
+		    "lb_proxy_rate_limit_evictions_total %llu\n",
+		    limited, per_second, burst, proxies, keys, evicted);
+}

@@ -42,4 +42,10 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		    unsigned upstream_connections, unsigned long long generation, int stale,
 		    double uptime, double now);
 
+/* Appends --rate-limit's series: requests refused, this proxy's share of
+ * the limit (requests a second per key, and the burst), the proxies it is
+ * shared by, keys tracked and keys evicted. */
+void metrics_render_rate(struct buf *out, unsigned long long limited, double per_second,
+			 double burst, unsigned proxies, unsigned keys, unsigned long long evicted);
+
 #endif

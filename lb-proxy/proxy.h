@@ -12,6 +12,7 @@
 #include "hashkey.h"
 #include "listener.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "retry.h"
 
 struct proxy_options {
@@ -68,6 +69,10 @@ struct proxy_options {
 	struct config_list set_request_header;	/* "Name: value" rules (headers.h) */
 	struct config_list set_response_header;
 	struct config_list remove_response_header;	/* "Name" rules */
+	char *rate_limit;		/* --rate-limit N/s or N/m, or NULL: off */
+	long rate_burst;		/* --rate-burst (0: N) */
+	char *rate_key;			/* --rate-key client-ip | header:NAME */
+	long rate_table_size;		/* --rate-table-size: keys tracked at once */
 };
 
 struct session;
@@ -86,6 +91,13 @@ struct proxy {
 	struct trusted trusted;
 	struct hashkey sticky_key;	/* the sticky cookie as a key to find */
 	struct headers_rules header_rules;	/* parsed from the options at start-up */
+	int rate_on;			/* --rate-limit given: `rate` is allocated */
+	struct ratelimit rate;		/* buckets per rate_key */
+	struct hashkey rate_key;
+	long rate_n;			/* N of --rate-limit N/s */
+	char rate_unit;			/* 's' or 'm' */
+	unsigned fleet_proxies;		/* on the bus: proxies in the last set heard (0: none yet) */
+	void (*proxies_heard)(struct proxy *px);	/* fleet_proxies was set (main.c) */
 	LIST_HEAD(, session) sessions;	/* open client connections */
 	struct session *free_sessions;	/* closed ones kept for reuse */
 	unsigned nsessions, nfree;

@@ -363,6 +363,45 @@ static void request_key(struct session *s)
 		s->x->pick.hash = balance_hash(key, klen);
 }
 
+/*
+ * --rate-limit: takes one request from the bucket of the request's
+ * --rate-key (a request without the header shares the bucket of the empty
+ * key). Over the limit, answers 429 with Retry-After and the RateLimit-*
+ * fields and returns 1; the connection stays usable when the whole request
+ * (its body too) was read.
+ */
+static int rate_limited(struct session *s)
+{
+	struct proxy *px = s->px;
+	const struct http_msg *req = &s->x->req;
+	struct ratelimit_verdict v;
+	const char *key = "";
+	size_t klen = 0, n;
+	char headers[192], body[384];
+
+	if (px->rate_key.kind == HASHKEY_CLIENT_IP)
+		key = hashkey_client_ip(&px->trusted, s->client_ip, req, &klen);
+	else if (!hashkey_find(&px->rate_key, req, &s->x->route, NULL, 0, &key, &klen)) {
+		key = "";
+		klen = 0;
+	}
+	if (ratelimit_take(&px->rate, balance_hash(key, klen), ev_now(px->loop), &v))
+		return 0;
+	snprintf(headers, sizeof(headers),
+		 "Retry-After: %lu\r\nRateLimit-Limit: %lu\r\nRateLimit-Remaining: %lu\r\n"
+		 "RateLimit-Reset: %lu\r\n", v.retry_after, v.limit, v.remaining, v.reset);
+	s->refusal = "rate limited";
+	/* A body already read whole is skipped, so the connection goes on; one
+	 * still to come closes it after the answer (as after a 503). */
+	if (req->state == HTTP_MSG_BODY)
+		s->parse_off += http_msg_feed(&s->x->req, s->in.data, s->parse_off,
+					      s->in.len - s->parse_off);
+	s->req_done = req->state == HTTP_MSG_DONE;
+	n = error_body(s, body, sizeof(body), 429, "rate limited");
+	answer_own(s, 429, body, n, 1, headers);
+	return 1;
+}
+
 /* The request head is complete: decide, rewrite, connect. */
 static int request_head(struct session *s)
 {
@@ -400,6 +439,8 @@ static int request_head(struct session *s)
 		refuse(s, 413, "Content-Length over --max-body");
 		return 0;
 	}
+	if (s->px->rate_on && rate_limited(s))
+		return 0;
 	if (s->px->balancer.ops->uses_key)
 		request_key(s);
 	s->req_done = req->state == HTTP_MSG_DONE;
@@ -1043,7 +1084,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
 	s->status = 0;
-	s->method = -1;
+	s->method = -1;		/* no request head yet */
 	s->retries = 0;
 	s->bytes_out = 0;
 	s->request_id_len = 0;

@@ -118,6 +118,13 @@ static void on_set(struct bus *b, const char *data, size_t len)
 		apply(s, &set);
 	else if (set.generation < s->px->set.generation)
 		ignore(s, &set);
+	/* The count of proxies changes no generation: it is taken from every
+	 * set of the generation this proxy runs. */
+	if (set.generation >= s->px->set.generation && set.proxies != s->px->fleet_proxies) {
+		s->px->fleet_proxies = set.proxies;
+		if (s->px->proxies_heard)
+			s->px->proxies_heard(s->px);
+	}
 	bus_set_release(&set);
 }
 

@@ -17,7 +17,7 @@ static void test_set_round_trip(void **state)
 		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
 		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0 }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -32,7 +32,36 @@ static void test_set_round_trip(void **state)
 	assert_int_equal(back.backends[1].state, BUS_STATE_DRAINING);
 	assert_string_equal(back.backends[1].reason, "operator");
 	assert_int_equal(back.backends[0].weight, 3);
+	assert_int_equal(back.proxies, 3);
 	bus_set_release(&back);
+	buf_release(&out);
+}
+
+/* "proxies" (version 5): a set without it is one proxy's; one of nothing
+ * (0) is sent as 1. */
+static void test_set_proxies(void **state)
+{
+	static const char without[] =
+		"{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[]}";
+	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0 }, back;
+	struct buf out = BUF_INIT;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(bus_set_decode(without, sizeof(without) - 1, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.proxies, 1);
+	bus_set_release(&back);
+	assert_int_equal(bus_set_encode(&set, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "\"proxies\":1", 11));
+	assert_int_equal(bus_set_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.proxies, 1);
+	bus_set_release(&back);
+	buf_release(&out);
+	/* reports carry no count */
+	snprintf(set.type, sizeof(set.type), "report");
+	set.pid = 1;
+	assert_int_equal(bus_set_encode(&set, &out), 0);
+	assert_null(memmem(out.data, out.len, "proxies", 7));
 	buf_release(&out);
 }
 
@@ -42,7 +71,7 @@ static void test_report_round_trip(void **state)
 		{ "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9, 0, 0, 0, "", BUS_BREAKER_OPEN,
 		  3, 2 },
 	};
-	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0 }, back;
+	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -75,7 +104,7 @@ static void test_ejection_round_trip(void **state)
 		{ "10.0.0.8:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 1, 27.5, 2,
 		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0 }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -154,6 +183,16 @@ static void test_malformed_messages(void **state)
 		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":1,\"count\":1,\"x\":1}"), "ejection must be" },
 		{ EJ("\"ejection\":{\"reason\":\"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\","
 		     "\"left\":1,\"count\":1}"), "ejection must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":0,"
+		  "\"backends\":[]}", "proxies must be an integer from 1 to 100000" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":-2,"
+		  "\"backends\":[]}", "proxies must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":\"2\","
+		  "\"backends\":[]}", "proxies must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":1.5,"
+		  "\"backends\":[]}", "proxies must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":100001,"
+		  "\"backends\":[]}", "proxies must be" },
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
 		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"breaker\":\"closed\",\"consecutive_5xx\":0,\"consecutive_gateway\":0}]}",
@@ -194,7 +233,8 @@ static void test_oversized_message(void **state)
 static void test_largest_set_and_report_fit(void **state)
 {
 	struct bus_backend *items = calloc(BUS_MAX_BACKENDS, sizeof(*items));
-	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0 }, back;
+	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES },
+		       back;
 	char err[256];
 	(void)state;
 
@@ -232,7 +272,7 @@ static void test_largest_set_and_report_fit(void **state)
 	/* one more is refused */
 	{
 		struct bus_backend *more = calloc(BUS_MAX_BACKENDS + 1, sizeof(*more));
-		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0 };
+		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1 };
 		struct buf out = BUF_INIT;
 
 		assert_non_null(more);
@@ -257,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_set_round_trip),
 		cmocka_unit_test(test_report_round_trip),
 		cmocka_unit_test(test_ejection_round_trip),
+		cmocka_unit_test(test_set_proxies),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_oversized_message),
 		cmocka_unit_test(test_largest_set_and_report_fit),
