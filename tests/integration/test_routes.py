@@ -189,6 +189,9 @@ def test_monitor_uri_is_unhealthy_while_stopping(echo, proxy):
     (status, hdrs, body), = split_responses(got)
     assert status == 503 and hdrs["connection"] == "close"
     assert json.loads(body) == {"status": "unhealthy", "backends_available": 1}
+    # its last connection gone, the proxy exits 0 (waited for here: a second SIGTERM
+    # from the fixture while it exits would kill it)
+    assert p.proc.p.wait(10 * SLOW) == 0
 
 
 def test_monitor_uri_is_checked_at_start_up():
