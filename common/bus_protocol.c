@@ -68,12 +68,15 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 				   : json_pack("{s:s,s:i,s:s,s:s}", "address", b->address, "weight",
 					       b->weight, "state", bus_state_name(b->state), "reason",
 					       b->reason);
-		if (report) {
+		/* only what differs from closed and 0: a report of thousands of
+		 * healthy backends stays the size it was */
+		if (report && b->breaker != BUS_BREAKER_CLOSED)
 			json_object_set_new(o, "breaker", json_string(bus_breaker_name(b->breaker)));
+		if (report && b->consecutive_5xx)
 			json_object_set_new(o, "consecutive_5xx", json_integer(b->consecutive_5xx));
+		if (report && b->consecutive_gateway)
 			json_object_set_new(o, "consecutive_gateway",
 					    json_integer(b->consecutive_gateway));
-		}
 		if (b->ejected)
 			json_object_set_new(o, "ejection",
 					    json_pack("{s:s,s:f,s:i}", "reason", b->eject_reason,
@@ -248,7 +251,8 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 				goto out;
 			}
 			b->state = (enum bus_state)state;
-			state = breaker_parse(json_string_value(json_object_get(o, "breaker")));
+			c5 = json_object_get(o, "breaker");
+			state = c5 ? breaker_parse(json_string_value(c5)) : BUS_BREAKER_CLOSED;
 			if (state < 0) {
 				snprintf(err, errsz, "backends[%zu]: breaker must be closed, open or "
 					 "half-open", i);
@@ -257,16 +261,17 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			b->breaker = (enum bus_breaker)state;
 			c5 = json_object_get(o, "consecutive_5xx");
 			cg = json_object_get(o, "consecutive_gateway");
-			if (!json_is_integer(c5) || !json_is_integer(cg) || json_integer_value(c5) < 0 ||
-			    json_integer_value(cg) < 0 || json_integer_value(c5) > BUS_EJECTIONS_MAX ||
-			    json_integer_value(cg) > BUS_EJECTIONS_MAX) {
+			if ((c5 && (!json_is_integer(c5) || json_integer_value(c5) < 0 ||
+				    json_integer_value(c5) > BUS_EJECTIONS_MAX)) ||
+			    (cg && (!json_is_integer(cg) || json_integer_value(cg) < 0 ||
+				    json_integer_value(cg) > BUS_EJECTIONS_MAX))) {
 				snprintf(err, errsz, "backends[%zu]: consecutive_5xx and "
 					 "consecutive_gateway must be integers from 0 to %d", i,
 					 BUS_EJECTIONS_MAX);
 				goto out;
 			}
-			b->consecutive_5xx = (unsigned)json_integer_value(c5);
-			b->consecutive_gateway = (unsigned)json_integer_value(cg);
+			b->consecutive_5xx = c5 ? (unsigned)json_integer_value(c5) : 0;
+			b->consecutive_gateway = cg ? (unsigned)json_integer_value(cg) : 0;
 			b->active = (unsigned)json_integer_value(a);
 			b->requests = (unsigned long long)json_integer_value(r);
 			b->errors = (unsigned long long)json_integer_value(e);

@@ -95,12 +95,12 @@ struct bus_backend {
  * "report": {"v":5,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
- *                         "responses_5xx":0,"breaker":"closed","consecutive_5xx":0,
- *                         "consecutive_gateway":0}]}
- *        "breaker": closed, open or half-open; "consecutive_*": the proxy's current
- *        runs of failures (lb-discover sums them over the fleet); "ejection"
- *        (optional, same shape): an ejection this proxy made itself, until
- *        lb-discover publishes it. */
+ *                         "responses_5xx":0,"breaker":"open","consecutive_5xx":2,
+ *                         "consecutive_gateway":1}]}
+ *        "breaker": open or half-open (absent: closed); "consecutive_*": the
+ *        proxy's current runs of failures, lb-discover sums them over the fleet
+ *        (absent: 0); "ejection" (optional, same shape as in sets): an ejection
+ *        this proxy made itself, until lb-discover publishes it. */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
 	char service[BUS_NAME_MAX];

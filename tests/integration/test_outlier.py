@@ -345,7 +345,6 @@ def test_malformed_ejection_in_a_report_is_logged_and_dropped(fleet, rundir):
               "ignored": 0, "stale": False, "uptime": 1.0,
               "backends": [{"address": bad.addr, "state": "up", "active": 0, "requests": 1,
                             "errors": 0, "responses_5xx": 1, "breaker": "open",
-                            "consecutive_5xx": 0, "consecutive_gateway": 0,
                             "ejection": {"reason": "outlier: forged", "left": -5,
                                          "count": 1}}]}
     p = subprocess.Popen(["nanocat", "--push", "--connect", f"ipc://{rundir}/reports.sock",
