@@ -13,6 +13,7 @@
 #include "http_response.h"
 #include "log.h"
 #include "timefmt.h"
+#include "tls_server.h"
 #include "upstream.h"
 
 #define ADMIN_TIMEOUT 10.0
@@ -73,7 +74,12 @@ static void info(struct proxy *px, struct buf *b)
 			    be->weight,
 			    be->requests, be->active, be->errors, be->connections, be->nidle);
 	}
-	buf_append_str(b, "]}");
+	buf_append_str(b, "]");
+	if (px->tls_server) {
+		buf_append_str(b, ",\"tls\":");
+		tls_server_info(px->tls_server, b);
+	}
+	buf_append_str(b, "}");
 }
 
 /*
@@ -155,6 +161,8 @@ static void answer(struct admin_conn *c)
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
 			       px->set.generation, px->stale, timefmt_mono() - px->started,
 			       ev_now(px->loop));
+		if (px->tls_server || px->opts->backend_tls)
+			tls_server_metrics(px->tls_server, &body);
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

@@ -37,6 +37,7 @@ struct backend {
 	unsigned long long responses[6];/* by status class: [1] 1xx ... [5] 5xx */
 	char sticky_id[17];		/* its sticky cookie value, once computed (sticky.c) */
 	struct histogram latency;	/* of the requests it answered */
+	void *tls_session;		/* --backend-tls: the last session, to resume (upstream.c) */
 	struct backend *all_next;	/* in the list of live backend objects */
 };
 

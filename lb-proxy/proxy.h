@@ -48,16 +48,24 @@ struct proxy_options {
 	char *tls_cert;			/* PEM: the client listener speaks TLS */
 	char *tls_key;
 	double tls_handshake_timeout;	/* seconds a client has to complete a handshake */
+	char *tls_dir;			/* pairs chosen by SNI (NAME.crt/NAME.key, SUB/tls.crt) */
+	char *tls_ticket_keys;		/* a fleet's shared session ticket keys */
+	int backend_tls;		/* backends speak TLS */
+	char *backend_ca;		/* PEM CA file backends are verified against */
+	char *backend_sni;		/* SNI and the name verified on backends */
+	int backend_tls_insecure;	/* backend certificates are not verified */
 };
 
 struct session;
 struct ssl_ctx_st;
+struct tls_server;
 
 struct proxy {
 	struct ev_loop *loop;
 	const struct proxy_options *opts;
 	struct listener listener;
 	struct ssl_ctx_st *tls;		/* the client listener's TLS context, or NULL */
+	struct tls_server *tls_server;	/* its certificates and their reload, or NULL */
 	struct backend_set set;
 	struct balancer balancer;	/* over `set`, rebuilt when it changes */
 	struct hashkey hash_key;
