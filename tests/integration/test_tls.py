@@ -849,3 +849,53 @@ def test_backend_sni_chooses_the_backends_certificate(proxy, echo, certs, tls_di
     px = proxy([be.addr], "--backend-tls", "--backend-ca", certs.path("root.pem"),
                "--backend-sni", "other.test")
     assert px.request("GET", "/health")[0] == 200
+
+
+def test_health_checks_over_tls(discover, proxy, echo, certs, tls_dir):
+    """lb-discover --health-tls: a backend whose certificate verifies stays up;
+    a wrong CA, or a name its certificate does not have, takes it down."""
+    import tempfile
+    from conftest import ctl_json
+    be = proxy([echo().addr], "--tls-dir", str(tls_dir))
+
+    def state(rd):
+        return ctl_json(rd, "status")["backends"][0]
+
+    cases = [
+        (["--health-ca", certs.path("root.pem")], "up"),
+        (["--health-ca", certs.path("root.pem"), "--health-sni", "other.test"], "up"),
+        (["--health-ca", certs.path("root2.pem")], "down"),
+        (["--health-ca", certs.path("root.pem"), "--health-sni", "nope.test"], "down"),
+        ([], "down"),  # the system store does not know the test CA
+        (["--health-ca", certs.path("root2.pem"), "--health-tls-insecure"], "up"),
+    ]
+    dirs = []
+    try:
+        for flags, _ in cases:
+            rd = tempfile.mkdtemp(prefix="lb-rt-", dir="/tmp")
+            dirs.append(rd)
+            discover("--static", be.addr, "--health-tls", "--health-interval", "0.1",
+                     "--fall", "2", "--rise", "1", *flags, runtime_dir=rd)
+        # every checker has checked a few times: the requests the backend took
+        wait_for("health checks made", lambda: be.admin("/info")[1]["tls"]["handshakes"]["1.3"]
+                 ["full"] + be.admin("/info")[1]["tls"]["handshakes"]["1.3"]["failed"]
+                 >= 4 * len(cases), timeout=10)
+        for (flags, want), rd in zip(cases, dirs):
+            wait_for(f"{flags}: {want}", lambda: state(rd)["state"] == want, timeout=10)
+            if want == "down":
+                assert "health check:" in state(rd)["reason"], state(rd)
+    finally:
+        for rd in dirs:
+            subprocess.run(["rm", "-rf", rd])
+
+
+def test_health_tls_flags_are_checked_at_start(tmp_path):
+    for flags, problem in ((["--health-ca", "x.pem"], "need --health-tls"),
+                           (["--health-tls", "--health-ca", str(tmp_path / "missing.pem")],
+                            "missing.pem: cannot read it"),
+                           (["--health-tls", "--health-sni", "a:b"], "not a host name")):
+        r = subprocess.run([binary("lb-discover"), "--runtime-dir", str(tmp_path), "--static",
+                            "127.0.0.1:9", *flags], capture_output=True, text=True,
+                           timeout=30 * SLOW)
+        assert r.returncode == 2, (flags, r.stderr)
+        assert problem in r.stderr, (flags, r.stderr)
