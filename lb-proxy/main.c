@@ -109,6 +109,8 @@ static const struct config_field proxy_fields[] = {
 	  "DIR of NAME.crt/NAME.key pairs or SUB/tls.crt secrets, chosen by SNI (first: default)" },
 	{ "tlsTicketKeys", CONFIG_STRING, offsetof(struct proxy_options, tls_ticket_keys), 0, 0,
 	  NULL, "FILE of base64 session ticket keys shared by a fleet (first encrypts)" },
+	{ "tlsResumption", CONFIG_BOOL, offsetof(struct proxy_options, tls_resumption), 0, 0, NULL,
+	  "clients may resume TLS sessions (tickets, session cache; off: full handshakes)" },
 	{ "backendTls", CONFIG_BOOL, offsetof(struct proxy_options, backend_tls), 0, 0, NULL,
 	  "backends speak TLS (verified against the system store or --backend-ca)" },
 	{ "backendCa", CONFIG_STRING, offsetof(struct proxy_options, backend_ca), 0, 0, NULL,
@@ -392,7 +394,7 @@ static int tls_setup(struct proxy *px, const struct proxy_options *opts,
 		     struct upstream_limits *limits)
 {
 	struct tls_server_options to = { opts->tls_cert, opts->tls_key, opts->tls_dir,
-					 opts->tls_ticket_keys };
+					 opts->tls_ticket_keys, opts->tls_resumption };
 	char err[1024];
 
 	if (!opts->backend_tls && (opts->backend_ca || opts->backend_sni ||
@@ -424,6 +426,11 @@ static int tls_setup(struct proxy *px, const struct proxy_options *opts,
 	}
 	if (!opts->tls_cert != !opts->tls_key) {
 		fprintf(stderr, "lb-proxy: give --tls-cert and --tls-key together\n");
+		return -1;
+	}
+	if (opts->tls_ticket_keys && !opts->tls_resumption) {
+		fprintf(stderr, "lb-proxy: --tls-ticket-keys is for resumption: not with "
+				"--tls-resumption off\n");
 		return -1;
 	}
 	if (tls_server_init(&tls_server, &to, err, sizeof(err)) == -1) {
@@ -520,6 +527,7 @@ int main(int argc, char **argv)
 		.log_level = "info",
 		.log_format = "text",
 		.tls_handshake_timeout = 10,
+		.tls_resumption = 1,
 	};
 	struct upstream_limits limits;
 	struct config_result cfg;

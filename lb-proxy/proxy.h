@@ -50,6 +50,7 @@ struct proxy_options {
 	double tls_handshake_timeout;	/* seconds a client has to complete a handshake */
 	char *tls_dir;			/* pairs chosen by SNI (NAME.crt/NAME.key, SUB/tls.crt) */
 	char *tls_ticket_keys;		/* a fleet's shared session ticket keys */
+	int tls_resumption;		/* clients may resume sessions (tickets, cache) */
 	int backend_tls;		/* backends speak TLS */
 	char *backend_ca;		/* PEM CA file backends are verified against */
 	char *backend_sni;		/* SNI and the name verified on backends */

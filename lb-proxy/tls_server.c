@@ -68,6 +68,13 @@ int tls_server_init(struct tls_server *ts, const struct tls_server_options *opts
 	}
 	if (ts->ticket_keys)
 		tls_tickets_attach(ts->ctx);
+	if (!opts->resumption) {
+		/* every handshake a full one: no tickets (TLS 1.3 would issue
+		 * stateful ones from the cache without SSL_OP_NO_TICKET) */
+		SSL_CTX_set_options(ts->ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ts->ctx, 0);
+		SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_OFF);
+	}
 	SSL_CTX_set_cert_cb(ts->ctx, on_cert, ts);
 	return 0;
 fail:

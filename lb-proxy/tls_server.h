@@ -15,6 +15,7 @@ struct tls_server_options {
 	const char *cert, *key;		/* --tls-cert/--tls-key, or NULL */
 	const char *dir;		/* --tls-dir, or NULL */
 	const char *ticket_keys;	/* --tls-ticket-keys, or NULL */
+	int resumption;			/* --tls-resumption: tickets and the session cache */
 };
 
 struct tls_server {

@@ -899,3 +899,77 @@ def test_health_tls_flags_are_checked_at_start(tmp_path):
                            timeout=30 * SLOW)
         assert r.returncode == 2, (flags, r.stderr)
         assert problem in r.stderr, (flags, r.stderr)
+
+
+def test_resumption_off_makes_every_handshake_a_full_one(echo, tls_proxy, certs):
+    e = echo()
+    px = tls_proxy([e.addr], "--tls-resumption", "off")
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        ctx = unverified_context()
+        ctx.maximum_version = version
+        _, _, sess = served_leaf(px.port, certs, ctx=ctx)
+        _, reused, _ = served_leaf(px.port, certs, session=sess, ctx=ctx)
+        assert not reused, version
+    h = handshakes(px)
+    assert h[("1.2", "resumed")] == h[("1.3", "resumed")] == 0, h
+    assert h[("1.2", "full")] == h[("1.3", "full")] == 2, h
+    keys = subprocess.run([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin",
+                           "127.0.0.1:0", "--backends", "127.0.0.1:9", "--tls-cert",
+                           certs.path("ecdsa-chain.pem"), "--tls-key", certs.path("ecdsa.key"),
+                           "--tls-resumption", "off", "--tls-ticket-keys", "/dev/null"],
+                          capture_output=True, text=True, timeout=30 * SLOW)
+    assert keys.returncode == 2 and "not with --tls-resumption off" in keys.stderr, keys.stderr
+
+
+def projected_volume(root, certs, leaf, version):
+    """k8s/lb-tls.yaml's projected volume as the kubelet lays it out: the
+    items under ..VERSION/, ..data -> it, default -> ..data/default; a new
+    version swaps ..data by a rename."""
+    real = os.path.join(root, f"..{version}", "default")
+    os.makedirs(real)
+    shutil.copyfile(certs.path(leaf + "-chain.pem"), os.path.join(real, "tls.crt"))
+    shutil.copyfile(certs.path(leaf + ".key"), os.path.join(real, "tls.key"))
+    os.symlink(f"..{version}", os.path.join(root, "..data_tmp"))
+    os.rename(os.path.join(root, "..data_tmp"), os.path.join(root, "..data"))
+    if not os.path.islink(os.path.join(root, "default")):
+        os.symlink("..data/default", os.path.join(root, "default"))
+
+
+def test_the_k8s_tls_deployment_serves_its_secret_and_follows_a_renewal(procs, echo, certs,
+                                                                        tmp_path):
+    """lb-proxy run with k8s/lb-tls.yaml's own flags (addresses made local),
+    over its Secret's volume: HTTPS with the Secret's certificate, and the
+    certificate a renewal brings."""
+    import json
+    import re
+    manifest = os.path.join(os.path.dirname(__file__), "..", "..", "k8s", "lb-tls.yaml")
+    with open(manifest) as f:
+        text = f.read()
+    argv = json.loads(re.search(r'command: (\["lb-proxy".*?\])', text, re.S).group(1))
+    mount = re.search(r"- name: tls\n\s+mountPath: (\S+)", text).group(1)
+    assert argv[argv.index("--tls-dir") + 1] == mount
+    vol = str(tmp_path / "tls")
+    os.mkdir(vol)
+    projected_volume(vol, certs, "ecdsa", "2026_12_01_1")
+    e = echo()
+    local = {"/run/lb": None, "0.0.0.0:9901": "127.0.0.1:0", "0.0.0.0:8443": "127.0.0.1:0",
+             mount: vol}
+    args = []
+    skip = False
+    for i, a in enumerate(argv[1:]):
+        if skip:
+            skip = False
+            continue
+        if a in ("--config", "--runtime-dir"):  # the ConfigMap and the bus: tested elsewhere
+            skip = True
+            continue
+        args.append(local.get(a, a))
+    p = procs([binary("lb-proxy"), *args, "--backends", e.addr])
+    port = int(p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)").group(1))
+    code, out, err = curl(certs, "-o", "/dev/null", "-w", "%{http_code}",
+                          f"https://localhost:{port}/health")
+    assert code == 0 and out == b"200", err
+    assert served_leaf(port, certs)[0] == leaf_der(certs.path("ecdsa.pem"))
+    projected_volume(vol, certs, "rsa", "2026_12_02_1")
+    wait_for("the renewed certificate",
+             lambda: served_leaf(port, certs)[0] == leaf_der(certs.path("rsa.pem")))
