@@ -252,7 +252,8 @@ static int is_file(const char *path)
  * Hidden entries (a secret's ..data and its timestamped folders) are not
  * pairs. Returns how many, or -1 with err set.
  */
-static int scan_dir(const char *dir, struct pair *pairs, size_t max, char *err, size_t errsz)
+static int scan_dir(const char *dir, int reload, struct pair *pairs, size_t max, char *err,
+		    size_t errsz)
 {
 	DIR *d = opendir(dir);
 	char *names[TLS_CERTS_MAX * 2];
@@ -284,8 +285,10 @@ static int scan_dir(const char *dir, struct pair *pairs, size_t max, char *err, 
 			continue;
 		if (len > 4 && strcmp(names[i] + len - 4, ".crt") == 0 && is_file(sub)) {
 			memcpy(p->cert, sub, sizeof(sub));
+			/* on a reload a key not there yet fails its pair's load,
+			 * which keeps the pair's old one */
 			if (path_fmt(p->key, sizeof(p->key), "%s/%.*s.key", dir, (int)(len - 4),
-				     names[i]) == -1 || !is_file(p->key)) {
+				     names[i]) == -1 || (!reload && !is_file(p->key))) {
 				say(err, errsz, "%s: no %.*s.key beside it", p->cert,
 					 (int)(len - 4), names[i]);
 				n = -1;
@@ -339,7 +342,8 @@ int tls_certs_load(struct tls_certs *set, const struct tls_certs_source *src,
 		n = 1;
 	}
 	if (src->dir) {
-		int m = scan_dir(src->dir, pairs + n, TLS_CERTS_MAX - (size_t)n, why, sizeof(why));
+		int m = scan_dir(src->dir, old != NULL, pairs + n, TLS_CERTS_MAX - (size_t)n, why,
+				 sizeof(why));
 
 		if (m == -1 || (m == 0 && n == 0)) {
 			if (!old) {

@@ -520,6 +520,18 @@ def test_tls_dir_chooses_the_certificate_by_sni(echo, proxy, certs, tls_dir):
                    (["tls", "b-other.crt"], ["other.test"], False),
                    (["c-wild", "tls.crt"], ["*.wild.test"], False)], got
     assert info["tls"]["certificates"][1]["subject"] == "CN=other.test"
+    # a pair copied in file by file: its certificate alone is not loaded (and
+    # keeps nothing from going on), then the two are
+    shutil.copyfile(certs.path("rsa-chain.pem"), tls_dir / "d-rsa.crt")
+    px.proc.wait_log(r'TLS certificate not loaded error="' + str(tls_dir) +
+                     r'/d-rsa\.key: cannot read it')
+    assert served_leaf(px.port, certs, "other.test")[0] == leaf_der(certs.path("othername.pem"))
+    shutil.copyfile(certs.path("rsa.key"), tls_dir / "d-rsa.key")
+    wait_for("four certificates", lambda: len(px.admin("/info")[1]["tls"]["certificates"]) == 4)
+    os.unlink(tls_dir / "d-rsa.crt")
+    os.unlink(tls_dir / "d-rsa.key")
+    wait_for("three again", lambda: len(px.admin("/info")[1]["tls"]["certificates"]) == 3)
+    info = px.admin("/info")[1]
     assert 0 < info["tls"]["certificates"][0]["expires_in_seconds"] <= 2 * 86400
     metrics = px.admin("/metrics")[1]
     expiry = [line for line in metrics.splitlines()
