@@ -711,6 +711,16 @@ def test_ticket_keys_shared_by_a_fleet_resume_across_proxies(echo, tls_proxy, ce
         _, sess = session_from(a)
         assert session_from(b, sess)[0], version          # the other proxy resumes it
         assert not session_from(lone, sess)[0], version   # one without the keys does not
+    # openssl s_client: a session saved from one proxy is reused by the other
+    for version in ("-tls1_2", "-tls1_3"):
+        sess = str(tmp_path / f"session{version}")
+        req = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        code, out = s_client(a.port, certs, version, "-sess_out", sess, "-ign_eof", data=req)
+        assert code == 0 and "HTTP/1.1 200" in out, out
+        code, out = s_client(b.port, certs, version, "-sess_in", sess, "-ign_eof", data=req)
+        assert code == 0 and "Reused, TLSv1." in out, out
+        code, out = s_client(lone.port, certs, version, "-sess_in", sess, "-ign_eof", data=req)
+        assert code == 0 and "New, TLSv1." in out, out
     # rotation: a new first key; tickets of the old one still resume
     ctx = unverified_context()
     _, _, sess = served_leaf(a.port, certs, ctx=ctx)
