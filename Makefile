@@ -10,7 +10,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev curl
 TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl
-BENCH_DEPS := python3 wrk nginx-light haproxy
+BENCH_DEPS := python3 wrk nginx-light haproxy openssl
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter

@@ -31,4 +31,6 @@ kubectl "${ns[@]}" delete pod "$victim" --wait=false
 wait
 sort /tmp/lb-smoke-codes | uniq -c
 ! grep -qv '^200$' /tmp/lb-smoke-codes
+echo "== HTTPS through lb-tls's NodePort (the lb-tls Secret's certificate)"
+curl -skf "${TLS_URL:-https://localhost:8443}/" | grep -o '"podName":"[^"]*"'
 echo "smoke passed"

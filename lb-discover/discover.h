@@ -34,6 +34,10 @@ struct discover_options {
 	long fall;
 	long health_concurrency;
 	int no_health_check;
+	int health_tls;			/* --health-tls and its options (health.h) */
+	char *health_ca;
+	char *health_sni;
+	int health_tls_insecure;
 	int allow_empty;		/* a source that lists no backends is applied */
 	double override_grace;		/* seconds overrides outlive their backend's listing */
 	long eject_5xx;			/* the proxies' runs of 5xx, summed, that eject (0: off) */

@@ -1,6 +1,7 @@
 /* health: active HTTP health checks with libcurl's multi-socket interface in libev. */
 #include "health.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@ struct check {
 	char address[BUS_ADDRESS_MAX];
 	CURL *easy;
 	struct health *h;
+	struct curl_slist *connect_to;	/* --health-sni: the name's address */
 	struct check *next;
 };
 
@@ -86,6 +88,7 @@ static void check_done(CURL *easy, CURLcode result, void *data)
 	record(h, c, result);
 	h->nrunning--;
 	curl_easy_cleanup(easy);
+	curl_slist_free_all(c->connect_to);
 	for (pp = &h->running; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -93,6 +96,60 @@ static void check_done(CURL *easy, CURLcode result, void *data)
 		}
 	}
 	free(c);
+}
+
+int health_tls_check(const struct health_options *opts, char *err, size_t errsz)
+{
+	FILE *f;
+
+	if (!opts->tls && (opts->ca || opts->sni || opts->insecure)) {
+		snprintf(err, errsz, "--health-ca, --health-sni and --health-tls-insecure need "
+				     "--health-tls");
+		return -1;
+	}
+	if (opts->ca) {
+		f = fopen(opts->ca, "r");
+		if (!f) {
+			snprintf(err, errsz, "--health-ca %s: cannot read it: %s", opts->ca,
+				 strerror(errno));
+			return -1;
+		}
+		fclose(f);
+	}
+	if (opts->sni && (!opts->sni[0] || strpbrk(opts->sni, ":/[]@ "))) {
+		snprintf(err, errsz, "--health-sni \"%s\": not a host name", opts->sni);
+		return -1;
+	}
+	return 0;
+}
+
+/* The check's URL: http://ADDRESS/path, or https:// with --health-tls (to
+ * the SNI name, connected to the address, with --health-sni). 0 or -1. */
+static int set_url(struct health *h, struct check *c, char *url, size_t urlsz)
+{
+	const struct health_options *o = &h->opts;
+	const char *colon = strrchr(c->address, ':');
+	char to[BUS_ADDRESS_MAX + 300];
+
+	if (!o->tls) {
+		snprintf(url, urlsz, "http://%s%s", c->address, o->path);
+		return 0;
+	}
+	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+	if (o->ca)
+		curl_easy_setopt(c->easy, CURLOPT_CAINFO, o->ca);
+	if (!o->sni || !colon) {
+		snprintf(url, urlsz, "https://%s%s", c->address, o->path);
+		return 0;
+	}
+	snprintf(url, urlsz, "https://%s%s%s", o->sni, colon, o->path);
+	snprintf(to, sizeof(to), "%s%s:%s", o->sni, colon, c->address);
+	c->connect_to = curl_slist_append(NULL, to);
+	if (!c->connect_to)
+		return -1;
+	curl_easy_setopt(c->easy, CURLOPT_CONNECT_TO, c->connect_to);
+	return 0;
 }
 
 static void start_check(struct health *h, struct entry *e)
@@ -106,7 +163,11 @@ static void start_check(struct health *h, struct entry *e)
 	}
 	snprintf(c->address, sizeof(c->address), "%s", e->address);
 	c->h = h;
-	snprintf(url, sizeof(url), "http://%s%s", e->address, h->opts.path);
+	if (set_url(h, c, url, sizeof(url)) == -1) {
+		curl_easy_cleanup(c->easy);
+		free(c);
+		return;
+	}
 	curl_easy_setopt(c->easy, CURLOPT_URL, url);
 	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)(h->opts.timeout * 1000));
 	curl_easy_setopt(c->easy, CURLOPT_NOPROXY, "*");
@@ -201,6 +262,7 @@ void health_stop(struct health *h)
 		h->running = c->next;
 		curl_ev_remove(h->curl, c->easy);
 		curl_easy_cleanup(c->easy);
+		curl_slist_free_all(c->connect_to);
 		free(c);
 	}
 	curl_ev_free(h->curl);

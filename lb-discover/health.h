@@ -14,7 +14,15 @@ struct health_options {
 	int rise;		/* successes in a row to come back up */
 	int fall;		/* failures in a row to go down */
 	int concurrency;	/* checks running at once, at most */
+	int tls;		/* --health-tls: checks speak HTTPS */
+	const char *ca;		/* --health-ca: PEM CAs to verify with (NULL: the system's) */
+	const char *sni;	/* --health-sni: the name asked for and verified (NULL: none) */
+	int insecure;		/* --health-tls-insecure: certificates are not verified */
 };
+
+/* Checks the TLS options at start-up: 0, or -1 with "--flag ...: problem"
+ * in err (the CA file must be readable; the others need --health-tls). */
+int health_tls_check(const struct health_options *opts, char *err, size_t errsz);
 
 typedef void (*health_change_cb)(void *data);
 

@@ -66,6 +66,14 @@ static const struct config_field discover_fields[] = {
 	  "failures in a row for a backend to go down" },
 	{ "healthConcurrency", CONFIG_INT, offsetof(struct discover_options, health_concurrency), 1,
 	  100000, NULL, "health checks running at once, at most (spread over the interval)" },
+	{ "healthTls", CONFIG_BOOL, offsetof(struct discover_options, health_tls), 0, 0, NULL,
+	  "health checks speak HTTPS (verified against the system store or --health-ca)" },
+	{ "healthCa", CONFIG_STRING, offsetof(struct discover_options, health_ca), 0, 0, NULL,
+	  "PEM FILE of the CAs health-checked certificates are verified against" },
+	{ "healthSni", CONFIG_STRING, offsetof(struct discover_options, health_sni), 0, 0, NULL,
+	  "NAME the health checks ask for (SNI, Host) and verify" },
+	{ "healthTlsInsecure", CONFIG_BOOL, offsetof(struct discover_options, health_tls_insecure),
+	  0, 0, NULL, "health checks do not verify certificates" },
 	{ "noHealthCheck", CONFIG_BOOL, offsetof(struct discover_options, no_health_check), 0, 0,
 	  NULL, "trust the source: no checks" },
 	{ "allowEmpty", CONFIG_BOOL, offsetof(struct discover_options, allow_empty), 0, 0, NULL,
@@ -342,13 +350,23 @@ int main(int argc, char **argv)
 	if (!opts.no_health_check) {
 		struct health_options ho = { opts.health_path, opts.health_interval,
 					     opts.health_timeout, (int)opts.rise, (int)opts.fall,
-					     (int)opts.health_concurrency };
+					     (int)opts.health_concurrency, opts.health_tls,
+					     opts.health_ca, opts.health_sni,
+					     opts.health_tls_insecure };
 
 		if (opts.health_path[0] != '/') {
 			fprintf(stderr, "lb-discover: --health-path must start with /\n");
 			rc = 2;
 			goto out;
 		}
+		if (health_tls_check(&ho, err, sizeof(err)) == -1) {
+			fprintf(stderr, "lb-discover: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+		if (opts.health_tls_insecure)
+			log_warn("--health-tls-insecure: health checks do not verify certificates",
+				 NULL);
 		d.health = health_start(d.loop, &d.reg, &ho, on_health_change, &d);
 		if (!d.health) {
 			fprintf(stderr, "lb-discover: cannot start health checks (libcurl)\n");

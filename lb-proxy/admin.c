@@ -13,6 +13,7 @@
 #include "http_response.h"
 #include "log.h"
 #include "timefmt.h"
+#include "tls_server.h"
 #include "upstream.h"
 
 #define ADMIN_TIMEOUT 10.0
@@ -99,9 +100,14 @@ static void info(struct proxy *px, struct buf *b)
 		buf_append_str(b, "\"}}");
 	}
 	buf_appendf(b, "],\"queue\":{\"length\":%u,\"size\":%ld,\"timeout\":%g,"
-		    "\"max_per_backend\":%ld,\"timeouts\":%llu,\"full\":%llu}}",
+		    "\"max_per_backend\":%ld,\"timeouts\":%llu,\"full\":%llu}",
 		    px->metrics.queue_length, px->opts->queue_size, px->opts->queue_timeout,
 		    px->opts->max_per_backend, px->metrics.queue_timeouts, px->metrics.queue_full);
+	if (px->tls_server) {
+		buf_append_str(b, ",\"tls\":");
+		tls_server_info(px->tls_server, b);
+	}
+	buf_append_str(b, "}");
 }
 
 /*
@@ -187,6 +193,8 @@ static void answer(struct admin_conn *c)
 			metrics_render_rate(&body, px->rate.limited, px->rate.eff_rate,
 					    px->rate.eff_burst, px->rate.share, px->rate.used,
 					    px->rate.evicted);
+		if (px->tls_server || px->opts->backend_tls)
+			tls_server_metrics(px->tls_server, &body);
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

@@ -39,6 +39,7 @@ struct backend {
 	char sticky_id[17];		/* its sticky cookie value, once computed (sticky.c) */
 	struct histogram latency;	/* of the requests it answered */
 	struct outlier outlier;		/* the circuit breaker (outlier.c) */
+	void *tls_session;		/* --backend-tls: the last session, to resume (upstream.c) */
 	struct backend *all_next;	/* in the list of live backend objects */
 };
 

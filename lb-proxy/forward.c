@@ -12,6 +12,7 @@
 #include "retry.h"
 #include "sticky.h"
 #include "timefmt.h"
+#include "transport_tls.h"
 #include "upstream.h"
 
 void forward_release(struct session *s)
@@ -259,6 +260,17 @@ int forward_connected(struct session *s)
 	socklen_t len = sizeof(err);
 
 	getsockopt(s->up->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err == 0 && !s->up->tr.handshake_done) {
+		/* --backend-tls: the handshake, in the connect's time; a failed
+		 * one (a certificate not verified) is a connect error. */
+		int rc = transport_tls_handshake(&s->up->tr);
+
+		if (rc == 0)
+			return 0;
+		if (rc == -1)
+			return forward_failed(s, "tls", transport_tls_last_error(), 502, 1) == -1 ? -1
+												  : 0;
+	}
 	if (err == 0) {
 		session_exchange_start(s);
 		return 0;

@@ -22,6 +22,7 @@
 #include "sticky.h"
 #include "subscriber.h"
 #include "timefmt.h"
+#include "tls_server.h"
 #include "transport_tls.h"
 #include "upstream.h"
 
@@ -153,6 +154,20 @@ static const struct config_field proxy_fields[] = {
 	{ "rateTableSize", CONFIG_INT, offsetof(struct proxy_options, rate_table_size), 1,
 	  RATELIMIT_TABLE_MAX, NULL, "clients --rate-limit tracks at once (least recently seen "
 	  "forgotten)" },
+	{ "tlsDir", CONFIG_STRING, offsetof(struct proxy_options, tls_dir), 0, 0, NULL,
+	  "DIR of NAME.crt/NAME.key pairs or SUB/tls.crt secrets, chosen by SNI (first: default)" },
+	{ "tlsTicketKeys", CONFIG_STRING, offsetof(struct proxy_options, tls_ticket_keys), 0, 0,
+	  NULL, "FILE of base64 session ticket keys shared by a fleet (first encrypts)" },
+	{ "tlsResumption", CONFIG_BOOL, offsetof(struct proxy_options, tls_resumption), 0, 0, NULL,
+	  "clients may resume TLS sessions (tickets, session cache; off: full handshakes)" },
+	{ "backendTls", CONFIG_BOOL, offsetof(struct proxy_options, backend_tls), 0, 0, NULL,
+	  "backends speak TLS (verified against the system store or --backend-ca)" },
+	{ "backendCa", CONFIG_STRING, offsetof(struct proxy_options, backend_ca), 0, 0, NULL,
+	  "PEM FILE of the CAs backend certificates are verified against" },
+	{ "backendSni", CONFIG_STRING, offsetof(struct proxy_options, backend_sni), 0, 0, NULL,
+	  "NAME sent as SNI to backends and verified in their certificates" },
+	{ "backendTlsInsecure", CONFIG_BOOL, offsetof(struct proxy_options, backend_tls_insecure), 0,
+	  0, NULL, "do not verify backend certificates (a warning at start-up)" },
 	CONFIG_LOG_FIELDS(struct proxy_options),
 };
 
@@ -509,24 +524,60 @@ static int rate_setup(struct proxy *px, const struct proxy_options *opts,
 	return 0;
 }
 
-/* --tls-cert and --tls-key: the client listener's TLS context. Returns 0
- * (px->tls stays NULL without them), or -1 after saying what is wrong on
- * stderr (exit 2). */
-static int tls_setup(struct proxy *px, const struct proxy_options *opts)
-{
-	char err[512];
+static struct tls_server tls_server;
 
-	if (!opts->tls_cert && !opts->tls_key)
+/* --tls-cert/--tls-key, --tls-dir, --tls-ticket-keys: the client listener's
+ * TLS (px->tls stays NULL without them); --backend-tls and its flags.
+ * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
+static int tls_setup(struct proxy *px, const struct proxy_options *opts,
+		     struct upstream_limits *limits)
+{
+	struct tls_server_options to = { opts->tls_cert, opts->tls_key, opts->tls_dir,
+					 opts->tls_ticket_keys, opts->tls_resumption };
+	char err[1024];
+
+	if (!opts->backend_tls && (opts->backend_ca || opts->backend_sni ||
+				   opts->backend_tls_insecure)) {
+		fprintf(stderr, "lb-proxy: --backend-ca, --backend-sni and --backend-tls-insecure "
+				"need --backend-tls\n");
+		return -1;
+	}
+	if (opts->backend_tls) {
+		limits->tls = transport_tls_client_ctx_new(opts->backend_ca,
+							   !opts->backend_tls_insecure, err,
+							   sizeof(err));
+		if (!limits->tls) {
+			fprintf(stderr, "lb-proxy: %s\n", err);
+			return -1;
+		}
+		limits->tls_sni = opts->backend_sni;
+		if (opts->backend_tls_insecure)
+			log_warn("--backend-tls-insecure: backend certificates are not verified "
+				 "(anyone on the path can read and change the traffic)", NULL);
+	}
+	if (!opts->tls_cert && !opts->tls_key && !opts->tls_dir) {
+		if (opts->tls_ticket_keys) {
+			fprintf(stderr, "lb-proxy: --tls-ticket-keys needs --tls-cert/--tls-key or "
+					"--tls-dir\n");
+			return -1;
+		}
 		return 0;
-	if (!opts->tls_cert || !opts->tls_key) {
+	}
+	if (!opts->tls_cert != !opts->tls_key) {
 		fprintf(stderr, "lb-proxy: give --tls-cert and --tls-key together\n");
 		return -1;
 	}
-	px->tls = transport_tls_ctx_new(opts->tls_cert, opts->tls_key, err, sizeof(err));
-	if (!px->tls) {
+	if (opts->tls_ticket_keys && !opts->tls_resumption) {
+		fprintf(stderr, "lb-proxy: --tls-ticket-keys is for resumption: not with "
+				"--tls-resumption off\n");
+		return -1;
+	}
+	if (tls_server_init(&tls_server, &to, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		return -1;
 	}
+	px->tls = tls_server.ctx;
+	px->tls_server = &tls_server;
 	return 0;
 }
 
@@ -607,9 +658,11 @@ static void proxy_release(struct proxy *px)
 	balancer_release(&px->balancer);
 	backend_set_release(&px->set);
 	session_cache_release();
-	transport_tls_ctx_free(px->tls);
+	if (px->tls_server)
+		tls_server_release(px->tls_server);
 	px->tls = NULL;
 	ratelimit_release(&px->rate);
+	px->tls_server = NULL;
 }
 
 int main(int argc, char **argv)
@@ -653,6 +706,7 @@ int main(int argc, char **argv)
 		.tls_handshake_timeout = 10,
 		.rate_key = "client-ip",
 		.rate_table_size = RATELIMIT_TABLE_DEFAULT,
+		.tls_resumption = 1,
 	};
 	struct upstream_limits limits;
 	struct config_result cfg;
@@ -706,11 +760,12 @@ int main(int argc, char **argv)
 		px.rundir = rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
+	memset(&limits, 0, sizeof(limits));
 	if (traffic_rules_setup(&px, &opts) == -1 || balancing_setup(&px, &opts) == -1 ||
 	    retry_setup(&px, &opts) == -1 || rate_setup(&px, &opts, &cfg) == -1 ||
-	    fit_descriptor_limit(&opts) == -1 || tls_setup(&px, &opts) == -1) {
+	    fit_descriptor_limit(&opts) == -1 || tls_setup(&px, &opts, &limits) == -1) {
+		transport_tls_ctx_free(limits.tls);
 		balancer_release(&px.balancer);
-		transport_tls_ctx_free(px.tls);
 		ratelimit_release(&px.rate);
 		backend_set_release(&px.set);
 		config_result_release(&cfg);
@@ -731,6 +786,8 @@ int main(int argc, char **argv)
 	limits.pool_size = (unsigned)opts.upstream_pool_size;
 	limits.idle_timeout = opts.upstream_idle_timeout;
 	upstream_setup(px.loop, &limits);
+	if (px.tls_server && tls_server_watch(px.tls_server, px.loop, err, sizeof(err)) == -1)
+		log_warn("TLS files are not watched: reload them with SIGHUP", "error=\"%s\"", err);
 	ev_timer_init(&px.drain_timer, on_drain_timeout, opts.drain_timeout, 0);
 	px.drain_timer.data = &px;
 	ev_timer_init(&px.trim_timer, on_trim, TRIM_SECONDS, TRIM_SECONDS);
@@ -787,6 +844,7 @@ out:
 	subscriber_release(&sub);
 	admin_release(&admin);
 	proxy_release(&px);
+	upstream_release();
 	config_result_release(&cfg);
 	ev_loop_destroy(px.loop);
 	return rc;

@@ -73,17 +73,26 @@ struct proxy_options {
 	long rate_burst;		/* --rate-burst (0: N) */
 	char *rate_key;			/* --rate-key client-ip | header:NAME */
 	long rate_table_size;		/* --rate-table-size: keys tracked at once */
+	char *tls_dir;			/* pairs chosen by SNI (NAME.crt/NAME.key, SUB/tls.crt) */
+	char *tls_ticket_keys;		/* a fleet's shared session ticket keys */
+	int tls_resumption;		/* clients may resume sessions (tickets, cache) */
+	int backend_tls;		/* backends speak TLS */
+	char *backend_ca;		/* PEM CA file backends are verified against */
+	char *backend_sni;		/* SNI and the name verified on backends */
+	int backend_tls_insecure;	/* backend certificates are not verified */
 };
 
 struct session;
 struct exchange;
 struct ssl_ctx_st;
+struct tls_server;
 
 struct proxy {
 	struct ev_loop *loop;
 	const struct proxy_options *opts;
 	struct listener listener;
 	struct ssl_ctx_st *tls;		/* the client listener's TLS context, or NULL */
+	struct tls_server *tls_server;	/* its certificates and their reload, or NULL */
 	struct backend_set set;
 	struct balancer balancer;	/* over `set`, rebuilt when it changes */
 	struct hashkey hash_key;

@@ -747,11 +747,31 @@ static void update_watchers(struct session *s)
 	else
 		ev_io_stop(loop, &s->wio);
 	if (s->up) {
-		if (uread)
+		struct transport *ut = &s->up->tr;
+		int uwrite = s->up_blocked || s->state == SESSION_CONNECT;
+
+		/* --backend-tls: the handshake, or a read or write, may wait for
+		 * the other direction (never for a plain socket) */
+		if (s->state == SESSION_CONNECT) {
+			if (ut->read_want == TRANSPORT_WANT_READ) {
+				uread = 1;
+				uwrite = 0;
+			}
+		} else if (ut->read_want == TRANSPORT_WANT_WRITE && uread) {
+			uwrite = 1;
+			uread = 0;
+		} else if (s->up_blocked && ut->write_want == TRANSPORT_WANT_READ) {
+			uread = 1;
+			uwrite = 0;
+		}
+		if (uread) {
 			ev_io_start(loop, &s->up->rio);
-		else
+			if (transport_pending(ut))
+				ev_feed_event(loop, &s->up->rio, EV_READ);
+		} else {
 			ev_io_stop(loop, &s->up->rio);
-		if (s->up_blocked || s->state == SESSION_CONNECT)
+		}
+		if (uwrite)
 			ev_io_start(loop, &s->up->wio);
 		else
 			ev_io_stop(loop, &s->up->wio);
@@ -953,9 +973,19 @@ void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
 	ssize_t n;
-	(void)loop;
 	(void)revents;
 
+	if (s->state == SESSION_CONNECT) {
+		/* a TLS handshake with the backend waited to read */
+		if (forward_connected(s) == 0)
+			pump(s);
+		return;
+	}
+	if (s->up_blocked && s->up->tr.write_want == TRANSPORT_WANT_READ) {
+		/* A TLS write waited for this: retry it once the read is done. */
+		s->up->tr.write_want = TRANSPORT_WANT_NONE;
+		ev_feed_event(loop, &s->up->wio, EV_WRITE);
+	}
 	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
 		relay_uin_compact(s);
 	n = relay_read(s, &s->up->tr, &s->uin);
@@ -964,8 +994,11 @@ void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EAGAIN || errno == EINTR) {
+			if (s->up->tr.read_want == TRANSPORT_WANT_WRITE)
+				update_watchers(s);
 			return;
+		}
 		if (s->state == SESSION_TUNNEL) {
 			session_close(s);
 			return;
@@ -1007,11 +1040,21 @@ void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 void session_upstream_on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct session *s = w->data;
-	(void)loop;
 	(void)revents;
 
-	if (s->state == SESSION_CONNECT && forward_connected(s) == -1)
-		return;
+	if (s->state == SESSION_CONNECT) {
+		if (forward_connected(s) == -1)
+			return;
+		if (s->state == SESSION_CONNECT) {	/* a TLS handshake goes on */
+			pump(s);
+			return;
+		}
+	}
+	if (s->up && s->up->tr.read_want == TRANSPORT_WANT_WRITE) {
+		/* A TLS read waited for this: retry it after the writes. */
+		s->up->tr.read_want = TRANSPORT_WANT_NONE;
+		ev_feed_event(loop, &s->up->rio, EV_READ);
+	}
 	s->up_blocked = 0;
 	pump(s);
 }

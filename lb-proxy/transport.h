@@ -48,6 +48,7 @@ struct transport {
 	unsigned failed : 1;		/* TLS: a fatal error (no close_notify) */
 	unsigned plain_http : 1;	/* TLS: the peer spoke plain HTTP */
 	unsigned read_more : 1;		/* TLS: a read filled its room with bytes left */
+	unsigned connect_side : 1;	/* TLS: we connected (to a backend) */
 };
 
 extern const struct transport_ops transport_plain_ops;
@@ -60,7 +61,7 @@ static inline void transport_plain_init(struct transport *t, int fd)
 	t->ssl = NULL;
 	t->read_want = t->write_want = TRANSPORT_WANT_NONE;
 	t->handshake_done = 1;
-	t->failed = t->plain_http = t->read_more = 0;
+	t->failed = t->plain_http = t->read_more = t->connect_side = 0;
 }
 
 /* The calls the session and relay make. A plain socket takes a direct path

@@ -44,16 +44,6 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 	return SSL_TLSEXT_ERR_OK;
 }
 
-/* An encrypted key is refused rather than prompting on a terminal. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
 static const char *openssl_reason(void)
 {
 	const char *r = ERR_reason_error_string(ERR_peek_last_error());
@@ -61,91 +51,16 @@ static const char *openssl_reason(void)
 	return r ? r : "unknown error";
 }
 
-/* Loads the certificate chain; 0 or -1 with err set. */
-static int load_cert(SSL_CTX *ctx, const char *cert, char *err, size_t errsz)
+struct transport_tls_stats transport_tls_stats;
+
+/* What both sides share: TLS 1.2 and 1.3, Mozilla's ciphers and groups. */
+static int ctx_common(SSL_CTX *ctx, char *err, size_t errsz)
 {
-	FILE *f = fopen(cert, "r");
-	X509 *x;
-
-	if (!f) {
-		snprintf(err, errsz, "--tls-cert %s: cannot read it: %s", cert, strerror(errno));
-		return -1;
-	}
-	x = PEM_read_X509(f, NULL, no_passphrase, NULL);
-	fclose(f);
-	if (!x) {
-		snprintf(err, errsz, "--tls-cert %s: not a PEM certificate (%s)", cert,
-			 openssl_reason());
-		return -1;
-	}
-	X509_free(x);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		snprintf(err, errsz, "--tls-cert %s: not a PEM certificate chain (%s)", cert,
-			 openssl_reason());
-		return -1;
-	}
-	return 0;
-}
-
-/* Loads the key and checks it against the certificate; 0 or -1 with err set. */
-static int load_key(SSL_CTX *ctx, const char *key, const char *cert, char *err, size_t errsz)
-{
-	FILE *f = fopen(key, "r");
-	EVP_PKEY *pkey;
-	int rc = -1;
-
-	if (!f) {
-		snprintf(err, errsz, "--tls-key %s: cannot read it: %s", key, strerror(errno));
-		return -1;
-	}
-	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
-	fclose(f);
-	if (!pkey) {
-		snprintf(err, errsz, "--tls-key %s: not a PEM private key, or an encrypted one (%s)",
-			 key, openssl_reason());
-		return -1;
-	}
-	if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), pkey) != 1) {
-		snprintf(err, errsz, "--tls-key %s: the key does not match the certificate in %s", key,
-			 cert);
-		goto out;
-	}
-	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {
-		snprintf(err, errsz, "--tls-key %s: cannot use the key (%s)", key, openssl_reason());
-		goto out;
-	}
-	rc = 0;
-out:
-	EVP_PKEY_free(pkey);
-	return rc;
-}
-
-static void warn_if_expired(SSL_CTX *ctx, const char *cert)
-{
-	X509 *x = SSL_CTX_get0_certificate(ctx);
-
-	if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
-		log_warn("the TLS certificate has expired: clients will refuse it", "file=%s", cert);
-	else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
-		log_warn("the TLS certificate is not valid yet: clients will refuse it", "file=%s",
-			 cert);
-}
-
-struct ssl_ctx_st *transport_tls_ctx_new(const char *cert, const char *key, char *err,
-					 size_t errsz)
-{
-	static const unsigned char sid_ctx[] = "lb-proxy";
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	if (!ctx) {
-		snprintf(err, errsz, "cannot make a TLS context (%s)", openssl_reason());
-		return NULL;
-	}
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
-	    SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1 || SSL_CTX_set_dh_auto(ctx, 1) != 1) {
+	    SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1) {
 		snprintf(err, errsz, "cannot configure TLS (%s)", openssl_reason());
-		goto fail;
+		return -1;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 					 SSL_OP_NO_COMPRESSION);
@@ -156,17 +71,88 @@ struct ssl_ctx_st *transport_tls_ctx_new(const char *cert, const char *key, char
 	/* Read what the kernel has in one go: fewer read syscalls; what is left
 	 * in OpenSSL's buffer shows in the transport's `pending`. */
 	SSL_CTX_set_read_ahead(ctx, 1);
+	return 0;
+}
+
+struct ssl_ctx_st *transport_tls_ctx_new(char *err, size_t errsz)
+{
+	static const unsigned char sid_ctx[] = "lb-proxy";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	err[0] = 0;
+	if (!ctx) {
+		snprintf(err, errsz, "cannot make a TLS context (%s)", openssl_reason());
+		return NULL;
+	}
+	if (ctx_common(ctx, err, errsz) == -1 || SSL_CTX_set_dh_auto(ctx, 1) != 1) {
+		if (!err[0])
+			snprintf(err, errsz, "cannot configure TLS (%s)", openssl_reason());
+		goto fail;
+	}
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
-	if (load_cert(ctx, cert, err, errsz) == -1 || load_key(ctx, key, cert, err, errsz) == -1)
-		goto fail;
-	warn_if_expired(ctx, cert);
 	ERR_clear_error();
 	return ctx;
 fail:
 	ERR_clear_error();
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/* A new session from a backend (a TLS 1.3 ticket comes after the handshake):
+ * kept in the slot the connection was given, for the next connection. */
+static int client_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+	void **slot = SSL_get_app_data(ssl);
+
+	if (!slot)
+		return 0;
+	if (*slot)
+		SSL_SESSION_free(*slot);
+	*slot = sess;
+	return 1;
+}
+
+struct ssl_ctx_st *transport_tls_client_ctx_new(const char *ca, int verify, char *err,
+						size_t errsz)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	err[0] = 0;
+	if (!ctx) {
+		snprintf(err, errsz, "cannot make a TLS context (%s)", openssl_reason());
+		return NULL;
+	}
+	if (ctx_common(ctx, err, errsz) == -1)
+		goto fail;
+	if (ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		snprintf(err, errsz, "--backend-ca %s: not a readable PEM file of CA certificates "
+				     "(%s)", ca, openssl_reason());
+		goto fail;
+	}
+	if (!ca && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errsz, "cannot load the system's CA certificates (%s)",
+			 openssl_reason());
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof(alpn_http11) - 1) != 0) {
+		snprintf(err, errsz, "cannot configure TLS (%s)", openssl_reason());
+		goto fail;
+	}
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, client_new_session);
+	ERR_clear_error();
+	return ctx;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+void transport_tls_session_free(void *session)
+{
+	SSL_SESSION_free(session);
 }
 
 void transport_tls_ctx_free(struct ssl_ctx_st *ctx)
@@ -344,23 +330,93 @@ int transport_tls_accept(struct transport *t, struct ssl_ctx_st *ctx, int fd)
 	t->fd = fd;
 	t->ssl = ssl;
 	t->read_want = t->write_want = TRANSPORT_WANT_NONE;
-	t->handshake_done = t->failed = t->plain_http = t->read_more = 0;
+	t->handshake_done = t->failed = t->plain_http = t->read_more = t->connect_side = 0;
 	return 0;
+}
+
+int transport_tls_connect(struct transport *t, struct ssl_ctx_st *ctx, int fd,
+			  const char *sni, const char *verify_name, const char *verify_ip,
+			  void **session_slot)
+{
+	SSL *ssl = SSL_new(ctx);
+	X509_VERIFY_PARAM *param;
+
+	if (!ssl || SSL_set_fd(ssl, fd) != 1)
+		goto fail;
+	param = SSL_get0_param(ssl);
+	if ((sni && SSL_set_tlsext_host_name(ssl, sni) != 1) ||
+	    (verify_name && X509_VERIFY_PARAM_set1_host(param, verify_name, 0) != 1) ||
+	    (!verify_name && verify_ip && X509_VERIFY_PARAM_set1_ip_asc(param, verify_ip) != 1))
+		goto fail;
+	if (session_slot) {
+		SSL_set_app_data(ssl, session_slot);
+		if (*session_slot)
+			SSL_set_session(ssl, *session_slot);
+	}
+	SSL_set_connect_state(ssl);
+	t->ops = &tls_ops;
+	t->fd = fd;
+	t->ssl = ssl;
+	t->read_want = t->write_want = TRANSPORT_WANT_NONE;
+	t->handshake_done = t->failed = t->plain_http = t->read_more = 0;
+	t->connect_side = 1;
+	return 0;
+fail:
+	SSL_free(ssl);
+	ERR_clear_error();
+	return -1;
+}
+
+/* Why the last handshake failed, for the log. */
+static char last_error[160];
+
+const char *transport_tls_last_error(void)
+{
+	return last_error[0] ? last_error : "TLS handshake failed";
+}
+
+static int version_index(const SSL *ssl)
+{
+	int v = SSL_version(ssl);
+
+	return v == TLS1_3_VERSION ? TRANSPORT_TLS_V13 : v == TLS1_2_VERSION ? TRANSPORT_TLS_V12
+									 : TRANSPORT_TLS_VOTHER;
 }
 
 int transport_tls_handshake(struct transport *t)
 {
 	int rc = SSL_do_handshake(t->ssl);
+	unsigned long long(*count)[TRANSPORT_TLS_OUTCOMES] =
+		transport_tls_stats.handshakes[t->connect_side];
 
 	t->read_want = TRANSPORT_WANT_NONE;
 	if (rc == 1) {
 		t->handshake_done = 1;
+		count[version_index(t->ssl)][SSL_session_reused(t->ssl) ? TRANSPORT_TLS_RESUMED
+									: TRANSPORT_TLS_FULL]++;
 		return 1;
 	}
+	last_error[0] = 0;
+	if (t->connect_side && SSL_get_verify_result(t->ssl) != X509_V_OK)
+		snprintf(last_error, sizeof(last_error), "certificate verify failed: %s",
+			 X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
+	else if (ERR_peek_error())
+		snprintf(last_error, sizeof(last_error), "%s", openssl_reason());
 	if (tls_result(t, rc, &t->read_want) == -1 && errno == EAGAIN)
 		return 0;
 	t->failed = 1;
+	count[version_index(t->ssl)][TRANSPORT_TLS_FAILED]++;
 	return -1;
+}
+
+int transport_tls_idle_check(struct transport *t)
+{
+	char c;
+	int n = SSL_read(t->ssl, &c, 1);
+	int e = SSL_get_error(t->ssl, n);
+
+	ERR_clear_error();
+	return n <= 0 && e == SSL_ERROR_WANT_READ ? 0 : -1;
 }
 
 void transport_tls_to_plain(struct transport *t)

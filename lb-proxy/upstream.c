@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "transport_tls.h"
 
 static struct ev_loop *up_loop;
 static struct upstream_limits up_limits;
@@ -33,18 +34,29 @@ void upstream_close(struct upstream *u)
 	free(u);
 }
 
+/* Called when b is removed from the set and when it is freed: its TLS
+ * session goes too (a backend that comes back starts afresh). */
 static void close_idle(struct backend *b)
 {
 	while (!LIST_EMPTY(&b->idle))
 		upstream_close(LIST_FIRST(&b->idle));
+	if (b->tls_session && b->refs == 0) {
+		transport_tls_session_free(b->tls_session);
+		b->tls_session = NULL;
+	}
 }
 
-/* Anything readable on a pooled connection is a close or junk: drop it. */
+/* Anything readable on a pooled connection is a close or junk: drop it
+ * (but TLS's own messages, a TLS 1.3 session ticket, leave it pooled). */
 static void pool_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct upstream *u = w->data;
 	(void)loop;
 	(void)revents;
-	upstream_close(w->data);
+
+	if (u->tr.ssl && transport_tls_idle_check(&u->tr) == 0)
+		return;
+	upstream_close(u);
 }
 
 static void pool_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -59,6 +71,12 @@ void upstream_setup(struct ev_loop *loop, const struct upstream_limits *limits)
 	up_loop = loop;
 	up_limits = *limits;
 	backend_close_idle = close_idle;
+}
+
+void upstream_release(void)
+{
+	transport_tls_ctx_free(up_limits.tls);
+	up_limits.tls = NULL;
 }
 
 unsigned upstream_open_count(void)
@@ -105,6 +123,18 @@ struct upstream *upstream_connect(struct backend *b)
 		return NULL;
 	}
 	transport_plain_init(&u->tr, fd);
+	if (up_limits.tls) {
+		char ip[64];
+
+		net_addr_ip((struct sockaddr *)&b->addr.ss, ip, sizeof(ip));
+		if (transport_tls_connect(&u->tr, up_limits.tls, fd, up_limits.tls_sni,
+					  up_limits.tls_sni, ip, &b->tls_session) == -1) {
+			close(fd);
+			free(u);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	u->be = b;
 	u->loop = up_loop;
 	backend_ref(b);

@@ -13,7 +13,7 @@
 #define UNSENT_LIMIT (64 * 1024)
 
 struct upstream {
-	struct transport tr;		/* plain for now; TLS to backends fits here */
+	struct transport tr;		/* plain, or TLS with --backend-tls */
 	struct backend *be;		/* holds a reference */
 	struct ev_loop *loop;
 	ev_io rio, wio;			/* the session's callbacks while in use */
@@ -27,10 +27,18 @@ struct upstream {
 struct upstream_limits {
 	unsigned pool_size;		/* idle connections kept per backend */
 	double idle_timeout;		/* seconds a pooled connection is kept */
+	struct ssl_ctx_st *tls;		/* --backend-tls: the client context (owned), or NULL */
+	const char *tls_sni;		/* --backend-sni, or NULL */
 };
 
+struct ssl_ctx_st;
+
+/* Takes the limits (and owns limits->tls from now on). */
 void upstream_setup(struct ev_loop *loop, const struct upstream_limits *limits);
-/* Starts a non-blocking connect to b. Returns the connection (its connect
+/* Frees what upstream_setup took (after the last connection closed). */
+void upstream_release(void);
+/* Starts a non-blocking connect to b (with --backend-tls, a TLS client over
+ * it: forward.c drives the handshake). Returns the connection (its connect
  * completes when wio fires), or NULL with errno set if it failed at once.
  * Out of descriptors, it closes an idle pooled connection and tries again. */
 struct upstream *upstream_connect(struct backend *b);

@@ -1,13 +1,16 @@
 """lb-proxy against HAProxy (nbthread 1) and nginx (1 worker), configured alike
 (round robin over the same three lb-echo backends, upstream keep-alive; and
-least-request / consistent hashing by a header for the algorithm cases),
+least-request / consistent hashing by a header for the algorithm cases; TLS
+to clients with the same ECDSA P-256 certificate for the TLS cases),
 driven by the same wrk runs, alternating, several rounds. Prints req/s, p50,
-p99 per case and the ratios; then the RSS of each proxy holding 10,000 idle
+p99, the proxy's CPU per request per case and the ratios; then the RSS of each proxy holding 10,000 idle
 client connections."""
 import os
 import socket
 import statistics
+import subprocess
 import sys
+import urllib.request
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -28,10 +31,40 @@ SETUPS = {
     "least-request": (["--balance", "least-request"], "  balance leastconn", "least_conn;"),
     "maglev": (["--balance", "maglev", "--hash-key", "header:X-User"],
                "  balance hdr(X-User)\n  hash-type consistent", "hash $http_x_user consistent;"),
+    # TLS to clients, the same ECDSA P-256 certificate for all three
+    # (TLS 1.2 and 1.3, ALPN http/1.1, Mozilla's intermediate ciphers)
+    "tls": ([], "  balance roundrobin", ""),
 }
 
+INTERMEDIATE = ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305")
 
-def haproxy(procs, port, backends, balance="  balance roundrobin", name="haproxy"):
+
+def make_cert(d):
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1: (cert, key, both in one file)."""
+    cert, key, both = (os.path.join(d, n) for n in ("bench.crt", "bench.key", "bench.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    with open(both, "w") as out:
+        for part in (cert, key):
+            with open(part) as f:
+                out.write(f.read())
+    return cert, key, both
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds of pid so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def haproxy(procs, port, backends, balance="  balance roundrobin", name="haproxy", bind_extra="",
+            global_extra=""):
     d = os.path.join(procs.dir, name)
     os.makedirs(d, exist_ok=True)
     conf = os.path.join(d, "haproxy.cfg")
@@ -44,6 +77,7 @@ def haproxy(procs, port, backends, balance="  balance roundrobin", name="haproxy
   # them at 20,000: without this it refuses to start with maxconn 10,100.
   # Idle client connections need only one each.
   no strict-limits
+{global_extra}
 defaults
   mode http
   timeout connect 5s
@@ -52,7 +86,7 @@ defaults
   option http-keep-alive
   http-reuse always
 frontend fe
-  bind 127.0.0.1:{port}
+  bind 127.0.0.1:{port}{bind_extra}
   default_backend be
 backend be
 {balance}
@@ -66,23 +100,40 @@ def start_setup(procs, backends, setup):
     lb_args, ha_balance, ngx_directive = SETUPS[setup]
     ports = {"lb-proxy": free_port(), "haproxy": free_port(), "nginx": free_port()}
     pids = {}
+    ha_bind = ha_global = ngx_listen = ""
+    if setup == "tls":
+        cert, key, both = make_cert(procs.dir)
+        # wrk offers its last session again on reconnecting (SSL_clear keeps
+        # it): resumption is off on all three, so each new connection is a
+        # full handshake
+        lb_args = lb_args + ["--tls-cert", cert, "--tls-key", key, "--tls-resumption", "off"]
+        ha_bind = f" ssl crt {both} alpn http/1.1 no-tls-tickets"
+        ha_global = (f"  ssl-default-bind-ciphers {INTERMEDIATE}\n"
+                     "  ssl-default-bind-options ssl-min-ver TLSv1.2\n"
+                     "  tune.ssl.cachesize 0\n"
+                     "  tune.ssl.default-dh-param 2048")
+        ngx_listen = (f" ssl; ssl_certificate {cert}; ssl_certificate_key {key};"
+                      f" ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers {INTERMEDIATE};"
+                      " ssl_session_tickets off; ssl_session_cache off")
+    admin_port = free_port()
     pids["lb-proxy"] = procs.start([os.path.join(BIN, "lb-proxy"), "--listen",
                                     f"127.0.0.1:{ports['lb-proxy']}", "--admin",
-                                    f"127.0.0.1:{free_port()}", "--backends", ",".join(backends),
+                                    f"127.0.0.1:{admin_port}", "--backends", ",".join(backends),
                                     "--access-log", "off", *lb_args,
                                     *os.environ.get("LB_PROXY_ARGS", "").split()],
                                    name="lb-proxy", under_test=True).pid
     pids["haproxy"] = haproxy(procs, ports["haproxy"], backends, ha_balance,
-                              name=f"haproxy-{setup}").pid
+                              name=f"haproxy-{setup}", bind_extra=ha_bind,
+                              global_extra=ha_global).pid
     upstream = " ".join(f"server {b};" for b in backends)
     pids["nginx"] = nginx(procs, f"""
   upstream be {{ {ngx_directive} {upstream} keepalive 64; }}
-  server {{ listen 127.0.0.1:{ports['nginx']} reuseport;
+  server {{ listen 127.0.0.1:{ports['nginx']} reuseport{ngx_listen};
     location / {{ proxy_pass http://be; proxy_http_version 1.1;
                  proxy_set_header Connection ""; }} }}""").pid
     for p in ports.values():
         wait_port(p)
-    return {p: (ports[p], pids[p]) for p in ports}
+    return {p: (ports[p], pids[p], admin_port if p == "lb-proxy" else None) for p in ports}
 
 
 def rss_kb(pid):
@@ -159,6 +210,11 @@ def main():
             ("round-robin, 1,000 X-User keys", "/", {"script": users_lua}, 64, "round-robin"),
             ("least-request, 1,000 X-User keys", "/", {"script": users_lua}, 64, "least-request"),
             ("maglev by X-User, 1,000 keys", "/", {"script": users_lua}, 64, "maglev"),
+            # wrk does not resume sessions: each Connection: close request is
+            # a full handshake (TLS 1.3, X25519, ECDSA P-256)
+            ("TLS keep-alive GET", "/", {}, 64, "tls"),
+            ("TLS new handshakes (Connection: close)", "/", {"headers": ["Connection: close"]},
+             64, "tls"),
         ]
         if CASES:
             cases = [c for c in cases if any(w in c[0] for w in CASES)]
@@ -166,16 +222,28 @@ def main():
             setups[setup] = start_setup(procs, backends, setup)
         first = setups[cases[0][4]] if cases else {}
         ports = {p: v[0] for p, v in setups.get("round-robin", first).items()}
+        if "round-robin" not in setups:
+            IDLE = 0  # the RSS case runs on the plain setup only
+        else:
+            IDLE = IDLE_CONNS
         pids = {p: v[1] for p, v in setups.get("round-robin", first).items()}
         results = {}
         for name, path, kw, conns, setup in cases:
             for r in range(ROUNDS):
                 for proxy in ("lb-proxy", "haproxy", "nginx"):
-                    res = wrk(f"http://127.0.0.1:{setups[setup][proxy][0]}{path}",
+                    scheme = "https" if setup == "tls" else "http"
+                    port, pid, _ = setups[setup][proxy]
+                    cpu = cpu_seconds(pid)
+                    res = wrk(f"{scheme}://127.0.0.1:{port}{path}",
                               duration=DURATION, connections=conns, **kw)
+                    # the proxy's CPU per request: what a core costs, not how
+                    # the machine's cores were shared
+                    res["cpu_us"] = ((cpu_seconds(pid) - cpu) * 1e6 /
+                                     max(1.0, res["rps"] * DURATION))
                     results.setdefault((name, proxy), []).append(res)
                     print(f"{name:30s} round {r + 1} {proxy:9s} {res['rps']:10.0f} req/s "
                           f"p50 {res['p50']:.3f} ms p99 {res['p99']:.3f} ms "
+                          f"cpu {res['cpu_us']:.1f} us/req "
                           f"non-2xx {res['non2xx']} {res['sockerr']}", flush=True)
         print(f"\nwrk -t1 -d{DURATION}s (-c64; -c16 and -c1 for 1 MiB), median of {ROUNDS} rounds, "
               f"3 lb-echo backends, all on this machine"
@@ -186,15 +254,26 @@ def main():
             med = {}
             for proxy in ("lb-proxy", "haproxy", "nginx"):
                 rs = results[(name, proxy)]
-                med[proxy] = {k: statistics.median(x[k] for x in rs) for k in ("rps", "p50", "p99")}
+                med[proxy] = {k: statistics.median(x[k] for x in rs)
+                              for k in ("rps", "p50", "p99", "cpu_us")}
             rows.append([name,
                          *(f"{med[p]['rps']:.0f}" for p in ("lb-proxy", "haproxy", "nginx")),
                          *(f"{med[p]['p99']:.2f}" for p in ("lb-proxy", "haproxy", "nginx")),
                          f"{med['lb-proxy']['rps'] / med['haproxy']['rps']:.2f}x",
-                         f"{med['lb-proxy']['rps'] / med['nginx']['rps']:.2f}x"])
+                         f"{med['lb-proxy']['rps'] / med['nginx']['rps']:.2f}x",
+                         "/".join(f"{med[p]['cpu_us']:.1f}" for p in ("lb-proxy", "haproxy", "nginx"))])
         table(rows, ["case", "lb-proxy req/s", "haproxy req/s", "nginx req/s", "lb p99 ms",
-                     "haproxy p99", "nginx p99", "lb/haproxy", "lb/nginx"])
-        if IDLE_CONNS == 0:
+                     "haproxy p99", "nginx p99", "lb/haproxy", "lb/nginx",
+                     "CPU us/req lb/haproxy/nginx"])
+        if "tls" in setups:
+            admin_port = setups["tls"]["lb-proxy"][2]
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as r:
+                resumed = [line for line in r.read().decode().splitlines() if line.startswith(
+                    'lb_proxy_tls_handshakes_total{side="clients"') and "resumed" in line
+                    and not line.endswith(" 0")]
+            print(f"\nlb-proxy TLS handshakes resumed during the TLS cases: "
+                  f"{resumed or 'none'}")
+        if IDLE == 0:
             return
         print(f"\nRSS holding {IDLE_CONNS} idle client connections:\n")
         rss = {p: idle_rss(pids[p], ports[p], IDLE_CONNS) for p in ("lb-proxy", "haproxy", "nginx")}
