@@ -125,6 +125,8 @@ test-deps: deps
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS="nodejs npm"
 	@test -d tests/k8s/node_modules/@kubernetes/client-node || \
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
+	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
+		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
 
 # Tools checked by command rather than package (they may come from elsewhere).
 tool-deps:

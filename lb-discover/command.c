@@ -137,10 +137,6 @@ static enum command_status run_status(struct discover *d, const struct bus_contr
 static enum command_status run_add(struct discover *d, const struct bus_control *c,
 				   struct entry *e, struct command_result *r)
 {
-	struct net_addr na;
-
-	if (net_parse_numeric(r->address, &na, r->error, sizeof(r->error)) == -1)
-		return r->status = COMMAND_INVALID;
 	if (c->has_weight && !weight_ok(c))
 		return refuse(r, COMMAND_INVALID, "%s", "the weight must be 1 to 1000");
 	e = registry_find(&d->reg, r->address);
@@ -219,6 +215,7 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 	const struct command_entry *ce = find(c->command);
 	const struct verb *v = verbs_find(c->command);
 	struct entry *e = NULL;
+	struct net_addr na;
 
 	memset(r, 0, sizeof(*r));
 	if (!ce || !v)
@@ -230,6 +227,8 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 	/* "http://10.0.0.9:8080" is 10.0.0.9:8080 (seed 004's spelling) */
 	if (net_url_address(c->address, r->address, sizeof(r->address), r->error,
 			    sizeof(r->error)) == -1)
+		return r->status = COMMAND_INVALID;
+	if (net_parse_numeric(r->address, &na, r->error, sizeof(r->error)) == -1)
 		return r->status = COMMAND_INVALID;
 	if (ce->needs_backend) {
 		e = registry_find(&d->reg, r->address);
