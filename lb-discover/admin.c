@@ -1,12 +1,11 @@
 /* admin: lb-discover's HTTP admin API; one request per connection, answered
  * (a drain?wait= parked until the proxies drained) and closed. */
 #include "admin.h"
+#include "admin_route.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,6 @@
 
 /* seconds between two looks at the proxies' reports while a drain waits */
 #define ADMIN_WAIT_POLL 0.05
-#define ADMIN_PATH_MAX 512
 
 enum admin_conn_state {
 	ADMIN_READING = 0,	/* the request's head and body */
@@ -47,18 +45,6 @@ struct admin_conn {
 	char address[BUS_ADDRESS_MAX];	/* a waiting drain's backend */
 	unsigned long long generation;	/* the drain's generation */
 	LIST_ENTRY(admin_conn) link;
-};
-
-/* What a route does. */
-enum admin_action {
-	ADMIN_LIST = 0,		/* GET the backends */
-	ADMIN_PROXIES,		/* GET the proxies */
-	ADMIN_METRICS,		/* GET Prometheus text */
-	ADMIN_ADD,		/* POST a backend */
-	ADMIN_REMOVE,		/* DELETE a backend */
-	ADMIN_DRAIN,		/* POST .../drain */
-	ADMIN_UNDRAIN,		/* POST .../undrain */
-	ADMIN_WEIGHT,		/* PUT .../weight */
 };
 
 static void conn_free(struct admin_conn *c)
@@ -134,52 +120,6 @@ static int http_status_of(enum command_status st)
 	default:
 		return 500;
 	}
-}
-
-static int hex(char ch)
-{
-	return isdigit((unsigned char)ch) ? ch - '0' : (tolower((unsigned char)ch) - 'a' + 10);
-}
-
-/* Percent-decodes [s, s + n) into out (NUL-terminated); returns 0, or -1
- * for a bad escape or one too long. */
-static int percent_decode(const char *s, size_t n, char *out, size_t outsz)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int ch = (unsigned char)s[i];
-
-		if (ch == '%') {
-			if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
-			    !isxdigit((unsigned char)s[i + 2]))
-				return -1;
-			ch = hex(s[i + 1]) * 16 + hex(s[i + 2]);
-			i += 2;
-		}
-		if (ch == '\0' || o + 1 >= outsz)
-			return -1;
-		out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* The value of query parameter `name` in [q, end) (q after the '?'), or NULL. */
-static const char *query_param(const char *q, const char *end, const char *name, size_t *len)
-{
-	size_t nlen = strlen(name);
-
-	for (const char *p = q; p && p < end;) {
-		const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
-
-		if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
-			*len = (size_t)(stop - p - (ptrdiff_t)nlen - 1);
-			return p + nlen + 1;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return NULL;
 }
 
 /* 1 when the request carries "Authorization: Bearer TOKEN" with the token,
@@ -309,14 +249,10 @@ static void run(struct admin_conn *c, struct bus_control *ctl, double wait)
 	command_result_release(&r);
 }
 
-static void answer_write(struct admin_conn *c, enum admin_action action, const char *address,
-			 const char *q, const char *qend)
+static void answer_write(struct admin_conn *c, const struct admin_route *route)
 {
 	struct bus_control ctl;
 	json_t *doc = NULL;
-	double wait = 0;
-	const char *v;
-	size_t vlen;
 
 	memset(&ctl, 0, sizeof(ctl));
 	if (c->a->token) {
@@ -333,13 +269,16 @@ static void answer_write(struct admin_conn *c, enum admin_action action, const c
 			return;
 		}
 	}
-	if (address && strlen(address) >= sizeof(ctl.address)) {
+	if (route->error) {
+		respond_error(c, 400, route->error, "");
+		return;
+	}
+	if (strlen(route->address) >= sizeof(ctl.address)) {
 		respond_error(c, 400, "the address is too long", "");
 		return;
 	}
-	if (address)
-		snprintf(ctl.address, sizeof(ctl.address), "%s", address);
-	switch (action) {
+	memcpy(ctl.address, route->address, strlen(route->address) + 1);
+	switch (route->action) {
 	case ADMIN_ADD: {
 		json_t *a;
 
@@ -363,19 +302,6 @@ static void answer_write(struct admin_conn *c, enum admin_action action, const c
 		snprintf(ctl.command, sizeof(ctl.command), "weight");
 		break;
 	case ADMIN_DRAIN:
-		v = q ? query_param(q, qend, "wait", &vlen) : NULL;
-		if (v) {
-			char num[32], *end;
-
-			snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), v);
-			wait = strtod(num, &end);
-			if (vlen == 0 || vlen > 31 || *end || !isfinite(wait) || wait <= 0 ||
-			    wait > ADMIN_WAIT_MAX) {
-				respond_error(c, 400, "wait must be seconds, more than 0 and at most "
-						      "3600", "");
-				goto out;
-			}
-		}
 		snprintf(ctl.command, sizeof(ctl.command), "drain");
 		break;
 	case ADMIN_UNDRAIN:
@@ -385,7 +311,7 @@ static void answer_write(struct admin_conn *c, enum admin_action action, const c
 		snprintf(ctl.command, sizeof(ctl.command), "remove");
 		break;
 	}
-	run(c, &ctl, wait);
+	run(c, &ctl, route->wait);
 out:
 	json_decref(doc);
 }
@@ -426,86 +352,35 @@ static void answer_read(struct admin_conn *c, enum admin_action action)
 /* Routes the parsed request. */
 static void answer(struct admin_conn *c)
 {
-	const char *url = http_msg_ptr(&c->msg, c->msg.url), *q, *end = url + c->msg.url.len;
-	size_t plen = c->msg.url.len;
-	int method = http_msg_method(&c->msg), get = method == HTTP_GET || method == HTTP_HEAD;
-	char path[ADMIN_PATH_MAX], *rest;
-	enum admin_action action;
-	const char *allow, *address = NULL;
-	static const char prefix[] = "/admin/backends/";
+	static struct admin_route route;	/* one request at a time: the loop's */
+	char hdr[64], msg[ADMIN_PATH_MAX + 64];
 
-	q = memchr(url, '?', plen);
-	if (q)
-		plen = (size_t)(q++ - url);
-	if (percent_decode(url, plen, path, sizeof(path)) == -1) {
-		respond_error(c, 400, "bad percent-encoding in the path", "");
-		return;
-	}
-	if (strcmp(path, "/admin/health") == 0 || strcmp(path, "/admin/backends") == 0) {
-		action = get ? ADMIN_LIST : ADMIN_ADD;
-		allow = strcmp(path, "/admin/health") == 0 ? "GET, HEAD" : "GET, HEAD, POST";
-		if (method == HTTP_POST && strcmp(path, "/admin/backends") == 0) {
-			answer_write(c, ADMIN_ADD, NULL, q, end);
-			return;
-		}
-	} else if (strcmp(path, "/admin/proxies") == 0) {
-		action = ADMIN_PROXIES;
-		allow = "GET, HEAD";
-	} else if (strcmp(path, "/admin/metrics") == 0) {
-		action = ADMIN_METRICS;
-		allow = "GET, HEAD";
-	} else if (strncmp(path, prefix, sizeof(prefix) - 1) == 0 && path[sizeof(prefix) - 1]) {
-		static const struct {
-			const char *suffix;
-			enum admin_action action;
-			int method;
-			const char *allow;
-		} subs[] = {
-			{ "/drain", ADMIN_DRAIN, HTTP_POST, "POST" },
-			{ "/undrain", ADMIN_UNDRAIN, HTTP_POST, "POST" },
-			{ "/weight", ADMIN_WEIGHT, HTTP_PUT, "PUT" },
-		};
-		size_t n;
-		int want = HTTP_DELETE;
-
-		rest = path + sizeof(prefix) - 1;
-		n = strlen(rest);
-		action = ADMIN_REMOVE;
-		allow = "DELETE";
-		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-			size_t sl = strlen(subs[i].suffix);
-
-			if (n > sl && strcmp(rest + n - sl, subs[i].suffix) == 0) {
-				rest[n - sl] = '\0';
-				action = subs[i].action;
-				want = subs[i].method;
-				allow = subs[i].allow;
-				break;
-			}
-		}
-		address = rest;
-		if (method == want) {
-			answer_write(c, action, address, q, end);
-			return;
-		}
-		goto not_allowed;
-	} else {
+	switch (admin_route_parse(http_msg_method(&c->msg), http_msg_ptr(&c->msg, c->msg.url),
+				  c->msg.url.len, &route)) {
+	case ADMIN_ROUTE_NOT_FOUND:
 		respond_error(c, 404, "not found: the routes are /admin/health, /admin/backends[/ADDR"
 				      "[/drain|/undrain|/weight]], /admin/proxies, /admin/metrics", "");
 		return;
-	}
-	if (get) {
-		answer_read(c, action);
-		return;
-	}
-not_allowed: {
-		char hdr[64], msg[600];
-
-		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-		snprintf(msg, sizeof(msg), "method not allowed: %s takes %s", address ? "this route"
-			 : path, allow);
+	case ADMIN_ROUTE_NOT_ALLOWED:
+		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", route.allow);
+		snprintf(msg, sizeof(msg), "method not allowed: %s takes %s",
+			 strncmp(route.path, "/admin/backends/", 16) == 0 ? "this route" : route.path,
+			 route.allow);
 		respond_error(c, 405, msg, hdr);
+		return;
+	case ADMIN_ROUTE_BAD:
+		if (!route.known_action || !admin_action_writes(route.action)) {
+			respond_error(c, 400, route.error, "");
+			return;
+		}
+		break;		/* the token first: answer_write says 400 after it */
+	default:
+		break;
 	}
+	if (admin_action_writes(route.action))
+		answer_write(c, &route);
+	else
+		answer_read(c, route.action);
 }
 
 static int on_body(void *ctx, const char *at, size_t len)

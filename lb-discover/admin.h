@@ -15,8 +15,6 @@
 #define ADMIN_MAX_BODY 4096
 /* seconds a client has to send its request */
 #define ADMIN_REQUEST_TIMEOUT 10.0
-/* seconds a drain?wait= may wait, at most */
-#define ADMIN_WAIT_MAX 3600
 /* connections at once; more are closed at accept */
 #define ADMIN_MAX_CONNECTIONS 256
 /* bytes of an --admin-token, at most */
