@@ -301,6 +301,8 @@ int bus_control_encode(const struct bus_control *c, struct buf *out)
 		json_object_set_new(root, "address", json_string(c->address));
 	if (root && c->has_weight)
 		json_object_set_new(root, "weight", json_integer((json_int_t)c->weight));
+	if (root && c->has_generation)
+		json_object_set_new(root, "generation", json_integer((json_int_t)c->generation));
 	rc = dump(root, out);
 	json_decref(root);
 	return rc;
@@ -336,6 +338,15 @@ int bus_control_decode(const char *data, size_t len, struct bus_control *c, char
 		}
 		c->has_weight = 1;
 		c->weight = json_integer_value(w);
+	}
+	w = json_object_get(root, "generation");
+	if (w) {
+		if (!json_is_integer(w) || json_integer_value(w) < 0) {
+			fail(err, errsz, "generation must be a non-negative integer");
+			goto out;
+		}
+		c->has_generation = 1;
+		c->generation = (unsigned long long)json_integer_value(w);
 	}
 	rc = 0;
 out:

@@ -21,8 +21,9 @@
 /* 2: reports say which set a proxy ignored; 3: status replies may trim the
  * per-proxy lists to busy backends ("proxies_trimmed"); 4: report backends
  * carry the proxy's own view ("state": down while it skips a backend after
- * a failed connect) and its 5xx answers ("responses_5xx") */
-#define BUS_PROTOCOL_VERSION 4
+ * a failed connect) and its 5xx answers ("responses_5xx"); 5: control
+ * messages may carry a "generation" (in-flight, drain --wait's question) */
+#define BUS_PROTOCOL_VERSION 5
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more */
 #define BUS_MAX_MESSAGE (1024 * 1024)
@@ -97,6 +98,7 @@ int bus_version_mismatch(const struct bus_set *set);
 /* "control" (lb-ctl -> lb-discover):
  *   {"v":4,"type":"control","command":"drain","address":"10.0.0.8:8080"}
  *   {"v":4,"type":"control","command":"add","address":"10.0.0.9:8080","weight":2}
+ *   {"v":5,"type":"control","command":"in-flight","address":"10.0.0.8:8080","generation":43}
  * The command is one of lb-discover's verbs (common/verbs.h); the address is
  * as the operator spelled it (a URL too: net_url_address() reads it). */
 #define BUS_COMMAND_MAX 16
@@ -108,13 +110,15 @@ struct bus_control {
 	char address[BUS_CONTROL_ADDRESS_MAX];	/* "" when none */
 	int has_weight;
 	long long weight;		/* when has_weight: as sent (the handler checks the range) */
+	int has_generation;
+	unsigned long long generation;	/* when has_generation: in-flight's "since this set" */
 	int version;			/* decoded: the "v" the message had (0: none) */
 };
 
 /* Appends the JSON of a control request. Returns 0 or -1. */
 int bus_control_encode(const struct bus_control *c, struct buf *out);
 /* Validates and decodes a "control" of `len` bytes (size, version, type,
- * command, address and weight types). Returns 0, or -1 with the reason in
+ * command, address, weight and generation types). Returns 0, or -1 with the reason in
  * err (c->version says whether it was a version mismatch). Owns nothing. */
 int bus_control_decode(const char *data, size_t len, struct bus_control *c, char *err,
 		       size_t errsz);

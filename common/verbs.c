@@ -15,6 +15,8 @@ const struct verb verbs[] = {
 	{ "remove", VERB_ADDRESS, "remove", 1, "remove ADDR", "take a backend out of the set" },
 	{ "weight", VERB_ADDRESS | VERB_WEIGHT, "weight", 1, "weight ADDR N",
 	  "set a backend's weight (1-1000)" },
+	{ "in-flight", VERB_ADDRESS, "in-flight", 0, "in-flight ADDR",
+	  "requests in flight to ADDR, summed over the proxies" },
 	{ "watch", VERB_OPT_COUNT, NULL, 0, "watch [--count N]", "one JSON line per set change" },
 	{ "help", 0, NULL, 0, "help", "this help" },
 };

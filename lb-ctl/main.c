@@ -239,27 +239,16 @@ static void print_status(json_t *doc, int verbose)
 	}
 }
 
-/* In flight to addr summed over proxies, or -1 while a proxy has not
- * applied generation `gen` (or a later one) of this lb-discover. */
-static long in_flight(json_t *doc, const char *addr, long long gen, int *proxies)
+/* lb-discover's in-flight answer for addr since generation gen (0: the
+ * current one): the rule drain --wait and the admin API's ?wait= share
+ * (lb-discover/command.c). NULL when lb-discover refused (*rc set). */
+static json_t *ask_in_flight(const char *addr, long long gen, int *rc)
 {
-	json_t *p, *b;
-	size_t i, k;
-	long total = 0;
+	struct bus_control c = control_of("in-flight", addr);
 
-	*proxies = (int)json_array_size(json_object_get(doc, "proxies"));
-	if (!json_is_true(json_object_get(doc, "proxies_settled")))
-		return -1;
-	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
-		if (!json_is_true(json_object_get(p, "follows")) ||
-		    json_integer_value(json_object_get(p, "generation")) < gen ||
-		    json_number_value(json_object_get(p, "age")) > 5)
-			return -1;
-		json_array_foreach(json_object_get(p, "backends"), k, b)
-			if (strcmp(json_string_value(json_object_get(b, "address")), addr) == 0)
-				total += (long)json_integer_value(json_object_get(b, "active"));
-	}
-	return total;
+	c.has_generation = gen > 0;
+	c.generation = (unsigned long long)gen;
+	return request(&c, rc);
 }
 
 static int drain_wait(const char *addr, long long gen)
@@ -268,19 +257,18 @@ static int drain_wait(const char *addr, long long gen)
 	int rc = CTL_OK;
 
 	for (;;) {
-		struct bus_control c = control_of("status", NULL);
-		json_t *doc = request(&c, &rc);
-		int proxies;
+		json_t *doc = ask_in_flight(addr, gen, &rc);
+		long long proxies, n;
 		double uptime;
-		long n;
 
 		if (!doc)
 			return rc;
-		n = in_flight(doc, addr, gen, &proxies);
+		n = json_integer_value(json_object_get(doc, "in_flight"));
+		proxies = json_integer_value(json_object_get(doc, "proxies"));
 		uptime = json_number_value(json_object_get(doc, "uptime"));
 		json_decref(doc);
 		if (n == 0) {
-			fprintf(stderr, "lb-ctl: %s drained on %d prox%s\n", addr, proxies,
+			fprintf(stderr, "lb-ctl: %s drained on %lld prox%s\n", addr, proxies,
 				proxies == 1 ? "y" : "ies");
 			return CTL_OK;
 		}
@@ -295,7 +283,7 @@ static int drain_wait(const char *addr, long long gen)
 						"(and, for an lb-discover started %.1fs ago, to report)\n",
 					uptime);
 			else
-				fprintf(stderr, "lb-ctl: waiting: %ld request%s in flight to %s\n", n,
+				fprintf(stderr, "lb-ctl: waiting: %lld request%s in flight to %s\n", n,
 					n == 1 ? "" : "s", addr);
 			last_note = timefmt_mono();
 		}
@@ -458,6 +446,24 @@ int main(int argc, char **argv)
 	rc = CTL_OK;
 	if (!verb->command) {
 		rc = watch(count);
+	} else if (strcmp(verb->name, "in-flight") == 0) {
+		doc = ask_in_flight(literal, 0, &rc);
+		if (doc && opts.json) {
+			print_json(doc);
+		} else if (doc) {
+			long long n = json_integer_value(json_object_get(doc, "in_flight"));
+
+			if (n < 0)
+				printf("%s: not known yet (a proxy has not applied generation %lld or "
+				       "reported lately)\n", literal,
+				       (long long)json_integer_value(json_object_get(doc, "generation")));
+			else
+				printf("%s: %lld in flight on %lld prox%s\n", literal, n,
+				       (long long)json_integer_value(json_object_get(doc, "proxies")),
+				       json_integer_value(json_object_get(doc, "proxies")) == 1 ? "y"
+												: "ies");
+		}
+		json_decref(doc);
 	} else if (!verb->writes) {
 		c = control_of(verb->command, NULL);
 		doc = request(&c, &rc);

@@ -192,8 +192,26 @@ static enum command_status run_weight(struct discover *d, const struct bus_contr
 	return COMMAND_OK;
 }
 
+/* in-flight ADDR [generation]: what drain --wait waits on (lb-ctl polls it,
+ * the admin API's ?wait= calls command_in_flight itself) */
+static enum command_status run_in_flight(struct discover *d, const struct bus_control *c,
+					 struct entry *e, struct command_result *r)
+{
+	unsigned long long gen = c->has_generation ? c->generation : d->reg.generation;
+	int proxies;
+	long n = command_in_flight(d, r->address, gen, &proxies);
+
+	r->body = json_pack("{s:s,s:I,s:I,s:i,s:b,s:f}", "address", r->address, "generation",
+			    (json_int_t)gen, "in_flight", (json_int_t)n, "proxies", proxies,
+			    "drained", n == 0, "uptime", ev_now(d->loop) - d->started);
+	if (!r->body)
+		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
+	return COMMAND_OK;
+}
+
 static const struct command_entry commands[] = {
 	{ "status", run_status, 0 },
+	{ "in-flight", run_in_flight, 0 },
 	{ "drain", run_drain, 1 },
 	{ "undrain", run_undrain, 1 },
 	{ "add", run_add, 0 },
@@ -220,7 +238,7 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 	memset(r, 0, sizeof(*r));
 	if (!ce || !v)
 		return refuse(r, COMMAND_INVALID, "unknown command \"%s\"", c->command);
-	if (!v->writes)
+	if (!(v->args & VERB_ADDRESS))
 		return ce->run(d, c, NULL, r);
 	if (!c->address[0])
 		return refuse(r, COMMAND_INVALID, "\"%s\" needs an \"address\"", c->command);
@@ -238,7 +256,7 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 			return refuse(r, COMMAND_UNKNOWN, "unknown backend %s (lb-ctl status lists "
 				      "them)", r->address);
 	}
-	if (ce->run(d, c, e, r) != COMMAND_OK)
+	if (ce->run(d, c, e, r) != COMMAND_OK || !v->writes)
 		return r->status;
 	log_info("operator", "command=%s address=%s", c->command, r->address);
 	if (!discover_publish(d))

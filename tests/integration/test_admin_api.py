@@ -239,14 +239,22 @@ def test_drain_wait_parks_until_the_request_in_flight_ends(echo, discover, proxy
     a = start_admin(discover, "--static", slow.addr, "--heartbeat", "0.2")
     p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
     wait_for("set", lambda: p.admin("/info")[1]["generation"] >= 1)
+    wait_for("lb-discover has heard every proxy",
+             lambda: a.call("GET", "/admin/proxies")[2]["proxies_settled"], timeout=10)
     t = request_in_flight(p, "/slow")
+    # lb-ctl in-flight asks the rule the API's wait uses (one implementation)
+    got = wait_for("lb-discover sums the request", lambda: (lambda d: d if d["in_flight"] == 1
+                   else None)(ctl_json(rundir, "in-flight", slow.addr)), timeout=10)
+    assert got["proxies"] == 1 and got["drained"] is False
+    code, out, _ = ctl(rundir, "in-flight", slow.addr)
+    assert code == 0 and f"{slow.addr}: 1 in flight on 1 proxy" in out, out
     start = time.time()
     st, _, r = a.call("POST", f"/admin/backends/{slow.addr}/drain?wait=10")
     waited = time.time() - start
     t.join()
     assert t.response[0] == 200
     assert st == 200 and r["drained"] is True and r["proxies"] == 1 and r["in_flight"] == 0, r
-    assert waited >= 0.8, f"drain?wait returned after {waited:.2f}s"
+    assert waited >= 0.3, f"drain?wait returned after {waited:.2f}s"
     assert r["generation"] == ctl_json(rundir, "status")["generation"]
     # other requests are answered while one waits (nothing blocks)
     assert a.call("POST", f"/admin/backends/{slow.addr}/undrain")[0] == 200

@@ -75,27 +75,27 @@ static void test_malformed_messages(void **state)
 		{ "garbage", "not JSON" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"type\":\"set\"}", "protocol version missing" },
-		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 4" },
-		{ "{\"v\":4,\"type\":\"gossip\"}", "type must be set or report" },
-		{ "{\"v\":4,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
+		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 5" },
+		{ "{\"v\":5,\"type\":\"gossip\"}", "type must be set or report" },
+		{ "{\"v\":5,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
 		  "generation must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
 		  "backends[0]: address" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":0,\"state\":\"up\"}]}", "weight must be 1 to 1000" },
-		{ "{\"v\":4,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":1,\"state\":\"sleepy\"}]}", "state must be" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
 		  "pid must be" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":-1,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}", "counters" },
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
 		  "\"ignored\":-1,\"backends\":[]}", "ignored must be" },
-		{ "{\"v\":4,\"v\":4}", "not JSON" },	/* duplicate keys */
+		{ "{\"v\":5,\"v\":5}", "not JSON" },	/* duplicate keys */
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
-		{ "{\"v\":4,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0}]}",
 		  "counters" },
 	};
@@ -187,7 +187,7 @@ static void test_largest_set_and_report_fit(void **state)
 
 static void test_control_round_trip(void **state)
 {
-	struct bus_control c = { "add", "http://10.0.0.9:8080/", 1, 2, 0 }, back;
+	struct bus_control c = { "add", "http://10.0.0.9:8080/", 1, 2, 1, 43, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -198,6 +198,8 @@ static void test_control_round_trip(void **state)
 	assert_string_equal(back.address, "http://10.0.0.9:8080/");
 	assert_int_equal(back.has_weight, 1);
 	assert_int_equal(back.weight, 2);
+	assert_int_equal(back.has_generation, 1);
+	assert_int_equal(back.generation, 43);
 	assert_int_equal(back.version, BUS_PROTOCOL_VERSION);
 	buf_reset(&out);
 	memset(&c, 0, sizeof(c));
@@ -207,6 +209,7 @@ static void test_control_round_trip(void **state)
 	assert_null(memmem(out.data, out.len, "weight", 6));
 	assert_int_equal(bus_control_decode(out.data, out.len, &back, err, sizeof(err)), 0);
 	assert_int_equal(back.has_weight, 0);
+	assert_int_equal(back.has_generation, 0);
 	assert_string_equal(back.address, "");
 	buf_release(&out);
 }
@@ -234,6 +237,8 @@ static void test_malformed_controls(void **state)
 		  "\"weight\":\"2\"}", "weight must be an integer", BUS_PROTOCOL_VERSION },
 		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"weight\",\"weight\":2.5}",
 		  "weight must be an integer", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"in-flight\",\"generation\":-1}",
+		  "generation must be", BUS_PROTOCOL_VERSION },
 		{ "not json", "not JSON", 0 },
 	};
 	(void)state;

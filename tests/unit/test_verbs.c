@@ -27,6 +27,8 @@ static void test_every_row_is_complete(void **state)
 		assert_true(v->help[0] != '\0');
 		/* a write names a backend, and goes to lb-discover */
 		assert_true(!v->writes || ((v->args & VERB_ADDRESS) && v->command));
+		/* a verb that names a backend is lb-discover's */
+		assert_true(!(v->args & VERB_ADDRESS) || v->command);
 		assert_ptr_equal(verbs_find(v->name), v);
 	}
 }
