@@ -338,3 +338,30 @@ def test_localhost_rule_and_joined_left_log(echo, discover, proxy, rundir):
     p = proxy(None, "--runtime-dir", rundir)
     wait_for("the proxy applies what lb-discover logged",
              lambda: len(p.admin("/info")[1]["backends"]) == 1)
+
+
+def test_file_source_takes_ip_literals_and_says_why(discover, rundir, tmp_path):
+    f = tmp_path / "backends.txt"
+    f.write_text("localhost:8080\n")
+    code, err = run_discover(rundir + "-f", "--file", str(f))
+    assert code == 2 and "not an IP address" in err and "start-up" in err, err
+
+
+def test_lb_ctl_help_is_the_verb_table():
+    """lb-ctl help and --help print every row of common/verbs.c."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "common", "verbs.c")) as f:
+        rows = re.findall(r'\{ "([a-z-]+)", [^"]*(?:NULL|"[a-z-]+"), [01], "([^"]+)",\s*"([^"]+)" \}',
+                          f.read())
+    assert len(rows) >= 9, rows
+    for args in (["help"], ["--help"]):
+        r = subprocess.run([binary("lb-ctl"), *args], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        for name, usage, help_ in rows:
+            assert re.search(rf"^  {re.escape(usage)} +{re.escape(help_)}$", r.stdout, re.M), \
+                (name, r.stdout)
+    r = subprocess.run([binary("lb-ctl"), "frobnicate"], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "unknown command" in r.stderr
+    # a verb's row says what it takes: drain takes --wait, status does not
+    r = subprocess.run([binary("lb-ctl"), "status", "--wait"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 2 and "unexpected \"--wait\"" in r.stderr
