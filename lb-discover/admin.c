@@ -411,6 +411,10 @@ static void on_readable(struct admin_conn *c)
 	if (c->state != ADMIN_READING)
 		return;			/* bytes after the request: it closes anyway */
 	c->in.len += (size_t)n;
+	if (c->in.len > ADMIN_MAX_REQUEST) {
+		respond_error(c, 413, "the request is over its limit", "");
+		return;
+	}
 	do {
 		used = http_msg_feed(&c->msg, c->in.data, c->parsed, c->in.len - c->parsed);
 		c->parsed += used;

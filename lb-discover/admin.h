@@ -13,6 +13,8 @@
 /* bytes of a request head and of a request body, at most (431, 413) */
 #define ADMIN_MAX_HEAD 8192
 #define ADMIN_MAX_BODY 4096
+/* bytes a request may take in all (chunked framing included), at most */
+#define ADMIN_MAX_REQUEST (ADMIN_MAX_HEAD + 2 * ADMIN_MAX_BODY)
 /* seconds a client has to send its request */
 #define ADMIN_REQUEST_TIMEOUT 10.0
 /* connections at once; more are closed at accept */

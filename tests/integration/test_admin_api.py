@@ -365,3 +365,28 @@ def test_lb_ctl_help_is_the_verb_table():
     r = subprocess.run([binary("lb-ctl"), "status", "--wait"], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == 2 and "unexpected \"--wait\"" in r.stderr
+
+def test_chunk_framing_is_bounded_too(echo, discover, rundir):
+    """A chunked body of tiny chunks stays under the body limit but not
+    under the request's: 413, and lb-discover goes on."""
+    import socket
+    e1 = echo()
+    a = start_admin(discover, "--static", e1.addr)
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=10 * SLOW)
+    s.sendall(b"POST /admin/backends HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    try:
+        s.sendall(b"1\r\n \r\n" * 3000)
+    except OSError:
+        pass                                      # closed on us once answered
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 413 "), data[:200]
+    assert a.call("GET", "/admin/health")[0] == 200
