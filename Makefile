@@ -31,6 +31,8 @@ program_modules = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
 # Unit tests of lb-proxy's modules: they link them (as an archive, so a test
 # pulls in only what it calls) and tests/unit/fixture.c.
 PROXY_UNIT_TESTS := $(filter test_balance% test_proxy_%,$(UNIT_TESTS))
+# Unit tests of lb-discover's modules (test_discover_*): they link them the same way.
+DISCOVER_UNIT_TESTS := $(filter test_discover_%,$(UNIT_TESTS))
 
 .SECONDARY:
 .PHONY: all asan deps test-deps tool-deps bench-deps test unit integration demo bench chaos clean help fuzz fuzz-deps
@@ -86,6 +88,17 @@ $$(patsubst %,build/$(1)/tests/%,$$(PROXY_UNIT_TESTS)): build/$(1)/tests/%: \
 		build/$(1)/lib/liblb-proxy.a build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
+
+build/$(1)/lib/liblb-discover.a: $$(patsubst %.c,build/$(1)/%.o,$$(call program_modules,lb-discover))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+
+$$(patsubst %,build/$(1)/tests/unit/%.o,$$(DISCOVER_UNIT_TESTS)): CPPFLAGS += -Ilb-discover
+
+$$(patsubst %,build/$(1)/tests/%,$$(DISCOVER_UNIT_TESTS)): build/$(1)/tests/%: \
+		build/$(1)/tests/unit/%.o build/$(1)/lib/liblb-discover.a build/$(1)/lib/libcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
 endef
 $(eval $(call mode_rules,release))
 $(eval $(call mode_rules,asan))
@@ -126,6 +139,8 @@ test-deps: deps
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS="nodejs npm"
 	@test -d tests/k8s/node_modules/@kubernetes/client-node || \
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
+	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
+		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
 
 # Tools checked by command rather than package (they may come from elsewhere).
 tool-deps:

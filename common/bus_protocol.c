@@ -321,3 +321,182 @@ void bus_set_release(struct bus_set *set)
 	set->backends = NULL;
 	set->n = 0;
 }
+
+/* --- control and reply ------------------------------------------------------- */
+
+/* Parses the version and type every message starts with; returns 0 or -1
+ * with err (and *version the "v" seen, -1 for one out of range). */
+static int check_header(json_t *root, const char *type, int *version, char *err, size_t errsz)
+{
+	json_t *v = json_object_get(root, "v");
+	const char *t = json_string_value(json_object_get(root, "type"));
+
+	*version = 0;
+	if (!json_is_object(root))
+		return fail(err, errsz, "not a JSON object");
+	if (!json_is_integer(v)) {
+		snprintf(err, errsz, "protocol version missing, this program speaks %d",
+			 BUS_PROTOCOL_VERSION);
+		return -1;
+	}
+	if (json_integer_value(v) != BUS_PROTOCOL_VERSION) {
+		*version = json_integer_value(v) > 0 && json_integer_value(v) < INT_MAX
+				   ? (int)json_integer_value(v) : -1;
+		snprintf(err, errsz, "bus protocol version %lld, this program speaks %d",
+			 (long long)json_integer_value(v), BUS_PROTOCOL_VERSION);
+		return -1;
+	}
+	*version = BUS_PROTOCOL_VERSION;
+	if (!t || strcmp(t, type) != 0) {
+		snprintf(err, errsz, "type must be %s", type);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *load(const char *data, size_t len, char *err, size_t errsz)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	if (len > BUS_MAX_MESSAGE) {
+		fail(err, errsz, "message too large");
+		return NULL;
+	}
+	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		snprintf(err, errsz, "not JSON (line %d column %d: %s)", jerr.line, jerr.column, jerr.text);
+	return root;
+}
+
+/* Appends root's compact JSON if it fits the bus; returns 0 or -1. */
+static int dump(json_t *root, struct buf *out)
+{
+	char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+	int rc = -1;
+
+	if (text && strlen(text) <= BUS_MAX_MESSAGE)
+		rc = buf_append_str(out, text);
+	free(text);
+	return rc;
+}
+
+int bus_control_encode(const struct bus_control *c, struct buf *out)
+{
+	json_t *root = json_pack("{s:i,s:s,s:s}", "v", BUS_PROTOCOL_VERSION, "type", "control",
+				 "command", c->command);
+	int rc;
+
+	if (root && c->address[0])
+		json_object_set_new(root, "address", json_string(c->address));
+	if (root && c->has_weight)
+		json_object_set_new(root, "weight", json_integer((json_int_t)c->weight));
+	if (root && c->has_generation)
+		json_object_set_new(root, "generation", json_integer((json_int_t)c->generation));
+	rc = dump(root, out);
+	json_decref(root);
+	return rc;
+}
+
+int bus_control_decode(const char *data, size_t len, struct bus_control *c, char *err,
+		       size_t errsz)
+{
+	json_t *root, *w;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	root = load(data, len, err, errsz);
+	if (!root)
+		return -1;
+	if (check_header(root, "control", &c->version, err, errsz) == -1)
+		goto out;
+	if (copy_string(root, "command", c->command, sizeof(c->command), 1) == -1 ||
+	    !c->command[0]) {
+		snprintf(err, errsz, "command must be a string of under %d bytes", BUS_COMMAND_MAX);
+		goto out;
+	}
+	if (copy_string(root, "address", c->address, sizeof(c->address), 0) == -1) {
+		snprintf(err, errsz, "address must be a string of under %d bytes",
+			 BUS_CONTROL_ADDRESS_MAX);
+		goto out;
+	}
+	w = json_object_get(root, "weight");
+	if (w && !json_is_null(w)) {
+		if (!json_is_integer(w)) {
+			fail(err, errsz, "the weight must be an integer from 1 to 1000");
+			goto out;
+		}
+		c->has_weight = 1;
+		c->weight = json_integer_value(w);
+	}
+	w = json_object_get(root, "generation");
+	if (w) {
+		if (!json_is_integer(w) || json_integer_value(w) < 0) {
+			fail(err, errsz, "generation must be a non-negative integer");
+			goto out;
+		}
+		c->has_generation = 1;
+		c->generation = (unsigned long long)json_integer_value(w);
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int bus_reply_encode(json_t *body, int ok, const char *error, struct buf *out)
+{
+	json_t *root = body ? json_deep_copy(body) : json_object();
+	int rc;
+
+	if (!root || !json_is_object(root)) {
+		json_decref(root);
+		return -1;
+	}
+	json_object_set_new(root, "v", json_integer(BUS_PROTOCOL_VERSION));
+	json_object_set_new(root, "type", json_string("reply"));
+	json_object_set_new(root, "ok", json_boolean(ok));
+	if (!ok)
+		json_object_set_new(root, "error", json_string(error ? error : "refused"));
+	rc = dump(root, out);
+	json_decref(root);
+	return rc;
+}
+
+int bus_reply_decode(const char *data, size_t len, struct bus_reply *r, char *err, size_t errsz)
+{
+	json_t *root, *ok;
+	const char *e;
+	int version;
+
+	memset(r, 0, sizeof(*r));
+	root = load(data, len, err, errsz);
+	if (!root)
+		return -1;
+	if (check_header(root, "reply", &version, err, errsz) == -1)
+		goto fail;
+	ok = json_object_get(root, "ok");
+	if (!json_is_boolean(ok)) {
+		fail(err, errsz, "ok must be true or false");
+		goto fail;
+	}
+	r->ok = json_is_true(ok);
+	e = json_string_value(json_object_get(root, "error"));
+	if (!r->ok && !e) {
+		fail(err, errsz, "a refusal must say why (error)");
+		goto fail;
+	}
+	if (!r->ok)
+		snprintf(r->error, sizeof(r->error), "%s", e);
+	r->body = root;
+	return 0;
+fail:
+	json_decref(root);
+	return -1;
+}
+
+void bus_reply_release(struct bus_reply *r)
+{
+	json_decref(r->body);
+	r->body = NULL;
+}

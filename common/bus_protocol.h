@@ -25,7 +25,8 @@
  * ejection: set backends may carry lb-discover's "ejection", report backends
  * carry the proxy's "breaker" and its own "ejection" (see below), the
  * control command "uneject"; sets say how many proxies lb-discover hears
- * ("proxies", for fleet-wide rate limits) */
+ * ("proxies", for fleet-wide rate limits); control messages may carry a
+ * "generation" (in-flight, drain --wait's question) */
 #define BUS_PROTOCOL_VERSION 5
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
@@ -138,5 +139,51 @@ void bus_set_release(struct bus_set *set);
 /* 1 when a message that failed to decode had another protocol version:
  * the peer runs another lb release (the reason says which versions). */
 int bus_version_mismatch(const struct bus_set *set);
+
+/* "control" (lb-ctl -> lb-discover):
+ *   {"v":4,"type":"control","command":"drain","address":"10.0.0.8:8080"}
+ *   {"v":4,"type":"control","command":"add","address":"10.0.0.9:8080","weight":2}
+ *   {"v":5,"type":"control","command":"in-flight","address":"10.0.0.8:8080","generation":43}
+ * The command is one of lb-discover's verbs (common/verbs.h); the address is
+ * as the operator spelled it (a URL too: net_url_address() reads it). */
+#define BUS_COMMAND_MAX 16
+/* bytes of a control's address as spelled: "http://[v6]:port/" is longer
+ * than the address it names */
+#define BUS_CONTROL_ADDRESS_MAX 128
+struct bus_control {
+	char command[BUS_COMMAND_MAX];
+	char address[BUS_CONTROL_ADDRESS_MAX];	/* "" when none */
+	int has_weight;
+	long long weight;		/* when has_weight: as sent (the handler checks the range) */
+	int has_generation;
+	unsigned long long generation;	/* when has_generation: in-flight's "since this set" */
+	int version;			/* decoded: the "v" the message had (0: none) */
+};
+
+/* Appends the JSON of a control request. Returns 0 or -1. */
+int bus_control_encode(const struct bus_control *c, struct buf *out);
+/* Validates and decodes a "control" of `len` bytes (size, version, type,
+ * command, address, weight and generation types). Returns 0, or -1 with the reason in
+ * err (c->version says whether it was a version mismatch). Owns nothing. */
+int bus_control_decode(const char *data, size_t len, struct bus_control *c, char *err,
+		       size_t errsz);
+
+/* "reply" (lb-discover -> lb-ctl): {"v":4,"type":"reply","ok":true,"generation":43,...}
+ * or {"v":4,"type":"reply","ok":false,"error":"unknown backend ..."}; a
+ * status reply carries the status document's fields beside "ok". */
+struct json_t;
+struct bus_reply {
+	int ok;
+	char error[256];		/* when !ok */
+	struct json_t *body;		/* the whole reply object (a new reference) */
+};
+/* Appends the reply: the fields of `body` (a JSON object, or NULL; not
+ * stolen) with v, type, ok and, when !ok, error. Returns 0, or -1 when out
+ * of memory or over BUS_MAX_MESSAGE (the caller answers something shorter). */
+int bus_reply_encode(struct json_t *body, int ok, const char *error, struct buf *out);
+/* Validates and decodes a reply; returns 0 (release with bus_reply_release)
+ * or -1 with the reason in err (nothing to release). */
+int bus_reply_decode(const char *data, size_t len, struct bus_reply *r, char *err, size_t errsz);
+void bus_reply_release(struct bus_reply *r);
 
 #endif

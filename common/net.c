@@ -63,7 +63,13 @@ static int parse_addr(const char *s, struct net_addr *out, char *err, size_t err
 	hints.ai_flags = numeric ? AI_NUMERICHOST : 0;
 	rc = getaddrinfo(host, NULL, &hints, &ai);
 	if (rc != 0 || !ai) {
-		snprintf(err, errsz, "\"%s\": cannot resolve \"%s\": %s", s, host, gai_strerror(rc));
+		if (numeric)
+			snprintf(err, errsz, "\"%s\": \"%s\" is not an IP address: names are resolved "
+				 "only at start-up (--static, lb-proxy --backends, lb-ctl), so here "
+				 "give the IP, e.g. 127.0.0.1 for localhost", s, host);
+		else
+			snprintf(err, errsz, "\"%s\": cannot resolve \"%s\": %s", s, host,
+				 gai_strerror(rc));
 		return -1;
 	}
 	memcpy(&out->ss, ai->ai_addr, ai->ai_addrlen);

@@ -1,5 +1,5 @@
-/* lb-ctl: the operator's CLI: status, drain, undrain, add, remove, weight, uneject,
- * watch, proxies; tables for people, --json for scripts. */
+/* lb-ctl: the operator's CLI: the verbs of common/verbs.h (status, drain,
+ * add ...); tables for people, --json for scripts. */
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,8 +12,10 @@
 #include "bus.h"
 #include "bus_protocol.h"
 #include "config.h"
+#include "net.h"
 #include "rundir.h"
 #include "timefmt.h"
+#include "verbs.h"
 
 /* Exit codes (documented in the README). */
 enum ctl_exit {
@@ -42,22 +44,22 @@ static const struct config_field ctl_fields[] = {
 	CONFIG_LOG_FIELDS(struct ctl_options),
 };
 
-static const struct config_spec ctl_spec = {
-	"lb-ctl", "LB_CTL_",
-	"[--runtime-dir DIR] [--json] COMMAND\n\n"
-	"commands:\n"
-	"  status [-v]                  the set, its backends and the proxies\n"
-	"  proxies                      the proxies and what they applied\n"
-	"  drain ADDR [--wait] [--timeout S]   no new requests to ADDR (in-flight finish)\n"
-	"  undrain ADDR                 ADDR takes requests again\n"
-	"  add ADDR [--weight N]        add a backend the source does not list\n"
-	"  remove ADDR                  take a backend out of the set\n"
-	"  weight ADDR N                set a backend's weight (1-1000)\n"
-	"  uneject ADDR                 end ADDR's outlier ejection on every proxy\n"
-	"  watch [--count N]            one JSON line per set change\n\n"
-	"exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover",
-	ctl_fields, sizeof(ctl_fields) / sizeof(ctl_fields[0]),
+/* the synopsis is completed from the verb table at start-up */
+static char ctl_synopsis[2560];
+static struct config_spec ctl_spec = {
+	"lb-ctl", "LB_CTL_", ctl_synopsis, ctl_fields, sizeof(ctl_fields) / sizeof(ctl_fields[0]),
 };
+
+static void build_synopsis(void)
+{
+	char verbs_help[2048];
+
+	verbs_format_help(verbs_help, sizeof(verbs_help));
+	snprintf(ctl_synopsis, sizeof(ctl_synopsis),
+		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s\n"
+		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover",
+		 verbs_help);
+}
 
 static struct ctl_options opts = { NULL, 0, 30, "warn", "text" };
 static char rundir[256];
@@ -69,52 +71,62 @@ static int usage(const char *msg)
 }
 
 /* Sends a control request; returns the reply object or NULL (exit code in *rc). */
-static json_t *request(json_t *req, int *rc)
+static json_t *request(const struct bus_control *c, int *rc)
 {
 	struct bus b;
-	char err[512], *text, *reply = NULL;
+	struct buf text = BUF_INIT;
+	struct bus_reply r;
+	char err[512], *reply = NULL;
 	size_t len;
-	json_error_t jerr;
 	json_t *doc = NULL;
 
 	if (!bus_alive(rundir, BUS_SOCKET_CONTROL)) {
 		fprintf(stderr, "lb-ctl: no lb-discover at %s/%s.sock: is it running? see --runtime-dir\n",
 			rundir, BUS_SOCKET_CONTROL);
 		*rc = CTL_NO_DISCOVER;
-		json_decref(req);
 		return NULL;
 	}
-	json_object_set_new(req, "v", json_integer(BUS_PROTOCOL_VERSION));
-	json_object_set_new(req, "type", json_string("control"));
-	text = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
+	if (bus_control_encode(c, &text) == -1) {
+		fprintf(stderr, "lb-ctl: out of memory\n");
+		*rc = CTL_FAILED;
+		return NULL;
+	}
 	if (bus_open(&b, BUS_REQ, rundir, BUS_SOCKET_CONTROL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-ctl: %s\n", err);
 		*rc = CTL_NO_DISCOVER;
-		free(text);
+		buf_release(&text);
 		return NULL;
 	}
-	if (bus_request(&b, text, strlen(text), &reply, &len, (int)(opts.timeout * 1000), err,
+	if (bus_request(&b, text.data, text.len, &reply, &len, (int)(opts.timeout * 1000), err,
 			sizeof(err)) == -1) {
 		fprintf(stderr, "lb-ctl: %s\n", err);
 		*rc = CTL_NO_DISCOVER;
-	} else if (!(doc = json_loadb(reply, len, 0, &jerr)) || !json_is_object(doc)) {
-		fprintf(stderr, "lb-ctl: unreadable reply from lb-discover\n");
-		json_decref(doc);
-		doc = NULL;
+	} else if (bus_reply_decode(reply, len, &r, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-ctl: unreadable reply from lb-discover: %s\n", err);
 		*rc = CTL_FAILED;
-	} else if (!json_is_true(json_object_get(doc, "ok"))) {
-		fprintf(stderr, "lb-ctl: %s\n", json_string_value(json_object_get(doc, "error"))
-						   ? json_string_value(json_object_get(doc, "error"))
-						   : "refused");
-		json_decref(doc);
-		doc = NULL;
+	} else if (!r.ok) {
+		fprintf(stderr, "lb-ctl: %s\n", r.error);
+		bus_reply_release(&r);
 		*rc = CTL_FAILED;
+	} else {
+		doc = r.body;
 	}
 	free(reply);
-	free(text);
+	buf_release(&text);
 	bus_close(&b);
 	return doc;
+}
+
+/* A control request of `command` (about `address` when not NULL). */
+static struct bus_control control_of(const char *command, const char *address)
+{
+	struct bus_control c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.command, sizeof(c.command), "%s", command);
+	if (address)
+		snprintf(c.address, sizeof(c.address), "%s", address);
+	return c;
 }
 
 static void print_json(json_t *doc)
@@ -249,45 +261,16 @@ static void print_status(json_t *doc, int verbose)
 	}
 }
 
-/* In flight to addr summed over proxies, or -1 while a proxy has not
- * applied generation `gen` (or a later one) of this lb-discover. */
-static long in_flight(json_t *doc, const char *addr, long long gen, int *proxies)
+/* lb-discover's in-flight answer for addr since generation gen (0: the
+ * current one): the rule drain --wait and the admin API's ?wait= share
+ * (lb-discover/command.c). NULL when lb-discover refused (*rc set). */
+static json_t *ask_in_flight(const char *addr, long long gen, int *rc)
 {
-	json_t *p, *b;
-	size_t i, k;
-	long total = 0;
+	struct bus_control c = control_of("in-flight", addr);
 
-	*proxies = (int)json_array_size(json_object_get(doc, "proxies"));
-	if (!json_is_true(json_object_get(doc, "proxies_settled")))
-		return -1;
-	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
-		if (!json_is_true(json_object_get(p, "follows")) ||
-		    json_integer_value(json_object_get(p, "generation")) < gen ||
-		    json_number_value(json_object_get(p, "age")) > 5)
-			return -1;
-		json_array_foreach(json_object_get(p, "backends"), k, b)
-			if (strcmp(json_string_value(json_object_get(b, "address")), addr) == 0)
-				total += (long)json_integer_value(json_object_get(b, "active"));
-	}
-	return total;
-}
-
-/* uneject ADDR: ends ADDR's fleet-wide ejection (every proxy closes its
- * breaker with the next set). Returns the exit code. */
-static int uneject(const char *addr)
-{
-	int rc = CTL_OK;
-	json_t *doc = request(json_pack("{s:s,s:s}", "command", "uneject", "address", addr), &rc);
-
-	if (!doc)
-		return rc;
-	if (opts.json)
-		print_json(doc);
-	else
-		printf("uneject %s: done (generation %lld)\n", addr,
-		       (long long)json_integer_value(json_object_get(doc, "generation")));
-	json_decref(doc);
-	return rc;
+	c.has_generation = gen > 0;
+	c.generation = (unsigned long long)gen;
+	return request(&c, rc);
 }
 
 static int drain_wait(const char *addr, long long gen)
@@ -296,18 +279,18 @@ static int drain_wait(const char *addr, long long gen)
 	int rc = CTL_OK;
 
 	for (;;) {
-		json_t *doc = request(json_pack("{s:s}", "command", "status"), &rc);
-		int proxies;
+		json_t *doc = ask_in_flight(addr, gen, &rc);
+		long long proxies, n;
 		double uptime;
-		long n;
 
 		if (!doc)
 			return rc;
-		n = in_flight(doc, addr, gen, &proxies);
+		n = json_integer_value(json_object_get(doc, "in_flight"));
+		proxies = json_integer_value(json_object_get(doc, "proxies"));
 		uptime = json_number_value(json_object_get(doc, "uptime"));
 		json_decref(doc);
 		if (n == 0) {
-			fprintf(stderr, "lb-ctl: %s drained on %d prox%s\n", addr, proxies,
+			fprintf(stderr, "lb-ctl: %s drained on %lld prox%s\n", addr, proxies,
 				proxies == 1 ? "y" : "ies");
 			return CTL_OK;
 		}
@@ -322,7 +305,7 @@ static int drain_wait(const char *addr, long long gen)
 						"(and, for an lb-discover started %.1fs ago, to report)\n",
 					uptime);
 			else
-				fprintf(stderr, "lb-ctl: waiting: %ld request%s in flight to %s\n", n,
+				fprintf(stderr, "lb-ctl: waiting: %lld request%s in flight to %s\n", n,
 					n == 1 ? "" : "s", addr);
 			last_note = timefmt_mono();
 		}
@@ -371,15 +354,39 @@ static int watch(long count)
 	return CTL_OK;
 }
 
+/*
+ * A name in ADDR ("localhost:8081") is resolved here into the IP literal
+ * lb-discover takes, as lb-proxy --backends and lb-discover --static
+ * resolve theirs at start-up: lb-ctl runs no event loop, so it may block;
+ * lb-discover never resolves (its loop must not block). Anything else is
+ * sent as it is, for lb-discover to accept or explain.
+ */
+static void resolve_address(const char *in, char *out, size_t outsz)
+{
+	struct net_addr na;
+	char plain[BUS_CONTROL_ADDRESS_MAX], err[256];
+
+	snprintf(out, outsz, "%s", in);
+	if (net_url_address(in, plain, sizeof(plain), err, sizeof(err)) == -1 ||
+	    !strchr(plain, ':') || plain[0] == ':' || plain[0] == '[' ||
+	    net_parse_numeric(plain, &na, err, sizeof(err)) == 0 ||
+	    net_parse_addr(plain, &na, err, sizeof(err)) == -1)
+		return;
+	net_addr_format((struct sockaddr *)&na.ss, out, outsz);
+}
+
 int main(int argc, char **argv)
 {
 	struct config_result cfg;
+	const struct verb *verb;
 	const char *cmd, *addr = NULL;
-	int rc, verbose = 0, wait = 0, i;
+	int rc, verbose = 0, wait = 0, has_weight = 0, i;
 	long weight = 0, count = 0;
-	json_t *req, *doc;
-	char err[512];
+	struct bus_control c;
+	json_t *doc;
+	char err[512], literal[BUS_CONTROL_ADDRESS_MAX];
 
+	build_synopsis();
 	rc = config_load(&ctl_spec, &opts, argc, argv, &cfg);
 	if (rc != 0) {
 		if (rc == -1)
@@ -392,18 +399,26 @@ int main(int argc, char **argv)
 		return usage("no command");
 	}
 	cmd = argv[cfg.argi];
-	/* Command arguments: the address, then per-command flags. */
+	verb = verbs_find(cmd);
+	if (!verb) {
+		config_result_release(&cfg);
+		return usage("unknown command");
+	}
+	/* Command arguments, as the verb's row says: the address, then flags. */
 	for (i = cfg.argi + 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+		if ((verb->args & VERB_OPT_VERBOSE) &&
+		    (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)) {
 			verbose = 1;
 		} else if (strcmp(a, "--json") == 0) {
 			opts.json = 1;
-		} else if (strcmp(a, "--wait") == 0) {
+		} else if ((verb->args & VERB_OPT_WAIT) && strcmp(a, "--wait") == 0) {
 			wait = 1;
-		} else if ((strcmp(a, "--timeout") == 0 || strcmp(a, "--weight") == 0 ||
-			    strcmp(a, "--count") == 0) && i + 1 < argc) {
+		} else if ((strcmp(a, "--timeout") == 0 ||
+			    ((verb->args & VERB_OPT_WEIGHT) && strcmp(a, "--weight") == 0) ||
+			    ((verb->args & VERB_OPT_COUNT) && strcmp(a, "--count") == 0)) &&
+			   i + 1 < argc) {
 			char *end;
 			double v = strtod(argv[++i], &end);
 
@@ -411,30 +426,69 @@ int main(int argc, char **argv)
 				config_result_release(&cfg);
 				return usage("--timeout, --weight and --count take a positive number");
 			}
-			if (a[2] == 't')
+			if (a[2] == 't') {
 				opts.timeout = v;
-			else if (a[2] == 'w')
+			} else if (a[2] == 'w') {
 				weight = (long)v;
-			else
+				has_weight = 1;
+			} else {
 				count = (long)v;
-		} else if (a[0] != '-' && !addr) {
+			}
+		} else if (a[0] != '-' && (verb->args & VERB_ADDRESS) && !addr) {
 			addr = a;
-		} else if (a[0] != '-' && strcmp(cmd, "weight") == 0 && !weight) {
+		} else if (a[0] != '-' && (verb->args & VERB_WEIGHT) && !has_weight) {
 			weight = strtol(a, NULL, 10);
+			has_weight = 1;
 		} else {
 			fprintf(stderr, "lb-ctl: unexpected \"%s\" (see lb-ctl --help)\n", a);
 			config_result_release(&cfg);
 			return CTL_USAGE;
 		}
 	}
+	if (strcmp(verb->name, "help") == 0) {
+		config_usage(&ctl_spec);
+		config_result_release(&cfg);
+		return CTL_OK;
+	}
+	if ((verb->args & VERB_ADDRESS) && !addr) {
+		config_result_release(&cfg);
+		return usage("which backend? give its ADDRESS");
+	}
+	if ((verb->args & VERB_WEIGHT) && (!has_weight || weight < 1 || weight > 1000)) {
+		config_result_release(&cfg);
+		return usage("weight ADDR N: N from 1 to 1000");
+	}
+	if (addr)
+		resolve_address(addr, literal, sizeof(literal));
 	if (rundir_resolve(opts.runtime_dir, 0, rundir, sizeof(rundir), err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-ctl: %s: is lb-discover running? see --runtime-dir\n", err);
 		config_result_release(&cfg);
 		return CTL_NO_DISCOVER;
 	}
 	rc = CTL_OK;
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "proxies") == 0) {
-		doc = request(json_pack("{s:s}", "command", "status"), &rc);
+	if (!verb->command) {
+		rc = watch(count);
+	} else if (strcmp(verb->name, "in-flight") == 0) {
+		doc = ask_in_flight(literal, 0, &rc);
+		if (doc && opts.json) {
+			print_json(doc);
+		} else if (doc) {
+			long long n = json_integer_value(json_object_get(doc, "in_flight"));
+
+			if (n < 0)
+				printf("%s: not known yet (a proxy has not applied generation %lld or "
+				       "reported lately)\n", literal,
+				       (long long)json_integer_value(json_object_get(doc, "generation")));
+			else
+				printf("%s: %lld in flight on %lld prox%s\n", literal, n,
+				       (long long)json_integer_value(json_object_get(doc, "proxies")),
+				       json_integer_value(json_object_get(doc, "proxies")) == 1 ? "y"
+												: "ies");
+		}
+		json_decref(doc);
+	} else if (!verb->writes) {
+		c = control_of(verb->command, NULL);
+		doc = request(&c, &rc);
 		if (doc) {
 			if (opts.json && strcmp(cmd, "proxies") == 0)
 				print_json(json_object_get(doc, "proxies"));
@@ -446,24 +500,11 @@ int main(int argc, char **argv)
 				print_status(doc, verbose);
 			json_decref(doc);
 		}
-	} else if (strcmp(cmd, "watch") == 0) {
-		rc = watch(count);
-	} else if (strcmp(cmd, "uneject") == 0) {
-		rc = addr ? uneject(addr) : usage("which backend? give its ADDRESS");
-	} else if (!strcmp(cmd, "drain") || !strcmp(cmd, "undrain") || !strcmp(cmd, "add") ||
-		   !strcmp(cmd, "remove") || !strcmp(cmd, "weight")) {
-		if (!addr) {
-			config_result_release(&cfg);
-			return usage("which backend? give its ADDRESS");
-		}
-		if (strcmp(cmd, "weight") == 0 && (weight < 1 || weight > 1000)) {
-			config_result_release(&cfg);
-			return usage("weight ADDR N: N from 1 to 1000");
-		}
-		req = json_pack("{s:s,s:s}", "command", cmd, "address", addr);
-		if (weight)
-			json_object_set_new(req, "weight", json_integer(weight));
-		doc = request(req, &rc);
+	} else {
+		c = control_of(verb->command, addr ? literal : NULL);
+		c.has_weight = has_weight;
+		c.weight = weight;
+		doc = request(&c, &rc);
 		if (doc) {
 			long long gen = json_integer_value(json_object_get(doc, "generation"));
 
@@ -473,11 +514,9 @@ int main(int argc, char **argv)
 				printf("%s %s: done (generation %lld)\n", cmd, addr, gen);
 			fflush(stdout);
 			json_decref(doc);
-			if (wait && strcmp(cmd, "drain") == 0)
-				rc = drain_wait(addr, gen);
+			if (wait)
+				rc = drain_wait(literal, gen);
 		}
-	} else {
-		rc = usage("unknown command");
 	}
 	config_result_release(&cfg);
 	return rc;

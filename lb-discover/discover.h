@@ -27,6 +27,9 @@ struct discover_options {
 	char *dns_server;
 	char *runtime_dir;
 	double heartbeat;
+	char *admin;			/* the HTTP admin API's ADDR:PORT, NULL: off */
+	char *admin_token;		/* a file holding the bearer token writes need */
+	int admin_insecure;		/* no token, any address */
 	char *health_path;
 	double health_interval;
 	double health_timeout;

@@ -47,14 +47,19 @@ static void record(struct health *h, struct check *c, CURLcode code)
 {
 	struct entry *e = registry_find(h->reg, c->address);
 	long status = 0;
+	double seconds = 0;
 	int ok;
 	char why[BUS_NAME_MAX];
 
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &seconds);
 	ok = code == CURLE_OK && status >= 200 && status < 400;
 	if (!e)
 		return;
 	e->checking = 0;
+	e->check_seconds = seconds;
+	e->checks++;
+	e->check_failures += !ok;
 	if (ok) {
 		e->fall_count = 0;
 		if (!e->healthy && ++e->rise_count >= h->opts.rise) {

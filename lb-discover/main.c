@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "config.h"
 #include "control.h"
 #include "discover.h"
@@ -17,6 +18,9 @@
 #include "signals.h"
 #include "source.h"
 #include "state.h"
+
+/* addresses named in a "set changed" line, at most (then "+N more") */
+#define DISCOVER_LOG_ADDRESSES 16
 
 static const char *const k8s_apis[] = { "endpointslices", "endpoints", NULL };
 
@@ -94,6 +98,12 @@ static const struct config_field discover_fields[] = {
 	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
 	{ "heartbeat", CONFIG_DOUBLE, offsetof(struct discover_options, heartbeat), 0.01, 3600, NULL,
 	  "seconds between re-publications of the set" },
+	{ "admin", CONFIG_STRING, offsetof(struct discover_options, admin), 0, 0, NULL,
+	  "the HTTP admin API's ADDR:PORT, e.g. 127.0.0.1:9902 (off by default)" },
+	{ "adminToken", CONFIG_STRING, offsetof(struct discover_options, admin_token), 0, 0, NULL,
+	  "a file holding the token the API's writes need (Authorization: Bearer)" },
+	{ "adminInsecure", CONFIG_BOOL, offsetof(struct discover_options, admin_insecure), 0, 0,
+	  NULL, "without --admin-token, bind the API to a non-loopback address anyway" },
 	CONFIG_LOG_FIELDS(struct discover_options),
 };
 
@@ -114,18 +124,23 @@ void discover_save(struct discover *d)
 int discover_publish(struct discover *d)
 {
 	struct bus_set set;
-	struct buf msg = BUF_INIT;
-	int changed = registry_commit(&d->reg);
+	struct buf msg = BUF_INIT, joined = BUF_INIT, left = BUF_INIT;
+	int changed = registry_commit_diff(&d->reg, &joined, &left, DISCOVER_LOG_ADDRESSES);
 
 	if (changed) {
 		size_t listed = registry_published_count(&d->reg);
 
-		log_info("set changed", "service=%s generation=%llu", d->reg.service,
-			 d->reg.generation);
+		/* backends= is what the proxies apply: the set published */
+		log_info("set changed", "service=%s generation=%llu backends=%zu joined=%.*s "
+			 "left=%.*s", d->reg.service, d->reg.generation, d->reg.last_n,
+			 (int)joined.len, joined.data ? joined.data : "", (int)left.len,
+			 left.data ? left.data : "");
 		if (listed > BUS_MAX_BACKENDS)
 			log_warn("more backends than the bus carries: publishing the first ones",
 				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
 	}
+	buf_release(&joined);
+	buf_release(&left);
 	if (registry_snapshot(&d->reg, &set) == 0) {
 		/* The count is not part of the set: it changes no generation (a
 		 * proxy takes it from any set of the generation it runs). */
@@ -228,6 +243,8 @@ int main(int argc, char **argv)
 	};
 	struct config_result cfg;
 	struct discover d;
+	struct admin admin;
+	char *token = NULL;
 	struct signals sig;
 	struct ev_loop *loop = NULL;
 	char err[512], port_buf[16];
@@ -235,6 +252,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&d, 0, sizeof(d));
+	memset(&admin, 0, sizeof(admin));
 	d.pub.sock = d.pull.sock = d.rep.sock = -1;
 	rc = config_startup(&discover_spec, &opts, argc, argv, &cfg);
 	if (rc != -1)
@@ -270,6 +288,15 @@ int main(int argc, char **argv)
 	}
 	if (strlen(opts.service) >= BUS_NAME_MAX || strchr(opts.service, '/')) {
 		fprintf(stderr, "lb-discover: --service must be a name under 64 bytes without '/'\n");
+		goto out;
+	}
+	if ((opts.admin_token || opts.admin_insecure) && !opts.admin) {
+		fprintf(stderr, "lb-discover: --admin-token and --admin-insecure need --admin "
+				"ADDR:PORT (the admin API is off without it)\n");
+		goto out;
+	}
+	if (opts.admin_token && !(token = admin_read_token(opts.admin_token, err, sizeof(err)))) {
+		fprintf(stderr, "lb-discover: %s\n", err);
 		goto out;
 	}
 	registry_init(&d.reg, opts.service);
@@ -344,6 +371,14 @@ int main(int argc, char **argv)
 	}
 	d.loop = loop;
 	d.started = ev_now(loop);
+	if (opts.admin && admin_init(&admin, &d, opts.admin, token, opts.admin_insecure, err,
+				     sizeof(err)) == -1) {
+		fprintf(stderr, "lb-discover: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	if (opts.admin && admin_start(&admin) == -1)
+		goto out;
 	control_start(&d);
 	proxies_start(&d);
 	signals_init(&sig, d.loop, on_stop, NULL, &d);
@@ -378,13 +413,15 @@ int main(int argc, char **argv)
 	ev_timer_start(d.loop, &d.heartbeat);
 	discover_publish(&d);
 	log_info("publishing", "service=%s runtime_dir=%s generation=%llu backends=%zu",
-		 opts.service, d.rundir, d.reg.generation, d.reg.n);
+		 opts.service, d.rundir, d.reg.generation, d.reg.last_n);
 	ev_run(d.loop, 0);
 	ev_timer_stop(d.loop, &d.heartbeat);
 	signals_release(&sig, d.loop);
 	log_info("stopped", NULL);
 	rc = 0;
 out:
+	admin_release(&admin);
+	free(token);
 	health_stop(d.health);
 	source_file_stop(d.file);
 	source_dns_stop(d.dns);

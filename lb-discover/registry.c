@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
+
 void registry_init(struct registry *r, const char *service)
 {
 	memset(r, 0, sizeof(*r));
@@ -277,4 +279,74 @@ void registry_raise_above(struct registry *r, unsigned long long seen)
 	free(r->last);
 	r->last = NULL;
 	r->last_n = 0;
+}
+
+/* Appends address to a comma-separated list of at most max names (then a
+ * count of the others). */
+static void list_add(struct buf *list, size_t *count, size_t max, const char *address)
+{
+	if (*count < max)
+		buf_appendf(list, "%s%s", *count ? "," : "", address);
+	(*count)++;
+}
+
+static void list_end(struct buf *list, size_t count, size_t max)
+{
+	if (count > max)
+		buf_appendf(list, ",+%zu more", count - max);
+	if (count == 0)
+		buf_append_str(list, "-");
+}
+
+int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *left, size_t max)
+{
+	struct bus_backend *before = r->last;
+	size_t before_n = r->last_n, nj = 0, nl = 0;
+	/* per entry: 1 was published, 2 is published now */
+	unsigned char *mark;
+
+	r->last = NULL;		/* kept here until the commit made its own */
+	if (before) {
+		r->last = malloc((before_n ? before_n : 1) * sizeof(*before));
+		if (!r->last) {
+			r->last = before;
+			return registry_commit(r);
+		}
+		memcpy(r->last, before, before_n * sizeof(*before));
+	}
+	if (!registry_commit(r)) {
+		free(before);
+		return 0;
+	}
+	mark = calloc(r->n ? r->n : 1, 1);
+	if (!mark) {
+		free(before);
+		return 1;
+	}
+	for (size_t i = 0; i < before_n; i++) {
+		struct entry *e = registry_find(r, before[i].address);
+
+		if (e)
+			mark[e - r->entries] = 1;
+	}
+	for (size_t i = 0; i < r->last_n; i++) {
+		struct entry *e = registry_find(r, r->last[i].address);
+
+		if (!e)
+			continue;
+		if (!mark[e - r->entries])
+			list_add(joined, &nj, max, e->address);
+		mark[e - r->entries] = 2;
+	}
+	for (size_t i = 0; i < before_n; i++) {
+		struct entry *e = registry_find(r, before[i].address);
+
+		if (!e || mark[e - r->entries] != 2)
+			list_add(left, &nl, max, before[i].address);
+	}
+	list_end(joined, nj, max);
+	list_end(left, nl, max);
+	free(mark);
+	free(before);
+	return 1;
 }

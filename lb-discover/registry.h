@@ -31,6 +31,9 @@ struct entry {
 	double eject_ended;		/* wall clock when the last one ended */
 	unsigned long long eject_generation;	/* the first set that carried it */
 	char eject_reason[BUS_NAME_MAX];
+	double check_seconds;		/* how long the last health check took */
+	unsigned long long checks;	/* health checks done, and how many failed */
+	unsigned long long check_failures;
 };
 
 struct registry {
@@ -89,6 +92,11 @@ int registry_snapshot(const struct registry *r, struct bus_set *out);
  * with the last one and, if it differs, bumps the generation. Returns 1
  * when it did. */
 int registry_commit(struct registry *r);
+struct buf;
+/* registry_commit(), and when the set changed, the addresses that joined
+ * and left the published set appended to `joined` and `left` ("a,b",
+ * "a,+9 more" past `max` names, "-" for none). Returns as registry_commit. */
+int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *left, size_t max);
 /* Makes the next commit publish a generation above `seen` (a proxy holds a
  * set that new: the state file was lost), whatever changed. */
 void registry_raise_above(struct registry *r, unsigned long long seen);

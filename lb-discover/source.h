@@ -11,9 +11,12 @@
 /* A source hands over a full list (it keeps ownership) each time it changes. */
 typedef void (*source_update_cb)(void *data, const struct bus_backend *list, size_t n);
 
-/* Parses one "IP:PORT[@WEIGHT]" into b; returns 0 or -1 with err. */
+/* Parses one "IP:PORT[@WEIGHT]" into b (an IP literal: it runs in the
+ * loop, the file source's reloads); returns 0 or -1 with err. */
 int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_t errsz);
-/* Parses "IP:PORT[@WEIGHT],..." into a malloc'd list; returns the count or -1. */
+/* Parses --static's "HOST:PORT[@WEIGHT],..." into a malloc'd list, a name
+ * resolved into its first address as lb-proxy --backends does (start-up
+ * only: it may block); returns the count or -1. */
 int source_parse_list(const char *spec, struct bus_backend **out, char *err, size_t errsz);
 
 /* --file: a JSON list (["10.0.0.1:80", {"address":"10.0.0.2:80","weight":2}])

@@ -24,7 +24,10 @@ struct source_file {
 	void *data;
 };
 
-int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_t errsz)
+/* With `resolve` (start-up only: it may block), a name in HOST:PORT is
+ * resolved into the IP literal the set carries. */
+static int parse_entry(const char *text, struct bus_backend *b, int resolve, char *err,
+		       size_t errsz)
 {
 	char item[BUS_ADDRESS_MAX + 16];
 	struct net_addr na;
@@ -36,11 +39,23 @@ int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_
 		return -1;
 	if (net_split_weight(item, &weight, err, errsz) == -1)
 		return -1;
+	b->weight = (int)weight;
+	if (resolve && item[0] != '[' && item[0] != ':' && strchr(item, ':') &&
+	    net_parse_numeric(item, &na, err, errsz) == -1) {
+		if (net_parse_addr(item, &na, err, errsz) == -1)
+			return -1;
+		net_addr_format((struct sockaddr *)&na.ss, b->address, sizeof(b->address));
+		return 0;
+	}
 	if (strlen(item) >= BUS_ADDRESS_MAX || net_parse_numeric(item, &na, err, errsz) == -1)
 		return -1;
 	memcpy(b->address, item, strlen(item) + 1);
-	b->weight = (int)weight;
 	return 0;
+}
+
+int source_parse_entry(const char *text, struct bus_backend *b, char *err, size_t errsz)
+{
+	return parse_entry(text, b, 0, err, errsz);
 }
 
 /* Appends b, growing the list geometrically (capacity 16, then the next
@@ -109,7 +124,7 @@ int source_parse_list(const char *spec, struct bus_backend **out, char *err, siz
 	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 		while (*item == ' ')
 			item++;
-		if (source_parse_entry(item, &b, err, errsz) == -1 || append(&list, &n, &b) == -1)
+		if (parse_entry(item, &b, 1, err, errsz) == -1 || append(&list, &n, &b) == -1)
 			goto fail;
 	}
 	free(copy);

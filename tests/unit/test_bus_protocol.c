@@ -9,7 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "bus_protocol.h"
+
+/* the protocol version as JSON text */
+#define BUS_STR(x) #x
+#define BUS_XSTR(x) BUS_STR(x)
+#define BUS_V BUS_XSTR(BUS_PROTOCOL_VERSION)
 
 static void test_set_round_trip(void **state)
 {
@@ -303,6 +310,143 @@ static void test_largest_set_and_report_fit(void **state)
 	free(items);
 }
 
+
+static void test_control_round_trip(void **state)
+{
+	struct bus_control c = { "add", "http://10.0.0.9:8080/", 1, 2, 1, 43, 0 }, back;
+	struct buf out = BUF_INIT;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(bus_control_encode(&c, &out), 0);
+	assert_int_equal(bus_control_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.command, "add");
+	assert_string_equal(back.address, "http://10.0.0.9:8080/");
+	assert_int_equal(back.has_weight, 1);
+	assert_int_equal(back.weight, 2);
+	assert_int_equal(back.has_generation, 1);
+	assert_int_equal(back.generation, 43);
+	assert_int_equal(back.version, BUS_PROTOCOL_VERSION);
+	buf_reset(&out);
+	memset(&c, 0, sizeof(c));
+	strcpy(c.command, "status");
+	assert_int_equal(bus_control_encode(&c, &out), 0);
+	assert_null(memmem(out.data, out.len, "address", 7));
+	assert_null(memmem(out.data, out.len, "weight", 6));
+	assert_int_equal(bus_control_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.has_weight, 0);
+	assert_int_equal(back.has_generation, 0);
+	assert_string_equal(back.address, "");
+	buf_release(&out);
+}
+
+static void test_malformed_controls(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *why;
+		int version;
+	} cases[] = {
+		{ "[1]", "not a JSON object", 0 },
+		{ "{\"type\":\"control\",\"command\":\"status\"}", "protocol version missing", 0 },
+		{ "{\"v\":2,\"type\":\"control\",\"command\":\"status\"}", "version 2", 2 },
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"command\":\"status\"}", "type must be control",
+		  BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\"}", "command must be", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"\"}", "command must be",
+		  BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"a-very-long-command-name\"}",
+		  "command must be", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"drain\",\"address\":7}",
+		  "address must be", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"weight\",\"address\":\"a\","
+		  "\"weight\":\"2\"}", "weight must be an integer", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"weight\",\"weight\":2.5}",
+		  "weight must be an integer", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"in-flight\",\"generation\":-1}",
+		  "generation must be", BUS_PROTOCOL_VERSION },
+		{ "not json", "not JSON", 0 },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bus_control c;
+		char err[256] = "";
+
+		assert_int_equal(bus_control_decode(cases[i].json, strlen(cases[i].json), &c, err,
+						    sizeof(err)), -1);
+		if (!strstr(err, cases[i].why))
+			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, cases[i].why);
+		assert_int_equal(c.version, cases[i].version);
+	}
+}
+
+static void test_reply_round_trip(void **state)
+{
+	struct buf out = BUF_INIT;
+	struct bus_reply r;
+	char err[256];
+	json_t *body = json_pack("{s:I,s:[]}", "generation", (json_int_t)43, "backends");
+	(void)state;
+
+	assert_int_equal(bus_reply_encode(body, 1, NULL, &out), 0);
+	assert_int_equal(bus_reply_decode(out.data, out.len, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.ok, 1);
+	assert_int_equal(json_integer_value(json_object_get(r.body, "generation")), 43);
+	assert_true(json_is_array(json_object_get(r.body, "backends")));
+	assert_null(json_object_get(body, "v"));	/* not stolen nor changed */
+	bus_reply_release(&r);
+	buf_reset(&out);
+	assert_int_equal(bus_reply_encode(NULL, 0, "unknown backend 10.9.9.9:80", &out), 0);
+	assert_int_equal(bus_reply_decode(out.data, out.len, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.ok, 0);
+	assert_string_equal(r.error, "unknown backend 10.9.9.9:80");
+	bus_reply_release(&r);
+	json_decref(body);
+	buf_release(&out);
+}
+
+static void test_malformed_replies(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *why;
+	} cases[] = {
+		{ "{\"v\":" BUS_V ",\"type\":\"reply\"}", "ok must be" },
+		{ "{\"v\":" BUS_V ",\"type\":\"reply\",\"ok\":false}", "must say why" },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"ok\":true}", "type must be reply" },
+		{ "{\"v\":1,\"type\":\"reply\",\"ok\":true}", "version 1" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bus_reply r;
+		char err[256] = "";
+
+		assert_int_equal(bus_reply_decode(cases[i].json, strlen(cases[i].json), &r, err,
+						  sizeof(err)), -1);
+		if (!strstr(err, cases[i].why))
+			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, cases[i].why);
+	}
+}
+
+/* A reply over the bus's limit is refused, so control.c answers a shorter one. */
+static void test_oversized_reply_refused(void **state)
+{
+	struct buf out = BUF_INIT;
+	char *big = malloc(BUS_MAX_MESSAGE + 1);
+	json_t *body;
+	(void)state;
+
+	memset(big, 'x', BUS_MAX_MESSAGE);
+	big[BUS_MAX_MESSAGE] = '\0';
+	body = json_pack("{s:s}", "pad", big);
+	assert_int_equal(bus_reply_encode(body, 1, NULL, &out), -1);
+	json_decref(body);
+	free(big);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +457,11 @@ int main(void)
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_oversized_message),
 		cmocka_unit_test(test_largest_set_and_report_fit),
+		cmocka_unit_test(test_control_round_trip),
+		cmocka_unit_test(test_malformed_controls),
+		cmocka_unit_test(test_reply_round_trip),
+		cmocka_unit_test(test_malformed_replies),
+		cmocka_unit_test(test_oversized_reply_refused),
 	};
 	return cmocka_run_group_tests_name("bus_protocol", tests, NULL, NULL);
 }

@@ -1,0 +1,58 @@
+/* verbs: the table of the operator's commands (see verbs.h). */
+#include "verbs.h"
+
+#include <string.h>
+
+const struct verb verbs[] = {
+	{ "status", VERB_OPT_VERBOSE, "status", 0, "status [-v]",
+	  "the set, its backends and the proxies" },
+	{ "proxies", 0, "status", 0, "proxies", "the proxies and what they applied" },
+	{ "drain", VERB_ADDRESS | VERB_OPT_WAIT, "drain", 1, "drain ADDR [--wait] [--timeout S]",
+	  "no new requests to ADDR (in-flight finish)" },
+	{ "undrain", VERB_ADDRESS, "undrain", 1, "undrain ADDR", "ADDR takes requests again" },
+	{ "add", VERB_ADDRESS | VERB_OPT_WEIGHT, "add", 1, "add ADDR [--weight N]",
+	  "add a backend the source does not list" },
+	{ "remove", VERB_ADDRESS, "remove", 1, "remove ADDR", "take a backend out of the set" },
+	{ "weight", VERB_ADDRESS | VERB_WEIGHT, "weight", 1, "weight ADDR N",
+	  "set a backend's weight (1-1000)" },
+	{ "uneject", VERB_ADDRESS, "uneject", 1, "uneject ADDR",
+	  "end ADDR's outlier ejection on every proxy" },
+	{ "in-flight", VERB_ADDRESS, "in-flight", 0, "in-flight ADDR",
+	  "requests in flight to ADDR, summed over the proxies" },
+	{ "watch", VERB_OPT_COUNT, NULL, 0, "watch [--count N]", "one JSON line per set change" },
+	{ "help", 0, NULL, 0, "help", "this help" },
+};
+
+const unsigned verbs_count = sizeof(verbs) / sizeof(verbs[0]);
+
+const struct verb *verbs_find(const char *name)
+{
+	for (unsigned i = 0; i < verbs_count; i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+void verbs_format_help(char *buf, size_t size)
+{
+	size_t used = 0;
+
+	if (size)
+		buf[0] = '\0';
+	for (unsigned i = 0; i < verbs_count && used < size; i++) {
+		int n = snprintf(buf + used, size - used, "  %-34s %s\n", verbs[i].usage,
+				 verbs[i].help);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+void verbs_print_help(FILE *out)
+{
+	char text[2048];
+
+	verbs_format_help(text, sizeof(text));
+	fputs(text, out);
+}

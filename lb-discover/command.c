@@ -1,0 +1,294 @@
+/* command: the handler table of the operator's verbs (see command.h). */
+#include "command.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ejection.h"
+#include "log.h"
+#include "net.h"
+#include "proxies.h"
+#include "verbs.h"
+
+/* seconds without a report after which drain --wait does not trust a
+ * proxy's in-flight count */
+#define COMMAND_REPORT_FRESH 5.0
+
+typedef enum command_status (*command_fn)(struct discover *d, const struct bus_control *c,
+					  struct entry *e, struct command_result *r);
+
+struct command_entry {
+	const char *name;	/* a verb's command (common/verbs.h) */
+	command_fn run;
+	int needs_backend;	/* the address must name a backend in the set */
+};
+
+static enum command_status refuse(struct command_result *r, enum command_status st,
+				  const char *fmt, const char *arg)
+{
+	r->status = st;
+	snprintf(r->error, sizeof(r->error), fmt, arg);
+	return st;
+}
+
+static int weight_ok(const struct bus_control *c)
+{
+	return c->weight >= 1 && c->weight <= 1000;
+}
+
+/* Overrides whose backend the source stopped listing, until they expire. */
+static json_t *waiting(struct discover *d)
+{
+	json_t *list = json_array();
+	double now = ev_time();
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		const struct entry *e = &d->reg.entries[i];
+		double left = now - e->left_at;
+
+		if (!registry_waiting(e))
+			continue;
+		json_array_append_new(list, json_pack("{s:s,s:b,s:b,s:i,s:f,s:f}", "address",
+			e->address, "drained", e->drained, "removed", e->removed, "weight",
+			e->weight_override, "left_ago", left,
+			"expires_in", d->opts->override_grace - left));
+	}
+	return list;
+}
+
+json_t *command_status(struct discover *d, int busy_only)
+{
+	struct bus_set set;
+	json_t *root = json_object(), *backends = json_array();
+	struct proxy_totals *totals = calloc(d->reg.n ? d->reg.n : 1, sizeof(*totals));
+
+	if (!root || !backends || !totals || registry_snapshot(&d->reg, &set) == -1) {
+		free(totals);
+		json_decref(backends);
+		json_decref(root);
+		return NULL;
+	}
+	proxies_totals(d, totals);
+	for (size_t i = 0; i < set.n; i++) {
+		const struct bus_backend *b = &set.backends[i];
+		const struct entry *e = registry_find(&d->reg, b->address);
+		const struct proxy_totals *t = &totals[e - d->reg.entries];
+
+		json_t *o =
+			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I,s:I,s:i}", "address", b->address,
+				  "state", bus_state_name(b->state), "weight", b->weight, "reason",
+				  b->reason, "health", e->healthy ? "ok" : "failing", "active",
+				  (int)t->active, "requests", (json_int_t)t->requests, "errors",
+				  (json_int_t)t->errors, "responses_5xx", (json_int_t)t->responses_5xx,
+				  "proxies_skipping", b->state == BUS_STATE_UP ? (int)t->down : 0);
+
+		if (o && b->ejected)
+			json_object_set_new(o, "ejection", json_pack("{s:s,s:f,s:i}", "reason",
+					    b->eject_reason, "left", b->eject_left, "count",
+					    (int)b->ejections));
+		json_array_append_new(backends, o);
+	}
+	json_object_set_new(root, "service", json_string(d->reg.service));
+	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
+	json_object_set_new(root, "pid", json_integer(getpid()));
+	json_object_set_new(root, "backends", backends);
+	json_object_set_new(root, "waiting", waiting(d));
+	json_object_set_new(root, "proxies", proxies_json(d, busy_only));
+	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
+	/* until then a proxy that has not reported yet may exist */
+	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
+	json_object_set_new(root, "uptime", json_real(ev_now(d->loop) - d->started));
+	bus_set_release(&set);
+	free(totals);
+	return root;
+}
+
+long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
+		       int *proxies)
+{
+	double now = ev_now(d->loop);
+	long total = 0;
+
+	*proxies = (int)d->nproxies;
+	if (!proxies_settled(d))
+		return -1;
+	for (size_t p = 0; p < d->nproxies; p++) {
+		const struct bus_set *r = &d->proxies[p].report;
+		enum proxy_sync sync = proxies_sync(d, &d->proxies[p]);
+
+		/* as proxies_json's "follows": one of this lb-discover's sets */
+		if (sync == PROXY_IGNORING || r->generation < d->reg.floor ||
+		    r->generation > d->reg.generation || r->generation < gen ||
+		    now - d->proxies[p].seen > COMMAND_REPORT_FRESH)
+			return -1;
+		for (size_t k = 0; k < r->n; k++)
+			if (strcmp(r->backends[k].address, address) == 0)
+				total += (long)r->backends[k].active;
+	}
+	return total;
+}
+
+static enum command_status run_status(struct discover *d, const struct bus_control *c,
+				      struct entry *e, struct command_result *r)
+{
+	(void)c;
+	(void)e;
+	r->body = command_status(d, 0);
+	if (!r->body)
+		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
+	return COMMAND_OK;
+}
+
+static enum command_status run_add(struct discover *d, const struct bus_control *c,
+				   struct entry *e, struct command_result *r)
+{
+	if (c->has_weight && !weight_ok(c))
+		return refuse(r, COMMAND_INVALID, "%s", "the weight must be 1 to 1000");
+	e = registry_find(&d->reg, r->address);
+	/* as HAProxy's "add server" refuses a name it has: a second add would
+	 * silently change nothing, or a weight `weight` is the verb for */
+	if (e && registry_published(e))
+		return refuse(r, COMMAND_CONFLICT, "backend %s is already in the set (lb-ctl "
+			      "weight changes its weight)", r->address);
+	if (registry_published_count(&d->reg) >= BUS_MAX_BACKENDS) {
+		r->status = COMMAND_CONFLICT;
+		snprintf(r->error, sizeof(r->error), "the set is full: the bus carries at most %d "
+			 "backends (remove one first)", BUS_MAX_BACKENDS);
+		return r->status;
+	}
+	e = registry_get(&d->reg, r->address);
+	if (!e)
+		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
+	e->removed = 0;
+	e->added = 1;
+	if (c->has_weight)
+		e->weight_override = (int)c->weight;
+	return COMMAND_OK;
+}
+
+static enum command_status run_drain(struct discover *d, const struct bus_control *c,
+				     struct entry *e, struct command_result *r)
+{
+	e->drained = 1;
+	return COMMAND_OK;
+}
+
+static enum command_status run_undrain(struct discover *d, const struct bus_control *c,
+				       struct entry *e, struct command_result *r)
+{
+	e->drained = 0;		/* also cancels a drain waiting for its backend */
+	return COMMAND_OK;
+}
+
+static enum command_status run_remove(struct discover *d, const struct bus_control *c,
+				      struct entry *e, struct command_result *r)
+{
+	e->removed = 1;
+	e->added = 0;
+	return COMMAND_OK;
+}
+
+static enum command_status run_weight(struct discover *d, const struct bus_control *c,
+				      struct entry *e, struct command_result *r)
+{
+	if (!c->has_weight || !weight_ok(c))
+		return refuse(r, COMMAND_INVALID, "%s", "the weight must be 1 to 1000");
+	e->weight_override = (int)c->weight;
+	return COMMAND_OK;
+}
+
+/* uneject ADDR: ends the fleet-wide ejection of e (idempotent: a backend
+ * not ejected is fine); every proxy closes its breaker with the next set. */
+static enum command_status run_uneject(struct discover *d, const struct bus_control *c,
+				       struct entry *e, struct command_result *r)
+{
+	(void)c;
+	(void)r;
+	if (ejection_end(d, e))
+		log_info("backend unejected by the operator", "address=%s", e->address);
+	return COMMAND_OK;
+}
+
+/* in-flight ADDR [generation]: what drain --wait waits on (lb-ctl polls it,
+ * the admin API's ?wait= calls command_in_flight itself) */
+static enum command_status run_in_flight(struct discover *d, const struct bus_control *c,
+					 struct entry *e, struct command_result *r)
+{
+	unsigned long long gen = c->has_generation ? c->generation : d->reg.generation;
+	int proxies;
+	long n = command_in_flight(d, r->address, gen, &proxies);
+
+	r->body = json_pack("{s:s,s:I,s:I,s:i,s:b,s:f}", "address", r->address, "generation",
+			    (json_int_t)gen, "in_flight", (json_int_t)n, "proxies", proxies,
+			    "drained", n == 0, "uptime", ev_now(d->loop) - d->started);
+	if (!r->body)
+		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
+	return COMMAND_OK;
+}
+
+static const struct command_entry commands[] = {
+	{ "status", run_status, 0 },
+	{ "in-flight", run_in_flight, 0 },
+	{ "drain", run_drain, 1 },
+	{ "undrain", run_undrain, 1 },
+	{ "add", run_add, 0 },
+	{ "remove", run_remove, 1 },
+	{ "weight", run_weight, 1 },
+	{ "uneject", run_uneject, 1 },
+};
+
+static const struct command_entry *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+enum command_status command_run(struct discover *d, const struct bus_control *c,
+				struct command_result *r)
+{
+	const struct command_entry *ce = find(c->command);
+	const struct verb *v = verbs_find(c->command);
+	struct entry *e = NULL;
+	struct net_addr na;
+
+	memset(r, 0, sizeof(*r));
+	if (!ce || !v)
+		return refuse(r, COMMAND_INVALID, "unknown command \"%s\"", c->command);
+	if (!(v->args & VERB_ADDRESS))
+		return ce->run(d, c, NULL, r);
+	if (!c->address[0])
+		return refuse(r, COMMAND_INVALID, "\"%s\" needs an \"address\"", c->command);
+	/* "http://10.0.0.9:8080" is 10.0.0.9:8080 (seed 004's spelling) */
+	if (net_url_address(c->address, r->address, sizeof(r->address), r->error,
+			    sizeof(r->error)) == -1)
+		return r->status = COMMAND_INVALID;
+	if (net_parse_numeric(r->address, &na, r->error, sizeof(r->error)) == -1)
+		return r->status = COMMAND_INVALID;
+	if (ce->needs_backend) {
+		e = registry_find(&d->reg, r->address);
+		/* an override waiting for its backend may be cancelled */
+		if (!e || (!registry_published(e) &&
+			   !(registry_waiting(e) && strcmp(c->command, "undrain") == 0)))
+			return refuse(r, COMMAND_UNKNOWN, "unknown backend %s (lb-ctl status lists "
+				      "them)", r->address);
+	}
+	if (ce->run(d, c, e, r) != COMMAND_OK || !v->writes)
+		return r->status;
+	log_info("operator", "command=%s address=%s", c->command, r->address);
+	if (!discover_publish(d))
+		discover_save(d);	/* e.g. a waiting override cancelled */
+	r->body = json_pack("{s:I}", "generation", (json_int_t)d->reg.generation);
+	if (!r->body)
+		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
+	return COMMAND_OK;
+}
+
+void command_result_release(struct command_result *r)
+{
+	json_decref(r->body);
+	r->body = NULL;
+}

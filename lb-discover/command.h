@@ -1,0 +1,51 @@
+/* command: lb-discover's handlers of the operator's verbs (common/verbs.h),
+ * one table behind the control socket (control.c) and the admin API
+ * (admin.c): both decode a request into a struct bus_control and call
+ * command_run(), so lb-ctl and the API do exactly the same thing. */
+#ifndef LB_DISCOVER_COMMAND_H
+#define LB_DISCOVER_COMMAND_H
+
+#include <jansson.h>
+
+#include "discover.h"
+
+/* How a command ended; the admin API maps it to an HTTP status. */
+enum command_status {
+	COMMAND_OK = 0,		/* done: the answer is in body */
+	COMMAND_INVALID,	/* bad input (address, weight, unknown verb): 400 */
+	COMMAND_UNKNOWN,	/* no such backend in the set: 404 */
+	COMMAND_CONFLICT,	/* the set forbids it (already there, full): 409 */
+	COMMAND_FAILED,		/* lb-discover could not (out of memory): 500 */
+};
+
+struct command_result {
+	enum command_status status;
+	char error[256];	/* when not COMMAND_OK: the message lb-ctl prints */
+	json_t *body;		/* when COMMAND_OK: the answer's fields ({"generation":N},
+				 * status's document); owned by the result */
+	char address[BUS_ADDRESS_MAX];	/* the backend it acted on, normalized */
+};
+
+/*
+ * Runs one verb for the control socket or the admin API: validates its
+ * address (an IP literal, or seed 004's http:// spelling) and weight,
+ * applies it, logs it and publishes the set. Returns r->status; the caller
+ * releases r with command_result_release().
+ */
+enum command_status command_run(struct discover *d, const struct bus_control *c,
+				struct command_result *r);
+void command_result_release(struct command_result *r);
+/* The status document (lb-ctl status --json): with busy_only, per-proxy
+ * lists keep only backends with requests in flight. A new reference, or
+ * NULL when out of memory. */
+json_t *command_status(struct discover *d, int busy_only);
+/*
+ * Requests in flight to `address` summed over the proxies, or -1 while one
+ * may not have applied generation `gen` of this lb-discover (or has not
+ * reported lately, or lb-discover has not yet heard every proxy): what
+ * `drain --wait` waits on. *proxies is how many proxies reported.
+ */
+long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
+		       int *proxies);
+
+#endif

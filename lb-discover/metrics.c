@@ -1,0 +1,127 @@
+/* metrics: lb-discover's fleet metrics in Prometheus text format. */
+#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxies.h"
+
+/* A label value with \ " and newlines escaped (Prometheus text format). */
+static void label(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_appendf(out, "\\%c", *s);
+		else if (*s == '\n')
+			buf_append_str(out, "\\n");
+		else
+			buf_append(out, s, 1);
+	}
+}
+
+static void head(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{service="S",address="A",state="X"} (address and state optional) */
+static void series_state(struct buf *out, const char *name, const char *service,
+			 const char *address, const char *state)
+{
+	buf_appendf(out, "%s{service=\"", name);
+	label(out, service);
+	if (address) {
+		buf_append_str(out, "\",address=\"");
+		label(out, address);
+	}
+	if (state)
+		buf_appendf(out, "\",state=\"%s", state);
+	buf_append_str(out, "\"}");
+}
+
+static void series(struct buf *out, const char *name, const char *service, const char *address)
+{
+	series_state(out, name, service, address, NULL);
+}
+
+/* One per-backend family: `value(i)` of every published backend. */
+#define PER_BACKEND(name, type, help, fmt, value)                                           \
+	do {                                                                                 \
+		head(out, name, type, help);                                                 \
+		for (size_t i = 0; i < set.n; i++) {                                         \
+			const struct entry *e = registry_find(&d->reg, set.backends[i].address); \
+			const struct proxy_totals *t = &totals[e - d->reg.entries];          \
+			(void)t;                                                             \
+			series(out, name, svc, set.backends[i].address);                    \
+			buf_appendf(out, " " fmt "\n", value);                               \
+		}                                                                            \
+	} while (0)
+
+int metrics_render(struct discover *d, struct buf *out)
+{
+	struct bus_set set;
+	struct proxy_totals *totals = calloc(d->reg.n ? d->reg.n : 1, sizeof(*totals));
+	const char *svc = d->reg.service;
+	double now = ev_now(d->loop);
+
+	if (!totals || registry_snapshot(&d->reg, &set) == -1) {
+		free(totals);
+		return -1;
+	}
+	proxies_totals(d, totals);
+	head(out, "lb_discover_generation", "gauge", "The generation of the set published.");
+	series(out, "lb_discover_generation", svc, NULL);
+	buf_appendf(out, " %llu\n", d->reg.generation);
+	head(out, "lb_discover_backends", "gauge", "Backends in the set published.");
+	series(out, "lb_discover_backends", svc, NULL);
+	buf_appendf(out, " %zu\n", set.n);
+	head(out, "lb_discover_backend_state", "gauge",
+	     "1 for the backend's state (up, draining, down), 0 for the others.");
+	for (size_t i = 0; i < set.n; i++) {
+		for (int s = BUS_STATE_UP; s <= BUS_STATE_DOWN; s++) {
+			series_state(out, "lb_discover_backend_state", svc, set.backends[i].address,
+				     bus_state_name((enum bus_state)s));
+			buf_appendf(out, " %d\n", set.backends[i].state == (enum bus_state)s);
+		}
+	}
+	PER_BACKEND("lb_discover_backend_weight", "gauge", "The weight published.", "%d",
+		    set.backends[i].weight);
+	PER_BACKEND("lb_discover_backend_healthy", "gauge",
+		    "1 while health checks pass (or are off), 0 while failing.", "%d", e->healthy);
+	PER_BACKEND("lb_discover_backend_health_check_seconds", "gauge",
+		    "How long the last health check took.", "%.6f", e->check_seconds);
+	PER_BACKEND("lb_discover_backend_health_checks_total", "counter", "Health checks done.",
+		    "%llu", e->checks);
+	PER_BACKEND("lb_discover_backend_health_check_failures_total", "counter",
+		    "Health checks that failed (refused, timed out, not 2xx/3xx).", "%llu",
+		    e->check_failures);
+	PER_BACKEND("lb_discover_backend_active", "gauge",
+		    "Requests in flight, summed over the proxies' last reports.", "%u", t->active);
+	PER_BACKEND("lb_discover_backend_requests_total", "counter",
+		    "Requests forwarded, summed over the proxies' reports.", "%llu", t->requests);
+	PER_BACKEND("lb_discover_backend_errors_total", "counter",
+		    "Connects and exchanges that failed, summed over the proxies' reports.", "%llu",
+		    t->errors);
+	PER_BACKEND("lb_discover_backend_responses_5xx_total", "counter",
+		    "5xx answers of the backend, summed over the proxies' reports.", "%llu",
+		    t->responses_5xx);
+	head(out, "lb_discover_proxies", "gauge", "Proxies heard from lately.");
+	series(out, "lb_discover_proxies", svc, NULL);
+	buf_appendf(out, " %zu\n", d->nproxies);
+	head(out, "lb_discover_proxy_report_age_seconds", "gauge",
+	     "Seconds since each proxy's last report (its staleness).");
+	for (size_t p = 0; p < d->nproxies; p++)
+		buf_appendf(out, "lb_discover_proxy_report_age_seconds{pid=\"%d\"} %.3f\n",
+			    d->proxies[p].report.pid, now - d->proxies[p].seen);
+	head(out, "lb_discover_proxy_generation", "gauge", "The generation each proxy applied.");
+	for (size_t p = 0; p < d->nproxies; p++)
+		buf_appendf(out, "lb_discover_proxy_generation{pid=\"%d\"} %llu\n",
+			    d->proxies[p].report.pid, d->proxies[p].report.generation);
+	head(out, "lb_discover_proxy_stale", "gauge", "1 when the proxy says it hears no sets.");
+	for (size_t p = 0; p < d->nproxies; p++)
+		buf_appendf(out, "lb_discover_proxy_stale{pid=\"%d\"} %d\n",
+			    d->proxies[p].report.pid, d->proxies[p].report.stale);
+	bus_set_release(&set);
+	free(totals);
+	return 0;
+}

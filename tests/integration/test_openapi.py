@@ -1,0 +1,230 @@
+"""lb-discover/openapi.yaml, the document of lb-discover's and lb-proxy's
+admin APIs: valid against the OpenAPI 3 schema (an npm validator), and every
+documented route, with every documented status, answered by the real
+programs with a body that matches its documented schema."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+
+import pytest
+import yaml
+
+from conftest import SLOW, request_in_flight, wait_for
+from test_admin_api import Admin
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+DOC_PATH = os.path.join(ROOT, "lb-discover", "openapi.yaml")
+OPENAPI_TESTS = os.path.join(ROOT, "tests", "openapi")
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def load_doc():
+    with open(DOC_PATH) as f:
+        return yaml.safe_load(f)
+
+
+def test_document_is_valid_openapi():
+    if not os.path.isdir(os.path.join(OPENAPI_TESTS, "node_modules", "@seriousme")):
+        pytest.fail("tests/openapi/node_modules is missing: run make test-deps")
+    node = shutil.which("node")
+    assert node, "node is missing: run make test-deps"
+    r = subprocess.run([node, os.path.join(OPENAPI_TESTS, "validate.mjs"), DOC_PATH],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # and the validator does refuse a broken document
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        broken = load_doc()
+        broken["paths"]["/admin/health"]["get"]["responses"] = "none"
+        yaml.safe_dump(broken, f)
+    try:
+        r = subprocess.run([node, os.path.join(OPENAPI_TESTS, "validate.mjs"), f.name],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0
+    finally:
+        os.unlink(f.name)
+
+
+# --- a JSON-schema subset (what the document uses), OpenAPI 3.0 flavour ------
+
+def resolve(doc, node):
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), ref
+        node = doc
+        for part in ref[2:].split("/"):
+            node = node[part]
+    return node
+
+
+def check(doc, schema, value, where="body"):
+    """Returns a list of problems of value against schema."""
+    schema = resolve(doc, schema)
+    if "oneOf" in schema:
+        ok = [s for s in schema["oneOf"] if not check(doc, s, value, where)]
+        return [] if len(ok) == 1 else [f"{where}: matches {len(ok)} of oneOf, not 1"]
+    if "anyOf" in schema:
+        ok = [s for s in schema["anyOf"] if not check(doc, s, value, where)]
+        return [] if ok else [f"{where}: matches none of anyOf"]
+    t = schema.get("type")
+    types = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if t in types and not isinstance(value, types[t]):
+        return [f"{where}: {value!r} is not {t}"]
+    if t == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+        return [f"{where}: {value!r} is not an integer"]
+    if t == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return [f"{where}: {value!r} is not a number"]
+    problems = []
+    if "enum" in schema and value not in schema["enum"]:
+        problems.append(f"{where}: {value!r} not in {schema['enum']}")
+    if "minimum" in schema and value < schema["minimum"]:
+        problems.append(f"{where}: {value!r} < {schema['minimum']}")
+    if "maximum" in schema and value > schema["maximum"]:
+        problems.append(f"{where}: {value!r} > {schema['maximum']}")
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        problems.append(f"{where}: no /{schema['pattern']}/")
+    if t == "object":
+        for k in schema.get("required", []):
+            if k not in value:
+                problems.append(f"{where}: no {k!r}")
+        for k, sub in schema.get("properties", {}).items():
+            if k in value:
+                problems += check(doc, sub, value[k], f"{where}.{k}")
+    if t == "array":
+        for i, item in enumerate(value):
+            problems += check(doc, schema.get("items", {}), item, f"{where}[{i}]")
+    return problems
+
+
+def test_the_subset_validator_refuses_what_it_should():
+    doc = load_doc()
+    good = {"generation": 3, "address": "10.0.0.1:80"}
+    assert check(doc, {"$ref": "#/components/schemas/Done"}, good) == []
+    assert check(doc, {"$ref": "#/components/schemas/Done"}, {"generation": 3})
+    assert check(doc, {"$ref": "#/components/schemas/Done"}, {"generation": "3", "address": ""})
+    assert check(doc, {"$ref": "#/components/schemas/State"}, "sleeping")
+    assert check(doc, {"$ref": "#/components/schemas/Backend"}, {"address": 1})
+
+
+# --- every documented route against the real programs --------------------------
+
+def documented(doc):
+    """{(METHOD, path template): operation} of the document."""
+    ops = {}
+    for path, item in doc["paths"].items():
+        for m in METHODS:
+            if m in item:
+                ops[(m.upper(), path)] = item[m]
+    return ops
+
+
+def test_every_documented_route_answers_as_documented(echo, discover, proxy, rundir):
+    doc = load_doc()
+    ops = documented(doc)
+    token_path = tempfile.mktemp(prefix="lb-token-")
+    with open(token_path, "w") as f:
+        f.write("tok\n")
+    slow = echo("--delay-ms", "1500", "--access-log", "off")
+    e1, e2 = echo("--access-log", "off"), echo("--access-log", "off")
+    d = discover("--static", f"{e1.addr},{slow.addr}", "--heartbeat", "0.2", "--admin",
+                 "127.0.0.1:0", "--admin-token", token_path)
+    os.unlink(token_path)
+    api = Admin(d, int(d.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1)), "tok")
+    px = proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--heartbeat", "0.2",
+               "--report-interval", "0.05")
+    wait_for("the proxy applies the set", lambda: len(px.admin("/info")[1]["backends"]) == 2)
+    proxy_api = Admin(px.proc, px.admin_port)
+    seen = set()
+
+    def call(method, template, status, path=None, body=None, token="default", on=api, raw=None):
+        """One request to a documented operation; checks the answer against
+        the document (status documented, body of the documented schema)."""
+        op = ops[(method, template)]
+        st, h, got = on.call(method, path or template, body, token=token, raw=raw)
+        assert st == status, (method, path or template, st, got)
+        resp = resolve(doc, op["responses"].get(str(st)))
+        assert resp, f"{method} {template}: {st} is not documented"
+        ctype = h.get("content-type", "").split(";")[0]
+        assert ctype in resp["content"], (method, template, ctype)
+        problems = check(doc, resp["content"][ctype]["schema"], got, f"{method} {template} {st}")
+        assert not problems, problems
+        seen.add((method, template, st))
+        return got
+
+    enc = lambda a: urllib.parse.quote(a, safe="")
+    B = "/admin/backends/{address}"
+    # reads
+    call("GET", "/admin/health", 200)
+    call("GET", "/admin/backends", 200)
+    call("GET", "/admin/metrics", 200)
+    call("GET", "/admin/proxies", 200)
+    wait_for("the proxy's report", lambda: call("GET", "/admin/proxies", 200)["proxies"])
+    call("GET", "/health", 200, on=proxy_api)
+    call("GET", "/ready", 200, on=proxy_api)
+    call("GET", "/info", 200, on=proxy_api)
+    call("GET", "/debug/next-backend", 200, on=proxy_api)
+    call("GET", "/metrics", 200, on=proxy_api)
+    # writes, each refusal the document lists
+    call("POST", "/admin/backends", 201, body={"address": e2.addr, "weight": 3})
+    call("POST", "/admin/backends", 409, body={"address": e2.addr})
+    call("POST", "/admin/backends", 400, body={"weight": 3})
+    for method, template, body in (("POST", "/admin/backends", {"address": "10.0.0.5:80"}),
+                                   ("DELETE", B, None), ("POST", B + "/drain", None),
+                                   ("POST", B + "/undrain", None),
+                                   ("POST", B + "/uneject", None),
+                                   ("PUT", B + "/weight", {"weight": 2})):
+        path = template.replace("{address}", enc(e2.addr))
+        call(method, template, 401, path, body, token=None)
+        call(method, template, 403, path, body, token="nope")
+        if template != "/admin/backends":
+            call(method, template, 404, template.replace("{address}", "10.9.9.9:80"), body)
+            call(method, template, 400, template.replace("{address}", "no-port"), body)
+    call("PUT", B + "/weight", 200, B.replace("{address}", enc(e2.addr)) + "/weight",
+         {"weight": 5})
+    call("POST", B + "/drain", 200, B.replace("{address}", enc(e2.addr)) + "/drain")
+    call("POST", B + "/undrain", 200, B.replace("{address}", enc(e2.addr)) + "/undrain")
+    call("POST", B + "/uneject", 200, B.replace("{address}", enc(e2.addr)) + "/uneject")
+    got = call("POST", B + "/drain", 200, B.replace("{address}", enc(e2.addr)) + "/drain?wait=10")
+    assert got["drained"] is True
+    call("DELETE", B, 200, B.replace("{address}", enc(f"http://{e2.addr}")))
+    # a drain that outlasts its wait: 202 (e1 drained first: the slow
+    # backend gets the request)
+    call("POST", B + "/drain", 200, B.replace("{address}", enc(e1.addr)) + "/drain")
+    wait_for("e1 drained on the proxy", lambda: {
+        b["address"]: b["state"] for b in px.admin("/info")[1]["backends"]} == {
+        e1.addr: "draining", slow.addr: "up"})
+    t = request_in_flight(px, "/slow", backend=slow.addr)
+    got = call("POST", B + "/drain", 202, B.replace("{address}", enc(slow.addr)) + "/drain?wait=0.3")
+    assert got["drained"] is False
+    t.join()
+    # no usable backend: the proxy is not ready and has no next backend
+    wait_for("both drained on the proxy", lambda: all(
+        b["state"] == "draining" for b in px.admin("/info")[1]["backends"]))
+    call("GET", "/ready", 503, on=proxy_api)
+    call("GET", "/debug/next-backend", 503, on=proxy_api)
+    # every documented (route, status) was exercised: a new one needs a case here
+    wanted = {(m, p, int(s)) for (m, p), op in ops.items() for s in op["responses"]}
+    assert wanted - seen == set(), f"documented but not exercised: {sorted(wanted - seen)}"
+
+
+def test_every_route_the_programs_answer_is_documented(echo, discover, proxy, rundir):
+    """The other way round: lb-discover's 404 lists its routes, and each one
+    is in the document; lb-proxy's too."""
+    doc = load_doc()
+    e1 = echo()
+    d = discover("--static", e1.addr, "--admin", "127.0.0.1:0")
+    api = Admin(d, int(d.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1)))
+    st, _, r = api.call("GET", "/nothing")
+    assert st == 404
+    listed = re.findall(r"/admin/[a-z]+", r["error"])
+    assert listed and all(p in doc["paths"] for p in listed), listed
+    for suffix in ("drain", "undrain", "weight", "uneject"):
+        assert f"/admin/backends/{{address}}/{suffix}" in doc["paths"]
+    p = proxy([e1.addr])
+    st, body = p.admin("/nothing")
+    assert st == 404
+    listed = re.findall(r"/[a-z/-]+", body["error"].split("try", 1)[1])
+    assert listed and all(x in doc["paths"] for x in listed), listed

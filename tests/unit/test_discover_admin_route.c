@@ -1,0 +1,180 @@
+/* Unit tests for lb-discover/admin_route.c: the admin API's routes, table
+ * driven, and lb-discover/registry.c's joined/left lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admin_route.h"
+#include "buf.h"
+#include "registry.h"
+
+static void test_routes(void **state)
+{
+	static const struct {
+		int method;
+		const char *target;
+		enum admin_route_status status;
+		enum admin_action action;
+		const char *address;
+		double wait;
+		const char *allow;	/* for NOT_ALLOWED */
+	} cases[] = {
+		{ HTTP_GET, "/admin/health", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
+		{ HTTP_HEAD, "/admin/health", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
+		{ HTTP_GET, "/admin/backends", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
+		{ HTTP_GET, "/admin/backends?x=1", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
+		{ HTTP_POST, "/admin/backends", ADMIN_ROUTE_OK, ADMIN_ADD, "", 0, NULL },
+		{ HTTP_GET, "/admin/proxies", ADMIN_ROUTE_OK, ADMIN_PROXIES, "", 0, NULL },
+		{ HTTP_GET, "/admin/metrics", ADMIN_ROUTE_OK, ADMIN_METRICS, "", 0, NULL },
+		{ HTTP_DELETE, "/admin/backends/10.0.0.9:8080", ADMIN_ROUTE_OK, ADMIN_REMOVE,
+		  "10.0.0.9:8080", 0, NULL },
+		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain", ADMIN_ROUTE_OK, ADMIN_DRAIN,
+		  "10.0.0.9:8080", 0, NULL },
+		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain?wait=2.5", ADMIN_ROUTE_OK,
+		  ADMIN_DRAIN, "10.0.0.9:8080", 2.5, NULL },
+		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain?x=1&wait=3", ADMIN_ROUTE_OK,
+		  ADMIN_DRAIN, "10.0.0.9:8080", 3, NULL },
+		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/undrain", ADMIN_ROUTE_OK, ADMIN_UNDRAIN,
+		  "10.0.0.9:8080", 0, NULL },
+		{ HTTP_PUT, "/admin/backends/10.0.0.9:8080/weight", ADMIN_ROUTE_OK, ADMIN_WEIGHT,
+		  "10.0.0.9:8080", 0, NULL },
+		/* percent-encoded, and the URL spelling with its slashes */
+		{ HTTP_POST, "/admin/backends/%5B%3A%3A1%5D%3A80/drain", ADMIN_ROUTE_OK, ADMIN_DRAIN,
+		  "[::1]:80", 0, NULL },
+		{ HTTP_POST, "/admin/backends/http%3A%2F%2F10.0.0.9%3A80/drain", ADMIN_ROUTE_OK,
+		  ADMIN_DRAIN, "http://10.0.0.9:80", 0, NULL },
+		{ HTTP_DELETE, "/admin/backends/http://10.0.0.9:80/", ADMIN_ROUTE_OK, ADMIN_REMOVE,
+		  "http://10.0.0.9:80/", 0, NULL },
+		{ HTTP_PUT, "/admin/backends/http://10.0.0.9:80/weight", ADMIN_ROUTE_OK, ADMIN_WEIGHT,
+		  "http://10.0.0.9:80", 0, NULL },
+		/* a backend named like a verb is still a backend */
+		{ HTTP_DELETE, "/admin/backends/drain", ADMIN_ROUTE_OK, ADMIN_REMOVE, "drain", 0, NULL },
+		/* refusals */
+		{ HTTP_GET, "/", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
+		{ HTTP_GET, "/admin", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
+		{ HTTP_GET, "/admin/backends/", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
+		{ HTTP_GET, "/admin/healthz", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
+		{ HTTP_DELETE, "/admin/health", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0, "GET, HEAD" },
+		{ HTTP_PUT, "/admin/backends", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0, "GET, HEAD, POST" },
+		{ HTTP_POST, "/admin/metrics", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0, "GET, HEAD" },
+		{ HTTP_GET, "/admin/backends/10.0.0.9:80/drain", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0,
+		  "POST" },
+		{ HTTP_POST, "/admin/backends/10.0.0.9:80/weight", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0,
+		  "PUT" },
+		{ HTTP_GET, "/admin/backends/10.0.0.9:80", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0,
+		  "DELETE" },
+		{ HTTP_GET, "/admin/%zz", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
+		{ HTTP_GET, "/admin/health%", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
+		{ HTTP_GET, "/admin/health%4", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
+		{ HTTP_GET, "/admin/he%00alth", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=0", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		  0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=-1", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		  0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=3601", ADMIN_ROUTE_BAD, ADMIN_DRAIN,
+		  "a:1", 0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1", 0,
+		  NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=1s", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		  0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=nan", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		  0, NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct admin_route r;
+		enum admin_route_status st = admin_route_parse(cases[i].method, cases[i].target,
+							       strlen(cases[i].target), &r);
+
+		if (st != cases[i].status)
+			fail_msg("%s: status %d, wanted %d", cases[i].target, st, cases[i].status);
+		if (st == ADMIN_ROUTE_OK || (st == ADMIN_ROUTE_BAD && r.known_action)) {
+			assert_int_equal(r.action, cases[i].action);
+			assert_string_equal(r.address, cases[i].address);
+			assert_true(r.wait == cases[i].wait);
+		}
+		if (st == ADMIN_ROUTE_NOT_ALLOWED)
+			assert_string_equal(r.allow, cases[i].allow);
+		if (st == ADMIN_ROUTE_BAD)
+			assert_non_null(r.error);
+	}
+}
+
+static void test_writes_are_the_guarded_actions(void **state)
+{
+	(void)state;
+	assert_false(admin_action_writes(ADMIN_LIST));
+	assert_false(admin_action_writes(ADMIN_PROXIES));
+	assert_false(admin_action_writes(ADMIN_METRICS));
+	assert_true(admin_action_writes(ADMIN_ADD));
+	assert_true(admin_action_writes(ADMIN_REMOVE));
+	assert_true(admin_action_writes(ADMIN_DRAIN));
+	assert_true(admin_action_writes(ADMIN_UNDRAIN));
+	assert_true(admin_action_writes(ADMIN_WEIGHT));
+}
+
+static void source(struct registry *r, const char *const *addrs, size_t n)
+{
+	struct bus_backend list[8];
+
+	memset(list, 0, sizeof(list));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(list[i].address, sizeof(list[i].address), "%s", addrs[i]);
+		list[i].weight = 1;
+	}
+	registry_source_update(r, list, n, 1000.0);
+}
+
+static void commit(struct registry *r, int changed, const char *joined, const char *left)
+{
+	struct buf j = BUF_INIT, l = BUF_INIT;
+
+	assert_int_equal(registry_commit_diff(r, &j, &l, 2), changed);
+	if (changed) {
+		assert_int_equal(j.len, strlen(joined));
+		assert_memory_equal(j.data, joined, j.len);
+		assert_int_equal(l.len, strlen(left));
+		assert_memory_equal(l.data, left, l.len);
+	} else {
+		assert_int_equal(j.len + l.len, 0);
+	}
+	buf_release(&j);
+	buf_release(&l);
+}
+
+static void test_joined_and_left(void **state)
+{
+	static const char *const ab[] = { "10.0.0.1:80", "10.0.0.2:80" };
+	static const char *const bcde[] = { "10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80",
+					    "10.0.0.5:80" };
+	struct registry r;
+	(void)state;
+
+	registry_init(&r, "shop");
+	source(&r, ab, 2);
+	commit(&r, 1, "10.0.0.1:80,10.0.0.2:80", "-");
+	commit(&r, 0, "", "");				/* nothing changed */
+	source(&r, bcde, 4);
+	commit(&r, 1, "10.0.0.3:80,10.0.0.4:80,+1 more", "10.0.0.1:80");
+	registry_find(&r, "10.0.0.2:80")->drained = 1;	/* a state change: no one joins */
+	commit(&r, 1, "-", "-");
+	registry_find(&r, "10.0.0.3:80")->removed = 1;
+	commit(&r, 1, "-", "10.0.0.3:80");
+	registry_release(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_writes_are_the_guarded_actions),
+		cmocka_unit_test(test_joined_and_left),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
