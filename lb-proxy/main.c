@@ -8,7 +8,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "admin.h"
+#include "bus.h"
+#include "bus_protocol.h"
 #include "config.h"
 #include "http_limits.h"
 #include "log.h"
@@ -18,6 +22,7 @@
 #include "signals.h"
 #include "sticky.h"
 #include "subscriber.h"
+#include "takeover.h"
 #include "timefmt.h"
 #include "transport_tls.h"
 #include "upstream.h"
@@ -104,11 +109,15 @@ static const struct config_field proxy_fields[] = {
 	  "PEM private key of --tls-cert" },
 	{ "tlsHandshakeTimeout", CONFIG_DOUBLE, offsetof(struct proxy_options, tls_handshake_timeout),
 	  0.001, 3600, NULL, "seconds a client has to complete the TLS handshake" },
+	/* Reload and restart (--check-config is not a setting: read before the table). */
+	{ "takeover", CONFIG_BOOL, offsetof(struct proxy_options, takeover), 0, 0, NULL,
+	  "take the listening sockets of the lb-proxy on this port, then make it drain" },
 	CONFIG_LOG_FIELDS(struct proxy_options),
 };
 
 static const struct config_spec proxy_spec = {
-	"lb-proxy", "LB_PROXY_", "--backends HOST:PORT[@WEIGHT],... [options]", proxy_fields,
+	"lb-proxy", "LB_PROXY_", "--backends HOST:PORT[@WEIGHT],... [options] [--check-config]",
+	proxy_fields,
 	sizeof(proxy_fields) / sizeof(proxy_fields[0]),
 };
 
@@ -292,14 +301,55 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+
+/* One reading of flags, environment and file, validated: what start-up
+ * uses and what a reload (SIGHUP) swaps in. */
+struct proxy_config {
+	struct proxy_options opts;
+	struct config_result cfg;	/* owns the option strings */
+	char listen[32];		/* opts.listen when --port made it */
+	struct backend_set set;		/* --backends, parsed (taken when applied) */
+	const struct balance_ops *ops;	/* --balance */
+	struct hashkey hash_key, sticky_key;
+	struct trusted trusted;
+};
+
+/* What the signal, set and takeover callbacks reach (main.c's wiring);
+ * px comes first, so a struct proxy * of this process is one of these. */
+struct proxy_main {
+	struct proxy px;
+	struct admin admin;
+	struct subscriber sub;
+	struct signals sig;
+	struct takeover_server tk_server;	/* offers our sockets to a replacement */
+	struct takeover_client tk_client;	/* --takeover: the proxy we replace */
+	char tk_path[108];		/* the takeover socket, "" when none is offered */
+	struct proxy_config *boot;	/* the start-up reading: settings fixed at run time */
+	struct proxy_config *current;	/* what px.opts points into */
+	int argc;			/* argv less --check-config: read again on SIGHUP */
+	char **argv;
+	char rundir[256];
+};
+
+static struct proxy_main *main_of(struct proxy *px)
+{
+	return (struct proxy_main *)px;
+}
+
+static void takeover_offer(struct proxy_main *m);
+static void takeover_done(void *data, int ok);
+
 /*
  * Opens the client listener: at start-up with --backends; on the bus once the
  * first set is applied (Envoy waits for its initial configuration the same
  * way), so a new proxy on a shared port takes no connection it would answer
- * 503, or after --initial-set-timeout. Returns 0 or -1 (logged).
+ * 503, or after --initial-set-timeout. With --takeover the old proxy is told
+ * to stop only now that this one accepts. Returns 0 or -1 (logged).
  */
 static int open_listener(struct proxy *px, const char *why)
 {
+	struct proxy_main *m = main_of(px);
+
 	if (px->listening || px->stopping)
 		return 0;
 	ev_timer_stop(px->loop, &px->initial_set_timer);
@@ -312,6 +362,12 @@ static int open_listener(struct proxy *px, const char *why)
 	else
 		log_info("listening", "listen=%s backends=%zu%s", px->listener.name, px->set.n,
 			 px->tls ? " tls=on" : "");
+	if (m->tk_client.conn != -1) {
+		if (takeover_finish(&m->tk_client, px->loop, takeover_done, m) == -1)
+			takeover_offer(m);
+	} else {
+		takeover_offer(m);
+	}
 	return 0;
 }
 
@@ -325,49 +381,57 @@ static void on_set_applied(struct proxy *px)
 		ev_break(px->loop, EVBREAK_ALL);
 }
 
-/* --balance, --hash-key, --trusted-proxies, --sticky-*, --slow-start.
- * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
-static int balancing_setup(struct proxy *px, const struct proxy_options *opts)
+/* --balance, --hash-key, --trusted-proxies, --sticky-cookie into c. Returns
+ * 0, or -1 with err naming the flag. */
+static int balancing_parse(struct proxy_config *c, char *err, size_t errsz)
 {
+	const struct proxy_options *opts = &c->opts;
 	const char *name = strcmp(opts->balance, "ip-hash") == 0 ? "maglev" : opts->balance;
 	const char *key = strcmp(opts->balance, "ip-hash") == 0 ? "client-ip" : opts->hash_key;
-	const struct balance_ops *ops = balance_find(name);
-	char err[256], cookie[HASHKEY_NAME_MAX + 8];
+	char why[256], cookie[HASHKEY_NAME_MAX + 8];
 
-	if (!ops) {
-		fprintf(stderr, "lb-proxy: --balance: \"%s\" is not one of %s, ip-hash\n",
-			opts->balance, balance_names());
+	c->ops = balance_find(name);
+	if (!c->ops) {
+		snprintf(err, errsz, "--balance: \"%s\" is not one of %s, ip-hash", opts->balance,
+			 balance_names());
 		return -1;
 	}
-	px->hash_key_spec = key;
-	if (hashkey_parse(key, &px->hash_key, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --hash-key: %s\n", err);
+	if (hashkey_parse(key, &c->hash_key, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--hash-key: %s", why);
 		return -1;
 	}
 	if (opts->trusted_proxies &&
-	    trusted_parse(opts->trusted_proxies, &px->trusted, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --trusted-proxies: %s\n", err);
+	    trusted_parse(opts->trusted_proxies, &c->trusted, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--trusted-proxies: %s", why);
 		return -1;
 	}
 	if (opts->sticky_cookie) {
 		snprintf(cookie, sizeof(cookie), "cookie:%s", opts->sticky_cookie);
-		if (hashkey_parse(cookie, &px->sticky_key, err, sizeof(err)) == -1) {
-			fprintf(stderr, "lb-proxy: --sticky-cookie: \"%s\" is not a cookie name\n",
-				opts->sticky_cookie);
+		if (hashkey_parse(cookie, &c->sticky_key, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "--sticky-cookie: \"%s\" is not a cookie name",
+				 opts->sticky_cookie);
 			return -1;
 		}
-		if (!opts->sticky_secret)
-			log_warn("--sticky-cookie without --sticky-secret: anyone can tell which address "
-				 "a cookie names by trying addresses", NULL);
-	}
-	sticky_setup(opts->sticky_cookie, opts->sticky_secret);
-	balance_set_slow_start(opts->slow_start);
-	px->balancer.ops = ops;
-	if (balancer_rebuild(&px->balancer, ops, &px->set) == -1) {
-		fprintf(stderr, "lb-proxy: out of memory\n");
-		return -1;
 	}
 	return 0;
+}
+
+/* Makes c's balancing current (at start-up and on reload); the balancer is
+ * rebuilt over px->set. Returns 0 or -1 (out of memory: the old one is kept). */
+static int balancing_apply(struct proxy *px, const struct proxy_config *c)
+{
+	const struct proxy_options *opts = &c->opts;
+
+	px->hash_key = c->hash_key;
+	px->hash_key_spec = strcmp(opts->balance, "ip-hash") == 0 ? "client-ip" : opts->hash_key;
+	px->trusted = c->trusted;
+	px->sticky_key = c->sticky_key;
+	if (opts->sticky_cookie && !opts->sticky_secret)
+		log_warn("--sticky-cookie without --sticky-secret: anyone can tell which address "
+			 "a cookie names by trying addresses", NULL);
+	sticky_setup(opts->sticky_cookie, opts->sticky_secret);
+	balance_set_slow_start(opts->slow_start);
+	return balancer_rebuild(&px->balancer, c->ops, &px->set);
 }
 
 /* --tls-cert and --tls-key: the client listener's TLS context. Returns 0
@@ -379,10 +443,6 @@ static int tls_setup(struct proxy *px, const struct proxy_options *opts)
 
 	if (!opts->tls_cert && !opts->tls_key)
 		return 0;
-	if (!opts->tls_cert || !opts->tls_key) {
-		fprintf(stderr, "lb-proxy: give --tls-cert and --tls-key together\n");
-		return -1;
-	}
 	px->tls = transport_tls_ctx_new(opts->tls_cert, opts->tls_key, err, sizeof(err));
 	if (!px->tls) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
@@ -391,25 +451,271 @@ static int tls_setup(struct proxy *px, const struct proxy_options *opts)
 	return 0;
 }
 
+static const struct proxy_options proxy_defaults = {
+	.listen = "0.0.0.0:8080",
+	.admin = "127.0.0.1:9901",
+	.connect_timeout = 5,
+	.response_timeout = 60,
+	.header_timeout = 10,
+	.keepalive_timeout = 75,
+	.idle_timeout = 60,
+	.upstream_idle_timeout = 15,
+	.upstream_pool_size = 64,
+	.drain_timeout = 30,
+	.fail_timeout = 10,
+	.loop_batch = 0.00002,
+	.service = "backend",
+	.heartbeat = 1.0,
+	.report_interval = 0.25,
+	.initial_set_timeout = 5,
+	.retries = 2,
+	.balance = "round-robin",
+	.hash_key = "client-ip",
+	.max_connections = 100000,
+	.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
+	.access_log = 1,
+	.reuse_port = 1,
+	.log_level = "info",
+	.log_format = "text",
+	.tls_handshake_timeout = 10,
+};
+
+static void config_free(struct proxy_config *c)
+{
+	if (!c)
+		return;
+	backend_set_release(&c->set);
+	config_result_release(&c->cfg);
+	free(c);
+}
+
+/*
+ * Reads defaults, file, environment and flags into a new config and checks
+ * what can be checked without binding. With `addresses`, --listen and
+ * --admin are parsed too (they may resolve names: start-up only). Returns
+ * the config (the caller frees it with config_free), or NULL with *status
+ * 0 (--help was printed) or 2 and err filled.
+ */
+static struct proxy_config *config_read(int argc, char **argv, int addresses, int *status,
+					char *err, size_t errsz)
+{
+	struct proxy_config *c = calloc(1, sizeof(*c));
+	struct net_addr na;
+	char why[384];
+	int rc;
+
+	*status = 2;
+	if (!c) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	c->opts = proxy_defaults;
+	rc = config_load(&proxy_spec, &c->opts, argc, argv, &c->cfg);
+	if (rc == 1) {
+		*status = 0;
+		goto fail;
+	}
+	if (rc == -1) {
+		snprintf(err, errsz, "%s", c->cfg.err);
+		goto fail;
+	}
+	if (c->cfg.argi < argc) {
+		snprintf(err, errsz, "unexpected argument \"%s\" (see lb-proxy --help)",
+			 argv[c->cfg.argi]);
+		goto fail;
+	}
+	c->opts.listen = (char *)config_port_listen(&proxy_spec, &c->cfg, c->opts.listen,
+						    c->opts.port, c->listen, sizeof(c->listen));
+	if (c->opts.backends && backend_set_parse(c->opts.backends, &c->set, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--backends: %s", why);
+		goto fail;
+	}
+	if (c->opts.takeover && c->opts.backends && !c->opts.runtime_dir) {
+		snprintf(err, errsz, "--takeover with --backends needs --runtime-dir DIR: the directory "
+			 "where the running proxy offers its sockets");
+		goto fail;
+	}
+	if (!c->opts.tls_cert != !c->opts.tls_key) {
+		snprintf(err, errsz, "give --tls-cert and --tls-key together");
+		goto fail;
+	}
+	if (balancing_parse(c, err, errsz) == -1)
+		goto fail;
+	if (addresses && net_parse_addr(c->opts.listen, &na, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--listen: %s", why);
+		goto fail;
+	}
+	if (addresses && net_parse_addr(c->opts.admin, &na, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--admin: %s", why);
+		goto fail;
+	}
+	return c;
+fail:
+	config_free(c);
+	return NULL;
+}
+
+/* ---- reload (SIGHUP) ------------------------------------------------------ */
+
+/* 1 when field f differs between a and b. */
+static int field_differs(const struct config_field *f, const struct proxy_options *a,
+			 const struct proxy_options *b)
+{
+	const char *pa = (const char *)a + f->offset, *pb = (const char *)b + f->offset;
+
+	switch (f->type) {
+	case CONFIG_STRING:
+	case CONFIG_ENUM: {
+		const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+
+		return (!sa || !sb) ? sa != sb : strcmp(sa, sb) != 0;
+	}
+	case CONFIG_INT:
+	case CONFIG_SIZE:
+		return *(const long *)pa != *(const long *)pb;
+	case CONFIG_DOUBLE:
+		return *(const double *)pa != *(const double *)pb;
+	case CONFIG_BOOL:
+		return *(const int *)pa != *(const int *)pb;
+	}
+	return 0;
+}
+
+static void field_copy(const struct config_field *f, struct proxy_options *to,
+		       const struct proxy_options *from)
+{
+	size_t size = f->type == CONFIG_DOUBLE ? sizeof(double)
+		    : f->type == CONFIG_BOOL ? sizeof(int)
+		    : f->type == CONFIG_INT || f->type == CONFIG_SIZE ? sizeof(long) : sizeof(char *);
+
+	memcpy((char *)to + f->offset, (const char *)from + f->offset, size);
+}
+
+/* Settings a running proxy keeps: its sockets, its bus, its TLS context. */
+static int field_fixed(const char *key)
+{
+	static const char *const fixed[] = {
+		"listen", "port", "admin", "runtimeDir", "service", "heartbeat", "reportInterval",
+		"initialSetTimeout", "reusePort", "tlsCert", "tlsKey", "takeover",
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(key, fixed[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void append_name(char *out, size_t outsz, const char *name)
+{
+	size_t n = strlen(out);
+
+	snprintf(out + n, outsz - n, "%s%s", n ? "," : "", name);
+}
+
+/* Reads the configuration again; what may change applies to new requests,
+ * what may not is named in the log; a bad one keeps the running one. */
+static void reload(void *data)
+{
+	struct proxy_main *m = data;
+	struct proxy *px = &m->px;
+	const struct proxy_options *run = px->opts;
+	struct proxy_config *c;
+	struct upstream_limits limits;
+	char err[1024], changed[1024] = "", fixed[512] = "";
+	int status, set_changed;
+
+	if (px->stopping) {
+		log_warn("reload ignored: stopping", NULL);
+		return;
+	}
+	c = config_read(m->argc, m->argv, 0, &status, err, sizeof(err));
+	if (!c) {
+		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
+		return;
+	}
+	/* --backends and the bus are two modes; neither turns into the other. */
+	if (!c->opts.backends != !run->backends) {
+		append_name(fixed, sizeof(fixed), "backends");
+		backend_set_release(&c->set);
+		c->opts.backends = m->boot->opts.backends;
+	}
+	for (size_t i = 0; i < proxy_spec.nfields; i++) {
+		const struct config_field *f = &proxy_spec.fields[i];
+
+		if (!field_differs(f, &c->opts, run))
+			continue;
+		if (field_fixed(f->key)) {
+			append_name(fixed, sizeof(fixed), f->key);
+			/* The running value: the start-up reading lives as long as
+			 * the process. */
+			field_copy(f, &c->opts, &m->boot->opts);
+		} else {
+			append_name(changed, sizeof(changed), f->key);
+		}
+	}
+	if (fixed[0])
+		log_warn("reload: settings that cannot change at run time keep their running values "
+			 "(restart with --takeover to change them)", "settings=%s", fixed);
+	log_setup("lb-proxy", log_level_parse(c->opts.log_level),
+		  log_format_parse(c->opts.log_format));
+	/* Names in --backends were resolved by config_read: the loop waited
+	 * for the resolver once, as nginx's and HAProxy's reloads do. */
+	set_changed = !px->on_bus && c->opts.backends && c->set.n &&
+		      strcmp(c->opts.backends, run->backends) != 0;
+	if (set_changed) {
+		c->set.generation = px->set.generation + 1;
+		backend_set_apply(&px->set, &c->set, ev_now(px->loop));
+	} else {
+		backend_set_release(&c->set);
+	}
+	if (!c->opts.sticky_secret != !run->sticky_secret ||
+	    (c->opts.sticky_secret && strcmp(c->opts.sticky_secret, run->sticky_secret) != 0))
+		for (struct backend *b = backend_all(); b; b = b->all_next)
+			b->sticky_id[0] = '\0';	/* computed again with the new secret */
+	if (balancing_apply(px, c) == -1)
+		log_error("out of memory rebuilding the balancer: the last one is kept", NULL);
+	limits.pool_size = (unsigned)c->opts.upstream_pool_size;
+	limits.idle_timeout = c->opts.upstream_idle_timeout;
+	upstream_setup(px->loop, &limits);
+	ev_timer_set(&px->drain_timer, c->opts.drain_timeout, 0);
+	fit_descriptor_limit(&c->opts);
+	px->opts = &c->opts;
+	if (m->current != m->boot)
+		config_free(m->current);
+	m->current = c;
+	accept_update(px);
+	log_info("reloaded", "file=%s changed=%s backends=%zu generation=%llu",
+		 c->cfg.file[0] ? c->cfg.file : "-", changed[0] ? changed : "none", px->set.n,
+		 px->set.generation);
+}
+
+/* ---- stop and takeover ----------------------------------------------------- */
+
 static void on_initial_set_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct proxy *px = w->data;
 	(void)revents;
 
 	log_warn("no set from lb-discover in time: listening without one (503 until a set comes)",
-		 "initial_set_timeout_s=%g", px->opts->initial_set_timeout);
+		 "initial_set_timeout_s=%g runtime_dir=%s", px->opts->initial_set_timeout,
+		 px->rundir);
 	if (open_listener(px, " set=none") == -1)
 		ev_break(loop, EVBREAK_ALL);
 }
 
+/* SIGTERM, or a replacement took over: stop accepting, let in-flight
+ * requests finish (their answers say Connection: close), close idle
+ * connections over the drain timeout, exit. */
 static void on_stop(void *data)
 {
-	struct proxy *px = data;
+	struct proxy_main *m = data;
+	struct proxy *px = &m->px;
 	struct session *s, *next;
 
 	if (px->stopping)
 		return;
 	px->stopping = 1;
+	takeover_server_release(&m->tk_server);
 	listener_release(&px->listener);
 	for (s = LIST_FIRST(&px->sessions); s; s = next) {
 		next = LIST_NEXT(s, link);
@@ -421,6 +727,98 @@ static void on_stop(void *data)
 	}
 	log_info("draining", "connections=%u timeout_s=%g", px->nsessions, px->opts->drain_timeout);
 	ev_timer_start(px->loop, &px->drain_timer);
+}
+
+/* The replacement serves now: its admin listener is the one clients reach. */
+static void on_taken_over(void *data)
+{
+	struct proxy_main *m = data;
+
+	listener_release(&m->admin.listener);
+	on_stop(m);
+}
+
+/* Offers our listening sockets at the takeover socket (when there is one). */
+static void takeover_offer(struct proxy_main *m)
+{
+	char err[512];
+
+	if (!m->tk_path[0] || m->px.stopping)
+		return;
+	if (takeover_server_init(&m->tk_server, m->px.loop, m->tk_path, m->px.listener.fd,
+				 m->px.listener.name, m->admin.listener.fd, m->admin.listener.name,
+				 on_taken_over, m, err, sizeof(err)) == -1)
+		log_warn("no takeover socket: a replacement cannot take this proxy's sockets",
+			 "error=\"%s\"", err);
+	else
+		log_info("takeover socket ready", "path=%s", m->tk_path);
+}
+
+static void takeover_done(void *data, int ok)
+{
+	(void)ok;
+	takeover_offer(data);
+}
+
+/* --takeover's addresses as the old proxy reports its bound ones; an
+ * --admin port of 0 takes whichever port the old one has. Returns 0, or -1
+ * with err filled. */
+static int takeover_names(const struct proxy_options *opts, char *listen, char *admin,
+			  unsigned *port, char *err, size_t errsz)
+{
+	struct net_addr na;
+	char why[256];
+
+	if (net_parse_addr(opts->listen, &na, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--listen: %s", why);
+		return -1;
+	}
+	*port = ntohs(((struct sockaddr_in *)&na.ss)->sin_port);	/* same place in v6 */
+	if (*port == 0) {
+		snprintf(err, errsz, "--takeover needs --listen with a port, not 0: the port names "
+			 "the proxy to take over");
+		return -1;
+	}
+	net_addr_format((struct sockaddr *)&na.ss, listen, TAKEOVER_ADDR_MAX);
+	if (net_parse_addr(opts->admin, &na, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--admin: %s", why);
+		return -1;
+	}
+	net_addr_format((struct sockaddr *)&na.ss, admin, TAKEOVER_ADDR_MAX);
+	return 0;
+}
+
+/* Fetches the old proxy's sockets (before the loop; blocks at most a few
+ * seconds) and adopts them. Returns 1 (adopted), 0 (nothing to take over:
+ * bind as usual) or -1 after saying why on stderr. */
+static int takeover_start(struct proxy_main *m, const struct proxy_options *opts)
+{
+	char listen[TAKEOVER_ADDR_MAX], admin[TAKEOVER_ADDR_MAX], err[512];
+	unsigned port;
+	int rc;
+
+	if (takeover_names(opts, listen, admin, &port, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
+	}
+	rc = takeover_fetch(&m->tk_client, m->tk_path, listen, admin, err, sizeof(err));
+	if (rc == 0) {
+		log_info("takeover: no lb-proxy to take over: binding", "path=%s", m->tk_path);
+		return 0;
+	}
+	if (rc == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
+	}
+	if (listener_adopt(&m->px.listener, m->px.loop, m->tk_client.listen_fd, on_accept, &m->px,
+			   err, sizeof(err)) == -1 ||
+	    admin_adopt(&m->admin, &m->px, m->tk_client.admin_fd, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --takeover: %s\n", err);
+		return -1;
+	}
+	log_info("takeover: took the listening sockets", "old_pid=%d listen=%s admin=%s",
+		 (int)m->tk_client.old_pid, m->px.listener.name, m->admin.listener.name);
+	return 1;
 }
 
 static void proxy_release(struct proxy *px)
@@ -445,148 +843,201 @@ static void proxy_release(struct proxy *px)
 	px->tls = NULL;
 }
 
-int main(int argc, char **argv)
+/* Takes --check-config out of argv (it is an action, not a setting: a
+ * config file cannot turn it on). Returns 1 when it was there. */
+static int take_check_config(int *argc, char **argv)
 {
-	struct proxy_options opts = {
-		.listen = "0.0.0.0:8080",
-		.admin = "127.0.0.1:9901",
-		.connect_timeout = 5,
-		.response_timeout = 60,
-		.header_timeout = 10,
-		.keepalive_timeout = 75,
-		.idle_timeout = 60,
-		.upstream_idle_timeout = 15,
-		.upstream_pool_size = 64,
-		.drain_timeout = 30,
-		.fail_timeout = 10,
-		.loop_batch = 0.00002,
-		.service = "backend",
-		.heartbeat = 1.0,
-		.report_interval = 0.25,
-		.initial_set_timeout = 5,
-		.retries = 2,
-		.balance = "round-robin",
-		.hash_key = "client-ip",
-		.max_connections = 100000,
-		.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
-		.access_log = 1,
-		.reuse_port = 1,
-		.log_level = "info",
-		.log_format = "text",
-		.tls_handshake_timeout = 10,
-	};
-	struct upstream_limits limits;
-	struct config_result cfg;
+	int found = 0, o = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--check-config") == 0)
+			found = 1;
+		else
+			argv[o++] = argv[i];
+		if (strcmp(argv[i], "--") == 0) {
+			while (++i < *argc)
+				argv[o++] = argv[i];
+			break;
+		}
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return found;
+}
+
+/* --check-config: everything start-up checks short of binding (nginx -t).
+ * Returns the exit code: 0 valid, 2 not. */
+static int check_config(struct proxy_config *c)
+{
 	struct proxy px;
-	struct admin admin;
-	struct signals sig;
-	struct subscriber sub;
-	char err[512], listen[32], rundir[256];
-	int rc;
+	char rundir[256], err[512];
 
 	memset(&px, 0, sizeof(px));
-	LIST_INIT(&px.sessions);
-	memset(&sub, 0, sizeof(sub));
-	sub.sets.sock = sub.reports.sock = -1;
-	rc = config_startup(&proxy_spec, &opts, argc, argv, &cfg);
-	if (rc != -1)
-		return rc;
-	opts.listen = (char *)config_port_listen(&proxy_spec, &cfg, opts.listen, opts.port, listen,
-						 sizeof(listen));
-	if (opts.backends && opts.runtime_dir) {
-		fprintf(stderr, "lb-proxy: give --backends (a static set) or --runtime-dir (sets "
-				"from lb-discover), not both\n");
-		config_result_release(&cfg);
-		return 2;
-	}
-	if (opts.backends) {
-		if (backend_set_parse(opts.backends, &px.set, err, sizeof(err)) == -1) {
-			fprintf(stderr, "lb-proxy: --backends: %s\n", err);
-			config_result_release(&cfg);
-			return 2;
-		}
-		px.set.generation = 1;
-	} else {
-		if (rundir_resolve(opts.runtime_dir, 1, rundir, sizeof(rundir), err, sizeof(err)) == -1) {
+	if (!c->opts.backends || c->opts.runtime_dir) {
+		if (rundir_resolve(c->opts.runtime_dir, 0, rundir, sizeof(rundir), err,
+				   sizeof(err)) == -1) {
 			fprintf(stderr, "lb-proxy: %s\n", err);
-			config_result_release(&cfg);
 			return 2;
 		}
-		px.on_bus = 1;
-		px.rundir = rundir;
 	}
-	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
-	if (balancing_setup(&px, &opts) == -1 || fit_descriptor_limit(&opts) == -1 ||
-	    tls_setup(&px, &opts) == -1) {
-		balancer_release(&px.balancer);
-		backend_set_release(&px.set);
-		config_result_release(&cfg);
+	if (tls_setup(&px, &c->opts) == -1)
+		return 2;
+	transport_tls_ctx_free(px.tls);
+	fprintf(stderr, "lb-proxy: the configuration is valid (file: %s)\n",
+		c->cfg.file[0] ? c->cfg.file : "none");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct proxy_main m;
+	struct proxy *px = &m.px;
+	struct proxy_options *opts;
+	struct proxy_config *c;
+	struct upstream_limits limits;
+	char err[1024];
+	int rc, checking, status, adopted = 0;
+
+	LIST_INIT(&px->sessions);
+	m.sub.sets.sock = m.sub.reports.sock = -1;
+	m.tk_client.conn = -1;
+	m.admin.listener.fd = -1;
+	px->listener.fd = -1;
+	checking = take_check_config(&argc, argv);
+	m.argc = argc;
+	m.argv = argv;
+	c = config_read(argc, argv, checking, &status, err, sizeof(err));
+	if (!c) {
+		if (status)
+			fprintf(stderr, "lb-proxy: %s\n", err);
+		return status;
+	}
+	if (checking) {
+		rc = check_config(c);
+		config_free(c);
+		return rc;
+	}
+	m.boot = m.current = c;
+	opts = &c->opts;
+	if (opts->backends) {
+		px->set = c->set;
+		memset(&c->set, 0, sizeof(c->set));
+		px->set.generation = 1;
+	} else {
+		px->on_bus = 1;
+	}
+	if (!opts->backends || opts->runtime_dir) {
+		if (rundir_resolve(opts->runtime_dir, 1, m.rundir, sizeof(m.rundir), err,
+				   sizeof(err)) == -1) {
+			fprintf(stderr, "lb-proxy: %s\n", err);
+			config_free(c);
+			return 2;
+		}
+		px->rundir = m.rundir;
+	}
+	log_setup("lb-proxy", log_level_parse(opts->log_level), log_format_parse(opts->log_format));
+	if (balancing_apply(px, c) == -1 || fit_descriptor_limit(opts) == -1 ||
+	    tls_setup(px, opts) == -1) {
+		balancer_release(&px->balancer);
+		backend_set_release(&px->set);
+		config_free(c);
 		return 2;
 	}
-	px.loop = ev_default_loop(EVFLAG_AUTO);
+	px->loop = ev_default_loop(EVFLAG_AUTO);
 	/* Under load, poll at most every loop_batch seconds so each pass handles
 	 * more events (fewer sleeps and wake-ups: +45% on short connections here,
 	 * with 20 us); an idle loop still wakes at once for a lone request, and
 	 * a pass that filled a read buffer polls at once (see on_batch_check). */
-	ev_set_io_collect_interval(px.loop, opts.loop_batch);
-	ev_prepare_init(&px.batch_check, on_batch_check);
-	px.batch_check.data = &px;
-	ev_prepare_start(px.loop, &px.batch_check);
-	ev_unref(px.loop);
-	px.opts = &opts;
-	px.started = timefmt_mono();
-	limits.pool_size = (unsigned)opts.upstream_pool_size;
-	limits.idle_timeout = opts.upstream_idle_timeout;
-	upstream_setup(px.loop, &limits);
-	ev_timer_init(&px.drain_timer, on_drain_timeout, opts.drain_timeout, 0);
-	px.drain_timer.data = &px;
-	ev_timer_init(&px.trim_timer, on_trim, TRIM_SECONDS, TRIM_SECONDS);
-	px.trim_timer.data = &px;
-	ev_timer_start(px.loop, &px.trim_timer);
+	ev_set_io_collect_interval(px->loop, opts->loop_batch);
+	ev_prepare_init(&px->batch_check, on_batch_check);
+	px->batch_check.data = px;
+	ev_prepare_start(px->loop, &px->batch_check);
+	ev_unref(px->loop);
+	px->opts = opts;
+	px->started = timefmt_mono();
+	limits.pool_size = (unsigned)opts->upstream_pool_size;
+	limits.idle_timeout = opts->upstream_idle_timeout;
+	upstream_setup(px->loop, &limits);
+	ev_timer_init(&px->drain_timer, on_drain_timeout, opts->drain_timeout, 0);
+	px->drain_timer.data = px;
+	ev_timer_init(&px->trim_timer, on_trim, TRIM_SECONDS, TRIM_SECONDS);
+	px->trim_timer.data = px;
+	ev_timer_start(px->loop, &px->trim_timer);
 	rc = 1;
-	if (listener_init(&px.listener, px.loop, opts.listen, opts.reuse_port, on_accept, &px, err,
-			  sizeof(err)) == -1 ||
-	    admin_init(&admin, &px, opts.admin, err, sizeof(err)) == -1) {
+	if (px->rundir) {
+		struct net_addr na;
+		unsigned port = 0;
+
+		if (net_parse_addr(opts->listen, &na, err, sizeof(err)) == 0)
+			port = ntohs(((struct sockaddr_in *)&na.ss)->sin_port);	/* same place in v6 */
+		if (port && takeover_path(px->rundir, port, m.tk_path, sizeof(m.tk_path), err,
+					  sizeof(err)) == -1) {
+			fprintf(stderr, "lb-proxy: %s\n", err);
+			goto out;
+		}
+	}
+	if (opts->takeover) {
+		adopted = takeover_start(&m, opts);
+		if (adopted == -1)
+			goto out;
+	} else if (opts->reuse_port &&
+		   config_source_of(&proxy_spec, &c->cfg, "reusePort") == CONFIG_SRC_DEFAULT &&
+		   listener_port_in_use(opts->listen)) {
+		log_warn("the port already accepts connections: this proxy will share its traffic "
+			 "(SO_REUSEPORT); give --reuse-port to mean it, or --takeover to replace an "
+			 "lb-proxy", "listen=%s", opts->listen);
+	}
+	if (!adopted &&
+	    (listener_init(&px->listener, px->loop, opts->listen, opts->reuse_port, on_accept, px,
+			   err, sizeof(err)) == -1 ||
+	     admin_init(&m.admin, px, opts->admin, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
-		admin.listener.fd = -1;
 		goto out;
 	}
-	px.listener.reclaim = reclaim_descriptors;
+	px->listener.reclaim = reclaim_descriptors;
 	/* Client sockets keep at most UNSENT_LIMIT unsent bytes in the
 	 * kernel: the rest of a body waits in the session's bounded buffer, so
 	 * backpressure reaches the backend at once and a slow client costs
 	 * about IN_LIMIT + this, not a send buffer the kernel grows to 4 MiB.
 	 * It also made the 1 MiB download benchmark faster (README). */
-	if (net_set_notsent_lowat(px.listener.fd, UNSENT_LIMIT) == -1)
+	if (net_set_notsent_lowat(px->listener.fd, UNSENT_LIMIT) == -1)
 		log_warn("cannot limit unsent bytes on client sockets", "error=\"%s\"", strerror(errno));
-	if (px.on_bus && subscriber_init(&sub, &px, rundir, opts.service, opts.heartbeat,
-					 opts.report_interval, err, sizeof(err)) == -1) {
+	if (px->on_bus && subscriber_init(&m.sub, px, m.rundir, opts->service, opts->heartbeat,
+					  opts->report_interval, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		goto out;
 	}
-	signals_init(&sig, px.loop, on_stop, NULL, &px);
-	if (admin_start(&admin) == -1)
+	if (px->on_bus && !bus_alive(m.rundir, BUS_SOCKET_SETS))
+		log_warn("no --backends and no lb-discover on the runtime dir: requests get 503 until "
+			 "lb-discover publishes a set there", "runtime_dir=%s%s", m.rundir,
+			 opts->runtime_dir || getenv("LB_RUNTIME_DIR") ? "" : " (the default)");
+	signals_init(&m.sig, px->loop, on_stop, reload, &m);
+	if (admin_start(&m.admin) == -1)
 		goto out_signals;
-	px.set_applied = on_set_applied;
-	if (px.on_bus && opts.initial_set_timeout > 0) {
+	px->set_applied = on_set_applied;
+	if (px->on_bus && opts->initial_set_timeout > 0) {
 		log_info("waiting for the first set before listening", "listen=%s timeout_s=%g",
-			 px.listener.name, opts.initial_set_timeout);
-		ev_timer_init(&px.initial_set_timer, on_initial_set_timeout, opts.initial_set_timeout, 0);
-		px.initial_set_timer.data = &px;
-		ev_timer_start(px.loop, &px.initial_set_timer);
-	} else if (open_listener(&px, px.on_bus ? " set=none" : "") == -1) {
+			 px->listener.name, opts->initial_set_timeout);
+		ev_timer_init(&px->initial_set_timer, on_initial_set_timeout, opts->initial_set_timeout, 0);
+		px->initial_set_timer.data = px;
+		ev_timer_start(px->loop, &px->initial_set_timer);
+	} else if (open_listener(px, px->on_bus ? " set=none" : "") == -1) {
 		goto out_signals;
 	}
-	ev_run(px.loop, 0);
-	log_info("stopped", "requests=%llu", px.metrics.requests);
+	ev_run(px->loop, 0);
+	log_info("stopped", "requests=%llu", px->metrics.requests);
 	rc = 0;
 out_signals:
-	signals_release(&sig, px.loop);
+	signals_release(&m.sig, px->loop);
 out:
-	subscriber_release(&sub);
-	admin_release(&admin);
-	proxy_release(&px);
-	config_result_release(&cfg);
-	ev_loop_destroy(px.loop);
+	takeover_server_release(&m.tk_server);
+	takeover_client_release(&m.tk_client);
+	subscriber_release(&m.sub);
+	admin_release(&m.admin);
+	proxy_release(px);
+	if (m.current != m.boot)
+		config_free(m.current);
+	config_free(m.boot);
+	ev_loop_destroy(px->loop);
 	return rc;
 }

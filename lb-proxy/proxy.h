@@ -48,6 +48,7 @@ struct proxy_options {
 	char *tls_cert;			/* PEM: the client listener speaks TLS */
 	char *tls_key;
 	double tls_handshake_timeout;	/* seconds a client has to complete a handshake */
+	int takeover;			/* take the listeners of the proxy running on this port */
 };
 
 struct session;
@@ -55,6 +56,9 @@ struct ssl_ctx_st;
 
 struct proxy {
 	struct ev_loop *loop;
+	/* Read through on every use: a reload (SIGHUP) points it at a new
+	 * reading and frees the previous one, so nothing keeps a pointer into
+	 * *opts past the callback it runs in. */
 	const struct proxy_options *opts;
 	struct listener listener;
 	struct ssl_ctx_st *tls;		/* the client listener's TLS context, or NULL */

@@ -222,6 +222,23 @@ static void refuse(struct session *s, int status, const char *reason)
 
 /* ---- end of an exchange --------------------------------------------------- */
 
+/*
+ * While the proxy stops, an idle connection is not closed at once (a
+ * client may be sending on it that moment): it closes at its keep-alive
+ * timeout or at a random moment of the drain timeout, whichever comes
+ * first (HAProxy's close-spread-time), and a request that comes first is
+ * answered with Connection: close. `left` is what its keep-alive timeout
+ * has left; returns the seconds until it closes.
+ */
+static double idle_close_in(const struct session *s, double left)
+{
+	double spread = s->px->opts->drain_timeout * balance_random();
+
+	if (!s->px->stopping || spread >= left)
+		return left;
+	return spread > 0.001 ? spread : 0.001;
+}
+
 static void next_request(struct session *s)
 {
 	size_t rest = s->in.len - s->parse_off;
@@ -245,7 +262,7 @@ static void next_request(struct session *s)
 	s->sticky_insert = NULL;
 	session_response_reset(s);
 	s->state = SESSION_IDLE;
-	session_set_timer(s, s->px->opts->keepalive_timeout);
+	session_set_timer(s, idle_close_in(s, s->px->opts->keepalive_timeout));
 }
 
 /* Everything of this exchange was written to the client. */
@@ -279,7 +296,9 @@ static void exchange_end(struct session *s)
 		s->up = NULL;
 	}
 	forward_release(s);
-	if (s->keep_alive && !px->stopping) {
+	/* A response that went out saying keep-alive keeps its promise while
+	 * the proxy stops: the connection idles as the others do. */
+	if (s->keep_alive) {
 		next_request(s);
 		return;
 	}
@@ -745,7 +764,7 @@ static void handshake_step(struct session *s)
 	}
 	s->state = SESSION_IDLE;
 	ev_io_stop(s->px->loop, &s->wio);	/* armed if the handshake waited to write */
-	session_set_timer(s, s->px->opts->keepalive_timeout);
+	session_set_timer(s, idle_close_in(s, s->px->opts->keepalive_timeout));
 	apply_timer(s);
 	client_on_read(s->px->loop, &s->rio, EV_READ);
 }
@@ -1010,8 +1029,18 @@ void session_close(struct session *s)
 
 void session_on_stop(struct session *s)
 {
-	if (s->state == SESSION_IDLE || s->state == SESSION_HANDSHAKE)
-		session_close(s);
-	else
-		s->keep_alive = 0;
+	switch (s->state) {
+	case SESSION_IDLE:
+		s->timer.repeat = idle_close_in(s, ev_timer_remaining(s->px->loop, &s->timer));
+		ev_timer_again(s->px->loop, &s->timer);
+		break;
+	case SESSION_HANDSHAKE:
+		/* Finishes; its first request is answered with Connection: close. */
+		break;
+	default:
+		/* The response, when its head is still to come, says close. */
+		if (!s->resp_head_done)
+			s->keep_alive = 0;
+		break;
+	}
 }

@@ -112,7 +112,9 @@ void session_upstream_on_write(struct ev_loop *loop, ev_io *w, int revents);
 void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer);
 /* Closes at once (both sides) and hands the session back to the proxy. */
 void session_close(struct session *s);
-/* Called when the proxy starts stopping: idle connections close now. */
+/* Called when the proxy starts stopping: an idle connection closes at its
+ * keep-alive timeout or a random moment of the drain timeout, whichever
+ * comes first; the next response on each connection says Connection: close. */
 void session_on_stop(struct session *s);
 
 /* Frees pooled exchanges beyond `exchanges` and cached read blocks beyond
