@@ -131,9 +131,10 @@ static const struct config_spec proxy_spec = {
  * soft limit is raised toward the hard one, and if that is not enough
  * max_connections is lowered to fit, as HAProxy sizes maxconn from the limit:
  * running out mid-request fails requests instead of queueing connections.
- * Returns 0, or -1 when not even one connection fits.
+ * Returns 0, or -1 when not even one connection fits. `quiet` on reload:
+ * the lowering was said at start-up.
  */
-static int fit_descriptor_limit(struct proxy_options *opts)
+static int fit_descriptor_limit(struct proxy_options *opts, int quiet)
 {
 	struct rlimit rl;
 	rlim_t need = (rlim_t)opts->max_connections * 2 + FD_RESERVE;
@@ -151,15 +152,17 @@ static int fit_descriptor_limit(struct proxy_options *opts)
 	if (rl.rlim_cur >= need)
 		return 0;
 	if (rl.rlim_cur < FD_RESERVE + 2) {
-		fprintf(stderr, "lb-proxy: the descriptor limit (%llu, ulimit -n) leaves no room for a "
-				"connection: at least %d are needed\n",
-			(unsigned long long)rl.rlim_cur, FD_RESERVE + 2);
+		if (!quiet)
+			fprintf(stderr, "lb-proxy: the descriptor limit (%llu, ulimit -n) leaves no room "
+					"for a connection: at least %d are needed\n",
+				(unsigned long long)rl.rlim_cur, FD_RESERVE + 2);
 		return -1;
 	}
-	log_warn("max connections lowered to fit the descriptor limit",
-		 "max_connections=%llu asked=%ld nofile=%llu",
-		 (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
-		 (unsigned long long)rl.rlim_cur);
+	if (!quiet)
+		log_warn("max connections lowered to fit the descriptor limit",
+			 "max_connections=%llu asked=%ld nofile=%llu",
+			 (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
+			 (unsigned long long)rl.rlim_cur);
 	opts->max_connections = (long)((rl.rlim_cur - FD_RESERVE) / 2);
 	return 0;
 }
@@ -633,6 +636,13 @@ static void reload(void *data)
 		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
 		return;
 	}
+	/* The same limit as at start-up, so only a new --max-connections differs. */
+	if (fit_descriptor_limit(&c->opts, 1) == -1) {
+		log_error("reload failed: the running configuration is kept",
+			  "error=\"the descriptor limit leaves no room for a connection\"");
+		config_free(c);
+		return;
+	}
 	/* --backends and the bus are two modes; neither turns into the other. */
 	if (!c->opts.backends != !run->backends) {
 		append_name(fixed, sizeof(fixed), "backends");
@@ -678,7 +688,6 @@ static void reload(void *data)
 	limits.idle_timeout = c->opts.upstream_idle_timeout;
 	upstream_setup(px->loop, &limits);
 	ev_timer_set(&px->drain_timer, c->opts.drain_timeout, 0);
-	fit_descriptor_limit(&c->opts);
 	px->opts = &c->opts;
 	if (m->current != m->boot)
 		config_free(m->current);
@@ -936,7 +945,7 @@ int main(int argc, char **argv)
 		px->rundir = m.rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts->log_level), log_format_parse(opts->log_format));
-	if (balancing_apply(px, c) == -1 || fit_descriptor_limit(opts) == -1 ||
+	if (balancing_apply(px, c) == -1 || fit_descriptor_limit(opts, 0) == -1 ||
 	    tls_setup(px, opts) == -1) {
 		balancer_release(&px->balancer);
 		backend_set_release(&px->set);
