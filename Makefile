@@ -162,6 +162,7 @@ bench: bench-deps
 	$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/bench_echo.py
 	$(PYTHON) tests/bench/bench_proxy.py
+	$(PYTHON) tests/bench/bench_restart.py
 
 clean:
 	rm -rf build bin

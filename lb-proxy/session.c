@@ -227,14 +227,16 @@ static void refuse(struct session *s, int status, const char *reason)
  * client may be sending on it that moment): it closes at its keep-alive
  * timeout or at a random moment of the drain timeout, whichever comes
  * first (HAProxy's close-spread-time), and a request that comes first is
- * answered with Connection: close. `left` is what its keep-alive timeout
- * has left; returns the seconds until it closes.
+ * answered with Connection: close. A connection that has not carried a
+ * request yet was just opened to send one: it waits for it as usual.
+ * `left` is what its keep-alive timeout has left; returns the seconds
+ * until it closes.
  */
 static double idle_close_in(const struct session *s, double left)
 {
 	double spread = s->px->opts->drain_timeout * balance_random();
 
-	if (!s->px->stopping || spread >= left)
+	if (!s->px->stopping || !s->served || spread >= left)
 		return left;
 	return spread > 0.001 ? spread : 0.001;
 }
@@ -262,6 +264,7 @@ static void next_request(struct session *s)
 	s->sticky_insert = NULL;
 	session_response_reset(s);
 	s->state = SESSION_IDLE;
+	s->served = 1;
 	session_set_timer(s, idle_close_in(s, s->px->opts->keepalive_timeout));
 }
 
@@ -977,6 +980,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->req_done = s->req_sent_any = s->replayable = 0;
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
+	s->served = 0;
 	s->status = 0;
 	s->retries = 0;
 	s->bytes_out = 0;

@@ -73,6 +73,7 @@ struct session {
 	unsigned again : 1;		/* pump must run another round (an answer was queued) */
 	unsigned linger : 1;		/* drain the client before closing (it may still send) */
 	unsigned timer_dirty : 1;	/* timer.repeat changed: re-arm at the end of pump */
+	unsigned served : 1;		/* answered a request: idle now means between requests */
 	int method;
 	int status;			/* sent to the client */
 	int retries;

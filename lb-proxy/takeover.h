@@ -124,7 +124,8 @@ struct takeover_client {
  * At start-up, before the loop (it blocks up to TAKEOVER_TIMEOUT_SECONDS
  * per step): connects to `path` and receives the old proxy's listening
  * sockets, checking they are bound to `listen_name` and `admin_name` (as
- * net_addr_format writes them). Returns 1 with c->listen_fd and
+ * net_addr_format writes them; a name with port 0 matches its host on any
+ * port). Returns 1 with c->listen_fd and
  * c->admin_fd set (the caller owns them), 0 when no proxy accepts at path
  * (nothing to take over), or -1 with err filled.
  */

@@ -4,7 +4,8 @@ keep-alive) through lb-proxy while the proxy is replaced N times, and counts
 what the clients lost: socket errors (connect, read, write, timeout) and
 non-2xx answers.
 
-Two ways to replace a proxy:
+Two ways to replace a proxy (and `none`, the same load with no replacement:
+what the machine itself loses):
   reuse-port  start the new one beside it with --reuse-port, then SIGTERM the
               old one (what lb did before --takeover): the connections queued
               on the old listener are reset when it closes;
@@ -12,7 +13,7 @@ Two ways to replace a proxy:
               sockets from the old one (SCM_RIGHTS), which then drains.
 
   python3 tests/bench/bench_restart.py [--replacements 5] [--connections 64]
-      [--interval 1.0] [--modes reuse-port,takeover] [--bin DIR]
+      [--interval 1.0] [--modes reuse-port,takeover,none] [--bin DIR]
 """
 import argparse
 import os
@@ -76,6 +77,8 @@ class Replacer:
 
     def replace(self):
         old, _ = self.current
+        if self.mode == "none":
+            return None
         if self.mode == "takeover":
             new = self.start(["--takeover"])
             wait_log(new[1], r"took over|no lb-proxy to take over")
@@ -114,7 +117,8 @@ def run(bindir, mode, keepalive, replacements, connections, interval):
             time.sleep(interval)
         out, _ = w.communicate(timeout=duration + 30)
         for p in olds:
-            p.wait(30)
+            if p:
+                p.wait(30)
         return parse_wrk(out)
     finally:
         procs.stop_all()

@@ -246,3 +246,27 @@ def test_bus_proxy_without_lb_discover_says_where_it_waits(proxy, rundir):
     assert re.search(r"WARN no --backends and no lb-discover on the runtime dir: requests get "
                      rf"503 until lb-discover publishes a set there runtime_dir={re.escape(rundir)}",
                      p.proc.text()), p.proc.text()
+
+
+def test_takeover_on_the_bus_stops_the_old_proxy_once_the_new_one_has_a_set(procs, echo,
+                                                                          discover, rundir):
+    backend = echo("--access-log", "off")
+    discover("--static", backend.addr)
+    port = free_port()
+    argv = [binary("lb-proxy"), "--listen", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0",
+            "--runtime-dir", rundir, "--access-log", "off"]
+    old = procs(argv)
+    old.wait_log(r"takeover socket ready path=")
+    load = Load(port, 2, 2)
+    try:
+        load.wait_more(20)
+        new = procs(argv + ["--takeover"])
+        new.wait_log(r"INFO took over: the old proxy stopped accepting and drains")
+        log = new.text()
+        assert log.index("INFO set applied") < log.index("INFO listening") < \
+            log.index("INFO took over")
+        load.wait_more(20)
+    finally:
+        load.finish()
+    assert not load.failures, load.failures[:10]
+    assert old.p.wait(30 * SLOW) == 0
