@@ -17,6 +17,7 @@
 #include "http_limits.h"
 #include "log.h"
 #include "proxy.h"
+#include "proxy_config.h"
 #include "rundir.h"
 #include "session.h"
 #include "signals.h"
@@ -305,18 +306,6 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
-/* One reading of flags, environment and file, validated: what start-up
- * uses and what a reload (SIGHUP) swaps in. */
-struct proxy_config {
-	struct proxy_options opts;
-	struct config_result cfg;	/* owns the option strings */
-	char listen[32];		/* opts.listen when --port made it */
-	struct backend_set set;		/* --backends, parsed (taken when applied) */
-	const struct balance_ops *ops;	/* --balance */
-	struct hashkey hash_key, sticky_key;
-	struct trusted trusted;
-};
-
 /* What the signal, set and takeover callbacks reach (main.c's wiring);
  * px comes first, so a struct proxy * of this process is one of these. */
 struct proxy_main {
@@ -384,59 +373,6 @@ static void on_set_applied(struct proxy *px)
 		ev_break(px->loop, EVBREAK_ALL);
 }
 
-/* --balance, --hash-key, --trusted-proxies, --sticky-cookie into c. Returns
- * 0, or -1 with err naming the flag. */
-static int balancing_parse(struct proxy_config *c, char *err, size_t errsz)
-{
-	const struct proxy_options *opts = &c->opts;
-	const char *name = strcmp(opts->balance, "ip-hash") == 0 ? "maglev" : opts->balance;
-	const char *key = strcmp(opts->balance, "ip-hash") == 0 ? "client-ip" : opts->hash_key;
-	char why[256], cookie[HASHKEY_NAME_MAX + 8];
-
-	c->ops = balance_find(name);
-	if (!c->ops) {
-		snprintf(err, errsz, "--balance: \"%s\" is not one of %s, ip-hash", opts->balance,
-			 balance_names());
-		return -1;
-	}
-	if (hashkey_parse(key, &c->hash_key, why, sizeof(why)) == -1) {
-		snprintf(err, errsz, "--hash-key: %s", why);
-		return -1;
-	}
-	if (opts->trusted_proxies &&
-	    trusted_parse(opts->trusted_proxies, &c->trusted, why, sizeof(why)) == -1) {
-		snprintf(err, errsz, "--trusted-proxies: %s", why);
-		return -1;
-	}
-	if (opts->sticky_cookie) {
-		snprintf(cookie, sizeof(cookie), "cookie:%s", opts->sticky_cookie);
-		if (hashkey_parse(cookie, &c->sticky_key, why, sizeof(why)) == -1) {
-			snprintf(err, errsz, "--sticky-cookie: \"%s\" is not a cookie name",
-				 opts->sticky_cookie);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Makes c's balancing current (at start-up and on reload); the balancer is
- * rebuilt over px->set. Returns 0 or -1 (out of memory: the old one is kept). */
-static int balancing_apply(struct proxy *px, const struct proxy_config *c)
-{
-	const struct proxy_options *opts = &c->opts;
-
-	px->hash_key = c->hash_key;
-	px->hash_key_spec = strcmp(opts->balance, "ip-hash") == 0 ? "client-ip" : opts->hash_key;
-	px->trusted = c->trusted;
-	px->sticky_key = c->sticky_key;
-	if (opts->sticky_cookie && !opts->sticky_secret)
-		log_warn("--sticky-cookie without --sticky-secret: anyone can tell which address "
-			 "a cookie names by trying addresses", NULL);
-	sticky_setup(opts->sticky_cookie, opts->sticky_secret);
-	balance_set_slow_start(opts->slow_start);
-	return balancer_rebuild(&px->balancer, c->ops, &px->set);
-}
-
 /* --tls-cert and --tls-key: the client listener's TLS context. Returns 0
  * (px->tls stays NULL without them), or -1 after saying what is wrong on
  * stderr (exit 2). */
@@ -483,116 +419,7 @@ static const struct proxy_options proxy_defaults = {
 	.tls_handshake_timeout = 10,
 };
 
-static void config_free(struct proxy_config *c)
-{
-	if (!c)
-		return;
-	backend_set_release(&c->set);
-	config_result_release(&c->cfg);
-	free(c);
-}
-
-/*
- * Reads defaults, file, environment and flags into a new config and checks
- * what can be checked without binding. With `addresses`, --listen and
- * --admin are parsed too (they may resolve names: start-up only). Returns
- * the config (the caller frees it with config_free), or NULL with *status
- * 0 (--help was printed) or 2 and err filled.
- */
-static struct proxy_config *config_read(int argc, char **argv, int addresses, int *status,
-					char *err, size_t errsz)
-{
-	struct proxy_config *c = calloc(1, sizeof(*c));
-	struct net_addr na;
-	char why[384];
-	int rc;
-
-	*status = 2;
-	if (!c) {
-		snprintf(err, errsz, "out of memory");
-		return NULL;
-	}
-	c->opts = proxy_defaults;
-	rc = config_load(&proxy_spec, &c->opts, argc, argv, &c->cfg);
-	if (rc == 1) {
-		*status = 0;
-		goto fail;
-	}
-	if (rc == -1) {
-		snprintf(err, errsz, "%s", c->cfg.err);
-		goto fail;
-	}
-	if (c->cfg.argi < argc) {
-		snprintf(err, errsz, "unexpected argument \"%s\" (see lb-proxy --help)",
-			 argv[c->cfg.argi]);
-		goto fail;
-	}
-	c->opts.listen = (char *)config_port_listen(&proxy_spec, &c->cfg, c->opts.listen,
-						    c->opts.port, c->listen, sizeof(c->listen));
-	if (c->opts.backends && backend_set_parse(c->opts.backends, &c->set, why, sizeof(why)) == -1) {
-		snprintf(err, errsz, "--backends: %s", why);
-		goto fail;
-	}
-	if (c->opts.takeover && c->opts.backends && !c->opts.runtime_dir) {
-		snprintf(err, errsz, "--takeover with --backends needs --runtime-dir DIR: the directory "
-			 "where the running proxy offers its sockets");
-		goto fail;
-	}
-	if (!c->opts.tls_cert != !c->opts.tls_key) {
-		snprintf(err, errsz, "give --tls-cert and --tls-key together");
-		goto fail;
-	}
-	if (balancing_parse(c, err, errsz) == -1)
-		goto fail;
-	if (addresses && net_parse_addr(c->opts.listen, &na, why, sizeof(why)) == -1) {
-		snprintf(err, errsz, "--listen: %s", why);
-		goto fail;
-	}
-	if (addresses && net_parse_addr(c->opts.admin, &na, why, sizeof(why)) == -1) {
-		snprintf(err, errsz, "--admin: %s", why);
-		goto fail;
-	}
-	return c;
-fail:
-	config_free(c);
-	return NULL;
-}
-
 /* ---- reload (SIGHUP) ------------------------------------------------------ */
-
-/* 1 when field f differs between a and b. */
-static int field_differs(const struct config_field *f, const struct proxy_options *a,
-			 const struct proxy_options *b)
-{
-	const char *pa = (const char *)a + f->offset, *pb = (const char *)b + f->offset;
-
-	switch (f->type) {
-	case CONFIG_STRING:
-	case CONFIG_ENUM: {
-		const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
-
-		return (!sa || !sb) ? sa != sb : strcmp(sa, sb) != 0;
-	}
-	case CONFIG_INT:
-	case CONFIG_SIZE:
-		return *(const long *)pa != *(const long *)pb;
-	case CONFIG_DOUBLE:
-		return *(const double *)pa != *(const double *)pb;
-	case CONFIG_BOOL:
-		return *(const int *)pa != *(const int *)pb;
-	}
-	return 0;
-}
-
-static void field_copy(const struct config_field *f, struct proxy_options *to,
-		       const struct proxy_options *from)
-{
-	size_t size = f->type == CONFIG_DOUBLE ? sizeof(double)
-		    : f->type == CONFIG_BOOL ? sizeof(int)
-		    : f->type == CONFIG_INT || f->type == CONFIG_SIZE ? sizeof(long) : sizeof(char *);
-
-	memcpy((char *)to + f->offset, (const char *)from + f->offset, size);
-}
 
 /* Settings a running proxy keeps: its sockets, its bus, its TLS context. */
 static int field_fixed(const char *key)
@@ -631,7 +458,8 @@ static void reload(void *data)
 		log_warn("reload ignored: stopping", NULL);
 		return;
 	}
-	c = config_read(m->argc, m->argv, 0, &status, err, sizeof(err));
+	c = proxy_config_read(&proxy_spec, &proxy_defaults, m->argc, m->argv, 0, &status, err,
+			      sizeof(err));
 	if (!c) {
 		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
 		return;
@@ -640,7 +468,7 @@ static void reload(void *data)
 	if (fit_descriptor_limit(&c->opts, 1) == -1) {
 		log_error("reload failed: the running configuration is kept",
 			  "error=\"the descriptor limit leaves no room for a connection\"");
-		config_free(c);
+		proxy_config_free(c);
 		return;
 	}
 	/* --backends and the bus are two modes; neither turns into the other. */
@@ -652,13 +480,13 @@ static void reload(void *data)
 	for (size_t i = 0; i < proxy_spec.nfields; i++) {
 		const struct config_field *f = &proxy_spec.fields[i];
 
-		if (!field_differs(f, &c->opts, run))
+		if (!!config_field_equal(f, &c->opts, run))
 			continue;
 		if (field_fixed(f->key)) {
 			append_name(fixed, sizeof(fixed), f->key);
 			/* The running value: the start-up reading lives as long as
 			 * the process. */
-			field_copy(f, &c->opts, &m->boot->opts);
+			config_field_copy(f, &c->opts, &m->boot->opts);
 		} else {
 			append_name(changed, sizeof(changed), f->key);
 		}
@@ -682,7 +510,7 @@ static void reload(void *data)
 	    (c->opts.sticky_secret && strcmp(c->opts.sticky_secret, run->sticky_secret) != 0))
 		for (struct backend *b = backend_all(); b; b = b->all_next)
 			b->sticky_id[0] = '\0';	/* computed again with the new secret */
-	if (balancing_apply(px, c) == -1)
+	if (proxy_config_apply_balancing(px, c) == -1)
 		log_error("out of memory rebuilding the balancer: the last one is kept", NULL);
 	limits.pool_size = (unsigned)c->opts.upstream_pool_size;
 	limits.idle_timeout = c->opts.upstream_idle_timeout;
@@ -690,7 +518,7 @@ static void reload(void *data)
 	ev_timer_set(&px->drain_timer, c->opts.drain_timeout, 0);
 	px->opts = &c->opts;
 	if (m->current != m->boot)
-		config_free(m->current);
+		proxy_config_free(m->current);
 	m->current = c;
 	accept_update(px);
 	log_info("reloaded", "file=%s changed=%s backends=%zu generation=%llu",
@@ -915,7 +743,8 @@ int main(int argc, char **argv)
 	checking = take_check_config(&argc, argv);
 	m.argc = argc;
 	m.argv = argv;
-	c = config_read(argc, argv, checking, &status, err, sizeof(err));
+	c = proxy_config_read(&proxy_spec, &proxy_defaults, argc, argv, checking, &status, err,
+			      sizeof(err));
 	if (!c) {
 		if (status)
 			fprintf(stderr, "lb-proxy: %s\n", err);
@@ -923,7 +752,7 @@ int main(int argc, char **argv)
 	}
 	if (checking) {
 		rc = check_config(c);
-		config_free(c);
+		proxy_config_free(c);
 		return rc;
 	}
 	m.boot = m.current = c;
@@ -939,17 +768,17 @@ int main(int argc, char **argv)
 		if (rundir_resolve(opts->runtime_dir, 1, m.rundir, sizeof(m.rundir), err,
 				   sizeof(err)) == -1) {
 			fprintf(stderr, "lb-proxy: %s\n", err);
-			config_free(c);
+			proxy_config_free(c);
 			return 2;
 		}
 		px->rundir = m.rundir;
 	}
 	log_setup("lb-proxy", log_level_parse(opts->log_level), log_format_parse(opts->log_format));
-	if (balancing_apply(px, c) == -1 || fit_descriptor_limit(opts, 0) == -1 ||
+	if (proxy_config_apply_balancing(px, c) == -1 || fit_descriptor_limit(opts, 0) == -1 ||
 	    tls_setup(px, opts) == -1) {
 		balancer_release(&px->balancer);
 		backend_set_release(&px->set);
-		config_free(c);
+		proxy_config_free(c);
 		return 2;
 	}
 	px->loop = ev_default_loop(EVFLAG_AUTO);
@@ -1045,8 +874,8 @@ out:
 	admin_release(&m.admin);
 	proxy_release(px);
 	if (m.current != m.boot)
-		config_free(m.current);
-	config_free(m.boot);
+		proxy_config_free(m.current);
+	proxy_config_free(m.boot);
 	ev_loop_destroy(px->loop);
 	return rc;
 }
