@@ -161,3 +161,26 @@ def test_check_config(tmp_path, echo):
     assert r.returncode == 2 and "give --tls-cert and --tls-key together" in r.stderr
     r = run_check("--backends", "127.0.0.1:9", "--listen", "127.0.0.1:99999")
     assert r.returncode == 2 and "--listen: " in r.stderr, r.stderr
+
+
+def test_reload_on_the_bus_rebuilds_the_balancer_and_keeps_the_set(procs, echo, discover,
+                                                                   rundir, tmp_path):
+    backends = [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(2)]
+    discover("--static", ",".join(b.addr for b in backends))
+    cfg = tmp_path / "proxy.json"
+    write(cfg, {"listen": "127.0.0.1:0", "runtimeDir": rundir, "balance": "round-robin"})
+    p = start_with_file(procs, cfg)
+    status, info = p.admin("/info")
+    assert info["balance"] == "round-robin" and len(info["backends"]) == 2
+    write(cfg, {"listen": "127.0.0.1:0", "runtimeDir": rundir, "balance": "maglev",
+                "hashKey": "header:X-User", "service": "other"})
+    line = reloaded(p, 1)
+    assert "changed=balance,hashKey backends=2" in line, line
+    assert "settings=service" in p.proc.text()
+    status, info = p.admin("/info")
+    assert info["balance"] == "maglev" and info["hash_key"] == "header:X-User"
+    assert len(info["backends"]) == 2
+    # the same key goes to the same backend
+    for user in ("alice", "bob", "carol"):
+        seen = {served_by(p.request("GET", "/", headers={"X-User": user})[1]) for _ in range(4)}
+        assert len(seen) == 1 and seen <= {"echo-0", "echo-1"}, seen
