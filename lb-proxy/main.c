@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -706,16 +707,15 @@ static int take_check_config(int *argc, char **argv)
  * Returns the exit code: 0 valid, 2 not. */
 static int check_config(struct proxy_config *c)
 {
+	const char *dir = c->opts.runtime_dir ? c->opts.runtime_dir : getenv("LB_RUNTIME_DIR");
 	struct proxy px;
-	char rundir[256], err[512];
+	struct stat st;
 
 	memset(&px, 0, sizeof(px));
-	if (!c->opts.backends || c->opts.runtime_dir) {
-		if (rundir_resolve(c->opts.runtime_dir, 0, rundir, sizeof(rundir), err,
-				   sizeof(err)) == -1) {
-			fprintf(stderr, "lb-proxy: %s\n", err);
-			return 2;
-		}
+	/* A runtime dir that does not exist yet is made at start-up. */
+	if (dir && *dir && stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "lb-proxy: runtime dir %s is not a directory\n", dir);
+		return 2;
 	}
 	if (tls_setup(&px, &c->opts) == -1)
 		return 2;
@@ -743,7 +743,7 @@ int main(int argc, char **argv)
 	checking = take_check_config(&argc, argv);
 	m.argc = argc;
 	m.argv = argv;
-	c = proxy_config_read(&proxy_spec, &proxy_defaults, argc, argv, checking, &status, err,
+	c = proxy_config_read(&proxy_spec, &proxy_defaults, argc, argv, 1, &status, err,
 			      sizeof(err));
 	if (!c) {
 		if (status)

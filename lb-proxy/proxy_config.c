@@ -2,6 +2,7 @@
  * validated: what start-up uses and what a reload (SIGHUP) swaps in. */
 #include "proxy_config.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,12 @@ struct proxy_config *proxy_config_read(const struct config_spec *spec,
 		goto fail;
 	if (addresses && net_parse_addr(c->opts.listen, &na, why, sizeof(why)) == -1) {
 		snprintf(err, errsz, "--listen: %s", why);
+		goto fail;
+	}
+	/* sin_port and sin6_port sit at the same place */
+	if (addresses && c->opts.takeover && ((struct sockaddr_in *)&na.ss)->sin_port == 0) {
+		snprintf(err, errsz, "--takeover needs --listen HOST:PORT with a port other than 0: "
+			 "the port names the proxy to take over");
 		goto fail;
 	}
 	if (addresses && net_parse_addr(c->opts.admin, &na, why, sizeof(why)) == -1) {

@@ -24,7 +24,8 @@ struct proxy_config {
  * `spec`) into a new config, and checks what can be checked without
  * binding: --backends, --balance and the hash keys, --tls-cert with
  * --tls-key, --takeover's runtime dir. With `addresses`, --listen and
- * --admin are parsed too (they may resolve names: start-up only). Returns
+ * --admin are parsed too (they may resolve names: start-up only), and
+ * --takeover's listen port. Returns
  * the config (the caller frees it with proxy_config_free), or NULL with
  * *status 0 (--help was printed) or 2 and err filled
  * ("file:line:column: what", "--flag ...", "environment ...").

@@ -166,6 +166,19 @@ def test_takeover_of_another_address_is_a_clear_error_and_the_old_one_serves(pro
     c.close()
 
 
+def test_takeover_flag_errors_exit_2(rundir):
+    import subprocess
+    r = subprocess.run([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--backends",
+                        "127.0.0.1:9", "--runtime-dir", rundir, "--takeover"],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 2
+    assert "--takeover needs --listen HOST:PORT with a port other than 0" in r.stderr, r.stderr
+    r = subprocess.run([binary("lb-proxy"), "--listen", "127.0.0.1:8080", "--backends",
+                        "127.0.0.1:9", "--takeover", "maybe"],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 2 and "unexpected argument \"maybe\"" in r.stderr, r.stderr
+
+
 def test_takeover_with_nothing_to_take_over_binds_without_warning(procs, echo, rundir):
     backend = echo("--access-log", "off")
     port = free_port()
