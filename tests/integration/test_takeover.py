@@ -283,3 +283,36 @@ def test_takeover_on_the_bus_stops_the_old_proxy_once_the_new_one_has_a_set(proc
         load.finish()
     assert not load.failures, load.failures[:10]
     assert old.p.wait(30 * SLOW) == 0
+
+
+def test_takeover_of_a_tls_listener(procs, echo, rundir, tmp_path):
+    import ssl
+    import subprocess
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-days", "1"], check=True, capture_output=True, timeout=30)
+    backend = echo("--access-log", "off")
+    port = free_port()
+    tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+    old = start_proxy(procs, port, [backend], rundir, *tls)
+    ctx = ssl.create_default_context(cafile=str(cert))
+
+    def get(c):
+        c.request("GET", "/")
+        r = c.getresponse()
+        r.read()
+        return r.status, r.getheader("Connection")
+
+    kept = http.client.HTTPSConnection("127.0.0.1", port, timeout=10 * SLOW, context=ctx)
+    assert get(kept) == (200, "keep-alive")
+    new = start_proxy(procs, port, [backend], rundir, *tls, takeover=True)
+    new.wait_log(r"INFO took over: the old proxy stopped accepting and drains")
+    # the TLS connection to the old proxy is answered once more, with close
+    assert get(kept) == (200, "close")
+    kept.close()
+    fresh = http.client.HTTPSConnection("127.0.0.1", port, timeout=10 * SLOW, context=ctx)
+    assert get(fresh) == (200, "keep-alive")
+    fresh.close()
+    assert old.p.wait(10 * SLOW) == 0
