@@ -23,6 +23,10 @@
 #include "transport_tls.h"
 
 #define LINGER_SECONDS 2.0
+/* While the proxy stops, a connection idle for less than this is in use:
+ * its next request comes soon and is answered with Connection: close, so
+ * no random close is drawn before this much idleness (see idle_close_in). */
+#define DRAIN_IN_USE_SECONDS 1.0
 /* A response head stays in uin until it is whole, so it must hit its limit
  * (a 502) before uin holds RELAY_IN_LIMIT and reading stops (a stall). */
 #define RESPONSE_HEAD_LIMIT HTTP_DEFAULT_MAX_HEADER_SIZE
@@ -227,18 +231,25 @@ static void refuse(struct session *s, int status, const char *reason)
  * client may be sending on it that moment): it closes at its keep-alive
  * timeout or at a random moment of the drain timeout, whichever comes
  * first (HAProxy's close-spread-time), and a request that comes first is
- * answered with Connection: close. A connection that has not carried a
- * request yet was just opened to send one: it waits for it as usual.
- * `left` is what its keep-alive timeout has left; returns the seconds
- * until it closes.
+ * answered with Connection: close. Not before it has been idle
+ * DRAIN_IN_USE_SECONDS: a connection in use gets that answer within
+ * moments, and a close drawn between two of its requests would race the
+ * next one. A connection that has not carried a request yet was just
+ * opened to send one: it waits for it as usual. `left` is what its
+ * keep-alive timeout has left; returns the seconds until it closes.
  */
 static double idle_close_in(const struct session *s, double left)
 {
-	double spread = s->px->opts->drain_timeout * balance_random();
+	double at = s->px->opts->drain_timeout * balance_random();
+	double in_use = DRAIN_IN_USE_SECONDS - (ev_now(s->px->loop) - s->idle_since);
 
-	if (!s->px->stopping || !s->served || spread >= left)
+	if (!s->px->stopping || !s->served)
 		return left;
-	return spread > 0.001 ? spread : 0.001;
+	if (at < in_use)
+		at = in_use;
+	if (at >= left)
+		return left;
+	return at > 0.001 ? at : 0.001;
 }
 
 static void next_request(struct session *s)
@@ -265,6 +276,7 @@ static void next_request(struct session *s)
 	session_response_reset(s);
 	s->state = SESSION_IDLE;
 	s->served = 1;
+	s->idle_since = ev_now(s->px->loop);
 	session_set_timer(s, idle_close_in(s, s->px->opts->keepalive_timeout));
 }
 

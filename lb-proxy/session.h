@@ -83,6 +83,7 @@ struct session {
 	const char *refusal;		/* why the proxy refused the request (static), or NULL */
 	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
 	double started;			/* request head complete, monotonic */
+	double idle_since;		/* ev_now when it last went idle between requests */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
 	unsigned long long body_bytes;	/* request body bytes parsed (with --max-body) */
 	LIST_ENTRY(session) link;	/* in px->sessions */

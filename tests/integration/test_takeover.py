@@ -119,12 +119,7 @@ def test_twenty_takeovers_under_load_fail_no_request(procs, echo, rundir):
     started = time.time()
     backends = [echo("--access-log", "off"), echo("--access-log", "off")]
     port = free_port()
-    # An idle keep-alive connection of a draining proxy closes at a random
-    # moment of the drain timeout: a client that sends on it that moment
-    # loses its request, as at any keep-alive timeout (RFC 9112 9.3.1 lets it
-    # retry; http.client does not). A long drain makes that moment rare next
-    # to the next request, which says Connection: close first.
-    flags = ("--drain-timeout", "120")
+    flags = ()	# the default drain: 30 s, idle connections closed spread over it
     old = start_proxy(procs, port, backends, rundir, *flags)
     load = Load(port)
     olds = []
@@ -322,3 +317,37 @@ def test_takeover_of_a_tls_listener(procs, echo, rundir, tmp_path):
     assert get(fresh) == (200, "keep-alive")
     fresh.close()
     assert old.p.wait(10 * SLOW) == 0
+
+
+def test_draining_keeps_connections_in_use_for_their_next_request(procs, echo, proxy):
+    """A random close drawn over the drain timeout would race a client in the
+    middle of a keep-alive sequence; a connection idle for under a second is
+    in use and gets its next request answered (with close) instead."""
+    import pytest
+    backend = echo("--access-log", "off")
+    p = proxy([backend.addr], "--drain-timeout", "1.5", "--access-log", "off")
+    conns = [http.client.HTTPConnection("127.0.0.1", p.port, timeout=10 * SLOW)
+             for _ in range(20)]
+    for c in conns:
+        c.request("GET", "/first")
+        c.getresponse().read()
+    last_idle = time.time()
+    p.proc.p.send_signal(15)
+    p.proc.wait_log(r"INFO draining connections=20")
+    # well into the drain, still within the second: a random close over
+    # 1.5 s would have taken about 40% of the connections by now
+    time.sleep(max(0.0, last_idle + 0.6 - time.time()))
+    answers = []
+    for c in conns:
+        try:
+            c.request("GET", "/second")
+            r = c.getresponse()
+            r.read()
+            answers.append((r.status, r.getheader("Connection")))
+        except (OSError, http.client.HTTPException) as e:
+            answers.append(repr(e))
+        c.close()
+    if time.time() - last_idle > 0.9:
+        pytest.skip("the machine was too slow to send within the in-use second")
+    assert answers == [(200, "close")] * 20
+    assert p.proc.p.wait(10 * SLOW) == 0
