@@ -178,6 +178,7 @@ bench: bench-deps
 	$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/bench_echo.py
 	$(PYTHON) tests/bench/bench_proxy.py
+	$(PYTHON) tests/bench/bench_restart.py
 
 # The chaos suite's full version (a few minutes); its short one runs in
 # `make test` as tests/integration/test_chaos.py.

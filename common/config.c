@@ -658,6 +658,54 @@ int config_load(const struct config_spec *spec, void *opts, int argc, char **arg
 	return 0;
 }
 
+int config_field_equal(const struct config_field *f, const void *a, const void *b)
+{
+	const char *pa = (const char *)a + f->offset, *pb = (const char *)b + f->offset;
+
+	switch (f->type) {
+	case CONFIG_STRING:
+	case CONFIG_ENUM: {
+		const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+
+		return (!sa || !sb) ? sa == sb : strcmp(sa, sb) == 0;
+	}
+	case CONFIG_INT:
+	case CONFIG_SIZE:
+		return *(const long *)pa == *(const long *)pb;
+	case CONFIG_DOUBLE:
+		return *(const double *)pa == *(const double *)pb;
+	case CONFIG_BOOL:
+		return *(const int *)pa == *(const int *)pb;
+	case CONFIG_LIST: {
+		const struct config_list *la = (const void *)pa, *lb = (const void *)pb;
+
+		if (la->n != lb->n)
+			return 0;
+		for (size_t i = 0; i < la->n; i++)
+			if (strcmp(la->items[i], lb->items[i]) != 0)
+				return 0;
+		return 1;
+	}
+	}
+	return 1;
+}
+
+void config_field_copy(const struct config_field *f, void *to, const void *from)
+{
+	size_t size = sizeof(char *);
+
+	switch (f->type) {
+	case CONFIG_INT:
+	case CONFIG_SIZE: size = sizeof(long); break;
+	case CONFIG_DOUBLE: size = sizeof(double); break;
+	case CONFIG_BOOL: size = sizeof(int); break;
+	case CONFIG_LIST: size = sizeof(struct config_list); break;
+	case CONFIG_STRING:
+	case CONFIG_ENUM: break;
+	}
+	memcpy((char *)to + f->offset, (const char *)from + f->offset, size);
+}
+
 enum config_source config_source_of(const struct config_spec *spec,
 				    const struct config_result *res, const char *key)
 {

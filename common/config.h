@@ -43,7 +43,7 @@ struct config_field {
 	const char *help;
 };
 
-#define CONFIG_MAX_FIELDS 64
+#define CONFIG_MAX_FIELDS 128
 #define CONFIG_DEFAULT_FILE "/etc/config/config.json"
 
 struct config_spec {
@@ -99,6 +99,12 @@ const char *config_port_listen(const struct config_spec *spec, const struct conf
 /* The field's source after config_load, by key; CONFIG_SRC_DEFAULT if unknown. */
 enum config_source config_source_of(const struct config_spec *spec,
 				    const struct config_result *res, const char *key);
+/* 1 when field f holds the same value in the options structs a and b
+ * (strings by content; NULL equals only NULL), else 0. */
+int config_field_equal(const struct config_field *f, const void *a, const void *b);
+/* Copies field f's value from `from` to `to`; a string is shared, not
+ * duplicated (its owner must outlive `to`). */
+void config_field_copy(const struct config_field *f, void *to, const void *from);
 /* Prints the generated usage to stdout. */
 void config_usage(const struct config_spec *spec);
 /* The closest of `n` candidates to `word`, or NULL when none is close. */

@@ -2,6 +2,8 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -60,6 +62,23 @@ static void listener_on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_io_start(loop, &l->io);
 }
 
+/* The bound address for logs, and the watchers. */
+static void listener_wire(struct listener *l, struct ev_loop *loop, listener_accept_cb cb,
+			  void *data)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0)
+		net_addr_format((struct sockaddr *)&ss, l->name, sizeof(l->name));
+	l->loop = loop;
+	l->on_accept = cb;
+	l->data = data;
+	ev_io_init(&l->io, listener_on_readable, l->fd, EV_READ);
+	ev_init(&l->backoff, listener_on_backoff);
+	l->io.data = l->backoff.data = l;
+}
+
 int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, int reuseport,
 		  listener_accept_cb cb, void *data, char *err, size_t errsz)
 {
@@ -72,20 +91,67 @@ int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, in
 	l->fd = net_bind(&na, reuseport, err, errsz);
 	if (l->fd == -1)
 		return -1;
-	{
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-
-		getsockname(l->fd, (struct sockaddr *)&ss, &len);
-		net_addr_format((struct sockaddr *)&ss, l->name, sizeof(l->name));
-	}
-	l->loop = loop;
-	l->on_accept = cb;
-	l->data = data;
-	ev_io_init(&l->io, listener_on_readable, l->fd, EV_READ);
-	ev_init(&l->backoff, listener_on_backoff);
-	l->io.data = l->backoff.data = l;
+	listener_wire(l, loop, cb, data);
 	return 0;
+}
+
+int listener_adopt(struct listener *l, struct ev_loop *loop, int fd, listener_accept_cb cb,
+		   void *data, char *err, size_t errsz)
+{
+	int type = 0, accepting = 0;
+	socklen_t len = sizeof(type);
+
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 || type != SOCK_STREAM) {
+		snprintf(err, errsz, "the socket handed over is not a TCP socket");
+		return -1;
+	}
+	len = sizeof(accepting);
+	getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len);
+	l->fd = fd;
+	l->listening = accepting != 0;
+	listener_wire(l, loop, cb, data);
+	return 0;
+}
+
+int listener_port_in_use(const char *addr)
+{
+	struct net_addr na;
+	struct pollfd pfd;
+	char err[256];
+	int fd, rc, soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (net_parse_addr(addr, &na, err, sizeof(err)) == -1)
+		return 0;
+	if (na.ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&na.ss;
+
+		if (in->sin_port == 0)
+			return 0;
+		if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else if (na.ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&na.ss;
+
+		if (in6->sin6_port == 0)
+			return 0;
+		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+			in6->sin6_addr = in6addr_loopback;
+	}
+	fd = socket(na.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return 0;
+	rc = connect(fd, (struct sockaddr *)&na.ss, na.len);
+	if (rc == -1 && errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		rc = poll(&pfd, 1, LISTENER_PROBE_MS) == 1 &&
+		     getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0 ? 0 : -1;
+	}
+	close(fd);
+	return rc == 0;
 }
 
 int listener_start(struct listener *l)

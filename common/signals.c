@@ -12,8 +12,10 @@ static void signals_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 
 	if (w->signum == SIGHUP) {
-		if (s->on_hup)
+		if (s->on_hup) {
+			log_info("reloading", "signal=HUP");
 			s->on_hup(s->data);
+		}
 		return;
 	}
 	log_info("shutting down", "signal=%s", w->signum == SIGTERM ? "TERM" : "INT");

@@ -289,6 +289,12 @@ int admin_init(struct admin *a, struct proxy *px, const char *addr, char *err, s
 	return listener_init(&a->listener, px->loop, addr, 0, admin_on_accept, a, err, errsz);
 }
 
+int admin_adopt(struct admin *a, struct proxy *px, int fd, char *err, size_t errsz)
+{
+	a->px = px;
+	return listener_adopt(&a->listener, px->loop, fd, admin_on_accept, a, err, errsz);
+}
+
 int admin_start(struct admin *a)
 {
 	if (listener_start(&a->listener) == -1)

@@ -6,13 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "admin.h"
+#include "bus.h"
+#include "bus_protocol.h"
 #include "config.h"
 #include "http_limits.h"
 #include "log.h"
 #include "proxy.h"
+#include "proxy_config.h"
 #include "queue.h"
 #include "retry.h"
 #include "routes.h"
@@ -21,6 +27,7 @@
 #include "signals.h"
 #include "sticky.h"
 #include "subscriber.h"
+#include "takeover.h"
 #include "timefmt.h"
 #include "tls_server.h"
 #include "transport_tls.h"
@@ -168,11 +175,15 @@ static const struct config_field proxy_fields[] = {
 	  "NAME sent as SNI to backends and verified in their certificates" },
 	{ "backendTlsInsecure", CONFIG_BOOL, offsetof(struct proxy_options, backend_tls_insecure), 0,
 	  0, NULL, "do not verify backend certificates (a warning at start-up)" },
+	/* Reload and restart (--check-config is not a setting: read before the table). */
+	{ "takeover", CONFIG_BOOL, offsetof(struct proxy_options, takeover), 0, 0, NULL,
+	  "take the listening sockets of the lb-proxy on this port, then make it drain" },
 	CONFIG_LOG_FIELDS(struct proxy_options),
 };
 
 static const struct config_spec proxy_spec = {
-	"lb-proxy", "LB_PROXY_", "--backends HOST:PORT[@WEIGHT],... [options]", proxy_fields,
+	"lb-proxy", "LB_PROXY_", "--backends HOST:PORT[@WEIGHT],... [options] [--check-config]",
+	proxy_fields,
 	sizeof(proxy_fields) / sizeof(proxy_fields[0]),
 };
 
@@ -186,9 +197,10 @@ static const struct config_spec proxy_spec = {
  * soft limit is raised toward the hard one, and if that is not enough
  * max_connections is lowered to fit, as HAProxy sizes maxconn from the limit:
  * running out mid-request fails requests instead of queueing connections.
- * Returns 0, or -1 when not even one connection fits.
+ * Returns 0, or -1 when not even one connection fits. `quiet` on reload:
+ * the lowering was said at start-up.
  */
-static int fit_descriptor_limit(struct proxy_options *opts)
+static int fit_descriptor_limit(struct proxy_options *opts, int quiet)
 {
 	struct rlimit rl;
 	rlim_t need = (rlim_t)opts->max_connections * 2 + FD_RESERVE;
@@ -206,15 +218,17 @@ static int fit_descriptor_limit(struct proxy_options *opts)
 	if (rl.rlim_cur >= need)
 		return 0;
 	if (rl.rlim_cur < FD_RESERVE + 2) {
-		fprintf(stderr, "lb-proxy: the descriptor limit (%llu, ulimit -n) leaves no room for a "
-				"connection: at least %d are needed\n",
-			(unsigned long long)rl.rlim_cur, FD_RESERVE + 2);
+		if (!quiet)
+			fprintf(stderr, "lb-proxy: the descriptor limit (%llu, ulimit -n) leaves no room "
+					"for a connection: at least %d are needed\n",
+				(unsigned long long)rl.rlim_cur, FD_RESERVE + 2);
 		return -1;
 	}
-	log_warn("max connections lowered to fit the descriptor limit",
-		 "max_connections=%llu asked=%ld nofile=%llu",
-		 (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
-		 (unsigned long long)rl.rlim_cur);
+	if (!quiet)
+		log_warn("max connections lowered to fit the descriptor limit",
+			 "max_connections=%llu asked=%ld nofile=%llu",
+			 (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
+			 (unsigned long long)rl.rlim_cur);
 	opts->max_connections = (long)((rl.rlim_cur - FD_RESERVE) / 2);
 	return 0;
 }
@@ -356,14 +370,44 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+
+/* What the signal, set and takeover callbacks reach (main.c's wiring);
+ * px comes first, so a struct proxy * of this process is one of these. */
+struct proxy_main {
+	struct proxy px;
+	struct admin admin;
+	struct subscriber sub;
+	struct signals sig;
+	struct takeover_server tk_server;	/* offers our sockets to a replacement */
+	struct takeover_client tk_client;	/* --takeover: the proxy we replace */
+	char tk_path[108];		/* the takeover socket, "" when none is offered */
+	struct proxy_config *boot;	/* the start-up reading: settings fixed at run time */
+	struct proxy_config *current;	/* what px.opts points into */
+	int argc;			/* argv less --check-config: read again on SIGHUP */
+	char **argv;
+	char rundir[256];
+	struct upstream_limits limits;	/* the upstream pool's (a reload changes its sizes) */
+};
+
+static struct proxy_main *main_of(struct proxy *px)
+{
+	return (struct proxy_main *)px;
+}
+
+static void takeover_offer(struct proxy_main *m);
+static void takeover_done(void *data, int ok);
+
 /*
  * Opens the client listener: at start-up with --backends; on the bus once the
  * first set is applied (Envoy waits for its initial configuration the same
  * way), so a new proxy on a shared port takes no connection it would answer
- * 503, or after --initial-set-timeout. Returns 0 or -1 (logged).
+ * 503, or after --initial-set-timeout. With --takeover the old proxy is told
+ * to stop only now that this one accepts. Returns 0 or -1 (logged).
  */
 static int open_listener(struct proxy *px, const char *why)
 {
+	struct proxy_main *m = main_of(px);
+
 	if (px->listening || px->stopping)
 		return 0;
 	ev_timer_stop(px->loop, &px->initial_set_timer);
@@ -376,6 +420,12 @@ static int open_listener(struct proxy *px, const char *why)
 	else
 		log_info("listening", "listen=%s backends=%zu%s", px->listener.name, px->set.n,
 			 px->tls ? " tls=on" : "");
+	if (m->tk_client.conn != -1) {
+		if (takeover_finish(&m->tk_client, px->loop, takeover_done, m) == -1)
+			takeover_offer(m);
+	} else {
+		takeover_offer(m);
+	}
 	return 0;
 }
 
@@ -391,68 +441,39 @@ static void on_set_applied(struct proxy *px)
 		ev_break(px->loop, EVBREAK_ALL);
 }
 
-/* --balance, --hash-key, --trusted-proxies, --sticky-*, --slow-start.
- * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
-static int balancing_setup(struct proxy *px, const struct proxy_options *opts)
+/* --retry-on, --retry-backoff(-max) and --eject-time(-max): what start-up,
+ * --check-config and a reload check alike (the ranges are the table's).
+ * Returns 0, or -1 with err filled ("--flag: what"). */
+static int resilience_check(const struct proxy_options *opts, char *err, size_t errsz)
 {
-	const char *name = strcmp(opts->balance, "ip-hash") == 0 ? "maglev" : opts->balance;
-	const char *key = strcmp(opts->balance, "ip-hash") == 0 ? "client-ip" : opts->hash_key;
-	const struct balance_ops *ops = balance_find(name);
-	char err[256], cookie[HASHKEY_NAME_MAX + 8];
+	char why[256];
+	unsigned on;
 
-	if (!ops) {
-		fprintf(stderr, "lb-proxy: --balance: \"%s\" is not one of %s, ip-hash\n",
-			opts->balance, balance_names());
+	if (retry_on_parse(opts->retry_on, &on, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--retry-on: %s", why);
 		return -1;
 	}
-	px->hash_key_spec = key;
-	if (hashkey_parse(key, &px->hash_key, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --hash-key: %s\n", err);
+	if (opts->retry_backoff_max > 0 && opts->retry_backoff_max < opts->retry_backoff) {
+		snprintf(err, errsz, "--retry-backoff-max: %g is below --retry-backoff %g: give "
+			 "seconds at least the base (or 0 for %d x the base)",
+			 opts->retry_backoff_max, opts->retry_backoff, RETRY_BACKOFF_MAX_FACTOR);
 		return -1;
 	}
-	if (opts->trusted_proxies &&
-	    trusted_parse(opts->trusted_proxies, &px->trusted, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --trusted-proxies: %s\n", err);
-		return -1;
-	}
-	if (opts->sticky_cookie) {
-		snprintf(cookie, sizeof(cookie), "cookie:%s", opts->sticky_cookie);
-		if (hashkey_parse(cookie, &px->sticky_key, err, sizeof(err)) == -1) {
-			fprintf(stderr, "lb-proxy: --sticky-cookie: \"%s\" is not a cookie name\n",
-				opts->sticky_cookie);
-			return -1;
-		}
-		if (!opts->sticky_secret)
-			log_warn("--sticky-cookie without --sticky-secret: anyone can tell which address "
-				 "a cookie names by trying addresses", NULL);
-	}
-	sticky_setup(opts->sticky_cookie, opts->sticky_secret);
-	balance_set_slow_start(opts->slow_start);
-	px->balancer.ops = ops;
-	if (balancer_rebuild(&px->balancer, ops, &px->set) == -1) {
-		fprintf(stderr, "lb-proxy: out of memory\n");
+	if (opts->eject_time_max < opts->eject_time) {
+		snprintf(err, errsz, "--eject-time-max must be at least --eject-time (got %g, "
+			 "--eject-time %g)", opts->eject_time_max, opts->eject_time);
 		return -1;
 	}
 	return 0;
 }
 
-/* --retry-on, --per-try-timeout, --retry-backoff(-max), --retry-budget,
- * --max-per-backend. Returns 0, or -1 after saying what is wrong on stderr
- * (exit 2). */
-static int retry_setup(struct proxy *px, struct proxy_options *opts)
+/* Makes the checked (resilience_check) retry policy, --max-per-backend and
+ * the --eject-* rules current: at start-up and on reload, for new requests. */
+static void resilience_apply(struct proxy *px, struct proxy_options *opts)
 {
 	char err[256];
 
-	if (retry_on_parse(opts->retry_on, &px->retry.on, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --retry-on: %s\n", err);
-		return -1;
-	}
-	if (opts->retry_backoff_max > 0 && opts->retry_backoff_max < opts->retry_backoff) {
-		fprintf(stderr, "lb-proxy: --retry-backoff-max: %g is below --retry-backoff %g: give "
-				"seconds at least the base (or 0 for %d x the base)\n",
-			opts->retry_backoff_max, opts->retry_backoff, RETRY_BACKOFF_MAX_FACTOR);
-		return -1;
-	}
+	retry_on_parse(opts->retry_on, &px->retry.on, err, sizeof(err));
 	px->retry.backoff_base = opts->retry_backoff;
 	px->retry.backoff_max = opts->retry_backoff_max > 0
 					? opts->retry_backoff_max
@@ -461,7 +482,10 @@ static int retry_setup(struct proxy *px, struct proxy_options *opts)
 	if (opts->per_try_timeout <= 0)
 		opts->per_try_timeout = opts->response_timeout;
 	balance_set_max_active((unsigned)opts->max_per_backend);
-	return 0;
+	outlier_configure(&(struct outlier_config){
+		.max_5xx = (unsigned)opts->eject_5xx, .max_gateway = (unsigned)opts->eject_gateway,
+		.eject_time = opts->eject_time, .eject_time_max = opts->eject_time_max,
+		.max_percent = (unsigned)opts->eject_max_percent, .pid = (int)getpid() });
 }
 
 /* The limit as a user wrote it, divided by the share: "50/m". */
@@ -608,25 +632,198 @@ static int traffic_rules_setup(struct proxy *px, const struct proxy_options *opt
 	return 0;
 }
 
+static const struct proxy_options proxy_defaults = {
+	.listen = "0.0.0.0:8080",
+	.admin = "127.0.0.1:9901",
+	.connect_timeout = 5,
+	.response_timeout = 60,
+	.header_timeout = 10,
+	.keepalive_timeout = 75,
+	.idle_timeout = 60,
+	.upstream_idle_timeout = 15,
+	.upstream_pool_size = 64,
+	.drain_timeout = 30,
+	.fail_timeout = 10,
+	.eject_5xx = 5,
+	.eject_gateway = 3,
+	.eject_time = 30,
+	.eject_time_max = 300,
+	.eject_max_percent = 50,
+	.loop_batch = 0.00002,
+	.service = "backend",
+	.heartbeat = 1.0,
+	.report_interval = 0.25,
+	.initial_set_timeout = 5,
+	.retries = 2,
+	.retry_on = "connect-failure,reset",
+	.retry_backoff = 0.025,
+	.retry_budget = 20,
+	.queue_size = 1024,
+	.queue_timeout = 5,
+	.balance = "round-robin",
+	.hash_key = "client-ip",
+	.max_connections = 100000,
+	.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
+	.access_log = 1,
+	.reuse_port = 1,
+	.log_level = "info",
+	.log_format = "text",
+	.tls_handshake_timeout = 10,
+	.rate_key = "client-ip",
+	.rate_table_size = RATELIMIT_TABLE_DEFAULT,
+	.tls_resumption = 1,
+};
+
+/* ---- reload (SIGHUP) ------------------------------------------------------ */
+
+/* Settings a running proxy keeps: its sockets, its bus, its TLS context. */
+static int field_fixed(const char *key)
+{
+	static const char *const fixed[] = {
+		"listen", "port", "admin", "runtimeDir", "service", "heartbeat", "reportInterval",
+		"initialSetTimeout", "reusePort", "tlsCert", "tlsKey", "takeover",
+		/* built once at start-up (a table, parsed rules, TLS contexts) */
+		"rateLimit", "rateBurst", "rateKey", "rateTableSize", "monitorUri",
+		"setRequestHeader", "setResponseHeader", "removeResponseHeader", "tlsDir",
+		"tlsTicketKeys", "tlsResumption", "backendTls", "backendCa", "backendSni",
+		"backendTlsInsecure",
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(key, fixed[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void append_name(char *out, size_t outsz, const char *name)
+{
+	size_t n = strlen(out);
+
+	snprintf(out + n, outsz - n, "%s%s", n ? "," : "", name);
+}
+
+/* Reads the configuration again; what may change applies to new requests,
+ * what may not is named in the log; a bad one keeps the running one. */
+static void reload(void *data)
+{
+	struct proxy_main *m = data;
+	struct proxy *px = &m->px;
+	const struct proxy_options *run = px->opts;
+	struct proxy_config *c;
+	char err[1024], changed[1024] = "", fixed[1024] = "";
+	int status, set_changed;
+
+	if (px->stopping) {
+		log_warn("reload ignored: stopping", NULL);
+		return;
+	}
+	c = proxy_config_read(&proxy_spec, &proxy_defaults, m->argc, m->argv, 0, &status, err,
+			      sizeof(err));
+	if (!c) {
+		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
+		return;
+	}
+	if (resilience_check(&c->opts, err, sizeof(err)) == -1) {
+		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
+		proxy_config_free(c);
+		return;
+	}
+	if (c->opts.per_try_timeout <= 0)	/* as at start-up: not a change */
+		c->opts.per_try_timeout = c->opts.response_timeout;
+	/* The same limit as at start-up, so only a new --max-connections differs. */
+	if (fit_descriptor_limit(&c->opts, 1) == -1) {
+		log_error("reload failed: the running configuration is kept",
+			  "error=\"the descriptor limit leaves no room for a connection\"");
+		proxy_config_free(c);
+		return;
+	}
+	/* --backends and the bus are two modes; neither turns into the other. */
+	if (!c->opts.backends != !run->backends) {
+		append_name(fixed, sizeof(fixed), "backends");
+		backend_set_release(&c->set);
+		c->opts.backends = m->boot->opts.backends;
+	}
+	for (size_t i = 0; i < proxy_spec.nfields; i++) {
+		const struct config_field *f = &proxy_spec.fields[i];
+
+		if (!!config_field_equal(f, &c->opts, run))
+			continue;
+		if (field_fixed(f->key)) {
+			append_name(fixed, sizeof(fixed), f->key);
+			/* The running value: the start-up reading lives as long as
+			 * the process. */
+			config_field_copy(f, &c->opts, &m->boot->opts);
+		} else {
+			append_name(changed, sizeof(changed), f->key);
+		}
+	}
+	if (fixed[0])
+		log_warn("reload: settings that cannot change at run time keep their running values "
+			 "(restart with --takeover to change them)", "settings=%s", fixed);
+	log_setup("lb-proxy", log_level_parse(c->opts.log_level),
+		  log_format_parse(c->opts.log_format));
+	/* Names in --backends were resolved by config_read: the loop waited
+	 * for the resolver once, as nginx's and HAProxy's reloads do. */
+	set_changed = !px->on_bus && c->opts.backends && c->set.n &&
+		      strcmp(c->opts.backends, run->backends) != 0;
+	if (set_changed) {
+		c->set.generation = px->set.generation + 1;
+		backend_set_apply(&px->set, &c->set, ev_now(px->loop));
+	} else {
+		backend_set_release(&c->set);
+	}
+	if (!c->opts.sticky_secret != !run->sticky_secret ||
+	    (c->opts.sticky_secret && strcmp(c->opts.sticky_secret, run->sticky_secret) != 0))
+		for (struct backend *b = backend_all(); b; b = b->all_next)
+			b->sticky_id[0] = '\0';	/* computed again with the new secret */
+	if (proxy_config_apply_balancing(px, c) == -1)
+		log_error("out of memory rebuilding the balancer: the last one is kept", NULL);
+	resilience_apply(px, &c->opts);
+	m->limits.pool_size = (unsigned)c->opts.upstream_pool_size;
+	m->limits.idle_timeout = c->opts.upstream_idle_timeout;
+	upstream_setup(px->loop, &m->limits);
+	/* The certificates are read again too (their files may have changed
+	 * without inotify seeing it: a copy, a mount). */
+	if (px->tls_server)
+		tls_server_reload(px->tls_server);
+	ev_timer_set(&px->drain_timer, c->opts.drain_timeout, 0);
+	px->opts = &c->opts;
+	if (m->current != m->boot)
+		proxy_config_free(m->current);
+	m->current = c;
+	accept_update(px);
+	log_info("reloaded", "file=%s changed=%s backends=%zu generation=%llu",
+		 c->cfg.file[0] ? c->cfg.file : "-", changed[0] ? changed : "none", px->set.n,
+		 px->set.generation);
+}
+
+/* ---- stop and takeover ----------------------------------------------------- */
+
 static void on_initial_set_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct proxy *px = w->data;
 	(void)revents;
 
 	log_warn("no set from lb-discover in time: listening without one (503 until a set comes)",
-		 "initial_set_timeout_s=%g", px->opts->initial_set_timeout);
+		 "initial_set_timeout_s=%g runtime_dir=%s", px->opts->initial_set_timeout,
+		 px->rundir);
 	if (open_listener(px, " set=none") == -1)
 		ev_break(loop, EVBREAK_ALL);
 }
 
+/* SIGTERM, or a replacement took over: stop accepting, let in-flight
+ * requests finish (their answers say Connection: close), close idle
+ * connections over the drain timeout, exit. */
 static void on_stop(void *data)
 {
-	struct proxy *px = data;
+	struct proxy_main *m = data;
+	struct proxy *px = &m->px;
 	struct session *s, *next;
 
 	if (px->stopping)
 		return;
 	px->stopping = 1;
+	takeover_server_release(&m->tk_server);
 	listener_release(&px->listener);
 	for (s = LIST_FIRST(&px->sessions); s; s = next) {
 		next = LIST_NEXT(s, link);
@@ -638,6 +835,98 @@ static void on_stop(void *data)
 	}
 	log_info("draining", "connections=%u timeout_s=%g", px->nsessions, px->opts->drain_timeout);
 	ev_timer_start(px->loop, &px->drain_timer);
+}
+
+/* The replacement serves now: its admin listener is the one clients reach. */
+static void on_taken_over(void *data)
+{
+	struct proxy_main *m = data;
+
+	listener_release(&m->admin.listener);
+	on_stop(m);
+}
+
+/* Offers our listening sockets at the takeover socket (when there is one). */
+static void takeover_offer(struct proxy_main *m)
+{
+	char err[512];
+
+	if (!m->tk_path[0] || m->px.stopping)
+		return;
+	if (takeover_server_init(&m->tk_server, m->px.loop, m->tk_path, m->px.listener.fd,
+				 m->px.listener.name, m->admin.listener.fd, m->admin.listener.name,
+				 on_taken_over, m, err, sizeof(err)) == -1)
+		log_warn("no takeover socket: a replacement cannot take this proxy's sockets",
+			 "error=\"%s\"", err);
+	else
+		log_info("takeover socket ready", "path=%s", m->tk_path);
+}
+
+static void takeover_done(void *data, int ok)
+{
+	(void)ok;
+	takeover_offer(data);
+}
+
+/* --takeover's addresses as the old proxy reports its bound ones; an
+ * --admin port of 0 takes whichever port the old one has. Returns 0, or -1
+ * with err filled. */
+static int takeover_names(const struct proxy_options *opts, char *listen, char *admin,
+			  unsigned *port, char *err, size_t errsz)
+{
+	struct net_addr na;
+	char why[256];
+
+	if (net_parse_addr(opts->listen, &na, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--listen: %s", why);
+		return -1;
+	}
+	*port = ntohs(((struct sockaddr_in *)&na.ss)->sin_port);	/* same place in v6 */
+	if (*port == 0) {
+		snprintf(err, errsz, "--takeover needs --listen with a port, not 0: the port names "
+			 "the proxy to take over");
+		return -1;
+	}
+	net_addr_format((struct sockaddr *)&na.ss, listen, TAKEOVER_ADDR_MAX);
+	if (net_parse_addr(opts->admin, &na, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--admin: %s", why);
+		return -1;
+	}
+	net_addr_format((struct sockaddr *)&na.ss, admin, TAKEOVER_ADDR_MAX);
+	return 0;
+}
+
+/* Fetches the old proxy's sockets (before the loop; blocks at most a few
+ * seconds) and adopts them. Returns 1 (adopted), 0 (nothing to take over:
+ * bind as usual) or -1 after saying why on stderr. */
+static int takeover_start(struct proxy_main *m, const struct proxy_options *opts)
+{
+	char listen[TAKEOVER_ADDR_MAX], admin[TAKEOVER_ADDR_MAX], err[512];
+	unsigned port;
+	int rc;
+
+	if (takeover_names(opts, listen, admin, &port, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
+	}
+	rc = takeover_fetch(&m->tk_client, m->tk_path, listen, admin, err, sizeof(err));
+	if (rc == 0) {
+		log_info("takeover: no lb-proxy to take over: binding", "path=%s", m->tk_path);
+		return 0;
+	}
+	if (rc == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
+	}
+	if (listener_adopt(&m->px.listener, m->px.loop, m->tk_client.listen_fd, on_accept, &m->px,
+			   err, sizeof(err)) == -1 ||
+	    admin_adopt(&m->admin, &m->px, m->tk_client.admin_fd, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: --takeover: %s\n", err);
+		return -1;
+	}
+	log_info("takeover: took the listening sockets", "old_pid=%d listen=%s admin=%s",
+		 (int)m->tk_client.old_pid, m->px.listener.name, m->admin.listener.name);
+	return 1;
 }
 
 static void proxy_release(struct proxy *px)
@@ -661,191 +950,239 @@ static void proxy_release(struct proxy *px)
 	if (px->tls_server)
 		tls_server_release(px->tls_server);
 	px->tls = NULL;
-	ratelimit_release(&px->rate);
 	px->tls_server = NULL;
+	ratelimit_release(&px->rate);
+}
+
+/* Takes --check-config out of argv (it is an action, not a setting: a
+ * config file cannot turn it on). Returns 1 when it was there. */
+static int take_check_config(int *argc, char **argv)
+{
+	int found = 0, o = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--check-config") == 0)
+			found = 1;
+		else
+			argv[o++] = argv[i];
+		if (strcmp(argv[i], "--") == 0) {
+			while (++i < *argc)
+				argv[o++] = argv[i];
+			break;
+		}
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return found;
+}
+
+/* --check-config: everything start-up checks short of binding (nginx -t).
+ * Returns the exit code: 0 valid, 2 not. */
+static int check_config(struct proxy_config *c)
+{
+	const char *dir = c->opts.runtime_dir ? c->opts.runtime_dir : getenv("LB_RUNTIME_DIR");
+	struct proxy px;
+	struct stat st;
+	struct upstream_limits limits;
+	char err[512];
+	int rc;
+
+	memset(&px, 0, sizeof(px));
+	/* A runtime dir that does not exist yet is made at start-up. */
+	if (dir && *dir && stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "lb-proxy: runtime dir %s is not a directory\n", dir);
+		return 2;
+	}
+	if (resilience_check(&c->opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return 2;
+	}
+	memset(&limits, 0, sizeof(limits));
+	TAILQ_INIT(&px.queue);
+	rc = traffic_rules_setup(&px, &c->opts) == -1 || rate_setup(&px, &c->opts, &c->cfg) == -1 ||
+	     tls_setup(&px, &c->opts, &limits) == -1;
+	transport_tls_ctx_free(limits.tls);
+	if (px.tls_server)
+		tls_server_release(px.tls_server);
+	ratelimit_release(&px.rate);
+	if (rc)
+		return 2;
+	fprintf(stderr, "lb-proxy: the configuration is valid (file: %s)\n",
+		c->cfg.file[0] ? c->cfg.file : "none");
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct proxy_options opts = {
-		.listen = "0.0.0.0:8080",
-		.admin = "127.0.0.1:9901",
-		.connect_timeout = 5,
-		.response_timeout = 60,
-		.header_timeout = 10,
-		.keepalive_timeout = 75,
-		.idle_timeout = 60,
-		.upstream_idle_timeout = 15,
-		.upstream_pool_size = 64,
-		.drain_timeout = 30,
-		.fail_timeout = 10,
-		.eject_5xx = 5,
-		.eject_gateway = 3,
-		.eject_time = 30,
-		.eject_time_max = 300,
-		.eject_max_percent = 50,
-		.loop_batch = 0.00002,
-		.service = "backend",
-		.heartbeat = 1.0,
-		.report_interval = 0.25,
-		.initial_set_timeout = 5,
-		.retries = 2,
-		.retry_on = "connect-failure,reset",
-		.retry_backoff = 0.025,
-		.retry_budget = 20,
-		.queue_size = 1024,
-		.queue_timeout = 5,
-		.balance = "round-robin",
-		.hash_key = "client-ip",
-		.max_connections = 100000,
-		.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
-		.access_log = 1,
-		.reuse_port = 1,
-		.log_level = "info",
-		.log_format = "text",
-		.tls_handshake_timeout = 10,
-		.rate_key = "client-ip",
-		.rate_table_size = RATELIMIT_TABLE_DEFAULT,
-		.tls_resumption = 1,
-	};
-	struct upstream_limits limits;
-	struct config_result cfg;
-	struct proxy px;
-	struct admin admin;
-	struct signals sig;
-	struct subscriber sub;
-	char err[512], listen[32], rundir[256];
-	int rc;
+	static struct proxy_main m;
+	struct proxy *px = &m.px;
+	struct proxy_options *opts;
+	struct proxy_config *c;
+	char err[1024];
+	int rc, checking, status, adopted = 0;
 
-	memset(&px, 0, sizeof(px));
-	LIST_INIT(&px.sessions);
-	TAILQ_INIT(&px.queue);
-	memset(&sub, 0, sizeof(sub));
-	sub.sets.sock = sub.reports.sock = -1;
-	rc = config_startup(&proxy_spec, &opts, argc, argv, &cfg);
-	if (rc != -1)
-		return rc;
-	opts.listen = (char *)config_port_listen(&proxy_spec, &cfg, opts.listen, opts.port, listen,
-						 sizeof(listen));
-	if (opts.backends && opts.runtime_dir) {
-		fprintf(stderr, "lb-proxy: give --backends (a static set) or --runtime-dir (sets "
-				"from lb-discover), not both\n");
-		config_result_release(&cfg);
-		return 2;
-	}
-	if (opts.eject_time_max < opts.eject_time) {
-		fprintf(stderr, "lb-proxy: --eject-time-max must be at least --eject-time (got %g, "
-				"--eject-time %g)\n", opts.eject_time_max, opts.eject_time);
-		config_result_release(&cfg);
-		return 2;
-	}
-	outlier_configure(&(struct outlier_config){
-		.max_5xx = (unsigned)opts.eject_5xx, .max_gateway = (unsigned)opts.eject_gateway,
-		.eject_time = opts.eject_time, .eject_time_max = opts.eject_time_max,
-		.max_percent = (unsigned)opts.eject_max_percent, .pid = (int)getpid() });
-	if (opts.backends) {
-		if (backend_set_parse(opts.backends, &px.set, err, sizeof(err)) == -1) {
-			fprintf(stderr, "lb-proxy: --backends: %s\n", err);
-			config_result_release(&cfg);
-			return 2;
-		}
-		px.set.generation = 1;
-	} else {
-		if (rundir_resolve(opts.runtime_dir, 1, rundir, sizeof(rundir), err, sizeof(err)) == -1) {
+	LIST_INIT(&px->sessions);
+	TAILQ_INIT(&px->queue);
+	m.sub.sets.sock = m.sub.reports.sock = -1;
+	m.tk_client.conn = -1;
+	m.admin.listener.fd = -1;
+	px->listener.fd = -1;
+	checking = take_check_config(&argc, argv);
+	m.argc = argc;
+	m.argv = argv;
+	c = proxy_config_read(&proxy_spec, &proxy_defaults, argc, argv, 1, &status, err,
+			      sizeof(err));
+	if (!c) {
+		if (status)
 			fprintf(stderr, "lb-proxy: %s\n", err);
-			config_result_release(&cfg);
-			return 2;
-		}
-		px.on_bus = 1;
-		px.rundir = rundir;
+		return status;
 	}
-	log_setup("lb-proxy", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
-	memset(&limits, 0, sizeof(limits));
-	if (traffic_rules_setup(&px, &opts) == -1 || balancing_setup(&px, &opts) == -1 ||
-	    retry_setup(&px, &opts) == -1 || rate_setup(&px, &opts, &cfg) == -1 ||
-	    fit_descriptor_limit(&opts) == -1 || tls_setup(&px, &opts, &limits) == -1) {
-		transport_tls_ctx_free(limits.tls);
-		balancer_release(&px.balancer);
-		ratelimit_release(&px.rate);
-		backend_set_release(&px.set);
-		config_result_release(&cfg);
+	if (checking) {
+		rc = check_config(c);
+		proxy_config_free(c);
+		return rc;
+	}
+	m.boot = m.current = c;
+	opts = &c->opts;
+	if (resilience_check(opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		proxy_config_free(c);
 		return 2;
 	}
-	px.loop = ev_default_loop(EVFLAG_AUTO);
+	if (opts->backends) {
+		px->set = c->set;
+		memset(&c->set, 0, sizeof(c->set));
+		px->set.generation = 1;
+	} else {
+		px->on_bus = 1;
+	}
+	if (!opts->backends || opts->runtime_dir) {
+		if (rundir_resolve(opts->runtime_dir, 1, m.rundir, sizeof(m.rundir), err,
+				   sizeof(err)) == -1) {
+			fprintf(stderr, "lb-proxy: %s\n", err);
+			proxy_config_free(c);
+			return 2;
+		}
+		px->rundir = m.rundir;
+	}
+	log_setup("lb-proxy", log_level_parse(opts->log_level), log_format_parse(opts->log_format));
+	resilience_apply(px, opts);
+	if (traffic_rules_setup(px, opts) == -1 || proxy_config_apply_balancing(px, c) == -1 ||
+	    rate_setup(px, opts, &c->cfg) == -1 || fit_descriptor_limit(opts, 0) == -1 ||
+	    tls_setup(px, opts, &m.limits) == -1) {
+		transport_tls_ctx_free(m.limits.tls);
+		balancer_release(&px->balancer);
+		ratelimit_release(&px->rate);
+		backend_set_release(&px->set);
+		proxy_config_free(c);
+		return 2;
+	}
+	px->loop = ev_default_loop(EVFLAG_AUTO);
 	/* Under load, poll at most every loop_batch seconds so each pass handles
 	 * more events (fewer sleeps and wake-ups: +45% on short connections here,
 	 * with 20 us); an idle loop still wakes at once for a lone request, and
 	 * a pass that filled a read buffer polls at once (see on_batch_check). */
-	ev_set_io_collect_interval(px.loop, opts.loop_batch);
-	ev_prepare_init(&px.batch_check, on_batch_check);
-	px.batch_check.data = &px;
-	ev_prepare_start(px.loop, &px.batch_check);
-	ev_unref(px.loop);
-	px.opts = &opts;
-	px.started = timefmt_mono();
-	limits.pool_size = (unsigned)opts.upstream_pool_size;
-	limits.idle_timeout = opts.upstream_idle_timeout;
-	upstream_setup(px.loop, &limits);
-	if (px.tls_server && tls_server_watch(px.tls_server, px.loop, err, sizeof(err)) == -1)
+	ev_set_io_collect_interval(px->loop, opts->loop_batch);
+	ev_prepare_init(&px->batch_check, on_batch_check);
+	px->batch_check.data = px;
+	ev_prepare_start(px->loop, &px->batch_check);
+	ev_unref(px->loop);
+	px->opts = opts;
+	px->started = timefmt_mono();
+	m.limits.pool_size = (unsigned)opts->upstream_pool_size;
+	m.limits.idle_timeout = opts->upstream_idle_timeout;
+	upstream_setup(px->loop, &m.limits);
+	if (px->tls_server && tls_server_watch(px->tls_server, px->loop, err, sizeof(err)) == -1)
 		log_warn("TLS files are not watched: reload them with SIGHUP", "error=\"%s\"", err);
-	ev_timer_init(&px.drain_timer, on_drain_timeout, opts.drain_timeout, 0);
-	px.drain_timer.data = &px;
-	ev_timer_init(&px.trim_timer, on_trim, TRIM_SECONDS, TRIM_SECONDS);
-	px.trim_timer.data = &px;
-	ev_timer_start(px.loop, &px.trim_timer);
+	ev_timer_init(&px->drain_timer, on_drain_timeout, opts->drain_timeout, 0);
+	px->drain_timer.data = px;
+	ev_timer_init(&px->trim_timer, on_trim, TRIM_SECONDS, TRIM_SECONDS);
+	px->trim_timer.data = px;
+	ev_timer_start(px->loop, &px->trim_timer);
 	rc = 1;
-	if (listener_init(&px.listener, px.loop, opts.listen, opts.reuse_port, on_accept, &px, err,
-			  sizeof(err)) == -1 ||
-	    admin_init(&admin, &px, opts.admin, err, sizeof(err)) == -1) {
+	if (px->rundir) {
+		struct net_addr na;
+		unsigned port = 0;
+
+		if (net_parse_addr(opts->listen, &na, err, sizeof(err)) == 0)
+			port = ntohs(((struct sockaddr_in *)&na.ss)->sin_port);	/* same place in v6 */
+		if (port && takeover_path(px->rundir, port, m.tk_path, sizeof(m.tk_path), err,
+					  sizeof(err)) == -1) {
+			fprintf(stderr, "lb-proxy: %s\n", err);
+			goto out;
+		}
+	}
+	if (opts->takeover) {
+		adopted = takeover_start(&m, opts);
+		if (adopted == -1)
+			goto out;
+	} else if (opts->reuse_port &&
+		   config_source_of(&proxy_spec, &c->cfg, "reusePort") == CONFIG_SRC_DEFAULT &&
+		   listener_port_in_use(opts->listen)) {
+		log_warn("the port already accepts connections: this proxy will share its traffic "
+			 "(SO_REUSEPORT); give --reuse-port to mean it, or --takeover to replace an "
+			 "lb-proxy", "listen=%s", opts->listen);
+	}
+	if (!adopted &&
+	    (listener_init(&px->listener, px->loop, opts->listen, opts->reuse_port, on_accept, px,
+			   err, sizeof(err)) == -1 ||
+	     admin_init(&m.admin, px, opts->admin, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
-		admin.listener.fd = -1;
 		goto out;
 	}
-	px.listener.reclaim = reclaim_descriptors;
+	px->listener.reclaim = reclaim_descriptors;
 	/* Client sockets keep at most UNSENT_LIMIT unsent bytes in the
 	 * kernel: the rest of a body waits in the session's bounded buffer, so
 	 * backpressure reaches the backend at once and a slow client costs
 	 * about IN_LIMIT + this, not a send buffer the kernel grows to 4 MiB.
 	 * It also made the 1 MiB download benchmark faster (README). */
-	if (net_set_notsent_lowat(px.listener.fd, UNSENT_LIMIT) == -1)
+	if (net_set_notsent_lowat(px->listener.fd, UNSENT_LIMIT) == -1)
 		log_warn("cannot limit unsent bytes on client sockets", "error=\"%s\"", strerror(errno));
-	if (px.on_bus && subscriber_init(&sub, &px, rundir, opts.service, opts.heartbeat,
-					 opts.report_interval, err, sizeof(err)) == -1) {
+	if (px->on_bus && subscriber_init(&m.sub, px, m.rundir, opts->service, opts->heartbeat,
+					  opts->report_interval, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		goto out;
 	}
-	signals_init(&sig, px.loop, on_stop, NULL, &px);
-	if (admin_start(&admin) == -1)
+	if (px->on_bus && !bus_alive(m.rundir, BUS_SOCKET_SETS))
+		log_warn("no --backends and no lb-discover on the runtime dir: requests get 503 until "
+			 "lb-discover publishes a set there", "runtime_dir=%s%s", m.rundir,
+			 opts->runtime_dir || getenv("LB_RUNTIME_DIR") ? "" : " (the default)");
+	signals_init(&m.sig, px->loop, on_stop, reload, &m);
+	if (admin_start(&m.admin) == -1)
 		goto out_signals;
-	px.set_applied = on_set_applied;
-	px.proxies_heard = on_proxies_heard;
-	if (px.rate_on) {
+	px->set_applied = on_set_applied;
+	px->proxies_heard = on_proxies_heard;
+	if (px->rate_on) {
 		char eff[48];
 
-		rate_describe(&px, eff, sizeof(eff));
-		log_info("rate limit", "limit=%s burst=%g key=%s table_size=%u", eff, px.rate.burst,
-			 opts.rate_key, px.rate.size);
+		rate_describe(px, eff, sizeof(eff));
+		log_info("rate limit", "limit=%s burst=%g key=%s table_size=%u", eff, px->rate.burst,
+			 opts->rate_key, px->rate.size);
 	}
-	if (px.on_bus && opts.initial_set_timeout > 0) {
+	if (px->on_bus && opts->initial_set_timeout > 0) {
 		log_info("waiting for the first set before listening", "listen=%s timeout_s=%g",
-			 px.listener.name, opts.initial_set_timeout);
-		ev_timer_init(&px.initial_set_timer, on_initial_set_timeout, opts.initial_set_timeout, 0);
-		px.initial_set_timer.data = &px;
-		ev_timer_start(px.loop, &px.initial_set_timer);
-	} else if (open_listener(&px, px.on_bus ? " set=none" : "") == -1) {
+			 px->listener.name, opts->initial_set_timeout);
+		ev_timer_init(&px->initial_set_timer, on_initial_set_timeout, opts->initial_set_timeout, 0);
+		px->initial_set_timer.data = px;
+		ev_timer_start(px->loop, &px->initial_set_timer);
+	} else if (open_listener(px, px->on_bus ? " set=none" : "") == -1) {
 		goto out_signals;
 	}
-	ev_run(px.loop, 0);
-	log_info("stopped", "requests=%llu", px.metrics.requests);
+	ev_run(px->loop, 0);
+	log_info("stopped", "requests=%llu", px->metrics.requests);
 	rc = 0;
 out_signals:
-	signals_release(&sig, px.loop);
+	signals_release(&m.sig, px->loop);
 out:
-	subscriber_release(&sub);
-	admin_release(&admin);
-	proxy_release(&px);
+	takeover_server_release(&m.tk_server);
+	takeover_client_release(&m.tk_client);
+	subscriber_release(&m.sub);
+	admin_release(&m.admin);
+	proxy_release(px);
 	upstream_release();
-	config_result_release(&cfg);
-	ev_loop_destroy(px.loop);
+	if (m.current != m.boot)
+		proxy_config_free(m.current);
+	proxy_config_free(m.boot);
+	ev_loop_destroy(px->loop);
 	return rc;
 }

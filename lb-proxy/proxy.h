@@ -80,6 +80,7 @@ struct proxy_options {
 	char *backend_ca;		/* PEM CA file backends are verified against */
 	char *backend_sni;		/* SNI and the name verified on backends */
 	int backend_tls_insecure;	/* backend certificates are not verified */
+	int takeover;			/* take the listeners of the proxy running on this port */
 };
 
 struct session;
@@ -89,6 +90,9 @@ struct tls_server;
 
 struct proxy {
 	struct ev_loop *loop;
+	/* Read through on every use: a reload (SIGHUP) points it at a new
+	 * reading and frees the previous one, so nothing keeps a pointer into
+	 * *opts past the callback it runs in. */
 	const struct proxy_options *opts;
 	struct listener listener;
 	struct ssl_ctx_st *tls;		/* the client listener's TLS context, or NULL */

@@ -25,6 +25,10 @@
 #include "transport_tls.h"
 
 #define LINGER_SECONDS 2.0
+/* While the proxy stops, a connection idle for less than this is in use:
+ * its next request comes soon and is answered with Connection: close, so
+ * no random close is drawn before this much idleness (see idle_close_in). */
+#define DRAIN_IN_USE_SECONDS 1.0
 /* A response head stays in uin until it is whole, so it must hit its limit
  * (a 502) before uin holds RELAY_IN_LIMIT and reading stops (a stall). */
 #define RESPONSE_HEAD_LIMIT HTTP_DEFAULT_MAX_HEADER_SIZE
@@ -276,6 +280,32 @@ static void refuse(struct session *s, int status, const char *reason)
 
 /* ---- end of an exchange --------------------------------------------------- */
 
+/*
+ * While the proxy stops, an idle connection is not closed at once (a
+ * client may be sending on it that moment): it closes at its keep-alive
+ * timeout or at a random moment of the drain timeout, whichever comes
+ * first (HAProxy's close-spread-time), and a request that comes first is
+ * answered with Connection: close. Not before it has been idle
+ * DRAIN_IN_USE_SECONDS: a connection in use gets that answer within
+ * moments, and a close drawn between two of its requests would race the
+ * next one. A connection that has not carried a request yet was just
+ * opened to send one: it waits for it as usual. `left` is what its
+ * keep-alive timeout has left; returns the seconds until it closes.
+ */
+static double idle_close_in(const struct session *s, double left)
+{
+	double at = s->px->opts->drain_timeout * balance_random();
+	double in_use = DRAIN_IN_USE_SECONDS - (ev_now(s->px->loop) - s->idle_since);
+
+	if (!s->px->stopping || !s->served)
+		return left;
+	if (at < in_use)
+		at = in_use;
+	if (at >= left)
+		return left;
+	return at > 0.001 ? at : 0.001;
+}
+
 static void next_request(struct session *s)
 {
 	size_t rest = s->in.len - s->parse_off;
@@ -300,7 +330,9 @@ static void next_request(struct session *s)
 	s->sticky_insert = NULL;
 	session_response_reset(s);
 	s->state = SESSION_IDLE;
-	session_set_timer(s, s->px->opts->keepalive_timeout);
+	s->served = 1;
+	s->idle_since = ev_now(s->px->loop);
+	session_set_timer(s, idle_close_in(s, s->px->opts->keepalive_timeout));
 }
 
 /* Everything of this exchange was written to the client. */
@@ -331,7 +363,9 @@ static void exchange_end(struct session *s)
 	}
 	forward_release(s);
 	forward_finish(s);
-	if (s->keep_alive && !px->stopping) {
+	/* A response that went out saying keep-alive keeps its promise while
+	 * the proxy stops: the connection idles as the others do. */
+	if (s->keep_alive) {
 		next_request(s);
 		return;
 	}
@@ -881,7 +915,7 @@ static void handshake_step(struct session *s)
 	}
 	s->state = SESSION_IDLE;
 	ev_io_stop(s->px->loop, &s->wio);	/* armed if the handshake waited to write */
-	session_set_timer(s, s->px->opts->keepalive_timeout);
+	session_set_timer(s, idle_close_in(s, s->px->opts->keepalive_timeout));
 	apply_timer(s);
 	client_on_read(s->px->loop, &s->rio, EV_READ);
 }
@@ -1126,6 +1160,7 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->in_flight = s->queued = s->from_queue = 0;
 	s->keep_alive = s->client_eof = s->client_blocked = s->up_blocked = 0;
 	s->tunnel_wanted = 0;
+	s->served = 0;
 	s->status = 0;
 	s->method = -1;		/* no request head yet */
 	s->retries = 0;
@@ -1180,8 +1215,18 @@ void session_close(struct session *s)
 
 void session_on_stop(struct session *s)
 {
-	if (s->state == SESSION_IDLE || s->state == SESSION_HANDSHAKE)
-		session_close(s);
-	else
-		s->keep_alive = 0;
+	switch (s->state) {
+	case SESSION_IDLE:
+		s->timer.repeat = idle_close_in(s, ev_timer_remaining(s->px->loop, &s->timer));
+		ev_timer_again(s->px->loop, &s->timer);
+		break;
+	case SESSION_HANDSHAKE:
+		/* Finishes; its first request is answered with Connection: close. */
+		break;
+	default:
+		/* The response, when its head is still to come, says close. */
+		if (!s->resp_head_done)
+			s->keep_alive = 0;
+		break;
+	}
 }

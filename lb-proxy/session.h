@@ -83,6 +83,7 @@ struct session {
 	unsigned queued : 1;		/* its exchange is in px->queue */
 	unsigned from_queue : 1;	/* picks for a slot it was woken for (forward_dequeue) */
 	unsigned resp_interim : 1;	/* a 1xx of this attempt went to the client */
+	unsigned served : 1;		/* answered a request: idle now means between requests */
 	int method;			/* the request's llhttp method, -1 before its head */
 	int status;			/* sent to the client */
 	int retries;
@@ -92,6 +93,7 @@ struct session {
 	const char *refusal;		/* why the proxy refused the request (static), or NULL */
 	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
 	double started;			/* request head complete, monotonic */
+	double idle_since;		/* ev_now when it last went idle between requests */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
 	unsigned long long body_bytes;	/* request body bytes parsed (with --max-body) */
 	LIST_ENTRY(session) link;	/* in px->sessions */
@@ -125,7 +127,9 @@ void session_upstream_on_write(struct ev_loop *loop, ev_io *w, int revents);
 void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer);
 /* Closes at once (both sides) and hands the session back to the proxy. */
 void session_close(struct session *s);
-/* Called when the proxy starts stopping: idle connections close now. */
+/* Called when the proxy starts stopping: an idle connection closes at its
+ * keep-alive timeout or a random moment of the drain timeout, whichever
+ * comes first; the next response on each connection says Connection: close. */
 void session_on_stop(struct session *s);
 
 /* Frees pooled exchanges beyond `exchanges` and cached read blocks beyond

@@ -192,7 +192,7 @@ class Fleet:
         process that did not exit 0 (under ASan: a leak) or a sanitizer
         report, as conftest's procs fixture checks."""
         problems = []
-        for p in self.procs:
+        for p in reversed(self.procs):      # clients before their backends
             if p.expect_exit is None:
                 try:
                     code = p.stop()

@@ -105,7 +105,10 @@ def procs():
 
     yield start
     problems = []
-    for p in started:
+    # the last started first: a client (a proxy in front of a backend, a
+    # proxy in front of a proxy) goes before what it holds connections to,
+    # so no one drains connections a peer keeps open (Reload and restart)
+    for p in reversed(started):
         if p.expect_exit is None:
             code = p.stop()
             if code != 0:

@@ -14,7 +14,11 @@ VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
 
 
 def bus_proxy(proxy, rundir, *flags):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags)
+    """A proxy on the bus that listens at once: the fixture waits for its
+    listening line, which would otherwise come only with a set or after
+    --initial-set-timeout (5 s, the fixture's own wait on a loaded machine)."""
+    return proxy(None, "--runtime-dir", rundir, "--access-log", "off",
+                 "--initial-set-timeout", "0", *flags)
 
 
 def generation(p):

@@ -554,9 +554,10 @@ def test_bad_backends_flag_is_a_clear_error(tmp_path):
     r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80@0"], capture_output=True,
                        text=True, timeout=10)
     assert r.returncode == 2 and "the weight must be 1 to 1000" in r.stderr
-    r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80", "--runtime-dir", "/tmp"],
+    # with --backends, --runtime-dir holds only the takeover socket, which --takeover needs
+    r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80", "--takeover"],
                        capture_output=True, text=True, timeout=10)
-    assert r.returncode == 2 and "not both" in r.stderr
+    assert r.returncode == 2 and "--takeover with --backends needs --runtime-dir" in r.stderr
     r = subprocess.run([binary("lb-proxy"), "--backends", "127.0.0.1:80,[::1]"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "expected [IPV6]:PORT" in r.stderr

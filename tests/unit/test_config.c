@@ -317,6 +317,53 @@ static void test_bool_flag_forms(void **state)
 	}
 }
 
+/* What a reload compares: each field of two readings, strings by content. */
+static void test_field_equal_and_copy(void **state)
+{
+	static const struct {
+		const char *key;	/* the field changed in b */
+		const char *flag;	/* its new value */
+	} changes[] = {
+		{ "port", "--port=81" },
+		{ "serviceName", "--service-name=other" },
+		{ "errorRate", "--error-rate=0.5" },
+		{ "accessLog", "--access-log=off" },
+		{ "maxBody", "--max-body=2k" },
+		{ "logLevel", "--log-level=debug" },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		const char *args[] = { changes[i].flag, NULL };
+		const char *same[] = { "--service-name=backend", NULL };
+		struct config_result ra, rb;
+		struct opts a, b;
+
+		/* equal strings in different buffers are equal */
+		assert_int_equal(load(&a, &ra, same), 0);
+		assert_int_equal(load(&b, &rb, args), 0);
+		for (size_t f = 0; f < spec.nfields; f++) {
+			int differs = strcmp(fields[f].key, changes[i].key) == 0;
+
+			if (config_field_equal(&fields[f], &a, &b) == differs)
+				fail_msg("%s: field %s %s", changes[i].flag, fields[f].key,
+					 differs ? "seen as equal" : "seen as changed");
+			config_field_copy(&fields[f], &b, &a);
+			assert_int_equal(config_field_equal(&fields[f], &a, &b), 1);
+		}
+		config_result_release(&ra);
+		config_result_release(&rb);
+	}
+	{
+		struct opts a = defaults(), b = defaults();
+
+		a.service_name = NULL;
+		assert_int_equal(config_field_equal(&fields[1], &a, &b), 0);
+		b.service_name = NULL;
+		assert_int_equal(config_field_equal(&fields[1], &a, &b), 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_flag_and_env_errors),
 		cmocka_unit_test(test_bool_flag_forms),
+		cmocka_unit_test(test_field_equal_and_copy),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
