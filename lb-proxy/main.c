@@ -550,6 +550,20 @@ static int rate_setup(struct proxy *px, const struct proxy_options *opts,
 
 static struct tls_server tls_server;
 
+/* A DNS name for SNI (RFC 6066: no IP address literal, no port). */
+static int host_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '.')
+			return 0;
+	return 1;
+}
+
 /* --tls-cert/--tls-key, --tls-dir, --tls-ticket-keys: the client listener's
  * TLS (px->tls stays NULL without them); --backend-tls and its flags.
  * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
@@ -575,6 +589,11 @@ static int tls_setup(struct proxy *px, const struct proxy_options *opts,
 			return -1;
 		}
 		limits->tls_sni = opts->backend_sni;
+		if (opts->backend_sni && !host_name_ok(opts->backend_sni)) {
+			fprintf(stderr, "lb-proxy: --backend-sni \"%s\": not a host name (letters, "
+					"digits, '-' and '.')\n", opts->backend_sni);
+			return -1;
+		}
 		if (opts->backend_tls_insecure)
 			log_warn("--backend-tls-insecure: backend certificates are not verified "
 				 "(anyone on the path can read and change the traffic)", NULL);

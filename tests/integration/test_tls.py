@@ -746,6 +746,8 @@ def test_ticket_keys_shared_by_a_fleet_resume_across_proxies(echo, tls_proxy, ce
     (["--tls-ticket-keys", "BAD"], "--tls-ticket-keys BAD: line 1: not a key"),
     (["--backend-ca", "CA"], "need --backend-tls"),
     (["--backend-tls", "--backend-ca", "MISSING"], "--backend-ca MISSING: not a readable"),
+    (["--backend-tls", "--backend-sni", "a.test:443"], '--backend-sni "a.test:443": not a host'),
+    (["--tls-dir", "MISSING"], "--tls-dir MISSING: cannot read it"),
 ])
 def test_bad_ticket_keys_or_backend_flags_exit_2(certs, tmp_path, flags, problem):
     bad = tmp_path / "bad"
