@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		assert(strlen(route.path) < sizeof(route.path));
 		assert(strlen(route.address) < sizeof(route.address));
-		assert(st != ADMIN_ROUTE_NOT_ALLOWED || route.allow);
+		assert(st != ADMIN_ROUTE_NOT_ALLOWED || route.allow[0]);
+		assert(st != ADMIN_ROUTE_OK || route.action != ADMIN_VERB || route.verb);
 		assert(st != ADMIN_ROUTE_BAD || route.error);
 		assert(route.wait >= 0 && route.wait <= ADMIN_WAIT_MAX);
 	}
