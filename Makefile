@@ -195,6 +195,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # A target that drives a program's code names the modules it links, with
 # FUZZ_MODULES_<target> (program_modules, above).
 FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
+FUZZ_MODULES_fuzz_control := lb-discover/admin_route.c
 
 fuzz-deps: deps
 	$(call install_missing,clang)

@@ -3,24 +3,29 @@
 
 #include <string.h>
 
+#define BACKEND "/admin/backends/{address}"
+
 const struct verb verbs[] = {
 	{ "status", VERB_OPT_VERBOSE, "status", 0, "status [-v]",
-	  "the set, its backends and the proxies" },
-	{ "proxies", 0, "status", 0, "proxies", "the proxies and what they applied" },
+	  "the set, its backends and the proxies", NULL, NULL },
+	{ "proxies", 0, "status", 0, "proxies", "the proxies and what they applied", NULL, NULL },
 	{ "drain", VERB_ADDRESS | VERB_OPT_WAIT, "drain", 1, "drain ADDR [--wait] [--timeout S]",
-	  "no new requests to ADDR (in-flight finish)" },
-	{ "undrain", VERB_ADDRESS, "undrain", 1, "undrain ADDR", "ADDR takes requests again" },
+	  "no new requests to ADDR (in-flight finish)", "POST", BACKEND "/drain" },
+	{ "undrain", VERB_ADDRESS, "undrain", 1, "undrain ADDR", "ADDR takes requests again",
+	  "POST", BACKEND "/undrain" },
 	{ "add", VERB_ADDRESS | VERB_OPT_WEIGHT, "add", 1, "add ADDR [--weight N]",
-	  "add a backend the source does not list" },
-	{ "remove", VERB_ADDRESS, "remove", 1, "remove ADDR", "take a backend out of the set" },
+	  "add a backend the source does not list", "POST", "/admin/backends" },
+	{ "remove", VERB_ADDRESS, "remove", 1, "remove ADDR", "take a backend out of the set",
+	  "DELETE", BACKEND },
 	{ "weight", VERB_ADDRESS | VERB_WEIGHT, "weight", 1, "weight ADDR N",
-	  "set a backend's weight (1-1000)" },
+	  "set a backend's weight (1-1000)", "PUT", BACKEND "/weight" },
 	{ "uneject", VERB_ADDRESS, "uneject", 1, "uneject ADDR",
-	  "end ADDR's outlier ejection on every proxy" },
+	  "end ADDR's outlier ejection on every proxy", "POST", BACKEND "/uneject" },
 	{ "in-flight", VERB_ADDRESS, "in-flight", 0, "in-flight ADDR",
-	  "requests in flight to ADDR, summed over the proxies" },
-	{ "watch", VERB_OPT_COUNT, NULL, 0, "watch [--count N]", "one JSON line per set change" },
-	{ "help", 0, NULL, 0, "help", "this help" },
+	  "requests in flight to ADDR, summed over the proxies", NULL, NULL },
+	{ "watch", VERB_OPT_COUNT, NULL, 0, "watch [--count N]", "one JSON line per set change",
+	  NULL, NULL },
+	{ "help", 0, NULL, 0, "help", "this help", NULL, NULL },
 };
 
 const unsigned verbs_count = sizeof(verbs) / sizeof(verbs[0]);

@@ -1,6 +1,6 @@
 /* verbs: the operator's commands (lb-ctl's verbs, the control socket's
- * "command", the admin API's routes): name, arguments, usage and help, in
- * one table. lb-ctl parses its command line and prints its help from it;
+ * "command", the admin API's routes): name, arguments, usage, help and
+ * HTTP route, in one table. lb-ctl parses its command line and prints its help from it;
  * lb-discover's handler table (lb-discover/command.c) implements each row
  * that lb-discover answers. A new verb is a row here and a handler there. */
 #ifndef LB_VERBS_H
@@ -28,6 +28,12 @@ struct verb {
 					 * token guards it) */
 	const char *usage;		/* "drain ADDR [--wait]" */
 	const char *help;		/* one line */
+	/* its route in lb-discover's admin API (lb-discover/admin_route.c), or
+	 * NULL: the method and a path where "{address}" stands for ADDR; a path
+	 * without it takes the address in the JSON body ({"address": ...}),
+	 * as it takes a weight ({"weight": N}) */
+	const char *http_method;	/* "POST" */
+	const char *http_path;		/* "/admin/backends/{address}/drain" */
 };
 
 extern const struct verb verbs[];

@@ -19,6 +19,7 @@
 #include "http_response.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxies.h"
 #include "verbs.h"
 
 /* seconds between two looks at the proxies' reports while a drain waits */
@@ -218,8 +219,9 @@ static void conn_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	drain_check(w->data, 0);
 }
 
-/* Runs a verb and answers its result; a drain with ?wait= parks instead. */
-static void run(struct admin_conn *c, struct bus_control *ctl, double wait)
+/* Runs a verb and answers its result (201 when it `created` a resource); a
+ * drain with ?wait= parks instead. */
+static void run(struct admin_conn *c, struct bus_control *ctl, double wait, int created)
 {
 	struct ev_loop *loop = c->a->d->loop;
 	struct command_result r;
@@ -230,7 +232,7 @@ static void run(struct admin_conn *c, struct bus_control *ctl, double wait)
 		command_result_release(&r);
 		return;
 	}
-	status = strcmp(ctl->command, "add") == 0 ? 201 : 200;
+	status = created ? 201 : 200;
 	json_object_set_new(r.body, "address", json_string(r.address));
 	if (wait > 0) {
 		snprintf(c->address, sizeof(c->address), "%s", r.address);
@@ -251,8 +253,10 @@ static void run(struct admin_conn *c, struct bus_control *ctl, double wait)
 
 static void answer_write(struct admin_conn *c, const struct admin_route *route)
 {
+	const struct verb *v = route->verb;
 	struct bus_control ctl;
 	json_t *doc = NULL;
+	char msg[128];
 
 	memset(&ctl, 0, sizeof(ctl));
 	if (c->a->token) {
@@ -278,43 +282,28 @@ static void answer_write(struct admin_conn *c, const struct admin_route *route)
 		return;
 	}
 	memcpy(ctl.address, route->address, strlen(route->address) + 1);
-	switch (route->action) {
-	case ADMIN_ADD: {
-		json_t *a;
-
+	snprintf(ctl.command, sizeof(ctl.command), "%s", v->command);
+	/* what the row takes beyond a path's {address} comes in the body */
+	if (!route->address_in_path || (v->args & (VERB_WEIGHT | VERB_OPT_WEIGHT))) {
 		if (!(doc = body_object(c)))
 			return;
-		a = json_object_get(doc, "address");
+	}
+	if (!route->address_in_path) {
+		json_t *a = json_object_get(doc, "address");
+
 		if (!json_is_string(a) || strlen(json_string_value(a)) >= sizeof(ctl.address)) {
-			respond_error(c, 400, "\"add\" needs an \"address\" (a string: "
-					      "\"10.0.0.9:8080\")", "");
+			snprintf(msg, sizeof(msg), "\"%s\" needs an \"address\" (a string: "
+				 "\"10.0.0.9:8080\")", v->name);
+			respond_error(c, 400, msg, "");
 			goto out;
 		}
 		snprintf(ctl.address, sizeof(ctl.address), "%s", json_string_value(a));
-		if (take_weight(c, doc, &ctl, 0) == -1)
-			goto out;
-		snprintf(ctl.command, sizeof(ctl.command), "add");
-		break;
 	}
-	case ADMIN_WEIGHT:
-		if (!(doc = body_object(c)) || take_weight(c, doc, &ctl, 1) == -1)
-			goto out;
-		snprintf(ctl.command, sizeof(ctl.command), "weight");
-		break;
-	case ADMIN_DRAIN:
-		snprintf(ctl.command, sizeof(ctl.command), "drain");
-		break;
-	case ADMIN_UNDRAIN:
-		snprintf(ctl.command, sizeof(ctl.command), "undrain");
-		break;
-	case ADMIN_UNEJECT:
-		snprintf(ctl.command, sizeof(ctl.command), "uneject");
-		break;
-	default:
-		snprintf(ctl.command, sizeof(ctl.command), "remove");
-		break;
-	}
-	run(c, &ctl, route->wait);
+	if ((v->args & (VERB_WEIGHT | VERB_OPT_WEIGHT)) &&
+	    take_weight(c, doc, &ctl, (v->args & VERB_WEIGHT) != 0) == -1)
+		goto out;
+	/* a POST to a collection (/admin/backends) creates */
+	run(c, &ctl, route->wait, !route->address_in_path && strcmp(v->http_method, "POST") == 0);
 out:
 	json_decref(doc);
 }
@@ -334,20 +323,21 @@ static void answer_read(struct admin_conn *c, enum admin_action action)
 		buf_release(&text);
 		return;
 	}
+	if (action == ADMIN_PROXIES) {
+		/* not the whole status: thousands of backends cost it tens of ms */
+		respond_json(c, 200, json_pack("{s:I,s:b,s:o}", "generation",
+					       (json_int_t)d->reg.generation, "proxies_settled",
+					       proxies_settled(d), "proxies", proxies_json(d, 0)), "");
+		return;
+	}
 	st = command_status(d, 0);
 	if (!st) {
 		respond_error(c, 500, "out of memory", "");
 		return;
 	}
-	if (action == ADMIN_PROXIES)
-		doc = json_pack("{s:O,s:O,s:O}", "generation", json_object_get(st, "generation"),
-				"proxies_settled", json_object_get(st, "proxies_settled"),
-				"proxies", json_object_get(st, "proxies"));
-	else
-		doc = json_pack("{s:O,s:O,s:O,s:O}", "service", json_object_get(st, "service"),
-				"generation", json_object_get(st, "generation"), "backends",
-				json_object_get(st, "backends"), "waiting",
-				json_object_get(st, "waiting"));
+	doc = json_pack("{s:O,s:O,s:O,s:O}", "service", json_object_get(st, "service"),
+			"generation", json_object_get(st, "generation"), "backends",
+			json_object_get(st, "backends"), "waiting", json_object_get(st, "waiting"));
 	json_decref(st);
 	respond_json(c, 200, doc, "");
 }
@@ -356,7 +346,7 @@ static void answer_read(struct admin_conn *c, enum admin_action action)
 static void answer(struct admin_conn *c)
 {
 	static struct admin_route route;	/* one request at a time: the loop's */
-	char hdr[64], msg[ADMIN_PATH_MAX + 64];
+	char hdr[64], msg[ADMIN_PATH_MAX + 128];
 
 	switch (admin_route_parse(http_msg_method(&c->msg), http_msg_ptr(&c->msg, c->msg.url),
 				  c->msg.url.len, &route)) {
@@ -372,7 +362,7 @@ static void answer(struct admin_conn *c)
 		respond_error(c, 405, msg, hdr);
 		return;
 	case ADMIN_ROUTE_BAD:
-		if (!route.known_action || !admin_action_writes(route.action)) {
+		if (!route.known_action || !admin_route_writes(&route)) {
 			respond_error(c, 400, route.error, "");
 			return;
 		}
@@ -380,7 +370,7 @@ static void answer(struct admin_conn *c)
 	default:
 		break;
 	}
-	if (admin_action_writes(route.action))
+	if (admin_route_writes(&route))
 		answer_write(c, &route);
 	else
 		answer_read(c, route.action);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verbs.h"
+
 static int hex(char ch)
 {
 	return isdigit((unsigned char)ch) ? ch - '0' : tolower((unsigned char)ch) - 'a' + 10;
@@ -53,32 +55,18 @@ static const char *query_param(const char *q, const char *end, const char *name,
 	return NULL;
 }
 
-/* The fixed paths. */
+/* The reads: projections of the status and the metrics. */
 static const struct {
 	const char *path;
-	enum admin_action get;		/* what GET (and HEAD) does */
-	int post;			/* POST adds a backend */
-	const char *allow;
-} fixed[] = {
-	{ "/admin/health", ADMIN_LIST, 0, "GET, HEAD" },
-	{ "/admin/backends", ADMIN_LIST, 1, "GET, HEAD, POST" },
-	{ "/admin/proxies", ADMIN_PROXIES, 0, "GET, HEAD" },
-	{ "/admin/metrics", ADMIN_METRICS, 0, "GET, HEAD" },
+	enum admin_action get;
+} reads[] = {
+	{ "/admin/health", ADMIN_LIST },
+	{ "/admin/backends", ADMIN_LIST },
+	{ "/admin/proxies", ADMIN_PROXIES },
+	{ "/admin/metrics", ADMIN_METRICS },
 };
 
-/* The paths under /admin/backends/{address}, by last segment. */
-static const struct {
-	const char *suffix;		/* "" for the backend itself */
-	enum admin_action action;
-	int method;
-	const char *allow;
-} per_backend[] = {
-	{ "/drain", ADMIN_DRAIN, HTTP_POST, "POST" },
-	{ "/undrain", ADMIN_UNDRAIN, HTTP_POST, "POST" },
-	{ "/weight", ADMIN_WEIGHT, HTTP_PUT, "PUT" },
-	{ "/uneject", ADMIN_UNEJECT, HTTP_POST, "POST" },
-	{ "", ADMIN_REMOVE, HTTP_DELETE, "DELETE" },
-};
+static const char address_slot[] = "{address}";
 
 static enum admin_route_status bad(struct admin_route *r, const char *why)
 {
@@ -86,52 +74,131 @@ static enum admin_route_status bad(struct admin_route *r, const char *why)
 	return ADMIN_ROUTE_BAD;
 }
 
+static void allow_add(struct admin_route *r, const char *method)
+{
+	size_t n = strlen(r->allow);
+
+	snprintf(r->allow + n, sizeof(r->allow) - n, "%s%s", n ? ", " : "", method);
+}
+
+int admin_route_writes(const struct admin_route *r)
+{
+	return r->action == ADMIN_VERB && r->verb->writes;
+}
+
+/* The verb of a path with no {address} ("/admin/backends"): allow gets
+ * every method such a row takes. */
+static const struct verb *match_plain(struct admin_route *r, const char *method)
+{
+	const struct verb *found = NULL;
+
+	for (unsigned i = 0; i < verbs_count; i++) {
+		const struct verb *v = &verbs[i];
+
+		if (!v->http_path || strstr(v->http_path, address_slot) ||
+		    strcmp(v->http_path, r->path) != 0)
+			continue;
+		allow_add(r, v->http_method);
+		if (strcmp(v->http_method, method) == 0)
+			found = v;
+	}
+	return found;
+}
+
+/* The verb of "PREFIX{address}SUFFIX" paths: the longest suffix that ends
+ * the path (after a non-empty address) wins; allow gets its methods. */
+static const struct verb *match_backend(struct admin_route *r, const char *method, int *matched)
+{
+	const struct verb *found = NULL;
+	size_t n = strlen(r->path), best = 0;
+	const char *best_suffix = NULL;
+
+	*matched = 0;
+	for (unsigned i = 0; i < verbs_count; i++) {
+		const char *slot = verbs[i].http_path ? strstr(verbs[i].http_path, address_slot) : NULL;
+		size_t plen, slen;
+		const char *suffix;
+
+		if (!slot)
+			continue;
+		plen = (size_t)(slot - verbs[i].http_path);
+		suffix = slot + sizeof(address_slot) - 1;
+		slen = strlen(suffix);
+		if (n <= plen + slen || strncmp(r->path, verbs[i].http_path, plen) != 0 ||
+		    strcmp(r->path + n - slen, suffix) != 0)
+			continue;
+		if (!best_suffix || slen > best) {
+			best = slen;
+			best_suffix = suffix;
+		}
+	}
+	if (!best_suffix)
+		return NULL;
+	*matched = 1;
+	for (unsigned i = 0; i < verbs_count; i++) {
+		const char *slot = verbs[i].http_path ? strstr(verbs[i].http_path, address_slot) : NULL;
+		size_t plen;
+
+		if (!slot || strcmp(slot + sizeof(address_slot) - 1, best_suffix) != 0)
+			continue;
+		plen = (size_t)(slot - verbs[i].http_path);
+		if (strncmp(r->path, verbs[i].http_path, plen) != 0)
+			continue;
+		allow_add(r, verbs[i].http_method);
+		if (strcmp(verbs[i].http_method, method) == 0 && !found) {
+			found = &verbs[i];
+			snprintf(r->address, sizeof(r->address), "%.*s", (int)(n - plen - best),
+				 r->path + plen);
+		}
+	}
+	return found;
+}
+
 enum admin_route_status admin_route_parse(int method, const char *target, size_t len,
 					  struct admin_route *r)
 {
-	static const char prefix[] = "/admin/backends/";
 	const char *q = memchr(target, '?', len), *end = target + len;
-	int get = method == HTTP_GET || method == HTTP_HEAD;
+	const char *name = llhttp_method_name((llhttp_method_t)method);
+	int get = method == HTTP_GET || method == HTTP_HEAD, is_read = 0, matched;
 	size_t plen = q ? (size_t)(q - target) : len;
+	const struct verb *v;
 
 	memset(r, 0, sizeof(*r));
 	if (q)
 		q++;
 	if (percent_decode(target, plen, r->path, sizeof(r->path)) == -1)
 		return bad(r, "bad percent-encoding in the path");
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		if (strcmp(r->path, fixed[i].path) != 0)
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		if (strcmp(r->path, reads[i].path) != 0)
 			continue;
-		r->allow = fixed[i].allow;
-		if (!get && !(fixed[i].post && method == HTTP_POST))
-			return ADMIN_ROUTE_NOT_ALLOWED;
-		r->action = get ? fixed[i].get : ADMIN_ADD;
-		r->known_action = 1;
+		allow_add(r, "GET, HEAD");
+		is_read = 1;
+		if (get) {
+			r->action = reads[i].get;
+			r->known_action = 1;
+		}
+	}
+	v = match_plain(r, name);
+	if (!v && !r->known_action)
+		v = match_backend(r, name, &matched);
+	else
+		matched = 0;
+	if (!v && !r->known_action)
+		return is_read || matched || r->allow[0] ? ADMIN_ROUTE_NOT_ALLOWED
+							: ADMIN_ROUTE_NOT_FOUND;
+	if (r->known_action)
 		return ADMIN_ROUTE_OK;
-	}
-	if (strncmp(r->path, prefix, sizeof(prefix) - 1) != 0 || !r->path[sizeof(prefix) - 1])
-		return ADMIN_ROUTE_NOT_FOUND;
-	for (size_t i = 0; i < sizeof(per_backend) / sizeof(per_backend[0]); i++) {
-		const char *rest = r->path + sizeof(prefix) - 1;
-		size_t n = strlen(rest), sl = strlen(per_backend[i].suffix);
-
-		if (n <= sl || strcmp(rest + n - sl, per_backend[i].suffix) != 0)
-			continue;
-		r->allow = per_backend[i].allow;
-		if (method != per_backend[i].method)
-			return ADMIN_ROUTE_NOT_ALLOWED;
-		snprintf(r->address, sizeof(r->address), "%.*s", (int)(n - sl), rest);
-		r->action = per_backend[i].action;
-		r->known_action = 1;
-		break;
-	}
-	if (r->action == ADMIN_DRAIN && q) {
+	r->action = ADMIN_VERB;
+	r->verb = v;
+	r->known_action = 1;
+	r->address_in_path = r->address[0] != '\0';
+	if ((v->args & VERB_OPT_WAIT) && q) {
 		size_t vlen;
-		const char *v = query_param(q, end, "wait", &vlen);
+		const char *w = query_param(q, end, "wait", &vlen);
 		char num[32], *stop;
 
-		if (v) {
-			snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), v);
+		if (w) {
+			snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), w);
 			r->wait = strtod(num, &stop);
 			if (vlen == 0 || vlen > 31 || *stop || !isfinite(r->wait) || r->wait <= 0 ||
 			    r->wait > ADMIN_WAIT_MAX) {

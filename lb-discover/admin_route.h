@@ -11,21 +11,18 @@
 /* seconds a drain?wait= may wait, at most */
 #define ADMIN_WAIT_MAX 3600
 
-/* What a route does; the reads first. */
+struct verb;
+
+/* What a route does. */
 enum admin_action {
 	ADMIN_LIST = 0,		/* GET the backends (/admin/health, /admin/backends) */
 	ADMIN_PROXIES,		/* GET the proxies */
 	ADMIN_METRICS,		/* GET Prometheus text */
-	ADMIN_ADD,		/* POST /admin/backends: the first write */
-	ADMIN_REMOVE,		/* DELETE /admin/backends/{address} */
-	ADMIN_DRAIN,		/* POST .../drain[?wait=S] */
-	ADMIN_UNDRAIN,		/* POST .../undrain */
-	ADMIN_WEIGHT,		/* PUT .../weight */
-	ADMIN_UNEJECT,		/* POST .../uneject */
+	ADMIN_VERB,		/* a verb's route (common/verbs.c): route->verb */
 };
 
 enum admin_route_status {
-	ADMIN_ROUTE_OK = 0,		/* action (and address, wait) filled */
+	ADMIN_ROUTE_OK = 0,		/* action (and verb, address, wait) filled */
 	ADMIN_ROUTE_NOT_FOUND,		/* no such path: 404 */
 	ADMIN_ROUTE_NOT_ALLOWED,	/* the path does not take the method: 405 with allow */
 	ADMIN_ROUTE_BAD,		/* bad percent-encoding or ?wait=: 400 with error (action
@@ -35,21 +32,24 @@ enum admin_route_status {
 struct admin_route {
 	enum admin_action action;
 	int known_action;		/* action is filled (OK, and BAD past the path) */
-	const char *allow;		/* the methods the path takes ("GET, HEAD") */
+	const struct verb *verb;	/* ADMIN_VERB: the verb whose route it is */
+	int address_in_path;		/* ADMIN_VERB: {address} was in the path */
+	char allow[48];			/* the methods the path takes ("GET, HEAD") */
 	char address[ADMIN_PATH_MAX];	/* {address}, percent-decoded; "" when none */
-	double wait;			/* ?wait= of a drain; 0 when none */
+	double wait;			/* ?wait= of a verb that waits (drain); 0 when none */
 	const char *error;		/* when BAD: why, for the answer */
 	char path[ADMIN_PATH_MAX];	/* the decoded path */
 };
 
-/* 1 for an action that changes something (the token guards it). */
-static inline int admin_action_writes(enum admin_action a) { return a >= ADMIN_ADD; }
+/* 1 for a route that changes something (the token guards it). */
+int admin_route_writes(const struct admin_route *r);
 
 /*
  * Routes `method` (llhttp's HTTP_GET ...) and the request target [target,
- * target + len). An {address} may itself hold slashes (http://10.0.0.9:8080):
- * the path's last segment says the action. HEAD is taken wherever GET is.
- * Returns r->status-like codes; owns nothing.
+ * target + len): the reads here, the verbs by their http_method and
+ * http_path rows in common/verbs.c. An {address} may itself hold slashes
+ * (http://10.0.0.9:8080): the longest route suffix that ends the path says
+ * the verb. HEAD is taken wherever GET is. Owns nothing.
  */
 enum admin_route_status admin_route_parse(int method, const char *target, size_t len,
 					  struct admin_route *r);

@@ -228,3 +228,17 @@ def test_every_route_the_programs_answer_is_documented(echo, discover, proxy, ru
     assert st == 404
     listed = re.findall(r"/[a-z/-]+", body["error"].split("try", 1)[1])
     assert listed and all(x in doc["paths"] for x in listed), listed
+
+
+def test_every_verb_route_is_documented():
+    """A verb's row in common/verbs.c that names an admin API route (method,
+    path) is in the document: a new verb cannot reach the API undocumented."""
+    doc = load_doc()
+    with open(os.path.join(ROOT, "common", "verbs.c")) as f:
+        text = f.read()
+    backend = re.search(r'#define BACKEND "([^"]+)"', text).group(1)
+    text = text.replace('BACKEND "', f'"{backend}').replace("BACKEND }", f'"{backend}" }}')
+    routes = re.findall(r'"(GET|POST|PUT|DELETE|PATCH)", "(/admin/[^"]*)" \}', text)
+    assert len(routes) >= 5, routes
+    for method, path in routes:
+        assert path in doc["paths"] and method.lower() in doc["paths"][path], (method, path)

@@ -11,6 +11,7 @@
 #include "admin_route.h"
 #include "buf.h"
 #include "registry.h"
+#include "verbs.h"
 
 static void test_routes(void **state)
 {
@@ -19,69 +20,70 @@ static void test_routes(void **state)
 		const char *target;
 		enum admin_route_status status;
 		enum admin_action action;
+		const char *verb;	/* the verb's name for ADMIN_VERB */
 		const char *address;
 		double wait;
 		const char *allow;	/* for NOT_ALLOWED */
 	} cases[] = {
-		{ HTTP_GET, "/admin/health", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
-		{ HTTP_HEAD, "/admin/health", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
-		{ HTTP_GET, "/admin/backends", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
-		{ HTTP_GET, "/admin/backends?x=1", ADMIN_ROUTE_OK, ADMIN_LIST, "", 0, NULL },
-		{ HTTP_POST, "/admin/backends", ADMIN_ROUTE_OK, ADMIN_ADD, "", 0, NULL },
-		{ HTTP_GET, "/admin/proxies", ADMIN_ROUTE_OK, ADMIN_PROXIES, "", 0, NULL },
-		{ HTTP_GET, "/admin/metrics", ADMIN_ROUTE_OK, ADMIN_METRICS, "", 0, NULL },
-		{ HTTP_DELETE, "/admin/backends/10.0.0.9:8080", ADMIN_ROUTE_OK, ADMIN_REMOVE,
+		{ HTTP_GET, "/admin/health", ADMIN_ROUTE_OK, ADMIN_LIST, NULL, "", 0, NULL },
+		{ HTTP_HEAD, "/admin/health", ADMIN_ROUTE_OK, ADMIN_LIST, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/backends", ADMIN_ROUTE_OK, ADMIN_LIST, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/backends?x=1", ADMIN_ROUTE_OK, ADMIN_LIST, NULL, "", 0, NULL },
+		{ HTTP_POST, "/admin/backends", ADMIN_ROUTE_OK, ADMIN_VERB, "add", "", 0, NULL },
+		{ HTTP_GET, "/admin/proxies", ADMIN_ROUTE_OK, ADMIN_PROXIES, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/metrics", ADMIN_ROUTE_OK, ADMIN_METRICS, NULL, "", 0, NULL },
+		{ HTTP_DELETE, "/admin/backends/10.0.0.9:8080", ADMIN_ROUTE_OK, ADMIN_VERB, "remove",
 		  "10.0.0.9:8080", 0, NULL },
-		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain", ADMIN_ROUTE_OK, ADMIN_DRAIN,
+		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain", ADMIN_ROUTE_OK, ADMIN_VERB, "drain",
 		  "10.0.0.9:8080", 0, NULL },
 		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain?wait=2.5", ADMIN_ROUTE_OK,
-		  ADMIN_DRAIN, "10.0.0.9:8080", 2.5, NULL },
+		  ADMIN_VERB, "drain", "10.0.0.9:8080", 2.5, NULL },
 		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain?x=1&wait=3", ADMIN_ROUTE_OK,
-		  ADMIN_DRAIN, "10.0.0.9:8080", 3, NULL },
-		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/undrain", ADMIN_ROUTE_OK, ADMIN_UNDRAIN,
+		  ADMIN_VERB, "drain", "10.0.0.9:8080", 3, NULL },
+		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/undrain", ADMIN_ROUTE_OK, ADMIN_VERB, "undrain",
 		  "10.0.0.9:8080", 0, NULL },
-		{ HTTP_PUT, "/admin/backends/10.0.0.9:8080/weight", ADMIN_ROUTE_OK, ADMIN_WEIGHT,
+		{ HTTP_PUT, "/admin/backends/10.0.0.9:8080/weight", ADMIN_ROUTE_OK, ADMIN_VERB, "weight",
 		  "10.0.0.9:8080", 0, NULL },
 		/* percent-encoded, and the URL spelling with its slashes */
-		{ HTTP_POST, "/admin/backends/%5B%3A%3A1%5D%3A80/drain", ADMIN_ROUTE_OK, ADMIN_DRAIN,
+		{ HTTP_POST, "/admin/backends/%5B%3A%3A1%5D%3A80/drain", ADMIN_ROUTE_OK, ADMIN_VERB, "drain",
 		  "[::1]:80", 0, NULL },
 		{ HTTP_POST, "/admin/backends/http%3A%2F%2F10.0.0.9%3A80/drain", ADMIN_ROUTE_OK,
-		  ADMIN_DRAIN, "http://10.0.0.9:80", 0, NULL },
-		{ HTTP_DELETE, "/admin/backends/http://10.0.0.9:80/", ADMIN_ROUTE_OK, ADMIN_REMOVE,
+		  ADMIN_VERB, "drain", "http://10.0.0.9:80", 0, NULL },
+		{ HTTP_DELETE, "/admin/backends/http://10.0.0.9:80/", ADMIN_ROUTE_OK, ADMIN_VERB, "remove",
 		  "http://10.0.0.9:80/", 0, NULL },
-		{ HTTP_PUT, "/admin/backends/http://10.0.0.9:80/weight", ADMIN_ROUTE_OK, ADMIN_WEIGHT,
+		{ HTTP_PUT, "/admin/backends/http://10.0.0.9:80/weight", ADMIN_ROUTE_OK, ADMIN_VERB, "weight",
 		  "http://10.0.0.9:80", 0, NULL },
 		/* a backend named like a verb is still a backend */
-		{ HTTP_DELETE, "/admin/backends/drain", ADMIN_ROUTE_OK, ADMIN_REMOVE, "drain", 0, NULL },
+		{ HTTP_DELETE, "/admin/backends/drain", ADMIN_ROUTE_OK, ADMIN_VERB, "remove", "drain", 0, NULL },
 		/* refusals */
-		{ HTTP_GET, "/", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
-		{ HTTP_GET, "/admin", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
-		{ HTTP_GET, "/admin/backends/", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
-		{ HTTP_GET, "/admin/healthz", ADMIN_ROUTE_NOT_FOUND, 0, "", 0, NULL },
-		{ HTTP_DELETE, "/admin/health", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0, "GET, HEAD" },
-		{ HTTP_PUT, "/admin/backends", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0, "GET, HEAD, POST" },
-		{ HTTP_POST, "/admin/metrics", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0, "GET, HEAD" },
-		{ HTTP_GET, "/admin/backends/10.0.0.9:80/drain", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0,
+		{ HTTP_GET, "/", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/backends/", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/healthz", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_DELETE, "/admin/health", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0, "GET, HEAD" },
+		{ HTTP_PUT, "/admin/backends", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0, "GET, HEAD, POST" },
+		{ HTTP_POST, "/admin/metrics", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0, "GET, HEAD" },
+		{ HTTP_GET, "/admin/backends/10.0.0.9:80/drain", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0,
 		  "POST" },
-		{ HTTP_POST, "/admin/backends/10.0.0.9:80/weight", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0,
+		{ HTTP_POST, "/admin/backends/10.0.0.9:80/weight", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0,
 		  "PUT" },
-		{ HTTP_GET, "/admin/backends/10.0.0.9:80", ADMIN_ROUTE_NOT_ALLOWED, 0, "", 0,
+		{ HTTP_GET, "/admin/backends/10.0.0.9:80", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0,
 		  "DELETE" },
-		{ HTTP_GET, "/admin/%zz", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
-		{ HTTP_GET, "/admin/health%", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
-		{ HTTP_GET, "/admin/health%4", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
-		{ HTTP_GET, "/admin/he%00alth", ADMIN_ROUTE_BAD, 0, "", 0, NULL },
-		{ HTTP_POST, "/admin/backends/a:1/drain?wait=0", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		{ HTTP_GET, "/admin/%zz", ADMIN_ROUTE_BAD, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/health%", ADMIN_ROUTE_BAD, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/health%4", ADMIN_ROUTE_BAD, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "/admin/he%00alth", ADMIN_ROUTE_BAD, 0, NULL, "", 0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=0", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain", "a:1",
 		  0, NULL },
-		{ HTTP_POST, "/admin/backends/a:1/drain?wait=-1", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=-1", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain", "a:1",
 		  0, NULL },
-		{ HTTP_POST, "/admin/backends/a:1/drain?wait=3601", ADMIN_ROUTE_BAD, ADMIN_DRAIN,
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=3601", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain",
 		  "a:1", 0, NULL },
-		{ HTTP_POST, "/admin/backends/a:1/drain?wait=", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1", 0,
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain", "a:1", 0,
 		  NULL },
-		{ HTTP_POST, "/admin/backends/a:1/drain?wait=1s", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=1s", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain", "a:1",
 		  0, NULL },
-		{ HTTP_POST, "/admin/backends/a:1/drain?wait=nan", ADMIN_ROUTE_BAD, ADMIN_DRAIN, "a:1",
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=nan", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain", "a:1",
 		  0, NULL },
 	};
 	(void)state;
@@ -95,6 +97,8 @@ static void test_routes(void **state)
 			fail_msg("%s: status %d, wanted %d", cases[i].target, st, cases[i].status);
 		if (st == ADMIN_ROUTE_OK || (st == ADMIN_ROUTE_BAD && r.known_action)) {
 			assert_int_equal(r.action, cases[i].action);
+			if (cases[i].verb)
+				assert_string_equal(r.verb->name, cases[i].verb);
 			assert_string_equal(r.address, cases[i].address);
 			assert_true(r.wait == cases[i].wait);
 		}
@@ -105,17 +109,65 @@ static void test_routes(void **state)
 	}
 }
 
-static void test_writes_are_the_guarded_actions(void **state)
+static void test_writes_are_the_guarded_routes(void **state)
+{
+	static const struct {
+		int method;
+		const char *target;
+		int writes;
+	} cases[] = {
+		{ HTTP_GET, "/admin/health", 0 },
+		{ HTTP_GET, "/admin/backends", 0 },
+		{ HTTP_GET, "/admin/metrics", 0 },
+		{ HTTP_POST, "/admin/backends", 1 },
+		{ HTTP_DELETE, "/admin/backends/a:1", 1 },
+		{ HTTP_POST, "/admin/backends/a:1/drain", 1 },
+		{ HTTP_PUT, "/admin/backends/a:1/weight", 1 },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct admin_route r;
+
+		assert_int_equal(admin_route_parse(cases[i].method, cases[i].target,
+						   strlen(cases[i].target), &r), ADMIN_ROUTE_OK);
+		assert_int_equal(admin_route_writes(&r), cases[i].writes);
+	}
+}
+
+/* Every verb with an http route is reachable at it, and the body-taking
+ * ones say where the address comes from. */
+static void test_every_verb_route_routes_to_its_verb(void **state)
 {
 	(void)state;
-	assert_false(admin_action_writes(ADMIN_LIST));
-	assert_false(admin_action_writes(ADMIN_PROXIES));
-	assert_false(admin_action_writes(ADMIN_METRICS));
-	assert_true(admin_action_writes(ADMIN_ADD));
-	assert_true(admin_action_writes(ADMIN_REMOVE));
-	assert_true(admin_action_writes(ADMIN_DRAIN));
-	assert_true(admin_action_writes(ADMIN_UNDRAIN));
-	assert_true(admin_action_writes(ADMIN_WEIGHT));
+	for (unsigned i = 0; i < verbs_count; i++) {
+		const struct verb *v = &verbs[i];
+		char target[128], *slot;
+		struct admin_route r;
+		int method = -1;
+
+		if (!v->http_path)
+			continue;
+		for (int m = 0; m < 40; m++)
+			if (strcmp(llhttp_method_name((llhttp_method_t)m), v->http_method) == 0)
+				method = m;
+		assert_true(method >= 0);
+		snprintf(target, sizeof(target), "%s", v->http_path);
+		slot = strstr(target, "{address}");
+		if (slot) {
+			char rest[128];
+
+			snprintf(rest, sizeof(rest), "%s", slot + 9);
+			snprintf(slot, sizeof(target) - (size_t)(slot - target), "10.0.0.9:80%s", rest);
+		}
+		assert_int_equal(admin_route_parse(method, target, strlen(target), &r),
+				 ADMIN_ROUTE_OK);
+		assert_int_equal(r.action, ADMIN_VERB);
+		assert_ptr_equal(r.verb, v);
+		assert_int_equal(r.address_in_path, slot != NULL);
+		if (slot)
+			assert_string_equal(r.address, "10.0.0.9:80");
+	}
 }
 
 static void source(struct registry *r, const char *const *addrs, size_t n)
@@ -172,7 +224,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
-		cmocka_unit_test(test_writes_are_the_guarded_actions),
+		cmocka_unit_test(test_writes_are_the_guarded_routes),
+		cmocka_unit_test(test_every_verb_route_routes_to_its_verb),
 		cmocka_unit_test(test_joined_and_left),
 	};
 

@@ -29,6 +29,10 @@ static void test_every_row_is_complete(void **state)
 		assert_true(!v->writes || ((v->args & VERB_ADDRESS) && v->command));
 		/* a verb that names a backend is lb-discover's */
 		assert_true(!(v->args & VERB_ADDRESS) || v->command);
+		/* every write is on the admin API, under /admin/, with a method */
+		assert_true(!v->writes || (v->http_method && v->http_path));
+		assert_true(!v->http_path || strncmp(v->http_path, "/admin/", 7) == 0);
+		assert_true(!v->http_path == !v->http_method);
 		assert_ptr_equal(verbs_find(v->name), v);
 	}
 }
