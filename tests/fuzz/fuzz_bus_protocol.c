@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(bus_set_encode(&set, &out) == 0);
 		assert(bus_set_decode(out.data, out.len, &again, err, sizeof(err)) == 0);
 		assert(again.n == set.n && again.generation == set.generation);
+		assert(again.proxies == set.proxies);
 		for (size_t i = 0; i < set.n; i++)
 			assert(strcmp(again.backends[i].address, set.backends[i].address) == 0);
 		bus_set_release(&again);
