@@ -160,7 +160,7 @@ static int attempt_failed(struct session *s, const char *reason, const char *wha
 	struct proxy *px = s->px;
 
 	if (s->be)
-		log_warn("backend failed", "backend=%s error=\"%s\" request_id=%.*s retry=%s",
+		log_warn("backend failed", "backend=%s error=\"%s\" request_id=\"%.*s\" retry=%s",
 			 s->be->name, what, (int)s->request_id_len, s->request_id,
 			 can_retry ? "yes" : "no");
 	outcome_record(px, s->be, kind, answered, timefmt_mono() - s->started);

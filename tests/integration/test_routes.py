@@ -59,6 +59,16 @@ def test_json_access_log_numbers_are_numbers(echo, procs):
     assert listening["backends"] == 1
 
 
+def test_json_backend_failed_line_keeps_request_id_a_string(procs):
+    """The "backend failed" warning names the request id as the access log
+    does: a client id that spells a number is still a string in JSON."""
+    p = _json_proxy(procs, [_dead_addr()], "--retries", "0")
+    assert p.request("GET", "/x", headers={"X-Request-Id": "777"})[0] in (502, 503)
+    line = wait_for("the backend failed line", lambda: [
+        d for d in _json_lines(p.proc) if d.get("msg") == "backend failed"])[0]
+    assert line["request_id"] == "777", line
+
+
 def test_access_log_bytes_count_the_proxys_own_answers(proxy):
     p = proxy([_dead_addr()])
     status, hdrs, body = p.request("GET", "/nobody")
