@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void buf_init(struct buf *b)
 {
@@ -217,4 +218,19 @@ size_t buf_cache_trim(size_t keep)
 void buf_cache_release(void)
 {
 	buf_cache_trim(0);
+}
+
+int buf_write_fd(struct buf *b, int fd)
+{
+	while (buf_unread(b)) {
+		ssize_t n = write(fd, buf_head(b), buf_unread(b));
+
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			return -1;
+		}
+		buf_consume(b, (size_t)n);
+	}
+	return 1;
 }

@@ -43,6 +43,10 @@ int buf_append_json_escaped(struct buf *b, const char *s, size_t n);
 int buf_read_file(struct buf *b, const char *path);
 /* Marks `n` unread bytes as consumed; empties the buffer when all are. */
 void buf_consume(struct buf *b, size_t n);
+/* Writes b's unread bytes to the non-blocking fd and consumes what went
+ * out. Returns 1 when all went out, 0 when fd would block (call again when
+ * it is writable), -1 on another error (errno set). */
+int buf_write_fd(struct buf *b, int fd);
 /* Moves the unread bytes to the start of the storage. */
 void buf_compact(struct buf *b);
 /* Forgets the content, keeps the storage. */

@@ -241,17 +241,9 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_start(loop, &c->io);
 	}
 	if (revents & EV_WRITE) {
-		while (buf_unread(&c->out)) {
-			ssize_t n = write(c->fd, buf_head(&c->out), buf_unread(&c->out));
-
-			if (n == -1) {
-				if (errno == EAGAIN || errno == EINTR)
-					return;
-				break;
-			}
-			buf_consume(&c->out, (size_t)n);
-		}
-		conn_free(c);
+		if (buf_write_fd(&c->out, c->fd) == 0)
+			return;
+		conn_free(c);	/* all written, or the client is gone */
 	}
 }
 

@@ -27,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from conftest import SLOW, Proc, binary  # noqa: E402
+from conftest import SLOW, Proc, binary, wait_for  # noqa: E402
 
 # The fleet's resilience settings, as an operator would set them (README
 # "Resilience"): retries on what a retry can fix, ejection after a few
@@ -63,17 +63,6 @@ def supported(argv0, flags):
         i += 2
     return out
 CLIENT_TIMEOUT = 15.0
-
-
-def wait_until(what, check, timeout):
-    deadline = time.time() + timeout * SLOW
-    while True:
-        v = check()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def http_json(port, path, timeout=5.0):
@@ -185,7 +174,7 @@ class Fleet:
             return (len(st["backends"]) == 3 and
                     all(b["state"] == "up" and b["health"] == "ok" for b in st["backends"]) and
                     self.proxy_view_up())
-        wait_until("every backend up on every proxy", all_up, timeout)
+        wait_for("every backend up on every proxy", all_up, timeout)
 
     def close(self):
         """Stops every process with SIGTERM; returns what went wrong: a
@@ -254,7 +243,7 @@ class Load:
         return [e for e in self.events if e[0] >= t]
 
     def wait_requests(self, t, count, timeout=30):
-        wait_until(f"{count} requests", lambda: len(self.since(t)) >= count, timeout)
+        wait_for(f"{count} requests", lambda: len(self.since(t)) >= count, timeout)
 
     def close(self):
         self.stop.set()

@@ -4,7 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -84,6 +88,34 @@ static void test_json_escape(void **state)
 	}
 }
 
+/* buf_write_fd: all out (1), a full pipe (0, the rest kept), a reader gone (-1) */
+static void test_write_fd(void **state)
+{
+	struct buf b = BUF_INIT;
+	char chunk[4096], got[16];
+	int fds[2];
+	(void)state;
+
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+	buf_append(&b, "hello", 5);
+	assert_int_equal(buf_write_fd(&b, fds[1]), 1);
+	assert_int_equal(buf_unread(&b), 0);
+	assert_int_equal(read(fds[0], got, sizeof(got)), 5);
+	assert_memory_equal(got, "hello", 5);
+	memset(chunk, 'x', sizeof(chunk));
+	for (int i = 0; i < 64; i++)		/* more than a pipe holds (64 KiB) */
+		buf_append(&b, chunk, sizeof(chunk));
+	assert_int_equal(buf_write_fd(&b, fds[1]), 0);
+	assert_true(buf_unread(&b) > 0 && buf_unread(&b) < 64 * sizeof(chunk));
+	close(fds[0]);
+	assert_int_equal(buf_write_fd(&b, fds[1]), -1);
+	assert_int_equal(errno, EPIPE);
+	close(fds[1]);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -91,6 +123,7 @@ int main(void)
 		cmocka_unit_test(test_appendf_long),
 		cmocka_unit_test(test_consume_and_compact),
 		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_write_fd),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }
