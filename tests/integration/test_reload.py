@@ -184,3 +184,30 @@ def test_reload_on_the_bus_rebuilds_the_balancer_and_keeps_the_set(procs, echo, 
     for user in ("alice", "bob", "carol"):
         seen = {served_by(p.request("GET", "/", headers={"X-User": user})[1]) for _ in range(4)}
         assert len(seen) == 1 and seen <= {"echo-0", "echo-1"}, seen
+
+
+def test_sighup_applies_the_retry_policy_and_checks_it(procs, echo, tmp_path):
+    """--retry-on (and the resilience rules with it) change on SIGHUP for new
+    requests; a bad one keeps the running policy and says which flag."""
+    from rawbackend import RawBackend
+    from test_retry import reset_after_request
+
+    bad = RawBackend(reset_after_request)
+    good = echo("--access-log", "off")
+    cfg = tmp_path / "proxy.json"
+    base = {"listen": "127.0.0.1:0", "backends": f"{bad.addr},{good.addr}",
+            "retryOn": "connect-failure", "eject5xx": 0, "ejectGateway": 0,
+            "accessLog": False}
+    write(cfg, base)
+    p = start_with_file(procs, cfg)
+    before = [p.request("GET", f"/{i}")[0] for i in range(4)]
+    assert 502 in before                        # a reset is not retried
+    write(cfg, dict(base, retryOn="connect-failure,reset"))
+    line = reloaded(p, 1)
+    assert "INFO reloaded" in line and "retryOn" in line, line
+    assert [p.request("GET", f"/{i}")[0] for i in range(4)] == [200] * 4
+    write(cfg, dict(base, retryOn="reset,sometimes"))
+    line = reloaded(p, 2)
+    assert "reload failed" in line and "--retry-on" in line, line
+    assert [p.request("GET", f"/{i}")[0] for i in range(4)] == [200] * 4   # still retried
+    bad.close()
