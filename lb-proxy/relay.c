@@ -34,6 +34,10 @@ static int write_pair(struct transport *t, struct buf *head, int keep_head, cons
 		if (n == 0)
 			return 1;
 		w = transport_writev(t, iov, n);
+		if (w == 0) {		/* no transport writes nothing: never loop on it */
+			errno = EPIPE;
+			return -1;
+		}
 		if (w == -1) {
 			if (errno == EINTR)
 				continue;

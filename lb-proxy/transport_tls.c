@@ -229,10 +229,19 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t len)
 static ssize_t tls_write(struct transport *t, const void *buf, size_t len)
 {
 	int n = SSL_write(t->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	ssize_t rc;
 
 	if (n > 0)
 		return n;
-	return tls_result(t, n, &t->write_want);
+	rc = tls_result(t, n, &t->write_want);
+	/* The peer's close_notify ends its side: a write can never go out
+	 * (a 0 here would read as "nothing written, try again" forever). */
+	if (rc == 0) {
+		t->failed = 1;
+		errno = EPIPE;
+		return -1;
+	}
+	return rc;
 }
 
 /*

@@ -74,9 +74,20 @@ class Proc:
         try:
             return self.p.wait(timeout * SLOW)
         except subprocess.TimeoutExpired:
+            where = self.backtrace()
             self.p.kill()
             self.p.wait()
-            raise AssertionError(f"{self.argv[0]} did not stop on SIGTERM:\n{self.text()}")
+            raise AssertionError(f"{self.argv[0]} did not stop on SIGTERM; where it was:\n"
+                                 f"{where}\nits log ends:\n{self.text()[-3000:]}")
+
+    def backtrace(self):
+        """Where a stuck process is (gdb, when there is one), for the failure's message."""
+        try:
+            r = subprocess.run(["gdb", "-batch", "-p", str(self.pid), "-ex", "bt"],
+                               capture_output=True, text=True, timeout=30)
+            return "\n".join(line for line in r.stdout.splitlines() if line.startswith("#"))
+        except (OSError, subprocess.TimeoutExpired):
+            return "(no gdb)"
 
     def kill(self):
         if self.p.poll() is None:
@@ -113,7 +124,7 @@ def procs():
             try:
                 code = p.stop()
             except AssertionError as e:     # killed: the others are still stopped
-                problems.append(str(e)[-4000:])
+                problems.append(str(e)[:6000])
                 code = 0
             if code != 0:
                 problems.append(f"{p.argv} exited {code}:\n{p.text()[-4000:]}")

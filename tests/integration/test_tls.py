@@ -997,3 +997,23 @@ def test_the_k8s_tls_deployment_serves_its_secret_and_follows_a_renewal(procs, e
     projected_volume(vol, certs, "rsa", "2026_12_02_1")
     wait_for("the renewed certificate",
              lambda: served_leaf(port, certs)[0] == leaf_der(certs.path("rsa.pem")))
+
+
+def test_a_client_that_said_close_notify_before_its_answer_hangs_nothing(tls_proxy, echo, certs):
+    """A client sends a request, then its close_notify before the answer
+    comes: the answer's write finds the peer's side ended, and the proxy's
+    loop goes on serving (a write that reports nothing written must end the
+    connection, never be retried in place: test_proxy_relay.c pins that)."""
+    slow = echo("--delay-ms", "300")
+    p = tls_proxy([slow.addr])
+    s = tls_socket(p, certs)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    s.settimeout(0.2)
+    try:
+        s.unwrap()                  # sends close_notify; the proxy's own may not come
+    except (ssl.SSLError, OSError):
+        pass
+    slow.proc.wait_log(r"INFO request ")       # the backend answered the proxy
+    time.sleep(0.2)                 # the span is the point: the proxy writes the answer
+    assert p.admin("/health")[0] == 200, "the proxy's loop is stuck"
+    s.close()
