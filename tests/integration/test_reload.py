@@ -211,3 +211,20 @@ def test_sighup_applies_the_retry_policy_and_checks_it(procs, echo, tmp_path):
     assert "reload failed" in line and "--retry-on" in line, line
     assert [p.request("GET", f"/{i}")[0] for i in range(4)] == [200] * 4   # still retried
     bad.close()
+
+
+def test_check_config_checks_what_start_up_builds():
+    """--check-config runs the checks of the rate limit, the header rules and
+    the resilience rules too, as start-up does (exit 2 naming the flag)."""
+    cases = [(["--rate-limit", "bogus"], "--rate-limit"),
+             (["--set-response-header", "Content-Length: 1"], "--set-response-header"),
+             (["--retry-on", "nope"], "--retry-on"),
+             (["--eject-time", "50", "--eject-time-max", "10"], "--eject-time-max")]
+    for flags, says in cases:
+        r = subprocess.run([binary("lb-proxy"), "--check-config", "--backends", "127.0.0.1:1",
+                            *flags], capture_output=True, text=True, timeout=10 * SLOW)
+        assert r.returncode == 2 and says in r.stderr, (flags, r.stderr)
+    r = subprocess.run([binary("lb-proxy"), "--check-config", "--backends", "127.0.0.1:1",
+                        "--rate-limit", "10/s", "--retry-on", "reset,timeout"],
+                       capture_output=True, text=True, timeout=10 * SLOW)
+    assert r.returncode == 0 and "valid" in r.stderr, r.stderr
