@@ -2,6 +2,8 @@
 plain HTTP on the other, --redirect-https answering 308 on the plain one, the
 flag checks, and --takeover of a proxy with both listeners."""
 import http.client
+import json
+import os
 import re
 import subprocess
 
@@ -24,11 +26,67 @@ class Two:
                 "--admin", "127.0.0.1:0", "--backends", ",".join(backends),
                 *tls_flags(certs), *flags]
         self.proc = procs(argv)
-        self.proc.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
+        self.admin_port = int(self.proc.wait_log(
+            r"admin listening admin=127\.0\.0\.1:(\d+)").group(1))
         self.tls_port = int(self.proc.wait_log(
             r"INFO listening listen=127\.0\.0\.1:(\d+) backends=\d+ tls=on").group(1))
         self.plain_port = int(self.proc.wait_log(
             r"INFO listening listen=127\.0\.0\.1:(\d+) backends=\d+(?! tls=on)").group(1))
+
+
+def admin_get(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
+    try:
+        c.request("GET", path)
+        return c.getresponse().read()
+    finally:
+        c.close()
+
+
+def test_info_and_metrics_list_the_listeners(procs, certs):
+    be = RawBackend(serve_each(lambda head, headers, body: ok()))
+    try:
+        two = Two(procs, certs, [be.addr], "--redirect-https")
+        info = json.loads(admin_get(two.admin_port, "/info"))
+        assert info["listeners"] == [
+            {"address": f"127.0.0.1:{two.tls_port}", "tls": True, "redirect_https": False},
+            {"address": f"127.0.0.1:{two.plain_port}", "tls": False, "redirect_https": True}]
+        metrics = admin_get(two.admin_port, "/metrics").decode()
+        assert (f'lb_proxy_listener_info{{address="127.0.0.1:{two.tls_port}",tls="1",'
+                f'redirect_https="0"}} 1') in metrics
+        assert (f'lb_proxy_listener_info{{address="127.0.0.1:{two.plain_port}",tls="0",'
+                f'redirect_https="1"}} 1') in metrics
+    finally:
+        be.close()
+
+
+def test_listen_twice_from_the_environment_and_the_file(procs, certs, tmp_path):
+    """The environment takes one listener a line; the file an array."""
+    be = RawBackend(serve_each(lambda head, headers, body: ok()))
+    try:
+        for how in ("env", "file"):
+            argv = [binary("lb-proxy"), "--admin", "127.0.0.1:0", "--backends", be.addr,
+                    *tls_flags(certs)]
+            env = dict(os.environ)
+            if how == "env":
+                env["LB_PROXY_LISTEN"] = "tls:127.0.0.1:0\n127.0.0.1:0"
+            else:
+                f = tmp_path / "proxy.json"
+                f.write_text(json.dumps({"listen": ["tls:127.0.0.1:0", "127.0.0.1:0"]}))
+                argv += ["--config", str(f)]
+            p = procs(argv, env=env)
+            tls_port = int(p.wait_log(r"listening listen=127\.0\.0\.1:(\d+) backends=1 "
+                                      r"tls=on").group(1))
+            plain_port = int(p.wait_log(r"listening listen=127\.0\.0\.1:(\d+) "
+                                        r"backends=1\n").group(1))
+            code, out, err = curl(certs, f"https://localhost:{tls_port}/")
+            assert code == 0 and out == b"ok", (how, err)
+            c = http.client.HTTPConnection("127.0.0.1", plain_port, timeout=10 * SLOW)
+            c.request("GET", "/")
+            assert c.getresponse().read() == b"ok"
+            c.close()
+    finally:
+        be.close()
 
 
 def test_both_listeners_serve_and_say_their_proto(procs, certs):
