@@ -359,7 +359,7 @@ static int names_match(const char *want, const char *got)
 }
 
 /* Blocking receive of one whole message (SO_RCVTIMEO bounds it), with the
- * fds it carries into fds[*nfds] (at most TAKEOVER_NFDS). Returns 0 or -1. */
+ * fds it carries into fds[*nfds] (at most TAKEOVER_NFDS_MAX). Returns 0 or -1. */
 static int recv_msg(int fd, struct takeover_msg *m, size_t *got, int *fds, int *nfds)
 {
 	*got = 0;
@@ -448,8 +448,14 @@ int takeover_fetch(struct takeover_client *c, const char *path, const char *list
 		goto fail;
 	}
 	if (recv_msg(c->conn, &m, &got, fds, &nfds) == -1) {
-		snprintf(err, errsz, "--takeover: no answer from the running proxy at %s: %s", path,
-			 errno == EAGAIN ? "timed out" : strerror(errno));
+		int e = errno;
+
+		/* A proxy of an older protocol drops our HELLO and closes. */
+		snprintf(err, errsz, "--takeover: no answer from the running proxy at %s: %s%s", path,
+			 e == EAGAIN ? "timed out" : strerror(e),
+			 e == ECONNRESET ? " (a proxy speaking an older takeover protocol closes the "
+					   "connection: start beside it with --reuse-port, then stop "
+					   "it with SIGTERM)" : "");
 		goto fail;
 	}
 	if (takeover_msg_check(&m, got, TAKEOVER_SOCKETS, why, sizeof(why)) == -1 ||

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import signal
 import subprocess
 
 from conftest import SLOW, binary, raw_exchange, split_responses
@@ -285,3 +286,27 @@ def test_takeover_with_other_listeners_is_a_clear_error(procs, echo, rundir, cer
     c.request("GET", "/")
     assert c.getresponse().status == 200
     c.close()
+
+
+def test_reload_keeps_the_listeners_and_the_redirect(procs, certs, tmp_path):
+    be = RawBackend(serve_each(lambda head, headers, body: ok()))
+    try:
+        f = tmp_path / "proxy.json"
+        f.write_text(json.dumps({"listen": ["tls:127.0.0.1:0", "127.0.0.1:0"],
+                                 "redirectHttps": True}))
+        p = procs([binary("lb-proxy"), "--admin", "127.0.0.1:0", "--backends", be.addr,
+                   "--config", str(f), *tls_flags(certs)])
+        tls_port = int(p.wait_log(r"listening listen=127\.0\.0\.1:(\d+) backends=1 "
+                                  r"tls=on").group(1))
+        plain_port = int(p.wait_log(r"listening listen=127\.0\.0\.1:(\d+) backends=1 "
+                                    r"redirect=https").group(1))
+        f.write_text(json.dumps({"listen": ["127.0.0.1:0"], "redirectHttps": False}))
+        p.p.send_signal(signal.SIGHUP)
+        p.wait_log(r"settings that cannot change at run time keep their running values .* "
+                   r"settings=listen,redirectHttps")
+        p.wait_log(r"INFO reloaded ")
+        status, hdrs, _ = redirect_of(plain_port, b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+        assert status == 308 and hdrs["location"] == f"https://h:{tls_port}/x"
+        assert be.requests == []
+    finally:
+        be.close()
