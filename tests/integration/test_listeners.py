@@ -32,7 +32,7 @@ class Two:
         self.tls_port = int(self.proc.wait_log(
             r"INFO listening listen=127\.0\.0\.1:(\d+) backends=\d+ tls=on").group(1))
         self.plain_port = int(self.proc.wait_log(
-            r"INFO listening listen=127\.0\.0\.1:(\d+) backends=\d+(?! tls=on)").group(1))
+            r"INFO listening listen=127\.0\.0\.1:(\d+) backends=\d+(?: redirect=https)?\n").group(1))
 
 
 def admin_get(port, path):
@@ -310,3 +310,21 @@ def test_reload_keeps_the_listeners_and_the_redirect(procs, certs, tmp_path):
         assert be.requests == []
     finally:
         be.close()
+
+
+def test_sticky_cookie_is_secure_only_on_the_tls_listener(procs, certs, echo):
+    e = echo()
+    two = Two(procs, certs, [e.addr], "--sticky-cookie", "srv", "--sticky-secret", "k")
+    c = http.client.HTTPSConnection("localhost", two.tls_port, timeout=10 * SLOW,
+                                    context=client_context(certs))
+    c.request("GET", "/")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200 and r.getheader("Set-Cookie").endswith("; Path=/; HttpOnly; Secure")
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", two.plain_port, timeout=10 * SLOW)
+    c.request("GET", "/")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200 and r.getheader("Set-Cookie").endswith("; Path=/; HttpOnly")
+    c.close()
