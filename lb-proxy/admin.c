@@ -52,6 +52,20 @@ static int usable_backends(const struct proxy *px)
 	return n;
 }
 
+/* One lb_proxy_listener_info line per client listener (its address, TLS or not). */
+static void listeners_metrics(const struct proxy *px, struct buf *b)
+{
+	buf_append_str(b, "# HELP lb_proxy_listener_info A client listener: its bound address, "
+			  "whether it speaks TLS and redirects to https.\n"
+			  "# TYPE lb_proxy_listener_info gauge\n");
+	for (unsigned i = 0; i < px->nlisteners; i++) {
+		const struct proxy_listener *pl = &px->listeners[i];
+
+		buf_appendf(b, "lb_proxy_listener_info{address=\"%s\",tls=\"%d\","
+			    "redirect_https=\"%d\"} 1\n", pl->l.name, pl->tls, pl->redirect_https);
+	}
+}
+
 static void info(struct proxy *px, struct buf *b)
 {
 	buf_appendf(b, "{\"uptime\":%.3f,\"source\":\"%s\",\"generation\":%llu,\"stale\":%s,"
@@ -73,7 +87,16 @@ static void info(struct proxy *px, struct buf *b)
 			    rl->share, (double)px->rate_n / rl->share, px->rate_unit, rl->eff_rate,
 			    rl->eff_burst, rl->size, rl->used, rl->limited, rl->evicted);
 	}
-	buf_append_str(b, "\"backends\":[");
+	buf_append_str(b, "\"listeners\":[");
+	for (unsigned i = 0; i < px->nlisteners; i++) {
+		const struct proxy_listener *pl = &px->listeners[i];
+
+		buf_appendf(b, "%s{\"address\":\"", i ? "," : "");
+		buf_append_json_escaped(b, pl->l.name, strlen(pl->l.name));
+		buf_appendf(b, "\",\"tls\":%s,\"redirect_https\":%s}", pl->tls ? "true" : "false",
+			    pl->redirect_https ? "true" : "false");
+	}
+	buf_append_str(b, "],\"backends\":[");
 	for (size_t i = 0; i < px->set.n; i++) {
 		const struct backend *be = px->set.items[i];
 		const struct outlier *o = &be->outlier;
@@ -195,6 +218,7 @@ static void answer(struct admin_conn *c)
 					    px->rate.evicted);
 		if (px->tls_server || px->opts->backend_tls)
 			tls_server_metrics(px->tls_server, &body);
+		listeners_metrics(px, &body);
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

@@ -47,8 +47,10 @@ static const char *const balance_choices[] = {
 };
 
 static const struct config_field proxy_fields[] = {
-	{ "listen", CONFIG_STRING, offsetof(struct proxy_options, listen), 0, 0, NULL,
-	  "ADDR:PORT for clients" },
+	{ "listen", CONFIG_LIST, offsetof(struct proxy_options, listens), 0, PROXY_LISTEN_MAX, NULL,
+	  "[tls:]ADDR:PORT for clients (twice: one tls: and one plain, with TLS files)" },
+	{ "redirectHttps", CONFIG_BOOL, offsetof(struct proxy_options, redirect_https), 0, 0, NULL,
+	  "the plain listener answers 308 to https:// on the tls: one" },
 	{ "port", CONFIG_INT, offsetof(struct proxy_options, port), 1, 65535, NULL,
 	  "listen on all addresses at this port (the ConfigMap shape)" },
 	{ "admin", CONFIG_STRING, offsetof(struct proxy_options, admin), 0, 0, NULL,
@@ -250,13 +252,15 @@ static void accept_update(struct proxy *px)
 		static struct log_limit limit;
 		unsigned long n = log_every(&limit, ev_now(px->loop), 1.0);
 
-		listener_stop(&px->listener);
+		for (unsigned i = 0; i < px->nlisteners; i++)
+			listener_stop(&px->listeners[i].l);
 		px->accept_paused = 1;
 		if (n)
 			log_warn("max connections reached: not accepting", "max_connections=%ld times=%lu",
 				 px->opts->max_connections, n);
 	} else if (!full && px->accept_paused) {
-		listener_start(&px->listener);
+		for (unsigned i = 0; i < px->nlisteners; i++)
+			listener_start(&px->listeners[i].l);
 		px->accept_paused = 0;
 	}
 }
@@ -281,7 +285,7 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 	if (++px->nsessions > px->peak_sessions)
 		px->peak_sessions = px->nsessions;
 	px->metrics.accepted++;
-	session_open(px, s, fd, peer);
+	session_open(px, s, fd, peer, (const struct proxy_listener *)l);
 	accept_update(px);
 }
 
@@ -411,15 +415,21 @@ static int open_listener(struct proxy *px, const char *why)
 	if (px->listening || px->stopping)
 		return 0;
 	ev_timer_stop(px->loop, &px->initial_set_timer);
-	if (listener_start(&px->listener) == -1)
-		return -1;
+	for (unsigned i = 0; i < px->nlisteners; i++)
+		if (listener_start(&px->listeners[i].l) == -1)
+			return -1;
 	px->listening = 1;
-	if (px->on_bus)
-		log_info("listening", "listen=%s runtime_dir=%s service=%s generation=%llu%s",
-			 px->listener.name, px->rundir, px->opts->service, px->set.generation, why);
-	else
-		log_info("listening", "listen=%s backends=%zu%s", px->listener.name, px->set.n,
-			 px->tls ? " tls=on" : "");
+	for (unsigned i = 0; i < px->nlisteners; i++) {
+		const struct proxy_listener *pl = &px->listeners[i];
+
+		if (px->on_bus)
+			log_info("listening", "listen=%s runtime_dir=%s service=%s generation=%llu%s%s",
+				 pl->l.name, px->rundir, px->opts->service, px->set.generation, why,
+				 pl->tls ? " tls=on" : pl->redirect_https ? " redirect=https" : "");
+		else
+			log_info("listening", "listen=%s backends=%zu%s", pl->l.name, px->set.n,
+				 pl->tls ? " tls=on" : pl->redirect_https ? " redirect=https" : "");
+	}
 	if (m->tk_client.conn != -1) {
 		if (takeover_finish(&m->tk_client, px->loop, takeover_done, m) == -1)
 			takeover_offer(m);
@@ -652,7 +662,6 @@ static int traffic_rules_setup(struct proxy *px, const struct proxy_options *opt
 }
 
 static const struct proxy_options proxy_defaults = {
-	.listen = "0.0.0.0:8080",
 	.admin = "127.0.0.1:9901",
 	.connect_timeout = 5,
 	.response_timeout = 60,
@@ -700,7 +709,7 @@ static int field_fixed(const char *key)
 {
 	static const char *const fixed[] = {
 		"listen", "port", "admin", "runtimeDir", "service", "heartbeat", "reportInterval",
-		"initialSetTimeout", "reusePort", "tlsCert", "tlsKey", "takeover",
+		"initialSetTimeout", "reusePort", "tlsCert", "tlsKey", "takeover", "redirectHttps",
 		/* built once at start-up (a table, parsed rules, TLS contexts) */
 		"rateLimit", "rateBurst", "rateKey", "rateTableSize", "monitorUri",
 		"setRequestHeader", "setResponseHeader", "removeResponseHeader", "tlsDir",
@@ -843,7 +852,8 @@ static void on_stop(void *data)
 		return;
 	px->stopping = 1;
 	takeover_server_release(&m->tk_server);
-	listener_release(&px->listener);
+	for (unsigned i = 0; i < px->nlisteners; i++)
+		listener_release(&px->listeners[i].l);
 	for (s = LIST_FIRST(&px->sessions); s; s = next) {
 		next = LIST_NEXT(s, link);
 		session_on_stop(s);
@@ -869,12 +879,16 @@ static void on_taken_over(void *data)
 static void takeover_offer(struct proxy_main *m)
 {
 	char err[512];
+	const struct proxy_listener *ls = m->px.listeners;
+	int two = m->px.nlisteners > 1;
 
 	if (!m->tk_path[0] || m->px.stopping)
 		return;
-	if (takeover_server_init(&m->tk_server, m->px.loop, m->tk_path, m->px.listener.fd,
-				 m->px.listener.name, m->admin.listener.fd, m->admin.listener.name,
-				 on_taken_over, m, err, sizeof(err)) == -1)
+	if (takeover_server_init(&m->tk_server, m->px.loop, m->tk_path, ls[0].l.fd, ls[0].l.name,
+				 m->admin.listener.fd, m->admin.listener.name,
+				 two ? ls[1].l.fd : -1, two ? ls[1].l.name : "",
+				 (ls[0].tls ? 1u : 0u) | (two && ls[1].tls ? 2u : 0u), on_taken_over,
+				 m, err, sizeof(err)) == -1)
 		log_warn("no takeover socket: a replacement cannot take this proxy's sockets",
 			 "error=\"%s\"", err);
 	else
@@ -890,11 +904,20 @@ static void takeover_done(void *data, int ok)
 /* --takeover's addresses as the old proxy reports its bound ones; an
  * --admin port of 0 takes whichever port the old one has. Returns 0, or -1
  * with err filled. */
-static int takeover_names(const struct proxy_options *opts, char *listen, char *admin,
-			  unsigned *port, char *err, size_t errsz)
+static int takeover_names(const struct proxy_options *opts, char *listen, char *listen2,
+			  char *admin, unsigned *port, char *err, size_t errsz)
 {
 	struct net_addr na;
 	char why[256];
+
+	listen2[0] = '\0';
+	if (opts->nlisten > 1) {
+		if (net_parse_addr(opts->listen_addr[1], &na, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "--listen: %s", why);
+			return -1;
+		}
+		net_addr_format((struct sockaddr *)&na.ss, listen2, TAKEOVER_ADDR_MAX);
+	}
 
 	if (net_parse_addr(opts->listen, &na, why, sizeof(why)) == -1) {
 		snprintf(err, errsz, "--listen: %s", why);
@@ -920,15 +943,19 @@ static int takeover_names(const struct proxy_options *opts, char *listen, char *
  * bind as usual) or -1 after saying why on stderr. */
 static int takeover_start(struct proxy_main *m, const struct proxy_options *opts)
 {
-	char listen[TAKEOVER_ADDR_MAX], admin[TAKEOVER_ADDR_MAX], err[512];
-	unsigned port;
+	char listen[TAKEOVER_ADDR_MAX], listen2[TAKEOVER_ADDR_MAX], admin[TAKEOVER_ADDR_MAX];
+	char err[512];
+	unsigned port, tls = 0;
 	int rc;
 
-	if (takeover_names(opts, listen, admin, &port, err, sizeof(err)) == -1) {
+	for (unsigned i = 0; i < opts->nlisten; i++)
+		tls |= opts->listen_tls[i] ? 1u << i : 0;
+	if (takeover_names(opts, listen, listen2, admin, &port, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		return -1;
 	}
-	rc = takeover_fetch(&m->tk_client, m->tk_path, listen, admin, err, sizeof(err));
+	rc = takeover_fetch(&m->tk_client, m->tk_path, listen, listen2, tls, admin, err,
+			    sizeof(err));
 	if (rc == 0) {
 		log_info("takeover: no lb-proxy to take over: binding", "path=%s", m->tk_path);
 		return 0;
@@ -937,15 +964,51 @@ static int takeover_start(struct proxy_main *m, const struct proxy_options *opts
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		return -1;
 	}
-	if (listener_adopt(&m->px.listener, m->px.loop, m->tk_client.listen_fd, on_accept, &m->px,
+	if (listener_adopt(&m->px.listeners[0].l, m->px.loop, m->tk_client.listen_fd, on_accept, &m->px,
 			   err, sizeof(err)) == -1 ||
+	    (m->tk_client.listen2_fd != -1 &&
+	     listener_adopt(&m->px.listeners[1].l, m->px.loop, m->tk_client.listen2_fd, on_accept,
+			    &m->px, err, sizeof(err)) == -1) ||
 	    admin_adopt(&m->admin, &m->px, m->tk_client.admin_fd, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: --takeover: %s\n", err);
 		return -1;
 	}
-	log_info("takeover: took the listening sockets", "old_pid=%d listen=%s admin=%s",
-		 (int)m->tk_client.old_pid, m->px.listener.name, m->admin.listener.name);
+	m->px.nlisteners = m->tk_client.listen2_fd != -1 ? 2 : 1;
+	log_info("takeover: took the listening sockets", "old_pid=%d listen=%s%s%s admin=%s",
+		 (int)m->tk_client.old_pid, m->px.listeners[0].l.name,
+		 m->px.nlisteners > 1 ? " listen2=" : "", m->px.nlisteners > 1 ?
+		 m->px.listeners[1].l.name : "", m->admin.listener.name);
 	return 1;
+}
+
+/* Binds every --listen (start-up, not --takeover). Returns 0, or -1 with err filled. */
+static int listeners_init(struct proxy *px, const struct proxy_options *opts, char *err,
+			  size_t errsz)
+{
+	for (unsigned i = 0; i < opts->nlisten; i++) {
+		if (listener_init(&px->listeners[i].l, px->loop, opts->listen_addr[i],
+				  opts->reuse_port, on_accept, px, err, errsz) == -1)
+			return -1;
+		px->nlisteners = i + 1;
+	}
+	return 0;
+}
+
+/* What each bound (or adopted) listener does: TLS, the 308, reclaiming. */
+static void listeners_setup(struct proxy *px, const struct proxy_options *opts)
+{
+	for (unsigned i = 0; i < px->nlisteners; i++) {
+		struct proxy_listener *pl = &px->listeners[i];
+		struct net_addr na;
+		char why[128];
+
+		pl->l.reclaim = reclaim_descriptors;
+		pl->tls = opts->listen_tls[i] && px->tls;
+		if (pl->tls && net_parse_addr(pl->l.name, &na, why, sizeof(why)) == 0)
+			px->tls_port = ntohs(((struct sockaddr_in *)&na.ss)->sin_port);
+	}
+	for (unsigned i = 0; i < px->nlisteners; i++)
+		px->listeners[i].redirect_https = opts->redirect_https && !px->listeners[i].tls;
 }
 
 static void proxy_release(struct proxy *px)
@@ -962,7 +1025,8 @@ static void proxy_release(struct proxy *px)
 	ev_timer_stop(px->loop, &px->drain_timer);
 	ev_timer_stop(px->loop, &px->trim_timer);
 	ev_timer_stop(px->loop, &px->initial_set_timer);
-	listener_release(&px->listener);
+	for (unsigned i = 0; i < PROXY_LISTEN_MAX; i++)
+		listener_release(&px->listeners[i].l);
 	balancer_release(&px->balancer);
 	backend_set_release(&px->set);
 	session_cache_release();
@@ -1045,7 +1109,8 @@ int main(int argc, char **argv)
 	m.sub.sets.sock = m.sub.reports.sock = -1;
 	m.tk_client.conn = -1;
 	m.admin.listener.fd = -1;
-	px->listener.fd = -1;
+	for (unsigned i = 0; i < PROXY_LISTEN_MAX; i++)
+		px->listeners[i].l.fd = -1;
 	checking = take_check_config(&argc, argv);
 	m.argc = argc;
 	m.argv = argv;
@@ -1137,26 +1202,26 @@ int main(int argc, char **argv)
 			goto out;
 	} else if (opts->reuse_port &&
 		   config_source_of(&proxy_spec, &c->cfg, "reusePort") == CONFIG_SRC_DEFAULT &&
-		   listener_port_in_use(opts->listen)) {
+		   listener_port_in_use(opts->listen_addr[0])) {
 		log_warn("the port already accepts connections: this proxy will share its traffic "
 			 "(SO_REUSEPORT); give --reuse-port to mean it, or --takeover to replace an "
 			 "lb-proxy", "listen=%s", opts->listen);
 	}
-	if (!adopted &&
-	    (listener_init(&px->listener, px->loop, opts->listen, opts->reuse_port, on_accept, px,
-			   err, sizeof(err)) == -1 ||
-	     admin_init(&m.admin, px, opts->admin, err, sizeof(err)) == -1)) {
+	if (!adopted && (listeners_init(px, opts, err, sizeof(err)) == -1 ||
+			 admin_init(&m.admin, px, opts->admin, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		goto out;
 	}
-	px->listener.reclaim = reclaim_descriptors;
+	listeners_setup(px, opts);
 	/* Client sockets keep at most UNSENT_LIMIT unsent bytes in the
 	 * kernel: the rest of a body waits in the session's bounded buffer, so
 	 * backpressure reaches the backend at once and a slow client costs
 	 * about IN_LIMIT + this, not a send buffer the kernel grows to 4 MiB.
 	 * It also made the 1 MiB download benchmark faster (README). */
-	if (net_set_notsent_lowat(px->listener.fd, UNSENT_LIMIT) == -1)
-		log_warn("cannot limit unsent bytes on client sockets", "error=\"%s\"", strerror(errno));
+	for (unsigned i = 0; i < px->nlisteners; i++)
+		if (net_set_notsent_lowat(px->listeners[i].l.fd, UNSENT_LIMIT) == -1)
+			log_warn("cannot limit unsent bytes on client sockets", "error=\"%s\"",
+				 strerror(errno));
 	if (px->on_bus && subscriber_init(&m.sub, px, m.rundir, opts->service, opts->heartbeat,
 					  opts->report_interval, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
@@ -1180,7 +1245,7 @@ int main(int argc, char **argv)
 	}
 	if (px->on_bus && opts->initial_set_timeout > 0) {
 		log_info("waiting for the first set before listening", "listen=%s timeout_s=%g",
-			 px->listener.name, opts->initial_set_timeout);
+			 px->listeners[0].l.name, opts->initial_set_timeout);
 		ev_timer_init(&px->initial_set_timer, on_initial_set_timeout, opts->initial_set_timeout, 0);
 		px->initial_set_timer.data = px;
 		ev_timer_start(px->loop, &px->initial_set_timer);

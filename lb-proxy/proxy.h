@@ -15,8 +15,22 @@
 #include "ratelimit.h"
 #include "retry.h"
 
+/* Client listeners at most: one TLS and one plain (HAProxy's `bind :443 ssl`
+ * and `bind :80` in one frontend). */
+#define PROXY_LISTEN_MAX 2
+/* The --listen prefix that marks the TLS listener of two. */
+#define PROXY_LISTEN_TLS_PREFIX "tls:"
+
 struct proxy_options {
+	struct config_list listens;	/* --listen as given ([tls:]ADDR:PORT, repeatable) */
+	/* From `listens` (or --port, or the default) by proxy_config_read:
+	 * the addresses without their prefix and whether each speaks TLS;
+	 * `listen` is the first (it names the takeover socket's port). */
 	char *listen;
+	const char *listen_addr[PROXY_LISTEN_MAX];
+	int listen_tls[PROXY_LISTEN_MAX];
+	unsigned nlisten;
+	int redirect_https;		/* the plain listener answers 308 to the TLS one */
 	long port;
 	char *admin;
 	char *backends;
@@ -88,14 +102,23 @@ struct exchange;
 struct ssl_ctx_st;
 struct tls_server;
 
+/* A client listener; `l` comes first: on_accept's struct listener * is one. */
+struct proxy_listener {
+	struct listener l;
+	int tls;			/* its sessions speak TLS (proxy.tls) */
+	int redirect_https;		/* --redirect-https: every request gets a 308 */
+};
+
 struct proxy {
 	struct ev_loop *loop;
 	/* Read through on every use: a reload (SIGHUP) points it at a new
 	 * reading and frees the previous one, so nothing keeps a pointer into
 	 * *opts past the callback it runs in. */
 	const struct proxy_options *opts;
-	struct listener listener;
-	struct ssl_ctx_st *tls;		/* the client listener's TLS context, or NULL */
+	struct proxy_listener listeners[PROXY_LISTEN_MAX];
+	unsigned nlisteners;
+	unsigned tls_port;		/* the TLS listener's bound port (--redirect-https) */
+	struct ssl_ctx_st *tls;		/* the TLS listener's context, or NULL */
 	struct tls_server *tls_server;	/* its certificates and their reload, or NULL */
 	struct backend_set set;
 	struct balancer balancer;	/* over `set`, rebuilt when it changes */

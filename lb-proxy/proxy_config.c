@@ -62,6 +62,56 @@ int proxy_config_apply_balancing(struct proxy *px, const struct proxy_config *c)
 	return balancer_rebuild(&px->balancer, c->ops, &px->set);
 }
 
+int proxy_config_listeners(struct proxy_options *opts, const char *port_listen, char *err,
+			   size_t errsz)
+{
+	size_t plen = strlen(PROXY_LISTEN_TLS_PREFIX);
+	int tls_files = opts->tls_cert || opts->tls_dir, marked = 0, ntls = 0;
+
+	opts->nlisten = 0;
+	if (port_listen || opts->listens.n == 0) {
+		opts->listen_addr[opts->nlisten] = port_listen ? port_listen : PROXY_LISTEN_DEFAULT;
+		opts->listen_tls[opts->nlisten++] = 0;
+	} else {
+		for (size_t i = 0; i < opts->listens.n && i < PROXY_LISTEN_MAX; i++) {
+			const char *a = opts->listens.items[i];
+			int tls = strncmp(a, PROXY_LISTEN_TLS_PREFIX, plen) == 0;
+
+			opts->listen_addr[opts->nlisten] = tls ? a + plen : a;
+			opts->listen_tls[opts->nlisten++] = tls;
+			marked += tls;
+		}
+	}
+	if (marked && !tls_files) {
+		snprintf(err, errsz, "--listen: a %sADDR:PORT listener needs --tls-cert/--tls-key or "
+			 "--tls-dir", PROXY_LISTEN_TLS_PREFIX);
+		return -1;
+	}
+	if (marked > 1) {
+		snprintf(err, errsz, "--listen: at most one listener speaks TLS: give one "
+			 "%sADDR:PORT and one plain ADDR:PORT", PROXY_LISTEN_TLS_PREFIX);
+		return -1;
+	}
+	/* One listener speaks TLS when TLS files are given, as before. */
+	if (tls_files && opts->nlisten == 1)
+		opts->listen_tls[0] = 1;
+	if (tls_files && opts->nlisten > 1 && !marked) {
+		snprintf(err, errsz, "--listen: with two listeners and TLS files, mark the TLS one "
+			 "%sADDR:PORT (the other stays plain)", PROXY_LISTEN_TLS_PREFIX);
+		return -1;
+	}
+	for (unsigned i = 0; i < opts->nlisten; i++)
+		ntls += opts->listen_tls[i];
+	if (opts->redirect_https && (ntls != 1 || opts->nlisten != 2)) {
+		snprintf(err, errsz, "--redirect-https needs a TLS listener and a plain one: "
+			 "--listen %sADDR:PORT --listen ADDR:PORT with --tls-cert/--tls-key or "
+			 "--tls-dir", PROXY_LISTEN_TLS_PREFIX);
+		return -1;
+	}
+	opts->listen = (char *)opts->listen_addr[0];
+	return 0;
+}
+
 void proxy_config_free(struct proxy_config *c)
 {
 	if (!c)
@@ -100,8 +150,14 @@ struct proxy_config *proxy_config_read(const struct config_spec *spec,
 			 argv[c->cfg.argi], spec->program);
 		goto fail;
 	}
-	c->opts.listen = (char *)config_port_listen(spec, &c->cfg, c->opts.listen,
-						    c->opts.port, c->listen, sizeof(c->listen));
+	/* --port stands for one listener (config_port_listen: the stronger source wins). */
+	{
+		const char *pl = config_port_listen(spec, &c->cfg, NULL, c->opts.port, c->listen,
+						    sizeof(c->listen));
+
+		if (proxy_config_listeners(&c->opts, pl, err, errsz) == -1)
+			goto fail;
+	}
 	if (c->opts.backends && backend_set_parse(c->opts.backends, &c->set, why, sizeof(why)) == -1) {
 		snprintf(err, errsz, "--backends: %s", why);
 		goto fail;
@@ -117,6 +173,12 @@ struct proxy_config *proxy_config_read(const struct config_spec *spec,
 	}
 	if (balancing_parse(c, err, errsz) == -1)
 		goto fail;
+	for (unsigned i = 0; addresses && i < c->opts.nlisten; i++) {
+		if (net_parse_addr(c->opts.listen_addr[i], &na, why, sizeof(why)) == -1) {
+			snprintf(err, errsz, "--listen: %s", why);
+			goto fail;
+		}
+	}
 	if (addresses && net_parse_addr(c->opts.listen, &na, why, sizeof(why)) == -1) {
 		snprintf(err, errsz, "--listen: %s", why);
 		goto fail;

@@ -33,6 +33,19 @@ struct proxy_config {
 struct proxy_config *proxy_config_read(const struct config_spec *spec,
 				       const struct proxy_options *defaults, int argc, char **argv,
 				       int addresses, int *status, char *err, size_t errsz);
+/* The default client listener (no --listen, no --port). */
+#define PROXY_LISTEN_DEFAULT "0.0.0.0:8080"
+/*
+ * Fills opts->listen_addr/listen_tls/nlisten/listen from opts->listens (or
+ * from port_listen, --port's address, when not NULL), and checks the
+ * combination with the TLS files and --redirect-https: a tls: prefix needs
+ * TLS files, at most one is TLS, two with TLS files need the prefix on
+ * one, a single one speaks TLS when TLS files are given. The addresses
+ * point into opts->listens (or port_listen). Returns 0, or -1 with err
+ * naming the flag.
+ */
+int proxy_config_listeners(struct proxy_options *opts, const char *port_listen, char *err,
+			   size_t errsz);
 /* Frees c, its strings and the set it still holds (NULL is fine). */
 void proxy_config_free(struct proxy_config *c);
 /* Makes c's balancing current in px (at start-up and on reload): hash key,

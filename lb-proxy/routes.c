@@ -72,3 +72,31 @@ int routes_monitor_answer(const struct proxy *px, char *body, size_t *len)
 				healthy ? "healthy" : "unhealthy", n);
 	return healthy ? 200 : 503;
 }
+
+int routes_redirect_location(char *out, size_t outsz, const struct http_msg *m,
+			     const struct http_route *route, unsigned tls_port)
+{
+	const char *host = http_msg_ptr(m, route->authority), *path = http_msg_ptr(m, route->path);
+	size_t hlen = route->authority.len, plen = route->path.len;
+	char port[16] = "";
+	int n;
+
+	if (!route->has_authority || hlen == 0)
+		return -1;
+	/* The port goes: the last ':' after a bracketed IPv6 address, if any. */
+	for (size_t i = hlen; i-- > 0;) {
+		if (host[i] == ']')
+			break;
+		if (host[i] == ':') {
+			hlen = i;
+			break;
+		}
+	}
+	if (tls_port && tls_port != 443)
+		snprintf(port, sizeof(port), ":%u", tls_port);
+	if (plen == 1 && path[0] == '*')
+		plen = 0;
+	n = snprintf(out, outsz, "Location: https://%.*s%s%s%.*s\r\n", (int)hlen, host, port,
+		     route->path_slash || plen == 0 ? "/" : "", (int)plen, path);
+	return n < 0 || (size_t)n >= outsz ? -1 : n;
+}

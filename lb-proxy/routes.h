@@ -23,6 +23,21 @@ int routes_monitor_check(const char *uri, char *err, size_t errsz);
  * when `uri` is NULL. `route` is http_request_route()'s, its spans in `m`. */
 int routes_monitor_match(const char *uri, const struct http_msg *m,
 			 const struct http_route *route);
+/* The longest Location --redirect-https writes (with "Location: " and CRLF);
+ * a longer target is answered 414. */
+#define ROUTES_LOCATION_MAX 8192
+
+/*
+ * --redirect-https: writes the field line "Location: https://HOST[:PORT]PATH\r\n"
+ * into out (outsz bytes, at most ROUTES_LOCATION_MAX is enough): HOST is
+ * the request's authority (route->authority, valid) without its port, PORT
+ * is `tls_port` unless 443, PATH the target as passed on (origin-form with
+ * its query; "/" for "*" or an absolute-form target without a path).
+ * Returns the line's length, or -1 when there is no authority or it does
+ * not fit.
+ */
+int routes_redirect_location(char *out, size_t outsz, const struct http_msg *m,
+			     const struct http_route *route, unsigned tls_port);
 /* How many backends of the current set a pick could return now: up and not
  * skipped after a failed connect (backend_usable), as /ready counts. */
 unsigned routes_usable_backends(const struct proxy *px);

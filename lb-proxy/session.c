@@ -247,6 +247,27 @@ static void answer_monitor(struct session *s)
 	answer_own(s, status, body, n, 1, NULL);
 }
 
+static void refuse(struct session *s, int status, const char *reason);
+
+/* --redirect-https: 308 to the same target on the TLS listener (RFC 9110
+ * 15.4.9: the method and body are kept), never forwarded; the connection
+ * stays open as the request asks, as the monitor's answer. */
+static void answer_redirect(struct session *s)
+{
+	static char location[ROUTES_LOCATION_MAX];	/* copied into `out` at once */
+	static const char body[] = "{\"status\":308,\"redirect\":\"https\"}";
+
+	if (routes_redirect_location(location, sizeof(location), &s->x->req, &s->x->route,
+				     s->px->tls_port) == -1) {
+		refuse(s, s->x->route.has_authority ? 414 : 400,
+		       s->x->route.has_authority ? "target too long to redirect"
+						 : "no Host to redirect to");
+		return;
+	}
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	answer_own(s, 308, body, sizeof(body) - 1, 1, location);
+}
+
 /* A client told to come back: one second (HAProxy and Envoy send no
  * computed value either; a client with its own backoff keeps it). */
 #define OVERLOADED_RETRY_AFTER "1"
@@ -465,6 +486,10 @@ static int request_head(struct session *s)
 	}
 	if (routes_monitor_match(s->px->opts->monitor_uri, req, &s->x->route)) {
 		answer_monitor(s);
+		return 0;
+	}
+	if (s->via->redirect_https) {
+		answer_redirect(s);
 		return 0;
 	}
 	/* A declared body over --max-body is refused before anything is sent. */
@@ -1143,7 +1168,8 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- life ------------------------------------------------------------------------------ */
 
-void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer)
+void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer,
+		  const struct proxy_listener *via)
 {
 	s->px = px;
 	transport_plain_init(&s->tr, fd);
@@ -1170,11 +1196,12 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->sticky_insert = NULL;
 	s->x = NULL;
 	session_response_reset(s);
+	s->via = via;
 	ev_io_init(&s->rio, client_on_read, fd, EV_READ);
 	ev_io_init(&s->wio, client_on_write, fd, EV_WRITE);
 	ev_init(&s->timer, session_on_timer);
 	s->rio.data = s->wio.data = s->timer.data = s;
-	if (px->tls) {
+	if (via->tls) {
 		s->state = SESSION_HANDSHAKE;
 		session_set_timer(s, px->opts->tls_handshake_timeout);
 		apply_timer(s);

@@ -44,6 +44,7 @@ struct exchange {
 
 struct session {
 	struct proxy *px;
+	const struct proxy_listener *via;	/* the listener that accepted it */
 	struct transport tr;		/* the client connection */
 	enum session_state state;
 	ev_io rio, wio;
@@ -123,8 +124,9 @@ void session_exchange_start(struct session *s);
 void session_upstream_on_read(struct ev_loop *loop, ev_io *w, int revents);
 void session_upstream_on_write(struct ev_loop *loop, ev_io *w, int revents);
 
-/* Takes over an accepted client fd. */
-void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer);
+/* Takes over a client fd accepted on `via` (it speaks TLS when via->tls). */
+void session_open(struct proxy *px, struct session *s, int fd, const struct sockaddr *peer,
+		  const struct proxy_listener *via);
 /* Closes at once (both sides) and hands the session back to the proxy. */
 void session_close(struct session *s);
 /* Called when the proxy starts stopping: an idle connection closes at its

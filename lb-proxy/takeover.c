@@ -56,7 +56,11 @@ int takeover_msg_check(const struct takeover_msg *m, size_t len, enum takeover_t
 			 type_name(want));
 		return -1;
 	}
-	if (m->nfds != (want == TAKEOVER_SOCKETS ? TAKEOVER_NFDS : 0)) {
+	if (!memchr(m->listen2, '\0', sizeof(m->listen2))) {
+		snprintf(err, errsz, "an address is not terminated");
+		return -1;
+	}
+	if (m->nfds != (want == TAKEOVER_SOCKETS ? TAKEOVER_NFDS + (m->listen2[0] != '\0') : 0)) {
 		snprintf(err, errsz, "%s message announcing %u descriptors", type_name(m->type),
 			 m->nfds);
 		return -1;
@@ -114,7 +118,7 @@ static int path_alive(const char *path)
 static int send_msg(int fd, const struct takeover_msg *m, const int *fds, int nfds)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * TAKEOVER_NFDS)];
+		char buf[CMSG_SPACE(sizeof(int) * TAKEOVER_NFDS_MAX)];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { (void *)m, sizeof(*m) };
@@ -180,7 +184,8 @@ static void server_on_message(struct takeover_server *t)
 	unsigned pid = t->in.pid;
 
 	if (t->state == TAKEOVER_PEER_HELLO) {
-		int fds[TAKEOVER_NFDS] = { t->listen_fd, t->admin_fd };
+		int fds[TAKEOVER_NFDS_MAX] = { t->listen_fd, t->admin_fd, t->listen2_fd };
+		int nfds = TAKEOVER_NFDS + (t->listen2_name[0] != '\0');
 
 		if (takeover_msg_check(&t->in, t->got, TAKEOVER_HELLO, err, sizeof(err)) == -1) {
 			log_warn("takeover: bad message dropped", "error=\"%s\"", err);
@@ -188,17 +193,20 @@ static void server_on_message(struct takeover_server *t)
 			return;
 		}
 		takeover_msg_init(&out, TAKEOVER_SOCKETS);
-		out.nfds = TAKEOVER_NFDS;
+		out.nfds = (uint32_t)nfds;
+		out.tls = t->tls;
 		snprintf(out.listen, sizeof(out.listen), "%s", t->listen_name);
+		snprintf(out.listen2, sizeof(out.listen2), "%s", t->listen2_name);
 		snprintf(out.admin, sizeof(out.admin), "%s", t->admin_name);
-		if (send_msg(t->peer, &out, fds, TAKEOVER_NFDS) == -1) {
+		if (send_msg(t->peer, &out, fds, nfds) == -1) {
 			log_warn("takeover: cannot send the sockets", "pid=%u error=\"%s\"", pid,
 				 strerror(errno));
 			server_drop_peer(t);
 			return;
 		}
 		log_info("takeover: sockets handed over, serving until the new proxy says stop",
-			 "pid=%u listen=%s admin=%s", pid, t->listen_name, t->admin_name);
+			 "pid=%u listen=%s%s%s admin=%s", pid, t->listen_name,
+			 t->listen2_name[0] ? " listen2=" : "", t->listen2_name, t->admin_name);
 		ev_timer_stop(t->loop, &t->peer_timer);
 		t->state = TAKEOVER_PEER_SENT;
 		t->got = 0;
@@ -280,7 +288,8 @@ static void server_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 int takeover_server_init(struct takeover_server *t, struct ev_loop *loop, const char *path,
 			 int listen_fd, const char *listen_name, int admin_fd,
-			 const char *admin_name, takeover_stop_cb on_stop, void *data, char *err,
+			 const char *admin_name, int listen2_fd, const char *listen2_name,
+			 unsigned tls, takeover_stop_cb on_stop, void *data, char *err,
 			 size_t errsz)
 {
 	struct sockaddr_un sun;
@@ -291,6 +300,9 @@ int takeover_server_init(struct takeover_server *t, struct ev_loop *loop, const 
 	t->loop = loop;
 	t->listen_fd = listen_fd;
 	t->admin_fd = admin_fd;
+	t->listen2_fd = listen2_fd;
+	t->tls = tls;
+	snprintf(t->listen2_name, sizeof(t->listen2_name), "%s", listen2_name);
 	t->on_stop = on_stop;
 	t->data = data;
 	snprintf(t->path, sizeof(t->path), "%s", path);
@@ -347,14 +359,14 @@ static int names_match(const char *want, const char *got)
 }
 
 /* Blocking receive of one whole message (SO_RCVTIMEO bounds it), with the
- * fds it carries into fds[*nfds] (at most TAKEOVER_NFDS). Returns 0 or -1. */
+ * fds it carries into fds[*nfds] (at most TAKEOVER_NFDS_MAX). Returns 0 or -1. */
 static int recv_msg(int fd, struct takeover_msg *m, size_t *got, int *fds, int *nfds)
 {
 	*got = 0;
 	*nfds = 0;
 	while (*got < sizeof(*m)) {
 		union {
-			char buf[CMSG_SPACE(sizeof(int) * TAKEOVER_NFDS)];
+			char buf[CMSG_SPACE(sizeof(int) * TAKEOVER_NFDS_MAX)];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = { (char *)m + *got, sizeof(*m) - *got };
@@ -376,7 +388,7 @@ static int recv_msg(int fd, struct takeover_msg *m, size_t *got, int *fds, int *
 				int got_fd;
 
 				memcpy(&got_fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				if (*nfds < TAKEOVER_NFDS)
+				if (*nfds < TAKEOVER_NFDS_MAX)
 					fds[(*nfds)++] = got_fd;
 				else
 					close(got_fd);
@@ -387,18 +399,31 @@ static int recv_msg(int fd, struct takeover_msg *m, size_t *got, int *fds, int *
 	return 0;
 }
 
+/* "ADDR" or "tls:ADDR", and " --listen ADDR2" when there is a second one, into out. */
+static void listeners_describe(char *out, size_t outsz, const char *listen, const char *listen2,
+			       unsigned tls)
+{
+	if (listen2[0])
+		snprintf(out, outsz, "%s%s --listen %s%s", tls & 1 ? "tls:" : "", listen,
+			 tls & 2 ? "tls:" : "", listen2);
+	else
+		snprintf(out, outsz, "%s%s", tls & 1 ? "tls:" : "", listen);
+}
+
 int takeover_fetch(struct takeover_client *c, const char *path, const char *listen_name,
-		   const char *admin_name, char *err, size_t errsz)
+		   const char *listen2_name, unsigned tls, const char *admin_name, char *err,
+		   size_t errsz)
 {
 	struct timeval tv = { (time_t)TAKEOVER_TIMEOUT_SECONDS, 0 };
 	struct sockaddr_un sun;
 	struct takeover_msg m;
-	int fds[TAKEOVER_NFDS], nfds = 0;
+	int fds[TAKEOVER_NFDS_MAX], nfds = 0;
+	int listen_differs;
 	size_t got;
 	char why[160];
 
 	memset(c, 0, sizeof(*c));
-	c->listen_fd = c->admin_fd = -1;
+	c->listen_fd = c->admin_fd = c->listen2_fd = -1;
 	c->conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->conn == -1) {
 		snprintf(err, errsz, "--takeover: socket: %s", strerror(errno));
@@ -423,29 +448,40 @@ int takeover_fetch(struct takeover_client *c, const char *path, const char *list
 		goto fail;
 	}
 	if (recv_msg(c->conn, &m, &got, fds, &nfds) == -1) {
-		snprintf(err, errsz, "--takeover: no answer from the running proxy at %s: %s", path,
-			 errno == EAGAIN ? "timed out" : strerror(errno));
+		int e = errno;
+
+		/* A proxy of an older protocol drops our HELLO and closes. */
+		snprintf(err, errsz, "--takeover: no answer from the running proxy at %s: %s%s", path,
+			 e == EAGAIN ? "timed out" : strerror(e),
+			 e == ECONNRESET ? " (a proxy speaking an older takeover protocol closes the "
+					   "connection: start beside it with --reuse-port, then stop "
+					   "it with SIGTERM)" : "");
 		goto fail;
 	}
 	if (takeover_msg_check(&m, got, TAKEOVER_SOCKETS, why, sizeof(why)) == -1 ||
-	    nfds != TAKEOVER_NFDS) {
+	    (uint32_t)nfds != m.nfds) {
 		snprintf(err, errsz, "--takeover: bad answer from %s: %s", path,
-			 nfds != TAKEOVER_NFDS ? "descriptors missing" : why);
+			 (uint32_t)nfds != m.nfds ? "descriptors missing" : why);
 		goto fail;
 	}
-	if (!names_match(listen_name, m.listen) || !names_match(admin_name, m.admin)) {
-		int listen_differs = !names_match(listen_name, m.listen);
+	listen_differs = !names_match(listen_name, m.listen) || !listen2_name[0] != !m.listen2[0] ||
+			 (listen2_name[0] && !names_match(listen2_name, m.listen2)) || tls != m.tls;
+	if (listen_differs || !names_match(admin_name, m.admin)) {
+		char has[2 * TAKEOVER_ADDR_MAX + 32], given[2 * TAKEOVER_ADDR_MAX + 32];
 
+		listeners_describe(has, sizeof(has), m.listen, m.listen2, m.tls);
+		listeners_describe(given, sizeof(given), listen_name, listen2_name, tls);
 		snprintf(err, errsz, "--takeover: the running proxy (pid %u) has %s %s, this one "
 			 "was given %s: give the same %s to take over", m.pid,
-			 listen_differs ? "--listen" : "--admin", listen_differs ? m.listen : m.admin,
-			 listen_differs ? listen_name : admin_name,
+			 listen_differs ? "--listen" : "--admin", listen_differs ? has : m.admin,
+			 listen_differs ? given : admin_name,
 			 listen_differs ? "--listen" : "--admin");
 		goto fail;
 	}
 	c->old_pid = (pid_t)m.pid;
 	c->listen_fd = fds[0];
 	c->admin_fd = fds[1];
+	c->listen2_fd = nfds > TAKEOVER_NFDS ? fds[2] : -1;
 	return 1;
 fail:
 	for (int i = 0; i < nfds; i++)

@@ -12,16 +12,17 @@
 /*
  * The exchange, one fixed-size message each way at a time:
  *   new -> old  HELLO                     (asks for the sockets)
- *   old -> new  SOCKETS + 2 fds           (client listener, admin listener)
+ *   old -> new  SOCKETS + 2 or 3 fds      (client listener, admin, second client listener)
  *   new -> old  STOP                      (the new one accepts now)
  *   old -> new  STOPPING                  (the old one stopped accepting; it drains)
  * A new proxy that closes the connection before STOP leaves the old one
  * serving as before. Bump TAKEOVER_VERSION if any of these change.
  */
 #define TAKEOVER_MAGIC 0x4b54424cu	/* "LBTK" in little-endian byte order */
-#define TAKEOVER_VERSION 1
+#define TAKEOVER_VERSION 2
 #define TAKEOVER_ADDR_MAX 64		/* an address as net_addr_format writes it */
 #define TAKEOVER_NFDS 2			/* the client listener, then the admin listener */
+#define TAKEOVER_NFDS_MAX 3		/* then a second client listener (listen2) */
 /* The new proxy's wait for each answer, and the old one's for a HELLO. */
 #define TAKEOVER_TIMEOUT_SECONDS 5.0
 /* The socket's name in the runtime dir: one per client port, so proxies
@@ -40,9 +41,11 @@ struct takeover_msg {
 	uint16_t version;
 	uint16_t type;			/* enum takeover_type */
 	uint32_t pid;			/* the sender's */
-	uint32_t nfds;			/* TAKEOVER_NFDS with SOCKETS, else 0 */
+	uint32_t nfds;			/* SOCKETS: TAKEOVER_NFDS, +1 with listen2; else 0 */
+	uint32_t tls;			/* SOCKETS: bit 0 listen speaks TLS, bit 1 listen2 */
 	char listen[TAKEOVER_ADDR_MAX];	/* SOCKETS: the client listener's bound address */
 	char admin[TAKEOVER_ADDR_MAX];	/* SOCKETS: the admin listener's */
+	char listen2[TAKEOVER_ADDR_MAX];	/* SOCKETS: the second client listener's, or "" */
 };
 
 /* Fills a message of `type` from this process. */
@@ -80,14 +83,18 @@ struct takeover_server {
 	dev_t dev;			/* the socket file, to unlink only our own */
 	ino_t ino;
 	char path[108];
-	int listen_fd, admin_fd;	/* handed over, never closed here */
+	int listen_fd, admin_fd, listen2_fd;	/* handed over, never closed here */
 	char listen_name[TAKEOVER_ADDR_MAX], admin_name[TAKEOVER_ADDR_MAX];
+	char listen2_name[TAKEOVER_ADDR_MAX];	/* "" without a second listener */
+	unsigned tls;			/* as takeover_msg.tls */
 	takeover_stop_cb on_stop;	/* the peer serves now: stop accepting and drain */
 	void *data;
 };
 
 /*
  * Offers listen_fd and admin_fd (named by their bound addresses) at `path`,
+ * and listen2_fd when listen2_name is not "" (-1 and "" without one); `tls`
+ * says which client listeners speak TLS (bit 0 listen, bit 1 listen2),
  * replacing a socket file nobody accepts on (a dead proxy's). The server
  * does not own the fds. When a replacement has them and says STOP,
  * on_stop(data) runs once, after the STOPPING answer was written; the
@@ -96,7 +103,8 @@ struct takeover_server {
  */
 int takeover_server_init(struct takeover_server *t, struct ev_loop *loop, const char *path,
 			 int listen_fd, const char *listen_name, int admin_fd,
-			 const char *admin_name, takeover_stop_cb on_stop, void *data, char *err,
+			 const char *admin_name, int listen2_fd, const char *listen2_name,
+			 unsigned tls, takeover_stop_cb on_stop, void *data, char *err,
 			 size_t errsz);
 /* Closes the server and its peer; unlinks the path if it is still ours. */
 void takeover_server_release(struct takeover_server *t);
@@ -113,7 +121,7 @@ struct takeover_client {
 	ev_io io;
 	ev_timer timer;			/* TAKEOVER_TIMEOUT_SECONDS for STOPPING */
 	pid_t old_pid;
-	int listen_fd, admin_fd;	/* received; the caller takes them */
+	int listen_fd, admin_fd, listen2_fd;	/* received; the caller takes them (-1: none) */
 	struct takeover_msg in;		/* STOPPING, as it arrives */
 	size_t got;
 	takeover_done_cb on_done;
@@ -123,14 +131,16 @@ struct takeover_client {
 /*
  * At start-up, before the loop (it blocks up to TAKEOVER_TIMEOUT_SECONDS
  * per step): connects to `path` and receives the old proxy's listening
- * sockets, checking they are bound to `listen_name` and `admin_name` (as
- * net_addr_format writes them; a name with port 0 matches its host on any
- * port). Returns 1 with c->listen_fd and
+ * sockets, checking they are bound to `listen_name`, `listen2_name` ("":
+ * no second listener) and `admin_name` (as net_addr_format writes them; a
+ * name with port 0 matches its host on any port) and speak TLS as `tls`
+ * says (bit 0 listen, bit 1 listen2). Returns 1 with c->listen_fd, c->listen2_fd and
  * c->admin_fd set (the caller owns them), 0 when no proxy accepts at path
  * (nothing to take over), or -1 with err filled.
  */
 int takeover_fetch(struct takeover_client *c, const char *path, const char *listen_name,
-		   const char *admin_name, char *err, size_t errsz);
+		   const char *listen2_name, unsigned tls, const char *admin_name, char *err,
+		   size_t errsz);
 /* Once this proxy accepts on the sockets: tells the old one to stop
  * (without blocking); its answer is read in the loop, logged, and
  * on_done(data, ok) runs once. Returns 0, or -1 (logged; on_done does not

@@ -129,12 +129,71 @@ static void test_monitor_answer(void **state)
 	}
 }
 
+static void test_redirect_location(void **state)
+{
+	static const struct {
+		const char *request;
+		unsigned tls_port;
+		const char *location;	/* NULL: -1 */
+	} cases[] = {
+		{ "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n", 443,
+		  "Location: https://a.example/\r\n" },
+		{ "GET /p/q?x=1&y HTTP/1.1\r\nHost: a.example:8080\r\n\r\n", 8443,
+		  "Location: https://a.example:8443/p/q?x=1&y\r\n" },
+		{ "GET /p HTTP/1.1\r\nHost: a.example:80\r\n\r\n", 443,
+		  "Location: https://a.example/p\r\n" },
+		{ "GET /v6 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 8443,
+		  "Location: https://[::1]:8443/v6\r\n" },
+		{ "GET /v6 HTTP/1.1\r\nHost: [::1]\r\n\r\n", 443, "Location: https://[::1]/v6\r\n" },
+		{ "GET http://b.example:81?q HTTP/1.1\r\nHost: a\r\n\r\n", 8443,
+		  "Location: https://b.example:8443/?q\r\n" },
+		{ "GET http://b.example HTTP/1.1\r\nHost: a\r\n\r\n", 443,
+		  "Location: https://b.example/\r\n" },
+		{ "OPTIONS * HTTP/1.1\r\nHost: a:1\r\n\r\n", 443, "Location: https://a/\r\n" },
+		{ "GET /x HTTP/1.0\r\n\r\n", 443, NULL },
+	};
+	char out[64];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static struct http_msg m;
+		struct http_route route;
+		const char *reason;
+		int n;
+
+		http_msg_init(&m, HTTP_REQUEST, 32768, NULL, NULL);
+		http_msg_feed(&m, cases[i].request, 0, strlen(cases[i].request));
+		assert_int_equal(http_request_route(&m, &route, &reason), 0);
+		n = routes_redirect_location(out, sizeof(out), &m, &route, cases[i].tls_port);
+		if (!cases[i].location) {
+			assert_int_equal(n, -1);
+			continue;
+		}
+		assert_int_equal(n, (int)strlen(cases[i].location));
+		assert_string_equal(out, cases[i].location);
+	}
+	/* a target that does not fit */
+	{
+		static struct http_msg m;
+		struct http_route route;
+		const char *reason;
+		const char *req = "GET /a-long-path-that-does-not-fit-in-the-buffer-given HTTP/1.1\r\n"
+				  "Host: a.example\r\n\r\n";
+
+		http_msg_init(&m, HTTP_REQUEST, 32768, NULL, NULL);
+		http_msg_feed(&m, req, 0, strlen(req));
+		assert_int_equal(http_request_route(&m, &route, &reason), 0);
+		assert_int_equal(routes_redirect_location(out, 40, &m, &route, 443), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_monitor_match),
 		cmocka_unit_test(test_monitor_check),
 		cmocka_unit_test(test_monitor_answer),
+		cmocka_unit_test(test_redirect_location),
 	};
 	return cmocka_run_group_tests_name("proxy_routes", tests, NULL, NULL);
 }

@@ -19,6 +19,9 @@ enum mutation {
 	M_NFDS,			/* a descriptor count that does not fit the type */
 	M_UNTERMINATED,		/* an address without its NUL */
 	M_NO_ADDRESS,		/* SOCKETS without the addresses */
+	M_LISTEN2,		/* a second client listener and its descriptor */
+	M_LISTEN2_NO_FD,	/* a second client listener without its descriptor */
+	M_LISTEN2_UNTERMINATED,	/* the second listener's address without its NUL */
 };
 
 static const struct {
@@ -32,12 +35,15 @@ static const struct {
 	{ TAKEOVER_STOPPING, TAKEOVER_STOPPING, M_NONE, NULL },
 	{ TAKEOVER_HELLO, TAKEOVER_HELLO, M_SHORT, "bytes, expected" },
 	{ TAKEOVER_HELLO, TAKEOVER_HELLO, M_MAGIC, "not an lb-proxy takeover socket" },
-	{ TAKEOVER_STOP, TAKEOVER_STOP, M_VERSION, "protocol version 2" },
+	{ TAKEOVER_STOP, TAKEOVER_STOP, M_VERSION, "protocol version 3" },
 	{ TAKEOVER_STOPPING, TAKEOVER_STOP, M_TYPE, "a stopping message where stop was expected" },
 	{ TAKEOVER_HELLO, TAKEOVER_HELLO, M_NFDS, "announcing 2 descriptors" },
 	{ TAKEOVER_SOCKETS, TAKEOVER_SOCKETS, M_NFDS, "announcing 1 descriptors" },
 	{ TAKEOVER_SOCKETS, TAKEOVER_SOCKETS, M_UNTERMINATED, "not terminated" },
 	{ TAKEOVER_SOCKETS, TAKEOVER_SOCKETS, M_NO_ADDRESS, "without its addresses" },
+	{ TAKEOVER_SOCKETS, TAKEOVER_SOCKETS, M_LISTEN2, NULL },
+	{ TAKEOVER_SOCKETS, TAKEOVER_SOCKETS, M_LISTEN2_NO_FD, "announcing 2 descriptors" },
+	{ TAKEOVER_SOCKETS, TAKEOVER_SOCKETS, M_LISTEN2_UNTERMINATED, "not terminated" },
 };
 
 static void test_message_check(void **state)
@@ -65,6 +71,16 @@ static void test_message_check(void **state)
 		case M_NFDS: m.nfds = m.nfds ? 1 : 2; break;
 		case M_UNTERMINATED: memset(m.admin, 'a', sizeof(m.admin)); break;
 		case M_NO_ADDRESS: m.listen[0] = '\0'; break;
+		case M_LISTEN2:
+			snprintf(m.listen2, sizeof(m.listen2), "127.0.0.1:8443");
+			m.nfds = TAKEOVER_NFDS_MAX;
+			m.tls = 2;
+			break;
+		case M_LISTEN2_NO_FD: snprintf(m.listen2, sizeof(m.listen2), "127.0.0.1:8443"); break;
+		case M_LISTEN2_UNTERMINATED:
+			memset(m.listen2, 'a', sizeof(m.listen2));
+			m.nfds = TAKEOVER_NFDS_MAX;
+			break;
 		}
 		rc = takeover_msg_check(&m, len, cases[i].want, err, sizeof(err));
 		if (!cases[i].error) {
