@@ -358,6 +358,10 @@ class Simulator:
                     return False
                 return True
 
+            def object_not_found(self, store, name):
+                self.send_json(404, status(404, "NotFound", f'{store.resource} "{name}" not found',
+                                           {"name": name, "kind": store.resource}))
+
             def not_found(self):
                 self.send_json(404, status(404, "NotFound", "the server could not find the "
                                            "requested resource"))
@@ -451,9 +455,7 @@ class Simulator:
                     with sim.lock:
                         obj = store.objects.get((ns, name))
                     if obj is None:
-                        return self.send_json(404, status(
-                            404, "NotFound", f'{store.resource} "{name}" not found',
-                            {"name": name, "kind": store.resource}))
+                        return self.object_not_found(store, name)
                     return self.send_json(200, obj)
 
                 def wanted(obj):
@@ -572,9 +574,7 @@ class Simulator:
                 with sim.lock:
                     old = store.objects.get((ns, name))
                     if old is None:
-                        return self.send_json(404, status(
-                            404, "NotFound", f'{store.resource} "{name}" not found',
-                            {"name": name, "kind": store.resource}))
+                        return self.object_not_found(store, name)
                     rv = obj["metadata"].get("resourceVersion")
                     if rv and rv != old["metadata"]["resourceVersion"]:
                         return self.conflict(store, name)
@@ -588,9 +588,7 @@ class Simulator:
                 with sim.lock:
                     old = store.objects.get((ns, name))
                     if old is None:
-                        return self.send_json(404, status(
-                            404, "NotFound", f'{store.resource} "{name}" not found',
-                            {"name": name, "kind": store.resource}))
+                        return self.object_not_found(store, name)
                     try:
                         if ctype == "application/json-patch+json":
                             obj = json_patch(old, patch)
@@ -617,9 +615,7 @@ class Simulator:
                 with sim.lock:
                     old = store.objects.get((ns, name))
                     if old is None:
-                        return self.send_json(404, status(
-                            404, "NotFound", f'{store.resource} "{name}" not found',
-                            {"name": name, "kind": store.resource}))
+                        return self.object_not_found(store, name)
                     if pre.get("resourceVersion") and \
                             pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
                         return self.conflict(store, name)
