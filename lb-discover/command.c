@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include "ejection.h"
+#include "fleet.h"
 #include "log.h"
 #include "net.h"
 #include "proxies.h"
+#include "replicas.h"
 #include "verbs.h"
 
 /* seconds without a report after which drain --wait does not trust a
@@ -100,13 +102,19 @@ json_t *command_status(struct discover *d, int busy_only)
 	/* until then a proxy that has not reported yet may exist */
 	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
 	json_object_set_new(root, "uptime", json_real(ev_now(d->loop) - d->started));
+	/* every proxy of the fleet: the divisor of a fleet-wide rate limit */
+	json_object_set_new(root, "fleet_proxies", json_integer(proxies_live(d)));
+	if (d->fleet)
+		json_object_set_new(root, "shared_state", fleet_json(d->fleet));
+	if (d->replicas)
+		json_object_set_new(root, "replicas", replicas_json(d->replicas));
 	bus_set_release(&set);
 	free(totals);
 	return root;
 }
 
-long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
-		       int *proxies)
+long command_in_flight_here(struct discover *d, const char *address, unsigned long long gen,
+			    int *proxies)
 {
 	double now = ev_now(d->loop);
 	long total = 0;
@@ -128,6 +136,17 @@ long command_in_flight(struct discover *d, const char *address, unsigned long lo
 				total += (long)r->backends[k].active;
 	}
 	return total;
+}
+
+long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
+		       int *proxies)
+{
+	int others = 0;
+	long here = command_in_flight_here(d, address, gen, proxies);
+	long there = replicas_in_flight(d->replicas, address, &others);
+
+	*proxies += others;
+	return here < 0 || there < 0 ? -1 : here + there;
 }
 
 static enum command_status run_status(struct discover *d, const struct bus_control *c,
@@ -279,6 +298,7 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 	if (ce->run(d, c, e, r) != COMMAND_OK || !v->writes)
 		return r->status;
 	log_info("operator", "command=%s address=%s", c->command, r->address);
+	fleet_command(d->fleet, c->command, r->address, c->has_weight ? (int)c->weight : 0);
 	if (!discover_publish(d))
 		discover_save(d);	/* e.g. a waiting override cancelled */
 	r->body = json_pack("{s:I}", "generation", (json_int_t)d->reg.generation);

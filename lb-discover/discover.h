@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "bus_protocol.h"
+#include "kube.h"
 #include "registry.h"
 
 struct discover_options {
@@ -48,6 +49,10 @@ struct discover_options {
 	double eject_time;		/* seconds of a fleet-wide ejection, times its count */
 	double eject_time_max;		/* seconds, the cap */
 	long eject_max_percent;		/* of the set ejected fleet-wide at once */
+	char *pod_name;			/* --kubernetes: this replica's pod (its Lease's name) */
+	char *pod_uid;			/* its uid: the Lease's ownerReference */
+	long lease_duration;		/* seconds a replica's Lease holds unrenewed */
+	int no_shared_state;		/* --kubernetes without the ConfigMap and the Leases */
 	char *log_level;
 	char *log_format;
 };
@@ -62,6 +67,8 @@ struct health;
 struct source_file;
 struct source_dns;
 struct source_k8s;
+struct fleet;
+struct replicas;
 
 struct discover {
 	struct ev_loop *loop;
@@ -78,6 +85,9 @@ struct discover {
 	struct source_file *file;
 	struct source_dns *dns;
 	struct source_k8s *k8s;
+	struct kube kube;		/* --kubernetes: the API client (kube.loop NULL: none) */
+	struct fleet *fleet;		/* the shared state, or NULL (fleet.h) */
+	struct replicas *replicas;	/* the other replicas, or NULL (replicas.h) */
 };
 
 /* Commits registry changes (new generation, state file) and publishes the

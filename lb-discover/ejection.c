@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fleet.h"
 #include "log.h"
 
 size_t ejection_count(const struct discover *d)
@@ -26,6 +27,20 @@ static int room_for_one(const struct discover *d)
 	return ejection_count(d) + 1 <= (allowed ? allowed : 1);
 }
 
+/* Shares an ejection's start or end with the other replicas. */
+static void record(struct discover *d, enum fleet_verb verb, const struct entry *e)
+{
+	struct fleet_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.verb = verb;
+	op.until = e->eject_until;
+	op.count = e->ejections;
+	snprintf(op.address, sizeof(op.address), "%s", e->address);
+	snprintf(op.reason, sizeof(op.reason), "%s", e->eject_reason);
+	fleet_record(d->fleet, &op);
+}
+
 static void eject(struct discover *d, struct entry *e, const struct bus_backend *b, int pid,
 		  double now)
 {
@@ -46,6 +61,7 @@ static void eject(struct discover *d, struct entry *e, const struct bus_backend 
 	snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", b->eject_reason);
 	log_warn("backend ejected fleet-wide", "address=%s reason=\"%s\" seconds=%.1f "
 		 "ejections=%u pid=%d", e->address, e->eject_reason, seconds, e->ejections, pid);
+	record(d, FLEET_EJECT, e);
 }
 
 int ejection_end(struct discover *d, struct entry *e)
@@ -147,6 +163,7 @@ void ejection_report(struct discover *d, const struct bus_set *rep)
 				 e->address, rep->pid);
 			e->ejected = 0;
 			e->eject_ended = now;
+			record(d, FLEET_UNEJECT, e);
 			changed = 1;
 		} else if (!e->ejected && fleet_threshold(d, b, i, rep->pid, &why)) {
 			/* no proxy reached its threshold, the fleet did */

@@ -10,10 +10,12 @@
 #include "config.h"
 #include "control.h"
 #include "discover.h"
+#include "fleet.h"
 #include "health.h"
 #include "log.h"
 #include "net.h"
 #include "proxies.h"
+#include "replicas.h"
 #include "rundir.h"
 #include "signals.h"
 #include "source.h"
@@ -49,6 +51,14 @@ static const struct config_field discover_fields[] = {
 	  0, 0, NULL, "the in-cluster service account mount" },
 	{ "watchTimeout", CONFIG_DOUBLE, offsetof(struct discover_options, watch_timeout), 1, 3600,
 	  NULL, "timeoutSeconds of each watch" },
+	{ "podName", CONFIG_STRING, offsetof(struct discover_options, pod_name), 0, 0, NULL,
+	  "--kubernetes: this replica's pod, its Lease's name (else $POD_NAME, the hostname)" },
+	{ "podUid", CONFIG_STRING, offsetof(struct discover_options, pod_uid), 0, 0, NULL,
+	  "--kubernetes: the pod's uid, so its Lease goes with it (else $POD_UID)" },
+	{ "leaseDuration", CONFIG_INT, offsetof(struct discover_options, lease_duration), 1, 3600,
+	  NULL, "--kubernetes: seconds a replica's Lease holds unrenewed (renewed every third)" },
+	{ "noSharedState", CONFIG_BOOL, offsetof(struct discover_options, no_shared_state), 0, 0,
+	  NULL, "--kubernetes: keep overrides in this replica (no ConfigMap, no Leases)" },
 	{ "backendServiceName", CONFIG_STRING,
 	  offsetof(struct discover_options, backend_service_name), 0, 0, NULL,
 	  "ConfigMap shape: same as --kubernetes" },
@@ -141,6 +151,7 @@ int discover_publish(struct discover *d)
 	}
 	buf_release(&joined);
 	buf_release(&left);
+	replicas_changed(d->replicas);
 	if (registry_snapshot(&d->reg, &set) == 0) {
 		/* The count is not part of the set: it changes no generation (a
 		 * proxy takes it from any set of the generation it runs). */
@@ -161,7 +172,11 @@ int discover_publish(struct discover *d)
 
 static void on_override_expired(const struct entry *e, void *data)
 {
-	(void)data;
+	struct discover *d = data;
+	struct fleet_op op = { .verb = FLEET_FORGET };
+
+	snprintf(op.address, sizeof(op.address), "%s", e->address);
+	fleet_record(d->fleet, &op);
 	log_info("override expired: the source stopped listing the backend", "address=%s "
 		 "drained=%d removed=%d weight=%d", e->address, e->drained, e->removed,
 		 e->weight_override);
@@ -175,7 +190,7 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 
 	proxies_prune(d);
 	if (registry_expire(&d->reg, ev_time(), d->opts->override_grace, on_override_expired,
-			    NULL))
+			    d))
 		discover_save(d);
 	discover_publish(d);
 }
@@ -210,6 +225,36 @@ static void on_health_change(void *data)
 	discover_publish(data);
 }
 
+/* --kubernetes: the shared state and this replica's Lease. Returns 0 or -1. */
+static int start_fleet(struct discover *d, const struct discover_options *o)
+{
+	char host[256];
+	const char *pod = o->pod_name && *o->pod_name ? o->pod_name : getenv("POD_NAME");
+	const char *uid = o->pod_uid && *o->pod_uid ? o->pod_uid : getenv("POD_UID");
+	struct replicas_options ro;
+
+	if (!pod || !*pod) {
+		if (gethostname(host, sizeof(host)) == -1)
+			snprintf(host, sizeof(host), "lb-discover-%d", (int)getpid());
+		host[sizeof(host) - 1] = '\0';
+		pod = host;
+	}
+	if (strlen(o->kubernetes) + strlen(pod) + 4 > 253) {
+		fprintf(stderr, "lb-discover: the Lease lb-%s-%s would be longer than Kubernetes' 253 "
+				"characters (--pod-name)\n", o->kubernetes, pod);
+		return -1;
+	}
+	d->fleet = fleet_start(d, o->kubernetes, o->watch_timeout);
+	ro = (struct replicas_options){ o->kubernetes, pod, uid, o->lease_duration,
+					o->watch_timeout };
+	d->replicas = d->fleet ? replicas_start(d, &ro) : NULL;
+	if (!d->replicas) {
+		fprintf(stderr, "lb-discover: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
 static void on_stop(void *data)
 {
 	struct discover *d = data;
@@ -238,6 +283,7 @@ int main(int argc, char **argv)
 		.eject_time = 30,
 		.eject_time_max = 300,
 		.eject_max_percent = 50,
+		.lease_duration = 15,
 		.log_level = "info",
 		.log_format = "text",
 	};
@@ -348,14 +394,23 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	d.loop = loop;
 	if (opts.kubernetes) {
+		struct kube_options kopts = { opts.api_server, opts.kubeconfig,
+					      opts.service_account_dir, opts.namespace };
 		struct source_k8s_options ko = {
-			opts.kubernetes, opts.namespace, opts.port,
-			strcmp(opts.kubernetes_api, "endpoints") == 0, opts.api_server, opts.kubeconfig,
-			opts.service_account_dir, opts.watch_timeout,
+			opts.kubernetes, opts.port, strcmp(opts.kubernetes_api, "endpoints") == 0,
+			opts.watch_timeout,
 		};
 
-		d.k8s = source_k8s_start(loop, &ko, on_source_update, &d, err, sizeof(err));
+		if (kube_init(&d.kube, loop, &kopts, err, sizeof(err)) == -1) {
+			fprintf(stderr, "lb-discover: --kubernetes: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+		if (!opts.no_shared_state && start_fleet(&d, &opts) == -1)
+			goto out;
+		d.k8s = source_k8s_start(&d.kube, &ko, on_source_update, &d, err, sizeof(err));
 		if (!d.k8s) {
 			fprintf(stderr, "lb-discover: --kubernetes: %s\n", err);
 			rc = 2;
@@ -426,6 +481,9 @@ out:
 	source_file_stop(d.file);
 	source_dns_stop(d.dns);
 	source_k8s_stop(d.k8s);
+	replicas_stop(d.replicas);
+	fleet_stop(d.fleet);
+	kube_release(&d.kube);
 	proxies_release(&d);
 	bus_close(&d.pub);
 	bus_close(&d.pull);

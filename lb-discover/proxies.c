@@ -6,6 +6,7 @@
 
 #include "ejection.h"
 #include "log.h"
+#include "replicas.h"
 
 static const char *const sync_names[] = { "synced", "behind", "ignoring", "stale" };
 
@@ -69,6 +70,7 @@ static void on_report(struct bus *b, const char *data, size_t len)
 	 * at the next heartbeat */
 	if (joined)
 		discover_publish(d);
+	replicas_changed(d->replicas);
 }
 
 void proxies_start(struct discover *d)
@@ -104,9 +106,11 @@ void proxies_prune(struct discover *d)
 
 unsigned proxies_live(const struct discover *d)
 {
-	if (d->nproxies > BUS_MAX_PROXIES)
+	size_t n = d->nproxies + replicas_proxies(d->replicas);
+
+	if (n > BUS_MAX_PROXIES)
 		return BUS_MAX_PROXIES;
-	return d->nproxies ? (unsigned)d->nproxies : 1;
+	return n ? (unsigned)n : 1;
 }
 
 void proxies_release(struct discover *d)

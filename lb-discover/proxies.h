@@ -27,9 +27,9 @@ void proxies_prune(struct discover *d);
  * heard may exist, so "every proxy applied it" cannot be told. */
 int proxies_settled(const struct discover *d);
 void proxies_release(struct discover *d);
-/* The proxies of this service heard within proxies_window() (the "proxies"
- * of every set: each enforces its share of a fleet-wide rate limit); at
- * least 1. */
+/* The proxies of this service heard within proxies_window(), and in
+ * --kubernetes mode those of every other live replica (the "proxies" of
+ * every set: each enforces its share of a fleet-wide rate limit); at least 1. */
 unsigned proxies_live(const struct discover *d);
 enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report *p);
 struct proxy_totals {

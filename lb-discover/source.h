@@ -39,20 +39,17 @@ struct source_dns *source_dns_start(struct ev_loop *loop, const char *name, int 
 void source_dns_stop(struct source_dns *d);
 
 /* --kubernetes SERVICE: list then watch the service's EndpointSlices (or core/v1
- * Endpoints) through libcurl in the loop; ready -> up, serving + terminating
- * -> draining, not serving -> down. */
+ * Endpoints) through the API client `kube` (kube.h, kept by the caller);
+ * ready -> up, serving + terminating -> draining, not serving -> down. */
+struct kube;
 struct source_k8s_options {
 	const char *service;
-	const char *namespace;		/* NULL/"": $NAMESPACE, the service account's, "default" */
 	const char *port;		/* a port name or number; NULL/"": the first */
 	int use_endpoints;		/* core/v1 Endpoints instead of EndpointSlices */
-	const char *api_server;		/* kubectl proxy, or NULL */
-	const char *kubeconfig;		/* or NULL */
-	const char *sa_dir;		/* the service account mount */
 	double watch_timeout;		/* timeoutSeconds of each watch */
 };
 struct source_k8s;
-struct source_k8s *source_k8s_start(struct ev_loop *loop, const struct source_k8s_options *o,
+struct source_k8s *source_k8s_start(struct kube *kube, const struct source_k8s_options *o,
 				    source_update_cb cb, void *data, char *err, size_t errsz);
 void source_k8s_stop(struct source_k8s *k);
 

@@ -14,19 +14,8 @@
 #include "buf.h"
 #include "net.h"
 
-/* One override as read from the file, applied only once the whole file is valid. */
-struct override {
-	char address[BUS_ADDRESS_MAX];
-	int added, removed, drained, weight;
-	double left;		/* when the source stopped listing it, 0: listed */
-	int ejected;		/* a fleet-wide ejection (ejection.c) */
-	double eject_until;	/* wall clock */
-	unsigned ejections;
-	char eject_reason[BUS_NAME_MAX];
-};
-
 /* The optional "ejection" of a backends[] item; returns 0 or -1 with err. */
-static int parse_ejection(json_t *o, size_t i, struct override *ov, char *err, size_t errsz)
+static int parse_ejection(json_t *o, size_t i, struct state_override *ov, char *err, size_t errsz)
 {
 	json_t *e = json_object_get(o, "ejection");
 	json_t *until = json_object_get(e, "until"), *count = json_object_get(e, "count");
@@ -75,7 +64,7 @@ static int flag(json_t *o, const char *key, int *out)
 }
 
 /* Validates one backends[] item into ov; returns 0 or -1 with err. */
-static int parse_override(json_t *o, size_t i, struct override *ov, char *err, size_t errsz)
+static int parse_override(json_t *o, size_t i, struct state_override *ov, char *err, size_t errsz)
 {
 	const char *addr = json_string_value(json_object_get(o, "address"));
 	json_t *w = json_object_get(o, "weight");
@@ -112,15 +101,61 @@ static int parse_override(json_t *o, size_t i, struct override *ov, char *err, s
 	return parse_ejection(o, i, ov, err, errsz);
 }
 
+struct state_override *state_parse(const struct registry *r, json_t *root, int need_generation,
+				   unsigned long long *generation, size_t *n, char *err,
+				   size_t errsz)
+{
+	json_t *v, *list;
+	struct state_override *out = NULL;
+	size_t i;
+
+	*generation = 0;
+	if (!json_is_object(root)) {
+		snprintf(err, errsz, "expected a JSON object, found %s",
+			 json_is_array(root) ? "an array" : "a scalar");
+		return NULL;
+	}
+	v = json_object_get(root, "service");
+	if (v && (!json_is_string(v) || strcmp(json_string_value(v), r->service) != 0)) {
+		snprintf(err, errsz, "\"service\" is not \"%s\"", r->service);
+		return NULL;
+	}
+	v = json_object_get(root, "generation");
+	if ((v || need_generation) && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+		snprintf(err, errsz, "\"generation\" must be a non-negative integer");
+		return NULL;
+	}
+	if (v)
+		*generation = (unsigned long long)json_integer_value(v);
+	list = json_object_get(root, "backends");
+	if (!json_is_array(list)) {
+		snprintf(err, errsz, "\"backends\" must be a list");
+		return NULL;
+	}
+	*n = json_array_size(list);
+	out = calloc(*n ? *n : 1, sizeof(*out));
+	if (!out) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	json_array_foreach(list, i, v) {
+		if (parse_override(v, i, &out[i], err, errsz) == -1) {
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
 /* Parses the file's text; returns the overrides (malloc'd, *n of them) or
  * NULL with err ("what was wrong", without the path). */
-static struct override *parse(const struct registry *r, const struct buf *text,
-			      unsigned long long *generation, size_t *n, char *err, size_t errsz)
+static struct state_override *parse(const struct registry *r, const struct buf *text,
+				    unsigned long long *generation, size_t *n, char *err,
+				    size_t errsz)
 {
 	json_error_t jerr;
-	json_t *root = NULL, *v, *list;
-	struct override *out = NULL;
-	size_t i;
+	json_t *root;
+	struct state_override *out;
 
 	if (text->len == 0) {
 		snprintf(err, errsz, "the file is empty");
@@ -131,43 +166,9 @@ static struct override *parse(const struct registry *r, const struct buf *text,
 		snprintf(err, errsz, "%d:%d: not JSON: %s", jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
-	if (!json_is_object(root)) {
-		snprintf(err, errsz, "expected a JSON object, found %s",
-			 json_is_array(root) ? "an array" : "a scalar");
-		goto fail;
-	}
-	v = json_object_get(root, "service");
-	if (v && (!json_is_string(v) || strcmp(json_string_value(v), r->service) != 0)) {
-		snprintf(err, errsz, "\"service\" is not \"%s\"", r->service);
-		goto fail;
-	}
-	v = json_object_get(root, "generation");
-	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		snprintf(err, errsz, "\"generation\" must be a non-negative integer");
-		goto fail;
-	}
-	*generation = (unsigned long long)json_integer_value(v);
-	list = json_object_get(root, "backends");
-	if (!json_is_array(list)) {
-		snprintf(err, errsz, "\"backends\" must be a list");
-		goto fail;
-	}
-	*n = json_array_size(list);
-	out = calloc(*n ? *n : 1, sizeof(*out));
-	if (!out) {
-		snprintf(err, errsz, "out of memory");
-		goto fail;
-	}
-	json_array_foreach(list, i, v) {
-		if (parse_override(v, i, &out[i], err, errsz) == -1)
-			goto fail;
-	}
+	out = state_parse(r, root, 1, generation, n, err, errsz);
 	json_decref(root);
 	return out;
-fail:
-	free(out);
-	json_decref(root);
-	return NULL;
 }
 
 /* Renames a damaged file to PATH.corrupt-TIMESTAMP; appends the outcome to err. */
@@ -191,7 +192,7 @@ static void keep_aside(const char *path, char *err, size_t errsz)
 int state_load(struct registry *r, const char *path, char *err, size_t errsz)
 {
 	struct buf text = BUF_INIT;
-	struct override *ov;
+	struct state_override *ov;
 	unsigned long long generation = 0;
 	size_t n = 0;
 	char why[400];
@@ -234,17 +235,11 @@ int state_load(struct registry *r, const char *path, char *err, size_t errsz)
 	return 0;
 }
 
-int state_save(const struct registry *r, const char *path, char *err, size_t errsz)
+json_t *state_backends(const struct registry *r)
 {
-	json_t *root = json_object(), *list = json_array();
-	char tmp[512];
-	int fd = -1, rc = -1;
-	char *text = NULL;
-	size_t len;
+	json_t *list = json_array();
 
-	json_object_set_new(root, "service", json_string(r->service));
-	json_object_set_new(root, "generation", json_integer((json_int_t)r->generation));
-	for (size_t i = 0; i < r->n; i++) {
+	for (size_t i = 0; list && i < r->n; i++) {
 		const struct entry *e = &r->entries[i];
 		json_t *o;
 
@@ -262,6 +257,19 @@ int state_save(const struct registry *r, const char *path, char *err, size_t err
 					    (int)e->ejections));
 		json_array_append_new(list, o);
 	}
+	return list;
+}
+
+int state_save(const struct registry *r, const char *path, char *err, size_t errsz)
+{
+	json_t *root = json_object(), *list = state_backends(r);
+	char tmp[512];
+	int fd = -1, rc = -1;
+	char *text = NULL;
+	size_t len;
+
+	json_object_set_new(root, "service", json_string(r->service));
+	json_object_set_new(root, "generation", json_integer((json_int_t)r->generation));
 	json_object_set_new(root, "backends", list);
 	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);

@@ -3,7 +3,20 @@
 #ifndef LB_DISCOVER_STATE_H
 #define LB_DISCOVER_STATE_H
 
+#include <jansson.h>
+
 #include "registry.h"
+
+/* One backend's overrides as a state document holds them. */
+struct state_override {
+	char address[BUS_ADDRESS_MAX];
+	int added, removed, drained, weight;
+	double left;		/* when the source stopped listing it, 0: listed */
+	int ejected;		/* a fleet-wide ejection (ejection.c) */
+	double eject_until;	/* wall clock */
+	unsigned ejections;
+	char eject_reason[BUS_NAME_MAX];
+};
 
 /*
  * Reads PATH (RUNTIME_DIR/discover-SERVICE.json) into r: the generation and
@@ -16,5 +29,19 @@
 int state_load(struct registry *r, const char *path, char *err, size_t errsz);
 /* Writes it atomically (temporary file, fsync, rename, fsync of the dir). */
 int state_save(const struct registry *r, const char *path, char *err, size_t errsz);
+
+/*
+ * Validates a state document: the file's, or the fleet's in its ConfigMap
+ * (fleet.c): {"service": r's, "generation": N (need_generation: required),
+ * "backends": [{"address", "added", "removed", "drained", "weight", "left",
+ * "ejection"}]}. Returns the overrides (malloc'd, *n of them; *generation,
+ * 0 when absent) or NULL with err saying what is wrong. Keeps nothing of root.
+ */
+struct state_override *state_parse(const struct registry *r, json_t *root, int need_generation,
+				   unsigned long long *generation, size_t *n, char *err,
+				   size_t errsz);
+/* The registry's overrides as a document's "backends" list (a new reference,
+ * NULL when out of memory). */
+json_t *state_backends(const struct registry *r);
 
 #endif

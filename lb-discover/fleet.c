@@ -1,0 +1,622 @@
+/* fleet: the replicas' shared state in a ConfigMap (see fleet.h). */
+#include "fleet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube_watch.h"
+#include "log.h"
+#include "state.h"
+
+#define FLEET_TIMEOUT 10.0		/* seconds a write or read may take */
+#define FLEET_BACKOFF_FIRST 0.5
+#define FLEET_BACKOFF_MAX 30.0
+/* operations kept while the API is away, at most (then the oldest go: the
+ * local state still has them, the state file too) */
+#define FLEET_OPS_MAX 4096
+
+struct fleet {
+	struct discover *d;
+	char service[254];
+	char name[320];			/* lb-state-SERVICE */
+	char path[600];			/* .../namespaces/NS/configmaps */
+	struct kube_watch *watch;
+	json_t *doc;			/* the last valid document seen, or NULL */
+	char rv[64];			/* the object's resourceVersion, "": it does not exist */
+	long long revision;		/* the document's "revision" */
+	int known;			/* rv and doc are what the API said (listed once) */
+	int create;			/* it does not exist: create it, even with no operation */
+	int reread;			/* a read failed: read again before writing */
+	struct fleet_op *ops;		/* not yet written; the first `inflight` are being */
+	size_t nops, cap, inflight;
+	struct kube_call *call;		/* a write, or a read after a conflict */
+	ev_timer retry;
+	double backoff;
+	char error[1200];		/* the last failure, "" after a success */
+	char damaged[600];		/* why the object's document was not applied */
+	unsigned long long writes, conflicts, failures;
+};
+
+static void kick(struct fleet *f);
+
+/* ---- operations on a document ------------------------------------------------ */
+
+static json_t *find_item(json_t *list, const char *address, size_t *at)
+{
+	size_t i;
+	json_t *item;
+
+	json_array_foreach(list, i, item) {
+		if (strcmp(json_string_value(json_object_get(item, "address")) ?: "", address) == 0) {
+			*at = i;
+			return item;
+		}
+	}
+	return NULL;
+}
+
+/* 1 when the item still says something (else it leaves the document). */
+static int item_meaningful(json_t *item)
+{
+	return json_is_true(json_object_get(item, "added")) ||
+	       json_is_true(json_object_get(item, "removed")) ||
+	       json_is_true(json_object_get(item, "drained")) ||
+	       json_object_get(item, "weight") || json_object_get(item, "ejection");
+}
+
+int fleet_apply_op(json_t *doc, const struct fleet_op *op)
+{
+	json_t *list = json_object_get(doc, "backends"), *item, *old;
+	size_t at = 0;
+
+	if (!json_is_array(list)) {
+		list = json_array();
+		if (!list || json_object_set_new(doc, "backends", list) == -1)
+			return -1;
+	}
+	item = find_item(list, op->address, &at);
+	if (!item) {
+		if (op->verb == FLEET_FORGET || op->verb == FLEET_UNEJECT || op->verb == FLEET_UNDRAIN)
+			return 0;
+		item = json_pack("{s:s,s:b,s:b,s:b}", "address", op->address, "added", 0, "removed",
+				 0, "drained", 0);
+		if (!item || json_array_append_new(list, item) == -1)
+			return -1;
+		at = json_array_size(list) - 1;
+	}
+	switch (op->verb) {
+	case FLEET_DRAIN:
+	case FLEET_UNDRAIN:
+		json_object_set_new(item, "drained", json_boolean(op->verb == FLEET_DRAIN));
+		break;
+	case FLEET_ADD:
+		json_object_set_new(item, "added", json_true());
+		json_object_set_new(item, "removed", json_false());
+		if (op->weight)
+			json_object_set_new(item, "weight", json_integer(op->weight));
+		break;
+	case FLEET_REMOVE:
+		json_object_set_new(item, "removed", json_true());
+		json_object_set_new(item, "added", json_false());
+		break;
+	case FLEET_WEIGHT:
+		json_object_set_new(item, "weight", json_integer(op->weight));
+		break;
+	case FLEET_UNEJECT:
+		json_object_del(item, "ejection");
+		break;
+	case FLEET_EJECT:
+		old = json_object_get(item, "ejection");
+		/* two replicas ejecting at once: the one of the higher count (a
+		 * failed trial's) wins, else the first written */
+		if (old && json_integer_value(json_object_get(old, "count")) >= (json_int_t)op->count)
+			break;
+		json_object_set_new(item, "ejection", json_pack("{s:s,s:f,s:i}", "reason", op->reason,
+				    "until", op->until, "count", (int)op->count));
+		break;
+	case FLEET_FORGET:
+		json_array_remove(list, at);
+		return 0;
+	}
+	json_object_del(item, "left");	/* each replica times that itself */
+	if (!item_meaningful(item))
+		json_array_remove(list, at);
+	return 0;
+}
+
+int fleet_apply_document(struct registry *r, json_t *doc, double now, char *err, size_t errsz)
+{
+	unsigned long long generation;
+	size_t n = 0;
+	struct state_override *ov = state_parse(r, doc, 0, &generation, &n, err, errsz);
+	unsigned char *listed;
+
+	if (!ov)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!registry_get(r, ov[i].address)) {
+			snprintf(err, errsz, "out of memory");
+			free(ov);
+			return -1;
+		}
+	listed = calloc(r->n ? r->n : 1, 1);
+	if (!listed) {
+		snprintf(err, errsz, "out of memory");
+		free(ov);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = registry_find(r, ov[i].address);
+
+		listed[e - r->entries] = 1;
+		e->added = ov[i].added;
+		e->removed = ov[i].removed;
+		e->drained = ov[i].drained;
+		e->weight_override = ov[i].weight;
+		if (ov[i].ejected && (!e->ejected || e->eject_until != ov[i].eject_until ||
+				      e->ejections != ov[i].ejections)) {
+			e->ejected = 1;
+			e->eject_until = ov[i].eject_until;
+			e->ejections = ov[i].ejections;
+			e->eject_generation = r->generation + 1;	/* the next commit's */
+			snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", ov[i].eject_reason);
+		} else if (!ov[i].ejected && e->ejected) {
+			e->ejected = 0;
+			e->eject_ended = now;
+		}
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct entry *e = &r->entries[i];
+
+		if (listed[i])
+			continue;
+		e->added = e->removed = e->drained = 0;
+		e->weight_override = 0;
+		if (e->ejected) {
+			e->ejected = 0;
+			e->eject_ended = now;
+		}
+	}
+	free(listed);
+	free(ov);
+	return 0;
+}
+
+/* ---- the merged view: the document and what is not written yet ------------ */
+
+/* The document a write would send: the one seen (or, when the ConfigMap
+ * does not exist, this replica's state), with every operation re-applied. */
+static json_t *merged(struct fleet *f)
+{
+	json_t *doc = f->doc && f->rv[0] ? json_deep_copy(f->doc) : NULL;
+
+	if (!doc) {
+		doc = json_object();
+		if (!doc || json_object_set_new(doc, "backends", state_backends(&f->d->reg)) == -1) {
+			json_decref(doc);
+			return NULL;
+		}
+	}
+	json_object_set_new(doc, "service", json_string(f->d->reg.service));
+	for (size_t i = 0; i < f->nops; i++)
+		if (fleet_apply_op(doc, &f->ops[i]) == -1) {
+			json_decref(doc);
+			return NULL;
+		}
+	return doc;
+}
+
+/* Applies the merged view to the registry and publishes what changed. */
+static void apply(struct fleet *f)
+{
+	json_t *doc;
+	char err[512];
+
+	if (!f->known || !f->rv[0] || !f->doc)
+		return;		/* nothing shared yet: the local state is the state */
+	doc = merged(f);
+	if (!doc || fleet_apply_document(&f->d->reg, doc, registry_clock(), err,
+					 sizeof(err)) == -1) {
+		log_error("shared state not applied", "configmap=%s error=\"%s\"", f->name,
+			  doc ? err : "out of memory");
+		json_decref(doc);
+		return;
+	}
+	json_decref(doc);
+	if (!discover_publish(f->d))
+		discover_save(f->d);	/* the fallback follows the shared state */
+}
+
+/* Takes an object the API holds now (a list, a watch event, a write's or a
+ * read's answer): its resourceVersion, and its document when valid. */
+static void take(struct fleet *f, json_t *obj)
+{
+	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							   "resourceVersion"));
+	const char *text = json_string_value(json_object_get(json_object_get(obj, "data"),
+							     FLEET_KEY));
+	json_error_t jerr;
+	json_t *doc = NULL, *rev;
+	char why[512] = "";
+	unsigned long long g;
+	size_t n;
+
+	snprintf(f->rv, sizeof(f->rv), "%s", rv ? rv : "");
+	f->known = 1;
+	f->create = 0;
+	if (!text)
+		snprintf(why, sizeof(why), "no \"%s\" key in its data", FLEET_KEY);
+	else if (!(doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr)))
+		snprintf(why, sizeof(why), "%s: %d:%d: not JSON: %s", FLEET_KEY, jerr.line,
+			 jerr.column, jerr.text);
+	else {
+		struct state_override *ov = state_parse(&f->d->reg, doc, 0, &g, &n, why, sizeof(why));
+
+		rev = json_object_get(doc, "revision");
+		if (ov && rev && (!json_is_integer(rev) || json_integer_value(rev) < 0)) {
+			snprintf(why, sizeof(why), "\"revision\" must be a non-negative integer");
+			free(ov);
+			ov = NULL;
+		}
+		free(ov);
+		if (!ov && !why[0])
+			snprintf(why, sizeof(why), "out of memory");
+	}
+	if (why[0]) {
+		if (strcmp(why, f->damaged) != 0)
+			log_error("shared state damaged: every replica keeps the last good one; the "
+				  "next change replaces it", "configmap=%s rv=%s error=\"%s\"", f->name,
+				  f->rv, why);
+		snprintf(f->damaged, sizeof(f->damaged), "%s", why);
+		json_decref(doc);
+		return;
+	}
+	f->damaged[0] = '\0';
+	json_decref(f->doc);
+	f->doc = doc;
+	f->revision = json_integer_value(json_object_get(doc, "revision"));
+}
+
+/* The "revision" of the object's document, -1 when it has none. */
+static long long document_revision(json_t *obj)
+{
+	const char *text = json_string_value(json_object_get(json_object_get(obj, "data"),
+							     FLEET_KEY));
+	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *rev = json_object_get(doc, "revision");
+	long long n = json_is_integer(rev) ? (long long)json_integer_value(rev) : -1;
+
+	json_decref(doc);
+	return n;
+}
+
+/* ---- reads and writes --------------------------------------------------------- */
+
+static void fail(struct fleet *f, const char *what, long status, json_t *body, const char *error)
+{
+	char msg[1200];
+
+	f->failures++;
+	f->inflight = 0;
+	if (status == 403)
+		snprintf(msg, sizeof(msg), "cannot %s configmaps %s in namespace %s: grant get, "
+			 "list, watch, create, update on it (HTTP 403: %s)", what, f->name,
+			 f->d->kube.namespace, kube_status_message(body));
+	else if (status)
+		snprintf(msg, sizeof(msg), "%s configmaps %s: HTTP %ld: %s", what, f->name, status,
+			 kube_status_message(body));
+	else
+		snprintf(msg, sizeof(msg), "%s configmaps %s: %s", what, f->name, error);
+	if (strcmp(msg, f->error) != 0)
+		log_error("shared state not written: keeping the changes and retrying",
+			  "error=\"%s\" pending=%zu", msg, f->nops);
+	snprintf(f->error, sizeof(f->error), "%s", msg);
+	f->backoff = f->backoff < FLEET_BACKOFF_FIRST ? FLEET_BACKOFF_FIRST : f->backoff * 2;
+	if (f->backoff > FLEET_BACKOFF_MAX)
+		f->backoff = FLEET_BACKOFF_MAX;
+	ev_timer_stop(f->d->loop, &f->retry);
+	ev_timer_set(&f->retry, kube_jitter(&f->d->kube, f->backoff, FLEET_BACKOFF_MAX), 0);
+	ev_timer_start(f->d->loop, &f->retry);
+}
+
+static void succeeded(struct fleet *f)
+{
+	if (f->error[0])
+		log_info("shared state written again", "configmap=%s pending=%zu", f->name, f->nops);
+	f->error[0] = '\0';
+	f->backoff = 0;
+}
+
+static void read_done(void *data, long status, json_t *body, const char *error)
+{
+	struct fleet *f = data;
+
+	f->call = NULL;
+	f->reread = status != 200 && status != 404;
+	if (status == 200) {
+		take(f, body);
+	} else if (status == 404) {
+		f->rv[0] = '\0';
+		f->known = 1;
+		f->create = 1;
+	} else {
+		fail(f, "get", status, body, error);
+		return;
+	}
+	succeeded(f);
+	apply(f);
+	kick(f);
+}
+
+static void reread(struct fleet *f)
+{
+	char path[1000];
+
+	snprintf(path, sizeof(path), "%s/%s", f->path, f->name);
+	f->call = kube_request(&f->d->kube, "GET", path, NULL, FLEET_TIMEOUT, read_done, f);
+	if (!f->call)
+		fail(f, "get", 0, NULL, "out of memory");
+}
+
+static void write_done(void *data, long status, json_t *body, const char *error)
+{
+	struct fleet *f = data;
+
+	f->call = NULL;
+	log_debug("shared state: written", "configmap=%s status=%ld error=\"%s\" ops=%zu",
+		  f->name, status, error, f->inflight);
+	if (status == 200 || status == 201) {
+		f->writes++;
+		memmove(f->ops, f->ops + f->inflight, (f->nops - f->inflight) * sizeof(*f->ops));
+		f->nops -= f->inflight;
+		f->inflight = 0;
+		/* the watch may have brought a later document already (one
+		 * written over this one): the answer is older then */
+		if (!f->doc || document_revision(body) >= f->revision)
+			take(f, body);
+		succeeded(f);
+		apply(f);
+		kick(f);
+		return;
+	}
+	f->inflight = 0;
+	if (status == 409) {
+		/* another replica wrote first (or created it): read, re-apply, write */
+		f->conflicts++;
+		log_debug("shared state: conflict, re-reading and re-applying", "configmap=%s "
+			  "pending=%zu", f->name, f->nops);
+		reread(f);
+		return;
+	}
+	if (status == 404) {
+		f->rv[0] = '\0';	/* deleted meanwhile: create it again */
+		f->create = 1;
+		kick(f);
+		return;
+	}
+	if (status == 422 || status == 400) {
+		/* refused as such (too large?): retrying the same cannot help; the
+		 * local state (and the state file) keeps the changes */
+		log_error("shared state refused by the API: these changes stay on this replica",
+			  "configmap=%s status=%ld error=\"%s\" dropped=%zu", f->name, status,
+			  kube_status_message(body), f->nops);
+		f->nops = 0;
+		f->create = 0;
+		return;
+	}
+	fail(f, f->rv[0] ? "update" : "create", status, body, error);
+}
+
+static json_t *object(struct fleet *f, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_t *obj;
+
+	if (!text)
+		return NULL;
+	obj = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:{s:s}}", "apiVersion", "v1", "kind",
+			"ConfigMap", "metadata", "name", f->name, "namespace", f->d->kube.namespace,
+			"labels", "app.kubernetes.io/name", "lb", "lb-discover/service", f->service,
+			"data", FLEET_KEY, text);
+	free(text);
+	if (obj && f->rv[0])
+		json_object_set_new(json_object_get(obj, "metadata"), "resourceVersion",
+				    json_string(f->rv));
+	return obj;
+}
+
+static void kick(struct fleet *f)
+{
+	json_t *doc, *obj;
+	char path[1000];
+
+	if (f->call || ev_is_active(&f->retry) || !f->known || f->reread || (!f->nops && !f->create))
+		return;
+	doc = merged(f);
+	if (doc)
+		json_object_set_new(doc, "revision", json_integer(f->revision + 1));
+	obj = doc ? object(f, doc) : NULL;
+	json_decref(doc);
+	if (!obj) {
+		fail(f, "write", 0, NULL, "out of memory");
+		return;
+	}
+	f->inflight = f->nops;
+	if (f->rv[0]) {
+		snprintf(path, sizeof(path), "%s/%s", f->path, f->name);
+		f->call = kube_request(&f->d->kube, "PUT", path, obj, FLEET_TIMEOUT, write_done, f);
+	} else {
+		f->call = kube_request(&f->d->kube, "POST", f->path, obj, FLEET_TIMEOUT, write_done,
+				       f);
+	}
+	json_decref(obj);
+	if (!f->call)
+		fail(f, "write", 0, NULL, "out of memory");
+}
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct fleet *f = w->data;
+	(void)loop;
+	(void)revents;
+
+	/* after a failed read, read again: the document may have moved on */
+	if (f->reread && !f->call) {
+		reread(f);
+		return;
+	}
+	kick(f);
+}
+
+/* The watch's view of the ConfigMap changed. */
+static void on_objects(void *data, json_t *objects)
+{
+	struct fleet *f = data;
+	json_t *obj = json_object_get(objects, f->name);
+	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							   "resourceVersion"));
+
+	if (!obj) {
+		if (f->known && !f->rv[0])
+			return;
+		log_info(f->known ? "shared state deleted: creating it again from this replica's "
+				    "state" : "no shared state yet: creating it from this replica's state",
+			 "configmap=%s namespace=%s", f->name, f->d->kube.namespace);
+		f->rv[0] = '\0';
+		f->known = 1;
+		f->create = 1;
+		kick(f);
+		return;
+	}
+	log_debug("shared state: watch event", "configmap=%s rv=%s seen=%s revision=%lld "
+		  "seen_revision=%lld", f->name, rv ? rv : "", f->rv, document_revision(obj),
+		  f->revision);
+	if (rv && strcmp(rv, f->rv) == 0)
+		return;		/* this replica's write, or seen already */
+	/* a watch may deliver an event older than a write's answer or a read:
+	 * documents only move forward, and one that seems to go back is read
+	 * again (an operator may have replaced it) */
+	if (f->known && f->doc && document_revision(obj) < f->revision) {
+		if (!f->call)
+			reread(f);
+		return;
+	}
+	if (!f->known)
+		log_info("shared state found: it replaces this replica's state file", "configmap=%s "
+			 "namespace=%s rv=%s", f->name, f->d->kube.namespace, rv ? rv : "");
+	take(f, obj);
+	apply(f);
+	kick(f);
+}
+
+struct fleet *fleet_start(struct discover *d, const char *service, double watch_timeout)
+{
+	struct fleet *f = calloc(1, sizeof(*f));
+	struct kube_watch_options wo = { 0 };
+	char query[600], grant[600];
+
+	if (!f)
+		return NULL;
+	f->d = d;
+	snprintf(f->service, sizeof(f->service), "%s", service);
+	snprintf(f->name, sizeof(f->name), "lb-state-%s", service);
+	snprintf(f->path, sizeof(f->path), "/api/v1/namespaces/%s/configmaps", d->kube.namespace);
+	snprintf(query, sizeof(query), "fieldSelector=metadata.name%%3D%s", f->name);
+	snprintf(grant, sizeof(grant), "get/list/watch on configmaps %s", f->name);
+	ev_init(&f->retry, on_retry);
+	f->retry.data = f;
+	wo.what = "configmaps";
+	wo.path = f->path;
+	wo.query = query;
+	wo.grant = grant;
+	wo.timeout = watch_timeout;
+	f->watch = kube_watch_start(&d->kube, &wo, on_objects, f);
+	if (!f->watch) {
+		free(f);
+		return NULL;
+	}
+	log_info("shared state", "configmap=%s namespace=%s", f->name, d->kube.namespace);
+	return f;
+}
+
+void fleet_stop(struct fleet *f)
+{
+	if (!f)
+		return;
+	if (f->nops)
+		log_warn("stopping with shared-state changes not written: the state file keeps them",
+			 "configmap=%s pending=%zu", f->name, f->nops);
+	ev_timer_stop(f->d->loop, &f->retry);
+	kube_cancel(&f->d->kube, f->call);
+	kube_watch_stop(f->watch);
+	json_decref(f->doc);
+	free(f->ops);
+	free(f);
+}
+
+void fleet_record(struct fleet *f, const struct fleet_op *op)
+{
+	if (!f)
+		return;
+	if (f->nops == FLEET_OPS_MAX) {
+		static struct log_limit full;
+
+		if (log_every(&full, ev_now(f->d->loop), 10))
+			log_warn("shared-state changes kept for the API at most: the oldest goes",
+				 "configmap=%s max=%d", f->name, FLEET_OPS_MAX);
+		if (f->inflight)
+			return;		/* it is being written: keep the order */
+		memmove(f->ops, f->ops + 1, (f->nops - 1) * sizeof(*f->ops));
+		f->nops--;
+	}
+	if (f->nops == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct fleet_op *grown = realloc(f->ops, cap * sizeof(*grown));
+
+		if (!grown) {
+			log_error("shared-state change not recorded: out of memory", "address=%s",
+				  op->address);
+			return;
+		}
+		f->ops = grown;
+		f->cap = cap;
+	}
+	f->ops[f->nops++] = *op;
+	kick(f);
+}
+
+void fleet_command(struct fleet *f, const char *command, const char *address, int weight)
+{
+	static const struct {
+		const char *command;
+		enum fleet_verb verb;
+	} verbs[] = {
+		{ "drain", FLEET_DRAIN }, { "undrain", FLEET_UNDRAIN }, { "add", FLEET_ADD },
+		{ "remove", FLEET_REMOVE }, { "weight", FLEET_WEIGHT }, { "uneject", FLEET_UNEJECT },
+	};
+	struct fleet_op op;
+
+	for (size_t i = 0; f && i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verbs[i].command, command) != 0)
+			continue;
+		memset(&op, 0, sizeof(op));
+		op.verb = verbs[i].verb;
+		op.weight = weight;
+		snprintf(op.address, sizeof(op.address), "%s", address);
+		fleet_record(f, &op);
+		return;
+	}
+}
+
+json_t *fleet_json(const struct fleet *f)
+{
+	return json_pack("{s:s,s:s,s:s?,s:I,s:b,s:i,s:s?,s:s?,s:I,s:I,s:I}", "configmap", f->name,
+			 "namespace", f->d->kube.namespace, "resource_version",
+			 f->rv[0] ? f->rv : NULL, "revision", (json_int_t)f->revision, "synced",
+			 f->known && !f->nops && !f->create && !f->damaged[0], "pending",
+			 (int)f->nops, "error", f->error[0] ? f->error : kube_watch_error(f->watch)[0]
+			 ? kube_watch_error(f->watch) : NULL, "damaged",
+			 f->damaged[0] ? f->damaged : NULL, "writes", (json_int_t)f->writes,
+			 "conflicts", (json_int_t)f->conflicts, "failures", (json_int_t)f->failures);
+}

@@ -1,0 +1,484 @@
+/* replicas: the lb-discover replicas of a service, through their Leases
+ * (see replicas.h). */
+#include "replicas.h"
+
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "kube_watch.h"
+#include "log.h"
+#include "proxies.h"
+
+#define REPLICAS_TIMEOUT 5.0		/* seconds a Lease write may take */
+#define REPLICAS_SOON 0.05		/* seconds from a change to its write, coalescing */
+#define REPLICAS_PROXIES_SHOWN 64	/* proxies listed in a Lease, at most */
+
+/* What this replica knows of another, from its Lease. */
+struct peer {
+	char name[254];			/* the Lease's */
+	int live;
+	unsigned proxies;
+};
+
+struct replicas {
+	struct discover *d;
+	char service[254];
+	char pod[254];
+	char pod_uid[128];
+	char name[520];			/* lb-SERVICE-POD */
+	char path[600];			/* .../namespaces/NS/leases */
+	long duration;
+	char acquired[40];		/* acquireTime */
+	struct kube_watch *watch;
+	json_t *leases;			/* the watch's, name -> Lease (borrowed) */
+	struct kube_call *call;
+	int created;			/* the Lease exists (a PUT, not a POST) */
+	char *written;			/* the report last written */
+	double last_write;		/* ev_now of it */
+	int dirty;
+	ev_timer soon;			/* a change, written shortly */
+	ev_timer tick;			/* renews, and tells expired Leases */
+	struct peer *peers;
+	size_t npeers;
+	char error[1200];
+};
+
+static void write_lease(struct replicas *r);
+
+/* ---- time ---------------------------------------------------------------------- */
+
+static void microtime(double t, char *out, size_t size)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	char date[32];
+
+	gmtime_r(&s, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, size, "%s.%06ldZ", date, (long)((t - (double)s) * 1e6));
+}
+
+/* "2026-12-01T23:20:20.123456Z" (or without the fraction) in seconds, or -1. */
+static double parse_time(const char *text)
+{
+	struct tm tm;
+	const char *rest;
+	double frac = 0;
+
+	if (!text)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!rest)
+		return -1;
+	if (*rest == '.') {
+		char *end;
+
+		frac = strtod(rest, &end);
+		rest = end;
+	}
+	if (strcmp(rest, "Z") != 0)
+		return -1;
+	return (double)timegm(&tm) + frac;
+}
+
+/* ---- what this replica reports ------------------------------------------------ */
+
+/* This replica's report: its generation, whether every proxy applied it,
+ * its proxies, and what they still send to each draining backend (-1: not
+ * every proxy applied the drain). A new reference. */
+static json_t *report(struct replicas *r)
+{
+	struct discover *d = r->d;
+	json_t *doc = json_object(), *list = json_array(), *draining = json_object();
+	int synced = proxies_settled(d), n;
+
+	for (size_t p = 0; p < d->nproxies; p++) {
+		const struct bus_set *rep = &d->proxies[p].report;
+
+		if (rep->generation != d->reg.generation)
+			synced = 0;
+		if (p < REPLICAS_PROXIES_SHOWN)
+			json_array_append_new(list, json_pack("{s:i,s:I,s:b}", "pid", rep->pid,
+					      "generation", (json_int_t)rep->generation, "stale",
+					      rep->stale));
+	}
+	for (size_t i = 0; i < d->reg.n; i++) {
+		const struct entry *e = &d->reg.entries[i];
+
+		if (e->drained && registry_published(e))
+			json_object_set_new(draining, e->address, json_integer(command_in_flight_here(
+					    d, e->address, d->reg.generation, &n)));
+	}
+	json_object_set_new(doc, "pid", json_integer(getpid()));
+	json_object_set_new(doc, "generation", json_integer((json_int_t)d->reg.generation));
+	json_object_set_new(doc, "synced", json_boolean(synced));
+	json_object_set_new(doc, "proxy_count", json_integer((json_int_t)d->nproxies));
+	json_object_set_new(doc, "proxies", list);
+	json_object_set_new(doc, "draining", draining);
+	return doc;
+}
+
+/* ---- the Lease ---------------------------------------------------------------- */
+
+static json_t *lease(struct replicas *r, const char *annotation, int holding)
+{
+	char renewed[40];
+	json_t *obj;
+
+	microtime(registry_clock(), renewed, sizeof(renewed));
+	if (!r->acquired[0])
+		snprintf(r->acquired, sizeof(r->acquired), "%s", renewed);
+	obj = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s},s:{s:s}},s:{s:s,s:I,s:s,s:s}}",
+			"apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
+			r->name, "namespace", r->d->kube.namespace, "labels",
+			"app.kubernetes.io/name", "lb", REPLICAS_LABEL, r->service, "annotations",
+			REPLICAS_ANNOTATION, annotation, "spec", "holderIdentity",
+			holding ? r->pod : "", "leaseDurationSeconds", (json_int_t)r->duration,
+			"acquireTime", r->acquired, "renewTime", renewed);
+	if (obj && r->pod_uid[0])
+		json_object_set_new(json_object_get(obj, "metadata"), "ownerReferences",
+				    json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1", "kind", "Pod",
+					      "name", r->pod, "uid", r->pod_uid));
+	return obj;
+}
+
+static void lease_error(struct replicas *r, long status, json_t *body, const char *error)
+{
+	char msg[1200];
+
+	if (status == 403)
+		snprintf(msg, sizeof(msg), "cannot write leases %s in namespace %s: grant create, "
+			 "update on coordination.k8s.io leases (HTTP 403: %s)", r->name,
+			 r->d->kube.namespace, kube_status_message(body));
+	else if (status)
+		snprintf(msg, sizeof(msg), "lease %s: HTTP %ld: %s", r->name, status,
+			 kube_status_message(body));
+	else
+		snprintf(msg, sizeof(msg), "lease %s: %s", r->name, error);
+	if (strcmp(msg, r->error) != 0)
+		log_error("lease not renewed: the other replicas will take this one for gone "
+			  "when it expires", "error=\"%s\"", msg);
+	snprintf(r->error, sizeof(r->error), "%s", msg);
+}
+
+static void write_done(void *data, long status, json_t *body, const char *error)
+{
+	struct replicas *r = data;
+
+	r->call = NULL;
+	if (status == 404 && r->created) {
+		r->created = 0;		/* deleted: create it again */
+		write_lease(r);
+		return;
+	}
+	if (status == 409 && !r->created) {
+		r->created = 1;		/* this pod's Lease from before a restart */
+		write_lease(r);
+		return;
+	}
+	if (status != 200 && status != 201) {
+		free(r->written);
+		r->written = NULL;	/* write it again at the next tick */
+		lease_error(r, status, body, error);
+		return;
+	}
+	if (r->error[0])
+		log_info("lease renewed again", "lease=%s", r->name);
+	r->error[0] = '\0';
+	r->created = 1;
+	if (r->dirty && !ev_is_active(&r->soon))
+		ev_timer_start(r->d->loop, &r->soon);
+}
+
+static void write_lease(struct replicas *r)
+{
+	json_t *rep = report(r), *obj;
+	char *text = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+	char path[1200];
+
+	json_decref(rep);
+	obj = text ? lease(r, text, 1) : NULL;
+	if (!obj) {
+		free(text);
+		return;
+	}
+	free(r->written);
+	r->written = text;
+	r->dirty = 0;
+	r->last_write = ev_now(r->d->loop);
+	if (r->created) {
+		snprintf(path, sizeof(path), "%s/%s", r->path, r->name);
+		r->call = kube_request(&r->d->kube, "PUT", path, obj, REPLICAS_TIMEOUT, write_done, r);
+	} else {
+		r->call = kube_request(&r->d->kube, "POST", r->path, obj, REPLICAS_TIMEOUT,
+				       write_done, r);
+	}
+	json_decref(obj);
+}
+
+/* Writes the Lease when the report changed or the renewal is due. */
+static void maybe_write(struct replicas *r)
+{
+	json_t *rep;
+	char *text;
+	int changed;
+
+	if (r->call) {
+		r->dirty = 1;	/* written once this write is answered */
+		return;
+	}
+	rep = report(r);
+	text = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(rep);
+	changed = !text || !r->written || strcmp(text, r->written) != 0;
+	free(text);
+	if (changed || ev_now(r->d->loop) - r->last_write >= (double)r->duration / 3)
+		write_lease(r);
+}
+
+static void on_soon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	maybe_write(w->data);
+}
+
+void replicas_changed(struct replicas *r)
+{
+	if (!r)
+		return;
+	r->dirty = 1;
+	if (!ev_is_active(&r->soon) && !r->call)
+		ev_timer_start(r->d->loop, &r->soon);
+}
+
+/* ---- the others ---------------------------------------------------------------- */
+
+/* 1 when the Lease is held and not expired at wall clock `now`. */
+static int lease_live(json_t *l, double now)
+{
+	json_t *spec = json_object_get(l, "spec");
+	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
+	double renewed = parse_time(json_string_value(json_object_get(spec, "renewTime")));
+	json_int_t duration = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
+
+	return holder && *holder && renewed > 0 && duration > 0 && now < renewed + (double)duration;
+}
+
+/* The report a Lease carries, parsed (a new reference), or NULL. */
+static json_t *lease_report(json_t *l)
+{
+	const char *text = json_string_value(json_object_get(json_object_get(json_object_get(l,
+					"metadata"), "annotations"), REPLICAS_ANNOTATION));
+	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+
+	if (doc && !json_is_object(doc)) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* Re-reads who is live; logs who came and went; publishes when the
+ * fleet's proxy count changed (every proxy's share of a rate limit). */
+static void refresh(struct replicas *r)
+{
+	double now = registry_clock();
+	unsigned before = replicas_proxies(r);
+	struct peer *peers = calloc(json_object_size(r->leases) + 1, sizeof(*peers));
+	size_t n = 0;
+	const char *name;
+	json_t *l;
+
+	if (!peers)
+		return;
+	json_object_foreach(r->leases, name, l) {
+		json_t *rep;
+		int was = -1;
+
+		if (strcmp(name, r->name) == 0)
+			continue;
+		snprintf(peers[n].name, sizeof(peers[n].name), "%s", name);
+		peers[n].live = lease_live(l, now);
+		rep = lease_report(l);
+		peers[n].proxies = (unsigned)json_integer_value(json_object_get(rep, "proxy_count"));
+		json_decref(rep);
+		for (size_t i = 0; i < r->npeers; i++)
+			if (strcmp(r->peers[i].name, name) == 0)
+				was = r->peers[i].live;
+		if (peers[n].live && was != 1)
+			log_info("replica joined", "lease=%s proxies=%u", name, peers[n].proxies);
+		else if (!peers[n].live && was == 1)
+			log_warn("replica gone: its lease expired or was released", "lease=%s", name);
+		n++;
+	}
+	free(r->peers);
+	r->peers = peers;
+	r->npeers = n;
+	if (replicas_proxies(r) != before)
+		discover_publish(r->d);
+}
+
+static void on_leases(void *data, json_t *objects)
+{
+	struct replicas *r = data;
+
+	r->leases = objects;
+	refresh(r);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct replicas *r = w->data;
+	(void)loop;
+	(void)revents;
+
+	if (r->leases)
+		refresh(r);
+	maybe_write(r);
+}
+
+unsigned replicas_proxies(const struct replicas *r)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; r && i < r->npeers; i++)
+		if (r->peers[i].live)
+			n += r->peers[i].proxies;
+	return n;
+}
+
+long replicas_in_flight(const struct replicas *r, const char *address, int *proxies)
+{
+	double now = registry_clock();
+	long total = 0;
+	const char *name;
+	json_t *l;
+
+	*proxies = 0;
+	if (!r || !r->leases)
+		return r ? -1 : 0;
+	json_object_foreach(r->leases, name, l) {
+		json_t *rep, *n;
+		long v;
+
+		if (strcmp(name, r->name) == 0 || !lease_live(l, now))
+			continue;
+		rep = lease_report(l);
+		n = json_object_get(json_object_get(rep, "draining"), address);
+		v = json_is_integer(n) ? (long)json_integer_value(n) : -1;
+		*proxies += (int)json_integer_value(json_object_get(rep, "proxy_count"));
+		json_decref(rep);
+		if (v < 0 || total == -1)
+			total = -1;
+		else
+			total += v;
+	}
+	return total;
+}
+
+json_t *replicas_json(const struct replicas *r)
+{
+	json_t *list = json_array(), *self = report((struct replicas *)r), *l;
+	double now = registry_clock();
+	const char *name;
+
+	json_object_set_new(self, "lease", json_string(r->name));
+	json_object_set_new(self, "pod", json_string(r->pod));
+	json_object_set_new(self, "self", json_true());
+	json_object_set_new(self, "state", json_string(r->error[0] ? "unrenewed" : "live"));
+	json_object_set_new(self, "renewed_ago", json_real(ev_now(r->d->loop) - r->last_write));
+	json_array_append_new(list, self);
+	json_object_foreach(r->leases, name, l) {
+		json_t *spec = json_object_get(l, "spec"), *rep;
+		const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
+		double renewed = parse_time(json_string_value(json_object_get(spec, "renewTime")));
+
+		if (strcmp(name, r->name) == 0)
+			continue;
+		rep = lease_report(l);
+		if (!rep)
+			rep = json_object();
+		json_object_set_new(rep, "lease", json_string(name));
+		json_object_set_new(rep, "pod", json_string(holder && *holder ? holder : ""));
+		json_object_set_new(rep, "self", json_false());
+		json_object_set_new(rep, "state", json_string(lease_live(l, now) ? "live"
+					: holder && *holder ? "gone" : "stopped"));
+		json_object_set_new(rep, "renewed_ago", renewed > 0 ? json_real(now - renewed)
+								     : json_null());
+		json_array_append_new(list, rep);
+	}
+	return list;
+}
+
+struct replicas *replicas_start(struct discover *d, const struct replicas_options *o)
+{
+	struct replicas *r = calloc(1, sizeof(*r));
+	struct kube_watch_options wo = { 0 };
+	char query[600], *esc;
+
+	if (!r || !(esc = curl_easy_escape(NULL, o->service, 0))) {
+		free(r);
+		return NULL;
+	}
+	r->d = d;
+	r->duration = o->lease_duration;
+	snprintf(r->service, sizeof(r->service), "%s", o->service);
+	snprintf(r->pod, sizeof(r->pod), "%s", o->pod);
+	snprintf(r->pod_uid, sizeof(r->pod_uid), "%s", o->pod_uid ? o->pod_uid : "");
+	snprintf(r->name, sizeof(r->name), "lb-%s-%s", o->service, o->pod);
+	snprintf(r->path, sizeof(r->path), "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
+		 d->kube.namespace);
+	snprintf(query, sizeof(query), "labelSelector=%s%%3D%s", "lb-discover%2Fservice", esc);
+	curl_free(esc);
+	ev_timer_init(&r->soon, on_soon, REPLICAS_SOON, 0);
+	r->soon.data = r;
+	ev_timer_init(&r->tick, on_tick, (double)r->duration / 3, (double)r->duration / 3);
+	r->tick.data = r;
+	wo.what = "leases";
+	wo.path = r->path;
+	wo.query = query;
+	wo.grant = "get/list/watch on coordination.k8s.io leases";
+	wo.timeout = o->watch_timeout;
+	r->watch = kube_watch_start(&d->kube, &wo, on_leases, r);
+	if (!r->watch) {
+		free(r);
+		return NULL;
+	}
+	ev_timer_start(d->loop, &r->tick);
+	write_lease(r);
+	log_info("replica", "lease=%s namespace=%s duration=%ld", r->name, d->kube.namespace,
+		 r->duration);
+	return r;
+}
+
+void replicas_stop(struct replicas *r)
+{
+	char path[1200], err[256];
+	json_t *obj;
+
+	if (!r)
+		return;
+	ev_timer_stop(r->d->loop, &r->soon);
+	ev_timer_stop(r->d->loop, &r->tick);
+	kube_cancel(&r->d->kube, r->call);
+	kube_watch_stop(r->watch);
+	/* as client-go's ReleaseOnCancel: the holder cleared, the others stop
+	 * waiting for this replica now rather than when the Lease expires */
+	obj = r->created ? lease(r, "{}", 0) : NULL;
+	snprintf(path, sizeof(path), "%s/%s", r->path, r->name);
+	if (obj && kube_request_sync(&r->d->kube, "PUT", path, obj, 2.0, err, sizeof(err)) / 100 != 2)
+		log_warn("lease not released: the other replicas wait for it to expire", "lease=%s",
+			 r->name);
+	json_decref(obj);
+	free(r->written);
+	free(r->peers);
+	free(r);
+}

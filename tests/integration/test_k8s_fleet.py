@@ -1,0 +1,281 @@
+"""One fleet across pods (issue 17): two lb-discover replicas, each with its
+own bus and proxy as in two lb pods, against one API simulator. The
+operator's overrides and the fleet's ejections go through the ConfigMap
+lb-state-backend (optimistic concurrency on its resourceVersion); each
+replica keeps a Lease lb-backend-POD that says what its proxies applied."""
+import json
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import SLOW, Proxy, binary, ctl, ctl_json, request_in_flight, served_by, wait_for
+from test_k8s import NS, pods, sim  # noqa: F401 (fixtures)
+
+LEASE = 2           # seconds: a killed replica is gone within this (plus a renewal)
+REPORT = "0.05"     # the proxies' report interval
+
+
+class Replica:
+    def __init__(self, name, rundir, discover, proxy):
+        self.name, self.rundir, self.discover, self.proxy = name, rundir, discover, proxy
+
+    def status(self):
+        return ctl_json(self.rundir, "status")
+
+    def row(self, addr):
+        return {b["address"]: b for b in self.status()["backends"]}[addr]
+
+    def replicas(self):
+        return {r["pod"] or r["lease"]: r for r in self.status()["replicas"]}
+
+    def proxy_state(self, addr):
+        return {b["address"]: b for b in self.proxy.admin("/info")[1]["backends"]}[addr]
+
+
+@pytest.fixture
+def fleet(procs, sim, pods):
+    """fleet(n_pods, *discover_flags) -> (replica a, replica b, backend ips, port),
+    both replicas serving and each seeing the other's Lease."""
+    dirs = []
+
+    def start(n=2, *flags, proxies=True, names=("lb-a", "lb-b")):
+        ips, port = pods(n) if n else ([], 0)
+        if n:
+            sim.set_service(NS, "backend", ready=ips, port=port)
+        out = []
+        for name in names:
+            d = tempfile.mkdtemp(prefix="lb-rt-", dir="/tmp")
+            dirs.append(d)
+            p = procs([binary("lb-discover"), "--runtime-dir", d, "--kubernetes", "backend",
+                       "--namespace", NS, "--api-server", sim.url, "--port", "http",
+                       "--no-health-check", "--pod-name", name, "--lease-duration", str(LEASE),
+                       "--heartbeat", "0.2", *flags])
+            p.wait_log(r"INFO publishing ")
+            px = None
+            if proxies:
+                px = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin",
+                            "127.0.0.1:0", "--runtime-dir", d, "--access-log", "off",
+                            "--report-interval", REPORT])
+                admin = px.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
+                m = px.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
+                px = Proxy(px, int(m.group(1)), int(admin.group(1)))
+            out.append(Replica(name, d, p, px))
+        a, b = out
+        for r in out:
+            wait_for(f"{r.name} sees both replicas live",
+                     lambda: [x["state"] for x in r.status()["replicas"]] == ["live", "live"])
+            wait_for(f"{r.name}'s shared state synced",
+                     lambda: r.status()["shared_state"]["synced"])
+        return a, b, ips, port
+    yield start
+    for d in dirs:
+        subprocess.run(["rm", "-rf", d])
+
+
+def shared_doc(sim):
+    cm = sim.configmaps.objects[(NS, "lb-state-backend")]
+    return json.loads(cm["data"]["state.json"])
+
+
+def test_drain_on_one_replica_reaches_both_and_wait_waits_for_both(fleet, sim):
+    """A drain issued on replica a stops new requests on b's proxy too, and
+    `drain --wait` on a returns only once b's in-flight request is done."""
+    a, b, ips, port = fleet(2)
+    slow = f"{ips[0]}:{port}"
+    for r in (a, b):
+        wait_for("both backends up on the proxy",
+                 lambda: len(r.proxy.admin("/info")[1]["backends"]) == 2)
+        wait_for(f"{r.name} settled", lambda: r.status()["proxies_settled"], timeout=10)
+    subprocess.run(["curl", "-s", "-X", "POST", f"http://{slow}/fault", "-d",
+                    '{"delayMs":2000}'], check=True, capture_output=True)
+    while b.proxy.admin("/debug/next-backend")[1]["backend"] != slow:
+        b.proxy.request("GET", "/")
+    t = request_in_flight(b.proxy, "/slow", backend=slow)
+    waiter = subprocess.Popen([binary("lb-ctl"), "--runtime-dir", a.rundir, "drain", slow,
+                               "--wait", "--timeout", str(20 * SLOW)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for r in (a, b):
+        wait_for(f"{r.name}'s proxy drains it",
+                 lambda: r.proxy_state(slow)["state"] == "draining")
+    # b's proxy sends nothing new there (the one in flight stays)
+    seen = {served_by(b.proxy.request("GET", "/")[1]) for _ in range(8)}
+    assert "pod-1" not in seen, seen
+    wait_for("a counts b's request in flight",
+             lambda: ctl_json(a.rundir, "in-flight", slow)["in_flight"] == 1)
+    assert waiter.poll() is None, waiter.communicate()
+    t.join()
+    assert t.response[0] == 200
+    out, err = waiter.communicate(timeout=20 * SLOW)
+    assert waiter.returncode == 0, err
+    assert f"{slow} drained on 2 proxies" in err, err
+    assert next(i for i in shared_doc(sim)["backends"] if i["address"] == slow)["drained"]
+
+
+def test_racing_weight_changes_on_both_replicas_all_land(fleet, sim):
+    """100 weight changes, 50 on each replica from 4 clients each at once:
+    every one lands in the ConfigMap and on both replicas (conflicts are
+    re-read and re-applied, none lost)."""
+    ips = [f"127.0.1.{i}" for i in range(1, 101)]
+    sim.set_service(NS, "backend", ready=ips, port=9)
+    a, b, _, _ = fleet(0, proxies=False)
+    wait_for("100 backends on both", lambda: all(len(r.status()["backends"]) == 100
+                                                  for r in (a, b)))
+    want = {f"{ip}:9": 2 + i % 7 for i, ip in enumerate(ips)}
+    addrs = list(want)
+    jobs = [(a if i % 2 == 0 else b, addr) for i, addr in enumerate(addrs)]
+    errors = []
+
+    def client(k):
+        for n, (r, addr) in enumerate(jobs):
+            if n % 8 == k:
+                code, _, err = ctl(r.rundir, "weight", addr, str(want[addr]))
+                if code != 0:
+                    errors.append(err)
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+
+    def weights(r):
+        return {x["address"]: x["weight"] for x in r.status()["backends"]}
+    wait_for("every weight on a and b", lambda: weights(a) == want and weights(b) == want,
+             timeout=20)
+    doc = shared_doc(sim)
+    assert {x["address"]: x["weight"] for x in doc["backends"]} == want
+    conflicts = sum(r.status()["shared_state"]["conflicts"] for r in (a, b))
+    print(f"100 racing weight changes: {conflicts} conflicts re-read and re-applied, "
+          f"revision {doc['revision']}")
+    assert conflicts > 0, "the two replicas never raced: the test proves nothing"
+    for r in (a, b):
+        wait_for(f"{r.name} has nothing left to write",
+                 lambda: r.status()["shared_state"]["synced"])
+
+
+def test_an_ejection_found_by_one_replica_is_applied_by_the_other(fleet):
+    a, b, ips, port = fleet(2, "--eject-5xx", "3")
+    bad = f"{ips[0]}:{port}"
+    subprocess.run(["curl", "-s", "-X", "POST", f"http://{bad}/fault", "-d",
+                    '{"errorRate":1}'], check=True, capture_output=True)
+    for _ in range(50):
+        a.proxy.request("GET", "/")
+        if a.proxy_state(bad)["breaker"]["state"] == "open":
+            break
+    wait_for("b ejects it (its replica read the ConfigMap)",
+             lambda: b.row(bad).get("ejection") is not None)
+    wait_for("b's proxy's breaker opens",
+             lambda: b.proxy_state(bad)["breaker"]["state"] == "open")
+    assert "outlier" in b.row(bad)["ejection"]["reason"]
+    got = [b.proxy.request("GET", "/")[0] for _ in range(10)]
+    assert all(s == 200 for s in got), got
+    # uneject on b ends it on a as well
+    code, _, err = ctl(b.rundir, "uneject", bad)
+    assert code == 0, err
+    wait_for("a's proxy closes it",
+             lambda: a.proxy_state(bad)["breaker"]["state"] == "closed")
+    assert "ejection" not in a.row(bad)
+
+
+def test_a_killed_replica_expires_and_is_not_waited_for(fleet):
+    a, b, ips, port = fleet(2)
+    wait_for("the fleet's proxies counted", lambda: a.status()["fleet_proxies"] == 2)
+    b.discover.kill()
+    t0 = time.time()
+    wait_for("a shows b gone", lambda: a.replicas()["lb-b"]["state"] == "gone",
+             timeout=LEASE * 3)
+    took = time.time() - t0
+    assert took <= LEASE + 1.5 * SLOW, took
+    assert a.status()["fleet_proxies"] == 1      # the rate limit's divisor follows
+    code, out, _ = ctl(a.rundir, "status")
+    assert "lb-b" in out and "gone" in out, out
+    wait_for("a settled", lambda: a.status()["proxies_settled"], timeout=10)
+    code, _, err = ctl(a.rundir, "drain", f"{ips[1]}:{port}", "--wait", "--timeout",
+                       str(5 * SLOW))
+    assert code == 0, err
+    assert "drained on 1 proxy" in err, err
+
+
+def test_a_stopped_replica_releases_its_lease(fleet):
+    a, b, _, _ = fleet(2, proxies=False)
+    b.discover.stop()
+    wait_for("a shows b stopped at once",
+             lambda: a.replicas().get("lb-b", {}).get("state") == "stopped"
+             or any(r["state"] == "stopped" for r in a.status()["replicas"]),
+             timeout=LEASE / 2)
+
+
+def test_api_down_keeps_serving_and_resyncs(fleet, sim):
+    a, b, ips, port = fleet(2)
+    x = f"{ips[1]}:{port}"
+    for r in (a, b):
+        wait_for("both up", lambda: len(r.proxy.admin("/info")[1]["backends"]) == 2)
+    sim.stop()
+    for r in (a, b):
+        assert all(r.proxy.request("GET", "/")[0] == 200 for _ in range(4))
+    code, _, err = ctl(a.rundir, "drain", x)
+    assert code == 0, err
+    wait_for("a's proxy drains it at once",
+             lambda: a.proxy_state(x)["state"] == "draining")
+    st = a.status()["shared_state"]
+    assert not st["synced"] and st["pending"] == 1, st
+    assert b.proxy_state(x)["state"] == "up"     # b cannot know yet
+    assert all(r.proxy.request("GET", "/")[0] == 200 for r in (a, b) for _ in range(4))
+    sim.start()
+    wait_for("b's proxy drains it after the API is back",
+             lambda: b.proxy_state(x)["state"] == "draining", timeout=40)
+    wait_for("a's change written", lambda: a.status()["shared_state"]["synced"], timeout=10)
+    assert next(i for i in shared_doc(sim)["backends"] if i["address"] == x)["drained"]
+
+
+def test_the_configmap_wins_over_a_replica_state_file(sim, pods, discover, rundir):
+    """A replica starts from its state file (a drain) while the ConfigMap
+    holds another state (a weight): once it reads the ConfigMap, that is its
+    state; and the state file follows it."""
+    ips, port = pods(2)
+    sim.set_service(NS, "backend", ready=ips, port=port)
+    x, y = f"{ips[0]}:{port}", f"{ips[1]}:{port}"
+    with open(f"{rundir}/discover-backend.json", "w") as f:
+        json.dump({"service": "backend", "generation": 3,
+                   "backends": [{"address": x, "drained": True}]}, f)
+    with sim.lock:
+        sim.configmaps.put({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "lb-state-backend", "namespace": NS},
+                            "data": {"state.json": json.dumps({
+                                "service": "backend", "revision": 7,
+                                "backends": [{"address": y, "weight": 5}]})}})
+    discover("--kubernetes", "backend", "--namespace", NS, "--api-server", sim.url, "--port",
+             "http", "--no-health-check", "--pod-name", "lb-a")
+
+    def rows():
+        return {r["address"]: (r["state"], r["weight"]) for r in ctl_json(rundir, "status")["backends"]}
+    wait_for("the ConfigMap's state", lambda: rows() == {x: ("up", 1), y: ("up", 5)})
+    wait_for("the state file follows", lambda: json.load(open(
+        f"{rundir}/discover-backend.json"))["backends"] == [
+            {"address": y, "added": False, "removed": False, "drained": False, "weight": 5}])
+
+
+def test_a_damaged_shared_state_is_logged_and_the_last_good_one_kept(fleet, sim):
+    a, b, ips, port = fleet(2, proxies=False)
+    x = f"{ips[0]}:{port}"
+    code, _, err = ctl(a.rundir, "weight", x, "4")
+    assert code == 0, err
+    wait_for("b applies it", lambda: b.row(x)["weight"] == 4)
+    cm = json.loads(json.dumps(sim.configmaps.objects[(NS, "lb-state-backend")]))
+    cm["data"]["state.json"] = '{"service": "backend", "backends": [{"address": 7}]}'
+    del cm["metadata"]["resourceVersion"]
+    with sim.lock:
+        sim.configmaps.put(cm)
+    for r in (a, b):
+        r.discover.wait_log(r"shared state damaged.*backends\[0\]\.address must be an "
+                            r"IP:PORT string")
+        assert r.row(x)["weight"] == 4
+        assert "address must be" in r.status()["shared_state"]["damaged"]
+    # the next change replaces it
+    code, _, err = ctl(b.rundir, "drain", x)
+    assert code == 0, err
+    wait_for("a applies the repaired one", lambda: a.row(x)["state"] == "draining")
+    assert a.row(x)["weight"] == 4
