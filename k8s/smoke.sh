@@ -47,7 +47,8 @@ victim=$(kubectl "${ns[@]}" get pods -l app=backend -o jsonpath='{.items[0].meta
 kubectl "${ns[@]}" delete pod "$victim" --wait=false
 wait
 sort /tmp/lb-smoke-codes | uniq -c
-! grep -qv '^200$' /tmp/lb-smoke-codes
+# (a bare `! grep` would not stop the script: set -e ignores a negated command)
+if grep -qv '^200$' /tmp/lb-smoke-codes; then echo "smoke: a request failed" >&2; exit 1; fi
 echo "== HTTPS through lb-tls's NodePort (the lb-tls Secret's certificate)"
 curl -skf "${TLS_URL:-https://localhost:8443}/" | grep -o '"podName":"[^"]*"'
 
