@@ -166,11 +166,12 @@ BREAKAGES = [
      '    verbs: ["get", "list", "watch", "patch"]',
      'lb.yaml: Deployment lb/lb-discover: ServiceAccount lb cannot update core configmaps '
      '"lb-state-backend-service" (Role lb-discover in lb.yaml)'),
-    ("lb.yaml", '    resourceNames: ["lb-state-backend-service"]', '    resourceNames: ["lb-state-web"]',
+    ("lb.yaml", '    resourceNames: ["lb-state-backend-service"]',
+     '    resourceNames: ["lb-state-web"]',
      'cannot get/list/watch/update core configmaps "lb-state-backend-service"'),
-    ("lb.yaml", '    resourceNames: ["lb-state-backend-service"]', '    resourceNames: ["lb-state-web"]',
-     'RBAC grants more than lb-discover needs ({"apiGroups":[""],"resources":["configmaps"],'
-     '"resourceNames":["lb-state-web"]'),
+    ("lb.yaml", '    resourceNames: ["lb-state-backend-service"]',
+     '    resourceNames: ["lb-state-web"]', 'RBAC grants more than lb-discover needs '
+     '({"apiGroups":[""],"resources":["configmaps"],"resourceNames":["lb-state-web"]'),
     # a create carries no name: a rule with resourceNames never authorizes it
     ("lb.yaml", '    verbs: ["create"]', '    resourceNames: ["lb-state-backend-service"]\n'
      '    verbs: ["create"]', 'lb.yaml: Deployment lb/lb-discover: ServiceAccount lb cannot create '
@@ -179,11 +180,13 @@ BREAKAGES = [
      '    verbs: ["create", "get", "list", "update", "patch"]',
      "ServiceAccount lb cannot watch coordination.k8s.io leases"),
     ("lb.yaml", '    verbs: ["create"]', '    verbs: ["create", "delete"]', "RBAC grants more"),
-    ("lb.yaml", "            - name: POD_NAME\n              valueFrom:\n                fieldRef:\n"
-     "                  fieldPath: metadata.name\n", "",
+    ("lb.yaml", "            - name: POD_NAME\n              valueFrom:\n"
+     "                fieldRef:\n                  fieldPath: metadata.name\n", "",
      "lb.yaml: Deployment lb/lb-discover: env POD_NAME must come from fieldRef metadata.name"),
-    ("lb-tls.yaml", "                  fieldPath: metadata.uid", "                  fieldPath: metadata.name",
-     "lb-tls.yaml: Deployment lb-tls/lb-discover: env POD_UID must come from fieldRef metadata.uid"),
+    ("lb-tls.yaml", "                  fieldPath: metadata.uid",
+     "                  fieldPath: metadata.name",
+     "lb-tls.yaml: Deployment lb-tls/lb-discover: env POD_UID must come from fieldRef "
+     "metadata.uid"),
 ]
 
 
@@ -253,7 +256,7 @@ def test_manifest_validator_reads_no_shared_state(tmp_path):
     # --kubernetes web on the command line wins over the file: lb-state-web it must be
     shutil.rmtree(tmp_path)
     tmp_path.mkdir()
-    r = validate_copy(tmp_path, [("lb.yaml", cmd, '"--runtime-dir", "/run/lb", "--kubernetes=web"]')])
+    r = validate_copy(tmp_path, [("lb.yaml", cmd, cmd[:-1] + ', "--kubernetes=web"]')])
     assert r.returncode == 1 and 'lb.yaml: Deployment lb/lb-discover: ServiceAccount lb cannot ' \
         'get/list/watch/update core configmaps "lb-state-web"' in r.stderr, r.stderr
     assert STATE_RULES in role
