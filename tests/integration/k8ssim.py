@@ -16,6 +16,11 @@ one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node
   timeoutSeconds ends the stream
 - auth: bearer tokens (401 unknown, 403 forbidden), or client certificates
   under TLS
+- RBAC (rbac=): the rules of a Role, matched as the API server's RBAC
+  authorizer matches them (apiGroup, resource, verb, and resourceNames
+  against the object's name: none for a create, the fieldSelector's
+  metadata.name for a list or watch); a denial is the real 403 Status.
+  role_rules() reads a Role's rules from lb's manifests.
 - controls (methods): set_service (scale, terminating, not ready),
   drop_watches, expire_history, stop/start (the API down for a while)
 - what clients did, for tests to wait on: requests, watches_started (watch
@@ -23,10 +28,12 @@ one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node
   and watches_ended
 """
 import json
+import os
 import queue
 import re
 import socket
 import ssl
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -34,6 +41,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SLICE_SIZE = 3          # endpoints per EndpointSlice: larger services span several
 SERVICE_LABEL = "kubernetes.io/service-name"
+HERE = os.path.dirname(os.path.abspath(__file__))
+K8S_TESTS = os.path.join(HERE, "..", "k8s")         # node_modules with js-yaml
+LB_YAML = os.path.join(HERE, "..", "..", "k8s", "lb.yaml")
+SA_USER = "system:serviceaccount:demo:lb"
 
 
 def status(code, reason, message, details=None):
@@ -72,6 +83,52 @@ def fields_match(selector, obj):
         if (actual == v) == neg:
             return False
     return True
+
+
+def role_rules(name, manifest=LB_YAML):
+    """The `rules` of the Role `name` in a manifest file (default k8s/lb.yaml),
+    as the list of dicts Simulator(rbac=...) takes. PyYAML is no test
+    dependency: node reads the YAML with js-yaml from tests/k8s/node_modules
+    (make test-deps), as validate.mjs does. Raises RuntimeError when there is
+    no such Role."""
+    script = ("const yaml = require('js-yaml'), fs = require('fs');"
+              "const [file, name] = process.argv.slice(1);"
+              "const role = yaml.loadAll(fs.readFileSync(file, 'utf8')).find((d) =>"
+              "  d && d.kind === 'Role' && d.metadata.name === name);"
+              "if (!role) { console.error(`no Role ${name} in ${file}`); process.exit(1); }"
+              "console.log(JSON.stringify(role.rules ?? []));")
+    r = subprocess.run(["node", "-e", script, os.path.abspath(manifest), name], cwd=K8S_TESTS,
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"role_rules({name!r}, {manifest!r}): {r.stderr.strip()}")
+    return json.loads(r.stdout)
+
+
+def rule_allows(rule, group, resource, verb, name):
+    """Whether one Role rule allows the request, as Kubernetes' RBAC authorizer
+    decides (pkg/apis/rbac/v1 helpers): apiGroups, resources and verbs each hold
+    the value or "*"; resourceNames, when the rule has any, hold the name (a
+    request without a name, "", matches none of them)."""
+    return (any(g in ("*", group) for g in rule.get("apiGroups") or []) and
+            any(r in ("*", resource) for r in rule.get("resources") or []) and
+            any(v in ("*", verb) for v in rule.get("verbs") or []) and
+            (not rule.get("resourceNames") or name in rule["resourceNames"]))
+
+
+def selector_name(selector):
+    """The object name a list or watch asks for with its fieldSelector
+    (metadata.name=NAME or ==NAME among its terms), else "": the name the real
+    API server authorizes such a request with (RequestInfo from
+    fields.Selector.RequiresExactMatch), so that a resourceNames rule can allow
+    a list or watch of one object."""
+    for term in filter(None, (selector or "").split(",")):
+        if "!=" in term:
+            continue
+        k, _, v = term.replace("==", "=").partition("=")
+        if k.strip() == "metadata.name" and v and v not in (".", "..") and \
+                "/" not in v and "%" not in v:
+            return v
+    return ""
 
 
 NAME_RX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -202,10 +259,16 @@ class Store:
 
 
 class Simulator:
-    def __init__(self, tokens=None, forbidden_tokens=(), tls=None):
+    def __init__(self, tokens=None, forbidden_tokens=(), tls=None, rbac=None, user=SA_USER):
         """tokens: accepted bearer tokens (None: no auth); forbidden_tokens:
         authenticated but not allowed (403); tls: (certfile, keyfile, client CA
-        file or None)."""
+        file or None); rbac: the rules (a Role's `rules`, e.g. role_rules(...))
+        that authorize requests: a list applies to every request with an
+        accepted token (with tokens None: to every request), a dict
+        {token: rules} to each token's (those tokens are accepted; tokens
+        None then means no other). Requests rbac does not cover (other
+        accepted tokens, client certificates) are allowed everything. user: the
+        name 403 messages give the requester."""
         self.lock = threading.RLock()
         self.rv = 100
         self.history = []             # (rv, store, type, obj)
@@ -216,8 +279,10 @@ class Simulator:
         self.leases = Store(self, "leases", "coordination.k8s.io", "Lease", writable=True)
         self.stores = [self.endpoints, self.slices, self.configmaps, self.leases]
         self.watchers = []            # (store, queue)
-        self.tokens = tokens
+        self.tokens = set() if tokens is None and isinstance(rbac, dict) else tokens
         self.forbidden = set(forbidden_tokens)
+        self.rbac = rbac
+        self.user = user
         self.tls = tls
         self.requests = []            # (method, path) seen, for tests
         self.watches_started = 0      # watch streams registered (not a 410), for tests
@@ -333,30 +398,45 @@ class Simulator:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def authorized(self, store, ns, verb):
-                cert = None
-                if sim.tls and hasattr(self.connection, "getpeercert"):
-                    cert = self.connection.getpeercert()
-                if cert:
-                    return True
-                if sim.tokens is None:
-                    return True
+            def rules(self):
+                """The RBAC rules of this request: None (allowed everything),
+                a list, or False after answering 401."""
+                if sim.tls and hasattr(self.connection, "getpeercert") and \
+                        self.connection.getpeercert():
+                    return None
                 auth = self.headers.get("Authorization", "")
                 token = auth[7:] if auth.startswith("Bearer ") else None
                 if token in sim.forbidden:
-                    resource, group = store.resource, store.group
-                    where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
-                    self.send_json(403, status(
-                        403, "Forbidden",
-                        f'{resource}{"." + group if group else ""} is forbidden: User '
-                        f'"system:serviceaccount:demo:lb" cannot {verb} resource "{resource}" '
-                        f'in API group "{group}" {where}',
-                        {"group": group, "kind": resource}))
-                    return False
-                if token not in sim.tokens:
+                    return []
+                if isinstance(sim.rbac, dict) and token in sim.rbac:
+                    return sim.rbac[token]
+                if sim.tokens is not None and token not in sim.tokens:
                     self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
                     return False
-                return True
+                return sim.rbac if isinstance(sim.rbac, list) else None
+
+            def authorized(self, store, ns, verb, name):
+                """Whether the request may `verb` the store's objects (name:
+                the object's, "" for a create, a list or a watch), after
+                answering 401 or 403 when not: the Status and message of the
+                real API server (responsewriters.forbiddenMessage)."""
+                rules = self.rules()
+                if rules is None:
+                    return True
+                if rules is False:
+                    return False
+                if any(rule_allows(r, store.group, store.resource, verb, name) for r in rules):
+                    return True
+                resource, group = store.resource, store.group
+                where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+                what = f'{resource}{"." + group if group else ""}' + (f' "{name}"' if name else "")
+                self.send_json(403, status(
+                    403, "Forbidden",
+                    f'{what} is forbidden: User "{sim.user}" cannot {verb} resource '
+                    f'"{resource}" in API group "{group}" {where}',
+                    {k: v for k, v in (("name", name), ("group", group), ("kind", resource))
+                     if v}))
+                return False
 
             def object_not_found(self, store, name):
                 self.send_json(404, status(404, "NotFound", f'{store.resource} "{name}" not found',
@@ -429,7 +509,11 @@ class Simulator:
                                                f"the server does not allow this method on "
                                                f"the requested resource"))
                     return None
-                if not self.authorized(store, ns, verb):
+                # RBAC sees no name in a create (it is in the body); a list or
+                # a watch is authorized with its fieldSelector's metadata.name
+                rbac_name = name or ("" if verb == "create" else
+                                     selector_name(q.get("fieldSelector")))
+                if not self.authorized(store, ns, verb, rbac_name or ""):
                     return None
                 return store, ns, name, q
 

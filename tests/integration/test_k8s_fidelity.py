@@ -160,6 +160,33 @@ BREAKAGES = [
     ("lb.yaml", "            name: lb-proxy-config", "            name: proxy-cfg",
      "ConfigMap proxy-cfg is not defined"),
     ("backend.yaml", "    app: backend\n  ports:", "    app: backnd\n  ports:", "matches no Deployment"),
+    # the shared state: lb-discover PUTs lb-state-backend-service, creates it, and needs
+    # POD_NAME for its Lease's name
+    ("lb.yaml", '    verbs: ["get", "list", "watch", "update", "patch"]',
+     '    verbs: ["get", "list", "watch", "patch"]',
+     'lb.yaml: Deployment lb/lb-discover: ServiceAccount lb cannot update core configmaps '
+     '"lb-state-backend-service" (Role lb-discover in lb.yaml)'),
+    ("lb.yaml", '    resourceNames: ["lb-state-backend-service"]',
+     '    resourceNames: ["lb-state-web"]',
+     'cannot get/list/watch/update core configmaps "lb-state-backend-service"'),
+    ("lb.yaml", '    resourceNames: ["lb-state-backend-service"]',
+     '    resourceNames: ["lb-state-web"]', 'RBAC grants more than lb-discover needs '
+     '({"apiGroups":[""],"resources":["configmaps"],"resourceNames":["lb-state-web"]'),
+    # a create carries no name: a rule with resourceNames never authorizes it
+    ("lb.yaml", '    verbs: ["create"]', '    resourceNames: ["lb-state-backend-service"]\n'
+     '    verbs: ["create"]', 'lb.yaml: Deployment lb/lb-discover: ServiceAccount lb cannot create '
+     'core configmaps (Role lb-discover in lb.yaml)'),
+    ("lb.yaml", '    verbs: ["create", "get", "list", "watch", "update", "patch"]',
+     '    verbs: ["create", "get", "list", "update", "patch"]',
+     "ServiceAccount lb cannot watch coordination.k8s.io leases"),
+    ("lb.yaml", '    verbs: ["create"]', '    verbs: ["create", "delete"]', "RBAC grants more"),
+    ("lb.yaml", "            - name: POD_NAME\n              valueFrom:\n"
+     "                fieldRef:\n                  fieldPath: metadata.name\n", "",
+     "lb.yaml: Deployment lb/lb-discover: env POD_NAME must come from fieldRef metadata.name"),
+    ("lb-tls.yaml", "                  fieldPath: metadata.uid",
+     "                  fieldPath: metadata.name",
+     "lb-tls.yaml: Deployment lb-tls/lb-discover: env POD_UID must come from fieldRef "
+     "metadata.uid"),
 ]
 
 
@@ -174,6 +201,65 @@ def test_manifest_validator_catches(tmp_path, file, old, new, message):
     r = subprocess.run([tool("node"), os.path.join(K8S_TESTS, "validate.mjs"), str(tmp_path)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and message in r.stderr, r.stderr
+
+
+def validate_copy(tmp_path, edits):
+    """The validator's verdict on a copy of the manifests with edits: [(file, old, new)]."""
+    for f in os.listdir(MANIFESTS):
+        shutil.copy(os.path.join(MANIFESTS, f), tmp_path / f)
+    for file, old, new in edits:
+        text = (tmp_path / file).read_text()
+        assert old in text, (file, old)
+        (tmp_path / file).write_text(text.replace(old, new, 1))
+    return subprocess.run([tool("node"), os.path.join(K8S_TESTS, "validate.mjs"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+STATE_RULES = """  - apiGroups: [""]
+    resources: ["configmaps"]
+    resourceNames: ["lb-state-backend-service"]
+    verbs: ["get", "list", "watch", "update", "patch"]
+"""
+
+
+def test_manifest_validator_reads_no_shared_state(tmp_path):
+    """Without the shared state (noSharedState in the config, or --no-shared-state)
+    the ConfigMap rules are more than lb-discover needs; with a flag naming
+    another service, the grants must name that service's ConfigMap."""
+    node_modules()
+    cfg = '{"backendServiceName": "backend-service", "backendPort": 8080}'
+    r = validate_copy(tmp_path, [("lb.yaml", cfg, cfg[:-1] + ', "noSharedState": true}')])
+    assert r.returncode == 1 and "RBAC grants more" in r.stderr and \
+        '"resourceNames":["lb-state-backend-service"]' in r.stderr, r.stderr
+    assert "cannot" not in r.stderr and "POD_NAME" not in r.stderr, r.stderr
+    # the flag on one Deployment: the other, run by the same ServiceAccount, still
+    # needs the grants; on both, they are more than needed
+    cmd = '"--runtime-dir", "/run/lb"]'
+    off = '"--runtime-dir", "/run/lb", "--no-shared-state"]'
+    shutil.rmtree(tmp_path)
+    tmp_path.mkdir()
+    assert validate_copy(tmp_path, [("lb.yaml", cmd, off)]).returncode == 0
+    shutil.rmtree(tmp_path)
+    tmp_path.mkdir()
+    r = validate_copy(tmp_path, [("lb.yaml", cmd, off), ("lb-tls.yaml", cmd, off)])
+    assert r.returncode == 1 and "Deployment lb-tls: RBAC grants more" in r.stderr, r.stderr
+    # every shared-state rule gone and the flag on both Deployments: valid
+    shutil.rmtree(tmp_path)
+    tmp_path.mkdir()
+    role = open(os.path.join(MANIFESTS, "lb.yaml")).read()
+    rules = role[role.index("  - apiGroups: [\"\"]\n    resources: [\"configmaps\"]"):
+                 role.index("---", role.index("kind: Role"))]
+    r = validate_copy(tmp_path, [("lb.yaml", rules, ""),
+                                 ("lb.yaml", cmd, off),
+                                 ("lb-tls.yaml", cmd, cmd[:-1] + ', "--no-shared-state", "true"]')])
+    assert r.returncode == 0, r.stderr
+    # --kubernetes web on the command line wins over the file: lb-state-web it must be
+    shutil.rmtree(tmp_path)
+    tmp_path.mkdir()
+    r = validate_copy(tmp_path, [("lb.yaml", cmd, cmd[:-1] + ', "--kubernetes=web"]')])
+    assert r.returncode == 1 and 'lb.yaml: Deployment lb/lb-discover: ServiceAccount lb cannot ' \
+        'get/list/watch/update core configmaps "lb-state-web"' in r.stderr, r.stderr
+    assert STATE_RULES in role
 
 
 def test_the_configmaps_the_pods_mount_work(tmp_path, procs, rundir):

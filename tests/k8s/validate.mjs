@@ -91,26 +91,122 @@ for (const svc of of("Service")) {
     if (!ok) problems.push(`${where}: targetPort ${target} is no container port of ${deps.map((d) => d.metadata.name)}`);
   }
 }
-// RBAC: the ServiceAccount that runs lb-discover may get/list/watch exactly
-// what lb-discover reads, and nothing more.
-const needs = [["discovery.k8s.io", "endpointslices"], ["", "endpoints"]];
+// RBAC: the ServiceAccount that runs lb-discover may make exactly the calls
+// lb-discover makes with its config, and no more. A rule allows a request
+// (group, resource, verb, name) as the API server's RBAC authorizer decides:
+// each list holds the value or "*", and resourceNames, when given, the name.
+// A create carries no name (it is in the body, which the authorizer does not
+// see), nor does a list or watch without fieldSelector=metadata.name=NAME.
+const allows = (r, group, res, verb, name) =>
+  (r.apiGroups ?? []).some((g) => g === "*" || g === group) &&
+  (r.resources ?? []).some((x) => x === "*" || x === res) &&
+  (r.verbs ?? []).some((v) => v === "*" || v === verb) &&
+  (!(r.resourceNames ?? []).length || r.resourceNames.includes(name));
+const truthy = (v) => v === true || ["true", "on", "yes", "1"].includes(String(v).toLowerCase());
+const camel = (s, sep) => s.toLowerCase().replace(new RegExp(`${sep}([a-z])`, "g"), (_, c) => c.toUpperCase());
+
+// lb-discover's settings in a container, as lb-discover reads them: its
+// --config file (a key of a mounted ConfigMap), then LB_DISCOVER_* variables,
+// then flags (--key VALUE, --key=VALUE, a bare --flag is true). Returns
+// { settings, problem }.
+function discoverSettings(pod, c) {
+  const argv = [...(c.command ?? []).slice(1), ...(c.args ?? [])];
+  const flags = {};
+  let config = null;
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith("--")) continue;
+    const [name, value] = argv[i].includes("=") ? [argv[i].slice(2, argv[i].indexOf("=")),
+      argv[i].slice(argv[i].indexOf("=") + 1)] :
+      [argv[i].slice(2), i + 1 < argv.length && !argv[i + 1].startsWith("--") ? argv[++i] : true];
+    if (name === "config") config = value;
+    else flags[camel(name, "-")] = value;
+  }
+  let file = {};
+  if (config) {
+    const mount = (c.volumeMounts ?? []).find((m) => m.subPath ? config === m.mountPath :
+      config.startsWith(m.mountPath.replace(/\/$/, "") + "/"));
+    const vol = mount && (pod.volumes ?? []).find((v) => v.name === mount.name);
+    const rel = mount && (mount.subPath ?? config.slice(mount.mountPath.replace(/\/$/, "").length + 1));
+    const key = vol?.configMap && ((vol.configMap.items ?? []).find((it) => it.path === rel)?.key ??
+      (vol.configMap.items ? null : rel));
+    const cm = key && named("ConfigMap", ns(pod), vol.configMap.name);
+    if (!cm || cm.data?.[key] === undefined) return { problem: `--config ${config} is no key of a mounted ConfigMap` };
+    try { file = JSON.parse(cm.data[key]); } catch { return { problem: `--config ${config}: not JSON` }; }
+  }
+  const env = {};
+  for (const e of c.env ?? []) {
+    if (e.name.startsWith("LB_DISCOVER_") && e.value !== undefined) env[camel(e.name.slice(12), "_")] = e.value;
+  }
+  return { settings: { ...file, ...env, ...flags } };
+}
+
+// What a container's lb-discover calls: [group, resource, verbs, name]
+// ("" when the request carries no name, or one RBAC cannot know: a Lease's
+// carries the pod's name), and the verbs granted beyond them that are fine.
+function discoverNeeds(s) {
+  const needs = [["discovery.k8s.io", "endpointslices", ["get", "list", "watch"], ""],
+    ["", "endpoints", ["get", "list", "watch"], ""]];
+  const allowed = [];
+  const service = s.kubernetes ?? s.backendServiceName;
+  if (service && !truthy(s.noSharedState ?? false)) {
+    const cm = `lb-state-${service}`;
+    needs.push(["", "configmaps", ["get", "list", "watch", "update"], cm],
+      ["", "configmaps", ["create"], ""],
+      ["coordination.k8s.io", "leases", ["create", "get", "list", "watch", "update"], ""]);
+    allowed.push(["", "configmaps", ["patch"], cm], ["coordination.k8s.io", "leases", ["patch"], ""]);
+  }
+  return { needs, allowed, shared: needs.length > 2 };
+}
+
+const fieldEnv = (c, name, field) => (c.env ?? []).some((e) => e.name === name &&
+  e.valueFrom?.fieldRef?.fieldPath === field);
+const fileOf = (d) => docs.find((x) => x.doc === d)?.file ?? "?";
+const bySa = new Map();        // namespace/ServiceAccount -> { deps, needs, allowed }
 for (const dep of of("Deployment")) {
   const pod = dep.spec.template.spec;
-  if (!pod.containers.some((c) => (c.command ?? [])[0] === "lb-discover")) continue;
+  const at = `${fileOf(dep)}: Deployment ${dep.metadata.name}`;
   const sa = pod.serviceAccountName ?? "default";
-  const rules = of("RoleBinding").filter((b) => ns(b) === ns(dep) &&
-      b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === sa && (s.namespace ?? ns(b)) === ns(dep)))
-    .flatMap((b) => named(b.roleRef.kind, ns(dep), b.roleRef.name)?.rules ?? []);
-  for (const [group, res] of needs) {
-    const ok = rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(res) &&
-      ["get", "list", "watch"].every((v) => r.verbs.includes(v)));
-    if (!ok) problems.push(`Deployment ${dep.metadata.name}: ServiceAccount ${sa} cannot get/list/watch ${group || "core"} ${res}`);
+  const bindings = of("RoleBinding").filter((b) => ns(b) === ns(dep) &&
+      b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === sa && (s.namespace ?? ns(b)) === ns(dep)));
+  const roles = bindings.map((b) => named(b.roleRef.kind, ns(dep), b.roleRef.name)).filter(Boolean);
+  const rules = roles.flatMap((r) => r.rules ?? []);
+  const bound = roles.length ? `Role ${roles.map((r) => `${r.metadata.name} in ${fileOf(r)}`).join(", ")}` :
+    "no Role is bound to it";
+  for (const c of pod.containers.filter((c) => (c.command ?? [])[0] === "lb-discover")) {
+    const { settings, problem } = discoverSettings({ ...pod, metadata: dep.metadata }, c);
+    if (problem) { problems.push(`${at}/${c.name}: ${problem}`); continue; }
+    const { needs, allowed, shared } = discoverNeeds(settings);
+    const key = `${ns(dep)}/${sa}`;
+    if (!bySa.has(key)) bySa.set(key, { deps: new Set(), rules, needs: [], allowed: [] });
+    const g = bySa.get(key);
+    g.deps.add(dep.metadata.name);
+    g.needs.push(...needs);
+    g.allowed.push(...allowed);
+    for (const [group, res, verbs, name] of needs) {
+      const missing = verbs.filter((v) => !rules.some((r) => allows(r, group, res, v, name)));
+      if (missing.length) problems.push(`${at}/${c.name}: ServiceAccount ${sa} cannot ${missing.join("/")} ` +
+        `${group || "core"} ${res}${name ? ` "${name}"` : ""} (${bound})`);
+    }
+    if (shared) {
+      if (!fieldEnv(c, "POD_NAME", "metadata.name")) problems.push(`${at}/${c.name}: env POD_NAME must come ` +
+        `from fieldRef metadata.name (each replica's Lease is named after its pod)`);
+      if (!fieldEnv(c, "POD_UID", "metadata.uid")) problems.push(`${at}/${c.name}: env POD_UID must come ` +
+        `from fieldRef metadata.uid (the Lease's ownerReference to its pod)`);
+    }
   }
+}
+// no rule grants what no lb-discover run by the ServiceAccount needs: each
+// (group, resource, verb, name) a rule grants, a name being one of its
+// resourceNames or "" for any, is needed or allowed with that name or any
+for (const { deps, rules, needs, allowed } of bySa.values()) {
+  const ok = [...needs, ...allowed];
   for (const r of rules) {
-    const extra = r.verbs.filter((v) => !["get", "list", "watch"].includes(v));
-    const wild = [...r.apiGroups, ...r.resources, ...r.verbs].includes("*");
-    const other = r.resources.filter((res) => !needs.some(([, n]) => n === res));
-    if (extra.length || wild || other.length) problems.push(`Deployment ${dep.metadata.name}: RBAC grants more than lb-discover needs (${JSON.stringify(r)})`);
+    const names = (r.resourceNames ?? []).length ? r.resourceNames : [""];
+    const wild = [...(r.apiGroups ?? []), ...(r.resources ?? []), ...(r.verbs ?? [])].includes("*");
+    const more = wild || (r.apiGroups ?? []).some((group) => (r.resources ?? []).some((res) =>
+      (r.verbs ?? []).some((v) => names.some((name) => !ok.some(([g, x, vs, n]) =>
+        g === group && x === res && vs.includes(v) && (n === "" || n === name))))));
+    if (more) for (const d of deps) problems.push(`Deployment ${d}: RBAC grants more than lb-discover needs (${JSON.stringify(r)})`);
   }
 }
 // ConfigMaps holding config.json: valid JSON
