@@ -156,8 +156,103 @@ static void print_proxies(json_t *doc)
 			printf("  ignored generation %lld", ignored);
 		printf("\n");
 	}
-	if (json_array_size(proxies) == 0)
+	/* --kubernetes: the other replicas' proxies, from their Leases */
+	json_array_foreach(json_object_get(doc, "replicas"), i, p) {
+		json_t *q;
+		size_t k;
+
+		if (json_is_true(json_object_get(p, "self")))
+			continue;
+		json_array_foreach(json_object_get(p, "proxies"), k, q) {
+			long long gen = json_integer_value(json_object_get(q, "generation"));
+			const char *state = json_is_true(json_object_get(q, "stale")) ? "stale"
+				: gen == json_integer_value(json_object_get(p, "generation")) ? "synced"
+				: "behind";
+
+			printf("%-8lld %-11lld %-9s replica %s (%s)\n",
+			       (long long)json_integer_value(json_object_get(q, "pid")), gen, state,
+			       json_string_value(json_object_get(p, "pod")),
+			       json_string_value(json_object_get(p, "state")));
+		}
+	}
+	if (json_array_size(proxies) == 0 && !json_object_get(doc, "replicas"))
 		printf("(no proxy has reported)\n");
+}
+
+/* `proxies --json`: this lb-discover's proxies; in --kubernetes mode each
+ * with its "replica", then every other replica's (from its Lease). */
+static void print_fleet_proxies_json(json_t *doc)
+{
+	json_t *out = json_deep_copy(json_object_get(doc, "proxies")), *r, *p;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(doc, "replicas"), i, r) {
+		const char *pod = json_string_value(json_object_get(r, "pod"));
+
+		if (json_is_true(json_object_get(r, "self"))) {
+			json_array_foreach(out, k, p)
+				json_object_set_new(p, "replica", json_string(pod ? pod : ""));
+			continue;
+		}
+		json_array_foreach(json_object_get(r, "proxies"), k, p) {
+			json_t *q = json_deep_copy(p);
+
+			json_object_set_new(q, "replica", json_string(pod ? pod : ""));
+			json_object_set(q, "replica_state", json_object_get(r, "state"));
+			json_array_append_new(out, q);
+		}
+	}
+	print_json(out);
+	json_decref(out);
+}
+
+/* --kubernetes: every replica (from its Lease) and the shared state. */
+static void print_replicas(json_t *doc)
+{
+	json_t *replicas = json_object_get(doc, "replicas"), *r;
+	json_t *st = json_object_get(doc, "shared_state");
+	size_t i;
+
+	if (!replicas)
+		return;
+	printf("%-32s %-9s %11s %8s  %-7s %s\n", "REPLICA", "STATE", "GENERATION", "PROXIES",
+	       "SYNCED", "RENEWED");
+	json_array_foreach(replicas, i, r) {
+		char name[300];
+		json_t *ago = json_object_get(r, "renewed_ago");
+
+		snprintf(name, sizeof(name), "%s%s", json_string_value(json_object_get(r, "pod")) ?: "",
+			 json_is_true(json_object_get(r, "self")) ? " (this one)" : "");
+		printf("%-32s %-9s %11lld %8lld  %-7s ", name,
+		       json_string_value(json_object_get(r, "state")),
+		       (long long)json_integer_value(json_object_get(r, "generation")),
+		       (long long)json_integer_value(json_object_get(r, "proxy_count")),
+		       json_is_true(json_object_get(r, "synced")) ? "yes" : "no");
+		if (json_is_number(ago))
+			printf("%.1fs ago\n", json_number_value(ago));
+		else
+			printf("-\n");
+	}
+	if (st) {
+		const char *err = json_string_value(json_object_get(st, "error"));
+		const char *damaged = json_string_value(json_object_get(st, "damaged"));
+		long long pending = json_integer_value(json_object_get(st, "pending"));
+
+		printf("\nshared state: configmap %s/%s revision %lld, ",
+		       json_string_value(json_object_get(st, "namespace")),
+		       json_string_value(json_object_get(st, "configmap")),
+		       (long long)json_integer_value(json_object_get(st, "revision")));
+		if (pending)
+			printf("%lld change%s not written yet", pending, pending == 1 ? "" : "s");
+		else
+			printf("%s", json_is_true(json_object_get(st, "synced")) ? "synced" : "not read yet");
+		if (err)
+			printf(" (%s)", err);
+		if (damaged)
+			printf("; damaged, ignored: %s", damaged);
+		printf("\n");
+	}
+	printf("\n");
 }
 
 /* Overrides kept for a backend the source stopped listing, until they expire. */
@@ -242,6 +337,7 @@ static void print_status(json_t *doc, int verbose)
 	}
 	printf("\n");
 	print_waiting(json_object_get(doc, "waiting"));
+	print_replicas(doc);
 	print_proxies(doc);
 	if (!verbose)
 		return;
@@ -491,7 +587,7 @@ int main(int argc, char **argv)
 		doc = request(&c, &rc);
 		if (doc) {
 			if (opts.json && strcmp(cmd, "proxies") == 0)
-				print_json(json_object_get(doc, "proxies"));
+				print_fleet_proxies_json(doc);
 			else if (opts.json)
 				print_json(doc);
 			else if (strcmp(cmd, "proxies") == 0)

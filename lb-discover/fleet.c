@@ -368,7 +368,9 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 		  f->name, status, error, f->inflight);
 	if (status == 200 || status == 201) {
 		f->writes++;
-		memmove(f->ops, f->ops + f->inflight, (f->nops - f->inflight) * sizeof(*f->ops));
+		if (f->inflight)
+			memmove(f->ops, f->ops + f->inflight,
+				(f->nops - f->inflight) * sizeof(*f->ops));
 		f->nops -= f->inflight;
 		f->inflight = 0;
 		/* the watch may have brought a later document already (one

@@ -291,7 +291,7 @@ static json_t *lease_report(json_t *l)
 static void refresh(struct replicas *r)
 {
 	double now = registry_clock();
-	unsigned before = replicas_proxies(r);
+	unsigned before = 0;
 	struct peer *peers = calloc(json_object_size(r->leases) + 1, sizeof(*peers));
 	size_t n = 0;
 	const char *name;
@@ -299,6 +299,8 @@ static void refresh(struct replicas *r)
 
 	if (!peers)
 		return;
+	for (size_t i = 0; i < r->npeers; i++)
+		before += r->peers[i].live ? r->peers[i].proxies : 0;
 	json_object_foreach(r->leases, name, l) {
 		json_t *rep;
 		int was = -1;
@@ -347,11 +349,23 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 unsigned replicas_proxies(const struct replicas *r)
 {
+	double now = registry_clock();
 	unsigned n = 0;
+	const char *name;
+	json_t *l;
 
-	for (size_t i = 0; r && i < r->npeers; i++)
-		if (r->peers[i].live)
-			n += r->peers[i].proxies;
+	if (!r || !r->leases)
+		return 0;
+	/* from the Leases as they are now: one expires between two ticks */
+	json_object_foreach(r->leases, name, l) {
+		json_t *rep;
+
+		if (strcmp(name, r->name) == 0 || !lease_live(l, now))
+			continue;
+		rep = lease_report(l);
+		n += (unsigned)json_integer_value(json_object_get(rep, "proxy_count"));
+		json_decref(rep);
+	}
 	return n;
 }
 

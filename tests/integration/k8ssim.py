@@ -289,6 +289,7 @@ class Simulator:
         self.watches_ended = 0        # and those of them that ended
         self.server = None
         self.port = 0
+        self.connections = set()      # open client connections, cut by stop()
         self.start()
 
     # --- the clock and events ---------------------------------------------------
@@ -355,12 +356,19 @@ class Simulator:
             self.history = []
 
     def stop(self):
-        """The API goes down: connections refused, watches cut."""
+        """The API goes down: connections refused, watches and kept-alive
+        connections cut (as a restarting API server's are)."""
         if self.server:
             self.drop_watches()
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+            for c in list(self.connections):
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.connections.clear()
 
     def start(self):
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
@@ -386,6 +394,17 @@ class Simulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                sim.connections.add(self.connection)
+
+            def finish(self):
+                sim.connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass            # cut by stop()
 
             def log_message(self, *args):
                 pass
