@@ -15,11 +15,13 @@
 
 #include "buf.h"
 #include "command.h"
+#include "fleet.h"
 #include "http_parser.h"
 #include "http_response.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxies.h"
+#include "replicas.h"
 #include "verbs.h"
 
 /* seconds between two looks at the proxies' reports while a drain waits */
@@ -325,9 +327,17 @@ static void answer_read(struct admin_conn *c, enum admin_action action)
 	}
 	if (action == ADMIN_PROXIES) {
 		/* not the whole status: thousands of backends cost it tens of ms */
-		respond_json(c, 200, json_pack("{s:I,s:b,s:o}", "generation",
-					       (json_int_t)d->reg.generation, "proxies_settled",
-					       proxies_settled(d), "proxies", proxies_json(d, 0)), "");
+		json_t *body = json_pack("{s:I,s:b,s:o,s:i}", "generation",
+					 (json_int_t)d->reg.generation, "proxies_settled",
+					 proxies_settled(d), "proxies", proxies_json(d, 0),
+					 "fleet_proxies", (int)proxies_live(d));
+
+		/* --kubernetes: every replica and its proxies, the shared state */
+		if (body && d->replicas)
+			json_object_set_new(body, "replicas", replicas_json(d->replicas));
+		if (body && d->fleet)
+			json_object_set_new(body, "shared_state", fleet_json(d->fleet));
+		respond_json(c, 200, body, "");
 		return;
 	}
 	st = command_status(d, 0);

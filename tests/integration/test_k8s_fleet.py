@@ -279,3 +279,37 @@ def test_a_damaged_shared_state_is_logged_and_the_last_good_one_kept(fleet, sim)
     assert code == 0, err
     wait_for("a applies the repaired one", lambda: a.row(x)["state"] == "draining")
     assert a.row(x)["weight"] == 4
+
+
+def test_the_admin_api_lists_every_replica_as_documented(fleet):
+    """GET /admin/proxies on one replica: every replica with its proxies and
+    the shared state, in the shape lb-discover/openapi.yaml documents."""
+    from test_openapi import check, load_doc
+    a, b, _, _ = fleet(2, "--admin", "127.0.0.1:0", names=("lb-a", "lb-b"))
+    port = int(a.discover.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1))
+
+    def get():
+        c = __import__("http.client").client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/admin/proxies")
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    wait_for("b's proxy listed", lambda: [len(r["proxies"]) for r in get()[1]["replicas"]]
+             == [1, 1])
+    status, body = get()
+    assert status == 200
+    doc = load_doc()
+    schema = doc["paths"]["/admin/proxies"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]
+    assert not check(doc, schema, body, "GET /admin/proxies"), check(doc, schema, body)
+    assert [(r["pod"], r["self"], r["state"]) for r in body["replicas"]] == [
+        ("lb-a", True, "live"), ("lb-b", False, "live")]
+    assert body["fleet_proxies"] == 2
+    assert body["shared_state"]["configmap"] == "lb-state-backend"
+    pids = [p["pid"] for p in body["replicas"][1]["proxies"]]
+    assert pids == [b.proxy.proc.pid]
+    # and lb-ctl proxies shows b's proxy with its replica
+    code, out, err = ctl(a.rundir, "proxies")
+    assert code == 0 and f"{b.proxy.proc.pid}" in out and "replica lb-b (live)" in out, out
+    listed = json.loads(ctl(a.rundir, "--json", "proxies")[1])
+    assert sorted((p["pid"], p["replica"]) for p in listed) == sorted(
+        [(a.proxy.proc.pid, "lb-a"), (b.proxy.proc.pid, "lb-b")])

@@ -63,6 +63,8 @@ def resolve(doc, node):
 def check(doc, schema, value, where="body"):
     """Returns a list of problems of value against schema."""
     schema = resolve(doc, schema)
+    if value is None and schema.get("nullable"):
+        return []
     if "oneOf" in schema:
         ok = [s for s in schema["oneOf"] if not check(doc, s, value, where)]
         return [] if len(ok) == 1 else [f"{where}: matches {len(ok)} of oneOf, not 1"]
@@ -93,6 +95,10 @@ def check(doc, schema, value, where="body"):
         for k, sub in schema.get("properties", {}).items():
             if k in value:
                 problems += check(doc, sub, value[k], f"{where}.{k}")
+        if isinstance(schema.get("additionalProperties"), dict):
+            for k, v in value.items():
+                if k not in schema.get("properties", {}):
+                    problems += check(doc, schema["additionalProperties"], v, f"{where}.{k}")
     if t == "array":
         for i, item in enumerate(value):
             problems += check(doc, schema.get("items", {}), item, f"{where}[{i}]")
