@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import SLOW, Proxy, binary, ctl, ctl_json, request_in_flight, served_by, wait_for
+from k8ssim import role_rules
 from test_k8s import NS, pods, sim  # noqa: F401 (fixtures)
 
 LEASE = 2           # seconds: a killed replica is gone within this (plus a renewal)
@@ -41,15 +42,15 @@ def fleet(procs, sim, pods):
     both replicas serving and each seeing the other's Lease."""
     dirs = []
 
-    def start(n=2, *flags, proxies=True, names=("lb-a", "lb-b")):
+    def start(n=2, *flags, proxies=True, names=("lb-a", "lb-b"), service="backend"):
         ips, port = pods(n) if n else ([], 0)
         if n:
-            sim.set_service(NS, "backend", ready=ips, port=port)
+            sim.set_service(NS, service, ready=ips, port=port)
         out = []
         for name in names:
             d = tempfile.mkdtemp(prefix="lb-rt-", dir="/tmp")
             dirs.append(d)
-            p = procs([binary("lb-discover"), "--runtime-dir", d, "--kubernetes", "backend",
+            p = procs([binary("lb-discover"), "--runtime-dir", d, "--kubernetes", service,
                        "--namespace", NS, "--api-server", sim.url, "--port", "http",
                        "--no-health-check", "--pod-name", name, "--lease-duration", str(LEASE),
                        "--heartbeat", "0.2", *flags])
@@ -313,3 +314,34 @@ def test_the_admin_api_lists_every_replica_as_documented(fleet):
     listed = json.loads(ctl(a.rundir, "--json", "proxies")[1])
     assert sorted((p["pid"], p["replica"]) for p in listed) == sorted(
         [(a.proxy.proc.pid, "lb-a"), (b.proxy.proc.pid, "lb-b")])
+
+
+def test_the_role_of_k8s_lb_yaml_is_all_it_needs(fleet, sim):
+    """The simulator enforces k8s/lb.yaml's Role as the API server's RBAC
+    would: two replicas share a drain through it, and ask nothing it denies."""
+    sim.rbac = role_rules("lb-discover")
+    a, b, ips, port = fleet(2, proxies=False, service="backend-service")
+    x = f"{ips[0]}:{port}"
+    code, _, err = ctl(a.rundir, "drain", x)
+    assert code == 0, err
+    wait_for("b drains it", lambda: b.row(x)["state"] == "draining")
+    for r in (a, b):
+        assert "403" not in r.discover.text() and "forbidden" not in r.discover.text()
+
+
+def test_a_missing_grant_is_named_and_the_change_kept_on_the_replica(fleet, sim):
+    rules = role_rules("lb-discover")
+    for rule in rules:
+        if "configmaps" in rule.get("resources", []) and rule.get("resourceNames"):
+            rule["verbs"] = [v for v in rule["verbs"] if v != "update"]
+    sim.rbac = rules
+    a, b, ips, port = fleet(2, proxies=False, service="backend-service")
+    x = f"{ips[0]}:{port}"
+    code, _, err = ctl(a.rundir, "drain", x)
+    assert code == 0, err
+    a.discover.wait_log(r"cannot update configmaps lb-state-backend-service in namespace demo: "
+                        r"grant get, list, watch, create, update on it \(HTTP 403")
+    assert a.row(x)["state"] == "draining"          # applied here, kept to retry
+    st = a.status()["shared_state"]
+    assert st["pending"] == 1 and "HTTP 403" in st["error"], st
+    assert b.row(x)["state"] == "up"
