@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fleet.h"
 #include "proxies.h"
+#include "replicas.h"
 
 /* A label value with \ " and newlines escaped (Prometheus text format). */
 static void label(struct buf *out, const char *s)
@@ -56,6 +58,45 @@ static void series(struct buf *out, const char *name, const char *service, const
 			buf_appendf(out, " " fmt "\n", value);                               \
 		}                                                                            \
 	} while (0)
+
+/* --kubernetes: the shared state's writes and the replicas' Leases. */
+static void fleet_metrics(struct discover *d, struct buf *out)
+{
+	static const char *const states[] = { "live", "gone", "stopped", "unrenewed" };
+	json_t *st = fleet_json(d->fleet), *reps = replicas_json(d->replicas), *r;
+	const char *svc = d->reg.service;
+	size_t i;
+
+	head(out, "lb_discover_shared_state_writes_total", "counter",
+	     "Writes of the shared-state ConfigMap by result (ok; conflict: re-read and "
+	     "re-applied; failed: retried).");
+	series_state(out, "lb_discover_shared_state_writes_total", svc, NULL, "ok");
+	buf_appendf(out, " %lld\n", (long long)json_integer_value(json_object_get(st, "writes")));
+	series_state(out, "lb_discover_shared_state_writes_total", svc, NULL, "conflict");
+	buf_appendf(out, " %lld\n", (long long)json_integer_value(json_object_get(st, "conflicts")));
+	series_state(out, "lb_discover_shared_state_writes_total", svc, NULL, "failed");
+	buf_appendf(out, " %lld\n", (long long)json_integer_value(json_object_get(st, "failures")));
+	head(out, "lb_discover_shared_state_pending", "gauge",
+	     "Changes of this replica not written to the ConfigMap yet.");
+	series(out, "lb_discover_shared_state_pending", svc, NULL);
+	buf_appendf(out, " %lld\n", (long long)json_integer_value(json_object_get(st, "pending")));
+	head(out, "lb_discover_shared_state_revision", "gauge",
+	     "The revision of the shared state applied.");
+	series(out, "lb_discover_shared_state_revision", svc, NULL);
+	buf_appendf(out, " %lld\n", (long long)json_integer_value(json_object_get(st, "revision")));
+	head(out, "lb_discover_replicas", "gauge",
+	     "lb-discover replicas of the service by their Lease's state.");
+	for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++) {
+		unsigned n = 0;
+
+		json_array_foreach(reps, i, r)
+			n += strcmp(json_string_value(json_object_get(r, "state")) ?: "", states[s]) == 0;
+		series_state(out, "lb_discover_replicas", svc, NULL, states[s]);
+		buf_appendf(out, " %u\n", n);
+	}
+	json_decref(st);
+	json_decref(reps);
+}
 
 int metrics_render(struct discover *d, struct buf *out)
 {
@@ -121,6 +162,12 @@ int metrics_render(struct discover *d, struct buf *out)
 	for (size_t p = 0; p < d->nproxies; p++)
 		buf_appendf(out, "lb_discover_proxy_stale{pid=\"%d\"} %d\n",
 			    d->proxies[p].report.pid, d->proxies[p].report.stale);
+	head(out, "lb_discover_fleet_proxies", "gauge",
+	     "Every proxy of the fleet: a fleet-wide rate limit's divisor.");
+	series(out, "lb_discover_fleet_proxies", svc, NULL);
+	buf_appendf(out, " %u\n", proxies_live(d));
+	if (d->fleet)
+		fleet_metrics(d, out);
 	bus_set_release(&set);
 	free(totals);
 	return 0;

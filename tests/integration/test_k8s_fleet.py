@@ -3,6 +3,7 @@ own bus and proxy as in two lb pods, against one API simulator. The
 operator's overrides and the fleet's ejections go through the ConfigMap
 lb-state-backend (optimistic concurrency on its resourceVersion); each
 replica keeps a Lease lb-backend-POD that says what its proxies applied."""
+import http.client
 import json
 import subprocess
 import tempfile
@@ -42,7 +43,8 @@ def fleet(procs, sim, pods):
     both replicas serving and each seeing the other's Lease."""
     dirs = []
 
-    def start(n=2, *flags, proxies=True, names=("lb-a", "lb-b"), service="backend"):
+    def start(n=2, *flags, proxies=True, names=("lb-a", "lb-b"), service="backend",
+              proxy_flags=()):
         ips, port = pods(n) if n else ([], 0)
         if n:
             sim.set_service(NS, service, ready=ips, port=port)
@@ -59,7 +61,7 @@ def fleet(procs, sim, pods):
             if proxies:
                 px = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin",
                             "127.0.0.1:0", "--runtime-dir", d, "--access-log", "off",
-                            "--report-interval", REPORT])
+                            "--report-interval", REPORT, *proxy_flags])
                 admin = px.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
                 m = px.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
                 px = Proxy(px, int(m.group(1)), int(admin.group(1)))
@@ -181,9 +183,19 @@ def test_an_ejection_found_by_one_replica_is_applied_by_the_other(fleet):
     assert "ejection" not in a.row(bad)
 
 
+def rate_proxies(proxy):
+    for line in proxy.admin("/metrics")[1].splitlines():
+        if line.startswith("lb_proxy_rate_limit_proxies "):
+            return int(line.split()[1])
+    raise AssertionError("no lb_proxy_rate_limit_proxies")
+
+
 def test_a_killed_replica_expires_and_is_not_waited_for(fleet):
-    a, b, ips, port = fleet(2)
+    """kill -9 of replica b: its Lease expires, a shows it gone, stops
+    waiting for it, and a's proxy's share of a fleet-wide rate limit grows."""
+    a, b, ips, port = fleet(2, proxy_flags=("--rate-limit", "100/s"))
     wait_for("the fleet's proxies counted", lambda: a.status()["fleet_proxies"] == 2)
+    wait_for("a's proxy shares the limit with b's", lambda: rate_proxies(a.proxy) == 2)
     b.discover.kill()
     t0 = time.time()
     wait_for("a shows b gone", lambda: a.replicas()["lb-b"]["state"] == "gone",
@@ -191,6 +203,7 @@ def test_a_killed_replica_expires_and_is_not_waited_for(fleet):
     took = time.time() - t0
     assert took <= LEASE + 1.5 * SLOW, took
     assert a.status()["fleet_proxies"] == 1      # the rate limit's divisor follows
+    wait_for("a's proxy has the whole limit", lambda: rate_proxies(a.proxy) == 1)
     code, out, _ = ctl(a.rundir, "status")
     assert "lb-b" in out and "gone" in out, out
     wait_for("a settled", lambda: a.status()["proxies_settled"], timeout=10)
@@ -289,11 +302,12 @@ def test_the_admin_api_lists_every_replica_as_documented(fleet):
     a, b, _, _ = fleet(2, "--admin", "127.0.0.1:0", names=("lb-a", "lb-b"))
     port = int(a.discover.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1))
 
-    def get():
-        c = __import__("http.client").client.HTTPConnection("127.0.0.1", port, timeout=10)
-        c.request("GET", "/admin/proxies")
+    def get(path="/admin/proxies"):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", path)
         r = c.getresponse()
-        return r.status, json.loads(r.read())
+        body = r.read()
+        return r.status, json.loads(body) if path != "/admin/metrics" else body.decode()
     wait_for("b's proxy listed", lambda: [len(r["proxies"]) for r in get()[1]["replicas"]]
              == [1, 1])
     status, body = get()
@@ -314,6 +328,11 @@ def test_the_admin_api_lists_every_replica_as_documented(fleet):
     listed = json.loads(ctl(a.rundir, "--json", "proxies")[1])
     assert sorted((p["pid"], p["replica"]) for p in listed) == sorted(
         [(a.proxy.proc.pid, "lb-a"), (b.proxy.proc.pid, "lb-b")])
+    metrics = get("/admin/metrics")[1]
+    for line in ('lb_discover_replicas{service="backend",state="live"} 2',
+                 'lb_discover_fleet_proxies{service="backend"} 2',
+                 'lb_discover_shared_state_pending{service="backend"} 0'):
+        assert line in metrics, metrics
 
 
 def test_the_role_of_k8s_lb_yaml_is_all_it_needs(fleet, sim):
@@ -345,3 +364,17 @@ def test_a_missing_grant_is_named_and_the_change_kept_on_the_replica(fleet, sim)
     st = a.status()["shared_state"]
     assert st["pending"] == 1 and "HTTP 403" in st["error"], st
     assert b.row(x)["state"] == "up"
+
+
+def test_no_shared_state_keeps_a_replica_to_itself(sim, pods, discover, rundir):
+    ips, port = pods(1)
+    sim.set_service(NS, "backend", ready=ips, port=port)
+    discover("--kubernetes", "backend", "--namespace", NS, "--api-server", sim.url, "--port",
+             "http", "--no-health-check", "--no-shared-state")
+    wait_for("the set", lambda: len(ctl_json(rundir, "status")["backends"]) == 1)
+    code, _, err = ctl(rundir, "drain", f"{ips[0]}:{port}")
+    assert code == 0, err
+    st = ctl_json(rundir, "status")
+    assert "replicas" not in st and "shared_state" not in st
+    assert not sim.configmaps.objects and not sim.leases.objects
+    assert not [p for m, p in sim.requests if "configmaps" in p or "leases" in p]
