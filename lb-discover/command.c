@@ -146,6 +146,9 @@ long command_in_flight(struct discover *d, const char *address, unsigned long lo
 	long there = replicas_in_flight(d->replicas, address, &others);
 
 	*proxies += others;
+	/* a change not in the shared state yet has not reached the others */
+	if (fleet_pending(d->fleet))
+		return -1;
 	return here < 0 || there < 0 ? -1 : here + there;
 }
 

@@ -611,6 +611,11 @@ void fleet_command(struct fleet *f, const char *command, const char *address, in
 	}
 }
 
+int fleet_pending(const struct fleet *f)
+{
+	return f && (f->nops || !f->known || f->create);
+}
+
 json_t *fleet_json(const struct fleet *f)
 {
 	return json_pack("{s:s,s:s,s:s?,s:I,s:b,s:i,s:s?,s:s?,s:I,s:I,s:I}", "configmap", f->name,

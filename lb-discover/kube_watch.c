@@ -132,6 +132,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &code);
 	if (w->phase != WATCH_STREAM || code != 200)
 		return w->body.len > WATCH_BODY_MAX ? 0 : n;
+	w->last_error[0] = '\0';	/* streaming again */
 	/* A watch stream is a sequence of JSON objects: JSON frames itself,
 	 * whatever the chunking or newlines. */
 	while (pos < w->body.len) {
@@ -356,19 +357,6 @@ struct kube_watch *kube_watch_start(struct kube *k, const struct kube_watch_opti
 	w->notify.data = w;
 	start(w, 0);
 	return w;
-}
-
-void kube_watch_relist(struct kube_watch *w)
-{
-	if (w->easy) {
-		curl_ev_remove(w->k->curl, w->easy);
-		curl_easy_cleanup(w->easy);
-		curl_slist_free_all(w->hdrs);
-		w->easy = NULL;
-		w->hdrs = NULL;
-	}
-	ev_timer_stop(w->k->loop, &w->retry);
-	start(w, 0);
 }
 
 void kube_watch_stop(struct kube_watch *w)

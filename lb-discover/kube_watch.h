@@ -32,7 +32,5 @@ void kube_watch_stop(struct kube_watch *w);
 int kube_watch_listed(const struct kube_watch *w);
 /* The last error talking to the API ("" after a success). */
 const char *kube_watch_error(const struct kube_watch *w);
-/* Lists again now (e.g. after a write failed on a conflict). */
-void kube_watch_relist(struct kube_watch *w);
 
 #endif

@@ -46,6 +46,7 @@ struct replicas {
 	ev_timer tick;			/* renews, and tells expired Leases */
 	struct peer *peers;
 	size_t npeers;
+	double api_ok_at;		/* wall clock when the API last answered */
 	char error[1200];
 };
 
@@ -192,6 +193,7 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 	if (r->error[0])
 		log_info("lease renewed again", "lease=%s", r->name);
 	r->error[0] = '\0';
+	r->api_ok_at = registry_clock();
 	r->created = 1;
 	if (r->dirty && !ev_is_active(&r->soon))
 		ev_timer_start(r->d->loop, &r->soon);
@@ -261,6 +263,18 @@ void replicas_changed(struct replicas *r)
 
 /* ---- the others ---------------------------------------------------------------- */
 
+/* The time the others' Leases are judged at: now, or while this replica
+ * cannot reach the API (its view of them frozen) the last time it could: a
+ * replica this one cannot see is not taken for gone, so a fleet-wide rate
+ * limit is not shared by fewer proxies than there are, and drain --wait
+ * does not stop waiting for it. */
+static double judged_at(const struct replicas *r)
+{
+	if (r->error[0] || kube_watch_error(r->watch)[0])
+		return r->api_ok_at;
+	return registry_clock();
+}
+
 /* 1 when the Lease is held and not expired at wall clock `now`. */
 static int lease_live(json_t *l, double now)
 {
@@ -290,7 +304,7 @@ static json_t *lease_report(json_t *l)
  * fleet's proxy count changed (every proxy's share of a rate limit). */
 static void refresh(struct replicas *r)
 {
-	double now = registry_clock();
+	double now = judged_at(r);
 	unsigned before = 0;
 	struct peer *peers = calloc(json_object_size(r->leases) + 1, sizeof(*peers));
 	size_t n = 0;
@@ -333,6 +347,7 @@ static void on_leases(void *data, json_t *objects)
 	struct replicas *r = data;
 
 	r->leases = objects;
+	r->api_ok_at = registry_clock();
 	refresh(r);
 }
 
@@ -349,7 +364,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 unsigned replicas_proxies(const struct replicas *r)
 {
-	double now = registry_clock();
+	double now;
 	unsigned n = 0;
 	const char *name;
 	json_t *l;
@@ -357,6 +372,7 @@ unsigned replicas_proxies(const struct replicas *r)
 	if (!r || !r->leases)
 		return 0;
 	/* from the Leases as they are now: one expires between two ticks */
+	now = judged_at(r);
 	json_object_foreach(r->leases, name, l) {
 		json_t *rep;
 
@@ -371,7 +387,7 @@ unsigned replicas_proxies(const struct replicas *r)
 
 long replicas_in_flight(const struct replicas *r, const char *address, int *proxies)
 {
-	double now = registry_clock();
+	double now;
 	long total = 0;
 	const char *name;
 	json_t *l;
@@ -379,6 +395,7 @@ long replicas_in_flight(const struct replicas *r, const char *address, int *prox
 	*proxies = 0;
 	if (!r || !r->leases)
 		return r ? -1 : 0;
+	now = judged_at(r);
 	json_object_foreach(r->leases, name, l) {
 		json_t *rep, *n;
 		long v;
@@ -401,7 +418,7 @@ long replicas_in_flight(const struct replicas *r, const char *address, int *prox
 json_t *replicas_json(const struct replicas *r)
 {
 	json_t *list = json_array(), *self = report((struct replicas *)r), *l;
-	double now = registry_clock();
+	double now = judged_at(r), wall = registry_clock();
 	const char *name;
 
 	json_object_set_new(self, "lease", json_string(r->name));
@@ -425,7 +442,7 @@ json_t *replicas_json(const struct replicas *r)
 		json_object_set_new(rep, "self", json_false());
 		json_object_set_new(rep, "state", json_string(lease_live(l, now) ? "live"
 					: holder && *holder ? "gone" : "stopped"));
-		json_object_set_new(rep, "renewed_ago", renewed > 0 ? json_real(now - renewed)
+		json_object_set_new(rep, "renewed_ago", renewed > 0 ? json_real(wall - renewed)
 								     : json_null());
 		json_array_append_new(list, rep);
 	}

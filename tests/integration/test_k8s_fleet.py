@@ -238,11 +238,21 @@ def test_api_down_keeps_serving_and_resyncs(fleet, sim):
     assert not st["synced"] and st["pending"] == 1, st
     assert b.proxy_state(x)["state"] == "up"     # b cannot know yet
     assert all(r.proxy.request("GET", "/")[0] == 200 for r in (a, b) for _ in range(4))
+    # drain --wait cannot say the fleet drained: b has not heard of it
+    assert ctl_json(a.rundir, "in-flight", x)["in_flight"] == -1
+    # b's Lease looks expired, but a cannot see the API: b is not taken for gone
+    # (a fleet-wide rate limit stays shared by both, drain --wait still waits)
+    wait_for("b's Lease older than its duration",
+             lambda: a.replicas()["lb-b"]["renewed_ago"] > LEASE + 0.5, timeout=LEASE * 4)
+    assert a.replicas()["lb-b"]["state"] == "live"
+    assert a.status()["fleet_proxies"] == 2
     sim.start()
     wait_for("b's proxy drains it after the API is back",
              lambda: b.proxy_state(x)["state"] == "draining", timeout=40)
     wait_for("a's change written", lambda: a.status()["shared_state"]["synced"], timeout=10)
     assert next(i for i in shared_doc(sim)["backends"] if i["address"] == x)["drained"]
+    wait_for("drain --wait's answer: drained on both",
+             lambda: ctl_json(a.rundir, "in-flight", x)["in_flight"] == 0, timeout=10)
 
 
 def test_the_configmap_wins_over_a_replica_state_file(sim, pods, discover, rundir):
