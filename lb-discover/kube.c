@@ -111,33 +111,43 @@ static size_t on_answer(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+CURL *kube_easy(struct kube *k, const char *url, struct curl_slist **hdrs, curl_write_callback write,
+		void *data, double connect_timeout, double timeout)
+{
+	CURL *easy = curl_easy_init();
+
+	if (!easy)
+		return NULL;
+	*hdrs = curl_slist_append(*hdrs, "Accept: application/json");
+	kube_auth_refresh(&k->auth);	/* the token rotates: read it before each (re)connect */
+	kube_auth_apply(&k->auth, easy, hdrs);
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *hdrs);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, data);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "lb-discover");
+	curl_easy_setopt(easy, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_timeout * 1000));
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
+	return easy;
+}
+
 /* Sets up c->easy for METHOD PATH with c->payload; 0 or -1. */
 static int prepare(struct kube *k, struct kube_call *c, const char *method, const char *path,
 		   double timeout)
 {
 	char url[2048];
 
-	c->easy = curl_easy_init();
-	if (!c->easy)
-		return -1;
 	snprintf(url, sizeof(url), "%s%s", k->auth.server, path);
-	c->hdrs = curl_slist_append(NULL, "Accept: application/json");
 	if (c->payload)
 		c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");
-	kube_auth_refresh(&k->auth);
-	kube_auth_apply(&k->auth, c->easy, &c->hdrs);
-	curl_easy_setopt(c->easy, CURLOPT_URL, url);
+	c->easy = kube_easy(k, url, &c->hdrs, on_answer, c, timeout, timeout);
+	if (!c->easy)
+		return -1;
 	curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
 	if (c->payload)
 		curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->payload);
-	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
-	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_answer);
-	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "lb-discover");
-	curl_easy_setopt(c->easy, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(timeout * 1000));
-	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000));
 	return 0;
 }
 

@@ -58,6 +58,14 @@ void kube_cancel(struct kube *k, struct kube_call *c);
  */
 long kube_request_sync(struct kube *k, const char *method, const char *path, json_t *body,
 		       double timeout, char *err, size_t errsz);
+/*
+ * A libcurl handle for URL with the credentials, JSON accepted (headers
+ * appended to *hdrs, which the caller frees after the transfer), the
+ * answer given to `write` with `data`, and the timeouts. NULL when libcurl
+ * cannot.
+ */
+CURL *kube_easy(struct kube *k, const char *url, struct curl_slist **hdrs, curl_write_callback write,
+		void *data, double connect_timeout, double timeout);
 /* The message of an API Status answer ("message"), or "". */
 const char *kube_status_message(json_t *body);
 /* A back-off delay in [base, 2 * base), at most `max`. */

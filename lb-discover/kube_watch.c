@@ -279,11 +279,6 @@ static void start(struct kube_watch *w, int watch)
 	char url[2048];
 	int n;
 
-	w->easy = curl_easy_init();
-	if (!w->easy) {
-		back_off(w);
-		return;
-	}
 	n = snprintf(url, sizeof(url), "%s%s?%s", w->k->auth.server, w->path, w->query);
 	if (watch && n > 0 && (size_t)n < sizeof(url))
 		snprintf(url + n, sizeof(url) - (size_t)n,
@@ -294,18 +289,14 @@ static void start(struct kube_watch *w, int watch)
 	w->events = 0;
 	w->phase = watch ? WATCH_STREAM : WATCH_LIST;
 	w->started = ev_now(w->k->loop);
-	w->hdrs = curl_slist_append(NULL, "Accept: application/json");
-	kube_auth_refresh(&w->k->auth);	/* the token rotates: read it before each (re)connect */
-	kube_auth_apply(&w->k->auth, w->easy, &w->hdrs);
-	curl_easy_setopt(w->easy, CURLOPT_URL, url);
-	curl_easy_setopt(w->easy, CURLOPT_HTTPHEADER, w->hdrs);
-	curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
-	curl_easy_setopt(w->easy, CURLOPT_USERAGENT, "lb-discover");
-	curl_easy_setopt(w->easy, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(w->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(w->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(w->easy, CURLOPT_TIMEOUT_MS, (long)((watch ? w->timeout + 30 : 30) * 1000));
+	w->hdrs = NULL;
+	w->easy = kube_easy(w->k, url, &w->hdrs, on_data, w, 5, watch ? w->timeout + 30 : 30);
+	if (!w->easy) {
+		curl_slist_free_all(w->hdrs);
+		w->hdrs = NULL;
+		back_off(w);
+		return;
+	}
 	if (curl_ev_add(w->k->curl, w->easy, request_done, w) == -1) {
 		curl_easy_cleanup(w->easy);
 		curl_slist_free_all(w->hdrs);
