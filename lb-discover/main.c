@@ -1,5 +1,6 @@
 /* lb-discover: finds a service's backends, health-checks them, keeps operator
  * overrides and publishes full backend sets on the bus. */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,8 +238,17 @@ static int start_fleet(struct discover *d, const struct discover_options *o)
 		if (gethostname(host, sizeof(host)) == -1)
 			snprintf(host, sizeof(host), "lb-discover-%d", (int)getpid());
 		host[sizeof(host) - 1] = '\0';
+		for (char *c = host; *c; c++)	/* a hostname may have capitals */
+			*c = (char)tolower((unsigned char)*c);
 		pod = host;
 	}
+	for (const char *c = pod; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+		      *c == '.')) {
+			fprintf(stderr, "lb-discover: --pod-name \"%s\": a Lease name needs lower-case "
+					"letters, digits, '-' and '.' (a pod's name is one)\n", pod);
+			return -1;
+		}
 	if (strlen(o->kubernetes) + strlen(pod) + 4 > 253) {
 		fprintf(stderr, "lb-discover: the Lease lb-%s-%s would be longer than Kubernetes' 253 "
 				"characters (--pod-name)\n", o->kubernetes, pod);
@@ -408,8 +418,10 @@ int main(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		if (!opts.no_shared_state && start_fleet(&d, &opts) == -1)
+		if (!opts.no_shared_state && start_fleet(&d, &opts) == -1) {
+			rc = 2;
 			goto out;
+		}
 		d.k8s = source_k8s_start(&d.kube, &ko, on_source_update, &d, err, sizeof(err));
 		if (!d.k8s) {
 			fprintf(stderr, "lb-discover: --kubernetes: %s\n", err);

@@ -391,3 +391,12 @@ def test_no_shared_state_keeps_a_replica_to_itself(sim, pods, discover, rundir):
     assert "replicas" not in st and "shared_state" not in st
     assert not sim.configmaps.objects and not sim.leases.objects
     assert not [p for m, p in sim.requests if "configmaps" in p or "leases" in p]
+
+
+def test_a_pod_name_that_cannot_name_a_lease_is_refused(sim, rundir):
+    r = subprocess.run([binary("lb-discover"), "--runtime-dir", rundir, "--kubernetes", "backend",
+                        "--api-server", sim.url, "--pod-name", "Bad_Name"],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 2, r.stderr
+    assert ('--pod-name "Bad_Name": a Lease name needs lower-case letters, digits, '
+            "'-' and '.'") in r.stderr
