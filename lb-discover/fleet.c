@@ -27,7 +27,8 @@ struct fleet {
 	long long revision;		/* the document's "revision" */
 	int known;			/* rv and doc are what the API said (listed once) */
 	int create;			/* it does not exist: create it, even with no operation */
-	int reread;			/* a read failed: read again before writing */
+	int reread;			/* read it before anything else (a read failed, or
+					 * a watched document seemed to go back) */
 	struct fleet_op *ops;		/* not yet written; the first `inflight` are being */
 	size_t nops, cap, inflight;
 	struct kube_call *call;		/* a write, or a read after a conflict */
@@ -39,6 +40,7 @@ struct fleet {
 };
 
 static void kick(struct fleet *f);
+static void reread(struct fleet *f);
 
 /* ---- operations on a document ------------------------------------------------ */
 
@@ -333,7 +335,6 @@ static void read_done(void *data, long status, json_t *body, const char *error)
 	struct fleet *f = data;
 
 	f->call = NULL;
-	f->reread = status != 200 && status != 404;
 	if (status == 200) {
 		take(f, body);
 	} else if (status == 404) {
@@ -341,6 +342,7 @@ static void read_done(void *data, long status, json_t *body, const char *error)
 		f->known = 1;
 		f->create = 1;
 	} else {
+		f->reread = 1;
 		fail(f, "get", status, body, error);
 		return;
 	}
@@ -354,9 +356,12 @@ static void reread(struct fleet *f)
 	char path[1000];
 
 	snprintf(path, sizeof(path), "%s/%s", f->path, f->name);
+	f->reread = 0;
 	f->call = kube_request(&f->d->kube, "GET", path, NULL, FLEET_TIMEOUT, read_done, f);
-	if (!f->call)
+	if (!f->call) {
+		f->reread = 1;
 		fail(f, "get", 0, NULL, "out of memory");
+	}
 }
 
 static void write_done(void *data, long status, json_t *body, const char *error)
@@ -433,7 +438,13 @@ static void kick(struct fleet *f)
 	json_t *doc, *obj;
 	char path[1000];
 
-	if (f->call || ev_is_active(&f->retry) || !f->known || f->reread || (!f->nops && !f->create))
+	if (f->call || ev_is_active(&f->retry))
+		return;		/* kicked again when it ends */
+	if (f->reread) {
+		reread(f);
+		return;
+	}
+	if (!f->known || (!f->nops && !f->create))
 		return;
 	doc = merged(f);
 	if (doc)
@@ -463,12 +474,7 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 
-	/* after a failed read, read again: the document may have moved on */
-	if (f->reread && !f->call) {
-		reread(f);
-		return;
-	}
-	kick(f);
+	kick(f);	/* after a failed read, it reads again first */
 }
 
 /* The watch's view of the ConfigMap changed. */
@@ -500,8 +506,8 @@ static void on_objects(void *data, json_t *objects)
 	 * documents only move forward, and one that seems to go back is read
 	 * again (an operator may have replaced it) */
 	if (f->known && f->doc && document_revision(obj) < f->revision) {
-		if (!f->call)
-			reread(f);
+		f->reread = 1;	/* now, or once the call out ends */
+		kick(f);
 		return;
 	}
 	if (!f->known)

@@ -55,7 +55,7 @@ def fleet(procs, sim, pods):
             p = procs([binary("lb-discover"), "--runtime-dir", d, "--kubernetes", service,
                        "--namespace", NS, "--api-server", sim.url, "--port", "http",
                        "--no-health-check", "--pod-name", name, "--lease-duration", str(LEASE),
-                       "--heartbeat", "0.2", *flags])
+                       "--heartbeat", "0.05", *flags])
             p.wait_log(r"INFO publishing ")
             px = None
             if proxies:
@@ -72,6 +72,9 @@ def fleet(procs, sim, pods):
                      lambda: [x["state"] for x in r.status()["replicas"]] == ["live", "live"])
             wait_for(f"{r.name}'s shared state synced",
                      lambda: r.status()["shared_state"]["synced"])
+            if proxies:     # the other's Lease counts its proxy
+                wait_for(f"{r.name} counts both proxies",
+                         lambda: r.status()["fleet_proxies"] == 2)
         return a, b, ips, port
     yield start
     for d in dirs:
@@ -247,8 +250,9 @@ def test_api_down_keeps_serving_and_resyncs(fleet, sim):
     # (a fleet-wide rate limit stays shared by both, drain --wait still waits)
     wait_for("b's Lease older than its duration",
              lambda: a.replicas()["lb-b"]["renewed_ago"] > LEASE + 0.5, timeout=LEASE * 4)
-    assert a.replicas()["lb-b"]["state"] == "live"
-    assert a.status()["fleet_proxies"] == 2
+    st = a.status()
+    assert [r["state"] for r in st["replicas"]] == ["unrenewed", "live"], st["replicas"]
+    assert st["fleet_proxies"] == 2, (st["proxies"], st["replicas"])
     sim.start()
     wait_for("b's proxy drains it after the API is back",
              lambda: b.proxy_state(x)["state"] == "draining", timeout=40)
