@@ -129,7 +129,9 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
         f.write("tok\n")
     slow = echo("--delay-ms", "1500", "--access-log", "off")
     e1, e2 = echo("--access-log", "off"), echo("--access-log", "off")
-    d = discover("--static", f"{e1.addr},{slow.addr}", "--heartbeat", "0.2", "--admin",
+    # heartbeat 0.05: drain?wait= waits for lb-discover to hear every proxy
+    # (5 heartbeats + 2 s after it started)
+    d = discover("--static", f"{e1.addr},{slow.addr}", "--heartbeat", "0.05", "--admin",
                  "127.0.0.1:0", "--admin-token", token_path)
     os.unlink(token_path)
     api = Admin(d, int(d.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1)), "tok")

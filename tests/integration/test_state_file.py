@@ -55,7 +55,9 @@ DAMAGE = {
 def test_a_lost_or_damaged_state_file_never_rolls_the_generation_back(damage, echo, discover,
                                                                        proxy, rundir):
     echos = [echo("--access-log", "off") for _ in range(3)]
-    flags = ("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.2")
+    # lb-discover's heartbeat 0.05: the drain --wait below waits for it to
+    # hear every proxy (5 heartbeats + 2 s after it started)
+    flags = ("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.05")
     d = discover(*flags)
     p1 = bus_proxy(proxy, rundir)
     p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
