@@ -27,6 +27,7 @@ def load_doc():
         return yaml.safe_load(f)
 
 
+@pytest.mark.no_lb_binaries
 def test_document_is_valid_openapi():
     if not os.path.isdir(os.path.join(OPENAPI_TESTS, "node_modules", "@seriousme")):
         pytest.fail("tests/openapi/node_modules is missing: run make test-deps")
@@ -99,6 +100,7 @@ def check(doc, schema, value, where="body"):
     return problems
 
 
+@pytest.mark.no_lb_binaries
 def test_the_subset_validator_refuses_what_it_should():
     doc = load_doc()
     good = {"generation": 3, "address": "10.0.0.1:80"}
@@ -232,6 +234,7 @@ def test_every_route_the_programs_answer_is_documented(echo, discover, proxy, ru
     assert listed and all(x in doc["paths"] for x in listed), listed
 
 
+@pytest.mark.no_lb_binaries
 def test_every_verb_route_is_documented():
     """A verb's row in common/verbs.c that names an admin API route (method,
     path) is in the document: a new verb cannot reach the API undocumented."""
