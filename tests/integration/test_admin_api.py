@@ -235,7 +235,7 @@ def test_token_opens_any_address(echo, discover, rundir):
 
 
 def test_drain_wait_parks_until_the_request_in_flight_ends(echo, discover, proxy, rundir):
-    slow = echo("--delay-ms", "1500", "--access-log", "off")
+    slow = echo("--delay-ms", "1000", "--access-log", "off")    # outlasts drain?wait=0.4
     # heartbeat 0.05: proxies_settled comes 5 heartbeats + 2 s after the start
     a = start_admin(discover, "--static", slow.addr, "--heartbeat", "0.05")
     p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")

@@ -129,7 +129,7 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     token_path = tempfile.mktemp(prefix="lb-token-")
     with open(token_path, "w") as f:
         f.write("tok\n")
-    slow = echo("--delay-ms", "1500", "--access-log", "off")
+    slow = echo("--delay-ms", "1000", "--access-log", "off")    # outlasts drain?wait=0.3
     e1, e2 = echo("--access-log", "off"), echo("--access-log", "off")
     # heartbeat 0.05: drain?wait= waits for lb-discover to hear every proxy
     # (5 heartbeats + 2 s after it started)
