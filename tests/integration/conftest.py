@@ -20,6 +20,22 @@ SANITIZED = os.environ.get("LB_SANITIZED") == "1"
 SLOW = 3.0 if SANITIZED else 1.0
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "no_lb_binaries: the test starts no lb program (a document, a simulator "
+        "alone): the release run checks it and the ASan run, which only changes the "
+        "binaries, skips it")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not SANITIZED:
+        return
+    skip = pytest.mark.skip(reason="starts no lb program: checked by the release run")
+    for item in items:
+        if item.get_closest_marker("no_lb_binaries"):
+            item.add_marker(skip)
+
+
 def protocol_constant(name):
     """A #define of common/bus_protocol.h (the bus's limits), as a number."""
     path = os.path.join(os.path.dirname(__file__), "..", "..", "common", "bus_protocol.h")

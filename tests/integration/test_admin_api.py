@@ -235,8 +235,9 @@ def test_token_opens_any_address(echo, discover, rundir):
 
 
 def test_drain_wait_parks_until_the_request_in_flight_ends(echo, discover, proxy, rundir):
-    slow = echo("--delay-ms", "1500", "--access-log", "off")
-    a = start_admin(discover, "--static", slow.addr, "--heartbeat", "0.2")
+    slow = echo("--delay-ms", "1000", "--access-log", "off")    # outlasts drain?wait=0.4
+    # heartbeat 0.05: proxies_settled comes 5 heartbeats + 2 s after the start
+    a = start_admin(discover, "--static", slow.addr, "--heartbeat", "0.05")
     p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
     wait_for("set", lambda: p.admin("/info")[1]["generation"] >= 1)
     wait_for("lb-discover has heard every proxy",

@@ -140,7 +140,9 @@ def test_replacing_a_proxy_on_a_shared_port_fails_no_request(echos, discover, pr
 
 
 def test_drain_under_load_fails_nothing_and_stops_new_requests(echos, discover, proxy, rundir):
-    discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.2")
+    # heartbeat 0.05: drain --wait waits for lb-discover to hear every proxy
+    # (5 heartbeats + 2 s after it started)
+    discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.05")
     p1 = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
     p2 = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05",
                    listen=f"127.0.0.1:{p1.port}")
@@ -179,7 +181,7 @@ def test_drain_under_load_fails_nothing_and_stops_new_requests(echos, discover, 
 
 def test_drain_wait_waits_for_a_slow_request(echo, discover, proxy, rundir):
     slow = echo("--delay-ms", "1500", "--access-log", "off")
-    discover("--static", slow.addr, "--heartbeat", "0.2")
+    discover("--static", slow.addr, "--heartbeat", "0.05")     # as above
     p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
     wait_for("set", lambda: generation(p) >= 1)
     t = request_in_flight(p, "/slow")

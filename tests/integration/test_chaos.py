@@ -17,7 +17,7 @@ def test_chaos_short():
     rows = chaos.run(short=True, out=out)
     assert [r.name for r in rows] == [
         "backend kill -9", "backend SIGSTOP/CONT", "backend answers 500",
-        "backend answers in 3 s", "lb-discover kill -9", "rolling update",
+        "backend answers in 3 s", "rolling update", "lb-discover kill -9",
         "client over rate limit"]
     missed = [r.line() for r in rows if not r.ok]
     assert not missed, "scenarios missed their targets:\n" + "\n".join(missed) + \

@@ -27,6 +27,7 @@ def load_doc():
         return yaml.safe_load(f)
 
 
+@pytest.mark.no_lb_binaries
 def test_document_is_valid_openapi():
     if not os.path.isdir(os.path.join(OPENAPI_TESTS, "node_modules", "@seriousme")):
         pytest.fail("tests/openapi/node_modules is missing: run make test-deps")
@@ -105,6 +106,7 @@ def check(doc, schema, value, where="body"):
     return problems
 
 
+@pytest.mark.no_lb_binaries
 def test_the_subset_validator_refuses_what_it_should():
     doc = load_doc()
     good = {"generation": 3, "address": "10.0.0.1:80"}
@@ -133,9 +135,11 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     token_path = tempfile.mktemp(prefix="lb-token-")
     with open(token_path, "w") as f:
         f.write("tok\n")
-    slow = echo("--delay-ms", "1500", "--access-log", "off")
+    slow = echo("--delay-ms", "1000", "--access-log", "off")    # outlasts drain?wait=0.3
     e1, e2 = echo("--access-log", "off"), echo("--access-log", "off")
-    d = discover("--static", f"{e1.addr},{slow.addr}", "--heartbeat", "0.2", "--admin",
+    # heartbeat 0.05: drain?wait= waits for lb-discover to hear every proxy
+    # (5 heartbeats + 2 s after it started)
+    d = discover("--static", f"{e1.addr},{slow.addr}", "--heartbeat", "0.05", "--admin",
                  "127.0.0.1:0", "--admin-token", token_path)
     os.unlink(token_path)
     api = Admin(d, int(d.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1)), "tok")
@@ -236,6 +240,7 @@ def test_every_route_the_programs_answer_is_documented(echo, discover, proxy, ru
     assert listed and all(x in doc["paths"] for x in listed), listed
 
 
+@pytest.mark.no_lb_binaries
 def test_every_verb_route_is_documented():
     """A verb's row in common/verbs.c that names an admin API route (method,
     path) is in the document: a new verb cannot reach the API undocumented."""

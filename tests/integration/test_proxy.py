@@ -306,7 +306,8 @@ def test_all_backends_down_is_503(proxy):
 
 
 def test_slow_backend_is_504_at_the_response_timeout(echo, proxy):
-    e = echo("--delay-ms", "3000")
+    # 3 times the timeout (lb-echo finishes the request before it stops)
+    e = echo("--delay-ms", "1500")
     p = proxy([e.addr], "--response-timeout", "0.5")
     t = time.time()
     status, hdrs, body = p.request("GET", "/slow")
@@ -357,7 +358,7 @@ def test_body_bytes_are_forwarded_as_they_come(proxy, first):
     def respond_in_halves(conn, backend):
         Reader(conn).request()
         conn.sendall(head + body_first)
-        time.sleep(1.5)
+        time.sleep(0.5)     # past the kernel's 200 ms and the 0.15 s bound
         conn.sendall(b"abcdefghij")
 
     be = RawBackend(respond_in_halves)

@@ -237,7 +237,8 @@ def test_no_cap_by_default(proxy, held):
 def test_a_new_set_with_room_wakes_the_queue(echo, discover, proxy, rundir):
     """All at the cap, a request waits; a backend added (lb-ctl add) takes it
     at once instead of when the busy one frees."""
-    busy = echo("--delay-ms", "4000", "--access-log", "off", env={"POD_NAME": "busy"})
+    # busy long enough for the add to reach the proxy first on a loaded machine
+    busy = echo("--delay-ms", "2500", "--access-log", "off", env={"POD_NAME": "busy"})
     fresh = echo("--access-log", "off", env={"POD_NAME": "fresh"})
     discover("--static", busy.addr, "--heartbeat", "0.2")
     p = proxy(None, "--runtime-dir", rundir, "--max-per-backend", "1", "--queue-timeout", "30")

@@ -306,7 +306,9 @@ def test_the_share_follows_the_proxies_and_keeps_the_generation(echo, discover, 
     published on it), one that stops lowers it once lb-discover forgets it;
     the count changes no generation."""
     e = echo("--access-log", "off")
-    discover("--static", e.addr, "--no-health-check", "--heartbeat", "0.2")
+    # heartbeat 0.05: lb-discover forgets a proxy 5 heartbeats + 2 s after
+    # its last report
+    discover("--static", e.addr, "--no-health-check", "--heartbeat", "0.05")
     flags = ["--runtime-dir", rundir, "--rate-limit", "60/s", "--heartbeat", "0.2",
              "--access-log", "off"]
     p1 = proxy(None, *flags)
