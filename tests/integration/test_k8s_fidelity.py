@@ -91,6 +91,7 @@ def kubectl_events(out):
               for x in e["object"].get("endpoints", [])]) for e in read_json_stream(out)]
 
 
+@pytest.mark.no_lb_binaries
 def test_kubectl_watch_sees_the_simulator_events(sim):
     last = ("MODIFIED", "backend-00000", [("10.0.0.1", False), ("10.0.0.2", False)])
     out, err = watch_the_story(
@@ -105,6 +106,7 @@ def test_kubectl_watch_sees_the_simulator_events(sim):
     assert events[-1] == last
 
 
+@pytest.mark.no_lb_binaries
 def test_kubectl_get_raw_watch(sim):
     out = subprocess.run([tool("kubectl"), "--server", sim.url, "get", "--raw",
                           "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices"
@@ -121,6 +123,7 @@ def informer_events(out):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.no_lb_binaries
 def test_javascript_informer_sees_the_simulator_events(sim):
     node_modules()
 
@@ -143,6 +146,7 @@ def test_javascript_informer_sees_the_simulator_events(sim):
     assert not [e for e in events if e["event"] == "error"], err
 
 
+@pytest.mark.no_lb_binaries
 def test_manifests_are_valid_and_consistent():
     node_modules()
     r = subprocess.run([tool("node"), os.path.join(K8S_TESTS, "validate.mjs"), MANIFESTS],
@@ -190,6 +194,7 @@ BREAKAGES = [
 ]
 
 
+@pytest.mark.no_lb_binaries
 @pytest.mark.parametrize("file,old,new,message", BREAKAGES, ids=[b[3] for b in BREAKAGES])
 def test_manifest_validator_catches(tmp_path, file, old, new, message):
     node_modules()
@@ -222,6 +227,7 @@ STATE_RULES = """  - apiGroups: [""]
 """
 
 
+@pytest.mark.no_lb_binaries
 def test_manifest_validator_reads_no_shared_state(tmp_path):
     """Without the shared state (noSharedState in the config, or --no-shared-state)
     the ConfigMap rules are more than lb-discover needs; with a flag naming
@@ -289,6 +295,7 @@ def test_the_configmaps_the_pods_mount_work(tmp_path, procs, rundir):
     e.wait_log("service=backend")
 
 
+@pytest.mark.no_lb_binaries
 def test_dockerfile_and_scripts():
     """What can be checked without a container engine: the scripts parse, and
     the runtime image installs the package of every library the Makefile links."""
