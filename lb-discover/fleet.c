@@ -256,14 +256,11 @@ static void take(struct fleet *f, json_t *obj)
 		struct state_override *ov = state_parse(&f->d->reg, doc, 0, &g, &n, why, sizeof(why));
 
 		rev = json_object_get(doc, "revision");
-		if (ov && rev && (!json_is_integer(rev) || json_integer_value(rev) < 0)) {
+		if (ov && rev && (!json_is_integer(rev) || json_integer_value(rev) < 0))
 			snprintf(why, sizeof(why), "\"revision\" must be a non-negative integer");
-			free(ov);
-			ov = NULL;
-		}
-		free(ov);
-		if (!ov && !why[0])
+		else if (!ov && !why[0])
 			snprintf(why, sizeof(why), "out of memory");
+		free(ov);
 	}
 	if (why[0]) {
 		if (strcmp(why, f->damaged) != 0)
@@ -367,6 +364,7 @@ static void reread(struct fleet *f)
 static void write_done(void *data, long status, json_t *body, const char *error)
 {
 	struct fleet *f = data;
+	size_t sent;
 
 	f->call = NULL;
 	log_debug("shared state: written", "configmap=%s status=%ld error=\"%s\" ops=%zu",
@@ -387,6 +385,7 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 		kick(f);
 		return;
 	}
+	sent = f->inflight;
 	f->inflight = 0;
 	if (status == 409) {
 		/* another replica wrote first (or created it): read, re-apply, write */
@@ -407,9 +406,12 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 		 * local state (and the state file) keeps the changes */
 		log_error("shared state refused by the API: these changes stay on this replica",
 			  "configmap=%s status=%ld error=\"%s\" dropped=%zu", f->name, status,
-			  kube_status_message(body), f->nops);
-		f->nops = 0;
+			  kube_status_message(body), sent);
+		if (sent)
+			memmove(f->ops, f->ops + sent, (f->nops - sent) * sizeof(*f->ops));
+		f->nops -= sent;
 		f->create = 0;
+		kick(f);
 		return;
 	}
 	fail(f, f->rv[0] ? "update" : "create", status, body, error);
