@@ -404,3 +404,29 @@ def test_a_pod_name_that_cannot_name_a_lease_is_refused(sim, rundir):
     assert r.returncode == 2, r.stderr
     assert ('--pod-name "Bad_Name": a Lease name needs lower-case letters, digits, '
             "'-' and '.'") in r.stderr
+
+
+def test_the_readme_kubectl_commands_show_the_fleet(fleet, sim):
+    """What the README tells an operator to run: kubectl reads the shared
+    document and every replica's Lease with its report."""
+    from test_k8s_fidelity import tool
+    a, b, ips, port = fleet(2, proxies=False)
+    x = f"{ips[0]}:{port}"
+    code, _, err = ctl(a.rundir, "weight", x, "3")
+    assert code == 0, err
+    wait_for("b applies it", lambda: b.row(x)["weight"] == 3)
+
+    def kubectl(*args):
+        r = subprocess.run([tool("kubectl"), "--server", sim.url, "-n", NS, *args],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+    doc = json.loads(kubectl("get", "configmap", "lb-state-backend", "-o",
+                             r"jsonpath={.data.state\.json}"))
+    assert doc["backends"] == [{"address": x, "added": False, "removed": False,
+                                "drained": False, "weight": 3}], doc
+    out = kubectl("get", "leases", "-l", "lb-discover/service=backend")
+    assert "lb-backend-lb-a" in out and "lb-backend-lb-b" in out, out
+    rep = json.loads(kubectl("get", "lease", "lb-backend-lb-b", "-o",
+                             r"jsonpath={.metadata.annotations.lb-discover/state}"))
+    assert rep["generation"] == b.status()["generation"] and rep["proxy_count"] == 0, rep
