@@ -184,6 +184,10 @@ def test_drain_wait_waits_for_a_slow_request(echo, discover, proxy, rundir):
     discover("--static", slow.addr, "--heartbeat", "0.05")     # as above
     p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
     wait_for("set", lambda: generation(p) >= 1)
+    # past lb-discover's start-up wait for every proxy (5 heartbeats + 2 s):
+    # from here only the request in flight can hold drain --wait
+    wait_for("lb-discover settled", lambda: ctl_json(rundir, "status")["proxies_settled"],
+             timeout=10)
     t = request_in_flight(p, "/slow")
     start = time.time()
     code, out, err = ctl(rundir, "drain", slow.addr, "--wait", "--timeout", "10")
