@@ -197,6 +197,8 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # FUZZ_MODULES_<target> (program_modules, above).
 FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
 FUZZ_MODULES_fuzz_control := lb-discover/admin_route.c
+FUZZ_MODULES_fuzz_shared_state := $(addprefix lb-discover/,fleet.c state.c registry.c kube.c \
+	kube_watch.c kubeconfig.c)
 
 fuzz-deps: deps
 	$(call install_missing,clang)

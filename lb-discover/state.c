@@ -101,6 +101,42 @@ static int parse_override(json_t *o, size_t i, struct state_override *ov, char *
 	return parse_ejection(o, i, ov, err, errsz);
 }
 
+static int by_address(const void *a, const void *b)
+{
+	const struct state_override *const *x = a, *const *y = b;
+	int c = strcmp((*x)->address, (*y)->address);
+
+	return c ? c : (*x < *y ? -1 : *x > *y);
+}
+
+/* 1 (with err) when two items name one address: which one applies would
+ * depend on the order, and an operation would change only the first. */
+static int repeated(struct state_override *ov, size_t n, char *err, size_t errsz)
+{
+	struct state_override **sorted;
+	int found = 0;
+
+	if (n < 2)
+		return 0;
+	sorted = malloc(n * sizeof(*sorted));
+	if (!sorted) {
+		snprintf(err, errsz, "out of memory");
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &ov[i];
+	qsort(sorted, n, sizeof(*sorted), by_address);
+	for (size_t i = 1; i < n && !found; i++) {
+		if (strcmp(sorted[i - 1]->address, sorted[i]->address) != 0)
+			continue;
+		snprintf(err, errsz, "backends[%zu].address %s is backends[%zu]'s already",
+			 (size_t)(sorted[i] - ov), sorted[i]->address, (size_t)(sorted[i - 1] - ov));
+		found = 1;
+	}
+	free(sorted);
+	return found;
+}
+
 struct state_override *state_parse(const struct registry *r, json_t *root, int need_generation,
 				   unsigned long long *generation, size_t *n, char *err,
 				   size_t errsz)
@@ -143,6 +179,10 @@ struct state_override *state_parse(const struct registry *r, json_t *root, int n
 			free(out);
 			return NULL;
 		}
+	}
+	if (repeated(out, *n, err, errsz)) {
+		free(out);
+		return NULL;
 	}
 	return out;
 }

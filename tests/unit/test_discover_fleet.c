@@ -171,6 +171,14 @@ static void test_document_replaces_overrides(void **state)
 	assert_non_null(strstr(err, "backends[0].weight must be 1 to 1000"));
 	assert_int_equal(registry_find(&r, "10.0.0.2:80")->weight_override, 9);
 	json_decref(doc);
+	/* one address twice (found by fuzz_shared_state: an operation changed
+	 * only the first, so applying it again changed the document) */
+	doc = doc_of("{\"service\":\"backend\",\"backends\":[{\"address\":\"10.0.0.2:80\","
+		     "\"drained\":true},{\"address\":\"10.0.0.1:80\"},{\"address\":\"10.0.0.2:80\","
+		     "\"weight\":3}]}");
+	assert_int_equal(fleet_apply_document(&r, doc, 61, err, sizeof(err)), -1);
+	assert_string_equal(err, "backends[2].address 10.0.0.2:80 is backends[0]'s already");
+	json_decref(doc);
 	doc = doc_of("{\"service\":\"other\",\"backends\":[]}");
 	assert_int_equal(fleet_apply_document(&r, doc, 61, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "\"service\" is not \"backend\""));
