@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +42,17 @@ struct replicas {
 	int created;			/* the Lease exists (a PUT, not a POST) */
 	char *written;			/* the report last written */
 	double last_write;		/* ev_now of it */
+	double last_write_wall;		/* and its wall clock (a little before its renewTime) */
 	int dirty;
 	ev_timer soon;			/* a change, written shortly */
 	ev_timer tick;			/* renews, and tells expired Leases */
 	struct peer *peers;
 	size_t npeers;
 	double api_ok_at;		/* wall clock when the API last answered */
+	char instance[24];		/* this process, in its report: tells a second
+					 * lb-discover writing the same Lease */
+	int clash_logged;
+	double first_renewal;		/* wall clock of the first write answered (0: none) */
 	char error[1200];
 };
 
@@ -118,6 +124,7 @@ static json_t *report(struct replicas *r)
 					    d, e->address, d->reg.generation, &n)));
 	}
 	json_object_set_new(doc, "pid", json_integer(getpid()));
+	json_object_set_new(doc, "instance", json_string(r->instance));
 	json_object_set_new(doc, "generation", json_integer((json_int_t)d->reg.generation));
 	json_object_set_new(doc, "synced", json_boolean(synced));
 	json_object_set_new(doc, "proxy_count", json_integer((json_int_t)d->nproxies));
@@ -194,6 +201,8 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 		log_info("lease renewed again", "lease=%s", r->name);
 	r->error[0] = '\0';
 	r->api_ok_at = registry_clock();
+	if (!r->first_renewal)
+		r->first_renewal = r->last_write_wall;
 	r->created = 1;
 	if (r->dirty && !ev_is_active(&r->soon))
 		ev_timer_start(r->d->loop, &r->soon);
@@ -215,6 +224,7 @@ static void write_lease(struct replicas *r)
 	r->written = text;
 	r->dirty = 0;
 	r->last_write = ev_now(r->d->loop);
+	r->last_write_wall = registry_clock();
 	if (r->created) {
 		snprintf(path, sizeof(path), "%s/%s", r->path, r->name);
 		r->call = kube_request(&r->d->kube, "PUT", path, obj, REPLICAS_TIMEOUT, write_done, r);
@@ -300,6 +310,27 @@ static json_t *lease_report(json_t *l)
 	return doc;
 }
 
+/* Our Lease holding another process's report: two replicas with one
+ * --pod-name, each taking the other for itself (neither waited for). */
+static void clash(struct replicas *r, json_t *l)
+{
+	json_t *rep = lease_report(l);
+	const char *other = json_string_value(json_object_get(rep, "instance"));
+	double renewed = parse_time(json_string_value(json_object_get(json_object_get(l, "spec"),
+									  "renewTime")));
+
+	/* written after this replica's first renewal: not this pod's Lease
+	 * from before its container restarted */
+	if (other && strcmp(other, r->instance) != 0 && !r->clash_logged && r->first_renewal &&
+	    renewed > r->first_renewal) {
+		log_error("another lb-discover writes this replica's Lease: give each replica its own "
+			  "--pod-name (the pod's name)", "lease=%s pid=%lld", r->name,
+			  (long long)json_integer_value(json_object_get(rep, "pid")));
+		r->clash_logged = 1;
+	}
+	json_decref(rep);
+}
+
 /* Re-reads who is live; logs who came and went; publishes when the
  * fleet's proxy count changed (every proxy's share of a rate limit). */
 static void refresh(struct replicas *r)
@@ -319,8 +350,10 @@ static void refresh(struct replicas *r)
 		json_t *rep;
 		int was = -1;
 
-		if (strcmp(name, r->name) == 0)
+		if (strcmp(name, r->name) == 0) {
+			clash(r, l);
 			continue;
+		}
 		snprintf(peers[n].name, sizeof(peers[n].name), "%s", name);
 		peers[n].live = lease_live(l, now);
 		rep = lease_report(l);
@@ -449,6 +482,20 @@ json_t *replicas_json(const struct replicas *r)
 	return list;
 }
 
+/* 16 random hex digits (pids repeat across pods: each container's is small). */
+static void random_instance(char *out, size_t size)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/dev/urandom", "rb");
+
+	if (!f || fread(&v, sizeof(v), 1, f) != 1)
+		v = ((unsigned long long)time(NULL) << 20) ^ (unsigned long long)getpid() ^
+		    (unsigned long long)(uintptr_t)out;
+	if (f)
+		fclose(f);
+	snprintf(out, size, "%016llx", v);
+}
+
 struct replicas *replicas_start(struct discover *d, const struct replicas_options *o)
 {
 	struct replicas *r = calloc(1, sizeof(*r));
@@ -461,6 +508,7 @@ struct replicas *replicas_start(struct discover *d, const struct replicas_option
 	}
 	r->d = d;
 	r->duration = o->lease_duration;
+	random_instance(r->instance, sizeof(r->instance));
 	snprintf(r->service, sizeof(r->service), "%s", o->service);
 	snprintf(r->pod, sizeof(r->pod), "%s", o->pod);
 	snprintf(r->pod_uid, sizeof(r->pod_uid), "%s", o->pod_uid ? o->pod_uid : "");

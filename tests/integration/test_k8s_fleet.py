@@ -430,3 +430,25 @@ def test_the_readme_kubectl_commands_show_the_fleet(fleet, sim):
     rep = json.loads(kubectl("get", "lease", "lb-backend-lb-b", "-o",
                              r"jsonpath={.metadata.annotations.lb-discover/state}"))
     assert rep["generation"] == b.status()["generation"] and rep["proxy_count"] == 0, rep
+
+
+def test_two_replicas_with_one_pod_name_are_told(sim, pods, procs):
+    """--pod-name hard-coded in a Deployment: both replicas write one Lease
+    and would take each other for themselves; they say so."""
+    ips, port = pods(1)
+    sim.set_service(NS, "backend", ready=ips, port=port)
+    started, dirs = [], [tempfile.mkdtemp(prefix="lb-rt-", dir="/tmp") for _ in range(2)]
+    try:
+        for d in dirs:
+            started.append(procs([binary("lb-discover"), "--runtime-dir", d, "--kubernetes",
+                                  "backend", "--namespace", NS, "--api-server", sim.url,
+                                  "--no-health-check", "--pod-name", "lb-same",
+                                  "--lease-duration", "2"]))
+        wait_for("one of them says so", lambda: any(
+            "another lb-discover writes this replica's Lease: give each replica its own "
+            "--pod-name (the pod's name) lease=lb-backend-lb-same" in p.text()
+            for p in started), timeout=5)
+    finally:
+        for p in started:
+            p.stop()
+        subprocess.run(["rm", "-rf", *dirs])
