@@ -220,6 +220,20 @@ void buf_cache_release(void)
 	buf_cache_trim(0);
 }
 
+ssize_t buf_read_fd(struct buf *b, int fd, size_t chunk)
+{
+	ssize_t n;
+
+	if (buf_reserve(b, chunk) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	n = read(fd, buf_tail(b), buf_room(b));
+	if (n > 0)
+		b->len += (size_t)n;
+	return n;
+}
+
 int buf_write_fd(struct buf *b, int fd)
 {
 	while (buf_unread(b)) {

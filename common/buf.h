@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Rules:
@@ -47,6 +48,11 @@ void buf_consume(struct buf *b, size_t n);
  * out. Returns 1 when all went out, 0 when fd would block (call again when
  * it is writable), -1 on another error (errno set). */
 int buf_write_fd(struct buf *b, int fd);
+/* Reads once from the non-blocking fd into at least `chunk` bytes of room
+ * and appends what came. Returns the bytes read, 0 when the peer closed, or
+ * -1 with errno (EAGAIN or EINTR: nothing now, call again when readable;
+ * ENOMEM; another: the connection failed). */
+ssize_t buf_read_fd(struct buf *b, int fd, size_t chunk);
 /* Moves the unread bytes to the start of the storage. */
 void buf_compact(struct buf *b);
 /* Forgets the content, keeps the storage. */

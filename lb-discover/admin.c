@@ -400,20 +400,17 @@ static void on_readable(struct admin_conn *c)
 	ssize_t n;
 	size_t used;
 
-	if (buf_reserve(&c->in, 4096) == -1) {
-		conn_free(c);
-		return;
-	}
-	n = read(c->fd, buf_tail(&c->in), buf_room(&c->in));
+	n = buf_read_fd(&c->in, c->fd, 4096);
 	if (n <= 0) {
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return;
 		conn_free(c);		/* the client left (a waiting drain too) */
 		return;
 	}
-	if (c->state != ADMIN_READING)
-		return;			/* bytes after the request: it closes anyway */
-	c->in.len += (size_t)n;
+	if (c->state != ADMIN_READING) {
+		c->in.len -= (size_t)n;	/* bytes after the request: it closes anyway */
+		return;
+	}
 	if (c->in.len > ADMIN_MAX_REQUEST) {
 		respond_error(c, 413, "the request is over its limit", "");
 		return;

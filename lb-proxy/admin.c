@@ -236,20 +236,14 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	struct admin_conn *c = w->data;
 
 	if (revents & EV_READ) {
-		ssize_t n;
+		ssize_t n = buf_read_fd(&c->in, c->fd, 4096);
 
-		if (buf_reserve(&c->in, 4096) == -1) {
-			conn_free(c);
-			return;
-		}
-		n = read(c->fd, buf_tail(&c->in), buf_room(&c->in));
 		if (n <= 0) {
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				return;
 			conn_free(c);
 			return;
 		}
-		c->in.len += (size_t)n;
 		http_msg_feed(&c->msg, c->in.data, c->in.pos, c->in.len - c->in.pos);
 		c->in.pos = c->in.len;
 		if (c->msg.state == HTTP_MSG_HEAD)

@@ -116,6 +116,32 @@ static void test_write_fd(void **state)
 	buf_release(&b);
 }
 
+/* buf_read_fd appends what one read gives, says 0 at end of file and -1
+ * EAGAIN when nothing is there yet. */
+static void test_read_fd(void **state)
+{
+	struct buf b = BUF_INIT;
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe2(fds, O_NONBLOCK), 0);
+	assert_int_equal(buf_append_str(&b, "ab"), 0);
+	errno = 0;
+	assert_int_equal(buf_read_fd(&b, fds[0], 16), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(b.len, 2);
+	assert_int_equal(write(fds[1], "cdef", 4), 4);
+	assert_int_equal(buf_read_fd(&b, fds[0], 16), 4);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.data, "abcdef", 6);
+	assert_true(buf_room(&b) >= 12);
+	close(fds[1]);
+	assert_int_equal(buf_read_fd(&b, fds[0], 16), 0);
+	assert_int_equal(b.len, 6);
+	close(fds[0]);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_consume_and_compact),
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_write_fd),
+		cmocka_unit_test(test_read_fd),
 	};
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
 }
