@@ -599,7 +599,10 @@ class Simulator:
                     self.send_json(400, status(400, "BadRequest", f"invalid JSON: {e}"))
                     return None
 
-            def write_route(self, verb):
+            def write_route(self, verb, want_object=False):
+                """(store, ns, name, query, content type, body) of a write, or None
+                once answered; want_object: the body must be an object with
+                metadata (a create's or an update's)."""
                 with sim.lock:
                     sim.requests.append((self.command, self.path))
                 b = self.body()         # read first: an early answer keeps the connection sane
@@ -613,7 +616,12 @@ class Simulator:
                 if ns is None:
                     self.not_found()
                     return None
-                return store, ns, name, q, b[0], b[1]
+                obj = b[1]
+                if want_object and (not isinstance(obj, dict) or
+                                    not isinstance(obj.get("metadata"), dict)):
+                    self.send_json(400, status(400, "BadRequest", "the body must be an object"))
+                    return None
+                return store, ns, name, q, b[0], obj
 
             def conflict(self, store, name):
                 self.send_json(409, status(
@@ -644,13 +652,10 @@ class Simulator:
                 self.send_json(code, store.objects[(ns, name)])
 
             def do_POST(self):
-                r = self.write_route("create")
+                r = self.write_route("create", want_object=True)
                 if r is None:
                     return
                 store, ns, _, _, _, obj = r
-                if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
-                    return self.send_json(400, status(400, "BadRequest",
-                                                      "the body must be an object"))
                 name = obj["metadata"].get("name") or ""
                 with sim.lock:
                     if (ns, name) in store.objects:
@@ -663,13 +668,10 @@ class Simulator:
                     self.store_write(store, ns, name, obj, None, 201)
 
             def do_PUT(self):
-                r = self.write_route("update")
+                r = self.write_route("update", want_object=True)
                 if r is None:
                     return
                 store, ns, name, _, _, obj = r
-                if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict):
-                    return self.send_json(400, status(400, "BadRequest",
-                                                      "the body must be an object"))
                 if obj["metadata"].get("name") != name:
                     return self.send_json(400, status(
                         400, "BadRequest", "the name of the object "

@@ -144,6 +144,10 @@ def test_preconditions_and_patches(sim):
     assert code == 201
     rv = doc["metadata"]["resourceVersion"]
     assert api(sim, "POST", LEASES, LEASE)[1]["reason"] == "AlreadyExists"
+    # a create or an update of something that is not an object: 400, as the API's decoder
+    for method, path in (("POST", LEASES), ("PUT", LEASES + "/lb-backend-pod-a")):
+        code, err = api(sim, method, path, ["not", "an", "object"])
+        assert (code, err["reason"]) == (400, "BadRequest"), (method, err)
     code, renewed = api(sim, "PATCH", LEASES + "/lb-backend-pod-a",
                         {"metadata": {"resourceVersion": rv},
                          "spec": {"renewTime": "2026-12-01T10:00:05.000000Z"}},
