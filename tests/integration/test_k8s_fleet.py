@@ -452,3 +452,24 @@ def test_two_replicas_with_one_pod_name_are_told(sim, pods, procs):
         for p in started:
             p.stop()
         subprocess.run(["rm", "-rf", *dirs])
+
+
+def test_the_shared_state_watch_resumes_and_relists_as_the_endpointslices_do(fleet, sim):
+    """The ConfigMap and Lease watches follow the EndpointSlices' rules: a
+    watch cut is resumed, an expired resourceVersion relists; a change made
+    meanwhile still reaches the other replica."""
+    a, b, ips, port = fleet(2, proxies=False)
+    x, y = f"{ips[0]}:{port}", f"{ips[1]}:{port}"
+    sim.drop_watches()
+    code, _, err = ctl(a.rundir, "weight", x, "6")
+    assert code == 0, err
+    wait_for("b applies it after the resumed watch", lambda: b.row(x)["weight"] == 6)
+    with sim.lock:
+        sim.expire_history()
+        sim.drop_watches()
+    code, _, err = ctl(b.rundir, "drain", y)
+    assert code == 0, err
+    wait_for("a applies it after a relist", lambda: a.row(y)["state"] == "draining", timeout=10)
+    for r in (a, b):
+        r.discover.wait_log(r"resourceVersion expired, relisting what=configmaps")
+    assert [s["state"] for s in a.status()["replicas"]] == ["live", "live"]
