@@ -40,6 +40,7 @@ struct replicas {
 	json_t *leases;			/* the watch's, name -> Lease (borrowed) */
 	struct kube_call *call;
 	int created;			/* the Lease exists (a PUT, not a POST) */
+	int retried;			/* a 404 or 409 was answered at once */
 	char *written;			/* the report last written */
 	double last_write;		/* ev_now of it */
 	double last_write_wall;		/* and its wall clock (a little before its renewTime) */
@@ -181,16 +182,16 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 	struct replicas *r = data;
 
 	r->call = NULL;
-	if (status == 404 && r->created) {
-		r->created = 0;		/* deleted: create it again */
+	/* at once, once: a deleted Lease is created again, an existing one
+	 * (this pod's, from before its container restarted) renewed */
+	if (((status == 404 && r->created) || (status == 409 && !r->created)) && !r->retried) {
+		r->created = !r->created;
+		r->retried = 1;
 		write_lease(r);
 		return;
 	}
-	if (status == 409 && !r->created) {
-		r->created = 1;		/* this pod's Lease from before a restart */
-		write_lease(r);
-		return;
-	}
+	if (status == 404 || status == 409)
+		r->created = !r->created;	/* the next tick tries the other way */
 	if (status != 200 && status != 201) {
 		free(r->written);
 		r->written = NULL;	/* write it again at the next tick */
@@ -200,6 +201,7 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 	if (r->error[0])
 		log_info("lease renewed again", "lease=%s", r->name);
 	r->error[0] = '\0';
+	r->retried = 0;
 	r->api_ok_at = registry_clock();
 	if (!r->first_renewal)
 		r->first_renewal = r->last_write_wall;
@@ -240,7 +242,7 @@ static void maybe_write(struct replicas *r)
 {
 	json_t *rep;
 	char *text;
-	int changed;
+	int changed, due;
 
 	if (r->call) {
 		r->dirty = 1;	/* written once this write is answered */
@@ -251,7 +253,10 @@ static void maybe_write(struct replicas *r)
 	json_decref(rep);
 	changed = !text || !r->written || strcmp(text, r->written) != 0;
 	free(text);
-	if (changed || ev_now(r->d->loop) - r->last_write >= (double)r->duration / 3)
+	due = ev_now(r->d->loop) - r->last_write >= (double)r->duration / 3;
+	/* after a failed write, only at the renewal's pace: not one attempt
+	 * per proxy report while the API is away */
+	if (due || (changed && !r->error[0]))
 		write_lease(r);
 }
 

@@ -290,6 +290,7 @@ class Simulator:
         self.server = None
         self.port = 0
         self.connections = set()      # open client connections, cut by stop()
+        self.failing_writes = set()   # resources ("leases") whose writes answer 503, for tests
         self.start()
 
     # --- the clock and events ---------------------------------------------------
@@ -615,6 +616,11 @@ class Simulator:
                 store, ns, name, q = r
                 if ns is None:
                     self.not_found()
+                    return None
+                if store.resource in sim.failing_writes:
+                    self.send_json(503, status(503, "ServiceUnavailable",
+                                               "the server is currently unable to handle the "
+                                               "request"))
                     return None
                 obj = b[1]
                 if want_object and (not isinstance(obj, dict) or

@@ -362,7 +362,7 @@ def test_the_role_of_k8s_lb_yaml_is_all_it_needs(fleet, sim):
     assert code == 0, err
     wait_for("b drains it", lambda: b.row(x)["state"] == "draining")
     for r in (a, b):
-        assert "403" not in r.discover.text() and "forbidden" not in r.discover.text()
+        assert "HTTP 403" not in r.discover.text() and "forbidden" not in r.discover.text()
 
 
 def test_a_missing_grant_is_named_and_the_change_kept_on_the_replica(fleet, sim):
@@ -473,3 +473,33 @@ def test_the_shared_state_watch_resumes_and_relists_as_the_endpointslices_do(fle
     for r in (a, b):
         r.discover.wait_log(r"resourceVersion expired, relisting what=configmaps")
     assert [s["state"] for s in a.status()["replicas"]] == ["live", "live"]
+
+
+def test_failing_lease_writes_are_retried_at_the_renewal_pace(fleet, sim):
+    """Lease writes failing (503) while the proxy reports every 50 ms: the
+    replica retries at the renewal's pace (every third of the Lease), not at
+    every report, and says it once."""
+    a, b, ips, port = fleet(2, proxy_flags=())
+    x = f"{ips[0]}:{port}"
+    sim.failing_writes.add("leases")
+
+    def puts():
+        return sum(1 for m, p in sim.requests if m == "PUT" and "/leases/lb-backend-lb-a" in p)
+    # a drain with a request in flight makes a's report change at every proxy report
+    subprocess.run(["curl", "-s", "-X", "POST", f"http://{x}/fault", "-d", '{"delayMs":1500}'],
+                   check=True, capture_output=True)
+    while a.proxy.admin("/debug/next-backend")[1]["backend"] != x:
+        a.proxy.request("GET", "/")
+    t = request_in_flight(a.proxy, "/slow", backend=x)
+    before = puts()
+    start = time.time()
+    code, _, err = ctl(a.rundir, "drain", x)
+    assert code == 0, err
+    a.discover.wait_log("lease not renewed: the other replicas will take this one for gone")
+    t.join()
+    took = time.time() - start
+    tries = puts() - before
+    assert tries <= took / (LEASE / 3) + 2, (tries, took)
+    assert a.discover.text().count("lease not renewed") == 1
+    sim.failing_writes.clear()
+    a.discover.wait_log("lease renewed again")
