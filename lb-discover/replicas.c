@@ -20,11 +20,15 @@
 #define REPLICAS_SOON 0.05		/* seconds from a change to its write, coalescing */
 #define REPLICAS_PROXIES_SHOWN 64	/* proxies listed in a Lease, at most */
 
-/* What this replica knows of another, from its Lease. */
+/* What this replica knows of another, from its Lease (read once per watch
+ * event). */
 struct peer {
 	char name[254];			/* the Lease's */
-	int live;
-	unsigned proxies;
+	char holder[254];		/* its holderIdentity, "": released */
+	double renewed;			/* renewTime, wall clock (-1: unreadable) */
+	long duration;			/* leaseDurationSeconds */
+	json_t *report;			/* the annotation parsed (an object), or NULL */
+	int live;			/* at the last refresh (-1: not judged yet) */
 };
 
 struct replicas {
@@ -37,7 +41,7 @@ struct replicas {
 	long duration;
 	char acquired[40];		/* acquireTime */
 	struct kube_watch *watch;
-	json_t *leases;			/* the watch's, name -> Lease (borrowed) */
+	int listed;			/* the Leases were listed once */
 	struct kube_call *call;
 	int created;			/* the Lease exists (a PUT, not a POST) */
 	int retried;			/* a 404 or 409 was answered at once */
@@ -47,8 +51,9 @@ struct replicas {
 	int dirty;
 	ev_timer soon;			/* a change, written shortly */
 	ev_timer tick;			/* renews, and tells expired Leases */
-	struct peer *peers;
+	struct peer *peers;		/* every other replica's Lease */
 	size_t npeers;
+	unsigned counted;		/* their live proxies at the last refresh */
 	double api_ok_at;		/* wall clock when the API last answered */
 	char instance[24];		/* this process, in its report: tells a second
 					 * lb-discover writing the same Lease */
@@ -57,7 +62,7 @@ struct replicas {
 	char error[1200];
 };
 
-static void write_lease(struct replicas *r);
+static void write_report(struct replicas *r, char *text);
 
 /* ---- time ---------------------------------------------------------------------- */
 
@@ -187,7 +192,7 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 	if (((status == 404 && r->created) || (status == 409 && !r->created)) && !r->retried) {
 		r->created = !r->created;
 		r->retried = 1;
-		write_lease(r);
+		write_report(r, NULL);
 		return;
 	}
 	if (status == 404 || status == 409)
@@ -210,13 +215,25 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 		ev_timer_start(r->d->loop, &r->soon);
 }
 
-static void write_lease(struct replicas *r)
+/* This replica's report as the Lease's annotation (malloc'd), or NULL. */
+static char *report_text(struct replicas *r)
 {
-	json_t *rep = report(r), *obj;
+	json_t *rep = report(r);
 	char *text = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
-	char path[1200];
 
 	json_decref(rep);
+	return text;
+}
+
+/* Writes the Lease with `text` (report_text's, owned from here; NULL: made
+ * now). */
+static void write_report(struct replicas *r, char *text)
+{
+	json_t *obj;
+	char path[1200];
+
+	if (!text)
+		text = report_text(r);
 	obj = text ? lease(r, text, 1) : NULL;
 	if (!obj) {
 		free(text);
@@ -240,7 +257,6 @@ static void write_lease(struct replicas *r)
 /* Writes the Lease when the report changed or the renewal is due. */
 static void maybe_write(struct replicas *r)
 {
-	json_t *rep;
 	char *text;
 	int changed, due;
 
@@ -248,16 +264,15 @@ static void maybe_write(struct replicas *r)
 		r->dirty = 1;	/* written once this write is answered */
 		return;
 	}
-	rep = report(r);
-	text = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(rep);
+	text = report_text(r);
 	changed = !text || !r->written || strcmp(text, r->written) != 0;
-	free(text);
 	due = ev_now(r->d->loop) - r->last_write >= (double)r->duration / 3;
 	/* after a failed write, only at the renewal's pace: not one attempt
 	 * per proxy report while the API is away */
 	if (due || (changed && !r->error[0]))
-		write_lease(r);
+		write_report(r, text);
+	else
+		free(text);
 }
 
 static void on_soon(struct ev_loop *loop, ev_timer *w, int revents)
@@ -291,101 +306,117 @@ static double judged_at(const struct replicas *r)
 }
 
 /* 1 when the Lease is held and not expired at wall clock `now`. */
-static int lease_live(json_t *l, double now)
+static int peer_live(const struct peer *p, double now)
+{
+	return p->holder[0] && p->renewed > 0 && p->duration > 0 &&
+	       now < p->renewed + (double)p->duration;
+}
+
+static unsigned peer_proxies(const struct peer *p)
+{
+	return (unsigned)json_integer_value(json_object_get(p->report, "proxy_count"));
+}
+
+/* Reads one Lease into p: its holder, renewal, duration and report (the
+ * annotation parsed, NULL when it is not a JSON object). */
+static void peer_read(struct peer *p, const char *name, json_t *l)
 {
 	json_t *spec = json_object_get(l, "spec");
 	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
-	double renewed = parse_time(json_string_value(json_object_get(spec, "renewTime")));
-	json_int_t duration = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
-
-	return holder && *holder && renewed > 0 && duration > 0 && now < renewed + (double)duration;
-}
-
-/* The report a Lease carries, parsed (a new reference), or NULL. */
-static json_t *lease_report(json_t *l)
-{
 	const char *text = json_string_value(json_object_get(json_object_get(json_object_get(l,
 					"metadata"), "annotations"), REPLICAS_ANNOTATION));
-	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
 
-	if (doc && !json_is_object(doc)) {
-		json_decref(doc);
-		return NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->holder, sizeof(p->holder), "%s", holder ? holder : "");
+	p->renewed = parse_time(json_string_value(json_object_get(spec, "renewTime")));
+	p->duration = (long)json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
+	p->report = text ? json_loads(text, 0, NULL) : NULL;
+	if (p->report && !json_is_object(p->report)) {
+		json_decref(p->report);
+		p->report = NULL;
 	}
-	return doc;
+}
+
+static void peers_release(struct peer *peers, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(peers[i].report);
+	free(peers);
 }
 
 /* Our Lease holding another process's report: two replicas with one
  * --pod-name, each taking the other for itself (neither waited for). */
 static void clash(struct replicas *r, json_t *l)
 {
-	json_t *rep = lease_report(l);
-	const char *other = json_string_value(json_object_get(rep, "instance"));
-	double renewed = parse_time(json_string_value(json_object_get(json_object_get(l, "spec"),
-									  "renewTime")));
+	struct peer own;
+	const char *other;
 
+	peer_read(&own, r->name, l);
+	other = json_string_value(json_object_get(own.report, "instance"));
 	/* written after this replica's first renewal: not this pod's Lease
 	 * from before its container restarted */
 	if (other && strcmp(other, r->instance) != 0 && !r->clash_logged && r->first_renewal &&
-	    renewed > r->first_renewal) {
+	    own.renewed > r->first_renewal) {
 		log_error("another lb-discover writes this replica's Lease: give each replica its own "
 			  "--pod-name (the pod's name)", "lease=%s pid=%lld", r->name,
-			  (long long)json_integer_value(json_object_get(rep, "pid")));
+			  (long long)json_integer_value(json_object_get(own.report, "pid")));
 		r->clash_logged = 1;
 	}
-	json_decref(rep);
+	json_decref(own.report);
 }
 
-/* Re-reads who is live; logs who came and went; publishes when the
- * fleet's proxy count changed (every proxy's share of a rate limit). */
+/* Tells who is live now (judged_at); logs who came and went; publishes
+ * when the fleet's proxy count changed (every proxy's share of a rate
+ * limit). */
 static void refresh(struct replicas *r)
 {
 	double now = judged_at(r);
-	unsigned before = 0;
-	struct peer *peers = calloc(json_object_size(r->leases) + 1, sizeof(*peers));
+
+	for (size_t i = 0; i < r->npeers; i++) {
+		struct peer *p = &r->peers[i];
+		int live = peer_live(p, now);
+
+		if (live && p->live != 1)
+			log_info("replica joined", "lease=%s proxies=%u", p->name, peer_proxies(p));
+		else if (!live && p->live == 1)
+			log_warn("replica gone: its lease expired or was released", "lease=%s",
+				 p->name);
+		p->live = live;
+	}
+	if (replicas_proxies(r) != r->counted) {
+		r->counted = replicas_proxies(r);
+		discover_publish(r->d);
+	}
+}
+
+/* The watch's view of the Leases changed: each is read once, here. */
+static void on_leases(void *data, json_t *objects)
+{
+	struct replicas *r = data;
+	struct peer *peers = calloc(json_object_size(objects) + 1, sizeof(*peers));
 	size_t n = 0;
 	const char *name;
 	json_t *l;
 
+	r->listed = 1;
+	r->api_ok_at = registry_clock();
 	if (!peers)
 		return;
-	for (size_t i = 0; i < r->npeers; i++)
-		before += r->peers[i].live ? r->peers[i].proxies : 0;
-	json_object_foreach(r->leases, name, l) {
-		json_t *rep;
-		int was = -1;
-
+	json_object_foreach(objects, name, l) {
 		if (strcmp(name, r->name) == 0) {
 			clash(r, l);
 			continue;
 		}
-		snprintf(peers[n].name, sizeof(peers[n].name), "%s", name);
-		peers[n].live = lease_live(l, now);
-		rep = lease_report(l);
-		peers[n].proxies = (unsigned)json_integer_value(json_object_get(rep, "proxy_count"));
-		json_decref(rep);
+		peer_read(&peers[n], name, l);
+		peers[n].live = -1;	/* not known before */
 		for (size_t i = 0; i < r->npeers; i++)
 			if (strcmp(r->peers[i].name, name) == 0)
-				was = r->peers[i].live;
-		if (peers[n].live && was != 1)
-			log_info("replica joined", "lease=%s proxies=%u", name, peers[n].proxies);
-		else if (!peers[n].live && was == 1)
-			log_warn("replica gone: its lease expired or was released", "lease=%s", name);
+				peers[n].live = r->peers[i].live;
 		n++;
 	}
-	free(r->peers);
+	peers_release(r->peers, r->npeers);
 	r->peers = peers;
 	r->npeers = n;
-	if (replicas_proxies(r) != before)
-		discover_publish(r->d);
-}
-
-static void on_leases(void *data, json_t *objects)
-{
-	struct replicas *r = data;
-
-	r->leases = objects;
-	r->api_ok_at = registry_clock();
 	refresh(r);
 }
 
@@ -395,8 +426,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 
-	if (r->leases)
-		refresh(r);
+	refresh(r);
 	maybe_write(r);
 }
 
@@ -404,22 +434,14 @@ unsigned replicas_proxies(const struct replicas *r)
 {
 	double now;
 	unsigned n = 0;
-	const char *name;
-	json_t *l;
 
-	if (!r || !r->leases)
+	if (!r)
 		return 0;
-	/* from the Leases as they are now: one expires between two ticks */
+	/* live as of now: one expires between two ticks */
 	now = judged_at(r);
-	json_object_foreach(r->leases, name, l) {
-		json_t *rep;
-
-		if (strcmp(name, r->name) == 0 || !lease_live(l, now))
-			continue;
-		rep = lease_report(l);
-		n += (unsigned)json_integer_value(json_object_get(rep, "proxy_count"));
-		json_decref(rep);
-	}
+	for (size_t i = 0; i < r->npeers; i++)
+		if (peer_live(&r->peers[i], now))
+			n += peer_proxies(&r->peers[i]);
 	return n;
 }
 
@@ -427,37 +449,30 @@ long replicas_in_flight(const struct replicas *r, const char *address, int *prox
 {
 	double now;
 	long total = 0;
-	const char *name;
-	json_t *l;
 
 	*proxies = 0;
-	if (!r || !r->leases)
+	if (!r || !r->listed)
 		return r ? -1 : 0;
 	now = judged_at(r);
-	json_object_foreach(r->leases, name, l) {
-		json_t *rep, *n;
-		long v;
+	for (size_t i = 0; i < r->npeers; i++) {
+		const struct peer *p = &r->peers[i];
+		json_t *n = json_object_get(json_object_get(p->report, "draining"), address);
 
-		if (strcmp(name, r->name) == 0 || !lease_live(l, now))
+		if (!peer_live(p, now))
 			continue;
-		rep = lease_report(l);
-		n = json_object_get(json_object_get(rep, "draining"), address);
-		v = json_is_integer(n) ? (long)json_integer_value(n) : -1;
-		*proxies += (int)json_integer_value(json_object_get(rep, "proxy_count"));
-		json_decref(rep);
-		if (v < 0 || total == -1)
+		*proxies += (int)peer_proxies(p);
+		if (!json_is_integer(n) || json_integer_value(n) < 0)
 			total = -1;
-		else
-			total += v;
+		else if (total != -1)
+			total += (long)json_integer_value(n);
 	}
 	return total;
 }
 
 json_t *replicas_json(const struct replicas *r)
 {
-	json_t *list = json_array(), *self = report((struct replicas *)r), *l;
+	json_t *list = json_array(), *self = report((struct replicas *)r);
 	double now = judged_at(r), wall = registry_clock();
-	const char *name;
 
 	json_object_set_new(self, "lease", json_string(r->name));
 	json_object_set_new(self, "pod", json_string(r->pod));
@@ -465,23 +480,17 @@ json_t *replicas_json(const struct replicas *r)
 	json_object_set_new(self, "state", json_string(r->error[0] ? "unrenewed" : "live"));
 	json_object_set_new(self, "renewed_ago", json_real(ev_now(r->d->loop) - r->last_write));
 	json_array_append_new(list, self);
-	json_object_foreach(r->leases, name, l) {
-		json_t *spec = json_object_get(l, "spec"), *rep;
-		const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
-		double renewed = parse_time(json_string_value(json_object_get(spec, "renewTime")));
+	for (size_t i = 0; i < r->npeers; i++) {
+		const struct peer *p = &r->peers[i];
+		json_t *rep = p->report ? json_deep_copy(p->report) : json_object();
 
-		if (strcmp(name, r->name) == 0)
-			continue;
-		rep = lease_report(l);
-		if (!rep)
-			rep = json_object();
-		json_object_set_new(rep, "lease", json_string(name));
-		json_object_set_new(rep, "pod", json_string(holder && *holder ? holder : ""));
+		json_object_set_new(rep, "lease", json_string(p->name));
+		json_object_set_new(rep, "pod", json_string(p->holder));
 		json_object_set_new(rep, "self", json_false());
-		json_object_set_new(rep, "state", json_string(lease_live(l, now) ? "live"
-					: holder && *holder ? "gone" : "stopped"));
-		json_object_set_new(rep, "renewed_ago", renewed > 0 ? json_real(wall - renewed)
-								     : json_null());
+		json_object_set_new(rep, "state", json_string(peer_live(p, now) ? "live"
+					: p->holder[0] ? "gone" : "stopped"));
+		json_object_set_new(rep, "renewed_ago", p->renewed > 0 ? json_real(wall - p->renewed)
+								       : json_null());
 		json_array_append_new(list, rep);
 	}
 	return list;
@@ -537,7 +546,7 @@ struct replicas *replicas_start(struct discover *d, const struct replicas_option
 		return NULL;
 	}
 	ev_timer_start(d->loop, &r->tick);
-	write_lease(r);
+	write_report(r, NULL);
 	log_info("replica", "lease=%s namespace=%s duration=%ld", r->name, d->kube.namespace,
 		 r->duration);
 	return r;
@@ -563,6 +572,6 @@ void replicas_stop(struct replicas *r)
 			 r->name);
 	json_decref(obj);
 	free(r->written);
-	free(r->peers);
+	peers_release(r->peers, r->npeers);
 	free(r);
 }
