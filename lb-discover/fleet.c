@@ -230,16 +230,42 @@ static void apply(struct fleet *f)
 		discover_save(f->d);	/* the fallback follows the shared state */
 }
 
-/* Takes an object the API holds now (a list, a watch event, a write's or a
- * read's answer): its resourceVersion, and its document when valid. */
-static void take(struct fleet *f, json_t *obj)
+/* The object's document: its data's FLEET_KEY parsed (a new reference), or
+ * NULL with why filled. */
+static json_t *document_of(json_t *obj, char *why, size_t whysz)
 {
-	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-							   "resourceVersion"));
 	const char *text = json_string_value(json_object_get(json_object_get(obj, "data"),
 							     FLEET_KEY));
 	json_error_t jerr;
-	json_t *doc = NULL, *rev;
+	json_t *doc;
+
+	if (!text) {
+		snprintf(why, whysz, "no \"%s\" key in its data", FLEET_KEY);
+		return NULL;
+	}
+	doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		snprintf(why, whysz, "%s: %d:%d: not JSON: %s", FLEET_KEY, jerr.line, jerr.column,
+			 jerr.text);
+	return doc;
+}
+
+/* A document's "revision", -1 when it has none (or there is no document). */
+static long long revision_of(json_t *doc)
+{
+	json_t *rev = json_object_get(doc, "revision");
+
+	return json_is_integer(rev) ? (long long)json_integer_value(rev) : -1;
+}
+
+/* Takes an object the API holds now (a list, a watch event, a write's or a
+ * read's answer): its resourceVersion, and `doc` (document_of's, owned from
+ * here; NULL: `why` says what is wrong) when valid. */
+static void take(struct fleet *f, json_t *obj, json_t *doc, const char *why_not_json)
+{
+	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							   "resourceVersion"));
+	json_t *rev = json_object_get(doc, "revision");
 	char why[512] = "";
 	unsigned long long g;
 	size_t n;
@@ -247,15 +273,11 @@ static void take(struct fleet *f, json_t *obj)
 	snprintf(f->rv, sizeof(f->rv), "%s", rv ? rv : "");
 	f->known = 1;
 	f->create = 0;
-	if (!text)
-		snprintf(why, sizeof(why), "no \"%s\" key in its data", FLEET_KEY);
-	else if (!(doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr)))
-		snprintf(why, sizeof(why), "%s: %d:%d: not JSON: %s", FLEET_KEY, jerr.line,
-			 jerr.column, jerr.text);
-	else {
+	if (!doc) {
+		snprintf(why, sizeof(why), "%s", why_not_json);
+	} else {
 		struct state_override *ov = state_parse(&f->d->reg, doc, 0, &g, &n, why, sizeof(why));
 
-		rev = json_object_get(doc, "revision");
 		if (ov && rev && (!json_is_integer(rev) || json_integer_value(rev) < 0))
 			snprintf(why, sizeof(why), "\"revision\" must be a non-negative integer");
 		else if (!ov && !why[0])
@@ -274,20 +296,16 @@ static void take(struct fleet *f, json_t *obj)
 	f->damaged[0] = '\0';
 	json_decref(f->doc);
 	f->doc = doc;
-	f->revision = json_integer_value(json_object_get(doc, "revision"));
+	f->revision = revision_of(doc) < 0 ? 0 : revision_of(doc);
 }
 
-/* The "revision" of the object's document, -1 when it has none. */
-static long long document_revision(json_t *obj)
+/* take() of an object whose document is not read yet. */
+static void take_object(struct fleet *f, json_t *obj)
 {
-	const char *text = json_string_value(json_object_get(json_object_get(obj, "data"),
-							     FLEET_KEY));
-	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-	json_t *rev = json_object_get(doc, "revision");
-	long long n = json_is_integer(rev) ? (long long)json_integer_value(rev) : -1;
+	char why[512] = "";
+	json_t *doc = document_of(obj, why, sizeof(why));
 
-	json_decref(doc);
-	return n;
+	take(f, obj, doc, why);
 }
 
 /* ---- reads and writes --------------------------------------------------------- */
@@ -333,7 +351,7 @@ static void read_done(void *data, long status, json_t *body, const char *error)
 
 	f->call = NULL;
 	if (status == 200) {
-		take(f, body);
+		take_object(f, body);
 	} else if (status == 404) {
 		f->rv[0] = '\0';
 		f->known = 1;
@@ -378,8 +396,17 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 		f->inflight = 0;
 		/* the watch may have brought a later document already (one
 		 * written over this one): the answer is older then */
-		if (!f->doc || document_revision(body) >= f->revision)
-			take(f, body);
+		if (!f->doc) {
+			take_object(f, body);
+		} else {
+			char why[512] = "";
+			json_t *doc = document_of(body, why, sizeof(why));
+
+			if (revision_of(doc) >= f->revision)
+				take(f, body, doc, why);
+			else
+				json_decref(doc);
+		}
 		succeeded(f);
 		apply(f);
 		kick(f);
@@ -486,6 +513,8 @@ static void on_objects(void *data, json_t *objects)
 	json_t *obj = json_object_get(objects, f->name);
 	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"),
 							   "resourceVersion"));
+	char why[512] = "";
+	json_t *doc;
 
 	if (!obj) {
 		if (f->known && !f->rv[0])
@@ -499,15 +528,17 @@ static void on_objects(void *data, json_t *objects)
 		kick(f);
 		return;
 	}
-	log_debug("shared state: watch event", "configmap=%s rv=%s seen=%s revision=%lld "
-		  "seen_revision=%lld", f->name, rv ? rv : "", f->rv, document_revision(obj),
-		  f->revision);
 	if (rv && strcmp(rv, f->rv) == 0)
 		return;		/* this replica's write, or seen already */
+	doc = document_of(obj, why, sizeof(why));
+	log_debug("shared state: watch event", "configmap=%s rv=%s seen=%s revision=%lld "
+		  "seen_revision=%lld", f->name, rv ? rv : "", f->rv, revision_of(doc),
+		  f->revision);
 	/* a watch may deliver an event older than a write's answer or a read:
 	 * documents only move forward, and one that seems to go back is read
 	 * again (an operator may have replaced it) */
-	if (f->known && f->doc && document_revision(obj) < f->revision) {
+	if (f->known && f->doc && revision_of(doc) < f->revision) {
+		json_decref(doc);
 		f->reread = 1;	/* now, or once the call out ends */
 		kick(f);
 		return;
@@ -515,7 +546,7 @@ static void on_objects(void *data, json_t *objects)
 	if (!f->known)
 		log_info("shared state found: it replaces this replica's state file", "configmap=%s "
 			 "namespace=%s rv=%s", f->name, f->d->kube.namespace, rv ? rv : "");
-	take(f, obj);
+	take(f, obj, doc, why);
 	apply(f);
 	kick(f);
 }
