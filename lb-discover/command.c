@@ -25,6 +25,8 @@ struct command_entry {
 	const char *name;	/* a verb's command (common/verbs.h) */
 	command_fn run;
 	int needs_backend;	/* the address must name a backend in the set */
+	int shared;		/* --kubernetes: recorded in the fleet's shared state as `op` */
+	enum fleet_verb op;
 };
 
 static enum command_status refuse(struct command_result *r, enum command_status st,
@@ -251,14 +253,14 @@ static enum command_status run_in_flight(struct discover *d, const struct bus_co
 }
 
 static const struct command_entry commands[] = {
-	{ "status", run_status, 0 },
-	{ "in-flight", run_in_flight, 0 },
-	{ "drain", run_drain, 1 },
-	{ "undrain", run_undrain, 1 },
-	{ "add", run_add, 0 },
-	{ "remove", run_remove, 1 },
-	{ "weight", run_weight, 1 },
-	{ "uneject", run_uneject, 1 },
+	{ "status", run_status, 0, 0, 0 },
+	{ "in-flight", run_in_flight, 0, 0, 0 },
+	{ "drain", run_drain, 1, 1, FLEET_DRAIN },
+	{ "undrain", run_undrain, 1, 1, FLEET_UNDRAIN },
+	{ "add", run_add, 0, 1, FLEET_ADD },
+	{ "remove", run_remove, 1, 1, FLEET_REMOVE },
+	{ "weight", run_weight, 1, 1, FLEET_WEIGHT },
+	{ "uneject", run_uneject, 1, 1, FLEET_UNEJECT },
 };
 
 static const struct command_entry *find(const char *name)
@@ -301,7 +303,13 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 	if (ce->run(d, c, e, r) != COMMAND_OK || !v->writes)
 		return r->status;
 	log_info("operator", "command=%s address=%s", c->command, r->address);
-	fleet_command(d->fleet, c->command, r->address, c->has_weight ? (int)c->weight : 0);
+	if (ce->shared) {
+		struct fleet_op op = { .verb = ce->op,
+				       .weight = c->has_weight ? (int)c->weight : 0 };
+
+		snprintf(op.address, sizeof(op.address), "%s", r->address);
+		fleet_record(d->fleet, &op);
+	}
 	if (!discover_publish(d))
 		discover_save(d);	/* e.g. a waiting override cancelled */
 	r->body = json_pack("{s:I}", "generation", (json_int_t)d->reg.generation);

@@ -627,29 +627,6 @@ void fleet_record(struct fleet *f, const struct fleet_op *op)
 	kick(f);
 }
 
-void fleet_command(struct fleet *f, const char *command, const char *address, int weight)
-{
-	static const struct {
-		const char *command;
-		enum fleet_verb verb;
-	} verbs[] = {
-		{ "drain", FLEET_DRAIN }, { "undrain", FLEET_UNDRAIN }, { "add", FLEET_ADD },
-		{ "remove", FLEET_REMOVE }, { "weight", FLEET_WEIGHT }, { "uneject", FLEET_UNEJECT },
-	};
-	struct fleet_op op;
-
-	for (size_t i = 0; f && i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strcmp(verbs[i].command, command) != 0)
-			continue;
-		memset(&op, 0, sizeof(op));
-		op.verb = verbs[i].verb;
-		op.weight = weight;
-		snprintf(op.address, sizeof(op.address), "%s", address);
-		fleet_record(f, &op);
-		return;
-	}
-}
-
 int fleet_pending(const struct fleet *f)
 {
 	return f && (f->nops || !f->known || f->create);

@@ -47,9 +47,6 @@ void fleet_stop(struct fleet *f);
 /* Records a change this replica made to d->reg (applied already): it is
  * written to the ConfigMap, and kept and re-applied until it is. f may be NULL. */
 void fleet_record(struct fleet *f, const struct fleet_op *op);
-/* The operator's verb `command` on `address` (weight: its weight, 0 for
- * none) as fleet_record; verbs that change nothing shared are ignored. */
-void fleet_command(struct fleet *f, const char *command, const char *address, int weight);
 /* 1 while changes of this replica are not in the ConfigMap yet (0 for f NULL). */
 int fleet_pending(const struct fleet *f);
 /* The shared state as `lb-ctl status` shows it (a new reference). */
