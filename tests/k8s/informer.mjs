@@ -2,15 +2,10 @@
 // simulator in the tests): prints one JSON line per add/update/delete of the
 // service's EndpointSlices. Usage: node informer.mjs URL NAMESPACE SERVICE
 import * as k8s from "@kubernetes/client-node";
+import { simConfig } from "./simconfig.mjs";
 
 const [url, namespace, service] = process.argv.slice(2);
-const kc = new k8s.KubeConfig();
-kc.loadFromOptions({
-  clusters: [{ name: "sim", server: url, skipTLSVerify: true }],
-  users: [{ name: "anonymous" }],
-  contexts: [{ name: "sim", cluster: "sim", user: "anonymous", namespace }],
-  currentContext: "sim",
-});
+const kc = simConfig(url, namespace);
 const api = kc.makeApiClient(k8s.DiscoveryV1Api);
 const selector = `kubernetes.io/service-name=${service}`;
 const informer = k8s.makeInformer(

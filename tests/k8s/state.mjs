@@ -4,15 +4,10 @@
 // 409), patched and watched; a Lease created and renewed. Prints one JSON
 // line per step. Usage: node state.mjs URL NAMESPACE
 import * as k8s from "@kubernetes/client-node";
+import { simConfig } from "./simconfig.mjs";
 
 const [url, namespace] = process.argv.slice(2);
-const kc = new k8s.KubeConfig();
-kc.loadFromOptions({
-  clusters: [{ name: "sim", server: url, skipTLSVerify: true }],
-  users: [{ name: "anonymous" }],
-  contexts: [{ name: "sim", cluster: "sim", user: "anonymous", namespace }],
-  currentContext: "sim",
-});
+const kc = simConfig(url, namespace);
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
 const say = (step, doc) => console.log(JSON.stringify({ step, ...doc }));
