@@ -329,11 +329,9 @@ static void fail(struct fleet *f, const char *what, long status, json_t *body, c
 		log_error("shared state not written: keeping the changes and retrying",
 			  "error=\"%s\" pending=%zu", msg, f->nops);
 	snprintf(f->error, sizeof(f->error), "%s", msg);
-	f->backoff = f->backoff < FLEET_BACKOFF_FIRST ? FLEET_BACKOFF_FIRST : f->backoff * 2;
-	if (f->backoff > FLEET_BACKOFF_MAX)
-		f->backoff = FLEET_BACKOFF_MAX;
 	ev_timer_stop(f->d->loop, &f->retry);
-	ev_timer_set(&f->retry, kube_jitter(&f->d->kube, f->backoff, FLEET_BACKOFF_MAX), 0);
+	ev_timer_set(&f->retry, kube_backoff(&f->d->kube, &f->backoff, FLEET_BACKOFF_FIRST,
+					     FLEET_BACKOFF_MAX), 0);
 	ev_timer_start(f->d->loop, &f->retry);
 }
 

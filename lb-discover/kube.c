@@ -237,9 +237,13 @@ const char *kube_status_message(json_t *body)
 	return m ? m : "";
 }
 
-double kube_jitter(struct kube *k, double base, double max)
+double kube_backoff(struct kube *k, double *backoff, double first, double max)
 {
-	double delay = base * (1.0 + (double)(rand_r(&k->rng) % 1000) / 1000.0);
+	double delay;
 
+	if (*backoff < first)
+		*backoff = first;
+	delay = *backoff * (1.0 + (double)(rand_r(&k->rng) % 1000) / 1000.0);
+	*backoff = *backoff * 2 > max ? max : *backoff * 2;
 	return delay > max ? max : delay;
 }

@@ -68,7 +68,11 @@ CURL *kube_easy(struct kube *k, const char *url, struct curl_slist **hdrs, curl_
 		void *data, double connect_timeout, double timeout);
 /* The message of an API Status answer ("message"), or "". */
 const char *kube_status_message(json_t *body);
-/* A back-off delay in [base, 2 * base), at most `max`. */
-double kube_jitter(struct kube *k, double base, double max);
+/*
+ * The next delay of a back-off that starts at `first` and doubles up to
+ * `max`, with jitter (in [b, 2b), at most max: many discoverers do not
+ * retry in step); *backoff is its state (0 to start over).
+ */
+double kube_backoff(struct kube *k, double *backoff, double first, double max);
 
 #endif

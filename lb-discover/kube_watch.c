@@ -64,11 +64,7 @@ static void back_off(struct kube_watch *w)
 	double delay;
 
 	w->phase = WATCH_WAIT;
-	if (w->backoff < BACKOFF_FIRST)
-		w->backoff = BACKOFF_FIRST;
-	/* jitter: many discoverers do not retry in step */
-	delay = kube_jitter(w->k, w->backoff, BACKOFF_MAX);
-	w->backoff = w->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : w->backoff * 2;
+	delay = kube_backoff(w->k, &w->backoff, BACKOFF_FIRST, BACKOFF_MAX);
 	ev_timer_stop(w->k->loop, &w->retry);
 	ev_timer_set(&w->retry, delay, 0);
 	ev_timer_start(w->k->loop, &w->retry);
