@@ -26,8 +26,10 @@ MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 COMMON_SRC := $(wildcard common/*.c)
 LLHTTP_C   := llhttp api http
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
-# program_modules PROGRAM: its .c files but main.c (what tests link).
-program_modules = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+# program_sources PROGRAM: its .c files, in its layer folders too;
+# program_modules PROGRAM: all but main.c (what tests link).
+program_sources = $(sort $(shell find $(1) -name '*.c'))
+program_modules = $(filter-out $(1)/main.c,$(call program_sources,$(1)))
 # Unit tests of lb-proxy's modules: they link them (as an archive, so a test
 # pulls in only what it calls) and tests/unit/fixture.c.
 PROXY_UNIT_TESTS := $(filter test_balance% test_proxy_%,$(UNIT_TESTS))
@@ -35,7 +37,7 @@ PROXY_UNIT_TESTS := $(filter test_balance% test_proxy_%,$(UNIT_TESTS))
 DISCOVER_UNIT_TESTS := $(filter test_discover_%,$(UNIT_TESTS))
 
 .SECONDARY:
-.PHONY: all asan deps test-deps tool-deps bench-deps test unit integration demo bench chaos clean help fuzz fuzz-deps
+.PHONY: all asan deps test-deps tool-deps bench-deps test unit integration layers demo bench chaos clean help fuzz fuzz-deps
 all: $(addprefix bin/,$(PROGRAMS))
 
 help:
@@ -50,8 +52,12 @@ help:
 
 # --- one build tree per mode: build/release and build/asan -------------------
 # program_rule MODE PROGRAM: a program links its folder's objects with libcommon.
+# Its sources include each other by their path from the program's folder
+# ("http/session.h"), so the program's folder is on their include path.
 define program_rule
-build/$(1)/bin/$(2): $$(patsubst %.c,build/$(1)/%.o,$$(wildcard $(2)/*.c)) build/$(1)/lib/libcommon.a
+build/$(1)/$(2)/%.o: CPPFLAGS += -I$(2)
+
+build/$(1)/bin/$(2): $$(patsubst %.c,build/$(1)/%.o,$$(call program_sources,$(2))) build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
 endef
@@ -157,6 +163,11 @@ test: deps test-deps
 	$(MAKE) --no-print-directory -j2 all asan
 	$(MAKE) --no-print-directory unit integration
 
+# Every #include and every call goes down the layers, and no two modules
+# depend on each other (tests/check_layers.py; docs/architecture.md).
+layers: all
+	$(PYTHON) tests/check_layers.py --objects build/release
+
 unit: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tests/,$(UNIT_TESTS))
 	@set -e; for t in $(UNIT_TESTS); do \
 		echo "== unit $$t (release)"; build/release/tests/$$t; \
@@ -210,7 +221,8 @@ build/fuzz/$(1): tests/fuzz/$(1).c $(FUZZ_MODULES_$(1)) $(COMMON_SRC) $(wildcard
 		$(wildcard $(addsuffix *.h,$(sort $(dir $(FUZZ_MODULES_$(1)))))) Makefile
 	@mkdir -p build/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -D_GNU_SOURCE \
-		$(addprefix -I,$(sort $(dir $(FUZZ_MODULES_$(1))))) -o $$@ $$< $(FUZZ_MODULES_$(1)) \
+		$(addprefix -I,$(sort $(dir $(FUZZ_MODULES_$(1))) \
+			$(foreach m,$(FUZZ_MODULES_$(1)),$(firstword $(subst /, ,$(m)))))) -o $$@ $$< $(FUZZ_MODULES_$(1)) \
 		$(COMMON_SRC) $(patsubst %,$(LLHTTP_SRC)/%.c,$(LLHTTP_C)) $(LIBS)
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
