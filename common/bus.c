@@ -16,6 +16,7 @@
 
 #include "bus_protocol.h"
 #include "log.h"
+#include "rundir.h"
 
 static int protocol_of(enum bus_kind kind)
 {
@@ -86,6 +87,8 @@ int bus_open(struct bus *b, enum bus_kind kind, const char *dir, const char *nam
 		return -1;
 	}
 	snprintf(url, sizeof(url), "ipc://%s", b->path);
+	if (rundir_check_file(b->path, err, errsz) == -1)
+		return -1;
 	if (bind && prepare_bind(dir, name, b->path, err, errsz) == -1)
 		return -1;
 	b->sock = nn_socket(AF_SP, protocol_of(kind));

@@ -17,7 +17,7 @@ until_ok() {
 		sleep 1
 	done
 }
-ctl() { local pod=$1; shift; kubectl "${ns[@]}" exec "$pod" -c lb-discover -- lb-ctl --runtime-dir /run/lb "$@"; }
+ctl() { local pod=$1; shift; kubectl "${ns[@]}" exec "$pod" -c lb-discover -- lb-ctl --runtime-dir /run/lb/bus "$@"; }
 # shows POD ADDR STATE: POD's lb-ctl status lists ADDR in STATE
 shows() {
 	local out
@@ -32,13 +32,13 @@ echo "== scale the backend to 5"
 kubectl "${ns[@]}" scale deployment/backend --replicas=5
 kubectl "${ns[@]}" rollout status deployment/backend --timeout=120s
 sleep 2
-kubectl "${ns[@]}" exec "$lbpod" -c lb-discover -- lb-ctl --runtime-dir /run/lb status
+kubectl "${ns[@]}" exec "$lbpod" -c lb-discover -- lb-ctl --runtime-dir /run/lb/bus status
 hits 30
 
 echo "== drain one backend pod"
-addr=$(kubectl "${ns[@]}" exec "$lbpod" -c lb-discover -- lb-ctl --runtime-dir /run/lb --json status |
+addr=$(kubectl "${ns[@]}" exec "$lbpod" -c lb-discover -- lb-ctl --runtime-dir /run/lb/bus --json status |
 	grep -o '"address":"[^"]*"' | head -1 | cut -d'"' -f4)
-kubectl "${ns[@]}" exec "$lbpod" -c lb-discover -- lb-ctl --runtime-dir /run/lb drain "$addr" --wait
+kubectl "${ns[@]}" exec "$lbpod" -c lb-discover -- lb-ctl --runtime-dir /run/lb/bus drain "$addr" --wait
 hits 20
 
 echo "== delete a backend pod under traffic: no failed request"

@@ -240,8 +240,8 @@ def test_manifest_validator_reads_no_shared_state(tmp_path):
     assert "cannot" not in r.stderr and "POD_NAME" not in r.stderr, r.stderr
     # the flag on one Deployment: the other, run by the same ServiceAccount, still
     # needs the grants; on both, they are more than needed
-    cmd = '"--runtime-dir", "/run/lb"]'
-    off = '"--runtime-dir", "/run/lb", "--no-shared-state"]'
+    cmd = '"--runtime-dir", "/run/lb/bus"]'
+    off = '"--runtime-dir", "/run/lb/bus", "--no-shared-state"]'
     shutil.rmtree(tmp_path)
     tmp_path.mkdir()
     assert validate_copy(tmp_path, [("lb.yaml", cmd, off)]).returncode == 0

@@ -976,7 +976,7 @@ def test_the_k8s_tls_deployment_serves_its_secret_and_follows_a_renewal(procs, e
     os.mkdir(vol)
     projected_volume(vol, certs, "ecdsa", "2026_12_01_1")
     e = echo()
-    local = {"/run/lb": None, "0.0.0.0:9901": "127.0.0.1:0", "0.0.0.0:8443": "127.0.0.1:0",
+    local = {"/run/lb/bus": None, "0.0.0.0:9901": "127.0.0.1:0", "0.0.0.0:8443": "127.0.0.1:0",
              mount: vol}
     args = []
     skip = False
