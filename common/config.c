@@ -127,6 +127,10 @@ static void describe(const struct config_field *f, char *out, size_t outsz)
 	case CONFIG_DOUBLE:
 		snprintf(out, outsz, "a number between %g and %g", f->min, f->max);
 		break;
+	case CONFIG_DURATION:
+		snprintf(out, outsz, "a duration between %gs and %gs (seconds, or with a unit: "
+			 "500ms, 2s, 1m, 1h)", f->min, f->max);
+		break;
 	case CONFIG_BOOL:
 		snprintf(out, outsz, "true or false");
 		break;
@@ -146,14 +150,72 @@ static void describe(const struct config_field *f, char *out, size_t outsz)
 	}
 }
 
+/* A decimal number at the start of s ([+-]digits[.digits][e[+-]digits]),
+ * stored in *out with *end after it; -1 when there is none. strtod alone
+ * also takes hexadecimal ("0x10"), "inf" and "nan": a setting never means them. */
+static int parse_decimal(const char *s, double *out, char **end)
+{
+	const char *p = s;
+	int digits = 0;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	for (; isdigit((unsigned char)*p); p++)
+		digits++;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			digits++;
+	if (!digits)
+		return -1;
+	if (*p == 'e' || *p == 'E') {
+		const char *q = p + 1;
+
+		if (*q == '+' || *q == '-')
+			q++;
+		if (isdigit((unsigned char)*q)) {
+			while (isdigit((unsigned char)*q))
+				q++;
+			p = q;
+		}
+	}
+	errno = 0;
+	*out = strtod(s, end);
+	if (errno || *end != p)
+		return -1;
+	return 0;
+}
+
+/* "500ms", "2s", "1.5m", "1h", "1d", "250us" or a bare number of seconds. */
+static int parse_duration(const char *s, double *out)
+{
+	static const struct { const char *unit; double seconds; } units[] = {
+		{ "us", 1e-6 }, { "ms", 1e-3 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
+		{ "d", 86400 },
+	};
+	char *end;
+	double v;
+
+	if (parse_decimal(s, &v, &end) == -1)
+		return -1;
+	if (*end == '\0') {
+		*out = v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			*out = v * units[i].seconds;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static int parse_size(const char *s, double *out)
 {
 	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno)
+	if (parse_decimal(s, &v, &end) == -1)
 		return -1;
 	while (*end == ' ')
 		end++;
@@ -234,16 +296,18 @@ static int store_text(const struct config_field *f, void *opts, const char *s,
 		*(long *)dst = (long)v;
 		return 0;
 	case CONFIG_INT:
-		errno = 0;
-		v = strtod(s, &end);
-		if (end == s || *end || errno || v != floor(v) || v < f->min || v > f->max)
+		if (parse_decimal(s, &v, &end) == -1 || *end || v != floor(v) || v < f->min ||
+		    v > f->max)
 			return -1;
 		*(long *)dst = (long)v;
 		return 0;
 	case CONFIG_DOUBLE:
-		errno = 0;
-		v = strtod(s, &end);
-		if (end == s || *end || errno || isnan(v) || v < f->min || v > f->max)
+		if (parse_decimal(s, &v, &end) == -1 || *end || v < f->min || v > f->max)
+			return -1;
+		*(double *)dst = v;
+		return 0;
+	case CONFIG_DURATION:
+		if (parse_duration(s, &v) == -1 || v < f->min || v > f->max)
 			return -1;
 		*(double *)dst = v;
 		return 0;
@@ -283,6 +347,7 @@ static int store_json(const struct config_field *f, void *opts, json_t *v,
 		*(int *)((char *)opts + f->offset) = json_is_true(v);
 		return 0;
 	case CONFIG_SIZE:
+	case CONFIG_DURATION:
 		if (json_is_string(v))
 			return store_text(f, opts, json_string_value(v), res);
 		/* fall through */
@@ -291,7 +356,7 @@ static int store_json(const struct config_field *f, void *opts, json_t *v,
 		if (!json_is_number(v))
 			return -1;
 		d = json_number_value(v);
-		if (f->type != CONFIG_DOUBLE && !json_is_integer(v))
+		if ((f->type == CONFIG_INT || f->type == CONFIG_SIZE) && !json_is_integer(v))
 			return -1;
 		snprintf(num, sizeof(num), "%.17g", d);
 		return store_text(f, opts, num, res);
@@ -673,6 +738,7 @@ int config_field_equal(const struct config_field *f, const void *a, const void *
 	case CONFIG_SIZE:
 		return *(const long *)pa == *(const long *)pb;
 	case CONFIG_DOUBLE:
+	case CONFIG_DURATION:
 		return *(const double *)pa == *(const double *)pb;
 	case CONFIG_BOOL:
 		return *(const int *)pa == *(const int *)pb;
@@ -697,7 +763,8 @@ void config_field_copy(const struct config_field *f, void *to, const void *from)
 	switch (f->type) {
 	case CONFIG_INT:
 	case CONFIG_SIZE: size = sizeof(long); break;
-	case CONFIG_DOUBLE: size = sizeof(double); break;
+	case CONFIG_DOUBLE:
+	case CONFIG_DURATION: size = sizeof(double); break;
 	case CONFIG_BOOL: size = sizeof(int); break;
 	case CONFIG_LIST: size = sizeof(struct config_list); break;
 	case CONFIG_STRING:

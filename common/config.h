@@ -9,6 +9,8 @@ enum config_type {
 	CONFIG_INT,		/* long, within [min, max] */
 	CONFIG_SIZE,		/* long bytes; accepts 64k, 1MiB, 2g ... */
 	CONFIG_DOUBLE,		/* double, within [min, max] */
+	CONFIG_DURATION,	/* double seconds, within [min, max]; a number is seconds,
+				 * a unit may follow: 500ms, 2s, 1.5m, 1h, 1d (also us) */
 	CONFIG_BOOL,		/* int 0/1; true/false/on/off/yes/no/1/0 */
 	CONFIG_ENUM,		/* char *, one of `choices` */
 	CONFIG_LIST,		/* struct config_list of strings, at most `max` (repeatable flag) */

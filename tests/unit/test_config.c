@@ -17,6 +17,7 @@ struct opts {
 	double error_rate;
 	int access_log;
 	long max_body;
+	double timeout;
 	char *log_level;
 	char *log_format;
 	struct config_list header;
@@ -28,6 +29,7 @@ static const struct config_field fields[] = {
 	{ "errorRate", CONFIG_DOUBLE, offsetof(struct opts, error_rate), 0, 1, NULL, "rate" },
 	{ "accessLog", CONFIG_BOOL, offsetof(struct opts, access_log), 0, 0, NULL, "log" },
 	{ "maxBody", CONFIG_SIZE, offsetof(struct opts, max_body), 0, 1 << 30, NULL, "size" },
+	{ "timeout", CONFIG_DURATION, offsetof(struct opts, timeout), 0.001, 86400, NULL, "seconds" },
 	CONFIG_LOG_FIELDS(struct opts),
 	{ "addHeader", CONFIG_LIST, offsetof(struct opts, header), 0, 3, NULL, "repeatable" },
 };
@@ -38,7 +40,7 @@ static const struct config_spec spec = {
 
 static struct opts defaults(void)
 {
-	struct opts o = { 8080, "backend", 0.0, 1, 1024, "info", "text", { { NULL }, 0 } };
+	struct opts o = { 8080, "backend", 0.0, 1, 1024, 5, "info", "text", { { NULL }, 0 } };
 	return o;
 }
 
@@ -291,6 +293,77 @@ static void test_flag_and_env_errors(void **state)
 	clear_env();
 }
 
+/* Durations take a unit (HAProxy's: us, ms, s, m, h, d) or are seconds; the
+ * file takes a number or such a string. Numbers are decimal: strtod's
+ * hexadecimal, inf and nan are no setting's value. */
+static void test_durations_and_decimal_numbers(void **state)
+{
+	static const struct {
+		const char *args[4];
+		const char *file;
+		int rc;
+		double timeout;
+		long port;
+		const char *message;
+	} cases[] = {
+		{ { "--timeout", "2" }, NULL, 0, 2, 8080, NULL },
+		{ { "--timeout", "2s" }, NULL, 0, 2, 8080, NULL },
+		{ { "--timeout", "500ms" }, NULL, 0, 0.5, 8080, NULL },
+		{ { "--timeout", "1.5m" }, NULL, 0, 90, 8080, NULL },
+		{ { "--timeout", "1h" }, NULL, 0, 3600, 8080, NULL },
+		{ { "--timeout", "1d" }, NULL, 0, 86400, 8080, NULL },
+		{ { "--timeout", "2500us" }, NULL, 0, 0.0025, 8080, NULL },
+		{ { "--timeout=0.25" }, NULL, 0, 0.25, 8080, NULL },
+		{ { NULL }, "{\"timeout\": \"750ms\"}", 0, 0.75, 8080, NULL },
+		{ { NULL }, "{\"timeout\": 3}", 0, 3, 8080, NULL },
+		{ { NULL }, "{\"timeout\": 0.5}", 0, 0.5, 8080, NULL },
+		{ { "--timeout", "2 s" }, NULL, -1, 0, 0, "--timeout \"2 s\": must be a duration "
+		  "between 0.001s and 86400s (seconds, or with a unit: 500ms, 2s, 1m, 1h)" },
+		{ { "--timeout", "2sec" }, NULL, -1, 0, 0, NULL },
+		{ { "--timeout", "ms" }, NULL, -1, 0, 0, NULL },
+		{ { "--timeout", "2d" }, NULL, -1, 0, 0, NULL },	/* past the max */
+		{ { "--timeout", "0x10" }, NULL, -1, 0, 0, NULL },
+		{ { "--timeout", "inf" }, NULL, -1, 0, 0, NULL },
+		{ { "--timeout", "nan" }, NULL, -1, 0, 0, NULL },
+		{ { "--port", "0x50" }, NULL, -1, 0, 0,
+		  "--port \"0x50\": must be an integer between 1 and 65535" },
+		{ { "--port", "8e1" }, NULL, 0, 5, 80, NULL },
+		{ { "--error-rate", "0x0.1" }, NULL, -1, 0, 0, NULL },
+		{ { "--error-rate", "nan" }, NULL, -1, 0, 0, NULL },
+		{ { "--max-body", "0x10k" }, NULL, -1, 0, 0, NULL },
+		{ { "--max-body", "1.5k" }, NULL, 0, 5, 8080, NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[6] = { NULL };
+		struct opts o;
+		struct config_result res;
+		size_t n = 0;
+
+		clear_env();
+		if (cases[i].file) {
+			args[n++] = "--config";
+			args[n++] = write_file(cases[i].file);
+		}
+		for (size_t j = 0; cases[i].args[j]; j++)
+			args[n++] = cases[i].args[j];
+		if (load(&o, &res, args) != cases[i].rc)
+			fail_msg("case %zu (%s): rc %d, want %d: %s", i,
+				 cases[i].args[0] ? cases[i].args[1] ? cases[i].args[1] :
+				 cases[i].args[0] : cases[i].file, -cases[i].rc, cases[i].rc, res.err);
+		if (cases[i].rc == 0) {
+			assert_true(o.timeout == cases[i].timeout);
+			assert_int_equal(o.port, cases[i].port);
+		} else if (cases[i].message) {
+			assert_string_equal(res.err, cases[i].message);
+		}
+		config_result_release(&res);
+	}
+	unlink(path);
+	clear_env();
+}
+
 static void test_bool_flag_forms(void **state)
 {
 	static const struct {
@@ -373,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_flag_and_env_errors),
+		cmocka_unit_test(test_durations_and_decimal_numbers),
 		cmocka_unit_test(test_bool_flag_forms),
 		cmocka_unit_test(test_field_equal_and_copy),
 	};
