@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "config_yaml.h"
 
 const char *const config_log_levels[] = { "debug", "info", "warn", "error", NULL };
 const char *const config_log_formats[] = { "text", "json", NULL };
@@ -450,8 +451,8 @@ static int load_file(const struct config_spec *spec, void *opts, const char *pat
 	json_t *root = NULL;
 	json_error_t jerr;
 	const char *key;
-	json_t *value;
-	int rc = -1;
+	json_t *value, *positions = NULL;
+	int rc = -1, yaml = config_yaml_is_yaml(path);
 
 	snprintf(res->file, sizeof(res->file), "%s", path);
 	if (buf_read_file(&file, path) == -1) {
@@ -460,23 +461,41 @@ static int load_file(const struct config_spec *spec, void *opts, const char *pat
 	}
 	text = file.data;
 	n = file.len;
-	root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		set_err(res, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column, jerr.text);
-		goto out;
+	if (yaml) {
+		struct config_yaml_error yerr;
+
+		root = config_yaml_parse(text, n, &positions, &yerr);
+		if (!root) {
+			set_err(res, "%s:%d:%d: %s", path, yerr.line, yerr.column, yerr.text);
+			goto out;
+		}
+	} else {
+		root = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
+		if (!root) {
+			set_err(res, "%s:%d:%d: invalid JSON: %s", path, jerr.line, jerr.column,
+				jerr.text);
+			goto out;
+		}
 	}
 	if (!json_is_object(root)) {
-		set_err(res, "%s:1:1: the config must be a JSON object, not %s", path,
-			json_type_name(root));
+		set_err(res, "%s:1:1: the config must be a %s, not %s", path,
+			yaml ? "YAML mapping of keys" : "JSON object", json_type_name(root));
 		goto out;
 	}
 	json_object_foreach(root, key, value) {
-		size_t idx;
+		size_t idx = 0;
 		const struct config_field *f = find_field(spec, key, &idx);
 		int line, col;
 		char what[256];
 
-		key_position(text, n, key, &line, &col);
+		if (yaml) {
+			json_t *at = json_object_get(positions, key);
+
+			line = (int)json_integer_value(json_array_get(at, 0));
+			col = (int)json_integer_value(json_array_get(at, 1));
+		} else {
+			key_position(text, n, key, &line, &col);
+		}
 		if (!f) {
 			const char *hint = suggest_key(spec, key, 0);
 
@@ -506,6 +525,7 @@ static int load_file(const struct config_spec *spec, void *opts, const char *pat
 	rc = 0;
 out:
 	json_decref(root);
+	json_decref(positions);
 	buf_release(&file);
 	return rc;
 }
@@ -586,8 +606,8 @@ void config_usage(const struct config_spec *spec)
 {
 	printf("usage: %s %s\n\noptions (flag, environment, config key):\n", spec->program,
 	       spec->synopsis);
-	printf("  --config FILE  JSON config file (default %s when it exists)\n",
-	       CONFIG_DEFAULT_FILE);
+	printf("  --config FILE  JSON or YAML (.yaml, .yml) config file (default %s, else %s, "
+	       "when it exists)\n", CONFIG_DEFAULT_FILE, CONFIG_DEFAULT_YAML_FILE);
 	for (size_t i = 0; i < spec->nfields; i++) {
 		char flag[64], snake[96], what[256];
 
@@ -661,6 +681,9 @@ int config_load(const struct config_spec *spec, void *opts, int argc, char **arg
 			return -1;
 	} else if (access(CONFIG_DEFAULT_FILE, R_OK) == 0) {
 		if (load_file(spec, opts, CONFIG_DEFAULT_FILE, res) == -1)
+			return -1;
+	} else if (access(CONFIG_DEFAULT_YAML_FILE, R_OK) == 0) {
+		if (load_file(spec, opts, CONFIG_DEFAULT_YAML_FILE, res) == -1)
 			return -1;
 	}
 	if (load_env(spec, opts, res) == -1)

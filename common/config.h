@@ -47,6 +47,7 @@ struct config_field {
 
 #define CONFIG_MAX_FIELDS 128
 #define CONFIG_DEFAULT_FILE "/etc/config/config.json"
+#define CONFIG_DEFAULT_YAML_FILE "/etc/config/config.yaml"
 
 struct config_spec {
 	const char *program;		/* "lb-echo" */
@@ -77,7 +78,8 @@ extern const char *const config_log_formats[];
 
 /*
  * Fills `opts` (already holding the defaults) from the file named by
- * --config (or CONFIG_DEFAULT_FILE when it exists), the environment and
+ * --config (or CONFIG_DEFAULT_FILE, else CONFIG_DEFAULT_YAML_FILE, when it
+ * exists; JSON, or YAML when its name ends in .yaml or .yml), the environment and
  * argv, in that order of increasing precedence. Positional arguments stop
  * flag parsing (res->argi). Returns 0, 1 when --help was printed (exit 0),
  * or -1 with a message naming the file:line:column, variable or flag in

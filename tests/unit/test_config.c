@@ -46,11 +46,11 @@ static struct opts defaults(void)
 
 static char path[64];
 
-static const char *write_file(const char *text)
+static const char *write_file_as(const char *text, const char *ext)
 {
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "/tmp/lb-test-config-%d.json", (int)getpid());
+	snprintf(path, sizeof(path), "/tmp/lb-test-config-%d.%s", (int)getpid(), ext);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs(text, fp);
@@ -64,6 +64,11 @@ static void clear_env(void)
 	unsetenv("LB_TEST_SERVICE_NAME");
 	unsetenv("LB_TEST_ERROR_RATE");
 	unsetenv("LB_TEST_ADD_HEADER");
+}
+
+static const char *write_file(const char *text)
+{
+	return write_file_as(text, "json");
 }
 
 /* Loads with argv = {"lb-test", args..., NULL}; returns config_load's result. */
@@ -364,6 +369,71 @@ static void test_durations_and_decimal_numbers(void **state)
 	clear_env();
 }
 
+/* A .yaml/.yml file is read as YAML into the same checks: types, ranges,
+ * unknown keys (with the hint), lists, and file:line:column in each error. */
+static void test_yaml_files(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		const char *message;	/* with FILE for the path */
+	} cases[] = {
+		{ "# the service\nport: 9000\nserviceName: web\naccessLog: off\nmaxBody: 64k\n"
+		  "timeout: 250ms\nerrorRate: 0.5\naddHeader:\n  - \"A: 1\"\n  - 'B: 2'\n", 0, NULL },
+		{ "port: 9000\nservicName: web\n", -1,
+		  "FILE:2:1: unknown key \"servicName\" (did you mean \"serviceName\"?)" },
+		{ "port: 9000\n\n  # indented comment\nport: 80\n", -1, "FILE:4:1: duplicate key \"port\"" },
+		{ "port: eighty\n", -1,
+		  "FILE:1:1: \"port\" must be an integer between 1 and 65535 (got \"eighty\")" },
+		{ "serviceName: web\n  port: 80\n", -1, NULL },	/* bad indentation */
+		{ "port: \"9000\"\n", -1,
+		  "FILE:1:1: \"port\" must be an integer between 1 and 65535 (got \"9000\")" },
+		{ "accessLog: \"off\"\n", -1,
+		  "FILE:1:1: \"accessLog\" must be true or false (got \"off\")" },
+		{ "- port\n", -1, "FILE:1:1: the config must be a YAML mapping of keys, not an array" },
+		{ "port: 1\n---\nport: 2\n", -1,
+		  "FILE:2:1: a config file holds one YAML document, not several" },
+		{ "", 0, NULL },
+		{ "port: 0x50\n", -1, NULL },
+		{ "addHeader: [\"A: 1\", \"B: 2\", \"C: 3\", \"D: 4\"]\n", -1, NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *file = write_file_as(cases[i].text, i % 2 ? "yml" : "yaml");
+		const char *args[] = { "--config", file, NULL };
+		struct opts o;
+		struct config_result res;
+		int rc = load(&o, &res, args);
+
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: rc %d, want %d: %s", i, rc, cases[i].rc, res.err);
+		if (i == 0) {
+			assert_int_equal(o.port, 9000);
+			assert_string_equal(o.service_name, "web");
+			assert_int_equal(o.access_log, 0);
+			assert_int_equal(o.max_body, 65536);
+			assert_true(o.timeout == 0.25);
+			assert_true(o.error_rate == 0.5);
+			assert_int_equal(o.header.n, 2);
+			assert_string_equal(o.header.items[0], "A: 1");
+			assert_string_equal(o.header.items[1], "B: 2");
+		}
+		if (cases[i].message) {
+			char want[512];
+			const char *at = strstr(cases[i].message, "FILE");
+
+			snprintf(want, sizeof(want), "%.*s%s%s", (int)(at - cases[i].message),
+				 cases[i].message, file, at + 4);
+			assert_string_equal(res.err, want);
+		} else if (rc == -1) {
+			assert_non_null(strstr(res.err, file));
+		}
+		config_result_release(&res);
+		unlink(file);
+	}
+}
+
 static void test_bool_flag_forms(void **state)
 {
 	static const struct {
@@ -447,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_flag_and_env_errors),
 		cmocka_unit_test(test_durations_and_decimal_numbers),
+		cmocka_unit_test(test_yaml_files),
 		cmocka_unit_test(test_bool_flag_forms),
 		cmocka_unit_test(test_field_equal_and_copy),
 	};
