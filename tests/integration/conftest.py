@@ -7,11 +7,18 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
 import pytest
+
+# tests/ on the path: the helpers shared with tests/chaos and tests/bench are
+# the package tests/support (support.rawbackend, support.k8ssim, ...)
+TESTS_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
 
 BIN_DIR = os.environ.get("LB_BIN_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "bin")

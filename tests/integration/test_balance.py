@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from conftest import binary, ctl, served_by, wait_for
-from rawbackend import RawBackend, ok, serve_each
+from support.rawbackend import RawBackend, ok, serve_each
 
 
 @pytest.fixture

@@ -394,7 +394,7 @@ def test_file_source_errors_at_start(tmp_path):
 
 
 def test_dns_source_a_records_and_srv(echo, discover, proxy, rundir):
-    from dnsserver import DnsServer
+    from support.dnsserver import DnsServer
     dns = DnsServer()
     try:
         a = echo("--access-log", "off", env={"POD_NAME": "a"})
@@ -420,7 +420,7 @@ def test_dns_source_a_records_and_srv(echo, discover, proxy, rundir):
 
 
 def test_dns_source_srv(echos, discover, proxy, rundir):
-    from dnsserver import DnsServer
+    from support.dnsserver import DnsServer
     dns = DnsServer()
     try:
         dns.records[("_http._tcp.svc.test", "SRV")] = [

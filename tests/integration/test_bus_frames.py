@@ -6,8 +6,8 @@ import os
 import subprocess
 
 from conftest import SLOW, binary, ctl, protocol_constant, wait_for
-from spwire import (BOUND_AS, HUGE, PEER_OF, REP, FakeBound, bad_inputs, frame, header,
-                    send_raw)
+from support.spwire import (BOUND_AS, HUGE, PEER_OF, REP, FakeBound, bad_inputs, frame,
+                            header, send_raw)
 
 LIMIT = protocol_constant("BUS_MAX_MESSAGE")
 VERSION = protocol_constant("BUS_PROTOCOL_VERSION")

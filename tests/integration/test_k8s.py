@@ -1,4 +1,4 @@
-"""lb-discover --kubernetes against the API simulator (tests/integration/k8ssim.py):
+"""lb-discover --kubernetes against the API simulator (tests/support/k8ssim.py):
 scaling, terminating pods, watch resumption, 410 relists, the API down, 403,
 and the kubeconfig (TLS + client certificate) and in-cluster ways in."""
 import json
@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import binary, ctl_json, request_in_flight, served_by, wait_for
-from k8ssim import Simulator
+from support.k8ssim import Simulator
 
 NS = "demo"
 

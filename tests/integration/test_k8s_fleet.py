@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import SLOW, Proxy, binary, ctl, ctl_json, request_in_flight, served_by, wait_for
-from k8ssim import role_rules
+from support.k8ssim import role_rules
 from test_k8s import NS, pods, sim  # noqa: F401 (fixtures)
 
 LEASE = 2           # seconds: a killed replica is gone within this (plus a renewal)

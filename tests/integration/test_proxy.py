@@ -11,7 +11,7 @@ import pytest
 
 from conftest import (SLOW, raw_exchange, recv_exactly, recv_until, request_in_flight, served_by,
                       split_responses, wait_for)
-from rawbackend import RawBackend, Reader, ok, serve_each
+from support.rawbackend import RawBackend, Reader, ok, serve_each
 
 
 @pytest.fixture

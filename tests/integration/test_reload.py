@@ -191,7 +191,7 @@ def test_reload_on_the_bus_rebuilds_the_balancer_and_keeps_the_set(procs, echo, 
 def test_sighup_applies_the_retry_policy_and_checks_it(procs, echo, tmp_path):
     """--retry-on (and the resilience rules with it) change on SIGHUP for new
     requests; a bad one keeps the running policy and says which flag."""
-    from rawbackend import RawBackend
+    from support.rawbackend import RawBackend
     from test_retry import reset_after_request
 
     bad = RawBackend(reset_after_request)

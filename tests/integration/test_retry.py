@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import SLOW, binary, ctl, served_by, wait_for
-from rawbackend import RawBackend, Reader, ok, serve_each
+from support.rawbackend import RawBackend, Reader, ok, serve_each
 
 
 def metric(p, name):

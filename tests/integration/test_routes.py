@@ -8,7 +8,7 @@ import subprocess
 
 from conftest import (SLOW, Proxy, binary, recv_until, served_by, split_responses,
                       wait_for)
-from rawbackend import RawBackend, ok, serve_each
+from support.rawbackend import RawBackend, ok, serve_each
 
 
 def _dead_addr():

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import SLOW, PipeLines, binary, raw_exchange, recv_exactly, recv_until, wait_for
-from rawbackend import RawBackend, ok, serve_each
+from support.rawbackend import RawBackend, ok, serve_each
 
 LEAF_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
             "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
