@@ -4,11 +4,16 @@ import re
 import resource
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "bin")
+
+# the helpers shared with the tests: the package tests/support
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from support.net import free_port  # noqa: E402,F401 (the scripts import it from here)
 
 
 def raise_fd_limit(want=65536):
@@ -18,14 +23,6 @@ def raise_fd_limit(want=65536):
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want)))
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_port(port, timeout=10):

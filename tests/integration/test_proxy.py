@@ -11,6 +11,7 @@ import pytest
 
 from conftest import (SLOW, raw_exchange, recv_exactly, recv_until, request_in_flight, served_by,
                       split_responses, wait_for)
+from support.net import dead_addr, recv_until_close, refused_addr
 from support.rawbackend import RawBackend, Reader, ok, serve_each
 
 
@@ -289,12 +290,7 @@ def test_killed_backend_costs_no_failed_get(three_echos, proxy):
 
 
 def test_all_backends_down_is_503(proxy):
-    dead = []
-    for _ in range(2):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        dead.append(f"127.0.0.1:{s.getsockname()[1]}")
-        s.close()                              # nothing listens there now
+    dead = [dead_addr() for _ in range(2)]     # nothing listens there now
     p = proxy(dead)
     for _ in range(3):
         status, hdrs, body = p.request("GET", "/")
@@ -429,12 +425,7 @@ def test_slowloris_gets_408_while_others_are_served(three_echos, proxy):
         slow.sendall(b"X-Drip-%d: y\r\n" % i)
         assert p.request("GET", "/")[0] == 200    # others are served meanwhile
         time.sleep(0.1)
-    data = b""
-    while True:
-        b = slow.recv(4096)
-        if not b:
-            break
-        data += b
+    data = recv_until_close(slow, 4096)
     took = time.time() - t
     assert data.startswith(b"HTTP/1.1 408 ")
     assert 0.9 <= took < 3 * SLOW
@@ -614,9 +605,7 @@ def test_idle_connections_cost_little_memory(three_echos, proxy):
 def test_backend_skipped_after_a_failed_connect_is_not_up_in_metrics(echo, proxy):
     """While --fail-timeout skips a backend, /metrics says so (it said 1 while
     /info said down)."""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))       # bound, never listening: connects are refused
-    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    dead, dead_addr = refused_addr()      # bound, never listening: connects are refused
     e = echo()
     p = proxy([dead_addr, e.addr], "--fail-timeout", "60")
     for _ in range(2):
@@ -650,13 +639,7 @@ def test_max_body_ends_a_chunked_body_that_grows_past_it(proxy):
     seen = []
 
     def handler(conn, backend):
-        data = b""
-        while True:
-            b = conn.recv(65536)
-            if not b:
-                seen.append(data)
-                return
-            data += b
+        seen.append(recv_until_close(conn))
 
     be = RawBackend(handler)
     p = proxy([be.addr], "--max-body", "1000")

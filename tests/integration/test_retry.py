@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import SLOW, binary, ctl, served_by, wait_for
+from support.net import dead_addr
 from support.rawbackend import RawBackend, Reader, ok, serve_each
 
 
@@ -26,14 +27,6 @@ def metric(p, name):
 
 def retries(p, reason):
     return metric(p, f'lb_proxy_retries_total{{reason="{reason}"}}')
-
-
-def dead_addr():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    addr = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()                                  # nothing listens there now
-    return addr
 
 
 def reset_after_request(conn, backend):
