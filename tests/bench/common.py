@@ -36,6 +36,21 @@ def wait_port(port, timeout=10):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def echo_backends(procs, n, *flags, bindir=BIN, pod_names=False):
+    """Starts n lb-echo backends (access log off, `flags`; not the process
+    under test) on free ports and waits until each accepts; their addresses.
+    pod_names: each answers as echo-0, echo-1, ... (POD_NAME)."""
+    addrs = []
+    for i in range(n):
+        port = free_port()
+        procs.start([os.path.join(bindir, "lb-echo"), "--listen", f"127.0.0.1:{port}",
+                     "--access-log", "off", *flags],
+                    env={"POD_NAME": f"echo-{i}"} if pod_names else None, name="echo")
+        wait_port(port)
+        addrs.append(f"127.0.0.1:{port}")
+    return addrs
+
+
 # On a machine with at least two cores, the proxy (or server) under test gets
 # the last core to itself and everything else (wrk, backends) the others, so
 # each measures its own cost rather than the scheduler's mood. BENCH_PIN=0 off.

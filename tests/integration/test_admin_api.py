@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, ctl_json, request_in_flight, wait_for
+from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, request_in_flight, wait_for
 from support.net import recv_until_close
 
 
@@ -61,10 +61,6 @@ def token_file(text):
     f.write(text)
     f.close()
     return f.name
-
-
-def bus_proxy(proxy, rundir, *flags):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags)
 
 
 def test_every_route_and_lb_ctl_agree(echo, discover, rundir):

@@ -15,11 +15,6 @@ from support.net import refused_addr
 from support.rawbackend import RawBackend, ok, serve_each
 
 
-@pytest.fixture
-def three_echos(echo):
-    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
-
-
 def named_backends(n):
     """n raw backends answering 200 with X-Served-By: b<i>; each records the
     requests it got."""

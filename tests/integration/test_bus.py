@@ -9,19 +9,11 @@ import time
 
 import pytest
 
-from conftest import (SLOW, PipeLines, Proxy, binary, ctl, ctl_json, protocol_constant,
-                      request_in_flight, served_by, wait_for)
+from conftest import (SLOW, PipeLines, Proxy, binary, bus_proxy, ctl, ctl_json, generation,
+                      protocol_constant, request_in_flight, served_by, wait_for)
 from support.net import refused_addr
 
 VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
-
-
-def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags, listen=listen)
-
-
-def generation(p):
-    return p.admin("/info")[1]["generation"]
 
 
 def reported_requests(rundir, proxies, addr):

@@ -25,13 +25,6 @@ from test_k8s_fidelity import K8S_TESTS, node_modules, read_json_stream, tool
 pytestmark = pytest.mark.no_lb_binaries
 
 
-@pytest.fixture
-def sim():
-    s = Simulator()
-    yield s
-    s.stop()
-
-
 def kubectl(sim, *args, stdin=None):
     r = subprocess.run([tool("kubectl"), "--server", sim.url, "-n", "demo", *args],
                        capture_output=True, text=True, timeout=60, input=stdin)

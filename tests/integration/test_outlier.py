@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, ctl_json, protocol_constant, served_by, wait_for
+from conftest import (SLOW, binary, ctl, ctl_json, generation, protocol_constant, served_by,
+                      wait_for)
 from support.net import dead_addr
 
 VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
@@ -209,10 +210,6 @@ REPORT = "0.05"
 def bus_proxy(proxy, rundir, *flags):
     return proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--report-interval",
                  REPORT, *flags)
-
-
-def generation(p):
-    return p.admin("/info")[1]["generation"]
 
 
 def status_row(rundir, addr):

@@ -12,12 +12,8 @@ import pytest
 from conftest import (SLOW, raw_exchange, recv_exactly, recv_until, request_in_flight, served_by,
                       split_responses, wait_for)
 from support.net import dead_addr, recv_until_close, refused_addr
+from support.procfs import rss_kb
 from support.rawbackend import RawBackend, Reader, ok, serve_each
-
-
-@pytest.fixture
-def three_echos(echo):
-    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
 
 
 def test_round_robin_is_an_exact_rotation(three_echos, proxy):
@@ -56,24 +52,17 @@ def test_post_json_echo_through_the_proxy(three_echos, proxy):
     assert status == 400 and json.loads(body)["error"] == "invalid JSON"
 
 
-def _rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-
-
 def test_100mib_streamed_up_and_down_with_bounded_rss(echo, proxy):
     e = echo("--max-body", "200m", "--access-log", "off")
     p = proxy([e.addr], "--access-log", "off")
     size = 100 * 1024 * 1024
-    rss_before = _rss_kb(p.proc.pid)
+    rss_before = rss_kb(p.proc.pid)
     peak = [rss_before]
     done = threading.Event()
 
     def watch():
         while not done.is_set():
-            peak[0] = max(peak[0], _rss_kb(p.proc.pid))
+            peak[0] = max(peak[0], rss_kb(p.proc.pid))
             time.sleep(0.01)
 
     w = threading.Thread(target=watch)
@@ -590,11 +579,11 @@ def test_idle_connections_cost_little_memory(three_echos, proxy):
     """An idle client connection holds no parser and no read block (found when
     the speculative read kept a 16 KiB block per connection)."""
     p = proxy([three_echos[0].addr])
-    before = _rss_kb(p.proc.pid)
+    before = rss_kb(p.proc.pid)
     socks = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(2000)]
     try:
         wait_for("accepted", lambda: f"lb_proxy_client_connections 2000" in p.admin("/metrics")[1])
-        per_conn = (_rss_kb(p.proc.pid) - before) * 1024 / 2000
+        per_conn = (rss_kb(p.proc.pid) - before) * 1024 / 2000
         print(f"{per_conn:.0f} bytes of RSS per idle connection")
         assert per_conn < 4096 * SLOW
     finally:

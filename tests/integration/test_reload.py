@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from conftest import SLOW, Proxy, binary, request_in_flight, served_by
+from conftest import SLOW, binary, request_in_flight, served_by, started_proxy
 
 
 def write(path, obj):
@@ -19,9 +19,7 @@ def write(path, obj):
 
 def start_with_file(procs, path, *flags):
     p = procs([binary("lb-proxy"), "--config", str(path), "--admin", "127.0.0.1:0", *flags])
-    admin = p.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
-    m = p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
-    return Proxy(p, int(m.group(1)), int(admin.group(1)))
+    return started_proxy(p)
 
 
 def reloaded(p, count):

@@ -13,16 +13,9 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, served_by, wait_for
+from conftest import SLOW, binary, ctl, metric, served_by, wait_for
 from support.net import dead_addr
 from support.rawbackend import RawBackend, Reader, ok, serve_each
-
-
-def metric(p, name):
-    """The value of one series of the proxy's /metrics (0 when absent)."""
-    text = p.admin("/metrics")[1]
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
 
 
 def retries(p, reason):
