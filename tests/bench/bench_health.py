@@ -12,6 +12,7 @@ import threading
 import time
 
 from common import BIN, raise_fd_limit
+from support.procfs import cpu_seconds  # tests/support: common.py puts it on the path
 
 BACKENDS = int(os.environ.get("BACKENDS", "1000"))
 SECONDS = float(os.environ.get("SECONDS", "10"))
@@ -47,12 +48,6 @@ class Backends:
             self.ports.append(srv.sockets[0].getsockname()[1])
         ready.set()
         self.loop.run_forever()
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(backends, interval):

@@ -14,7 +14,9 @@ import urllib.request
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BIN, LOAD_CPUS, PIN, SUT_CPUS, Procs, free_port, nginx, table, wait_port, wrk  # noqa: E402
+from common import (BIN, LOAD_CPUS, PIN, SUT_CPUS, Procs, echo_backends, free_port,  # noqa: E402
+                    nginx, table, wait_port, wrk)
+from support.procfs import cpu_seconds, rss_kb  # noqa: E402 (tests/support: common.py's path)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
@@ -54,13 +56,6 @@ def make_cert(d):
             with open(part) as f:
                 out.write(f.read())
     return cert, key, both
-
-
-def cpu_seconds(pid):
-    """User + system CPU seconds of pid so far."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def haproxy(procs, port, backends, balance="  balance roundrobin", name="haproxy", bind_extra="",
@@ -136,14 +131,6 @@ def start_setup(procs, backends, setup):
     return {p: (ports[p], pids[p], admin_port if p == "lb-proxy" else None) for p in ports}
 
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def idle_rss(pid, port, n):
     """RSS (MiB) of `pid` while it holds n idle client connections."""
     socks = []
@@ -154,7 +141,7 @@ def idle_rss(pid, port, n):
             s.connect(("127.0.0.1", port))
             socks.append(s)
         time.sleep(1.0)
-        return rss_kb(pid) / 1024.0
+        return rss_kb(pid, default=0) / 1024.0
     finally:
         for s in socks:
             s.close()
@@ -166,14 +153,7 @@ def main():
     raise_fd_limit()
     procs = Procs()
     try:
-        backends = []
-        for i in range(3):
-            port = free_port()
-            procs.start([os.path.join(BIN, "lb-echo"), "--listen", f"127.0.0.1:{port}",
-                         "--access-log", "off", "--max-body", "2m"],
-                        env={"POD_NAME": f"echo-{i}"}, name="echo")
-            wait_port(port)
-            backends.append(f"127.0.0.1:{port}")
+        backends = echo_backends(procs, 3, "--max-body", "2m", pod_names=True)
         setups = {}
         ports, pids = {}, {}
         post_lua = os.path.join(procs.dir, "post.lua")

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BIN, Procs, free_port, pinned, table, wait_port  # noqa: E402
+from common import BIN, Procs, echo_backends, free_port, pinned, table  # noqa: E402
 
 
 def wait_log(path, pattern, timeout=10.0, start=0):
@@ -94,13 +94,7 @@ class Replacer:
 def run(bindir, mode, keepalive, replacements, connections, interval):
     procs = Procs()
     try:
-        backends = []
-        for i in range(2):
-            port = free_port()
-            procs.start([os.path.join(bindir, "lb-echo"), "--listen", f"127.0.0.1:{port}",
-                         "--access-log", "off"], name="echo")
-            wait_port(port)
-            backends.append(f"127.0.0.1:{port}")
+        backends = echo_backends(procs, 2, bindir=bindir)
         port, admin = free_port(), free_port()
         rundir = tempfile.mkdtemp(prefix="lb-rs-", dir="/tmp")
         r = Replacer(procs, bindir, port, admin, backends, rundir, mode)

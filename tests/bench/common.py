@@ -4,11 +4,16 @@ import re
 import resource
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, "bin")
+
+# the helpers shared with the tests: the package tests/support
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from support.net import free_port  # noqa: E402,F401 (the scripts import it from here)
 
 
 def raise_fd_limit(want=65536):
@@ -20,14 +25,6 @@ def raise_fd_limit(want=65536):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_port(port, timeout=10):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -37,6 +34,21 @@ def wait_port(port, timeout=10):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+def echo_backends(procs, n, *flags, bindir=BIN, pod_names=False):
+    """Starts n lb-echo backends (access log off, `flags`; not the process
+    under test) on free ports and waits until each accepts; their addresses.
+    pod_names: each answers as echo-0, echo-1, ... (POD_NAME)."""
+    addrs = []
+    for i in range(n):
+        port = free_port()
+        procs.start([os.path.join(bindir, "lb-echo"), "--listen", f"127.0.0.1:{port}",
+                     "--access-log", "off", *flags],
+                    env={"POD_NAME": f"echo-{i}"} if pod_names else None, name="echo")
+        wait_port(port)
+        addrs.append(f"127.0.0.1:{port}")
+    return addrs
 
 
 # On a machine with at least two cores, the proxy (or server) under test gets

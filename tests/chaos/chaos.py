@@ -18,7 +18,6 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, ".."))
 from conftest import SLOW, Proc, binary, wait_for  # noqa: E402
+from support.net import free_port  # noqa: E402
 
 # The fleet's resilience settings, as an operator would set them (README
 # "Resilience"): retries on what a retry can fix, ejection after a few
@@ -81,7 +82,7 @@ class Fleet:
     def __init__(self):
         self.rundir = tempfile.mkdtemp(prefix="lb-chaos-", dir="/tmp")
         self.procs = []
-        self.echo_ports = [self._free_port() for _ in range(3)]
+        self.echo_ports = [free_port() for _ in range(3)]
         try:
             self.echoes = [self.start_echo(i) for i in range(3)]
             self.discover = self.start_discover()
@@ -90,14 +91,6 @@ class Fleet:
         except BaseException:
             self.close()
             raise
-
-    @staticmethod
-    def _free_port():
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        return port
 
     def _start(self, argv):
         p = Proc(argv)

@@ -7,11 +7,20 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
 import pytest
+
+# tests/ on the path: the helpers shared with tests/chaos and tests/bench are
+# the package tests/support (support.rawbackend, support.k8ssim, ...)
+TESTS_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+from support.k8ssim import Simulator  # noqa: E402
 
 BIN_DIR = os.environ.get("LB_BIN_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "bin")
@@ -189,6 +198,12 @@ def echo(procs):
     return start_echo
 
 
+@pytest.fixture
+def three_echos(echo):
+    """Three lb-echo, access log off, serving as echo-0, echo-1, echo-2."""
+    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
+
+
 def raw_exchange(port, data, timeout=5.0, until_close=True):
     """Sends raw bytes and returns everything received until the peer closes
     (or the timeout, when until_close is False)."""
@@ -266,6 +281,14 @@ class Proxy(Server):
             c.close()
 
 
+def started_proxy(p):
+    """The Proxy of a started lb-proxy (a Proc, --admin 127.0.0.1:0), once its
+    log says where it listens: admin, then clients."""
+    admin = p.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
+    m = p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
+    return Proxy(p, int(m.group(1)), int(admin.group(1)))
+
+
 @pytest.fixture
 def proxy(procs):
     """start_proxy(backends, *flags) -> Proxy on ephemeral client and admin ports."""
@@ -274,10 +297,26 @@ def proxy(procs):
         if backends is not None:
             argv += ["--backends", ",".join(backends)]
         p = procs(argv + list(flags), env=env, preexec_fn=preexec_fn)
-        admin = p.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
-        m = p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
-        return Proxy(p, int(m.group(1)), int(admin.group(1)))
+        return started_proxy(p)
     return start_proxy
+
+
+def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
+    """A proxy (the proxy fixture) on the bus of rundir: its backends come
+    from lb-discover; access log off."""
+    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags, listen=listen)
+
+
+def generation(p):
+    """The generation of the set a proxy serves (its /info)."""
+    return p.admin("/info")[1]["generation"]
+
+
+def metric(p, name):
+    """The value of one series of the proxy's /metrics (0 when absent)."""
+    text = p.admin("/metrics")[1]
+    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
 
 
 def request_in_flight(proxy, path, backend=None):
@@ -343,6 +382,14 @@ def ctl_json(rundir, *args):
     code, out, err = ctl(rundir, "--json", *args)
     assert code == 0, err
     return json.loads(out)
+
+
+@pytest.fixture
+def sim():
+    """The Kubernetes API simulator (tests/support/k8ssim.py), stopped after the test."""
+    s = Simulator()
+    yield s
+    s.stop()
 
 
 @pytest.fixture

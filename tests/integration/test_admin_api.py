@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, ctl_json, request_in_flight, wait_for
+from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, request_in_flight, wait_for
+from support.net import recv_until_close
 
 
 class Admin:
@@ -60,10 +61,6 @@ def token_file(text):
     f.write(text)
     f.close()
     return f.name
-
-
-def bus_proxy(proxy, rundir, *flags):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags)
 
 
 def test_every_route_and_lb_ctl_agree(echo, discover, rundir):
@@ -379,15 +376,7 @@ def test_chunk_framing_is_bounded_too(echo, discover, rundir):
         s.sendall(b"1\r\n \r\n" * 3000)
     except OSError:
         pass                                      # closed on us once answered
-    data = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        data += chunk
+    data = recv_until_close(s, stop_on=OSError)   # or until it resets
     s.close()
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
     assert a.call("GET", "/admin/health")[0] == 200

@@ -6,18 +6,13 @@ import collections
 import hashlib
 import hmac
 import re
-import socket
 import threading
 
 import pytest
 
 from conftest import binary, ctl, served_by, wait_for
-from rawbackend import RawBackend, ok, serve_each
-
-
-@pytest.fixture
-def three_echos(echo):
-    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
+from support.net import refused_addr
+from support.rawbackend import RawBackend, ok, serve_each
 
 
 def named_backends(n):
@@ -192,9 +187,7 @@ def test_draining_backends_serve_when_nothing_is_up(echo, discover, proxy, rundi
 def test_access_log_names_every_backend_tried(echo, proxy):
     """A retry never goes back to a backend already tried while another usable
     one exists, and the access log lists each one tried and why it failed."""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))       # bound, never listening: connects are refused
-    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    dead, dead_addr = refused_addr()      # bound, never listening: connects are refused
     e = echo(env={"POD_NAME": "alive"})
     p = proxy([dead_addr, e.addr], "--retries", "2")
     for _ in range(2):

@@ -9,18 +9,11 @@ import time
 
 import pytest
 
-from conftest import (SLOW, PipeLines, Proxy, binary, ctl, ctl_json, protocol_constant,
-                      request_in_flight, served_by, wait_for)
+from conftest import (SLOW, PipeLines, Proxy, binary, bus_proxy, ctl, ctl_json, generation,
+                      protocol_constant, request_in_flight, served_by, wait_for)
+from support.net import refused_addr
 
 VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
-
-
-def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags, listen=listen)
-
-
-def generation(p):
-    return p.admin("/info")[1]["generation"]
 
 
 def reported_requests(rundir, proxies, addr):
@@ -394,7 +387,7 @@ def test_file_source_errors_at_start(tmp_path):
 
 
 def test_dns_source_a_records_and_srv(echo, discover, proxy, rundir):
-    from dnsserver import DnsServer
+    from support.dnsserver import DnsServer
     dns = DnsServer()
     try:
         a = echo("--access-log", "off", env={"POD_NAME": "a"})
@@ -420,7 +413,7 @@ def test_dns_source_a_records_and_srv(echo, discover, proxy, rundir):
 
 
 def test_dns_source_srv(echos, discover, proxy, rundir):
-    from dnsserver import DnsServer
+    from support.dnsserver import DnsServer
     dns = DnsServer()
     try:
         dns.records[("_http._tcp.svc.test", "SRV")] = [
@@ -469,9 +462,7 @@ def test_status_shows_the_proxies_view_and_5xx_apart_from_errors(echo, discover,
     """lb-ctl status: a backend lb-discover holds up but a proxy skips after a
     failed connect says so; ERRORS counts failed connects and exchanges, 5XX
     the backend's 5xx answers (it counted only the former, and said `up ok`)."""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))       # bound, never listening: connects are refused
-    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    dead, dead_addr = refused_addr()      # bound, never listening: connects are refused
     bad = echo("--access-log", "off", "--error-rate", "1", env={"POD_NAME": "bad"})
     discover("--static", f"{dead_addr},{bad.addr}", "--no-health-check")
     p = bus_proxy(proxy, rundir, "--fail-timeout", "60", "--report-interval", "0.05")

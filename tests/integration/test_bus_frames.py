@@ -5,9 +5,9 @@ import json
 import os
 import subprocess
 
-from conftest import SLOW, binary, ctl, protocol_constant, wait_for
-from spwire import (BOUND_AS, HUGE, PEER_OF, REP, FakeBound, bad_inputs, frame, header,
-                    send_raw)
+from conftest import SLOW, binary, ctl, generation, protocol_constant, wait_for
+from support.spwire import (BOUND_AS, HUGE, PEER_OF, REP, FakeBound, bad_inputs, frame,
+                            header, send_raw)
 
 LIMIT = protocol_constant("BUS_MAX_MESSAGE")
 VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
@@ -19,10 +19,6 @@ def bus_proxy(proxy, rundir, *flags):
     --initial-set-timeout (5 s, the fixture's own wait on a loaded machine)."""
     return proxy(None, "--runtime-dir", rundir, "--access-log", "off",
                  "--initial-set-timeout", "0", *flags)
-
-
-def generation(p):
-    return p.admin("/info")[1]["generation"]
 
 
 def test_lb_discover_survives_bad_frames_on_every_socket(echo, discover, proxy, rundir):

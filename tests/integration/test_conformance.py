@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import SLOW, Proc, binary
-from rawbackend import RawBackend, Reader
+from support.rawbackend import RawBackend, Reader
 
 TIMEOUT = 5.0 * SLOW
 

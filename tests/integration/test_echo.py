@@ -12,6 +12,7 @@ import time
 import pytest
 
 from conftest import SLOW, binary, raw_exchange, recv_exactly, recv_until, split_responses
+from support.net import free_port
 
 
 def test_identity_from_env(echo):
@@ -337,7 +338,7 @@ def test_sigterm_finishes_a_slow_request_and_exits_0(echo):
 
 
 def test_config_file_in_configmap_shape(procs, tmp_path):
-    port = _free_port()
+    port = free_port()
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"port": port, "serviceName": "backend-from-file"}))
     p = procs([binary("lb-echo"), "--config", str(cfg)])
@@ -375,14 +376,6 @@ def test_env_overrides_and_json_logs(procs):
     doc = json.loads(line)
     assert doc["level"] == "info" and doc["component"] == "lb-echo"
     assert doc["service"] == "from-env"
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_bytes_payload(echo):

@@ -6,11 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import binary, ctl_json, wait_for
-
-
-def bus_proxy(proxy, rundir):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off")
+from conftest import binary, bus_proxy, ctl_json, wait_for
 
 
 def backends(rundir):

@@ -1,4 +1,4 @@
-"""lb-discover --kubernetes against the API simulator (tests/integration/k8ssim.py):
+"""lb-discover --kubernetes against the API simulator (tests/support/k8ssim.py):
 scaling, terminating pods, watch resumption, 410 relists, the API down, 403,
 and the kubeconfig (TLS + client certificate) and in-cluster ways in."""
 import json
@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import binary, ctl_json, request_in_flight, served_by, wait_for
-from k8ssim import Simulator
+from conftest import binary, bus_proxy, ctl_json, request_in_flight, served_by, wait_for
+from support.k8ssim import Simulator
 
 NS = "demo"
 
@@ -34,17 +34,6 @@ def pods(procs):
             ips.append(ip)
         return ips, port
     return make
-
-
-@pytest.fixture
-def sim():
-    s = Simulator()
-    yield s
-    s.stop()
-
-
-def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags, listen=listen)
 
 
 def addresses(rundir):

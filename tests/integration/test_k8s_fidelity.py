@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import PipeLines, binary, ctl_json, wait_for
-from k8ssim import Simulator
+from support.k8ssim import Simulator
 
 HERE = os.path.dirname(__file__)
 K8S_TESTS = os.path.join(HERE, "..", "k8s")

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from conftest import SLOW, Proxy, binary, ctl, ctl_json, request_in_flight, served_by, wait_for
-from k8ssim import role_rules
-from test_k8s import NS, pods, sim  # noqa: F401 (fixtures)
+from conftest import (SLOW, binary, ctl, ctl_json, request_in_flight, served_by, started_proxy,
+                      wait_for)
+from support.k8ssim import role_rules
+from test_k8s import NS, pods  # noqa: F401 (a fixture)
 
 LEASE = 2           # seconds: a killed replica is gone within this (plus a renewal)
 REPORT = "0.05"     # the proxies' report interval
@@ -62,9 +63,7 @@ def fleet(procs, sim, pods):
                 px = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin",
                             "127.0.0.1:0", "--runtime-dir", d, "--access-log", "off",
                             "--report-interval", REPORT, *proxy_flags])
-                admin = px.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
-                m = px.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
-                px = Proxy(px, int(m.group(1)), int(admin.group(1)))
+                px = started_proxy(px)
             out.append(Replica(name, d, p, px))
         a, b = out
         for r in out:

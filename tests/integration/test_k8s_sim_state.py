@@ -18,18 +18,11 @@ import urllib.request
 import pytest
 
 from conftest import PipeLines, wait_for
-from k8ssim import Simulator, role_rules, rule_allows, selector_name
+from support.k8ssim import Simulator, role_rules, rule_allows, selector_name
 from test_k8s_fidelity import K8S_TESTS, node_modules, read_json_stream, tool
 
 # the simulator and the real clients alone: the ASan run (other binaries) skips it
 pytestmark = pytest.mark.no_lb_binaries
-
-
-@pytest.fixture
-def sim():
-    s = Simulator()
-    yield s
-    s.stop()
 
 
 def kubectl(sim, *args, stdin=None):

@@ -9,8 +9,9 @@ import signal
 import subprocess
 
 from conftest import SLOW, binary, raw_exchange, split_responses
-from rawbackend import RawBackend, ok, serve_each
-from test_takeover import Load, free_port
+from support.net import free_port
+from support.rawbackend import RawBackend, ok, serve_each
+from test_takeover import Load
 from test_tls import certs, client_context, curl  # noqa: F401 (certs is a fixture)
 
 

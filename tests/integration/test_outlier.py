@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, ctl_json, protocol_constant, served_by, wait_for
+from conftest import (SLOW, binary, ctl, ctl_json, generation, protocol_constant, served_by,
+                      wait_for)
+from support.net import dead_addr
 
 VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
 
@@ -100,10 +102,7 @@ def test_refused_connects_eject_the_backend(echo, proxy):
     the backend is not tried again (with --fail-timeout 0, only the breaker
     keeps requests off it); clients see no failure (retried)."""
     good = echo()
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    dead = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()
+    dead = dead_addr()                         # nothing listens there
     px = proxy([good.addr, dead], "--eject-gateway", "2", "--fail-timeout", "0")
     got = statuses(px, 20)
     assert all(st == 200 for st, _ in got), got
@@ -211,10 +210,6 @@ REPORT = "0.05"
 def bus_proxy(proxy, rundir, *flags):
     return proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--report-interval",
                  REPORT, *flags)
-
-
-def generation(p):
-    return p.admin("/info")[1]["generation"]
 
 
 def status_row(rundir, addr):

@@ -5,11 +5,7 @@ and a new backend at the same address (pod IPs are reused) started
 import json
 import os
 
-from conftest import ctl, ctl_json, served_by, wait_for
-
-
-def bus_proxy(proxy, rundir):
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off")
+from conftest import bus_proxy, ctl, ctl_json, served_by, wait_for
 
 
 def status(rundir):

@@ -11,12 +11,9 @@ import pytest
 
 from conftest import (SLOW, raw_exchange, recv_exactly, recv_until, request_in_flight, served_by,
                       split_responses, wait_for)
-from rawbackend import RawBackend, Reader, ok, serve_each
-
-
-@pytest.fixture
-def three_echos(echo):
-    return [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(3)]
+from support.net import dead_addr, recv_until_close, refused_addr
+from support.procfs import rss_kb
+from support.rawbackend import RawBackend, Reader, ok, serve_each
 
 
 def test_round_robin_is_an_exact_rotation(three_echos, proxy):
@@ -55,24 +52,17 @@ def test_post_json_echo_through_the_proxy(three_echos, proxy):
     assert status == 400 and json.loads(body)["error"] == "invalid JSON"
 
 
-def _rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-
-
 def test_100mib_streamed_up_and_down_with_bounded_rss(echo, proxy):
     e = echo("--max-body", "200m", "--access-log", "off")
     p = proxy([e.addr], "--access-log", "off")
     size = 100 * 1024 * 1024
-    rss_before = _rss_kb(p.proc.pid)
+    rss_before = rss_kb(p.proc.pid)
     peak = [rss_before]
     done = threading.Event()
 
     def watch():
         while not done.is_set():
-            peak[0] = max(peak[0], _rss_kb(p.proc.pid))
+            peak[0] = max(peak[0], rss_kb(p.proc.pid))
             time.sleep(0.01)
 
     w = threading.Thread(target=watch)
@@ -289,12 +279,7 @@ def test_killed_backend_costs_no_failed_get(three_echos, proxy):
 
 
 def test_all_backends_down_is_503(proxy):
-    dead = []
-    for _ in range(2):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        dead.append(f"127.0.0.1:{s.getsockname()[1]}")
-        s.close()                              # nothing listens there now
+    dead = [dead_addr() for _ in range(2)]     # nothing listens there now
     p = proxy(dead)
     for _ in range(3):
         status, hdrs, body = p.request("GET", "/")
@@ -429,12 +414,7 @@ def test_slowloris_gets_408_while_others_are_served(three_echos, proxy):
         slow.sendall(b"X-Drip-%d: y\r\n" % i)
         assert p.request("GET", "/")[0] == 200    # others are served meanwhile
         time.sleep(0.1)
-    data = b""
-    while True:
-        b = slow.recv(4096)
-        if not b:
-            break
-        data += b
+    data = recv_until_close(slow, 4096)
     took = time.time() - t
     assert data.startswith(b"HTTP/1.1 408 ")
     assert 0.9 <= took < 3 * SLOW
@@ -599,11 +579,11 @@ def test_idle_connections_cost_little_memory(three_echos, proxy):
     """An idle client connection holds no parser and no read block (found when
     the speculative read kept a 16 KiB block per connection)."""
     p = proxy([three_echos[0].addr])
-    before = _rss_kb(p.proc.pid)
+    before = rss_kb(p.proc.pid)
     socks = [socket.create_connection(("127.0.0.1", p.port)) for _ in range(2000)]
     try:
         wait_for("accepted", lambda: f"lb_proxy_client_connections 2000" in p.admin("/metrics")[1])
-        per_conn = (_rss_kb(p.proc.pid) - before) * 1024 / 2000
+        per_conn = (rss_kb(p.proc.pid) - before) * 1024 / 2000
         print(f"{per_conn:.0f} bytes of RSS per idle connection")
         assert per_conn < 4096 * SLOW
     finally:
@@ -614,9 +594,7 @@ def test_idle_connections_cost_little_memory(three_echos, proxy):
 def test_backend_skipped_after_a_failed_connect_is_not_up_in_metrics(echo, proxy):
     """While --fail-timeout skips a backend, /metrics says so (it said 1 while
     /info said down)."""
-    dead = socket.socket()
-    dead.bind(("127.0.0.1", 0))       # bound, never listening: connects are refused
-    dead_addr = "127.0.0.1:%d" % dead.getsockname()[1]
+    dead, dead_addr = refused_addr()      # bound, never listening: connects are refused
     e = echo()
     p = proxy([dead_addr, e.addr], "--fail-timeout", "60")
     for _ in range(2):
@@ -650,13 +628,7 @@ def test_max_body_ends_a_chunked_body_that_grows_past_it(proxy):
     seen = []
 
     def handler(conn, backend):
-        data = b""
-        while True:
-            b = conn.recv(65536)
-            if not b:
-                seen.append(data)
-                return
-            data += b
+        seen.append(recv_until_close(conn))
 
     be = RawBackend(handler)
     p = proxy([be.addr], "--max-body", "1000")

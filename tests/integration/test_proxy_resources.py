@@ -11,16 +11,11 @@ import time
 import pytest
 
 from conftest import SANITIZED, SLOW, raw_exchange, wait_for
+from support.procfs import cpu_seconds, rss_kb
 
 
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def metric(p, name):
@@ -157,14 +152,6 @@ def test_accept_pauses_when_out_of_descriptors(echo, proxy):
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         assert read_response(s)[0] == 200
         s.close()
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 @pytest.mark.skipif(SANITIZED, reason="ASan keeps freed memory in quarantine")

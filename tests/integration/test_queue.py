@@ -5,7 +5,6 @@ queue, and a client that leaves the queue."""
 import hashlib
 import hmac
 import json
-import re
 import socket
 import subprocess
 import threading
@@ -13,14 +12,8 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, served_by, wait_for
-from rawbackend import RawBackend, Reader, ok
-
-
-def metric(p, name):
-    text = p.admin("/metrics")[1]
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
+from conftest import SLOW, binary, ctl, metric, served_by, wait_for
+from support.rawbackend import RawBackend, Reader, ok
 
 
 class HeldBackend(RawBackend):

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import SLOW, binary, recv_until, split_responses, wait_for
+from support.net import recv_until_close
 
 
 def get(conn, path="/", headers=None, method="GET", body=None):
@@ -160,13 +161,7 @@ def test_a_post_over_the_limit(echo, proxy):
         assert b"Connection: close\r\n" in got
         s.settimeout(5 * SLOW)
         s.sendall(b"x" * 97)
-        rest = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            rest += b
-        assert rest == b""
+        assert recv_until_close(s) == b""
     finally:
         s.close()
     assert forwarded(p) == 1

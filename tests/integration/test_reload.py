@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from conftest import SLOW, Proxy, binary, request_in_flight, served_by
+from conftest import SLOW, binary, request_in_flight, served_by, started_proxy
 
 
 def write(path, obj):
@@ -19,9 +19,7 @@ def write(path, obj):
 
 def start_with_file(procs, path, *flags):
     p = procs([binary("lb-proxy"), "--config", str(path), "--admin", "127.0.0.1:0", *flags])
-    admin = p.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)")
-    m = p.wait_log(r"INFO listening listen=127\.0\.0\.1:(\d+)")
-    return Proxy(p, int(m.group(1)), int(admin.group(1)))
+    return started_proxy(p)
 
 
 def reloaded(p, count):
@@ -191,7 +189,7 @@ def test_reload_on_the_bus_rebuilds_the_balancer_and_keeps_the_set(procs, echo, 
 def test_sighup_applies_the_retry_policy_and_checks_it(procs, echo, tmp_path):
     """--retry-on (and the resilience rules with it) change on SIGHUP for new
     requests; a bad one keeps the running policy and says which flag."""
-    from rawbackend import RawBackend
+    from support.rawbackend import RawBackend
     from test_retry import reset_after_request
 
     bad = RawBackend(reset_after_request)

@@ -13,27 +13,13 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, ctl, served_by, wait_for
-from rawbackend import RawBackend, Reader, ok, serve_each
-
-
-def metric(p, name):
-    """The value of one series of the proxy's /metrics (0 when absent)."""
-    text = p.admin("/metrics")[1]
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
+from conftest import SLOW, binary, ctl, metric, served_by, wait_for
+from support.net import dead_addr
+from support.rawbackend import RawBackend, Reader, ok, serve_each
 
 
 def retries(p, reason):
     return metric(p, f'lb_proxy_retries_total{{reason="{reason}"}}')
-
-
-def dead_addr():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    addr = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()                                  # nothing listens there now
-    return addr
 
 
 def reset_after_request(conn, backend):

@@ -8,15 +8,8 @@ import subprocess
 
 from conftest import (SLOW, Proxy, binary, recv_until, served_by, split_responses,
                       wait_for)
-from rawbackend import RawBackend, ok, serve_each
-
-
-def _dead_addr():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    addr = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()                                  # nothing listens there now
-    return addr
+from support.net import dead_addr, recv_until_close
+from support.rawbackend import RawBackend, ok, serve_each
 
 
 def _json_lines(proc):
@@ -62,7 +55,7 @@ def test_json_access_log_numbers_are_numbers(echo, procs):
 def test_json_backend_failed_line_keeps_request_id_a_string(procs):
     """The "backend failed" warning names the request id as the access log
     does: a client id that spells a number is still a string in JSON."""
-    p = _json_proxy(procs, [_dead_addr()], "--retries", "0")
+    p = _json_proxy(procs, [dead_addr()], "--retries", "0")
     assert p.request("GET", "/x", headers={"X-Request-Id": "777"})[0] in (502, 503)
     line = wait_for("the backend failed line", lambda: [
         d for d in _json_lines(p.proc) if d.get("msg") == "backend failed"])[0]
@@ -70,7 +63,7 @@ def test_json_backend_failed_line_keeps_request_id_a_string(procs):
 
 
 def test_access_log_bytes_count_the_proxys_own_answers(proxy):
-    p = proxy([_dead_addr()])
+    p = proxy([dead_addr()])
     status, hdrs, body = p.request("GET", "/nobody")
     assert status == 503 and json.loads(body)["error"] == "no backends available"
     m = p.proc.wait_log(r'request="GET /nobody" status=503 backend=\S+ duration_ms=\S+ '
@@ -148,12 +141,7 @@ def test_monitor_uri_with_an_unread_body_closes_after_the_answer(proxy):
     # the rest of this body must never be read as a request: "GET /smuggled ..."
     s.sendall(b"POST /health HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n\r\n"
               b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
-    got = b""
-    while True:
-        data = s.recv(65536)
-        if not data:
-            break
-        got += data
+    got = recv_until_close(s)
     s.close()
     (status, hdrs, body), = split_responses(got)
     assert status == 200 and hdrs["connection"] == "close"
@@ -172,7 +160,7 @@ def test_monitor_uri_is_unhealthy_without_a_usable_backend(proxy, rundir):
     assert hdrs["Connection"] == "keep-alive"
     # a backend that refused its connect is skipped (--fail-timeout): what a pick could
     # return now, not what the set lists
-    q = proxy([_dead_addr()], "--monitor-uri", "/health")
+    q = proxy([dead_addr()], "--monitor-uri", "/health")
     assert json.loads(q.request("GET", "/health")[2])["backends_available"] == 1
     assert q.request("GET", "/")[0] == 503
     status, _, body = q.request("GET", "/health")

@@ -10,14 +10,7 @@ import threading
 import time
 
 from conftest import SLOW, binary, wait_for
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from support.net import free_port, recv_until_close
 
 
 class Load:
@@ -58,12 +51,7 @@ class Load:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=10 * SLOW)
                 try:
                     s.sendall(b"GET /close HTTP/1.1\r\nHost: lb\r\nConnection: close\r\n\r\n")
-                    data = b""
-                    while True:
-                        chunk = s.recv(65536)
-                        if not chunk:
-                            break
-                        data += chunk
+                    data = recv_until_close(s)
                 finally:
                     s.close()
                 m = re.match(rb"HTTP/1\.1 (\d+) ", data)

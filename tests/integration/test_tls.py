@@ -14,7 +14,8 @@ import time
 import pytest
 
 from conftest import SLOW, PipeLines, binary, raw_exchange, recv_exactly, recv_until, wait_for
-from rawbackend import RawBackend, ok, serve_each
+from support.net import recv_until_close
+from support.rawbackend import RawBackend, ok, serve_each
 
 LEAF_EXT = ("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
             "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
@@ -167,15 +168,6 @@ def test_keep_alive_several_requests_on_one_connection(echo, tls_proxy, certs):
         assert got.index(b"p0") < got.index(b"p1") < got.index(b"p2")
     finally:
         s.close()
-
-
-def recv_until_close(s):
-    got = b""
-    while True:
-        data = s.recv(65536)
-        if not data:
-            return got
-        got += data
 
 
 def tls_socket(px, certs):

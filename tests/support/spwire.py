@@ -7,6 +7,8 @@ import socket
 import struct
 import threading
 
+from .net import recv_until_close
+
 # SP protocol ids (nanomsg's NN_PROTO_* * 16 + n)
 PAIR, PUB, SUB, REQ, REP, PUSH, PULL = 16, 32, 33, 48, 49, 80, 81
 # what a peer of each socket file speaks, seen from the side that connects
@@ -50,6 +52,7 @@ def bad_inputs(proto, limit):
 def send_raw(path, data, timeout=2.0):
     """Connects to a Unix socket, sends data, reads until the peer closes or
     the timeout; returns what came back."""
+    ends = (socket.timeout, ConnectionResetError, BrokenPipeError)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     got = b""
@@ -58,12 +61,8 @@ def send_raw(path, data, timeout=2.0):
         if data:
             s.sendall(data)
         s.shutdown(socket.SHUT_WR)
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            got += b
-    except (socket.timeout, ConnectionResetError, BrokenPipeError):
+        got = recv_until_close(s, stop_on=ends)
+    except ends:
         pass
     finally:
         s.close()
