@@ -187,7 +187,7 @@ static int parse_decimal(const char *s, double *out, char **end)
 }
 
 /* "500ms", "2s", "1.5m", "1h", "1d", "250us" or a bare number of seconds. */
-static int parse_duration(const char *s, double *out)
+int config_parse_duration(const char *s, double *out)
 {
 	static const struct { const char *unit; double seconds; } units[] = {
 		{ "us", 1e-6 }, { "ms", 1e-3 }, { "s", 1 }, { "m", 60 }, { "h", 3600 },
@@ -308,7 +308,7 @@ static int store_text(const struct config_field *f, void *opts, const char *s,
 		*(double *)dst = v;
 		return 0;
 	case CONFIG_DURATION:
-		if (parse_duration(s, &v) == -1 || v < f->min || v > f->max)
+		if (config_parse_duration(s, &v) == -1 || v < f->min || v > f->max)
 			return -1;
 		*(double *)dst = v;
 		return 0;

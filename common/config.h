@@ -109,6 +109,9 @@ int config_field_equal(const struct config_field *f, const void *a, const void *
 /* Copies field f's value from `from` to `to`; a string is shared, not
  * duplicated (its owner must outlive `to`). */
 void config_field_copy(const struct config_field *f, void *to, const void *from);
+/* Parses a CONFIG_DURATION value ("500ms", "2s", "1m", a bare number of
+ * seconds) into *seconds; returns 0, or -1 when it is not one (no range check). */
+int config_parse_duration(const char *s, double *seconds);
 /* Prints the generated usage to stdout. */
 void config_usage(const struct config_spec *spec);
 /* The closest of `n` candidates to `word`, or NULL when none is close. */

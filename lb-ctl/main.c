@@ -1,5 +1,5 @@
 /* lb-ctl: the operator's CLI: the verbs of common/verbs.h (status, drain,
- * add ...); tables for people, --json for scripts. */
+ * add ...), and load (load.h); tables for people, --json for scripts. */
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
@@ -12,19 +12,12 @@
 #include "bus.h"
 #include "bus_protocol.h"
 #include "config.h"
+#include "ctl_exit.h"
+#include "load.h"
 #include "net.h"
 #include "rundir.h"
 #include "timefmt.h"
 #include "verbs.h"
-
-/* Exit codes (documented in the README). */
-enum ctl_exit {
-	CTL_OK = 0,		/* done */
-	CTL_FAILED = 1,		/* lb-discover refused (unknown backend, bad weight ...) */
-	CTL_USAGE = 2,		/* bad command line */
-	CTL_TIMEOUT = 3,	/* drain --wait: requests still in flight at --timeout */
-	CTL_NO_DISCOVER = 4,	/* nothing answers at the runtime dir */
-};
 
 struct ctl_options {
 	char *runtime_dir;
@@ -56,9 +49,9 @@ static void build_synopsis(void)
 
 	verbs_format_help(verbs_help, sizeof(verbs_help));
 	snprintf(ctl_synopsis, sizeof(ctl_synopsis),
-		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s\n"
+		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
 		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover",
-		 verbs_help);
+		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");
 }
 
 static struct ctl_options opts = { NULL, 0, 30, "warn", "text" };
@@ -495,6 +488,11 @@ int main(int argc, char **argv)
 		return usage("no command");
 	}
 	cmd = argv[cfg.argi];
+	if (strcmp(cmd, "load") == 0) {	/* local to lb-ctl: no bus verb */
+		rc = load_main(argc - cfg.argi - 1, argv + cfg.argi + 1, opts.json, opts.timeout);
+		config_result_release(&cfg);
+		return rc;
+	}
 	verb = verbs_find(cmd);
 	if (!verb) {
 		config_result_release(&cfg);
