@@ -15,6 +15,7 @@ import pytest
 
 from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, request_in_flight, wait_for
 from support.net import recv_until_close
+from support.rawbackend import RawBackend, ok, serve_each
 
 
 class Admin:
@@ -231,43 +232,64 @@ def test_token_opens_any_address(echo, discover, rundir):
         os.unlink(path)
 
 
-def test_drain_wait_parks_until_the_request_in_flight_ends(echo, discover, proxy, rundir):
-    slow = echo("--delay-ms", "1000", "--access-log", "off")    # outlasts drain?wait=0.4
-    # heartbeat 0.05: proxies_settled comes 5 heartbeats + 2 s after the start
-    a = start_admin(discover, "--static", slow.addr, "--heartbeat", "0.05")
-    p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
-    wait_for("set", lambda: p.admin("/info")[1]["generation"] >= 1)
-    wait_for("lb-discover has heard every proxy",
-             lambda: a.call("GET", "/admin/proxies")[2]["proxies_settled"], timeout=10)
-    t = request_in_flight(p, "/slow")
-    # lb-ctl in-flight asks the rule the API's wait uses (one implementation)
-    got = wait_for("lb-discover sums the request", lambda: (lambda d: d if d["in_flight"] == 1
-                   else None)(ctl_json(rundir, "in-flight", slow.addr)), timeout=10)
-    assert got["proxies"] == 1 and got["drained"] is False
-    code, out, _ = ctl(rundir, "in-flight", slow.addr)
-    assert code == 0 and f"{slow.addr}: 1 in flight on 1 proxy" in out, out
-    start = time.time()
-    st, _, r = a.call("POST", f"/admin/backends/{slow.addr}/drain?wait=10")
-    waited = time.time() - start
-    t.join()
-    assert t.response[0] == 200
-    assert st == 200 and r["drained"] is True and r["proxies"] == 1 and r["in_flight"] == 0, r
-    assert waited >= 0.3, f"drain?wait returned after {waited:.2f}s"
-    assert r["generation"] == ctl_json(rundir, "status")["generation"]
-    # other requests are answered while one waits (nothing blocks)
-    assert a.call("POST", f"/admin/backends/{slow.addr}/undrain")[0] == 200
-    wait_for("undrained", lambda: p.admin("/info")[1]["backends"][0]["state"] == "up")
-    t = request_in_flight(p, "/slow2")
-    box = {}
-    w = threading.Thread(target=lambda: box.setdefault(
-        "r", a.call("POST", f"/admin/backends/{slow.addr}/drain?wait=0.4")))
-    w.start()
-    assert a.call("GET", "/admin/health")[0] == 200
-    w.join()
-    t.join()
-    st, _, r = box["r"]
-    # timing out: 202, the drain applied and its request still running
-    assert st == 202 and r["drained"] is False and r["in_flight"] in (1, -1), r
+def test_drain_wait_parks_until_the_request_in_flight_ends(discover, proxy, rundir):
+    # the backend answers only when the test says: the wait is shown to end
+    # with the request, whatever the machine's speed (a 1 s backend could
+    # answer before a slow start-up reached the drain)
+    release = threading.Event()
+    held = RawBackend(serve_each(lambda *req: (release.wait(30 * SLOW), ok())[1]))
+    try:
+        # heartbeat 0.05: proxies_settled comes 5 heartbeats + 2 s after the start
+        a = start_admin(discover, "--static", held.addr, "--heartbeat", "0.05")
+        p = bus_proxy(proxy, rundir, "--heartbeat", "0.2", "--report-interval", "0.05")
+        wait_for("set", lambda: p.admin("/info")[1]["generation"] >= 1)
+        wait_for("lb-discover has heard every proxy",
+                 lambda: a.call("GET", "/admin/proxies")[2]["proxies_settled"], timeout=10)
+
+        def in_flight_seen():
+            d = ctl_json(rundir, "in-flight", held.addr)
+            return d if d["in_flight"] == 1 else None
+        t = request_in_flight(p, "/slow")
+        # lb-ctl in-flight asks the rule the API's wait uses (one implementation)
+        got = wait_for("lb-discover sums the request", in_flight_seen, timeout=10)
+        assert got["proxies"] == 1 and got["drained"] is False
+        code, out, _ = ctl(rundir, "in-flight", held.addr)
+        assert code == 0 and f"{held.addr}: 1 in flight on 1 proxy" in out, out
+        box = {}
+        w = threading.Thread(target=lambda: box.setdefault(
+            "r", a.call("POST", f"/admin/backends/{held.addr}/drain?wait=10")))
+        w.start()
+        w.join(0.3)
+        assert w.is_alive(), f"drain?wait returned with the request in flight: {box}"
+        release.set()
+        w.join()
+        t.join()
+        assert t.response[0] == 200
+        st, _, r = box["r"]
+        assert st == 200 and r["drained"] is True and r["proxies"] == 1 and \
+            r["in_flight"] == 0, r
+        assert r["generation"] == ctl_json(rundir, "status")["generation"]
+        # other requests are answered while one waits (nothing blocks)
+        release.clear()
+        assert a.call("POST", f"/admin/backends/{held.addr}/undrain")[0] == 200
+        wait_for("undrained", lambda: p.admin("/info")[1]["backends"][0]["state"] == "up")
+        t = request_in_flight(p, "/slow2")
+        wait_for("lb-discover sums the request", in_flight_seen, timeout=10)
+        box = {}
+        w = threading.Thread(target=lambda: box.setdefault(
+            "r", a.call("POST", f"/admin/backends/{held.addr}/drain?wait=0.4")))
+        w.start()
+        assert a.call("GET", "/admin/health")[0] == 200
+        w.join()
+        st, _, r = box["r"]
+        # timing out: 202, the drain applied and its request still running
+        assert st == 202 and r["drained"] is False and r["in_flight"] in (1, -1), r
+        release.set()
+        t.join()
+        assert t.response[0] == 200
+    finally:
+        release.set()
+        held.close()
 
 
 def test_metrics(echo, discover, proxy, rundir):
