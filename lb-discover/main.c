@@ -7,20 +7,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin.h"
+#include "api/admin.h"
 #include "config.h"
-#include "control.h"
-#include "discover.h"
-#include "fleet.h"
-#include "health.h"
+#include "api/control.h"
+#include "core/discover.h"
+#include "cluster/fleet.h"
+#include "sources/health.h"
 #include "log.h"
 #include "net.h"
-#include "proxies.h"
-#include "replicas.h"
+#include "core/proxies.h"
+#include "cluster/replicas.h"
 #include "rundir.h"
 #include "signals.h"
-#include "source.h"
-#include "state.h"
+#include "sources/source.h"
+#include "core/state.h"
 
 /* addresses named in a "set changed" line, at most (then "+N more") */
 #define DISCOVER_LOG_ADDRESSES 16

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "admin_route.h"
+#include "api/admin_route.h"
 #include "bus_protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

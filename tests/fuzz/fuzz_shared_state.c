@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fleet.h"
-#include "registry.h"
+#include "cluster/fleet.h"
+#include "core/registry.h"
 
 /* fleet.c publishes through main.c's; not reached here */
 int discover_publish(struct discover *d)

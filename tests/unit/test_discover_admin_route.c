@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "admin_route.h"
+#include "api/admin_route.h"
 #include "buf.h"
-#include "registry.h"
+#include "core/registry.h"
 #include "verbs.h"
 
 static void test_routes(void **state)

@@ -1,4 +1,4 @@
-/* Unit tests for lb-discover/fleet.c: the shared state's operations on a
+/* Unit tests for lb-discover/cluster/fleet.c: the shared state's operations on a
  * document (each idempotent, so a conflict's re-application gives what the
  * operator asked for) and a document applied to the registry. */
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fleet.h"
-#include "registry.h"
+#include "cluster/fleet.h"
+#include "core/registry.h"
 
 /* fleet.c publishes through main.c's; not reached by these tests */
 int discover_publish(struct discover *d)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fleet.h"
+#include "cluster/fleet.h"
 #include "log.h"
 
 size_t ejection_count(const struct discover *d)

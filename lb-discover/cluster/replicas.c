@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "command.h"
-#include "kube_watch.h"
+#include "api/command.h"
+#include "kube/kube_watch.h"
 #include "log.h"
-#include "proxies.h"
+#include "core/proxies.h"
 
 #define REPLICAS_TIMEOUT 5.0		/* seconds a Lease write may take */
 #define REPLICAS_SOON 0.05		/* seconds from a change to its write, coalescing */

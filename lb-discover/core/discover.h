@@ -6,7 +6,7 @@
 
 #include "bus.h"
 #include "bus_protocol.h"
-#include "kube.h"
+#include "kube/kube.h"
 #include "registry.h"
 
 struct discover_options {

@@ -6,12 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ejection.h"
-#include "fleet.h"
+#include "core/ejection.h"
+#include "cluster/fleet.h"
 #include "log.h"
 #include "net.h"
-#include "proxies.h"
-#include "replicas.h"
+#include "core/proxies.h"
+#include "cluster/replicas.h"
 #include "verbs.h"
 
 /* seconds without a report after which drain --wait does not trust a

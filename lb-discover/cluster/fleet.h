@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "discover.h"
+#include "core/discover.h"
 
 /* The key of the ConfigMap's data that holds the state document. */
 #define FLEET_KEY "state.json"

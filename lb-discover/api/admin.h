@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
-#include "discover.h"
+#include "core/discover.h"
 #include "listener.h"
 
 /* bytes of a request head and of a request body, at most (431, 413) */

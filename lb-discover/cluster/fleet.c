@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube_watch.h"
+#include "kube/kube_watch.h"
 #include "log.h"
-#include "state.h"
+#include "core/state.h"
 
 #define FLEET_TIMEOUT 10.0		/* seconds a write or read may take */
 #define FLEET_BACKOFF_FIRST 0.5

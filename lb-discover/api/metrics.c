@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet.h"
-#include "proxies.h"
-#include "replicas.h"
+#include "cluster/fleet.h"
+#include "core/proxies.h"
+#include "cluster/replicas.h"
 
 /* A label value with \ " and newlines escaped (Prometheus text format). */
 static void label(struct buf *out, const char *s)

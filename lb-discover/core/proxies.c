@@ -6,7 +6,7 @@
 
 #include "ejection.h"
 #include "log.h"
-#include "replicas.h"
+#include "cluster/replicas.h"
 
 static const char *const sync_names[] = { "synced", "behind", "ignoring", "stale" };
 

@@ -15,13 +15,13 @@
 
 #include "buf.h"
 #include "command.h"
-#include "fleet.h"
+#include "cluster/fleet.h"
 #include "http_parser.h"
 #include "http_response.h"
 #include "log.h"
 #include "metrics.h"
-#include "proxies.h"
-#include "replicas.h"
+#include "core/proxies.h"
+#include "cluster/replicas.h"
 #include "verbs.h"
 
 /* seconds between two looks at the proxies' reports while a drain waits */

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "discover.h"
+#include "core/discover.h"
 
 /* How a command ended; the admin API maps it to an HTTP status. */
 enum command_status {

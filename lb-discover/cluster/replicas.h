@@ -8,7 +8,7 @@
 
 #include <jansson.h>
 
-#include "discover.h"
+#include "core/discover.h"
 
 /* The annotation of a Lease holding its replica's report (JSON). */
 #define REPLICAS_ANNOTATION "lb-discover/state"
