@@ -208,8 +208,8 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # FUZZ_MODULES_<target> (program_modules, above).
 FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
 FUZZ_MODULES_fuzz_control := lb-discover/api/admin_route.c
-FUZZ_MODULES_fuzz_shared_state := $(addprefix lb-discover/,cluster/fleet.c core/state.c \
-	core/registry.c kube/kube.c kube/kube_watch.c kube/kubeconfig.c)
+FUZZ_MODULES_fuzz_shared_state := $(addprefix lb-discover/,cluster/fleet_apply.c core/state.c \
+	core/registry.c)
 
 fuzz-deps: deps
 	$(call install_missing,clang)

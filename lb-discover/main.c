@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/admin.h"
+#include "cluster/cluster.h"
 #include "config.h"
 #include "api/control.h"
 #include "core/discover.h"
@@ -21,9 +22,6 @@
 #include "signals.h"
 #include "sources/source.h"
 #include "core/state.h"
-
-/* addresses named in a "set changed" line, at most (then "+N more") */
-#define DISCOVER_LOG_ADDRESSES 16
 
 static const char *const k8s_apis[] = { "endpointslices", "endpoints", NULL };
 
@@ -124,60 +122,13 @@ static const struct config_spec discover_spec = {
 	sizeof(discover_fields) / sizeof(discover_fields[0]),
 };
 
-void discover_save(struct discover *d)
-{
-	char err[512];
-
-	if (state_save(&d->reg, d->state_path, err, sizeof(err)) == -1)
-		log_error("state not saved", "error=\"%s\"", err);
-}
-
-int discover_publish(struct discover *d)
-{
-	struct bus_set set;
-	struct buf msg = BUF_INIT, joined = BUF_INIT, left = BUF_INIT;
-	int changed = registry_commit_diff(&d->reg, &joined, &left, DISCOVER_LOG_ADDRESSES);
-
-	if (changed) {
-		size_t listed = registry_published_count(&d->reg);
-
-		/* backends= is what the proxies apply: the set published */
-		log_info("set changed", "service=%s generation=%llu backends=%zu joined=%.*s "
-			 "left=%.*s", d->reg.service, d->reg.generation, d->reg.last_n,
-			 (int)joined.len, joined.data ? joined.data : "", (int)left.len,
-			 left.data ? left.data : "");
-		if (listed > BUS_MAX_BACKENDS)
-			log_warn("more backends than the bus carries: publishing the first ones",
-				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
-	}
-	buf_release(&joined);
-	buf_release(&left);
-	replicas_changed(d->replicas);
-	if (registry_snapshot(&d->reg, &set) == 0) {
-		/* The count is not part of the set: it changes no generation (a
-		 * proxy takes it from any set of the generation it runs). */
-		set.proxies = proxies_live(d);
-		if (bus_set_encode(&set, &msg) == 0)
-			bus_send(&d->pub, msg.data, msg.len);
-		buf_release(&msg);
-		bus_set_release(&set);
-	}
-	/* Saved after the send, in the same pass: the fsyncs took 4 ms, in which
-	 * a proxy sent a request to a backend just ejected. A crash in between
-	 * leaves the file a generation behind, which the report floor repairs
-	 * (proxies.c catch_up). */
-	if (changed)
-		discover_save(d);
-	return changed;
-}
-
 static void on_override_expired(const struct entry *e, void *data)
 {
 	struct discover *d = data;
 	struct fleet_op op = { .verb = FLEET_FORGET };
 
 	snprintf(op.address, sizeof(op.address), "%s", e->address);
-	fleet_record(d->fleet, &op);
+	discover_record(d, &op);
 	log_info("override expired: the source stopped listing the backend", "address=%s "
 		 "drained=%d removed=%d weight=%d", e->address, e->drained, e->removed,
 		 e->weight_override);
@@ -193,37 +144,12 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 	if (registry_expire(&d->reg, ev_time(), d->opts->override_grace, on_override_expired,
 			    d))
 		discover_save(d);
-	discover_publish(d);
-}
-
-static void on_source_update(void *data, const struct bus_backend *list, size_t n)
-{
-	struct discover *d = data;
-
-	/* as nginx refuses an upstream without servers: an empty list is far
-	 * more often a broken edit or lookup than an intent */
-	if (n == 0 && registry_in_source(&d->reg) && !d->opts->allow_empty) {
-		log_warn("the source lists no backends: keeping the last good set (--allow-empty "
-			 "applies an empty one)", "service=%s kept=%zu", d->reg.service,
-			 registry_in_source(&d->reg));
-		return;
-	}
-	if (n == 0)
-		log_warn("the source lists no backends: publishing an empty set (proxies answer 503)",
-			 "service=%s allow_empty=%s", d->reg.service,
-			 d->opts->allow_empty ? "on" : "off");
-	if (n > BUS_MAX_BACKENDS)
-		log_warn("the source lists more backends than the bus carries: publishing the first "
-			 "ones", "listed=%zu published=%d", n, BUS_MAX_BACKENDS);
-	registry_source_update(&d->reg, list, n, ev_time());
-	/* before the loop runs, main publishes once everything is set up */
-	if (d->loop)
-		discover_publish(d);
+	discover_commit(d, 0);
 }
 
 static void on_health_change(void *data)
 {
-	discover_publish(data);
+	discover_commit(data, 0);
 }
 
 /* --kubernetes: the shared state and this replica's Lease. Returns 0 or -1. */
@@ -262,6 +188,7 @@ static int start_fleet(struct discover *d, const struct discover_options *o)
 		fprintf(stderr, "lb-discover: out of memory\n");
 		return -1;
 	}
+	d->cluster = &cluster_ops;
 	return 0;
 }
 
@@ -398,7 +325,7 @@ int main(int argc, char **argv)
 	}
 	loop = ev_default_loop(EVFLAG_AUTO);
 	d.opts = &opts;
-	if (opts.file && !(d.file = source_file_start(loop, opts.file, on_source_update, &d, err,
+	if (opts.file && !(d.file = source_file_start(loop, opts.file, discover_source_update, &d, err,
 							sizeof(err)))) {
 		fprintf(stderr, "lb-discover: --file: %s\n", err);
 		rc = 2;
@@ -422,7 +349,7 @@ int main(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		d.k8s = source_k8s_start(&d.kube, &ko, on_source_update, &d, err, sizeof(err));
+		d.k8s = source_k8s_start(&d.kube, &ko, discover_source_update, &d, err, sizeof(err));
 		if (!d.k8s) {
 			fprintf(stderr, "lb-discover: --kubernetes: %s\n", err);
 			rc = 2;
@@ -430,7 +357,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (opts.dns && !(d.dns = source_dns_start(loop, opts.dns, (int)dns_port, opts.dns_interval,
-						     opts.dns_server, on_source_update, &d, err,
+						     opts.dns_server, discover_source_update, &d, err,
 						     sizeof(err)))) {
 		fprintf(stderr, "lb-discover: --dns: %s\n", err);
 		rc = 2;
@@ -478,7 +405,7 @@ int main(int argc, char **argv)
 	ev_timer_init(&d.heartbeat, on_heartbeat, opts.heartbeat, opts.heartbeat);
 	d.heartbeat.data = &d;
 	ev_timer_start(d.loop, &d.heartbeat);
-	discover_publish(&d);
+	discover_commit(&d, 0);
 	log_info("publishing", "service=%s runtime_dir=%s generation=%llu backends=%zu",
 		 opts.service, d.rundir, d.reg.generation, d.reg.last_n);
 	ev_run(d.loop, 0);

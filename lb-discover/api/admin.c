@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "core/proxies.h"
 #include "cluster/replicas.h"
+#include "status.h"
 #include "verbs.h"
 
 /* seconds between two looks at the proxies' reports while a drain waits */
@@ -329,8 +330,8 @@ static void answer_read(struct admin_conn *c, enum admin_action action)
 		/* not the whole status: thousands of backends cost it tens of ms */
 		json_t *body = json_pack("{s:I,s:b,s:o,s:i}", "generation",
 					 (json_int_t)d->reg.generation, "proxies_settled",
-					 proxies_settled(d), "proxies", proxies_json(d, 0),
-					 "fleet_proxies", (int)proxies_live(d));
+					 proxies_settled(d), "proxies", status_proxies(d, 0),
+					 "fleet_proxies", (int)discover_fleet_proxies(d));
 
 		/* --kubernetes: every replica and its proxies, the shared state */
 		if (body && d->replicas)
@@ -340,7 +341,7 @@ static void answer_read(struct admin_conn *c, enum admin_action action)
 		respond_json(c, 200, body, "");
 		return;
 	}
-	st = command_status(d, 0);
+	st = status_json(d, 0);
 	if (!st) {
 		respond_error(c, 500, "out of memory", "");
 		return;

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/command.h"
 #include "kube/kube_watch.h"
 #include "log.h"
 #include "core/proxies.h"
@@ -126,7 +125,7 @@ static json_t *report(struct replicas *r)
 		const struct entry *e = &d->reg.entries[i];
 
 		if (e->drained && registry_published(e))
-			json_object_set_new(draining, e->address, json_integer(command_in_flight_here(
+			json_object_set_new(draining, e->address, json_integer(proxies_in_flight(
 					    d, e->address, d->reg.generation, &n)));
 	}
 	json_object_set_new(doc, "pid", json_integer(getpid()));
@@ -385,7 +384,7 @@ static void refresh(struct replicas *r)
 	}
 	if (replicas_proxies(r) != r->counted) {
 		r->counted = replicas_proxies(r);
-		discover_publish(r->d);
+		discover_commit(r->d, 0);
 	}
 }
 

@@ -1,5 +1,5 @@
-/* libFuzzer target for the fleet's shared state (lb-discover/fleet.c,
- * state.c): any bytes as the ConfigMap's state.json. A document that
+/* libFuzzer target for the fleet's shared state (lb-discover/cluster/fleet_apply.c,
+ * core/state.c): any bytes as the ConfigMap's state.json. A document that
  * validates applies to the registry; every operation a replica can record
  * keeps a valid document valid (so no replica ever writes one the others
  * refuse), and applying it twice gives the same document (the conflict
@@ -11,20 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster/fleet.h"
+#include "cluster/fleet_apply.h"
 #include "core/registry.h"
-
-/* fleet.c publishes through main.c's; not reached here */
-int discover_publish(struct discover *d)
-{
-	(void)d;
-	return 0;
-}
-
-void discover_save(struct discover *d)
-{
-	(void)d;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for lb-discover/cluster/fleet.c: the shared state's operations on a
+/* Unit tests for lb-discover/cluster/fleet_apply.c: the shared state's operations on a
  * document (each idempotent, so a conflict's re-application gives what the
  * operator asked for) and a document applied to the registry. */
 #include <setjmp.h>
@@ -10,20 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cluster/fleet.h"
+#include "cluster/fleet_apply.h"
 #include "core/registry.h"
-
-/* fleet.c publishes through main.c's; not reached by these tests */
-int discover_publish(struct discover *d)
-{
-	(void)d;
-	return 0;
-}
-
-void discover_save(struct discover *d)
-{
-	(void)d;
-}
 
 static json_t *doc_of(const char *text)
 {
