@@ -26,6 +26,7 @@ struct discover_options {
 	double watch_timeout;
 	char *backend_service_name;	/* the original ConfigMap shape */
 	long backend_port;
+	char backend_port_text[16];	/* --port from backendPort */
 	double dns_interval;
 	char *dns_server;
 	char *runtime_dir;
