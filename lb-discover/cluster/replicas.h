@@ -10,11 +10,6 @@
 
 #include "core/discover.h"
 
-/* The annotation of a Lease holding its replica's report (JSON). */
-#define REPLICAS_ANNOTATION "lb-discover/state"
-/* The label every replica's Lease carries: the Kubernetes Service. */
-#define REPLICAS_LABEL "lb-discover/service"
-
 struct replicas_options {
 	const char *service;		/* the Kubernetes Service */
 	const char *pod;		/* this replica's pod name */
