@@ -20,9 +20,8 @@ static void catch_up(struct discover *d, const struct bus_set *rep)
 	discover_commit(d, 0);
 }
 
-static void on_report(struct bus *b, const char *data, size_t len)
+void proxies_take(struct discover *d, const char *data, size_t len)
 {
-	struct discover *d = b->data;
 	struct bus_set rep;
 	char err[256];
 	size_t i;
@@ -69,6 +68,11 @@ static void on_report(struct bus *b, const char *data, size_t len)
 		discover_commit(d, 0);
 	if (d->cluster)
 		d->cluster->changed(d);
+}
+
+static void on_report(struct bus *b, const char *data, size_t len)
+{
+	proxies_take(b->data, data, len);
 }
 
 void proxies_start(struct discover *d)

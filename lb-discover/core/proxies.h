@@ -18,8 +18,16 @@ enum proxy_sync {
 	PROXY_STALE,		/* says it hears no sets */
 };
 
-/* Starts collecting reports on d->pull. */
+/* Starts collecting reports on d->pull (each through proxies_take). */
 void proxies_start(struct discover *d);
+/*
+ * Takes one report message (its bytes as received): a malformed one, or one
+ * of another service, is logged or ignored. A proxy not heard before joins
+ * (the set is published again: every proxy's share of a fleet-wide limit
+ * changed); a generation above ours raises ours above it; the proxy's
+ * ejections and runs of failures go to ejection_report(). Keeps a copy.
+ */
+void proxies_take(struct discover *d, const char *data, size_t len);
 /* Seconds without a report after which a proxy is taken for gone: every
  * live proxy has reported within that much of lb-discover's start. */
 double proxies_window(const struct discover *d);

@@ -13,6 +13,7 @@
 
 #include "cluster/fleet_apply.h"
 #include "core/registry.h"
+#include "discover_fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,18 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ FLEET_FORGET, "10.0.0.2:80", 0, 0, 0, "" },
 	};
 	struct registry r;
-	struct bus_backend list[2];
 	json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	char err[512];
 
 	if (!doc)
 		return 0;
-	memset(list, 0, sizeof(list));
-	snprintf(list[0].address, sizeof(list[0].address), "10.0.0.1:80");
-	snprintf(list[1].address, sizeof(list[1].address), "10.0.0.2:80");
-	list[0].weight = list[1].weight = 1;
-	registry_init(&r, "backend");
-	registry_source_update(&r, list, 2, 1000);
+	discover_fixture_registry(&r, "backend");	/* 10.0.0.1:80, 10.0.0.2:80 */
 	if (fleet_apply_document(&r, doc, 2000, err, sizeof(err)) == 0) {
 		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 			json_t *once, *twice;
