@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cluster/fleet.h"
-#include "core/proxies.h"
 #include "cluster/replicas.h"
+#include "core/proxies.h"
 
 /* A label value with \ " and newlines escaped (Prometheus text format). */
 static void label(struct buf *out, const char *s)

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/proxies.h"
 #include "kube/kube_watch.h"
 #include "lease.h"
 #include "log.h"
-#include "core/proxies.h"
 
 #define REPLICAS_TIMEOUT 5.0		/* seconds a Lease write may take */
 #define REPLICAS_SOON 0.05		/* seconds from a change to its write, coalescing */

@@ -1,5 +1,5 @@
-/* Unit tests for lb-discover/admin_route.c: the admin API's routes, table
- * driven, and lb-discover/registry.c's joined/left lists. */
+/* Unit tests for lb-discover/api/admin_route.c: the admin API's routes, table
+ * driven, and lb-discover/core/registry.c's joined/left lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
