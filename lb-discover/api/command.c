@@ -2,9 +2,7 @@
 #include "command.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cluster/fleet.h"
 #include "cluster/replicas.h"
