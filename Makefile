@@ -33,7 +33,8 @@ program_modules = $(filter-out $(1)/main.c,$(call program_sources,$(1)))
 # Unit tests of lb-proxy's modules: they link them (as an archive, so a test
 # pulls in only what it calls) and tests/unit/fixture.c.
 PROXY_UNIT_TESTS := $(filter test_balance% test_proxy_%,$(UNIT_TESTS))
-# Unit tests of lb-discover's modules (test_discover_*): they link them the same way.
+# Unit tests of lb-discover's modules (test_discover_*): they link them the same way,
+# with tests/unit/discover_fixture.c.
 DISCOVER_UNIT_TESTS := $(filter test_discover_%,$(UNIT_TESTS))
 
 .SECONDARY:
@@ -99,10 +100,12 @@ build/$(1)/lib/liblb-discover.a: $$(patsubst %.c,build/$(1)/%.o,$$(call program_
 	@mkdir -p $$(dir $$@)
 	rm -f $$@ && ar rcs $$@ $$^
 
-$$(patsubst %,build/$(1)/tests/unit/%.o,$$(DISCOVER_UNIT_TESTS)): CPPFLAGS += -Ilb-discover
+build/$(1)/tests/unit/discover_fixture.o $$(patsubst %,build/$(1)/tests/unit/%.o,$$(DISCOVER_UNIT_TESTS)): \
+	CPPFLAGS += -Ilb-discover
 
 $$(patsubst %,build/$(1)/tests/%,$$(DISCOVER_UNIT_TESTS)): build/$(1)/tests/%: \
-		build/$(1)/tests/unit/%.o build/$(1)/lib/liblb-discover.a build/$(1)/lib/libcommon.a
+		build/$(1)/tests/unit/%.o build/$(1)/tests/unit/discover_fixture.o \
+		build/$(1)/lib/liblb-discover.a build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
 endef
@@ -207,9 +210,9 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # A target that drives a program's code names the modules it links, with
 # FUZZ_MODULES_<target> (program_modules, above).
 FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
-FUZZ_MODULES_fuzz_control := lb-discover/admin_route.c
-FUZZ_MODULES_fuzz_shared_state := $(addprefix lb-discover/,fleet.c state.c registry.c kube.c \
-	kube_watch.c kubeconfig.c)
+FUZZ_MODULES_fuzz_control := lb-discover/api/admin_route.c
+FUZZ_MODULES_fuzz_shared_state := $(addprefix lb-discover/,cluster/fleet_apply.c core/state.c \
+	core/registry.c) tests/unit/discover_fixture.c
 
 fuzz-deps: deps
 	$(call install_missing,clang)

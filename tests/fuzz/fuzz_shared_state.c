@@ -1,5 +1,5 @@
-/* libFuzzer target for the fleet's shared state (lb-discover/fleet.c,
- * state.c): any bytes as the ConfigMap's state.json. A document that
+/* libFuzzer target for the fleet's shared state (lb-discover/cluster/fleet_apply.c,
+ * core/state.c): any bytes as the ConfigMap's state.json. A document that
  * validates applies to the registry; every operation a replica can record
  * keeps a valid document valid (so no replica ever writes one the others
  * refuse), and applying it twice gives the same document (the conflict
@@ -11,20 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fleet.h"
-#include "registry.h"
-
-/* fleet.c publishes through main.c's; not reached here */
-int discover_publish(struct discover *d)
-{
-	(void)d;
-	return 0;
-}
-
-void discover_save(struct discover *d)
-{
-	(void)d;
-}
+#include "cluster/fleet_apply.h"
+#include "core/registry.h"
+#include "discover_fixture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,18 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ FLEET_FORGET, "10.0.0.2:80", 0, 0, 0, "" },
 	};
 	struct registry r;
-	struct bus_backend list[2];
 	json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
 	char err[512];
 
 	if (!doc)
 		return 0;
-	memset(list, 0, sizeof(list));
-	snprintf(list[0].address, sizeof(list[0].address), "10.0.0.1:80");
-	snprintf(list[1].address, sizeof(list[1].address), "10.0.0.2:80");
-	list[0].weight = list[1].weight = 1;
-	registry_init(&r, "backend");
-	registry_source_update(&r, list, 2, 1000);
+	discover_fixture_registry(&r, "backend");	/* 10.0.0.1:80, 10.0.0.2:80 */
 	if (fleet_apply_document(&r, doc, 2000, err, sizeof(err)) == 0) {
 		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 			json_t *once, *twice;

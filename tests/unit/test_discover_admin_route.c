@@ -1,5 +1,5 @@
-/* Unit tests for lb-discover/admin_route.c: the admin API's routes, table
- * driven, and lb-discover/registry.c's joined/left lists. */
+/* Unit tests for lb-discover/api/admin_route.c: the admin API's routes, table
+ * driven, and lb-discover/core/registry.c's joined/left lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "admin_route.h"
+#include "api/admin_route.h"
 #include "buf.h"
-#include "registry.h"
+#include "core/registry.h"
 #include "verbs.h"
 
 static void test_routes(void **state)

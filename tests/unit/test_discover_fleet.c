@@ -1,4 +1,4 @@
-/* Unit tests for lb-discover/fleet.c: the shared state's operations on a
+/* Unit tests for lb-discover/cluster/fleet_apply.c: the shared state's operations on a
  * document (each idempotent, so a conflict's re-application gives what the
  * operator asked for) and a document applied to the registry. */
 #include <setjmp.h>
@@ -10,20 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fleet.h"
-#include "registry.h"
-
-/* fleet.c publishes through main.c's; not reached by these tests */
-int discover_publish(struct discover *d)
-{
-	(void)d;
-	return 0;
-}
-
-void discover_save(struct discover *d)
-{
-	(void)d;
-}
+#include "cluster/fleet_apply.h"
+#include "core/registry.h"
+#include "discover_fixture.h"
 
 static json_t *doc_of(const char *text)
 {
@@ -130,18 +119,12 @@ static void test_ejections_race(void **state)
 static void test_document_replaces_overrides(void **state)
 {
 	struct registry r;
-	struct bus_backend list[2];
 	struct entry *a, *b, *c;
 	json_t *doc;
 	char err[256];
 
 	(void)state;
-	memset(list, 0, sizeof(list));
-	snprintf(list[0].address, sizeof(list[0].address), "10.0.0.1:80");
-	snprintf(list[1].address, sizeof(list[1].address), "10.0.0.2:80");
-	list[0].weight = list[1].weight = 1;
-	registry_init(&r, "backend");
-	registry_source_update(&r, list, 2, 1000);
+	discover_fixture_registry(&r, "backend");	/* 10.0.0.1:80, 10.0.0.2:80 */
 	a = registry_find(&r, "10.0.0.1:80");
 	a->drained = 1;
 	a->ejected = 1;

@@ -2,21 +2,16 @@
 #include "command.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "ejection.h"
-#include "fleet.h"
+#include "cluster/fleet.h"
+#include "cluster/replicas.h"
+#include "core/ejection.h"
+#include "core/proxies.h"
 #include "log.h"
 #include "net.h"
-#include "proxies.h"
-#include "replicas.h"
+#include "status.h"
 #include "verbs.h"
-
-/* seconds without a report after which drain --wait does not trust a
- * proxy's in-flight count */
-#define COMMAND_REPORT_FRESH 5.0
 
 typedef enum command_status (*command_fn)(struct discover *d, const struct bus_control *c,
 					  struct entry *e, struct command_result *r);
@@ -42,109 +37,11 @@ static int weight_ok(const struct bus_control *c)
 	return c->weight >= 1 && c->weight <= 1000;
 }
 
-/* Overrides whose backend the source stopped listing, until they expire. */
-static json_t *waiting(struct discover *d)
-{
-	json_t *list = json_array();
-	double now = ev_time();
-
-	for (size_t i = 0; i < d->reg.n; i++) {
-		const struct entry *e = &d->reg.entries[i];
-		double left = now - e->left_at;
-
-		if (!registry_waiting(e))
-			continue;
-		json_array_append_new(list, json_pack("{s:s,s:b,s:b,s:i,s:f,s:f}", "address",
-			e->address, "drained", e->drained, "removed", e->removed, "weight",
-			e->weight_override, "left_ago", left,
-			"expires_in", d->opts->override_grace - left));
-	}
-	return list;
-}
-
-json_t *command_status(struct discover *d, int busy_only)
-{
-	struct bus_set set;
-	json_t *root = json_object(), *backends = json_array();
-	struct proxy_totals *totals = calloc(d->reg.n ? d->reg.n : 1, sizeof(*totals));
-
-	if (!root || !backends || !totals || registry_snapshot(&d->reg, &set) == -1) {
-		free(totals);
-		json_decref(backends);
-		json_decref(root);
-		return NULL;
-	}
-	proxies_totals(d, totals);
-	for (size_t i = 0; i < set.n; i++) {
-		const struct bus_backend *b = &set.backends[i];
-		const struct entry *e = registry_find(&d->reg, b->address);
-		const struct proxy_totals *t = &totals[e - d->reg.entries];
-
-		json_t *o =
-			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I,s:I,s:i}", "address", b->address,
-				  "state", bus_state_name(b->state), "weight", b->weight, "reason",
-				  b->reason, "health", e->healthy ? "ok" : "failing", "active",
-				  (int)t->active, "requests", (json_int_t)t->requests, "errors",
-				  (json_int_t)t->errors, "responses_5xx", (json_int_t)t->responses_5xx,
-				  "proxies_skipping", b->state == BUS_STATE_UP ? (int)t->down : 0);
-
-		if (o && b->ejected)
-			json_object_set_new(o, "ejection", json_pack("{s:s,s:f,s:i}", "reason",
-					    b->eject_reason, "left", b->eject_left, "count",
-					    (int)b->ejections));
-		json_array_append_new(backends, o);
-	}
-	json_object_set_new(root, "service", json_string(d->reg.service));
-	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
-	json_object_set_new(root, "pid", json_integer(getpid()));
-	json_object_set_new(root, "backends", backends);
-	json_object_set_new(root, "waiting", waiting(d));
-	json_object_set_new(root, "proxies", proxies_json(d, busy_only));
-	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
-	/* until then a proxy that has not reported yet may exist */
-	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
-	json_object_set_new(root, "uptime", json_real(ev_now(d->loop) - d->started));
-	/* every proxy of the fleet: the divisor of a fleet-wide rate limit */
-	json_object_set_new(root, "fleet_proxies", json_integer(proxies_live(d)));
-	if (d->fleet)
-		json_object_set_new(root, "shared_state", fleet_json(d->fleet));
-	if (d->replicas)
-		json_object_set_new(root, "replicas", replicas_json(d->replicas));
-	bus_set_release(&set);
-	free(totals);
-	return root;
-}
-
-long command_in_flight_here(struct discover *d, const char *address, unsigned long long gen,
-			    int *proxies)
-{
-	double now = ev_now(d->loop);
-	long total = 0;
-
-	*proxies = (int)d->nproxies;
-	if (!proxies_settled(d))
-		return -1;
-	for (size_t p = 0; p < d->nproxies; p++) {
-		const struct bus_set *r = &d->proxies[p].report;
-		enum proxy_sync sync = proxies_sync(d, &d->proxies[p]);
-
-		/* as proxies_json's "follows": one of this lb-discover's sets */
-		if (sync == PROXY_IGNORING || r->generation < d->reg.floor ||
-		    r->generation > d->reg.generation || r->generation < gen ||
-		    now - d->proxies[p].seen > COMMAND_REPORT_FRESH)
-			return -1;
-		for (size_t k = 0; k < r->n; k++)
-			if (strcmp(r->backends[k].address, address) == 0)
-				total += (long)r->backends[k].active;
-	}
-	return total;
-}
-
 long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
 		       int *proxies)
 {
 	int others = 0;
-	long here = command_in_flight_here(d, address, gen, proxies);
+	long here = proxies_in_flight(d, address, gen, proxies);
 	long there = replicas_in_flight(d->replicas, address, &others);
 
 	*proxies += others;
@@ -159,7 +56,7 @@ static enum command_status run_status(struct discover *d, const struct bus_contr
 {
 	(void)c;
 	(void)e;
-	r->body = command_status(d, 0);
+	r->body = status_json(d, 0);
 	if (!r->body)
 		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
 	return COMMAND_OK;
@@ -308,10 +205,10 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 				       .weight = c->has_weight ? (int)c->weight : 0 };
 
 		snprintf(op.address, sizeof(op.address), "%s", r->address);
-		fleet_record(d->fleet, &op);
+		discover_record(d, &op);
 	}
-	if (!discover_publish(d))
-		discover_save(d);	/* e.g. a waiting override cancelled */
+	discover_commit(d, 1);	/* saved even when the set is the same: e.g. a
+				 * waiting override cancelled */
 	r->body = json_pack("{s:I}", "generation", (json_int_t)d->reg.generation);
 	if (!r->body)
 		return refuse(r, COMMAND_FAILED, "%s", "out of memory");

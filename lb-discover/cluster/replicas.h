@@ -8,12 +8,7 @@
 
 #include <jansson.h>
 
-#include "discover.h"
-
-/* The annotation of a Lease holding its replica's report (JSON). */
-#define REPLICAS_ANNOTATION "lb-discover/state"
-/* The label every replica's Lease carries: the Kubernetes Service. */
-#define REPLICAS_LABEL "lb-discover/service"
+#include "core/discover.h"
 
 struct replicas_options {
 	const char *service;		/* the Kubernetes Service */

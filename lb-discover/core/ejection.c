@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fleet.h"
 #include "log.h"
 
 size_t ejection_count(const struct discover *d)
@@ -38,7 +37,7 @@ static void record(struct discover *d, enum fleet_verb verb, const struct entry 
 	op.count = e->ejections;
 	snprintf(op.address, sizeof(op.address), "%s", e->address);
 	snprintf(op.reason, sizeof(op.reason), "%s", e->eject_reason);
-	fleet_record(d->fleet, &op);
+	discover_record(d, &op);
 }
 
 static void eject(struct discover *d, struct entry *e, const struct bus_backend *b, int pid,
@@ -174,5 +173,5 @@ void ejection_report(struct discover *d, const struct bus_set *rep)
 		}
 	}
 	if (changed)
-		discover_publish(d);
+		discover_commit(d, 0);
 }

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fleet.h"
-#include "proxies.h"
-#include "replicas.h"
+#include "cluster/fleet.h"
+#include "cluster/replicas.h"
+#include "core/proxies.h"
 
 /* A label value with \ " and newlines escaped (Prometheus text format). */
 static void label(struct buf *out, const char *s)
@@ -165,7 +165,7 @@ int metrics_render(struct discover *d, struct buf *out)
 	head(out, "lb_discover_fleet_proxies", "gauge",
 	     "Every proxy of the fleet: a fleet-wide rate limit's divisor.");
 	series(out, "lb_discover_fleet_proxies", svc, NULL);
-	buf_appendf(out, " %u\n", proxies_live(d));
+	buf_appendf(out, " %u\n", discover_fleet_proxies(d));
 	if (d->fleet)
 		fleet_metrics(d, out);
 	bus_set_release(&set);

@@ -1,4 +1,5 @@
-/* discover: lb-discover's process state, shared by its modules and main. */
+/* discover: lb-discover's process state, shared by its modules and main, and
+ * its commit point: every change to the registry is published through here. */
 #ifndef LB_DISCOVER_DISCOVER_H
 #define LB_DISCOVER_DISCOVER_H
 
@@ -6,7 +7,8 @@
 
 #include "bus.h"
 #include "bus_protocol.h"
-#include "kube.h"
+#include "fleet_op.h"
+#include "kube/kube.h"
 #include "registry.h"
 
 struct discover_options {
@@ -24,6 +26,7 @@ struct discover_options {
 	double watch_timeout;
 	char *backend_service_name;	/* the original ConfigMap shape */
 	long backend_port;
+	char backend_port_text[16];	/* --port from backendPort */
 	double dns_interval;
 	char *dns_server;
 	char *runtime_dir;
@@ -69,6 +72,19 @@ struct source_dns;
 struct source_k8s;
 struct fleet;
 struct replicas;
+struct discover;
+
+/* What core asks of the other replicas (cluster/cluster.c implements it for
+ * --kubernetes with shared state; main sets it). d->cluster NULL: this
+ * replica is alone, and each of these would do nothing. */
+struct discover_cluster {
+	/* shares an operation this replica applied to d->reg */
+	void (*record)(struct discover *d, const struct fleet_op *op);
+	/* what this replica reports (its proxies, its set) may have changed */
+	void (*changed)(struct discover *d);
+	/* the proxies of the other live replicas, summed */
+	unsigned (*proxies)(const struct discover *d);
+};
 
 struct discover {
 	struct ev_loop *loop;
@@ -88,14 +104,30 @@ struct discover {
 	struct kube kube;		/* --kubernetes: the API client (kube.loop NULL: none) */
 	struct fleet *fleet;		/* the shared state, or NULL (fleet.h) */
 	struct replicas *replicas;	/* the other replicas, or NULL (replicas.h) */
+	const struct discover_cluster *cluster;	/* NULL: no other replicas */
 };
 
-/* Commits registry changes (new generation, state file) and publishes the
- * set; also the heartbeat's re-publication. Returns 1 when the set changed
- * (and the state was saved). */
-int discover_publish(struct discover *d);
-/* Saves the state file (overrides that changed without changing the set);
- * a failure is logged. */
+/*
+ * The commit point: commits registry changes (a new generation when the set
+ * changed) and publishes the set with the fleet's proxy count; also the
+ * heartbeat's re-publication. Saves the state file when the set changed,
+ * or always with `save` (overrides that changed without changing the set).
+ * Returns 1 when the set changed.
+ */
+int discover_commit(struct discover *d, int save);
+/* Saves the state file now; a failure is logged. */
 void discover_save(struct discover *d);
+/* Shares op (a change already applied to d->reg) with the other replicas,
+ * when there are (d->cluster). Keeps nothing of op. */
+void discover_record(struct discover *d, const struct fleet_op *op);
+/* Every proxy of the fleet: this lb-discover's heard within
+ * proxies_window() and, with d->cluster, every other live replica's (the
+ * "proxies" of each set: each enforces its share of a fleet-wide rate
+ * limit); at least 1, at most BUS_MAX_PROXIES. */
+unsigned discover_fleet_proxies(const struct discover *d);
+/* A source's list (a source_update_cb, data: the struct discover): applied
+ * to the registry and published, unless it is empty without --allow-empty
+ * (the last good set is kept). Keeps nothing of list. */
+void discover_source_update(void *data, const struct bus_backend *list, size_t n);
 
 #endif

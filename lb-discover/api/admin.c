@@ -1,7 +1,7 @@
-/* admin: lb-discover's HTTP admin API; one request per connection, answered
- * (a drain?wait= parked until the proxies drained) and closed. */
+/* admin: the admin API's answers: the token, the routes, the verbs through
+ * the command table, a drain?wait= parked until the proxies drained (see
+ * admin.h). */
 #include "admin.h"
-#include "admin_route.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,102 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
+#include "admin_route.h"
 #include "buf.h"
+#include "cluster/fleet.h"
+#include "cluster/replicas.h"
 #include "command.h"
-#include "fleet.h"
-#include "http_parser.h"
-#include "http_response.h"
+#include "core/proxies.h"
 #include "log.h"
 #include "metrics.h"
-#include "proxies.h"
-#include "replicas.h"
+#include "status.h"
 #include "verbs.h"
 
-/* seconds between two looks at the proxies' reports while a drain waits */
-#define ADMIN_WAIT_POLL 0.05
-
-enum admin_conn_state {
-	ADMIN_READING = 0,	/* the request's head and body */
-	ADMIN_WAITING,		/* a drain?wait= parked until drained or its deadline */
-	ADMIN_WRITING,		/* the answer; then the connection closes */
-};
-
-struct admin_conn {
-	struct admin *a;
-	enum admin_conn_state state;
-	int fd;
-	ev_io io;
-	ev_timer timer;		/* the request's deadline, then a wait's */
-	ev_timer poll;		/* a waiting drain looks at the reports */
-	/* the request stays whole in `in` (its spans point there): nothing is
-	 * consumed from it, `parsed` says how much the parser has seen */
-	struct buf in, out, body;
-	size_t parsed;
-	struct http_msg msg;
-	char address[BUS_ADDRESS_MAX];	/* a waiting drain's backend */
-	unsigned long long generation;	/* the drain's generation */
-	LIST_ENTRY(admin_conn) link;
-};
-
-static void conn_free(struct admin_conn *c)
+static struct admin *admin_of(const struct admin_conn *c)
 {
-	struct ev_loop *loop = c->a->d->loop;
-
-	ev_io_stop(loop, &c->io);
-	ev_timer_stop(loop, &c->timer);
-	ev_timer_stop(loop, &c->poll);
-	close(c->fd);
-	LIST_REMOVE(c, link);
-	c->a->nconns--;
-	buf_release(&c->in);
-	buf_release(&c->out);
-	buf_release(&c->body);
-	free(c);
-}
-
-/* Queues the answer and switches to writing it. `extra` is "" or header
- * lines ("Allow: GET\r\n"). */
-static void respond(struct admin_conn *c, int status, const char *ctype, const char *body,
-		    size_t len, const char *extra)
-{
-	struct ev_loop *loop = c->a->d->loop;
-
-	http_response_begin(&c->out, status);
-	buf_append_str(&c->out, extra);
-	http_response_end(&c->out, ctype, len, 0);
-	if (http_msg_method(&c->msg) != HTTP_HEAD)
-		buf_append(&c->out, body, len);
-	c->state = ADMIN_WRITING;
-	ev_timer_stop(loop, &c->poll);
-	ev_io_stop(loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_WRITE);
-	ev_io_start(loop, &c->io);
-	ev_timer_stop(loop, &c->timer);
-	ev_timer_set(&c->timer, ADMIN_REQUEST_TIMEOUT, 0);
-	ev_timer_start(loop, &c->timer);
-}
-
-/* Answers a JSON document (stolen). */
-static void respond_json(struct admin_conn *c, int status, json_t *doc, const char *extra)
-{
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-
-	json_decref(doc);
-	if (!text) {
-		static const char oom[] = "{\"error\":\"out of memory\"}";
-
-		respond(c, 500, "application/json", oom, sizeof(oom) - 1, "");
-		return;
-	}
-	respond(c, status, "application/json", text, strlen(text), extra);
-	free(text);
-}
-
-static void respond_error(struct admin_conn *c, int status, const char *msg, const char *extra)
-{
-	respond_json(c, status, json_pack("{s:s}", "error", msg), extra);
+	return c->s->data;
 }
 
 static int http_status_of(enum command_status st)
@@ -129,7 +48,7 @@ static int http_status_of(enum command_status st)
  * 0 with another one, -1 with none (or another scheme). */
 static int authorized(const struct admin_conn *c)
 {
-	const char *token = c->a->token, *v;
+	const char *token = admin_of(c)->token, *v;
 	int i = http_msg_find(&c->msg, "authorization");
 	size_t vlen, tlen = strlen(token);
 	unsigned char diff = 0;
@@ -163,19 +82,19 @@ static json_t *body_object(struct admin_conn *c)
 	char msg[256];
 
 	if (c->body.len == 0) {
-		respond_error(c, 400, "the body must be a JSON object", "");
+		admin_server_respond_error(c, 400, "the body must be a JSON object", "");
 		return NULL;
 	}
 	doc = json_loadb(c->body.data, c->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		snprintf(msg, sizeof(msg), "the body is not JSON (line %d column %d: %s)", jerr.line,
 			 jerr.column, jerr.text);
-		respond_error(c, 400, msg, "");
+		admin_server_respond_error(c, 400, msg, "");
 		return NULL;
 	}
 	if (!json_is_object(doc)) {
 		json_decref(doc);
-		respond_error(c, 400, "the body must be a JSON object", "");
+		admin_server_respond_error(c, 400, "the body must be a JSON object", "");
 		return NULL;
 	}
 	return doc;
@@ -190,7 +109,7 @@ static int take_weight(struct admin_conn *c, json_t *doc, struct bus_control *ct
 	if (!w && !required)
 		return 0;
 	if (!json_is_integer(w)) {
-		respond_error(c, 400, "the weight must be 1 to 1000", "");
+		admin_server_respond_error(c, 400, "the weight must be 1 to 1000", "");
 		return -1;
 	}
 	ctl->has_weight = 1;
@@ -198,39 +117,34 @@ static int take_weight(struct admin_conn *c, json_t *doc, struct bus_control *ct
 	return 0;
 }
 
-static void drain_check(struct admin_conn *c, int last)
+/* A parked drain?wait=: answers once the fleet drained the backend, or at
+ * the deadline (`last`) with what is still in flight. */
+static void drain_check(struct admin_conn *c, int last, void *data)
 {
-	struct discover *d = c->a->d;
+	struct discover *d = ((struct admin *)data)->d;
 	int proxies;
 	long n = command_in_flight(d, c->address, c->generation, &proxies);
 
 	if (n != 0 && !last)
 		return;
 	/* 202: the drain is applied, its requests are still running */
-	respond_json(c, n == 0 ? 200 : 202,
-		     json_pack("{s:I,s:s,s:b,s:i,s:I}", "generation", (json_int_t)c->generation,
-			       "address", c->address, "drained", n == 0, "proxies", proxies,
-			       "in_flight", (json_int_t)n),
-		     "");
-}
-
-static void conn_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	drain_check(w->data, 0);
+	admin_server_respond_json(c, n == 0 ? 200 : 202,
+				  json_pack("{s:I,s:s,s:b,s:i,s:I}", "generation",
+					    (json_int_t)c->generation, "address", c->address,
+					    "drained", n == 0, "proxies", proxies, "in_flight",
+					    (json_int_t)n),
+				  "");
 }
 
 /* Runs a verb and answers its result (201 when it `created` a resource); a
  * drain with ?wait= parks instead. */
 static void run(struct admin_conn *c, struct bus_control *ctl, double wait, int created)
 {
-	struct ev_loop *loop = c->a->d->loop;
 	struct command_result r;
 	int status;
 
-	if (command_run(c->a->d, ctl, &r) != COMMAND_OK) {
-		respond_error(c, http_status_of(r.status), r.error, "");
+	if (command_run(admin_of(c)->d, ctl, &r) != COMMAND_OK) {
+		admin_server_respond_error(c, http_status_of(r.status), r.error, "");
 		command_result_release(&r);
 		return;
 	}
@@ -241,14 +155,10 @@ static void run(struct admin_conn *c, struct bus_control *ctl, double wait, int 
 		c->generation = (unsigned long long)json_integer_value(
 			json_object_get(r.body, "generation"));
 		command_result_release(&r);
-		c->state = ADMIN_WAITING;
-		ev_timer_stop(loop, &c->timer);
-		ev_timer_set(&c->timer, wait, 0);
-		ev_timer_start(loop, &c->timer);
-		ev_timer_start(loop, &c->poll);
+		admin_server_park(c, wait);
 		return;
 	}
-	respond_json(c, status, r.body, "");
+	admin_server_respond_json(c, status, r.body, "");
 	r.body = NULL;
 	command_result_release(&r);
 }
@@ -261,26 +171,27 @@ static void answer_write(struct admin_conn *c, const struct admin_route *route)
 	char msg[128];
 
 	memset(&ctl, 0, sizeof(ctl));
-	if (c->a->token) {
+	if (admin_of(c)->token) {
 		int ok = authorized(c);
 
 		if (ok == -1) {
-			respond_error(c, 401, "this needs the admin token: Authorization: Bearer TOKEN "
-					      "(lb-discover --admin-token)",
-				      "WWW-Authenticate: Bearer realm=\"lb-discover\"\r\n");
+			admin_server_respond_error(c, 401, "this needs the admin token: "
+						   "Authorization: Bearer TOKEN (lb-discover "
+						   "--admin-token)",
+						   "WWW-Authenticate: Bearer realm=\"lb-discover\"\r\n");
 			return;
 		}
 		if (ok == 0) {
-			respond_error(c, 403, "wrong admin token", "");
+			admin_server_respond_error(c, 403, "wrong admin token", "");
 			return;
 		}
 	}
 	if (route->error) {
-		respond_error(c, 400, route->error, "");
+		admin_server_respond_error(c, 400, route->error, "");
 		return;
 	}
 	if (strlen(route->address) >= sizeof(ctl.address)) {
-		respond_error(c, 400, "the address is too long", "");
+		admin_server_respond_error(c, 400, "the address is too long", "");
 		return;
 	}
 	memcpy(ctl.address, route->address, strlen(route->address) + 1);
@@ -296,7 +207,7 @@ static void answer_write(struct admin_conn *c, const struct admin_route *route)
 		if (!json_is_string(a) || strlen(json_string_value(a)) >= sizeof(ctl.address)) {
 			snprintf(msg, sizeof(msg), "\"%s\" needs an \"address\" (a string: "
 				 "\"10.0.0.9:8080\")", v->name);
-			respond_error(c, 400, msg, "");
+			admin_server_respond_error(c, 400, msg, "");
 			goto out;
 		}
 		snprintf(ctl.address, sizeof(ctl.address), "%s", json_string_value(a));
@@ -312,16 +223,17 @@ out:
 
 static void answer_read(struct admin_conn *c, enum admin_action action)
 {
-	struct discover *d = c->a->d;
+	struct discover *d = admin_of(c)->d;
 	json_t *st, *doc;
 
 	if (action == ADMIN_METRICS) {
 		struct buf text = BUF_INIT;
 
 		if (metrics_render(d, &text) == -1)
-			respond_error(c, 500, "out of memory", "");
+			admin_server_respond_error(c, 500, "out of memory", "");
 		else
-			respond(c, 200, "text/plain; version=0.0.4", text.data, text.len, "");
+			admin_server_respond(c, 200, "text/plain; version=0.0.4", text.data,
+					     text.len, "");
 		buf_release(&text);
 		return;
 	}
@@ -329,31 +241,31 @@ static void answer_read(struct admin_conn *c, enum admin_action action)
 		/* not the whole status: thousands of backends cost it tens of ms */
 		json_t *body = json_pack("{s:I,s:b,s:o,s:i}", "generation",
 					 (json_int_t)d->reg.generation, "proxies_settled",
-					 proxies_settled(d), "proxies", proxies_json(d, 0),
-					 "fleet_proxies", (int)proxies_live(d));
+					 proxies_settled(d), "proxies", status_proxies(d, 0),
+					 "fleet_proxies", (int)discover_fleet_proxies(d));
 
 		/* --kubernetes: every replica and its proxies, the shared state */
 		if (body && d->replicas)
 			json_object_set_new(body, "replicas", replicas_json(d->replicas));
 		if (body && d->fleet)
 			json_object_set_new(body, "shared_state", fleet_json(d->fleet));
-		respond_json(c, 200, body, "");
+		admin_server_respond_json(c, 200, body, "");
 		return;
 	}
-	st = command_status(d, 0);
+	st = status_json(d, 0);
 	if (!st) {
-		respond_error(c, 500, "out of memory", "");
+		admin_server_respond_error(c, 500, "out of memory", "");
 		return;
 	}
 	doc = json_pack("{s:O,s:O,s:O,s:O}", "service", json_object_get(st, "service"),
 			"generation", json_object_get(st, "generation"), "backends",
 			json_object_get(st, "backends"), "waiting", json_object_get(st, "waiting"));
 	json_decref(st);
-	respond_json(c, 200, doc, "");
+	admin_server_respond_json(c, 200, doc, "");
 }
 
-/* Routes the parsed request. */
-static void answer(struct admin_conn *c)
+/* Routes a whole request (the server's on_request). */
+static void answer(struct admin_conn *c, void *data)
 {
 	static struct admin_route route;	/* one request at a time: the loop's */
 	char hdr[64], msg[ADMIN_PATH_MAX + 128];
@@ -361,19 +273,20 @@ static void answer(struct admin_conn *c)
 	switch (admin_route_parse(http_msg_method(&c->msg), http_msg_ptr(&c->msg, c->msg.url),
 				  c->msg.url.len, &route)) {
 	case ADMIN_ROUTE_NOT_FOUND:
-		respond_error(c, 404, "not found: the routes are /admin/health, /admin/backends[/ADDR"
-				      "[/drain|/undrain|/weight|/uneject]], /admin/proxies, /admin/metrics", "");
+		admin_server_respond_error(c, 404, "not found: the routes are /admin/health, "
+					   "/admin/backends[/ADDR[/drain|/undrain|/weight|/uneject]], "
+					   "/admin/proxies, /admin/metrics", "");
 		return;
 	case ADMIN_ROUTE_NOT_ALLOWED:
 		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", route.allow);
 		snprintf(msg, sizeof(msg), "method not allowed: %s takes %s",
 			 strncmp(route.path, "/admin/backends/", 16) == 0 ? "this route" : route.path,
 			 route.allow);
-		respond_error(c, 405, msg, hdr);
+		admin_server_respond_error(c, 405, msg, hdr);
 		return;
 	case ADMIN_ROUTE_BAD:
 		if (!route.known_action || !admin_route_writes(&route)) {
-			respond_error(c, 400, route.error, "");
+			admin_server_respond_error(c, 400, route.error, "");
 			return;
 		}
 		break;		/* the token first: answer_write says 400 after it */
@@ -384,101 +297,6 @@ static void answer(struct admin_conn *c)
 		answer_write(c, &route);
 	else
 		answer_read(c, route.action);
-}
-
-static int on_body(void *ctx, const char *at, size_t len)
-{
-	struct admin_conn *c = ctx;
-
-	if (c->body.len + len > ADMIN_MAX_BODY)
-		return 413;
-	return buf_append(&c->body, at, len) == -1 ? 500 : 0;
-}
-
-static void on_readable(struct admin_conn *c)
-{
-	ssize_t n;
-	size_t used;
-
-	n = buf_read_fd(&c->in, c->fd, 4096);
-	if (n <= 0) {
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		conn_free(c);		/* the client left (a waiting drain too) */
-		return;
-	}
-	if (c->state != ADMIN_READING) {
-		c->in.len -= (size_t)n;	/* bytes after the request: it closes anyway */
-		return;
-	}
-	if (c->in.len > ADMIN_MAX_REQUEST) {
-		respond_error(c, 413, "the request is over its limit", "");
-		return;
-	}
-	do {
-		used = http_msg_feed(&c->msg, c->in.data, c->parsed, c->in.len - c->parsed);
-		c->parsed += used;
-	} while (c->msg.state == HTTP_MSG_BODY && used > 0);
-	if (c->msg.state == HTTP_MSG_ERROR) {
-		char msg[128];
-
-		snprintf(msg, sizeof(msg), "%s", c->msg.error_reason ? c->msg.error_reason
-								 : "bad request");
-		if (c->msg.error_status == 413)
-			snprintf(msg, sizeof(msg), "the body is over %d bytes", ADMIN_MAX_BODY);
-		respond_error(c, c->msg.error_status ? c->msg.error_status : 400, msg, "");
-	} else if (c->msg.state == HTTP_MSG_DONE) {
-		answer(c);
-	}
-}
-
-static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct admin_conn *c = w->data;
-	(void)loop;
-
-	if (revents & EV_READ) {
-		on_readable(c);
-		return;
-	}
-	if (buf_write_fd(&c->out, c->fd) == 0)
-		return;
-	conn_free(c);		/* all written, or the client is gone */
-}
-
-static void conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct admin_conn *c = w->data;
-	(void)loop;
-	(void)revents;
-
-	if (c->state == ADMIN_WAITING)
-		drain_check(c, 1);
-	else
-		conn_free(c);
-}
-
-static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
-{
-	struct admin *a = l->data;
-	struct admin_conn *c;
-	(void)peer;
-
-	if (a->nconns >= ADMIN_MAX_CONNECTIONS || !(c = calloc(1, sizeof(*c)))) {
-		close(fd);
-		return;
-	}
-	c->a = a;
-	c->fd = fd;
-	http_msg_init(&c->msg, HTTP_REQUEST, ADMIN_MAX_HEAD, on_body, c);
-	ev_io_init(&c->io, conn_on_io, fd, EV_READ);
-	ev_timer_init(&c->timer, conn_on_timeout, ADMIN_REQUEST_TIMEOUT, 0);
-	ev_timer_init(&c->poll, conn_on_poll, ADMIN_WAIT_POLL, ADMIN_WAIT_POLL);
-	c->io.data = c->timer.data = c->poll.data = c;
-	ev_io_start(a->d->loop, &c->io);
-	ev_timer_start(a->d->loop, &c->timer);
-	LIST_INSERT_HEAD(&a->conns, c, link);
-	a->nconns++;
 }
 
 static int is_loopback(const struct net_addr *na)
@@ -496,7 +314,6 @@ int admin_init(struct admin *a, struct discover *d, const char *addr, const char
 	char why[256];
 
 	memset(a, 0, sizeof(*a));
-	LIST_INIT(&a->conns);
 	if (net_parse_addr(addr, &na, why, sizeof(why)) == -1) {
 		snprintf(err, errsz, "--admin %s", why);
 		return -1;
@@ -511,7 +328,8 @@ int admin_init(struct admin *a, struct discover *d, const char *addr, const char
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	if (listener_init(&a->listener, d->loop, addr, 0, on_accept, a, why, sizeof(why)) == -1) {
+	if (admin_server_init(&a->server, d->loop, addr, answer, drain_check, a, why,
+			      sizeof(why)) == -1) {
 		snprintf(err, errsz, "--admin %s", why);
 		free(a->token);
 		a->token = NULL;
@@ -523,9 +341,9 @@ int admin_init(struct admin *a, struct discover *d, const char *addr, const char
 
 int admin_start(struct admin *a)
 {
-	if (listener_start(&a->listener) == -1)
+	if (admin_server_start(&a->server) == -1)
 		return -1;
-	log_info("admin listening", "admin=%s auth=%s", a->listener.name,
+	log_info("admin listening", "admin=%s auth=%s", a->server.listener.name,
 		 a->token ? "token" : "none");
 	return 0;
 }
@@ -534,9 +352,7 @@ void admin_release(struct admin *a)
 {
 	if (!a->d)
 		return;
-	while (!LIST_EMPTY(&a->conns))
-		conn_free(LIST_FIRST(&a->conns));
-	listener_release(&a->listener);
+	admin_server_release(&a->server);
 	free(a->token);
 	a->token = NULL;
 	a->d = NULL;

@@ -3,7 +3,6 @@
 #include "replicas.h"
 
 #include <curl/curl.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,25 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "command.h"
-#include "kube_watch.h"
+#include "core/proxies.h"
+#include "kube/kube_watch.h"
+#include "lease.h"
 #include "log.h"
-#include "proxies.h"
 
 #define REPLICAS_TIMEOUT 5.0		/* seconds a Lease write may take */
 #define REPLICAS_SOON 0.05		/* seconds from a change to its write, coalescing */
 #define REPLICAS_PROXIES_SHOWN 64	/* proxies listed in a Lease, at most */
-
-/* What this replica knows of another, from its Lease (read once per watch
- * event). */
-struct peer {
-	char name[254];			/* the Lease's */
-	char holder[254];		/* its holderIdentity, "": released */
-	double renewed;			/* renewTime, wall clock (-1: unreadable) */
-	long duration;			/* leaseDurationSeconds */
-	json_t *report;			/* the annotation parsed (an object), or NULL */
-	int live;			/* at the last refresh (-1: not judged yet) */
-};
 
 struct replicas {
 	struct discover *d;
@@ -51,7 +39,7 @@ struct replicas {
 	int dirty;
 	ev_timer soon;			/* a change, written shortly */
 	ev_timer tick;			/* renews, and tells expired Leases */
-	struct peer *peers;		/* every other replica's Lease */
+	struct lease_peer *peers;	/* every other replica's Lease */
 	size_t npeers;
 	unsigned counted;		/* their live proxies at the last refresh */
 	double api_ok_at;		/* wall clock when the API last answered */
@@ -63,43 +51,6 @@ struct replicas {
 };
 
 static void write_report(struct replicas *r, char *text);
-
-/* ---- time ---------------------------------------------------------------------- */
-
-static void microtime(double t, char *out, size_t size)
-{
-	time_t s = (time_t)t;
-	struct tm tm;
-	char date[32];
-
-	gmtime_r(&s, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, size, "%s.%06ldZ", date, (long)((t - (double)s) * 1e6));
-}
-
-/* "2026-12-01T23:20:20.123456Z" (or without the fraction) in seconds, or -1. */
-static double parse_time(const char *text)
-{
-	struct tm tm;
-	const char *rest;
-	double frac = 0;
-
-	if (!text)
-		return -1;
-	memset(&tm, 0, sizeof(tm));
-	rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!rest)
-		return -1;
-	if (*rest == '.') {
-		char *end;
-
-		frac = strtod(rest, &end);
-		rest = end;
-	}
-	if (strcmp(rest, "Z") != 0)
-		return -1;
-	return (double)timegm(&tm) + frac;
-}
 
 /* ---- what this replica reports ------------------------------------------------ */
 
@@ -126,7 +77,7 @@ static json_t *report(struct replicas *r)
 		const struct entry *e = &d->reg.entries[i];
 
 		if (e->drained && registry_published(e))
-			json_object_set_new(draining, e->address, json_integer(command_in_flight_here(
+			json_object_set_new(draining, e->address, json_integer(proxies_in_flight(
 					    d, e->address, d->reg.generation, &n)));
 	}
 	json_object_set_new(doc, "pid", json_integer(getpid()));
@@ -141,29 +92,20 @@ static json_t *report(struct replicas *r)
 
 /* ---- the Lease ---------------------------------------------------------------- */
 
-static json_t *lease(struct replicas *r, const char *annotation, int holding)
+/* This replica's Lease with `annotation`, held or (`holding` 0) released. */
+static json_t *own_lease(struct replicas *r, const char *annotation, int holding)
 {
+	struct lease_spec spec = { r->name, r->d->kube.namespace, r->service, r->pod, r->pod_uid,
+				   r->duration, r->acquired };
 	char renewed[40];
-	json_t *obj;
 
-	microtime(registry_clock(), renewed, sizeof(renewed));
+	lease_time_format(registry_clock(), renewed, sizeof(renewed));
 	if (!r->acquired[0])
 		snprintf(r->acquired, sizeof(r->acquired), "%s", renewed);
-	obj = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s},s:{s:s}},s:{s:s,s:I,s:s,s:s}}",
-			"apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name",
-			r->name, "namespace", r->d->kube.namespace, "labels",
-			"app.kubernetes.io/name", "lb", REPLICAS_LABEL, r->service, "annotations",
-			REPLICAS_ANNOTATION, annotation, "spec", "holderIdentity",
-			holding ? r->pod : "", "leaseDurationSeconds", (json_int_t)r->duration,
-			"acquireTime", r->acquired, "renewTime", renewed);
-	if (obj && r->pod_uid[0])
-		json_object_set_new(json_object_get(obj, "metadata"), "ownerReferences",
-				    json_pack("[{s:s,s:s,s:s,s:s}]", "apiVersion", "v1", "kind", "Pod",
-					      "name", r->pod, "uid", r->pod_uid));
-	return obj;
+	return lease_object(&spec, annotation, holding, renewed);
 }
 
-static void lease_error(struct replicas *r, long status, json_t *body, const char *error)
+static void renew_error(struct replicas *r, long status, json_t *body, const char *error)
 {
 	char msg[1200];
 
@@ -200,7 +142,7 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 	if (status != 200 && status != 201) {
 		free(r->written);
 		r->written = NULL;	/* write it again at the next tick */
-		lease_error(r, status, body, error);
+		renew_error(r, status, body, error);
 		return;
 	}
 	if (r->error[0])
@@ -234,7 +176,7 @@ static void write_report(struct replicas *r, char *text)
 
 	if (!text)
 		text = report_text(r);
-	obj = text ? lease(r, text, 1) : NULL;
+	obj = text ? own_lease(r, text, 1) : NULL;
 	if (!obj) {
 		free(text);
 		return;
@@ -305,53 +247,14 @@ static double judged_at(const struct replicas *r)
 	return registry_clock();
 }
 
-/* 1 when the Lease is held and not expired at wall clock `now`. */
-static int peer_live(const struct peer *p, double now)
-{
-	return p->holder[0] && p->renewed > 0 && p->duration > 0 &&
-	       now < p->renewed + (double)p->duration;
-}
-
-static unsigned peer_proxies(const struct peer *p)
-{
-	return (unsigned)json_integer_value(json_object_get(p->report, "proxy_count"));
-}
-
-/* Reads one Lease into p: its holder, renewal, duration and report (the
- * annotation parsed, NULL when it is not a JSON object). */
-static void peer_read(struct peer *p, const char *name, json_t *l)
-{
-	json_t *spec = json_object_get(l, "spec");
-	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
-	const char *text = json_string_value(json_object_get(json_object_get(json_object_get(l,
-					"metadata"), "annotations"), REPLICAS_ANNOTATION));
-
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	snprintf(p->holder, sizeof(p->holder), "%s", holder ? holder : "");
-	p->renewed = parse_time(json_string_value(json_object_get(spec, "renewTime")));
-	p->duration = (long)json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
-	p->report = text ? json_loads(text, 0, NULL) : NULL;
-	if (p->report && !json_is_object(p->report)) {
-		json_decref(p->report);
-		p->report = NULL;
-	}
-}
-
-static void peers_release(struct peer *peers, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		json_decref(peers[i].report);
-	free(peers);
-}
-
 /* Our Lease holding another process's report: two replicas with one
  * --pod-name, each taking the other for itself (neither waited for). */
 static void clash(struct replicas *r, json_t *l)
 {
-	struct peer own;
+	struct lease_peer own;
 	const char *other;
 
-	peer_read(&own, r->name, l);
+	lease_peer_read(&own, r->name, l);
 	other = json_string_value(json_object_get(own.report, "instance"));
 	/* written after this replica's first renewal: not this pod's Lease
 	 * from before its container restarted */
@@ -373,11 +276,12 @@ static void refresh(struct replicas *r)
 	double now = judged_at(r);
 
 	for (size_t i = 0; i < r->npeers; i++) {
-		struct peer *p = &r->peers[i];
-		int live = peer_live(p, now);
+		struct lease_peer *p = &r->peers[i];
+		int live = lease_peer_live(p, now);
 
 		if (live && p->live != 1)
-			log_info("replica joined", "lease=%s proxies=%u", p->name, peer_proxies(p));
+			log_info("replica joined", "lease=%s proxies=%u", p->name,
+				 lease_peer_proxies(p));
 		else if (!live && p->live == 1)
 			log_warn("replica gone: its lease expired or was released", "lease=%s",
 				 p->name);
@@ -385,7 +289,7 @@ static void refresh(struct replicas *r)
 	}
 	if (replicas_proxies(r) != r->counted) {
 		r->counted = replicas_proxies(r);
-		discover_publish(r->d);
+		discover_commit(r->d, 0);
 	}
 }
 
@@ -393,7 +297,7 @@ static void refresh(struct replicas *r)
 static void on_leases(void *data, json_t *objects)
 {
 	struct replicas *r = data;
-	struct peer *peers = calloc(json_object_size(objects) + 1, sizeof(*peers));
+	struct lease_peer *peers = calloc(json_object_size(objects) + 1, sizeof(*peers));
 	size_t n = 0;
 	const char *name;
 	json_t *l;
@@ -407,14 +311,14 @@ static void on_leases(void *data, json_t *objects)
 			clash(r, l);
 			continue;
 		}
-		peer_read(&peers[n], name, l);
+		lease_peer_read(&peers[n], name, l);
 		peers[n].live = -1;	/* not known before */
 		for (size_t i = 0; i < r->npeers; i++)
 			if (strcmp(r->peers[i].name, name) == 0)
 				peers[n].live = r->peers[i].live;
 		n++;
 	}
-	peers_release(r->peers, r->npeers);
+	lease_peers_release(r->peers, r->npeers);
 	r->peers = peers;
 	r->npeers = n;
 	refresh(r);
@@ -440,8 +344,8 @@ unsigned replicas_proxies(const struct replicas *r)
 	/* live as of now: one expires between two ticks */
 	now = judged_at(r);
 	for (size_t i = 0; i < r->npeers; i++)
-		if (peer_live(&r->peers[i], now))
-			n += peer_proxies(&r->peers[i]);
+		if (lease_peer_live(&r->peers[i], now))
+			n += lease_peer_proxies(&r->peers[i]);
 	return n;
 }
 
@@ -455,12 +359,12 @@ long replicas_in_flight(const struct replicas *r, const char *address, int *prox
 		return r ? -1 : 0;
 	now = judged_at(r);
 	for (size_t i = 0; i < r->npeers; i++) {
-		const struct peer *p = &r->peers[i];
+		const struct lease_peer *p = &r->peers[i];
 		json_t *n = json_object_get(json_object_get(p->report, "draining"), address);
 
-		if (!peer_live(p, now))
+		if (!lease_peer_live(p, now))
 			continue;
-		*proxies += (int)peer_proxies(p);
+		*proxies += (int)lease_peer_proxies(p);
 		if (!json_is_integer(n) || json_integer_value(n) < 0)
 			total = -1;
 		else if (total != -1)
@@ -481,13 +385,13 @@ json_t *replicas_json(const struct replicas *r)
 	json_object_set_new(self, "renewed_ago", json_real(ev_now(r->d->loop) - r->last_write));
 	json_array_append_new(list, self);
 	for (size_t i = 0; i < r->npeers; i++) {
-		const struct peer *p = &r->peers[i];
+		const struct lease_peer *p = &r->peers[i];
 		json_t *rep = p->report ? json_deep_copy(p->report) : json_object();
 
 		json_object_set_new(rep, "lease", json_string(p->name));
 		json_object_set_new(rep, "pod", json_string(p->holder));
 		json_object_set_new(rep, "self", json_false());
-		json_object_set_new(rep, "state", json_string(peer_live(p, now) ? "live"
+		json_object_set_new(rep, "state", json_string(lease_peer_live(p, now) ? "live"
 					: p->holder[0] ? "gone" : "stopped"));
 		json_object_set_new(rep, "renewed_ago", p->renewed > 0 ? json_real(wall - p->renewed)
 								       : json_null());
@@ -565,13 +469,13 @@ void replicas_stop(struct replicas *r)
 	kube_watch_stop(r->watch);
 	/* as client-go's ReleaseOnCancel: the holder cleared, the others stop
 	 * waiting for this replica now rather than when the Lease expires */
-	obj = r->created ? lease(r, "{}", 0) : NULL;
+	obj = r->created ? own_lease(r, "{}", 0) : NULL;
 	snprintf(path, sizeof(path), "%s/%s", r->path, r->name);
 	if (obj && kube_request_sync(&r->d->kube, "PUT", path, obj, 2.0, err, sizeof(err)) / 100 != 2)
 		log_warn("lease not released: the other replicas wait for it to expire", "lease=%s",
 			 r->name);
 	json_decref(obj);
 	free(r->written);
-	peers_release(r->peers, r->npeers);
+	lease_peers_release(r->peers, r->npeers);
 	free(r);
 }

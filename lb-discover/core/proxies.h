@@ -3,9 +3,11 @@
 #ifndef LB_DISCOVER_PROXIES_H
 #define LB_DISCOVER_PROXIES_H
 
-#include <jansson.h>
-
 #include "discover.h"
+
+/* seconds without a report after which drain --wait does not trust a
+ * proxy's in-flight count */
+#define PROXIES_REPORT_FRESH 5.0
 
 enum proxy_sync {
 	PROXY_SYNCED = 0,	/* applied the current generation */
@@ -16,8 +18,16 @@ enum proxy_sync {
 	PROXY_STALE,		/* says it hears no sets */
 };
 
-/* Starts collecting reports on d->pull. */
+/* Starts collecting reports on d->pull (each through proxies_take). */
 void proxies_start(struct discover *d);
+/*
+ * Takes one report message (its bytes as received): a malformed one, or one
+ * of another service, is logged or ignored. A proxy not heard before joins
+ * (the set is published again: every proxy's share of a fleet-wide limit
+ * changed); a generation above ours raises ours above it; the proxy's
+ * ejections and runs of failures go to ejection_report(). Keeps a copy.
+ */
+void proxies_take(struct discover *d, const char *data, size_t len);
 /* Seconds without a report after which a proxy is taken for gone: every
  * live proxy has reported within that much of lb-discover's start. */
 double proxies_window(const struct discover *d);
@@ -27,10 +37,7 @@ void proxies_prune(struct discover *d);
  * heard may exist, so "every proxy applied it" cannot be told. */
 int proxies_settled(const struct discover *d);
 void proxies_release(struct discover *d);
-/* The proxies of this service heard within proxies_window(), and in
- * --kubernetes mode those of every other live replica (the "proxies" of
- * every set: each enforces its share of a fleet-wide rate limit); at least 1. */
-unsigned proxies_live(const struct discover *d);
+/* Where p stands against this lb-discover's sets. */
 enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report *p);
 struct proxy_totals {
 	unsigned active;
@@ -40,8 +47,13 @@ struct proxy_totals {
 /* Sums what every proxy reports into totals[i] for the registry's entry i
  * (d->reg.n of them, zeroed by the caller). */
 void proxies_totals(struct discover *d, struct proxy_totals *totals);
-/* The proxies as lb-ctl shows them (a new JSON array); with busy_only, each
- * proxy's per-backend list holds only backends with requests in flight. */
-json_t *proxies_json(const struct discover *d, int busy_only);
+/*
+ * Requests in flight to `address` summed over this lb-discover's proxies,
+ * or -1 while one may not have applied generation `gen` of it (or has not
+ * reported within PROXIES_REPORT_FRESH, or lb-discover has not yet heard
+ * every proxy: proxies_settled). *proxies is how many proxies reported.
+ */
+long proxies_in_flight(const struct discover *d, const char *address, unsigned long long gen,
+		       int *proxies);
 
 #endif

@@ -1,35 +1,22 @@
 /* admin: lb-discover's HTTP admin API (GET /admin/health, POST
- * /admin/backends, ...): a small HTTP/1.1 server in the event loop whose
- * routes call the same handlers as lb-ctl's control socket (command.h). */
+ * /admin/backends, ...): the token, the routes (admin_route.h) and what
+ * they answer, over the HTTP server of admin_server.h; its writes call the
+ * same handlers as lb-ctl's control socket (command.h). */
 #ifndef LB_DISCOVER_ADMIN_H
 #define LB_DISCOVER_ADMIN_H
 
 #include <stddef.h>
-#include <sys/queue.h>
 
-#include "discover.h"
-#include "listener.h"
+#include "admin_server.h"
+#include "core/discover.h"
 
-/* bytes of a request head and of a request body, at most (431, 413) */
-#define ADMIN_MAX_HEAD 8192
-#define ADMIN_MAX_BODY 4096
-/* bytes a request may take in all (chunked framing included), at most */
-#define ADMIN_MAX_REQUEST (ADMIN_MAX_HEAD + 2 * ADMIN_MAX_BODY)
-/* seconds a client has to send its request */
-#define ADMIN_REQUEST_TIMEOUT 10.0
-/* connections at once; more are closed at accept */
-#define ADMIN_MAX_CONNECTIONS 256
 /* bytes of an --admin-token, at most */
 #define ADMIN_TOKEN_MAX 4096
 
-struct admin_conn;
-
 struct admin {
 	struct discover *d;
-	struct listener listener;
+	struct admin_server server;
 	char *token;			/* the bearer token writes need; NULL: none */
-	size_t nconns;
-	LIST_HEAD(, admin_conn) conns;
 };
 
 /*
@@ -42,7 +29,8 @@ int admin_init(struct admin *a, struct discover *d, const char *addr, const char
 	       int insecure, char *err, size_t errsz);
 /* Starts accepting; returns 0 or -1 (logged). */
 int admin_start(struct admin *a);
-/* Closes every connection (parked drains too) and the listener. */
+/* Closes every connection (parked drains too) and the listener; a no-op
+ * on a struct admin zeroed and never initialized. */
 void admin_release(struct admin *a);
 /*
  * Reads an --admin-token FILE: its content without the trailing line

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube_watch.h"
+#include "kube/kube_watch.h"
 #include "log.h"
 #include "source.h"
 

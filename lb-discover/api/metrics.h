@@ -4,7 +4,7 @@
 #define LB_DISCOVER_METRICS_H
 
 #include "buf.h"
-#include "discover.h"
+#include "core/discover.h"
 
 /* Appends every series (per-backend state, weight and health checks, the
  * proxies' counters summed per backend, each proxy's generation and report

@@ -6,9 +6,6 @@
 
 #include "ejection.h"
 #include "log.h"
-#include "replicas.h"
-
-static const char *const sync_names[] = { "synced", "behind", "ignoring", "stale" };
 
 /* A proxy that holds a newer generation than ours ignores every set we
  * publish: our state file was lost or damaged. Publish above it. */
@@ -20,12 +17,11 @@ static void catch_up(struct discover *d, const struct bus_set *rep)
 		 "(was the state file lost?)", "pid=%d proxy_generation=%llu generation=%llu",
 		 rep->pid, rep->generation, d->reg.generation);
 	registry_raise_above(&d->reg, rep->generation);
-	discover_publish(d);
+	discover_commit(d, 0);
 }
 
-static void on_report(struct bus *b, const char *data, size_t len)
+void proxies_take(struct discover *d, const char *data, size_t len)
 {
-	struct discover *d = b->data;
 	struct bus_set rep;
 	char err[256];
 	size_t i;
@@ -69,8 +65,14 @@ static void on_report(struct bus *b, const char *data, size_t len)
 	/* every proxy's share of a fleet-wide limit changed: say so now, not
 	 * at the next heartbeat */
 	if (joined)
-		discover_publish(d);
-	replicas_changed(d->replicas);
+		discover_commit(d, 0);
+	if (d->cluster)
+		d->cluster->changed(d);
+}
+
+static void on_report(struct bus *b, const char *data, size_t len)
+{
+	proxies_take(b->data, data, len);
 }
 
 void proxies_start(struct discover *d)
@@ -102,15 +104,6 @@ void proxies_prune(struct discover *d)
 			i++;
 		}
 	}
-}
-
-unsigned proxies_live(const struct discover *d)
-{
-	size_t n = d->nproxies + replicas_proxies(d->replicas);
-
-	if (n > BUS_MAX_PROXIES)
-		return BUS_MAX_PROXIES;
-	return n ? (unsigned)n : 1;
 }
 
 void proxies_release(struct discover *d)
@@ -157,36 +150,27 @@ void proxies_totals(struct discover *d, struct proxy_totals *totals)
 	}
 }
 
-json_t *proxies_json(const struct discover *d, int busy_only)
+long proxies_in_flight(const struct discover *d, const char *address, unsigned long long gen,
+		       int *proxies)
 {
-	json_t *proxies = json_array();
 	double now = ev_now(d->loop);
+	long total = 0;
 
+	*proxies = (int)d->nproxies;
+	if (!proxies_settled(d))
+		return -1;
 	for (size_t p = 0; p < d->nproxies; p++) {
 		const struct bus_set *r = &d->proxies[p].report;
 		enum proxy_sync sync = proxies_sync(d, &d->proxies[p]);
-		json_t *per = json_array();
 
-		for (size_t k = 0; k < r->n; k++) {
-			const struct bus_backend *b = &r->backends[k];
-
-			if (!busy_only || b->active)
-				json_array_append_new(per, json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}",
-					"address", b->address, "state", bus_state_name(b->state),
-					"active", (int)b->active, "requests", (json_int_t)b->requests,
-					"errors", (json_int_t)b->errors, "responses_5xx",
-					(json_int_t)b->responses_5xx));
-		}
-		/* "follows": the proxy runs one of this lb-discover's sets (at or
-		 * above the floor, not refusing newer ones): what drain --wait needs */
-		json_array_append_new(proxies,
-			json_pack("{s:i,s:I,s:I,s:s,s:b,s:b,s:f,s:f,s:o}", "pid", r->pid, "generation",
-				  (json_int_t)r->generation, "ignored", (json_int_t)r->ignored,
-				  "state", sync_names[sync], "follows",
-				  sync != PROXY_IGNORING && r->generation >= d->reg.floor &&
-					  r->generation <= d->reg.generation,
-				  "stale", r->stale, "age", now - d->proxies[p].seen, "uptime",
-				  r->uptime, "backends", per));
+		/* as the status's "follows": one of this lb-discover's sets */
+		if (sync == PROXY_IGNORING || r->generation < d->reg.floor ||
+		    r->generation > d->reg.generation || r->generation < gen ||
+		    now - d->proxies[p].seen > PROXIES_REPORT_FRESH)
+			return -1;
+		for (size_t k = 0; k < r->n; k++)
+			if (strcmp(r->backends[k].address, address) == 0)
+				total += (long)r->backends[k].active;
 	}
-	return proxies;
+	return total;
 }

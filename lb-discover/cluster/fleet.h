@@ -8,32 +8,11 @@
 
 #include <jansson.h>
 
-#include "discover.h"
+#include "core/discover.h"
+#include "core/fleet_op.h"
 
 /* The key of the ConfigMap's data that holds the state document. */
 #define FLEET_KEY "state.json"
-
-/* What a replica changed: each is idempotent, so re-applying it to a newer
- * document after a conflict gives what the operator asked for. */
-enum fleet_verb {
-	FLEET_DRAIN = 0,	/* drained = true */
-	FLEET_UNDRAIN,		/* drained = false */
-	FLEET_ADD,		/* added = true, removed = false, the weight if given */
-	FLEET_REMOVE,		/* removed = true, added = false */
-	FLEET_WEIGHT,		/* weight = N */
-	FLEET_UNEJECT,		/* the ejection ends (uneject, or a trial passed) */
-	FLEET_EJECT,		/* ejected, unless the document has a later ejection */
-	FLEET_FORGET,		/* the overrides expired: the backend leaves the document */
-};
-
-struct fleet_op {
-	enum fleet_verb verb;
-	char address[BUS_ADDRESS_MAX];
-	int weight;			/* FLEET_ADD (0: none), FLEET_WEIGHT */
-	double until;			/* FLEET_EJECT: wall clock */
-	unsigned count;			/* FLEET_EJECT: the fleet's ejections of it */
-	char reason[BUS_NAME_MAX];	/* FLEET_EJECT */
-};
 
 struct fleet;
 /*
@@ -51,12 +30,5 @@ void fleet_record(struct fleet *f, const struct fleet_op *op);
 int fleet_pending(const struct fleet *f);
 /* The shared state as `lb-ctl status` shows it (a new reference). */
 json_t *fleet_json(const struct fleet *f);
-/* Applies one state document's overrides to r, replacing the ones it had
- * (exported for the unit tests). Returns 0, or -1 with err when the
- * document is not valid (then nothing changed). */
-int fleet_apply_document(struct registry *r, json_t *doc, double now, char *err, size_t errsz);
-/* Applies op to a state document (its "backends" list), as every replica
- * would (exported for the unit tests). Returns 0, or -1 out of memory. */
-int fleet_apply_op(json_t *doc, const struct fleet_op *op);
 
 #endif

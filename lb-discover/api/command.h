@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "discover.h"
+#include "core/discover.h"
 
 /* How a command ended; the admin API maps it to an HTTP status. */
 enum command_status {
@@ -35,21 +35,13 @@ struct command_result {
 enum command_status command_run(struct discover *d, const struct bus_control *c,
 				struct command_result *r);
 void command_result_release(struct command_result *r);
-/* The status document (lb-ctl status --json): with busy_only, per-proxy
- * lists keep only backends with requests in flight. A new reference, or
- * NULL when out of memory. */
-json_t *command_status(struct discover *d, int busy_only);
 /*
- * Requests in flight to `address` summed over this lb-discover's proxies,
- * or -1 while one may not have applied generation `gen` of it (or has not
- * reported lately, or lb-discover has not yet heard every proxy). *proxies
- * is how many proxies reported.
+ * Requests in flight to `address` over the whole fleet: this replica's
+ * proxies (proxies_in_flight) and, in --kubernetes mode, every other live
+ * replica's; -1 until each applied generation `gen` (the drain) and the
+ * shared state holds this replica's changes: what `drain --wait` waits on.
+ * *proxies is how many proxies count.
  */
-long command_in_flight_here(struct discover *d, const char *address, unsigned long long gen,
-			    int *proxies);
-/* The same over the whole fleet: this replica's proxies and, in
- * --kubernetes mode, every other live replica's (-1 until each applied the
- * drain): what `drain --wait` waits on. */
 long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
 		       int *proxies);
 

@@ -5,7 +5,7 @@
 
 #include <ev.h>
 
-#include "registry.h"
+#include "core/registry.h"
 
 struct health_options {
 	const char *path;	/* "/health" */

@@ -2,7 +2,7 @@
 #ifndef LB_DISCOVER_CONTROL_H
 #define LB_DISCOVER_CONTROL_H
 
-#include "discover.h"
+#include "core/discover.h"
 
 /* Starts answering control requests on d->rep. */
 void control_start(struct discover *d);

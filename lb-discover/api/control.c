@@ -12,6 +12,7 @@
 
 #include "command.h"
 #include "log.h"
+#include "status.h"
 
 static void send_reply(struct discover *d, json_t *body, int ok, const char *error)
 {
@@ -40,7 +41,7 @@ static void reply_status(struct discover *d, struct command_result *r)
 		return;
 	}
 	buf_release(&out);
-	trimmed = command_status(d, 1);
+	trimmed = status_json(d, 1);
 	send_reply(d, trimmed, trimmed != NULL, "out of memory");
 	json_decref(trimmed);
 }

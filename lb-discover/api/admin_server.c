@@ -1,0 +1,215 @@
+/* admin_server: the admin API's HTTP/1.1 server (see admin_server.h); one
+ * request per connection, answered (or parked until its handler answers)
+ * and closed. */
+#include "admin_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http_response.h"
+
+static void conn_free(struct admin_conn *c)
+{
+	struct ev_loop *loop = c->s->loop;
+
+	ev_io_stop(loop, &c->io);
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_stop(loop, &c->poll);
+	close(c->fd);
+	LIST_REMOVE(c, link);
+	c->s->nconns--;
+	buf_release(&c->in);
+	buf_release(&c->out);
+	buf_release(&c->body);
+	free(c);
+}
+
+void admin_server_respond(struct admin_conn *c, int status, const char *ctype, const char *body,
+			  size_t len, const char *extra)
+{
+	struct ev_loop *loop = c->s->loop;
+
+	http_response_begin(&c->out, status);
+	buf_append_str(&c->out, extra);
+	http_response_end(&c->out, ctype, len, 0);
+	if (http_msg_method(&c->msg) != HTTP_HEAD)
+		buf_append(&c->out, body, len);
+	c->state = ADMIN_WRITING;
+	ev_timer_stop(loop, &c->poll);
+	ev_io_stop(loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_start(loop, &c->io);
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_set(&c->timer, ADMIN_REQUEST_TIMEOUT, 0);
+	ev_timer_start(loop, &c->timer);
+}
+
+void admin_server_respond_json(struct admin_conn *c, int status, json_t *doc, const char *extra)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	if (!text) {
+		static const char oom[] = "{\"error\":\"out of memory\"}";
+
+		admin_server_respond(c, 500, "application/json", oom, sizeof(oom) - 1, "");
+		return;
+	}
+	admin_server_respond(c, status, "application/json", text, strlen(text), extra);
+	free(text);
+}
+
+void admin_server_respond_error(struct admin_conn *c, int status, const char *msg,
+				const char *extra)
+{
+	admin_server_respond_json(c, status, json_pack("{s:s}", "error", msg), extra);
+}
+
+void admin_server_park(struct admin_conn *c, double seconds)
+{
+	struct ev_loop *loop = c->s->loop;
+
+	c->state = ADMIN_WAITING;
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_set(&c->timer, seconds, 0);
+	ev_timer_start(loop, &c->timer);
+	ev_timer_start(loop, &c->poll);
+}
+
+static void conn_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct admin_conn *c = w->data;
+	(void)loop;
+	(void)revents;
+
+	c->s->on_wait(c, 0, c->s->data);
+}
+
+static int on_body(void *ctx, const char *at, size_t len)
+{
+	struct admin_conn *c = ctx;
+
+	if (c->body.len + len > ADMIN_MAX_BODY)
+		return 413;
+	return buf_append(&c->body, at, len) == -1 ? 500 : 0;
+}
+
+static void on_readable(struct admin_conn *c)
+{
+	ssize_t n;
+	size_t used;
+
+	n = buf_read_fd(&c->in, c->fd, 4096);
+	if (n <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_free(c);		/* the client left (a parked request too) */
+		return;
+	}
+	if (c->state != ADMIN_READING) {
+		c->in.len -= (size_t)n;	/* bytes after the request: it closes anyway */
+		return;
+	}
+	if (c->in.len > ADMIN_MAX_REQUEST) {
+		admin_server_respond_error(c, 413, "the request is over its limit", "");
+		return;
+	}
+	do {
+		used = http_msg_feed(&c->msg, c->in.data, c->parsed, c->in.len - c->parsed);
+		c->parsed += used;
+	} while (c->msg.state == HTTP_MSG_BODY && used > 0);
+	if (c->msg.state == HTTP_MSG_ERROR) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "%s", c->msg.error_reason ? c->msg.error_reason
+								 : "bad request");
+		if (c->msg.error_status == 413)
+			snprintf(msg, sizeof(msg), "the body is over %d bytes", ADMIN_MAX_BODY);
+		admin_server_respond_error(c, c->msg.error_status ? c->msg.error_status : 400, msg,
+					   "");
+	} else if (c->msg.state == HTTP_MSG_DONE) {
+		c->s->on_request(c, c->s->data);
+	}
+}
+
+static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct admin_conn *c = w->data;
+	(void)loop;
+
+	if (revents & EV_READ) {
+		on_readable(c);
+		return;
+	}
+	if (buf_write_fd(&c->out, c->fd) == 0)
+		return;
+	conn_free(c);		/* all written, or the client is gone */
+}
+
+static void conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct admin_conn *c = w->data;
+	(void)loop;
+	(void)revents;
+
+	if (c->state == ADMIN_WAITING)
+		c->s->on_wait(c, 1, c->s->data);
+	else
+		conn_free(c);
+}
+
+static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
+{
+	struct admin_server *s = l->data;
+	struct admin_conn *c;
+	(void)peer;
+
+	if (s->nconns >= ADMIN_MAX_CONNECTIONS || !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	c->s = s;
+	c->fd = fd;
+	http_msg_init(&c->msg, HTTP_REQUEST, ADMIN_MAX_HEAD, on_body, c);
+	ev_io_init(&c->io, conn_on_io, fd, EV_READ);
+	ev_timer_init(&c->timer, conn_on_timeout, ADMIN_REQUEST_TIMEOUT, 0);
+	ev_timer_init(&c->poll, conn_on_poll, ADMIN_WAIT_POLL, ADMIN_WAIT_POLL);
+	c->io.data = c->timer.data = c->poll.data = c;
+	ev_io_start(s->loop, &c->io);
+	ev_timer_start(s->loop, &c->timer);
+	LIST_INSERT_HEAD(&s->conns, c, link);
+	s->nconns++;
+}
+
+int admin_server_init(struct admin_server *s, struct ev_loop *loop, const char *addr,
+		      admin_request_cb on_request, admin_wait_cb on_wait, void *data, char *err,
+		      size_t errsz)
+{
+	memset(s, 0, sizeof(*s));
+	LIST_INIT(&s->conns);
+	if (listener_init(&s->listener, loop, addr, 0, on_accept, s, err, errsz) == -1)
+		return -1;
+	s->loop = loop;
+	s->on_request = on_request;
+	s->on_wait = on_wait;
+	s->data = data;
+	return 0;
+}
+
+int admin_server_start(struct admin_server *s)
+{
+	return listener_start(&s->listener);
+}
+
+void admin_server_release(struct admin_server *s)
+{
+	if (!s->loop)
+		return;
+	while (!LIST_EMPTY(&s->conns))
+		conn_free(LIST_FIRST(&s->conns));
+	listener_release(&s->listener);
+	s->loop = NULL;
+}

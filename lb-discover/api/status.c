@@ -1,0 +1,118 @@
+/* status: lb-discover's state rendered as JSON (see status.h). */
+#include "status.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cluster/fleet.h"
+#include "cluster/replicas.h"
+#include "core/proxies.h"
+
+static const char *const sync_names[] = { "synced", "behind", "ignoring", "stale" };
+
+/* Overrides whose backend the source stopped listing, until they expire. */
+static json_t *waiting(struct discover *d)
+{
+	json_t *list = json_array();
+	double now = ev_time();
+
+	for (size_t i = 0; i < d->reg.n; i++) {
+		const struct entry *e = &d->reg.entries[i];
+		double left = now - e->left_at;
+
+		if (!registry_waiting(e))
+			continue;
+		json_array_append_new(list, json_pack("{s:s,s:b,s:b,s:i,s:f,s:f}", "address",
+			e->address, "drained", e->drained, "removed", e->removed, "weight",
+			e->weight_override, "left_ago", left,
+			"expires_in", d->opts->override_grace - left));
+	}
+	return list;
+}
+
+json_t *status_json(struct discover *d, int busy_only)
+{
+	struct bus_set set;
+	json_t *root = json_object(), *backends = json_array();
+	struct proxy_totals *totals = calloc(d->reg.n ? d->reg.n : 1, sizeof(*totals));
+
+	if (!root || !backends || !totals || registry_snapshot(&d->reg, &set) == -1) {
+		free(totals);
+		json_decref(backends);
+		json_decref(root);
+		return NULL;
+	}
+	proxies_totals(d, totals);
+	for (size_t i = 0; i < set.n; i++) {
+		const struct bus_backend *b = &set.backends[i];
+		const struct entry *e = registry_find(&d->reg, b->address);
+		const struct proxy_totals *t = &totals[e - d->reg.entries];
+
+		json_t *o =
+			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I,s:I,s:i}", "address", b->address,
+				  "state", bus_state_name(b->state), "weight", b->weight, "reason",
+				  b->reason, "health", e->healthy ? "ok" : "failing", "active",
+				  (int)t->active, "requests", (json_int_t)t->requests, "errors",
+				  (json_int_t)t->errors, "responses_5xx", (json_int_t)t->responses_5xx,
+				  "proxies_skipping", b->state == BUS_STATE_UP ? (int)t->down : 0);
+
+		if (o && b->ejected)
+			json_object_set_new(o, "ejection", json_pack("{s:s,s:f,s:i}", "reason",
+					    b->eject_reason, "left", b->eject_left, "count",
+					    (int)b->ejections));
+		json_array_append_new(backends, o);
+	}
+	json_object_set_new(root, "service", json_string(d->reg.service));
+	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
+	json_object_set_new(root, "pid", json_integer(getpid()));
+	json_object_set_new(root, "backends", backends);
+	json_object_set_new(root, "waiting", waiting(d));
+	json_object_set_new(root, "proxies", status_proxies(d, busy_only));
+	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
+	/* until then a proxy that has not reported yet may exist */
+	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
+	json_object_set_new(root, "uptime", json_real(ev_now(d->loop) - d->started));
+	/* every proxy of the fleet: the divisor of a fleet-wide rate limit */
+	json_object_set_new(root, "fleet_proxies", json_integer(discover_fleet_proxies(d)));
+	if (d->fleet)
+		json_object_set_new(root, "shared_state", fleet_json(d->fleet));
+	if (d->replicas)
+		json_object_set_new(root, "replicas", replicas_json(d->replicas));
+	bus_set_release(&set);
+	free(totals);
+	return root;
+}
+
+json_t *status_proxies(const struct discover *d, int busy_only)
+{
+	json_t *proxies = json_array();
+	double now = ev_now(d->loop);
+
+	for (size_t p = 0; p < d->nproxies; p++) {
+		const struct bus_set *r = &d->proxies[p].report;
+		enum proxy_sync sync = proxies_sync(d, &d->proxies[p]);
+		json_t *per = json_array();
+
+		for (size_t k = 0; k < r->n; k++) {
+			const struct bus_backend *b = &r->backends[k];
+
+			if (!busy_only || b->active)
+				json_array_append_new(per, json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}",
+					"address", b->address, "state", bus_state_name(b->state),
+					"active", (int)b->active, "requests", (json_int_t)b->requests,
+					"errors", (json_int_t)b->errors, "responses_5xx",
+					(json_int_t)b->responses_5xx));
+		}
+		/* "follows": the proxy runs one of this lb-discover's sets (at or
+		 * above the floor, not refusing newer ones): what drain --wait needs */
+		json_array_append_new(proxies,
+			json_pack("{s:i,s:I,s:I,s:s,s:b,s:b,s:f,s:f,s:o}", "pid", r->pid, "generation",
+				  (json_int_t)r->generation, "ignored", (json_int_t)r->ignored,
+				  "state", sync_names[sync], "follows",
+				  sync != PROXY_IGNORING && r->generation >= d->reg.floor &&
+					  r->generation <= d->reg.generation,
+				  "stale", r->stale, "age", now - d->proxies[p].seen, "uptime",
+				  r->uptime, "backends", per));
+	}
+	return proxies;
+}

@@ -1,0 +1,19 @@
+/* status: lb-discover's state as lb-ctl status and the admin API show it
+ * (JSON documents rendered from the registry, the proxies' reports and,
+ * in --kubernetes mode, the shared state and the replicas). */
+#ifndef LB_DISCOVER_STATUS_H
+#define LB_DISCOVER_STATUS_H
+
+#include <jansson.h>
+
+#include "core/discover.h"
+
+/* The status document (lb-ctl status --json): with busy_only, per-proxy
+ * lists keep only backends with requests in flight. A new reference, or
+ * NULL when out of memory. */
+json_t *status_json(struct discover *d, int busy_only);
+/* The proxies as lb-ctl shows them (a new JSON array); with busy_only, each
+ * proxy's per-backend list holds only backends with requests in flight. */
+json_t *status_proxies(const struct discover *d, int busy_only);
+
+#endif
