@@ -1,7 +1,7 @@
 /* verbs: the operator's commands (lb-ctl's verbs, the control socket's
  * "command", the admin API's routes): name, arguments, usage, help and
  * HTTP route, in one table. lb-ctl parses its command line and prints its help from it;
- * lb-discover's handler table (lb-discover/command.c) implements each row
+ * lb-discover's handler table (lb-discover/api/command.c) implements each row
  * that lb-discover answers. A new verb is a row here and a handler there. */
 #ifndef LB_VERBS_H
 #define LB_VERBS_H
@@ -28,7 +28,7 @@ struct verb {
 					 * token guards it) */
 	const char *usage;		/* "drain ADDR [--wait]" */
 	const char *help;		/* one line */
-	/* its route in lb-discover's admin API (lb-discover/admin_route.c), or
+	/* its route in lb-discover's admin API (lb-discover/api/admin_route.c), or
 	 * NULL: the method and a path where "{address}" stands for ADDR; a path
 	 * without it takes the address in the JSON body ({"address": ...}),
 	 * as it takes a weight ({"weight": N}) */

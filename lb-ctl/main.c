@@ -352,7 +352,7 @@ static void print_status(json_t *doc, int verbose)
 
 /* lb-discover's in-flight answer for addr since generation gen (0: the
  * current one): the rule drain --wait and the admin API's ?wait= share
- * (lb-discover/command.c). NULL when lb-discover refused (*rc set). */
+ * (lb-discover/api/command.c). NULL when lb-discover refused (*rc set). */
 static json_t *ask_in_flight(const char *addr, long long gen, int *rc)
 {
 	struct bus_control c = control_of("in-flight", addr);
