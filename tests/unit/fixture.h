@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#include "backend.h"
-#include "balance.h"
+#include "upstream/backend.h"
+#include "upstream/balance.h"
 
 /* Up to this many backends in a fixture set. */
 #define FIXTURE_MAX 1000

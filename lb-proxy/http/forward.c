@@ -9,11 +9,11 @@
 #include "log.h"
 #include "outcome.h"
 #include "queue.h"
-#include "retry.h"
-#include "sticky.h"
+#include "policy/retry.h"
+#include "policy/sticky.h"
 #include "timefmt.h"
-#include "transport_tls.h"
-#include "upstream.h"
+#include "net/transport_tls.h"
+#include "upstream/upstream.h"
 
 void forward_release(struct session *s)
 {

@@ -5,7 +5,7 @@
 #ifndef LB_PROXY_OUTCOME_H
 #define LB_PROXY_OUTCOME_H
 
-#include "backend.h"
+#include "upstream/backend.h"
 
 struct proxy;
 

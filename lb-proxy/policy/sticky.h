@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "backend.h"
+#include "upstream/backend.h"
 
 #define STICKY_ID_LEN 16
 

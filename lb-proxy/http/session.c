@@ -20,9 +20,9 @@
 #include "outcome.h"
 #include "relay.h"
 #include "routes.h"
-#include "sticky.h"
+#include "policy/sticky.h"
 #include "timefmt.h"
-#include "transport_tls.h"
+#include "net/transport_tls.h"
 
 #define LINGER_SECONDS 2.0
 /* While the proxy stops, a connection idle for less than this is in use:

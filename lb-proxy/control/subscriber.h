@@ -6,7 +6,7 @@
 
 #include "bus.h"
 #include "bus_protocol.h"
-#include "proxy.h"
+#include "http/proxy.h"
 
 /* seconds between two reports, at least, when breakers change (a failure
  * is reported at once, so lb-discover can sum the fleet's and eject before

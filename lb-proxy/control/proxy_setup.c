@@ -7,15 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "balance.h"
-#include "headers.h"
+#include "upstream/balance.h"
+#include "policy/headers.h"
 #include "log.h"
-#include "outlier.h"
-#include "ratelimit.h"
-#include "retry.h"
-#include "routes.h"
-#include "tls_server.h"
-#include "transport_tls.h"
+#include "upstream/outlier.h"
+#include "policy/ratelimit.h"
+#include "policy/retry.h"
+#include "http/routes.h"
+#include "net/tls_server.h"
+#include "net/transport_tls.h"
 
 /* --retry-on, --retry-backoff(-max) and --eject-time(-max): what start-up,
  * --check-config and a reload check alike (the ranges are the table's).

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend.h"
+#include "upstream/backend.h"
 
 /* RFC 3986 pchar and '/': unreserved, pct-encoded, sub-delims, ':', '@'. */
 static int path_char(unsigned char c)

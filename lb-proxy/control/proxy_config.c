@@ -9,7 +9,7 @@
 
 #include "log.h"
 #include "net.h"
-#include "sticky.h"
+#include "policy/sticky.h"
 
 /* --balance, --hash-key, --trusted-proxies, --sticky-cookie into c. Returns
  * 0, or -1 with err naming the flag. */

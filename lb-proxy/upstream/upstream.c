@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "transport_tls.h"
+#include "net/transport_tls.h"
 
 static struct ev_loop *up_loop;
 static struct upstream_limits up_limits;

@@ -3,7 +3,7 @@
 #define LB_PROXY_METRICS_H
 
 #include "buf.h"
-#include "retry.h"
+#include "policy/retry.h"
 
 #define METRICS_BUCKETS 12
 

@@ -7,14 +7,14 @@
 #include <sys/queue.h>
 #include <unistd.h>
 
-#include "balance_rr.h"
+#include "upstream/balance_rr.h"
 #include "buf.h"
 #include "http_parser.h"
 #include "http_response.h"
 #include "log.h"
 #include "timefmt.h"
-#include "tls_server.h"
-#include "upstream.h"
+#include "net/tls_server.h"
+#include "upstream/upstream.h"
 
 #define ADMIN_TIMEOUT 10.0
 

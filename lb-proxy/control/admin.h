@@ -3,7 +3,7 @@
 #define LB_PROXY_ADMIN_H
 
 #include "listener.h"
-#include "proxy.h"
+#include "http/proxy.h"
 
 struct admin {
 	struct proxy *px;

@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "proxy.h"
-#include "upstream.h"
+#include "http/proxy.h"
+#include "upstream/upstream.h"
 
 /* --retry-on, --retry-backoff(-max) and --eject-time(-max): what start-up,
  * --check-config and a reload check alike (the ranges are the table's).

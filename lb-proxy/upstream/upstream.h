@@ -6,7 +6,7 @@
 #include <sys/queue.h>
 
 #include "backend.h"
-#include "transport.h"
+#include "net/transport.h"
 
 /* Unsent bytes a client or backend socket may hold in the kernel
  * (TCP_NOTSENT_LOWAT); the rest waits in the session's bounded buffers. */

@@ -5,7 +5,7 @@
 #include <ev.h>
 #include <sys/queue.h>
 
-#include "metrics.h"
+#include "http/metrics.h"
 #include "net.h"
 #include "outlier.h"
 

@@ -5,13 +5,13 @@
 #include <ev.h>
 #include <sys/queue.h>
 
-#include "backend.h"
+#include "upstream/backend.h"
 #include "buf.h"
-#include "headers.h"
+#include "policy/headers.h"
 #include "http_parser.h"
 #include "proxy.h"
-#include "transport.h"
-#include "upstream.h"
+#include "net/transport.h"
+#include "upstream/upstream.h"
 
 enum session_state {
 	SESSION_IDLE = 0,	/* between requests: waiting for the first byte */
