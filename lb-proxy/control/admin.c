@@ -14,6 +14,7 @@
 #include "log.h"
 #include "timefmt.h"
 #include "net/tls_server.h"
+#include "upstream/outlier.h"
 #include "upstream/upstream.h"
 
 #define ADMIN_TIMEOUT 10.0

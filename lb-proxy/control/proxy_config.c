@@ -10,6 +10,7 @@
 #include "log.h"
 #include "net.h"
 #include "policy/sticky.h"
+#include "upstream/balance_table.h"
 
 /* --balance, --hash-key, --trusted-proxies, --sticky-cookie into c. Returns
  * 0, or -1 with err naming the flag. */

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "net.h"
 #include "timefmt.h"
+#include "upstream/outlier.h"
 
 static enum backend_state state_of(enum bus_state s)
 {

@@ -4,17 +4,7 @@
 
 #include "buf.h"
 #include "policy/retry.h"
-
-#define METRICS_BUCKETS 12
-
-/* A latency histogram with the buckets of metrics_bucket_bounds. */
-struct histogram {
-	unsigned long long buckets[METRICS_BUCKETS];	/* not cumulative */
-	unsigned long long count;
-	double sum;
-};
-
-void histogram_observe(struct histogram *h, double seconds);
+#include "upstream/histogram.h"
 
 struct metrics {
 	unsigned long long requests;		/* answered, any status */
@@ -31,8 +21,6 @@ struct metrics {
 	struct histogram latency;
 	unsigned long long accepted;
 };
-
-extern const double metrics_bucket_bounds[METRICS_BUCKETS];
 
 void metrics_observe(struct metrics *m, int status, double seconds);
 /* Appends the Prometheus exposition: counters, histogram, per-backend series

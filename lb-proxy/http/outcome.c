@@ -2,6 +2,7 @@
 #include "outcome.h"
 
 #include "proxy.h"
+#include "upstream/outlier.h"
 
 /* 1 when a run of failures grew to `now`, up to its threshold: what the
  * fleet's sum needs at once (past it, the max-percent holds it back, and a

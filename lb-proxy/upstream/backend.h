@@ -5,9 +5,9 @@
 #include <ev.h>
 #include <sys/queue.h>
 
-#include "http/metrics.h"
+#include "histogram.h"
 #include "net.h"
-#include "outlier.h"
+#include "outlier_state.h"
 
 enum backend_state {
 	BACKEND_UP = 0,		/* gets new requests */

@@ -1,53 +1,14 @@
-/* balance: the table of balancing algorithms, the tiers a pick walks through,
- * and what every algorithm shares (eligibility, slow start, hashing, randomness). */
+/* balance: the tiers a pick walks through, and what every algorithm shares
+ * (eligibility, slow start, hashing, randomness); the table naming them is
+ * balance_table.c. */
 #include "balance.h"
 
-#include <stdio.h>
-#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "balance_least.h"
-#include "balance_maglev.h"
-#include "balance_random.h"
-#include "balance_ring.h"
-#include "balance_rr.h"
-
-/* Every algorithm, the first being the default. */
-static const struct balance_ops *const algorithms[] = {
-	&balance_rr_ops,
-	&balance_least_ops,
-	&balance_random_ops,
-	&balance_maglev_ops,
-	&balance_ring_ops,
-};
-#define NALGORITHMS (sizeof(algorithms) / sizeof(algorithms[0]))
-
 static double slow_start_seconds;
 static unsigned max_active;	/* --max-per-backend, 0: no cap */
-
-const struct balance_ops *balance_find(const char *name)
-{
-	for (size_t i = 0; i < NALGORITHMS; i++)
-		if (strcmp(algorithms[i]->name, name) == 0)
-			return algorithms[i];
-	return NULL;
-}
-
-const char *balance_names(void)
-{
-	static char names[128];
-
-	if (!names[0]) {
-		size_t len = 0;
-
-		for (size_t i = 0; i < NALGORITHMS && len < sizeof(names); i++)
-			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
-						i ? ", " : "", algorithms[i]->name);
-	}
-	return names;
-}
 
 void *balance_stateless_build(const struct backend_set *set, void *old)
 {

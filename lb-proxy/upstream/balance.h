@@ -1,7 +1,8 @@
 /* balance: the seam every balancing algorithm sits behind (HAProxy's lbprm
  * ops, h2o's balancer callbacks): built from a set when the set is applied,
  * asked to pick per request, told how each attempt ended. One
- * balance_NAME.c per algorithm exports its `balance_NAME_ops`. */
+ * balance_NAME.c per algorithm exports its `balance_NAME_ops`;
+ * balance_table.c names them all. */
 #ifndef LB_PROXY_BALANCE_H
 #define LB_PROXY_BALANCE_H
 
@@ -56,11 +57,6 @@ struct balance_ops {
 	 * failure), `seconds` after it began. */
 	void (*outcome)(void *state, struct backend *b, int failed, double seconds);
 };
-
-/* The algorithm named `name`, or NULL. */
-const struct balance_ops *balance_find(const char *name);
-/* "round-robin, least-request, random, maglev, ring-hash" (for messages). */
-const char *balance_names(void);
 
 /* build() and release() for an algorithm with no state of its own (what it
  * keeps lives in the backends): a static non-NULL pointer, nothing freed. */

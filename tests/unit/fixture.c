@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "upstream/balance_table.h"
+
 void fixture_set(struct backend_set *set, size_t n, const int *weights)
 {
 	memset(set, 0, sizeof(*set));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "upstream/balance.h"
+#include "upstream/balance_table.h"
 #include "fixture.h"
 
 static const char *const algorithms[] = {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "upstream/balance.h"
+#include "upstream/balance_table.h"
 #include "upstream/balance_maglev.h"
 #include "fixture.h"
 
