@@ -4,7 +4,10 @@
 #include "proxy_setup.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "upstream/balance.h"
@@ -16,6 +19,7 @@
 #include "http/routes.h"
 #include "net/tls_server.h"
 #include "net/transport_tls.h"
+#include "options.h"
 
 /* --retry-on, --retry-backoff(-max) and --eject-time(-max): what start-up,
  * --check-config and a reload check alike (the ranges are the table's).
@@ -224,5 +228,88 @@ int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts
 			}
 		}
 	}
+	return 0;
+}
+
+/* Descriptors kept aside from client connections: listeners, the admin API
+ * and its clients, the bus sockets, libev's, stderr. */
+#define FD_RESERVE 64
+
+/*
+ * Each proxied connection holds two descriptors (client and backend). When
+ * the descriptor limit cannot hold 2 x --max-connections + FD_RESERVE, the
+ * soft limit is raised toward the hard one, and if that is not enough
+ * max_connections is lowered to fit, as HAProxy sizes maxconn from the limit:
+ * running out mid-request fails requests instead of queueing connections.
+ * Returns 0, or -1 when not even one connection fits. `quiet` on reload:
+ * the lowering was said at start-up.
+ */
+int proxy_setup_descriptors(struct proxy_options *opts, int quiet)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)opts->max_connections * 2 + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+		struct rlimit raised = rl;
+
+		raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl = raised;
+	}
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_cur < FD_RESERVE + 2) {
+		if (!quiet)
+			fprintf(stderr, "lb-proxy: the descriptor limit (%llu, ulimit -n) leaves no room "
+					"for a connection: at least %d are needed\n",
+				(unsigned long long)rl.rlim_cur, FD_RESERVE + 2);
+		return -1;
+	}
+	if (!quiet)
+		log_warn("max connections lowered to fit the descriptor limit",
+			 "max_connections=%llu asked=%ld nofile=%llu",
+			 (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
+			 (unsigned long long)rl.rlim_cur);
+	opts->max_connections = (long)((rl.rlim_cur - FD_RESERVE) / 2);
+	return 0;
+}
+
+/* --check-config: everything start-up checks short of binding (nginx -t).
+ * Returns the exit code: 0 valid, 2 not. */
+int proxy_setup_check(struct proxy_config *c)
+{
+	const char *dir = c->opts.runtime_dir ? c->opts.runtime_dir : getenv("LB_RUNTIME_DIR");
+	struct proxy px;
+	struct stat st;
+	struct upstream_limits limits;
+	char err[512];
+	int rc;
+
+	memset(&px, 0, sizeof(px));
+	/* A runtime dir that does not exist yet is made at start-up. */
+	if (dir && *dir && stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "lb-proxy: runtime dir %s is not a directory\n", dir);
+		return 2;
+	}
+	if (proxy_setup_resilience_check(&c->opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return 2;
+	}
+	memset(&limits, 0, sizeof(limits));
+	TAILQ_INIT(&px.queue);
+	rc = proxy_setup_traffic_rules(&px, &c->opts) == -1 ||
+	     proxy_setup_rate(&px, &c->opts, options_spec(), &c->cfg) == -1 ||
+	     proxy_setup_tls(&px, &c->opts, &limits) == -1;
+	transport_tls_ctx_free(limits.tls);
+	if (px.tls_server)
+		tls_server_release(px.tls_server);
+	ratelimit_release(&px.rate);
+	if (rc)
+		return 2;
+	fprintf(stderr, "lb-proxy: the configuration is valid (file: %s)\n",
+		c->cfg.file[0] ? c->cfg.file : "none");
 	return 0;
 }

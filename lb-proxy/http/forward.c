@@ -1,5 +1,6 @@
 /* forward: the backend side of a session's request: picks a backend, gets a
- * connection to it, and decides what a failure means (see forward.h). */
+ * connection to it, and decides what a failure means; it says so with a
+ * verdict, the caller acts on it (see forward.h). */
 #include "forward.h"
 
 #include <errno.h>
@@ -125,20 +126,16 @@ static int may_retry(struct session *s, enum retry_reason why, int response)
 	return 1;
 }
 
-/* Sends s's request again, after the backoff delay (SESSION_BACKOFF) or at
- * once. Returns -1 when the session was closed. */
-static int retry(struct session *s, enum retry_reason why)
+enum forward_verdict forward_retry(struct session *s)
 {
 	struct proxy *px = s->px;
 	double delay;
 
 	if (s->retries++ == 0)
 		px->retries_in_flight++;
-	px->metrics.retries_by[why]++;
 	s->up_head.pos = 0;
 	s->send_off = s->body_start;
 	s->req_sent_any = 0;
-	session_response_reset(s);
 	/* A pooled connection to the next backend is written by the next
 	 * round of the pump, not only when it signals. */
 	s->again = 1;
@@ -147,15 +144,16 @@ static int retry(struct session *s, enum retry_reason why)
 		return forward_begin(s);
 	s->state = SESSION_BACKOFF;
 	session_set_timer(s, delay);
-	return 0;
+	return FORWARD_GOING;
 }
 
 /* forward_failed() once the retry decision (can_retry, for `why`) is made;
  * `kind` and `answered` (the backend's status, for OUTCOME_RESPONSE) go to
  * the outcome hook. */
-static int attempt_failed(struct session *s, const char *reason, const char *what, int status,
-			  int connect_error, int can_retry, enum retry_reason why,
-			  enum outcome kind, int answered)
+static enum forward_verdict attempt_failed(struct session *s, const char *reason,
+					   const char *what, int status, int connect_error,
+					   int can_retry, enum retry_reason why, enum outcome kind,
+					   int answered)
 {
 	struct proxy *px = s->px;
 
@@ -177,26 +175,21 @@ static int attempt_failed(struct session *s, const char *reason, const char *wha
 	}
 	if (can_retry) {
 		forward_release(s);
-		return retry(s, why);
+		px->metrics.retries_by[why]++;
+		return FORWARD_RETRY;
 	}
 	if (s->resp_head_done) {
 		/* Part of the response went out: all we can do is cut it short. */
 		forward_release(s);
-		session_close(s);
-		return -1;
+		return FORWARD_CLOSE;
 	}
 	if (connect_error && !any_usable(px))
-		session_answer_error(s, 503, "no backends available");
-	else
-		session_answer_error(s, status, status == 504 ? "backend timed out" : "backend failed");
-	return 0;
+		return FORWARD_NO_BACKENDS;
+	return status == 504 ? FORWARD_TIMED_OUT : FORWARD_FAILED;
 }
 
-/* The backend failed (`status` 502 or 504 if the client must be told). Retries
- * when nothing of the response came, the request can be sent again and
- * --retry-on names the reason. Returns -1 when the session was closed. */
-int forward_failed(struct session *s, const char *reason, const char *what, int status,
-		   int connect_error)
+enum forward_verdict forward_failed(struct session *s, const char *reason, const char *what,
+				    int status, int connect_error)
 {
 	enum retry_reason why = failure_reason(status, connect_error);
 	enum outcome kind = connect_error ? OUTCOME_CONNECT_FAILED
@@ -206,24 +199,34 @@ int forward_failed(struct session *s, const char *reason, const char *what, int 
 			      kind, 0);
 }
 
-int forward_retry_response(struct session *s, int status)
+enum forward_verdict forward_retry_response(struct session *s, int status)
 {
 	int why = retry_status_reason(s->px->retry.on, status);
 
 	if (why == -1 || !may_retry(s, (enum retry_reason)why, 1))
-		return 0;
+		return FORWARD_DECLINED;
 	/* Nothing of it reached the client: the connection (and the rest of
 	 * the answer) is dropped, never pooled. */
 	return attempt_failed(s, retry_status_word(status), retry_status_word(status), 502, 0, 1,
-			      (enum retry_reason)why, OUTCOME_RESPONSE, status) == -1 ? -1 : 1;
+			      (enum retry_reason)why, OUTCOME_RESPONSE, status);
+}
+
+static void (*upstream_on_read)(struct ev_loop *loop, ev_io *w, int revents);
+static void (*upstream_on_write)(struct ev_loop *loop, ev_io *w, int revents);
+
+void forward_set_callbacks(void (*on_read)(struct ev_loop *loop, ev_io *w, int revents),
+			   void (*on_write)(struct ev_loop *loop, ev_io *w, int revents))
+{
+	upstream_on_read = on_read;
+	upstream_on_write = on_write;
 }
 
 static void attach(struct session *s, struct upstream *u)
 {
 	s->up = u;
 	u->owner = s;
-	ev_set_cb(&u->rio, session_upstream_on_read);
-	ev_set_cb(&u->wio, session_upstream_on_write);
+	ev_set_cb(&u->rio, upstream_on_read);
+	ev_set_cb(&u->wio, upstream_on_write);
 	u->rio.data = u->wio.data = s;
 }
 
@@ -238,7 +241,7 @@ static int local_error(int err)
 /* A backend connection could not be made for a local reason: this one
  * request fails with 503 and the backend is not blamed (no error, no fail
  * timeout, no retry that would fail alike). Logged once a second at most. */
-static void local_failure(struct session *s, int err)
+static enum forward_verdict local_failure(struct session *s, int err)
 {
 	static struct log_limit limit;
 	struct proxy *px = s->px;
@@ -251,10 +254,10 @@ static void local_failure(struct session *s, int err)
 	forward_drop(s);
 	s->be->requests--;
 	forward_release(s);
-	session_answer_error(s, 503, "proxy out of resources");
+	return FORWARD_NO_RESOURCES;
 }
 
-int forward_connected(struct session *s)
+enum forward_verdict forward_connected(struct session *s)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -266,20 +269,17 @@ int forward_connected(struct session *s)
 		int rc = transport_tls_handshake(&s->up->tr);
 
 		if (rc == 0)
-			return 0;
+			return FORWARD_GOING;
 		if (rc == -1)
-			return forward_failed(s, "tls", transport_tls_last_error(), 502, 1) == -1 ? -1
-												  : 0;
+			return forward_failed(s, "tls", transport_tls_last_error(), 502, 1);
 	}
 	if (err == 0) {
 		session_exchange_start(s);
-		return 0;
+		return FORWARD_GOING;
 	}
 	if (local_error(err))
-		local_failure(s, err);
-	else if (forward_failed(s, forward_reason(err), strerror(err), 502, 1) == -1)
-		return -1;
-	return 0;
+		return local_failure(s, err);
+	return forward_failed(s, forward_reason(err), strerror(err), 502, 1);
 }
 
 /* The backend the request's sticky cookie names, when it may take it. */
@@ -315,30 +315,27 @@ static int any_at_cap(const struct proxy *px)
 
 /* Every backend is at its cap: s waits in the queue, or gets 503 at once
  * when the queue is full. `front`: it was woken and lost its slot. */
-static int wait_in_queue(struct session *s, int front)
+static enum forward_verdict wait_in_queue(struct session *s, int front)
 {
 	if (queue_enter(s, front) == 0)
-		return 0;
+		return FORWARD_GOING;
 	s->px->metrics.queue_full++;
 	s->refusal = "queue full";
-	session_answer_overloaded(s);
-	return 0;
+	return FORWARD_OVERLOADED;
 }
 
-int forward_dequeue(struct session *s)
+enum forward_verdict forward_dequeue(struct session *s)
 {
 	if (!queue_take(s)) {
 		s->px->metrics.queue_timeouts++;
 		s->refusal = "queue timeout";
-		session_answer_overloaded(s);
-		return 0;
+		return FORWARD_OVERLOADED;
 	}
 	s->from_queue = 1;
 	return forward_begin(s);
 }
 
-/* Picks a backend and gets a connection to it; returns -1 if closed. */
-int forward_begin(struct session *s)
+enum forward_verdict forward_begin(struct session *s)
 {
 	struct proxy *px = s->px;
 	struct backend *be = NULL;
@@ -364,8 +361,7 @@ int forward_begin(struct session *s)
 	if (!be) {
 		if (px->opts->max_per_backend && any_at_cap(px))
 			return wait_in_queue(s, from_queue);
-		session_answer_error(s, 503, "no backends available");
-		return 0;
+		return FORWARD_NO_BACKENDS;
 	}
 	s->be = be;
 	backend_ref(be);
@@ -375,19 +371,17 @@ int forward_begin(struct session *s)
 	if (u) {
 		attach(s, u);
 		session_exchange_start(s);
-		return 0;
+		return FORWARD_GOING;
 	}
 	u = upstream_connect(be);
-	if (!u && local_error(errno)) {
-		local_failure(s, errno);
-		return 0;
-	}
+	if (!u && local_error(errno))
+		return local_failure(s, errno);
 	if (!u)
 		return forward_failed(s, forward_reason(errno), strerror(errno), 502, 1);
 	attach(s, u);
 	s->state = SESSION_CONNECT;
 	ev_io_start(px->loop, &u->wio);
 	session_set_timer(s, px->opts->connect_timeout);
-	return 0;
+	return FORWARD_GOING;
 }
 

@@ -135,6 +135,8 @@ struct proxy {
 	unsigned fleet_proxies;		/* on the bus: proxies in the last set heard (0: none yet) */
 	void (*proxies_heard)(struct proxy *px);	/* fleet_proxies was set (main.c) */
 	LIST_HEAD(, session) sessions;	/* open client connections */
+	/* takes back a session session_close() closed (set by accept_init) */
+	void (*session_closed)(struct proxy *px, struct session *s);
 	struct session *free_sessions;	/* closed ones kept for reuse */
 	unsigned nsessions, nfree;
 	unsigned peak_sessions;		/* most open at once since the last trim */

@@ -4,7 +4,7 @@
 #ifndef LB_PROXY_QUEUE_H
 #define LB_PROXY_QUEUE_H
 
-#include "session.h"
+#include "session_state.h"
 
 /*
  * Puts s's request in the queue (SESSION_QUEUED, its timer at

@@ -6,7 +6,7 @@
 
 #include <sys/types.h>
 
-#include "session.h"
+#include "session_state.h"
 
 /* Unsent bytes per direction a session buffers before it stops reading the
  * side that sends them. */
