@@ -7,13 +7,13 @@
 #include <sys/queue.h>
 #include <unistd.h>
 
-#include "upstream/balance_rr.h"
 #include "buf.h"
 #include "http_parser.h"
 #include "http_response.h"
 #include "log.h"
+#include "net/tls_server_render.h"
 #include "timefmt.h"
-#include "net/tls_server.h"
+#include "upstream/balance_rr.h"
 #include "upstream/outlier.h"
 #include "upstream/upstream.h"
 
@@ -129,7 +129,7 @@ static void info(struct proxy *px, struct buf *b)
 		    px->opts->max_per_backend, px->metrics.queue_timeouts, px->metrics.queue_full);
 	if (px->tls_server) {
 		buf_append_str(b, ",\"tls\":");
-		tls_server_info(px->tls_server, b);
+		tls_server_render_info(px->tls_server, b);
 	}
 	buf_append_str(b, "}");
 }
@@ -218,7 +218,7 @@ static void answer(struct admin_conn *c)
 					    px->rate.eff_burst, px->rate.share, px->rate.used,
 					    px->rate.evicted);
 		if (px->tls_server || px->opts->backend_tls)
-			tls_server_metrics(px->tls_server, &body);
+			tls_server_render_metrics(px->tls_server, &body);
 		listeners_metrics(px, &body);
 	} else {
 		status = 404;

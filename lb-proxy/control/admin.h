@@ -2,8 +2,8 @@
 #ifndef LB_PROXY_ADMIN_H
 #define LB_PROXY_ADMIN_H
 
-#include "listener.h"
 #include "http/proxy.h"
+#include "listener.h"
 
 struct admin {
 	struct proxy *px;

@@ -3,11 +3,11 @@
 #ifndef LB_PROXY_PROXY_CONFIG_H
 #define LB_PROXY_PROXY_CONFIG_H
 
+#include "config.h"
+#include "http/proxy.h"
+#include "policy/hashkey.h"
 #include "upstream/backend.h"
 #include "upstream/balance.h"
-#include "config.h"
-#include "policy/hashkey.h"
-#include "http/proxy.h"
 
 struct proxy_config {
 	struct proxy_options opts;

@@ -10,16 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "upstream/balance.h"
-#include "policy/headers.h"
-#include "log.h"
-#include "upstream/outlier.h"
-#include "policy/ratelimit.h"
-#include "policy/retry.h"
 #include "http/routes.h"
+#include "log.h"
 #include "net/tls_server.h"
 #include "net/transport_tls.h"
 #include "options.h"
+#include "policy/headers.h"
+#include "policy/ratelimit.h"
+#include "policy/retry.h"
+#include "upstream/balance.h"
+#include "upstream/outlier.h"
 
 /* --retry-on, --retry-backoff(-max) and --eject-time(-max): what start-up,
  * --check-config and a reload check alike (the ranges are the table's).

@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "proxy_config.h"
 #include "http/proxy.h"
+#include "proxy_config.h"
 #include "upstream/upstream.h"
 
 /* --retry-on, --retry-backoff(-max) and --eject-time(-max): what start-up,

@@ -8,12 +8,12 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "net/transport_tls.h"
 #include "outcome.h"
-#include "queue.h"
 #include "policy/retry.h"
 #include "policy/sticky.h"
+#include "queue.h"
 #include "timefmt.h"
-#include "net/transport_tls.h"
 #include "upstream/upstream.h"
 
 void forward_release(struct session *s)

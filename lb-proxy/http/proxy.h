@@ -5,15 +5,15 @@
 #include <ev.h>
 #include <sys/queue.h>
 
-#include "upstream/backend.h"
-#include "upstream/balance.h"
 #include "config.h"
-#include "policy/headers.h"
-#include "policy/hashkey.h"
 #include "listener.h"
 #include "metrics.h"
+#include "policy/hashkey.h"
+#include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "policy/retry.h"
+#include "upstream/backend.h"
+#include "upstream/balance.h"
 
 /* Client listeners at most: one TLS and one plain (HAProxy's `bind :443 ssl`
  * and `bind :80` in one frontend). */

@@ -8,13 +8,13 @@
 #include <ev.h>
 #include <sys/queue.h>
 
-#include "upstream/backend.h"
 #include "buf.h"
+#include "http_parser.h"
+#include "net/transport.h"
 #include "policy/headers.h"
 #include "policy/sticky.h"
-#include "http_parser.h"
 #include "proxy.h"
-#include "net/transport.h"
+#include "upstream/backend.h"
 #include "upstream/upstream.h"
 
 enum session_state {

@@ -45,9 +45,5 @@ int tls_server_watch(struct tls_server *ts, struct ev_loop *loop, char *err, siz
  */
 int tls_server_reload(struct tls_server *ts);
 void tls_server_release(struct tls_server *ts);
-/* Appends the "tls" object of /info: certificates, handshake counts. */
-void tls_server_info(const struct tls_server *ts, struct buf *b);
-/* Appends the TLS series of /metrics (handshakes, resumption ratio, expiry). */
-void tls_server_metrics(const struct tls_server *ts, struct buf *b);
 
 #endif
