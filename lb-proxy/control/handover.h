@@ -1,7 +1,5 @@
-/* handover: lb-proxy's part in a takeover (takeover_server.c and
- * takeover_client.c do the exchange): which sockets it offers to a
- * replacement, and, with --takeover, the listeners and admin socket it takes
- * from the proxy it replaces, then tells to stop. */
+/* handover: lb-proxy's part in a takeover: the sockets it offers its
+ * replacement, and with --takeover those it takes from the proxy it replaces. */
 #ifndef LB_PROXY_HANDOVER_H
 #define LB_PROXY_HANDOVER_H
 

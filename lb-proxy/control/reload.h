@@ -1,7 +1,5 @@
-/* reload: SIGHUP reads lb-proxy's configuration again (nginx's and
- * HAProxy's reload, in one process): what may change applies to new
- * requests, what may not (options_fixed) keeps its running value and is
- * named in the log; a bad reading keeps the running one. */
+/* reload: SIGHUP reads lb-proxy's configuration again; what may change
+ * applies to new requests, what may not (options_fixed) keeps its value. */
 #ifndef LB_PROXY_RELOAD_H
 #define LB_PROXY_RELOAD_H
 

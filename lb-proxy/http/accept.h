@@ -1,7 +1,5 @@
-/* accept: the client connections the listeners accept: each gets a session
- * from the proxy's pool (px->free_sessions), accepting pauses at
- * --max-connections, and closed sessions come back to the pool, which is
- * trimmed after a peak. */
+/* accept: client connections, each given a session from the proxy's pool
+ * (trimmed after a peak); accepting pauses at --max-connections. */
 #ifndef LB_PROXY_ACCEPT_H
 #define LB_PROXY_ACCEPT_H
 

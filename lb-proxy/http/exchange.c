@@ -1,7 +1,5 @@
-/* exchange: one request and its response on a session, as HTTP: the
- * request head read and decided (the proxy's own answer, or forwarded), the
- * response head rewritten, the bodies framed, the exchange's end. The bytes
- * move in relay.c, the backend is forward.c's. */
+/* exchange: one request and its response on a session, as HTTP (see
+ * exchange.h); the bytes move in relay.c, the backend is forward.c's. */
 #include "exchange.h"
 
 #include <errno.h>

@@ -1,13 +1,15 @@
 /* exchange: one request and its response on a session, as HTTP (HAProxy's
- * http_ana): the request head read and decided, the response head
- * rewritten, the bodies framed, the exchange's end; and forward's verdicts
- * carried out. Every step returns -1 when the session must close (the
- * caller, session.c, closes it), else 0. */
+ * http_ana), and forward's verdicts carried out. */
 #ifndef LB_PROXY_EXCHANGE_H
 #define LB_PROXY_EXCHANGE_H
 
 #include "forward.h"
 #include "session_state.h"
+
+/* The steps return -1 when the session must close (the caller, session.c,
+ * closes it), else 0. The request head read and decided (the proxy's own
+ * answer, or forwarded), the response head rewritten, the bodies framed,
+ * the exchange's end. */
 
 /* Reads the next request head from s->in (SESSION_IDLE or SESSION_HEAD;
  * takes an exchange from the pool at its first byte); once it is complete

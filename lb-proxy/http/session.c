@@ -1,11 +1,5 @@
-/* session: one client connection of lb-proxy, relaying its requests to backends.
- *
- * One request at a time: its head is rewritten for the backend, its body is
- * written to the backend straight from the client's read buffer as llhttp
- * frames it; the response goes back the same way. Pipelined requests wait in
- * the buffer, so responses keep their order. This file is the connection's
- * life, its events and the state machine's pump; the HTTP exchange is
- * exchange.c's, the backend forward.c's, the bytes relay.c's. */
+/* session: one client connection of lb-proxy: its life, its events and the
+ * pump of its state machine (the exchange is exchange.c's, see session.h). */
 #include "session.h"
 
 #include <errno.h>

@@ -1,6 +1,12 @@
 /* session: one client connection of lb-proxy, relaying its requests to
- * backends: its life, its events and the state machine that drives it
- * (the state itself is session_state.h). */
+ * backends: its life, its events and the state machine that drives it.
+ *
+ * One request at a time: its head is rewritten for the backend, its body is
+ * written to the backend straight from the client's read buffer as llhttp
+ * frames it; the response goes back the same way. Pipelined requests wait in
+ * the buffer, so responses keep their order. The state is session_state.h;
+ * the HTTP exchange is exchange.c's, the backend forward.c's, the bytes
+ * relay.c's, the proxy's own answers answer.c's. */
 #ifndef LB_PROXY_SESSION_H
 #define LB_PROXY_SESSION_H
 

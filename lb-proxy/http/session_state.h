@@ -1,7 +1,5 @@
-/* session_state: one client connection of lb-proxy (struct session) and its
- * request in progress (struct exchange), as the http/ modules that drive it
- * read and change it: session.c's state machine, exchange, forward, queue,
- * relay and the proxy's own answers. */
+/* session_state: one client connection (struct session) and its request in
+ * progress (struct exchange), as every http/ module that drives it sees it. */
 #ifndef LB_PROXY_SESSION_STATE_H
 #define LB_PROXY_SESSION_STATE_H
 
