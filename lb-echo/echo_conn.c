@@ -272,7 +272,7 @@ static ssize_t write_out(struct echo_conn *c)
 	while (left > 0 && n < (int)(sizeof(iov) / sizeof(iov[0]))) {
 		size_t chunk = ECHO_PATTERN_LEN - off < left ? ECHO_PATTERN_LEN - off : left;
 
-		iov[n].iov_base = (char *)echo_pattern + off;
+		iov[n].iov_base = (char *)c->srv->pattern + off;
 		iov[n++].iov_len = chunk;
 		left -= chunk;
 		off = 0;
@@ -406,5 +406,5 @@ void echo_conn_close(struct echo_conn *c)
 	ev_timer_stop(c->srv->loop, &c->timer);
 	close(c->fd);
 	c->fd = -1;
-	echo_server_conn_closed(c->srv, c);
+	c->srv->conn_closed(c->srv, c);
 }

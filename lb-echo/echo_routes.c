@@ -232,7 +232,7 @@ static void fault(struct echo_conn *c, int keep_alive)
 }
 
 /* GET /bytes/N: N bytes (at most --max-body) of the pattern, sent from
- * echo_pattern itself. */
+ * the server's pattern itself. */
 static void bytes(struct echo_conn *c, int keep_alive)
 {
 	const char *path, *query;

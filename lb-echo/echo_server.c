@@ -45,7 +45,8 @@ static void conn_free(struct echo_conn *c)
 	free(c);
 }
 
-void echo_server_conn_closed(struct echo_server *srv, struct echo_conn *c)
+/* A closed connection goes back to the pool (srv->conn_closed). */
+static void server_conn_closed(struct echo_server *srv, struct echo_conn *c)
 {
 	LIST_REMOVE(c, link);
 	srv->nconns--;
@@ -75,7 +76,6 @@ static void server_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int reven
 }
 
 static char pattern_block[ECHO_PATTERN_LEN];
-const char *echo_pattern = pattern_block;
 
 int echo_server_init(struct echo_server *srv, struct ev_loop *loop, const struct echo_options *opts,
 		     char *err, size_t errsz)
@@ -84,6 +84,8 @@ int echo_server_init(struct echo_server *srv, struct ev_loop *loop, const struct
 		pattern_block[i] = (char)('a' + i % 26);
 	srv->loop = loop;
 	srv->opts = opts;
+	srv->pattern = pattern_block;
+	srv->conn_closed = server_conn_closed;
 	LIST_INIT(&srv->conns);
 	srv->free_conns = NULL;
 	srv->nconns = srv->nfree = 0;

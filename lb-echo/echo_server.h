@@ -73,7 +73,6 @@ struct echo_conn {
  * download costs no copy and no allocation in lb-echo.
  */
 #define ECHO_PATTERN_LEN (26 * 2521)	/* 65,546 bytes */
-extern const char *echo_pattern;
 
 struct echo_server {
 	struct ev_loop *loop;
@@ -86,6 +85,10 @@ struct echo_server {
 	unsigned nconns, nfree;
 	int stopping;
 	ev_timer drain_timer;
+	const char *pattern;		/* the /bytes/N payload, ECHO_PATTERN_LEN bytes */
+	/* takes back a closed connection into the pool (set by echo_server_init;
+	 * echo_conn_close calls it) */
+	void (*conn_closed)(struct echo_server *srv, struct echo_conn *c);
 };
 
 /* Binds the listening socket; returns 0 or -1 with err filled. */
@@ -105,8 +108,5 @@ void echo_conn_close(struct echo_conn *c);
 int echo_conn_idle(const struct echo_conn *c);
 /* Called by the server when it starts stopping. */
 void echo_conn_on_stop(struct echo_conn *c);
-
-/* Returns a closed connection to the server's pool (echo_server.c). */
-void echo_server_conn_closed(struct echo_server *srv, struct echo_conn *c);
 
 #endif

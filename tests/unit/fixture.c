@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/retry.h"
+#include "upstream/balance_table.h"
+
 void fixture_set(struct backend_set *set, size_t n, const int *weights)
 {
 	memset(set, 0, sizeof(*set));
@@ -101,4 +104,64 @@ void fixture_balancer(struct balancer *bl, const char *name, const struct backen
 	memset(bl, 0, sizeof(*bl));
 	assert_non_null(ops);
 	assert_int_equal(balancer_rebuild(bl, ops, set), 0);
+}
+
+void fixture_proxy_init(struct fixture_proxy *f, int fd)
+{
+	memset(f, 0, sizeof(*f));
+	f->opts.retries = 2;
+	f->opts.queue_size = 4;
+	f->opts.queue_timeout = 5;
+	f->opts.connect_timeout = 5;
+	f->opts.response_timeout = 60;
+	f->opts.per_try_timeout = 60;
+	f->opts.header_timeout = 10;
+	f->opts.keepalive_timeout = 75;
+	f->opts.idle_timeout = 60;
+	f->opts.drain_timeout = 30;
+	f->opts.max_header_size = 8192;
+	f->px.loop = ev_default_loop(0);
+	f->px.opts = &f->opts;
+	f->px.retry.on = RETRY_ON_DEFAULT;
+	f->px.retry.budget_percent = 20;
+	LIST_INIT(&f->px.sessions);
+	TAILQ_INIT(&f->px.queue);
+	fixture_balancer(&f->px.balancer, "round-robin", &f->px.set);
+
+	f->s.px = &f->px;
+	transport_plain_init(&f->s.tr, fd);
+	f->s.state = SESSION_EXCHANGE;
+	f->s.x = &f->x;
+	f->s.method = HTTP_GET;
+	f->s.keep_alive = 1;
+	f->s.req_done = 1;
+	f->s.replayable = 1;
+	memcpy(f->s.request_id, "req-1", 5);
+	f->s.request_id_len = 5;
+	snprintf(f->s.client_ip, sizeof(f->s.client_ip), "192.0.2.1");
+}
+
+void fixture_proxy_release(struct fixture_proxy *f)
+{
+	buf_release(&f->s.in);
+	buf_release(&f->s.uin);
+	buf_release(&f->s.out);
+	buf_release(&f->s.up_head);
+	balancer_release(&f->px.balancer);
+	backend_set_release(&f->px.set);
+}
+
+const char *fixture_out(struct session *s)
+{
+	if (buf_append(&s->out, "", 1) == -1)	/* a NUL after the bytes, not counted */
+		fail_msg("out of memory");
+	s->out.len--;
+	return s->out.data;
+}
+
+const char *fixture_out_body(struct session *s)
+{
+	const char *all = fixture_out(s), *end = strstr(all, "\r\n\r\n");
+
+	return end ? end + 4 : "";
 }

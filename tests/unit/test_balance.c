@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "balance.h"
+#include "upstream/balance.h"
+#include "upstream/balance_table.h"
 #include "fixture.h"
 
 static const char *const algorithms[] = {

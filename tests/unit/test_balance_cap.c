@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "balance.h"
+#include "upstream/balance.h"
 #include "fixture.h"
 
 static const char *const algorithms[] = {

@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "balance.h"
-#include "balance_maglev.h"
+#include "upstream/balance.h"
+#include "upstream/balance_table.h"
+#include "upstream/balance_maglev.h"
 #include "fixture.h"
 
 #define NOW 1000.0

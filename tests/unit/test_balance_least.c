@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "balance.h"
+#include "upstream/balance.h"
 #include "fixture.h"
 
 #define NOW 1000.0

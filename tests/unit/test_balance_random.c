@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "balance.h"
-#include "balance_random.h"
+#include "upstream/balance.h"
+#include "upstream/balance_random.h"
 #include "fixture.h"
 
 #define NOW 1000.0

@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "balance.h"
-#include "balance_rr.h"
+#include "upstream/balance.h"
+#include "upstream/balance_rr.h"
 #include "fixture.h"
 
 #define NOW 1000.0

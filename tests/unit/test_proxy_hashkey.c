@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hashkey.h"
+#include "policy/hashkey.h"
 
 static const struct {
 	const char *spec;

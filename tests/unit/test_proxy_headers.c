@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "headers.h"
+#include "policy/headers.h"
 
 static void test_rules_accepted_and_refused(void **state)
 {

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy_config.h"
+#include "control/proxy_config.h"
 
 static void test_listeners(void **state)
 {

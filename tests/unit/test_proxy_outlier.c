@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "outlier.h"
+#include "upstream/outlier.h"
 
 #define NOW 1000.0
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ratelimit.h"
+#include "policy/ratelimit.h"
 
 static void test_parse(void **state)
 {

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "relay.h"
-#include "session.h"
+#include "http/relay.h"
+#include "http/session.h"
 
 static int calls;
 

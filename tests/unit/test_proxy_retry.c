@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "retry.h"
+#include "policy/retry.h"
 
 #define BIT(r) (1u << (r))
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "routes.h"
+#include "http/routes.h"
 
 static void test_monitor_match(void **state)
 {

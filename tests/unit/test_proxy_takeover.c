@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "takeover.h"
+#include "control/takeover.h"
 
 enum mutation {
 	M_NONE = 0,		/* as takeover_msg_init makes it */

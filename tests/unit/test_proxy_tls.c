@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tls_certs.h"
-#include "tls_tickets.h"
+#include "net/tls_certs.h"
+#include "net/tls_tickets.h"
 
 static const struct {
 	const char *pattern, *name;

@@ -1,0 +1,280 @@
+/* subscriber: lb-proxy on the bus: applies lb-discover's sets, reports its counters. */
+#include "subscriber.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus_protocol.h"
+#include "log.h"
+#include "net.h"
+#include "timefmt.h"
+#include "upstream/outlier.h"
+
+static enum backend_state state_of(enum bus_state s)
+{
+	switch (s) {
+	case BUS_STATE_UP: return BACKEND_UP;
+	case BUS_STATE_DRAINING: return BACKEND_DRAINING;
+	default: return BACKEND_DOWN;
+	}
+}
+
+static void apply(struct subscriber *s, const struct bus_set *set)
+{
+	struct proxy *px = s->px;
+	struct backend_set next;
+	size_t k = 0, *from;
+	double now = ev_now(px->loop);
+
+	memset(&next, 0, sizeof(next));
+	next.items = calloc(set->n ? set->n : 1, sizeof(*next.items));
+	from = calloc(set->n ? set->n : 1, sizeof(*from));	/* item k is set->backends[from[k]] */
+	if (!next.items || !from) {
+		free(next.items);
+		free(from);
+		return;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		const struct bus_backend *b = &set->backends[i];
+		struct net_addr addr;
+		struct backend *be;
+		char err[256];
+
+		if (net_parse_numeric(b->address, &addr, err, sizeof(err)) == -1) {
+			log_warn("bus: backend with a bad address skipped", "error=\"%s\"", err);
+			continue;
+		}
+		be = backend_new(b->address, &addr, b->weight);
+		if (!be)
+			continue;
+		be->state = state_of(b->state);
+		from[k] = i;
+		next.items[k++] = be;
+	}
+	next.n = k;
+	next.generation = set->generation;
+	/* No slow start for the first set: nothing had any traffic yet. */
+	backend_set_apply(&px->set, &next, px->set.generation ? now : 0);
+	/* lb-discover's ejections (another proxy's, or ours it publishes), and
+	 * the end of those it no longer lists */
+	for (size_t j = 0; j < px->set.n; j++) {
+		const struct bus_backend *b = &set->backends[from[j]];
+
+		if (b->ejected)
+			outlier_fleet_eject(px->set.items[j], b->eject_reason, b->eject_left,
+					    b->ejections, now);
+		else
+			outlier_fleet_clear(px->set.items[j], now);
+	}
+	free(from);
+	s->ignored = 0;
+	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
+	if (px->set_applied)
+		px->set_applied(px);
+}
+
+/* A set older than the one applied is not applied (a delayed message, or
+ * an lb-discover that lost its state file): said once in the log and in
+ * every report until a newer set applies, so lb-discover and lb-ctl see it. */
+static void ignore(struct subscriber *s, const struct bus_set *set)
+{
+	if (set->generation != s->ignored)
+		log_warn("bus: set ignored: older than the one applied",
+			 "generation=%llu applied=%llu", set->generation, s->px->set.generation);
+	s->ignored = set->generation;
+}
+
+static void on_set(struct bus *b, const char *data, size_t len)
+{
+	struct subscriber *s = b->data;
+	struct bus_set set;
+	char err[256];
+	int rc = bus_set_decode(data, len, &set, err, sizeof(err));
+
+	if (rc == -1 && bus_version_mismatch(&set)) {
+		if (set.version != s->other_version)
+			log_error("bus: sets of another protocol version dropped", "error=\"%s\"", err);
+		s->other_version = set.version;
+		bus_set_release(&set);
+		return;
+	}
+	if (rc == -1 || strcmp(set.type, "set") != 0) {
+		log_warn("bus: malformed set dropped", "error=\"%s\" bytes=%zu",
+			 strcmp(set.type, "report") == 0 ? "a report on the sets socket" : err, len);
+		bus_set_release(&set);
+		return;
+	}
+	if (strcmp(set.service, s->service) != 0) {
+		bus_set_release(&set);
+		return;
+	}
+	s->last_heard = ev_now(s->px->loop);
+	if (s->px->stale) {
+		s->px->stale = 0;
+		log_info("bus: sets heard again", "generation=%llu", set.generation);
+	}
+	if (set.generation > s->px->set.generation)
+		apply(s, &set);
+	else if (set.generation < s->px->set.generation)
+		ignore(s, &set);
+	/* The count of proxies changes no generation: it is taken from every
+	 * set of the generation this proxy runs. */
+	if (set.generation >= s->px->set.generation && set.proxies != s->px->fleet_proxies) {
+		s->px->fleet_proxies = set.proxies;
+		if (s->px->proxies_heard)
+			s->px->proxies_heard(s->px);
+	}
+	bus_set_release(&set);
+}
+
+static void on_stale_check(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct subscriber *s = w->data;
+	(void)revents;
+
+	if (!s->px->stale && ev_now(loop) - s->last_heard > s->stale_after) {
+		s->px->stale = 1;
+		log_warn("bus: no set heard: stale, serving the last set",
+			 "silent_s=%.1f generation=%llu", ev_now(loop) - s->last_heard,
+			 s->px->set.generation);
+	}
+}
+
+/* The breaker of be for a report: its state, its runs of failures (which
+ * lb-discover sums over the fleet), and an ejection this proxy
+ * made that lb-discover does not publish (yet: it may refuse it for its
+ * max-percent). */
+static void report_breaker(const struct backend *be, struct bus_backend *b, double now)
+{
+	const struct outlier *o = &be->outlier;
+	enum outlier_state st = outlier_state_at(o, now);
+
+	b->breaker = st == OUTLIER_OPEN ? BUS_BREAKER_OPEN
+		     : st == OUTLIER_HALF_OPEN ? BUS_BREAKER_HALF_OPEN : BUS_BREAKER_CLOSED;
+	b->consecutive_5xx = o->consecutive_5xx < BUS_EJECTIONS_MAX ? o->consecutive_5xx
+								     : BUS_EJECTIONS_MAX;
+	b->consecutive_gateway = o->consecutive_gateway < BUS_EJECTIONS_MAX
+					 ? o->consecutive_gateway : BUS_EJECTIONS_MAX;
+	if (st == OUTLIER_CLOSED || o->fleet_known || o->cause == OUTLIER_CAUSE_FLEET)
+		return;
+	b->ejected = 1;
+	b->eject_left = st == OUTLIER_OPEN ? o->until - now : 0;
+	b->ejections = o->ejections ? o->ejections : 1;
+	snprintf(b->eject_reason, sizeof(b->eject_reason), "%s", o->reason);
+}
+
+static void send_report(struct subscriber *s)
+{
+	struct proxy *px = s->px;
+	struct bus_set rep;
+	struct buf msg = BUF_INIT;
+
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.type, sizeof(rep.type), "report");
+	snprintf(rep.service, sizeof(rep.service), "%s", s->service);
+	rep.generation = px->set.generation;
+	rep.ignored = s->ignored;
+	rep.pid = getpid();
+	rep.stale = px->stale;
+	rep.uptime = timefmt_mono() - px->started;
+	rep.backends = s->items;
+	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
+		const struct backend *be = px->set.items[i];
+		struct bus_backend *b = &s->items[rep.n++];
+
+		memset(b, 0, sizeof(*b));
+		snprintf(b->address, sizeof(b->address), "%s", be->name);
+		/* this proxy's view: a backend it skips after a failed connect is
+		 * down here even while lb-discover says up */
+		b->state = backend_usable(be, ev_now(px->loop)) ? BUS_STATE_UP
+			   : be->state == BACKEND_DRAINING ? BUS_STATE_DRAINING : BUS_STATE_DOWN;
+		b->active = be->active;
+		b->requests = be->requests;
+		b->errors = be->errors;
+		b->responses_5xx = be->responses[5];
+		report_breaker(be, b, ev_now(px->loop));
+	}
+	if (bus_set_encode(&rep, &msg) == 0)
+		bus_send(&s->reports, msg.data, msg.len);
+	buf_release(&msg);
+	s->last_report = ev_now(px->loop);
+}
+
+static void on_report(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	send_report(w->data);
+}
+
+static void on_report_soon(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	send_report(w->data);
+}
+
+/* px->breaker_changed: report now, or once SUBSCRIBER_SOON_GAP has passed
+ * since the last report. */
+static void report_soon(struct proxy *px)
+{
+	struct subscriber *s = px->breaker_changed_data;
+	double since = ev_now(px->loop) - s->last_report;
+
+	if (since >= SUBSCRIBER_SOON_GAP) {
+		send_report(s);
+	} else if (!ev_is_active(&s->soon_timer)) {
+		ev_timer_set(&s->soon_timer, SUBSCRIBER_SOON_GAP - since, 0);
+		ev_timer_start(px->loop, &s->soon_timer);
+	}
+}
+
+int subscriber_init(struct subscriber *s, struct proxy *px, const char *dir, const char *service,
+		    double heartbeat, double report_interval, char *err, size_t errsz)
+{
+	memset(s, 0, sizeof(*s));
+	s->sets.sock = s->reports.sock = -1;
+	s->px = px;
+	snprintf(s->service, sizeof(s->service), "%s", service);
+	s->items = calloc(BUS_MAX_BACKENDS, sizeof(*s->items));
+	if (!s->items) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (bus_open(&s->sets, BUS_SUB, dir, BUS_SOCKET_SETS, err, errsz) == -1 ||
+	    bus_open(&s->reports, BUS_PUSH, dir, BUS_SOCKET_REPORTS, err, errsz) == -1)
+		return -1;
+	bus_watch(&s->sets, px->loop, on_set, s);
+	/* a set ready in the same loop pass as a client's request is applied
+	 * first (an ejection lb-discover just published) */
+	ev_io_stop(px->loop, &s->sets.io);
+	ev_set_priority(&s->sets.io, EV_MAXPRI);
+	ev_io_start(px->loop, &s->sets.io);
+	s->stale_after = 3 * heartbeat;
+	s->last_heard = ev_now(px->loop);
+	ev_timer_init(&s->stale_timer, on_stale_check, heartbeat / 2, heartbeat / 2);
+	ev_timer_init(&s->report_timer, on_report, report_interval, report_interval);
+	ev_timer_init(&s->soon_timer, on_report_soon, SUBSCRIBER_SOON_GAP, 0);
+	s->stale_timer.data = s->report_timer.data = s->soon_timer.data = s;
+	px->breaker_changed = report_soon;
+	px->breaker_changed_data = s;
+	ev_timer_start(px->loop, &s->stale_timer);
+	ev_timer_start(px->loop, &s->report_timer);
+	return 0;
+}
+
+void subscriber_release(struct subscriber *s)
+{
+	if (s->px) {
+		ev_timer_stop(s->px->loop, &s->stale_timer);
+		ev_timer_stop(s->px->loop, &s->report_timer);
+		ev_timer_stop(s->px->loop, &s->soon_timer);
+		s->px->breaker_changed = NULL;
+	}
+	bus_close(&s->sets);
+	bus_close(&s->reports);
+	free(s->items);
+	s->items = NULL;
+}

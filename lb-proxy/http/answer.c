@@ -1,0 +1,142 @@
+/* answer: the proxy's own answers (see answer.h). */
+#include "answer.h"
+
+#include <stdio.h>
+
+#include "forward.h"
+#include "http_response.h"
+#include "net/transport_tls.h"
+#include "routes.h"
+
+/* A client told to come back: one second (HAProxy and Envoy send no
+ * computed value either; a client with its own backoff keeps it). */
+#define OVERLOADED_RETRY_AFTER "1"
+
+void answer_json(struct session *s, int status, const char *body, size_t n, int keep,
+		 const char *fields)
+{
+	struct headers_ctx ctx;
+
+	keep = keep && s->keep_alive && s->req_done && !s->px->stopping;
+	forward_drop(s);
+	ctx = session_headers_ctx(s);
+	ctx.answer_fields = fields;
+	buf_reset(&s->out);
+	headers_answer(&s->out, status, "application/json", n, keep, &ctx);
+	s->bytes_out = 0;
+	if (s->method != HTTP_HEAD) {
+		buf_append(&s->out, body, n);
+		s->bytes_out = n;
+	}
+	s->status = status;
+	s->keep_alive = keep;
+	/* The rest of an unread body would be taken for the next request. */
+	s->uparse_off = s->usend_off = 0;
+	s->resp_done = 1;
+	s->req_done = 1;
+	s->send_off = s->parse_off;
+	s->state = SESSION_EXCHANGE;
+	s->again = 1;
+}
+
+/* The JSON error body of `status` into body (at least 384 bytes). */
+static size_t error_body(const struct session *s, char *body, size_t size, int status,
+			 const char *message)
+{
+	int n = snprintf(body, size, "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
+			 message, status, (int)s->request_id_len, s->request_id);
+
+	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+void answer_error(struct session *s, int status, const char *message)
+{
+	char body[384];
+	size_t n = error_body(s, body, sizeof(body), status, message);
+
+	/* A request the proxy refused leaves the connection's framing in doubt. */
+	answer_json(s, status, body, n,
+		    !(status == 400 || status == 408 || status == 431 || status == 413 ||
+		      status == 501 || status == 505), NULL);
+}
+
+void answer_overloaded(struct session *s)
+{
+	char body[384];
+	size_t n = error_body(s, body, sizeof(body), 503, "overloaded");
+
+	answer_json(s, 503, body, n, 1, "Retry-After: " OVERLOADED_RETRY_AFTER "\r\n");
+}
+
+void answer_refuse(struct session *s, int status, const char *reason)
+{
+	const char *message = "bad request";
+
+	if (status == 431)
+		message = "request header fields too large";
+	else if (status == 413)
+		message = "request body too large";
+	else if (status == 501)
+		message = "not implemented";
+	else if (status == 505)
+		message = "HTTP version not supported";
+	s->refusal = reason;
+	s->keep_alive = 0;
+	answer_error(s, status, message);
+}
+
+void answer_monitor(struct session *s)
+{
+	char body[ROUTES_BODY_MAX];
+	size_t n;
+	int status = routes_monitor_answer(s->px, body, &n);
+
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	answer_json(s, status, body, n, 1, NULL);
+}
+
+void answer_redirect(struct session *s)
+{
+	static char location[ROUTES_LOCATION_MAX];	/* copied into `out` at once */
+	static const char body[] = "{\"status\":308,\"redirect\":\"https\"}";
+
+	if (routes_redirect_location(location, sizeof(location), &s->x->req, &s->x->route,
+				     s->px->tls_port) == -1) {
+		answer_refuse(s, s->x->route.has_authority ? 414 : 400,
+			      s->x->route.has_authority ? "target too long to redirect"
+							: "no Host to redirect to");
+		return;
+	}
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	answer_json(s, 308, body, sizeof(body) - 1, 1, location);
+}
+
+void answer_rate_limited(struct session *s, const struct ratelimit_verdict *v)
+{
+	char headers[192], body[384];
+	size_t n;
+
+	snprintf(headers, sizeof(headers),
+		 "Retry-After: %lu\r\nRateLimit-Limit: %lu\r\nRateLimit-Remaining: %lu\r\n"
+		 "RateLimit-Reset: %lu\r\n", v->retry_after, v->limit, v->remaining, v->reset);
+	n = error_body(s, body, sizeof(body), 429, "rate limited");
+	answer_json(s, 429, body, n, 1, headers);
+}
+
+int answer_plain_http(struct session *s)
+{
+	static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+				     "Content-Type: text/plain\r\n"
+				     "Content-Length: 41\r\n"
+				     "Connection: close\r\n\r\n"
+				     "this port speaks TLS: use https:// here\r\n";
+
+	transport_tls_to_plain(&s->tr);
+	buf_reset(&s->out);
+	if (buf_append(&s->out, answer, sizeof(answer) - 1) == -1)
+		return -1;
+	s->linger = 1;
+	s->state = SESSION_CLOSING;
+	session_set_timer(s, s->px->opts->idle_timeout);
+	return 0;
+}

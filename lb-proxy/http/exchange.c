@@ -1,0 +1,476 @@
+/* exchange: one request and its response on a session, as HTTP (see
+ * exchange.h); the bytes move in relay.c, the backend is forward.c's. */
+#include "exchange.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "access_log.h"
+#include "admission.h"
+#include "answer.h"
+#include "exchange_pool.h"
+#include "forward.h"
+#include "http_limits.h"
+#include "outcome.h"
+#include "policy/hashkey.h"
+#include "relay.h"
+#include "routes.h"
+#include "timefmt.h"
+
+/* While the proxy stops, a connection idle for less than this is in use:
+ * its next request comes soon and is answered with Connection: close, so
+ * no random close is drawn before this much idleness (exchange_idle_close_in). */
+#define DRAIN_IN_USE_SECONDS 1.0
+/* A response head stays in uin until it is whole, so it must hit its limit
+ * (a 502) before uin holds RELAY_IN_LIMIT and reading stops (a stall). */
+#define RESPONSE_HEAD_LIMIT HTTP_DEFAULT_MAX_HEADER_SIZE
+_Static_assert(RESPONSE_HEAD_LIMIT + HTTP_READ_CHUNK <= RELAY_IN_LIMIT,
+	       "response head limit too large");
+
+static int resp_on_body(void *ctx, const char *at, size_t len);
+
+void exchange_response_reset(struct session *s)
+{
+	if (s->x) {
+		http_msg_init(&s->x->resp, HTTP_RESPONSE, RESPONSE_HEAD_LIMIT, resp_on_body, s);
+		s->x->resp.skip_body = s->method == HTTP_HEAD;
+	}
+	buf_reset(&s->uin);
+	s->uparse_off = s->usend_off = 0;
+	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = 0;
+	s->resp_timer = s->resp_interim = 0;
+}
+
+int exchange_act(struct session *s, enum forward_verdict v)
+{
+	for (;;) {
+		switch (v) {
+		case FORWARD_GOING:
+		case FORWARD_DECLINED:
+			return 0;
+		case FORWARD_RETRY:
+			exchange_response_reset(s);
+			v = forward_retry(s);
+			continue;
+		case FORWARD_CLOSE:
+			return -1;
+		case FORWARD_NO_BACKENDS:
+			answer_error(s, 503, "no backends available");
+			return 0;
+		case FORWARD_FAILED:
+			answer_error(s, 502, "backend failed");
+			return 0;
+		case FORWARD_TIMED_OUT:
+			answer_error(s, 504, "backend timed out");
+			return 0;
+		case FORWARD_NO_RESOURCES:
+			answer_error(s, 503, "proxy out of resources");
+			return 0;
+		case FORWARD_OVERLOADED:
+			answer_overloaded(s);
+			return 0;
+		}
+		return 0;
+	}
+}
+
+static void goto_closing(struct session *s)
+{
+	/* Linger only when the client may still be sending (nginx's heuristic):
+	 * closing with unread input would reset the connection and lose the
+	 * answer. */
+	s->linger = !(s->x && s->x->req.state == HTTP_MSG_DONE && !s->x->req.upgrade &&
+		      s->parse_off == s->in.len);
+	s->state = SESSION_CLOSING;
+	session_set_timer(s, s->px->opts->idle_timeout);
+}
+
+/* ---- end of an exchange --------------------------------------------------- */
+
+/*
+ * While the proxy stops, an idle connection is not closed at once (a
+ * client may be sending on it that moment): it closes at its keep-alive
+ * timeout or at a random moment of the drain timeout, whichever comes
+ * first (HAProxy's close-spread-time), and a request that comes first is
+ * answered with Connection: close. Not before it has been idle
+ * DRAIN_IN_USE_SECONDS: a connection in use gets that answer within
+ * moments, and a close drawn between two of its requests would race the
+ * next one. A connection that has not carried a request yet was just
+ * opened to send one: it waits for it as usual. `left` is what its
+ * keep-alive timeout has left; returns the seconds until it closes.
+ */
+double exchange_idle_close_in(const struct session *s, double left)
+{
+	double at = s->px->opts->drain_timeout * balance_random();
+	double in_use = DRAIN_IN_USE_SECONDS - (ev_now(s->px->loop) - s->idle_since);
+
+	if (!s->px->stopping || !s->served)
+		return left;
+	if (at < in_use)
+		at = in_use;
+	if (at >= left)
+		return left;
+	return at > 0.001 ? at : 0.001;
+}
+
+static void next_request(struct session *s)
+{
+	size_t rest = s->in.len - s->parse_off;
+
+	memmove(s->in.data, s->in.data + s->parse_off, rest);
+	s->in.len = rest;
+	s->parse_off = s->send_off = s->body_start = 0;
+	forward_forget(s);
+	exchange_pool_give(s);
+	/* An idle connection keeps no read buffers. */
+	if (rest == 0)
+		buf_cache_give(&s->in);
+	buf_cache_give(&s->uin);
+	buf_reset(&s->up_head);
+	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
+	s->retries = 0;
+	s->status = 0;
+	s->method = -1;		/* none yet: an answer to a bad head has a body */
+	s->bytes_out = 0;
+	s->request_id_len = 0;
+	s->refusal = NULL;
+	s->sticky_insert = NULL;
+	exchange_response_reset(s);
+	s->state = SESSION_IDLE;
+	s->served = 1;
+	s->idle_since = ev_now(s->px->loop);
+	session_set_timer(s, exchange_idle_close_in(s, s->px->opts->keepalive_timeout));
+}
+
+/* Everything of this exchange was written to the client. */
+static void exchange_end(struct session *s)
+{
+	struct proxy *px = s->px;
+	/* Pooled again only when both messages ended exactly where the bytes
+	 * did, and no Upgrade left the backend's framing in doubt. */
+	int reuse = s->up && s->req_done && buf_unread(&s->up_head) == 0 &&
+		    s->send_off == s->parse_off && s->resp_done && !s->tunnel_wanted &&
+		    http_msg_keep_alive(&s->x->resp) && s->uparse_off == s->uin.len;
+
+	double took = timefmt_mono() - s->started;
+
+	metrics_observe(&px->metrics, s->status, took);
+	/* the proxy's own answer after a failure is not the backend's */
+	outcome_record(px, s->be, s->resp_head_done ? OUTCOME_RESPONSE : OUTCOME_PROXY_ANSWER,
+		       s->status, took);
+	access_log_request(s);
+	if (s->up) {
+		if (reuse) {
+			s->up->requests++;
+			upstream_pool_put(s->up, px->stopping);
+		} else {
+			upstream_close(s->up);
+		}
+		s->up = NULL;
+	}
+	forward_release(s);
+	forward_finish(s);
+	/* A response that went out saying keep-alive keeps its promise while
+	 * the proxy stops: the connection idles as the others do. */
+	if (s->keep_alive) {
+		next_request(s);
+		return;
+	}
+	goto_closing(s);
+}
+
+/* ---- the exchange ------------------------------------------------------------------- */
+
+/* The request's hash key (--hash-key), for maglev and ring-hash. */
+static void request_key(struct session *s)
+{
+	struct proxy *px = s->px;
+	const struct http_msg *req = &s->x->req;
+	const char *client = NULL, *key;
+	size_t clen = 0, klen;
+
+	if (px->hash_key.kind == HASHKEY_CLIENT_IP)
+		client = hashkey_client_ip(&px->trusted, s->client_ip, req, &clen);
+	s->x->pick.has_key = hashkey_find(&px->hash_key, req, &s->x->route, client, clen, &key, &klen);
+	if (s->x->pick.has_key)
+		s->x->pick.hash = balance_hash(key, klen);
+}
+
+/* The request head is complete: decide, rewrite, connect. */
+static int request_head(struct session *s)
+{
+	struct http_msg *req = &s->x->req;
+	int rid = http_msg_find(req, "x-request-id");
+	const char *method = llhttp_method_name(http_msg_method(req)), *reason;
+	struct headers_ctx ctx;
+	int status;
+
+	s->started = timefmt_mono();
+	s->method = http_msg_method(req);
+	snprintf(s->target, sizeof(s->target), "%s %.*s", method,
+		 (int)(req->url.len > 200 ? 200 : req->url.len), http_msg_ptr(req, req->url));
+	if (rid >= 0 && headers_request_id_valid(http_msg_ptr(req, req->headers[rid].value),
+						 req->headers[rid].value.len)) {
+		s->request_id_len = req->headers[rid].value.len;
+		memcpy(s->request_id, http_msg_ptr(req, req->headers[rid].value), s->request_id_len);
+	} else {
+		s->request_id_len = headers_request_id_new(s->request_id);
+	}
+	s->tunnel_wanted = req->upgrade;
+	s->keep_alive = http_msg_keep_alive(req) && !s->px->stopping && !req->upgrade;
+	status = http_request_route(req, &s->x->route, &reason);
+	if (status) {
+		answer_refuse(s, status, reason);
+		return 0;
+	}
+	if (routes_monitor_match(s->px->opts->monitor_uri, req, &s->x->route)) {
+		answer_monitor(s);
+		return 0;
+	}
+	if (s->via->redirect_https) {
+		answer_redirect(s);
+		return 0;
+	}
+	/* A declared body over --max-body is refused before anything is sent. */
+	if (s->px->opts->max_body && (req->parser.flags & F_CONTENT_LENGTH) &&
+	    req->parser.content_length > (uint64_t)s->px->opts->max_body) {
+		answer_refuse(s, 413, "Content-Length over --max-body");
+		return 0;
+	}
+	if (s->px->rate_on && admission_rate_limited(s))
+		return 0;
+	if (s->px->balancer.ops->uses_key)
+		request_key(s);
+	s->req_done = req->state == HTTP_MSG_DONE;
+	s->body_start = s->send_off = req->head_end;
+	s->replayable = 1;
+	if (req->upgrade && req->state == HTTP_MSG_DONE)
+		s->parse_off = req->head_end;	/* what follows is the tunnel's */
+	s->x->resp.skip_body = s->method == HTTP_HEAD;
+	buf_reset(&s->up_head);
+	/* The backend is picked first: its name is the Host of HTTP/1.0 requests
+	 * (of one that waits first, "localhost": the head is rewritten now,
+	 * while the bytes it points to are surely in `in`). */
+	s->be = NULL;
+	s->in_flight = 1;
+	s->px->requests_in_flight++;
+	if (exchange_act(s, forward_begin(s)) == -1)
+		return -1;
+	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE ||
+	    s->state == SESSION_BACKOFF || s->state == SESSION_QUEUED) {
+		if (s->status == 0 && s->up_head.len == 0) {
+			ctx = session_headers_ctx(s);
+			headers_request(&s->up_head, req, &s->x->route, &ctx);
+		}
+	}
+	return 0;
+}
+
+static int resp_on_body(void *ctx, const char *at, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->dechunk)
+		return buf_append(&s->out, at, len) == -1 ? 500 : 0;
+	return 0;
+}
+
+/* A response head is complete; returns -1 when the session must close. */
+static int response_head(struct session *s)
+{
+	struct http_msg *resp = &s->x->resp;
+	int status = http_msg_status(resp);
+	struct headers_ctx ctx = session_headers_ctx(s);
+
+	if (status >= 100 && status < 200 && status != 101) {
+		/* Interim (100 Continue, 103): pass it on, parse the final one. */
+		http_msg_feed(resp, s->uin.data, s->uparse_off, 0);
+		headers_response(&s->out, resp, &ctx, 0, 0);
+		s->resp_interim = 1;
+		s->usend_off = s->uparse_off;
+		relay_uin_compact(s);
+		s->usend_off = 0;
+		http_msg_next(resp, 0);
+		return 0;
+	}
+	if (status == 101) {
+		if (!s->tunnel_wanted)
+			return exchange_act(s, forward_failed(s, "bad-response",
+							       "101 to a request without Upgrade", 502, 0));
+		headers_response(&s->out, resp, &ctx, 0, 0);
+		s->status = 101;
+		s->resp_head_done = 1;
+		s->state = SESSION_TUNNEL;
+		s->usend_off = resp->head_end;
+		s->uparse_off = s->uin.len;
+		s->parse_off = s->in.len;
+		session_set_timer(s, s->px->opts->idle_timeout);
+		return 0;
+	}
+	if (status >= 500) {
+		enum forward_verdict v = forward_retry_response(s, status);
+
+		if (v != FORWARD_DECLINED)
+			return exchange_act(s, v);
+	}
+	s->status = status;
+	s->resp_head_done = 1;
+	/* The request is unfinished, the body ends at close, or an HTTP/1.0
+	 * response carried Transfer-Encoding (RFC 9112 6.1). */
+	if (!s->req_done || resp->framing_close ||
+	    (http_msg_has_body(resp) && !http_msg_chunked(resp) &&
+	     !(resp->parser.flags & F_CONTENT_LENGTH)))
+		s->keep_alive = 0;
+	if (http_msg_minor(&s->x->req) == 0 && http_msg_chunked(resp)) {
+		s->dechunk = 1;		/* HTTP/1.0 clients know no chunked coding */
+		s->keep_alive = 0;
+	}
+	headers_response(&s->out, resp, &ctx, s->keep_alive, s->dechunk);
+	s->usend_off = resp->head_end;
+	if (s->dechunk)
+		s->usend_off = s->uparse_off;
+	session_set_timer(s, s->px->opts->idle_timeout);
+	return 0;
+}
+
+/* Parses what the backend sent; returns -1 when the session must close. */
+static int response_progress(struct session *s)
+{
+	while (!s->resp_done && s->state == SESSION_EXCHANGE) {
+		enum http_msg_state before = s->x->resp.state;
+		size_t avail = s->uin.len - s->uparse_off, used;
+
+		if (before == HTTP_MSG_HEAD && avail == 0)
+			return 0;
+		used = http_msg_feed(&s->x->resp, s->uin.data, s->uparse_off, avail);
+		s->uparse_off += used;
+		if (s->x->resp.state == HTTP_MSG_ERROR)
+			return exchange_act(s, forward_failed(s, "bad-response",
+							       s->x->resp.error_reason, 502, 0));
+		if (before == HTTP_MSG_HEAD && s->x->resp.state != HTTP_MSG_HEAD) {
+			if (response_head(s) == -1)
+				return -1;
+			continue;
+		}
+		if (s->dechunk)
+			s->usend_off = s->uparse_off;
+		if (s->x->resp.state == HTTP_MSG_DONE) {
+			s->resp_done = 1;
+			return 0;
+		}
+		if (used == 0)
+			return 0;
+	}
+	return 0;
+}
+
+int exchange_step(struct session *s)
+{
+	if (!s->req_done && s->parse_off < s->in.len) {
+		size_t used = http_msg_feed(&s->x->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
+
+		s->parse_off += used;
+		if (s->x->req.state == HTTP_MSG_DONE)
+			s->req_done = 1;
+		else if (s->x->req.state == HTTP_MSG_ERROR) {
+			if (s->resp_head_done)
+				return -1;
+			s->req_done = 1;
+			answer_refuse(s, s->x->req.error_status, s->x->req.error_reason);
+			return 0;
+		}
+	}
+	if (s->up && !s->up_blocked && relay_upstream_flush(s) == -1)
+		return exchange_act(s, forward_failed(s, forward_reason(errno), strerror(errno), 502,
+						      0));
+	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
+	    s->send_off == s->parse_off && s->up) {
+		s->resp_timer = 1;
+		session_set_timer(s, s->px->opts->per_try_timeout);
+	}
+	if (response_progress(s) == -1)
+		return -1;
+	if (s->state != SESSION_EXCHANGE)
+		return 0;
+	if (relay_client_flush(s) == -1) {
+		s->px->metrics.client_aborts++;
+		return -1;
+	}
+	if (s->resp_done && !s->client_blocked && buf_unread(&s->out) == 0 &&
+	    s->usend_off == s->uparse_off)
+		exchange_end(s);
+	else
+		relay_uin_compact(s);
+	return 0;
+}
+
+/* --max-body for a chunked body, as it is parsed: past the limit the
+ * parser stops with 413 (exchange_step answers it, or cuts the exchange). */
+static int req_on_body(void *ctx, const char *at, size_t len)
+{
+	struct session *s = ctx;
+
+	(void)at;
+	s->body_bytes += len;
+	return s->body_bytes > (unsigned long long)s->px->opts->max_body ? 413 : 0;
+}
+
+int exchange_request_step(struct session *s)
+{
+	size_t used;
+
+	if (s->parse_off == s->in.len)
+		return 0;
+	if (!s->x) {
+		s->x = exchange_pool_take();
+		if (!s->x)
+			return -1;
+		/* Bodies are forwarded as framed; they are only counted when
+		 * --max-body asks for it. */
+		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size,
+			      s->px->opts->max_body ? req_on_body : NULL, s);
+		s->body_bytes = 0;
+		s->x->pick.ntried = 0;
+		s->x->pick.has_key = 0;
+		exchange_response_reset(s);
+	}
+	used = http_msg_feed(&s->x->req, s->in.data, s->parse_off, s->in.len - s->parse_off);
+	s->parse_off += used;
+	switch (s->x->req.state) {
+	case HTTP_MSG_HEAD:
+		if (s->state == SESSION_IDLE) {
+			s->state = SESSION_HEAD;
+			session_set_timer(s, s->px->opts->header_timeout);
+		}
+		return 0;
+	case HTTP_MSG_DONE:
+		return request_head(s);
+	case HTTP_MSG_BODY:
+		/* A body-less request completes on an empty feed, and framing
+		 * errors (Transfer-Encoding) show there. */
+		http_msg_feed(&s->x->req, s->in.data, s->parse_off, 0);
+		if (s->x->req.state != HTTP_MSG_ERROR)
+			return request_head(s);
+		/* fall through */
+	case HTTP_MSG_ERROR:
+		s->started = timefmt_mono();
+		snprintf(s->target, sizeof(s->target), "-");
+		s->request_id_len = headers_request_id_new(s->request_id);
+		s->keep_alive = 0;
+		answer_refuse(s, s->x->req.error_status, s->x->req.error_reason);
+		return 0;
+	}
+	return 0;
+}
+
+int exchange_tunnel_step(struct session *s)
+{
+	if (s->up && !s->up_blocked && relay_upstream_flush(s) == -1)
+		return -1;
+	if (relay_client_flush(s) == -1)
+		return -1;
+	relay_in_compact(s);
+	relay_uin_compact(s);
+	return 0;
+}

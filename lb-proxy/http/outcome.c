@@ -1,0 +1,67 @@
+/* outcome: the one hook for an attempt's end on a backend (see outcome.h). */
+#include "outcome.h"
+
+#include "proxy.h"
+#include "upstream/outlier.h"
+
+/* 1 when a run of failures grew to `now`, up to its threshold: what the
+ * fleet's sum needs at once (past it, the max-percent holds it back, and a
+ * report per failure would only cost). */
+static int run_grew(unsigned before, unsigned now, unsigned threshold)
+{
+	return now > before && now <= threshold;
+}
+
+void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int status,
+		    double seconds)
+{
+	double now = ev_now(px->loop);
+	int cls = status / 100;
+
+	enum outlier_state state;
+	unsigned runs_5xx, runs_gateway;
+
+	if (!b)
+		return;
+	state = b->outlier.state;
+	runs_5xx = b->outlier.consecutive_5xx;
+	runs_gateway = b->outlier.consecutive_gateway;
+	switch (kind) {
+	case OUTCOME_RESPONSE:
+		b->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
+		histogram_observe(&b->latency, seconds);
+		balancer_outcome(&px->balancer, b, 0, seconds);
+		/* Envoy's consecutive_5xx: any 5xx; its gateway rule: 502-504 */
+		outlier_record(b, status >= 502 && status <= 504 ? OUTLIER_GATEWAY
+				  : status >= 500 ? OUTLIER_5XX : OUTLIER_SUCCESS, now, &px->set);
+		break;
+	case OUTCOME_CONNECT_FAILED:
+		b->errors++;
+		px->metrics.connect_errors++;
+		/* nginx's max_fails=1: skip it for a while rather than retry it on
+		 * every request. */
+		b->fail_until = now + px->opts->fail_timeout;
+		balancer_outcome(&px->balancer, b, 1, seconds);
+		outlier_record(b, OUTLIER_GATEWAY, now, &px->set);
+		break;
+	case OUTCOME_RESET:
+		b->errors++;
+		balancer_outcome(&px->balancer, b, 1, seconds);
+		outlier_record(b, OUTLIER_GATEWAY, now, &px->set);
+		break;
+	case OUTCOME_TIMEOUT:
+		b->errors++;
+		balancer_outcome(&px->balancer, b, 1, seconds);
+		outlier_record(b, OUTLIER_GATEWAY, now, &px->set);
+		break;
+	case OUTCOME_PROXY_ANSWER:
+		b->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
+		histogram_observe(&b->latency, seconds);
+		break;
+	}
+	if (px->breaker_changed && (state != b->outlier.state || run_grew(runs_5xx,
+				    b->outlier.consecutive_5xx, outlier_config()->max_5xx) ||
+				    run_grew(runs_gateway, b->outlier.consecutive_gateway,
+					     outlier_config()->max_gateway)))
+		px->breaker_changed(px);
+}

@@ -1,0 +1,139 @@
+/* session_state: one client connection (struct session) and its request in
+ * progress (struct exchange), as every http/ module that drives it sees it. */
+#ifndef LB_PROXY_SESSION_STATE_H
+#define LB_PROXY_SESSION_STATE_H
+
+#include <ev.h>
+#include <sys/queue.h>
+
+#include "buf.h"
+#include "http_parser.h"
+#include "net/transport.h"
+#include "policy/headers.h"
+#include "policy/sticky.h"
+#include "proxy.h"
+#include "upstream/backend.h"
+#include "upstream/upstream.h"
+
+enum session_state {
+	SESSION_IDLE = 0,	/* between requests: waiting for the first byte */
+	SESSION_HANDSHAKE,	/* TLS: the handshake runs (handshake timeout runs) */
+	SESSION_HEAD,		/* a request head is arriving (header timeout runs) */
+	SESSION_CONNECT,	/* head complete; a backend connection is being made */
+	SESSION_BACKOFF,	/* an attempt failed; the retry waits its backoff delay (timer) */
+	SESSION_QUEUED,		/* every backend is at --max-per-backend; in px->queue (timer) */
+	SESSION_EXCHANGE,	/* request and response are relayed */
+	SESSION_TUNNEL,		/* after a 101: raw bytes both ways */
+	SESSION_CLOSING,	/* a last answer is queued; close once written */
+	SESSION_LINGER,		/* written and shut for writing; draining the client */
+};
+
+/* The parsers of one request and its response: taken from a pool at a
+ * request's first byte, given back when the connection goes idle, so idle
+ * connections cost little memory. */
+struct exchange {
+	struct http_msg req;
+	struct http_route route;	/* where req goes (http_request_route) */
+	struct balance_request pick;	/* the request's key and the backends it tried */
+	const char *tried_why[BALANCE_MAX_TRIED];	/* why each tried one failed */
+	struct http_msg resp;
+	TAILQ_ENTRY(exchange) queue_link;	/* in px->queue while SESSION_QUEUED */
+	struct session *queued_session;	/* the session it belongs to, while queued */
+	double queued_at;		/* ev_now when it joined the queue */
+	unsigned queue_woken : 1;	/* a slot freed for it: its timer event was fed */
+	struct exchange *next;		/* in the pool */
+};
+
+struct session {
+	struct proxy *px;
+	const struct proxy_listener *via;	/* the listener that accepted it */
+	struct transport tr;		/* the client connection */
+	enum session_state state;
+	ev_io rio, wio;
+	ev_timer timer;			/* meaning depends on the state */
+	char client_ip[48];
+
+	/* client -> backend: in[send_off, parse_off) is parsed, not yet sent */
+	struct buf in;
+	size_t parse_off, send_off, body_start;
+	struct exchange *x;		/* NULL while idle */
+	struct buf up_head;		/* the rewritten request head; pos = written */
+	struct upstream *up;
+	struct backend *be;		/* holds a reference while set */
+
+	/* backend -> client: uin[usend_off, uparse_off) is parsed, not yet sent */
+	struct buf uin;
+	size_t uparse_off, usend_off;
+	struct buf out;			/* heads and the proxy's own answers; pos = written */
+
+	unsigned req_done : 1;		/* the whole request was parsed */
+	unsigned req_sent_any : 1;	/* a request byte went to the backend */
+	unsigned replayable : 1;	/* the whole request is still in `in` */
+	unsigned resp_started : 1;	/* a response byte came from the backend */
+	unsigned resp_head_done : 1;
+	unsigned resp_done : 1;
+	unsigned dechunk : 1;		/* decode a chunked response for an HTTP/1.0 client */
+	unsigned keep_alive : 1;	/* the client connection survives this exchange */
+	unsigned client_eof : 1;
+	unsigned client_blocked : 1;	/* a write to the client would block */
+	unsigned up_blocked : 1;	/* a write to the backend would block */
+	unsigned tunnel_wanted : 1;	/* the request asks for an Upgrade */
+	unsigned resp_timer : 1;	/* the response timeout runs (request all sent) */
+	unsigned again : 1;		/* pump must run another round (an answer was queued) */
+	unsigned linger : 1;		/* drain the client before closing (it may still send) */
+	unsigned timer_dirty : 1;	/* timer.repeat changed: re-arm at the end of pump */
+	unsigned in_flight : 1;		/* counted in px->requests_in_flight */
+	unsigned queued : 1;		/* its exchange is in px->queue */
+	unsigned from_queue : 1;	/* picks for a slot it was woken for (forward_dequeue) */
+	unsigned resp_interim : 1;	/* a 1xx of this attempt went to the client */
+	unsigned served : 1;		/* answered a request: idle now means between requests */
+	int method;			/* the request's llhttp method, -1 before its head */
+	int status;			/* sent to the client */
+	int retries;
+	char request_id[HEADERS_REQUEST_ID_MAX + 1];
+	size_t request_id_len;
+	char target[256];		/* method and path, for the access log */
+	const char *refusal;		/* why the proxy refused the request (static), or NULL */
+	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
+	double started;			/* request head complete, monotonic */
+	double idle_since;		/* ev_now when it last went idle between requests */
+	unsigned long long bytes_out;	/* body bytes sent to the client */
+	unsigned long long body_bytes;	/* request body bytes parsed (with --max-body) */
+	LIST_ENTRY(session) link;	/* in px->sessions */
+	struct session *next_free;	/* in px->free_sessions */
+};
+
+/* Records the session's next deadline; applied once per pump pass, as a
+ * request may change it three times in one pass. */
+static inline void session_set_timer(struct session *s, double seconds)
+{
+	s->timer.repeat = seconds;
+	s->timer_dirty = 1;
+}
+
+/* While the request is sent, the idle timeout runs; once it is all sent,
+ * the response timeout (exchange_step). A backend connection is ready. */
+static inline void session_exchange_start(struct session *s)
+{
+	s->state = SESSION_EXCHANGE;
+	session_set_timer(s, s->px->opts->idle_timeout);
+}
+
+/* What the header rewriting (headers.h) needs of s; points into s. */
+static inline struct headers_ctx session_headers_ctx(const struct session *s)
+{
+	struct headers_ctx ctx = {
+		.client_ip = s->client_ip,
+		.request_id = s->request_id,
+		.request_id_len = s->request_id_len,
+		.backend_name = s->be ? s->be->name : "localhost",
+		.tunnel = s->tunnel_wanted,
+		.tls = s->tr.ssl != NULL,
+		.sticky_cookie = sticky_cookie(),
+		.sticky_insert = s->sticky_insert,
+		.rules = &s->px->header_rules,
+	};
+	return ctx;
+}
+
+#endif

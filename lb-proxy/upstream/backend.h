@@ -1,0 +1,82 @@
+/* backend: the servers a proxy balances across, and the sets that replace each other. */
+#ifndef LB_PROXY_BACKEND_H
+#define LB_PROXY_BACKEND_H
+
+#include <ev.h>
+#include <sys/queue.h>
+
+#include "histogram.h"
+#include "net.h"
+#include "outlier_state.h"
+
+enum backend_state {
+	BACKEND_UP = 0,		/* gets new requests */
+	BACKEND_DRAINING,	/* no new requests; in-flight ones finish */
+	BACKEND_DOWN,		/* no new requests */
+};
+
+struct upstream;
+
+/* One server. Shared by every set that names its address and by the
+ * requests using it (refs); freed when the last one lets go. */
+struct backend {
+	char name[64];			/* "127.0.0.1:8081" */
+	struct net_addr addr;
+	int weight;
+	enum backend_state state;
+	int current_weight;		/* smooth weighted round-robin state */
+	double fail_until;		/* a connect failed: skipped until then (ev_now) */
+	double up_since;		/* ev_now when it joined the set or came back up; 0: at full weight */
+	unsigned refs;
+	unsigned removed : 1;		/* not in the current set any more */
+	LIST_HEAD(, upstream) idle;	/* pooled keep-alive connections */
+	unsigned nidle;
+	unsigned active;		/* requests in flight */
+	unsigned connections;		/* open upstream connections */
+	unsigned long long requests;	/* forwarded */
+	unsigned long long errors;	/* connect or exchange failures */
+	unsigned long long responses[6];/* by status class: [1] 1xx ... [5] 5xx */
+	char sticky_id[17];		/* its sticky cookie value, once computed (sticky.c) */
+	struct histogram latency;	/* of the requests it answered */
+	struct outlier outlier;		/* the circuit breaker (outlier.c) */
+	void *tls_session;		/* --backend-tls: the last session, to resume (upstream.c) */
+	struct backend *all_next;	/* in the list of live backend objects */
+};
+
+struct backend_set {
+	unsigned long long generation;
+	size_t n;
+	struct backend **items;
+};
+
+/* Parses "HOST:PORT[@WEIGHT],..." ("[::1]:8080@3" for IPv6) into a new set
+ * (names resolved now: start-up only). Returns 0 or -1 with err filled. */
+int backend_set_parse(const char *spec, struct backend_set *set, char *err, size_t errsz);
+/* Makes `next` current: backends of the old set whose address is in `next`
+ * are reused (keeping counters and pooled connections); the others are
+ * marked removed, their idle connections closed. A backend that joins, or
+ * comes back up, starts its slow start at `now` (0 for a proxy's first set:
+ * no ramp) and forgets a connect failure (lb-discover saw it healthy).
+ * Takes ownership of next. */
+void backend_set_apply(struct backend_set *current, struct backend_set *next, double now);
+void backend_set_release(struct backend_set *set);
+
+struct backend *backend_new(const char *name, const struct net_addr *addr, int weight);
+void backend_ref(struct backend *b);
+void backend_unref(struct backend *b);
+/* All backend objects alive, current or still in use (for metrics). */
+struct backend *backend_all(void);
+const char *backend_state_name(enum backend_state s);
+/* 1 when b may get new requests at `now`: up, not marked failed, and its
+ * breaker lets one through (not ejected, or half-open with no trial in
+ * flight). */
+static inline int backend_usable(const struct backend *b, double now)
+{
+	return b->state == BACKEND_UP && b->fail_until <= now &&
+	       outlier_admits(&b->outlier, b->active, now);
+}
+
+/* Closes the pooled connections of b (set by upstream.c). */
+extern void (*backend_close_idle)(struct backend *b);
+
+#endif
