@@ -45,7 +45,8 @@ help:
 	@echo "make            build bin/ (release)"
 	@echo "make deps       install what building lb and the demo need (apt-get, as root)"
 	@echo "make test-deps  deps + what the tests need (cmocka, pytest, kubectl, node, npm packages)"
-	@echo "make test       test-deps, build, unit + integration tests, release and ASan/UBSan"
+	@echo "make test       test-deps, build, the layer check, unit + integration tests (release, ASan/UBSan)"
+	@echo "make layers     the layer check alone: every include and call goes down (docs/architecture.md)"
 	@echo "make demo       run lb on loopback and show it working"
 	@echo "make bench      benchmarks against nginx (and HAProxy), printed as ratios"
 	@echo "make chaos      the chaos suite: faults under load, a table of what clients saw"
@@ -164,7 +165,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
 
 test: deps test-deps
 	$(MAKE) --no-print-directory -j2 all asan
-	$(MAKE) --no-print-directory unit integration
+	$(MAKE) --no-print-directory layers unit integration
 
 # Every #include and every call goes down the layers, and no two modules
 # depend on each other (tests/check_layers.py; docs/architecture.md).

@@ -51,7 +51,7 @@ enum bus_state {
 	BUS_STATE_DOWN,		/* no new requests */
 };
 
-/* A proxy's circuit breaker for a backend (lb-proxy/outlier.h). */
+/* A proxy's circuit breaker for a backend (lb-proxy/upstream/outlier.h). */
 enum bus_breaker {
 	BUS_BREAKER_CLOSED = 0,	/* takes requests */
 	BUS_BREAKER_OPEN,	/* ejected */

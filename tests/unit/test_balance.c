@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/balance.c: the table, tiers for every algorithm,
+/* Unit tests for lb-proxy/upstream/balance.c: the table, tiers for every algorithm,
  * slow start, the hash and the generator. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for --max-per-backend in lb-proxy/balance.c: a backend at its
+/* Unit tests for --max-per-backend in lb-proxy/upstream/balance.c: a backend at its
  * cap is never picked, by any algorithm and in any tier. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/balance_maglev.c and balance_ring.c: consistent
+/* Unit tests for lb-proxy/upstream/balance_maglev.c and balance_ring.c: consistent
  * hashing's stability, shares, fleet agreement and build time. */
 #include <setjmp.h>
 #include <stdarg.h>

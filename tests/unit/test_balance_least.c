@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/balance_least.c: power of two choices by requests in flight. */
+/* Unit tests for lb-proxy/upstream/balance_least.c: power of two choices by requests in flight. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/balance_random.c: weighted random shares. */
+/* Unit tests for lb-proxy/upstream/balance_random.c: weighted random shares. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/balance_rr.c: smooth weighted round-robin. */
+/* Unit tests for lb-proxy/upstream/balance_rr.c: smooth weighted round-robin. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

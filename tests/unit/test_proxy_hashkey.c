@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/hashkey.c: the key each --hash-key form finds, and
+/* Unit tests for lb-proxy/policy/hashkey.c: the key each --hash-key form finds, and
  * the client behind trusted proxies. */
 #include <setjmp.h>
 #include <stdarg.h>

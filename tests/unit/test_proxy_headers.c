@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/headers.c's header rules: what is accepted at
+/* Unit tests for lb-proxy/policy/headers.c's header rules: what is accepted at
  * start-up, and the heads they shape. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for proxy_config_listeners (lb-proxy/proxy_config.c): which
+/* Unit tests for proxy_config_listeners (lb-proxy/control/proxy_config.c): which
  * --listen speaks TLS, and the combinations refused at start-up. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/outlier.c: the circuit breaker's thresholds, time
+/* Unit tests for lb-proxy/upstream/outlier.c: the circuit breaker's thresholds, time
  * growth and cap, max-percent, half-open trials and lb-discover's word. */
 #include <setjmp.h>
 #include <stdarg.h>

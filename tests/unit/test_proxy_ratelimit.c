@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/ratelimit.c: the N/s and N/m forms, refill
+/* Unit tests for lb-proxy/policy/ratelimit.c: the N/s and N/m forms, refill
  * arithmetic, bursts, the fleet share, LRU eviction and a full table. */
 #include <setjmp.h>
 #include <stdarg.h>

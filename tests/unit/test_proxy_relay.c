@@ -1,4 +1,4 @@
-/* relay: writing what a client is owed through a transport (lb-proxy/relay.c). */
+/* relay: writing what a client is owed through a transport (lb-proxy/http/relay.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/retry.c: --retry-on lists, which statuses retry,
+/* Unit tests for lb-proxy/policy/retry.c: --retry-on lists, which statuses retry,
  * the retry budget and the jittered backoff. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/routes.c: which requests --monitor-uri takes, the
+/* Unit tests for lb-proxy/http/routes.c: which requests --monitor-uri takes, the
  * flag's check, and the answer. */
 #include <setjmp.h>
 #include <stdarg.h>

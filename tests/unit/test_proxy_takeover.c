@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/takeover.c: what a received takeover message must be
+/* Unit tests for lb-proxy/control/takeover.c: what a received takeover message must be
  * to be used, and the socket path's limit. */
 #include <setjmp.h>
 #include <stdarg.h>
