@@ -32,7 +32,7 @@ static const struct config_field ctl_fields[] = {
 	  "the bus directory (else LB_RUNTIME_DIR, /run/lb, ...)" },
 	{ "json", CONFIG_BOOL, offsetof(struct ctl_options, json), 0, 0, NULL,
 	  "JSON output for scripts" },
-	{ "timeout", CONFIG_DOUBLE, offsetof(struct ctl_options, timeout), 0.1, 86400, NULL,
+	{ "timeout", CONFIG_DURATION, offsetof(struct ctl_options, timeout), 0.1, 86400, NULL,
 	  "seconds to wait (replies; drain --wait)" },
 	CONFIG_LOG_FIELDS(struct ctl_options),
 };

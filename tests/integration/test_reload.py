@@ -86,7 +86,7 @@ def test_a_bad_file_keeps_the_running_config_and_says_where(procs, echo, tmp_pat
           % b.addr)
     line = reloaded(p, 1)
     assert re.search(r'ERROR reload failed: the running configuration is kept error="'
-                     + re.escape(str(cfg)) + r':4:2: \\?"headerTimeout\\?" must be a number', line), line
+                     + re.escape(str(cfg)) + r':4:2: \\?"headerTimeout\\?" must be a duration', line), line
     write(cfg, '{\n "listen": "127.0.0.1:0",\n "backends": "%s",\n}\n' % b.addr)
     line = reloaded(p, 2)
     assert re.search(re.escape(str(cfg)) + r":\d+:\d+: invalid JSON", line), line
