@@ -136,6 +136,10 @@ static int open_runtime(struct discover *d, const struct discover_options *o)
 	}
 	snprintf(d->state_path, sizeof(d->state_path), "%s/discover-%s.json", d->rundir,
 		 o->service);
+	if (rundir_check_file(d->state_path, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-discover: state %s\n", err);
+		return -1;
+	}
 	switch (state_load(&d->reg, d->state_path, err, sizeof(err))) {
 	case 0:
 		break;

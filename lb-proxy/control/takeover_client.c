@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rundir.h"
 
 /* An address given with port 0 matches the same host on any port. */
 static int names_match(const char *want, const char *got)
@@ -49,6 +50,8 @@ int takeover_fetch(struct takeover_client *c, const char *path, const char *list
 
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = c->admin_fd = c->listen2_fd = -1;
+	if (rundir_check_file(path, err, errsz) == -1)
+		return -1;
 	c->conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->conn == -1) {
 		snprintf(err, errsz, "--takeover: socket: %s", strerror(errno));

@@ -11,6 +11,7 @@ import tempfile
 import pytest
 
 from conftest import SLOW, binary, wait_for
+from support.net import free_port
 
 NOBODY = 65534
 OTHER = 12345  # a uid no process of the test runs as
@@ -145,3 +146,41 @@ def test_a_bus_socket_of_another_user_in_the_runtime_dir_is_refused(opendir):
 def sys_python():
     import sys
     return sys.executable
+
+
+@root_only
+def test_a_state_file_of_another_user_in_the_runtime_dir_is_refused(opendir):
+    os.chmod(opendir, 0o700)
+    state = os.path.join(opendir, "discover-backend.json")
+    with open(state, "w") as f:
+        f.write('{"service": "backend", "generation": 7, "backends": []}\n')
+    os.chown(state, OTHER, OTHER)
+    code, err = run([binary("lb-discover"), "--runtime-dir", opendir, "--static", "127.0.0.1:1"])
+    assert code != 0
+    assert f"file {state} is owned by uid {OTHER}, not by you" in err, err
+    os.chown(state, 0, 0)
+    os.chmod(state, 0o666)
+    code, err = run([binary("lb-discover"), "--runtime-dir", opendir, "--static", "127.0.0.1:1"])
+    assert code != 0
+    assert f"file {state} has mode 0666: group or others can write to it" in err, err
+
+
+@root_only
+def test_a_takeover_socket_of_another_user_is_neither_offered_nor_taken(opendir, procs):
+    """A replacement must not take sockets from (nor a proxy offer its own at)
+    a takeover socket someone else made: the proxy serves without offering,
+    saying why; --takeover refuses to start."""
+    os.chmod(opendir, 0o700)
+    port = free_port()
+    path = os.path.join(opendir, f"lb-proxy-takeover-{port}.sock")
+    subprocess.run([sys_python(), "-c", "import socket; s=socket.socket(socket.AF_UNIX); "
+                    f"s.bind({path!r})"], check=True)
+    os.chown(path, OTHER, OTHER)
+    code, err = run([binary("lb-proxy"), "--runtime-dir", opendir, "--backends", "127.0.0.1:1",
+                     "--listen", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0", "--takeover"])
+    assert code != 0
+    assert f"file {path} is owned by uid {OTHER}, not by you" in err, err
+    p = procs([binary("lb-proxy"), "--runtime-dir", opendir, "--backends", "127.0.0.1:1",
+               "--listen", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0"])
+    p.wait_log(rf"WARN no takeover socket: .*file {path} is owned by uid {OTHER}, not by you")
+    assert os.stat(path).st_uid == OTHER, "the file is left as it was"
