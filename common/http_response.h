@@ -6,7 +6,7 @@
 
 #include "buf.h"
 
-/* The reason phrase of a status ("Not Found"), "Unknown" if none. */
+/* The reason phrase of a status ("Not Found"), "" for a code it does not know. */
 const char *http_reason(int status);
 /* Appends "HTTP/1.1 STATUS REASON\r\nDate: ...\r\n"; returns 0 or -1. */
 int http_response_begin(struct buf *out, int status);

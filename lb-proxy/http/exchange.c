@@ -284,9 +284,12 @@ static int response_head(struct session *s)
 	struct headers_ctx ctx = session_headers_ctx(s);
 
 	if (status >= 100 && status < 200 && status != 101) {
-		/* Interim (100 Continue, 103): pass it on, parse the final one. */
+		/* Interim (100 Continue, 103): pass it on, parse the final one;
+		 * never to an HTTP/1.0 client (RFC 9110 15.2: a server MUST NOT
+		 * send it a 1xx), which gets the final response alone. */
 		http_msg_feed(resp, s->uin.data, s->uparse_off, 0);
-		headers_response(&s->out, resp, &ctx, 0, 0);
+		if (http_msg_minor(&s->x->req) != 0)
+			headers_response(&s->out, resp, &ctx, 0, 0);
 		s->resp_interim = 1;
 		s->usend_off = s->uparse_off;
 		relay_uin_compact(s);

@@ -289,6 +289,59 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 	return buf_append(out, "\r\n", 2);
 }
 
+/* Appends Cache-Control header i of m without the directives that let a
+ * shared cache store the response (public, s-maxage): the response carries
+ * a cookie for one client. max-age and the others stay for the client's own
+ * cache. Nothing when no directive is left. Returns 1 when the header keeps
+ * shared caches out already (private or no-store), else 0. */
+static int append_cache_control_private(struct buf *out, const struct http_msg *m, unsigned i)
+{
+	const char *p = http_msg_ptr(m, m->headers[i].value);
+	const char *end = p + m->headers[i].value.len, *tok;
+	size_t tlen, kept = 0;
+	int private = 0;
+
+	while (http_list_next(&p, end, &tok, &tlen)) {
+		size_t name = 0;
+
+		while (name < tlen && tok[name] != '=' && tok[name] != ' ' && tok[name] != '\t')
+			name++;
+		if (name_is(tok, name, "public") || name_is(tok, name, "s-maxage"))
+			continue;
+		if (name_is(tok, name, "private") || name_is(tok, name, "no-store"))
+			private = 1;
+		buf_append_str(out, kept++ ? ", " : "Cache-Control: ");
+		buf_append(out, tok, tlen);
+	}
+	if (kept)
+		buf_append(out, "\r\n", 2);
+	return private;
+}
+
+const char *headers_reason_phrase(const struct http_msg *resp, size_t *len)
+{
+	/* The status line as llhttp accepted it: "HTTP/1.x NNN phrase\r\n". */
+	const char *line = resp->base + resp->head_start;
+	const char *eol = memchr(line, '\n', resp->head_end - resp->head_start);
+	size_t n;
+
+	if (!eol)
+		return NULL;
+	n = (size_t)(eol - line);
+	if (n && line[n - 1] == '\r')
+		n--;
+	if (n < 13 || line[12] != ' ')
+		return NULL;
+	for (size_t i = 13; i < n; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return NULL;	/* RFC 9112 4: HTAB, SP, VCHAR, obs-text only */
+	}
+	*len = n - 13;
+	return n > 13 ? line + 13 : NULL;
+}
+
 int headers_response(struct buf *out, const struct http_msg *resp, const struct headers_ctx *ctx,
 		     int keep_alive, int dechunk)
 {
@@ -297,13 +350,24 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 	/* Rules shape final responses only: a 1xx is the protocol's (Continue,
 	 * the 101 handshake). */
 	const struct headers_rules *rules = status >= 200 ? ctx->rules : NULL;
+	const int sticky = ctx->sticky_insert && status >= 200;
+	/* with a cookie inserted: whether a Cache-Control already keeps the
+	 * response from shared caches (private, no-store) */
+	int kept_private = 0;
+	const char *phrase;
+	size_t phrase_len;
 
 	if (buf_reserve(out, 256 + resp->head_end - resp->head_start) == -1)
 		return -1;
 	buf_append(out, "HTTP/1.1 ", 9);
 	http_append_uint(out, (unsigned)status);
 	buf_append(out, " ", 1);
-	buf_append_str(out, http_reason(status));
+	/* the backend's own phrase, as nginx and HAProxy relay it */
+	phrase = headers_reason_phrase(resp, &phrase_len);
+	if (phrase)
+		buf_append(out, phrase, phrase_len);
+	else
+		buf_append_str(out, http_reason(status));
 	buf_append(out, "\r\n", 2);
 	for (unsigned i = 0; i < resp->nheaders; i++) {
 		const char *name = http_msg_ptr(resp, resp->headers[i].name);
@@ -314,19 +378,24 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 			continue;
 		if (dechunk && name_is(name, n, "transfer-encoding"))
 			continue;
+		if (sticky && name_is(name, n, "cache-control")) {
+			kept_private |= append_cache_control_private(out, resp, i);
+			continue;
+		}
 		append_header(out, resp, i);
 	}
-	if (ctx->sticky_insert && status >= 200) {
-		int cache_control = headers_rules_names(rules, HEADERS_SET_RESPONSE, "cache-control", 13) ||
-				    (http_msg_find(resp, "cache-control") >= 0 &&
-				     !response_ruled(rules, "cache-control", 13));
+	if (sticky) {
+		/* HAProxy's `insert nocache`: a response that carries one client's
+		 * cookie is never stored by a shared cache (an operator's own
+		 * Cache-Control rule stands as written) */
+		int ruled = headers_rules_names(rules, HEADERS_SET_RESPONSE, "cache-control", 13);
 
 		buf_append_str(out, "Set-Cookie: ");
 		buf_append_str(out, ctx->sticky_cookie);
 		buf_append(out, "=", 1);
 		buf_append_str(out, ctx->sticky_insert);
 		buf_append_str(out, ctx->tls ? "; Path=/; HttpOnly; Secure\r\n" : "; Path=/; HttpOnly\r\n");
-		if (!cache_control)
+		if (!ruled && !kept_private)
 			buf_append_str(out, "Cache-Control: private\r\n");
 	}
 	if (!response_ruled(rules, "x-request-id", 12)) {

@@ -82,6 +82,11 @@ struct headers_ctx {
  */
 int headers_request(struct buf *out, const struct http_msg *req, const struct http_route *route,
 		    const struct headers_ctx *ctx);
+/* The reason phrase of a response's status line ([*len] bytes into its
+ * buffer), or NULL when it has none or holds a byte RFC 9112 does not
+ * allow there (the caller writes the standard phrase). */
+const char *headers_reason_phrase(const struct http_msg *resp, size_t *len);
+
 /*
  * Appends the head to send to the client for `resp`: the status line,
  * end-to-end headers, X-Request-Id, and Connection: keep-alive or close

@@ -528,6 +528,20 @@ RESPONSES = [
     # RFC 9110 15.2: interim responses are passed on, the final one follows
     P("9110-15.2", b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
       200, b"ok", split=True),
+    # RFC 9112 4: the backend's reason phrase is relayed as it is (nginx and
+    # HAProxy do); an empty one gets the standard phrase, an unknown code none
+    P("9112-4", b"HTTP/1.1 200 Okie Dokie\r\nContent-Length: 2\r\n\r\nok", 200, b"ok",
+      head_has=[b"HTTP/1.1 200 Okie Dokie\r\n"]),
+    P("9112-4", b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", 202,
+      head_has=[b"HTTP/1.1 202 Accepted\r\n"]),
+    P("9112-4", b"HTTP/1.1 410 \r\nContent-Length: 0\r\n\r\n", 410,
+      head_has=[b"HTTP/1.1 410 Gone\r\n"]),
+    P("9112-4", b"HTTP/1.1 422 Unprocessable Entity\r\nContent-Length: 0\r\n\r\n", 422,
+      head_has=[b"HTTP/1.1 422 Unprocessable Entity\r\n"]),
+    P("9112-4", b"HTTP/1.1 299 \r\nContent-Length: 0\r\n\r\n", 299,
+      head_has=[b"HTTP/1.1 299 \r\n"], head_lacks=[b"Unknown"]),
+    P("9110-15.2", b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+      200, b"ok", head_has=[b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n"]),
     # RFC 9110 6.4.1: 204 and 304 have no content whatever they say
     P("9110-15.3.5", b"HTTP/1.1 204 No Content\r\n\r\n", 204),
     P("9110-15.4.5", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", 304),
@@ -575,6 +589,23 @@ def test_response(rig, response, status, body, head_has, head_lacks, after, reus
                 assert (headers["x-conn"][0] == str(used)) == reused, (parts, used, headers)
         finally:
             c.close()
+
+
+def test_interim_responses_never_reach_an_http10_client(rig):
+    """RFC 9110 15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0
+    client." The 103 is dropped; the final response arrives alone."""
+    port, be = rig
+    be.script.append({"parts": [b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]})
+    c = Client(port)
+    try:
+        c.s.sendall(b"GET /scripted HTTP/1.0\r\nHost: a.example\r\n\r\n")
+        got, _, body = c.response()
+        assert (got, body) == (200, b"ok"), c.raw
+        assert c.raw.startswith(b"HTTP/1.1 200 OK\r\n"), c.raw
+        assert b"103" not in c.raw and b"Link:" not in c.raw, c.raw
+    finally:
+        c.close()
 
 
 # --- pooled backend connections --------------------------------------------------------------
