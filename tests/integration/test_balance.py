@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import binary, ctl, served_by, wait_for
+from conftest import binary, ctl, raw_exchange, served_by, wait_for
 from support.net import refused_addr
 from support.rawbackend import RawBackend, ok, serve_each
 
@@ -166,6 +166,53 @@ def test_sticky_cookie_keeps_a_client_on_its_backend(proxy):
     assert h["X-Served-By"] == home
     for b in bes:
         b.close()
+
+
+@pytest.mark.parametrize("backend_cc,want", [
+    # shared-cacheable: public and s-maxage go, private comes, max-age stays
+    # for the client's own cache (HAProxy's `insert nocache`)
+    ("public, max-age=600", ["max-age=600", "private"]),
+    ("max-age=60, s-maxage=600, must-revalidate", ["max-age=60, must-revalidate", "private"]),
+    ("public", ["private"]),
+    # already kept from shared caches: as it was, nothing added
+    ("private, max-age=5", ["private, max-age=5"]),
+    ("no-store", ["no-store"]),
+    (None, ["private"]),
+])
+@pytest.mark.parametrize("status", [200, 304])
+def test_a_response_carrying_an_inserted_cookie_is_never_shared_cacheable(proxy, backend_cc,
+                                                                          want, status):
+    """A CDN must not store one client's sticky cookie and hand it to everyone:
+    a response the proxy inserts the cookie into is made private, on 304s too."""
+    cc = b"" if backend_cc is None else b"Cache-Control: " + backend_cc.encode() + b"\r\n"
+    head = b"HTTP/1.1 %d %s\r\n" % (status, b"OK" if status == 200 else b"Not Modified")
+    be = RawBackend(serve_each(lambda *req: head + cc + (
+        b"Content-Length: 2\r\n\r\nok" if status == 200 else b"\r\n")))
+    def exchange(p, cookie=None):
+        """(status line, every header (name, value) in order), raw off the wire:
+        a response may carry Cache-Control twice."""
+        raw, closed = raw_exchange(p.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: "
+                                   b"close\r\n" + (b"Cookie: " + cookie.encode() + b"\r\n"
+                                                    if cookie else b"") + b"\r\n")
+        assert closed, raw
+        lines = raw.split(b"\r\n\r\n")[0].decode().split("\r\n")
+        return lines[0], [tuple(x.strip() for x in ln.split(":", 1)) for ln in lines[1:]]
+
+    def values(fields, name):
+        return [v for k, v in fields if k.lower() == name] or None
+    try:
+        p = proxy([be.addr], "--sticky-cookie", "lbsrv", "--sticky-secret", "s3cret")
+        line, fields = exchange(p)
+        assert line.startswith(f"HTTP/1.1 {status} "), line
+        cookie = values(fields, "set-cookie")[0].split(";")[0]
+        assert cookie.startswith("lbsrv=")
+        assert values(fields, "cache-control") == want, fields
+        # a client that has its cookie gets none: the backend's header as it was
+        line, fields = exchange(p, cookie)
+        assert values(fields, "set-cookie") is None, fields
+        assert values(fields, "cache-control") == ([backend_cc] if backend_cc else None)
+    finally:
+        be.close()
 
 
 def test_draining_backends_serve_when_nothing_is_up(echo, discover, proxy, rundir):
