@@ -174,6 +174,65 @@ static void json_fields(struct buf *out, const char *kv, size_t n)
 	}
 }
 
+/* Appends a quoted value's bytes as logfmt escapes them: \\ and \" for the
+ * two that would end or confuse it, \n \r \t and \xHH for control bytes, so
+ * a client's request (GET /a"x=1) cannot forge a field or break the line. */
+static void text_escaped(struct buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\\' || c == '"') {
+			char e[2] = { '\\', (char)c };
+
+			buf_append(out, e, 2);
+		} else if (c == '\n') {
+			buf_append(out, "\\n", 2);
+		} else if (c == '\r') {
+			buf_append(out, "\\r", 2);
+		} else if (c == '\t') {
+			buf_append(out, "\\t", 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+
+			buf_append(out, e, 4);
+		} else {
+			buf_append(out, s + i, 1);
+		}
+	}
+}
+
+/* The text line's fields: as written, but each key="quoted value" (found as
+ * json_fields finds it) escaped by text_escaped. */
+static void text_fields(struct buf *out, const char *kv, size_t n)
+{
+	size_t i = 0, copied = 0;
+
+	while (i < n) {
+		const char *close;
+		size_t vstart, vend;
+
+		while (i < n && kv[i] != '=')
+			i++;
+		if (i + 1 >= n || kv[i + 1] != '"' || (i > 0 && kv[i - 1] == ' ')) {
+			i++;
+			continue;
+		}
+		vstart = i + 2;
+		close = closing_quote(kv + vstart, kv + n);
+		vend = close ? (size_t)(close - kv) : n;
+		buf_append(out, kv + copied, vstart - copied);
+		text_escaped(out, kv + vstart, vend - vstart);
+		buf_append(out, "\"", 1);
+		i = copied = close ? vend + 1 : n;
+		/* the next token starts after the closing quote's space */
+	}
+	if (copied < n)
+		buf_append(out, kv + copied, n - copied);
+}
+
 void log_write(enum log_level level, const char *msg, const char *kv, ...)
 {
 	/* Reused across calls: the programs are single-threaded, and a log line
@@ -209,7 +268,7 @@ void log_write(enum log_level level, const char *msg, const char *kv, ...)
 		buf_appendf(&out, "[%s] %s %s %s", log_component, ts, level_upper[level], msg);
 		if (kvlen) {
 			buf_append(&out, " ", 1);
-			buf_append(&out, kvbuf, kvlen);
+			text_fields(&out, kvbuf, kvlen);
 		}
 		buf_append(&out, "\n", 1);
 	}

@@ -104,11 +104,72 @@ static void test_access_log_line(void **state)
 	json_decref(obj);
 }
 
+/* Writes one text line with log_write(kv) and returns what follows the
+ * message ("k=v ..."), in a static buffer. */
+static const char *text_fields_of(const char *kv)
+{
+	static char line[2048];
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t n;
+	char *at;
+
+	assert_non_null(f);
+	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+	log_write(LOG_INFO, "request", "%s", kv);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(f);
+	n = fread(line, 1, sizeof(line) - 1, f);
+	fclose(f);
+	line[n] = '\0';
+	at = strstr(line, " request ");
+	assert_non_null(at);
+	return at + 9;
+}
+
+/* A quoted value a client chose is escaped as logfmt does (a quote or a
+ * backslash in a request target forged fields before), and the JSON line
+ * of the same call holds the original text. A quoted value ends at a quote
+ * followed by the end or " key=": a request target holds no space, so a
+ * client cannot end one early. */
+static void test_quoted_values_are_escaped_in_text_and_exact_in_json(void **state)
+{
+	static const struct {
+		const char *kv, *text, *json;
+	} cases[] = {
+		{ "request=\"GET /a\"x=1\" status=200", "request=\"GET /a\\\"x=1\" status=200\n",
+		  "GET /a\"x=1" },
+		{ "request=\"GET /a\\b\" status=200", "request=\"GET /a\\\\b\" status=200\n",
+		  "GET /a\\b" },
+		{ "error=\"line\nbreak\ttab\x01\" n=1", "error=\"line\\nbreak\\ttab\\x01\" n=1\n",
+		  NULL },
+		{ "request=\"GET /plain\" status=200", "request=\"GET /plain\" status=200\n", "GET /plain" },
+		{ "path=/x status=200", "path=/x status=200\n", NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		log_setup("lb-proxy", LOG_INFO, LOG_FORMAT_TEXT);
+		assert_string_equal(text_fields_of(cases[i].kv), cases[i].text);
+		if (cases[i].json) {
+			json_t *obj;
+			const char *key = strncmp(cases[i].kv, "error", 5) ? "request" : "error";
+
+			log_setup("lb-proxy", LOG_INFO, LOG_FORMAT_JSON);
+			obj = json_line(cases[i].kv);
+			assert_string_equal(json_string_value(json_object_get(obj, key)), cases[i].json);
+			json_decref(obj);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values_take_their_json_type),
 		cmocka_unit_test(test_access_log_line),
+		cmocka_unit_test(test_quoted_values_are_escaped_in_text_and_exact_in_json),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
