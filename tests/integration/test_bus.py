@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -288,8 +289,14 @@ def test_lb_ctl_commands_exit_codes_and_json(echos, discover, proxy, rundir):
     assert ctl(rundir, "weight", echos[0].addr, "0")[0] == 2
     assert ctl(rundir, "frobnicate")[0] == 2
     assert ctl(rundir, "add", "not-an-address")[0] == 1
+    # a runtime dir of this user's with nothing in it (/tmp itself is refused:
+    # others may write to it)
+    empty = tempfile.mkdtemp(prefix="lb-rt-empty-")
+    code, out, err = ctl(empty, "status")
+    os.rmdir(empty)
+    assert code == 4 and "no lb-discover" in err, err
     code, out, err = ctl("/tmp", "status")
-    assert code == 4 and "no lb-discover" in err
+    assert code == 4 and "runtime dir /tmp has mode 1777" in err, err
     # commands are idempotent (nanomsg's REQ may resend)
     assert ctl(rundir, "drain", echos[0].addr)[0] == 0
     assert ctl(rundir, "drain", echos[0].addr)[0] == 0
