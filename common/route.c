@@ -3,6 +3,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "route.h"
 
+#include <ctype.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,4 +457,26 @@ int route_protocol_parse(const char *s)
 		if (strcmp(s, protocol_names[i]) == 0)
 			return (int)i;
 	return -1;
+}
+
+int route_header_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ROUTE_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+			return 0;
+	return 1;
+}
+
+int route_text_valid(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return n <= max;
 }

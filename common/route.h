@@ -273,6 +273,13 @@ int route_redirect_location(const struct route_redirect *rd, const struct route_
 			    const char *path, size_t path_len, const char *query,
 			    size_t query_len, char *out, size_t size);
 
+/* 1 when s is a header name (an RFC 9110 token) of at most ROUTE_NAME_MAX
+ * bytes, else 0. */
+int route_header_name_valid(const char *s);
+/* 1 when s has at most max bytes and no control character (a value that
+ * goes into a header, a path or a log line as it is), else 0. */
+int route_text_valid(const char *s, size_t max);
+
 /* Names as the Gateway API spells them ("PathPrefix", "HTTPS", ...), and
  * back (-1: unknown). */
 const char *route_protocol_name(enum route_protocol p);
