@@ -286,23 +286,30 @@ static void attach(struct compiler *c, unsigned s, json_t *ref, unsigned index)
 		condition(&st->accepted, 1, "Accepted", "attached");
 }
 
-/* Moves a route's rules into the table (once), or refuses the route when
- * the table would pass ROUTE_TABLE_RULES_MAX. */
+/* Refuses a route whose rules would take the table past
+ * ROUTE_TABLE_RULES_MAX. */
+static void check_room(struct compiler *c, struct gateway_route *r)
+{
+	if (r->accepted.reason || c->t->n_rules + r->n_rules <= ROUTE_TABLE_RULES_MAX)
+		return;
+	r->accepted.reason = "UnsupportedValue";
+	snprintf(r->accepted.message, sizeof(r->accepted.message),
+		 "spec.rules: the Gateway has more than %d rules", ROUTE_TABLE_RULES_MAX);
+	gateway_notes_add(&c->out->notes, r->doc->source, NULL, "%s", r->accepted.message);
+	gateway_route_release(r);
+}
+
+/* Moves the rules of a route that attached into the table. */
 static void place_rules(struct compiler *c, struct route_slot *slot)
 {
 	struct gateway_route *r = &slot->route;
 	struct route_rule *rules;
+	int attached = 0;
 
-	if (r->accepted.reason || r->n_rules == 0)
+	for (unsigned i = 0; i < c->n_attachments; i++)
+		attached |= c->attachments[i].slot == (unsigned)(slot - c->slots);
+	if (!attached || r->n_rules == 0)
 		return;
-	if (c->t->n_rules + r->n_rules > ROUTE_TABLE_RULES_MAX) {
-		r->accepted.reason = "UnsupportedValue";
-		snprintf(r->accepted.message, sizeof(r->accepted.message),
-			 "spec.rules: the Gateway has more than %d rules", ROUTE_TABLE_RULES_MAX);
-		gateway_notes_add(&c->out->notes, r->doc->source, NULL, "%s", r->accepted.message);
-		gateway_route_release(r);
-		return;
-	}
 	rules = grow(c, c->t->rules, c->t->n_rules + r->n_rules, sizeof(*rules));
 	if (!rules)
 		return;
@@ -376,10 +383,11 @@ static void compile_route(struct compiler *c, const struct gateway_doc *doc)
 		c->oom = 1;
 		return;
 	}
-	place_rules(c, slot);
+	check_room(c, r);
 	json_array_foreach(refs, i, ref)
 		if (!c->oom && targets_us(c, ref, ns))
 			attach(c, (unsigned)(slot - c->slots), ref, (unsigned)i);
+	place_rules(c, slot);
 }
 
 /* One entry of a virtual host with what ranks it. */

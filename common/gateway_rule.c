@@ -26,40 +26,6 @@ static void sub_path(char *out, const char *parent, const char *fmt, ...)
 	va_end(ap);
 }
 
-void gateway_notes_add(struct gateway_notes *notes, const char *source, const char *path,
-		       const char *fmt, ...)
-{
-	char text[512], **grown;
-	va_list ap;
-	int n;
-
-	if (notes->n > GATEWAY_NOTES_MAX)
-		return;
-	n = snprintf(text, sizeof(text), "%.200s: %.200s%s", source, path ? path : "",
-		     path ? ": " : "");
-	va_start(ap, fmt);
-	if (n >= 0 && (size_t)n < sizeof(text))
-		vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
-	va_end(ap);
-	if (notes->n == GATEWAY_NOTES_MAX)
-		snprintf(text, sizeof(text), "%.200s: more problems, not listed", source);
-	grown = realloc(notes->list, (notes->n + 1) * sizeof(*notes->list));
-	if (!grown)
-		return;
-	notes->list = grown;
-	if ((notes->list[notes->n] = strdup(text)))
-		notes->n++;
-}
-
-void gateway_notes_release(struct gateway_notes *notes)
-{
-	for (unsigned i = 0; i < notes->n; i++)
-		free(notes->list[i]);
-	free(notes->list);
-	notes->list = NULL;
-	notes->n = 0;
-}
-
 int gateway_duration_parse(const char *s, uint32_t *ms)
 {
 	uint64_t total = 0;
@@ -444,47 +410,6 @@ static void compile_redirect(struct compiler *c, json_t *o, const char *path,
 	compile_path_modifier(c, json_object_get(o, "path"), path, &rd->path_type, &rd->path);
 }
 
-/* A ReferenceGrant in the target's namespace lets this route refer to it. */
-static int granted(struct compiler *c, const char *ns, const char *kind, const char *name)
-{
-	const struct gateway_docs *docs = c->env->docs;
-
-	for (unsigned i = 0; i < docs->n; i++) {
-		json_t *d = docs->docs[i].json, *meta = json_object_get(d, "metadata");
-		json_t *spec = json_object_get(d, "spec"), *e;
-		const char *api = json_string_value(json_object_get(d, "apiVersion"));
-		const char *grant_ns = json_string_value(json_object_get(meta, "namespace"));
-		int from = 0, to = 0;
-		size_t j;
-
-		if (!api || strncmp(api, "gateway.networking.k8s.io/", 26) != 0 ||
-		    !json_is_string(json_object_get(d, "kind")) ||
-		    strcmp(json_string_value(json_object_get(d, "kind")), "ReferenceGrant") != 0 ||
-		    strcmp(grant_ns ? grant_ns : "default", ns) != 0)
-			continue;
-		json_array_foreach(json_object_get(spec, "from"), j, e) {
-			const char *g = json_string_value(json_object_get(e, "group"));
-			const char *k = json_string_value(json_object_get(e, "kind"));
-			const char *n = json_string_value(json_object_get(e, "namespace"));
-
-			from |= g && k && n && strcmp(g, "gateway.networking.k8s.io") == 0 &&
-				strcmp(k, "HTTPRoute") == 0 &&
-				strcmp(n, c->route->namespace) == 0;
-		}
-		json_array_foreach(json_object_get(spec, "to"), j, e) {
-			const char *g = json_string_value(json_object_get(e, "group"));
-			const char *k = json_string_value(json_object_get(e, "kind"));
-			const char *n = json_string_value(json_object_get(e, "name"));
-
-			to |= k && strcmp(g ? g : "", "") == 0 && strcmp(k, kind) == 0 &&
-			      (!n || strcmp(n, name) == 0);
-		}
-		if (from && to)
-			return 1;
-	}
-	return 0;
-}
-
 /* A backendRef (weighted: of a rule; else of a mirror) into b. */
 static void compile_backend(struct compiler *c, json_t *o, const char *path, int weighted,
 			    struct route_backend *b)
@@ -495,6 +420,8 @@ static void compile_backend(struct compiler *c, json_t *o, const char *path, int
 	const char *name = text(c, o, path, "name", NULL, ROUTE_NAME_MAX);
 	long long port = integer(c, o, path, "port", 0, 1, 65535);
 	long long weight = weighted ? integer(c, o, path, "weight", 1, 0, ROUTE_WEIGHT_MAX) : 1;
+	const char *reason;
+	char why[GATEWAY_MESSAGE_MAX];
 
 	if (!group || !kind || !ns || !name || !name[0]) {
 		refuse(c, path, "a backendRef needs a \"name\"");
@@ -506,18 +433,11 @@ static void compile_backend(struct compiler *c, json_t *o, const char *path, int
 	b->name = dup(c, name);
 	b->port = port > 0 ? (uint16_t)port : 0;
 	b->weight = weight > 0 ? (uint32_t)weight : 0;
-	if (group[0] || strcmp(kind, "Service") != 0)
-		unresolved(c, "InvalidKind", path, "%s%s%s is not a supported kind", group,
-			   group[0] ? "/" : "", kind);
-	else if (strcmp(ns, c->route->namespace) != 0 && !granted(c, ns, kind, name))
-		unresolved(c, "RefNotPermitted", path,
-			   "no ReferenceGrant in namespace %s lets this route refer to %s", ns,
-			   name);
-	else if (port <= 0)
-		unresolved(c, "BackendNotFound", path, "a Service backendRef needs a \"port\"");
-	else if (c->env->exists && !c->env->exists(c->env->exists_ctx, ns, name, (uint16_t)port))
-		unresolved(c, "BackendNotFound", path, "service %s/%s has no port %lld", ns, name,
-			   port);
+	reason = gateway_ref_resolve(c->env->docs, c->route->namespace, group, kind, ns, name,
+				     (int)port, c->env->exists, c->env->exists_ctx, why,
+				     sizeof(why));
+	if (reason)
+		unresolved(c, reason, path, "%s", why);
 	else
 		b->resolved = 1;
 }

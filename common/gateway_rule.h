@@ -8,30 +8,9 @@
 #include <stdint.h>
 
 #include "gateway_load.h"
+#include "gateway_notes.h"
+#include "gateway_ref.h"
 #include "route.h"
-
-/* messages kept per compile; past it one last note says some were dropped */
-#define GATEWAY_NOTES_MAX 1000
-#define GATEWAY_MESSAGE_MAX 256
-
-/* Messages about the documents, "file:line: field.path: what", in the order
- * found. Starts zeroed. */
-struct gateway_notes {
-	char **list;
-	unsigned n;
-};
-
-/* Adds "source: path: <fmt...>" (path may be NULL). Out of memory: dropped. */
-void gateway_notes_add(struct gateway_notes *notes, const char *source, const char *path,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void gateway_notes_release(struct gateway_notes *notes);
-
-/*
- * Whether Service name in namespace has port; 1 yes, 0 no. NULL in
- * gateway_rule_env: every Service exists.
- */
-typedef int (*gateway_service_fn)(void *ctx, const char *namespace, const char *name,
-				  uint16_t port);
 
 /* A status condition's outcome: reason NULL means it holds. */
 struct gateway_verdict {
@@ -56,7 +35,7 @@ struct gateway_route {
 /* What rules are compiled against. */
 struct gateway_rule_env {
 	const struct gateway_docs *docs;	/* for ReferenceGrants */
-	gateway_service_fn exists;
+	gateway_service_fn exists;		/* NULL: every Service port exists */
 	void *exists_ctx;
 	struct gateway_notes *notes;
 };

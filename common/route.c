@@ -51,6 +51,11 @@ int route_regex_compile(const char *pattern, struct route_regex **out, char *err
 	}
 	pcre2_set_match_limit(re->context, ROUTE_REGEX_MATCH_LIMIT);
 	pcre2_set_depth_limit(re->context, ROUTE_REGEX_MATCH_LIMIT);
+	pcre2_set_heap_limit(re->context, ROUTE_REGEX_HEAP_KB);
+	/* PCRE2 keeps its backtracking frames in the match data: one match now
+	 * allocates them, so requests reuse them (a deeper one may grow them,
+	 * up to the heap limit, once) */
+	pcre2_match(re->code, (PCRE2_SPTR) "", 0, 0, 0, re->data, re->context);
 	*out = re;
 	return 0;
 }
@@ -410,6 +415,10 @@ int route_redirect_location(const struct route_redirect *rd, const struct route_
 	if (size == 0)
 		return -1;
 	out[0] = '\0';
+	/* the request's Host goes into a header: a name, an address, nothing else */
+	for (size_t i = 0; i < hostname_len; i++)
+		if (!isalnum((unsigned char)hostname[i]) && !strchr(".-_:[]", hostname[i]))
+			return -1;
 	if (port == 0) {
 		/* a redirect scheme brings its own well-known port */
 		if (rd->scheme && strcmp(rd->scheme, "https") == 0)
@@ -443,6 +452,9 @@ int route_redirect_location(const struct route_redirect *rd, const struct route_
 }
 
 static const char *const protocol_names[] = { "HTTP", "HTTPS", "TLS", "TCP" };
+const char *const route_path_type_names[3] = { "PathPrefix", "Exact", "RegularExpression" };
+const char *const route_value_type_names[2] = { "Exact", "RegularExpression" };
+const char *const route_modifier_names[3] = { "None", "ReplaceFullPath", "ReplacePrefixMatch" };
 
 const char *route_protocol_name(enum route_protocol p)
 {

@@ -36,6 +36,8 @@
 /* PCRE2 match limit: backtracking steps per regex per request, so a
  * pathological pattern costs a bounded time and then does not match. */
 #define ROUTE_REGEX_MATCH_LIMIT 100000
+/* KiB: PCRE2's backtracking frames per regex, allocated when it is compiled */
+#define ROUTE_REGEX_HEAP_KB 64
 
 enum route_protocol {
 	ROUTE_PROTOCOL_HTTP = 0,	/* plain HTTP/1.1 */
@@ -211,13 +213,16 @@ void route_rule_release(struct route_rule *r);
 void route_listener_release(struct route_listener *l);
 
 /*
- * Compiles pattern (NUL-terminated) into *out, anchored at both ends.
+ * Compiles pattern (NUL-terminated) into *out, anchored at both ends, with
+ * its match data and backtracking frames (ROUTE_REGEX_HEAP_KB at most).
  * Returns 0, or -1 with PCRE2's message and offset in err.
  */
 int route_regex_compile(const char *pattern, struct route_regex **out, char *err, size_t errlen);
 void route_regex_free(struct route_regex *re);
-/* 1 when the whole of s (n bytes) matches, else 0 (no match, or the match
- * limit was reached). Allocates nothing. */
+/* 1 when the whole of s (n bytes) matches, else 0 (no match, or a limit was
+ * reached). Allocates nothing, but for PCRE2 growing the regex's frames the
+ * first time a match backtracks deeper than any before (up to
+ * ROUTE_REGEX_HEAP_KB, kept for the next ones). */
 int route_regex_match(struct route_regex *re, const char *s, size_t n);
 
 /*
@@ -225,7 +230,8 @@ int route_regex_match(struct route_regex *re, const char *s, size_t n);
  * whose hostname fits the Host best (exact, longest wildcard, then none), its
  * best virtual host, and the first of its entries whose match holds.
  * Returns 0 with *out filled, or -1: no route, the answer is 404.
- * Allocates nothing; the regexes' match data is written to.
+ * Allocates nothing (see route_regex_match); the regexes' match data is
+ * written to, so one thread at a time.
  */
 int route_match(const struct route_table *t, uint16_t port, const struct route_request *req,
 		struct route_result *out);
@@ -266,7 +272,7 @@ int route_rewrite_path(enum route_path_modifier type, const char *value, const c
  * left out when it is the scheme's default; the path modified as
  * route_rewrite_path (prefix: the match's PathPrefix) and the query kept.
  * Writes it NUL-terminated into out. Returns its length, or -1 when it does
- * not fit.
+ * not fit or the Host holds anything but a name or an address (answer 400).
  */
 int route_redirect_location(const struct route_redirect *rd, const struct route_match *m,
 			    uint16_t listener_port, const char *req_scheme, const char *host,
@@ -280,8 +286,12 @@ int route_header_name_valid(const char *s);
  * goes into a header, a path or a log line as it is), else 0. */
 int route_text_valid(const char *s, size_t max);
 
-/* Names as the Gateway API spells them ("PathPrefix", "HTTPS", ...), and
- * back (-1: unknown). */
+/* Names as the Gateway API spells them, indexed by the enums. */
+extern const char *const route_path_type_names[3];
+extern const char *const route_value_type_names[2];
+extern const char *const route_modifier_names[3];	/* [0] "None": no modifier */
+
+/* A protocol's name ("HTTP", "HTTPS", ...), and back (-1: unknown). */
 const char *route_protocol_name(enum route_protocol p);
 int route_protocol_parse(const char *s);
 

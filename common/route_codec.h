@@ -1,5 +1,5 @@
 /* route_codec: a route table as JSON, the form the bus carries from
- * lb-discover to lb-proxy; the decoder treats its input as hostile.
+ * lb-discover to lb-proxy (read back by route_codec_decode.h).
  *
  * {"v":1,
  *  "listeners":[{"name","port","hostname"?,"protocol":"HTTP",
@@ -31,14 +31,5 @@
 
 /* Appends t as JSON to out. Returns 0, or -1 (out of memory). */
 int route_codec_encode(const struct route_table *t, struct buf *out);
-
-/*
- * Decodes n bytes of JSON into a new table (*out, the caller's to free with
- * route_table_free), checking every field: types, unknown keys, the limits
- * of route.h, indexes, regexes. Returns 0, or -1 with *out NULL and a
- * message in err naming the field.
- */
-int route_codec_decode(const char *data, size_t n, struct route_table **out, char *err,
-		       size_t errlen);
 
 #endif

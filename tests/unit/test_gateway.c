@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "route.h"
 #include "route_codec.h"
+#include "route_codec_decode.h"
 
 #define NS "gateway-conformance-infra"
 

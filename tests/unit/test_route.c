@@ -14,6 +14,7 @@
 
 #include "route.h"
 #include "route_codec.h"
+#include "route_codec_decode.h"
 
 /* Two rules on a catch-all virtual host: Exact /a weighted 70/30/0, and a
  * PathPrefix / without backends. */
@@ -37,6 +38,41 @@ static struct route_table *decode(const char *json)
 		fail_msg("%s", err);
 	return t;
 }
+
+#ifndef __SANITIZE_ADDRESS__
+/* Counts the allocations made while `counting` (release builds: ASan has
+ * its own malloc). glibc's own functions do the work. */
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+static int counting;
+static unsigned long allocations;
+
+void *malloc(size_t n)
+{
+	allocations += counting;
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	allocations += counting;
+	return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n)
+{
+	allocations += counting;
+	return __libc_realloc(p, n);
+}
+
+static const char *header_value(void *ctx, const char *name, size_t *len)
+{
+	(void)ctx;
+	*len = 3;
+	return strcmp(name, "x-id") == 0 ? "abc" : NULL;
+}
+#endif
 
 /* A deterministic sequence (xorshift32). */
 static uint32_t next(uint32_t *x)
@@ -324,6 +360,44 @@ static void test_match_basics(void **state)
 	route_table_free(t);
 }
 
+/* The brief's rule: matching a request allocates nothing, regexes included. */
+static void test_match_allocates_nothing(void **state)
+{
+	static const char json[] =
+		"{\"v\":1,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
+		"\"vhosts\":[{\"hostname\":\"*.example.com\",\"entries\":[[0,0],[0,1]]}]}],"
+		"\"rules\":[{\"route\":\"ns/a\",\"index\":0,\"matches\":["
+		"{\"pathType\":\"RegularExpression\",\"path\":\"/u/([0-9]+|x)*y\"},"
+		"{\"pathType\":\"PathPrefix\",\"path\":\"/\",\"method\":\"GET\","
+		"\"headers\":[{\"type\":\"RegularExpression\",\"name\":\"x-id\",\"value\":\"a.c\"}],"
+		"\"query\":[{\"type\":\"RegularExpression\",\"name\":\"q\",\"value\":\"[a-z]+\"}]}],"
+		"\"backends\":[{\"namespace\":\"ns\",\"name\":\"a\",\"port\":80,\"weight\":1,"
+		"\"resolved\":true}]}]}";
+#ifdef __SANITIZE_ADDRESS__
+	(void)json;
+	(void)state;
+	skip();
+#else
+	struct route_table *t = decode(json);
+	struct route_request req = { .host = "a.example.com:80", .method = "GET",
+				     .path = "/u/123x456xy", .path_len = 12, .query = "q=abc",
+				     .query_len = 5, .header = header_value };
+	struct route_result out;
+	(void)state;
+
+	counting = 1;
+	for (int i = 0; i < 1000; i++) {
+		req.path_len = i % 2 ? 12 : 11;	/* the regex, then the prefix with the rest */
+		assert_int_equal(route_match(t, 80, &req, &out), 0);
+		assert_int_equal(out.match - out.rule->matches, i % 2 ? 0 : 1);
+		assert_non_null(route_pick_backend(out.rule, (uint32_t)i));
+	}
+	counting = 0;
+	assert_int_equal(allocations, 0);
+	route_table_free(t);
+#endif
+}
+
 /* Replaces the first from in table_json by to. */
 static char *mutate(const char *from, const char *to)
 {
@@ -443,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_location),
 		cmocka_unit_test(test_regex),
 		cmocka_unit_test(test_match_basics),
+		cmocka_unit_test(test_match_allocates_nothing),
 		cmocka_unit_test(test_decode_refuses),
 		cmocka_unit_test(test_decode_limits),
 		cmocka_unit_test(test_round_trip),
