@@ -11,6 +11,7 @@
 #include "gateway.h"
 #include "route.h"
 #include "route_codec.h"
+#include "route_codec_decode.h"
 
 /* The codec round trip of t: encode, decode, encode again, same bytes. */
 static void round_trip(const struct route_table *t)
