@@ -365,9 +365,10 @@ static void compile_route(struct compiler *c, const struct gateway_doc *doc)
 	snprintf(r->id, sizeof(r->id), "%s/%s", ns, name);
 	r->created = timestamp(meta(doc->json, "creationTimestamp", NULL));
 	if (json_array_size(refs) > PARENT_REFS_MAX ||
-	    json_array_size(hostnames) > ROUTE_HOSTNAMES_MAX)
+	    json_array_size(hostnames) > ROUTE_HOSTNAMES_MAX ||
+	    (hostnames && !json_is_array(hostnames) && !json_is_null(hostnames)))
 		snprintf(r->accepted.message, sizeof(r->accepted.message),
-			 "spec: at most %d parentRefs and %d hostnames", PARENT_REFS_MAX,
+			 "spec: at most %d parentRefs, and a list of at most %d hostnames", PARENT_REFS_MAX,
 			 ROUTE_HOSTNAMES_MAX);
 	for (size_t h = 0; h < json_array_size(hostnames); h++) {
 		const char *host = json_string_value(json_array_get(hostnames, h));

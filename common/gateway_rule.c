@@ -263,6 +263,10 @@ static void compile_match(struct compiler *c, json_t *o, const char *path, struc
 	const char *type = "PathPrefix", *value = "/", *method;
 
 	sub_path(at, path, ".path");
+	if ((o && !json_is_object(o)) || (p && !json_is_object(p))) {
+		refuse(c, path, "a match and its path must be objects");
+		return;
+	}
 	if (p) {
 		type = text(c, p, at, "type", "PathPrefix", 32);
 		value = text(c, p, at, "value", "/", ROUTE_PATH_MAX);

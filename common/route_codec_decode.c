@@ -140,7 +140,8 @@ static int decode_conditions(struct decoder *d, const char *where, json_t *a,
 
 		*n = (unsigned)i + 1;
 		if (keys_only(d, where, o, keys) == -1 ||
-		    get_enum(d, where, o, "type", route_value_type_names, COUNT(route_value_type_names), &type) == -1 ||
+		    get_enum(d, where, o, "type", route_value_type_names,
+			     COUNT(route_value_type_names), &type) == -1 ||
 		    get_str(d, where, o, "name", 1, ROUTE_NAME_MAX, &c->name) == -1 ||
 		    get_str(d, where, o, "value", 1, ROUTE_VALUE_MAX, &c->value) == -1)
 			return -1;
@@ -163,7 +164,8 @@ static int decode_match(struct decoder *d, const char *where, json_t *o, struct 
 	int type;
 
 	if (keys_only(d, where, o, keys) == -1 ||
-	    get_enum(d, where, o, "pathType", route_path_type_names, COUNT(route_path_type_names), &type) == -1 ||
+	    get_enum(d, where, o, "pathType", route_path_type_names,
+		     COUNT(route_path_type_names), &type) == -1 ||
 	    get_str(d, where, o, "path", 1, ROUTE_PATH_MAX, &m->path) == -1 ||
 	    get_str(d, where, o, "method", 0, 32, &m->method) == -1 ||
 	    get_array(d, where, o, "headers", 0, ROUTE_CONDITIONS_MAX, &headers) == -1 ||
@@ -261,7 +263,8 @@ static int decode_path_modifier(struct decoder *d, const char *where, json_t *o,
 	int t = ROUTE_MODIFY_NONE;
 
 	if (json_object_get(o, "pathType") &&
-	    get_enum(d, where, o, "pathType", route_modifier_names + 1, COUNT(route_modifier_names) - 1, &t) == -1)
+	    get_enum(d, where, o, "pathType", route_modifier_names + 1,
+		     COUNT(route_modifier_names) - 1, &t) == -1)
 		return -1;
 	*type = json_object_get(o, "pathType") ? (enum route_path_modifier)(t + 1)
 					       : ROUTE_MODIFY_NONE;

@@ -643,6 +643,18 @@ static const struct status_case status_cases[] = {
 	  "  parentRefs: [{name: same-namespace}]\n"
 	  "  rules: [{timeouts: {request: 1s, backendRequest: 2s}}]\n",
 	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "must not be longer" },
+	{ "spec: a match must be an object (not a catch-all)",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{matches: [junk], backendRefs: [{name: infra-backend-v1, port: 8080}]}]\n",
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "must be objects" },
+	{ "spec: hostnames must be a list",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  hostnames: example.com\n" BACKEND,
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "a list of at most 16 hostnames" },
 	{ "spec: a route of another Gateway gets no status here",
 	  SAME_NAMESPACE ROUTE("mine")
 	  "spec:\n"
