@@ -531,8 +531,9 @@ static void compile_filters(struct compiler *c, json_t *a, const char *path, str
 
 static void compile_rule(struct compiler *c, json_t *o, unsigned index, struct route_rule *r)
 {
-	json_t *matches, *backends, *timeouts;
+	json_t *matches, *backends, *timeouts, *v;
 	char path[PATH_TEXT], at[PATH_TEXT];
+	const char *key;
 
 	snprintf(path, sizeof(path), "spec.rules[%u]", index);
 	r->route = dup(c, c->route->id);
@@ -541,6 +542,11 @@ static void compile_rule(struct compiler *c, json_t *o, unsigned index, struct r
 		refuse(c, path, "a rule must be an object");
 		return;
 	}
+	json_object_foreach(o, key, v)
+		if (strcmp(key, "matches") && strcmp(key, "filters") && strcmp(key, "backendRefs") &&
+		    strcmp(key, "timeouts") && strcmp(key, "name"))
+			gateway_notes_add(c->env->notes, c->route->doc->source, path,
+					  "\"%.64s\" is not supported, ignored", key);
 	matches = list(c, o, path, "matches", ROUTE_MATCHES_MAX);
 	r->n_matches = json_array_size(matches) ? (unsigned)json_array_size(matches) : 1;
 	if (!(r->matches = alloc(c, r->n_matches, sizeof(*r->matches)))) {

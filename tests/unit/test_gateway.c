@@ -655,6 +655,13 @@ static const struct status_case status_cases[] = {
 	  "  parentRefs: [{name: same-namespace}]\n"
 	  "  hostnames: example.com\n" BACKEND,
 	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "a list of at most 16 hostnames" },
+	{ "lb: rule fields it does not implement are named, and ignored",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{retry: {attempts: 2}, backendRefs: [{name: infra-backend-v1, port: 8080}]}]\n",
+	  NS "/r", 1, "Accepted", 1, "ResolvedRefs",
+	  "test.yaml:8: spec.rules[0]: \"retry\" is not supported, ignored" },
 	{ "spec: a route of another Gateway gets no status here",
 	  SAME_NAMESPACE ROUTE("mine")
 	  "spec:\n"
