@@ -662,6 +662,66 @@ static const struct status_case status_cases[] = {
 	  "  rules: [{retry: {attempts: 2}, backendRefs: [{name: infra-backend-v1, port: 8080}]}]\n",
 	  NS "/r", 1, "Accepted", 1, "ResolvedRefs",
 	  "test.yaml:8: spec.rules[0]: \"retry\" is not supported, ignored" },
+	{ "spec: a mirror's fraction is at most 1",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{filters: [{type: RequestMirror, requestMirror: {backendRef: {name: m, port: 80}, fraction: {numerator: 3, denominator: 2}}}]}]\n",
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "requestMirror.fraction" },
+	{ "spec: a mirror's percent and fraction are exclusive",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{filters: [{type: RequestMirror, requestMirror: {backendRef: {name: m, port: 80}, percent: 5, fraction: {numerator: 1}}}]}]\n",
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "exclusive" },
+	{ "spec: a mirror to a missing namespace's Service without a grant: RefNotPermitted",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{filters: [{type: RequestMirror, requestMirror: {backendRef: {name: m, namespace: x, port: 80}}}]}]\n",
+	  NS "/r", 1, "Accepted", 0, "RefNotPermitted", "requestMirror.backendRef" },
+	{ "spec: a header set twice refuses the route (the CRD)",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: A, value: '1'}, {name: a, value: '2'}]}}]}]\n",
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "header a is listed twice" },
+	{ "spec: one RequestHeaderModifier per rule",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{filters: [{type: RequestHeaderModifier, requestHeaderModifier: {}}, {type: RequestHeaderModifier, requestHeaderModifier: {}}]}]\n",
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "filters[1]: a rule may have one" },
+	{ "spec: an unknown method is UnsupportedValue",
+	  SAME_NAMESPACE ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n"
+	  "  rules: [{matches: [{method: FETCH}]}]\n",
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "method FETCH" },
+	{ "spec: allowedRoutes.kinds without HTTPRoute: NotAllowedByListeners",
+	  "apiVersion: gateway.networking.k8s.io/v1\n"
+	  "kind: Gateway\n"
+	  "metadata: {name: same-namespace, namespace: " NS "}\n"
+	  "spec:\n"
+	  "  listeners: [{name: l, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: GRPCRoute}]}}]\n"
+	  ROUTE("r")
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n" BACKEND,
+	  NS "/r", 0, "NotAllowedByListeners", 1, "ResolvedRefs", NULL },
+	{ "spec: allowedRoutes from All takes a route of another namespace",
+	  "apiVersion: gateway.networking.k8s.io/v1\n"
+	  "kind: Gateway\n"
+	  "metadata: {name: same-namespace, namespace: " NS "}\n"
+	  "spec:\n"
+	  "  listeners: [{name: l, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]\n"
+	  "---\n"
+	  "apiVersion: gateway.networking.k8s.io/v1\n"
+	  "kind: HTTPRoute\n"
+	  "metadata: {name: r, namespace: elsewhere}\n"
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace, namespace: " NS "}]\n"
+	  "  rules: [{backendRefs: [{name: s, port: 80}]}]\n",
+	  "elsewhere/r", 1, "Accepted", 1, "ResolvedRefs", NULL },
 	{ "spec: a route of another Gateway gets no status here",
 	  SAME_NAMESPACE ROUTE("mine")
 	  "spec:\n"
