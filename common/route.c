@@ -233,9 +233,12 @@ static int value_holds(const struct route_condition *c, const char *v, size_t n)
 static const char *query_lookup(const char *q, size_t qn, const char *name, size_t *len)
 {
 	size_t name_len = strlen(name);
-	const char *end = q + qn;
+	const char *end;
 
-	while (q && q < end) {
+	if (!q)
+		return NULL;
+	end = q + qn;
+	while (q < end) {
 		const char *amp = memchr(q, '&', (size_t)(end - q));
 		const char *stop = amp ? amp : end;
 		const char *eq = memchr(q, '=', (size_t)(stop - q));
