@@ -129,7 +129,7 @@ static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 		size_t j;
 
 		snprintf(path, sizeof(path), "spec.listeners[%zu]", i);
-		if (!name[0] || strlen(name) > ROUTE_NAME_MAX || port < 1 || port > 65535 ||
+		if (!gateway_hostname_valid(name, 0) || port < 1 || port > 65535 ||
 		    protocol == -1 || (hostname && !gateway_hostname_valid(hostname, 1))) {
 			gateway_notes_add(&c->out->notes, doc->source, path,
 					  "skipped: a listener needs a name, a port, a protocol "
@@ -341,9 +341,10 @@ static void compile_route(struct compiler *c, const struct gateway_doc *doc)
 		ours |= targets_us(c, ref, ns);
 	if (!ours)
 		return;
-	if (!name || strlen(name) > ROUTE_NAME_MAX || strlen(ns) > ROUTE_NAME_MAX) {
-		gateway_notes_add(&c->out->notes, doc->source, "metadata.name",
-				  "skipped: a route needs a name");
+	if (!name || !gateway_hostname_valid(name, 0) || !gateway_hostname_valid(ns, 0)) {
+		gateway_notes_add(&c->out->notes, doc->source, "metadata",
+				  "skipped: a route needs a name and namespace of lower-case "
+				  "letters, digits, '-' and '.'");
 		return;
 	}
 	for (unsigned s = 0; s < c->n_slots; s++)

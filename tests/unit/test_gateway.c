@@ -956,6 +956,36 @@ static void test_load(void **state)
 	}
 }
 
+/* fuzz_route found it: a route name with a tab compiled into a table the
+ * decoder refused. Names are DNS names; another is skipped, with a note. */
+static void test_names_checked(void **state)
+{
+	static const char yaml[] =
+		"apiVersion: gateway.networking.k8s.io/v1\n"
+		"kind: Gateway\n"
+		"metadata: {name: same-namespace, namespace: " NS "}\n"
+		"spec:\n"
+		"  listeners: [{name: \"h\\ttp\", port: 80, protocol: HTTP}, {name: ok, port: 81, protocol: HTTP}]\n"
+		"---\n"
+		"apiVersion: gateway.networking.k8s.io/v1\n"
+		"kind: HTTPRoute\n"
+		"metadata: {name: \"a\\ti\", namespace: " NS "}\n"
+		"spec:\n"
+		"  parentRefs: [{name: same-namespace}]\n" BACKEND;
+	struct gateway_docs docs = GATEWAY_DOCS_INIT;
+	struct gateway_result res;
+	(void)state;
+
+	compile(yaml, "same-namespace", &docs, &res);
+	assert_int_equal(res.table->n_listeners, 1);
+	assert_int_equal(res.n_statuses, 0);
+	assert_true(has_note(&res, "test.yaml:1: spec.listeners[0]: skipped"));
+	assert_true(has_note(&res, "test.yaml:7: metadata: skipped"));
+	assert_round_trip(res.table);
+	gateway_result_release(&res);
+	gateway_docs_release(&docs);
+}
+
 static void test_missing_gateway(void **state)
 {
 	static const char yaml[] = SAME_NAMESPACE;
@@ -1003,6 +1033,7 @@ int main(void)
 		cmocka_unit_test(test_backend_not_found),
 		cmocka_unit_test(test_filters_compiled),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_names_checked),
 		cmocka_unit_test(test_missing_gateway),
 		cmocka_unit_test(test_durations),
 	};
