@@ -309,6 +309,19 @@ static void test_redirect_location(void **state)
 			fail_msg("%s (case %zu): got %s, want %s", cases[i].test, i,
 				 n == -1 ? "-1" : out, cases[i].want);
 	}
+	{
+		/* the request's Host goes into the Location only as a name or address */
+		static const char *const bad[] = { "a\r\nSet-Cookie: x", "a b", "a/b", "a@b" };
+		struct route_redirect rd = { .status = 302 };
+		char out[128];
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(route_redirect_location(&rd, NULL, 80, "http", bad[i], "/", 1,
+								 NULL, 0, out, sizeof(out)), -1);
+		/* too small a buffer: -1 */
+		assert_int_equal(route_redirect_location(&rd, NULL, 80, "http", "example.org", "/",
+							 1, NULL, 0, out, 10), -1);
+	}
 }
 
 static void test_regex(void **state)
