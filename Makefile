@@ -8,7 +8,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 # Debian packages: to build and run lb (and the demo), (test-deps) to test it, and
 # (bench-deps) to benchmark against peers.
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
-	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev curl
+	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl
 TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl
 BENCH_DEPS := python3 wrk nginx-light haproxy openssl
 
@@ -17,7 +17,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
-LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm
+LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lpcre2-8 -lssl -lcrypto -lm
 
 MODE_release := -O2 -g
 MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
