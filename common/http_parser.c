@@ -71,11 +71,20 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
-/* RFC 9110 token characters. */
-static int is_tchar(unsigned char c)
+int http_is_tchar(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int http_token_valid(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!http_is_tchar((unsigned char)s[i]))
+			return 0;
+	return 1;
 }
 
 static int trailer_name_is(const struct http_msg *m, const char *lit)
@@ -112,7 +121,7 @@ static int on_header_field_complete(llhttp_t *p)
 	if (h->name.len == 0)
 		return fail(m, 400, "empty header name");
 	for (uint32_t i = 0; i < h->name.len; i++)
-		if (!is_tchar((unsigned char)name[i]))
+		if (!http_is_tchar((unsigned char)name[i]))
 			return fail(m, 400, "invalid character in a header name");
 	return 0;
 }
@@ -389,7 +398,7 @@ static size_t unknown_method(struct http_msg *m, const char *p, const char *end)
 	for (; p < end; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (!is_tchar(c) || m->method_len >= HTTP_METHOD_MAX) {
+		if (!http_is_tchar(c) || m->method_len >= HTTP_METHOD_MAX) {
 			m->state = HTTP_MSG_ERROR;
 			if (c == ' ' && m->method_len > 0) {
 				m->error_status = 501;

@@ -106,6 +106,11 @@ int http_msg_lists(const struct http_msg *m, const char *field, const char *toke
  * moved past it; 0 when none is left.
  */
 int http_list_next(const char **p, const char *end, const char **tok, size_t *tlen);
+/* 1 when c is an RFC 9110 token character (5.6.2 tchar). */
+int http_is_tchar(unsigned char c);
+/* 1 when [s, s + n) is an RFC 9110 token: a field name, a method, a cookie
+ * name; 0 when empty or any byte is not a tchar (a CR, LF, space, quote ...). */
+int http_token_valid(const char *s, size_t n);
 static inline int http_msg_method(const struct http_msg *m) { return m->parser.method; }
 static inline int http_msg_minor(const struct http_msg *m) { return m->parser.http_minor; }
 static inline int http_msg_status(const struct http_msg *m) { return m->parser.status_code; }

@@ -204,6 +204,16 @@ static void text_escaped(struct buf *out, const char *s, size_t n)
 	}
 }
 
+const char *log_printable(const char *s, char *out, size_t outsz)
+{
+	struct buf b = BUF_INIT;
+
+	text_escaped(&b, s, strlen(s));
+	snprintf(out, outsz, "%.*s", (int)b.len, b.len ? b.data : "");
+	buf_release(&b);
+	return out;
+}
+
 /* The text line's fields: as written, but each key="quoted value" (found as
  * json_fields finds it) escaped by text_escaped. */
 static void text_fields(struct buf *out, const char *kv, size_t n)

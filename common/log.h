@@ -2,6 +2,8 @@
 #ifndef LB_LOG_H
 #define LB_LOG_H
 
+#include <stddef.h>
+
 enum log_level {
 	LOG_DEBUG = 0,	/* detail for developers */
 	LOG_INFO,	/* normal events: start, stop, requests */
@@ -44,6 +46,11 @@ struct log_limit {
 	unsigned long count;		/* events not yet reported */
 };
 unsigned long log_every(struct log_limit *l, double now, double interval);
+
+/* `s` as a message may show it: quotes, backslashes and control bytes escaped
+ * as the text log escapes quoted values (a flag's value with a CR LF in it).
+ * Writes into out (truncated to outsz) and returns it. Not for a hot path. */
+const char *log_printable(const char *s, char *out, size_t outsz);
 
 #define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, __VA_ARGS__); } while (0)
 #define log_info(...) log_write(LOG_INFO, __VA_ARGS__)

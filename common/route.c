@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_parser.h"
+
 struct route_regex {
 	pcre2_code *code;
 	pcre2_match_data *data;
@@ -478,12 +480,7 @@ int route_header_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > ROUTE_NAME_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
-			return 0;
-	return 1;
+	return n <= ROUTE_NAME_MAX && http_token_valid(s, n);
 }
 
 int route_text_valid(const char *s, size_t max)

@@ -40,7 +40,7 @@ static int balancing_parse(struct proxy_config *c, char *err, size_t errsz)
 		snprintf(cookie, sizeof(cookie), "cookie:%s", opts->sticky_cookie);
 		if (hashkey_parse(cookie, &c->sticky_key, why, sizeof(why)) == -1) {
 			snprintf(err, errsz, "--sticky-cookie: \"%s\" is not a cookie name",
-				 opts->sticky_cookie);
+				 log_printable(opts->sticky_cookie, why, sizeof(why)));
 			return -1;
 		}
 	}
@@ -55,10 +55,19 @@ int proxy_config_apply_balancing(struct proxy *px, const struct proxy_config *c)
 	px->hash_key_spec = strcmp(opts->balance, "ip-hash") == 0 ? "client-ip" : opts->hash_key;
 	px->trusted = c->trusted;
 	px->sticky_key = c->sticky_key;
-	if (opts->sticky_cookie && !opts->sticky_secret)
-		log_warn("--sticky-cookie without --sticky-secret: anyone can tell which address "
-			 "a cookie names by trying addresses", NULL);
-	sticky_setup(opts->sticky_cookie, opts->sticky_secret);
+	switch (sticky_setup(opts->sticky_cookie, opts->sticky_secret)) {
+	case -1:
+		log_error("--sticky-cookie: no random secret could be made: give --sticky-secret",
+			  NULL);
+		return -1;
+	case 1:
+		if (opts->sticky_cookie)
+			log_warn("--sticky-cookie without --sticky-secret: this proxy signs its "
+				 "cookies with a random secret, so another proxy of the fleet (or "
+				 "this one after a restart) sends their clients elsewhere: give "
+				 "every proxy one --sticky-secret", NULL);
+		break;
+	}
 	balance_set_slow_start(opts->slow_start);
 	return balancer_rebuild(&px->balancer, c->ops, &px->set);
 }

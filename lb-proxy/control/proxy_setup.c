@@ -114,7 +114,7 @@ int proxy_setup_rate(struct proxy *px, const struct proxy_options *opts,
 	if (hashkey_parse(opts->rate_key, &px->rate_key, err, sizeof(err)) == -1 ||
 	    (px->rate_key.kind != HASHKEY_CLIENT_IP && px->rate_key.kind != HASHKEY_HEADER)) {
 		fprintf(stderr, "lb-proxy: --rate-key: \"%s\" is not client-ip or header:NAME\n",
-			opts->rate_key);
+			log_printable(opts->rate_key, err, sizeof(err)));
 		return -1;
 	}
 	if (ratelimit_init(&px->rate, per_second,

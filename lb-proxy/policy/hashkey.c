@@ -8,7 +8,22 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "log.h"
+
 const char hashkey_forms[] = "client-ip | header:NAME | cookie:NAME | query:NAME | path";
+
+/* A header or cookie name is an RFC 9110 token (a CR or LF in one put every
+ * client in one bucket before); a query parameter's name is visible ASCII
+ * but for the separators '&', '=', '#' and '%'. */
+static int name_valid(enum hashkey_kind kind, const char *s, size_t n)
+{
+	if (kind != HASHKEY_QUERY)
+		return http_token_valid(s, n);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f || strchr("&=#%", s[i]))
+			return 0;
+	return 1;
+}
 
 int hashkey_parse(const char *spec, struct hashkey *k, char *err, size_t errsz)
 {
@@ -20,6 +35,8 @@ int hashkey_parse(const char *spec, struct hashkey *k, char *err, size_t errsz)
 		{ "cookie:", HASHKEY_COOKIE },
 		{ "query:", HASHKEY_QUERY },
 	};
+
+	char shown[3 * HASHKEY_NAME_MAX];
 
 	memset(k, 0, sizeof(*k));
 	if (strcmp(spec, "client-ip") == 0) {
@@ -35,14 +52,15 @@ int hashkey_parse(const char *spec, struct hashkey *k, char *err, size_t errsz)
 
 		if (strncmp(spec, named[i].prefix, pl) != 0)
 			continue;
-		if (n == 0 || n >= HASHKEY_NAME_MAX || strpbrk(spec + pl, " \t,;=:\"") != NULL)
+		if (n == 0 || n >= HASHKEY_NAME_MAX || !name_valid(named[i].kind, spec + pl, n))
 			break;
 		k->kind = named[i].kind;
 		memcpy(k->name, spec + pl, n);
 		k->name_len = n;
 		return 0;
 	}
-	snprintf(err, errsz, "\"%s\" is not a hash key: use %s", spec, hashkey_forms);
+	snprintf(err, errsz, "\"%s\" is not a hash key: use %s",
+		 log_printable(spec, shown, sizeof(shown)), hashkey_forms);
 	return -1;
 }
 

@@ -39,13 +39,6 @@ static const char *const kind_flag[HEADERS_RULE_KINDS] = {
 	"--set-request-header", "--set-response-header", "--remove-response-header",
 };
 
-/* RFC 9110 5.6.2 tchar. */
-static int tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 /* Fields the proxy owns: the message's framing, the connection, the target. */
 static int rule_forbidden(const char *name, size_t n)
 {
@@ -95,7 +88,7 @@ int headers_rules_add(struct headers_rules *r, enum headers_rule_kind kind, cons
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!tchar((unsigned char)spec[i])) {
+		if (!http_is_tchar((unsigned char)spec[i])) {
 			snprintf(err, errsz, "%s \"%s\": the field name must be a token (letters, "
 				 "digits, !#$%%&'*+-.^_`|~; no space before the colon)", flag, spec);
 			return -1;

@@ -3,16 +3,35 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 static char cookie_name[64];
 static char secret[256];
+/* Without --sticky-secret: one random key for the process's life, kept
+ * across reloads (its cookies stay valid), never the empty key whose
+ * cookies anyone can map back to addresses. */
+static char random_secret[2 * 32 + 1];
 
-void sticky_setup(const char *cookie, const char *key)
+int sticky_setup(const char *cookie, const char *key)
 {
+	int random = !key || !*key;
+
+	if (random && !random_secret[0]) {
+		static const char hex[] = "0123456789abcdef";
+		unsigned char bytes[32];
+
+		if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+			return -1;
+		for (size_t i = 0; i < sizeof(bytes); i++) {
+			random_secret[2 * i] = hex[bytes[i] >> 4];
+			random_secret[2 * i + 1] = hex[bytes[i] & 15];
+		}
+	}
 	snprintf(cookie_name, sizeof(cookie_name), "%s", cookie ? cookie : "");
-	snprintf(secret, sizeof(secret), "%s", key ? key : "");
+	snprintf(secret, sizeof(secret), "%s", random ? random_secret : key);
+	return random;
 }
 
 const char *sticky_cookie(void)

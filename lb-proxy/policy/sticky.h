@@ -10,8 +10,11 @@
 
 #define STICKY_ID_LEN 16
 
-/* The process's cookie name and secret (start-up; both copied). */
-void sticky_setup(const char *cookie, const char *secret);
+/* The process's cookie name and secret (start-up and reload; both copied).
+ * With no secret (NULL or ""), a random one made once for the process's life
+ * (a reload keeps it). Returns 1 when the random secret is used, 0 for the
+ * one given, -1 when no random one could be made. */
+int sticky_setup(const char *cookie, const char *secret);
 /* The cookie name, or NULL when --sticky-cookie is off. */
 const char *sticky_cookie(void);
 /*

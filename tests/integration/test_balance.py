@@ -168,6 +168,32 @@ def test_sticky_cookie_keeps_a_client_on_its_backend(proxy):
         b.close()
 
 
+def test_without_a_sticky_secret_the_cookie_is_signed_with_a_random_one(proxy):
+    """Without --sticky-secret the cookie was an HMAC with an empty key: an
+    address could be recovered by trying a /16 in 0.1 s. Now each process
+    makes a random secret (and says what that costs a fleet)."""
+    bes = named_backends(1)
+    addr = bes[0].addr
+    empty_key = hmac.new(b"", addr.encode(), hashlib.sha256).hexdigest()[:16]
+    cookies = []
+    for _ in range(2):
+        p = proxy([addr], "--sticky-cookie", "lbsrv")
+        p.proc.wait_log(r"WARN --sticky-cookie without --sticky-secret: this proxy signs its "
+                        r"cookies with a random secret")
+        status, headers, _ = p.request("GET", "/")
+        assert status == 200
+        cookie = re.fullmatch(r"lbsrv=([0-9a-f]{16}); Path=/; HttpOnly",
+                              headers["Set-Cookie"]).group(1)
+        assert cookie != empty_key
+        # the same process knows its own cookie again
+        status, h, _ = p.request("GET", "/", headers={"Cookie": f"lbsrv={cookie}"})
+        assert status == 200 and "Set-Cookie" not in h
+        cookies.append(cookie)
+    assert cookies[0] != cookies[1], "two processes made the same secret"
+    for b in bes:
+        b.close()
+
+
 @pytest.mark.parametrize("backend_cc,want", [
     # shared-cacheable: public and s-maxage go, private comes, max-age stays
     # for the client's own cache (HAProxy's `insert nocache`)

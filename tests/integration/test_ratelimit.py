@@ -240,6 +240,14 @@ def test_no_rate_limit_by_default(echo, proxy):
     (["--rate-limit", "5/s", "--rate-key", "cookie:sid"],
      '--rate-key: "cookie:sid" is not client-ip or header:NAME'),
     (["--rate-limit", "5/s", "--rate-key", "header:"], "--rate-key: "),
+    # a header name is an RFC 9110 token: with CR LF in it every client went
+    # into one bucket, and --check-config passed it
+    (["--rate-limit", "5/s", "--rate-key", "header:X\r\n"],
+     '--rate-key: "header:X\\r\\n" is not client-ip or header:NAME'),
+    (["--rate-limit", "5/s", "--rate-key", "header:X Y"],
+     '--rate-key: "header:X Y" is not client-ip or header:NAME'),
+    (["--hash-key", "header:X\n", "--balance", "maglev"], '--hash-key: "header:X\\n" is not a hash key'),
+    (["--sticky-cookie", "a\r\nb"], '--sticky-cookie: "a\\r\\nb" is not a cookie name'),
     (["--rate-limit", "5/s", "--rate-table-size", "0"], '--rate-table-size "0": must be'),
     (["--rate-burst", "5"], "--rate-burst needs --rate-limit N/s or N/m"),
     (["--rate-key", "client-ip"], "--rate-key needs --rate-limit"),

@@ -62,6 +62,11 @@ static void test_bad_specs(void **state)
 {
 	static const char *const bad[] = {
 		"", "ip", "header:", "cookie:", "query:", "header:a b", "header:a,b", "path:x", "body",
+		/* RFC 9110 tokens only: a CR or LF (or any control byte, or a
+		 * separator) put every client in one bucket before */
+		"header:X\r\n", "header:X\n", "header:X-Id\x01", "header:X(1)", "header:X/1",
+		"header:X@1", "header:\xc3\xa9", "cookie:a\r\n", "cookie:a/b", "query:a&b",
+		"query:a=b", "query:a#b", "query:a%20b", "query:a\tb",
 	};
 	(void)state;
 
