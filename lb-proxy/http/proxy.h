@@ -155,6 +155,8 @@ struct proxy {
 	int stale;			/* on the bus, and no set heard for a while */
 	ev_timer drain_timer;
 	ev_prepare batch_check;		/* sets the collect interval of the next poll */
+	ev_check batch_count;		/* counts the events the last poll returned */
+	unsigned pass_events;		/* watchers the last poll made pending */
 	int bulk;			/* a read of this loop pass filled its buffer */
 	struct metrics metrics;
 	double started;

@@ -24,6 +24,11 @@ IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "10000"))
 # CASES="1 MiB" runs only the cases whose name contains one of the
 # comma-separated words (for working on one case); IDLE_CONNS=0 skips RSS.
 CASES = [c.strip() for c in os.environ.get("CASES", "").split(",") if c.strip()]
+# LB_BASELINE_BIN=DIR: a fourth proxy, "lb-base", the lb-proxy of DIR (an
+# older build) in the same runs, so a change to the data path is quoted
+# before and after on the same machine in the same minutes.
+BASELINE = os.environ.get("LB_BASELINE_BIN")
+PROXIES = ("lb-proxy", "haproxy", "nginx") + (("lb-base",) if BASELINE else ())
 
 
 # The balancing setups: lb-proxy flags, HAProxy's balance lines, nginx's
@@ -117,6 +122,14 @@ def start_setup(procs, backends, setup):
                                     "--access-log", "off", *lb_args,
                                     *os.environ.get("LB_PROXY_ARGS", "").split()],
                                    name="lb-proxy", under_test=True).pid
+    if BASELINE:
+        ports["lb-base"] = free_port()
+        pids["lb-base"] = procs.start([os.path.join(BASELINE, "lb-proxy"), "--listen",
+                                       f"127.0.0.1:{ports['lb-base']}", "--admin",
+                                       f"127.0.0.1:{free_port()}", "--backends",
+                                       ",".join(backends), "--access-log", "off", *lb_args,
+                                       *os.environ.get("LB_PROXY_ARGS", "").split()],
+                                      name="lb-base", under_test=True).pid
     pids["haproxy"] = haproxy(procs, ports["haproxy"], backends, ha_balance,
                               name=f"haproxy-{setup}", bind_extra=ha_bind,
                               global_extra=ha_global).pid
@@ -185,6 +198,13 @@ def main():
             ("1 MiB download", "/bytes/1048576", {}, 16, "round-robin"),
             # One connection: a lone stream must not wait on the loop's batching.
             ("1 MiB download, 1 connection", "/bytes/1048576", {}, 1, "round-robin"),
+            # A lone client, then a few: the latency most users see at low
+            # load (p50 and p99 against the peers'), and where batching
+            # starts to pay.
+            ("keep-alive GET, 1 connection (latency)", "/", {}, 1, "round-robin"),
+            ("keep-alive GET, 2 connections", "/", {}, 2, "round-robin"),
+            ("keep-alive GET, 4 connections", "/", {}, 4, "round-robin"),
+            ("keep-alive GET, 8 connections", "/", {}, 8, "round-robin"),
             ("GET, paced (p99 at equal load)", "/", {"script": pace_lua}, 64, "round-robin"),
             ("POST 4 KiB, paced", "/post", {"script": pace_post_lua}, 64, "round-robin"),
             ("round-robin, 1,000 X-User keys", "/", {"script": users_lua}, 64, "round-robin"),
@@ -210,7 +230,7 @@ def main():
         results = {}
         for name, path, kw, conns, setup in cases:
             for r in range(ROUNDS):
-                for proxy in ("lb-proxy", "haproxy", "nginx"):
+                for proxy in PROXIES:
                     scheme = "https" if setup == "tls" else "http"
                     port, pid, _ = setups[setup][proxy]
                     cpu = cpu_seconds(pid)
@@ -232,19 +252,20 @@ def main():
         rows = []
         for name, _, _, _, _ in cases:
             med = {}
-            for proxy in ("lb-proxy", "haproxy", "nginx"):
+            for proxy in PROXIES:
                 rs = results[(name, proxy)]
                 med[proxy] = {k: statistics.median(x[k] for x in rs)
                               for k in ("rps", "p50", "p99", "cpu_us")}
             rows.append([name,
-                         *(f"{med[p]['rps']:.0f}" for p in ("lb-proxy", "haproxy", "nginx")),
-                         *(f"{med[p]['p99']:.2f}" for p in ("lb-proxy", "haproxy", "nginx")),
+                         *(f"{med[p]['rps']:.0f}" for p in PROXIES),
+                         "/".join(f"{med[p]['p50']:.3f}" for p in PROXIES),
+                         "/".join(f"{med[p]['p99']:.2f}" for p in PROXIES),
                          f"{med['lb-proxy']['rps'] / med['haproxy']['rps']:.2f}x",
                          f"{med['lb-proxy']['rps'] / med['nginx']['rps']:.2f}x",
-                         "/".join(f"{med[p]['cpu_us']:.1f}" for p in ("lb-proxy", "haproxy", "nginx"))])
-        table(rows, ["case", "lb-proxy req/s", "haproxy req/s", "nginx req/s", "lb p99 ms",
-                     "haproxy p99", "nginx p99", "lb/haproxy", "lb/nginx",
-                     "CPU us/req lb/haproxy/nginx"])
+                         "/".join(f"{med[p]['cpu_us']:.1f}" for p in PROXIES)])
+        who = "/".join(p.replace("lb-proxy", "lb") for p in PROXIES)
+        table(rows, ["case", *(f"{p} req/s" for p in PROXIES), f"p50 ms {who}",
+                     f"p99 ms {who}", "lb/haproxy", "lb/nginx", f"CPU us/req {who}"])
         if "tls" in setups:
             admin_port = setups["tls"]["lb-proxy"][2]
             with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as r:

@@ -9,7 +9,8 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BIN = os.path.join(ROOT, "bin")
+# LB_BIN_DIR: the lb binaries to measure (default: this tree's bin/)
+BIN = os.environ.get("LB_BIN_DIR") or os.path.join(ROOT, "bin")
 
 # the helpers shared with the tests: the package tests/support
 sys.path.insert(0, os.path.join(ROOT, "tests"))
