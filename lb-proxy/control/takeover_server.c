@@ -93,16 +93,15 @@ static void server_on_message(struct takeover_server *t)
 	t->on_stop(t->data);
 }
 
-static void server_on_peer(struct ev_loop *loop, ev_io *w, int revents)
+/* Reads what the peer sent; 0 when the connection goes on, -1 when it was
+ * dropped (or handed its message on). */
+static int server_read_peer(struct takeover_server *t)
 {
-	struct takeover_server *t = w->data;
 	ssize_t n;
-	(void)loop;
-	(void)revents;
 
 	n = recv(t->peer, (char *)&t->in + t->got, sizeof(t->in) - t->got, MSG_DONTWAIT);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return 0;
 	if (n <= 0) {
 		if (t->state == TAKEOVER_PEER_SENT)
 			log_warn("takeover: the new proxy left before saying stop: serving on",
@@ -111,11 +110,19 @@ static void server_on_peer(struct ev_loop *loop, ev_io *w, int revents)
 			log_warn("takeover: bad message dropped", "error=\"truncated at %zu bytes\"",
 				 t->got);
 		server_drop_peer(t);
-		return;
+		return -1;
 	}
 	t->got += (size_t)n;
 	if (t->got == sizeof(t->in))
 		server_on_message(t);
+	return t->peer == -1 ? -1 : 0;
+}
+
+static void server_on_peer(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	server_read_peer(w->data);
 }
 
 static void server_on_peer_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -137,8 +144,25 @@ static void server_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (fd == -1)
 		return;
+	/* A connection that has not said HELLO holds nothing: what it sent is
+	 * read first (a replacement's HELLO may be waiting), then a newer
+	 * connection takes its place, so a silent one (same user only: the
+	 * socket is 0600 in a 0700 dir) cannot keep a real replacement out
+	 * for the hello's 5 s, again and again. */
+	if (t->peer != -1 && t->state == TAKEOVER_PEER_HELLO && server_read_peer(t) == 0 &&
+	    t->state == TAKEOVER_PEER_HELLO) {
+		unsigned long n = log_every(&t->refused_log, ev_now(loop), 1.0);
+
+		if (n)
+			log_warn("takeover: a connection that said nothing yet dropped for a newer one",
+				 "count=%lu", n);
+		server_drop_peer(t);
+	}
 	if (t->peer != -1) {
-		log_warn("takeover: a second replacement at once refused", NULL);
+		unsigned long n = log_every(&t->refused_log, ev_now(loop), 1.0);
+
+		if (n)
+			log_warn("takeover: a second replacement at once refused", "count=%lu", n);
 		close(fd);
 		return;
 	}

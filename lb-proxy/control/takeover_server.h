@@ -5,6 +5,8 @@
 #define LB_PROXY_TAKEOVER_SERVER_H
 
 #include <ev.h>
+
+#include "log.h"
 #include <sys/types.h>
 
 #include "takeover.h"
@@ -36,6 +38,7 @@ struct takeover_server {
 	unsigned tls;			/* as takeover_msg.tls */
 	takeover_stop_cb on_stop;	/* the peer serves now: stop accepting and drain */
 	void *data;
+	struct log_limit refused_log;	/* "a second replacement at once refused" */
 };
 /* The sockets a server offers (it never owns nor closes them). */
 struct takeover_offer {

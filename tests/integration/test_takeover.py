@@ -155,6 +155,40 @@ def test_takeover_of_another_address_is_a_clear_error_and_the_old_one_serves(pro
     c.close()
 
 
+def test_silent_connections_to_the_takeover_socket_do_not_keep_a_replacement_out(procs, echo,
+                                                                                   rundir):
+    """Adversarial: connections that say nothing (or half a HELLO) held the
+    only slot for the hello's 5 s each, and a replacement meanwhile was
+    refused, one WARN per connection. Now a newer connection takes a silent
+    one's place, the refusals are logged at most once a second, and a real
+    replacement comes through a flood of them."""
+    import os
+    backend = echo("--access-log", "off")
+    port = free_port()
+    old = start_proxy(procs, port, [backend], rundir)
+    path = os.path.join(rundir, f"lb-proxy-takeover-{port}.sock")
+    squatters = []
+    try:
+        for i in range(50):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            if i % 2:
+                s.sendall(b"LBTK")          # half a HELLO, then nothing
+            squatters.append(s)
+        new = start_proxy(procs, port, [backend], rundir, takeover=True)
+        new.wait_log(r"INFO took over: the old proxy stopped accepting and drains old_pid="
+                     + str(old.pid))
+        old.wait_log(r"INFO taken over: not accepting any more pid=" + str(new.pid))
+    finally:
+        for s in squatters:
+            s.close()
+    assert old.text().count("WARN takeover:") <= 10, old.text()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
+    c.request("GET", "/")
+    assert c.getresponse().status == 200
+    c.close()
+
+
 def test_takeover_flag_errors_exit_2(rundir):
     import subprocess
     r = subprocess.run([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--backends",
