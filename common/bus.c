@@ -87,7 +87,7 @@ int bus_open(struct bus *b, enum bus_kind kind, const char *dir, const char *nam
 		return -1;
 	}
 	snprintf(url, sizeof(url), "ipc://%s", b->path);
-	if (rundir_check_file(b->path, err, errsz) == -1)
+	if (rundir_check_file(b->path, bind ? 0 : S_IFSOCK, err, errsz) == -1)
 		return -1;
 	if (bind && prepare_bind(dir, name, b->path, err, errsz) == -1)
 		return -1;

@@ -99,7 +99,7 @@ static int check_dir(const char *dir, int create, int follow, char *err, size_t 
 	return 0;
 }
 
-int rundir_check_file(const char *path, char *err, size_t errsz)
+int rundir_check_file(const char *path, mode_t type, char *err, size_t errsz)
 {
 	struct stat st;
 
@@ -112,6 +112,12 @@ int rundir_check_file(const char *path, char *err, size_t errsz)
 	if (S_ISLNK(st.st_mode)) {
 		snprintf(err, errsz, "%s is a symbolic link: lb does not follow links in its "
 			 "runtime dir; remove it", path);
+		return -1;
+	}
+	if (type && (st.st_mode & S_IFMT) != type) {
+		/* a FIFO in place of the state file blocked lb-discover's start */
+		snprintf(err, errsz, "%s is not a %s: remove it", path,
+			 type == S_IFSOCK ? "socket" : "regular file");
 		return -1;
 	}
 	return owned_alone("file", path, &st, err, errsz) == 0 ? 0 : -1;

@@ -3,6 +3,7 @@
 #define LB_RUNDIR_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Picks the directory: `given` (a flag or the program's variable) if not
@@ -19,9 +20,10 @@ int rundir_resolve(const char *given, int create, char *out, size_t outsz, char 
 /*
  * A file lb is about to open or connect to in its runtime dir (a bus socket,
  * the state file, the takeover socket): absent is fine; present, it must not
- * be a symbolic link and must belong to this user and be writable by no
- * group or other. Returns 0, or -1 with a message in err.
+ * be a symbolic link, must be of `type` (S_IFSOCK, S_IFREG; 0: any) and must
+ * belong to this user and be writable by no group or other. Returns 0, or -1
+ * with a message in err.
  */
-int rundir_check_file(const char *path, char *err, size_t errsz);
+int rundir_check_file(const char *path, mode_t type, char *err, size_t errsz);
 
 #endif

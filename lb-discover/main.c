@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/admin.h"
@@ -136,7 +137,7 @@ static int open_runtime(struct discover *d, const struct discover_options *o)
 	}
 	snprintf(d->state_path, sizeof(d->state_path), "%s/discover-%s.json", d->rundir,
 		 o->service);
-	if (rundir_check_file(d->state_path, err, sizeof(err)) == -1) {
+	if (rundir_check_file(d->state_path, S_IFREG, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-discover: state %s\n", err);
 		return -1;
 	}

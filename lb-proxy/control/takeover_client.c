@@ -50,7 +50,7 @@ int takeover_fetch(struct takeover_client *c, const char *path, const char *list
 
 	memset(c, 0, sizeof(*c));
 	c->listen_fd = c->admin_fd = c->listen2_fd = -1;
-	if (rundir_check_file(path, err, errsz) == -1)
+	if (rundir_check_file(path, S_IFSOCK, err, errsz) == -1)
 		return -1;
 	c->conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->conn == -1) {

@@ -198,7 +198,7 @@ int takeover_server_init(struct takeover_server *t, struct ev_loop *loop, const 
 	snprintf(t->admin_name, sizeof(t->admin_name), "%s", offer->admin_name);
 	ev_init(&t->peer_timer, server_on_peer_timeout);
 	t->peer_timer.data = t;
-	if (rundir_check_file(path, err, errsz) == -1)
+	if (rundir_check_file(path, S_IFSOCK, err, errsz) == -1)
 		return -1;
 	if (takeover_path_alive(path)) {
 		snprintf(err, errsz, "another lb-proxy offers %s (same port and runtime dir): give "

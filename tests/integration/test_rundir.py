@@ -184,3 +184,15 @@ def test_a_takeover_socket_of_another_user_is_neither_offered_nor_taken(opendir,
                "--listen", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0"])
     p.wait_log(rf"WARN no takeover socket: .*file {path} is owned by uid {OTHER}, not by you")
     assert os.stat(path).st_uid == OTHER, "the file is left as it was"
+
+
+def test_a_state_file_that_is_not_a_regular_file_is_refused_at_once(opendir):
+    """A FIFO in place of the state file blocked lb-discover's start in its
+    read; now it is refused, named."""
+    os.chmod(opendir, 0o700)
+    state = os.path.join(opendir, "discover-backend.json")
+    os.mkfifo(state, 0o600)
+    code, err = run([binary("lb-discover"), "--runtime-dir", opendir, "--static", "127.0.0.1:1"],
+                    timeout=10)
+    assert code != 0
+    assert f"{state} is not a regular file: remove it" in err, err
