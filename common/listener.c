@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -113,45 +112,6 @@ int listener_adopt(struct listener *l, struct ev_loop *loop, int fd, listener_ac
 	l->listening = accepting != 0;
 	listener_wire(l, loop, cb, data);
 	return 0;
-}
-
-int listener_port_in_use(const char *addr)
-{
-	struct net_addr na;
-	struct pollfd pfd;
-	char err[256];
-	int fd, rc, soerr = 0;
-	socklen_t len = sizeof(soerr);
-
-	if (net_parse_addr(addr, &na, err, sizeof(err)) == -1)
-		return 0;
-	if (na.ss.ss_family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&na.ss;
-
-		if (in->sin_port == 0)
-			return 0;
-		if (in->sin_addr.s_addr == htonl(INADDR_ANY))
-			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else if (na.ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&na.ss;
-
-		if (in6->sin6_port == 0)
-			return 0;
-		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
-			in6->sin6_addr = in6addr_loopback;
-	}
-	fd = socket(na.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return 0;
-	rc = connect(fd, (struct sockaddr *)&na.ss, na.len);
-	if (rc == -1 && errno == EINPROGRESS) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		rc = poll(&pfd, 1, LISTENER_PROBE_MS) == 1 &&
-		     getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0 ? 0 : -1;
-	}
-	close(fd);
-	return rc == 0;
 }
 
 int listener_start(struct listener *l)

@@ -42,15 +42,6 @@ int listener_init(struct listener *l, struct ev_loop *loop, const char *addr, in
  * owns fd from now on. Returns 0 or -1 with err filled. */
 int listener_adopt(struct listener *l, struct ev_loop *loop, int fd, listener_accept_cb cb,
 		   void *data, char *err, size_t errsz);
-/*
- * 1 when something already accepts TCP connections at `addr` (a wildcard
- * address is tried on loopback): a second server on a port shares its
- * traffic silently under SO_REUSEPORT, which the caller warns about. Blocks
- * up to LISTENER_PROBE_MS: start-up only. 0 when nothing answers or addr
- * does not parse (listener_init will say why).
- */
-#define LISTENER_PROBE_MS 200
-int listener_port_in_use(const char *addr);
 /* Accepting on or off, as the owner wants it (listener_start returns -1 and
  * logs when the first listen() fails); a pause for lack of
  * descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) ends by itself after

@@ -2,6 +2,7 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -202,6 +203,86 @@ int net_set_notsent_lowat(int fd, int bytes)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof(bytes));
 }
 
+/* The inode of a socket listening on TCP `port` (any address), from one of
+ * /proc/net/tcp and tcp6; 0 when none is seen. */
+static unsigned long listening_inode(const char *table, unsigned port)
+{
+	FILE *f = fopen(table, "r");
+	char line[512];
+	unsigned long inode = 0;
+
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f)) {	/* the header */
+		fclose(f);
+		return 0;
+	}
+	while (!inode && fgets(line, sizeof(line), f)) {
+		char local[64], remote[64];
+		unsigned state, lport;
+		unsigned long ino;
+		const char *colon;
+
+		if (sscanf(line, "%*d: %63s %63s %x %*s %*s %*s %*d %*d %lu", local, remote, &state,
+			   &ino) != 4 || state != 0x0A)	/* TCP_LISTEN */
+			continue;
+		colon = strrchr(local, ':');
+		if (colon && sscanf(colon + 1, "%x", &lport) == 1 && lport == port)
+			inode = ino;
+	}
+	fclose(f);
+	return inode;
+}
+
+int net_port_owner(unsigned port, char *out, size_t outsz)
+{
+	unsigned long inode = listening_inode("/proc/net/tcp", port);
+	char want[64], path[300], link[64];
+	struct dirent *p;
+	DIR *procs;
+	int found = 0;
+
+	if (!inode)
+		inode = listening_inode("/proc/net/tcp6", port);
+	if (!inode || !(procs = opendir("/proc")))
+		return -1;
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (!found && (p = readdir(procs))) {
+		DIR *fds;
+		struct dirent *fd;
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/fd", p->d_name);
+		if (!(fds = opendir(path)))
+			continue;	/* another user's: not ours to see */
+		while (!found && (fd = readdir(fds))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%.20s/fd/%.20s", p->d_name, fd->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n > 0 && (size_t)n == strlen(want) && memcmp(link, want, (size_t)n) == 0)
+				found = 1;
+		}
+		closedir(fds);
+		if (found) {
+			char comm[64] = "";
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/%.20s/comm", p->d_name);
+			if ((f = fopen(path, "r"))) {
+				if (fgets(comm, sizeof(comm), f))
+					comm[strcspn(comm, "\n")] = '\0';
+				fclose(f);
+			}
+			snprintf(out, outsz, "pid %.20s%s%s%s", p->d_name, comm[0] ? " (" : "", comm,
+				 comm[0] ? ")" : "");
+		}
+	}
+	closedir(procs);
+	return found ? 0 : -1;
+}
+
 int net_bind(const struct net_addr *addr, int reuseport, char *err, size_t errsz)
 {
 	char name[64];
@@ -219,7 +300,22 @@ int net_bind(const struct net_addr *addr, int reuseport, char *err, size_t errsz
 		goto fail;
 	}
 	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) == -1) {
-		snprintf(err, errsz, "cannot listen on %s: %s", name, strerror(errno));
+		int e = errno;
+		char owner[128];
+		unsigned port = ntohs(addr->ss.ss_family == AF_INET6
+				      ? ((const struct sockaddr_in6 *)&addr->ss)->sin6_port
+				      : ((const struct sockaddr_in *)&addr->ss)->sin_port);
+
+		if (e == EADDRINUSE) {
+			int known = net_port_owner(port, owner, sizeof(owner)) == 0;
+
+			snprintf(err, errsz, "cannot listen on %s: port %u is in use%s%s%s: pick another "
+				 "port%s", name, port, known ? " by " : "", known ? owner : "",
+				 reuseport ? " (it does not share it: SO_REUSEPORT on both)" : "",
+				 reuseport ? "" : ", or give --reuse-port to every server sharing it");
+		} else {
+			snprintf(err, errsz, "cannot listen on %s: %s", name, strerror(e));
+		}
 		goto fail;
 	}
 	/* Accepted sockets inherit TCP_NODELAY on Linux: set once here, not per

@@ -38,6 +38,10 @@ void net_addr_ip(const struct sockaddr *sa, char *out, size_t outsz);
  * SO_REUSEPORT when asked, so several processes can share a port. Returns
  * the fd or -1 + err. */
 int net_bind(const struct net_addr *addr, int reuseport, char *err, size_t errsz);
+/* Who listens on TCP `port` (on any address), as "pid 1234 (nginx)" in out,
+ * from /proc (start-up only: it reads every process's descriptors it may
+ * see). Returns 0, or -1 when it cannot tell (another user's process). */
+int net_port_owner(unsigned port, char *out, size_t outsz);
 void net_set_nodelay(int fd);
 /* TCP_NOTSENT_LOWAT: the socket takes no more writes while `bytes` or more
  * of what was written are not yet sent (inherited by accepted sockets when

@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 		.access_log = 1,
 		.idle_timeout = 60,
 		.drain_timeout = 30,
-		.reuse_port = 1,
+		.reuse_port = 0,
 		.log_level = "info",
 		.log_format = "text",
 	};
@@ -108,13 +108,6 @@ int main(int argc, char **argv)
 	opts.listen = (char *)config_port_listen(&echo_spec, &cfg, opts.listen, opts.port, listen,
 						 sizeof(listen));
 	log_setup("lb-echo", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
-	/* SO_REUSEPORT lets a second server on a port share its traffic
-	 * silently: say so unless --reuse-port asked for it. */
-	if (opts.reuse_port && config_source_of(&echo_spec, &cfg, "reusePort") == CONFIG_SRC_DEFAULT &&
-	    listener_port_in_use(opts.listen))
-		log_warn("the port already accepts connections: this server will share its traffic "
-			 "(SO_REUSEPORT); give --reuse-port to mean it, or pick another port",
-			 "listen=%s", opts.listen);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	identity_init(&srv.id, opts.service_name);
 	if (echo_server_init(&srv, loop, &opts, err, sizeof(err)) == -1) {

@@ -250,7 +250,8 @@ static int configure(struct proxy_main *m, struct proxy_config *c)
 	proxy_setup_resilience_apply(px, opts);
 	if (proxy_setup_traffic_rules(px, opts) == -1 || proxy_config_apply_balancing(px, c) == -1 ||
 	    proxy_setup_rate(px, opts, options_spec(), &c->cfg) == -1 ||
-	    proxy_setup_descriptors(opts, 0) == -1 ||
+	    proxy_setup_descriptors(opts, 0, config_source_of(options_spec(), &c->cfg,
+								  "maxConnections") != CONFIG_SRC_DEFAULT) == -1 ||
 	    proxy_setup_tls(px, opts, &m->reload.limits) == -1) {
 		transport_tls_ctx_free(m->reload.limits.tls);
 		balancer_release(&px->balancer);
@@ -299,8 +300,7 @@ static void loop_init(struct proxy_main *m, const struct proxy_options *opts)
 
 /* The sockets: taken over (--takeover) or bound, then the bus. Returns 0,
  * or -1 after saying why on stderr. */
-static int sockets_init(struct proxy_main *m, const struct proxy_options *opts,
-			const struct config_result *cfg)
+static int sockets_init(struct proxy_main *m, const struct proxy_options *opts)
 {
 	struct proxy *px = &m->px;
 	char err[1024];
@@ -312,12 +312,6 @@ static int sockets_init(struct proxy_main *m, const struct proxy_options *opts,
 		adopted = handover_take(&m->handover, opts);
 		if (adopted == -1)
 			return -1;
-	} else if (opts->reuse_port &&
-		   config_source_of(options_spec(), cfg, "reusePort") == CONFIG_SRC_DEFAULT &&
-		   listener_port_in_use(opts->listen_addr[0])) {
-		log_warn("the port already accepts connections: this proxy will share its traffic "
-			 "(SO_REUSEPORT); give --reuse-port to mean it, or --takeover to replace an "
-			 "lb-proxy", "listen=%s", opts->listen);
 	}
 	if (!adopted && (listeners_init(px, opts, err, sizeof(err)) == -1 ||
 			 admin_init(&m->admin, px, opts->admin, err, sizeof(err)) == -1))
@@ -409,7 +403,7 @@ int main(int argc, char **argv)
 		return 2;
 	loop_init(&m, &c->opts);
 	rc = 1;
-	if (sockets_init(&m, &c->opts, &c->cfg) == -1)
+	if (sockets_init(&m, &c->opts) == -1)
 		goto out;
 	signals_init(&m.sig, px->loop, on_stop, on_reload, &m);
 	if (serve(&m, &c->opts) == -1)

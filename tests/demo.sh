@@ -45,10 +45,11 @@ for _ in $(seq 100); do grep -q publishing "$RUN/discover.log" && break; sleep 0
 grep publishing "$RUN/discover.log" | sed 's/^/   /'
 
 step "two lb-proxy subscribe, sharing one port (SO_REUSEPORT)"
-bin/lb-proxy --listen 127.0.0.1:0 --admin 127.0.0.1:0 --access-log off 2>"$RUN/proxy-1.log" &
+bin/lb-proxy --listen 127.0.0.1:0 --admin 127.0.0.1:0 --access-log off --reuse-port \
+	2>"$RUN/proxy-1.log" &
 PIDS+=($!)
 PORT=$(port_of "$RUN/proxy-1.log")
-bin/lb-proxy --listen "127.0.0.1:$PORT" --admin 127.0.0.1:0 --access-log off \
+bin/lb-proxy --listen "127.0.0.1:$PORT" --admin 127.0.0.1:0 --access-log off --reuse-port \
 	2>"$RUN/proxy-2.log" &
 PIDS+=($!)
 port_of "$RUN/proxy-2.log" >/dev/null

@@ -244,7 +244,7 @@ int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts
  * Returns 0, or -1 when not even one connection fits. `quiet` on reload:
  * the lowering was said at start-up.
  */
-int proxy_setup_descriptors(struct proxy_options *opts, int quiet)
+int proxy_setup_descriptors(struct proxy_options *opts, int quiet, int asked)
 {
 	struct rlimit rl;
 	rlim_t need = (rlim_t)opts->max_connections * 2 + FD_RESERVE;
@@ -268,11 +268,15 @@ int proxy_setup_descriptors(struct proxy_options *opts, int quiet)
 				(unsigned long long)rl.rlim_cur, FD_RESERVE + 2);
 		return -1;
 	}
+	/* A warning when it matters: the operator asked for more, or what fits
+	 * is few; fitting the default (100,000) to an ordinary limit is news
+	 * (INFO), not a problem on every start. */
 	if (!quiet)
-		log_warn("max connections lowered to fit the descriptor limit",
-			 "max_connections=%llu asked=%ld nofile=%llu",
-			 (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
-			 (unsigned long long)rl.rlim_cur);
+		log_write(asked || (rl.rlim_cur - FD_RESERVE) / 2 < PROXY_FEW_CONNECTIONS ?
+			  LOG_WARN : LOG_INFO, "max connections lowered to fit the descriptor limit",
+			  "max_connections=%llu asked=%ld nofile=%llu",
+			  (unsigned long long)(rl.rlim_cur - FD_RESERVE) / 2, opts->max_connections,
+			  (unsigned long long)rl.rlim_cur);
 	opts->max_connections = (long)((rl.rlim_cur - FD_RESERVE) / 2);
 	return 0;
 }

@@ -39,12 +39,15 @@ int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
 /* --monitor-uri and the header rules (parsed into px->header_rules).
  * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
 int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts);
+/* Fewer connections than this fit the descriptor limit: worth a warning. */
+#define PROXY_FEW_CONNECTIONS 1024
 /* Each proxied connection holds two descriptors (client and backend): when
  * the descriptor limit cannot hold 2 x --max-connections and the reserve,
  * the soft limit is raised, and then max_connections lowered to fit (said
- * in a warning unless `quiet`, on reload). Returns 0, or -1 when not even one
- * connection fits (said on stderr unless `quiet`). */
-int proxy_setup_descriptors(struct proxy_options *opts, int quiet);
+ * unless `quiet`, on reload: a warning when --max-connections was `asked`
+ * for or fewer than PROXY_FEW_CONNECTIONS fit, else at INFO). Returns 0, or
+ * -1 when not even one connection fits (said on stderr unless `quiet`). */
+int proxy_setup_descriptors(struct proxy_options *opts, int quiet, int asked);
 /* --check-config: everything start-up checks of c short of binding (nginx
  * -t), said on stderr. Returns the exit code: 0 valid, 2 not. */
 int proxy_setup_check(struct proxy_config *c);

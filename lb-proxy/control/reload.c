@@ -46,7 +46,7 @@ void reload_run(struct reload *r)
 	if (c->opts.per_try_timeout <= 0)	/* as at start-up: not a change */
 		c->opts.per_try_timeout = c->opts.response_timeout;
 	/* The same limit as at start-up, so only a new --max-connections differs. */
-	if (proxy_setup_descriptors(&c->opts, 1) == -1) {
+	if (proxy_setup_descriptors(&c->opts, 1, 0) == -1) {
 		log_error("reload failed: the running configuration is kept",
 			  "error=\"the descriptor limit leaves no room for a connection\"");
 		proxy_config_free(c);

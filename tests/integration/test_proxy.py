@@ -499,8 +499,8 @@ def test_sigterm_finishes_the_request_in_flight(echo, proxy):
 
 def test_two_proxies_share_one_port(three_echos, proxy):
     backends = [e.addr for e in three_echos]
-    p1 = proxy(backends)
-    p2 = proxy(backends, listen=f"127.0.0.1:{p1.port}")
+    p1 = proxy(backends, "--reuse-port")
+    p2 = proxy(backends, "--reuse-port", listen=f"127.0.0.1:{p1.port}")
     assert p2.port == p1.port
     for i in range(60):
         assert p1.request("GET", f"/{i}")[0] == 200

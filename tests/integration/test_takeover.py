@@ -6,6 +6,7 @@ waiting for lb-discover)."""
 import http.client
 import re
 import socket
+import subprocess
 import threading
 import time
 
@@ -262,19 +263,24 @@ def test_draining_idle_connection_closes_at_its_keepalive_timeout(procs, echo, p
     assert "drain timeout" not in p.proc.text()
 
 
-def test_a_second_server_on_a_served_port_warns(procs, echo):
+def test_a_second_server_on_a_served_port_is_refused_naming_the_owner(procs, echo):
+    """SO_REUSEPORT is off by default: a server started on a port another
+    process serves does not silently share its traffic; it exits naming the
+    port and the owner's pid. --reuse-port on both shares it."""
     first = echo("--access-log", "off")
-    second = procs([binary("lb-echo"), "--listen", first.addr, "--access-log", "off"])
-    second.wait_log(rf"WARN the port already accepts connections: this server will share its "
-                    rf"traffic \(SO_REUSEPORT\).* listen={re.escape(first.addr)}")
-    meant = procs([binary("lb-echo"), "--listen", first.addr, "--access-log", "off",
+    port = first.addr.rsplit(":", 1)[1]
+    for argv in ([binary("lb-echo"), "--listen", first.addr],
+                 [binary("lb-proxy"), "--listen", first.addr, "--admin", "127.0.0.1:0",
+                  "--backends", first.addr]):
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=10 * SLOW)
+        assert r.returncode != 0, r.stderr
+        assert f"cannot listen on {first.addr}: port {port} is in use by pid " \
+            f"{first.proc.pid} (lb-echo): pick another port, or give --reuse-port to every " \
+            "server sharing it" in r.stderr, r.stderr
+    shared = echo("--access-log", "off", "--reuse-port")
+    meant = procs([binary("lb-echo"), "--listen", shared.addr, "--access-log", "off",
                    "--reuse-port"])
     meant.wait_log(r"INFO listening")
-    assert "already accepts" not in meant.text()
-    p = procs([binary("lb-proxy"), "--listen", first.addr, "--admin", "127.0.0.1:0",
-               "--backends", first.addr])
-    p.wait_log(rf"WARN the port already accepts connections: this proxy will share its "
-               rf"traffic \(SO_REUSEPORT\).* listen={re.escape(first.addr)}")
 
 
 def test_bus_proxy_without_lb_discover_says_where_it_waits(proxy, rundir):
