@@ -58,6 +58,11 @@ static int parse_addr(const char *s, struct net_addr *out, char *err, size_t err
 		out->len = sizeof(*sin);
 		return 0;
 	}
+	/* RFC 6761 6.3: "localhost" is the loopback, never looked up, so where
+	 * nothing may block on a resolver (the file source, the admin API) it
+	 * is taken as 127.0.0.1 rather than refused. */
+	if (numeric && strcasecmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -65,9 +70,9 @@ static int parse_addr(const char *s, struct net_addr *out, char *err, size_t err
 	rc = getaddrinfo(host, NULL, &hints, &ai);
 	if (rc != 0 || !ai) {
 		if (numeric)
-			snprintf(err, errsz, "\"%s\": \"%s\" is not an IP address: names are resolved "
-				 "only at start-up (--static, lb-proxy --backends, lb-ctl), so here "
-				 "give the IP, e.g. 127.0.0.1 for localhost", s, host);
+			snprintf(err, errsz, "\"%s\": \"%s\" is not an IP address (nor localhost): "
+				 "names are resolved only at start-up (--static, lb-proxy --backends, "
+				 "lb-ctl), so here give the IP, or the --dns source for a name", s, host);
 		else
 			snprintf(err, errsz, "\"%s\": cannot resolve \"%s\": %s", s, host,
 				 gai_strerror(rc));
@@ -86,6 +91,11 @@ static int parse_addr(const char *s, struct net_addr *out, char *err, size_t err
 int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz)
 {
 	return parse_addr(s, out, err, errsz, 0);
+}
+
+int net_is_localhost(const char *s)
+{
+	return strncasecmp(s, "localhost:", 10) == 0;
 }
 
 int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t errsz)

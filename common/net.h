@@ -18,6 +18,9 @@ struct net_addr {
 int net_parse_addr(const char *s, struct net_addr *out, char *err, size_t errsz);
 /* Like net_parse_addr, but HOST must be an IP literal: never blocks, so it
  * may run inside an event loop (addresses from the bus, lb-ctl). */
+/* 1 when s is "localhost:PORT" (any case): net_parse_numeric takes it as
+ * 127.0.0.1 (RFC 6761), and a caller keeping the text writes that instead. */
+int net_is_localhost(const char *s);
 int net_parse_numeric(const char *s, struct net_addr *out, char *err, size_t errsz);
 /* Accepts seed 004's URL spelling of a backend: "http://HOST:PORT" (and one
  * trailing "/") is the address HOST:PORT, copied into out (outsz bytes; a

@@ -189,6 +189,8 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 		return r->status = COMMAND_INVALID;
 	if (net_parse_numeric(r->address, &na, r->error, sizeof(r->error)) == -1)
 		return r->status = COMMAND_INVALID;
+	if (net_is_localhost(r->address))	/* one spelling per backend: 127.0.0.1:PORT */
+		net_addr_format((struct sockaddr *)&na.ss, r->address, sizeof(r->address));
 	if (ce->needs_backend) {
 		e = registry_find(&d->reg, r->address);
 		/* an override waiting for its backend may be cancelled */

@@ -22,23 +22,26 @@ void discover_save(struct discover *d)
 int discover_commit(struct discover *d, int save)
 {
 	struct bus_set set;
-	struct buf msg = BUF_INIT, joined = BUF_INIT, left = BUF_INIT;
-	int changed = registry_commit_diff(&d->reg, &joined, &left, DISCOVER_LOG_ADDRESSES);
+	struct buf msg = BUF_INIT, joined = BUF_INIT, left = BUF_INIT, what = BUF_INIT;
+	int changed = registry_commit_diff(&d->reg, &joined, &left, &what,
+					   DISCOVER_LOG_ADDRESSES);
 
 	if (changed) {
 		size_t listed = registry_published_count(&d->reg);
 
 		/* backends= is what the proxies apply: the set published */
 		log_info("set changed", "service=%s generation=%llu backends=%zu joined=%.*s "
-			 "left=%.*s", d->reg.service, d->reg.generation, d->reg.last_n,
-			 (int)joined.len, joined.data ? joined.data : "", (int)left.len,
-			 left.data ? left.data : "");
+			 "left=%.*s changed=%.*s", d->reg.service, d->reg.generation,
+			 d->reg.last_n, (int)joined.len, joined.data ? joined.data : "",
+			 (int)left.len, left.data ? left.data : "", (int)what.len,
+			 what.data ? what.data : "");
 		if (listed > BUS_MAX_BACKENDS)
 			log_warn("more backends than the bus carries: publishing the first ones",
 				 "backends=%zu published=%d", listed, BUS_MAX_BACKENDS);
 	}
 	buf_release(&joined);
 	buf_release(&left);
+	buf_release(&what);
 	if (d->cluster)
 		d->cluster->changed(d);
 	if (registry_snapshot(&d->reg, &set) == 0) {

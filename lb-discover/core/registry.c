@@ -298,12 +298,38 @@ static void list_end(struct buf *list, size_t count, size_t max)
 		buf_append_str(list, "-");
 }
 
-int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *left, size_t max)
+/* "ADDR:up>draining", "ADDR:weight:1>5", "ADDR:ejected", "ADDR:ejection-ended":
+ * what changed of a backend published before and now (nothing: no item). */
+static void list_changes(struct buf *list, size_t *count, size_t max,
+			 const struct bus_backend *was, const struct bus_backend *now)
+{
+	char item[BUS_ADDRESS_MAX + 48];
+
+	if (was->state != now->state) {
+		snprintf(item, sizeof(item), "%s:%s>%s", now->address, bus_state_name(was->state),
+			 bus_state_name(now->state));
+		list_add(list, count, max, item);
+	}
+	if (was->weight != now->weight) {
+		snprintf(item, sizeof(item), "%s:weight:%d>%d", now->address, was->weight,
+			 now->weight);
+		list_add(list, count, max, item);
+	}
+	if (was->ejected != now->ejected) {
+		snprintf(item, sizeof(item), "%s:%s", now->address,
+			 now->ejected ? "ejected" : "ejection-ended");
+		list_add(list, count, max, item);
+	}
+}
+
+int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *left,
+			 struct buf *changed, size_t max)
 {
 	struct bus_backend *before = r->last;
-	size_t before_n = r->last_n, nj = 0, nl = 0;
-	/* per entry: 1 was published, 2 is published now */
+	size_t before_n = r->last_n, nj = 0, nl = 0, nc = 0;
+	/* per entry: 1 was published, 2 is published now (at its index `at`) */
 	unsigned char *mark;
+	size_t *at;
 
 	r->last = NULL;		/* kept here until the commit made its own */
 	if (before) {
@@ -319,7 +345,10 @@ int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *lef
 		return 0;
 	}
 	mark = calloc(r->n ? r->n : 1, 1);
-	if (!mark) {
+	at = malloc((r->n ? r->n : 1) * sizeof(*at));
+	if (!mark || !at) {
+		free(mark);
+		free(at);
 		free(before);
 		return 1;
 	}
@@ -337,15 +366,21 @@ int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *lef
 		if (!mark[e - r->entries])
 			list_add(joined, &nj, max, e->address);
 		mark[e - r->entries] = 2;
+		at[e - r->entries] = i;
 	}
 	for (size_t i = 0; i < before_n; i++) {
 		struct entry *e = registry_find(r, before[i].address);
 
-		if (!e || mark[e - r->entries] != 2)
+		if (!e || mark[e - r->entries] != 2) {
 			list_add(left, &nl, max, before[i].address);
+			continue;
+		}
+		list_changes(changed, &nc, max, &before[i], &r->last[at[e - r->entries]]);
 	}
 	list_end(joined, nj, max);
 	list_end(left, nl, max);
+	list_end(changed, nc, max);
+	free(at);
 	free(mark);
 	free(before);
 	return 1;

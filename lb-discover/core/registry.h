@@ -95,8 +95,11 @@ int registry_commit(struct registry *r);
 struct buf;
 /* registry_commit(), and when the set changed, the addresses that joined
  * and left the published set appended to `joined` and `left` ("a,b",
- * "a,+9 more" past `max` names, "-" for none). Returns as registry_commit. */
-int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *left, size_t max);
+ * "a,+9 more" past `max` names, "-" for none), and what changed of those in
+ * both to `changed` ("a:up>draining", "a:weight:1>5", "a:ejected",
+ * "a:ejection-ended"). Returns as registry_commit. */
+int registry_commit_diff(struct registry *r, struct buf *joined, struct buf *left,
+			 struct buf *changed, size_t max);
 /* Makes the next commit publish a generation above `seen` (a proxy holds a
  * set that new: the state file was lost), whatever changed. */
 void registry_raise_above(struct registry *r, unsigned long long seen);

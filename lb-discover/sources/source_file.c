@@ -49,7 +49,10 @@ static int parse_entry(const char *text, struct bus_backend *b, int resolve, cha
 	}
 	if (strlen(item) >= BUS_ADDRESS_MAX || net_parse_numeric(item, &na, err, errsz) == -1)
 		return -1;
-	memcpy(b->address, item, strlen(item) + 1);
+	if (net_is_localhost(item))	/* one spelling per backend: 127.0.0.1:PORT */
+		net_addr_format((struct sockaddr *)&na.ss, b->address, sizeof(b->address));
+	else
+		memcpy(b->address, item, strlen(item) + 1);
 	return 0;
 }
 

@@ -353,18 +353,24 @@ def test_localhost_rule_and_joined_left_log(echo, discover, proxy, rundir):
     a.proc.wait_log(rf"generation=2 backends=2 joined=127\.0\.0\.1:{e2.port} left=-")
     assert ctl(rundir, "remove", f"localhost:{e1.port}")[0] == 0
     a.proc.wait_log(rf"generation=3 backends=1 joined=- left=127\.0\.0\.1:{e1.port}")
-    st, _, r = a.call("POST", "/admin/backends", {"address": "localhost:80"})
+    st, _, r = a.call("POST", "/admin/backends", {"address": "backend.example:80"})
     assert st == 400 and "not an IP address" in r["error"] and "start-up" in r["error"], r
     p = proxy(None, "--runtime-dir", rundir)
     wait_for("the proxy applies what lb-discover logged",
              lambda: len(p.admin("/info")[1]["backends"]) == 1)
 
 
-def test_file_source_takes_ip_literals_and_says_why(discover, rundir, tmp_path):
+def test_file_source_takes_ip_literals_and_localhost_and_says_why(discover, rundir, tmp_path):
+    """The file source runs in the loop, where nothing may block on a
+    resolver: IP literals, and localhost (RFC 6761: the loopback, never looked
+    up; it was refused, a surprise); another name is refused, naming why."""
     f = tmp_path / "backends.txt"
-    f.write_text("localhost:8080\n")
+    f.write_text("backend.example:8080\n")
     code, err = run_discover(rundir + "-f", "--file", str(f))
     assert code == 2 and "not an IP address" in err and "start-up" in err, err
+    f.write_text("localhost:8080\nLOCALHOST:8081\n")
+    d = discover("--file", str(f))
+    d.wait_log(r"set changed .* joined=127\.0\.0\.1:8080,127\.0\.0\.1:8081 ")
 
 
 def test_lb_ctl_help_is_the_verb_table():

@@ -182,21 +182,32 @@ static void source(struct registry *r, const char *const *addrs, size_t n)
 	registry_source_update(r, list, n, 1000.0);
 }
 
-static void commit(struct registry *r, int changed, const char *joined, const char *left)
+static void commit_what(struct registry *r, int changed, const char *joined, const char *left,
+			const char *what)
 {
-	struct buf j = BUF_INIT, l = BUF_INIT;
+	struct buf j = BUF_INIT, l = BUF_INIT, w = BUF_INIT;
 
-	assert_int_equal(registry_commit_diff(r, &j, &l, 2), changed);
+	assert_int_equal(registry_commit_diff(r, &j, &l, &w, 2), changed);
 	if (changed) {
 		assert_int_equal(j.len, strlen(joined));
 		assert_memory_equal(j.data, joined, j.len);
 		assert_int_equal(l.len, strlen(left));
 		assert_memory_equal(l.data, left, l.len);
+		if (what) {
+			buf_append(&w, "", 1);
+			assert_string_equal(w.data, what);
+		}
 	} else {
-		assert_int_equal(j.len + l.len, 0);
+		assert_int_equal(j.len + l.len + w.len, 0);
 	}
 	buf_release(&j);
 	buf_release(&l);
+	buf_release(&w);
+}
+
+static void commit(struct registry *r, int changed, const char *joined, const char *left)
+{
+	commit_what(r, changed, joined, left, NULL);
 }
 
 static void test_joined_and_left(void **state)
@@ -213,8 +224,11 @@ static void test_joined_and_left(void **state)
 	commit(&r, 0, "", "");				/* nothing changed */
 	source(&r, bcde, 4);
 	commit(&r, 1, "10.0.0.3:80,10.0.0.4:80,+1 more", "10.0.0.1:80");
-	registry_find(&r, "10.0.0.2:80")->drained = 1;	/* a state change: no one joins */
-	commit(&r, 1, "-", "-");
+	registry_find(&r, "10.0.0.2:80")->drained = 1;	/* a state change: no one joins, */
+	commit_what(&r, 1, "-", "-", "10.0.0.2:80:up>draining");	/* and it is named */
+	registry_find(&r, "10.0.0.4:80")->weight_override = 5;
+	registry_find(&r, "10.0.0.2:80")->drained = 0;
+	commit_what(&r, 1, "-", "-", "10.0.0.2:80:draining>up,10.0.0.4:80:weight:1>5");
 	registry_find(&r, "10.0.0.3:80")->removed = 1;
 	commit(&r, 1, "-", "10.0.0.3:80");
 	registry_release(&r);
