@@ -62,6 +62,9 @@ class Replacer:
                      "--access-log", "off", "--drain-timeout", "10"]
         if mode == "takeover":
             self.argv += ["--runtime-dir", rundir]
+        elif mode == "reuse-port":
+            # SO_REUSEPORT is off by default: the first must share as well
+            self.argv += ["--reuse-port"]
         self.n = 0
         self.current = self.start([])
         wait_log(self.current[1], r"INFO listening")
@@ -84,7 +87,7 @@ class Replacer:
             wait_log(new[1], r"took over|no lb-proxy to take over")
         else:
             # the admin listener has no SO_REUSEPORT: the new one takes another port
-            new = self.start(["--reuse-port", "--admin", f"127.0.0.1:{free_port()}"])
+            new = self.start(["--admin", f"127.0.0.1:{free_port()}"])
             wait_log(new[1], r"INFO listening")
             old.send_signal(signal.SIGTERM)
         self.current = new

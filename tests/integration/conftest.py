@@ -303,8 +303,10 @@ def proxy(procs):
 
 def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
     """A proxy (the proxy fixture) on the bus of rundir: its backends come
-    from lb-discover; access log off."""
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", *flags, listen=listen)
+    from lb-discover; access log off; --reuse-port, so the tests' fleets of
+    proxies on one port share it (SO_REUSEPORT is off by default)."""
+    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--reuse-port", *flags,
+                 listen=listen)
 
 
 def generation(p):

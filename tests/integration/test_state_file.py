@@ -18,8 +18,9 @@ VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
 
 
 def bus_proxy(proxy, rundir, *flags, listen="127.0.0.1:0"):
+    # --reuse-port: two proxies of the fleet share one port
     return proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--heartbeat", "0.2",
-                 "--report-interval", "0.05", *flags, listen=listen)
+                 "--report-interval", "0.05", "--reuse-port", *flags, listen=listen)
 
 
 def info(p):
