@@ -17,7 +17,11 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
-LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lpcre2-8 -lssl -lcrypto -lm
+LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm
+# PCRE2 (route regexes) is linked by what uses the routing core: for now its
+# unit tests and fuzz target only (no program is wired to it yet, and the
+# image's runtime packages follow what the programs link: test_k8s_fidelity).
+PCRE_LIBS := -lpcre2-8
 
 MODE_release := -O2 -g
 MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -82,7 +86,7 @@ $(foreach prog,$(PROGRAMS),$$(eval $$(call program_rule,$(1),$(prog))))
 
 build/$(1)/tests/%: build/$(1)/tests/unit/%.o build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) $$(PCRE_LIBS) -lcmocka
 
 build/$(1)/lib/liblb-proxy.a: $$(patsubst %.c,build/$(1)/%.o,$$(call program_modules,lb-proxy))
 	@mkdir -p $$(dir $$@)
@@ -95,7 +99,7 @@ $$(patsubst %,build/$(1)/tests/%,$$(PROXY_UNIT_TESTS)): build/$(1)/tests/%: \
 		build/$(1)/tests/unit/%.o build/$(1)/tests/unit/fixture.o \
 		build/$(1)/lib/liblb-proxy.a build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) $$(PCRE_LIBS) -lcmocka
 
 build/$(1)/lib/liblb-discover.a: $$(patsubst %.c,build/$(1)/%.o,$$(call program_modules,lb-discover))
 	@mkdir -p $$(dir $$@)
@@ -108,7 +112,7 @@ $$(patsubst %,build/$(1)/tests/%,$$(DISCOVER_UNIT_TESTS)): build/$(1)/tests/%: \
 		build/$(1)/tests/unit/%.o build/$(1)/tests/unit/discover_fixture.o \
 		build/$(1)/lib/liblb-discover.a build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) -lcmocka
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) $$(PCRE_LIBS) -lcmocka
 endef
 $(eval $(call mode_rules,release))
 $(eval $(call mode_rules,asan))
@@ -227,7 +231,7 @@ build/fuzz/$(1): tests/fuzz/$(1).c $(FUZZ_MODULES_$(1)) $(COMMON_SRC) $(wildcard
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -D_GNU_SOURCE \
 		$(addprefix -I,$(sort $(dir $(FUZZ_MODULES_$(1))) \
 			$(foreach m,$(FUZZ_MODULES_$(1)),$(firstword $(subst /, ,$(m)))))) -o $$@ $$< $(FUZZ_MODULES_$(1)) \
-		$(COMMON_SRC) $(patsubst %,$(LLHTTP_SRC)/%.c,$(LLHTTP_C)) $(LIBS)
+		$(COMMON_SRC) $(patsubst %,$(LLHTTP_SRC)/%.c,$(LLHTTP_C)) $(LIBS) $(PCRE_LIBS)
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
