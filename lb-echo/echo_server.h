@@ -22,6 +22,9 @@ struct echo_options {
 	double idle_timeout;
 	double drain_timeout;
 	int reuse_port;
+	char *pod_name;		/* the identity: else POD_NAME, else the hostname */
+	char *pod_ip;		/* else POD_IP */
+	char *namespace;	/* else NAMESPACE */
 	char *log_level;
 	char *log_format;
 };

@@ -34,6 +34,12 @@ static const struct config_field echo_fields[] = {
 	  NULL, "seconds in-flight requests get after SIGTERM" },
 	{ "reusePort", CONFIG_BOOL, offsetof(struct echo_options, reuse_port), 0, 0, NULL,
 	  "SO_REUSEPORT, so several processes share the port" },
+	{ "podName", CONFIG_STRING, offsetof(struct echo_options, pod_name), 0, 0, NULL,
+	  "the name it answers as (X-Served-By; else $POD_NAME, else the hostname)" },
+	{ "podIp", CONFIG_STRING, offsetof(struct echo_options, pod_ip), 0, 0, NULL,
+	  "the address it reports (else $POD_IP, else the one a request came to)" },
+	{ "namespace", CONFIG_STRING, offsetof(struct echo_options, namespace), 0, 0, NULL,
+	  "the namespace it reports (else $NAMESPACE)" },
 	CONFIG_LOG_FIELDS(struct echo_options),
 };
 
@@ -51,9 +57,19 @@ static char *json_escaped(const char *s)
 	return b.data;
 }
 
-static void identity_init(struct echo_identity *id, const char *service)
+/* `flag` when given, else the Downward API's variable `env`, else NULL. */
+static const char *given_or_env(const char *flag, const char *env)
 {
-	const char *pod = getenv("POD_NAME"), *ip = getenv("POD_IP"), *ns = getenv("NAMESPACE");
+	const char *v = getenv(env);
+
+	return flag && *flag ? flag : (v && *v ? v : NULL);
+}
+
+static void identity_init(struct echo_identity *id, const struct echo_options *o)
+{
+	const char *pod = given_or_env(o->pod_name, "POD_NAME");
+	const char *ip = given_or_env(o->pod_ip, "POD_IP");
+	const char *ns = given_or_env(o->namespace, "NAMESPACE");
 	char host[256];
 
 	if (!pod || !*pod) {
@@ -63,9 +79,9 @@ static void identity_init(struct echo_identity *id, const char *service)
 		pod = host;
 	}
 	id->pod_name = json_escaped(pod);
-	id->pod_ip = (ip && *ip) ? json_escaped(ip) : NULL;
-	id->service = json_escaped(service);
-	id->namespace = (ns && *ns) ? json_escaped(ns) : NULL;
+	id->pod_ip = ip ? json_escaped(ip) : NULL;
+	id->service = json_escaped(o->service_name);
+	id->namespace = ns ? json_escaped(ns) : NULL;
 }
 
 static void identity_release(struct echo_identity *id)
@@ -109,7 +125,7 @@ int main(int argc, char **argv)
 						 sizeof(listen));
 	log_setup("lb-echo", log_level_parse(opts.log_level), log_format_parse(opts.log_format));
 	loop = ev_default_loop(EVFLAG_AUTO);
-	identity_init(&srv.id, opts.service_name);
+	identity_init(&srv.id, &opts);
 	if (echo_server_init(&srv, loop, &opts, err, sizeof(err)) == -1) {
 		log_error("cannot start", "error=\"%s\"", err);
 		fprintf(stderr, "lb-echo: %s\n", err);

@@ -407,3 +407,21 @@ def test_bytes_bodies_are_whole_across_the_pattern_block_and_pipelined(echo):
     assert json.loads(responses[-1][2])["status"] == "healthy"
     status, hdrs, body = e.request("HEAD", "/bytes/100000")
     assert status == 200 and hdrs["Content-Length"] == "100000" and body == b""
+
+
+def test_identity_flags_tell_local_backends_apart(echo):
+    """--pod-name, --pod-ip and --namespace (else the Downward API's POD_NAME,
+    POD_IP, NAMESPACE, else the hostname): three local lb-echo can be told
+    apart without environment variables; a flag wins over the variable."""
+    names = []
+    for i in range(3):
+        e = echo("--pod-name", f"echo-{i}", "--namespace", "shop", "--pod-ip", "10.0.0.9",
+                 env={"POD_NAME": "from-env"})
+        status, headers, body = e.request("GET", "/")
+        doc = json.loads(body)
+        assert status == 200 and headers["X-Served-By"] == f"echo-{i}"
+        assert (doc["podName"], doc["namespace"], doc["podIP"]) == (f"echo-{i}", "shop", "10.0.0.9")
+        names.append(doc["podName"])
+    assert len(set(names)) == 3
+    e = echo(env={"POD_NAME": "from-env"})
+    assert e.request("GET", "/")[1]["X-Served-By"] == "from-env"
