@@ -193,7 +193,7 @@ static void send_report(struct subscriber *s)
 		b->active = be->active;
 		b->requests = be->requests;
 		b->errors = be->errors;
-		b->responses_5xx = be->responses[5];
+		b->responses_5xx = be->answered_5xx;	/* its own, not the proxy's 504s */
 		report_breaker(be, b, ev_now(px->loop));
 	}
 	if (bus_set_encode(&rep, &msg) == 0)

@@ -208,7 +208,7 @@ enum forward_verdict forward_retry_response(struct session *s, int status)
 	/* Nothing of it reached the client: the connection (and the rest of
 	 * the answer) is dropped, never pooled. */
 	return attempt_failed(s, retry_status_word(status), retry_status_word(status), 502, 0, 1,
-			      (enum retry_reason)why, OUTCOME_RESPONSE, status);
+			      (enum retry_reason)why, OUTCOME_RESPONSE_DROPPED, status);
 }
 
 static void (*upstream_on_read)(struct ev_loop *loop, ev_io *w, int revents);

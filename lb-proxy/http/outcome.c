@@ -27,8 +27,14 @@ void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int 
 	runs_5xx = b->outlier.consecutive_5xx;
 	runs_gateway = b->outlier.consecutive_gateway;
 	switch (kind) {
+	case OUTCOME_RESPONSE_DROPPED:
+		b->errors++;
+		/* and the backend's own answer, as any */
+		/* fall through */
 	case OUTCOME_RESPONSE:
 		b->responses[cls >= 1 && cls <= 5 ? cls : 0]++;
+		if (cls == 5)
+			b->answered_5xx++;
 		histogram_observe(&b->latency, seconds);
 		balancer_outcome(&px->balancer, b, 0, seconds);
 		/* Envoy's consecutive_5xx: any 5xx; its gateway rule: 502-504 */

@@ -11,6 +11,9 @@ struct proxy;
 
 enum outcome {
 	OUTCOME_RESPONSE = 0,	/* the backend answered, with `status` */
+	OUTCOME_RESPONSE_DROPPED,	/* it answered `status`, which --retry-on names: the
+				 * answer is dropped and the request retried, and
+				 * the backend counted as failed */
 	OUTCOME_CONNECT_FAILED,	/* the connect was refused, timed out or unreachable */
 	OUTCOME_RESET,		/* the connection failed mid-exchange: reset, closed
 				 * early, or a response that is not HTTP */

@@ -492,6 +492,25 @@ def test_status_shows_the_proxies_view_and_5xx_apart_from_errors(echo, discover,
     dead.close()
 
 
+def test_5xx_counts_the_backends_answers_not_the_proxys_504s(echo, discover, proxy, rundir):
+    """The 5XX column says "the backend's own 5xx answers": a backend that
+    never answers in time gets the proxy's 504s (counted in ERRORS as
+    timeouts), and its 5XX stays 0 (it counted them: 3 and 2 with no backend
+    5xx at all)."""
+    slow = echo("--access-log", "off", "--delay-ms", "1500", env={"POD_NAME": "slow"})
+    discover("--static", slow.addr, "--no-health-check")
+    p = bus_proxy(proxy, rundir, "--response-timeout", "0.3", "--report-interval", "0.05",
+                  "--eject-gateway", "0", "--retries", "0")
+    wait_for("set", lambda: generation(p) >= 1)
+    for _ in range(3):
+        assert p.request("GET", "/")[0] == 504
+
+    def row():
+        return {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}[slow.addr]
+    wait_for("the timeouts reported", lambda: row()["errors"] >= 3)
+    assert row()["responses_5xx"] == 0, row()
+
+
 def test_http_url_spelling_names_a_backend_everywhere(echos, discover, proxy, rundir):
     """Seed 004 names backends as http://HOST:PORT: --static, the file source,
     lb-ctl and --backends take it as HOST:PORT; another scheme or a path is a

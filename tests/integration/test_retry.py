@@ -117,6 +117,11 @@ def test_retryable_status_is_dropped_and_sent_elsewhere(proxy, good, code, retry
         assert (status, body) == (200, b"good")
         reason = "gateway-error" if retry_on == "gateway-error" else "5xx"
         assert retries(p, reason) == 1
+        # a dropped answer counts the backend as failed, as the docs say
+        # (it stayed 0 after retried 500s), in /metrics and /info alike
+        assert metric(p, f'lb_proxy_backend_errors_total{{backend="{bad.addr}"}}') == 1
+        assert {b["address"]: b["errors"] for b in p.admin("/info")[1]["backends"]} == \
+            {bad.addr: 1, good.addr: 0}
         p.proc.wait_log(r"status=200 .*tried=127\.0\.0\.1:%d:status-%d," % (bad.port, code))
         # the backend connection that answered it was closed, not pooled:
         # each request `bad` saw came on a connection of its own
