@@ -109,7 +109,7 @@ int metrics_render(struct discover *d, struct buf *out)
 		free(totals);
 		return -1;
 	}
-	proxies_totals(d, totals);
+	proxies_totals(d, totals, 1);	/* counters: never down when a proxy goes */
 	head(out, "lb_discover_generation", "gauge", "The generation of the set published.");
 	series(out, "lb_discover_generation", svc, NULL);
 	buf_appendf(out, " %llu\n", d->reg.generation);

@@ -42,7 +42,7 @@ json_t *status_json(struct discover *d, int busy_only)
 		json_decref(root);
 		return NULL;
 	}
-	proxies_totals(d, totals);
+	proxies_totals(d, totals, 0);	/* what the live proxies report */
 	for (size_t i = 0; i < set.n; i++) {
 		const struct bus_backend *b = &set.backends[i];
 		const struct entry *e = registry_find(&d->reg, b->address);

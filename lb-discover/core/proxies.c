@@ -20,6 +20,32 @@ static void catch_up(struct discover *d, const struct bus_set *rep)
 	discover_commit(d, 0);
 }
 
+/* What `was` (a proxy's last report) counted and `now` (its next, or NULL:
+ * it is gone) no longer does goes to the entries' departed counters: a row
+ * gone, or a counter lower than before (the proxy made the backend anew). */
+static void keep_departed(struct discover *d, const struct bus_set *was, const struct bus_set *now)
+{
+	for (size_t k = 0; k < was->n; k++) {
+		const struct bus_backend *o = &was->backends[k], *n = NULL;
+		struct entry *e = registry_find(&d->reg, o->address);
+
+		if (!e)
+			continue;
+		/* a proxy lists its set in one order: the same place first */
+		if (now && k < now->n && strcmp(now->backends[k].address, o->address) == 0)
+			n = &now->backends[k];
+		for (size_t j = 0; now && j < now->n && !n; j++)
+			if (strcmp(now->backends[j].address, o->address) == 0)
+				n = &now->backends[j];
+		if (!n || n->requests < o->requests)
+			e->departed_requests += o->requests;
+		if (!n || n->errors < o->errors)
+			e->departed_errors += o->errors;
+		if (!n || n->responses_5xx < o->responses_5xx)
+			e->departed_5xx += o->responses_5xx;
+	}
+}
+
 void proxies_take(struct discover *d, const char *data, size_t len)
 {
 	struct bus_set rep;
@@ -57,6 +83,8 @@ void proxies_take(struct discover *d, const char *data, size_t len)
 			 rep.generation, d->nproxies);
 		joined = 1;
 	}
+	if (!joined)
+		keep_departed(d, &d->proxies[i].report, &rep);
 	bus_set_release(&d->proxies[i].report);
 	d->proxies[i].report = rep;
 	d->proxies[i].seen = ev_now(d->loop);
@@ -98,6 +126,7 @@ void proxies_prune(struct discover *d)
 		if (now - d->proxies[i].seen > proxies_window(d)) {
 			log_info("proxy gone", "pid=%d proxies=%zu", d->proxies[i].report.pid,
 				 d->nproxies - 1);
+			keep_departed(d, &d->proxies[i].report, NULL);
 			bus_set_release(&d->proxies[i].report);
 			d->proxies[i] = d->proxies[--d->nproxies];
 		} else {
@@ -129,8 +158,13 @@ enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report
 	return PROXY_BEHIND;
 }
 
-void proxies_totals(struct discover *d, struct proxy_totals *totals)
+void proxies_totals(struct discover *d, struct proxy_totals *totals, int departed)
 {
+	for (size_t i = 0; departed && i < d->reg.n; i++) {
+		totals[i].requests += d->reg.entries[i].departed_requests;
+		totals[i].errors += d->reg.entries[i].departed_errors;
+		totals[i].responses_5xx += d->reg.entries[i].departed_5xx;
+	}
 	for (size_t p = 0; p < d->nproxies; p++) {
 		const struct bus_set *r = &d->proxies[p].report;
 

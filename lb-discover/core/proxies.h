@@ -45,8 +45,10 @@ struct proxy_totals {
 	unsigned down;			/* proxies whose own view is down (a failed connect) */
 };
 /* Sums what every proxy reports into totals[i] for the registry's entry i
- * (d->reg.n of them, zeroed by the caller). */
-void proxies_totals(struct discover *d, struct proxy_totals *totals);
+ * (d->reg.n of them, zeroed by the caller); with `departed`, the counters
+ * also hold what proxies reported and no longer do (a proxy gone or
+ * restarted), so they never go down (Prometheus counters). */
+void proxies_totals(struct discover *d, struct proxy_totals *totals, int departed);
 /*
  * Requests in flight to `address` summed over this lb-discover's proxies,
  * or -1 while one may not have applied generation `gen` of it (or has not

@@ -34,6 +34,9 @@ struct entry {
 	double check_seconds;		/* how long the last health check took */
 	unsigned long long checks;	/* health checks done, and how many failed */
 	unsigned long long check_failures;
+	/* what proxies reported of it and no longer report (a proxy gone, a
+	 * counter that started again): the fleet's counters never go down */
+	unsigned long long departed_requests, departed_errors, departed_5xx;
 };
 
 struct registry {

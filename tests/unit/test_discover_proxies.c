@@ -221,7 +221,7 @@ static void test_totals(void **state)
 		take(&f, &rep);
 	}
 	memset(totals, 0, sizeof(totals));
-	proxies_totals(&f.d, totals);
+	proxies_totals(&f.d, totals, 0);
 	assert_int_equal(totals[0].active, 4);
 	assert_int_equal(totals[0].requests, 20);
 	assert_int_equal(totals[0].errors, 2);
