@@ -104,7 +104,9 @@ def test_settings_fixed_at_run_time_are_named(procs, echo, tmp_path):
     cfg = tmp_path / "proxy.json"
     write(cfg, {"listen": "127.0.0.1:0", "backends": a.addr})
     p = start_with_file(procs, cfg)
-    write(cfg, {"listen": "127.0.0.1:1", "backends": a.addr, "reusePort": False,
+    # reusePort to the other value than its default (off since SO_REUSEPORT
+    # became opt-in): a fixed setting that changed
+    write(cfg, {"listen": "127.0.0.1:1", "backends": a.addr, "reusePort": True,
                 "retries": 5})
     line = reloaded(p, 1)
     assert "changed=retries " in line, line
