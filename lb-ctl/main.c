@@ -50,7 +50,8 @@ static void build_synopsis(void)
 	verbs_format_help(verbs_help, sizeof(verbs_help));
 	snprintf(ctl_synopsis, sizeof(ctl_synopsis),
 		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
-		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover",
+		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover,\n"
+		 "5 drain --wait: the drain was cancelled (undrain, remove, the backend left the set)",
 		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");
 }
 
@@ -371,14 +372,25 @@ static int drain_wait(const char *addr, long long gen)
 		json_t *doc = ask_in_flight(addr, gen, &rc);
 		long long proxies, n;
 		double uptime;
+		const char *cancelled;
+		int drained;
 
 		if (!doc)
 			return rc;
 		n = json_integer_value(json_object_get(doc, "in_flight"));
 		proxies = json_integer_value(json_object_get(doc, "proxies"));
 		uptime = json_number_value(json_object_get(doc, "uptime"));
+		drained = json_is_true(json_object_get(doc, "drained"));
+		cancelled = json_string_value(json_object_get(doc, "cancelled"));
+		if (cancelled) {
+			/* a script that stops the backend on "drained" must not */
+			fprintf(stderr, "lb-ctl: %s is not drained: the drain was cancelled: %s\n",
+				addr, cancelled);
+			json_decref(doc);
+			return CTL_CANCELLED;
+		}
 		json_decref(doc);
-		if (n == 0) {
+		if (drained) {
 			fprintf(stderr, "lb-ctl: %s drained on %lld prox%s\n", addr, proxies,
 				proxies == 1 ? "y" : "ies");
 			return CTL_OK;
