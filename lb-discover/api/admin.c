@@ -282,8 +282,12 @@ static void answer(struct admin_conn *c, void *data)
 	static struct admin_route route;	/* one request at a time: the loop's */
 	char hdr[64], msg[ADMIN_PATH_MAX + 128];
 
-	switch (admin_route_parse(http_msg_method(&c->msg), http_msg_ptr(&c->msg, c->msg.url),
-				  c->msg.url.len, &route)) {
+	switch (admin_route_parse(http_msg_method(&c->msg), http_msg_ptr(&c->msg, c->route.path),
+				  c->route.path.len, &route)) {
+	case ADMIN_ROUTE_TOO_LONG:
+		snprintf(msg, sizeof(msg), "the path is over %d bytes", ADMIN_PATH_MAX);
+		admin_server_respond_error(c, 414, msg, "");
+		return;
 	case ADMIN_ROUTE_NOT_FOUND:
 		admin_server_respond_error(c, 404, "not found: the routes are /admin/health, "
 					   "/admin/backends[/ADDR[/drain|/undrain|/weight|/uneject]], "

@@ -99,3 +99,159 @@ def test_lb_ctl_drain_wait_exits_5_when_the_drain_is_undone(discover, proxy, run
     finally:
         release.set()
         held.close()
+
+
+def raw(port, data, timeout=5.0):
+    """Sends raw bytes; returns (status, body JSON or text, seconds) of the
+    answer read until the server closes."""
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW)
+    try:
+        s.sendall(data)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.") else None
+    try:
+        body = json.loads(body)
+    except ValueError:
+        body = body.decode("latin-1")
+    return status, body, time.monotonic() - t0
+
+
+class Flood:
+    """Connections that never finish their request head: `first` at once,
+    then `rate` new ones a second from a thread, from `source` (a loopback
+    address of its own: another client)."""
+
+    def __init__(self, port, source, first=300, rate=50):
+        self.port, self.source, self.rate = port, source, rate
+        self.socks, self.stopped = [], threading.Event()
+        for _ in range(first):
+            self.open()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def open(self):
+        try:
+            s = socket.socket()
+            s.bind((self.source, 0))
+            s.settimeout(2)
+            s.connect(("127.0.0.1", self.port))
+            s.sendall(b"GET /admin/health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            self.socks.append(s)
+        except OSError:
+            s.close()
+
+    def run(self):
+        while not self.stopped.wait(1 / self.rate):
+            self.open()
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join(5)
+        for s in self.socks:
+            s.close()
+
+
+@pytest.mark.parametrize("source", ["127.0.0.2", "127.0.0.1"])
+def test_a_flood_of_unfinished_heads_does_not_lock_the_admin_api_out(echo, discover, source):
+    e1 = echo()
+    a = start_admin(discover, "--static", e1.addr)
+    flood = Flood(a.port, source)
+    try:
+        for _ in range(5):
+            t0 = time.monotonic()
+            c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=5 * SLOW)
+            c.request("GET", "/admin/health")
+            r = c.getresponse()
+            assert r.status == 200 and json.loads(r.read())["backends"]
+            c.close()
+            assert time.monotonic() - t0 < 1.0 * SLOW
+            time.sleep(0.2)
+        # logged, once per interval, not once per connection
+        wait_for("the eviction logged", lambda: "admin API full" in a.proc.text())
+        assert a.proc.text().count("admin API full") <= 2
+    finally:
+        flood.close()
+
+
+def test_a_head_that_does_not_come_gets_408_after_2s(echo, discover):
+    e1 = echo()
+    a = start_admin(discover, "--static", e1.addr)
+    st, body, took = raw(a.port, b"GET /admin/health HTTP/1.1\r\nHost: x\r\n")
+    assert st == 408 and "within 2s" in body["error"], (st, body)
+    assert 1.5 < took < 4 * SLOW, took
+
+
+def test_http11_without_host_is_400_on_both_admin_apis(echo, discover, proxy):
+    e1 = echo()
+    a = start_admin(discover, "--static", e1.addr)
+    p = proxy([e1.addr])
+    for port, path in ((a.port, "/admin/health"), (p.admin_port, "/info")):
+        st, body, _ = raw(port, f"GET {path} HTTP/1.1\r\n\r\n".encode())
+        assert st == 400 and "without Host" in body["error"], (port, st, body)
+        st, body, _ = raw(port, f"GET {path} HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".encode())
+        assert st == 400, (port, st, body)
+        st, _, _ = raw(port, f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        assert st == 200
+        st, _, _ = raw(port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert st == 200
+
+
+def test_routes_on_the_raw_path_strict_wait_and_414(echo, discover):
+    e1 = echo()
+    a = start_admin(discover, "--static", e1.addr)
+    # %2F is not a route's slash: this is not a drain of e1
+    st, _, r = a.call("POST", f"/admin/backends/{e1.addr}%2Fdrain")
+    assert st in (400, 404, 405), (st, r)
+    st, _, r = a.call("DELETE", f"/admin/backends/{e1.addr}%2Fdrain")
+    assert st == 400 and "no '/'" in r["error"], (st, r)
+    assert a.rows()[e1.addr]["state"] == "up"
+    # hexadecimal through strtod: refused at once, nothing drained
+    for w in ("0x10", "inf", "1e999"):
+        t0 = time.monotonic()
+        st, _, r = a.call("POST", f"/admin/backends/{e1.addr}/drain?wait={w}")
+        assert st == 400 and "decimal seconds" in r["error"], (w, st, r)
+        assert time.monotonic() - t0 < 2
+    assert a.rows()[e1.addr]["state"] == "up"
+    # a path over 512 bytes: 414, said so
+    st, _, r = a.call("GET", "/admin/" + "a" * 600)
+    assert st == 414 and "over 512 bytes" in r["error"], (st, r)
+
+
+def test_sigterm_answers_a_parked_drain_503(echo, discover):
+    e1 = echo()
+    a = start_admin(discover, "--static", e1.addr)   # no proxy: the wait cannot end
+    w = parked_drain(a, e1.addr, wait=60)
+    wait_for("parked", lambda: a.rows()[e1.addr]["state"] == "draining")
+    w.join(0.3)
+    assert w.is_alive()
+    assert a.proc.stop() == 0
+    w.join(10 * SLOW)
+    assert "r" in w.box, "the parked request had no answer"
+    st, _, r = w.box["r"]
+    assert st == 503 and "stopping" in r["error"], (st, r)
+
+
+def test_lb_proxy_admin_listener_under_a_flood(echo, proxy):
+    e1 = echo()
+    p = proxy([e1.addr])
+    flood = Flood(p.admin_port, "127.0.0.2", first=200)
+    try:
+        for _ in range(3):
+            t0 = time.monotonic()
+            assert p.admin("/health")[0] == 200
+            assert time.monotonic() - t0 < 1.0 * SLOW
+        assert wait_for("the eviction logged",
+                        lambda: "admin listener full" in p.proc.text())
+    finally:
+        flood.close()
+    st, body, took = raw(p.admin_port, b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    assert st == 408 and 1.5 < took < 4 * SLOW, (st, body, took)
