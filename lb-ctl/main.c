@@ -1,5 +1,6 @@
 /* lb-ctl: the operator's CLI: the verbs of common/verbs.h (status, drain,
  * add ...), and load (load.h); tables for people, --json for scripts. */
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
@@ -476,6 +477,20 @@ static void resolve_address(const char *in, char *out, size_t outsz)
 	net_addr_format((struct sockaddr *)&na.ss, out, outsz);
 }
 
+/* s as a decimal integer from 1 to LONG_MAX, digits only (strtod and
+ * strtol would take "0x10", "inf", " 5", "5x" or 2.7 as 2); -1 otherwise. */
+static long positive_integer(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return *end || errno || v < 1 ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
 	struct config_result cfg;
@@ -525,25 +540,32 @@ int main(int argc, char **argv)
 			    ((verb->args & VERB_OPT_WEIGHT) && strcmp(a, "--weight") == 0) ||
 			    ((verb->args & VERB_OPT_COUNT) && strcmp(a, "--count") == 0)) &&
 			   i + 1 < argc) {
-			char *end;
-			double v = strtod(argv[++i], &end);
+			const char *v = argv[++i];
+			double seconds;
 
-			if (*end || v <= 0) {
-				config_result_release(&cfg);
-				return usage("--timeout, --weight and --count take a positive number");
-			}
 			if (a[2] == 't') {
-				opts.timeout = v;
+				/* as the --timeout before the command: a duration */
+				if (config_parse_duration(v, &seconds) == -1 || !(seconds >= 0.1) ||
+				    seconds > 86400) {
+					config_result_release(&cfg);
+					return usage("--timeout takes a duration from 0.1s to 86400s "
+						     "(seconds, or 500ms, 2s, 1m, 1h)");
+				}
+				opts.timeout = seconds;
 			} else if (a[2] == 'w') {
-				weight = (long)v;
+				if ((weight = positive_integer(v)) == -1) {
+					config_result_release(&cfg);
+					return usage("--weight takes a decimal integer from 1 to 1000");
+				}
 				has_weight = 1;
-			} else {
-				count = (long)v;
+			} else if ((count = positive_integer(v)) == -1) {
+				config_result_release(&cfg);
+				return usage("--count takes a positive decimal integer");
 			}
 		} else if (a[0] != '-' && (verb->args & VERB_ADDRESS) && !addr) {
 			addr = a;
 		} else if (a[0] != '-' && (verb->args & VERB_WEIGHT) && !has_weight) {
-			weight = strtol(a, NULL, 10);
+			weight = positive_integer(a);	/* -1 ("5x", "0x10"): refused below */
 			has_weight = 1;
 		} else {
 			fprintf(stderr, "lb-ctl: unexpected \"%s\" (see lb-ctl --help)\n", a);

@@ -255,3 +255,21 @@ def test_lb_proxy_admin_listener_under_a_flood(echo, proxy):
         flood.close()
     st, body, took = raw(p.admin_port, b"GET /health HTTP/1.1\r\nHost: x\r\n")
     assert st == 408 and 1.5 < took < 4 * SLOW, (st, body, took)
+
+
+def test_lb_ctl_numbers_are_decimal(echo, discover, rundir):
+    """The class of ?wait=0x10 in lb-ctl: its flags went through strtod or
+    strtol (0x10, inf, 2.7 as 2, 5x as 5); they take decimal digits now."""
+    e1 = echo()
+    a = start_admin(discover, "--static", e1.addr)
+    for args in (("weight", e1.addr, "2.7"), ("weight", e1.addr, "5x"),
+                 ("weight", e1.addr, " 5"), ("add", "10.0.0.7:80", "--weight", "0x10"),
+                 ("status", "--timeout", "0x10"), ("status", "--timeout", "inf"),
+                 ("load", f"http://{e1.addr}/", "-n", "1", "--rate", "0x10")):
+        code, _, err = ctl(rundir, *args)
+        assert code == 2 and "lb-ctl" in err, (args, code, err)
+    assert a.rows()[e1.addr]["weight"] == 1 and "10.0.0.7:80" not in a.rows()
+    # what the flags take
+    assert ctl(rundir, "status", "--timeout", "2s")[0] == 0
+    assert ctl(rundir, "weight", e1.addr, "7")[0] == 0
+    assert a.rows()[e1.addr]["weight"] == 7
