@@ -273,3 +273,35 @@ def test_lb_ctl_numbers_are_decimal(echo, discover, rundir):
     assert ctl(rundir, "status", "--timeout", "2s")[0] == 0
     assert ctl(rundir, "weight", e1.addr, "7")[0] == 0
     assert a.rows()[e1.addr]["weight"] == 7
+
+
+def test_lb_echo_408_for_a_trickled_head(echo):
+    """The class of the admin API's head deadline in lb-echo: its timer was
+    re-armed at every read, so a byte every so often held a connection
+    forever; --idle-timeout now bounds a request from its first byte."""
+    e = echo("--idle-timeout", "1")
+    s = socket.create_connection(("127.0.0.1", e.port), timeout=10 * SLOW)
+    t0 = time.monotonic()
+    got = b""
+    try:
+        for ch in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghijklmnop":
+            s.sendall(bytes([ch]))
+            time.sleep(0.1)
+            s.setblocking(False)
+            try:
+                got += s.recv(65536)
+            except BlockingIOError:
+                pass
+            s.setblocking(True)
+            if got:
+                break
+        s.settimeout(5 * SLOW)
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    assert got.startswith(b"HTTP/1.1 408"), got
+    assert time.monotonic() - t0 < 2.5 * SLOW
