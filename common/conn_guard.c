@@ -4,7 +4,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
-/* 1 when a and b are the same client address (family and IP, not port). */
+/* 1 when a and b are the same client (IPv4: the address; IPv6: its /64),
+ * whatever their ports. */
 static int same_client(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family)
@@ -12,10 +13,16 @@ static int same_client(const struct sockaddr_storage *a, const struct sockaddr_s
 	if (a->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
 		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr,
-			      sizeof(struct in6_addr)) == 0;
+	if (a->ss_family == AF_INET6) {
+		const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+		const struct in6_addr *y = &((const struct sockaddr_in6 *)b)->sin6_addr;
+
+		/* one client is a /64 (a host is given a whole one), an IPv4
+		 * client mapped into IPv6 its address */
+		if (IN6_IS_ADDR_V4MAPPED(x))
+			return memcmp(x, y, sizeof(*x)) == 0;
+		return memcmp(x, y, 8) == 0;
+	}
 	return 1;	/* a Unix socket: one client */
 }
 

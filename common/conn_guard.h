@@ -11,7 +11,8 @@
 
 /* One connection's place; embedded in the caller's connection struct. */
 struct conn_guard_slot {
-	struct sockaddr_storage peer;	/* the client's address (its port is not compared) */
+	struct sockaddr_storage peer;	/* the client's address: an IPv4 address or an
+					 * IPv6 /64 is one client; ports are not compared */
 	unsigned pinned : 1;		/* not evictable: a parked request (drain?wait=) */
 	TAILQ_ENTRY(conn_guard_slot) link;	/* oldest first */
 };

@@ -78,11 +78,37 @@ static void test_full_evicts_the_oldest_unpinned_or_refuses(void **state)
 	assert_int_equal(connect_from(&g, slots, &used, "10.0.0.5", &victim), CONN_GUARD_ADMIT);
 }
 
+static void test_an_ipv6_client_is_its_64(void **state)
+{
+	struct conn_guard g;
+	struct conn_guard_slot slots[4], *victim;
+	const char *ips[] = { "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:3::1" };
+	(void)state;
+
+	conn_guard_init(&g, 8, 1);
+	for (size_t i = 0; i < 3; i++) {
+		struct sockaddr_in6 a;
+		enum conn_guard_verdict v;
+
+		memset(&a, 0, sizeof(a));
+		a.sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ips[i], &a.sin6_addr);
+		v = conn_guard_admit(&g, (struct sockaddr *)&a, &victim);
+		/* the second is in the first's /64: it evicts it; the third is another */
+		assert_int_equal(v, i == 1 ? CONN_GUARD_EVICT : CONN_GUARD_ADMIT);
+		if (v == CONN_GUARD_EVICT)
+			conn_guard_remove(&g, victim);
+		conn_guard_add(&g, &slots[i], (struct sockaddr *)&a);
+	}
+	assert_int_equal(g.n, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_per_client_cap_evicts_that_clients_oldest),
 		cmocka_unit_test(test_full_evicts_the_oldest_unpinned_or_refuses),
+		cmocka_unit_test(test_an_ipv6_client_is_its_64),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
