@@ -151,10 +151,7 @@ static void describe(const struct config_field *f, char *out, size_t outsz)
 	}
 }
 
-/* A decimal number at the start of s ([+-]digits[.digits][e[+-]digits]),
- * stored in *out with *end after it; -1 when there is none. strtod alone
- * also takes hexadecimal ("0x10"), "inf" and "nan": a setting never means them. */
-static int parse_decimal(const char *s, double *out, char **end)
+int config_parse_decimal(const char *s, double *out, char **end)
 {
 	const char *p = s;
 	int digits = 0;
@@ -196,7 +193,7 @@ int config_parse_duration(const char *s, double *out)
 	char *end;
 	double v;
 
-	if (parse_decimal(s, &v, &end) == -1)
+	if (config_parse_decimal(s, &v, &end) == -1)
 		return -1;
 	if (*end == '\0') {
 		*out = v;
@@ -216,7 +213,7 @@ static int parse_size(const char *s, double *out)
 	char *end;
 	double v;
 
-	if (parse_decimal(s, &v, &end) == -1)
+	if (config_parse_decimal(s, &v, &end) == -1)
 		return -1;
 	while (*end == ' ')
 		end++;
@@ -297,13 +294,13 @@ static int store_text(const struct config_field *f, void *opts, const char *s,
 		*(long *)dst = (long)v;
 		return 0;
 	case CONFIG_INT:
-		if (parse_decimal(s, &v, &end) == -1 || *end || v != floor(v) || v < f->min ||
+		if (config_parse_decimal(s, &v, &end) == -1 || *end || v != floor(v) || v < f->min ||
 		    v > f->max)
 			return -1;
 		*(long *)dst = (long)v;
 		return 0;
 	case CONFIG_DOUBLE:
-		if (parse_decimal(s, &v, &end) == -1 || *end || v < f->min || v > f->max)
+		if (config_parse_decimal(s, &v, &end) == -1 || *end || v < f->min || v > f->max)
 			return -1;
 		*(double *)dst = v;
 		return 0;

@@ -109,6 +109,11 @@ int config_field_equal(const struct config_field *f, const void *a, const void *
 /* Copies field f's value from `from` to `to`; a string is shared, not
  * duplicated (its owner must outlive `to`). */
 void config_field_copy(const struct config_field *f, void *to, const void *from);
+/* A decimal number at the start of s ([+-]digits[.digits][e[+-]digits]),
+ * stored in *out with *end after it; returns 0, or -1 when there is none
+ * (or it overflows). strtod alone also takes hexadecimal ("0x10"), "inf"
+ * and "nan": a setting, a flag or a query parameter never means them. */
+int config_parse_decimal(const char *s, double *out, char **end);
 /* Parses a CONFIG_DURATION value ("500ms", "2s", "1m", a bare number of
  * seconds) into *seconds; returns 0, or -1 when it is not one (no range check). */
 int config_parse_duration(const char *s, double *seconds);

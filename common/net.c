@@ -2,6 +2,7 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
@@ -44,7 +45,8 @@ static int parse_addr(const char *s, struct net_addr *out, char *err, size_t err
 	}
 	errno = 0;
 	p = strtol(port, &end, 10);
-	if (*port == '\0' || *end || errno || p < 0 || p > 65535) {
+	/* digits only: strtol also takes " 80", "+80" and "-0" */
+	if (!isdigit((unsigned char)*port) || *end || errno || p < 0 || p > 65535) {
 		snprintf(err, errsz, "\"%s\": the port must be a number from 0 to 65535", s);
 		return -1;
 	}
@@ -162,7 +164,7 @@ int net_split_weight(char *item, long *weight, char *err, size_t errsz)
 		return 0;
 	*at = '\0';
 	*weight = strtol(at + 1, &end, 10);
-	if (*end || *weight < 1 || *weight > 1000) {
+	if (!isdigit((unsigned char)at[1]) || *end || *weight < 1 || *weight > 1000) {
 		snprintf(err, errsz, "backend \"%s\": the weight must be 1 to 1000", item);
 		return -1;
 	}

@@ -8,6 +8,8 @@ enum ctl_exit {
 	CTL_USAGE = 2,		/* bad command line */
 	CTL_TIMEOUT = 3,	/* drain --wait: requests still in flight at --timeout */
 	CTL_NO_DISCOVER = 4,	/* nothing answers at the runtime dir */
+	CTL_CANCELLED = 5,	/* drain --wait: the drain was undone or replaced (undrain,
+				 * remove, the backend left the set): not drained */
 };
 
 #endif

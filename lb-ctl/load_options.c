@@ -172,9 +172,9 @@ int load_options_parse(struct load_options *o, int argc, char **argv, char *err,
 				has_duration = 1;
 			}
 		} else if (strcmp(a, "--rate") == 0) {
-			errno = 0;
-			o->rate = strtod(v, &end);
-			if (end == v || *end || errno || !(o->rate > 0) || o->rate > LOAD_RATE_MAX) {
+			/* decimal: strtod alone takes "0x10" */
+			if (config_parse_decimal(v, &o->rate, &end) == -1 || *end ||
+			    !(o->rate > 0) || o->rate > LOAD_RATE_MAX) {
 				snprintf(err, errsz, "--rate: requests per second, more than 0");
 				return -1;
 			}

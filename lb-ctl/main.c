@@ -1,5 +1,6 @@
 /* lb-ctl: the operator's CLI: the verbs of common/verbs.h (status, drain,
  * add ...), and load (load.h); tables for people, --json for scripts. */
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
@@ -50,7 +51,8 @@ static void build_synopsis(void)
 	verbs_format_help(verbs_help, sizeof(verbs_help));
 	snprintf(ctl_synopsis, sizeof(ctl_synopsis),
 		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
-		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover",
+		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover,\n"
+		 "5 drain --wait: the drain was cancelled (undrain, remove, the backend left the set)",
 		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");
 }
 
@@ -371,14 +373,25 @@ static int drain_wait(const char *addr, long long gen)
 		json_t *doc = ask_in_flight(addr, gen, &rc);
 		long long proxies, n;
 		double uptime;
+		const char *cancelled;
+		int drained;
 
 		if (!doc)
 			return rc;
 		n = json_integer_value(json_object_get(doc, "in_flight"));
 		proxies = json_integer_value(json_object_get(doc, "proxies"));
 		uptime = json_number_value(json_object_get(doc, "uptime"));
+		drained = json_is_true(json_object_get(doc, "drained"));
+		cancelled = json_string_value(json_object_get(doc, "cancelled"));
+		if (cancelled) {
+			/* a script that stops the backend on "drained" must not */
+			fprintf(stderr, "lb-ctl: %s is not drained: the drain was cancelled: %s\n",
+				addr, cancelled);
+			json_decref(doc);
+			return CTL_CANCELLED;
+		}
 		json_decref(doc);
-		if (n == 0) {
+		if (drained) {
 			fprintf(stderr, "lb-ctl: %s drained on %lld prox%s\n", addr, proxies,
 				proxies == 1 ? "y" : "ies");
 			return CTL_OK;
@@ -464,6 +477,20 @@ static void resolve_address(const char *in, char *out, size_t outsz)
 	net_addr_format((struct sockaddr *)&na.ss, out, outsz);
 }
 
+/* s as a decimal integer from 1 to LONG_MAX, digits only (strtod and
+ * strtol would take "0x10", "inf", " 5", "5x" or 2.7 as 2); -1 otherwise. */
+static long positive_integer(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return *end || errno || v < 1 ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
 	struct config_result cfg;
@@ -513,25 +540,32 @@ int main(int argc, char **argv)
 			    ((verb->args & VERB_OPT_WEIGHT) && strcmp(a, "--weight") == 0) ||
 			    ((verb->args & VERB_OPT_COUNT) && strcmp(a, "--count") == 0)) &&
 			   i + 1 < argc) {
-			char *end;
-			double v = strtod(argv[++i], &end);
+			const char *v = argv[++i];
+			double seconds;
 
-			if (*end || v <= 0) {
-				config_result_release(&cfg);
-				return usage("--timeout, --weight and --count take a positive number");
-			}
 			if (a[2] == 't') {
-				opts.timeout = v;
+				/* as the --timeout before the command: a duration */
+				if (config_parse_duration(v, &seconds) == -1 || !(seconds >= 0.1) ||
+				    seconds > 86400) {
+					config_result_release(&cfg);
+					return usage("--timeout takes a duration from 0.1s to 86400s "
+						     "(seconds, or 500ms, 2s, 1m, 1h)");
+				}
+				opts.timeout = seconds;
 			} else if (a[2] == 'w') {
-				weight = (long)v;
+				if ((weight = positive_integer(v)) == -1) {
+					config_result_release(&cfg);
+					return usage("--weight takes a decimal integer from 1 to 1000");
+				}
 				has_weight = 1;
-			} else {
-				count = (long)v;
+			} else if ((count = positive_integer(v)) == -1) {
+				config_result_release(&cfg);
+				return usage("--count takes a positive decimal integer");
 			}
 		} else if (a[0] != '-' && (verb->args & VERB_ADDRESS) && !addr) {
 			addr = a;
 		} else if (a[0] != '-' && (verb->args & VERB_WEIGHT) && !has_weight) {
-			weight = strtol(a, NULL, 10);
+			weight = positive_integer(a);	/* -1 ("5x", "0x10"): refused below */
 			has_weight = 1;
 		} else {
 			fprintf(stderr, "lb-ctl: unexpected \"%s\" (see lb-ctl --help)\n", a);

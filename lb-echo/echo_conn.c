@@ -248,8 +248,12 @@ static void conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		conn_flush(c);
 		return;
 	}
+	/* The deadline runs from a request's first byte, not from the last
+	 * read: a client that trickles a byte at a time still gets its 408
+	 * at --idle-timeout (the connection was idle until then). */
+	if (c->in.len == 0 && c->msg.state == HTTP_MSG_HEAD)
+		arm_timer(c, c->srv->opts->idle_timeout);
 	c->in.len += (size_t)n;
-	arm_timer(c, c->srv->opts->idle_timeout);
 	conn_process(c);
 	conn_flush(c);
 }

@@ -117,23 +117,35 @@ static int take_weight(struct admin_conn *c, json_t *doc, struct bus_control *ct
 	return 0;
 }
 
-/* A parked drain?wait=: answers once the fleet drained the backend, or at
- * the deadline (`last`) with what is still in flight. */
+/* A parked drain?wait=: answers once the fleet drained the backend, at once
+ * when the drain was cancelled (409, command_drain_state's rule: the one of
+ * lb-ctl drain --wait), or at the deadline (`last`) with what is still in
+ * flight. */
 static void drain_check(struct admin_conn *c, int last, void *data)
 {
 	struct discover *d = ((struct admin *)data)->d;
-	int proxies;
-	long n = command_in_flight(d, c->address, c->generation, &proxies);
+	int proxies, status;
+	long n;
+	char why[200], msg[256];
+	enum command_drain st = command_drain_state(d, c->address, c->generation, &n, &proxies,
+						     why, sizeof(why));
+	json_t *doc;
 
-	if (n != 0 && !last)
+	if (st == COMMAND_DRAIN_WAITING && !last)
 		return;
 	/* 202: the drain is applied, its requests are still running */
-	admin_server_respond_json(c, n == 0 ? 200 : 202,
-				  json_pack("{s:I,s:s,s:b,s:i,s:I}", "generation",
-					    (json_int_t)c->generation, "address", c->address,
-					    "drained", n == 0, "proxies", proxies, "in_flight",
-					    (json_int_t)n),
-				  "");
+	status = st == COMMAND_DRAIN_DONE ? 200 : st == COMMAND_DRAIN_CANCELLED ? 409 : 202;
+	doc = json_pack("{s:I,s:s,s:b,s:i,s:I}", "generation", (json_int_t)c->generation,
+			"address", c->address, "drained", st == COMMAND_DRAIN_DONE, "proxies",
+			proxies, "in_flight", (json_int_t)n);
+	if (st == COMMAND_DRAIN_CANCELLED) {
+		log_info("drain wait ended: the drain was cancelled", "address=%s generation=%llu "
+			 "reason=\"%s\"", c->address, c->generation, why);
+		snprintf(msg, sizeof(msg), "not drained: the drain was cancelled: %s", why);
+		if (doc)
+			json_object_set_new(doc, "error", json_string(msg));
+	}
+	admin_server_respond_json(c, status, doc, "");
 }
 
 /* Runs a verb and answers its result (201 when it `created` a resource); a
@@ -270,8 +282,12 @@ static void answer(struct admin_conn *c, void *data)
 	static struct admin_route route;	/* one request at a time: the loop's */
 	char hdr[64], msg[ADMIN_PATH_MAX + 128];
 
-	switch (admin_route_parse(http_msg_method(&c->msg), http_msg_ptr(&c->msg, c->msg.url),
-				  c->msg.url.len, &route)) {
+	switch (admin_route_parse(http_msg_method(&c->msg), http_msg_ptr(&c->msg, c->route.path),
+				  c->route.path.len, &route)) {
+	case ADMIN_ROUTE_TOO_LONG:
+		snprintf(msg, sizeof(msg), "the path is over %d bytes", ADMIN_PATH_MAX);
+		admin_server_respond_error(c, 414, msg, "");
+		return;
 	case ADMIN_ROUTE_NOT_FOUND:
 		admin_server_respond_error(c, 404, "not found: the routes are /admin/health, "
 					   "/admin/backends[/ADDR[/drain|/undrain|/weight|/uneject]], "

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "verbs.h"
 
 static int hex(char ch)
@@ -67,6 +68,9 @@ static const struct {
 };
 
 static const char address_slot[] = "{address}";
+static const char address_slash[] =
+	"an address in the path is one segment, IP:PORT or [IPv6]:PORT, with no '/' (nor "
+	"%2F): give the http:// spelling in a JSON body or to lb-ctl";
 
 static enum admin_route_status bad(struct admin_route *r, const char *why)
 {
@@ -86,72 +90,110 @@ int admin_route_writes(const struct admin_route *r)
 	return r->action == ADMIN_VERB && r->verb->writes;
 }
 
-/* The verb of a path with no {address} ("/admin/backends"): allow gets
- * every method such a row takes. */
-static const struct verb *match_plain(struct admin_route *r, const char *method)
+/* The decoded segments of a path: [off, off + len) of r->path. */
+struct segments {
+	size_t n;
+	struct {
+		size_t off, len;
+	} seg[ADMIN_PATH_SEGMENTS];
+};
+
+/* 1 when the decoded segments match the route `tmpl` ("/admin/backends/
+ * {address}/drain"): as many segments, each literal equal, {address} one
+ * non-empty segment (its index in *address, else -1). */
+static int match(const struct admin_route *r, const struct segments *sg, const char *tmpl,
+		 int *address)
+{
+	const char *t = tmpl;
+	size_t i = 0;
+
+	*address = -1;
+	while (*t == '/') {
+		const char *stop = strchr(t + 1, '/');
+		size_t tlen = stop ? (size_t)(stop - t - 1) : strlen(t + 1);
+
+		if (i >= sg->n)
+			return 0;
+		if (tlen == sizeof(address_slot) - 1 && memcmp(t + 1, address_slot, tlen) == 0) {
+			if (sg->seg[i].len == 0)
+				return 0;
+			*address = (int)i;
+		} else if (tlen != sg->seg[i].len ||
+			   memcmp(t + 1, r->path + sg->seg[i].off, tlen) != 0) {
+			return 0;
+		}
+		i++;
+		t += 1 + tlen;
+	}
+	return i == sg->n;
+}
+
+/* The verb whose route the path is; allow gets every method of that route. */
+static const struct verb *match_verb(struct admin_route *r, const struct segments *sg,
+				     const char *method)
 {
 	const struct verb *found = NULL;
+	int address;
 
 	for (unsigned i = 0; i < verbs_count; i++) {
 		const struct verb *v = &verbs[i];
 
-		if (!v->http_path || strstr(v->http_path, address_slot) ||
-		    strcmp(v->http_path, r->path) != 0)
+		if (!v->http_path || !match(r, sg, v->http_path, &address))
 			continue;
 		allow_add(r, v->http_method);
-		if (strcmp(v->http_method, method) == 0)
-			found = v;
+		if (strcmp(v->http_method, method) != 0 || found)
+			continue;
+		found = v;
+		if (address >= 0)
+			snprintf(r->address, sizeof(r->address), "%.*s", (int)sg->seg[address].len,
+				 r->path + sg->seg[address].off);
 	}
 	return found;
 }
 
-/* The verb of "PREFIX{address}SUFFIX" paths: the longest suffix that ends
- * the path (after a non-empty address) wins; allow gets its methods. */
-static const struct verb *match_backend(struct admin_route *r, const char *method, int *matched)
+/* Splits the raw path [p, p + n) at its slashes and percent-decodes each
+ * segment into r->path ("/" joined) and sg. Returns 0, or -1 for a bad
+ * escape or a NUL; too many segments leave sg->n past the table (no route). */
+static int split(struct admin_route *r, const char *p, size_t n, struct segments *sg)
 {
-	const struct verb *found = NULL;
-	size_t n = strlen(r->path), best = 0;
-	const char *best_suffix = NULL;
+	size_t o = 0, i = 0;
 
-	*matched = 0;
-	for (unsigned i = 0; i < verbs_count; i++) {
-		const char *slot = verbs[i].http_path ? strstr(verbs[i].http_path, address_slot) : NULL;
-		size_t plen, slen;
-		const char *suffix;
+	sg->n = 0;
+	while (i < n && p[i] == '/') {
+		const char *slash = memchr(p + i + 1, '/', n - i - 1);
+		size_t len = slash ? (size_t)(slash - p - i - 1) : n - i - 1;
 
-		if (!slot)
-			continue;
-		plen = (size_t)(slot - verbs[i].http_path);
-		suffix = slot + sizeof(address_slot) - 1;
-		slen = strlen(suffix);
-		if (n <= plen + slen || strncmp(r->path, verbs[i].http_path, plen) != 0 ||
-		    strcmp(r->path + n - slen, suffix) != 0)
-			continue;
-		if (!best_suffix || slen > best) {
-			best = slen;
-			best_suffix = suffix;
+		r->path[o++] = '/';
+		if (percent_decode(p + i + 1, len, r->path + o, sizeof(r->path) - o) == -1)
+			return -1;
+		if (sg->n < ADMIN_PATH_SEGMENTS) {
+			sg->seg[sg->n].off = o;
+			sg->seg[sg->n].len = strlen(r->path + o);
 		}
+		sg->n++;
+		o += strlen(r->path + o);
+		i += 1 + len;
 	}
-	if (!best_suffix)
-		return NULL;
-	*matched = 1;
-	for (unsigned i = 0; i < verbs_count; i++) {
-		const char *slot = verbs[i].http_path ? strstr(verbs[i].http_path, address_slot) : NULL;
-		size_t plen;
+	r->path[o] = '\0';
+	if (i < n)
+		sg->n = ADMIN_PATH_SEGMENTS + 1;	/* not origin-form: no route */
+	return 0;
+}
 
-		if (!slot || strcmp(slot + sizeof(address_slot) - 1, best_suffix) != 0)
-			continue;
-		plen = (size_t)(slot - verbs[i].http_path);
-		if (strncmp(r->path, verbs[i].http_path, plen) != 0)
-			continue;
-		allow_add(r, verbs[i].http_method);
-		if (strcmp(verbs[i].http_method, method) == 0 && !found) {
-			found = &verbs[i];
-			snprintf(r->address, sizeof(r->address), "%.*s", (int)(n - plen - best),
-				 r->path + plen);
-		}
-	}
-	return found;
+/* ?wait=: decimal seconds, more than 0 and at most ADMIN_WAIT_MAX (no hex,
+ * inf or nan, as strtod alone would take). Returns 0 or -1. */
+static int parse_wait(const char *w, size_t vlen, double *out)
+{
+	char num[32], *stop;
+
+	if (vlen == 0 || vlen >= sizeof(num))
+		return -1;
+	memcpy(num, w, vlen);
+	num[vlen] = '\0';
+	if (config_parse_decimal(num, out, &stop) == -1 || *stop || !(*out > 0) ||
+	    *out > ADMIN_WAIT_MAX)
+		return -1;
+	return 0;
 }
 
 enum admin_route_status admin_route_parse(int method, const char *target, size_t len,
@@ -159,52 +201,55 @@ enum admin_route_status admin_route_parse(int method, const char *target, size_t
 {
 	const char *q = memchr(target, '?', len), *end = target + len;
 	const char *name = llhttp_method_name((llhttp_method_t)method);
-	int get = method == HTTP_GET || method == HTTP_HEAD, is_read = 0, matched;
+	int get = method == HTTP_GET || method == HTTP_HEAD, is_read = 0;
 	size_t plen = q ? (size_t)(q - target) : len;
+	struct segments sg;
 	const struct verb *v;
 
 	memset(r, 0, sizeof(*r));
 	if (q)
 		q++;
-	if (percent_decode(target, plen, r->path, sizeof(r->path)) == -1)
+	if (plen > ADMIN_PATH_MAX) {
+		r->error = "the path is too long";
+		return ADMIN_ROUTE_TOO_LONG;
+	}
+	if (split(r, target, plen, &sg) == -1)
 		return bad(r, "bad percent-encoding in the path");
 	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
-		if (strcmp(r->path, reads[i].path) != 0)
+		int address;
+
+		if (!match(r, &sg, reads[i].path, &address))
 			continue;
 		allow_add(r, "GET, HEAD");
 		is_read = 1;
 		if (get) {
 			r->action = reads[i].get;
 			r->known_action = 1;
+			return ADMIN_ROUTE_OK;
 		}
 	}
-	v = match_plain(r, name);
-	if (!v && !r->known_action)
-		v = match_backend(r, name, &matched);
-	else
-		matched = 0;
-	if (!v && !r->known_action)
-		return is_read || matched || r->allow[0] ? ADMIN_ROUTE_NOT_ALLOWED
-							: ADMIN_ROUTE_NOT_FOUND;
-	if (r->known_action)
-		return ADMIN_ROUTE_OK;
+	v = match_verb(r, &sg, name);
+	if (!v && (is_read || r->allow[0]))
+		return ADMIN_ROUTE_NOT_ALLOWED;
+	if (!v) {
+		/* the old spelling /admin/backends/http://10.0.0.9:8080/drain */
+		if (sg.n > 4 && strncmp(r->path, "/admin/backends/", 16) == 0)
+			return bad(r, address_slash);
+		return ADMIN_ROUTE_NOT_FOUND;
+	}
 	r->action = ADMIN_VERB;
 	r->verb = v;
 	r->known_action = 1;
 	r->address_in_path = r->address[0] != '\0';
+	if (strchr(r->address, '/'))
+		return bad(r, address_slash);
 	if ((v->args & VERB_OPT_WAIT) && q) {
 		size_t vlen;
 		const char *w = query_param(q, end, "wait", &vlen);
-		char num[32], *stop;
 
-		if (w) {
-			snprintf(num, sizeof(num), "%.*s", (int)(vlen < 31 ? vlen : 31), w);
-			r->wait = strtod(num, &stop);
-			if (vlen == 0 || vlen > 31 || *stop || !isfinite(r->wait) || r->wait <= 0 ||
-			    r->wait > ADMIN_WAIT_MAX) {
-				r->wait = 0;
-				return bad(r, "wait must be seconds, more than 0 and at most 3600");
-			}
+		if (w && parse_wait(w, vlen, &r->wait) == -1) {
+			r->wait = 0;
+			return bad(r, "wait must be decimal seconds, more than 0 and at most 3600");
 		}
 	}
 	return ADMIN_ROUTE_OK;

@@ -6,8 +6,10 @@
 #include <llhttp.h>
 #include <stddef.h>
 
-/* bytes of a decoded request path, at most */
+/* bytes of a request path (before '?'), at most: 414 past it */
 #define ADMIN_PATH_MAX 512
+/* segments of a request path, at most (more match no route) */
+#define ADMIN_PATH_SEGMENTS 8
 /* seconds a drain?wait= may wait, at most */
 #define ADMIN_WAIT_MAX 3600
 
@@ -25,8 +27,10 @@ enum admin_route_status {
 	ADMIN_ROUTE_OK = 0,		/* action (and verb, address, wait) filled */
 	ADMIN_ROUTE_NOT_FOUND,		/* no such path: 404 */
 	ADMIN_ROUTE_NOT_ALLOWED,	/* the path does not take the method: 405 with allow */
-	ADMIN_ROUTE_BAD,		/* bad percent-encoding or ?wait=: 400 with error (action
-					 * filled when the path was understood) */
+	ADMIN_ROUTE_BAD,		/* bad percent-encoding, an address with a '/', ?wait=:
+					 * 400 with error (action filled when the path was
+					 * understood) */
+	ADMIN_ROUTE_TOO_LONG,		/* the path is over ADMIN_PATH_MAX bytes: 414 */
 };
 
 struct admin_route {
@@ -35,10 +39,10 @@ struct admin_route {
 	const struct verb *verb;	/* ADMIN_VERB: the verb whose route it is */
 	int address_in_path;		/* ADMIN_VERB: {address} was in the path */
 	char allow[48];			/* the methods the path takes ("GET, HEAD") */
-	char address[ADMIN_PATH_MAX];	/* {address}, percent-decoded; "" when none */
+	char address[ADMIN_PATH_MAX + 1];	/* {address}, percent-decoded; "" when none */
 	double wait;			/* ?wait= of a verb that waits (drain); 0 when none */
 	const char *error;		/* when BAD: why, for the answer */
-	char path[ADMIN_PATH_MAX];	/* the decoded path */
+	char path[ADMIN_PATH_MAX + 1];	/* the path, each segment percent-decoded */
 };
 
 /* 1 for a route that changes something (the token guards it). */
@@ -46,10 +50,12 @@ int admin_route_writes(const struct admin_route *r);
 
 /*
  * Routes `method` (llhttp's HTTP_GET ...) and the request target [target,
- * target + len): the reads here, the verbs by their http_method and
- * http_path rows in common/verbs.c. An {address} may itself hold slashes
- * (http://10.0.0.9:8080): the longest route suffix that ends the path says
- * the verb. HEAD is taken wherever GET is. Owns nothing.
+ * target + len) (origin-form): the reads here, the verbs by their
+ * http_method and http_path rows in common/verbs.c. The raw path is split
+ * at its slashes first, then each segment is percent-decoded, so "%2F"
+ * never makes a route: {address} is one segment, and one that decodes to
+ * a '/' is refused (BAD). ?wait= takes decimal seconds only. HEAD is taken
+ * wherever GET is. Owns nothing.
  */
 enum admin_route_status admin_route_parse(int method, const char *target, size_t len,
 					  struct admin_route *r);

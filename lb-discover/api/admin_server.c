@@ -4,6 +4,7 @@
 #include "admin_server.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ static void conn_free(struct admin_conn *c)
 	ev_timer_stop(loop, &c->poll);
 	close(c->fd);
 	LIST_REMOVE(c, link);
-	c->s->nconns--;
+	conn_guard_remove(&c->s->guard, &c->slot);
 	buf_release(&c->in);
 	buf_release(&c->out);
 	buf_release(&c->body);
@@ -73,6 +74,7 @@ void admin_server_park(struct admin_conn *c, double seconds)
 	struct ev_loop *loop = c->s->loop;
 
 	c->state = ADMIN_WAITING;
+	c->slot.pinned = 1;
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_set(&c->timer, seconds, 0);
 	ev_timer_start(loop, &c->timer);
@@ -101,6 +103,7 @@ static void on_readable(struct admin_conn *c)
 {
 	ssize_t n;
 	size_t used;
+	int head;
 
 	n = buf_read_fd(&c->in, c->fd, 4096);
 	if (n <= 0) {
@@ -117,10 +120,19 @@ static void on_readable(struct admin_conn *c)
 		admin_server_respond_error(c, 413, "the request is over its limit", "");
 		return;
 	}
+	head = c->msg.state == HTTP_MSG_HEAD;
 	do {
 		used = http_msg_feed(&c->msg, c->in.data, c->parsed, c->in.len - c->parsed);
 		c->parsed += used;
 	} while (c->msg.state == HTTP_MSG_BODY && used > 0);
+	if (head && (c->msg.state == HTTP_MSG_BODY || c->msg.state == HTTP_MSG_DONE)) {
+		/* the head came in time: the body has what is left of the request's */
+		double left = ADMIN_REQUEST_TIMEOUT - (ev_now(c->s->loop) - c->accepted);
+
+		ev_timer_stop(c->s->loop, &c->timer);
+		ev_timer_set(&c->timer, left > 0 ? left : 0.001, 0);
+		ev_timer_start(c->s->loop, &c->timer);
+	}
 	if (c->msg.state == HTTP_MSG_ERROR) {
 		char msg[128];
 
@@ -131,7 +143,14 @@ static void on_readable(struct admin_conn *c)
 		admin_server_respond_error(c, c->msg.error_status ? c->msg.error_status : 400, msg,
 					   "");
 	} else if (c->msg.state == HTTP_MSG_DONE) {
-		c->s->on_request(c, c->s->data);
+		const char *why;
+		int status = http_request_route(&c->msg, &c->route, &why);
+
+		/* RFC 9112 3.2: an HTTP/1.1 request without Host (or with two) is 400 */
+		if (status)
+			admin_server_respond_error(c, status, why, "");
+		else
+			c->s->on_request(c, c->s->data);
 	}
 }
 
@@ -155,33 +174,68 @@ static void conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 
-	if (c->state == ADMIN_WAITING)
+	if (c->state == ADMIN_WAITING) {
 		c->s->on_wait(c, 1, c->s->data);
-	else
+	} else if (c->state == ADMIN_READING) {
+		char msg[96];
+
+		if (c->msg.state == HTTP_MSG_HEAD)
+			snprintf(msg, sizeof(msg), "the request head did not come within %gs",
+				 ADMIN_HEAD_TIMEOUT);
+		else
+			snprintf(msg, sizeof(msg), "the request did not come within %gs",
+				 ADMIN_REQUEST_TIMEOUT);
+		admin_server_respond_error(c, 408, msg, "");
+	} else {
 		conn_free(c);
+	}
+}
+
+static struct admin_conn *conn_of(struct conn_guard_slot *slot)
+{
+	return (struct admin_conn *)((char *)slot - offsetof(struct admin_conn, slot));
+}
+
+/* Makes room for a connection from peer: 1 when it may be taken. */
+static int make_room(struct admin_server *s, const struct sockaddr *peer)
+{
+	struct conn_guard_slot *victim;
+	enum conn_guard_verdict v = conn_guard_admit(&s->guard, peer, &victim);
+	unsigned long n;
+
+	if (v == CONN_GUARD_ADMIT)
+		return 1;
+	if (v == CONN_GUARD_EVICT)
+		conn_free(conn_of(victim));
+	n = log_every(&s->evict_log, ev_now(s->loop), ADMIN_EVICT_LOG_INTERVAL);
+	if (n)
+		log_warn("admin API full: unfinished connections evicted for new ones",
+			 "connections=%zu max=%d per_client=%d evicted_total=%llu "
+			 "refused_total=%llu events=%lu", s->guard.n, ADMIN_MAX_CONNECTIONS,
+			 ADMIN_MAX_PER_CLIENT, s->guard.evicted, s->guard.refused, n);
+	return v == CONN_GUARD_EVICT;
 }
 
 static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 {
 	struct admin_server *s = l->data;
 	struct admin_conn *c;
-	(void)peer;
-
-	if (s->nconns >= ADMIN_MAX_CONNECTIONS || !(c = calloc(1, sizeof(*c)))) {
+	if (!make_room(s, peer) || !(c = calloc(1, sizeof(*c)))) {
 		close(fd);
 		return;
 	}
 	c->s = s;
 	c->fd = fd;
+	c->accepted = ev_now(s->loop);
 	http_msg_init(&c->msg, HTTP_REQUEST, ADMIN_MAX_HEAD, on_body, c);
 	ev_io_init(&c->io, conn_on_io, fd, EV_READ);
-	ev_timer_init(&c->timer, conn_on_timeout, ADMIN_REQUEST_TIMEOUT, 0);
+	ev_timer_init(&c->timer, conn_on_timeout, ADMIN_HEAD_TIMEOUT, 0);
 	ev_timer_init(&c->poll, conn_on_poll, ADMIN_WAIT_POLL, ADMIN_WAIT_POLL);
 	c->io.data = c->timer.data = c->poll.data = c;
 	ev_io_start(s->loop, &c->io);
 	ev_timer_start(s->loop, &c->timer);
 	LIST_INSERT_HEAD(&s->conns, c, link);
-	s->nconns++;
+	conn_guard_add(&s->guard, &c->slot, peer);
 }
 
 int admin_server_init(struct admin_server *s, struct ev_loop *loop, const char *addr,
@@ -190,6 +244,7 @@ int admin_server_init(struct admin_server *s, struct ev_loop *loop, const char *
 {
 	memset(s, 0, sizeof(*s));
 	LIST_INIT(&s->conns);
+	conn_guard_init(&s->guard, ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT);
 	if (listener_init(&s->listener, loop, addr, 0, on_accept, s, err, errsz) == -1)
 		return -1;
 	s->loop = loop;
@@ -208,8 +263,19 @@ void admin_server_release(struct admin_server *s)
 {
 	if (!s->loop)
 		return;
-	while (!LIST_EMPTY(&s->conns))
-		conn_free(LIST_FIRST(&s->conns));
+	while (!LIST_EMPTY(&s->conns)) {
+		struct admin_conn *c = LIST_FIRST(&s->conns);
+
+		/* a parked drain?wait= hears why it ends, not a closed socket:
+		 * one write, the socket's buffer takes so small an answer */
+		if (c->state == ADMIN_WAITING) {
+			admin_server_respond_error(c, 503, "lb-discover is stopping: the wait ended "
+						   "before the drain did (lb-ctl in-flight ADDR asks "
+						   "again)", "");
+			buf_write_fd(&c->out, c->fd);
+		}
+		conn_free(c);
+	}
 	listener_release(&s->listener);
 	s->loop = NULL;
 }

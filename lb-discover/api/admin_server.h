@@ -11,18 +11,31 @@
 
 #include "buf.h"
 #include "bus_protocol.h"
+#include "conn_guard.h"
 #include "http_parser.h"
+#include "http_request.h"
 #include "listener.h"
+#include "log.h"
 
 /* bytes of a request head and of a request body, at most (431, 413) */
 #define ADMIN_MAX_HEAD 8192
 #define ADMIN_MAX_BODY 4096
 /* bytes a request may take in all (chunked framing included), at most */
 #define ADMIN_MAX_REQUEST (ADMIN_MAX_HEAD + 2 * ADMIN_MAX_BODY)
-/* seconds a client has to send its request */
+/* seconds a client has to send its request head (as HAProxy's `timeout
+ * http-request`): 408 after it */
+#define ADMIN_HEAD_TIMEOUT 2.0
+/* seconds a client has to send its whole request (head and body), and an
+ * answer to be taken */
 #define ADMIN_REQUEST_TIMEOUT 10.0
-/* connections at once; more are closed at accept */
+/* connections at once; a new one evicts the oldest unfinished (not parked)
+ * one, and is refused only when every one is a parked drain?wait= */
 #define ADMIN_MAX_CONNECTIONS 256
+/* connections from one client address at once; a new one evicts that
+ * client's oldest unfinished one */
+#define ADMIN_MAX_PER_CLIENT 16
+/* seconds between two log lines about evicted or refused connections */
+#define ADMIN_EVICT_LOG_INTERVAL 10.0
 /* seconds between two calls of a parked request's on_wait */
 #define ADMIN_WAIT_POLL 0.05
 
@@ -39,13 +52,16 @@ struct admin_conn {
 	enum admin_conn_state state;
 	int fd;
 	ev_io io;
-	ev_timer timer;		/* the request's deadline, then a wait's */
+	ev_timer timer;		/* the head's deadline, the request's, then a wait's */
+	double accepted;	/* ev_now at accept */
+	struct conn_guard_slot slot;	/* its place in the server's caps */
 	ev_timer poll;		/* a parked request's on_wait */
 	/* the request stays whole in `in` (its spans point there): nothing is
 	 * consumed from it, `parsed` says how much the parser has seen */
 	struct buf in, out, body;
 	size_t parsed;
 	struct http_msg msg;
+	struct http_route route;	/* of a whole request: its path, Host checked */
 	/* what a parked request waits for, kept for its handler (the API's
 	 * drain: the backend and the generation that drained it) */
 	char address[BUS_ADDRESS_MAX];
@@ -53,7 +69,8 @@ struct admin_conn {
 	LIST_ENTRY(admin_conn) link;
 };
 
-/* A whole request came (c->msg, c->body): the handler answers it with
+/* A whole request came (c->msg, c->body, c->route: HTTP/1.1 with one valid
+ * Host, RFC 9112 3.2, else the server answered 400): the handler answers it with
  * admin_server_respond*() or parks it with admin_server_park(). */
 typedef void (*admin_request_cb)(struct admin_conn *c, void *data);
 /* A parked request's turn: every ADMIN_WAIT_POLL seconds, and once with
@@ -66,7 +83,8 @@ struct admin_server {
 	admin_request_cb on_request;
 	admin_wait_cb on_wait;
 	void *data;
-	size_t nconns;
+	struct conn_guard guard;	/* ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT */
+	struct log_limit evict_log;
 	LIST_HEAD(, admin_conn) conns;
 };
 
@@ -77,7 +95,8 @@ int admin_server_init(struct admin_server *s, struct ev_loop *loop, const char *
 		      size_t errsz);
 /* Starts accepting; returns 0 or -1 (logged). */
 int admin_server_start(struct admin_server *s);
-/* Closes every connection (parked ones too) and the listener. */
+/* Closes every connection and the listener; a parked request is answered
+ * 503 (the server is stopping) first, as far as its socket takes it. */
 void admin_server_release(struct admin_server *s);
 /* Queues the answer (no body for a HEAD) and closes once it is written.
  * `extra` is "" or header lines ("Allow: GET\r\n"). body is copied. */
@@ -88,7 +107,8 @@ void admin_server_respond_json(struct admin_conn *c, int status, json_t *doc, co
 /* Answers {"error": msg}. */
 void admin_server_respond_error(struct admin_conn *c, int status, const char *msg,
 				const char *extra);
-/* Parks c for at most `seconds`: on_wait is called until it answers. */
+/* Parks c for at most `seconds`: on_wait is called until it answers. A
+ * parked connection is never evicted. */
 void admin_server_park(struct admin_conn *c, double seconds);
 
 #endif

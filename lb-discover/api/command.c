@@ -51,6 +51,29 @@ long command_in_flight(struct discover *d, const char *address, unsigned long lo
 	return here < 0 || there < 0 ? -1 : here + there;
 }
 
+enum command_drain command_drain_state(struct discover *d, const char *address,
+				       unsigned long long gen, long *in_flight, int *proxies,
+				       char *why, size_t whysz)
+{
+	const struct entry *e = registry_find(&d->reg, address);
+
+	*in_flight = command_in_flight(d, address, gen, proxies);
+	if (!e)
+		snprintf(why, whysz, "%s is not in the set", address);
+	else if (e->removed)
+		snprintf(why, whysz, "%s was removed from the set", address);
+	else if (!registry_published(e))
+		snprintf(why, whysz, "%s left the set (its source no longer lists it)", address);
+	else if (!e->drained)
+		snprintf(why, whysz, "%s is not draining (an undrain cancelled the drain)", address);
+	else if (!e->drain_since || e->drain_since > gen)
+		snprintf(why, whysz, "%s was undrained or left the set since generation %llu, and "
+			 "drained again: that is another drain", address, gen);
+	else
+		return *in_flight == 0 ? COMMAND_DRAIN_DONE : COMMAND_DRAIN_WAITING;
+	return COMMAND_DRAIN_CANCELLED;
+}
+
 static enum command_status run_status(struct discover *d, const struct bus_control *c,
 				      struct entry *e, struct command_result *r)
 {
@@ -139,13 +162,21 @@ static enum command_status run_in_flight(struct discover *d, const struct bus_co
 {
 	unsigned long long gen = c->has_generation ? c->generation : d->reg.generation;
 	int proxies;
-	long n = command_in_flight(d, r->address, gen, &proxies);
+	long n;
+	char why[200];
+	enum command_drain st = command_drain_state(d, r->address, gen, &n, &proxies, why,
+						     sizeof(why));
 
+	(void)e;
 	r->body = json_pack("{s:s,s:I,s:I,s:i,s:b,s:f}", "address", r->address, "generation",
 			    (json_int_t)gen, "in_flight", (json_int_t)n, "proxies", proxies,
-			    "drained", n == 0, "uptime", ev_now(d->loop) - d->started);
+			    "drained", st == COMMAND_DRAIN_DONE, "uptime",
+			    ev_now(d->loop) - d->started);
 	if (!r->body)
 		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
+	/* lb-ctl drain --wait ends on it, exit code 5 */
+	if (st == COMMAND_DRAIN_CANCELLED)
+		json_object_set_new(r->body, "cancelled", json_string(why));
 	return COMMAND_OK;
 }
 

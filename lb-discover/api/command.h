@@ -45,4 +45,25 @@ void command_result_release(struct command_result *r);
 long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
 		       int *proxies);
 
+/* Where a drain that a drain --wait (lb-ctl, the admin API's ?wait=)
+ * waits on stands. */
+enum command_drain {
+	COMMAND_DRAIN_WAITING = 0,	/* in effect; requests in flight, or not known yet */
+	COMMAND_DRAIN_DONE,		/* in effect, nothing in flight on the whole fleet */
+	COMMAND_DRAIN_CANCELLED,	/* undone or replaced: undrain, remove, left the set,
+					 * drained again since: never "drained" */
+};
+
+/*
+ * The one rule of drain --wait, for the control socket's in-flight verb and
+ * the admin API's parked drains: the drain of `address` that generation
+ * `gen` carried (or an older one still in effect) is DONE when it is still
+ * in effect and command_in_flight() is 0. Fills *in_flight and *proxies
+ * (command_in_flight's), and for CANCELLED `why` (what changed, for the
+ * operator). Owns nothing.
+ */
+enum command_drain command_drain_state(struct discover *d, const char *address,
+				       unsigned long long gen, long *in_flight, int *proxies,
+				       char *why, size_t whysz);
+
 #endif

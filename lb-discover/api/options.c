@@ -161,7 +161,8 @@ int options_check(struct discover_options *o, long *dns_port)
 		char *end;
 
 		*dns_port = strtol(o->port, &end, 10);
-		if (*end || *dns_port < 1 || *dns_port > 65535) {
+		if (*o->port < '0' || *o->port > '9' || *end || *dns_port < 1 ||
+		    *dns_port > 65535) {
 			fprintf(stderr, "lb-discover: --port \"%s\": with --dns, a number from 1 to "
 					"65535\n", o->port);
 			return -1;

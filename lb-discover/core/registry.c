@@ -243,10 +243,25 @@ int registry_snapshot(const struct registry *r, struct bus_set *out)
 	return 0;
 }
 
+/* Each drain's first generation (entry.drain_since) after a commit that
+ * changed the set. A drain in effect at the first commit of the process
+ * (from the state file) counts from generation 1: it began before. */
+static void drains_mark(struct registry *r, int first)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct entry *e = &r->entries[i];
+
+		if (!registry_published(e) || !e->drained)
+			e->drain_since = 0;
+		else if (!e->drain_since)
+			e->drain_since = first ? 1 : r->generation;
+	}
+}
+
 int registry_commit(struct registry *r)
 {
 	struct bus_set now;
-	int same;
+	int same, first;
 
 	if (registry_snapshot(r, &now) == -1)
 		return 0;
@@ -261,13 +276,15 @@ int registry_commit(struct registry *r)
 		bus_set_release(&now);
 		return 0;
 	}
-	if (!r->last)
+	first = !r->last;
+	if (first)
 		r->floor = r->generation + 1;
 	free(r->last);
 	r->last = now.backends;
 	r->last_n = now.n;
 	r->generation++;
 	r->changed = 1;
+	drains_mark(r, first);
 	return 1;
 }
 

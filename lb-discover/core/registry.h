@@ -32,6 +32,11 @@ struct entry {
 	unsigned long long eject_generation;	/* the first set that carried it */
 	char eject_reason[BUS_NAME_MAX];
 	double check_seconds;		/* how long the last health check took */
+	/* the generation of the first set that carried this drain (published
+	 * and draining); 0 while the set does not carry it draining. An undrain,
+	 * a remove or leaving the set resets it, so a later drain is told from
+	 * the one a drain --wait waits on (command_drain_state). */
+	unsigned long long drain_since;
 	unsigned long long checks;	/* health checks done, and how many failed */
 	unsigned long long check_failures;
 	/* what proxies reported of it and no longer report (a proxy gone, a

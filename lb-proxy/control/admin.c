@@ -2,6 +2,8 @@
 #include "admin.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -9,6 +11,7 @@
 
 #include "buf.h"
 #include "http_parser.h"
+#include "http_request.h"
 #include "http_response.h"
 #include "log.h"
 #include "net/tls_server_render.h"
@@ -17,13 +20,13 @@
 #include "upstream/outlier.h"
 #include "upstream/upstream.h"
 
-#define ADMIN_TIMEOUT 10.0
-
 struct admin_conn {
 	struct admin *a;
 	int fd;
 	ev_io io;
-	ev_timer timer;
+	ev_timer timer;		/* the head's deadline, then the exchange's */
+	double accepted;	/* ev_now at accept */
+	struct conn_guard_slot slot;
 	struct buf in, out;
 	struct http_msg msg;
 	LIST_ENTRY(admin_conn) link;
@@ -39,6 +42,7 @@ static void conn_free(struct admin_conn *c)
 	ev_timer_stop(loop, &c->timer);
 	close(c->fd);
 	LIST_REMOVE(c, link);
+	conn_guard_remove(&c->a->guard, &c->slot);
 	buf_release(&c->in);
 	buf_release(&c->out);
 	free(c);
@@ -178,16 +182,35 @@ static int next_backend(struct proxy *px, const char *query, const char *end, st
 	return 200;
 }
 
+/* An error answer {"error": why} into c->out. */
+static void answer_error(struct admin_conn *c, int status, const char *why)
+{
+	char body[160];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", why);
+
+	http_response_simple(&c->out, status, "application/json", body, (size_t)n, 0);
+}
+
 /* Builds the answer for the parsed request into c->out. */
 static void answer(struct admin_conn *c)
 {
 	static struct buf body = BUF_INIT;
 	struct proxy *px = c->a->px;
-	const char *url = http_msg_ptr(&c->msg, c->msg.url), *q;
-	size_t plen = c->msg.url.len;
+	struct http_route route;
+	const char *url, *q, *why;
+	size_t plen;
 	const char *ctype = "application/json";
-	int status = 200;
+	int status = http_request_route(&c->msg, &route, &why);
 
+	/* RFC 9112 3.2: HTTP/1.1 without Host (or with two) is 400, as on the
+	 * traffic port */
+	if (status) {
+		answer_error(c, status, why);
+		return;
+	}
+	status = 200;
+	url = http_msg_ptr(&c->msg, route.path);
+	plen = route.path.len;
 	q = memchr(url, '?', plen);
 	if (q)
 		plen = (size_t)(q - url);
@@ -207,7 +230,7 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/info")) {
 		info(px, &body);
 	} else if (PATH_IS("/debug/next-backend")) {
-		status = next_backend(px, q, url + c->msg.url.len, &body);
+		status = next_backend(px, q, url + route.path.len, &body);
 	} else if (PATH_IS("/metrics")) {
 		ctype = "text/plain; version=0.0.4";
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
@@ -232,6 +255,21 @@ static void answer(struct admin_conn *c)
 		buf_append(&c->out, body.data, body.len);
 }
 
+/* The answer in c->out goes out; the exchange has what is left of
+ * ADMIN_TIMEOUT. */
+static void respond(struct admin_conn *c)
+{
+	struct ev_loop *loop = c->a->px->loop;
+	double left = ADMIN_TIMEOUT - (ev_now(loop) - c->accepted);
+
+	ev_io_stop(loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_start(loop, &c->io);
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_set(&c->timer, left > 0 ? left : 0.001, 0);
+	ev_timer_start(loop, &c->timer);
+}
+
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct admin_conn *c = w->data;
@@ -249,15 +287,11 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 		c->in.pos = c->in.len;
 		if (c->msg.state == HTTP_MSG_HEAD)
 			return;
-		if (c->msg.state == HTTP_MSG_ERROR) {
-			http_response_simple(&c->out, c->msg.error_status, "application/json",
-					     "{\"error\":\"bad request\"}", 23, 0);
-		} else {
+		if (c->msg.state == HTTP_MSG_ERROR)
+			answer_error(c, c->msg.error_status, "bad request");
+		else
 			answer(c);
-		}
-		ev_io_stop(loop, &c->io);
-		ev_io_set(&c->io, c->fd, EV_WRITE);
-		ev_io_start(loop, &c->io);
+		respond(c);
 	}
 	if (revents & EV_WRITE) {
 		if (buf_write_fd(&c->out, c->fd) == 0)
@@ -268,41 +302,75 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 
 static void conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	struct admin_conn *c = w->data;
 	(void)loop;
 	(void)revents;
-	conn_free(w->data);
+
+	if (c->msg.state == HTTP_MSG_HEAD && c->out.len == 0) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "the request head did not come within %gs",
+			 ADMIN_HEAD_TIMEOUT);
+		answer_error(c, 408, why);
+		respond(c);
+		return;
+	}
+	conn_free(c);
+}
+
+/* Makes room for a connection from peer (conn_guard.h): 1 when it may be taken. */
+static int make_room(struct admin *a, const struct sockaddr *peer)
+{
+	struct conn_guard_slot *victim;
+	enum conn_guard_verdict v = conn_guard_admit(&a->guard, peer, &victim);
+	unsigned long n;
+
+	if (v == CONN_GUARD_ADMIT)
+		return 1;
+	if (v == CONN_GUARD_EVICT)
+		conn_free((struct admin_conn *)((char *)victim - offsetof(struct admin_conn, slot)));
+	n = log_every(&a->evict_log, ev_now(a->px->loop), ADMIN_EVICT_LOG_INTERVAL);
+	if (n)
+		log_warn("admin listener full: the oldest connections evicted for new ones",
+			 "connections=%zu max=%d per_client=%d evicted_total=%llu events=%lu",
+			 a->guard.n, ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT, a->guard.evicted,
+			 n);
+	return v == CONN_GUARD_EVICT;
 }
 
 static void admin_on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 {
 	struct admin *a = l->data;
-	struct admin_conn *c = calloc(1, sizeof(*c));
-	(void)peer;
+	struct admin_conn *c;
 
-	if (!c) {
+	if (!make_room(a, peer) || !(c = calloc(1, sizeof(*c)))) {
 		close(fd);
 		return;
 	}
 	c->a = a;
 	c->fd = fd;
+	c->accepted = ev_now(a->px->loop);
 	http_msg_init(&c->msg, HTTP_REQUEST, 8192, NULL, NULL);
 	ev_io_init(&c->io, conn_on_io, fd, EV_READ);
-	ev_timer_init(&c->timer, conn_on_timeout, ADMIN_TIMEOUT, 0);
+	ev_timer_init(&c->timer, conn_on_timeout, ADMIN_HEAD_TIMEOUT, 0);
 	c->io.data = c->timer.data = c;
 	ev_io_start(a->px->loop, &c->io);
 	ev_timer_start(a->px->loop, &c->timer);
 	LIST_INSERT_HEAD(&admin_conns, c, link);
+	conn_guard_add(&a->guard, &c->slot, peer);
 }
 
 int admin_init(struct admin *a, struct proxy *px, const char *addr, char *err, size_t errsz)
 {
 	a->px = px;
+	conn_guard_init(&a->guard, ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT);
 	return listener_init(&a->listener, px->loop, addr, 0, admin_on_accept, a, err, errsz);
 }
 
 int admin_adopt(struct admin *a, struct proxy *px, int fd, char *err, size_t errsz)
 {
 	a->px = px;
+	conn_guard_init(&a->guard, ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT);
 	return listener_adopt(&a->listener, px->loop, fd, admin_on_accept, a, err, errsz);
 }
 

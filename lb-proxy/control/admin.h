@@ -2,12 +2,28 @@
 #ifndef LB_PROXY_ADMIN_H
 #define LB_PROXY_ADMIN_H
 
+#include "conn_guard.h"
 #include "http/proxy.h"
 #include "listener.h"
+#include "log.h"
+
+/* seconds a client has to send its request head: 408 after it */
+#define ADMIN_HEAD_TIMEOUT 2.0
+/* seconds for the whole exchange (the answer taken too) */
+#define ADMIN_TIMEOUT 10.0
+/* connections at once; a new one evicts the oldest */
+#define ADMIN_MAX_CONNECTIONS 64
+/* connections from one client address at once; a new one evicts that
+ * client's oldest */
+#define ADMIN_MAX_PER_CLIENT 16
+/* seconds between two log lines about evicted connections */
+#define ADMIN_EVICT_LOG_INTERVAL 10.0
 
 struct admin {
 	struct proxy *px;
 	struct listener listener;
+	struct conn_guard guard;	/* ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT */
+	struct log_limit evict_log;
 };
 
 /* Binds the admin address; returns 0 or -1 with err filled. */

@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import urllib.parse
 
 import pytest
@@ -69,6 +71,8 @@ def check(doc, schema, value, where="body"):
     if "oneOf" in schema:
         ok = [s for s in schema["oneOf"] if not check(doc, s, value, where)]
         return [] if len(ok) == 1 else [f"{where}: matches {len(ok)} of oneOf, not 1"]
+    if "allOf" in schema:
+        return [p for sub in schema["allOf"] for p in check(doc, sub, value, where)]
     if "anyOf" in schema:
         ok = [s for s in schema["anyOf"] if not check(doc, s, value, where)]
         return [] if ok else [f"{where}: matches none of anyOf"]
@@ -135,7 +139,8 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     token_path = tempfile.mktemp(prefix="lb-token-")
     with open(token_path, "w") as f:
         f.write("tok\n")
-    slow = echo("--delay-ms", "1000", "--access-log", "off")    # outlasts drain?wait=0.3
+    # outlasts drain?wait=0.3, and a second wait cancelled meanwhile (409)
+    slow = echo("--delay-ms", str(int(3000 * SLOW)), "--access-log", "off")
     e1, e2 = echo("--access-log", "off"), echo("--access-log", "off")
     # heartbeat 0.05: drain?wait= waits for lb-discover to hear every proxy
     # (5 heartbeats + 2 s after it started)
@@ -177,6 +182,25 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     call("GET", "/info", 200, on=proxy_api)
     call("GET", "/debug/next-backend", 200, on=proxy_api)
     call("GET", "/metrics", 200, on=proxy_api)
+
+    def no_host(template, on):
+        """GET template in HTTP/1.1 without Host: 400 (RFC 9112 3.2)."""
+        s = socket.create_connection(("127.0.0.1", on.port), timeout=10 * SLOW)
+        s.sendall(f"GET {template} HTTP/1.1\r\n\r\n".encode())
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+        s.close()
+        head, _, body = got.partition(b"\r\n\r\n")
+        st = int(head.split(b" ")[1])
+        assert st == 400, (template, got)
+        resp = resolve(doc, ops[("GET", template)]["responses"]["400"])
+        problems = check(doc, resp["content"]["application/json"]["schema"], json.loads(body))
+        assert not problems, problems
+        seen.add(("GET", template, 400))
+    for (method, template), op in ops.items():
+        if method == "GET":
+            no_host(template, api if template.startswith("/admin") else proxy_api)
     # writes, each refusal the document lists
     call("POST", "/admin/backends", 201, body={"address": e2.addr, "weight": 3})
     call("POST", "/admin/backends", 409, body={"address": e2.addr})
@@ -192,6 +216,7 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
         if template != "/admin/backends":
             call(method, template, 404, template.replace("{address}", "10.9.9.9:80"), body)
             call(method, template, 400, template.replace("{address}", "no-port"), body)
+            call(method, template, 414, template.replace("{address}", "a" * 600), body)
     call("PUT", B + "/weight", 200, B.replace("{address}", enc(e2.addr)) + "/weight",
          {"weight": 5})
     call("POST", B + "/drain", 200, B.replace("{address}", enc(e2.addr)) + "/drain")
@@ -199,7 +224,8 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     call("POST", B + "/uneject", 200, B.replace("{address}", enc(e2.addr)) + "/uneject")
     got = call("POST", B + "/drain", 200, B.replace("{address}", enc(e2.addr)) + "/drain?wait=10")
     assert got["drained"] is True
-    call("DELETE", B, 200, B.replace("{address}", enc(f"http://{e2.addr}")))
+    call("DELETE", B, 400, B.replace("{address}", enc(f"http://{e2.addr}")))   # no '/'
+    call("DELETE", B, 200, B.replace("{address}", enc(e2.addr)))
     # a drain that outlasts its wait: 202 (e1 drained first: the slow
     # backend gets the request)
     call("POST", B + "/drain", 200, B.replace("{address}", enc(e1.addr)) + "/drain")
@@ -209,12 +235,39 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     t = request_in_flight(px, "/slow", backend=slow.addr)
     got = call("POST", B + "/drain", 202, B.replace("{address}", enc(slow.addr)) + "/drain?wait=0.3")
     assert got["drained"] is False
+    # the request still runs: a second wait parks, and an undrain cancels it
+    box = {}
+    w = threading.Thread(target=lambda: box.setdefault("r", call(
+        "POST", B + "/drain", 409, B.replace("{address}", enc(slow.addr)) + "/drain?wait=10")))
+    w.start()
+    w.join(0.3)
+    assert w.is_alive(), "the second wait did not park"
+    call("POST", B + "/undrain", 200, B.replace("{address}", enc(slow.addr)) + "/undrain")
+    w.join(10 * SLOW)
+    assert box["r"]["drained"] is False and "cancelled" in box["r"]["error"], box
+    call("POST", B + "/drain", 200, B.replace("{address}", enc(slow.addr)) + "/drain")
     t.join()
     # no usable backend: the proxy is not ready and has no next backend
     wait_for("both drained on the proxy", lambda: all(
         b["state"] == "draining" for b in px.admin("/info")[1]["backends"]))
     call("GET", "/ready", 503, on=proxy_api)
     call("GET", "/debug/next-backend", 503, on=proxy_api)
+    # SIGTERM during a wait: 503 (another lb-discover: it has heard no proxy yet, its
+    # wait cannot end)
+    other = tempfile.mkdtemp(prefix="lb-rt-", dir="/tmp")
+    d2 = discover("--static", e1.addr, "--admin", "127.0.0.1:0", runtime_dir=other)
+    api2 = Admin(d2, int(d2.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1)))
+    box = {}
+    w = threading.Thread(target=lambda: box.setdefault("r", call(
+        "POST", B + "/drain", 503, B.replace("{address}", enc(e1.addr)) + "/drain?wait=60",
+        on=api2)))
+    w.start()
+    w.join(0.3)
+    assert w.is_alive(), box
+    assert d2.stop() == 0
+    w.join(10 * SLOW)
+    assert "r" in box
+    shutil.rmtree(other, ignore_errors=True)
     # every documented (route, status) was exercised: a new one needs a case here
     wanted = {(m, p, int(s)) for (m, p), op in ops.items() for s in op["responses"]}
     assert wanted - seen == set(), f"documented but not exercised: {sorted(wanted - seen)}"

@@ -13,6 +13,11 @@
 #include "core/registry.h"
 #include "verbs.h"
 
+/* 513 and 512 bytes */
+#define P64 "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_PATH P64 P64 P64 P64 P64 P64 P64 P64 "b"
+#define LONG_PATH_OK P64 P64 P64 P64 P64 P64 P64 P64
+
 static void test_routes(void **state)
 {
 	static const struct {
@@ -44,15 +49,22 @@ static void test_routes(void **state)
 		  "10.0.0.9:8080", 0, NULL },
 		{ HTTP_PUT, "/admin/backends/10.0.0.9:8080/weight", ADMIN_ROUTE_OK, ADMIN_VERB, "weight",
 		  "10.0.0.9:8080", 0, NULL },
-		/* percent-encoded, and the URL spelling with its slashes */
+		/* percent-encoded */
 		{ HTTP_POST, "/admin/backends/%5B%3A%3A1%5D%3A80/drain", ADMIN_ROUTE_OK, ADMIN_VERB, "drain",
 		  "[::1]:80", 0, NULL },
-		{ HTTP_POST, "/admin/backends/http%3A%2F%2F10.0.0.9%3A80/drain", ADMIN_ROUTE_OK,
+		{ HTTP_POST, "/admin/backends/10.0.0.9%3A80/%64rain", ADMIN_ROUTE_OK, ADMIN_VERB, "drain",
+		  "10.0.0.9:80", 0, NULL },
+		/* routed on the raw path: %2F is in a segment, never a route's slash */
+		{ HTTP_POST, "/admin/backends/10.0.0.9:80%2Fdrain", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0,
+		  "DELETE" },
+		{ HTTP_DELETE, "/admin/backends/10.0.0.9:80%2Fdrain", ADMIN_ROUTE_BAD, ADMIN_VERB, "remove",
+		  "10.0.0.9:80/drain", 0, NULL },
+		{ HTTP_GET, "/admin%2Fhealth", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_POST, "/admin/backends/http%3A%2F%2F10.0.0.9%3A80/drain", ADMIN_ROUTE_BAD,
 		  ADMIN_VERB, "drain", "http://10.0.0.9:80", 0, NULL },
-		{ HTTP_DELETE, "/admin/backends/http://10.0.0.9:80/", ADMIN_ROUTE_OK, ADMIN_VERB, "remove",
-		  "http://10.0.0.9:80/", 0, NULL },
-		{ HTTP_PUT, "/admin/backends/http://10.0.0.9:80/weight", ADMIN_ROUTE_OK, ADMIN_VERB, "weight",
-		  "http://10.0.0.9:80", 0, NULL },
+		{ HTTP_DELETE, "/admin/backends/http://10.0.0.9:80/", ADMIN_ROUTE_BAD, 0, NULL, "", 0, NULL },
+		{ HTTP_PUT, "/admin/backends/http://10.0.0.9:80/weight", ADMIN_ROUTE_BAD, 0, NULL, "", 0,
+		  NULL },
 		/* a backend named like a verb is still a backend */
 		{ HTTP_DELETE, "/admin/backends/drain", ADMIN_ROUTE_OK, ADMIN_VERB, "remove", "drain", 0, NULL },
 		/* refusals */
@@ -85,6 +97,20 @@ static void test_routes(void **state)
 		  0, NULL },
 		{ HTTP_POST, "/admin/backends/a:1/drain?wait=nan", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain", "a:1",
 		  0, NULL },
+		/* decimal seconds only: strtod would take these */
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=0x10", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain",
+		  "a:1", 0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=inf", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain", "a:1",
+		  0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=%201", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain",
+		  "a:1", 0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=1e9999", ADMIN_ROUTE_BAD, ADMIN_VERB, "drain",
+		  "a:1", 0, NULL },
+		{ HTTP_POST, "/admin/backends/a:1/drain?wait=.5", ADMIN_ROUTE_OK, ADMIN_VERB, "drain", "a:1",
+		  0.5, NULL },
+		/* a path over ADMIN_PATH_MAX bytes is 414, not "bad percent-encoding" */
+		{ HTTP_GET, LONG_PATH, ADMIN_ROUTE_TOO_LONG, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, LONG_PATH_OK, ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
 	};
 	(void)state;
 

@@ -226,7 +226,15 @@ static void test_reads(void **state)
 	assert_int_equal(command_run(&f.d, &ctl, &r), COMMAND_OK);
 	assert_string_equal(json_string_value(json_object_get(r.body, "address")), FIXTURE_A);
 	assert_int_equal(json_integer_value(json_object_get(r.body, "in_flight")), 0);
+	/* nothing in flight is not "drained": the backend is not draining */
+	assert_true(json_is_false(json_object_get(r.body, "drained")));
+	assert_non_null(strstr(json_string_value(json_object_get(r.body, "cancelled")),
+			       "not draining"));
+	command_result_release(&r);
+	drained_a(&f.d);
+	assert_int_equal(command_run(&f.d, &ctl, &r), COMMAND_OK);
 	assert_true(json_is_true(json_object_get(r.body, "drained")));
+	assert_null(json_object_get(r.body, "cancelled"));
 	command_result_release(&r);
 	/* before every proxy may have reported: not known */
 	f.d.started = ev_now(f.d.loop);
@@ -235,6 +243,101 @@ static void test_reads(void **state)
 	assert_true(json_is_false(json_object_get(r.body, "drained")));
 	command_result_release(&r);
 	discover_fixture_release(&f);
+}
+
+static void run_verb(struct discover *d, const char *verb, const char *address)
+{
+	struct bus_control ctl;
+	struct command_result r;
+
+	memset(&ctl, 0, sizeof(ctl));
+	snprintf(ctl.command, sizeof(ctl.command), "%s", verb);
+	snprintf(ctl.address, sizeof(ctl.address), "%s", address);
+	assert_int_equal(command_run(d, &ctl, &r), COMMAND_OK);
+	command_result_release(&r);
+}
+
+static void source_lists_b_only(struct discover *d)
+{
+	struct bus_backend b;
+
+	memset(&b, 0, sizeof(b));
+	snprintf(b.address, sizeof(b.address), FIXTURE_B);
+	b.weight = 1;
+	registry_source_update(&d->reg, &b, 1, 2000);
+	registry_commit(&d->reg);
+}
+
+static void source_lists_both(struct discover *d)
+{
+	struct bus_backend b[2];
+
+	memset(b, 0, sizeof(b));
+	snprintf(b[0].address, sizeof(b[0].address), FIXTURE_A);
+	snprintf(b[1].address, sizeof(b[1].address), FIXTURE_B);
+	b[0].weight = b[1].weight = 1;
+	registry_source_update(&d->reg, b, 2, 2001);
+	registry_commit(&d->reg);
+}
+
+/* drain --wait's rule: the drain of generation G is done only while it is
+ * still in effect; whatever undid or replaced it since ends the wait
+ * "cancelled", never "drained" (issue "Reliability round 3") */
+static void test_drain_state(void **state)
+{
+	static const struct {
+		const char *what;
+		void (*change)(struct discover *d);	/* after the drain; NULL: none */
+		enum command_drain want;
+		const char *why;
+	} changes[] = {
+		{ "still drained", NULL, COMMAND_DRAIN_DONE, NULL },
+		{ "undrained", NULL, COMMAND_DRAIN_CANCELLED, "not draining" },
+		{ "removed", NULL, COMMAND_DRAIN_CANCELLED, "removed" },
+		{ "removed, added again", NULL, COMMAND_DRAIN_CANCELLED, "drained again" },
+		{ "undrained, drained again", NULL, COMMAND_DRAIN_CANCELLED, "drained again" },
+		{ "left the set", source_lists_b_only, COMMAND_DRAIN_CANCELLED, "left the set" },
+		{ "left the set and came back", NULL, COMMAND_DRAIN_CANCELLED, "drained again" },
+		{ "drained twice", NULL, COMMAND_DRAIN_DONE, NULL },
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		struct discover_fixture f;
+		unsigned long long gen;
+		long n;
+		int proxies;
+		char why[200] = "";
+		enum command_drain st;
+		const char *what = changes[i].what;
+
+		assert_int_equal(discover_fixture_init(&f), 0);
+		run_verb(&f.d, "drain", FIXTURE_A);
+		gen = f.d.reg.generation;
+		if (changes[i].change)
+			changes[i].change(&f.d);
+		if (strcmp(what, "undrained") == 0 || strcmp(what, "undrained, drained again") == 0)
+			run_verb(&f.d, "undrain", FIXTURE_A);
+		if (strncmp(what, "removed", 7) == 0)
+			run_verb(&f.d, "remove", FIXTURE_A);
+		if (strcmp(what, "removed, added again") == 0)
+			run_verb(&f.d, "add", FIXTURE_A);
+		if (strcmp(what, "left the set and came back") == 0) {
+			source_lists_b_only(&f.d);
+			source_lists_both(&f.d);
+		}
+		if (strcmp(what, "undrained, drained again") == 0 ||
+		    strcmp(what, "removed, added again") == 0 ||
+		    strcmp(what, "left the set and came back") == 0 ||
+		    strcmp(what, "drained twice") == 0)
+			run_verb(&f.d, "drain", FIXTURE_A);
+		st = command_drain_state(&f.d, FIXTURE_A, gen, &n, &proxies, why, sizeof(why));
+		if (st != changes[i].want)
+			fail_msg("%s: state %d, wanted %d (%s)", what, st, changes[i].want, why);
+		if (changes[i].why && !strstr(why, changes[i].why))
+			fail_msg("%s: \"%s\" does not say \"%s\"", what, why, changes[i].why);
+		discover_fixture_release(&f);
+	}
 }
 
 /* The bus carries BUS_MAX_BACKENDS: an add past it is refused. */
@@ -266,6 +369,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verbs),
 		cmocka_unit_test(test_reads),
+		cmocka_unit_test(test_drain_state),
 		cmocka_unit_test(test_add_to_a_full_set),
 	};
 
