@@ -57,6 +57,12 @@ void proxies_take(struct discover *d, const char *data, size_t len)
 			 rep.generation, d->nproxies);
 		joined = 1;
 	}
+	/* said once each way: the proxy's own log has the counts */
+	if (rep.panic && (joined || !d->proxies[i].report.panic))
+		log_warn("proxy in panic: it balances across every backend, ejected or not",
+			 "pid=%d generation=%llu", rep.pid, rep.generation);
+	else if (!rep.panic && !joined && d->proxies[i].report.panic)
+		log_info("proxy out of panic", "pid=%d", rep.pid);
 	bus_set_release(&d->proxies[i].report);
 	d->proxies[i].report = rep;
 	d->proxies[i].seen = ev_now(d->loop);

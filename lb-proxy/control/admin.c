@@ -67,6 +67,17 @@ static void listeners_metrics(const struct proxy *px, struct buf *b)
 	}
 }
 
+/* /info's "panic": the set's panic decision now (balancer_panic). */
+static void panic_info(struct proxy *px, struct buf *b)
+{
+	const struct panic *p = &px->balancer.panic;
+	int active = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
+
+	buf_appendf(b, ",\"panic\":{\"active\":%s,\"available\":%u,\"of\":%u,\"threshold\":%u,"
+		    "\"entered_total\":%llu}", active ? "true" : "false", p->available, p->of,
+		    p->threshold, p->entered_total);
+}
+
 static void info(struct proxy *px, struct buf *b)
 {
 	buf_appendf(b, "{\"uptime\":%.3f,\"source\":\"%s\",\"generation\":%llu,\"stale\":%s,"
@@ -127,6 +138,7 @@ static void info(struct proxy *px, struct buf *b)
 		    "\"max_per_backend\":%ld,\"timeouts\":%llu,\"full\":%llu}",
 		    px->metrics.queue_length, px->opts->queue_size, px->opts->queue_timeout,
 		    px->opts->max_per_backend, px->metrics.queue_timeouts, px->metrics.queue_full);
+	panic_info(px, b);
 	if (px->tls_server) {
 		buf_append_str(b, ",\"tls\":");
 		tls_server_render_info(px->tls_server, b);
@@ -209,6 +221,8 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/debug/next-backend")) {
 		status = next_backend(px, q, url + c->msg.url.len, &body);
 	} else if (PATH_IS("/metrics")) {
+		int panic;
+
 		ctype = "text/plain; version=0.0.4";
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
 			       px->set.generation, px->stale, timefmt_mono() - px->started,
@@ -219,6 +233,8 @@ static void answer(struct admin_conn *c)
 					    px->rate.evicted);
 		if (px->tls_server || px->opts->backend_tls)
 			tls_server_render_metrics(px->tls_server, &body);
+		panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
+		metrics_render_panic(&body, panic, px->balancer.panic.entered_total);
 		listeners_metrics(px, &body);
 	} else {
 		status = 404;
