@@ -178,7 +178,8 @@ static int next_backend(struct proxy *px, const char *query, const char *end, st
 		r.hash = balance_hash(key, klen);
 	}
 	if (strcmp(px->balancer.ops->name, "round-robin") == 0)
-		be = balance_rr_peek(&px->set, r.now);
+		be = balance_rr_peek(&px->set, r.now,
+				     balancer_panic(&px->balancer, &px->set, r.now));
 	else
 		be = balance_pick(&px->balancer, &px->set, &r);
 	if (!be) {

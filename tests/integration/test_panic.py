@@ -62,6 +62,8 @@ def test_one_backend_ejected_while_it_recovered_still_serves(proxy):
     p = panic_info(px)
     assert p == {"active": True, "available": 0, "of": 1, "threshold": 50,
                  "entered_total": 1}, p
+    assert px.admin("/debug/next-backend") == (200, {"backend": be.addr, "balance": "round-robin",
+                                                     "keyed": False})
     px.proc.wait_log(WARN.format(available=0, of=1))
     assert len(re.findall(r"WARN panic:", px.proc.text())) == 1    # said once
     be.close()
@@ -77,6 +79,7 @@ def test_threshold_0_keeps_the_503(proxy):
     p = panic_info(px)
     assert p == {"active": False, "available": 0, "of": 1, "threshold": 0,
                  "entered_total": 0}, p
+    assert px.admin("/debug/next-backend")[0] == 503
     assert "panic" not in px.proc.text()
     be.close()
 
