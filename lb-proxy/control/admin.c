@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "http/routes.h"
 #include "http_parser.h"
 #include "http_response.h"
 #include "log.h"
@@ -42,15 +43,6 @@ static void conn_free(struct admin_conn *c)
 	buf_release(&c->in);
 	buf_release(&c->out);
 	free(c);
-}
-
-static int usable_backends(const struct proxy *px)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < px->set.n; i++)
-		n += backend_usable(px->set.items[i], ev_now(px->loop));
-	return n;
 }
 
 /* One lb_proxy_listener_info line per client listener (its address, TLS or not). */
@@ -212,7 +204,7 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/health")) {
 		buf_append_str(&body, "{\"status\":\"ok\"}");
 	} else if (PATH_IS("/ready")) {
-		int n = usable_backends(px);
+		int n = (int)routes_usable_backends(px);
 
 		status = (n > 0 && !px->stopping) ? 200 : 503;
 		buf_appendf(&body, "{\"status\":\"%s\",\"usable_backends\":%d}",

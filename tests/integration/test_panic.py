@@ -53,7 +53,7 @@ def test_one_backend_ejected_while_it_recovered_still_serves(proxy):
     default threshold (50%) every request is served, and the proxy says it
     is in panic."""
     be = fails_then_recovers()
-    px = proxy([be.addr], "--access-log", "off")
+    px = proxy([be.addr], "--access-log", "off", "--monitor-uri", "/lb-health")
     assert [px.request("GET", f"/{i}")[0] for i in range(3)] == [502] * 3
     assert breaker_state(px, be.addr) == "open"
     got = [px.request("GET", f"/after/{i}")[0] for i in range(10)]
@@ -64,13 +64,18 @@ def test_one_backend_ejected_while_it_recovered_still_serves(proxy):
                  "entered_total": 1}, p
     assert px.admin("/debug/next-backend") == (200, {"backend": be.addr, "balance": "round-robin",
                                                      "keyed": False})
+    # a pick can return it: the proxy is ready (k8s keeps it in the Service)
+    assert px.admin("/ready") == (200, {"status": "ready", "usable_backends": 1})
+    status, _, body = px.request("GET", "/lb-health")
+    assert (status, json.loads(body)) == (200, {"status": "healthy", "backends_available": 1})
     px.proc.wait_log(WARN.format(available=0, of=1))
     assert len(re.findall(r"WARN panic:", px.proc.text())) == 1    # said once
     be.close()
 
 
 def test_threshold_0_keeps_the_503(proxy):
-    """--panic-threshold 0: no panic; an ejected lone backend means 503."""
+    """--panic-threshold 0: no panic; an ejected lone backend means 503, and
+    the proxy is not ready."""
     be = fails_then_recovers()
     px = proxy([be.addr], "--access-log", "off", "--panic-threshold", "0")
     assert [px.request("GET", f"/{i}")[0] for i in range(3)] == [502] * 3
@@ -80,6 +85,7 @@ def test_threshold_0_keeps_the_503(proxy):
     assert p == {"active": False, "available": 0, "of": 1, "threshold": 0,
                  "entered_total": 0}, p
     assert px.admin("/debug/next-backend")[0] == 503
+    assert px.admin("/ready") == (503, {"status": "not ready", "usable_backends": 0})
     assert "panic" not in px.proc.text()
     be.close()
 
