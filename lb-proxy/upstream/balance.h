@@ -82,7 +82,7 @@ void balancer_release(struct balancer *bl);
  * Picks for request r, tier by tier (enum balance_tier): the first tier
  * with an eligible backend wins. Sets r->panic (balancer_panic()) and
  * r->tier. NULL when no backend of any tier is eligible. Allocates nothing;
- * the panic decision costs two comparisons unless something changed.
+ * the panic decision costs three comparisons unless something changed.
  */
 struct backend *balance_pick(struct balancer *bl, const struct backend_set *set,
 			     struct balance_request *r);
