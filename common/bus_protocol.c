@@ -55,6 +55,7 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 		json_object_set_new(root, "ignored", json_integer((json_int_t)set->ignored));
 		json_object_set_new(root, "stale", json_boolean(set->stale));
 		json_object_set_new(root, "uptime", json_real(set->uptime));
+		json_object_set_new(root, "panic", json_boolean(set->panic));
 	} else {
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
 	}
@@ -201,6 +202,12 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 		set->ignored = v ? (unsigned long long)json_integer_value(v) : 0;
 		set->stale = json_is_true(json_object_get(root, "stale"));
 		set->uptime = json_number_value(json_object_get(root, "uptime"));
+		v = json_object_get(root, "panic");
+		if (v && !json_is_boolean(v)) {
+			fail(err, errsz, "panic must be true or false");
+			goto out;
+		}
+		set->panic = json_is_true(v);
 	} else {
 		v = json_object_get(root, "proxies");
 		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||

@@ -26,8 +26,10 @@
  * carry the proxy's "breaker" and its own "ejection" (see below), the
  * control command "uneject"; sets say how many proxies lb-discover hears
  * ("proxies", for fleet-wide rate limits); control messages may carry a
- * "generation" (in-flight, drain --wait's question) */
-#define BUS_PROTOCOL_VERSION 5
+ * "generation" (in-flight, drain --wait's question); 6: reports say whether
+ * the proxy is in panic ("panic": fewer than its --panic-threshold of the
+ * backends available, it balances across all of them) */
+#define BUS_PROTOCOL_VERSION 6
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
  * set with an ejection on every backend is 1.3 MB) */
@@ -84,7 +86,7 @@ struct bus_backend {
 	unsigned consecutive_gateway;	/* reports: its current run of gateway failures */
 };
 
-/* "set": {"v":5,"type":"set","service":"backend","generation":42,"proxies":2,
+/* "set": {"v":6,"type":"set","service":"backend","generation":42,"proxies":2,
  *         "backends":[{"address":"10.0.0.7:8080","weight":1,"state":"up","reason":""},
  *                     {"address":"10.0.0.8:8080","weight":1,"state":"up","reason":"",
  *                      "ejection":{"reason":"outlier: 5 consecutive 5xx on proxy 4321",
@@ -93,15 +95,16 @@ struct bus_backend {
  *        half-open (each proxy lets one trial through; it stays listed until a
  *        proxy reports its trial passed), "count" the ejections so far.
  *        "proxies": the proxies lb-discover hears (at least 1).
- * "report": {"v":5,"type":"report","pid":123,"service":"backend","generation":42,
- *            "ignored":0,"stale":false,"uptime":12.5,
+ * "report": {"v":6,"type":"report","pid":123,"service":"backend","generation":42,
+ *            "ignored":0,"stale":false,"uptime":12.5,"panic":false,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
  *                         "responses_5xx":0,"breaker":"open","consecutive_5xx":2,
  *                         "consecutive_gateway":1}]}
  *        "breaker": open or half-open (absent: closed); "consecutive_*": the
  *        proxy's current runs of failures, lb-discover sums them over the fleet
  *        (absent: 0); "ejection" (optional, same shape as in sets): an ejection
- *        this proxy made itself, until lb-discover publishes it. */
+ *        this proxy made itself, until lb-discover publishes it. "panic"
+ *        (absent: false): the proxy is in panic (lb-proxy/upstream/panic.h). */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
 	char service[BUS_NAME_MAX];
@@ -119,6 +122,9 @@ struct bus_set {
 	 * 1; a set without the field decodes as 1): each enforces 1/proxies
 	 * of a fleet-wide rate limit */
 	unsigned proxies;
+	/* reports: the proxy is in panic, balancing across every backend,
+	 * ejected or not (lb-proxy's --panic-threshold; version 6) */
+	int panic;
 };
 
 const char *bus_state_name(enum bus_state s);

@@ -149,6 +149,8 @@ static void print_proxies(json_t *doc)
 		       json_number_value(json_object_get(p, "age")));
 		if (ignored)
 			printf("  ignored generation %lld", ignored);
+		if (json_is_true(json_object_get(p, "panic")))
+			printf("  panic");
 		printf("\n");
 	}
 	/* --kubernetes: the other replicas' proxies, from their Leases */
@@ -295,6 +297,25 @@ static void eject_reason(json_t *ej, char *reason, size_t size, const char **sta
 		*state = "ejected";
 }
 
+/* One line per proxy in panic (lb-proxy's --panic-threshold), then a blank. */
+static void print_panic(json_t *proxies)
+{
+	json_t *p;
+	size_t i;
+	int any = 0;
+
+	json_array_foreach(proxies, i, p) {
+		if (!json_is_true(json_object_get(p, "panic")))
+			continue;
+		printf("panic: proxy %lld balances across every backend, ejected or not (fewer than "
+		       "its --panic-threshold available)\n",
+		       (long long)json_integer_value(json_object_get(p, "pid")));
+		any = 1;
+	}
+	if (any)
+		printf("\n");
+}
+
 static void print_status(json_t *doc, int verbose)
 {
 	json_t *backends = json_object_get(doc, "backends"), *b, *p;
@@ -331,6 +352,7 @@ static void print_status(json_t *doc, int verbose)
 		       (long long)json_integer_value(json_object_get(b, "responses_5xx")), reason);
 	}
 	printf("\n");
+	print_panic(json_object_get(doc, "proxies"));
 	print_waiting(json_object_get(doc, "waiting"));
 	print_replicas(doc);
 	print_proxies(doc);

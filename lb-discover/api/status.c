@@ -106,13 +106,13 @@ json_t *status_proxies(const struct discover *d, int busy_only)
 		/* "follows": the proxy runs one of this lb-discover's sets (at or
 		 * above the floor, not refusing newer ones): what drain --wait needs */
 		json_array_append_new(proxies,
-			json_pack("{s:i,s:I,s:I,s:s,s:b,s:b,s:f,s:f,s:o}", "pid", r->pid, "generation",
-				  (json_int_t)r->generation, "ignored", (json_int_t)r->ignored,
-				  "state", sync_names[sync], "follows",
+			json_pack("{s:i,s:I,s:I,s:s,s:b,s:b,s:b,s:f,s:f,s:o}", "pid", r->pid,
+				  "generation", (json_int_t)r->generation, "ignored",
+				  (json_int_t)r->ignored, "state", sync_names[sync], "follows",
 				  sync != PROXY_IGNORING && r->generation >= d->reg.floor &&
 					  r->generation <= d->reg.generation,
-				  "stale", r->stale, "age", now - d->proxies[p].seen, "uptime",
-				  r->uptime, "backends", per));
+				  "stale", r->stale, "panic", r->panic, "age",
+				  now - d->proxies[p].seen, "uptime", r->uptime, "backends", per));
 	}
 	return proxies;
 }

@@ -85,6 +85,12 @@ void proxies_take(struct discover *d, const char *data, size_t len)
 	}
 	if (!joined)
 		keep_departed(d, &d->proxies[i].report, &rep);
+	/* said once each way: the proxy's own log has the counts */
+	if (rep.panic && (joined || !d->proxies[i].report.panic))
+		log_warn("proxy in panic: it balances across every backend, ejected or not",
+			 "pid=%d generation=%llu", rep.pid, rep.generation);
+	else if (!rep.panic && !joined && d->proxies[i].report.panic)
+		log_info("proxy out of panic", "pid=%d", rep.pid);
 	bus_set_release(&d->proxies[i].report);
 	d->proxies[i].report = rep;
 	d->proxies[i].seen = ev_now(d->loop);

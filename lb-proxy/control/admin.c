@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "http/routes.h"
 #include "http_parser.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -48,15 +49,6 @@ static void conn_free(struct admin_conn *c)
 	free(c);
 }
 
-static int usable_backends(const struct proxy *px)
-{
-	int n = 0;
-
-	for (size_t i = 0; i < px->set.n; i++)
-		n += backend_usable(px->set.items[i], ev_now(px->loop));
-	return n;
-}
-
 /* One lb_proxy_listener_info line per client listener (its address, TLS or not). */
 static void listeners_metrics(const struct proxy *px, struct buf *b)
 {
@@ -69,6 +61,17 @@ static void listeners_metrics(const struct proxy *px, struct buf *b)
 		buf_appendf(b, "lb_proxy_listener_info{address=\"%s\",tls=\"%d\","
 			    "redirect_https=\"%d\"} 1\n", pl->l.name, pl->tls, pl->redirect_https);
 	}
+}
+
+/* /info's "panic": the set's panic decision now (balancer_panic). */
+static void panic_info(struct proxy *px, struct buf *b)
+{
+	const struct panic *p = &px->balancer.panic;
+	int active = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
+
+	buf_appendf(b, ",\"panic\":{\"active\":%s,\"available\":%u,\"of\":%u,\"threshold\":%u,"
+		    "\"entered_total\":%llu}", active ? "true" : "false", p->available, p->of,
+		    p->threshold, p->entered_total);
 }
 
 static void info(struct proxy *px, struct buf *b)
@@ -131,6 +134,7 @@ static void info(struct proxy *px, struct buf *b)
 		    "\"max_per_backend\":%ld,\"timeouts\":%llu,\"full\":%llu}",
 		    px->metrics.queue_length, px->opts->queue_size, px->opts->queue_timeout,
 		    px->opts->max_per_backend, px->metrics.queue_timeouts, px->metrics.queue_full);
+	panic_info(px, b);
 	if (px->tls_server) {
 		buf_append_str(b, ",\"tls\":");
 		tls_server_render_info(px->tls_server, b);
@@ -170,7 +174,8 @@ static int next_backend(struct proxy *px, const char *query, const char *end, st
 		r.hash = balance_hash(key, klen);
 	}
 	if (strcmp(px->balancer.ops->name, "round-robin") == 0)
-		be = balance_rr_peek(&px->set, r.now);
+		be = balance_rr_peek(&px->set, r.now,
+				     balancer_panic(&px->balancer, &px->set, r.now));
 	else
 		be = balance_pick(&px->balancer, &px->set, &r);
 	if (!be) {
@@ -222,7 +227,7 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/health")) {
 		buf_append_str(&body, "{\"status\":\"ok\"}");
 	} else if (PATH_IS("/ready")) {
-		int n = usable_backends(px);
+		int n = (int)routes_usable_backends(px);
 
 		status = (n > 0 && !px->stopping) ? 200 : 503;
 		buf_appendf(&body, "{\"status\":\"%s\",\"usable_backends\":%d}",
@@ -232,6 +237,8 @@ static void answer(struct admin_conn *c)
 	} else if (PATH_IS("/debug/next-backend")) {
 		status = next_backend(px, q, url + route.path.len, &body);
 	} else if (PATH_IS("/metrics")) {
+		int panic;
+
 		ctype = "text/plain; version=0.0.4";
 		metrics_render(&px->metrics, &body, px->nsessions, upstream_open_count(),
 			       px->set.generation, px->stale, timefmt_mono() - px->started,
@@ -242,6 +249,8 @@ static void answer(struct admin_conn *c)
 					    px->rate.evicted);
 		if (px->tls_server || px->opts->backend_tls)
 			tls_server_render_metrics(px->tls_server, &body);
+		panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
+		metrics_render_panic(&body, panic, px->balancer.panic.entered_total);
 		listeners_metrics(px, &body);
 	} else {
 		status = 404;

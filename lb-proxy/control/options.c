@@ -8,6 +8,7 @@
 #include "http_limits.h"
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
+#include "upstream/panic.h"
 
 /* Whether a running proxy takes a new value on reload (SIGHUP). */
 enum option_reload {
@@ -65,6 +66,9 @@ static const struct option_row rows[] = {
 	    NULL, "seconds an ejection lasts at most" }, RUNTIME },
 	{ { "ejectMaxPercent", CONFIG_INT, offsetof(struct proxy_options, eject_max_percent), 0, 100,
 	    NULL, "percent of the set ejected at once, at most (at least one can be; 0: no ejection)" }, RUNTIME },
+	{ { "panicThreshold", CONFIG_INT, offsetof(struct proxy_options, panic_threshold), 0,
+	    PANIC_THRESHOLD_MAX, NULL, "percent of the up backends that must be available: below it, "
+	    "requests go to all of them, ejected or not (0: off)" }, RUNTIME },
 	{ { "runtimeDir", CONFIG_STRING, offsetof(struct proxy_options, runtime_dir), 0, 0, NULL,
 	    "take sets from lb-discover on the bus in this dir (instead of --backends)" }, FIXED },
 	{ { "service", CONFIG_STRING, offsetof(struct proxy_options, service), 0, 0, NULL,
@@ -212,6 +216,7 @@ const struct proxy_options options_defaults = {
 	.eject_time = 30,
 	.eject_time_max = 300,
 	.eject_max_percent = 50,
+	.panic_threshold = PANIC_THRESHOLD_DEFAULT,
 	.loop_batch = 0.00002,
 	.service = "backend",
 	.heartbeat = 1.0,

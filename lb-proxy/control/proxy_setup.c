@@ -20,6 +20,7 @@
 #include "policy/retry.h"
 #include "upstream/balance.h"
 #include "upstream/outlier.h"
+#include "upstream/panic.h"
 
 /* --retry-on, --retry-backoff(-max) and --eject-time(-max): what start-up,
  * --check-config and a reload check alike (the ranges are the table's).
@@ -47,8 +48,9 @@ int proxy_setup_resilience_check(const struct proxy_options *opts, char *err, si
 	return 0;
 }
 
-/* Makes the checked (proxy_setup_resilience_check) retry policy, --max-per-backend and
- * the --eject-* rules current: at start-up and on reload, for new requests. */
+/* Makes the checked (proxy_setup_resilience_check) retry policy, --max-per-backend,
+ * the --eject-* rules and --panic-threshold current: at start-up and on
+ * reload, for new requests. */
 void proxy_setup_resilience_apply(struct proxy *px, struct proxy_options *opts)
 {
 	char err[256];
@@ -66,6 +68,7 @@ void proxy_setup_resilience_apply(struct proxy *px, struct proxy_options *opts)
 		.max_5xx = (unsigned)opts->eject_5xx, .max_gateway = (unsigned)opts->eject_gateway,
 		.eject_time = opts->eject_time, .eject_time_max = opts->eject_time_max,
 		.max_percent = (unsigned)opts->eject_max_percent, .pid = (int)getpid() });
+	panic_set_threshold((unsigned)opts->panic_threshold);
 }
 
 /* The limit as a user wrote it, divided by the share: "50/m". */

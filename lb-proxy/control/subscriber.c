@@ -179,6 +179,7 @@ static void send_report(struct subscriber *s)
 	rep.pid = getpid();
 	rep.stale = px->stale;
 	rep.uptime = timefmt_mono() - px->started;
+	rep.panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
 	rep.backends = s->items;
 	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
 		const struct backend *be = px->set.items[i];

@@ -80,11 +80,15 @@ const char *forward_reason(int err)
 	}
 }
 
-/* 1 when some backend of the set could take a request now. */
-static int any_usable(const struct proxy *px)
+/* 1 when some backend of the set could take a request now (in panic, any
+ * up one: balance_takes). */
+static int any_usable(struct proxy *px)
 {
+	double now = ev_now(px->loop);
+	int panic = balancer_panic(&px->balancer, &px->set, now);
+
 	for (size_t i = 0; i < px->set.n; i++)
-		if (backend_usable(px->set.items[i], ev_now(px->loop)) ||
+		if (balance_takes(px->set.items[i], panic, now) ||
 		    px->set.items[i]->state == BACKEND_DRAINING)
 			return 1;
 	return 0;
@@ -297,16 +301,20 @@ static struct backend *sticky_backend(struct session *s)
 	 * down one is: HAProxy's redispatch rather than a queue per backend. */
 	if (b && px->opts->max_per_backend && b->active >= (unsigned)px->opts->max_per_backend)
 		return NULL;
-	return b && backend_usable(b, s->x->pick.now) ? b : NULL;
+	return b && balance_takes(b, balancer_panic(&px->balancer, &px->set, s->x->pick.now),
+				  s->x->pick.now) ? b : NULL;
 }
 
 /* 1 when a backend that could take requests is at --max-per-backend. */
-static int any_at_cap(const struct proxy *px)
+static int any_at_cap(struct proxy *px)
 {
+	double now = ev_now(px->loop);
+	int panic = balancer_panic(&px->balancer, &px->set, now);
+
 	for (size_t i = 0; i < px->set.n; i++) {
 		const struct backend *b = px->set.items[i];
 
-		if ((backend_usable(b, ev_now(px->loop)) || b->state == BACKEND_DRAINING) &&
+		if ((balance_takes(b, panic, now) || b->state == BACKEND_DRAINING) &&
 		    b->active >= (unsigned)px->opts->max_per_backend)
 			return 1;
 	}

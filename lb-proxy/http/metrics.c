@@ -142,3 +142,14 @@ void metrics_render_rate(struct buf *out, unsigned long long limited, double per
 		    "lb_proxy_rate_limit_evictions_total %llu\n",
 		    limited, per_second, burst, proxies, keys, evicted);
 }
+
+void metrics_render_panic(struct buf *out, int active, unsigned long long entered_total)
+{
+	buf_appendf(out,
+		    "# HELP lb_proxy_panic 1 while fewer than --panic-threshold percent of the "
+		    "up backends are available: requests go to all of them, ejected or not.\n"
+		    "# TYPE lb_proxy_panic gauge\nlb_proxy_panic %d\n"
+		    "# HELP lb_proxy_panic_total Times the proxy entered panic.\n"
+		    "# TYPE lb_proxy_panic_total counter\nlb_proxy_panic_total %llu\n",
+		    active ? 1 : 0, entered_total);
+}

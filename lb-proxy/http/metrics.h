@@ -36,4 +36,8 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 void metrics_render_rate(struct buf *out, unsigned long long limited, double per_second,
 			 double burst, unsigned proxies, unsigned keys, unsigned long long evicted);
 
+/* Appends the panic threshold's series: whether the set is in panic now
+ * (upstream/panic.h) and how many times it entered it. */
+void metrics_render_panic(struct buf *out, int active, unsigned long long entered_total);
+
 #endif

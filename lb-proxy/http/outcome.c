@@ -46,7 +46,7 @@ void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int 
 		px->metrics.connect_errors++;
 		/* nginx's max_fails=1: skip it for a while rather than retry it on
 		 * every request. */
-		b->fail_until = now + px->opts->fail_timeout;
+		backend_mark_failed(b, now + px->opts->fail_timeout);
 		balancer_outcome(&px->balancer, b, 1, seconds);
 		outlier_record(b, OUTLIER_GATEWAY, now, &px->set);
 		break;

@@ -47,6 +47,8 @@ struct proxy_options {
 	double eject_time;		/* seconds, times the backend's ejections */
 	double eject_time_max;		/* seconds, the cap */
 	long eject_max_percent;		/* of the set ejected at once */
+	long panic_threshold;		/* percent of the up backends available below which
+					 * every up one gets requests (0: off) */
 	char *runtime_dir;		/* on the bus: sets from lb-discover */
 	char *service;
 	double heartbeat;		/* lb-discover's; stale after 3 silent ones */

@@ -69,11 +69,13 @@ void queue_wake(struct proxy *px)
 void queue_wake_room(struct proxy *px)
 {
 	unsigned room = 0, max = (unsigned)px->opts->max_per_backend;
+	double now = ev_now(px->loop);
+	int panic = balancer_panic(&px->balancer, &px->set, now);
 
 	for (size_t i = 0; i < px->set.n; i++) {
 		const struct backend *b = px->set.items[i];
 
-		if ((backend_usable(b, ev_now(px->loop)) || b->state == BACKEND_DRAINING) &&
+		if ((balance_takes(b, panic, now) || b->state == BACKEND_DRAINING) &&
 		    b->active < max)
 			room += max - b->active;
 	}

@@ -53,17 +53,29 @@ int routes_monitor_match(const char *uri, const struct http_msg *m,
 	return len == n && memcmp(path, uri, n) == 0;
 }
 
-unsigned routes_usable_backends(const struct proxy *px)
+/* 1 when b counts for readiness at `now`: usable, or, in panic, up and
+ * not skipped after a failed connect. Panic sends requests to ejected
+ * backends, which answered (a 5xx, a timeout) and may well have recovered;
+ * a refused connect says nothing listens there now, and a proxy whose
+ * every backend refuses is not ready, panic or not. */
+static int ready_backend(const struct backend *b, int panic, double now)
+{
+	return backend_usable(b, now) ||
+	       (panic && b->state == BACKEND_UP && b->fail_until <= now);
+}
+
+unsigned routes_usable_backends(struct proxy *px)
 {
 	double now = ev_now(px->loop);
+	int panic = balancer_panic(&px->balancer, &px->set, now);
 	unsigned n = 0;
 
 	for (size_t i = 0; i < px->set.n; i++)
-		n += (unsigned)backend_usable(px->set.items[i], now);
+		n += (unsigned)ready_backend(px->set.items[i], panic, now);
 	return n;
 }
 
-int routes_monitor_answer(const struct proxy *px, char *body, size_t *len)
+int routes_monitor_answer(struct proxy *px, char *body, size_t *len)
 {
 	unsigned n = routes_usable_backends(px);
 	int healthy = n > 0 && !px->stopping;

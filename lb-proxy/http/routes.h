@@ -38,13 +38,15 @@ int routes_monitor_match(const char *uri, const struct http_msg *m,
  */
 int routes_redirect_location(char *out, size_t outsz, const struct http_msg *m,
 			     const struct http_route *route, unsigned tls_port);
-/* How many backends of the current set a pick could return now: up and not
- * skipped after a failed connect (backend_usable), as /ready counts. */
-unsigned routes_usable_backends(const struct proxy *px);
+/* How many backends of the current set a pick could return now: up, not
+ * ejected and not skipped after a failed connect (backend_usable); while the
+ * set is in panic (balancer_panic) the ejected ones count too, not those
+ * skipped after a failed connect. /ready counts the same. */
+unsigned routes_usable_backends(struct proxy *px);
 /* Writes the monitor's JSON body into body (at least ROUTES_BODY_MAX
  * bytes): {"status":"healthy","backends_available":N} with 200, or
  * "unhealthy" with 503 when no backend is usable or the proxy is stopping.
  * Returns the status; *len is the body's length. */
-int routes_monitor_answer(const struct proxy *px, char *body, size_t *len);
+int routes_monitor_answer(struct proxy *px, char *body, size_t *len);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 static struct backend *all_backends;
+static unsigned long long changes = 1;	/* a zeroed cache (0) is never current */
 
 void (*backend_close_idle)(struct backend *b);
 
@@ -22,6 +23,22 @@ const char *backend_state_name(enum backend_state s)
 struct backend *backend_all(void)
 {
 	return all_backends;
+}
+
+unsigned long long backend_changes(void)
+{
+	return changes;
+}
+
+void backend_changed(void)
+{
+	changes++;
+}
+
+void backend_mark_failed(struct backend *b, double until)
+{
+	b->fail_until = until;
+	changes++;
 }
 
 struct backend *backend_new(const char *name, const struct net_addr *addr, int weight)
@@ -121,6 +138,7 @@ out:
 
 void backend_set_apply(struct backend_set *current, struct backend_set *next, double now)
 {
+	changes++;
 	for (size_t i = 0; i < next->n; i++)
 		next->items[i]->up_since = now;
 	for (size_t i = 0; i < next->n; i++) {

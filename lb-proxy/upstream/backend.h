@@ -68,6 +68,18 @@ void backend_ref(struct backend *b);
 void backend_unref(struct backend *b);
 /* All backend objects alive, current or still in use (for metrics). */
 struct backend *backend_all(void);
+/*
+ * A count of the changes to what makes backends available, process-wide:
+ * a set applied (backend_set_apply), a connect failure marked
+ * (backend_mark_failed), a breaker opened or closed (outlier.c calls
+ * backend_changed). A decision cached over a set (panic.c) stays good while
+ * the count does, until the earliest time-based change (an ejection's
+ * `until`, a `fail_until`), which the cache keeps itself.
+ */
+unsigned long long backend_changes(void);
+void backend_changed(void);
+/* b refused a connect: it is skipped until `until` (--fail-timeout). */
+void backend_mark_failed(struct backend *b, double until);
 const char *backend_state_name(enum backend_state s);
 /* 1 when b may get new requests at `now`: up, not marked failed, and its
  * breaker lets one through (not ejected, or half-open with no trial in

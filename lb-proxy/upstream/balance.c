@@ -53,6 +53,7 @@ struct backend *balance_pick(struct balancer *bl, const struct backend_set *set,
 
 	if (!bl->ops || !bl->state)
 		return NULL;
+	r->panic = panic_check(&bl->panic, set, r->now);
 	for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
 		struct backend *b;
 
@@ -62,6 +63,11 @@ struct backend *balance_pick(struct balancer *bl, const struct backend_set *set,
 			return b;
 	}
 	return NULL;
+}
+
+int balancer_panic(struct balancer *bl, const struct backend_set *set, double now)
+{
+	return panic_check(&bl->panic, set, now);
 }
 
 void balancer_outcome(struct balancer *bl, struct backend *b, int failed, double seconds)
@@ -86,7 +92,9 @@ int balance_eligible(const struct backend *b, const struct balance_request *r)
 		return 0;	/* at its cap: the request waits in the queue */
 	switch (r->tier) {
 	case BALANCE_TIER_UP:
-		return backend_usable(b, r->now) && !was_tried(b, r);
+		/* Envoy's panic: the breaker and the connect-failure skip are
+		 * set aside, so too few backends left are not overwhelmed */
+		return balance_takes(b, r->panic, r->now) && !was_tried(b, r);
 	case BALANCE_TIER_DRAINING:
 		/* Kubernetes' serving+terminating endpoints: better than a 503
 		 * while a single replica is replaced. */

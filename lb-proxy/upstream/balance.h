@@ -10,13 +10,15 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "panic.h"
 
 /* Backends one request may have tried already (retries). */
 #define BALANCE_MAX_TRIED 8
 
 /* Which backends a pick may return, tried in this order by balance_pick(). */
 enum balance_tier {
-	BALANCE_TIER_UP = 0,	/* up, not marked failed, not tried by this request */
+	BALANCE_TIER_UP = 0,	/* up, not marked failed, not tried by this request (in
+				 * panic: up and not tried, ejected or marked or not) */
 	BALANCE_TIER_DRAINING,	/* no such backend: draining ones (serving but terminating) */
 	BALANCE_TIER_TRIED,	/* none either: up ones this request tried already */
 };
@@ -29,6 +31,7 @@ struct balance_request {
 	unsigned ntried;
 	double now;			/* ev_now */
 	enum balance_tier tier;		/* set by balance_pick() */
+	int panic;			/* set by balance_pick(): the set is in panic */
 };
 
 struct balance_ops {
@@ -63,10 +66,11 @@ struct balance_ops {
 void *balance_stateless_build(const struct backend_set *set, void *old);
 void balance_stateless_release(void *state);
 
-/* One algorithm over the current set. */
+/* One algorithm over the current set, and the set's panic decision. */
 struct balancer {
 	const struct balance_ops *ops;
 	void *state;
+	struct panic panic;		/* cached: see balancer_panic() */
 };
 
 /* Builds state for `set` with `ops` (keeping the old state if out of
@@ -76,11 +80,22 @@ int balancer_rebuild(struct balancer *bl, const struct balance_ops *ops,
 void balancer_release(struct balancer *bl);
 /*
  * Picks for request r, tier by tier (enum balance_tier): the first tier
- * with an eligible backend wins. Sets r->tier. NULL when no backend of any
- * tier is eligible.
+ * with an eligible backend wins. Sets r->panic (balancer_panic()) and
+ * r->tier. NULL when no backend of any tier is eligible. Allocates nothing;
+ * the panic decision costs three comparisons unless something changed.
  */
 struct backend *balance_pick(struct balancer *bl, const struct backend_set *set,
 			     struct balance_request *r);
+
+/* 1 when `set` (the one bl was built over) is in panic at `now`
+ * (panic_check() on the balancer's cache). */
+int balancer_panic(struct balancer *bl, const struct backend_set *set, double now);
+/* 1 when b may get a new request at `now` outside of the tried list, with
+ * `panic` the set's balancer_panic(): usable, or up while in panic. */
+static inline int balance_takes(const struct backend *b, int panic, double now)
+{
+	return backend_usable(b, now) || (panic && b->state == BACKEND_UP);
+}
 
 /* Tells the algorithm how an attempt on b ended (balance_ops.outcome). */
 void balancer_outcome(struct balancer *bl, struct backend *b, int failed, double seconds);

@@ -70,9 +70,9 @@ struct backend *balance_rr_next(struct backend_set *set, const struct backend *e
 	return rr_pick(set, &r, 1);
 }
 
-struct backend *balance_rr_peek(const struct backend_set *set, double now)
+struct backend *balance_rr_peek(const struct backend_set *set, double now, int panic)
 {
-	struct balance_request r = { .now = now, .tier = BALANCE_TIER_UP };
+	struct balance_request r = { .now = now, .tier = BALANCE_TIER_UP, .panic = panic };
 
 	return rr_pick(set, &r, 0);
 }

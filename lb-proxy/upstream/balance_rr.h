@@ -17,7 +17,8 @@ extern const struct balance_ops balance_rr_ops;
  * weights it is an exact rotation; with weights 5,1,1 it spreads a-a-b-a-c-a-a.
  */
 struct backend *balance_rr_next(struct backend_set *set, const struct backend *exclude, double now);
-/* The backend balance_rr_next would return, without changing the state. */
-struct backend *balance_rr_peek(const struct backend_set *set, double now);
+/* The backend balance_rr_next would return, without changing the state;
+ * with `panic` (balancer_panic()), among every up backend (balance_takes). */
+struct backend *balance_rr_peek(const struct backend_set *set, double now, int panic);
 
 #endif

@@ -74,6 +74,7 @@ static void eject(struct backend *b, enum outlier_cause cause, int trial, double
 	o->ejections_total++;
 	seconds = eject_seconds(o->ejections);
 	o->state = OUTLIER_OPEN;
+	backend_changed();
 	o->cause = cause;
 	o->until = now + seconds;
 	o->fleet_known = 0;
@@ -97,9 +98,11 @@ void outlier_close(struct backend *b, double now)
 {
 	struct outlier *o = &b->outlier;
 
-	if (o->state != OUTLIER_CLOSED)
+	if (o->state != OUTLIER_CLOSED) {
 		log_info("backend ejection ended", "backend=%s state=%s", b->name,
 			 outlier_state_name(outlier_state_at(o, now)));
+		backend_changed();
+	}
 	o->state = OUTLIER_CLOSED;
 	o->consecutive_5xx = o->consecutive_gateway = 0;
 	o->closed_at = now;
@@ -174,6 +177,7 @@ void outlier_fleet_eject(struct backend *b, const char *reason, double left, uns
 			 b->name, reason, left);
 	}
 	o->state = OUTLIER_OPEN;
+	backend_changed();
 	o->cause = OUTLIER_CAUSE_FLEET;
 	o->until = now + (left > 0 ? left : 0);
 	o->fleet_known = 1;

@@ -155,7 +155,7 @@ static void test_legacy_next_and_peek(void **state)
 
 	fixture_set(&set, 3, weights);
 	for (int i = 0; i < 7; i++) {
-		struct backend *peeked = balance_rr_peek(&set, NOW);
+		struct backend *peeked = balance_rr_peek(&set, NOW, 0);
 		struct backend *b = balance_rr_next(&set, NULL, NOW);
 
 		assert_ptr_equal(peeked, b);
@@ -168,7 +168,7 @@ static void test_legacy_next_and_peek(void **state)
 	set.items[1]->state = BACKEND_DOWN;
 	set.items[2]->fail_until = NOW + 1;
 	assert_null(balance_rr_next(&set, set.items[0], NOW));
-	assert_ptr_equal(balance_rr_peek(&set, NOW), set.items[0]);
+	assert_ptr_equal(balance_rr_peek(&set, NOW, 0), set.items[0]);
 	backend_set_release(&set);
 }
 

@@ -24,7 +24,7 @@ static void test_set_round_trip(void **state)
 		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
 		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3 }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -49,8 +49,8 @@ static void test_set_round_trip(void **state)
 static void test_set_proxies(void **state)
 {
 	static const char without[] =
-		"{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[]}";
-	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0 }, back;
+		"{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[]}";
+	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -78,7 +78,7 @@ static void test_report_round_trip(void **state)
 		{ "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9, 0, 0, 0, "", BUS_BREAKER_OPEN,
 		  3, 2 },
 	};
-	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0 }, back;
+	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -96,7 +96,17 @@ static void test_report_round_trip(void **state)
 	assert_int_equal(back.backends[0].breaker, BUS_BREAKER_OPEN);
 	assert_int_equal(back.backends[0].consecutive_5xx, 3);
 	assert_int_equal(back.backends[0].consecutive_gateway, 2);
+	assert_int_equal(back.panic, 0);
 	bus_set_release(&back);
+	/* version 6: a proxy in panic says so */
+	rep.panic = 1;
+	buf_reset(&out);
+	assert_int_equal(bus_set_encode(&rep, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "\"panic\":true", 12));
+	assert_int_equal(bus_set_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.panic, 1);
+	bus_set_release(&back);
+	rep.panic = 0;
 	/* closed and no runs: the fields are left out, and read back as such */
 	items[0].breaker = BUS_BREAKER_CLOSED;
 	items[0].consecutive_5xx = items[0].consecutive_gateway = 0;
@@ -112,7 +122,7 @@ static void test_report_round_trip(void **state)
 }
 
 /* A set of one backend with `field` added to it. */
-#define EJ(field) "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":" \
+#define EJ(field) "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":" \
 	"[{\"address\":\"a:1\",\"weight\":1,\"state\":\"up\"," field "}]}"
 
 static void test_ejection_round_trip(void **state)
@@ -122,7 +132,7 @@ static void test_ejection_round_trip(void **state)
 		{ "10.0.0.8:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 1, 27.5, 2,
 		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1 }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -156,37 +166,37 @@ static void test_malformed_messages(void **state)
 		{ "garbage", "not JSON" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"type\":\"set\"}", "protocol version missing" },
-		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks 5" },
-		{ "{\"v\":5,\"type\":\"gossip\"}", "type must be set or report" },
-		{ "{\"v\":5,\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
+		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks " BUS_V },
+		{ "{\"v\":" BUS_V ",\"type\":\"gossip\"}", "type must be set or report" },
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
 		  "generation must be" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1}", "backends must be" },
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[1]}",
 		  "backends[0]: address" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":0,\"state\":\"up\"}]}", "weight must be 1 to 1000" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":"
 		  "[{\"address\":\"a:1\",\"weight\":1,\"state\":\"sleepy\"}]}", "state must be" },
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"backends\":[]}",
 		  "pid must be" },
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":-1,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"breaker\":\"closed\",\"consecutive_5xx\":0,\"consecutive_gateway\":0}]}", "counters" },
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
 		  "\"ignored\":-1,\"backends\":[]}", "ignored must be" },
-		{ "{\"v\":5,\"v\":5}", "not JSON" },	/* duplicate keys */
+		{ "{\"v\":" BUS_V ",\"v\":" BUS_V "}", "not JSON" },	/* duplicate keys */
 		/* version 5: the breaker, ejections */
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
 		  "\"responses_5xx\":0,\"breaker\":\"ajar\"}]}", "breaker must be" },
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
 		  "\"responses_5xx\":0,\"breaker\":\"open\",\"consecutive_gateway\":\"1\"}]}",
 		  "consecutive_5xx and" },
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
 		  "\"responses_5xx\":0,\"breaker\":3}]}", "breaker must be" },
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,"
 		  "\"responses_5xx\":0,\"breaker\":\"open\",\"consecutive_5xx\":-1,"
 		  "\"consecutive_gateway\":0}]}", "consecutive_5xx and" },
@@ -202,18 +212,23 @@ static void test_malformed_messages(void **state)
 		{ EJ("\"ejection\":{\"reason\":\"r\",\"left\":1,\"count\":1,\"x\":1}"), "ejection must be" },
 		{ EJ("\"ejection\":{\"reason\":\"rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\","
 		     "\"left\":1,\"count\":1}"), "ejection must be" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":0,"
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":0,"
 		  "\"backends\":[]}", "proxies must be an integer from 1 to 100000" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":-2,"
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":-2,"
 		  "\"backends\":[]}", "proxies must be" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":\"2\","
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":\"2\","
 		  "\"backends\":[]}", "proxies must be" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":1.5,"
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":1.5,"
 		  "\"backends\":[]}", "proxies must be" },
-		{ "{\"v\":5,\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":100001,"
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"proxies\":100001,"
 		  "\"backends\":[]}", "proxies must be" },
+		/* version 6: panic is a boolean */
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		  "\"panic\":\"yes\",\"backends\":[]}", "panic must be true or false" },
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		  "\"panic\":1,\"backends\":[]}", "panic must be true or false" },
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
-		{ "{\"v\":5,\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"breaker\":\"closed\",\"consecutive_5xx\":0,\"consecutive_gateway\":0}]}",
 		  "counters" },
 	};
@@ -252,7 +267,7 @@ static void test_oversized_message(void **state)
 static void test_largest_set_and_report_fit(void **state)
 {
 	struct bus_backend *items = calloc(BUS_MAX_BACKENDS, sizeof(*items));
-	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES },
+	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES, 0 },
 		       back;
 	char err[256];
 	(void)state;
@@ -291,7 +306,7 @@ static void test_largest_set_and_report_fit(void **state)
 	/* one more is refused */
 	{
 		struct bus_backend *more = calloc(BUS_MAX_BACKENDS + 1, sizeof(*more));
-		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1 };
+		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1, 0 };
 		struct buf out = BUF_INIT;
 
 		assert_non_null(more);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/status.h"
 #include "buf.h"
 #include "core/proxies.h"
 #include "discover_fixture.h"
@@ -71,6 +72,33 @@ static void test_join_replace_drop(void **state)
 	assert_int_equal(f.changed, 5);
 	/* nothing of it changed the set */
 	assert_int_equal(f.d.reg.generation, 1);
+	discover_fixture_release(&f);
+}
+
+/* "panic" (bus protocol 6): kept per proxy from its last report, and shown
+ * in the status (lb-ctl status, /admin/proxies). */
+static void test_panic_kept_and_shown(void **state)
+{
+	static const int reported[] = { 1, 1, 0 };
+	struct discover_fixture f;
+
+	(void)state;
+	assert_int_equal(discover_fixture_init(&f), 0);
+	for (size_t i = 0; i < sizeof(reported) / sizeof(reported[0]); i++) {
+		struct bus_set rep;
+		json_t *list;
+
+		discover_fixture_report(&rep, 100, 1);
+		rep.panic = reported[i];
+		take(&f, &rep);
+		assert_int_equal(f.d.nproxies, 1);
+		assert_int_equal(f.d.proxies[0].report.panic, reported[i]);
+		list = status_proxies(&f.d, 0);
+		assert_non_null(list);
+		assert_int_equal(json_is_true(json_object_get(json_array_get(list, 0), "panic")),
+				 reported[i]);
+		json_decref(list);
+	}
 	discover_fixture_release(&f);
 }
 
@@ -255,6 +283,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_join_replace_drop),
 		cmocka_unit_test(test_catch_up),
+		cmocka_unit_test(test_panic_kept_and_shown),
 		cmocka_unit_test(test_sync),
 		cmocka_unit_test(test_prune_and_settled),
 		cmocka_unit_test(test_in_flight),
