@@ -3,6 +3,7 @@
 #include "config_yaml.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,53 +69,56 @@ static json_t *scalar(const yaml_node_t *node)
 	if (is_word(s, falses))
 		return json_false();
 	if (is_decimal(s, &integer)) {
-		if (integer) {
-			char *end;
-			long long v = strtoll(s, &end, 10);
+		char *end;
+		long long v;
 
-			if (*end == '\0')
-				return json_integer(v);
-		}
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		if (integer && errno == 0 && *end == '\0')
+			return json_integer(v);
 		return json_real(strtod(s, NULL));
 	}
 	return json_stringn(s, node->data.scalar.length);
 }
 
-static void set_error(struct config_yaml_error *e, const yaml_mark_t *mark, const char *fmt,
-		      const char *arg)
+/* One document being converted: how many nodes it has and how many were
+ * visited, so an alias (a node visited twice) is caught before it
+ * multiplies (a billion laughs), and where it went wrong. */
+struct walk {
+	size_t visits, nodes, depth_max;
+	struct config_yaml_error *e;
+};
+
+static json_t *walk_fail(struct walk *w, const yaml_mark_t *mark, const char *fmt,
+			 const char *arg)
 {
-	e->line = (int)mark->line + 1;
-	e->column = (int)mark->column + 1;
-	snprintf(e->text, sizeof(e->text), fmt, arg);
+	w->e->line = (int)mark->line + 1;
+	w->e->column = (int)mark->column + 1;
+	snprintf(w->e->text, sizeof(w->e->text), fmt, arg);
+	return NULL;
 }
 
-/* The JSON value of node, or NULL with e set (a duplicate key, an alias
- * loop, a non-scalar key, out of memory). */
-static json_t *convert(yaml_document_t *doc, yaml_node_t *node, int depth,
-		       struct config_yaml_error *e)
+static json_t *convert(struct walk *w, yaml_document_t *doc, yaml_node_t *node, size_t depth)
 {
 	json_t *out;
 
-	if (depth > 32) {
-		set_error(e, &node->start_mark, "%snested too deeply", "");
-		return NULL;
-	}
+	if (++w->visits > w->nodes)
+		return walk_fail(w, &node->start_mark, "%saliases are not supported", "");
+	if (depth > w->depth_max)
+		return walk_fail(w, &node->start_mark, "%snested too deeply", "");
 	switch (node->type) {
 	case YAML_SCALAR_NODE:
-		out = scalar(node);
-		if (!out)
-			set_error(e, &node->start_mark, "%sout of memory", "");
+		if (!(out = scalar(node)))
+			walk_fail(w, &node->start_mark, "%snot UTF-8, or out of memory", "");
 		return out;
 	case YAML_SEQUENCE_NODE:
 		out = json_array();
 		for (yaml_node_item_t *i = node->data.sequence.items.start;
 		     out && i < node->data.sequence.items.top; i++) {
-			json_t *item = convert(doc, yaml_document_get_node(doc, *i), depth + 1, e);
+			json_t *item = convert(w, doc, yaml_document_get_node(doc, *i), depth + 1);
 
-			if (!item || json_array_append_new(out, item) == -1) {
-				json_decref(out);
-				return NULL;
-			}
+			if (!item || json_array_append_new(out, item) == -1)
+				goto bad;
 		}
 		return out;
 	case YAML_MAPPING_NODE:
@@ -122,19 +126,25 @@ static json_t *convert(yaml_document_t *doc, yaml_node_t *node, int depth,
 		for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
 		     out && p < node->data.mapping.pairs.top; p++) {
 			yaml_node_t *k = yaml_document_get_node(doc, p->key);
+			const char *key;
 			json_t *v;
 
+			w->visits++;
 			if (k->type != YAML_SCALAR_NODE) {
-				set_error(e, &k->start_mark, "%sa key must be a string", "");
+				walk_fail(w, &k->start_mark, "%sa key must be a string", "");
 				goto bad;
 			}
-			if (json_object_get(out, (const char *)k->data.scalar.value)) {
-				set_error(e, &k->start_mark, "duplicate key \"%s\"",
-					  (const char *)k->data.scalar.value);
+			key = (const char *)k->data.scalar.value;
+			if (strlen(key) != k->data.scalar.length) {
+				walk_fail(w, &k->start_mark, "%sa key holds a NUL", "");
 				goto bad;
 			}
-			v = convert(doc, yaml_document_get_node(doc, p->value), depth + 1, e);
-			if (!v || json_object_set_new(out, (const char *)k->data.scalar.value, v) == -1)
+			if (json_object_get(out, key)) {
+				walk_fail(w, &k->start_mark, "duplicate key \"%s\"", key);
+				goto bad;
+			}
+			v = convert(w, doc, yaml_document_get_node(doc, p->value), depth + 1);
+			if (!v || json_object_set_new(out, key, v) == -1)
 				goto bad;
 		}
 		return out;
@@ -144,8 +154,15 @@ bad:
 	case YAML_NO_NODE:
 		break;
 	}
-	set_error(e, &node->start_mark, "%sempty node", "");
-	return NULL;
+	return walk_fail(w, &node->start_mark, "%sempty node", "");
+}
+
+json_t *config_yaml_json(yaml_document_t *doc, yaml_node_t *node, size_t depth_max,
+			 struct config_yaml_error *e)
+{
+	struct walk w = { 0, (size_t)(doc->nodes.top - doc->nodes.start), depth_max, e };
+
+	return convert(&w, doc, node, 0);
 }
 
 json_t *config_yaml_parse(const char *text, size_t n, json_t **positions,
@@ -179,7 +196,7 @@ json_t *config_yaml_parse(const char *text, size_t n, json_t **positions,
 		*positions = json_object();
 		goto out;
 	}
-	out = convert(&doc, root, 0, e);
+	out = config_yaml_json(&doc, root, CONFIG_YAML_DEPTH_MAX, e);
 	if (out && json_is_object(out)) {
 		*positions = json_object();
 		for (yaml_node_pair_t *p = root->data.mapping.pairs.start;

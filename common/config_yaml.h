@@ -4,6 +4,10 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <yaml.h>
+
+/* nesting of mappings and sequences a config file may have */
+#define CONFIG_YAML_DEPTH_MAX 32
 
 /* Where and what, 1-based, when the text is not a usable YAML document. */
 struct config_yaml_error {
@@ -22,6 +26,16 @@ struct config_yaml_error {
  */
 json_t *config_yaml_parse(const char *text, size_t n, json_t **positions,
 			  struct config_yaml_error *e);
+
+/*
+ * The one YAML-to-JSON conversion of lb (config files, Gateway API
+ * documents): node of doc (and all it holds) as JSON, with the typing rules
+ * above; an alias, a duplicate key, a key that is not a string or holds a
+ * NUL, or nesting past depth_max is refused. Returns a new value, or NULL
+ * with e filled (line and column of the node at fault).
+ */
+json_t *config_yaml_json(yaml_document_t *doc, yaml_node_t *node, size_t depth_max,
+			 struct config_yaml_error *e);
 
 /* 1 when path names a YAML file (.yaml or .yml), else 0 (JSON). */
 int config_yaml_is_yaml(const char *path);

@@ -395,6 +395,10 @@ static void test_yaml_files(void **state)
 		  "FILE:2:1: a config file holds one YAML document, not several" },
 		{ "", 0, NULL },
 		{ "port: 0x50\n", -1, NULL },
+		/* one YAML reader with the Gateway documents': no aliases (a
+		 * billion laughs), no key holding a NUL */
+		{ "addHeader: &x [\"A: 1\"]\nsetHeader: *x\n", -1,
+		  "FILE:1:12: aliases are not supported" },
 		{ "addHeader: [\"A: 1\", \"B: 2\", \"C: 3\", \"D: 4\"]\n", -1, NULL },
 	};
 	(void)state;
