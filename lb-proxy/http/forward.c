@@ -80,15 +80,16 @@ const char *forward_reason(int err)
 	}
 }
 
-/* 1 when some backend of the set could take a request now (in panic, any
- * up one: balance_takes). */
+/* 1 when some backend of the set could take a request now by its own state
+ * (panic aside: a connect that failed on the last backend not ejected or
+ * skipped is "no backends available", 503, as before panic, whichever
+ * backends panic would still try). */
 static int any_usable(struct proxy *px)
 {
 	double now = ev_now(px->loop);
-	int panic = balancer_panic(&px->balancer, &px->set, now);
 
 	for (size_t i = 0; i < px->set.n; i++)
-		if (balance_takes(px->set.items[i], panic, now) ||
+		if (balance_takes(px->set.items[i], 0, now) ||
 		    px->set.items[i]->state == BACKEND_DRAINING)
 			return 1;
 	return 0;
