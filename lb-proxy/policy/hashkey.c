@@ -2,6 +2,7 @@
 #include "hashkey.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,9 @@ int trusted_parse(const char *spec, struct trusted *t, char *err, size_t errsz)
 		if (slash) {
 			unsigned long max = bits;
 
+			/* digits only: strtoul also took "/+24" and "/ 24" */
+			if (!isdigit((unsigned char)slash[1]))
+				goto bad;
 			bits = strtoul(slash + 1, &stop, 10);
 			if (stop == slash + 1 || stop != p + n || bits > max)
 				goto bad;

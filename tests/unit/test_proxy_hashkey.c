@@ -131,6 +131,7 @@ static void test_bad_trusted(void **state)
 {
 	static const char *const bad[] = {
 		"10.0.0.0/33", "ten", "10.0.0.0/", "::1/129", "10.0.0.0/8,", "1.2.3.4/8x",
+		"10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/-0",	/* decimal digits only */
 	};
 	(void)state;
 
