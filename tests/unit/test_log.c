@@ -11,16 +11,14 @@
 
 #include "log.h"
 
-/* Writes one JSON line with log_write(kv) and returns it parsed (stderr
- * goes to a temporary file meanwhile). */
-static json_t *json_line(const char *kv)
+/* Writes one line with log_write(kv) (stderr goes to a temporary file
+ * meanwhile) and returns it, in a static buffer. */
+static const char *written_line(const char *kv)
 {
+	static char line[2048];
 	FILE *f = tmpfile();
 	int saved = dup(STDERR_FILENO);
-	char line[2048];
 	size_t n;
-	json_error_t err;
-	json_t *obj;
 
 	assert_non_null(f);
 	assert_true(saved >= 0);
@@ -32,7 +30,16 @@ static json_t *json_line(const char *kv)
 	n = fread(line, 1, sizeof(line) - 1, f);
 	fclose(f);
 	line[n] = '\0';
-	obj = json_loads(line, 0, &err);
+	return line;
+}
+
+/* Writes one JSON line with log_write(kv) and returns it parsed. */
+static json_t *json_line(const char *kv)
+{
+	const char *line = written_line(kv);
+	json_error_t err;
+	json_t *obj = json_loads(line, 0, &err);
+
 	if (!obj)
 		fail_msg("not JSON: %s (%s)", line, err.text);
 	return obj;
@@ -105,25 +112,11 @@ static void test_access_log_line(void **state)
 }
 
 /* Writes one text line with log_write(kv) and returns what follows the
- * message ("k=v ..."), in a static buffer. */
+ * message ("k=v ..."). */
 static const char *text_fields_of(const char *kv)
 {
-	static char line[2048];
-	FILE *f = tmpfile();
-	int saved = dup(STDERR_FILENO);
-	size_t n;
-	char *at;
+	const char *at = strstr(written_line(kv), " request ");
 
-	assert_non_null(f);
-	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
-	log_write(LOG_INFO, "request", "%s", kv);
-	assert_true(dup2(saved, STDERR_FILENO) >= 0);
-	close(saved);
-	rewind(f);
-	n = fread(line, 1, sizeof(line) - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	at = strstr(line, " request ");
 	assert_non_null(at);
 	return at + 9;
 }
