@@ -374,8 +374,14 @@ static size_t parse_error(struct http_msg *m, llhttp_errno_t err, size_t consume
 	m->state = HTTP_MSG_ERROR;
 	/* A callback that failed has already said why. */
 	if (!m->error_status) {
+		const char *pos = llhttp_get_error_pos(&m->parser);
+		/* 505 is for a version read and not spoken (HTTP/3.0, 0.9); one
+		 * that is not digits at all ("HTTP/\t1.1": llhttp fails at its
+		 * first byte, the major left 0) is malformed: 400. */
+		int read = !(pos && m->base && pos > m->base + m->head_start && pos[-1] == '/');
+
 		m->error_status =
-			err == HPE_INVALID_VERSION && m->parser.http_major != 1 ? 505 : 400;
+			err == HPE_INVALID_VERSION && m->parser.http_major != 1 && read ? 505 : 400;
 		m->error_reason = llhttp_get_error_reason(&m->parser);
 		if (!m->error_reason)
 			m->error_reason = llhttp_errno_name(err);

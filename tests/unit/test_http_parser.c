@@ -197,6 +197,10 @@ static void test_malformed_requests(void **state)
 		{ "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505 },
 		{ "GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400 },
 		{ "GET / HTTP/1.\r\nHost: a\r\n\r\n", 400 },
+		/* no digits at all: malformed, not another version (fuzz_http_parser
+		 * found it answered 505) */
+		{ "GET / HTTP/\t1.1\r\nHost: a\r\n\r\n", 400 },
+		{ "GET / HTTP/x.1\r\nHost: a\r\n\r\n", 400 },
 		{ "GET /a b HTTP/1.1\r\n\r\n", 400 },
 		/* RFC 9112 6.1: Transfer-Encoding must be a list ending in chunked */
 		{ "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello",
