@@ -18,10 +18,12 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
 LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm
-# PCRE2 (route regexes) is linked by what uses the routing core: for now its
-# unit tests and fuzz target only (no program is wired to it yet, and the
-# image's runtime packages follow what the programs link: test_k8s_fidelity).
+# PCRE2 (route regexes) is linked by what uses the routing core: lb-discover
+# compiles route tables, lb-proxy matches them, and their tests (the image's
+# runtime packages follow what the programs link: test_k8s_fidelity).
 PCRE_LIBS := -lpcre2-8
+PROGRAM_LIBS_lb-proxy := $(PCRE_LIBS)
+PROGRAM_LIBS_lb-discover := $(PCRE_LIBS)
 
 MODE_release := -O2 -g
 MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
@@ -65,7 +67,7 @@ build/$(1)/$(2)/%.o: CPPFLAGS += -I$(2)
 
 build/$(1)/bin/$(2): $$(patsubst %.c,build/$(1)/%.o,$$(call program_sources,$(2))) build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS)
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) $$(PROGRAM_LIBS_$(2))
 endef
 
 define mode_rules

@@ -56,6 +56,8 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 		json_object_set_new(root, "stale", json_boolean(set->stale));
 		json_object_set_new(root, "uptime", json_real(set->uptime));
 		json_object_set_new(root, "panic", json_boolean(set->panic));
+		if (set->routes)
+			json_object_set_new(root, "routes", json_integer((json_int_t)set->routes));
 	} else {
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
 	}
@@ -178,7 +180,7 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 	}
 	report = strcmp(set->type, "report") == 0;
 	if (copy_string(root, "service", set->service, sizeof(set->service), 1) == -1) {
-		fail(err, errsz, "service must be a string of under 64 bytes");
+		fail(err, errsz, "service must be a string of under 324 bytes");
 		goto out;
 	}
 	v = json_object_get(root, "generation");
@@ -208,6 +210,12 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			goto out;
 		}
 		set->panic = json_is_true(v);
+		v = json_object_get(root, "routes");
+		if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+			fail(err, errsz, "routes must be a non-negative integer");
+			goto out;
+		}
+		set->routes = v ? (unsigned long long)json_integer_value(v) : 0;
 	} else {
 		v = json_object_get(root, "proxies");
 		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||

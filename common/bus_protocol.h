@@ -28,8 +28,11 @@
  * ("proxies", for fleet-wide rate limits); control messages may carry a
  * "generation" (in-flight, drain --wait's question); 6: reports say whether
  * the proxy is in panic ("panic": fewer than its --panic-threshold of the
- * backends available, it balances across all of them) */
-#define BUS_PROTOCOL_VERSION 6
+ * backends available, it balances across all of them); 7: "routes" (a
+ * Gateway's route table, lb-discover --routes) on sets.sock, sets of routed
+ * services named "namespace/name:port" (BUS_SERVICE_MAX), reports say the
+ * routes generation the proxy serves ("routes") */
+#define BUS_PROTOCOL_VERSION 7
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
  * set with an ejection on every backend is 1.3 MB) */
@@ -42,6 +45,9 @@
 #define BUS_MAX_PROXIES 100000
 #define BUS_ADDRESS_MAX 64
 #define BUS_NAME_MAX 64
+/* bytes of a service's name with its NUL: "namespace/name:port" of a routed
+ * Service (63 + 1 + 253 + 1 + 5) */
+#define BUS_SERVICE_MAX 324
 
 #define BUS_SOCKET_SETS "sets"
 #define BUS_SOCKET_REPORTS "reports"
@@ -107,7 +113,7 @@ struct bus_backend {
  *        (absent: false): the proxy is in panic (lb-proxy/upstream/panic.h). */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
-	char service[BUS_NAME_MAX];
+	char service[BUS_SERVICE_MAX];
 	unsigned long long generation;	/* only grows; a set applies only if newer */
 	int pid;			/* reports */
 	int stale;			/* reports: the proxy hears no sets */
@@ -125,6 +131,9 @@ struct bus_set {
 	/* reports: the proxy is in panic, balancing across every backend,
 	 * ejected or not (lb-proxy's --panic-threshold; version 6) */
 	int panic;
+	/* reports: the generation of the routes message the proxy serves (0:
+	 * none; version 7) */
+	unsigned long long routes;
 };
 
 const char *bus_state_name(enum bus_state s);

@@ -22,6 +22,7 @@
 #include "signals.h"
 #include "sources/health.h"
 #include "sources/source.h"
+#include "sources/source_routes.h"
 
 static void on_override_expired(const struct entry *e, void *data)
 {
@@ -42,6 +43,7 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 
 	proxies_prune(d);
+	routed_heartbeat(&d->routed, &d->pub, discover_fleet_proxies(d));
 	if (registry_expire(&d->reg, ev_time(), d->opts->override_grace, on_override_expired,
 			    d))
 		discover_save(d);
@@ -220,25 +222,44 @@ static int start_admin(struct admin *admin, struct discover *d, const struct dis
 	return admin_start(admin) == -1 ? 1 : 0;
 }
 
-/* Health checks, unless --no-health-check. Returns 0, or the exit code. */
-static int start_health(struct discover *d, const struct discover_options *o)
+/* The health checks' options from the flags. Returns 0, or the exit code. */
+static int health_options(const struct discover_options *o, struct health_options *ho)
 {
-	struct health_options ho = { o->health_path, o->health_interval, o->health_timeout,
-				     (int)o->rise, (int)o->fall, (int)o->health_concurrency,
-				     o->health_tls, o->health_ca, o->health_sni,
-				     o->health_tls_insecure };
 	char err[512];
 
-	if (o->no_health_check)
-		return 0;
+	*ho = (struct health_options){ o->health_path, o->health_interval, o->health_timeout,
+				       (int)o->rise, (int)o->fall, (int)o->health_concurrency,
+				       o->health_tls, o->health_ca, o->health_sni,
+				       o->health_tls_insecure };
 	if (o->health_path[0] != '/') {
 		fprintf(stderr, "lb-discover: --health-path must start with /\n");
 		return 2;
 	}
-	if (health_tls_check(&ho, err, sizeof(err)) == -1) {
+	if (health_tls_check(ho, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-discover: %s\n", err);
 		return 2;
 	}
+	return 0;
+}
+
+/* Health checks, unless --no-health-check, and --routes (whose Services get
+ * the same checks). Returns 0, or the exit code. */
+static int start_health(struct discover *d, const struct discover_options *o)
+{
+	struct health_options ho;
+	char err[512];
+	int rc;
+
+	if (!o->no_health_check && (rc = health_options(o, &ho)) != 0)
+		return rc;
+	if (o->routes && !(d->routes = source_routes_start(d, o->routes, o->gateway,
+							   o->no_health_check ? NULL : &ho, err,
+							   sizeof(err)))) {
+		fprintf(stderr, "lb-discover: --routes: %s\n", err);
+		return 2;
+	}
+	if (o->no_health_check)
+		return 0;
 	if (o->health_tls_insecure)
 		log_warn("--health-tls-insecure: health checks do not verify certificates", NULL);
 	d->health = health_start(d->loop, &d->reg, &ho, on_health_change, d);
@@ -253,6 +274,7 @@ static void stop_all(struct discover *d, struct admin *admin)
 {
 	admin_release(admin);
 	health_stop(d->health);
+	source_routes_stop(d->routes);
 	source_file_stop(d->file);
 	source_dns_stop(d->dns);
 	source_k8s_stop(d->k8s);

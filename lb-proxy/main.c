@@ -20,6 +20,7 @@
 #include "control/subscriber.h"
 #include "http/accept.h"
 #include "http/proxy.h"
+#include "http/routing.h"
 #include "http/queue.h"
 #include "http/session.h"
 #include "http_limits.h"
@@ -208,6 +209,7 @@ static void proxy_release(struct proxy *px)
 	ev_timer_stop(px->loop, &px->initial_set_timer);
 	for (unsigned i = 0; i < PROXY_LISTEN_MAX; i++)
 		listener_release(&px->listeners[i].l);
+	routing_release(px);
 	balancer_release(&px->balancer);
 	backend_set_release(&px->set);
 	if (px->tls_server)

@@ -18,6 +18,11 @@ static const struct config_field discover_fields[] = {
 	  "source: IP:PORT[@WEIGHT],..." },
 	{ "file", CONFIG_STRING, offsetof(struct discover_options, file), 0, 0, NULL,
 	  "source: a file of addresses (JSON list or one per line), reloaded on change" },
+	{ "routes", CONFIG_STRING, offsetof(struct discover_options, routes), 0, 0, NULL,
+	  "routes: Gateway API documents (Gateway, HTTPRoute, ReferenceGrant) and Backends, "
+	  "YAML or JSON, reloaded on change" },
+	{ "gateway", CONFIG_STRING, offsetof(struct discover_options, gateway), 0, 0, NULL,
+	  "--routes: the Gateway to serve, NAMESPACE/NAME (default: the file's only one)" },
 	{ "dns", CONFIG_STRING, offsetof(struct discover_options, dns), 0, 0, NULL,
 	  "source: a DNS name (A/AAAA with --port, else SRV)" },
 	{ "port", CONFIG_STRING, offsetof(struct discover_options, port), 0, 0, NULL,
@@ -103,7 +108,7 @@ static const struct config_field discover_fields[] = {
 };
 
 static const struct config_spec discover_spec = {
-	"lb-discover", "LB_DISCOVER_", "--static IP:PORT,... | --file PATH | --dns NAME [options]",
+	"lb-discover", "LB_DISCOVER_", "--static IP:PORT,... | --file PATH | --dns NAME | --routes FILE [options]",
 	discover_fields,
 	sizeof(discover_fields) / sizeof(discover_fields[0]),
 };
@@ -152,9 +157,15 @@ int options_check(struct discover_options *o, long *dns_port)
 		snprintf(o->backend_port_text, sizeof(o->backend_port_text), "%ld", o->backend_port);
 		o->port = o->backend_port_text;
 	}
-	if (!!o->static_list + !!o->file + !!o->dns + !!o->kubernetes != 1) {
+	if (!!o->static_list + !!o->file + !!o->dns + !!o->kubernetes > 1 ||
+	    (!o->routes && !o->static_list && !o->file && !o->dns && !o->kubernetes)) {
 		fprintf(stderr, "lb-discover: give one source: --static IP:PORT,..., --file PATH, "
-				"--dns NAME [--port P] or --kubernetes SERVICE\n");
+				"--dns NAME [--port P] or --kubernetes SERVICE (and/or --routes "
+				"FILE)\n");
+		return -1;
+	}
+	if (o->gateway && !o->routes) {
+		fprintf(stderr, "lb-discover: --gateway NAMESPACE/NAME needs --routes FILE\n");
 		return -1;
 	}
 	if (o->dns && o->port) {

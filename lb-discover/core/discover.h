@@ -10,11 +10,14 @@
 #include "fleet_op.h"
 #include "kube/kube.h"
 #include "registry.h"
+#include "routed.h"
 
 struct discover_options {
 	char *service;
 	char *static_list;
 	char *file;
+	char *routes;			/* --routes: Gateway API documents and Backends */
+	char *gateway;			/* --gateway NAMESPACE/NAME: the one to serve */
 	char *dns;
 	char *port;			/* a number, or a port name for --kubernetes */
 	char *kubernetes;
@@ -70,6 +73,7 @@ struct health;
 struct source_file;
 struct source_dns;
 struct source_k8s;
+struct source_routes;
 struct fleet;
 struct replicas;
 struct discover;
@@ -101,6 +105,8 @@ struct discover {
 	struct source_file *file;
 	struct source_dns *dns;
 	struct source_k8s *k8s;
+	struct source_routes *routes;	/* --routes, or NULL */
+	struct routed routed;		/* the routed Services and the table (routed.h) */
 	struct kube kube;		/* --kubernetes: the API client (kube.loop NULL: none) */
 	struct fleet *fleet;		/* the shared state, or NULL (fleet.h) */
 	struct replicas *replicas;	/* the other replicas, or NULL (replicas.h) */

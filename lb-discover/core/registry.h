@@ -45,7 +45,7 @@ struct entry {
 };
 
 struct registry {
-	char service[BUS_NAME_MAX];
+	char service[BUS_SERVICE_MAX];
 	unsigned long long generation;	/* of the set last computed */
 	unsigned long long floor;	/* the first generation published since the start or
 					 * the last raise: a proxy below it runs a set of an

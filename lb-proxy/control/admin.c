@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "http/routes.h"
+#include "http/routing.h"
 #include "http_parser.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -83,6 +84,7 @@ static void info(struct proxy *px, struct buf *b)
 	if (px->balancer.ops->uses_key)
 		buf_append_json_escaped(b, px->hash_key_spec, strlen(px->hash_key_spec));
 	buf_append_str(b, "\",");
+	routing_info(px, b);
 	if (px->rate_on) {
 		const struct ratelimit *rl = &px->rate;
 

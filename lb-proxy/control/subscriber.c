@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include "bus_protocol.h"
+#include "bus_routes.h"
 #include "log.h"
 #include "net.h"
 #include "timefmt.h"
+#include "http/routing.h"
 #include "upstream/outlier.h"
+#include "upstream/service.h"
 
 static enum backend_state state_of(enum bus_state s)
 {
@@ -21,9 +24,12 @@ static enum backend_state state_of(enum bus_state s)
 	}
 }
 
-static void apply(struct subscriber *s, const struct bus_set *set)
+/* Makes the bus's set the current one of target (the proxy's own set, or a
+ * routed service's: svc), with lb-discover's ejections. */
+static void apply(struct subscriber *s, const struct bus_set *set, struct service *svc)
 {
 	struct proxy *px = s->px;
+	struct backend_set *target = svc ? &svc->set : &px->set;
 	struct backend_set next;
 	size_t k = 0, *from;
 	double now = ev_now(px->loop);
@@ -56,23 +62,72 @@ static void apply(struct subscriber *s, const struct bus_set *set)
 	next.n = k;
 	next.generation = set->generation;
 	/* No slow start for the first set: nothing had any traffic yet. */
-	backend_set_apply(&px->set, &next, px->set.generation ? now : 0);
+	if (svc)
+		service_apply(svc, &next, now);
+	else
+		backend_set_apply(&px->set, &next, px->set.generation ? now : 0);
 	/* lb-discover's ejections (another proxy's, or ours it publishes), and
 	 * the end of those it no longer lists */
-	for (size_t j = 0; j < px->set.n; j++) {
+	for (size_t j = 0; j < target->n; j++) {
 		const struct bus_backend *b = &set->backends[from[j]];
 
 		if (b->ejected)
-			outlier_fleet_eject(px->set.items[j], b->eject_reason, b->eject_left,
+			outlier_fleet_eject(target->items[j], b->eject_reason, b->eject_left,
 					    b->ejections, now);
 		else
-			outlier_fleet_clear(px->set.items[j], now);
+			outlier_fleet_clear(target->items[j], now);
 	}
 	free(from);
+	if (svc) {
+		svc->ignored = 0;
+		log_info("set applied", "service=%s generation=%llu backends=%zu", svc->name,
+			 svc->set.generation, svc->set.n);
+		return;
+	}
 	s->ignored = 0;
 	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
 	if (px->set_applied)
 		px->set_applied(px);
+}
+
+/* A "routes" message: the table applied whole when its generation is not
+ * the one served (a restarted lb-discover starts from its clock, above). */
+static void on_routes(struct subscriber *s, const char *data, size_t len)
+{
+	struct route_table *table;
+	unsigned long long generation;
+	char err[256];
+
+	if (bus_routes_decode(data, len, &generation, &table, err, sizeof(err)) == -1) {
+		log_warn("bus: malformed routes dropped", "error=\"%s\" bytes=%zu", err, len);
+		return;
+	}
+	if (s->px->routing && s->px->routing->current &&
+	    s->px->routing->current->generation == generation) {
+		route_table_free(table);
+		return;
+	}
+	if (routing_apply(s->px, table, generation) == 0)
+		log_info("routes applied", "generation=%llu listeners=%u rules=%u", generation,
+			 s->px->routing->current->table->n_listeners,
+			 s->px->routing->current->table->n_rules);
+}
+
+/* A set of a routed service: applied when newer than the service's. */
+static void on_service_set(struct subscriber *s, const struct bus_set *set)
+{
+	struct service *svc = routing_service(s->px, set->service);
+
+	if (!svc)
+		return;	/* a service no route of this proxy's table names */
+	if (set->generation > svc->set.generation) {
+		apply(s, set, svc);
+	} else if (set->generation < svc->set.generation && set->generation != svc->ignored) {
+		log_warn("bus: set ignored: older than the one applied", "service=%s "
+			 "generation=%llu applied=%llu", svc->name, set->generation,
+			 svc->set.generation);
+		svc->ignored = set->generation;
+	}
 }
 
 /* A set older than the one applied is not applied (a delayed message, or
@@ -91,8 +146,13 @@ static void on_set(struct bus *b, const char *data, size_t len)
 	struct subscriber *s = b->data;
 	struct bus_set set;
 	char err[256];
-	int rc = bus_set_decode(data, len, &set, err, sizeof(err));
+	int rc;
 
+	if (bus_routes_is(data, len)) {
+		on_routes(s, data, len);
+		return;
+	}
+	rc = bus_set_decode(data, len, &set, err, sizeof(err));
 	if (rc == -1 && bus_version_mismatch(&set)) {
 		if (set.version != s->other_version)
 			log_error("bus: sets of another protocol version dropped", "error=\"%s\"", err);
@@ -107,6 +167,7 @@ static void on_set(struct bus *b, const char *data, size_t len)
 		return;
 	}
 	if (strcmp(set.service, s->service) != 0) {
+		on_service_set(s, &set);
 		bus_set_release(&set);
 		return;
 	}
@@ -116,7 +177,7 @@ static void on_set(struct bus *b, const char *data, size_t len)
 		log_info("bus: sets heard again", "generation=%llu", set.generation);
 	}
 	if (set.generation > s->px->set.generation)
-		apply(s, &set);
+		apply(s, &set, NULL);
 	else if (set.generation < s->px->set.generation)
 		ignore(s, &set);
 	/* The count of proxies changes no generation: it is taken from every
@@ -180,6 +241,7 @@ static void send_report(struct subscriber *s)
 	rep.stale = px->stale;
 	rep.uptime = timefmt_mono() - px->started;
 	rep.panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
+	rep.routes = px->routing && px->routing->current ? px->routing->current->generation : 0;
 	rep.backends = s->items;
 	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
 		const struct backend *be = px->set.items[i];

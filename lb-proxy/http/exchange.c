@@ -16,6 +16,7 @@
 #include "policy/hashkey.h"
 #include "relay.h"
 #include "routes.h"
+#include "routing.h"
 #include "timefmt.h"
 
 /* While the proxy stops, a connection idle for less than this is in use:
@@ -157,8 +158,8 @@ static void exchange_end(struct session *s)
 
 	metrics_observe(&px->metrics, s->status, took);
 	/* the proxy's own answer after a failure is not the backend's */
-	outcome_record(px, s->be, s->resp_head_done ? OUTCOME_RESPONSE : OUTCOME_PROXY_ANSWER,
-		       s->status, took);
+	outcome_record(px, session_balancer(s), session_backends(s), s->be,
+		       s->resp_head_done ? OUTCOME_RESPONSE : OUTCOME_PROXY_ANSWER, s->status, took);
 	access_log_request(s);
 	if (s->up) {
 		if (reuse) {
@@ -240,7 +241,10 @@ static int request_head(struct session *s)
 	}
 	if (s->px->rate_on && admission_rate_limited(s))
 		return 0;
-	if (s->px->balancer.ops->uses_key)
+	routing_exchange_done(s->x);	/* a pipelined request's exchange carries on */
+	if (s->px->routing && !routing_route(s))
+		return 0;
+	if (session_balancer(s)->ops->uses_key)
 		request_key(s);
 	s->req_done = req->state == HTTP_MSG_DONE;
 	s->body_start = s->send_off = req->head_end;
@@ -261,6 +265,7 @@ static int request_head(struct session *s)
 	    s->state == SESSION_BACKOFF || s->state == SESSION_QUEUED) {
 		if (s->status == 0 && s->up_head.len == 0) {
 			ctx = session_headers_ctx(s);
+			routing_headers_ctx(s, 1, &ctx);
 			headers_request(&s->up_head, req, &s->x->route, &ctx);
 		}
 	}
@@ -283,6 +288,7 @@ static int response_head(struct session *s)
 	int status = http_msg_status(resp);
 	struct headers_ctx ctx = session_headers_ctx(s);
 
+	routing_headers_ctx(s, 0, &ctx);
 	if (status >= 100 && status < 200 && status != 101) {
 		/* Interim (100 Continue, 103): pass it on, parse the final one;
 		 * never to an HTTP/1.0 client (RFC 9110 15.2: a server MUST NOT

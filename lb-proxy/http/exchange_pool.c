@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "routing.h"
+
 static struct exchange *exchange_pool;
 static unsigned exchange_pooled;
 
@@ -15,7 +17,23 @@ struct exchange *exchange_pool_take(void)
 		exchange_pooled--;
 		return x;
 	}
-	return malloc(sizeof(*x));
+	x = malloc(sizeof(*x));
+	if (x) {
+		x->svc = NULL;
+		x->routes = NULL;
+		x->rule = NULL;
+		x->set = NULL;
+		x->balancer = NULL;
+		x->rewrite_len = 0;
+		x->rewritten = (struct buf)BUF_INIT;
+	}
+	return x;
+}
+
+static void exchange_free(struct exchange *x)
+{
+	buf_release(&x->rewritten);
+	free(x);
 }
 
 void exchange_pool_give(struct session *s)
@@ -25,8 +43,9 @@ void exchange_pool_give(struct session *s)
 	if (!x)
 		return;
 	s->x = NULL;
+	routing_exchange_done(x);
 	if (exchange_pooled >= EXCHANGE_POOL_MAX) {
-		free(x);
+		exchange_free(x);
 		return;
 	}
 	x->next = exchange_pool;
@@ -43,7 +62,7 @@ size_t exchange_pool_trim(unsigned exchanges, size_t blocks)
 
 		exchange_pool = x->next;
 		exchange_pooled--;
-		free(x);
+		exchange_free(x);
 		freed++;
 	}
 	return freed + buf_cache_trim(blocks);

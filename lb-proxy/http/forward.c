@@ -84,13 +84,13 @@ const char *forward_reason(int err)
  * (panic aside: a connect that failed on the last backend not ejected or
  * skipped is "no backends available", 503, as before panic, whichever
  * backends panic would still try). */
-static int any_usable(struct proxy *px)
+static int any_usable(struct proxy *px, const struct backend_set *set)
 {
 	double now = ev_now(px->loop);
 
-	for (size_t i = 0; i < px->set.n; i++)
-		if (balance_takes(px->set.items[i], 0, now) ||
-		    px->set.items[i]->state == BACKEND_DRAINING)
+	for (size_t i = 0; i < set->n; i++)
+		if (balance_takes(set->items[i], 0, now) ||
+		    set->items[i]->state == BACKEND_DRAINING)
 			return 1;
 	return 0;
 }
@@ -166,7 +166,8 @@ static enum forward_verdict attempt_failed(struct session *s, const char *reason
 		log_warn("backend failed", "backend=%s error=\"%s\" request_id=\"%.*s\" retry=%s",
 			 s->be->name, what, (int)s->request_id_len, s->request_id,
 			 can_retry ? "yes" : "no");
-	outcome_record(px, s->be, kind, answered, timefmt_mono() - s->started);
+	outcome_record(px, session_balancer(s), session_backends(s), s->be, kind, answered,
+		       timefmt_mono() - s->started);
 	forward_drop(s);
 	if (s->be) {
 		unsigned n = s->x->pick.ntried;
@@ -188,7 +189,7 @@ static enum forward_verdict attempt_failed(struct session *s, const char *reason
 		forward_release(s);
 		return FORWARD_CLOSE;
 	}
-	if (connect_error && !any_usable(px))
+	if (connect_error && !any_usable(px, session_backends(s)))
 		return FORWARD_NO_BACKENDS;
 	return status == 504 ? FORWARD_TIMED_OUT : FORWARD_FAILED;
 }
@@ -297,23 +298,26 @@ static struct backend *sticky_backend(struct session *s)
 
 	if (!hashkey_find(&px->sticky_key, &s->x->req, &s->x->route, NULL, 0, &v, &n))
 		return NULL;
-	b = sticky_find(&px->set, v, n);
+	b = sticky_find(session_backends(s), v, n);
 	/* At --max-per-backend it is balanced (and stuck) elsewhere, as a
 	 * down one is: HAProxy's redispatch rather than a queue per backend. */
 	if (b && px->opts->max_per_backend && b->active >= (unsigned)px->opts->max_per_backend)
 		return NULL;
-	return b && balance_takes(b, balancer_panic(&px->balancer, &px->set, s->x->pick.now),
+	return b && balance_takes(b, balancer_panic(session_balancer(s), session_backends(s),
+						    s->x->pick.now),
 				  s->x->pick.now) ? b : NULL;
 }
 
 /* 1 when a backend that could take requests is at --max-per-backend. */
-static int any_at_cap(struct proxy *px)
+static int any_at_cap(struct session *s)
 {
+	struct proxy *px = s->px;
+	struct backend_set *set = session_backends(s);
 	double now = ev_now(px->loop);
-	int panic = balancer_panic(&px->balancer, &px->set, now);
+	int panic = balancer_panic(session_balancer(s), set, now);
 
-	for (size_t i = 0; i < px->set.n; i++) {
-		const struct backend *b = px->set.items[i];
+	for (size_t i = 0; i < set->n; i++) {
+		const struct backend *b = set->items[i];
 
 		if ((balance_takes(b, panic, now) || b->state == BACKEND_DRAINING) &&
 		    b->active >= (unsigned)px->opts->max_per_backend)
@@ -363,12 +367,12 @@ enum forward_verdict forward_begin(struct session *s)
 		be = sticky_backend(s);
 	s->sticky_insert = NULL;
 	if (!be) {
-		be = balance_pick(&px->balancer, &px->set, &s->x->pick);
+		be = balance_pick(session_balancer(s), session_backends(s), &s->x->pick);
 		if (be && sticky_cookie())
 			s->sticky_insert = sticky_id(be);
 	}
 	if (!be) {
-		if (px->opts->max_per_backend && any_at_cap(px))
+		if (px->opts->max_per_backend && any_at_cap(s))
 			return wait_in_queue(s, from_queue);
 		return FORWARD_NO_BACKENDS;
 	}

@@ -12,8 +12,8 @@ static int run_grew(unsigned before, unsigned now, unsigned threshold)
 	return now > before && now <= threshold;
 }
 
-void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int status,
-		    double seconds)
+void outcome_record(struct proxy *px, struct balancer *bl, struct backend_set *set,
+		    struct backend *b, enum outcome kind, int status, double seconds)
 {
 	double now = ev_now(px->loop);
 	int cls = status / 100;
@@ -36,10 +36,10 @@ void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int 
 		if (cls == 5)
 			b->answered_5xx++;
 		histogram_observe(&b->latency, seconds);
-		balancer_outcome(&px->balancer, b, 0, seconds);
+		balancer_outcome(bl, b, 0, seconds);
 		/* Envoy's consecutive_5xx: any 5xx; its gateway rule: 502-504 */
 		outlier_record(b, status >= 502 && status <= 504 ? OUTLIER_GATEWAY
-				  : status >= 500 ? OUTLIER_5XX : OUTLIER_SUCCESS, now, &px->set);
+				  : status >= 500 ? OUTLIER_5XX : OUTLIER_SUCCESS, now, set);
 		break;
 	case OUTCOME_CONNECT_FAILED:
 		b->errors++;
@@ -47,18 +47,18 @@ void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int 
 		/* nginx's max_fails=1: skip it for a while rather than retry it on
 		 * every request. */
 		backend_mark_failed(b, now + px->opts->fail_timeout);
-		balancer_outcome(&px->balancer, b, 1, seconds);
-		outlier_record(b, OUTLIER_GATEWAY, now, &px->set);
+		balancer_outcome(bl, b, 1, seconds);
+		outlier_record(b, OUTLIER_GATEWAY, now, set);
 		break;
 	case OUTCOME_RESET:
 		b->errors++;
-		balancer_outcome(&px->balancer, b, 1, seconds);
-		outlier_record(b, OUTLIER_GATEWAY, now, &px->set);
+		balancer_outcome(bl, b, 1, seconds);
+		outlier_record(b, OUTLIER_GATEWAY, now, set);
 		break;
 	case OUTCOME_TIMEOUT:
 		b->errors++;
-		balancer_outcome(&px->balancer, b, 1, seconds);
-		outlier_record(b, OUTLIER_GATEWAY, now, &px->set);
+		balancer_outcome(bl, b, 1, seconds);
+		outlier_record(b, OUTLIER_GATEWAY, now, set);
 		break;
 	case OUTCOME_PROXY_ANSWER:
 		b->responses[cls >= 1 && cls <= 5 ? cls : 0]++;

@@ -6,6 +6,7 @@
 #define LB_PROXY_OUTCOME_H
 
 #include "upstream/backend.h"
+#include "upstream/balance.h"
 
 struct proxy;
 
@@ -25,11 +26,12 @@ enum outcome {
 
 /*
  * Records how an attempt on b (NULL: none, nothing done) ended `seconds`
- * after it began; `status` is the answer's (0 for the failures). A client
+ * after it began (bl and set: the balancer and set b was picked from);
+ * `status` is the answer's (0 for the failures). A client
  * that went away is not an outcome: it is never recorded. May eject b
  * (outlier.c). Allocates nothing; takes no reference.
  */
-void outcome_record(struct proxy *px, struct backend *b, enum outcome kind, int status,
-		    double seconds);
+void outcome_record(struct proxy *px, struct balancer *bl, struct backend_set *set,
+		    struct backend *b, enum outcome kind, int status, double seconds);
 
 #endif

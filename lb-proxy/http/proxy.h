@@ -101,6 +101,7 @@ struct proxy_options {
 
 struct session;
 struct exchange;
+struct routing;
 struct ssl_ctx_st;
 struct tls_server;
 
@@ -124,6 +125,7 @@ struct proxy {
 	struct tls_server *tls_server;	/* its certificates and their reload, or NULL */
 	struct backend_set set;
 	struct balancer balancer;	/* over `set`, rebuilt when it changes */
+	struct routing *routing;	/* a Gateway's routes from the bus (http/routing.h), or NULL */
 	struct hashkey hash_key;
 	const char *hash_key_spec;	/* as given (ip-hash: client-ip) */
 	struct trusted trusted;

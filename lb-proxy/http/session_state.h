@@ -13,6 +13,7 @@
 #include "policy/sticky.h"
 #include "proxy.h"
 #include "upstream/backend.h"
+#include "upstream/balance.h"
 #include "upstream/upstream.h"
 
 enum session_state {
@@ -42,6 +43,15 @@ struct exchange {
 	double queued_at;		/* ev_now when it joined the queue */
 	unsigned queue_woken : 1;	/* a slot freed for it: its timer event was fed */
 	struct exchange *next;		/* in the pool */
+	/* Where it goes: the proxy's own service (px->set and px->balancer),
+	 * or the routed service its route picked (http/routing.h). */
+	struct backend_set *set;
+	struct balancer *balancer;
+	struct service *svc;		/* the routed service (a reference), or NULL */
+	struct route_snapshot *routes;	/* the route table it matched (a reference), or NULL */
+	const struct route_rule *rule;	/* the rule that matched, or NULL */
+	struct buf rewritten;		/* a URLRewrite's target (kept with the exchange) */
+	size_t rewrite_len;		/* its length; 0: no rewrite */
 };
 
 struct session {
@@ -134,6 +144,18 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 		.rules = &s->px->header_rules,
 	};
 	return ctx;
+}
+
+/* The backends the exchange of s goes to: its routed service's, or the
+ * proxy's own. */
+static inline struct backend_set *session_backends(struct session *s)
+{
+	return s->x && s->x->set ? s->x->set : &s->px->set;
+}
+
+static inline struct balancer *session_balancer(struct session *s)
+{
+	return s->x && s->x->balancer ? s->x->balancer : &s->px->balancer;
 }
 
 #endif

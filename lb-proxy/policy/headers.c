@@ -158,6 +158,40 @@ int headers_rules_append(struct buf *out, const struct headers_rules *r,
 	return rc;
 }
 
+/* 1 when a route's header modifier sets or removes the field: the
+ * message's own is not passed on. */
+static int modifier_drops(const struct route_header_modifier *m, const char *name, size_t n)
+{
+	if (!m)
+		return 0;
+	for (unsigned i = 0; i < m->n_set; i++)
+		if (name_is(name, n, m->set[i].name))
+			return 1;
+	for (unsigned i = 0; i < m->n_remove; i++)
+		if (name_is(name, n, m->remove[i]))
+			return 1;
+	return 0;
+}
+
+/* Appends a route modifier's set and add fields (the Gateway API's add
+ * appends a field line beside the message's own, as Envoy does). */
+static void modifier_append(struct buf *out, const struct route_header_modifier *m)
+{
+	for (unsigned k = 0; m && k < 2; k++) {
+		const struct route_header *h = k ? m->add : m->set;
+		unsigned n = k ? m->n_add : m->n_set;
+
+		for (unsigned i = 0; i < n; i++) {
+			if (rule_forbidden(h[i].name, strlen(h[i].name)))
+				continue;
+			buf_append_str(out, h[i].name);
+			buf_append(out, ": ", 2);
+			buf_append_str(out, h[i].value);
+			buf_append(out, "\r\n", 2);
+		}
+	}
+}
+
 /* 1 when a response rule names the field: it is replaced or dropped. */
 static int response_ruled(const struct headers_rules *r, const char *name, size_t n)
 {
@@ -223,10 +257,19 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 	if (buf_reserve(out, 512 + req->head_end - req->head_start) == -1)
 		return -1;
 	buf_append_str(out, method);
-	buf_append(out, route->path_slash ? " /" : " ", route->path_slash ? 2 : 1);
-	buf_append(out, http_msg_ptr(req, route->path), route->path.len);
+	if (ctx->rewrite_target) {
+		buf_append(out, " ", 1);
+		buf_append(out, ctx->rewrite_target, ctx->rewrite_target_len);
+	} else {
+		buf_append(out, route->path_slash ? " /" : " ", route->path_slash ? 2 : 1);
+		buf_append(out, http_msg_ptr(req, route->path), route->path.len);
+	}
 	buf_append(out, " HTTP/1.1\r\n", 11);
-	if (route->has_authority) {
+	if (ctx->rewrite_host) {
+		buf_append_str(out, "Host: ");
+		buf_append_str(out, ctx->rewrite_host);
+		buf_append(out, "\r\n", 2);
+	} else if (route->has_authority) {
 		append_span(out, "Host: ", req, route->authority);
 	} else {
 		buf_append_str(out, "Host: ");
@@ -238,7 +281,8 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 		size_t n = req->headers[i].name.len;
 
 		if (hop_by_hop(req, i, ctx->tunnel) ||
-		    headers_rules_names(ctx->rules, HEADERS_SET_REQUEST, name, n))
+		    headers_rules_names(ctx->rules, HEADERS_SET_REQUEST, name, n) ||
+		    (modifier_drops(ctx->modify, name, n) && !rule_forbidden(name, n)))
 			continue;
 		if (name_is(name, n, "x-forwarded-for")) {
 			xff = (int)i;	/* re-added below with the client appended */
@@ -276,6 +320,7 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 		buf_append(out, "\r\n", 2);
 	}
 #undef RULED
+	modifier_append(out, ctx->modify);
 	headers_rules_append(out, ctx->rules, HEADERS_SET_REQUEST);
 	if (ctx->tunnel)
 		buf_append_str(out, "Connection: Upgrade\r\n");
@@ -367,7 +412,9 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 		size_t n = resp->headers[i].name.len;
 
 		if (hop_by_hop(resp, i, tunnel) || name_is(name, n, "x-request-id") ||
-		    response_ruled(rules, name, n))
+		    response_ruled(rules, name, n) ||
+		    (status >= 200 && modifier_drops(ctx->modify, name, n) &&
+		     !rule_forbidden(name, n)))
 			continue;
 		if (dechunk && name_is(name, n, "transfer-encoding"))
 			continue;
@@ -396,6 +443,8 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 		buf_append(out, ctx->request_id, ctx->request_id_len);
 		buf_append(out, "\r\n", 2);
 	}
+	if (status >= 200)
+		modifier_append(out, ctx->modify);
 	headers_rules_append(out, rules, HEADERS_SET_RESPONSE);
 	if (status >= 100 && status < 200 && !tunnel)
 		return buf_append(out, "\r\n", 2);

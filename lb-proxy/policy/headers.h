@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "http_parser.h"
 #include "http_request.h"
+#include "route.h"
 
 #define HEADERS_REQUEST_ID_MAX 128
 
@@ -66,6 +67,15 @@ struct headers_ctx {
 	const char *sticky_insert;	/* the value to insert (response), or NULL */
 	const struct headers_rules *rules;	/* the header rules, or NULL */
 	const char *answer_fields;	/* headers_answer(): more field lines, "Name: v\r\n"..., or NULL */
+	/* a route's filters (Gateway API): RequestHeaderModifier for
+	 * headers_request, ResponseHeaderModifier for headers_response, or
+	 * NULL; the names the proxy owns (framing, Host, the connection) are
+	 * never touched */
+	const struct route_header_modifier *modify;
+	/* URLRewrite: the target (path and query) and the Host to send, or NULL */
+	const char *rewrite_target;
+	size_t rewrite_target_len;
+	const char *rewrite_host;
 };
 
 /*

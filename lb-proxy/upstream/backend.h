@@ -5,6 +5,7 @@
 #include <ev.h>
 #include <sys/queue.h>
 
+#include "bus_protocol.h"
 #include "histogram.h"
 #include "net.h"
 #include "outlier_state.h"
@@ -21,6 +22,7 @@ struct upstream;
  * requests using it (refs); freed when the last one lets go. */
 struct backend {
 	char name[64];			/* "127.0.0.1:8081" */
+	char service[BUS_SERVICE_MAX];	/* a routed service's name ("ns/name:port"), or "" */
 	struct net_addr addr;
 	int weight;
 	enum backend_state state;

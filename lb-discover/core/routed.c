@@ -1,0 +1,163 @@
+/* routed: the routed Services' sets and the route table, published (see
+ * routed.h). */
+#include "routed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus_routes.h"
+#include "bus.h"
+#include "log.h"
+#include "route_codec.h"
+
+/* A first generation above anything an earlier run of lb-discover published
+ * (one per change, far fewer than one per millisecond). */
+static unsigned long long clock_generation(void)
+{
+	return (unsigned long long)(registry_clock() * 1000.0);
+}
+
+struct routed_service *routed_find(struct routed *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->list[i]->reg.service, name) == 0)
+			return r->list[i];
+	return NULL;
+}
+
+struct routed_service *routed_get(struct routed *r, const char *name)
+{
+	struct routed_service *s = routed_find(r, name), **grown;
+
+	if (s)
+		return s;
+	if (strlen(name) >= BUS_SERVICE_MAX)
+		return NULL;
+	grown = realloc(r->list, (r->n + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	r->list = grown;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	registry_init(&s->reg, "");
+	memcpy(s->reg.service, name, strlen(name) + 1);
+	registry_raise_above(&s->reg, clock_generation());
+	r->list[r->n++] = s;
+	return s;
+}
+
+void routed_unmark(struct routed *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		r->list[i]->mark = 0;
+}
+
+static void service_free(struct routed_service *s, void (*release)(struct routed_service *s))
+{
+	if (release)
+		release(s);
+	registry_release(&s->reg);
+	free(s);
+}
+
+void routed_sweep(struct routed *r, void (*release)(struct routed_service *s))
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->list[i]->mark) {
+			r->list[kept++] = r->list[i];
+			continue;
+		}
+		log_info("routed service dropped: no route sends to it", "service=%s",
+			 r->list[i]->reg.service);
+		service_free(r->list[i], release);
+	}
+	r->n = kept;
+}
+
+static void send_set(struct bus *pub, unsigned proxies, struct routed_service *s)
+{
+	struct bus_set set;
+	struct buf msg = BUF_INIT;
+
+	if (registry_snapshot(&s->reg, &set) == -1)
+		return;
+	set.proxies = proxies;
+	if (bus_set_encode(&set, &msg) == 0)
+		bus_send(pub, msg.data, msg.len);
+	buf_release(&msg);
+	bus_set_release(&set);
+}
+
+void routed_commit(struct bus *pub, unsigned proxies, struct routed_service *s)
+{
+	struct buf joined = BUF_INIT, left = BUF_INIT, what = BUF_INIT;
+
+	if (registry_commit_diff(&s->reg, &joined, &left, &what, 16))
+		log_info("set changed", "service=%s generation=%llu backends=%zu joined=%.*s "
+			 "left=%.*s changed=%.*s", s->reg.service, s->reg.generation, s->reg.last_n,
+			 (int)joined.len, joined.data ? joined.data : "", (int)left.len,
+			 left.data ? left.data : "", (int)what.len, what.data ? what.data : "");
+	buf_release(&joined);
+	buf_release(&left);
+	buf_release(&what);
+	send_set(pub, proxies, s);
+}
+
+int routed_publish_table(struct routed *r, struct bus *pub, const struct route_table *t)
+{
+	struct buf table = BUF_INIT, msg = BUF_INIT;
+	unsigned long long next;
+	unsigned rules = 0;
+
+	if (route_codec_encode(t, &table) == -1)
+		goto fail;
+	if (r->generation && table.len == r->table.len &&
+	    memcmp(table.data, r->table.data, table.len) == 0) {
+		buf_release(&table);
+		return 0;
+	}
+	next = r->generation ? r->generation + 1 : clock_generation();
+	if (bus_routes_encode(next, t, &msg) == -1)
+		goto fail;
+	buf_release(&r->table);
+	buf_release(&r->msg);
+	r->table = table;
+	r->msg = msg;
+	r->generation = next;
+	for (unsigned i = 0; i < t->n_listeners; i++)
+		for (unsigned j = 0; j < t->listeners[i].n_vhosts; j++)
+			rules += t->listeners[i].vhosts[j].n_entries;
+	r->rules = t->n_rules;
+	r->listeners = t->n_listeners;
+	log_info("routes changed", "generation=%llu listeners=%u rules=%u entries=%u bytes=%zu",
+		 next, t->n_listeners, t->n_rules, rules, msg.len);
+	bus_send(pub, r->msg.data, r->msg.len);
+	return 1;
+fail:
+	log_error("routes not published: the table does not encode within the bus's message "
+		  "size; keeping the last one", "bytes=%zu max=%d", table.len, BUS_MAX_MESSAGE);
+	buf_release(&table);
+	buf_release(&msg);
+	return -1;
+}
+
+void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies)
+{
+	if (r->generation)
+		bus_send(pub, r->msg.data, r->msg.len);
+	for (size_t i = 0; i < r->n; i++)
+		send_set(pub, proxies, r->list[i]);
+}
+
+void routed_release(struct routed *r, void (*release)(struct routed_service *s))
+{
+	for (size_t i = 0; i < r->n; i++)
+		service_free(r->list[i], release);
+	free(r->list);
+	buf_release(&r->msg);
+	buf_release(&r->table);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,58 @@
+/* routed: the Services a Gateway's routes send to (lb-discover --routes),
+ * each with its own registry, set generation and health checks, and the
+ * route table published beside them on the bus (common/bus_routes.h).
+ *
+ * The sources layer fills it (sources/source_routes.c); core publishes it:
+ * a new table or a changed service set at once, everything again at every
+ * heartbeat (a proxy that joins late learns it within one). */
+#ifndef LB_DISCOVER_ROUTED_H
+#define LB_DISCOVER_ROUTED_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "bus_protocol.h"
+#include "registry.h"
+#include "route.h"
+
+struct bus;
+
+struct routed_service {
+	struct registry reg;		/* reg.service: "namespace/name:port" */
+	void *checks;			/* its health checks (sources/), or NULL */
+	unsigned mark : 1;		/* listed by the last update */
+};
+
+struct routed {
+	struct routed_service **list;
+	size_t n;
+	unsigned long long generation;	/* of the routes last published (0: none yet) */
+	struct buf msg;			/* the routes message last published */
+	struct buf table;		/* its table's encoding, to tell a change */
+	unsigned rules, listeners;	/* of the table published */
+};
+
+/* The service named, or NULL. */
+struct routed_service *routed_find(struct routed *r, const char *name);
+/* The service named, created (an empty registry whose first generation
+ * follows the wall clock, so a restarted lb-discover publishes above what
+ * the proxies hold) when new; NULL when out of memory or the name is too long. */
+struct routed_service *routed_get(struct routed *r, const char *name);
+/* Forgets every service not marked since routed_unmark(), calling
+ * release(service) first for each (its health checks). */
+void routed_unmark(struct routed *r);
+void routed_sweep(struct routed *r, void (*release)(struct routed_service *s));
+
+/* Commits a service's registry and publishes its set on pub, with the
+ * fleet's proxy count; logs a change. */
+void routed_commit(struct bus *pub, unsigned proxies, struct routed_service *s);
+/* Publishes t when it differs from the table last published, under a new
+ * generation (the first follows the wall clock in milliseconds, then +1).
+ * Returns 1 when it was new, 0 when unchanged, -1 when it cannot be
+ * encoded or is over the bus's size (logged; the last table stays). */
+int routed_publish_table(struct routed *r, struct bus *pub, const struct route_table *t);
+/* The heartbeat: the table and every service's set again. */
+void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies);
+void routed_release(struct routed *r, void (*release)(struct routed_service *s));
+
+#endif

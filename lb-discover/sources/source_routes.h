@@ -1,0 +1,57 @@
+/* source_routes: --routes FILE, a Gateway's routes and the backends of the
+ * Services they send to, from Gateway API documents (what `kubectl apply`
+ * takes: Gateway, HTTPRoute, ReferenceGrant) and lb's compact Backends
+ * documents; compiled (common/gateway.h) and published through core/routed
+ * on every change of the file (inotify). A bad edit keeps the last good
+ * routes and sets. */
+#ifndef LB_DISCOVER_SOURCE_ROUTES_H
+#define LB_DISCOVER_SOURCE_ROUTES_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "bus_protocol.h"
+#include "gateway_load.h"
+#include "sources/health.h"
+
+struct discover;
+struct source_routes;
+
+/* The kind lb reads a Service's backends from in a routes file:
+ *   apiVersion: lb.dev/v1alpha1
+ *   kind: Backends
+ *   metadata: {name: echo, namespace: default}
+ *   spec:
+ *     ports:
+ *     - port: 80                      # the Service port a backendRef names
+ *       addresses: ["127.0.0.1:9001", "127.0.0.1:9002@3"]   # IP:PORT[@WEIGHT]
+ */
+#define SOURCE_ROUTES_KIND "Backends"
+#define SOURCE_ROUTES_API "lb.dev/v1alpha1"
+
+/* One Service port's backends, from a Backends document. */
+struct source_routes_service {
+	char name[BUS_SERVICE_MAX];	/* "namespace/name:port" */
+	struct bus_backend *list;	/* malloc'd */
+	size_t n;
+};
+
+/* The Backends documents among docs, checked (file:line: field: why in err).
+ * Returns the count (*out malloc'd, release with source_routes_services_free)
+ * or -1. */
+int source_routes_services(const struct gateway_docs *docs, struct source_routes_service **out,
+			   char *err, size_t errsz);
+void source_routes_services_free(struct source_routes_service *s, size_t n);
+
+/*
+ * Reads path (an error stops the start-up: the file, its documents, the
+ * Gateway), publishes, and watches it. gateway: "namespace/name", or NULL
+ * when the file holds exactly one Gateway. health: the checks each routed
+ * Service's backends get, or NULL for none.
+ */
+struct source_routes *source_routes_start(struct discover *d, const char *path,
+					  const char *gateway, const struct health_options *health,
+					  char *err, size_t errsz);
+void source_routes_stop(struct source_routes *r);
+
+#endif

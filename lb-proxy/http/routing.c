@@ -1,0 +1,320 @@
+/* routing: a Gateway's route table in the proxy (see routing.h). */
+#include "routing.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer.h"
+#include "log.h"
+#include "upstream/balance.h"
+
+/* bytes of a Host copied for the matcher: a DNS name and a port */
+#define ROUTING_HOST_MAX (ROUTE_HOSTNAME_MAX + 8)
+/* bytes of a rewritten target or a redirect's Location */
+#define ROUTING_TARGET_MAX 8192
+
+static void snapshot_unref(struct route_snapshot *snap)
+{
+	if (!snap || --snap->refs)
+		return;
+	for (unsigned i = 0; i < snap->nservices; i++)
+		service_unref(snap->services[i]);
+	free(snap->services);
+	free(snap->first);
+	route_table_free(snap->table);
+	free(snap);
+}
+
+struct service *routing_service(struct proxy *px, const char *name)
+{
+	if (!px->routing)
+		return NULL;
+	for (struct service *s = px->routing->services; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* The service of backendRef b in the new list, found there, taken from the
+ * old list (unlinked from it), or made; NULL when out of memory. Each
+ * service in the new list holds one reference for it. */
+static struct service *service_for(struct proxy *px, struct service **list,
+				   struct service **old, const struct route_backend *b)
+{
+	char name[BUS_SERVICE_MAX];
+	struct service *s, **link;
+
+	if (snprintf(name, sizeof(name), "%s/%s:%u", b->namespace, b->name, b->port) >=
+	    (int)sizeof(name))
+		return NULL;
+	for (s = *list; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	for (link = old; *link; link = &(*link)->next)
+		if (strcmp((*link)->name, name) == 0)
+			break;
+	if (*link) {
+		s = *link;
+		*link = s->next;	/* its list reference moves to the new list */
+	} else {
+		s = service_new(name, px->balancer.ops);
+		if (!s)
+			return NULL;
+	}
+	s->next = *list;
+	*list = s;
+	return s;
+}
+
+int routing_apply(struct proxy *px, struct route_table *table, unsigned long long generation)
+{
+	struct route_snapshot *snap;
+	struct service *list = NULL, *s, *next;
+	unsigned n = 0;
+
+	if (!px->routing && !(px->routing = calloc(1, sizeof(*px->routing))))
+		goto fail_table;
+	snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		goto fail_table;
+	snap->table = table;
+	snap->generation = generation;
+	snap->refs = 1;
+	snap->first = calloc(table->n_rules ? table->n_rules : 1, sizeof(*snap->first));
+	for (unsigned i = 0; i < table->n_rules; i++)
+		n += table->rules[i].n_backends;
+	snap->services = calloc(n ? n : 1, sizeof(*snap->services));
+	if (!snap->first || !snap->services)
+		goto fail;
+	for (unsigned i = 0, k = 0; i < table->n_rules; i++) {
+		snap->first[i] = k;
+		for (unsigned j = 0; j < table->rules[i].n_backends; j++, k++) {
+			const struct route_backend *b = &table->rules[i].backends[j];
+
+			if (!b->resolved)
+				continue;
+			if (!(s = service_for(px, &list, &px->routing->services, b)))
+				goto fail;
+			/* one reference per slot: snapshot_unref drops them all */
+			service_ref(s);
+			snap->services[k] = s;
+		}
+	}
+	snap->nservices = n;
+	/* what is left of the old list is named no more: its exchanges and the
+	 * previous table keep those services alive until they end */
+	for (s = px->routing->services; s; s = next) {
+		next = s->next;
+		service_unref(s);
+	}
+	px->routing->services = list;
+	snapshot_unref(px->routing->current);
+	px->routing->current = snap;
+	return 0;
+fail:
+	for (unsigned i = 0; i < n; i++)
+		service_unref(snap->services[i]);
+	/* the services go back to the old list (a new one stays listed, empty,
+	 * until the next table: harmless) */
+	for (s = list; s; s = next) {
+		next = s->next;
+		s->next = px->routing->services;
+		px->routing->services = s;
+	}
+	free(snap->services);
+	free(snap->first);
+	free(snap);
+fail_table:
+	route_table_free(table);
+	log_error("routes not applied: out of memory, serving the previous ones", NULL);
+	return -1;
+}
+
+void routing_info(struct proxy *px, struct buf *b)
+{
+	const struct route_snapshot *snap = px->routing ? px->routing->current : NULL;
+	int first = 1;
+
+	if (!snap) {
+		buf_append_str(b, "\"routes\":{\"generation\":0},");
+		return;
+	}
+	buf_appendf(b, "\"routes\":{\"generation\":%llu,\"listeners\":%u,\"rules\":%u,"
+		    "\"matched_total\":%llu,\"services\":[", snap->generation,
+		    snap->table->n_listeners, snap->table->n_rules, px->routing->rule_hits_total);
+	for (const struct service *s = px->routing->services; s; s = s->next) {
+		buf_append_str(b, first ? "{\"name\":\"" : ",{\"name\":\"");
+		buf_append_json_escaped(b, s->name, strlen(s->name));
+		buf_appendf(b, "\",\"generation\":%llu,\"backends\":%zu}", s->set.generation,
+			    s->set.n);
+		first = 0;
+	}
+	buf_append_str(b, "]},");
+}
+
+void routing_release(struct proxy *px)
+{
+	struct service *s, *next;
+
+	if (!px->routing)
+		return;
+	for (s = px->routing->services; s; s = next) {
+		next = s->next;
+		service_unref(s);
+	}
+	snapshot_unref(px->routing->current);
+	free(px->routing);
+	px->routing = NULL;
+}
+
+/* The matcher's header lookup over the request head. */
+static const char *request_header(void *ctx, const char *name, size_t *len)
+{
+	const struct http_msg *req = ctx;
+	int i = http_msg_find(req, name);
+
+	if (i < 0)
+		return NULL;
+	*len = req->headers[i].value.len;
+	return http_msg_ptr(req, req->headers[i].value);
+}
+
+/* The port of the listener that accepted s ("127.0.0.1:8080", "[::1]:80"). */
+static uint16_t listener_port(const struct session *s)
+{
+	const char *colon = strrchr(s->via->l.name, ':');
+	unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
+
+	return port <= 65535 ? (uint16_t)port : 0;
+}
+
+static void answer_redirect_to(struct session *s, const struct route_redirect *rd,
+			       const char *location)
+{
+	char fields[ROUTING_TARGET_MAX + 16], body[64];
+	int n = snprintf(body, sizeof(body), "{\"status\":%d,\"redirect\":\"route\"}", rd->status);
+
+	snprintf(fields, sizeof(fields), "Location: %s\r\n", location);
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	answer_json(s, rd->status, body, (size_t)n, 1, fields);
+}
+
+int routing_route(struct session *s)
+{
+	struct proxy *px = s->px;
+	struct exchange *x = s->x;
+	struct route_snapshot *snap = px->routing ? px->routing->current : NULL;
+	struct route_request rq;
+	struct route_result res;
+	const struct route_backend *b;
+	struct service *svc;
+	char host[ROUTING_HOST_MAX + 1];
+	static char target[ROUTING_TARGET_MAX];	/* copied out before the next request */
+	const char *path = http_msg_ptr(&x->req, x->route.path), *q;
+	size_t plen = x->route.path.len;
+	int n;
+
+	if (!snap)
+		return 1;
+	memset(&rq, 0, sizeof(rq));
+	if (x->route.has_authority && x->route.authority.len <= ROUTING_HOST_MAX) {
+		memcpy(host, http_msg_ptr(&x->req, x->route.authority), x->route.authority.len);
+		host[x->route.authority.len] = '\0';
+		rq.host = host;
+	}
+	rq.method = llhttp_method_name(http_msg_method(&x->req));
+	if (x->route.path_slash) {
+		path = "/";	/* absolute-form without a path */
+		plen = 1;
+	}
+	q = memchr(path, '?', plen);
+	rq.path = path;
+	rq.path_len = q ? (size_t)(q - path) : plen;
+	rq.query = q ? q + 1 : NULL;
+	rq.query_len = q ? plen - rq.path_len - 1 : 0;
+	rq.header = request_header;
+	rq.header_ctx = &x->req;
+	if (route_match(snap->table, listener_port(s), &rq, &res) == -1) {
+		s->refusal = "no route";
+		answer_error(s, 404, "no route");
+		return 0;
+	}
+	px->routing->rule_hits_total++;
+	if (res.rule->redirect) {
+		n = route_redirect_location(res.rule->redirect, res.match, listener_port(s),
+					    s->via->tls ? "https" : "http", rq.host, rq.path,
+					    rq.path_len, rq.query, rq.query_len, target,
+					    sizeof(target));
+		if (n == -1) {
+			answer_error(s, 400, "no Host to redirect to");
+			return 0;
+		}
+		answer_redirect_to(s, res.rule->redirect, target);
+		return 0;
+	}
+	b = route_pick_backend(res.rule, (uint32_t)(balance_random() * 4294967296.0));
+	svc = b && b->resolved ? snap->services[snap->first[res.rule - snap->table->rules] +
+						 (unsigned)(b - res.rule->backends)] : NULL;
+	if (!svc) {
+		s->refusal = "backend not resolved";
+		answer_error(s, 500, "route backend not resolved");
+		return 0;
+	}
+	snap->refs++;
+	service_ref(svc);
+	x->routes = snap;
+	x->svc = svc;
+	x->set = &svc->set;
+	x->balancer = &svc->balancer;
+	x->rule = res.rule;
+	x->rewrite_len = 0;
+	if (res.rule->rewrite && res.rule->rewrite->path_type != ROUTE_MODIFY_NONE) {
+		n = route_rewrite_path(res.rule->rewrite->path_type, res.rule->rewrite->path,
+				       res.match->path, rq.path, rq.path_len, target, sizeof(target));
+		if (n == -1 || (size_t)n + 1 + rq.query_len >= sizeof(target) ||
+		    buf_reserve(&x->rewritten, (size_t)n + 1 + rq.query_len) == -1) {
+			answer_error(s, 500, "rewritten path too long");
+			return 0;
+		}
+		buf_reset(&x->rewritten);
+		buf_append(&x->rewritten, target, (size_t)n);
+		if (rq.query) {
+			buf_append(&x->rewritten, "?", 1);
+			buf_append(&x->rewritten, rq.query, rq.query_len);
+		}
+		x->rewrite_len = x->rewritten.len;
+	}
+	return 1;
+}
+
+void routing_exchange_done(struct exchange *x)
+{
+	if (x->svc)
+		service_unref(x->svc);
+	if (x->routes)
+		snapshot_unref(x->routes);
+	x->svc = NULL;
+	x->routes = NULL;
+	x->rule = NULL;
+	x->set = NULL;
+	x->balancer = NULL;
+	x->rewrite_len = 0;
+}
+
+void routing_headers_ctx(const struct session *s, int request, struct headers_ctx *ctx)
+{
+	const struct route_rule *rule = s->x ? s->x->rule : NULL;
+
+	if (!rule)
+		return;
+	ctx->modify = request ? &rule->request_headers : &rule->response_headers;
+	if (!request)
+		return;
+	if (s->x->rewrite_len) {
+		ctx->rewrite_target = s->x->rewritten.data;
+		ctx->rewrite_target_len = s->x->rewrite_len;
+	}
+	if (rule->rewrite && rule->rewrite->hostname)
+		ctx->rewrite_host = rule->rewrite->hostname;
+}

@@ -1,0 +1,63 @@
+/* routing: a Gateway's route table in the proxy (lb-discover --routes):
+ * applied whole from the bus, matched per request, its services' sets
+ * applied by name; and what a matched rule does to the exchange (redirect,
+ * rewrite, header modifiers, the weighted pick of a backendRef) or
+ * answers (404 no route, 500 a backendRef that does not resolve).
+ *
+ * Without a table the proxy balances its own service (px->set) as before,
+ * at the cost of one pointer test per request. */
+#ifndef LB_PROXY_ROUTING_H
+#define LB_PROXY_ROUTING_H
+
+#include "route.h"
+#include "session_state.h"
+#include "upstream/service.h"
+
+/* A route table as served: what exchanges that matched it hold on to. */
+struct route_snapshot {
+	struct route_table *table;
+	unsigned long long generation;
+	unsigned refs;			/* the proxy's (while current), and each exchange's */
+	/* the service of each backendRef: rules[i].backends[j] is
+	 * services[first[i] + j] (NULL: unresolved, answered 500) */
+	struct service **services;
+	unsigned *first;
+	unsigned nservices;
+};
+
+struct routing {
+	struct route_snapshot *current;	/* NULL: no routes */
+	struct service *services;	/* those the current table names (its references) */
+	unsigned long long rule_hits_total;
+};
+
+/*
+ * Serves table (owned from here) as generation: services are kept by name
+ * (their sets and counters stay), new ones created empty (answer 503 until
+ * their set comes), those no longer named let go once their exchanges end.
+ * Returns 0, or -1 when out of memory (the previous table stays; table freed).
+ */
+int routing_apply(struct proxy *px, struct route_table *table, unsigned long long generation);
+/* The routed service named, or NULL. */
+struct service *routing_service(struct proxy *px, const char *name);
+/* Appends "routes":{...},: the generation served (0: none), the table's
+ * size, and each routed service's generation and backends (/info). */
+void routing_info(struct proxy *px, struct buf *b);
+/* Drops the table and every service (at exit). */
+void routing_release(struct proxy *px);
+
+/*
+ * Routes the request of s (its head parsed, http_request_route done): with
+ * no table, the proxy's own service. Else the rule that matches sets the
+ * exchange's service, filters and rewrite, or answers the request itself
+ * (404, 500, a redirect). Returns 1 when the request goes on to a backend,
+ * 0 when it was answered.
+ */
+int routing_route(struct session *s);
+/* Lets go of what the exchange held of a route table (its end). */
+void routing_exchange_done(struct exchange *x);
+/* The URLRewrite and header modifier fields for a request head (request:
+ * 1) or a response head (0) into ctx. */
+void routing_headers_ctx(const struct session *s, int request, struct headers_ctx *ctx);
+
+#endif

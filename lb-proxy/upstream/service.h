@@ -1,0 +1,33 @@
+/* service: one routed Service's backends (a Gateway backendRef,
+ * "namespace/name:port") with its own set, generation and balancer, as
+ * lb-discover publishes it. The proxy's own single service stays in
+ * px->set and px->balancer; a route table's services live here, held by
+ * the table that names them and by every exchange that uses them. */
+#ifndef LB_PROXY_SERVICE_H
+#define LB_PROXY_SERVICE_H
+
+#include "bus_protocol.h"
+#include "upstream/backend.h"
+#include "upstream/balance.h"
+
+struct service {
+	char name[BUS_SERVICE_MAX];
+	struct backend_set set;
+	struct balancer balancer;	/* over `set`, rebuilt when it changes */
+	unsigned refs;			/* the route table naming it, and each exchange using it */
+	unsigned long long ignored;	/* the last older set refused (0: none since one applied) */
+	struct service *next;		/* in the list of services (http/routing.c) */
+};
+
+/* A new service with no backends and one reference; NULL when out of memory. */
+struct service *service_new(const char *name, const struct balance_ops *ops);
+void service_ref(struct service *s);
+/* Drops a reference; the last one frees the service (its backends are
+ * released: those still in use live on until their own last reference). */
+void service_unref(struct service *s);
+/* Makes next (owned from here) the service's set, as backend_set_apply,
+ * and rebuilds its balancer; each backend is labelled with the service's
+ * name. */
+void service_apply(struct service *s, struct backend_set *next, double now);
+
+#endif
