@@ -22,6 +22,7 @@
 #include "signals.h"
 #include "sources/health.h"
 #include "sources/source.h"
+#include "sources/source_gateway.h"
 #include "sources/source_routes.h"
 
 static void on_override_expired(const struct entry *e, void *data)
@@ -177,18 +178,22 @@ static int start_source(struct discover *d, const struct discover_options *o,
 		return -1;
 	}
 	d->loop = loop;
-	if (o->kubernetes) {
+	if (o->kubernetes || (o->gateway && !o->routes)) {
 		struct kube_options kopts = { o->api_server, o->kubeconfig, o->service_account_dir,
 					      o->namespace };
+
+		if (kube_init(&d->kube, loop, &kopts, err, sizeof(err)) == -1) {
+			fprintf(stderr, "lb-discover: %s: %s\n", o->kubernetes ? "--kubernetes"
+				: "--gateway", err);
+			return -1;
+		}
+	}
+	if (o->kubernetes) {
 		struct source_k8s_options ko = {
 			o->kubernetes, o->port, strcmp(o->kubernetes_api, "endpoints") == 0,
 			o->watch_timeout,
 		};
 
-		if (kube_init(&d->kube, loop, &kopts, err, sizeof(err)) == -1) {
-			fprintf(stderr, "lb-discover: --kubernetes: %s\n", err);
-			return -1;
-		}
 		if (!o->no_shared_state && start_fleet(d, o) == -1)
 			return -1;
 		d->k8s = source_k8s_start(&d->kube, &ko, discover_source_update, d, err,
@@ -258,6 +263,13 @@ static int start_health(struct discover *d, const struct discover_options *o)
 		fprintf(stderr, "lb-discover: --routes: %s\n", err);
 		return 2;
 	}
+	if (o->gateway && !o->routes &&
+	    !(d->gateway = source_gateway_start(d, &d->kube, o->gateway, o->gateway_controller,
+						o->watch_timeout, o->no_health_check ? NULL : &ho,
+						err, sizeof(err)))) {
+		fprintf(stderr, "lb-discover: --gateway: %s\n", err);
+		return 2;
+	}
 	if (o->no_health_check)
 		return 0;
 	if (o->health_tls_insecure)
@@ -275,6 +287,7 @@ static void stop_all(struct discover *d, struct admin *admin)
 	admin_release(admin);
 	health_stop(d->health);
 	source_routes_stop(d->routes);
+	source_gateway_stop(d->gateway);
 	source_file_stop(d->file);
 	source_dns_stop(d->dns);
 	source_k8s_stop(d->k8s);

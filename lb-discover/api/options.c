@@ -22,7 +22,11 @@ static const struct config_field discover_fields[] = {
 	  "routes: Gateway API documents (Gateway, HTTPRoute, ReferenceGrant) and Backends, "
 	  "YAML or JSON, reloaded on change" },
 	{ "gateway", CONFIG_STRING, offsetof(struct discover_options, gateway), 0, 0, NULL,
-	  "--routes: the Gateway to serve, NAMESPACE/NAME (default: the file's only one)" },
+	  "the Gateway to serve, NAMESPACE/NAME: from the cluster (a Gateway API controller), or "
+	  "with --routes the file's (default: its only one)" },
+	{ "gatewayController", CONFIG_STRING,
+	  offsetof(struct discover_options, gateway_controller), 0, 0, NULL,
+	  "--gateway: the GatewayClass spec.controllerName this controller serves" },
 	{ "dns", CONFIG_STRING, offsetof(struct discover_options, dns), 0, 0, NULL,
 	  "source: a DNS name (A/AAAA with --port, else SRV)" },
 	{ "port", CONFIG_STRING, offsetof(struct discover_options, port), 0, 0, NULL,
@@ -119,6 +123,7 @@ int options_load(struct discover_options *o, int argc, char **argv, struct confi
 
 	*o = (struct discover_options){
 		.service = "backend",
+		.gateway_controller = "lb.dev/gateway-controller",
 		.heartbeat = 1.0,
 		.dns_interval = 5,
 		.kubernetes_api = "endpointslices",
@@ -158,14 +163,11 @@ int options_check(struct discover_options *o, long *dns_port)
 		o->port = o->backend_port_text;
 	}
 	if (!!o->static_list + !!o->file + !!o->dns + !!o->kubernetes > 1 ||
-	    (!o->routes && !o->static_list && !o->file && !o->dns && !o->kubernetes)) {
+	    (!o->routes && !o->gateway && !o->static_list && !o->file && !o->dns &&
+	     !o->kubernetes)) {
 		fprintf(stderr, "lb-discover: give one source: --static IP:PORT,..., --file PATH, "
 				"--dns NAME [--port P] or --kubernetes SERVICE (and/or --routes "
-				"FILE)\n");
-		return -1;
-	}
-	if (o->gateway && !o->routes) {
-		fprintf(stderr, "lb-discover: --gateway NAMESPACE/NAME needs --routes FILE\n");
+				"FILE, or --gateway NAMESPACE/NAME)\n");
 		return -1;
 	}
 	if (o->dns && o->port) {

@@ -18,6 +18,7 @@ struct discover_options {
 	char *file;
 	char *routes;			/* --routes: Gateway API documents and Backends */
 	char *gateway;			/* --gateway NAMESPACE/NAME: the one to serve */
+	char *gateway_controller;	/* --gateway-controller: the GatewayClass controllerName */
 	char *dns;
 	char *port;			/* a number, or a port name for --kubernetes */
 	char *kubernetes;
@@ -74,6 +75,7 @@ struct source_file;
 struct source_dns;
 struct source_k8s;
 struct source_routes;
+struct source_gateway;
 struct fleet;
 struct replicas;
 struct discover;
@@ -106,6 +108,7 @@ struct discover {
 	struct source_dns *dns;
 	struct source_k8s *k8s;
 	struct source_routes *routes;	/* --routes, or NULL */
+	struct source_gateway *gateway;	/* --gateway without --routes: the controller, or NULL */
 	struct routed routed;		/* the routed Services and the table (routed.h) */
 	struct kube kube;		/* --kubernetes: the API client (kube.loop NULL: none) */
 	struct fleet *fleet;		/* the shared state, or NULL (fleet.h) */

@@ -140,8 +140,12 @@ static int prepare(struct kube *k, struct kube_call *c, const char *method, cons
 	char url[2048];
 
 	snprintf(url, sizeof(url), "%s%s", k->auth.server, path);
+	/* a PATCH is a JSON merge patch (RFC 7386), which the API takes for
+	 * custom resources too (strategic merge it refuses there) */
 	if (c->payload)
-		c->hdrs = curl_slist_append(c->hdrs, "Content-Type: application/json");
+		c->hdrs = curl_slist_append(c->hdrs, strcmp(method, "PATCH") == 0
+				? "Content-Type: application/merge-patch+json"
+				: "Content-Type: application/json");
 	c->easy = kube_easy(k, url, &c->hdrs, on_answer, c, timeout, timeout);
 	if (!c->easy)
 		return -1;

@@ -28,6 +28,7 @@ struct kube_watch {
 	char query[512];
 	char grant[256];
 	double timeout;
+	int namespaced_keys;		/* keys are "namespace/name" */
 	enum watch_phase phase;
 	CURL *easy;
 	struct curl_slist *hdrs;
@@ -79,12 +80,27 @@ static void set_rv(struct kube_watch *w, json_t *obj)
 		snprintf(w->rv, sizeof(w->rv), "%s", rv);
 }
 
+/* The key of obj in w->objects: its name, or "namespace/name"; NULL
+ * without a name. */
+static const char *object_key(const struct kube_watch *w, json_t *obj, char *key, size_t size)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+
+	if (!name || !w->namespaced_keys)
+		return name;
+	snprintf(key, size, "%s/%s", ns ? ns : "", name);
+	return key;
+}
+
 /* Applies one watch event; returns -1 when the watch must end (410). */
 static int apply_event(struct kube_watch *w, json_t *ev)
 {
 	const char *type = json_string_value(json_object_get(ev, "type"));
 	json_t *obj = json_object_get(ev, "object");
-	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	char key[600];
+	const char *name = object_key(w, obj, key, sizeof(key));
 
 	if (!type || !json_is_object(obj)) {
 		log_warn("kubernetes: watch event without type or object dropped", "what=%s",
@@ -194,8 +210,8 @@ static int take_list(struct kube_watch *w)
 	}
 	json_object_clear(w->objects);
 	json_array_foreach(json_object_get(doc, "items"), i, item) {
-		const char *name = json_string_value(json_object_get(json_object_get(item,
-							"metadata"), "name"));
+		char key[600];
+		const char *name = object_key(w, item, key, sizeof(key));
 
 		if (name)
 			json_object_set(w->objects, name, item);
@@ -336,6 +352,7 @@ struct kube_watch *kube_watch_start(struct kube *k, const struct kube_watch_opti
 	snprintf(w->query, sizeof(w->query), "%s", o->query ? o->query : "");
 	snprintf(w->grant, sizeof(w->grant), "%s", o->grant);
 	w->timeout = o->timeout;
+	w->namespaced_keys = o->namespaced_keys;
 	w->cb = cb;
 	w->data = data;
 	ev_init(&w->retry, on_retry);

@@ -15,11 +15,12 @@ struct kube_watch_options {
 	const char *query;	/* selectors, URL-escaped: "labelSelector=a%3Db", or "" */
 	const char *grant;	/* what a 403 asks for: "get/list/watch on configmaps NAME" */
 	double timeout;		/* timeoutSeconds of each watch */
+	int namespaced_keys;	/* objects keyed "namespace/name" (a list across namespaces) */
 };
 
 /*
  * The collection changed (a list, or a watch event): `objects` maps each
- * object's name to the object; it belongs to the watch and holds until the
+ * object's name (or "namespace/name", namespaced_keys) to the object; it belongs to the watch and holds until the
  * next call.
  */
 typedef void (*kube_watch_cb)(void *data, json_t *objects);

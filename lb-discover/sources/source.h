@@ -52,5 +52,11 @@ struct source_k8s;
 struct source_k8s *source_k8s_start(struct kube *kube, const struct source_k8s_options *o,
 				    source_update_cb cb, void *data, char *err, size_t errsz);
 void source_k8s_stop(struct source_k8s *k);
+/* Adds the endpoints of one EndpointSlice for port (a port name, a number,
+ * or "" for its only port) to *list (*n entries, realloc'd), the states
+ * from its conditions as --kubernetes reads them. */
+struct json_t;
+void source_k8s_slice_backends(struct json_t *slice, const char *port, struct bus_backend **list,
+			       size_t *n);
 
 #endif

@@ -82,6 +82,40 @@ static int condition(json_t *conds, const char *name, int dflt)
 	return json_is_boolean(v) ? json_is_true(v) : dflt;
 }
 
+void source_k8s_slice_backends(json_t *slice, const char *port, struct bus_backend **list,
+			       size_t *n)
+{
+	struct source_k8s k = { .port = "" };
+	long number;
+	size_t i;
+	json_t *item;
+
+	snprintf(k.port, sizeof(k.port), "%s", port ? port : "");
+	number = pick_port(&k, json_object_get(slice, "ports"));
+	if (!number)
+		return;
+	json_array_foreach(json_object_get(slice, "endpoints"), i, item) {
+		json_t *conds = json_object_get(item, "conditions");
+		const char *ip = json_string_value(json_array_get(json_object_get(item, "addresses"),
+								  0));
+		int ready = condition(conds, "ready", 1);
+		int serving = condition(conds, "serving", ready);
+		int terminating = condition(conds, "terminating", 0);
+
+		if (!ip)
+			continue;
+		if (ready && !terminating)
+			add(list, n, ip, number, BUS_STATE_UP, "");
+		else if (serving && terminating)
+			add(list, n, ip, number, BUS_STATE_DRAINING, "terminating");
+		else if (serving)
+			add(list, n, ip, number, BUS_STATE_UP, "");
+		else
+			add(list, n, ip, number, BUS_STATE_DOWN,
+			    terminating ? "terminating" : "not ready");
+	}
+}
+
 static void publish(void *data, json_t *objects)
 {
 	struct source_k8s *k = data;
@@ -109,32 +143,7 @@ static void publish(void *data, json_t *objects)
 			}
 			continue;
 		}
-		{
-			long port = pick_port(k, json_object_get(obj, "ports"));
-
-			if (!port)
-				continue;
-			json_array_foreach(json_object_get(obj, "endpoints"), i, item) {
-				json_t *conds = json_object_get(item, "conditions");
-				const char *ip = json_string_value(json_array_get(
-					json_object_get(item, "addresses"), 0));
-				int ready = condition(conds, "ready", 1);
-				int serving = condition(conds, "serving", ready);
-				int terminating = condition(conds, "terminating", 0);
-
-				if (!ip)
-					continue;
-				if (ready && !terminating)
-					add(&list, &n, ip, port, BUS_STATE_UP, "");
-				else if (serving && terminating)
-					add(&list, &n, ip, port, BUS_STATE_DRAINING, "terminating");
-				else if (serving)
-					add(&list, &n, ip, port, BUS_STATE_UP, "");
-				else
-					add(&list, &n, ip, port, BUS_STATE_DOWN,
-					    terminating ? "terminating" : "not ready");
-			}
-		}
+		source_k8s_slice_backends(obj, k->port, &list, &n);
 	}
 	k->cb(k->data, list, n);
 	free(list);

@@ -143,8 +143,8 @@ fail:
 	return -1;
 }
 
-static const struct source_routes_service *service_find(const struct source_routes_service *s,
-							size_t n, const char *name)
+const struct source_routes_service *source_routes_find(const struct source_routes_service *s,
+						       size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(s[i].name, name) == 0)
@@ -159,7 +159,7 @@ static int service_exists(void *ctx, const char *namespace, const char *name, ui
 	char key[BUS_SERVICE_MAX];
 
 	return bus_routes_service(namespace, name, port, key, sizeof(key)) != -1 &&
-	       service_find(r->services, r->nservices, key) != NULL;
+	       source_routes_find(r->services, r->nservices, key) != NULL;
 }
 
 /* The Gateway to serve: the one named, or the only one in docs. */
@@ -197,20 +197,23 @@ static void release_checks(struct routed_service *s)
 
 static void on_health_change(void *data)
 {
-	struct source_routes *r = data;
-	struct routed *routed = &r->d->routed;
+	struct discover *d = data;
 
-	for (size_t i = 0; i < routed->n; i++)
-		routed_commit(&r->d->pub, discover_fleet_proxies(r->d), routed->list[i]);
+	for (size_t i = 0; i < d->routed.n; i++)
+		routed_commit(&d->pub, discover_fleet_proxies(d), d->routed.list[i]);
 }
 
-/* Every Service the table sends to (backendRefs and mirrors that resolve),
- * given its backends, and the others forgotten. */
-static void apply_services(struct source_routes *r, const struct route_table *t)
+int source_routes_publish(struct discover *d, const struct route_table *t,
+			  const struct source_routes_service *services, size_t nservices,
+			  const struct health_options *health)
 {
-	struct routed *routed = &r->d->routed;
+	struct routed *routed = &d->routed;
 	char key[BUS_SERVICE_MAX];
 
+	if (routed_publish_table(routed, &d->pub, t) == -1)
+		return -1;
+	/* the sets after the table: a proxy keeps the sets of the services its
+	 * table names */
 	routed_unmark(routed);
 	for (unsigned i = 0; i < t->n_rules; i++) {
 		const struct route_rule *rule = &t->rules[i];
@@ -223,7 +226,7 @@ static void apply_services(struct source_routes *r, const struct route_table *t)
 
 			if (!b->resolved ||
 			    bus_routes_service(b->namespace, b->name, b->port, key, sizeof(key)) == -1 ||
-			    !(src = service_find(r->services, r->nservices, key)))
+			    !(src = source_routes_find(services, nservices, key)))
 				continue;
 			s = routed_get(routed, key);
 			if (!s) {
@@ -233,12 +236,19 @@ static void apply_services(struct source_routes *r, const struct route_table *t)
 			if (!s->mark)
 				registry_source_update(&s->reg, src->list, src->n, registry_clock());
 			s->mark = 1;
-			if (r->health_on && !s->checks)
-				s->checks = health_start(r->d->loop, &s->reg, &r->health,
-							 on_health_change, r);
+			if (health && !s->checks)
+				s->checks = health_start(d->loop, &s->reg, health, on_health_change, d);
 		}
 	}
 	routed_sweep(routed, release_checks);
+	for (size_t i = 0; i < routed->n; i++)
+		routed_commit(&d->pub, discover_fleet_proxies(d), routed->list[i]);
+	return 0;
+}
+
+void source_routes_release(struct discover *d)
+{
+	routed_release(&d->routed, release_checks);
 }
 
 /* Reads, compiles and publishes. Returns 0, or -1 with err (nothing changed). */
@@ -284,15 +294,11 @@ static int reload(struct source_routes *r, char *err, size_t errsz)
 				 st->accepted.message[0] && st->resolved_refs.message[0] ? "; " : "",
 				 st->resolved_refs.message);
 	}
-	if (routed_publish_table(&r->d->routed, &r->d->pub, res.table) == -1) {
+	if (source_routes_publish(r->d, res.table, r->services, r->nservices,
+				  r->health_on ? &r->health : NULL) == -1) {
 		snprintf(err, errsz, "the route table is over the bus's message size");
 		goto out;
 	}
-	/* the sets after the table: a proxy keeps the sets of the services its
-	 * table names */
-	apply_services(r, res.table);
-	for (size_t i = 0; i < r->d->routed.n; i++)
-		routed_commit(&r->d->pub, discover_fleet_proxies(r->d), r->d->routed.list[i]);
 	rc = 0;
 out:
 	gateway_result_release(&res);
@@ -384,7 +390,7 @@ void source_routes_stop(struct source_routes *r)
 		ev_io_stop(r->d->loop, &r->io);
 		close(r->ifd);
 	}
-	routed_release(&r->d->routed, release_checks);
+	source_routes_release(r->d);
 	source_routes_services_free(r->services, r->nservices);
 	free(r);
 }

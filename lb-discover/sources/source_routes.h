@@ -42,6 +42,23 @@ struct source_routes_service {
 int source_routes_services(const struct gateway_docs *docs, struct source_routes_service **out,
 			   char *err, size_t errsz);
 void source_routes_services_free(struct source_routes_service *s, size_t n);
+/* The service named among s (n of them), or NULL. */
+const struct source_routes_service *source_routes_find(const struct source_routes_service *s,
+						       size_t n, const char *name);
+
+struct route_table;
+/*
+ * What a routes source (this file's, or the cluster's: source_gateway.h)
+ * publishes: the table t, then the set of each Service it sends to, the
+ * backends from `services`, health-checked with `health` (NULL: none);
+ * Services no longer named are dropped. Returns 0, or -1 when the table
+ * is over the bus's size (logged; nothing changed).
+ */
+int source_routes_publish(struct discover *d, const struct route_table *t,
+			  const struct source_routes_service *services, size_t nservices,
+			  const struct health_options *health);
+/* Drops every routed Service and its checks (at exit). */
+void source_routes_release(struct discover *d);
 
 /*
  * Reads path (an error stops the start-up: the file, its documents, the

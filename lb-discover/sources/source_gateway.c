@@ -1,0 +1,546 @@
+/* source_gateway: lb-discover as a Gateway API controller (see
+ * source_gateway.h). */
+#include "sources/source_gateway.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus_routes.h"
+#include "core/discover.h"
+#include "gateway.h"
+#include "kube/kube_watch.h"
+#include "log.h"
+#include "sources/source.h"
+#include "sources/source_routes.h"
+
+#define GATEWAY_API "/apis/gateway.networking.k8s.io"
+/* seconds a burst of watch events is collected before one compile */
+#define GATEWAY_SETTLE 0.05
+/* seconds between looks at the proxies' generations (Programmed) */
+#define GATEWAY_STATUS_INTERVAL 1.0
+/* seconds a status write may take */
+#define GATEWAY_WRITE_TIMEOUT 10.0
+
+enum watched {
+	W_CLASSES = 0,	/* GatewayClasses (cluster-scoped) */
+	W_GATEWAYS,	/* Gateways of the served one's namespace */
+	W_ROUTES,	/* HTTPRoutes, every namespace */
+	W_GRANTS,	/* ReferenceGrants, every namespace */
+	W_SERVICES,	/* Services, every namespace */
+	W_SLICES,	/* EndpointSlices, every namespace */
+	W_COUNT,
+};
+
+static const struct {
+	const char *what, *path, *grant;
+} watched[W_COUNT] = {
+	{ "gatewayclasses", GATEWAY_API "/v1/gatewayclasses",
+	  "get/list/watch on gateway.networking.k8s.io gatewayclasses" },
+	{ "gateways", GATEWAY_API "/v1/namespaces/%s/gateways",
+	  "get/list/watch on gateway.networking.k8s.io gateways" },
+	{ "httproutes", GATEWAY_API "/v1/httproutes",
+	  "get/list/watch on gateway.networking.k8s.io httproutes" },
+	{ "referencegrants", GATEWAY_API "/v1beta1/referencegrants",
+	  "get/list/watch on gateway.networking.k8s.io referencegrants" },
+	{ "services", "/api/v1/services", "get/list/watch on services" },
+	{ "endpointslices", "/apis/discovery.k8s.io/v1/endpointslices",
+	  "get/list/watch on discovery.k8s.io endpointslices" },
+};
+
+struct source_gateway;
+
+struct gateway_watch {
+	struct source_gateway *g;
+	struct kube_watch *watch;
+	json_t *objects;		/* the watch's map, held */
+};
+
+struct source_gateway {
+	struct discover *d;
+	struct kube *kube;
+	char ns[ROUTE_NAME_MAX + 1];
+	char name[ROUTE_NAME_MAX + 1];
+	char controller[256];
+	int health_on;
+	struct health_options health;
+	struct gateway_watch w[W_COUNT];
+	ev_timer settle;		/* compiles once a burst of events is over */
+	ev_timer status_timer;		/* Programmed follows the proxies */
+	json_t *written;		/* "kind ns/name" -> the status last written (a string) */
+	json_t *pending;		/* the statuses of the last compile, to write */
+	char refused[2 * ROUTE_NAME_MAX + 64];	/* why the Gateway is not served ("" when it is) */
+	struct source_routes_service *services;	/* of the last compile */
+	size_t nservices;
+};
+
+/* ---- what the cluster holds ------------------------------------------------ */
+
+static json_t *object(struct source_gateway *g, enum watched w, const char *key)
+{
+	return g->w[w].objects ? json_object_get(g->w[w].objects, key) : NULL;
+}
+
+static const char *meta(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(o, "metadata"), key));
+}
+
+static long long generation_of(json_t *o)
+{
+	return json_integer_value(json_object_get(json_object_get(o, "metadata"), "generation"));
+}
+
+/* The Service port `port` of ns/name: its entry in spec.ports, or NULL. */
+static json_t *service_port(struct source_gateway *g, const char *ns, const char *name,
+			    unsigned port)
+{
+	char key[2 * ROUTE_NAME_MAX + 2];
+	json_t *p;
+	size_t i;
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	json_array_foreach(json_object_get(json_object_get(object(g, W_SERVICES, key), "spec"),
+					   "ports"), i, p)
+		if (json_integer_value(json_object_get(p, "port")) == (json_int_t)port)
+			return p;
+	return NULL;
+}
+
+static int service_exists(void *ctx, const char *ns, const char *name, uint16_t port)
+{
+	return service_port(ctx, ns, name, port) != NULL;
+}
+
+/* The backends of Service port ns/name:port from its EndpointSlices. */
+static int service_backends(struct source_gateway *g, const char *ns, const char *name,
+			    unsigned port, struct source_routes_service *out)
+{
+	json_t *p = service_port(g, ns, name, port), *slice;
+	const char *port_name = json_string_value(json_object_get(p, "name")), *key;
+
+	memset(out, 0, sizeof(*out));
+	if (bus_routes_service(ns, name, port, out->name, sizeof(out->name)) == -1)
+		return -1;
+	json_object_foreach(g->w[W_SLICES].objects, key, slice) {
+		const char *owner = json_string_value(json_object_get(json_object_get(
+			json_object_get(slice, "metadata"), "labels"), "kubernetes.io/service-name"));
+		const char *sns = meta(slice, "namespace");
+
+		if (owner && sns && strcmp(owner, name) == 0 && strcmp(sns, ns) == 0)
+			source_k8s_slice_backends(slice, port_name ? port_name : "", &out->list,
+						  &out->n);
+	}
+	return 0;
+}
+
+/* Every watch has listed once: before, a missing Service would answer 500. */
+static int all_listed(const struct source_gateway *g)
+{
+	for (int i = 0; i < W_COUNT; i++)
+		if (!kube_watch_listed(g->w[i].watch))
+			return 0;
+	return 1;
+}
+
+/* ---- status ---------------------------------------------------------------- */
+
+static json_t *condition(const char *type, int status, const char *reason, const char *message,
+			 long long observed)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type, "status",
+			 status ? "True" : "False", "reason", reason, "message", message,
+			 "observedGeneration", (json_int_t)observed, "lastTransitionTime",
+			 "1970-01-01T00:00:00Z");
+}
+
+static void on_written(void *data, long status, json_t *body, const char *error)
+{
+	char *what = data;
+
+	if (status < 200 || status >= 300)
+		log_warn("gateway: status not written", "object=\"%s\" status=%ld error=\"%s\"",
+			 what, status, status ? kube_status_message(body) : error);
+	free(what);
+}
+
+/* PATCHes the status of kind ns/name (path: its collection) unless it is
+ * what was written last. Steals status. */
+static void write_status(struct source_gateway *g, const char *kind, const char *collection,
+			 const char *ns, const char *name, json_t *status)
+{
+	char key[600], path[1024], *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
+	const char *last;
+	json_t *patch;
+
+	snprintf(key, sizeof(key), "%s %s/%s", kind, ns ? ns : "", name);
+	last = json_string_value(json_object_get(g->written, key));
+	if (!text || (last && strcmp(last, text) == 0)) {
+		free(text);
+		json_decref(status);
+		return;
+	}
+	json_object_set_new(g->written, key, json_string(text));
+	free(text);
+	if (ns)
+		snprintf(path, sizeof(path), "%s/namespaces/%s/%s/%s/status", GATEWAY_API "/v1", ns,
+			 collection, name);
+	else
+		snprintf(path, sizeof(path), "%s/%s/%s/status", GATEWAY_API "/v1", collection, name);
+	patch = json_pack("{s:o}", "status", status);
+	if (!kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT, on_written,
+			  strdup(key)))
+		log_warn("gateway: status not written: out of memory", "object=\"%s\"", key);
+	json_decref(patch);
+}
+
+/* How many proxies serve the routes generation published, of how many heard. */
+static void proxies_serving(const struct source_gateway *g, unsigned *serving, unsigned *of)
+{
+	const struct discover *d = g->d;
+
+	*serving = *of = 0;
+	for (size_t i = 0; i < d->nproxies; i++) {
+		(*of)++;
+		if (d->routed.generation && d->proxies[i].report.routes == d->routed.generation)
+			(*serving)++;
+	}
+}
+
+/* The Gateway's status: Accepted, Programmed (every proxy serves the
+ * generation published: the fleet's acknowledgement), each listener's. */
+static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *attached)
+{
+	long long observed = generation_of(gw);
+	unsigned serving, of;
+	char message[256];
+	json_t *status, *listeners = json_array(), *l;
+	size_t i;
+
+	proxies_serving(g, &serving, &of);
+	if (of && serving == of)
+		snprintf(message, sizeof(message), "every proxy (%u) serves routes generation %llu",
+			 of, g->d->routed.generation);
+	else
+		snprintf(message, sizeof(message), "%u of %u proxies serve routes generation %llu",
+			 serving, of, g->d->routed.generation);
+	json_array_foreach(json_object_get(json_object_get(gw, "spec"), "listeners"), i, l) {
+		const char *lname = json_string_value(json_object_get(l, "name"));
+		json_t *n = json_object_get(attached, lname ? lname : "");
+
+		json_array_append_new(listeners, json_pack(
+			"{s:s, s:[{s:s, s:s}], s:I, s:[o, o, o, o]}", "name", lname ? lname : "",
+			"supportedKinds", "group", "gateway.networking.k8s.io", "kind", "HTTPRoute",
+			"attachedRoutes", (json_int_t)(n ? json_integer_value(n) : 0),
+			"conditions",
+			condition("Accepted", 1, "Accepted", "", observed),
+			condition("Programmed", of && serving == of, of && serving == of ? "Programmed"
+				  : "Pending", message, observed),
+			condition("ResolvedRefs", 1, "ResolvedRefs", "", observed),
+			condition("Conflicted", 0, "NoConflicts", "", observed)));
+	}
+	status = json_pack("{s:[o, o], s:o}", "conditions",
+			   condition("Accepted", 1, "Accepted", "", observed),
+			   condition("Programmed", of && serving == of,
+				     of && serving == of ? "Programmed" : "Pending", message, observed),
+			   "listeners", listeners);
+	if (status)
+		write_status(g, "Gateway", "gateways", g->ns, g->name, status);
+}
+
+/* Each HTTPRoute's parents: the other controllers' entries kept, this
+ * controller's replaced by the compile's. */
+static void write_route_statuses(struct source_gateway *g, const struct gateway_result *res)
+{
+	json_t *mine = json_object(), *route, *entry;
+	const char *key;
+	size_t i;
+
+	for (unsigned k = 0; k < res->n_statuses; k++) {
+		const struct gateway_parent_status *st = &res->statuses[k];
+		json_t *r = object(g, W_ROUTES, st->route), *ref, *list;
+		long long observed = generation_of(r);
+
+		ref = json_deep_copy(json_array_get(json_object_get(json_object_get(r, "spec"),
+								     "parentRefs"), st->parent));
+		if (!ref)
+			continue;
+		list = json_object_get(mine, st->route);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(mine, st->route, list);
+		}
+		json_array_append_new(list, json_pack(
+			"{s:o, s:s, s:[o, o]}", "parentRef", ref, "controllerName", g->controller,
+			"conditions",
+			condition("Accepted", st->accepted.status, st->accepted.reason,
+				  st->accepted.message, observed),
+			condition("ResolvedRefs", st->resolved_refs.status, st->resolved_refs.reason,
+				  st->resolved_refs.message, observed)));
+	}
+	json_object_foreach(mine, key, route) {
+		json_t *r = object(g, W_ROUTES, key), *parents = json_array();
+
+		json_array_foreach(json_object_get(json_object_get(r, "status"), "parents"), i,
+				   entry) {
+			const char *c = json_string_value(json_object_get(entry, "controllerName"));
+
+			if (!c || strcmp(c, g->controller) != 0)
+				json_array_append(parents, entry);
+		}
+		json_array_extend(parents, route);
+		write_status(g, "HTTPRoute", "httproutes", meta(r, "namespace"), meta(r, "name"),
+			     json_pack("{s:o}", "parents", parents));
+	}
+	json_decref(mine);
+}
+
+/* Routes attached per listener name, from the compile's statuses. */
+static json_t *attached_routes(struct source_gateway *g, json_t *gw,
+			       const struct gateway_result *res)
+{
+	json_t *counts = json_object(), *l;
+	size_t i;
+
+	for (unsigned k = 0; k < res->n_statuses; k++) {
+		const struct gateway_parent_status *st = &res->statuses[k];
+		json_t *ref = json_array_get(json_object_get(json_object_get(
+			object(g, W_ROUTES, st->route), "spec"), "parentRefs"), st->parent);
+		const char *section = json_string_value(json_object_get(ref, "sectionName"));
+
+		if (!st->accepted.status)
+			continue;
+		json_array_foreach(json_object_get(json_object_get(gw, "spec"), "listeners"), i, l) {
+			const char *lname = json_string_value(json_object_get(l, "name"));
+
+			if (!lname || (section && strcmp(section, lname) != 0))
+				continue;
+			json_object_set_new(counts, lname, json_integer(
+				json_integer_value(json_object_get(counts, lname)) + 1));
+		}
+	}
+	return counts;
+}
+
+/* ---- compile and publish ---------------------------------------------------- */
+
+static int docs_add(struct gateway_docs *docs, json_t *obj, const char *kind)
+{
+	struct gateway_doc *grown = realloc(docs->docs, (docs->n + 1) * sizeof(*grown));
+	char source[600];
+
+	if (!grown)
+		return -1;
+	docs->docs = grown;
+	snprintf(source, sizeof(source), "%s %s/%s", kind, meta(obj, "namespace") ?: "",
+		 meta(obj, "name") ?: "");
+	grown[docs->n].source = strdup(source);
+	if (!grown[docs->n].source)
+		return -1;
+	grown[docs->n].json = json_incref(obj);
+	docs->n++;
+	return 0;
+}
+
+static void refuse(struct source_gateway *g, const char *why)
+{
+	if (strcmp(g->refused, why) != 0)
+		log_warn("gateway: not served", "gateway=%s/%s why=\"%s\"", g->ns, g->name, why);
+	snprintf(g->refused, sizeof(g->refused), "%s", why);
+}
+
+static void compile(struct source_gateway *g)
+{
+	struct gateway_docs docs = GATEWAY_DOCS_INIT;
+	struct gateway_result res;
+	struct source_routes_service *services = NULL;
+	size_t nservices = 0;
+	json_t *gw = object(g, W_GATEWAYS, g->name), *class, *obj, *attached;
+	const char *class_name, *controller, *key;
+	char why[2 * ROUTE_NAME_MAX + 64];
+
+	memset(&res, 0, sizeof(res));
+	if (!all_listed(g))
+		return;
+	if (!gw) {
+		snprintf(why, sizeof(why), "no Gateway %s/%s", g->ns, g->name);
+		refuse(g, why);
+		return;
+	}
+	class_name = json_string_value(json_object_get(json_object_get(gw, "spec"),
+						       "gatewayClassName"));
+	class = class_name ? object(g, W_CLASSES, class_name) : NULL;
+	controller = json_string_value(json_object_get(json_object_get(class, "spec"),
+						       "controllerName"));
+	if (!controller || strcmp(controller, g->controller) != 0) {
+		snprintf(why, sizeof(why), "its GatewayClass %s %s", class_name ? class_name : "-",
+			 class ? "names another controller (--gateway-controller)" : "does not exist");
+		refuse(g, why);
+		return;
+	}
+	write_status(g, "GatewayClass", "gatewayclasses", NULL, class_name, json_pack(
+		"{s:[o, o]}", "conditions",
+		condition("Accepted", 1, "Accepted", "", generation_of(class)),
+		condition("SupportedVersion", 1, "SupportedVersion", "", generation_of(class))));
+	if (docs_add(&docs, gw, "Gateway") == -1)
+		goto out;
+	json_object_foreach(g->w[W_ROUTES].objects, key, obj)
+		if (docs_add(&docs, obj, "HTTPRoute") == -1)
+			goto out;
+	json_object_foreach(g->w[W_GRANTS].objects, key, obj)
+		if (docs_add(&docs, obj, "ReferenceGrant") == -1)
+			goto out;
+	if (gateway_compile(&docs, g->ns, g->name, service_exists, g, &res) == -1) {
+		refuse(g, res.notes.n ? res.notes.list[0] : "cannot compile");
+		goto out;
+	}
+	g->refused[0] = '\0';
+	for (unsigned i = 0; i < res.table->n_rules; i++) {
+		const struct route_rule *rule = &res.table->rules[i];
+
+		for (unsigned j = 0; j < rule->n_backends + rule->n_mirrors; j++) {
+			const struct route_backend *b = j < rule->n_backends
+				? &rule->backends[j] : &rule->mirrors[j - rule->n_backends].backend;
+			struct source_routes_service *grown;
+			char name[BUS_SERVICE_MAX];
+
+			if (!b->resolved ||
+			    bus_routes_service(b->namespace, b->name, b->port, name, sizeof(name)) == -1 ||
+			    source_routes_find(services, nservices, name))
+				continue;
+			grown = realloc(services, (nservices + 1) * sizeof(*grown));
+			if (!grown)
+				goto out;
+			services = grown;
+			if (service_backends(g, b->namespace, b->name, b->port,
+					     &services[nservices]) == 0)
+				nservices++;
+		}
+	}
+	if (source_routes_publish(g->d, res.table, services, nservices,
+				  g->health_on ? &g->health : NULL) == -1)
+		goto out;
+	source_routes_services_free(g->services, g->nservices);
+	g->services = services;
+	g->nservices = nservices;
+	services = NULL;
+	nservices = 0;
+	write_route_statuses(g, &res);
+	attached = attached_routes(g, gw, &res);
+	write_gateway_status(g, gw, attached);
+	json_decref(g->pending);
+	g->pending = attached;
+out:
+	source_routes_services_free(services, nservices);
+	gateway_result_release(&res);
+	gateway_docs_release(&docs);
+}
+
+static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	compile(w->data);
+}
+
+/* Programmed follows the proxies' reports between compiles. */
+static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct source_gateway *g = w->data;
+	json_t *gw = object(g, W_GATEWAYS, g->name);
+	(void)loop;
+	(void)revents;
+
+	if (gw && g->pending && !g->refused[0])
+		write_gateway_status(g, gw, g->pending);
+}
+
+static void on_objects(void *data, json_t *objects)
+{
+	struct gateway_watch *w = data;
+
+	if (w->objects != objects) {
+		json_decref(w->objects);
+		w->objects = json_incref(objects);
+	}
+	if (!ev_is_active(&w->g->settle))
+		ev_timer_start(w->g->d->loop, &w->g->settle);
+}
+
+struct source_gateway *source_gateway_start(struct discover *d, struct kube *kube,
+					    const char *gateway, const char *controller,
+					    double watch_timeout,
+					    const struct health_options *health, char *err,
+					    size_t errsz)
+{
+	struct source_gateway *g = calloc(1, sizeof(*g));
+	const char *slash = strchr(gateway, '/');
+
+	if (!g || !(g->written = json_object())) {
+		free(g);
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	g->d = d;
+	g->kube = kube;
+	if (!slash || slash == gateway || !slash[1] ||
+	    (size_t)(slash - gateway) > ROUTE_NAME_MAX || strlen(slash + 1) > ROUTE_NAME_MAX) {
+		snprintf(err, errsz, "--gateway \"%s\": NAMESPACE/NAME", gateway);
+		goto fail;
+	}
+	snprintf(g->ns, sizeof(g->ns), "%.*s", (int)(slash - gateway), gateway);
+	snprintf(g->name, sizeof(g->name), "%s", slash + 1);
+	snprintf(g->controller, sizeof(g->controller), "%s", controller);
+	if (health) {
+		g->health_on = 1;
+		g->health = *health;
+	}
+	ev_timer_init(&g->settle, on_settle, GATEWAY_SETTLE, 0);
+	g->settle.data = g;
+	ev_timer_init(&g->status_timer, on_status_timer, GATEWAY_STATUS_INTERVAL,
+		      GATEWAY_STATUS_INTERVAL);
+	g->status_timer.data = g;
+	ev_timer_start(d->loop, &g->status_timer);
+	for (int i = 0; i < W_COUNT; i++) {
+		struct kube_watch_options wo = { 0 };
+		char path[512];
+
+		snprintf(path, sizeof(path), watched[i].path, g->ns);
+		wo.what = watched[i].what;
+		wo.path = path;
+		wo.query = "";
+		wo.grant = watched[i].grant;
+		wo.timeout = watch_timeout;
+		wo.namespaced_keys = i != W_CLASSES && i != W_GATEWAYS;
+		g->w[i].g = g;
+		g->w[i].watch = kube_watch_start(kube, &wo, on_objects, &g->w[i]);
+		if (!g->w[i].watch) {
+			snprintf(err, errsz, "out of memory");
+			goto fail;
+		}
+	}
+	log_info("gateway controller", "gateway=%s/%s controller=%s via=\"%s\"", g->ns, g->name,
+		 g->controller, kube->auth.source);
+	return g;
+fail:
+	source_gateway_stop(g);
+	return NULL;
+}
+
+void source_gateway_stop(struct source_gateway *g)
+{
+	if (!g)
+		return;
+	ev_timer_stop(g->d->loop, &g->settle);
+	ev_timer_stop(g->d->loop, &g->status_timer);
+	for (int i = 0; i < W_COUNT; i++) {
+		kube_watch_stop(g->w[i].watch);
+		json_decref(g->w[i].objects);
+	}
+	source_routes_release(g->d);
+	source_routes_services_free(g->services, g->nservices);
+	json_decref(g->written);
+	json_decref(g->pending);
+	free(g);
+}
