@@ -198,6 +198,42 @@ static void request_key(struct session *s)
 		s->x->pick.hash = balance_hash(key, klen);
 }
 
+/* A Gateway's routes decide where the request goes: 0 on to a backend, -1
+ * when routing answered it (404 no route, 500, a redirect). */
+static int route_request(struct session *s)
+{
+	static struct routing_redirect rd;	/* copied into `out` at once */
+	static char fields[ROUTING_TARGET_MAX + 16];
+	char body[64];
+	int n;
+
+	switch (routing_route(s, &rd)) {
+	case ROUTING_FORWARD:
+		return 0;
+	case ROUTING_NO_ROUTE:
+		s->refusal = "no route";
+		answer_error(s, 404, "no route");
+		return -1;
+	case ROUTING_UNRESOLVED:
+		s->refusal = "backend not resolved";
+		answer_error(s, 500, "route backend not resolved");
+		return -1;
+	case ROUTING_NO_HOST:
+		answer_error(s, 400, "no Host to redirect to");
+		return -1;
+	case ROUTING_TOO_LONG:
+		answer_error(s, 500, "rewritten target too long");
+		return -1;
+	case ROUTING_REDIRECT:
+		break;
+	}
+	n = snprintf(body, sizeof(body), "{\"status\":%d,\"redirect\":\"route\"}", rd.status);
+	snprintf(fields, sizeof(fields), "Location: %s\r\n", rd.location);
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	answer_json(s, rd.status, body, (size_t)n, 1, fields);
+	return -1;
+}
+
 /* The request head is complete: decide, rewrite, connect. */
 static int request_head(struct session *s)
 {
@@ -242,7 +278,7 @@ static int request_head(struct session *s)
 	if (s->px->rate_on && admission_rate_limited(s))
 		return 0;
 	routing_exchange_done(s->x);	/* a pipelined request's exchange carries on */
-	if (s->px->routing && !routing_route(s))
+	if (s->px->routing && route_request(s) == -1)
 		return 0;
 	if (session_balancer(s)->ops->uses_key)
 		request_key(s);
@@ -396,7 +432,7 @@ int exchange_step(struct session *s)
 	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
 	    s->send_off == s->parse_off && s->up) {
 		s->resp_timer = 1;
-		session_set_timer(s, s->px->opts->per_try_timeout);
+		session_set_timer(s, routing_try_timeout(s));
 	}
 	if (response_progress(s) == -1)
 		return -1;

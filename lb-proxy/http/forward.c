@@ -13,6 +13,7 @@
 #include "policy/retry.h"
 #include "policy/sticky.h"
 #include "queue.h"
+#include "routing.h"
 #include "timefmt.h"
 #include "upstream/upstream.h"
 
@@ -114,7 +115,8 @@ static int may_retry(struct session *s, enum retry_reason why, int response)
 {
 	struct proxy *px = s->px;
 
-	if (s->retries >= px->opts->retries || !retry_wanted(&px->retry, why))
+	if (s->retries >= px->opts->retries || !retry_wanted(&px->retry, why) ||
+	    routing_deadline_passed(s))
 		return 0;
 	if (response) {
 		if (!idempotent(s->method) || !s->replayable || !s->req_done || s->resp_interim)

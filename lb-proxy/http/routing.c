@@ -5,14 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
 #include "log.h"
+#include "timefmt.h"
 #include "upstream/balance.h"
 
 /* bytes of a Host copied for the matcher: a DNS name and a port */
 #define ROUTING_HOST_MAX (ROUTE_HOSTNAME_MAX + 8)
-/* bytes of a rewritten target or a redirect's Location */
-#define ROUTING_TARGET_MAX 8192
 
 static void snapshot_unref(struct route_snapshot *snap)
 {
@@ -189,18 +187,7 @@ static uint16_t listener_port(const struct session *s)
 	return port <= 65535 ? (uint16_t)port : 0;
 }
 
-static void answer_redirect_to(struct session *s, const struct route_redirect *rd,
-			       const char *location)
-{
-	char fields[ROUTING_TARGET_MAX + 16], body[64];
-	int n = snprintf(body, sizeof(body), "{\"status\":%d,\"redirect\":\"route\"}", rd->status);
-
-	snprintf(fields, sizeof(fields), "Location: %s\r\n", location);
-	s->req_done = s->x->req.state == HTTP_MSG_DONE;
-	answer_json(s, rd->status, body, (size_t)n, 1, fields);
-}
-
-int routing_route(struct session *s)
+enum routing_verdict routing_route(struct session *s, struct routing_redirect *rd)
 {
 	struct proxy *px = s->px;
 	struct exchange *x = s->x;
@@ -210,13 +197,12 @@ int routing_route(struct session *s)
 	const struct route_backend *b;
 	struct service *svc;
 	char host[ROUTING_HOST_MAX + 1];
-	static char target[ROUTING_TARGET_MAX];	/* copied out before the next request */
 	const char *path = http_msg_ptr(&x->req, x->route.path), *q;
 	size_t plen = x->route.path.len;
 	int n;
 
 	if (!snap)
-		return 1;
+		return ROUTING_FORWARD;
 	memset(&rq, 0, sizeof(rq));
 	if (x->route.has_authority && x->route.authority.len <= ROUTING_HOST_MAX) {
 		memcpy(host, http_msg_ptr(&x->req, x->route.authority), x->route.authority.len);
@@ -235,32 +221,22 @@ int routing_route(struct session *s)
 	rq.query_len = q ? plen - rq.path_len - 1 : 0;
 	rq.header = request_header;
 	rq.header_ctx = &x->req;
-	if (route_match(snap->table, listener_port(s), &rq, &res) == -1) {
-		s->refusal = "no route";
-		answer_error(s, 404, "no route");
-		return 0;
-	}
+	if (route_match(snap->table, listener_port(s), &rq, &res) == -1)
+		return ROUTING_NO_ROUTE;
 	px->routing->rule_hits_total++;
 	if (res.rule->redirect) {
+		rd->status = res.rule->redirect->status;
 		n = route_redirect_location(res.rule->redirect, res.match, listener_port(s),
 					    s->via->tls ? "https" : "http", rq.host, rq.path,
-					    rq.path_len, rq.query, rq.query_len, target,
-					    sizeof(target));
-		if (n == -1) {
-			answer_error(s, 400, "no Host to redirect to");
-			return 0;
-		}
-		answer_redirect_to(s, res.rule->redirect, target);
-		return 0;
+					    rq.path_len, rq.query, rq.query_len, rd->location,
+					    sizeof(rd->location));
+		return n == -1 ? (rq.host ? ROUTING_TOO_LONG : ROUTING_NO_HOST) : ROUTING_REDIRECT;
 	}
 	b = route_pick_backend(res.rule, (uint32_t)(balance_random() * 4294967296.0));
 	svc = b && b->resolved ? snap->services[snap->first[res.rule - snap->table->rules] +
 						 (unsigned)(b - res.rule->backends)] : NULL;
-	if (!svc) {
-		s->refusal = "backend not resolved";
-		answer_error(s, 500, "route backend not resolved");
-		return 0;
-	}
+	if (!svc)
+		return ROUTING_UNRESOLVED;
 	snap->refs++;
 	service_ref(svc);
 	x->routes = snap;
@@ -270,22 +246,21 @@ int routing_route(struct session *s)
 	x->rule = res.rule;
 	x->rewrite_len = 0;
 	if (res.rule->rewrite && res.rule->rewrite->path_type != ROUTE_MODIFY_NONE) {
+		/* the rewritten path into the redirect's buffer, unused here */
 		n = route_rewrite_path(res.rule->rewrite->path_type, res.rule->rewrite->path,
-				       res.match->path, rq.path, rq.path_len, target, sizeof(target));
-		if (n == -1 || (size_t)n + 1 + rq.query_len >= sizeof(target) ||
-		    buf_reserve(&x->rewritten, (size_t)n + 1 + rq.query_len) == -1) {
-			answer_error(s, 500, "rewritten path too long");
-			return 0;
-		}
+				       res.match->path, rq.path, rq.path_len, rd->location,
+				       sizeof(rd->location));
+		if (n == -1 || buf_reserve(&x->rewritten, (size_t)n + 1 + rq.query_len) == -1)
+			return ROUTING_TOO_LONG;
 		buf_reset(&x->rewritten);
-		buf_append(&x->rewritten, target, (size_t)n);
+		buf_append(&x->rewritten, rd->location, (size_t)n);
 		if (rq.query) {
 			buf_append(&x->rewritten, "?", 1);
 			buf_append(&x->rewritten, rq.query, rq.query_len);
 		}
 		x->rewrite_len = x->rewritten.len;
 	}
-	return 1;
+	return ROUTING_FORWARD;
 }
 
 void routing_exchange_done(struct exchange *x)
@@ -300,6 +275,31 @@ void routing_exchange_done(struct exchange *x)
 	x->set = NULL;
 	x->balancer = NULL;
 	x->rewrite_len = 0;
+}
+
+double routing_try_timeout(const struct session *s)
+{
+	const struct route_rule *rule = s->x ? s->x->rule : NULL;
+	double t = s->px->opts->per_try_timeout, left;
+
+	if (!rule)
+		return t;
+	if (rule->timeout_backend_ms)
+		t = rule->timeout_backend_ms / 1000.0;
+	if (rule->timeout_request_ms) {
+		left = s->started + rule->timeout_request_ms / 1000.0 - timefmt_mono();
+		if (left < t)
+			t = left > 0.001 ? left : 0.001;
+	}
+	return t;
+}
+
+int routing_deadline_passed(const struct session *s)
+{
+	const struct route_rule *rule = s->x ? s->x->rule : NULL;
+
+	return rule && rule->timeout_request_ms &&
+	       timefmt_mono() >= s->started + rule->timeout_request_ms / 1000.0;
 }
 
 void routing_headers_ctx(const struct session *s, int request, struct headers_ctx *ctx)

@@ -46,16 +46,40 @@ void routing_info(struct proxy *px, struct buf *b);
 /* Drops the table and every service (at exit). */
 void routing_release(struct proxy *px);
 
+/* What routing decided for a request. */
+enum routing_verdict {
+	ROUTING_FORWARD = 0,	/* on to the exchange's service (x->set, x->balancer) */
+	ROUTING_NO_ROUTE,	/* no rule matches: 404 (the spec's) */
+	ROUTING_UNRESOLVED,	/* the backendRef picked does not resolve: 500 (the spec's) */
+	ROUTING_REDIRECT,	/* the rule's RequestRedirect: answer it */
+	ROUTING_NO_HOST,	/* a redirect without a Host to build on: 400 */
+	ROUTING_TOO_LONG,	/* a rewritten path or a Location that does not fit: 500 */
+};
+
+/* bytes of a rewritten target or a redirect's Location */
+#define ROUTING_TARGET_MAX 8192
+
+/* A redirect to answer (ROUTING_REDIRECT). */
+struct routing_redirect {
+	int status;				/* 301, 302, 303, 307 or 308 */
+	char location[ROUTING_TARGET_MAX];	/* NUL-terminated */
+};
+
 /*
  * Routes the request of s (its head parsed, http_request_route done): with
  * no table, the proxy's own service. Else the rule that matches sets the
- * exchange's service, filters and rewrite, or answers the request itself
- * (404, 500, a redirect). Returns 1 when the request goes on to a backend,
- * 0 when it was answered.
+ * exchange's service, filters and rewrite (ROUTING_FORWARD), or says what
+ * to answer (a redirect into *rd). Allocates nothing per request.
  */
-int routing_route(struct session *s);
+enum routing_verdict routing_route(struct session *s, struct routing_redirect *rd);
 /* Lets go of what the exchange held of a route table (its end). */
 void routing_exchange_done(struct exchange *x);
+/* Seconds an attempt waits for a response head: --per-try-timeout, or the
+ * rule's timeouts.backendRequest; never past its timeouts.request counted
+ * from the request's start. */
+double routing_try_timeout(const struct session *s);
+/* 1 when the rule's timeouts.request has passed: no retry starts. */
+int routing_deadline_passed(const struct session *s);
 /* The URLRewrite and header modifier fields for a request head (request:
  * 1) or a response head (0) into ctx. */
 void routing_headers_ctx(const struct session *s, int request, struct headers_ctx *ctx);

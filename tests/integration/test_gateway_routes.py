@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -361,3 +362,24 @@ def test_health_checks_per_routed_service(procs, proxy, rundir, echo):
         gw.proxy.proc.text().splitlines()[-5:]) or True)
     assert {served_by(gw.get("/")[1]) for _ in range(6)} == {"a"}
     assert "backend failed" not in gw.proxy.proc.text()
+
+
+def test_rule_timeouts(gateway, echo):
+    """HTTPRouteTimeoutBackendRequest and HTTPRouteTimeoutRequest: a backend
+    slower than the rule's timeouts is answered 504 when they pass (lb counts
+    them to the response head, as --per-try-timeout), not after the
+    proxy's own 60 s; the request timeout also ends the retries."""
+    slow = echo("--pod-name", "slow", "--delay-ms", "3000")
+    docs = [GATEWAY, route("t", [
+        {"matches": [prefix("/backend")], "timeouts": {"backendRequest": "200ms"},
+         "backendRefs": [ref("slow")]},
+        {"matches": [prefix("/request")], "timeouts": {"request": "300ms"},
+         "backendRefs": [ref("slow")]}]),
+        backends("slow", [slow.addr])]
+    gw = gateway(docs)
+    for path in ("/backend", "/request"):
+        t0 = time.monotonic()
+        status, _, _ = gw.get(path)
+        took = time.monotonic() - t0
+        assert status == 504, path
+        assert took < 2.5, (path, took)
