@@ -616,18 +616,8 @@ class Simulator:
 
 
 if __name__ == "__main__":
-    import argparse
-    ap = argparse.ArgumentParser(description="Kubernetes API simulator")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--service", default="backend")
-    ap.add_argument("--namespace", default="default")
-    ap.add_argument("--ready", default="", help="comma-separated pod IPs")
-    a = ap.parse_args()
-    s = Simulator()
-    if a.port:
-        s.stop()
-        s.port = a.port
-        s.start()
-    s.set_service(a.namespace, a.service, ready=[ip for ip in a.ready.split(",") if ip])
-    print(f"listening on {s.url}", flush=True)
-    threading.Event().wait()
+    try:
+        from .k8ssim_cli import main
+    except ImportError:
+        from k8ssim_cli import main
+    main(Simulator)

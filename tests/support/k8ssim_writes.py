@@ -64,6 +64,8 @@ class Writes:
                                        "the server is currently unable to handle the request"))
             return None
         obj = b[1]
+        # dryRun=All (kubectl --dry-run=server): answered as done, nothing stored
+        self.dry_run = q.get("dryRun") == "All"
         if want_object and (not isinstance(obj, dict) or
                             not isinstance(obj.get("metadata"), dict)):
             self.send_json(400, status(400, "BadRequest", "the body must be an object"))
@@ -135,6 +137,11 @@ class Writes:
                 obj["metadata"].pop("generation", None)
         if old is not None:
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if self.dry_run:
+            if old is not None:
+                for k in ("uid", "creationTimestamp"):
+                    obj["metadata"][k] = old["metadata"].get(k)
+            return self.send_json(code, obj)
         store.put(obj)
         self.send_json(code, store.objects[(ns, name)])
 
@@ -232,7 +239,8 @@ class Writes:
             if pre.get("resourceVersion") and \
                     pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
                 return self.conflict(store, name)
-            store.delete(ns, name)
+            if not self.dry_run:
+                store.delete(ns, name)
         self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                              "status": "Success",
                              "details": {"name": name, "group": store.group,
