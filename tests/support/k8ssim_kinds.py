@@ -58,9 +58,20 @@ KINDS = [
     gateway_kind("gatewayclasses", "v1", "GatewayClass", namespaced=False, short_names=["gc"]),
     gateway_kind("gateways", "v1", "Gateway", short_names=["gtw"]),
     gateway_kind("httproutes", "v1", "HTTPRoute"),
-    gateway_kind("referencegrants", "v1beta1", "ReferenceGrant", short_names=["refgrant"]),
+    Kind("referencegrants", GATEWAY_GROUP, "v1beta1", "ReferenceGrant", writable=True, crd=True,
+         generation=True, short_names=["refgrant"], categories=["gateway-api"]),
     gateway_kind("tlsroutes", "v1alpha2", "TLSRoute"),
     gateway_kind("tcproutes", "v1alpha2", "TCPRoute"),
+    # stored only (no controller acts on them), so that lb's manifests apply whole
+    Kind("deployments", "apps", "v1", "Deployment", writable=True, status=True, generation=True,
+         short_names=["deploy"], categories=["all"]),
+    Kind("serviceaccounts", "", "v1", "ServiceAccount", writable=True, short_names=["sa"]),
+    Kind("roles", "rbac.authorization.k8s.io", "v1", "Role", writable=True),
+    Kind("rolebindings", "rbac.authorization.k8s.io", "v1", "RoleBinding", writable=True),
+    Kind("clusterroles", "rbac.authorization.k8s.io", "v1", "ClusterRole", namespaced=False,
+         writable=True),
+    Kind("clusterrolebindings", "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding",
+         namespaced=False, writable=True),
 ]
 
 PENDING = {"status": "Unknown", "reason": "Pending", "message": "Waiting for controller",
@@ -70,6 +81,7 @@ STATUS_DEFAULTS = {
     "GatewayClass": {"conditions": [dict(PENDING, type="Accepted")]},
     "Gateway": {"conditions": [dict(PENDING, type="Accepted"), dict(PENDING, type="Programmed")]},
     "Service": {"loadBalancer": {}},
+    "Deployment": {},
 }
 
 ROUTE_PATH_DEFAULT = {"type": "PathPrefix", "value": "/"}

@@ -7,15 +7,26 @@ merge for custom resources (415); k8ssim.py does the same for the Gateway
 API kinds and uses these for the others."""
 import copy
 
-# The lists of the built-in kinds lb's tests write whose patch strategy is
-# "merge", by field name: the merge key of a list of objects, or None for a
-# list of values merged as a set (k8s.io/api's patchMergeKey tags).
+# The lists of the built-in kinds the simulator stores whose patch strategy
+# is "merge", by field name: the merge key of a list of objects (the first of
+# the candidates an element has), or None for a list of values merged as a
+# set (k8s.io/api's patchMergeKey tags).
 MERGE_KEYS = {
-    "ports": "port",                 # Service.spec.ports
-    "ownerReferences": "uid",        # ObjectMeta
-    "conditions": "type",            # every status' conditions
-    "finalizers": None,              # ObjectMeta
+    "ports": ("port", "containerPort"),     # Service.spec.ports, Container.ports
+    "ownerReferences": ("uid",),            # ObjectMeta
+    "conditions": ("type",),                # every status' conditions
+    "finalizers": None,                     # ObjectMeta
+    "containers": ("name",),                # PodSpec
+    "initContainers": ("name",),
+    "volumes": ("name",),
+    "imagePullSecrets": ("name",),
+    "env": ("name",),                       # Container
+    "volumeMounts": ("mountPath",),
 }
+
+
+def _key_of(field, item):
+    return next((k for k in MERGE_KEYS[field] if isinstance(item, dict) and k in item), None)
 
 
 def merge_patch(target, patch):
@@ -69,16 +80,17 @@ def json_patch(target, ops):
 
 
 def _merge_list(field, target, patch):
-    key = MERGE_KEYS[field]
     out = copy.deepcopy(target) if isinstance(target, list) else []
-    if key is None:                              # a set of values
+    if MERGE_KEYS[field] is None:                # a set of values
         for v in patch:
             if v not in out:
                 out.append(copy.deepcopy(v))
         return out
     for item in patch:
-        if not isinstance(item, dict) or key not in item:
-            raise ValueError(f"{field}: an element without its merge key {key}")
+        key = _key_of(field, item)
+        if key is None:
+            raise ValueError(f"{field}: an element without its merge key "
+                             f"{' or '.join(MERGE_KEYS[field])}")
         at = next((i for i, o in enumerate(out) if isinstance(o, dict) and
                    o.get(key) == item[key]), None)
         if item.get("$patch") == "delete":
@@ -92,10 +104,10 @@ def _merge_list(field, target, patch):
 
 
 def _order(field, items, order):
-    key = MERGE_KEYS.get(field)
-    if key is None:
+    if MERGE_KEYS.get(field) is None:
         rank = {repr(v): i for i, v in enumerate(order)}
         return sorted(items, key=lambda v: rank.get(repr(v), len(rank)))
+    key = _key_of(field, order[0]) if order else None
     rank = {repr(o.get(key)): i for i, o in enumerate(order) if isinstance(o, dict)}
     return sorted(items, key=lambda o: rank.get(repr(o.get(key)), len(rank)))
 
