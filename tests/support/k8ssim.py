@@ -575,6 +575,7 @@ class Simulator:
                     if expired:
                         self.chunk({"type": "ERROR", "object": status(
                             410, "Expired", f"too old resource version: {rv} ({sim.oldest})")})
+                        self.wfile.write(b"0\r\n\r\n")      # the stream ends cleanly
                         return
                     for kind, obj in backlog:
                         if wanted(obj):
