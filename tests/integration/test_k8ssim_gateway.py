@@ -690,17 +690,19 @@ def test_the_canary_walk_through_as_written(gsim, tmp_path):
     command prints, it prints."""
     sim = gsim
     doc = os.path.join(ROOT, "docs", "kubernetes.md")
-    blocks = [b for b in sh_blocks(doc) if "httproute canary" in b]
+    blocks = [b for b in sh_blocks(doc) if "patch httproute canary" in b]
     assert len(blocks) == 1, "docs/kubernetes.md has one sh block patching the canary"
+    deploy = [b for b in sh_blocks(doc) if "apply -f k8s/gateway.yaml -f k8s/lb-gateway.yaml "
+              "-f k8s/examples/canary/" in b]
+    assert len(deploy) == 1, "docs/kubernetes.md has one sh block deploying the canary"
     readme = sh_blocks(os.path.join(MANIFESTS, "examples", "canary", "README.md"))[0]
     patches = re.findall(r"kubectl -n demo patch httproute canary --type=\w+ -p '.*?'\n",
                          readme, re.S)
     assert len(patches) == 2, readme
     for patch in patches:
         assert patch in blocks[0], f"the README's command is not the manual's: {patch}"
-    code, out, err = kubectl(sim, "apply", "-f", "k8s/gateway.yaml", "-f",
-                             "k8s/examples/canary/", ns=None)
-    assert code == 0, err
+    r = run_with_kubectl_on(sim, deploy[0], tmp_path)
+    assert r.returncode == 0 and r.stdout.strip().endswith("90 10"), r.stdout + r.stderr
     path = f"/apis/{GW}/v1/namespaces/demo/httproutes"
     rv = api(sim, "GET", path)[1]["metadata"]["resourceVersion"]
     r = run_with_kubectl_on(sim, blocks[0], tmp_path)
@@ -708,7 +710,9 @@ def test_the_canary_walk_through_as_written(gsim, tmp_path):
     weights = [([b["weight"] for b in e["object"]["spec"]["rules"][0]["backendRefs"]],
                 e["object"]["metadata"]["generation"]) for e in watch_raw(sim, path, rv)]
     assert weights == [([50, 50], 2), ([100, 0], 3)], weights
-    assert r.stdout.strip().endswith("100 0"), r.stdout
+    assert r.stdout.strip().splitlines() == [
+        "httproute.gateway.networking.k8s.io/canary patched", "2 50 50",
+        "httproute.gateway.networking.k8s.io/canary patched", "100 0"], r.stdout
 
 
 def test_the_simulator_as_a_program(tmp_path):
