@@ -87,8 +87,14 @@ STATUS_DEFAULTS = {
 ROUTE_PATH_DEFAULT = {"type": "PathPrefix", "value": "/"}
 
 
+def _items(x):
+    """x if it is a list, else none: defaults never trip over a malformed
+    field (validate_kind has refused it, or it is beyond what it checks)."""
+    return x if isinstance(x, list) else []
+
+
 def _backend_refs(refs):
-    for ref in refs or []:
+    for ref in _items(refs):
         if isinstance(ref, dict):
             ref.setdefault("group", "")
             ref.setdefault("kind", "Service")
@@ -96,7 +102,7 @@ def _backend_refs(refs):
 
 
 def _parent_refs(spec):
-    for ref in spec.get("parentRefs") or []:
+    for ref in _items(spec.get("parentRefs")):
         if isinstance(ref, dict):
             ref.setdefault("group", GATEWAY_GROUP)
             ref.setdefault("kind", "Gateway")
@@ -106,12 +112,12 @@ def _default_httproute(spec):
     _parent_refs(spec)
     if "rules" not in spec:
         spec["rules"] = [{"matches": [dict(path=dict(ROUTE_PATH_DEFAULT))]}]
-    for rule in spec.get("rules") or []:
+    for rule in _items(spec.get("rules")):
         if not isinstance(rule, dict):
             continue
         if "matches" not in rule:
             rule["matches"] = [{"path": dict(ROUTE_PATH_DEFAULT)}]
-        for m in rule.get("matches") or []:
+        for m in _items(rule.get("matches")):
             if not isinstance(m, dict):
                 continue
             if "path" not in m:
@@ -120,14 +126,14 @@ def _default_httproute(spec):
                 m["path"].setdefault("type", "PathPrefix")
                 m["path"].setdefault("value", "/")
             for key in ("headers", "queryParams"):
-                for h in m.get(key) or []:
+                for h in _items(m.get(key)):
                     if isinstance(h, dict):
                         h.setdefault("type", "Exact")
         _backend_refs(rule.get("backendRefs"))
 
 
 def _default_gateway(spec):
-    for ln in spec.get("listeners") or []:
+    for ln in _items(spec.get("listeners")):
         if not isinstance(ln, dict):
             continue
         ar = ln.setdefault("allowedRoutes", {"namespaces": {"from": "Same"}})
@@ -138,18 +144,18 @@ def _default_gateway(spec):
         tls = ln.get("tls")
         if isinstance(tls, dict):
             tls.setdefault("mode", "Terminate")
-            for ref in tls.get("certificateRefs") or []:
+            for ref in _items(tls.get("certificateRefs")):
                 if isinstance(ref, dict):
                     ref.setdefault("group", "")
                     ref.setdefault("kind", "Secret")
-    for a in spec.get("addresses") or []:
+    for a in _items(spec.get("addresses")):
         if isinstance(a, dict):
             a.setdefault("type", "IPAddress")
 
 
 def _default_l4route(spec):
     _parent_refs(spec)
-    for rule in spec.get("rules") or []:
+    for rule in _items(spec.get("rules")):
         if isinstance(rule, dict):
             _backend_refs(rule.get("backendRefs"))
 
@@ -170,14 +176,14 @@ def _default_service(spec, ips):
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
     if spec["type"] != "ExternalName":
-        if not spec.get("clusterIP"):
+        if not isinstance(spec.get("clusterIP"), str) or not spec["clusterIP"]:
             spec["clusterIP"] = ips.take()
         spec.setdefault("clusterIPs", [spec["clusterIP"]] if spec["clusterIP"] != "None"
                         else ["None"])
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
         spec.setdefault("internalTrafficPolicy", "Cluster")
-    for p in spec.get("ports") or []:
+    for p in _items(spec.get("ports")):
         if isinstance(p, dict):
             p.setdefault("protocol", "TCP")
             if "port" in p:
@@ -227,7 +233,7 @@ def _check_refs(problems, where, refs, limit):
     if len(refs) > limit:
         problems.append(f"{where}: Too many: {len(refs)}: must have at most {limit} items")
     for i, ref in enumerate(refs):
-        if not isinstance(ref, dict) or not ref.get("name"):
+        if not isinstance(ref, dict) or not isinstance(ref.get("name"), str) or not ref["name"]:
             problems.append(f"{where}[{i}].name: Required value")
         elif "port" in ref and not _port_ok(ref["port"]):
             problems.append(f"{where}[{i}].port: Invalid value: {ref['port']!r}: must be "
@@ -299,12 +305,22 @@ def validate_kind(kind, obj):
                                                   "ExternalName"):
             problems.append(f'spec.type: Unsupported value: "{spec.get("type")}": supported '
                             f'values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"')
+        sel = spec.get("selector")
+        if sel is not None and (not isinstance(sel, dict) or
+                                not all(isinstance(v, str) for v in sel.values())):
+            problems.append("spec.selector: Invalid value: must be a map of strings")
         if spec.get("type") != "ExternalName" and spec.get("clusterIP") != "None" and not ports:
             problems.append("spec.ports: Required value")
-        for i, p in enumerate(ports or []):
+        if ports is not None and not isinstance(ports, list):
+            problems.append("spec.ports: Invalid value: must be a list")
+        for i, p in enumerate(_items(ports)):
             if not isinstance(p, dict) or not _port_ok(p.get("port")):
                 problems.append(f"spec.ports[{i}].port: Invalid value: must be between 1 and "
                                 f"65535, inclusive")
+            elif "targetPort" in p and not (isinstance(p["targetPort"], str) or
+                                            _port_ok(p["targetPort"])):
+                problems.append(f"spec.ports[{i}].targetPort: Invalid value: must be a port "
+                                f"number or name")
             elif len(ports) > 1 and not p.get("name"):
                 problems.append(f"spec.ports[{i}].name: Required value")
         return problems
@@ -319,7 +335,7 @@ def validate_kind(kind, obj):
             problems.append(f'spec.controllerName: Invalid value: "{c}": must be a domain '
                             f'prefixed path (e.g. example.net/gateway-controller)')
     elif kind.kind == "Gateway":
-        if not spec.get("gatewayClassName"):
+        if not isinstance(spec.get("gatewayClassName"), str) or not spec["gatewayClassName"]:
             problems.append("spec.gatewayClassName: Required value")
         lns = spec.get("listeners")
         if not isinstance(lns, list) or not 1 <= len(lns) <= 64:
@@ -335,7 +351,8 @@ def validate_kind(kind, obj):
             elif ln["name"] in names:
                 problems.append("spec.listeners: Invalid value: Listener name must be unique "
                                 "within the Gateway")
-            names.add(ln.get("name"))
+            else:
+                names.add(ln["name"])
             if not _port_ok(ln.get("port")):
                 problems.append(f"spec.listeners[{i}].port: Invalid value: must be between 1 "
                                 f"and 65535")
@@ -390,7 +407,14 @@ def validate(kind, obj):
     problems = []
     meta = obj.get("metadata") or {}
     name = meta.get("name") or ""
-    if not name:
+    for field in ("labels", "annotations"):
+        m = meta.get(field)
+        if m is not None and (not isinstance(m, dict) or
+                              not all(isinstance(v, str) for v in m.values())):
+            problems.append(f"metadata.{field}: Invalid value: must be a map of strings")
+    if not isinstance(name, str):
+        problems.append("metadata.name: Invalid value: must be a string")
+    elif not name:
         problems.append("metadata.name: Required value: name or generateName is required")
     elif len(name) > 253 or not NAME_RX.match(name):
         problems.append(f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 '
@@ -421,6 +445,103 @@ def validate(kind, obj):
                 problems.append(f"spec.{f}: Invalid value: must be an RFC 3339 time with "
                                 f"microseconds")
     return problems + validate_kind(kind, obj)
+
+
+CONDITION_STATUS = ("True", "False", "Unknown")
+# metav1.Condition's patterns, as the CRDs' schemas carry them
+CONDITION_TYPE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                            r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$")
+CONDITION_REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def _check_conditions(problems, where, conds, required=False):
+    if conds is None and not required:
+        return
+    if not isinstance(conds, list) or len(conds) > 8:
+        problems.append(f"{where}: Invalid value: must be a list of at most 8 conditions")
+        return
+    for i, c in enumerate(conds):
+        at = f"{where}[{i}]"
+        if not isinstance(c, dict):
+            problems.append(f"{at}: Invalid value: must be an object")
+            continue
+        for f in ("type", "status", "reason", "message", "lastTransitionTime"):
+            if not isinstance(c.get(f), str):
+                problems.append(f"{at}.{f}: Required value")
+        if isinstance(c.get("type"), str) and not CONDITION_TYPE.match(c["type"]):
+            problems.append(f'{at}.type: Invalid value: "{c["type"]}": must be a '
+                            f'(domain-prefixed) CamelCase name')
+        if isinstance(c.get("reason"), str) and not CONDITION_REASON.match(c["reason"]):
+            problems.append(f'{at}.reason: Invalid value: "{c["reason"]}": must be a '
+                            f'CamelCase word (letters, digits, _,:)')
+        if isinstance(c.get("message"), str) and len(c["message"]) > 32768:
+            problems.append(f"{at}.message: Too long: must have at most 32768 bytes")
+        if isinstance(c.get("lastTransitionTime"), str) and \
+                not RFC3339.match(c["lastTransitionTime"]):
+            problems.append(f'{at}.lastTransitionTime: Invalid value: '
+                            f'"{c["lastTransitionTime"]}": must be an RFC 3339 date-time')
+        if c.get("status") not in CONDITION_STATUS:
+            problems.append(f'{at}.status: Unsupported value: "{c.get("status")}": supported '
+                            f'values: "True", "False", "Unknown"')
+        if "observedGeneration" in c and not (isinstance(c["observedGeneration"], int) and
+                                              c["observedGeneration"] >= 0):
+            problems.append(f"{at}.observedGeneration: Invalid value: must be an integer >= 0")
+
+
+def validate_status(kind, status):
+    """What the API server refuses in a status write (422), as messages:
+    the shape the Gateway API CRDs' status schemas require (conditions with
+    their five fields, a route's parents, a Gateway's listeners), a
+    Service's loadBalancer an object."""
+    problems = []
+    if status is None:
+        return problems
+    if not isinstance(status, dict):
+        return ["status: Invalid value: must be an object"]
+    if kind.kind == "Service":
+        lb = status.get("loadBalancer", {})
+        ingress = lb.get("ingress", []) if isinstance(lb, dict) else None
+        if not isinstance(ingress, list) or not all(
+                isinstance(i, dict) and all(isinstance(i.get(f, ""), str) for f in ("ip",
+                                                                                    "hostname"))
+                for i in ingress):
+            problems.append("status.loadBalancer: Invalid value: must be an object whose "
+                            "ingress is a list of {ip, hostname}")
+        return problems
+    if kind.kind in ("GatewayClass", "Gateway"):
+        _check_conditions(problems, "status.conditions", status.get("conditions"))
+    if kind.kind == "Gateway":
+        for i, a in enumerate(_items(status.get("addresses"))):
+            if not isinstance(a, dict) or not isinstance(a.get("value"), str):
+                problems.append(f"status.addresses[{i}].value: Required value")
+        lns = status.get("listeners")
+        if lns is not None and (not isinstance(lns, list) or len(lns) > 64):
+            problems.append("status.listeners: Invalid value: must be a list of at most 64")
+        for i, ln in enumerate(_items(lns)):
+            if not isinstance(ln, dict) or not isinstance(ln.get("name"), str) or \
+                    not DNS1123_LABEL.match(ln["name"]) or \
+                    not isinstance(ln.get("attachedRoutes"), int) or \
+                    not isinstance(ln.get("supportedKinds"), list):
+                problems.append(f"status.listeners[{i}]: Required value: name, supportedKinds, "
+                                f"attachedRoutes and conditions")
+            else:
+                _check_conditions(problems, f"status.listeners[{i}].conditions",
+                                  ln.get("conditions"), required=True)
+    if kind.kind in ("HTTPRoute", "TLSRoute", "TCPRoute"):
+        parents = status.get("parents")
+        if not isinstance(parents, list) or len(parents) > 32:
+            problems.append("status.parents: Required value: a list of at most 32")
+        for i, p in enumerate(_items(parents)):
+            if not isinstance(p, dict) or not isinstance(p.get("parentRef"), dict) or \
+                    not isinstance(p["parentRef"].get("name"), str) or \
+                    not isinstance(p.get("controllerName"), str):
+                problems.append(f"status.parents[{i}]: Required value: parentRef (with name), "
+                                f"controllerName and conditions")
+            else:
+                _check_conditions(problems, f"status.parents[{i}].conditions",
+                                  p.get("conditions"), required=True)
+    return problems
 
 
 def spec_of(obj):

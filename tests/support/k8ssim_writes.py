@@ -8,10 +8,12 @@ import copy
 import json
 
 try:
-    from .k8ssim_kinds import apply_defaults, default_status, spec_of, status, validate
+    from .k8ssim_kinds import apply_defaults, default_status, spec_of, status, validate, \
+        validate_status
     from .k8ssim_patch import json_patch, merge_patch, strategic_merge_patch
 except ImportError:                     # run as a script
-    from k8ssim_kinds import apply_defaults, default_status, spec_of, status, validate
+    from k8ssim_kinds import apply_defaults, default_status, spec_of, status, validate, \
+        validate_status
     from k8ssim_patch import json_patch, merge_patch, strategic_merge_patch
 
 JSON = "application/json"
@@ -101,6 +103,9 @@ class Writes:
         metadata nor status changed."""
         kd = store.def_
         if sub == "status":
+            problems = validate_status(kd, obj.get("status"))
+            if problems:
+                return self.invalid(store, name, problems)
             new = copy.deepcopy(old)
             if "status" in obj:
                 new["status"] = obj["status"]
@@ -157,6 +162,8 @@ class Writes:
             return
         store, ns, _, _, _, _, obj = r
         name = obj["metadata"].get("name") or ""
+        if not isinstance(name, str):
+            return self.invalid(store, "", validate(store.def_, obj))
         with self.sim.lock:
             if (ns, name) in store.objects:
                 return self.already_exists(store, name)
@@ -217,8 +224,8 @@ class Writes:
             except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
                 return self.send_json(422, status(422, "Invalid",
                                                   f"the patch could not be applied: {e}"))
-            rv = (patch.get("metadata") or {}).get("resourceVersion") \
-                if isinstance(patch, dict) else None
+            meta = patch.get("metadata") if isinstance(patch, dict) else None
+            rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
             if rv and rv != old["metadata"]["resourceVersion"]:
                 return self.conflict(store, name)
             if not isinstance(obj, dict) or not isinstance(obj.get("metadata"), dict) or \
