@@ -153,7 +153,8 @@ test-deps: deps
 	$(call install_missing,$(TEST_DEPS))
 	@command -v kubectl >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS=kubernetes-client
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS="nodejs npm"
-	@test -d tests/k8s/node_modules/@kubernetes/client-node || \
+	@test -d tests/k8s/node_modules/@kubernetes/client-node && \
+		test -d tests/k8s/node_modules/@kubernetes-models/gateway-api || \
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
 	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
 		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,7 +1,9 @@
 // Validates lb's Kubernetes manifests: each document against the Kubernetes
 // schemas (kubernetes-models), then the cross-references a cluster would only
-// reveal at run time. Usage: node validate.mjs [DIR] [--extract OUTDIR]
-// (--extract writes each ConfigMap's files to OUTDIR/NAME/ for the tests).
+// reveal at run time. Usage: node validate.mjs [DIR...] [--extract OUTDIR]
+// (the documents of every DIR's .yaml files are checked together, default
+// k8s/; --extract writes each ConfigMap's files to OUTDIR/NAME/ for the tests).
+// The Gateway API's kinds are checked against @kubernetes-models/gateway-api.
 import fs from "node:fs";
 import path from "node:path";
 import yaml from "js-yaml";
@@ -9,13 +11,15 @@ import yaml from "js-yaml";
 const args = process.argv.slice(2);
 const extractAt = args.indexOf("--extract");
 const outDir = extractAt >= 0 ? args[extractAt + 1] : null;
-const dir = args.find((a, i) => !a.startsWith("--") && (extractAt < 0 || i !== extractAt + 1)) ??
-  path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "k8s");
+const dirs = args.filter((a, i) => !a.startsWith("--") && (extractAt < 0 || i !== extractAt + 1));
+if (!dirs.length) dirs.push(path.join(path.dirname(new URL(import.meta.url).pathname), "..", "..", "k8s"));
+const dir = dirs.join(" ");
 
 const problems = [];
 const docs = [];
-for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort()) {
-  const text = fs.readFileSync(path.join(dir, file), "utf8");
+for (const [d, file] of dirs.flatMap((d) => fs.readdirSync(d).filter((f) => f.endsWith(".yaml")).sort()
+  .map((f) => [d, f]))) {
+  const text = fs.readFileSync(path.join(d, file), "utf8");
   let n = 0;
   for (const doc of yaml.loadAll(text)) {
     n++;
@@ -36,7 +40,8 @@ for (const { file, n, doc } of docs) {
   }
   let mod;
   try {
-    mod = await import(`kubernetes-models/${doc.apiVersion}`);
+    mod = await import(doc.apiVersion.startsWith("gateway.networking.k8s.io/")
+      ? `@kubernetes-models/gateway-api/${doc.apiVersion}` : `kubernetes-models/${doc.apiVersion}`);
   } catch {
     problems.push(`${where}: unknown apiVersion ${doc.apiVersion}`);
     continue;
@@ -91,6 +96,61 @@ for (const svc of of("Service")) {
     if (!ok) problems.push(`${where}: targetPort ${target} is no container port of ${deps.map((d) => d.metadata.name)}`);
   }
 }
+// The Gateway API. A Gateway's class is defined; a route's parentRefs name a
+// Gateway defined, its backendRefs a Service defined with that port (in another
+// namespace only with a ReferenceGrant there allowing it). An lb-discover
+// --gateway NS/NAME names a Gateway defined whose class's controllerName is its
+// --gateway-controller, and every listener's port is one its pod's lb-proxy
+// listens on (--listen [tls:]ADDR:PORT).
+const flagsOf = (c) => {
+  const argv = [...(c.command ?? []).slice(1), ...(c.args ?? [])], flags = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith("--")) continue;
+    const [k, v] = argv[i].includes("=") ? argv[i].slice(2).split(/=(.*)/s) :
+      [argv[i].slice(2), i + 1 < argv.length && !argv[i + 1].startsWith("--") ? argv[++i] : true];
+    (flags[k] ??= []).push(v);
+  }
+  return flags;
+};
+for (const gw of of("Gateway")) {
+  if (!of("GatewayClass").some((c) => c.metadata.name === gw.spec.gatewayClassName)) problems.push(`Gateway ${ns(gw)}/${gw.metadata.name}: GatewayClass ${gw.spec.gatewayClassName} is not defined`);
+}
+for (const route of [...of("HTTPRoute"), ...of("TLSRoute"), ...of("TCPRoute")]) {
+  const where = `${route.kind} ${ns(route)}/${route.metadata.name}`;
+  for (const p of route.spec.parentRefs ?? []) {
+    if ((p.kind ?? "Gateway") === "Gateway" && !named("Gateway", p.namespace ?? ns(route), p.name)) problems.push(`${where}: parentRef Gateway ${p.namespace ?? ns(route)}/${p.name} is not defined`);
+  }
+  for (const ref of (route.spec.rules ?? []).flatMap((r) => r.backendRefs ?? [])) {
+    if ((ref.kind ?? "Service") !== "Service" || (ref.group ?? "") !== "") continue;
+    const at = ref.namespace ?? ns(route), svc = named("Service", at, ref.name);
+    if (!svc) { problems.push(`${where}: backendRef Service ${at}/${ref.name} is not defined`); continue; }
+    if (!svc.spec.ports.some((p) => p.port === ref.port)) problems.push(`${where}: backendRef ${at}/${ref.name} port ${ref.port} is no port of the Service`);
+    if (at !== ns(route) && !of("ReferenceGrant").some((g) => ns(g) === at &&
+        g.spec.from.some((f) => f.group === GATEWAY && f.kind === route.kind && f.namespace === ns(route)) &&
+        g.spec.to.some((t) => t.group === "" && t.kind === "Service" && (t.name ?? ref.name) === ref.name))) {
+      problems.push(`${where}: backendRef Service ${at}/${ref.name} is in another namespace and no ReferenceGrant there allows it`);
+    }
+  }
+}
+for (const dep of of("Deployment")) {
+  const cs = dep.spec.template.spec.containers;
+  for (const c of cs.filter((c) => (c.command ?? [])[0] === "lb-discover")) {
+    const f = flagsOf(c);
+    if (!f.gateway) continue;
+    const at = `Deployment ${dep.metadata.name}/${c.name}`;
+    const [gns, gname] = String(f.gateway[0]).includes("/") ? String(f.gateway[0]).split("/") : [ns(dep), f.gateway[0]];
+    const gw = named("Gateway", gns, gname);
+    if (!gw) { problems.push(`${at}: --gateway ${f.gateway[0]}: no such Gateway`); continue; }
+    const cls = of("GatewayClass").find((k) => k.metadata.name === gw.spec.gatewayClassName);
+    const controller = f["gateway-controller"]?.[0] ?? "lb.dev/gateway-controller";
+    if (cls && cls.spec.controllerName !== controller) problems.push(`${at}: --gateway-controller ${controller} is not the controllerName of GatewayClass ${cls.metadata.name} (${cls.spec.controllerName})`);
+    const listens = cs.filter((p) => (p.command ?? [])[0] === "lb-proxy")
+      .flatMap((p) => flagsOf(p).listen ?? []).map((l) => Number(String(l).split(":").pop()));
+    for (const l of gw.spec.listeners) {
+      if (!listens.includes(l.port)) problems.push(`${at}: Gateway ${gns}/${gname} listener ${l.name} port ${l.port} is not a port lb-proxy listens on (--listen ${listens.join(", ") || "none"})`);
+    }
+  }
+}
 // RBAC: the ServiceAccount that runs lb-discover may make exactly the calls
 // lb-discover makes with its config, and no more. A rule allows a request
 // (group, resource, verb, name) as the API server's RBAC authorizer decides:
@@ -143,7 +203,23 @@ function discoverSettings(pod, c) {
 // What a container's lb-discover calls: [group, resource, verbs, name]
 // ("" when the request carries no name, or one RBAC cannot know: a Lease's
 // carries the pod's name), and the verbs granted beyond them that are fine.
+const GATEWAY = "gateway.networking.k8s.io";
+const READ = ["get", "list", "watch"];
 function discoverNeeds(s) {
+  if (s.gateway) {
+    // --gateway NAMESPACE/NAME: the Gateway API controller (a 5th element true: a
+    // need only a ClusterRole bound cluster-wide grants, GatewayClasses being
+    // cluster-scoped)
+    const routes = ["gateways", "httproutes", "tlsroutes", "tcproutes"];
+    const needs = [[GATEWAY, "gatewayclasses", READ, "", true], [GATEWAY, "gatewayclasses/status", ["update"], "", true],
+      ...[...routes, "referencegrants"].map((r) => [GATEWAY, r, READ, ""]),
+      ...routes.map((r) => [GATEWAY, `${r}/status`, ["update"], ""]),
+      ["", "services", READ, ""], ["discovery.k8s.io", "endpointslices", READ, ""],
+      ["coordination.k8s.io", "leases", ["create", "get", "list", "watch", "update"], ""]];
+    const allowed = [["coordination.k8s.io", "leases", ["patch"], ""],
+      ...["gatewayclasses", ...routes].map((r) => [GATEWAY, `${r}/status`, ["patch"], ""])];
+    return { needs, allowed, shared: true };
+  }
   const needs = [["discovery.k8s.io", "endpointslices", ["get", "list", "watch"], ""],
     ["", "endpoints", ["get", "list", "watch"], ""]];
   const allowed = [];
@@ -166,11 +242,17 @@ for (const dep of of("Deployment")) {
   const pod = dep.spec.template.spec;
   const at = `${fileOf(dep)}: Deployment ${dep.metadata.name}`;
   const sa = pod.serviceAccountName ?? "default";
-  const bindings = of("RoleBinding").filter((b) => ns(b) === ns(dep) &&
-      b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === sa && (s.namespace ?? ns(b)) === ns(dep)));
-  const roles = bindings.map((b) => named(b.roleRef.kind, ns(dep), b.roleRef.name)).filter(Boolean);
-  const rules = roles.flatMap((r) => r.rules ?? []);
-  const bound = roles.length ? `Role ${roles.map((r) => `${r.metadata.name} in ${fileOf(r)}`).join(", ")}` :
+  const bindings = [...of("RoleBinding").filter((b) => ns(b) === ns(dep)), ...of("ClusterRoleBinding")].filter((b) =>
+    b.subjects?.some((s) => s.kind === "ServiceAccount" && s.name === sa && (s.namespace ?? ns(b)) === ns(dep)));
+  // a ClusterRoleBinding grants its ClusterRole everywhere; a RoleBinding, in its namespace only
+  const roles = bindings.map((b) => {
+    const role = b.roleRef.kind === "ClusterRole" ? of("ClusterRole").find((r) => r.metadata.name === b.roleRef.name)
+      : named("Role", ns(dep), b.roleRef.name);
+    return role && { role, cluster: b.kind === "ClusterRoleBinding" };
+  }).filter(Boolean);
+  const rules = roles.flatMap((r) => r.role.rules ?? []);
+  const clusterRules = roles.filter((r) => r.cluster).flatMap((r) => r.role.rules ?? []);
+  const bound = roles.length ? roles.map((r) => `${r.role.kind} ${r.role.metadata.name} in ${fileOf(r.role)}`).join(", ") :
     "no Role is bound to it";
   for (const c of pod.containers.filter((c) => (c.command ?? [])[0] === "lb-discover")) {
     const { settings, problem } = discoverSettings({ ...pod, metadata: dep.metadata }, c);
@@ -182,10 +264,10 @@ for (const dep of of("Deployment")) {
     g.deps.add(dep.metadata.name);
     g.needs.push(...needs);
     g.allowed.push(...allowed);
-    for (const [group, res, verbs, name] of needs) {
-      const missing = verbs.filter((v) => !rules.some((r) => allows(r, group, res, v, name)));
+    for (const [group, res, verbs, name, cluster] of needs) {
+      const missing = verbs.filter((v) => !(cluster ? clusterRules : rules).some((r) => allows(r, group, res, v, name)));
       if (missing.length) problems.push(`${at}/${c.name}: ServiceAccount ${sa} cannot ${missing.join("/")} ` +
-        `${group || "core"} ${res}${name ? ` "${name}"` : ""} (${bound})`);
+        `${group || "core"} ${res}${name ? ` "${name}"` : ""}${cluster ? " at the cluster scope" : ""} (${bound})`);
     }
     if (shared) {
       if (!fieldEnv(c, "POD_NAME", "metadata.name")) problems.push(`${at}/${c.name}: env POD_NAME must come ` +

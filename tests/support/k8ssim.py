@@ -1,15 +1,22 @@
 """A Kubernetes API server simulator for tests: the wire protocol of the real
 one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node).
 
-- discovery: /version, /api, /apis, /api/v1, /apis/GROUP/v1
+- discovery: /version, /api, /apis, /apis/GROUP, /api/v1, /apis/GROUP/VERSION
 - EndpointSlices (discovery.k8s.io/v1) and Endpoints (core/v1): get, list and
   watch, per namespace or across all, with labelSelector and fieldSelector
-- ConfigMaps (core/v1) and Leases (coordination.k8s.io/v1) also create (POST,
-  409 AlreadyExists), update (PUT; a resourceVersion that is not the current
-  one: 409 Conflict, as optimistic concurrency wants), patch (merge, strategic
-  merge as merge, JSON patch; a resourceVersion in the patch is a
-  precondition too) and delete (with DeleteOptions preconditions); names and
-  fields validated (422 Invalid)
+- ConfigMaps (core/v1), Leases (coordination.k8s.io/v1), Services (core/v1)
+  and the Gateway API (gateway.networking.k8s.io: GatewayClass, cluster-scoped,
+  Gateway and HTTPRoute v1, ReferenceGrant v1beta1, TLSRoute and TCPRoute
+  v1alpha2) also create (POST, 409 AlreadyExists), update (PUT; a
+  resourceVersion that is not the current one: 409 Conflict, as optimistic
+  concurrency wants), patch (merge, JSON patch, strategic merge for built-in
+  kinds and 415 for the Gateway API's, as for every custom resource; a
+  resourceVersion in the patch is a precondition too) and delete (with
+  DeleteOptions preconditions); names and fields validated (422 Invalid);
+  the kinds' rules (generation, the /status subresource, defaults) are in
+  k8ssim_kinds.py, the patches in k8ssim_patch.py
+- discovery and OpenAPI v3 documents (k8ssim_discovery.py): what kubectl
+  needs to get, apply (validation on), patch and watch every kind
 - watch: a chunked stream of {"type","object"} lines from a resourceVersion;
   BOOKMARK events only with allowWatchBookmarks; an ERROR event with a 410
   Status when the resourceVersion is older than the kept history;
@@ -22,7 +29,9 @@ one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node
   metadata.name for a list or watch); a denial is the real 403 Status.
   role_rules() reads a Role's rules from lb's manifests.
 - controls (methods): set_service (scale, terminating, not ready),
-  drop_watches, expire_history, stop/start (the API down for a while)
+  drop_watches, expire_history, stop/start (the API down for a while); run
+  as a program (python3 -m tests.support.k8ssim --help) the same controls
+  are commands on its standard input
 - what clients did, for tests to wait on: requests, watches_started (watch
   streams registered: every change from then on reaches them; a 410 is none)
   and watches_ended
@@ -37,7 +46,19 @@ import subprocess
 import threading
 import time
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+try:
+    from . import k8ssim_discovery as discovery_docs
+    from .k8ssim_kinds import KINDS, ClusterIPs, apply_defaults, status
+    from .k8ssim_writes import Writes
+    from .k8ssim_patch import json_patch, merge_patch, strategic_merge_patch  # noqa: F401
+except ImportError:                     # run as a script: python3 tests/support/k8ssim.py
+    import k8ssim_discovery as discovery_docs
+    from k8ssim_kinds import KINDS, ClusterIPs, apply_defaults, status
+    from k8ssim_writes import Writes
+    from k8ssim_patch import json_patch, merge_patch, strategic_merge_patch  # noqa: F401
 
 SLICE_SIZE = 3          # endpoints per EndpointSlice: larger services span several
 SERVICE_LABEL = "kubernetes.io/service-name"
@@ -45,14 +66,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 K8S_TESTS = os.path.join(HERE, "..", "k8s")         # node_modules with js-yaml
 LB_YAML = os.path.join(HERE, "..", "..", "k8s", "lb.yaml")
 SA_USER = "system:serviceaccount:demo:lb"
-
-
-def status(code, reason, message, details=None):
-    doc = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-           "message": message, "reason": reason, "code": code}
-    if details:
-        doc["details"] = details
-    return doc
 
 
 def selector_matches(selector, labels):
@@ -79,7 +92,7 @@ def fields_match(selector, obj):
         neg = k.endswith("!")
         k = k.rstrip("!")
         actual = {"metadata.name": obj["metadata"]["name"],
-                  "metadata.namespace": obj["metadata"]["namespace"]}.get(k)
+                  "metadata.namespace": obj["metadata"].get("namespace", "")}.get(k)
         if (actual == v) == neg:
             return False
     return True
@@ -131,101 +144,24 @@ def selector_name(selector):
     return ""
 
 
-NAME_RX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-CONFIGMAP_KEY_RX = re.compile(r"^[-._a-zA-Z0-9]+$")
-CONFIGMAP_MAX = 1024 * 1024
-MICROTIME_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
-
-
-def validate(store, obj):
-    """What the API server would refuse in obj (422 Invalid), as messages."""
-    problems = []
-    meta = obj.get("metadata") or {}
-    name = meta.get("name") or ""
-    if not name:
-        problems.append("metadata.name: Required value: name or generateName is required")
-    elif len(name) > 253 or not NAME_RX.match(name):
-        problems.append(f'metadata.name: Invalid value: "{name}": a lowercase RFC 1123 '
-                        f"subdomain must consist of lower case alphanumeric characters, '-' "
-                        f"or '.'")
-    if store.kind == "ConfigMap":
-        data = obj.get("data") or {}
-        if not isinstance(data, dict):
-            problems.append("data: Invalid value: must be an object of strings")
-        else:
-            for k, v in data.items():
-                if not CONFIGMAP_KEY_RX.match(k) or len(k) > 253:
-                    problems.append(f'data[{k}]: Invalid value: "{k}": a valid config key '
-                                    f"must consist of alphanumeric characters, '-', '_' or '.'")
-                if not isinstance(v, str):
-                    problems.append(f"data[{k}]: Invalid value: must be a string")
-            if sum(len(k) + len(v) for k, v in data.items() if isinstance(v, str)) \
-                    > CONFIGMAP_MAX:
-                problems.append(f"[]: Too long: must have at most {CONFIGMAP_MAX} bytes")
-    if store.kind == "Lease":
-        spec = obj.get("spec") or {}
-        d = spec.get("leaseDurationSeconds")
-        if d is not None and (not isinstance(d, int) or d <= 0):
-            problems.append("spec.leaseDurationSeconds: Invalid value: must be greater than 0")
-        for f in ("acquireTime", "renewTime"):
-            if spec.get(f) is not None and not (isinstance(spec[f], str) and
-                                                MICROTIME_RX.match(spec[f])):
-                problems.append(f"spec.{f}: Invalid value: must be an RFC 3339 time with "
-                                f"microseconds")
-    return problems
-
-
-def merge_patch(target, patch):
-    """RFC 7386 JSON merge patch (strategic merge patch reads the same for
-    the maps of ConfigMaps and Leases)."""
-    if not isinstance(patch, dict):
-        return json.loads(json.dumps(patch))
-    out = json.loads(json.dumps(target)) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        else:
-            out[k] = merge_patch(out.get(k), v)
-    return out
-
-
-def json_patch(target, ops):
-    """RFC 6902 JSON patch: add, remove, replace, test (paths into objects)."""
-    doc = json.loads(json.dumps(target))
-    for op in ops:
-        keys = [k.replace("~1", "/").replace("~0", "~") for k in op["path"].split("/")[1:]]
-        parent = doc
-        for k in keys[:-1]:
-            parent = parent[k]
-        last = keys[-1]
-        if op["op"] in ("add", "replace"):
-            if op["op"] == "replace" and last not in parent:
-                raise KeyError(op["path"])
-            parent[last] = op["value"]
-        elif op["op"] == "remove":
-            del parent[last]
-        elif op["op"] == "test":
-            if parent.get(last) != op["value"]:
-                raise ValueError(f"test of {op['path']} failed")
-        else:
-            raise ValueError(f"unknown op {op['op']}")
-    return doc
-
-
 class Store:
-    """Objects of one resource with a shared resourceVersion clock."""
+    """Objects of one resource (a k8ssim_kinds.Kind) with a shared
+    resourceVersion clock. Keys are (namespace, name); a cluster-scoped
+    object's namespace is ""."""
 
-    def __init__(self, sim, resource="", group="", kind="", writable=False):
+    def __init__(self, sim, kind_def):
         self.sim = sim
-        self.objects = {}             # (ns, name) -> obj
-        self.resource = resource      # "configmaps"
-        self.group = group            # "" (core) or "coordination.k8s.io"
-        self.kind = kind              # "ConfigMap"
-        self.writable = writable      # create, update, patch, delete too
+        self.def_ = kind_def
+        self.objects = {}                     # (ns, name) -> obj
+        self.resource = kind_def.resource     # "configmaps"
+        self.group = kind_def.group           # "" (core) or "coordination.k8s.io"
+        self.version = kind_def.version       # "v1"
+        self.kind = kind_def.kind             # "ConfigMap"
+        self.writable = kind_def.writable     # create, update, patch, delete too
 
     @property
     def api_version(self):
-        return f"{self.group}/v1" if self.group else "v1"
+        return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
     def verbs(self):
@@ -233,7 +169,7 @@ class Store:
                 if self.writable else ["get", "list", "watch"])
 
     def put(self, obj):
-        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         kind = "MODIFIED" if key in self.objects else "ADDED"
         old = self.objects.get(key)
         if old is not None:
@@ -244,9 +180,10 @@ class Store:
             if json.dumps(same, sort_keys=True) == json.dumps(new, sort_keys=True):
                 return
         obj["metadata"]["resourceVersion"] = str(self.sim.bump())
-        obj["metadata"].setdefault("uid", f"uid-{key[0]}-{key[1]}-{self.sim.rv}")
+        obj["metadata"].setdefault("uid", str(uuid.uuid4()))
         if not obj["metadata"].get("creationTimestamp"):
-            obj["metadata"]["creationTimestamp"] = "2026-11-21T10:00:00Z"
+            obj["metadata"]["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                 time.gmtime())
         self.objects[key] = obj
         self.sim.emit(self, kind, obj)
 
@@ -273,11 +210,14 @@ class Simulator:
         self.rv = 100
         self.history = []             # (rv, store, type, obj)
         self.oldest = 100             # watches from an rv below this get 410
-        self.slices = Store(self, "endpointslices", "discovery.k8s.io", "EndpointSlice")
-        self.endpoints = Store(self, "endpoints", "", "Endpoints")
-        self.configmaps = Store(self, "configmaps", "", "ConfigMap", writable=True)
-        self.leases = Store(self, "leases", "coordination.k8s.io", "Lease", writable=True)
-        self.stores = [self.endpoints, self.slices, self.configmaps, self.leases]
+        self.stores = [Store(self, k) for k in KINDS]
+        self.by_resource = {s.resource: s for s in self.stores}
+        self.slices = self.by_resource["endpointslices"]
+        self.endpoints = self.by_resource["endpoints"]
+        self.configmaps = self.by_resource["configmaps"]
+        self.leases = self.by_resource["leases"]
+        self.services = self.by_resource["services"]
+        self.cluster_ips = ClusterIPs()
         self.watchers = []            # (store, queue)
         self.tokens = set() if tokens is None and isinstance(rbac, dict) else tokens
         self.forbidden = set(forbidden_tokens)
@@ -307,10 +247,23 @@ class Simulator:
 
     # --- controls ---------------------------------------------------------------
     def set_service(self, namespace, service, ready=(), terminating=(), not_ready=(),
-                    port=8080, port_name="http"):
+                    port=8080, port_name="http", service_port=None):
         """Makes the service's endpoints exactly these pod IPs: `ready` (ready,
-        serving), `terminating` (serving, terminating), `not_ready` (neither)."""
+        serving), `terminating` (serving, terminating), `not_ready` (neither),
+        listening on `port` (the EndpointSlices' port, named port_name). The
+        Service object itself is created when there is none (its port
+        service_port, default `port`, targetPort port_name); one that exists
+        is left as it is."""
         with self.lock:
+            if (namespace, service) not in self.services.objects:
+                svc = {"apiVersion": "v1", "kind": "Service",
+                       "metadata": {"name": service, "namespace": namespace},
+                       "spec": {"selector": {"app": service}, "ports": [{
+                           "name": port_name or "port", "port": service_port or port,
+                           "targetPort": port_name or port, "protocol": "TCP"}]}}
+                apply_defaults(self.services.def_, svc, self.cluster_ips)
+                svc["status"] = {"loadBalancer": {}}
+                self.services.put(svc)
             eps = ([(ip, True, True, False) for ip in ready] +
                    [(ip, False, True, True) for ip in terminating] +
                    [(ip, False, False, False) for ip in not_ready])
@@ -392,10 +345,11 @@ class Simulator:
 
     # --- HTTP -------------------------------------------------------------------
     def _handler(self):
-        sim = self
+        sim = outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(Writes, BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            sim = outer
 
             def setup(self):
                 super().setup()
@@ -436,9 +390,10 @@ class Simulator:
                     return False
                 return sim.rbac if isinstance(sim.rbac, list) else None
 
-            def authorized(self, store, ns, verb, name):
+            def authorized(self, store, ns, verb, name, sub=None):
                 """Whether the request may `verb` the store's objects (name:
-                the object's, "" for a create, a list or a watch), after
+                the object's, "" for a create, a list or a watch; sub: a
+                subresource, "status", which RBAC names RESOURCE/status), after
                 answering 401 or 403 when not: the Status and message of the
                 real API server (responsewriters.forbiddenMessage)."""
                 rules = self.rules()
@@ -446,11 +401,12 @@ class Simulator:
                     return True
                 if rules is False:
                     return False
-                if any(rule_allows(r, store.group, store.resource, verb, name) for r in rules):
+                resource, group = store.resource + (f"/{sub}" if sub else ""), store.group
+                if any(rule_allows(r, group, resource, verb, name) for r in rules):
                     return True
-                resource, group = store.resource, store.group
                 where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
-                what = f'{resource}{"." + group if group else ""}' + (f' "{name}"' if name else "")
+                what = f'{store.resource}{"." + group if group else ""}' + \
+                    (f' "{name}"' if name else "")
                 self.send_json(403, status(
                     403, "Forbidden",
                     f'{what} is forbidden: User "{sim.user}" cannot {verb} resource '
@@ -460,72 +416,80 @@ class Simulator:
                 return False
 
             def object_not_found(self, store, name):
-                self.send_json(404, status(404, "NotFound", f'{store.resource} "{name}" not found',
-                                           {"name": name, "kind": store.resource}))
+                what = store.resource + (f".{store.group}" if store.group else "")
+                self.send_json(404, status(404, "NotFound", f'{what} "{name}" not found',
+                                           {"name": name, "group": store.group,
+                                            "kind": store.resource}))
 
             def not_found(self):
                 self.send_json(404, status(404, "NotFound", "the server could not find the "
                                            "requested resource"))
 
             def discovery(self, path):
-                """The discovery documents; False when path is none of them."""
+                """The discovery and OpenAPI documents; False when path is
+                none of them."""
+                kinds = [st.def_ for st in sim.stores]
+                parts = [p for p in path.split("/") if p]
+                doc = None
                 if path == "/version":
-                    self.send_json(200, {"major": "1", "minor": "30",
-                                         "gitVersion": "v1.30.0-lbsim",
-                                         "platform": "linux/amd64"})
+                    doc = {"major": "1", "minor": "30", "gitVersion": "v1.30.0-lbsim",
+                           "platform": "linux/amd64"}
                 elif path == "/api":
-                    self.send_json(200, {"kind": "APIVersions", "versions": ["v1"],
-                                         "serverAddressByClientCIDRs": [{
-                                             "clientCIDR": "0.0.0.0/0",
-                                             "serverAddress": f"127.0.0.1:{sim.port}"}]})
+                    doc = discovery_docs.api_versions(sim.port)
                 elif path == "/apis":
-                    groups = []
-                    for g in sorted({st.group for st in sim.stores if st.group}):
-                        gv = {"groupVersion": f"{g}/v1", "version": "v1"}
-                        groups.append({"name": g, "versions": [gv], "preferredVersion": gv})
-                    self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
-                                         "groups": groups})
-                else:
-                    gv = "v1" if path == "/api/v1" else path[len("/apis/"):]
-                    stores = [st for st in sim.stores if st.api_version == gv]
-                    if not path.startswith(("/api/v1", "/apis/")) or not stores:
-                        return False
-                    doc = {"kind": "APIResourceList", "groupVersion": gv, "resources": [
-                        {"name": st.resource, "singularName": st.kind.lower(),
-                         "namespaced": True, "kind": st.kind, "verbs": st.verbs,
-                         **({"shortNames": {"endpoints": ["ep"], "configmaps": ["cm"]}
-                             [st.resource]} if st.resource in ("endpoints", "configmaps")
-                            else {})}
-                        for st in stores]}
-                    if gv != "v1":
-                        doc["apiVersion"] = "v1"
-                    self.send_json(200, doc)
+                    doc = discovery_docs.api_group_list(kinds)
+                elif parts == ["api", "v1"]:
+                    doc = discovery_docs.resource_list(kinds, "v1")
+                elif len(parts) == 2 and parts[0] == "apis" and \
+                        any(k.group == parts[1] for k in kinds):
+                    doc = discovery_docs.api_group(kinds, parts[1])
+                elif len(parts) == 3 and parts[0] == "apis":
+                    doc = discovery_docs.resource_list(kinds, f"{parts[1]}/{parts[2]}")
+                elif parts == ["openapi", "v3"]:
+                    doc = discovery_docs.openapi_root(kinds)
+                elif parts[:2] == ["openapi", "v3"] and parts[2:3] == ["api"]:
+                    doc = discovery_docs.openapi_gv(kinds, "/".join(parts[3:]))
+                elif parts[:3] == ["openapi", "v3", "apis"]:
+                    doc = discovery_docs.openapi_gv(kinds, "/".join(parts[3:]))
+                elif parts[:1] == ["openapi"]:
+                    return self.not_found() or True     # no /openapi/v2: clients use v3
+                if doc is None:
+                    return False
+                self.send_json(200, doc)
                 return True
 
             def route(self, verb_of):
-                """(store, ns, name, query) of a resource path, or None after
-                answering 404 (or 401/403/405). verb_of(name, query): the RBAC
-                verb the request needs."""
+                """(store, ns, name, subresource, query) of a resource path, or
+                None after answering 404 (or 401/403/405). ns: the namespace,
+                None for a namespaced resource across all namespaces, "" for a
+                cluster-scoped one; subresource: None or "status".
+                verb_of(name, query): the RBAC verb the request needs."""
                 url = urllib.parse.urlsplit(self.path)
                 q = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
                 parts = [p for p in url.path.split("/") if p]
-                # /api/v1[/namespaces/NS]/RESOURCE[/NAME], /apis/GROUP/v1/... alike
+                # /api/v1[/namespaces/NS]/RESOURCE[/NAME[/status]], /apis/GROUP/VERSION/... alike
                 if parts[:2] == ["api", "v1"]:
-                    group, rest = "", parts[2:]
-                elif len(parts) >= 3 and parts[0] == "apis" and parts[2] == "v1":
-                    group, rest = parts[1], parts[3:]
+                    group, version, rest = "", "v1", parts[2:]
+                elif len(parts) >= 3 and parts[0] == "apis":
+                    group, version, rest = parts[1], parts[2], parts[3:]
                 else:
                     return self.not_found()
                 ns = None
                 if len(rest) >= 2 and rest[0] == "namespaces":
                     ns, rest = rest[1], rest[2:]
-                store = next((st for st in sim.stores if st.group == group and rest and
-                              st.resource == rest[0]), None)
-                if store is None or len(rest) > 2:
+                store = next((st for st in sim.stores if st.group == group and
+                              st.version == version and rest and st.resource == rest[0]), None)
+                if store is None or len(rest) > 3 or \
+                        (ns is not None and not store.def_.namespaced):
                     return self.not_found()
-                name = rest[1] if len(rest) == 2 else None
+                sub = rest[2] if len(rest) == 3 else None
+                if sub is not None and (sub != "status" or not store.def_.status):
+                    return self.not_found()
+                if not store.def_.namespaced:
+                    ns = ""
+                name = rest[1] if len(rest) >= 2 else None
                 verb = verb_of(name, q)
-                if verb not in store.verbs:
+                if verb not in (store.verbs if sub is None else ("get", "patch", "update")):
                     self.send_json(405, status(405, "MethodNotAllowed",
                                                f"the server does not allow this method on "
                                                f"the requested resource"))
@@ -534,9 +498,9 @@ class Simulator:
                 # a watch is authorized with its fieldSelector's metadata.name
                 rbac_name = name or ("" if verb == "create" else
                                      selector_name(q.get("fieldSelector")))
-                if not self.authorized(store, ns, verb, rbac_name or ""):
+                if not self.authorized(store, ns, verb, rbac_name or "", sub):
                     return None
-                return store, ns, name, q
+                return store, ns, name, sub, q
 
             def do_GET(self):
                 with sim.lock:
@@ -554,7 +518,7 @@ class Simulator:
                                else "get" if name else "list")
                 if r is None:
                     return
-                store, ns, name, q = r
+                store, ns, name, _, q = r
                 watch = q.get("watch") in ("1", "true")
                 if name and not watch:
                     with sim.lock:
@@ -564,7 +528,7 @@ class Simulator:
                     return self.send_json(200, obj)
 
                 def wanted(obj):
-                    return ((ns is None or obj["metadata"]["namespace"] == ns) and
+                    return ((ns is None or obj["metadata"].get("namespace", "") == ns) and
                             (name is None or obj["metadata"]["name"] == name) and
                             selector_matches(q.get("labelSelector"),
                                              obj["metadata"].get("labels", {})) and
@@ -579,164 +543,6 @@ class Simulator:
                                                 "metadata": {"resourceVersion": str(rv)},
                                                 "items": items})
                 self.watch(store, wanted, q)
-
-            # --- writes (writable stores: ConfigMaps, Leases) ---------------------------
-            def body(self):
-                """The request's JSON body, or None after answering 400/415."""
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n else b""
-                ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0]
-                if ctype not in ("application/json", "application/merge-patch+json",
-                                 "application/strategic-merge-patch+json",
-                                 "application/json-patch+json"):
-                    self.send_json(415, status(415, "UnsupportedMediaType",
-                                               f"the body of the request was in an unknown "
-                                               f"format - accepted media types include: "
-                                               f"application/json"))
-                    return None
-                try:
-                    return ctype, json.loads(raw or b"null")
-                except ValueError as e:
-                    self.send_json(400, status(400, "BadRequest", f"invalid JSON: {e}"))
-                    return None
-
-            def write_route(self, verb, want_object=False):
-                """(store, ns, name, query, content type, body) of a write, or None
-                once answered; want_object: the body must be an object with
-                metadata (a create's or an update's)."""
-                with sim.lock:
-                    sim.requests.append((self.command, self.path))
-                b = self.body()         # read first: an early answer keeps the connection sane
-                if b is None:
-                    return None
-                r = self.route(lambda name, q: verb if (name is None) == (verb == "create")
-                               else None)
-                if r is None:
-                    return None
-                store, ns, name, q = r
-                if ns is None:
-                    self.not_found()
-                    return None
-                if store.resource in sim.failing_writes:
-                    self.send_json(503, status(503, "ServiceUnavailable",
-                                               "the server is currently unable to handle the "
-                                               "request"))
-                    return None
-                obj = b[1]
-                if want_object and (not isinstance(obj, dict) or
-                                    not isinstance(obj.get("metadata"), dict)):
-                    self.send_json(400, status(400, "BadRequest", "the body must be an object"))
-                    return None
-                return store, ns, name, q, b[0], obj
-
-            def conflict(self, store, name):
-                self.send_json(409, status(
-                    409, "Conflict",
-                    f'Operation cannot be fulfilled on {store.resource}'
-                    f'{"." + store.group if store.group else ""} "{name}": the object has '
-                    f'been modified; please apply your changes to the latest version and '
-                    f'try again', {"name": name, "group": store.group, "kind": store.resource}))
-
-            def invalid(self, store, name, problems):
-                self.send_json(422, status(
-                    422, "Invalid", f'{store.kind} "{name}" is invalid: ' + ", ".join(problems),
-                    {"name": name, "group": store.group, "kind": store.kind,
-                     "causes": [{"reason": "FieldValueInvalid", "message": p}
-                                for p in problems]}))
-
-            def store_write(self, store, ns, name, obj, old, code):
-                """Validates obj and stores it as (ns, name); answers."""
-                problems = validate(store, obj)
-                if problems:
-                    return self.invalid(store, name, problems)
-                obj["metadata"]["namespace"] = ns
-                obj.setdefault("apiVersion", store.api_version)
-                obj.setdefault("kind", store.kind)
-                if old is not None:
-                    obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-                store.put(obj)
-                self.send_json(code, store.objects[(ns, name)])
-
-            def do_POST(self):
-                r = self.write_route("create", want_object=True)
-                if r is None:
-                    return
-                store, ns, _, _, _, obj = r
-                name = obj["metadata"].get("name") or ""
-                with sim.lock:
-                    if (ns, name) in store.objects:
-                        return self.send_json(409, status(
-                            409, "AlreadyExists",
-                            f'{store.resource}{"." + store.group if store.group else ""} '
-                            f'"{name}" already exists',
-                            {"name": name, "group": store.group, "kind": store.resource}))
-                    obj["metadata"].pop("resourceVersion", None)
-                    self.store_write(store, ns, name, obj, None, 201)
-
-            def do_PUT(self):
-                r = self.write_route("update", want_object=True)
-                if r is None:
-                    return
-                store, ns, name, _, _, obj = r
-                if obj["metadata"].get("name") != name:
-                    return self.send_json(400, status(
-                        400, "BadRequest", "the name of the object "
-                        f'({obj["metadata"].get("name")}) does not match the name on the URL '
-                        f"({name})"))
-                with sim.lock:
-                    old = store.objects.get((ns, name))
-                    if old is None:
-                        return self.object_not_found(store, name)
-                    rv = obj["metadata"].get("resourceVersion")
-                    if rv and rv != old["metadata"]["resourceVersion"]:
-                        return self.conflict(store, name)
-                    self.store_write(store, ns, name, obj, old, 200)
-
-            def do_PATCH(self):
-                r = self.write_route("patch")
-                if r is None:
-                    return
-                store, ns, name, _, ctype, patch = r
-                with sim.lock:
-                    old = store.objects.get((ns, name))
-                    if old is None:
-                        return self.object_not_found(store, name)
-                    try:
-                        if ctype == "application/json-patch+json":
-                            obj = json_patch(old, patch)
-                        else:
-                            obj = merge_patch(old, patch)
-                    except (ValueError, KeyError, IndexError, TypeError) as e:
-                        return self.send_json(422, status(422, "Invalid",
-                                                          f"the patch could not be applied: {e}"))
-                    rv = (patch.get("metadata") or {}).get("resourceVersion") \
-                        if isinstance(patch, dict) else None
-                    if rv and rv != old["metadata"]["resourceVersion"]:
-                        return self.conflict(store, name)
-                    if obj["metadata"].get("name") != name:
-                        return self.send_json(422, status(422, "Invalid",
-                                                          "metadata.name may not change"))
-                    self.store_write(store, ns, name, obj, old, 200)
-
-            def do_DELETE(self):
-                r = self.write_route("delete")
-                if r is None:
-                    return
-                store, ns, name, _, _, opts = r
-                pre = (opts or {}).get("preconditions") or {} if isinstance(opts, dict) else {}
-                with sim.lock:
-                    old = store.objects.get((ns, name))
-                    if old is None:
-                        return self.object_not_found(store, name)
-                    if pre.get("resourceVersion") and \
-                            pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
-                        return self.conflict(store, name)
-                    store.delete(ns, name)
-                self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                     "status": "Success",
-                                     "details": {"name": name, "group": store.group,
-                                                 "kind": store.resource,
-                                                 "uid": old["metadata"].get("uid")}})
 
             def chunk(self, doc):
                 data = json.dumps(doc).encode() + b"\n"
@@ -769,6 +575,7 @@ class Simulator:
                     if expired:
                         self.chunk({"type": "ERROR", "object": status(
                             410, "Expired", f"too old resource version: {rv} ({sim.oldest})")})
+                        self.wfile.write(b"0\r\n\r\n")      # the stream ends cleanly
                         return
                     for kind, obj in backlog:
                         if wanted(obj):
@@ -810,18 +617,8 @@ class Simulator:
 
 
 if __name__ == "__main__":
-    import argparse
-    ap = argparse.ArgumentParser(description="Kubernetes API simulator")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--service", default="backend")
-    ap.add_argument("--namespace", default="default")
-    ap.add_argument("--ready", default="", help="comma-separated pod IPs")
-    a = ap.parse_args()
-    s = Simulator()
-    if a.port:
-        s.stop()
-        s.port = a.port
-        s.start()
-    s.set_service(a.namespace, a.service, ready=[ip for ip in a.ready.split(",") if ip])
-    print(f"listening on {s.url}", flush=True)
-    threading.Event().wait()
+    try:
+        from .k8ssim_cli import main
+    except ImportError:
+        from k8ssim_cli import main
+    main(Simulator)
