@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bus_routes.h"
 #include "core/discover.h"
@@ -151,8 +152,36 @@ static json_t *condition(const char *type, int status, const char *reason, const
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "type", type, "status",
 			 status ? "True" : "False", "reason", reason, "message", message,
-			 "observedGeneration", (json_int_t)observed, "lastTransitionTime",
-			 "1970-01-01T00:00:00Z");
+			 "observedGeneration", (json_int_t)observed, "lastTransitionTime", "");
+}
+
+/* Every condition's lastTransitionTime, left empty while the status is
+ * compared with the last written, becomes now: a condition's time moves
+ * only when something in the status changed. */
+static void stamp_conditions(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			stamp_conditions(item);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, item) {
+			if (strcmp(key, "lastTransitionTime") == 0) {
+				char now[32];
+				time_t t = time(NULL);
+				struct tm tm;
+
+				gmtime_r(&t, &tm);
+				strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+				json_object_set_new(v, key, json_string(now));
+			} else {
+				stamp_conditions(item);
+			}
+		}
+	}
 }
 
 static void on_written(void *data, long status, json_t *body, const char *error)
@@ -183,6 +212,7 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 	}
 	json_object_set_new(g->written, key, json_string(text));
 	free(text);
+	stamp_conditions(status);
 	if (ns)
 		snprintf(path, sizeof(path), "%s/namespaces/%s/%s/%s/status", GATEWAY_API "/v1", ns,
 			 collection, name);
