@@ -146,6 +146,26 @@ def test_a_refused_backend_is_retried_elsewhere_and_marked(echo, proxy):
         sock.close()
 
 
+def test_failed_connects_eject_a_backend(echo, proxy):
+    """The breaker hears connects: --eject-gateway failed connects in a row
+    eject the backend (with --fail-timeout 0 it is tried again at once)."""
+    sock, dead = refused_addr()
+    try:
+        e = echo("--access-log", "off")
+        px = tcp_proxy(proxy, [dead, e.addr], "--fail-timeout", "0", "--eject-gateway", "2",
+                       "--eject-max-percent", "50", "--access-log", "off")
+        for _ in range(6):
+            assert px.request("GET", "/")[0] == 200
+
+        def breaker():
+            return [b["breaker"]["state"] for b in px.admin("/info")[1]["backends"]
+                    if b["address"] == dead][0]
+        assert breaker() == "open"
+        assert metric(px, "lb_proxy_tcp_connect_failures_total") == 2
+    finally:
+        sock.close()
+
+
 def test_no_backend_left_closes_the_connection(proxy):
     sock, dead = refused_addr()
     try:
