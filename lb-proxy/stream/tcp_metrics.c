@@ -28,7 +28,8 @@ void tcp_metrics_render(const struct tcp_proxy *tp, struct buf *out)
 		    "lb_proxy_tcp_bytes_total{direction=\"in\"} %llu\n"
 		    "lb_proxy_tcp_bytes_total{direction=\"out\"} %llu\n", m->bytes_in, m->bytes_out);
 	if (tp->cfg.inspect_sni) {
-		buf_appendf(out, "# HELP lb_proxy_tcp_sni_total ClientHellos read (--tcp-inspect-sni), by result.\n"
+		buf_appendf(out, "# HELP lb_proxy_tcp_sni_total ClientHellos read (--tcp-inspect-sni), "
+			    "by result.\n"
 			    "# TYPE lb_proxy_tcp_sni_total counter\n");
 		for (int i = 0; i < TCP_SNI_RESULTS; i++)
 			buf_appendf(out, "lb_proxy_tcp_sni_total{result=\"%s\"} %llu\n", sni_names[i],

@@ -4,7 +4,8 @@ least-request / consistent hashing by a header for the algorithm cases; TLS
 to clients with the same ECDSA P-256 certificate for the TLS cases),
 driven by the same wrk runs, alternating, several rounds. Prints req/s, p50,
 p99, the proxy's CPU per request per case and the ratios; then the RSS of each proxy holding 10,000 idle
-client connections. First, lb-proxy --mode tcp against HAProxy's mode tcp (CASES=tcp: that alone)."""
+client connections. First, lb-proxy --mode tcp against HAProxy's mode tcp
+(CASES=tcp: that alone)."""
 import os
 import socket
 import statistics

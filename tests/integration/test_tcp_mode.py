@@ -2,6 +2,9 @@
 without HTTP. Real processes on 127.0.0.1: lb-echo backends (HTTP spoken
 through the relay) and small Python backends where a test needs to see the
 raw bytes (a PROXY v2 header, a FIN, a TLS handshake)."""
+import json
+import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -11,7 +14,7 @@ import time
 import pytest
 
 from conftest import (SLOW, binary, bus_proxy, ctl, ctl_json, generation, metric, served_by,
-                      wait_for)
+                      started_proxy, wait_for)
 from support.net import recv_until_close, refused_addr
 
 
@@ -85,7 +88,8 @@ def test_relays_an_http_exchange_and_a_large_download(echo, proxy):
     # 1 MiB through 32 KiB buffers: back-pressure, nothing lost or reordered
     status, headers, body = px.request("GET", "/bytes/1048576")
     assert status == 200 and len(body) == 1048576
-    assert body[:52] == b"abcdefghijklmnopqrstuvwxyz" * 2 and body == body[:26] * (1048576 // 26) + body[:1048576 % 26]
+    pattern = b"abcdefghijklmnopqrstuvwxyz" * (1048576 // 26 + 1)
+    assert body == pattern[:1048576]
     text = px.admin("/metrics")[1]
     assert f'lb_proxy_tcp_backend_bytes_total{{backend="{e.addr}",direction="out"}}' in text
     assert metric(px, "lb_proxy_tcp_connections_total") == 2
@@ -287,7 +291,9 @@ def test_sni_is_read_and_the_tls_handshake_passes_through(raw_backend, backend_c
                         "DB.Example.Test", "-CAfile", backend_cert[0], "-verify_return_error",
                         "-quiet"], input=b"hi", capture_output=True, timeout=30 * SLOW)
     assert b"hello DB.Example.Test" in r.stdout, r.stderr
-    px.proc.wait_log(r'INFO tcp .*sni=db\.example\.test sni_result=found .*\n.*INFO tcp .*sni=db\.example\.test')
+    wait_for("two connection lines naming the server",
+             lambda: len(re.findall(r"INFO tcp .*sni=db\.example\.test sni_result=found ",
+                                    px.proc.text())) == 2)
 
 
 def test_inspect_sni_waits_at_most_the_header_timeout(raw_backend, proxy):
@@ -324,7 +330,7 @@ def test_sigterm_drains_open_connections(echo, proxy):
     s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     wait_for("the connection on a backend",
              lambda: px.admin("/info")[1]["backends"][0]["active"] == 1)
-    px.proc.p.send_signal(15)
+    px.proc.p.send_signal(signal.SIGTERM)
     px.proc.wait_log(r"INFO draining connections=1")
     # no new connection is taken
     with pytest.raises(OSError):
@@ -384,3 +390,32 @@ def test_refuses_http_only_flags(procs):
     assert p.p.wait(10 * SLOW) == 2
     p.expect_exit = 2
     assert "--send-proxy-v2 works in --mode tcp only" in p.text()
+
+
+def test_sighup_applies_tcp_settings_to_new_connections(raw_backend, procs, tmp_path):
+    """A reload (SIGHUP) reaches TCP mode: --idle-timeout and --send-proxy-v2
+    change for new connections; --mode stays what it was."""
+    heads = []
+    b = raw_backend(lambda c: (heads.append(c.recv(4)), recv_until_close(c)))
+    cfg = tmp_path / "proxy.json"
+    cfg.write_text(json.dumps({"listen": "127.0.0.1:0", "backends": b.addr, "mode": "tcp",
+                               "idleTimeout": 60}))
+    px = started_proxy(procs([binary("lb-proxy"), "--config", str(cfg), "--admin", "127.0.0.1:0"]))
+    s = connect(px)
+    s.sendall(b"abcd")
+    wait_for("the first connection relayed", lambda: heads)
+    s.settimeout(1.0)
+    with pytest.raises(socket.timeout):
+        s.recv(1)                       # 60 s: still open after one
+    cfg.write_text(json.dumps({"listen": "127.0.0.1:0", "backends": b.addr, "mode": "http",
+                               "idleTimeout": 0.3, "sendProxyV2": True}))
+    px.proc.p.send_signal(signal.SIGHUP)
+    line = px.proc.wait_log(r"INFO reloaded [^\n]*").group(0)
+    assert re.search(r"changed=[^ ]*idleTimeout", line), line
+    assert "mode" in px.proc.wait_log(r"WARN reload: settings that cannot change[^\n]*").group(0)
+    s2 = connect(px)
+    s2.sendall(b"abcd")
+    assert recv_until_close(s2, stop_on=(ConnectionResetError,)) == b""     # 0.3 s idle
+    assert heads[1] == b"\r\n\r\n"      # the PROXY v2 signature's first bytes
+    s.close()
+    s2.close()
