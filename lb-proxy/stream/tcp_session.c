@@ -98,6 +98,9 @@ void tcp_session_close(struct tcp_session *s, const char *why)
 			 s->sni[0] ? s->sni : "-", tp->cfg.inspect_sni ? sni_result_name(s->sni_result) : "off",
 			 s->up.bytes, s->down.bytes, ev_now(loop) - s->started, why);
 	drop_backend(s);
+	for (unsigned i = 0; i < s->pick.ntried; i++)
+		backend_unref((struct backend *)s->pick.tried[i]);
+	s->pick.ntried = 0;
 	buf_cache_give(&s->up.buf);
 	buf_cache_give(&s->down.buf);
 	s->state = TCP_SESSION_FREE;
@@ -159,8 +162,12 @@ static void connect_next(struct tcp_session *s)
 		tcp_session_close(s, s->pick.ntried ? "connect failed" : "no backend");
 		return;
 	}
-	if (s->pick.ntried < BALANCE_MAX_TRIED)
+	if (s->pick.ntried < BALANCE_MAX_TRIED) {
+		/* held until the session ends: a set applied meanwhile may
+		 * drop it, and its address must not be reused for another */
+		backend_ref(b);
 		s->pick.tried[s->pick.ntried++] = b;
+	}
 	s->be = b;
 	backend_ref(b);
 	b->active++;
