@@ -18,6 +18,7 @@
 #include "control/proxy_setup.h"
 #include "control/reload.h"
 #include "control/subscriber.h"
+#include "control/tcp_setup.h"
 #include "http/accept.h"
 #include "http/proxy.h"
 #include "http/routing.h"
@@ -29,6 +30,7 @@
 #include "net/transport_tls.h"
 #include "rundir.h"
 #include "signals.h"
+#include "stream/tcp_accept.h"
 #include "timefmt.h"
 #include "upstream/upstream.h"
 
@@ -41,6 +43,7 @@ struct proxy_main {
 	struct signals sig;
 	struct handover handover;	/* the takeover: our sockets offered, or taken */
 	struct reload reload;		/* the configuration's readings, the upstream limits */
+	struct tcp_setup tcp;		/* --mode tcp (stream/): tcp.tcp.on */
 	char rundir[256];
 };
 
@@ -152,6 +155,10 @@ static void on_stop(void *data)
 	handover_stop_offering(&m->handover);
 	for (unsigned i = 0; i < px->nlisteners; i++)
 		listener_release(&px->listeners[i].l);
+	if (m->tcp.tcp.on) {
+		tcp_accept_stop(&m->tcp.tcp);
+		return;
+	}
 	for (s = LIST_FIRST(&px->sessions); s; s = next) {
 		next = LIST_NEXT(s, link);
 		session_on_stop(s);
@@ -170,6 +177,8 @@ static void on_reload(void *data)
 	struct proxy_main *m = data;
 
 	reload_run(&m->reload);
+	if (m->tcp.tcp.on)
+		tcp_setup_apply(&m->tcp, m->px.opts);
 }
 
 /* Binds every --listen (start-up, not --takeover). Returns 0, or -1 with err filled. */
@@ -229,7 +238,8 @@ static int configure(struct proxy_main *m, struct proxy_config *c)
 	char err[1024];
 
 	m->reload.boot = m->reload.current = c;
-	if (proxy_setup_resilience_check(opts, err, sizeof(err)) == -1) {
+	if (proxy_setup_resilience_check(opts, err, sizeof(err)) == -1 ||
+	    tcp_setup_check(opts, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		goto fail;
 	}
@@ -407,6 +417,10 @@ int main(int argc, char **argv)
 	rc = 1;
 	if (sockets_init(&m, &c->opts) == -1)
 		goto out;
+	if (tcp_setup_wanted(&c->opts)) {
+		tcp_setup_start(&m.tcp, px);
+		m.admin.tcp = &m.tcp.tcp;
+	}
 	signals_init(&m.sig, px->loop, on_stop, on_reload, &m);
 	if (serve(&m, &c->opts) == -1)
 		goto out_signals;
@@ -416,6 +430,7 @@ int main(int argc, char **argv)
 out_signals:
 	signals_release(&m.sig, px->loop);
 out:
+	tcp_accept_release(&m.tcp.tcp);
 	handover_release(&m.handover);
 	subscriber_release(&m.sub);
 	admin_release(&m.admin);

@@ -26,7 +26,7 @@ import sys
 
 # Bottom up; a tuple holds sibling folders of one rank.
 LAYERS = {
-    "lb-proxy": ["net", "upstream", "policy", "http", "control"],
+    "lb-proxy": ["net", "upstream", "policy", ("http", "stream"), "control"],
     "lb-discover": ["kube", "core", ("sources", "cluster"), "api"],
 }
 PROGRAMS = ["lb-proxy", "lb-discover", "lb-ctl", "lb-echo"]

@@ -17,6 +17,7 @@
 #include "http_response.h"
 #include "log.h"
 #include "net/tls_server_render.h"
+#include "stream/tcp_metrics.h"
 #include "timefmt.h"
 #include "upstream/balance_rr.h"
 #include "upstream/outlier.h"
@@ -254,6 +255,8 @@ static void answer(struct admin_conn *c)
 		panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
 		metrics_render_panic(&body, panic, px->balancer.panic.entered_total);
 		listeners_metrics(px, &body);
+		if (c->a->tcp)
+			tcp_metrics_render(c->a->tcp, &body);
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

@@ -19,11 +19,14 @@
 /* seconds between two log lines about evicted connections */
 #define ADMIN_EVICT_LOG_INTERVAL 10.0
 
+struct tcp_proxy;
+
 struct admin {
 	struct proxy *px;
 	struct listener listener;
 	struct conn_guard guard;	/* ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT */
 	struct log_limit evict_log;
+	const struct tcp_proxy *tcp;	/* --mode tcp: its series join /metrics (else NULL) */
 };
 
 /* Binds the admin address; returns 0 or -1 with err filled. */

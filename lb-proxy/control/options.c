@@ -27,6 +27,8 @@ static const char *const balance_choices[] = {
 	"round-robin", "least-request", "random", "maglev", "ring-hash", "ip-hash", NULL,
 };
 
+static const char *const mode_choices[] = { "http", "tcp", NULL };
+
 static const struct option_row rows[] = {
 	{ { "listen", CONFIG_LIST, offsetof(struct proxy_options, listens), 0, PROXY_LISTEN_MAX, NULL,
 	    "[tls:]ADDR:PORT for clients (twice: one tls: and one plain, with TLS files)" }, FIXED },
@@ -161,6 +163,13 @@ static const struct option_row rows[] = {
 	    "NAME sent as SNI to backends and verified in their certificates" }, FIXED },
 	{ { "backendTlsInsecure", CONFIG_BOOL, offsetof(struct proxy_options, backend_tls_insecure), 0,
 	    0, NULL, "do not verify backend certificates (a warning at start-up)" }, FIXED },
+	/* TCP mode (docs/tcp.md) */
+	{ { "mode", CONFIG_ENUM, offsetof(struct proxy_options, mode), 0, 0, mode_choices,
+	    "http: an HTTP/1.1 proxy; tcp: relay bytes to a balanced backend (TLS passes through)" }, FIXED },
+	{ { "sendProxyV2", CONFIG_BOOL, offsetof(struct proxy_options, send_proxy_v2), 0, 0, NULL,
+	    "tcp: send backends a PROXY protocol v2 header naming the client" }, RUNTIME },
+	{ { "tcpInspectSni", CONFIG_BOOL, offsetof(struct proxy_options, tcp_inspect_sni), 0, 0, NULL,
+	    "tcp: read the TLS ClientHello's server name first (waits --header-timeout at most)" }, RUNTIME },
 	/* Reload and restart (--check-config is not a setting: read before the table). */
 	{ { "takeover", CONFIG_BOOL, offsetof(struct proxy_options, takeover), 0, 0, NULL,
 	    "take the listening sockets of the lb-proxy on this port, then make it drain" }, FIXED },
@@ -240,6 +249,7 @@ const struct proxy_options options_defaults = {
 	.rate_key = "client-ip",
 	.rate_table_size = RATELIMIT_TABLE_DEFAULT,
 	.tls_resumption = 1,
+	.mode = "http",
 };
 
 /* Takes --check-config out of argv (it is an action, not a setting: a

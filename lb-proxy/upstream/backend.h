@@ -40,6 +40,7 @@ struct backend {
 	unsigned long long responses[6];/* by status class: [1] 1xx ... [5] 5xx, the proxy's
 					 * own answers for it included (a 504) */
 	unsigned long long answered_5xx;	/* 5xx answers the backend itself gave */
+	unsigned long long bytes_in, bytes_out;	/* --mode tcp: relayed to it, and from it */
 	char sticky_id[17];		/* its sticky cookie value, once computed (sticky.c) */
 	struct histogram latency;	/* of the requests it answered */
 	struct outlier outlier;		/* the circuit breaker (outlier.c) */

@@ -4,7 +4,8 @@ least-request / consistent hashing by a header for the algorithm cases; TLS
 to clients with the same ECDSA P-256 certificate for the TLS cases),
 driven by the same wrk runs, alternating, several rounds. Prints req/s, p50,
 p99, the proxy's CPU per request per case and the ratios; then the RSS of each proxy holding 10,000 idle
-client connections."""
+client connections. First, lb-proxy --mode tcp against HAProxy's mode tcp
+(CASES=tcp: that alone)."""
 import os
 import socket
 import statistics
@@ -64,7 +65,7 @@ def make_cert(d):
 
 
 def haproxy(procs, port, backends, balance="  balance roundrobin", name="haproxy", bind_extra="",
-            global_extra=""):
+            global_extra="", mode="http"):
     d = os.path.join(procs.dir, name)
     os.makedirs(d, exist_ok=True)
     conf = os.path.join(d, "haproxy.cfg")
@@ -79,12 +80,11 @@ def haproxy(procs, port, backends, balance="  balance roundrobin", name="haproxy
   no strict-limits
 {global_extra}
 defaults
-  mode http
+  mode {mode}
   timeout connect 5s
   timeout client 60s
   timeout server 60s
-  option http-keep-alive
-  http-reuse always
+{"  option http-keep-alive" + chr(10) + "  http-reuse always" if mode == "http" else ""}
 frontend fe
   bind 127.0.0.1:{port}{bind_extra}
   default_backend be
@@ -161,6 +161,53 @@ def idle_rss(pid, port, n):
         time.sleep(0.5)
 
 
+def tcp_bench(procs, backends):
+    """lb-proxy --mode tcp against HAProxy's `mode tcp` (round robin over the
+    same backends; nginx-light has no stream module): the proxy's CPU per
+    relayed connection (HTTP/1.1 Connection: close, a new TCP connection
+    through the proxy per request) and per MiB relayed (1 MiB downloads
+    over 16 kept-alive connections)."""
+    ports = {"lb-proxy": free_port(), "haproxy": free_port()}
+    pids = {"lb-proxy": procs.start([os.path.join(BIN, "lb-proxy"), "--mode", "tcp", "--listen",
+                                     f"127.0.0.1:{ports['lb-proxy']}", "--admin",
+                                     f"127.0.0.1:{free_port()}", "--backends", ",".join(backends),
+                                     "--access-log", "off"], name="lb-proxy-tcp",
+                                    under_test=True).pid,
+            "haproxy": haproxy(procs, ports["haproxy"], backends, name="haproxy-tcp",
+                               mode="tcp").pid}
+    for p in ports.values():
+        wait_port(p)
+    cases = [("TCP relay, new connection per request", "/", {"headers": ["Connection: close"]}, 64),
+             ("TCP relay, 1 MiB downloads", "/bytes/1048576", {}, 16)]
+    results = {}
+    for name, path, kw, conns in cases:
+        for r in range(ROUNDS):
+            for proxy in ("lb-proxy", "haproxy"):
+                cpu = cpu_seconds(pids[proxy])
+                res = wrk(f"http://127.0.0.1:{ports[proxy]}{path}", duration=DURATION,
+                          connections=conns, **kw)
+                n = max(1.0, res["rps"] * DURATION)
+                used = cpu_seconds(pids[proxy]) - cpu
+                # per connection (one request each), or per MiB (1 MiB each)
+                res["cpu_us"] = used * 1e6 / n
+                results.setdefault((name, proxy), []).append(res)
+                print(f"{name:38s} round {r + 1} {proxy:9s} {res['rps']:10.0f} req/s "
+                      f"p99 {res['p99']:.3f} ms cpu {res['cpu_us']:.1f} us "
+                      f"non-2xx {res['non2xx']} {res['sockerr']}", flush=True)
+    print(f"\nTCP mode: wrk -t1 -d{DURATION}s, median of {ROUNDS} rounds; CPU us per connection "
+          "(new connections) or per MiB (downloads)\n")
+    rows = []
+    for name, _, _, _ in cases:
+        med = {p: {k: statistics.median(x[k] for x in results[(name, p)])
+                   for k in ("rps", "p99", "cpu_us")} for p in ("lb-proxy", "haproxy")}
+        rows.append([name, f"{med['lb-proxy']['rps']:.0f}", f"{med['haproxy']['rps']:.0f}",
+                     f"{med['lb-proxy']['rps'] / med['haproxy']['rps']:.2f}x",
+                     f"{med['lb-proxy']['p99']:.2f}/{med['haproxy']['p99']:.2f}",
+                     f"{med['lb-proxy']['cpu_us']:.1f}/{med['haproxy']['cpu_us']:.1f}"])
+    table(rows, ["case", "lb req/s", "haproxy req/s", "lb/haproxy", "p99 ms lb/haproxy",
+                 "CPU us lb/haproxy"])
+
+
 def main():
     from common import raise_fd_limit
     raise_fd_limit()
@@ -218,6 +265,10 @@ def main():
         ]
         if CASES:
             cases = [c for c in cases if any(w in c[0] for w in CASES)]
+        if not CASES or "tcp" in CASES:
+            tcp_bench(procs, backends)
+        if not cases:
+            return
         for setup in dict.fromkeys(c[4] for c in cases):
             setups[setup] = start_setup(procs, backends, setup)
         first = setups[cases[0][4]] if cases else {}

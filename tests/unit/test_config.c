@@ -464,6 +464,37 @@ static void test_bool_flag_forms(void **state)
 	}
 }
 
+/* A key's flag and variable: a digit after a lower-case letter starts a
+ * word ("eject5xx": --eject-5xx), after a capital it ends the word it is in
+ * ("sendProxyV2": --send-proxy-v2, LB_NAMES_SEND_PROXY_V2, not --send-proxy-v-2). */
+static void test_flag_names_from_keys(void **state)
+{
+	struct names {
+		int eject5xx, proxy_v2;
+	} n = { 0, 0 };
+	static const struct config_field name_fields[] = {
+		{ "eject5xx", CONFIG_BOOL, offsetof(struct names, eject5xx), 0, 0, NULL, "a" },
+		{ "sendProxyV2", CONFIG_BOOL, offsetof(struct names, proxy_v2), 0, 0, NULL, "b" },
+	};
+	static const struct config_spec name_spec = { "lb-test", "LB_NAMES_", "[options]",
+						      name_fields, 2 };
+	char *argv[] = { "lb-test", "--eject-5xx", "--send-proxy-v2", NULL };
+	char *envd[] = { "lb-test", NULL };
+	struct config_result res;
+	(void)state;
+
+	assert_int_equal(config_load(&name_spec, &n, 3, argv, &res), 0);
+	assert_int_equal(n.eject5xx, 1);
+	assert_int_equal(n.proxy_v2, 1);
+	config_result_release(&res);
+	n.proxy_v2 = 0;
+	setenv("LB_NAMES_SEND_PROXY_V2", "on", 1);
+	assert_int_equal(config_load(&name_spec, &n, 1, envd, &res), 0);
+	unsetenv("LB_NAMES_SEND_PROXY_V2");
+	assert_int_equal(n.proxy_v2, 1);
+	config_result_release(&res);
+}
+
 /* What a reload compares: each field of two readings, strings by content. */
 static void test_field_equal_and_copy(void **state)
 {
@@ -523,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_durations_and_decimal_numbers),
 		cmocka_unit_test(test_yaml_files),
 		cmocka_unit_test(test_bool_flag_forms),
+		cmocka_unit_test(test_flag_names_from_keys),
 		cmocka_unit_test(test_field_equal_and_copy),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
