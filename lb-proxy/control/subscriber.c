@@ -98,6 +98,8 @@ static void on_routes(struct subscriber *s, const char *data, size_t len)
 	unsigned long long generation;
 	char err[256];
 
+	if (s->routes_msg.len == len && memcmp(s->routes_msg.data, data, len) == 0)
+		return;	/* the heartbeat's repeat of the table served */
 	if (bus_routes_decode(data, len, &generation, &table, err, sizeof(err)) == -1) {
 		log_warn("bus: malformed routes dropped", "error=\"%s\" bytes=%zu", err, len);
 		return;
@@ -107,10 +109,13 @@ static void on_routes(struct subscriber *s, const char *data, size_t len)
 		route_table_free(table);
 		return;
 	}
-	if (routing_apply(s->px, table, generation) == 0)
-		log_info("routes applied", "generation=%llu listeners=%u rules=%u", generation,
-			 s->px->routing->current->table->n_listeners,
-			 s->px->routing->current->table->n_rules);
+	if (routing_apply(s->px, table, generation) == -1)
+		return;
+	buf_reset(&s->routes_msg);
+	if (buf_append(&s->routes_msg, data, len) == -1)
+		buf_reset(&s->routes_msg);	/* the next repeat is decoded again */
+	log_info("routes applied", "generation=%llu listeners=%u rules=%u", generation,
+		 s->px->routing->current->table->n_listeners, s->px->routing->current->table->n_rules);
 }
 
 /* A set of a routed service: applied when newer than the service's. */
@@ -340,4 +345,5 @@ void subscriber_release(struct subscriber *s)
 	bus_close(&s->reports);
 	free(s->items);
 	s->items = NULL;
+	buf_release(&s->routes_msg);
 }

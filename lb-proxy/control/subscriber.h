@@ -4,6 +4,7 @@
 
 #include <ev.h>
 
+#include "buf.h"
 #include "bus.h"
 #include "bus_protocol.h"
 #include "http/proxy.h"
@@ -27,6 +28,9 @@ struct subscriber {
 	int other_version;		/* the protocol version last refused (logged once) */
 	char service[64];
 	struct bus_backend *items;	/* BUS_MAX_BACKENDS: the report's counters */
+	/* the routes message last applied, byte for byte: the heartbeat's
+	 * repeats of it are recognised without decoding the table again */
+	struct buf routes_msg;
 };
 
 /* Connects to DIR's sets and reports sockets (lb-discover need not run yet:
