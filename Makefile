@@ -123,6 +123,9 @@ bin/%: build/release/bin/%
 
 asan: $(addprefix build/asan/bin/,$(PROGRAMS))
 
+# lb-discover's status page: page.o holds its files (.incbin), which -MMD does not see
+$(foreach m,release asan,build/$(m)/lb-discover/api/page.o): $(wildcard lb-discover/api/page/*)
+
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # --- dependencies ---------------------------------------------------------------
