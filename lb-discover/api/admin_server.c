@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http_response.h"
@@ -134,6 +135,7 @@ void admin_server_stream(struct admin_conn *c, const char *ctype, const char *ex
 	}
 	if (s->nstreams >= ADMIN_MAX_STREAMS)
 		stream_replace_oldest(s);
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &(int){ ADMIN_STREAM_SNDBUF }, sizeof(int));
 	c->state = ADMIN_STREAMING;
 	c->slot.pinned = 1;
 	s->nstreams++;
@@ -146,7 +148,7 @@ int admin_server_send(struct admin_conn *c, const char *data, size_t len)
 {
 	struct admin_server *s = c->s;
 
-	if (c->out.len - c->out.pos > ADMIN_STREAM_BACKLOG) {
+	if (c->out.len - c->out.pos > c->last_sent + ADMIN_STREAM_BACKLOG) {
 		s->streams_dropped++;
 		if (log_every(&s->stream_log, ev_now(s->loop), ADMIN_EVICT_LOG_INTERVAL))
 			log_warn("event stream dropped: the client takes events too slowly",
@@ -156,6 +158,7 @@ int admin_server_send(struct admin_conn *c, const char *data, size_t len)
 		return -1;
 	}
 	buf_compact(&c->out);
+	c->last_sent = len;
 	if (buf_append(&c->out, data, len) == -1) {
 		conn_free(c);
 		return -1;
