@@ -83,7 +83,7 @@ try {
   }
   ok("the page shows " + shown.length + " backends and " + cfg.proxies.length + " proxies, live");
   // rates need two status events
-  await page.waitForFunction(() => [...document.querySelectorAll("#backends td.req")]
+  await page.waitForFunction(() => [...document.querySelectorAll("#backends td.col-req")]
     .some((td) => td.textContent !== ""));
   if (errors.length) throw new Error("console errors on load: " + errors.join(" | "));
   ok("no console error on load");
@@ -145,7 +145,7 @@ try {
     nanocat.kill();
   }
   const cells = await page.$$eval("#changes tbody tr", (rows, a) => rows
-    .filter((r) => r.dataset.address === a).map((r) => r.querySelector("td.reason").textContent),
+    .filter((r) => r.dataset.address === a).map((r) => r.querySelector("td.col-reason").textContent),
   cfg.hostile.address);
   if (!cells.includes(cfg.hostile.reason)) throw new Error("the reason shows as " + JSON.stringify(cells));
   const injected = await page.evaluate(() => ({

@@ -92,7 +92,7 @@ function backendRow(address) {
     "err num", "spark", "requests num", "errors num", "r5xx num", "actions"];
   row.cells_ = {};
   for (const n of names) {
-    const td = el("td", n);
+    const td = el("td", "col-" + n);
     row.appendChild(td);
     row.cells_[n.split(" ")[0]] = td;
   }
@@ -182,9 +182,9 @@ function drawChanges(doc) {
   const out = rows.map((r) => {
     const tr = el("tr");
     tr.dataset.address = r.address;
-    tr.appendChild(el("td", "addr", r.address));
+    tr.appendChild(el("td", "col-addr", r.address));
     tr.appendChild(el("td", null, r.what));
-    tr.appendChild(el("td", "reason", r.reason));
+    tr.appendChild(el("td", "col-reason", r.reason));
     tr.appendChild(el("td", null, r.left));
     const all = r.seen.length;
     tr.appendChild(el("td", "ack " + (r.acked === all ? "ack-yes" : "ack-no"),
@@ -202,8 +202,8 @@ function drawProxies(doc) {
   const out = (doc.proxies || []).map((p) => {
     const tr = el("tr");
     tr.dataset.pid = p.pid;
-    tr.appendChild(el("td", "num", p.pid));
-    tr.appendChild(el("td", "num", p.generation));
+    tr.appendChild(el("td", null, p.pid));
+    tr.appendChild(el("td", null, p.generation));
     const sync = el("td");
     sync.appendChild(badge(p.state));
     tr.appendChild(sync);
@@ -224,7 +224,7 @@ function drawWaiting(doc) {
   $("waiting-section").hidden = list.length === 0;
   $("waiting").tBodies[0].replaceChildren(...list.map((w) => {
     const tr = el("tr");
-    tr.appendChild(el("td", "addr", w.address));
+    tr.appendChild(el("td", "col-addr", w.address));
     const what = [w.drained && "drained", w.removed && "removed",
       w.weight && "weight " + w.weight].filter(Boolean).join(", ");
     tr.appendChild(el("td", null, what));
@@ -246,7 +246,7 @@ function drawCluster(doc) {
   $("cluster-section").hidden = !replicas.length && !shared;
   $("replicas").tBodies[0].replaceChildren(...replicas.map((r) => {
     const tr = el("tr");
-    tr.appendChild(el("td", "addr", text(r.pod)));
+    tr.appendChild(el("td", "col-addr", text(r.pod)));
     const st = el("td");
     st.appendChild(badge(text(r.state)));
     tr.appendChild(st);
