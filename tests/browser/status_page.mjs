@@ -87,6 +87,34 @@ try {
     .some((td) => td.textContent !== ""));
   if (errors.length) throw new Error("console errors on load: " + errors.join(" | "));
   ok("no console error on load");
+  if (cfg.kubernetes) {
+    // --kubernetes: every replica (its Lease) and the shared state
+    await page.waitForFunction((pods) => {
+      const rows = [...document.querySelectorAll("#replicas tbody tr")].map((r) => r.textContent);
+      return rows.length === pods.length && pods.every((p, i) => rows[i].startsWith(p) &&
+        rows[i].includes("live"));
+    }, {}, cfg.kubernetes.replicas);
+    const shared = await page.$eval("#shared-state", (dl) =>
+      [...dl.querySelectorAll("dt")].map((dt) => dt.textContent + "=" + dt.nextSibling.textContent));
+    if (!shared.includes("configmap=" + cfg.kubernetes.configmap))
+      throw new Error("the shared state shows " + shared.join(", "));
+    if (errors.length) throw new Error("console errors: " + errors.join(" | "));
+    ok("the replicas " + cfg.kubernetes.replicas.join(", ") + " and the shared state " +
+      cfg.kubernetes.configmap + " are shown");
+  } else {
+    await writes(page, errors);
+  }
+} catch (e) {
+  failed = true;
+  console.log("FAILED: " + (e && e.stack ? e.stack : e));
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
+
+// Steps 2-5: drains with lb-ctl and from the page, a refused write, a hostile reason.
+async function writes(page, errors) {
 
   // 2. a drain with lb-ctl shows within updateLimit seconds
   const sel = (a) => `#backends tr[data-address="${a}"]`;
@@ -157,11 +185,4 @@ try {
   const unexpected = errors.filter((e) => !/status of 401/.test(e));
   if (unexpected.length) throw new Error("console errors: " + unexpected.join(" | "));
   ok("no console error but the refused write's 401");
-} catch (e) {
-  failed = true;
-  console.log("FAILED: " + (e && e.stack ? e.stack : e));
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
 }
-process.exit(failed ? 1 : 0);

@@ -17,7 +17,9 @@ import time
 import pytest
 
 from conftest import SLOW, binary, bus_proxy, ctl_json, protocol_constant, wait_for
-from test_admin_api import Admin, start_admin, token_file
+from test_admin_api import start_admin, token_file
+from test_k8s import pods  # noqa: F401 (a fixture)
+from test_k8s_fleet import fleet  # noqa: F401 (a fixture)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BROWSER_TESTS = os.path.join(ROOT, "tests", "browser")
@@ -284,11 +286,6 @@ def test_the_page_in_a_real_browser(echo, discover, proxy, rundir):
     drain from the page (token, confirmation) reaches every proxy; a write
     without the token is refused (401) and shown; a hostile reason from the
     bus is shown as text. Writes docs/status-page.png (the release run)."""
-    node = shutil.which("node")
-    assert node, "node is missing: run make test-deps"
-    assert os.access("/usr/bin/chromium", os.X_OK), "chromium is missing: run make test-deps"
-    assert os.path.isdir(os.path.join(BROWSER_TESTS, "node_modules", "puppeteer-core")), \
-        "tests/browser/node_modules is missing: run make test-deps"
     echos = [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(4)]
     token = token_file("page-token\n")
     try:
@@ -314,11 +311,34 @@ def test_the_page_in_a_real_browser(echo, discover, proxy, rundir):
            "hostileReport": fake_report(echos[2].addr, hostile),
            "screenshot": shot, "scale": SLOW, "updateLimit": 2.0 * SLOW}
     try:
-        r = subprocess.run([node, os.path.join(BROWSER_TESTS, "status_page.mjs"), json.dumps(cfg)],
-                           capture_output=True, text=True, timeout=300 * SLOW, cwd=BROWSER_TESTS)
+        out = browse(cfg)
     finally:
         stop.set()
         t.join(10)
+    assert "ok no console error but the refused write's 401" in out
+    assert os.path.getsize(shot) > 10000
+
+
+def browse(cfg):
+    """Runs tests/browser/status_page.mjs with cfg; returns what it printed."""
+    node = shutil.which("node")
+    assert node, "node is missing: run make test-deps"
+    assert os.access("/usr/bin/chromium", os.X_OK), "chromium is missing: run make test-deps"
+    assert os.path.isdir(os.path.join(BROWSER_TESTS, "node_modules", "puppeteer-core")), \
+        "tests/browser/node_modules is missing: run make test-deps"
+    r = subprocess.run([node, os.path.join(BROWSER_TESTS, "status_page.mjs"), json.dumps(cfg)],
+                       capture_output=True, text=True, timeout=300 * SLOW, cwd=BROWSER_TESTS)
     print(r.stdout)
     assert r.returncode == 0, r.stdout + r.stderr[-3000:]
-    assert os.path.getsize(shot) > 10000
+    return r.stdout
+
+
+def test_the_page_shows_the_replicas_and_the_shared_state(fleet):
+    """--kubernetes: the page of one replica shows both replicas (their
+    Leases, live) and the shared state's ConfigMap, with no console error."""
+    a, b, ips, port = fleet(2, "--admin", "127.0.0.1:0")
+    admin = int(a.discover.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1))
+    out = browse({"url": f"http://127.0.0.1:{admin}/", "backends": [f"{ip}:{port}" for ip in ips],
+                  "proxies": [a.proxy.admin_port], "scale": SLOW,
+                  "kubernetes": {"replicas": ["lb-a", "lb-b"], "configmap": "lb-state-backend"}})
+    assert "ok the replicas lb-a, lb-b" in out

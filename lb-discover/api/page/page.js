@@ -246,13 +246,19 @@ function drawCluster(doc) {
   $("cluster-section").hidden = !replicas.length && !shared;
   $("replicas").tBodies[0].replaceChildren(...replicas.map((r) => {
     const tr = el("tr");
-    tr.appendChild(el("td", "col-addr", text(r.pod)));
+    tr.appendChild(el("td", "col-addr", text(r.pod) + (r.self ? " (this one)" : "")));
     const st = el("td");
     st.appendChild(badge(text(r.state)));
     tr.appendChild(st);
     tr.appendChild(el("td", "num", text(r.generation)));
-    tr.appendChild(el("td", null, text(r.synced)));
-    tr.appendChild(el("td", null, Array.isArray(r.proxies) ? r.proxies.length : text(r.proxies)));
+    tr.appendChild(el("td", null, r.synced === undefined ? "" : r.synced ? "yes" : "no"));
+    tr.appendChild(el("td", "num", r.proxy_count !== undefined ? text(r.proxy_count)
+      : Array.isArray(r.proxies) ? r.proxies.length : ""));
+    tr.appendChild(el("td", "num", typeof r.renewed_ago === "number" ? seconds(r.renewed_ago) + " ago" : ""));
+    // -1: a proxy of that replica has not applied the drain yet
+    const draining = r.draining && typeof r.draining === "object" ? Object.entries(r.draining) : [];
+    tr.appendChild(el("td", null, draining.map(([a, n]) =>
+      a + ": " + (n < 0 ? "not applied yet" : n)).join(", ")));
     return tr;
   }));
   const kv = [];
