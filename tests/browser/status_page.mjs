@@ -182,6 +182,32 @@ async function writes(page, errors) {
   }));
   if (injected.img || injected.pwned) throw new Error("markup from the bus was parsed: " + JSON.stringify(injected));
   ok("a hostile ejection reason is shown as text: " + JSON.stringify(cfg.hostile.reason));
+
+  // 6. the other writes: uneject the hostile backend, weigh another
+  await page.type("#token", cfg.token);
+  await page.click(`#backends tr[data-address="${cfg.hostile.address}"] button.act-uneject`);
+  await page.waitForSelector("#confirm[open]");
+  await page.click("#confirm-ok");
+  await page.waitForFunction(() => document.body.dataset.lastWrite === "200");
+  await page.waitForFunction((a) => document.querySelector(`#backends tr[data-address="${a}"]`)
+    .dataset.ejected === "0", {}, cfg.hostile.address);
+  ok("uneject from the page ended the ejection");
+  await page.$eval("#message", (m) => { m.hidden = true; });
+  await page.click(`#backends tr[data-address="${cfg.weigh}"] button.act-weight`);
+  await page.waitForSelector("#confirm[open]");
+  await page.$eval("#weight-input", (i) => { i.value = ""; });
+  await page.type("#weight-input", "7");
+  await page.click("#confirm-ok");
+  await until("every proxy has the weight", async () => {
+    for (const port of cfg.proxies) {
+      const b = (await getJSON(port, "/info")).backends.find((x) => x.address === cfg.weigh);
+      if (!b || b.weight !== 7) return false;
+    }
+    return true;
+  });
+  await page.waitForFunction((a) => document.querySelector(
+    `#backends tr[data-address="${a}"] td.col-weight`).textContent === "7", {}, cfg.weigh);
+  ok("weight 7 from the page reached every proxy");
   const unexpected = errors.filter((e) => !/status of 401/.test(e));
   if (unexpected.length) throw new Error("console errors: " + unexpected.join(" | "));
   ok("no console error but the refused write's 401");

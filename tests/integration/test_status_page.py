@@ -285,7 +285,8 @@ def test_the_page_in_a_real_browser(echo, discover, proxy, rundir):
     fleet's backends and proxies; a drain with lb-ctl shows within 2 s; a
     drain from the page (token, confirmation) reaches every proxy; a write
     without the token is refused (401) and shown; a hostile reason from the
-    bus is shown as text. Writes docs/status-page.png (the release run)."""
+    bus is shown as text; uneject and weight from the page reach the proxies.
+    Writes docs/status-page.png (the release run)."""
     echos = [echo("--access-log", "off", env={"POD_NAME": f"echo-{i}"}) for i in range(4)]
     token = token_file("page-token\n")
     try:
@@ -306,7 +307,7 @@ def test_the_page_in_a_real_browser(echo, discover, proxy, rundir):
         shot = os.path.join(rundir, "status-page.png")
     cfg = {"url": f"http://127.0.0.1:{port}/", "token": "page-token", "lbctl": binary("lb-ctl"),
            "rundir": rundir, "backends": [e.addr for e in echos], "ctlDrain": echos[0].addr,
-           "pageDrain": echos[1].addr, "proxies": [p.admin_port for p in proxies],
+           "pageDrain": echos[1].addr, "weigh": echos[3].addr, "proxies": [p.admin_port for p in proxies],
            "hostile": {"address": echos[2].addr, "reason": hostile},
            "hostileReport": fake_report(echos[2].addr, hostile),
            "screenshot": shot, "scale": SLOW, "updateLimit": 2.0 * SLOW}
