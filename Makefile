@@ -9,7 +9,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 # (bench-deps) to benchmark against peers.
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl
-TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl chromium
+TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl
 BENCH_DEPS := python3 wrk nginx-light haproxy openssl
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
@@ -42,7 +42,7 @@ PROXY_UNIT_TESTS := $(filter test_balance% test_proxy_%,$(UNIT_TESTS))
 DISCOVER_UNIT_TESTS := $(filter test_discover_%,$(UNIT_TESTS))
 
 .SECONDARY:
-.PHONY: all asan deps test-deps tool-deps browser-deps bench-deps test unit integration layers demo bench chaos clean help fuzz fuzz-deps
+.PHONY: all asan deps test-deps tool-deps bench-deps test unit integration layers demo bench chaos clean help fuzz fuzz-deps
 all: $(addprefix bin/,$(PROGRAMS))
 
 help:
@@ -158,11 +158,15 @@ test-deps: deps
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
 	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
 		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
-	@$(MAKE) --no-print-directory browser-deps
 
 # The status page's browser test: puppeteer-core drives Debian's chromium (no
 # browser download: PUPPETEER_SKIP_DOWNLOAD, and -core fetches none anyway).
-browser-deps:
+# After deps, before test-deps' own apt-get: never two at once under make -j.
+TEST_DEPS += chromium
+.PHONY: browser-deps
+test-deps: browser-deps
+browser-deps: deps
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS="nodejs npm"
 	@test -d tests/browser/node_modules/puppeteer-core || \
 		(cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
