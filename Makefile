@@ -125,6 +125,9 @@ bin/%: build/release/bin/%
 
 asan: $(addprefix build/asan/bin/,$(PROGRAMS))
 
+# lb-discover's status page: page.o holds its files (.incbin), which -MMD does not see
+$(foreach m,release asan,build/$(m)/lb-discover/api/page.o): $(wildcard lb-discover/api/page/*)
+
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # --- dependencies ---------------------------------------------------------------
@@ -158,6 +161,17 @@ test-deps: deps
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
 	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
 		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
+
+# The status page's browser test: puppeteer-core drives Debian's chromium (no
+# browser download: PUPPETEER_SKIP_DOWNLOAD, and -core fetches none anyway).
+# After deps, before test-deps' own apt-get: never two at once under make -j.
+TEST_DEPS += chromium
+.PHONY: browser-deps
+test-deps: browser-deps
+browser-deps: deps
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory tool-deps TOOLS="nodejs npm"
+	@test -d tests/browser/node_modules/puppeteer-core || \
+		(cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 # Tools checked by command rather than package (they may come from elsewhere).
 tool-deps:

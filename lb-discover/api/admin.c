@@ -20,6 +20,7 @@
 #include "core/proxies.h"
 #include "log.h"
 #include "metrics.h"
+#include "page.h"
 #include "status.h"
 #include "verbs.h"
 
@@ -71,6 +72,29 @@ static int authorized(const struct admin_conn *c)
 	for (size_t k = 0; k < tlen; k++)
 		diff |= (unsigned char)(v[k] ^ token[k]);
 	return diff == 0;
+}
+
+/* 1 when a browser sent the write from a page of another origin: its
+ * Origin is not http://HOST, HOST the request's own Host. Browsers send
+ * Origin with every POST, PUT and DELETE, scripts and curl none; so a site
+ * open in the operator's browser cannot drive the API (cross-site request
+ * forgery: without --admin-token a write needs no credential). */
+static int cross_origin(const struct admin_conn *c)
+{
+	int i = http_msg_find(&c->msg, "origin");
+	const char *v, *host;
+	size_t vlen, hlen;
+
+	if (i < 0)
+		return 0;
+	if (!c->route.has_authority)
+		return 1;
+	v = http_msg_ptr(&c->msg, c->msg.headers[i].value);
+	vlen = c->msg.headers[i].value.len;
+	host = http_msg_ptr(&c->msg, c->route.authority);
+	hlen = c->route.authority.len;
+	return vlen != 7 + hlen || strncasecmp(v, "http://", 7) != 0 ||
+	       strncasecmp(v + 7, host, hlen) != 0;
 }
 
 /* The request body as a JSON object (a new reference), or NULL with an
@@ -183,6 +207,12 @@ static void answer_write(struct admin_conn *c, const struct admin_route *route)
 	char msg[128];
 
 	memset(&ctl, 0, sizeof(ctl));
+	if (cross_origin(c)) {
+		admin_server_respond_error(c, 403, "a write from a page of another origin is "
+					   "refused: use the status page this lb-discover serves, "
+					   "lb-ctl or a client that sends no Origin", "");
+		return;
+	}
 	if (admin_of(c)->token) {
 		int ok = authorized(c);
 
@@ -233,11 +263,26 @@ out:
 	json_decref(doc);
 }
 
-static void answer_read(struct admin_conn *c, enum admin_action action)
+static void answer_read(struct admin_conn *c, const struct admin_route *route)
 {
 	struct discover *d = admin_of(c)->d;
+	enum admin_action action = route->action;
 	json_t *st, *doc;
 
+	if (action == ADMIN_PAGE) {
+		const struct page_file *f = page_find(route->path);
+
+		if (f)
+			admin_server_respond(c, 200, f->ctype, (const char *)f->data, f->len,
+					     PAGE_HEADERS);
+		else
+			admin_server_respond_error(c, 404, "not found", "");
+		return;
+	}
+	if (action == ADMIN_EVENTS) {
+		events_subscribe(&admin_of(c)->events, c);
+		return;
+	}
 	if (action == ADMIN_METRICS) {
 		struct buf text = BUF_INIT;
 
@@ -289,7 +334,8 @@ static void answer(struct admin_conn *c, void *data)
 		admin_server_respond_error(c, 414, msg, "");
 		return;
 	case ADMIN_ROUTE_NOT_FOUND:
-		admin_server_respond_error(c, 404, "not found: the routes are /admin/health, "
+		admin_server_respond_error(c, 404, "not found: the routes are / (the status page), "
+					   "/events, /admin/health, "
 					   "/admin/backends[/ADDR[/drain|/undrain|/weight|/uneject]], "
 					   "/admin/proxies, /admin/metrics", "");
 		return;
@@ -312,7 +358,7 @@ static void answer(struct admin_conn *c, void *data)
 	if (admin_route_writes(&route))
 		answer_write(c, &route);
 	else
-		answer_read(c, route.action);
+		answer_read(c, &route);
 }
 
 static int is_loopback(const struct net_addr *na)
@@ -352,6 +398,7 @@ int admin_init(struct admin *a, struct discover *d, const char *addr, const char
 		return -1;
 	}
 	a->d = d;
+	events_init(&a->events, d, &a->server, a->token != NULL);
 	return 0;
 }
 
@@ -359,6 +406,7 @@ int admin_start(struct admin *a)
 {
 	if (admin_server_start(&a->server) == -1)
 		return -1;
+	events_start(&a->events);
 	log_info("admin listening", "admin=%s auth=%s", a->server.listener.name,
 		 a->token ? "token" : "none");
 	return 0;
@@ -368,6 +416,7 @@ void admin_release(struct admin *a)
 {
 	if (!a->d)
 		return;
+	events_release(&a->events);
 	admin_server_release(&a->server);
 	free(a->token);
 	a->token = NULL;

@@ -1,13 +1,15 @@
 /* admin: lb-discover's HTTP admin API (GET /admin/health, POST
  * /admin/backends, ...): the token, the routes (admin_route.h) and what
  * they answer, over the HTTP server of admin_server.h; its writes call the
- * same handlers as lb-ctl's control socket (command.h). */
+ * same handlers as lb-ctl's control socket (command.h). It serves the
+ * status page (page.h) and its event stream (events.h) too. */
 #ifndef LB_DISCOVER_ADMIN_H
 #define LB_DISCOVER_ADMIN_H
 
 #include <stddef.h>
 
 #include "admin_server.h"
+#include "events.h"
 #include "core/discover.h"
 
 /* bytes of an --admin-token, at most */
@@ -16,6 +18,7 @@
 struct admin {
 	struct discover *d;
 	struct admin_server server;
+	struct events events;		/* GET /events: the status page's feed */
 	char *token;			/* the bearer token writes need; NULL: none */
 };
 

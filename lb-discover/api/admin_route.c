@@ -56,7 +56,8 @@ static const char *query_param(const char *q, const char *end, const char *name,
 	return NULL;
 }
 
-/* The reads: projections of the status and the metrics. */
+/* The reads: projections of the status and the metrics, and the status
+ * page (its files, its event stream). */
 static const struct {
 	const char *path;
 	enum admin_action get;
@@ -65,6 +66,10 @@ static const struct {
 	{ "/admin/backends", ADMIN_LIST },
 	{ "/admin/proxies", ADMIN_PROXIES },
 	{ "/admin/metrics", ADMIN_METRICS },
+	{ "/", ADMIN_PAGE },
+	{ "/page.js", ADMIN_PAGE },
+	{ "/page.css", ADMIN_PAGE },
+	{ "/events", ADMIN_EVENTS },
 };
 
 static const char address_slot[] = "{address}";

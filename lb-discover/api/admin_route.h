@@ -20,6 +20,8 @@ enum admin_action {
 	ADMIN_LIST = 0,		/* GET the backends (/admin/health, /admin/backends) */
 	ADMIN_PROXIES,		/* GET the proxies */
 	ADMIN_METRICS,		/* GET Prometheus text */
+	ADMIN_PAGE,		/* GET the status page or one of its files (r->path: which) */
+	ADMIN_EVENTS,		/* GET the status as server-sent events */
 	ADMIN_VERB,		/* a verb's route (common/verbs.c): route->verb */
 };
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http_response.h"
@@ -20,6 +21,8 @@ static void conn_free(struct admin_conn *c)
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_stop(loop, &c->poll);
 	close(c->fd);
+	if (c->state == ADMIN_STREAMING)
+		c->s->nstreams--;
 	LIST_REMOVE(c, link);
 	conn_guard_remove(&c->s->guard, &c->slot);
 	buf_release(&c->in);
@@ -28,16 +31,11 @@ static void conn_free(struct admin_conn *c)
 	free(c);
 }
 
-void admin_server_respond(struct admin_conn *c, int status, const char *ctype, const char *body,
-			  size_t len, const char *extra)
+/* Writes what c->out holds, then closes. */
+static void start_writing(struct admin_conn *c)
 {
 	struct ev_loop *loop = c->s->loop;
 
-	http_response_begin(&c->out, status);
-	buf_append_str(&c->out, extra);
-	http_response_end(&c->out, ctype, len, 0);
-	if (http_msg_method(&c->msg) != HTTP_HEAD)
-		buf_append(&c->out, body, len);
 	c->state = ADMIN_WRITING;
 	ev_timer_stop(loop, &c->poll);
 	ev_io_stop(loop, &c->io);
@@ -46,6 +44,17 @@ void admin_server_respond(struct admin_conn *c, int status, const char *ctype, c
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_set(&c->timer, ADMIN_REQUEST_TIMEOUT, 0);
 	ev_timer_start(loop, &c->timer);
+}
+
+void admin_server_respond(struct admin_conn *c, int status, const char *ctype, const char *body,
+			  size_t len, const char *extra)
+{
+	http_response_begin(&c->out, status);
+	buf_append_str(&c->out, extra);
+	http_response_end(&c->out, ctype, len, 0);
+	if (http_msg_method(&c->msg) != HTTP_HEAD)
+		buf_append(&c->out, body, len);
+	start_writing(c);
 }
 
 void admin_server_respond_json(struct admin_conn *c, int status, json_t *doc, const char *extra)
@@ -79,6 +88,94 @@ void admin_server_park(struct admin_conn *c, double seconds)
 	ev_timer_set(&c->timer, seconds, 0);
 	ev_timer_start(loop, &c->timer);
 	ev_timer_start(loop, &c->poll);
+}
+
+/* The events a stream waits for: reads (to see the client leave), and
+ * writes while it has bytes to send. */
+static void stream_watch(struct admin_conn *c)
+{
+	int events = EV_READ | (c->out.len > c->out.pos ? EV_WRITE : 0);
+
+	if ((c->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(c->s->loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	ev_io_start(c->s->loop, &c->io);
+}
+
+/* Closes the oldest stream, for a new one past ADMIN_MAX_STREAMS. */
+static void stream_replace_oldest(struct admin_server *s)
+{
+	struct admin_conn *c, *oldest = NULL;
+
+	/* newest first: the last stream found is the oldest */
+	LIST_FOREACH(c, &s->conns, link)
+		if (c->state == ADMIN_STREAMING)
+			oldest = c;
+	if (!oldest)
+		return;
+	if (log_every(&s->stream_log, ev_now(s->loop), ADMIN_EVICT_LOG_INTERVAL))
+		log_warn("event streams full: the oldest closed for a new one", "streams=%zu "
+			 "max=%d", s->nstreams, ADMIN_MAX_STREAMS);
+	conn_free(oldest);
+}
+
+void admin_server_stream(struct admin_conn *c, const char *ctype, const char *extra)
+{
+	struct admin_server *s = c->s;
+
+	http_response_begin(&c->out, 200);
+	buf_append_str(&c->out, extra);
+	buf_appendf(&c->out, "Content-Type: %s\r\nCache-Control: no-store\r\n"
+		    "Connection: close\r\n\r\n", ctype);
+	/* RFC 9110 9.3.2: GET's head (no Content-Length: GET's has none) */
+	if (http_msg_method(&c->msg) == HTTP_HEAD) {
+		start_writing(c);
+		return;
+	}
+	if (s->nstreams >= ADMIN_MAX_STREAMS)
+		stream_replace_oldest(s);
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &(int){ ADMIN_STREAM_SNDBUF }, sizeof(int));
+	c->state = ADMIN_STREAMING;
+	c->slot.pinned = 1;
+	s->nstreams++;
+	ev_timer_stop(s->loop, &c->timer);
+	ev_timer_stop(s->loop, &c->poll);
+	stream_watch(c);
+}
+
+int admin_server_send(struct admin_conn *c, const char *data, size_t len)
+{
+	struct admin_server *s = c->s;
+
+	if (c->out.len - c->out.pos > c->last_sent + ADMIN_STREAM_BACKLOG) {
+		s->streams_dropped++;
+		if (log_every(&s->stream_log, ev_now(s->loop), ADMIN_EVICT_LOG_INTERVAL))
+			log_warn("event stream dropped: the client takes events too slowly",
+				 "unsent=%zu max=%d dropped_total=%llu", c->out.len - c->out.pos,
+				 ADMIN_STREAM_BACKLOG, s->streams_dropped);
+		conn_free(c);
+		return -1;
+	}
+	buf_compact(&c->out);
+	c->last_sent = len;
+	if (buf_append(&c->out, data, len) == -1) {
+		conn_free(c);
+		return -1;
+	}
+	stream_watch(c);
+	return 0;
+}
+
+void admin_server_broadcast(struct admin_server *s, const char *data, size_t len)
+{
+	struct admin_conn *c, *next;
+
+	for (c = LIST_FIRST(&s->conns); c; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->state == ADMIN_STREAMING)
+			admin_server_send(c, data, len);
+	}
 }
 
 static void conn_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
@@ -154,11 +251,37 @@ static void on_readable(struct admin_conn *c)
 	}
 }
 
+/* A stream's client sends nothing more that counts: what comes is dropped,
+ * its end closes the stream. Returns -1 when c was freed. */
+static int stream_read(struct admin_conn *c)
+{
+	char junk[512];
+	ssize_t n = read(c->fd, junk, sizeof(junk));
+
+	if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
+		return 0;
+	conn_free(c);
+	return -1;
+}
+
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct admin_conn *c = w->data;
+	int written;
 	(void)loop;
 
+	if (c->state == ADMIN_STREAMING) {
+		if ((revents & EV_READ) && stream_read(c) == -1)
+			return;
+		if (!(revents & EV_WRITE))
+			return;
+		written = buf_write_fd(&c->out, c->fd);
+		if (written == -1)
+			conn_free(c);
+		else
+			stream_watch(c);
+		return;
+	}
 	if (revents & EV_READ) {
 		on_readable(c);
 		return;

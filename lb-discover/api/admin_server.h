@@ -38,11 +38,24 @@
 #define ADMIN_EVICT_LOG_INTERVAL 10.0
 /* seconds between two calls of a parked request's on_wait */
 #define ADMIN_WAIT_POLL 0.05
+/* event streams (GET /events) at once; a new one closes the oldest (a live
+ * EventSource reconnects). Streams are never evicted for other connections:
+ * half of ADMIN_MAX_PER_CLIENT, so one client's streams leave it room */
+#define ADMIN_MAX_STREAMS 8
+/* bytes a stream may leave unsent, beyond the whole of the last thing sent
+ * to it, when the next comes: past it the client is more than one event
+ * behind, too slow, and is dropped, never buffered for */
+#define ADMIN_STREAM_BACKLOG (256 * 1024)
+/* bytes of a stream's socket send buffer (SO_SNDBUF): the kernel holds
+ * little for a client that does not read, so the backlog shows it soon */
+#define ADMIN_STREAM_SNDBUF (64 * 1024)
 
 enum admin_conn_state {
 	ADMIN_READING = 0,	/* the request's head and body */
 	ADMIN_WAITING,		/* parked (a drain?wait=) until answered or its deadline */
 	ADMIN_WRITING,		/* the answer; then the connection closes */
+	ADMIN_STREAMING,	/* an event stream: answered, events sent until the client
+				 * leaves, is too slow or the server stops */
 };
 
 struct admin_server;
@@ -66,6 +79,7 @@ struct admin_conn {
 	 * drain: the backend and the generation that drained it) */
 	char address[BUS_ADDRESS_MAX];
 	unsigned long long generation;
+	size_t last_sent;	/* a stream: bytes of the last admin_server_send */
 	LIST_ENTRY(admin_conn) link;
 };
 
@@ -85,6 +99,9 @@ struct admin_server {
 	void *data;
 	struct conn_guard guard;	/* ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT */
 	struct log_limit evict_log;
+	struct log_limit stream_log;	/* streams dropped or replaced */
+	size_t nstreams;		/* connections in ADMIN_STREAMING */
+	unsigned long long streams_dropped;	/* too slow: ADMIN_STREAM_BACKLOG */
 	LIST_HEAD(, admin_conn) conns;
 };
 
@@ -110,5 +127,19 @@ void admin_server_respond_error(struct admin_conn *c, int status, const char *ms
 /* Parks c for at most `seconds`: on_wait is called until it answers. A
  * parked connection is never evicted. */
 void admin_server_park(struct admin_conn *c, double seconds);
+/*
+ * Answers c with the head of an endless body of type ctype (`extra`: "" or
+ * header lines): no Content-Length, the body ends when the connection
+ * closes (RFC 9112 6.3). c is then a stream: no deadline, never evicted,
+ * closed when the client leaves. At ADMIN_MAX_STREAMS the oldest stream is
+ * closed for it. A HEAD gets the head and the connection closes.
+ */
+void admin_server_stream(struct admin_conn *c, const char *ctype, const char *extra);
+/* Queues [data, data + len) on stream c. A client that left more than the
+ * last send and ADMIN_STREAM_BACKLOG bytes unsent is dropped (closed,
+ * logged): returns -1 then (c is freed), else 0. data is copied. */
+int admin_server_send(struct admin_conn *c, const char *data, size_t len);
+/* admin_server_send() to every stream. */
+void admin_server_broadcast(struct admin_server *s, const char *data, size_t len);
 
 #endif

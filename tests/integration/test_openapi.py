@@ -200,7 +200,25 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
         seen.add(("GET", template, 400))
     for (method, template), op in ops.items():
         if method == "GET":
-            no_host(template, api if template.startswith("/admin") else proxy_api)
+            no_host(template, proxy_api if "lb-proxy" in op["tags"] else api)
+    # the status page and its event stream (endless: its head and first event)
+    for page in ("/", "/page.js", "/page.css"):
+        call("GET", page, 200)
+    s = socket.create_connection(("127.0.0.1", api.port), timeout=10 * SLOW)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    got = b""
+    while b"event: status" not in got:
+        chunk = s.recv(65536)
+        assert chunk, got
+        got += chunk
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    resp = resolve(doc, ops[("GET", "/events")]["responses"]["200"])
+    ctype = re.search(rb"(?im)^content-type: ([^;\r]+)", head).group(1).decode()
+    assert ctype in resp["content"], ctype
+    assert not check(doc, resp["content"][ctype]["schema"], body.decode())
+    seen.add(("GET", "/events", 200))
     # writes, each refusal the document lists
     call("POST", "/admin/backends", 201, body={"address": e2.addr, "weight": 3})
     call("POST", "/admin/backends", 409, body={"address": e2.addr})

@@ -37,6 +37,12 @@ static void test_routes(void **state)
 		{ HTTP_POST, "/admin/backends", ADMIN_ROUTE_OK, ADMIN_VERB, "add", "", 0, NULL },
 		{ HTTP_GET, "/admin/proxies", ADMIN_ROUTE_OK, ADMIN_PROXIES, NULL, "", 0, NULL },
 		{ HTTP_GET, "/admin/metrics", ADMIN_ROUTE_OK, ADMIN_METRICS, NULL, "", 0, NULL },
+		/* the status page, its files and its events */
+		{ HTTP_GET, "/", ADMIN_ROUTE_OK, ADMIN_PAGE, NULL, "", 0, NULL },
+		{ HTTP_GET, "/?x=1", ADMIN_ROUTE_OK, ADMIN_PAGE, NULL, "", 0, NULL },
+		{ HTTP_GET, "/page.js", ADMIN_ROUTE_OK, ADMIN_PAGE, NULL, "", 0, NULL },
+		{ HTTP_GET, "/page.css", ADMIN_ROUTE_OK, ADMIN_PAGE, NULL, "", 0, NULL },
+		{ HTTP_GET, "/events", ADMIN_ROUTE_OK, ADMIN_EVENTS, NULL, "", 0, NULL },
 		{ HTTP_DELETE, "/admin/backends/10.0.0.9:8080", ADMIN_ROUTE_OK, ADMIN_VERB, "remove",
 		  "10.0.0.9:8080", 0, NULL },
 		{ HTTP_POST, "/admin/backends/10.0.0.9:8080/drain", ADMIN_ROUTE_OK, ADMIN_VERB, "drain",
@@ -68,7 +74,10 @@ static void test_routes(void **state)
 		/* a backend named like a verb is still a backend */
 		{ HTTP_DELETE, "/admin/backends/drain", ADMIN_ROUTE_OK, ADMIN_VERB, "remove", "drain", 0, NULL },
 		/* refusals */
-		{ HTTP_GET, "/", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "//", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_GET, "/page.html", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
+		{ HTTP_POST, "/", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0, "GET, HEAD" },
+		{ HTTP_POST, "/events", ADMIN_ROUTE_NOT_ALLOWED, 0, NULL, "", 0, "GET, HEAD" },
 		{ HTTP_GET, "/admin", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
 		{ HTTP_GET, "/admin/backends/", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
 		{ HTTP_GET, "/admin/healthz", ADMIN_ROUTE_NOT_FOUND, 0, NULL, "", 0, NULL },
