@@ -97,6 +97,7 @@ struct proxy_options {
 	char *backend_sni;		/* SNI and the name verified on backends */
 	int backend_tls_insecure;	/* backend certificates are not verified */
 	int takeover;			/* take the listeners of the proxy running on this port */
+	int watch_config;		/* a change of the --config file reloads it */
 };
 
 struct session;

@@ -11,7 +11,7 @@
 #define HEADERS_REQUEST_ID_MAX 128
 
 /* Header rules (--set-request-header, --set-response-header,
- * --remove-response-header): parsed once at start-up, applied to every head
+ * --remove-response-header): parsed at start-up and on reload, applied to every head
  * without allocating. */
 #define HEADERS_RULES_MAX 32		/* rules of one kind */
 #define HEADERS_RULE_NAME_MAX 64	/* bytes of a field name */
