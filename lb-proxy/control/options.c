@@ -7,6 +7,7 @@
 
 #include "config_show.h"
 #include "http_limits.h"
+#include "policy/cors.h"
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "upstream/panic.h"
@@ -138,6 +139,20 @@ static const struct option_row rows[] = {
 	{ { "removeResponseHeader", CONFIG_LIST,
 	    offsetof(struct proxy_options, remove_response_header), 0, HEADERS_RULES_MAX, NULL,
 	    "a field name no response to a client carries (repeatable)" }, RUNTIME },
+	/* CORS (policy/cors.h): the Gateway API's HTTPCORSFilter as flags */
+	{ { "corsOrigins", CONFIG_LIST, offsetof(struct proxy_options, cors_origins), 0,
+	    CONFIG_LIST_MAX, NULL, "origins allowed cross-origin: https://app.example, "
+	    "https://*.example.com, or * (comma-separated or repeated)" }, RUNTIME },
+	{ { "corsMethods", CONFIG_LIST, offsetof(struct proxy_options, cors_methods), 0,
+	    CONFIG_LIST_MAX, NULL, "methods a preflight allows beyond GET, HEAD, POST (or *)" }, RUNTIME },
+	{ { "corsHeaders", CONFIG_LIST, offsetof(struct proxy_options, cors_headers), 0,
+	    CONFIG_LIST_MAX, NULL, "request header names a preflight allows (or *)" }, RUNTIME },
+	{ { "corsExposeHeaders", CONFIG_LIST, offsetof(struct proxy_options, cors_expose_headers), 0,
+	    CONFIG_LIST_MAX, NULL, "response header names scripts may read (or *)" }, RUNTIME },
+	{ { "corsMaxAge", CONFIG_DURATION, offsetof(struct proxy_options, cors_max_age), 1, 86400,
+	    NULL, "seconds a browser may cache a preflight's answer" }, RUNTIME },
+	{ { "corsCredentials", CONFIG_BOOL, offsetof(struct proxy_options, cors_credentials), 0, 0,
+	    NULL, "cross-origin requests may carry cookies (Access-Control-Allow-Credentials)" }, RUNTIME },
 	{ { "rateLimit", CONFIG_STRING, offsetof(struct proxy_options, rate_limit), 0, 0, NULL,
 	    "N/s or N/m: requests a client (--rate-key) may make; 429 beyond (on the bus, shared "
 	    "by the proxies)" }, RUNTIME },
@@ -244,6 +259,7 @@ const struct proxy_options options_defaults = {
 	.rate_table_size = RATELIMIT_TABLE_DEFAULT,
 	.tls_resumption = 1,
 	.watch_config = 1,
+	.cors_max_age = CORS_MAX_AGE_DEFAULT,
 };
 
 /* Takes --check-config out of argv (it is an action, not a setting: a

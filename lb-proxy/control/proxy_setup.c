@@ -16,6 +16,7 @@
 #include "net/tls_server.h"
 #include "net/transport_tls.h"
 #include "options.h"
+#include "policy/cors.h"
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "policy/retry.h"
@@ -244,11 +245,25 @@ int proxy_setup_rules_build(struct headers_rules *rules, const struct proxy_opti
 	return 0;
 }
 
+int proxy_setup_cors_build(struct cors_policy *cors, const struct proxy_options *opts, char *err,
+			   size_t errsz)
+{
+	const struct cors_settings s = {
+		opts->cors_origins.items, opts->cors_methods.items, opts->cors_headers.items,
+		opts->cors_expose_headers.items, opts->cors_origins.n, opts->cors_methods.n,
+		opts->cors_headers.n, opts->cors_expose_headers.n, opts->cors_max_age,
+		opts->cors_credentials,
+	};
+
+	return cors_policy_compile(cors, &s, err, errsz);
+}
+
 int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts)
 {
 	char err[768];
 
-	if (proxy_setup_rules_build(&px->header_rules, opts, err, sizeof(err)) == -1) {
+	if (proxy_setup_rules_build(&px->header_rules, opts, err, sizeof(err)) == -1 ||
+	    proxy_setup_cors_build(&px->cors, opts, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		return -1;
 	}

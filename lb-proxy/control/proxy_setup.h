@@ -48,7 +48,12 @@ int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
  * with err filled. */
 int proxy_setup_rules_build(struct headers_rules *rules, const struct proxy_options *opts,
 			    char *err, size_t errsz);
-/* --monitor-uri and the header rules (parsed into px->header_rules).
+/* --cors-* compiled into `cors` (cors_policy_compile: nothing points into
+ * opts afterwards). Returns 0, or -1 with err filled. */
+int proxy_setup_cors_build(struct cors_policy *cors, const struct proxy_options *opts, char *err,
+			   size_t errsz);
+/* --monitor-uri, the header rules (parsed into px->header_rules) and the
+ * CORS policy (px->cors).
  * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
 int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts);
 /* Fewer connections than this fit the descriptor limit: worth a warning. */

@@ -36,15 +36,17 @@ static int rate_settings_changed(const struct proxy_options *a, const struct pro
 /*
  * What start-up builds once from the options, built again from c before
  * anything is applied, so a bad value changes nothing: the header rules
- * (always: they point into c's strings, and c replaces the running reading)
- * and, when its settings changed, the rate limit's table in *rate (a zeroed
+ * (always: they point into c's strings, and c replaces the running reading),
+ * the CORS policy and, when its settings changed, the rate limit's table in *rate (a zeroed
  * scratch proxy). Returns 0, or -1 with err filled.
  */
 static int build_rules(const struct proxy *px, struct proxy_config *c,
-		       struct headers_rules *rules, struct proxy *rate, char *err, size_t errsz)
+		       struct headers_rules *rules, struct cors_policy *cors, struct proxy *rate,
+		       char *err, size_t errsz)
 {
 	memset(rules, 0, sizeof(*rules));
-	if (proxy_setup_rules_build(rules, &c->opts, err, errsz) == -1)
+	if (proxy_setup_rules_build(rules, &c->opts, err, errsz) == -1 ||
+	    proxy_setup_cors_build(cors, &c->opts, err, errsz) == -1)
 		return -1;
 	if (!rate_settings_changed(&c->opts, px->opts))
 		return 0;
@@ -81,6 +83,7 @@ static void swap_rate(struct proxy *px, struct proxy *rate)
 void reload_run(struct reload *r)
 {
 	static struct proxy rate;	/* a reload's new rate table, before the swap */
+	static struct cors_policy cors;	/* its CORS policy, compiled */
 	struct headers_rules rules;
 	int rate_changed;
 	struct proxy *px = r->px;
@@ -102,7 +105,7 @@ void reload_run(struct reload *r)
 		return;
 	}
 	if (proxy_setup_resilience_check(&c->opts, err, sizeof(err)) == -1 ||
-	    build_rules(px, c, &rules, &rate, err, sizeof(err)) == -1) {
+	    build_rules(px, c, &rules, &cors, &rate, err, sizeof(err)) == -1) {
 		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
 		proxy_config_free(c);
 		return;
@@ -169,6 +172,7 @@ void reload_run(struct reload *r)
 		tls_server_reload(px->tls_server);
 	ev_timer_set(&px->drain_timer, c->opts.drain_timeout, 0);
 	px->header_rules = rules;
+	px->cors = cors;
 	px->opts = &c->opts;
 	if (rate_changed)
 		swap_rate(px, &rate);
