@@ -40,7 +40,8 @@ def cors_proxy(proxy, be, *flags):
 
 
 def test_preflight_is_answered_by_the_proxy_and_never_forwarded(proxy):
-    """Fetch 3.2.2 (CORS-preflight request), 3.2.3 (its response): an OPTIONS
+    """Fetch, CORS protocol: HTTP requests (#http-requests: the CORS-preflight
+    request) and HTTP responses (#http-responses: its answer): an OPTIONS
     with Origin and Access-Control-Request-Method gets an ok status and the
     Access-Control-Allow-* fields; the backend never sees it."""
     be = raw_backend()
@@ -68,10 +69,11 @@ def test_preflight_is_answered_by_the_proxy_and_never_forwarded(proxy):
 
 
 def test_actual_requests_get_the_policys_fields(proxy):
-    """Fetch 3.2.3: Access-Control-Allow-Origin (the request's origin, never *
+    """Fetch, CORS protocol, HTTP responses (#http-responses):
+    Access-Control-Allow-Origin (the request's origin, never *
     with credentials), -Credentials, -Expose-Headers; the backend's own
-    Access-Control-* fields are replaced; Vary: Origin (Fetch 3.2.5, CORS and
-    HTTP caches)."""
+    Access-Control-* fields are replaced; Vary: Origin (Fetch,
+    #cors-protocol-and-http-caches)."""
     be = raw_backend(b"Access-Control-Allow-Origin: *\r\nVary: Accept-Encoding\r\n")
     p = cors_proxy(proxy, be, "--cors-credentials")
     status, headers, body = send(p, "PUT", "/items/1", {"Origin": ORIGIN, "X-Token": "t"})

@@ -146,7 +146,7 @@ static void test_classify(void **state)
 	/* no Origin: not a CORS request (same-origin, curl) */
 	cors_classify(p, request("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), &r);
 	assert_int_equal(r.kind, CORS_NONE);
-	/* OPTIONS with Origin and Access-Control-Request-Method: a preflight (Fetch 3.2.2) */
+	/* OPTIONS with Origin and Access-Control-Request-Method: a preflight (Fetch #http-requests) */
 	cors_classify(p, request("OPTIONS /x HTTP/1.1\r\nHost: h\r\nOrigin: https://app.example\r\n"
 				 "Access-Control-Request-Method: PUT\r\n\r\n"), &r);
 	assert_int_equal(r.kind, CORS_PREFLIGHT);
