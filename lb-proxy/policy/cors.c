@@ -24,7 +24,8 @@ static int origin_parse(const char *s, size_t n, int patterns, struct cors_origi
 	const char *h, *end = s + n, *colon = NULL;
 	size_t slen, hlen;
 
-	memset(o, 0, sizeof(*o));
+	/* per request: no memset of the whole struct (its host is 256 bytes) */
+	o->wildcard = 0;
 	if (!sep)
 		return -1;
 	slen = (size_t)(sep - s);
@@ -36,6 +37,7 @@ static int origin_parse(const char *s, size_t n, int patterns, struct cors_origi
 		return -1;
 	for (size_t i = 0; i < slen; i++)
 		o->scheme[i] = (char)tolower((unsigned char)s[i]);
+	o->scheme[slen] = '\0';
 	h = sep + 3;
 	if (h < end && *h == '[') {		/* an IPv6 literal */
 		const char *close = memchr(h, ']', (size_t)(end - h));
@@ -69,6 +71,7 @@ static int origin_parse(const char *s, size_t n, int patterns, struct cors_origi
 		return -1;
 	for (size_t i = 0; i < hlen; i++)
 		o->host[i] = (char)tolower((unsigned char)h[i]);
+	o->host[hlen] = '\0';
 	if (colon) {
 		unsigned long port = 0;
 		const char *p = colon + 1;
@@ -210,11 +213,15 @@ void cors_classify(const struct cors_policy *p, const struct http_msg *req,
 	if (!p || !p->on)
 		return;
 	for (unsigned i = 0; i < req->nheaders; i++) {
-		if (http_msg_header_is(req, i, "origin")) {
+		const char *name = http_msg_ptr(req, req->headers[i].name);
+		size_t n = req->headers[i].name.len;
+
+		/* the length first: most fields are neither */
+		if (n == 6 && strncasecmp(name, "origin", 6) == 0) {
 			origins++;
 			value = http_msg_ptr(req, req->headers[i].value);
 			vlen = req->headers[i].value.len;
-		} else if (http_msg_header_is(req, i, "access-control-request-method")) {
+		} else if (n == 29 && strncasecmp(name, "access-control-request-method", 29) == 0) {
 			acrm = 1;
 		}
 	}
