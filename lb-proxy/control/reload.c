@@ -37,8 +37,9 @@ static int rate_settings_changed(const struct proxy_options *a, const struct pro
  * What start-up builds once from the options, built again from c before
  * anything is applied, so a bad value changes nothing: the header rules
  * (always: they point into c's strings, and c replaces the running reading),
- * the CORS policy and, when its settings changed, the rate limit's table in *rate (a zeroed
- * scratch proxy). Returns 0, or -1 with err filled.
+ * the CORS policy and, when its settings changed, the rate limit's table in
+ * *rate (a scratch proxy; for a moment two tables are allocated). Returns 0,
+ * or -1 with err filled.
  */
 static int build_rules(const struct proxy *px, struct proxy_config *c,
 		       struct headers_rules *rules, struct cors_policy *cors, struct proxy *rate,
