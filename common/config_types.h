@@ -60,6 +60,7 @@ struct config_spec {
 
 struct config_result {
 	enum config_source sources[CONFIG_MAX_FIELDS];
+	int lines[CONFIG_MAX_FIELDS];	/* CONFIG_SRC_FILE: the key's line in `file` */
 	int argi;			/* index of the first positional argument */
 	char file[512];			/* the file read, "" if none */
 	char err[768];			/* the error, when config_load returns -1 */

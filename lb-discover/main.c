@@ -12,6 +12,7 @@
 #include "api/control.h"
 #include "api/options.h"
 #include "cluster/cluster.h"
+#include "config_show.h"
 #include "cluster/fleet.h"
 #include "cluster/replicas.h"
 #include "core/discover.h"
@@ -301,6 +302,16 @@ static void stop_all(struct discover *d, struct admin *admin)
 	registry_release(&d->reg);
 }
 
+/* --check-config: the flags, environment and file were valid (checked as
+ * at start-up, binding and reading nothing else): their account on stdout. */
+static void check_config(const struct discover_options *o, const struct config_result *cfg)
+{
+	config_show(stdout, options_spec(), o, cfg);
+	fflush(stdout);
+	fprintf(stderr, "lb-discover: the configuration is valid (file: %s)\n",
+		cfg->file[0] ? cfg->file : "none");
+}
+
 int main(int argc, char **argv)
 {
 	struct discover_options opts;
@@ -311,11 +322,12 @@ int main(int argc, char **argv)
 	struct ev_loop *loop = NULL;
 	char *token = NULL, err[512];
 	long dns_port;
-	int rc;
+	int rc, checking;
 
 	memset(&d, 0, sizeof(d));
 	memset(&admin, 0, sizeof(admin));
 	d.pub.sock = d.pull.sock = d.rep.sock = -1;
+	checking = config_show_take_flag(&argc, argv, "--check-config");
 	rc = options_load(&opts, argc, argv, &cfg);
 	if (rc != -1)
 		return rc;
@@ -324,6 +336,11 @@ int main(int argc, char **argv)
 		goto out;
 	if (opts.admin_token && !(token = admin_read_token(opts.admin_token, err, sizeof(err)))) {
 		fprintf(stderr, "lb-discover: %s\n", err);
+		goto out;
+	}
+	if (checking) {
+		check_config(&opts, &cfg);
+		rc = 0;
 		goto out;
 	}
 	if (start_registry(&d, &opts) == -1)

@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 	if (configure(&m, c) != 0)
 		return 2;
 	loop_init(&m, &c->opts);
+	reload_watch_start(&m.reload);
 	rc = 1;
 	if (sockets_init(&m, &c->opts) == -1)
 		goto out;

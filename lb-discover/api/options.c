@@ -112,7 +112,7 @@ static const struct config_field discover_fields[] = {
 };
 
 static const struct config_spec discover_spec = {
-	"lb-discover", "LB_DISCOVER_", "--static IP:PORT,... | --file PATH | --dns NAME | --routes FILE [options]",
+	"lb-discover", "LB_DISCOVER_", "--static IP:PORT,... | --file PATH | --dns NAME | --routes FILE [options] [--check-config]",
 	discover_fields,
 	sizeof(discover_fields) / sizeof(discover_fields[0]),
 };
@@ -150,6 +150,11 @@ int options_load(struct discover_options *o, int argc, char **argv, struct confi
 		return rc;
 	log_setup("lb-discover", log_level_parse(o->log_level), log_format_parse(o->log_format));
 	return -1;
+}
+
+const struct config_spec *options_spec(void)
+{
+	return &discover_spec;
 }
 
 int options_check(struct discover_options *o, long *dns_port)

@@ -14,6 +14,8 @@
  * or into argv.
  */
 int options_load(struct discover_options *o, int argc, char **argv, struct config_result *cfg);
+/* The settings' table (for --check-config's account of them). */
+const struct config_spec *options_spec(void);
 /*
  * The checks across flags: one source, --port with --dns a number (in
  * *dns_port, 0: SRV), --eject-time-max, --service, --admin-token and

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "config_show.h"
 #include "http_limits.h"
+#include "policy/cors.h"
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "upstream/panic.h"
@@ -14,7 +16,7 @@
 enum option_reload {
 	RUNTIME = 0,	/* applies to new requests */
 	FIXED,		/* kept: its sockets, its bus, its TLS context, or built once at
-			 * start-up (a table, parsed rules, TLS contexts) */
+			 * start-up (TLS contexts) */
 };
 
 /* One setting: its field of the config table and its reload rule. */
@@ -131,24 +133,38 @@ static const struct option_row rows[] = {
 	    0.001, 3600, NULL, "seconds a client has to complete the TLS handshake" }, RUNTIME },
 	/* the proxy's own routes and header rules */
 	{ { "monitorUri", CONFIG_STRING, offsetof(struct proxy_options, monitor_uri), 0, 0, NULL,
-	    "PATH answered by the proxy itself with its health (200 or 503)" }, FIXED },
+	    "PATH answered by the proxy itself with its health (200 or 503)" }, RUNTIME },
 	{ { "setRequestHeader", CONFIG_LIST, offsetof(struct proxy_options, set_request_header), 0,
-	    HEADERS_RULES_MAX, NULL, "'Name: value' every request to a backend carries (repeatable)" }, FIXED },
+	    HEADERS_RULES_MAX, NULL, "'Name: value' every request to a backend carries (repeatable)" }, RUNTIME },
 	{ { "setResponseHeader", CONFIG_LIST, offsetof(struct proxy_options, set_response_header), 0,
-	    HEADERS_RULES_MAX, NULL, "'Name: value' every response to a client carries (repeatable)" }, FIXED },
+	    HEADERS_RULES_MAX, NULL, "'Name: value' every response to a client carries (repeatable)" }, RUNTIME },
 	{ { "removeResponseHeader", CONFIG_LIST,
 	    offsetof(struct proxy_options, remove_response_header), 0, HEADERS_RULES_MAX, NULL,
-	    "a field name no response to a client carries (repeatable)" }, FIXED },
+	    "a field name no response to a client carries (repeatable)" }, RUNTIME },
+	/* CORS (policy/cors.h): the Gateway API's HTTPCORSFilter as flags */
+	{ { "corsOrigins", CONFIG_LIST, offsetof(struct proxy_options, cors_origins), 0,
+	    CONFIG_LIST_MAX, NULL, "origins allowed cross-origin: https://app.example, "
+	    "https://*.example.com, or * (comma-separated or repeated)" }, RUNTIME },
+	{ { "corsMethods", CONFIG_LIST, offsetof(struct proxy_options, cors_methods), 0,
+	    CONFIG_LIST_MAX, NULL, "methods a preflight allows beyond GET, HEAD, POST (or *)" }, RUNTIME },
+	{ { "corsHeaders", CONFIG_LIST, offsetof(struct proxy_options, cors_headers), 0,
+	    CONFIG_LIST_MAX, NULL, "request header names a preflight allows (or *)" }, RUNTIME },
+	{ { "corsExposeHeaders", CONFIG_LIST, offsetof(struct proxy_options, cors_expose_headers), 0,
+	    CONFIG_LIST_MAX, NULL, "response header names scripts may read (or *)" }, RUNTIME },
+	{ { "corsMaxAge", CONFIG_DURATION, offsetof(struct proxy_options, cors_max_age), 1, 86400,
+	    NULL, "seconds a browser may cache a preflight's answer" }, RUNTIME },
+	{ { "corsCredentials", CONFIG_BOOL, offsetof(struct proxy_options, cors_credentials), 0, 0,
+	    NULL, "cross-origin requests may carry cookies (Access-Control-Allow-Credentials)" }, RUNTIME },
 	{ { "rateLimit", CONFIG_STRING, offsetof(struct proxy_options, rate_limit), 0, 0, NULL,
 	    "N/s or N/m: requests a client (--rate-key) may make; 429 beyond (on the bus, shared "
-	    "by the proxies)" }, FIXED },
+	    "by the proxies)" }, RUNTIME },
 	{ { "rateBurst", CONFIG_INT, offsetof(struct proxy_options, rate_burst), 1, RATELIMIT_MAX_N,
-	    NULL, "requests a client may make at once (default: N of --rate-limit)" }, FIXED },
+	    NULL, "requests a client may make at once (default: N of --rate-limit)" }, RUNTIME },
 	{ { "rateKey", CONFIG_STRING, offsetof(struct proxy_options, rate_key), 0, 0, NULL,
-	    "who --rate-limit counts: client-ip or header:NAME" }, FIXED },
+	    "who --rate-limit counts: client-ip or header:NAME" }, RUNTIME },
 	{ { "rateTableSize", CONFIG_INT, offsetof(struct proxy_options, rate_table_size), 1,
 	    RATELIMIT_TABLE_MAX, NULL, "clients --rate-limit tracks at once (least recently seen "
-	    "forgotten)" }, FIXED },
+	    "forgotten)" }, RUNTIME },
 	{ { "tlsDir", CONFIG_STRING, offsetof(struct proxy_options, tls_dir), 0, 0, NULL,
 	    "DIR of NAME.crt/NAME.key pairs or SUB/tls.crt secrets, chosen by SNI (first: default)" }, FIXED },
 	{ { "tlsTicketKeys", CONFIG_STRING, offsetof(struct proxy_options, tls_ticket_keys), 0, 0,
@@ -173,6 +189,8 @@ static const struct option_row rows[] = {
 	/* Reload and restart (--check-config is not a setting: read before the table). */
 	{ { "takeover", CONFIG_BOOL, offsetof(struct proxy_options, takeover), 0, 0, NULL,
 	    "take the listening sockets of the lb-proxy on this port, then make it drain" }, FIXED },
+	{ { "watchConfig", CONFIG_BOOL, offsetof(struct proxy_options, watch_config), 0, 0, NULL,
+	    "reload when the --config file changes (inotify), as on SIGHUP" }, FIXED },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
@@ -250,26 +268,13 @@ const struct proxy_options options_defaults = {
 	.rate_table_size = RATELIMIT_TABLE_DEFAULT,
 	.tls_resumption = 1,
 	.mode = "http",
+	.watch_config = 1,
+	.cors_max_age = CORS_MAX_AGE_DEFAULT,
 };
 
 /* Takes --check-config out of argv (it is an action, not a setting: a
  * config file cannot turn it on). Returns 1 when it was there. */
 int options_take_check_config(int *argc, char **argv)
 {
-	int found = 0, o = 1;
-
-	for (int i = 1; i < *argc; i++) {
-		if (strcmp(argv[i], "--check-config") == 0)
-			found = 1;
-		else
-			argv[o++] = argv[i];
-		if (strcmp(argv[i], "--") == 0) {
-			while (++i < *argc)
-				argv[o++] = argv[i];
-			break;
-		}
-	}
-	*argc = o;
-	argv[o] = NULL;
-	return found;
+	return config_show_take_flag(argc, argv, "--check-config");
 }

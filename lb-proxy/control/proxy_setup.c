@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_show.h"
 #include "http/routes.h"
 #include "log.h"
 #include "net/tls_server.h"
 #include "net/transport_tls.h"
 #include "options.h"
+#include "policy/cors.h"
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "policy/retry.h"
@@ -91,44 +93,56 @@ void proxy_setup_rate_share(struct proxy *px)
 		 px->rate.share, eff, px->rate.eff_burst);
 }
 
-/* --rate-limit, --rate-burst, --rate-key, --rate-table-size: the table is
- * allocated here, once. Returns 0, or -1 after saying what is wrong on
- * stderr (exit 2). */
-int proxy_setup_rate(struct proxy *px, const struct proxy_options *opts,
-		     const struct config_spec *spec, const struct config_result *cfg)
+/* --rate-limit, --rate-burst, --rate-key, --rate-table-size into px (rate_on,
+ * rate, rate_key, rate_n, rate_unit): the table is allocated here, at start-up
+ * and by a reload that changes them. Returns 0, or -1 with err filled. */
+int proxy_setup_rate_build(struct proxy *px, const struct proxy_options *opts,
+			   const struct config_spec *spec, const struct config_result *cfg,
+			   char *err, size_t errsz)
 {
 	static const char *const needs[] = { "rateBurst", "rateKey", "rateTableSize" };
 	static const char *const flags[] = { "--rate-burst", "--rate-key", "--rate-table-size" };
 	double per_second;
-	char err[256];
+	char why[256];
 
 	if (!opts->rate_limit) {
 		for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
 			if (config_source_of(spec, cfg, needs[i]) != CONFIG_SRC_DEFAULT) {
-				fprintf(stderr, "lb-proxy: %s needs --rate-limit N/s or N/m\n", flags[i]);
+				snprintf(err, errsz, "%s needs --rate-limit N/s or N/m", flags[i]);
 				return -1;
 			}
 		return 0;
 	}
-	if (ratelimit_parse(opts->rate_limit, &per_second, &px->rate_n, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --rate-limit: %s\n", err);
+	if (ratelimit_parse(opts->rate_limit, &per_second, &px->rate_n, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--rate-limit: %s", why);
 		return -1;
 	}
 	px->rate_unit = opts->rate_limit[strlen(opts->rate_limit) - 1];
-	if (hashkey_parse(opts->rate_key, &px->rate_key, err, sizeof(err)) == -1 ||
+	if (hashkey_parse(opts->rate_key, &px->rate_key, why, sizeof(why)) == -1 ||
 	    (px->rate_key.kind != HASHKEY_CLIENT_IP && px->rate_key.kind != HASHKEY_HEADER)) {
-		fprintf(stderr, "lb-proxy: --rate-key: \"%s\" is not client-ip or header:NAME\n",
-			log_printable(opts->rate_key, err, sizeof(err)));
+		snprintf(err, errsz, "--rate-key: \"%s\" is not client-ip or header:NAME",
+			 log_printable(opts->rate_key, why, sizeof(why)));
 		return -1;
 	}
 	if (ratelimit_init(&px->rate, per_second,
 			   (double)(opts->rate_burst ? opts->rate_burst : px->rate_n),
 			   (uint32_t)opts->rate_table_size) == -1) {
-		fprintf(stderr, "lb-proxy: out of memory for --rate-table-size %ld\n",
-			opts->rate_table_size);
+		snprintf(err, errsz, "out of memory for --rate-table-size %ld", opts->rate_table_size);
 		return -1;
 	}
 	px->rate_on = 1;
+	return 0;
+}
+
+int proxy_setup_rate(struct proxy *px, const struct proxy_options *opts,
+		     const struct config_spec *spec, const struct config_result *cfg)
+{
+	char err[512];
+
+	if (proxy_setup_rate_build(px, opts, spec, cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -208,29 +222,51 @@ int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
 	return 0;
 }
 
-/* --monitor-uri and the header rules (parsed into px->header_rules).
- * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
-int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts)
+/* --monitor-uri checked and the header rules parsed into `rules` (which
+ * point into opts' strings). Returns 0, or -1 with err filled. */
+int proxy_setup_rules_build(struct headers_rules *rules, const struct proxy_options *opts,
+			    char *err, size_t errsz)
 {
 	const struct config_list *lists[HEADERS_RULE_KINDS] = {
 		[HEADERS_SET_REQUEST] = &opts->set_request_header,
 		[HEADERS_SET_RESPONSE] = &opts->set_response_header,
 		[HEADERS_REMOVE_RESPONSE] = &opts->remove_response_header,
 	};
-	char err[512];
+	char why[512];
 
-	if (routes_monitor_check(opts->monitor_uri, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-proxy: --monitor-uri %s\n", err);
+	if (routes_monitor_check(opts->monitor_uri, why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "--monitor-uri %s", why);
 		return -1;
 	}
-	for (int kind = 0; kind < HEADERS_RULE_KINDS; kind++) {
-		for (size_t i = 0; i < lists[kind]->n; i++) {
-			if (headers_rules_add(&px->header_rules, (enum headers_rule_kind)kind,
-					      lists[kind]->items[i], err, sizeof(err)) == -1) {
-				fprintf(stderr, "lb-proxy: %s\n", err);
+	for (int kind = 0; kind < HEADERS_RULE_KINDS; kind++)
+		for (size_t i = 0; i < lists[kind]->n; i++)
+			if (headers_rules_add(rules, (enum headers_rule_kind)kind,
+					      lists[kind]->items[i], err, errsz) == -1)
 				return -1;
-			}
-		}
+	return 0;
+}
+
+int proxy_setup_cors_build(struct cors_policy *cors, const struct proxy_options *opts, char *err,
+			   size_t errsz)
+{
+	const struct cors_settings s = {
+		opts->cors_origins.items, opts->cors_methods.items, opts->cors_headers.items,
+		opts->cors_expose_headers.items, opts->cors_origins.n, opts->cors_methods.n,
+		opts->cors_headers.n, opts->cors_expose_headers.n, opts->cors_max_age,
+		opts->cors_credentials,
+	};
+
+	return cors_policy_compile(cors, &s, err, errsz);
+}
+
+int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts)
+{
+	char err[768];
+
+	if (proxy_setup_rules_build(&px->header_rules, opts, err, sizeof(err)) == -1 ||
+	    proxy_setup_cors_build(&px->cors, opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
 	}
 	return 0;
 }
@@ -318,6 +354,8 @@ int proxy_setup_check(struct proxy_config *c)
 	ratelimit_release(&px.rate);
 	if (rc)
 		return 2;
+	config_show(stdout, options_spec(), &c->opts, &c->cfg);
+	fflush(stdout);
 	fprintf(stderr, "lb-proxy: the configuration is valid (file: %s)\n",
 		c->cfg.file[0] ? c->cfg.file : "none");
 	return 0;

@@ -20,6 +20,13 @@ int proxy_setup_resilience_check(const struct proxy_options *opts, char *err, si
  * opts->per_try_timeout when it was 0 (--response-timeout). */
 void proxy_setup_resilience_apply(struct proxy *px, struct proxy_options *opts);
 /* --rate-limit, --rate-burst, --rate-key, --rate-table-size (`spec` and
+ * `cfg` tell which were given) into px's rate_on, rate, rate_key, rate_n and
+ * rate_unit (a zeroed px: the table is allocated here; at start-up and by a
+ * reload that changes them). Returns 0, or -1 with err filled. */
+int proxy_setup_rate_build(struct proxy *px, const struct proxy_options *opts,
+			   const struct config_spec *spec, const struct config_result *cfg,
+			   char *err, size_t errsz);
+/* --rate-limit, --rate-burst, --rate-key, --rate-table-size (`spec` and
  * `cfg` tell which were given): the table is allocated here, once. Returns
  * 0, or -1 after saying what is wrong on stderr (exit 2). */
 int proxy_setup_rate(struct proxy *px, const struct proxy_options *opts,
@@ -36,7 +43,17 @@ void proxy_setup_rate_share(struct proxy *px);
  * (exit 2). */
 int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
 		    struct upstream_limits *limits);
-/* --monitor-uri and the header rules (parsed into px->header_rules).
+/* --monitor-uri checked and the header rules parsed into `rules` (zeroed;
+ * they point into opts' strings: opts must outlive them). Returns 0, or -1
+ * with err filled. */
+int proxy_setup_rules_build(struct headers_rules *rules, const struct proxy_options *opts,
+			    char *err, size_t errsz);
+/* --cors-* compiled into `cors` (cors_policy_compile: nothing points into
+ * opts afterwards). Returns 0, or -1 with err filled. */
+int proxy_setup_cors_build(struct cors_policy *cors, const struct proxy_options *opts, char *err,
+			   size_t errsz);
+/* --monitor-uri, the header rules (parsed into px->header_rules) and the
+ * CORS policy (px->cors).
  * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
 int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts);
 /* Fewer connections than this fit the descriptor limit: worth a warning. */
@@ -49,7 +66,9 @@ int proxy_setup_traffic_rules(struct proxy *px, const struct proxy_options *opts
  * -1 when not even one connection fits (said on stderr unless `quiet`). */
 int proxy_setup_descriptors(struct proxy_options *opts, int quiet, int asked);
 /* --check-config: everything start-up checks of c short of binding (nginx
- * -t), said on stderr. Returns the exit code: 0 valid, 2 not. */
+ * -t), said on stderr; when valid, the effective configuration and where
+ * each value came from on stdout (config_show). Returns the exit code: 0
+ * valid, 2 not. */
 int proxy_setup_check(struct proxy_config *c);
 
 #endif

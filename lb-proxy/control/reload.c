@@ -1,5 +1,6 @@
-/* reload: SIGHUP reads lb-proxy's configuration again; what may change
- * applies to new requests, what may not keeps its running value. */
+/* reload: SIGHUP, or a change of the --config file, reads lb-proxy's
+ * configuration again; what may change applies to new requests, what may
+ * not keeps its running value. */
 #include "reload.h"
 
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include "log.h"
 #include "net/tls_server.h"
 #include "options.h"
+#include "policy/headers.h"
+#include "policy/ratelimit.h"
 #include "proxy_setup.h"
 #include "upstream/backend.h"
 
@@ -19,8 +22,71 @@ static void append_name(char *out, size_t outsz, const char *name)
 	snprintf(out + n, outsz - n, "%s%s", n ? "," : "", name);
 }
 
+static int same_text(const char *a, const char *b)
+{
+	return (!a || !b) ? a == b : strcmp(a, b) == 0;
+}
+
+static int rate_settings_changed(const struct proxy_options *a, const struct proxy_options *b)
+{
+	return !same_text(a->rate_limit, b->rate_limit) || a->rate_burst != b->rate_burst ||
+	       !same_text(a->rate_key, b->rate_key) || a->rate_table_size != b->rate_table_size;
+}
+
+/*
+ * What start-up builds once from the options, built again from c before
+ * anything is applied, so a bad value changes nothing: the header rules
+ * (always: they point into c's strings, and c replaces the running reading),
+ * the CORS policy and, when its settings changed, the rate limit's table in
+ * *rate (a scratch proxy; for a moment two tables are allocated). Returns 0,
+ * or -1 with err filled.
+ */
+static int build_rules(const struct proxy *px, struct proxy_config *c,
+		       struct headers_rules *rules, struct cors_policy *cors, struct proxy *rate,
+		       char *err, size_t errsz)
+{
+	memset(rules, 0, sizeof(*rules));
+	if (proxy_setup_rules_build(rules, &c->opts, err, errsz) == -1 ||
+	    proxy_setup_cors_build(cors, &c->opts, err, errsz) == -1)
+		return -1;
+	if (!rate_settings_changed(&c->opts, px->opts))
+		return 0;
+	memset(rate, 0, sizeof(*rate));
+	return proxy_setup_rate_build(rate, &c->opts, options_spec(), &c->cfg, err, errsz);
+}
+
+/* The new rate limit's table takes the running one's place: every key
+ * starts with a full bucket again; the counters go on from their totals. */
+static void swap_rate(struct proxy *px, struct proxy *rate)
+{
+	unsigned long long limited = px->rate.limited, evicted = px->rate.evicted;
+	char eff[48];
+
+	ratelimit_release(&px->rate);
+	px->rate_on = rate->rate_on;
+	px->rate = rate->rate;
+	px->rate_key = rate->rate_key;
+	px->rate_n = rate->rate_n;
+	px->rate_unit = rate->rate_unit;
+	memset(&rate->rate, 0, sizeof(rate->rate));
+	if (!px->rate_on) {
+		log_info("rate limit off", NULL);
+		return;
+	}
+	px->rate.limited = limited;
+	px->rate.evicted = evicted;
+	ratelimit_set_share(&px->rate, px->fleet_proxies);
+	proxy_setup_rate_describe(px, eff, sizeof(eff));
+	log_info("rate limit", "limit=%s burst=%g key=%s table_size=%u buckets=reset", eff,
+		 px->rate.burst, px->opts->rate_key, px->rate.size);
+}
+
 void reload_run(struct reload *r)
 {
+	static struct proxy rate;	/* a reload's new rate table, before the swap */
+	static struct cors_policy cors;	/* its CORS policy, compiled */
+	struct headers_rules rules;
+	int rate_changed;
 	struct proxy *px = r->px;
 	const struct proxy_options *run = px->opts;
 	struct proxy_config *c;
@@ -32,23 +98,27 @@ void reload_run(struct reload *r)
 		log_warn("reload ignored: stopping", NULL);
 		return;
 	}
+	config_watch_mark(&r->watch);	/* this reading sees the file as it is now */
 	c = proxy_config_read(options_spec(), &options_defaults, r->argc, r->argv, 0, &status, err,
 			      sizeof(err));
 	if (!c) {
 		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
 		return;
 	}
-	if (proxy_setup_resilience_check(&c->opts, err, sizeof(err)) == -1) {
+	if (proxy_setup_resilience_check(&c->opts, err, sizeof(err)) == -1 ||
+	    build_rules(px, c, &rules, &cors, &rate, err, sizeof(err)) == -1) {
 		log_error("reload failed: the running configuration is kept", "error=\"%s\"", err);
 		proxy_config_free(c);
 		return;
 	}
+	rate_changed = rate_settings_changed(&c->opts, run);
 	if (c->opts.per_try_timeout <= 0)	/* as at start-up: not a change */
 		c->opts.per_try_timeout = c->opts.response_timeout;
 	/* The same limit as at start-up, so only a new --max-connections differs. */
 	if (proxy_setup_descriptors(&c->opts, 1, 0) == -1) {
 		log_error("reload failed: the running configuration is kept",
 			  "error=\"the descriptor limit leaves no room for a connection\"");
+		ratelimit_release(&rate.rate);
 		proxy_config_free(c);
 		return;
 	}
@@ -102,7 +172,11 @@ void reload_run(struct reload *r)
 	if (px->tls_server)
 		tls_server_reload(px->tls_server);
 	ev_timer_set(&px->drain_timer, c->opts.drain_timeout, 0);
+	px->header_rules = rules;
+	px->cors = cors;
 	px->opts = &c->opts;
+	if (rate_changed)
+		swap_rate(px, &rate);
 	if (r->current != r->boot)
 		proxy_config_free(r->current);
 	r->current = c;
@@ -112,8 +186,29 @@ void reload_run(struct reload *r)
 		 px->set.generation);
 }
 
+static void on_file_changed(void *data)
+{
+	struct reload *r = data;
+
+	log_info("reloading: the config file changed", "file=%s", r->watch.path);
+	reload_run(r);
+}
+
+void reload_watch_start(struct reload *r)
+{
+	char err[768];
+
+	if (!r->boot->cfg.file[0] || !r->boot->opts.watch_config)
+		return;
+	if (config_watch_start(&r->watch, r->px->loop, r->boot->cfg.file, on_file_changed, r, err,
+			       sizeof(err)) == -1)
+		log_warn("the config file is not watched: reload it with SIGHUP", "error=\"%s\"",
+			 err);
+}
+
 void reload_release(struct reload *r)
 {
+	config_watch_release(&r->watch);
 	if (r->current != r->boot)
 		proxy_config_free(r->current);
 	proxy_config_free(r->boot);

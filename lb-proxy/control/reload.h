@@ -1,8 +1,10 @@
-/* reload: SIGHUP reads lb-proxy's configuration again; what may change
- * applies to new requests, what may not (options_fixed) keeps its value. */
+/* reload: SIGHUP, or a change of the --config file, reads lb-proxy's
+ * configuration again; what may change applies to new requests, what may
+ * not (options_fixed) keeps its value. */
 #ifndef LB_PROXY_RELOAD_H
 #define LB_PROXY_RELOAD_H
 
+#include "config_watch.h"
 #include "proxy_config.h"
 #include "upstream/upstream.h"
 
@@ -14,6 +16,7 @@ struct reload {
 	int argc;			/* argv less --check-config: read again on SIGHUP */
 	char **argv;
 	struct upstream_limits limits;	/* the upstream pool's (a reload changes its sizes) */
+	struct config_watch watch;	/* the file read at start-up, if any */
 };
 
 /* Reads the configuration again and applies it to r->px (ignored while
@@ -21,7 +24,10 @@ struct reload {
  * unless it is r->boot. Logs what changed, what could not, or why the
  * reading was refused. */
 void reload_run(struct reload *r);
-/* Frees r's readings (at exit; px->opts must no longer be used). */
+/* Watches the file r->boot read (none: nothing to do): a change of it runs
+ * reload_run as SIGHUP does. Failing to watch is a warning, not an error. */
+void reload_watch_start(struct reload *r);
+/* Frees r's readings and stops the watch (at exit; px->opts must no longer be used). */
 void reload_release(struct reload *r);
 
 #endif

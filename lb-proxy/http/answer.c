@@ -6,14 +6,17 @@
 #include "forward.h"
 #include "http_response.h"
 #include "net/transport_tls.h"
+#include "policy/cors.h"
 #include "routes.h"
 
 /* A client told to come back: one second (HAProxy and Envoy send no
  * computed value either; a client with its own backoff keeps it). */
 #define OVERLOADED_RETRY_AFTER "1"
 
-void answer_json(struct session *s, int status, const char *body, size_t n, int keep,
-		 const char *fields)
+/* An answer of the proxy's own: `fields` are more field lines (or NULL);
+ * with `own_cors` they hold the CORS fields already (a preflight's). */
+static void answer_with(struct session *s, int status, const char *content_type,
+			const char *body, size_t n, int keep, const char *fields, int own_cors)
 {
 	struct headers_ctx ctx;
 
@@ -21,8 +24,10 @@ void answer_json(struct session *s, int status, const char *body, size_t n, int 
 	forward_drop(s);
 	ctx = session_headers_ctx(s);
 	ctx.answer_fields = fields;
+	if (own_cors)
+		ctx.cors = NULL;
 	buf_reset(&s->out);
-	headers_answer(&s->out, status, "application/json", n, keep, &ctx);
+	headers_answer(&s->out, status, content_type, n, keep, &ctx);
 	s->bytes_out = 0;
 	if (s->method != HTTP_HEAD) {
 		buf_append(&s->out, body, n);
@@ -37,6 +42,28 @@ void answer_json(struct session *s, int status, const char *body, size_t n, int 
 	s->send_off = s->parse_off;
 	s->state = SESSION_EXCHANGE;
 	s->again = 1;
+}
+
+void answer_json(struct session *s, int status, const char *body, size_t n, int keep,
+		 const char *fields)
+{
+	answer_with(s, status, "application/json", body, n, keep, fields, 0);
+}
+
+void answer_preflight(struct session *s)
+{
+	static struct buf fields;	/* copied into `out` at once; kept for the next one */
+
+	buf_reset(&fields);
+	if (cors_append_preflight(&fields, &s->px->cors, &s->cors, &s->x->req) == -1 ||
+	    buf_append(&fields, "", 1) == -1) {
+		answer_error(s, 500, "out of memory");
+		return;
+	}
+	s->req_done = s->x->req.state == HTTP_MSG_DONE;
+	/* 200 with no body, as Envoy's CORS filter answers (a 204 could carry
+	 * no Content-Length, and the answer's framing is the proxy's one way) */
+	answer_with(s, 200, NULL, "", 0, 1, fields.data, 1);
 }
 
 /* The JSON error body of `status` into body (at least 384 bytes). */

@@ -36,6 +36,10 @@ void answer_monitor(struct session *s);
  * or the target is too long; the connection stays open as the request asks. */
 void answer_redirect(struct session *s);
 /* 429 with Retry-After and the RateLimit-* fields of v (--rate-limit). */
+/* The answer to a CORS preflight (s->cors.kind CORS_PREFLIGHT): 200 with
+ * the policy's fields when its origin is allowed, without them (but Vary)
+ * when not; the request is never forwarded. */
+void answer_preflight(struct session *s);
 void answer_rate_limited(struct session *s, const struct ratelimit_verdict *v);
 /* The answer to a plain HTTP request on the TLS port (nginx answers 400 as
  * well), then a lingering close (SESSION_CLOSING): the client sees why

@@ -13,6 +13,7 @@
 #include "forward.h"
 #include "http_limits.h"
 #include "outcome.h"
+#include "policy/cors.h"
 #include "policy/hashkey.h"
 #include "relay.h"
 #include "routes.h"
@@ -256,6 +257,7 @@ static int request_head(struct session *s)
 	}
 	s->tunnel_wanted = req->upgrade;
 	s->keep_alive = http_msg_keep_alive(req) && !s->px->stopping && !req->upgrade;
+	cors_classify(&s->px->cors, req, &s->cors);
 	status = http_request_route(req, &s->x->route, &reason);
 	if (status) {
 		answer_refuse(s, status, reason);
@@ -277,6 +279,10 @@ static int request_head(struct session *s)
 	}
 	if (s->px->rate_on && admission_rate_limited(s))
 		return 0;
+	if (s->cors.kind == CORS_PREFLIGHT) {	/* the policy decides: never forwarded */
+		answer_preflight(s);
+		return 0;
+	}
 	routing_exchange_done(s->x);	/* a pipelined request's exchange carries on */
 	if (s->px->routing && route_request(s) == -1)
 		return 0;

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "listener.h"
 #include "metrics.h"
+#include "policy/cors.h"
 #include "policy/hashkey.h"
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
@@ -101,6 +102,13 @@ struct proxy_options {
 	char *mode;			/* "http" or "tcp" */
 	int send_proxy_v2;		/* tcp: a PROXY protocol v2 header to backends */
 	int tcp_inspect_sni;		/* tcp: read the ClientHello's SNI first */
+	int watch_config;		/* a change of the --config file reloads it */
+	struct config_list cors_origins;	/* --cors-*: compiled into proxy.cors */
+	struct config_list cors_methods;
+	struct config_list cors_headers;
+	struct config_list cors_expose_headers;
+	double cors_max_age;
+	int cors_credentials;
 };
 
 struct session;
@@ -135,6 +143,7 @@ struct proxy {
 	struct trusted trusted;
 	struct hashkey sticky_key;	/* the sticky cookie as a key to find */
 	struct headers_rules header_rules;	/* parsed from the options at start-up */
+	struct cors_policy cors;	/* --cors-*, compiled (cors.on 0: none) */
 	int rate_on;			/* --rate-limit given: `rate` is allocated */
 	struct ratelimit rate;		/* buckets per rate_key */
 	struct hashkey rate_key;

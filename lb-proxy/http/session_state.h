@@ -105,6 +105,7 @@ struct session {
 	char target[256];		/* method and path, for the access log */
 	const char *refusal;		/* why the proxy refused the request (static), or NULL */
 	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
+	struct cors_request cors;	/* the request under px->cors (cors_classify) */
 	double started;			/* request head complete, monotonic */
 	double idle_since;		/* ev_now when it last went idle between requests */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
@@ -142,6 +143,9 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 		.sticky_cookie = sticky_cookie(),
 		.sticky_insert = s->sticky_insert,
 		.rules = &s->px->header_rules,
+		.cors = &s->px->cors,
+		/* no request head yet (a 400 to a bad one): no Origin to answer */
+		.cors_req = s->method >= 0 ? &s->cors : NULL,
 	};
 	return ctx;
 }

@@ -388,6 +388,8 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 	/* Rules shape final responses only: a 1xx is the protocol's (Continue,
 	 * the 101 handshake). */
 	const struct headers_rules *rules = status >= 200 ? ctx->rules : NULL;
+	const struct cors_policy *cors = status >= 200 && !tunnel && ctx->cors && ctx->cors->on
+						 ? ctx->cors : NULL;
 	const int sticky = ctx->sticky_insert && status >= 200;
 	/* with a cookie inserted: whether a Cache-Control already keeps the
 	 * response from shared caches (private, no-store) */
@@ -412,7 +414,7 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 		size_t n = resp->headers[i].name.len;
 
 		if (hop_by_hop(resp, i, tunnel) || name_is(name, n, "x-request-id") ||
-		    response_ruled(rules, name, n) ||
+		    response_ruled(rules, name, n) || (cors && cors_owns_field(name, n)) ||
 		    (status >= 200 && modifier_drops(ctx->modify, name, n) &&
 		     !rule_forbidden(name, n)))
 			continue;
@@ -446,6 +448,8 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
 	if (status >= 200)
 		modifier_append(out, ctx->modify);
 	headers_rules_append(out, rules, HEADERS_SET_RESPONSE);
+	if (cors && cors_append_response(out, cors, ctx->cors_req) == -1)
+		return -1;
 	if (status >= 100 && status < 200 && !tunnel)
 		return buf_append(out, "\r\n", 2);
 	if (tunnel)
@@ -468,6 +472,8 @@ int headers_answer(struct buf *out, int status, const char *content_type, size_t
 		content_type = NULL;
 	if (ctx->answer_fields)
 		buf_append(out, ctx->answer_fields, strlen(ctx->answer_fields));
+	if (cors_append_response(out, ctx->cors, ctx->cors_req) == -1)
+		return -1;
 	headers_rules_append(out, rules, HEADERS_SET_RESPONSE);
 	return http_response_end(out, content_type, content_length, keep_alive);
 }

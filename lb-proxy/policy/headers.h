@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "cors.h"
 #include "http_parser.h"
 #include "http_request.h"
 #include "route.h"
@@ -12,7 +13,7 @@
 #define HEADERS_REQUEST_ID_MAX 128
 
 /* Header rules (--set-request-header, --set-response-header,
- * --remove-response-header): parsed once at start-up, applied to every head
+ * --remove-response-header): parsed at start-up and on reload, applied to every head
  * without allocating. */
 #define HEADERS_RULES_MAX 32		/* rules of one kind */
 #define HEADERS_RULE_NAME_MAX 64	/* bytes of a field name */
@@ -76,6 +77,8 @@ struct headers_ctx {
 	const char *rewrite_target;
 	size_t rewrite_target_len;
 	const char *rewrite_host;
+	const struct cors_policy *cors;	/* the CORS policy of final responses, or NULL */
+	const struct cors_request *cors_req;	/* the request as it classified it, or NULL */
 };
 
 /*
@@ -108,7 +111,9 @@ const char *headers_reason_phrase(const struct http_msg *resp, size_t *len);
  * `nocache`: a shared cache must not hand the cookie to others). A final
  * response (not 1xx) loses every field named by a response rule (the
  * backend's and X-Request-Id; not the sticky Set-Cookie) and gets the
- * HEADERS_SET_RESPONSE fields.
+ * HEADERS_SET_RESPONSE fields; with a CORS policy on, it loses the
+ * backend's Access-Control-Allow-*, -Expose-Headers and -Max-Age and gets
+ * the policy's (cors_append_response).
  */
 int headers_response(struct buf *out, const struct http_msg *resp, const struct headers_ctx *ctx,
 		     int keep_alive, int dechunk);
@@ -117,7 +122,8 @@ int headers_response(struct buf *out, const struct http_msg *resp, const struct 
  * monitor): status line, Date, X-Request-Id (ctx->request_id, when set),
  * Content-Type (unless NULL), Content-Length and Connection, shaped by the
  * response rules as a backend's response is (HAProxy's http-after-response:
- * CORS and security headers reach error answers too). Returns 0 or -1.
+ * CORS and security headers reach error answers too), and the CORS
+ * policy's fields (ctx->cors). Returns 0 or -1.
  */
 int headers_answer(struct buf *out, int status, const char *content_type, size_t content_length,
 		   int keep_alive, const struct headers_ctx *ctx);

@@ -17,8 +17,11 @@ def write(path, obj):
         f.write(obj if isinstance(obj, str) else json.dumps(obj, indent=1))
 
 
-def start_with_file(procs, path, *flags):
-    p = procs([binary("lb-proxy"), "--config", str(path), "--admin", "127.0.0.1:0", *flags])
+def start_with_file(procs, path, *flags, watch=False):
+    """A proxy reading `path`; the SIGHUP tests turn the file's watch off, so
+    every reload line is their signal's."""
+    p = procs([binary("lb-proxy"), "--config", str(path), "--admin", "127.0.0.1:0",
+               *([] if watch else ["--watch-config", "off"]), *flags])
     return started_proxy(p)
 
 
