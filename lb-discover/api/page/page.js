@@ -48,10 +48,11 @@ function sparkline(values) {
   svg.setAttribute("viewBox", "0 0 " + (HISTORY - 1) + " 20");
   svg.setAttribute("preserveAspectRatio", "none");
   const line = document.createElementNS(ns, "polyline");
+  // the samples there are, spread over the width (up to the last minute's)
   const max = Math.max(1, ...values);
-  const start = HISTORY - values.length;
+  const step = (HISTORY - 1) / Math.max(1, values.length - 1);
   line.setAttribute("points", values.map((v, i) =>
-    (start + i) + "," + (19 - (v / max) * 18).toFixed(2)).join(" "));
+    (i * step).toFixed(2) + "," + (19 - (v / max) * 18).toFixed(2)).join(" "));
   svg.appendChild(line);
   return svg;
 }
