@@ -184,8 +184,10 @@ void proxies_totals(struct discover *d, struct proxy_totals *totals, int departe
 			t->requests += r->backends[k].requests;
 			t->errors += r->backends[k].errors;
 			t->responses_5xx += r->backends[k].responses_5xx;
-			if (r->backends[k].state == BUS_STATE_DOWN)
+			if (r->backends[k].state == BUS_STATE_DOWN) {
 				t->down++;
+				t->skip[(unsigned)r->backends[k].skip < 4 ? r->backends[k].skip : 0]++;
+			}
 		}
 	}
 }

@@ -42,7 +42,8 @@ enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report
 struct proxy_totals {
 	unsigned active;
 	unsigned long long requests, errors, responses_5xx;
-	unsigned down;			/* proxies whose own view is down (a failed connect) */
+	unsigned down;			/* proxies whose own view is down */
+	unsigned skip[4];		/* of those, by why (enum bus_skip; [0]: not said) */
 };
 /* Sums what every proxy reports into totals[i] for the registry's entry i
  * (d->reg.n of them, zeroed by the caller); with `departed`, the counters

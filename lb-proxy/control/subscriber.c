@@ -157,6 +157,8 @@ static void report_breaker(const struct backend *be, struct bus_backend *b, doub
 								     : BUS_EJECTIONS_MAX;
 	b->consecutive_gateway = o->consecutive_gateway < BUS_EJECTIONS_MAX
 					 ? o->consecutive_gateway : BUS_EJECTIONS_MAX;
+	b->failures_5xx = o->kinds_5xx;
+	b->failures_gateway = o->kinds_gateway;
 	if (st == OUTLIER_CLOSED || o->fleet_known || o->cause == OUTLIER_CAUSE_FLEET)
 		return;
 	b->ejected = 1;
@@ -180,6 +182,7 @@ static void send_report(struct subscriber *s)
 	rep.stale = px->stale;
 	rep.uptime = timefmt_mono() - px->started;
 	rep.panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
+	rep.fresh = !s->reports_sent;	/* lb-discover waits for no older report of ours */
 	rep.backends = s->items;
 	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
 		const struct backend *be = px->set.items[i];
@@ -191,14 +194,20 @@ static void send_report(struct subscriber *s)
 		 * down here even while lb-discover says up */
 		b->state = backend_usable(be, ev_now(px->loop)) ? BUS_STATE_UP
 			   : be->state == BACKEND_DRAINING ? BUS_STATE_DRAINING : BUS_STATE_DOWN;
+		/* and why, so lb-ctl names it (not every skip is a failed connect) */
+		if (be->state == BACKEND_UP && b->state == BUS_STATE_DOWN)
+			b->skip = be->fail_until > ev_now(px->loop)
+					  ? (be->fail_why == BACKEND_FAILURE_TIMEOUT
+						     ? BUS_SKIP_CONNECT_TIMEOUT : BUS_SKIP_CONNECT)
+					  : BUS_SKIP_EJECTED;
 		b->active = be->active;
 		b->requests = be->requests;
 		b->errors = be->errors;
 		b->responses_5xx = be->answered_5xx;	/* its own, not the proxy's 504s */
 		report_breaker(be, b, ev_now(px->loop));
 	}
-	if (bus_set_encode(&rep, &msg) == 0)
-		bus_send(&s->reports, msg.data, msg.len);
+	if (bus_set_encode(&rep, &msg) == 0 && bus_send(&s->reports, msg.data, msg.len) == 0)
+		s->reports_sent = 1;
 	buf_release(&msg);
 	s->last_report = ev_now(px->loop);
 }

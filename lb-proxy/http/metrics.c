@@ -94,6 +94,14 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		buf_appendf(out, "lb_proxy_backend_errors_total{backend=\"%s\"} %llu\n", b->name,
 			    b->errors);
+	buf_append_str(out, "# HELP lb_proxy_backend_failures_total Failed attempts, by backend and "
+			    "reason (connect, timeout, reset, status: a --retry-on status dropped).\n"
+			    "# TYPE lb_proxy_backend_failures_total counter\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		for (int f = 0; f < BACKEND_FAILURES; f++)
+			buf_appendf(out, "lb_proxy_backend_failures_total{backend=\"%s\",reason=\"%s\"} "
+				    "%llu\n", b->name, backend_failure_name((enum backend_failure)f),
+				    b->failures[f]);
 	buf_append_str(out, "# HELP lb_proxy_backend_active Requests in flight, by backend.\n"
 			    "# TYPE lb_proxy_backend_active gauge\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)

@@ -484,10 +484,11 @@ def test_status_shows_the_proxies_view_and_5xx_apart_from_errors(echo, discover,
     assert row(bad.addr)["errors"] == 0
     d = row(dead_addr)
     assert d["state"] == "up" and d["proxies_skipping"] == 1 and d["errors"] >= 1
+    assert d["skipping"] == {"connect": 1}, d
     code, out, _ = ctl(rundir, "status")
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith(dead_addr))
-    assert "skipped by 1 proxy (failed connects)" in line, out
+    assert "skipped by 1 proxy (connect errors)" in line, out
     assert "5XX" in out.splitlines()[2], out
     dead.close()
 
@@ -509,6 +510,41 @@ def test_5xx_counts_the_backends_answers_not_the_proxys_504s(echo, discover, pro
         return {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}[slow.addr]
     wait_for("the timeouts reported", lambda: row()["errors"] >= 3)
     assert row()["responses_5xx"] == 0, row()
+
+
+def test_a_backend_that_times_out_is_said_to_time_out(echo, discover, proxy, rundir):
+    """Issue 27: a backend ejected after response timeouts showed REASON
+    "outlier: 2 consecutive gateway failures ...; skipped by 1 proxy (failed
+    connects)": nothing failed to connect. Every place names the timeouts:
+    lb-ctl status (the ejection, no connect skip), the proxy's log and
+    lb_proxy_backend_failures_total{reason="timeout"}, lb-discover's log."""
+    good = echo("--access-log", "off", env={"POD_NAME": "good"})
+    slow = echo("--access-log", "off", "--delay-ms", "1500", env={"POD_NAME": "slow"})
+    d = discover("--static", f"{good.addr},{slow.addr}", "--no-health-check")
+    p = bus_proxy(proxy, rundir, "--response-timeout", "0.3", "--report-interval", "0.05",
+                  "--eject-gateway", "2")
+    wait_for("set", lambda: generation(p) >= 1)
+
+    def row():
+        return {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}[slow.addr]
+
+    for _ in range(8):
+        p.request("GET", "/")
+    reason = f"outlier: 2 consecutive timeouts on proxy {p.proc.pid}"
+    wait_for("the fleet-wide ejection", lambda: "ejection" in row())
+    r = row()
+    assert r["ejection"]["reason"] == reason, r
+    assert r.get("skipping", {}).keys() <= {"ejected"}, r     # no connect failed
+    code, out, _ = ctl(rundir, "status")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith(slow.addr))
+    assert reason in line and "ejected" in line, out
+    assert "connect" not in line and "skipped" not in line, out
+    _, text = p.admin("/metrics")
+    assert f'lb_proxy_backend_failures_total{{backend="{slow.addr}",reason="timeout"}} 2' in text
+    assert f'lb_proxy_backend_failures_total{{backend="{slow.addr}",reason="connect"}} 0' in text
+    assert f'reason="{reason}"' in p.proc.text()
+    d.wait_log(r'backend ejected fleet-wide address=\S+ reason="' + reason)
 
 
 def test_http_url_spelling_names_a_backend_everywhere(echos, discover, proxy, rundir):
