@@ -65,6 +65,26 @@ char *bus_failure_words(unsigned bits, int gateway, char *out, size_t size)
 	return out;
 }
 
+unsigned bus_failure_label_index(unsigned bits)
+{
+	bits &= (1u << BUS_FAILURE_KINDS) - 1;
+	if (!bits)
+		return BUS_FAILURE_KINDS + 1;
+	if (bits & (bits - 1))
+		return BUS_FAILURE_KINDS;
+	for (unsigned k = 0; k < BUS_FAILURE_KINDS; k++)
+		if (bits == 1u << k)
+			return k;
+	return BUS_FAILURE_KINDS + 1;
+}
+
+const char *bus_failure_label(unsigned index)
+{
+	if (index < BUS_FAILURE_KINDS)
+		return failure_names[index];
+	return index == BUS_FAILURE_KINDS ? "mixed" : "unknown";
+}
+
 static const char *const skip_names[] = { "", "connect", "connect-timeout", "ejected" };
 
 const char *bus_skip_name(enum bus_skip s)
@@ -164,11 +184,14 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 			json_object_set_new(o, "failures_gateway", failures_json(b->failures_gateway));
 		if (report && b->skip != BUS_SKIP_NONE)
 			json_object_set_new(o, "skip", json_string(bus_skip_name(b->skip)));
-		if (b->ejected)
-			json_object_set_new(o, "ejection",
-					    json_pack("{s:s,s:f,s:i}", "reason", b->eject_reason,
-						      "left", b->eject_left, "count",
-						      (int)b->ejections));
+		if (b->ejected) {
+			json_t *ej = json_pack("{s:s,s:f,s:i}", "reason", b->eject_reason, "left",
+					       b->eject_left, "count", (int)b->ejections);
+
+			if (ej && report && b->eject_failures)
+				json_object_set_new(ej, "failures", failures_json(b->eject_failures));
+			json_object_set_new(o, "ejection", ej);
+		}
 		json_array_append_new(list, o);
 	}
 	json_object_set(root, "backends", list);
@@ -205,13 +228,15 @@ static int copy_string(json_t *o, const char *key, char *dst, size_t dstsz, int 
 /* The optional "ejection" of a set's or report's backend. Returns 0 or -1. */
 static int decode_ejection(json_t *o, struct bus_backend *b)
 {
-	json_t *e = json_object_get(o, "ejection"), *left, *count;
+	json_t *e = json_object_get(o, "ejection"), *left, *count, *kinds;
 
 	if (!e)
 		return 0;
 	left = json_object_get(e, "left");
 	count = json_object_get(e, "count");
-	if (!json_is_object(e) || json_object_size(e) != 3 || !json_is_number(left) ||
+	kinds = json_object_get(e, "failures");
+	if (!json_is_object(e) || json_object_size(e) != 3u + (kinds != NULL) ||
+	    failures_parse(kinds, &b->eject_failures) == -1 || !json_is_number(left) ||
 	    json_number_value(left) < 0 || json_number_value(left) > BUS_EJECT_LEFT_MAX ||
 	    !json_is_integer(count) || json_integer_value(count) < 1 ||
 	    json_integer_value(count) > BUS_EJECTIONS_MAX ||

@@ -73,6 +73,9 @@ enum bus_failure {
 	BUS_FAILURE_TIMEOUT = 1 << 3,	/* "timeout": a connect or response timed out */
 };
 #define BUS_FAILURE_KINDS 4
+/* A metric's `reason` label for a set of kinds: each kind's name, "mixed"
+ * (more than one), "unknown" (none said): BUS_FAILURE_LABELS values. */
+#define BUS_FAILURE_LABELS (BUS_FAILURE_KINDS + 2)
 
 /* Why a proxy skips a backend lb-discover holds up (reports' "skip"). */
 enum bus_skip {
@@ -109,6 +112,8 @@ struct bus_backend {
 	unsigned failures_5xx;		/* reports: enum bus_failure bits of the 5xx run */
 	unsigned failures_gateway;	/* reports: the same, of the gateway run */
 	enum bus_skip skip;		/* reports: why the proxy skips it (version 7) */
+	unsigned eject_failures;	/* reports' "ejection": enum bus_failure bits that made
+					 * it (0: not said; version 7) */
 };
 
 /* "set": {"v":6,"type":"set","service":"backend","generation":42,"proxies":2,
@@ -126,7 +131,8 @@ struct bus_backend {
  *                         "responses_5xx":0,"breaker":"open","consecutive_5xx":2,
  *                         "consecutive_gateway":1,"failures_5xx":["timeout"],
  *                         "failures_gateway":["timeout"],"skip":"ejected"}]}
- *        "failures_*" (absent: none): the kinds of failure in the runs;
+ *        "failures_*" (absent: none): the kinds of failure in the runs, and
+ *        in a report's "ejection" (optional "failures"), those that made it;
  *        "skip" (absent: none): why the proxy's own view is down while
  *        lb-discover's is up; "new" (absent: false): the proxy's first report.
  *        "breaker": open or half-open (absent: closed); "consecutive_*": the
@@ -167,6 +173,9 @@ const char *bus_skip_name(enum bus_skip s);
  * reasons: "timeouts", "timeouts+resets", "5xx"; `gateway`: a 5xx in it is a
  * 502-504 ("502-504s"). "failures" when bits is 0. Returns out. */
 char *bus_failure_words(unsigned bits, int gateway, char *out, size_t size);
+/* The label index (0 to BUS_FAILURE_LABELS - 1) of `bits`, and its name. */
+unsigned bus_failure_label_index(unsigned bits);
+const char *bus_failure_label(unsigned index);
 /* Parses "up"/"draining"/"down"; returns the state or -1. */
 int bus_state_parse(const char *s);
 

@@ -58,6 +58,7 @@ static void eject(struct discover *d, struct entry *e, const struct bus_backend 
 	e->eject_until = now + seconds;
 	e->eject_generation = d->reg.generation + 1;	/* the next commit's */
 	snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", b->eject_reason);
+	e->ejections_by[bus_failure_label_index(b->eject_failures)]++;
 	log_warn("backend ejected fleet-wide", "address=%s reason=\"%s\" seconds=%.1f "
 		 "ejections=%u pid=%d", e->address, e->eject_reason, seconds, e->ejections, pid);
 	record(d, FLEET_EJECT, e);
@@ -114,6 +115,7 @@ static int fleet_threshold(const struct discover *d, const struct bus_backend *b
 		return 0;
 	fleet_runs(d, b->address, hint, &r5, &rg, &n, &k5, &kg);
 	memset(why, 0, sizeof(*why));
+	why->eject_failures = maxg && rg >= maxg ? kg : k5 ? k5 : BUS_FAILURE_5XX;
 	/* the reason names what the proxies saw (timeouts, resets, connect
 	 * errors, 5xx); a proxy that did not say is "gateway failures" */
 	if (maxg && rg >= maxg)

@@ -165,6 +165,7 @@ static void report_breaker(const struct backend *be, struct bus_backend *b, doub
 	b->eject_left = st == OUTLIER_OPEN ? o->until - now : 0;
 	b->ejections = o->ejections ? o->ejections : 1;
 	snprintf(b->eject_reason, sizeof(b->eject_reason), "%s", o->reason);
+	b->eject_failures = o->eject_kinds;
 }
 
 static void send_report(struct subscriber *s)

@@ -109,6 +109,8 @@ static void eject(struct backend *b, enum outlier_cause cause, enum outlier_even
 	o->until = now + seconds;
 	o->fleet_known = 0;
 	o->trial_passed = 0;
+	o->eject_kinds = trial ? event_kind(trial)
+			 : cause == OUTLIER_CAUSE_5XX ? o->kinds_5xx : o->kinds_gateway;
 	/* the reason names what happened: timeouts, resets, connect errors, 5xx */
 	if (trial)
 		snprintf(o->reason, sizeof(o->reason), "outlier: the trial failed (%s) on proxy %d",
@@ -215,6 +217,7 @@ void outlier_fleet_eject(struct backend *b, const char *reason, double left, uns
 	o->state = OUTLIER_OPEN;
 	backend_changed();
 	o->cause = OUTLIER_CAUSE_FLEET;
+	o->eject_kinds = 0;
 	o->until = now + (left > 0 ? left : 0);
 	o->fleet_known = 1;
 	o->consecutive_5xx = o->consecutive_gateway = 0;

@@ -29,6 +29,7 @@ struct outlier {
 	unsigned consecutive_gateway;
 	unsigned kinds_5xx;		/* enum bus_failure bits of the 5xx run */
 	unsigned kinds_gateway;		/* the same, of the gateway run */
+	unsigned eject_kinds;		/* the same, of what made the current or last ejection */
 	unsigned ejections;		/* the time multiplier: ejections since it last
 					 * stayed closed for eject_time_max */
 	unsigned long long ejections_total;	/* for metrics */

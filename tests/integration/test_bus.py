@@ -124,7 +124,7 @@ def test_replacing_a_proxy_on_a_shared_port_fails_no_request(echos, discover, pr
         wait_for("load", lambda: len(statuses) > 50)
         p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
         wait_for("the new proxy serving",
-                 lambda: p2.admin("/metrics")[1].count('lb_proxy_requests_total{code="2xx"} 0') == 0,
+                 lambda: p2.admin("/metrics")[1].count('lb_proxy_requests_total{code_class="2xx"} 0') == 0,
                  timeout=10)
     finally:
         stop.set()

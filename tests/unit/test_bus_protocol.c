@@ -21,8 +21,8 @@
 static void test_set_round_trip(void **state)
 {
 	struct bus_backend items[2] = {
-		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE },
-		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE },
+		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
+		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 	};
 	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3, 0, 0 }, back;
 	struct buf out = BUF_INIT;
@@ -76,7 +76,7 @@ static void test_report_round_trip(void **state)
 {
 	struct bus_backend items[1] = {
 		{ "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9, 0, 0, 0, "", BUS_BREAKER_OPEN,
-		  3, 2, 0, 0, BUS_SKIP_NONE },
+		  3, 2, 0, 0, BUS_SKIP_NONE, 0 },
 	};
 	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0, 0, 0 }, back;
 	struct buf out = BUF_INIT;
@@ -111,6 +111,10 @@ static void test_report_round_trip(void **state)
 	items[0].failures_5xx = BUS_FAILURE_5XX | BUS_FAILURE_TIMEOUT;
 	items[0].failures_gateway = BUS_FAILURE_TIMEOUT;
 	items[0].skip = BUS_SKIP_CONNECT_TIMEOUT;
+	items[0].ejected = 1;
+	items[0].ejections = 1;
+	items[0].eject_failures = BUS_FAILURE_TIMEOUT;
+	snprintf(items[0].eject_reason, sizeof(items[0].eject_reason), "outlier: 2 consecutive timeouts");
 	rep.fresh = 1;
 	buf_reset(&out);
 	assert_int_equal(bus_set_encode(&rep, &out), 0);
@@ -122,7 +126,15 @@ static void test_report_round_trip(void **state)
 	assert_int_equal(back.backends[0].failures_gateway, BUS_FAILURE_TIMEOUT);
 	assert_int_equal(back.backends[0].skip, BUS_SKIP_CONNECT_TIMEOUT);
 	assert_int_equal(back.fresh, 1);
+	assert_int_equal(back.backends[0].eject_failures, BUS_FAILURE_TIMEOUT);
+	assert_int_equal(bus_failure_label_index(back.backends[0].eject_failures), 3);
+	assert_string_equal(bus_failure_label(3), "timeout");
+	assert_string_equal(bus_failure_label(bus_failure_label_index(BUS_FAILURE_TIMEOUT |
+								      BUS_FAILURE_RESET)), "mixed");
+	assert_string_equal(bus_failure_label(bus_failure_label_index(0)), "unknown");
 	bus_set_release(&back);
+	items[0].ejected = 0;
+	items[0].eject_failures = 0;
 	items[0].failures_5xx = items[0].failures_gateway = 0;
 	items[0].skip = BUS_SKIP_NONE;
 	rep.fresh = 0;
@@ -147,9 +159,9 @@ static void test_report_round_trip(void **state)
 static void test_ejection_round_trip(void **state)
 {
 	struct bus_backend items[2] = {
-		{ "10.0.0.7:8080", 1, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE },
+		{ "10.0.0.7:8080", 1, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 		{ "10.0.0.8:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 1, 27.5, 2,
-		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0, 0, 0, BUS_SKIP_NONE },
+		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 	};
 	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1, 0, 0 }, back;
 	struct buf out = BUF_INIT;
