@@ -428,7 +428,8 @@ static json_t *ask_in_flight(const char *addr, long long gen, int *rc)
 
 static int drain_wait(const char *addr, long long gen)
 {
-	double deadline = timefmt_mono() + opts.timeout, last_note = 0;
+	double deadline = timefmt_mono() + opts.timeout;
+	long long last_n = -2;	/* the count last printed (-1: not every proxy applied it) */
 	int rc = CTL_OK;
 
 	for (;;) {
@@ -463,7 +464,8 @@ static int drain_wait(const char *addr, long long gen)
 				opts.timeout);
 			return CTL_TIMEOUT;
 		}
-		if (timefmt_mono() - last_note >= 1) {
+		/* a line when something changed, not the same one every second */
+		if (n != last_n) {
 			if (n < 0)
 				fprintf(stderr, "lb-ctl: waiting for every proxy to apply the drain "
 						"(and, for an lb-discover started %.1fs ago, to report)\n",
@@ -471,7 +473,7 @@ static int drain_wait(const char *addr, long long gen)
 			else
 				fprintf(stderr, "lb-ctl: waiting: %lld request%s in flight to %s\n", n,
 					n == 1 ? "" : "s", addr);
-			last_note = timefmt_mono();
+			last_n = n < 0 ? -1 : n;
 		}
 		usleep(100 * 1000);
 	}

@@ -73,6 +73,9 @@ static void apply(struct subscriber *s, const struct bus_set *set)
 	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
 	if (px->set_applied)
 		px->set_applied(px);
+	/* say so now, not at the next report interval: drain --wait waits on it */
+	if (px->breaker_changed)
+		px->breaker_changed(px);
 }
 
 /* A set older than the one applied is not applied (a delayed message, or

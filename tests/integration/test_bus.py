@@ -201,6 +201,36 @@ def test_drain_wait_waits_for_a_slow_request(echo, discover, proxy, rundir):
     assert code == 3, (code, err)
 
 
+def test_drain_wait_right_after_lb_discover_starts_ends_at_once(echos, discover, proxy, rundir):
+    """Issue 27: drain --wait right after lb-discover started waited ~7 s (5
+    heartbeats + 2 s, for proxies it had not heard yet) for a drain every
+    proxy applied at once, printing the same line six times. A proxy says
+    "new" in its first report and reports as soon as it applies a set: a
+    fresh lb-discover (no state file) that heard only new proxies is settled
+    within PROXIES_FRESH_SETTLE, and lb-ctl prints a line only when something
+    changed. After a restart with a state file, proxies that followed the
+    earlier lb-discover are not new: it waits the full window (safe)."""
+    d = discover("--static", f"{echos[0].addr},{echos[1].addr}")    # heartbeat 1 s: 7 s window
+    p1 = bus_proxy(proxy, rundir)
+    p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
+    wait_for("sets", lambda: generation(p1) >= 1 and generation(p2) >= 1)
+    start = time.time()
+    code, out, err = ctl(rundir, "drain", echos[1].addr, "--wait", "--timeout", "20")
+    waited = time.time() - start
+    assert code == 0, err
+    assert "drained on 2 proxies" in err, err
+    assert waited < 3.5 * SLOW, f"drain --wait took {waited:.1f}s (the window is 7 s)"
+    lines = [x for x in err.splitlines() if x.startswith("lb-ctl: waiting")]
+    assert len(lines) == len(set(lines)), err            # no line said twice in a row
+    assert "new=1" in d.text()
+    # a restart that finds the state file: the proxies followed the old one
+    d.kill()
+    discover("--static", f"{echos[0].addr},{echos[1].addr}")
+    wait_for("both proxies heard again",
+             lambda: len(ctl_json(rundir, "status")["proxies"]) == 2)
+    assert ctl_json(rundir, "status")["proxies_settled"] is False
+
+
 def test_discover_killed_proxies_go_stale_and_resync(echos, discover, proxy, rundir):
     d = discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "0.2")
     p1 = bus_proxy(proxy, rundir, "--heartbeat", "0.2")
