@@ -158,6 +158,8 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 			json_object_set_new(root, "new", json_true());
 	} else {
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
+		if (set->admin[0])
+			json_object_set_new(root, "admin", json_string(set->admin));
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct bus_backend *b = &set->backends[i];
@@ -334,6 +336,10 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			goto out;
 		}
 		set->proxies = v ? (unsigned)json_integer_value(v) : 1;
+		if (copy_string(root, "admin", set->admin, sizeof(set->admin), 0) == -1) {
+			fail(err, errsz, "admin must be a string of under 64 bytes");
+			goto out;
+		}
 	}
 	list = json_object_get(root, "backends");
 	if (!json_is_array(list) || json_array_size(list) > BUS_MAX_BACKENDS) {

@@ -32,7 +32,8 @@
  * name the kinds of failure in the proxy's runs ("failures_5xx",
  * "failures_gateway") and why it skips a backend lb-discover holds up
  * ("skip"), so reasons say timeouts, resets, connects or 5xx; a proxy's first
- * report says "new" (drain --wait counts it as applied at once) */
+ * report says "new" (drain --wait counts it as applied at once); sets name
+ * lb-discover's admin API ("admin") */
 #define BUS_PROTOCOL_VERSION 7
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
@@ -125,6 +126,7 @@ struct bus_backend {
  *        half-open (each proxy lets one trial through; it stays listed until a
  *        proxy reports its trial passed), "count" the ejections so far.
  *        "proxies": the proxies lb-discover hears (at least 1).
+ *        "admin" (optional): lb-discover's admin API, ADDR:PORT.
  * "report": {"v":7,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,"panic":false,"new":true,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
@@ -162,6 +164,9 @@ struct bus_set {
 	int panic;
 	/* reports: the proxy's first report since it started ("new"; version 7) */
 	int fresh;
+	/* sets: lb-discover's admin API address ("admin", optional; "" none;
+	 * version 7): where a proxy's admin API sends an operator's writes */
+	char admin[BUS_ADDRESS_MAX];
 };
 
 const char *bus_state_name(enum bus_state s);

@@ -401,6 +401,10 @@ int main(int argc, char **argv)
 	}
 	if (configure(&m, c) != 0)
 		return 2;
+	if (admin_configure(&m.admin, &c->opts, m.rundir, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return 2;
+	}
 	loop_init(&m, &c->opts);
 	rc = 1;
 	if (sockets_init(&m, &c->opts) == -1)

@@ -3,7 +3,6 @@
  * admin.h). */
 #include "admin.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +325,8 @@ int admin_start(struct admin *a)
 {
 	if (admin_server_start(&a->server) == -1)
 		return -1;
+	/* the sets name it: a proxy's admin API sends an operator's writes here */
+	snprintf(a->d->admin_address, sizeof(a->d->admin_address), "%s", a->server.listener.name);
 	log_info("admin listening", "admin=%s auth=%s", a->server.listener.name,
 		 a->token ? "token" : "none");
 	return 0;

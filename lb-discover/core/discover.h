@@ -97,6 +97,8 @@ struct discover {
 	struct bus pub, pull, rep;
 	ev_timer heartbeat;
 	double started;			/* ev_now when the loop started */
+	char admin_address[BUS_ADDRESS_MAX];	/* the admin API's bound address ("": off),
+						 * named in the sets */
 	int fresh;			/* started without a state file: no earlier lb-discover
 					 * of this runtime dir left a trace (proxies_settled) */
 	struct proxy_report *proxies;

@@ -114,6 +114,7 @@ static void on_set(struct bus *b, const char *data, size_t len)
 		return;
 	}
 	s->last_heard = ev_now(s->px->loop);
+	snprintf(s->px->discover_admin, sizeof(s->px->discover_admin), "%s", set.admin);
 	if (s->px->stale) {
 		s->px->stale = 0;
 		log_info("bus: sets heard again", "generation=%llu", set.generation);

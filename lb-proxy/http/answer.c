@@ -12,8 +12,9 @@
  * computed value either; a client with its own backoff keeps it). */
 #define OVERLOADED_RETRY_AFTER "1"
 
-void answer_json(struct session *s, int status, const char *body, size_t n, int keep,
-		 const char *fields)
+/* answer_json() with a content type. */
+static void answer_typed(struct session *s, int status, const char *ctype, const char *body,
+			 size_t n, int keep, const char *fields)
 {
 	struct headers_ctx ctx;
 
@@ -22,7 +23,7 @@ void answer_json(struct session *s, int status, const char *body, size_t n, int 
 	ctx = session_headers_ctx(s);
 	ctx.answer_fields = fields;
 	buf_reset(&s->out);
-	headers_answer(&s->out, status, "application/json", n, keep, &ctx);
+	headers_answer(&s->out, status, ctype, n, keep, &ctx);
 	s->bytes_out = 0;
 	if (s->method != HTTP_HEAD) {
 		buf_append(&s->out, body, n);
@@ -37,6 +38,49 @@ void answer_json(struct session *s, int status, const char *body, size_t n, int 
 	s->send_off = s->parse_off;
 	s->state = SESSION_EXCHANGE;
 	s->again = 1;
+}
+
+void answer_json(struct session *s, int status, const char *body, size_t n, int keep,
+		 const char *fields)
+{
+	answer_typed(s, status, "application/json", body, n, keep, fields);
+}
+
+void answer_admin_path(struct session *s, size_t skip)
+{
+	static struct buf body = BUF_INIT;	/* copied into `out` at once */
+	const struct http_msg *req = &s->x->req;
+	const char *target = http_msg_ptr(req, s->x->route.path) + skip, *ctype = NULL;
+	const char *rbody = NULL;
+	size_t rlen = 0;
+	char hdr[96] = "";
+	int status;
+
+	s->req_done = req->state == HTTP_MSG_DONE;
+	if (http_msg_has_body(req)) {
+		/* a body that came with its head (an admin write's few bytes) */
+		if (!s->req_done || http_msg_chunked(req)) {
+			answer_error(s, 400, "send an admin request's body with its head "
+					     "(Content-Length), or to the admin listener");
+			s->keep_alive = 0;
+			return;
+		}
+		int cl = http_msg_find(req, "content-length");
+
+		/* the declared length (the parser checked it; llhttp counts its
+		 * own copy down as it reads) */
+		rbody = req->base + req->head_end;
+		for (uint32_t k = 0; cl >= 0 && k < req->headers[cl].value.len && rlen <= 1 << 20; k++) {
+			char d = http_msg_ptr(req, req->headers[cl].value)[k];
+
+			if (d >= '0' && d <= '9')
+				rlen = rlen * 10 + (size_t)(d - '0');
+		}
+	}
+	buf_reset(&body);
+	status = s->px->admin_path_answer(s->px, req, target, s->x->route.path.len - skip, rbody,
+					  rlen, &body, &ctype, hdr, sizeof(hdr));
+	answer_typed(s, status, ctype, body.data, body.len, 1, hdr[0] ? hdr : NULL);
 }
 
 /* The JSON error body of `status` into body (at least 384 bytes). */
