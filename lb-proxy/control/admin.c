@@ -31,6 +31,8 @@ struct admin_conn {
 	double accepted;	/* ev_now at accept */
 	struct conn_guard_slot slot;
 	struct buf in, out;
+	size_t fed;		/* bytes of `in` the parser has had (all kept: the
+				 * head's spans point into it) */
 	struct buf body;	/* the request's, up to ADMIN_SET_BODY_MAX */
 	int parked;		/* a drain?wait= waits (wait) */
 	struct admin_set_wait wait;
@@ -464,25 +466,27 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	struct admin_conn *c = w->data;
 
 	if (revents & EV_READ) {
-		ssize_t n = buf_read_fd(&c->in, c->fd, 4096);
+		char scratch[512];
+		/* one request per connection: what follows a parked one is dropped */
+		ssize_t n = c->parked ? read(c->fd, scratch, sizeof(scratch))
+				      : buf_read_fd(&c->in, c->fd, 4096);
 
 		if (n <= 0) {
 			if (n == -1 && (errno == EAGAIN || errno == EINTR))
 				return;
-			conn_free(c);
+			conn_free(c);	/* a parked drain stays applied */
 			return;
 		}
-		if (c->parked || c->out.len)
-			return;		/* one request per connection: the rest is ignored */
+		if (c->parked)
+			return;
 		/* the feed stops after the head: again for the body (an empty
 		 * feed completes a message without one) */
 		for (;;) {
 			enum http_msg_state before = c->msg.state;
 
-			c->in.pos += http_msg_feed(&c->msg, c->in.data, c->in.pos,
-						   c->in.len - c->in.pos);
+			c->fed += http_msg_feed(&c->msg, c->in.data, c->fed, c->in.len - c->fed);
 			if (c->msg.state != HTTP_MSG_BODY ||
-			    (before == HTTP_MSG_BODY && c->in.pos == c->in.len))
+			    (before == HTTP_MSG_BODY && c->fed == c->in.len))
 				break;
 		}
 		if (c->msg.state == HTTP_MSG_HEAD || c->msg.state == HTTP_MSG_BODY)
