@@ -51,35 +51,21 @@ void answer_admin_path(struct session *s, size_t skip)
 	static struct buf body = BUF_INIT;	/* copied into `out` at once */
 	const struct http_msg *req = &s->x->req;
 	const char *target = http_msg_ptr(req, s->x->route.path) + skip, *ctype = NULL;
-	const char *rbody = NULL;
-	size_t rlen = 0;
 	char hdr[96] = "";
 	int status;
 
 	s->req_done = req->state == HTTP_MSG_DONE;
+	/* no request body is read here, whenever it comes: the writes that
+	 * take one (add, weight) go to the admin listener */
 	if (http_msg_has_body(req)) {
-		/* a body that came with its head (an admin write's few bytes) */
-		if (!s->req_done || http_msg_chunked(req)) {
-			answer_error(s, 400, "send an admin request's body with its head "
-					     "(Content-Length), or to the admin listener");
-			s->keep_alive = 0;
-			return;
-		}
-		int cl = http_msg_find(req, "content-length");
-
-		/* the declared length (the parser checked it; llhttp counts its
-		 * own copy down as it reads) */
-		rbody = req->base + req->head_end;
-		for (uint32_t k = 0; cl >= 0 && k < req->headers[cl].value.len && rlen <= 1 << 20; k++) {
-			char d = http_msg_ptr(req, req->headers[cl].value)[k];
-
-			if (d >= '0' && d <= '9')
-				rlen = rlen * 10 + (size_t)(d - '0');
-		}
+		answer_error(s, 400, "a request with a body is answered on the admin listener "
+				     "(--admin), not under --admin-path");
+		s->keep_alive = 0;
+		return;
 	}
 	buf_reset(&body);
-	status = s->px->admin_path_answer(s->px, req, target, s->x->route.path.len - skip, rbody,
-					  rlen, &body, &ctype, hdr, sizeof(hdr));
+	status = s->px->admin_path_answer(s->px, req, target, s->x->route.path.len - skip, NULL, 0,
+					  &body, &ctype, hdr, sizeof(hdr));
 	answer_typed(s, status, ctype, body.data, body.len, 1, hdr[0] ? hdr : NULL);
 }
 

@@ -156,7 +156,7 @@ struct proxy {
 	void (*set_applied)(struct proxy *px);	/* after each set applied (main.c) */
 	/* --admin-path: answers an admin route on the traffic port (control/admin.c,
 	 * NULL: off): `target` is the path past the prefix, with its '/'; the
-	 * request body [body, body + blen); returns the status, the answer in
+	 * request body [body, body + blen) (NULL: none); returns the status, the answer in
 	 * out, its type in *ctype, more header lines in hdr */
 	int (*admin_path_answer)(struct proxy *px, const struct http_msg *req, const char *target,
 				 size_t len, const char *body, size_t blen, struct buf *out,
