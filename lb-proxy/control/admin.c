@@ -637,8 +637,20 @@ int admin_start(struct admin *a)
 
 void admin_release(struct admin *a)
 {
-	while (!LIST_EMPTY(&admin_conns))
-		conn_free(LIST_FIRST(&admin_conns));
+	while (!LIST_EMPTY(&admin_conns)) {
+		struct admin_conn *c = LIST_FIRST(&admin_conns);
+
+		/* a parked wait is told why it ends (one try: the loop is over) */
+		if (c->parked) {
+			static const char stopping[] = "{\"error\":\"lb-proxy is stopping: the drain "
+						       "stays applied until it exits\"}";
+
+			http_response_simple(&c->out, 503, "application/json", stopping,
+					     sizeof(stopping) - 1, 0);
+			buf_write_fd(&c->out, c->fd);
+		}
+		conn_free(c);
+	}
 	listener_release(&a->listener);
 	if (traffic_admin == a) {
 		a->px->admin_path_answer = NULL;

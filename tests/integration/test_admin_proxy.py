@@ -4,6 +4,7 @@ in-flight requests), and --admin-path, the admin routes on the traffic port
 under a prefix (HAProxy's `stats uri`), off by default. The routes' bodies
 and statuses against the OpenAPI document are in test_openapi.py."""
 import json
+import signal
 import os
 import tempfile
 import subprocess
@@ -138,3 +139,24 @@ def test_admin_path_is_checked_at_start_up():
                             "127.0.0.1:0", "--admin", "127.0.0.1:0", "--admin-path", bad],
                            capture_output=True, text=True, timeout=10 * SLOW)
         assert r.returncode == 2 and "--admin-path" in r.stderr, (bad, r.stderr)
+
+
+def test_a_parked_drain_wait_is_told_when_lb_proxy_stops(echo, proxy):
+    """SIGTERM while a drain?wait= is parked: 503 naming why (the drain stays
+    applied), not a connection closed without an answer."""
+    slow = echo("--delay-ms", str(int(2000 * SLOW)), "--access-log", "off")
+    px = proxy([slow.addr])
+    api = Admin(px.proc, px.admin_port)
+    t = request_in_flight(px, "/slow", backend=slow.addr)
+    box = {}
+    w = threading.Thread(target=lambda: box.setdefault("r", api.call(
+        "POST", f"/admin/backends/{enc(slow.addr)}/drain?wait=30")))
+    w.start()
+    w.join(0.3)
+    assert w.is_alive(), "the wait did not park"
+    px.proc.p.send_signal(signal.SIGTERM)
+    w.join(10 * SLOW)
+    st, _, got = box["r"]
+    assert st == 503 and "stopping" in got["error"], got
+    t.join()
+    assert px.proc.p.wait(10 * SLOW) == 0
