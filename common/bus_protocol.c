@@ -190,7 +190,7 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 			json_t *ej = json_pack("{s:s,s:f,s:i}", "reason", b->eject_reason, "left",
 					       b->eject_left, "count", (int)b->ejections);
 
-			if (ej && report && b->eject_failures)
+			if (ej && b->eject_failures)
 				json_object_set_new(ej, "failures", failures_json(b->eject_failures));
 			json_object_set_new(o, "ejection", ej);
 		}

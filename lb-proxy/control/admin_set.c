@@ -175,9 +175,12 @@ enum admin_set_verdict admin_set_run(struct proxy *px, const struct admin_route 
 		buf_append_str(out, "{\"error\":\"");
 		buf_append_json_escaped(out, why, strlen(why));
 		buf_append_str(out, "\",\"discover_admin\":");
-		if (px->discover_admin[0])
-			buf_appendf(out, "\"%s\"", px->discover_admin);
-		else
+		if (px->discover_admin[0]) {
+			/* the bus's bytes: escaped like any */
+			buf_append_str(out, "\"");
+			buf_append_json_escaped(out, px->discover_admin, strlen(px->discover_admin));
+			buf_append_str(out, "\"");
+		} else
 			buf_append_str(out, "null");
 		buf_append_str(out, ",\"runtime_dir\":\"");
 		buf_append_json_escaped(out, runtime_dir, strlen(runtime_dir));
