@@ -29,6 +29,104 @@ static int breaker_parse(const char *s)
 	return -1;
 }
 
+static const char *const failure_names[BUS_FAILURE_KINDS] = { "5xx", "connect", "reset",
+								 "timeout" };
+
+const char *bus_failure_name(unsigned bit)
+{
+	for (unsigned k = 0; k < BUS_FAILURE_KINDS; k++)
+		if (bit == 1u << k)
+			return failure_names[k];
+	return "unknown";
+}
+
+char *bus_failure_words(unsigned bits, int gateway, char *out, size_t size)
+{
+	static const char *const words[BUS_FAILURE_KINDS] = { "5xx", "connect errors", "resets",
+							      "timeouts" };
+	size_t len = 0;
+
+	if (size == 0)
+		return out;
+	out[0] = '\0';
+	for (unsigned k = 0; k < BUS_FAILURE_KINDS; k++) {
+		const char *w = k == 0 && gateway ? "502-504s" : words[k];
+		int n;
+
+		if (!(bits & (1u << k)))
+			continue;
+		n = snprintf(out + len, size - len, "%s%s", len ? "+" : "", w);
+		if (n < 0 || (size_t)n >= size - len)
+			break;
+		len += (size_t)n;
+	}
+	if (!len)
+		snprintf(out, size, "%s", bits ? "mixed failures" : "failures");
+	return out;
+}
+
+unsigned bus_failure_label_index(unsigned bits)
+{
+	bits &= (1u << BUS_FAILURE_KINDS) - 1;
+	if (!bits)
+		return BUS_FAILURE_KINDS + 1;
+	if (bits & (bits - 1))
+		return BUS_FAILURE_KINDS;
+	for (unsigned k = 0; k < BUS_FAILURE_KINDS; k++)
+		if (bits == 1u << k)
+			return k;
+	return BUS_FAILURE_KINDS + 1;
+}
+
+const char *bus_failure_label(unsigned index)
+{
+	if (index < BUS_FAILURE_KINDS)
+		return failure_names[index];
+	return index == BUS_FAILURE_KINDS ? "mixed" : "unknown";
+}
+
+static const char *const skip_names[] = { "", "connect", "connect-timeout", "ejected" };
+
+const char *bus_skip_name(enum bus_skip s)
+{
+	return (unsigned)s < 4 ? skip_names[s] : "unknown";
+}
+
+/* A list of the names of `bits` (enum bus_failure). */
+static json_t *failures_json(unsigned bits)
+{
+	json_t *a = json_array();
+
+	for (unsigned k = 0; a && k < BUS_FAILURE_KINDS; k++)
+		if (bits & (1u << k))
+			json_array_append_new(a, json_string(failure_names[k]));
+	return a;
+}
+
+/* The bits of an optional list of failure names; returns 0 or -1. */
+static int failures_parse(json_t *a, unsigned *bits)
+{
+	json_t *v;
+	size_t i;
+
+	*bits = 0;
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > BUS_FAILURE_KINDS)
+		return -1;
+	json_array_foreach(a, i, v) {
+		unsigned k;
+
+		for (k = 0; k < BUS_FAILURE_KINDS; k++)
+			if (json_is_string(v) && strcmp(json_string_value(v), failure_names[k]) == 0)
+				break;
+		if (k == BUS_FAILURE_KINDS)
+			return -1;
+		*bits |= 1u << k;
+	}
+	return 0;
+}
+
 int bus_state_parse(const char *s)
 {
 	for (int i = 0; i < 3; i++)
@@ -58,8 +156,12 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 		json_object_set_new(root, "panic", json_boolean(set->panic));
 		if (set->routes)
 			json_object_set_new(root, "routes", json_integer((json_int_t)set->routes));
+		if (set->fresh)
+			json_object_set_new(root, "new", json_true());
 	} else {
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
+		if (set->admin[0])
+			json_object_set_new(root, "admin", json_string(set->admin));
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct bus_backend *b = &set->backends[i];
@@ -80,11 +182,20 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 		if (report && b->consecutive_gateway)
 			json_object_set_new(o, "consecutive_gateway",
 					    json_integer(b->consecutive_gateway));
-		if (b->ejected)
-			json_object_set_new(o, "ejection",
-					    json_pack("{s:s,s:f,s:i}", "reason", b->eject_reason,
-						      "left", b->eject_left, "count",
-						      (int)b->ejections));
+		if (report && b->failures_5xx)
+			json_object_set_new(o, "failures_5xx", failures_json(b->failures_5xx));
+		if (report && b->failures_gateway)
+			json_object_set_new(o, "failures_gateway", failures_json(b->failures_gateway));
+		if (report && b->skip != BUS_SKIP_NONE)
+			json_object_set_new(o, "skip", json_string(bus_skip_name(b->skip)));
+		if (b->ejected) {
+			json_t *ej = json_pack("{s:s,s:f,s:i}", "reason", b->eject_reason, "left",
+					       b->eject_left, "count", (int)b->ejections);
+
+			if (ej && b->eject_failures)
+				json_object_set_new(ej, "failures", failures_json(b->eject_failures));
+			json_object_set_new(o, "ejection", ej);
+		}
 		json_array_append_new(list, o);
 	}
 	json_object_set(root, "backends", list);
@@ -121,13 +232,15 @@ static int copy_string(json_t *o, const char *key, char *dst, size_t dstsz, int 
 /* The optional "ejection" of a set's or report's backend. Returns 0 or -1. */
 static int decode_ejection(json_t *o, struct bus_backend *b)
 {
-	json_t *e = json_object_get(o, "ejection"), *left, *count;
+	json_t *e = json_object_get(o, "ejection"), *left, *count, *kinds;
 
 	if (!e)
 		return 0;
 	left = json_object_get(e, "left");
 	count = json_object_get(e, "count");
-	if (!json_is_object(e) || json_object_size(e) != 3 || !json_is_number(left) ||
+	kinds = json_object_get(e, "failures");
+	if (!json_is_object(e) || json_object_size(e) != 3u + (kinds != NULL) ||
+	    failures_parse(kinds, &b->eject_failures) == -1 || !json_is_number(left) ||
 	    json_number_value(left) < 0 || json_number_value(left) > BUS_EJECT_LEFT_MAX ||
 	    !json_is_integer(count) || json_integer_value(count) < 1 ||
 	    json_integer_value(count) > BUS_EJECTIONS_MAX ||
@@ -216,6 +329,12 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			goto out;
 		}
 		set->routes = v ? (unsigned long long)json_integer_value(v) : 0;
+		v = json_object_get(root, "new");
+		if (v && !json_is_boolean(v)) {
+			fail(err, errsz, "new must be true or false");
+			goto out;
+		}
+		set->fresh = json_is_true(v);
 	} else {
 		v = json_object_get(root, "proxies");
 		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
@@ -225,6 +344,10 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			goto out;
 		}
 		set->proxies = v ? (unsigned)json_integer_value(v) : 1;
+		if (copy_string(root, "admin", set->admin, sizeof(set->admin), 0) == -1) {
+			fail(err, errsz, "admin must be a string of under 64 bytes");
+			goto out;
+		}
 	}
 	list = json_object_get(root, "backends");
 	if (!json_is_array(list) || json_array_size(list) > BUS_MAX_BACKENDS) {
@@ -250,7 +373,7 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 		if (report) {
 			json_t *a = json_object_get(o, "active"), *r = json_object_get(o, "requests"),
 			       *e = json_object_get(o, "errors"), *x = json_object_get(o, "responses_5xx"),
-			       *c5, *cg;
+			       *c5, *cg, *sk;
 			const char *st = json_string_value(json_object_get(o, "state"));
 			int state = st ? bus_state_parse(st) : -1;
 
@@ -283,6 +406,23 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 				snprintf(err, errsz, "backends[%zu]: consecutive_5xx and "
 					 "consecutive_gateway must be integers from 0 to %d", i,
 					 BUS_EJECTIONS_MAX);
+				goto out;
+			}
+			if (failures_parse(json_object_get(o, "failures_5xx"), &b->failures_5xx) == -1 ||
+			    failures_parse(json_object_get(o, "failures_gateway"),
+					   &b->failures_gateway) == -1) {
+				snprintf(err, errsz, "backends[%zu]: failures_5xx and failures_gateway "
+					 "must be lists of 5xx, connect, reset, timeout", i);
+				goto out;
+			}
+			sk = json_object_get(o, "skip");
+			b->skip = BUS_SKIP_NONE;
+			for (int k = 1; sk && k < 4 && !b->skip; k++)
+				if (json_is_string(sk) && strcmp(json_string_value(sk), skip_names[k]) == 0)
+					b->skip = (enum bus_skip)k;
+			if (sk && !b->skip) {
+				snprintf(err, errsz, "backends[%zu]: skip must be connect, "
+					 "connect-timeout or ejected", i);
 				goto out;
 			}
 			b->consecutive_5xx = c5 ? (unsigned)json_integer_value(c5) : 0;

@@ -31,7 +31,12 @@
  * backends available, it balances across all of them); 7: "routes" (a
  * Gateway's route table, lb-discover --routes) on sets.sock, sets of routed
  * services named "namespace/name:port" (BUS_SERVICE_MAX), reports say the
- * routes generation the proxy serves ("routes") */
+ * routes generation the proxy serves ("routes"); report backends name the
+ * kinds of failure in the proxy's runs ("failures_5xx", "failures_gateway")
+ * and why it skips a backend lb-discover holds up ("skip"), so reasons say
+ * timeouts, resets, connects or 5xx; a proxy's first report says "new"
+ * (drain --wait counts it as applied at once); sets name lb-discover's admin
+ * API ("admin") */
 #define BUS_PROTOCOL_VERSION 7
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
@@ -66,6 +71,27 @@ enum bus_breaker {
 	BUS_BREAKER_HALF_OPEN,	/* one trial request at a time */
 };
 
+/* The kinds of failure in a proxy's run on a backend, as bits (reports'
+ * "failures_5xx" and "failures_gateway": a list of their names). */
+enum bus_failure {
+	BUS_FAILURE_5XX = 1 << 0,	/* "5xx": the backend answered 5xx */
+	BUS_FAILURE_CONNECT = 1 << 1,	/* "connect": a connect refused, unreachable, TLS */
+	BUS_FAILURE_RESET = 1 << 2,	/* "reset": the connection failed mid-exchange */
+	BUS_FAILURE_TIMEOUT = 1 << 3,	/* "timeout": a connect or response timed out */
+};
+#define BUS_FAILURE_KINDS 4
+/* A metric's `reason` label for a set of kinds: each kind's name, "mixed"
+ * (more than one), "unknown" (none said): BUS_FAILURE_LABELS values. */
+#define BUS_FAILURE_LABELS (BUS_FAILURE_KINDS + 2)
+
+/* Why a proxy skips a backend lb-discover holds up (reports' "skip"). */
+enum bus_skip {
+	BUS_SKIP_NONE = 0,		/* it does not (absent) */
+	BUS_SKIP_CONNECT,		/* "connect": a connect failed, skipped --fail-timeout */
+	BUS_SKIP_CONNECT_TIMEOUT,	/* "connect-timeout": a connect timed out, the same */
+	BUS_SKIP_EJECTED,		/* "ejected": its breaker is open (the ejection says why) */
+};
+
 /* an ejection's seconds left, at most (a day: --eject-time-max's bound) */
 #define BUS_EJECT_LEFT_MAX 86400
 /* a backend's ejections, at most */
@@ -90,6 +116,11 @@ struct bus_backend {
 	enum bus_breaker breaker;	/* reports: the proxy's breaker for it */
 	unsigned consecutive_5xx;	/* reports: its current run of 5xx answers */
 	unsigned consecutive_gateway;	/* reports: its current run of gateway failures */
+	unsigned failures_5xx;		/* reports: enum bus_failure bits of the 5xx run */
+	unsigned failures_gateway;	/* reports: the same, of the gateway run */
+	enum bus_skip skip;		/* reports: why the proxy skips it (version 7) */
+	unsigned eject_failures;	/* reports' "ejection": enum bus_failure bits that made
+					 * it (0: not said; version 7) */
 };
 
 /* "set": {"v":6,"type":"set","service":"backend","generation":42,"proxies":2,
@@ -101,11 +132,17 @@ struct bus_backend {
  *        half-open (each proxy lets one trial through; it stays listed until a
  *        proxy reports its trial passed), "count" the ejections so far.
  *        "proxies": the proxies lb-discover hears (at least 1).
- * "report": {"v":6,"type":"report","pid":123,"service":"backend","generation":42,
- *            "ignored":0,"stale":false,"uptime":12.5,"panic":false,
+ *        "admin" (optional): lb-discover's admin API, ADDR:PORT.
+ * "report": {"v":7,"type":"report","pid":123,"service":"backend","generation":42,
+ *            "ignored":0,"stale":false,"uptime":12.5,"panic":false,"new":true,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
  *                         "responses_5xx":0,"breaker":"open","consecutive_5xx":2,
- *                         "consecutive_gateway":1}]}
+ *                         "consecutive_gateway":1,"failures_5xx":["timeout"],
+ *                         "failures_gateway":["timeout"],"skip":"ejected"}]}
+ *        "failures_*" (absent: none): the kinds of failure in the runs, and
+ *        in a report's "ejection" (optional "failures"), those that made it;
+ *        "skip" (absent: none): why the proxy's own view is down while
+ *        lb-discover's is up; "new" (absent: false): the proxy's first report.
  *        "breaker": open or half-open (absent: closed); "consecutive_*": the
  *        proxy's current runs of failures, lb-discover sums them over the fleet
  *        (absent: 0); "ejection" (optional, same shape as in sets): an ejection
@@ -134,10 +171,25 @@ struct bus_set {
 	/* reports: the generation of the routes message the proxy serves (0:
 	 * none; version 7) */
 	unsigned long long routes;
+	/* reports: the proxy's first report since it started ("new"; version 7) */
+	int fresh;
+	/* sets: lb-discover's admin API address ("admin", optional; "" none;
+	 * version 7): where a proxy's admin API sends an operator's writes */
+	char admin[BUS_ADDRESS_MAX];
 };
 
 const char *bus_state_name(enum bus_state s);
 const char *bus_breaker_name(enum bus_breaker b);
+/* The name of failure kind `bit` (one enum bus_failure bit): "5xx", ... */
+const char *bus_failure_name(unsigned bit);
+const char *bus_skip_name(enum bus_skip s);
+/* Writes what a run of failures of kinds `bits` (enum bus_failure) was, for
+ * reasons: "timeouts", "timeouts+resets", "5xx"; `gateway`: a 5xx in it is a
+ * 502-504 ("502-504s"). "failures" when bits is 0. Returns out. */
+char *bus_failure_words(unsigned bits, int gateway, char *out, size_t size);
+/* The label index (0 to BUS_FAILURE_LABELS - 1) of `bits`, and its name. */
+unsigned bus_failure_label_index(unsigned bits);
+const char *bus_failure_label(unsigned index);
 /* Parses "up"/"draining"/"down"; returns the state or -1. */
 int bus_state_parse(const char *s);
 

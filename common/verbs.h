@@ -28,7 +28,7 @@ struct verb {
 					 * token guards it) */
 	const char *usage;		/* "drain ADDR [--wait]" */
 	const char *help;		/* one line */
-	/* its route in lb-discover's admin API (lb-discover/api/admin_route.c), or
+	/* its route in lb-discover's admin API (common/admin_route.c), or
 	 * NULL: the method and a path where "{address}" stands for ADDR; a path
 	 * without it takes the address in the JSON body ({"address": ...}),
 	 * as it takes a weight ({"weight": N}) */

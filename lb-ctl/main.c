@@ -297,6 +297,48 @@ static void eject_reason(json_t *ej, char *reason, size_t size, const char **sta
 		*state = "ejected";
 }
 
+/* Appends to `reason` (lb-discover's) why proxies skip a backend it holds
+ * up, named by what happened: "skipped by 1 proxy (connect timeouts)".
+ * `skipping`: the count by why (status's "skipping"; absent from an older
+ * lb-discover: all of them, unnamed); `published`: lb-discover ejected it
+ * too, and the ejection's reason, shown first, says why already. */
+static void skip_reason(json_t *skipping, long long total, int published, char *reason,
+			size_t size)
+{
+	static const struct {
+		const char *key, *words;
+	} kinds[] = {
+		{ "connect", "connect errors" },
+		{ "connect-timeout", "connect timeouts" },
+		{ "ejected", "ejected there" },
+		{ "down", "down" },
+	};
+	char words[96] = "";
+	long long n = 0;
+	size_t len = 0;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		long long c = json_integer_value(json_object_get(skipping, kinds[k].key));
+
+		if (!c || (published && strcmp(kinds[k].key, "ejected") == 0))
+			continue;
+		n += c;
+		len += (size_t)snprintf(words + len, sizeof(words) - len, "%s%s", len ? ", " : "",
+					kinds[k].words);
+		if (len >= sizeof(words))
+			break;
+	}
+	if (!skipping) {
+		n = total;
+		snprintf(words, sizeof(words), "down");
+	}
+	if (!n)
+		return;
+	len = strlen(reason);
+	snprintf(reason + len, size - len, "%sskipped by %lld prox%s (%s)", len ? "; " : "", n,
+		 n == 1 ? "y" : "ies", words);
+}
+
 /* One line per proxy in panic (lb-proxy's --panic-threshold), then a blank. */
 static void print_panic(json_t *proxies)
 {
@@ -336,10 +378,8 @@ static void print_status(json_t *doc, int verbose)
 		/* lb-discover's state, and the proxies' own view when it differs */
 		snprintf(reason, sizeof(reason), "%s", json_string_value(json_object_get(b, "reason")));
 		if (skipping)
-			snprintf(reason, sizeof(reason), "%s%sskipped by %lld prox%s (failed connects)",
-				 json_string_value(json_object_get(b, "reason")),
-				 *json_string_value(json_object_get(b, "reason")) ? "; " : "", skipping,
-				 skipping == 1 ? "y" : "ies");
+			skip_reason(json_object_get(b, "skipping"), skipping, ej != NULL, reason,
+				    sizeof(reason));
 		if (ej)
 			eject_reason(ej, reason, sizeof(reason), &state);
 		printf("%-24s %-9s %6lld  %-8s %9lld %10lld %7lld %7lld  %s\n",
@@ -388,7 +428,8 @@ static json_t *ask_in_flight(const char *addr, long long gen, int *rc)
 
 static int drain_wait(const char *addr, long long gen)
 {
-	double deadline = timefmt_mono() + opts.timeout, last_note = 0;
+	double deadline = timefmt_mono() + opts.timeout;
+	long long last_n = -2;	/* the count last printed (-1: not every proxy applied it) */
 	int rc = CTL_OK;
 
 	for (;;) {
@@ -423,7 +464,8 @@ static int drain_wait(const char *addr, long long gen)
 				opts.timeout);
 			return CTL_TIMEOUT;
 		}
-		if (timefmt_mono() - last_note >= 1) {
+		/* a line when something changed, not the same one every second */
+		if (n != last_n) {
 			if (n < 0)
 				fprintf(stderr, "lb-ctl: waiting for every proxy to apply the drain "
 						"(and, for an lb-discover started %.1fs ago, to report)\n",
@@ -431,7 +473,7 @@ static int drain_wait(const char *addr, long long gen)
 			else
 				fprintf(stderr, "lb-ctl: waiting: %lld request%s in flight to %s\n", n,
 					n == 1 ? "" : "s", addr);
-			last_note = timefmt_mono();
+			last_n = n < 0 ? -1 : n;
 		}
 		usleep(100 * 1000);
 	}

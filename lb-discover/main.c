@@ -149,6 +149,7 @@ static int open_runtime(struct discover *d, const struct discover_options *o)
 	case 0:
 		break;
 	case 1:
+		d->fresh = 1;
 		log_info("no state file: no operator overrides (a first start, or the file was "
 			 "deleted); the proxies' reports keep the generation from going back",
 			 "file=%s", d->state_path);

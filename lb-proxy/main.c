@@ -413,6 +413,10 @@ int main(int argc, char **argv)
 	}
 	if (configure(&m, c) != 0)
 		return 2;
+	if (admin_configure(&m.admin, &c->opts, m.rundir, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return 2;
+	}
 	loop_init(&m, &c->opts);
 	reload_watch_start(&m.reload);
 	rc = 1;

@@ -3,16 +3,13 @@
  * admin.h). */
 #include "admin.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin_route.h"
+#include "admin_token.h"
 #include "buf.h"
 #include "cluster/fleet.h"
 #include "cluster/replicas.h"
@@ -45,33 +42,10 @@ static int http_status_of(enum command_status st)
 	}
 }
 
-/* 1 when the request carries "Authorization: Bearer TOKEN" with the token,
- * 0 with another one, -1 with none (or another scheme). */
+/* 1 when the request carries the token, 0 another one, -1 none (admin_token.h). */
 static int authorized(const struct admin_conn *c)
 {
-	const char *token = admin_of(c)->token, *v;
-	int i = http_msg_find(&c->msg, "authorization");
-	size_t vlen, tlen = strlen(token);
-	unsigned char diff = 0;
-
-	if (i < 0)
-		return -1;
-	v = http_msg_ptr(&c->msg, c->msg.headers[i].value);
-	vlen = c->msg.headers[i].value.len;
-	if (vlen < 7 || strncasecmp(v, "bearer ", 7) != 0)
-		return -1;
-	v += 7;
-	vlen -= 7;
-	while (vlen && *v == ' ') {
-		v++;
-		vlen--;
-	}
-	if (vlen != tlen)
-		return 0;
-	/* in constant time: how much of a token matched says nothing */
-	for (size_t k = 0; k < tlen; k++)
-		diff |= (unsigned char)(v[k] ^ token[k]);
-	return diff == 0;
+	return admin_token_check(&c->msg, admin_of(c)->token);
 }
 
 /* 1 when a browser sent the write from a page of another origin: its
@@ -361,14 +335,6 @@ static void answer(struct admin_conn *c, void *data)
 		answer_read(c, &route);
 }
 
-static int is_loopback(const struct net_addr *na)
-{
-	if (na->ss.ss_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)&na->ss)->sin_addr.s_addr) >> 24) == 127;
-	return na->ss.ss_family == AF_INET6 &&
-	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)&na->ss)->sin6_addr);
-}
-
 int admin_init(struct admin *a, struct discover *d, const char *addr, const char *token,
 	       int insecure, char *err, size_t errsz)
 {
@@ -380,7 +346,7 @@ int admin_init(struct admin *a, struct discover *d, const char *addr, const char
 		snprintf(err, errsz, "--admin %s", why);
 		return -1;
 	}
-	if (!token && !insecure && !is_loopback(&na)) {
+	if (!token && !insecure && !admin_token_loopback(&na)) {
 		snprintf(err, errsz, "--admin %s: without --admin-token FILE the admin API binds to "
 			 "loopback only (127.0.0.1:PORT, [::1]:PORT); give --admin-token, or "
 			 "--admin-insecure to open it to anyone who can reach it", addr);
@@ -407,6 +373,8 @@ int admin_start(struct admin *a)
 	if (admin_server_start(&a->server) == -1)
 		return -1;
 	events_start(&a->events);
+	/* the sets name it: a proxy's admin API sends an operator's writes here */
+	snprintf(a->d->admin_address, sizeof(a->d->admin_address), "%s", a->server.listener.name);
 	log_info("admin listening", "admin=%s auth=%s", a->server.listener.name,
 		 a->token ? "token" : "none");
 	return 0;
@@ -425,30 +393,5 @@ void admin_release(struct admin *a)
 
 char *admin_read_token(const char *path, char *err, size_t errsz)
 {
-	struct buf b = BUF_INIT;
-	size_t len;
-
-	if (buf_read_file(&b, path) == -1) {
-		snprintf(err, errsz, "--admin-token %s: %s", path, strerror(errno));
-		buf_release(&b);
-		return NULL;
-	}
-	len = b.len;
-	while (len && (b.data[len - 1] == '\n' || b.data[len - 1] == '\r'))
-		len--;
-	b.data[len] = '\0';
-	for (size_t i = 0; i < len; i++) {
-		if (b.data[i] <= ' ' || b.data[i] > '~') {
-			len = 0;
-			break;
-		}
-	}
-	if (len == 0 || len > ADMIN_TOKEN_MAX) {
-		snprintf(err, errsz, "--admin-token %s: the file must hold one token of 1 to %d "
-			 "visible ASCII characters (no spaces), e.g. from openssl rand -hex 32",
-			 path, ADMIN_TOKEN_MAX);
-		buf_release(&b);
-		return NULL;
-	}
-	return b.data;		/* the buffer's storage, NUL-terminated */
+	return admin_token_read(path, err, errsz);
 }

@@ -10,10 +10,9 @@
 
 #include "admin_server.h"
 #include "events.h"
+#include "admin_token.h"
 #include "core/discover.h"
 
-/* bytes of an --admin-token, at most */
-#define ADMIN_TOKEN_MAX 4096
 
 struct admin {
 	struct discover *d;
@@ -35,11 +34,7 @@ int admin_start(struct admin *a);
 /* Closes every connection (parked drains too) and the listener; a no-op
  * on a struct admin zeroed and never initialized. */
 void admin_release(struct admin *a);
-/*
- * Reads an --admin-token FILE: its content without the trailing line
- * break, which must be 1 to ADMIN_TOKEN_MAX visible ASCII bytes. Returns a
- * malloc'd string, or NULL with err.
- */
+/* Reads an --admin-token FILE (admin_token_read). */
 char *admin_read_token(const char *path, char *err, size_t errsz);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "cluster/fleet.h"
 #include "cluster/replicas.h"
+#include "core/ejection.h"
 #include "core/proxies.h"
 
 /* A label value with \ " and newlines escaped (Prometheus text format). */
@@ -26,19 +27,26 @@ static void head(struct buf *out, const char *name, const char *type, const char
 	buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{service="S",address="A",state="X"} (address and state optional) */
-static void series_state(struct buf *out, const char *name, const char *service,
-			 const char *address, const char *state)
+/* name{service="S",backend="A",state="X"} (backend and state optional); a
+ * backend is `backend` in every program's metrics (lb-proxy's too) */
+static void series_label(struct buf *out, const char *name, const char *service,
+			 const char *address, const char *key, const char *value)
 {
 	buf_appendf(out, "%s{service=\"", name);
 	label(out, service);
 	if (address) {
-		buf_append_str(out, "\",address=\"");
+		buf_append_str(out, "\",backend=\"");
 		label(out, address);
 	}
-	if (state)
-		buf_appendf(out, "\",state=\"%s", state);
+	if (value)
+		buf_appendf(out, "\",%s=\"%s", key, value);
 	buf_append_str(out, "\"}");
+}
+
+static void series_state(struct buf *out, const char *name, const char *service,
+			 const char *address, const char *state)
+{
+	series_label(out, name, service, address, "state", state);
 }
 
 static void series(struct buf *out, const char *name, const char *service, const char *address)
@@ -146,6 +154,22 @@ int metrics_render(struct discover *d, struct buf *out)
 	PER_BACKEND("lb_discover_backend_responses_5xx_total", "counter",
 		    "5xx answers of the backend, summed over the proxies' reports.", "%llu",
 		    t->responses_5xx);
+	head(out, "lb_discover_ejections_total", "counter",
+	     "Fleet-wide ejections this lb-discover made, by backend and what made them "
+	     "(5xx, connect, reset, timeout; mixed: more than one; unknown: not said).");
+	for (size_t i = 0; i < set.n; i++) {
+		const struct entry *e = registry_find(&d->reg, set.backends[i].address);
+
+		for (unsigned k = 0; k < BUS_FAILURE_LABELS; k++) {
+			series_label(out, "lb_discover_ejections_total", svc,
+				     set.backends[i].address, "reason", bus_failure_label(k));
+			buf_appendf(out, " %llu\n", e->ejections_by[k]);
+		}
+	}
+	head(out, "lb_discover_ejected_backends", "gauge",
+	     "Backends ejected fleet-wide now (open or half-open).");
+	series(out, "lb_discover_ejected_backends", svc, NULL);
+	buf_appendf(out, " %zu\n", ejection_count(d));
 	head(out, "lb_discover_proxies", "gauge", "Proxies heard from lately.");
 	series(out, "lb_discover_proxies", svc, NULL);
 	buf_appendf(out, " %zu\n", d->nproxies);

@@ -56,6 +56,17 @@ json_t *status_json(struct discover *d, int busy_only)
 				  (json_int_t)t->errors, "responses_5xx", (json_int_t)t->responses_5xx,
 				  "proxies_skipping", b->state == BUS_STATE_UP ? (int)t->down : 0);
 
+		/* why the proxies skip it: a connect failed or timed out, or their
+		 * own ejection (lb-ctl names it; not every skip is a failed connect) */
+		if (o && b->state == BUS_STATE_UP && t->down) {
+			json_t *why = json_object();
+
+			for (int k = 0; k < 4; k++)
+				if (t->skip[k])
+					json_object_set_new(why, k ? bus_skip_name((enum bus_skip)k)
+								   : "down", json_integer(t->skip[k]));
+			json_object_set_new(o, "skipping", why);
+		}
 		if (o && b->ejected)
 			json_object_set_new(o, "ejection", json_pack("{s:s,s:f,s:i}", "reason",
 					    b->eject_reason, "left", b->eject_left, "count",

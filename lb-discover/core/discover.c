@@ -48,6 +48,7 @@ int discover_commit(struct discover *d, int save)
 		/* The count is not part of the set: it changes no generation (a
 		 * proxy takes it from any set of the generation it runs). */
 		set.proxies = discover_fleet_proxies(d);
+		snprintf(set.admin, sizeof(set.admin), "%s", d->admin_address);
 		if (bus_set_encode(&set, &msg) == 0)
 			bus_send(&d->pub, msg.data, msg.len);
 		buf_release(&msg);

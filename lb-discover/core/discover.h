@@ -68,6 +68,8 @@ struct discover_options {
 struct proxy_report {
 	double seen;			/* ev_now when it came */
 	struct bus_set report;
+	int joined_new;			/* its first report here said "new": it never
+					 * followed another lb-discover */
 };
 
 struct health;
@@ -101,6 +103,10 @@ struct discover {
 	struct bus pub, pull, rep;
 	ev_timer heartbeat;
 	double started;			/* ev_now when the loop started */
+	char admin_address[BUS_ADDRESS_MAX];	/* the admin API's bound address ("": off),
+						 * named in the sets */
+	int fresh;			/* started without a state file: no earlier lb-discover
+					 * of this runtime dir left a trace (proxies_settled) */
 	struct proxy_report *proxies;
 	size_t nproxies;
 	struct health *health;

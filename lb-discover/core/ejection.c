@@ -58,6 +58,7 @@ static void eject(struct discover *d, struct entry *e, const struct bus_backend 
 	e->eject_until = now + seconds;
 	e->eject_generation = d->reg.generation + 1;	/* the next commit's */
 	snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", b->eject_reason);
+	e->ejections_by[bus_failure_label_index(b->eject_failures)]++;
 	log_warn("backend ejected fleet-wide", "address=%s reason=\"%s\" seconds=%.1f "
 		 "ejections=%u pid=%d", e->address, e->eject_reason, seconds, e->ejections, pid);
 	record(d, FLEET_EJECT, e);
@@ -78,9 +79,10 @@ int ejection_end(struct discover *d, struct entry *e)
  * summed; `proxies` counts those with a run. `hint`: where the address
  * likely is in each report (proxies list a set in its order). */
 static void fleet_runs(const struct discover *d, const char *address, size_t hint,
-		       unsigned *runs_5xx, unsigned *runs_gateway, unsigned *proxies)
+		       unsigned *runs_5xx, unsigned *runs_gateway, unsigned *proxies,
+		       unsigned *kinds_5xx, unsigned *kinds_gateway)
 {
-	*runs_5xx = *runs_gateway = *proxies = 0;
+	*runs_5xx = *runs_gateway = *proxies = *kinds_5xx = *kinds_gateway = 0;
 	for (size_t p = 0; p < d->nproxies; p++) {
 		const struct bus_set *r = &d->proxies[p].report;
 		const struct bus_backend *b = NULL;
@@ -94,6 +96,8 @@ static void fleet_runs(const struct discover *d, const char *address, size_t hin
 			continue;
 		*runs_5xx += b->consecutive_5xx;
 		*runs_gateway += b->consecutive_gateway;
+		*kinds_5xx |= b->failures_5xx;
+		*kinds_gateway |= b->failures_gateway;
 		(*proxies)++;
 	}
 }
@@ -103,22 +107,28 @@ static void fleet_runs(const struct discover *d, const char *address, size_t hin
 static int fleet_threshold(const struct discover *d, const struct bus_backend *b, size_t hint,
 			   int pid, struct bus_backend *why)
 {
-	unsigned r5, rg, n;
+	unsigned r5, rg, n, k5, kg;
 	long max5 = d->opts->eject_5xx, maxg = d->opts->eject_gateway;
+	char words[40];
 
 	if ((!b->consecutive_5xx || !max5) && (!b->consecutive_gateway || !maxg))
 		return 0;
-	fleet_runs(d, b->address, hint, &r5, &rg, &n);
+	fleet_runs(d, b->address, hint, &r5, &rg, &n, &k5, &kg);
 	memset(why, 0, sizeof(*why));
+	why->eject_failures = maxg && rg >= maxg ? kg : k5 ? k5 : BUS_FAILURE_5XX;
+	/* the reason names what the proxies saw (timeouts, resets, connect
+	 * errors, 5xx); a proxy that did not say is "gateway failures" */
 	if (maxg && rg >= maxg)
 		snprintf(why->eject_reason, sizeof(why->eject_reason),
-			 n > 1 ? "outlier: %u consecutive gateway failures over %u proxies"
-			       : "outlier: %u consecutive gateway failures on proxy %u", rg,
+			 n > 1 ? "outlier: %u consecutive %s over %u proxies"
+			       : "outlier: %u consecutive %s on proxy %u", rg,
+			 kg ? bus_failure_words(kg, 1, words, sizeof(words)) : "gateway failures",
 			 n > 1 ? n : (unsigned)pid);
 	else if (max5 && r5 >= max5)
 		snprintf(why->eject_reason, sizeof(why->eject_reason),
-			 n > 1 ? "outlier: %u consecutive 5xx over %u proxies"
-			       : "outlier: %u consecutive 5xx on proxy %u", r5,
+			 n > 1 ? "outlier: %u consecutive %s over %u proxies"
+			       : "outlier: %u consecutive %s on proxy %u", r5,
+			 bus_failure_words(k5 ? k5 : BUS_FAILURE_5XX, 0, words, sizeof(words)),
 			 n > 1 ? n : (unsigned)pid);
 	else
 		return 0;

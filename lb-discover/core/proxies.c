@@ -78,9 +78,10 @@ void proxies_take(struct discover *d, const char *data, size_t len)
 		}
 		d->proxies = grown;
 		memset(&d->proxies[i], 0, sizeof(d->proxies[i]));
+		d->proxies[i].joined_new = rep.fresh;
 		d->nproxies++;
-		log_info("proxy joined", "pid=%d generation=%llu proxies=%zu", rep.pid,
-			 rep.generation, d->nproxies);
+		log_info("proxy joined", "pid=%d generation=%llu proxies=%zu new=%d", rep.pid,
+			 rep.generation, d->nproxies, rep.fresh);
 		joined = 1;
 	}
 	if (!joined)
@@ -121,7 +122,17 @@ double proxies_window(const struct discover *d)
 
 int proxies_settled(const struct discover *d)
 {
-	return ev_now(d->loop) - d->started >= proxies_window(d);
+	double up = ev_now(d->loop) - d->started;
+
+	if (up >= proxies_window(d))
+		return 1;
+	/* with other replicas, proxies of theirs may follow ours: no shortcut */
+	if (!d->fresh || d->cluster || !d->nproxies || up < PROXIES_FRESH_SETTLE)
+		return 0;
+	for (size_t i = 0; i < d->nproxies; i++)
+		if (!d->proxies[i].joined_new)
+			return 0;
+	return 1;
 }
 
 void proxies_prune(struct discover *d)
@@ -184,8 +195,10 @@ void proxies_totals(struct discover *d, struct proxy_totals *totals, int departe
 			t->requests += r->backends[k].requests;
 			t->errors += r->backends[k].errors;
 			t->responses_5xx += r->backends[k].responses_5xx;
-			if (r->backends[k].state == BUS_STATE_DOWN)
+			if (r->backends[k].state == BUS_STATE_DOWN) {
 				t->down++;
+				t->skip[(unsigned)r->backends[k].skip < 4 ? r->backends[k].skip : 0]++;
+			}
 		}
 	}
 }

@@ -8,6 +8,10 @@
 /* seconds without a report after which drain --wait does not trust a
  * proxy's in-flight count */
 #define PROXIES_REPORT_FRESH 5.0
+/* seconds after a fresh start (no state file) after which lb-discover is
+ * settled once every proxy it heard said "new": a proxy reports at once when
+ * it applies a set, so one that holds a set of ours has reported by then */
+#define PROXIES_FRESH_SETTLE 1.0
 
 enum proxy_sync {
 	PROXY_SYNCED = 0,	/* applied the current generation */
@@ -34,7 +38,10 @@ double proxies_window(const struct discover *d);
 /* Forgets proxies not heard from for proxies_window() seconds. */
 void proxies_prune(struct discover *d);
 /* 1 once lb-discover has run for proxies_window(): before, a proxy not yet
- * heard may exist, so "every proxy applied it" cannot be told. */
+ * heard may exist, so "every proxy applied it" cannot be told. Sooner, after
+ * PROXIES_FRESH_SETTLE, when it started fresh (d->fresh) and every proxy it
+ * heard said "new" in its first report: none followed an earlier
+ * lb-discover, and any that applied a set of this one has said so. */
 int proxies_settled(const struct discover *d);
 void proxies_release(struct discover *d);
 /* Where p stands against this lb-discover's sets. */
@@ -42,7 +49,8 @@ enum proxy_sync proxies_sync(const struct discover *d, const struct proxy_report
 struct proxy_totals {
 	unsigned active;
 	unsigned long long requests, errors, responses_5xx;
-	unsigned down;			/* proxies whose own view is down (a failed connect) */
+	unsigned down;			/* proxies whose own view is down */
+	unsigned skip[4];		/* of those, by why (enum bus_skip; [0]: not said) */
 };
 /* Sums what every proxy reports into totals[i] for the registry's entry i
  * (d->reg.n of them, zeroed by the caller); with `departed`, the counters

@@ -31,6 +31,9 @@ struct entry {
 	double eject_ended;		/* wall clock when the last one ended */
 	unsigned long long eject_generation;	/* the first set that carried it */
 	char eject_reason[BUS_NAME_MAX];
+	/* this replica's ejections of it, by what made them (metrics' reason
+	 * label: bus_failure_label) */
+	unsigned long long ejections_by[BUS_FAILURE_LABELS];
 	double check_seconds;		/* how long the last health check took */
 	/* the generation of the first set that carried this drain (published
 	 * and draining); 0 while the set does not carry it draining. An undrain,

@@ -1,4 +1,6 @@
-/* admin: lb-proxy's admin listener: /health, /ready, /info, /debug/next-backend, /metrics. */
+/* admin: lb-proxy's admin listener: /health, /ready, /info, /debug/next-backend,
+ * /metrics, and lb-discover's /admin/ routes on its own set (admin_set.h);
+ * with --admin-path, the same on the traffic port under a prefix. */
 #ifndef LB_PROXY_ADMIN_H
 #define LB_PROXY_ADMIN_H
 
@@ -27,7 +29,20 @@ struct admin {
 	struct conn_guard guard;	/* ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT */
 	struct log_limit evict_log;
 	const struct tcp_proxy *tcp;	/* --mode tcp: its series join /metrics (else NULL) */
+	char *token;			/* --admin-token's: writes need it; NULL: none */
+	int writes_open;		/* writes taken without a token (loopback, or
+					 * --admin-insecure) */
+	char runtime_dir[256];		/* on the bus: named when writes go to lb-discover */
 };
+
+/*
+ * Reads --admin-token and checks --admin-path (a path that starts and ends
+ * with '/') at start-up; `runtime_dir`: the bus's, named in the answers.
+ * Without a token, writes are taken only on a loopback --admin (or with
+ * --admin-insecure), as lb-discover's. Returns 0, or -1 with err (exit 2).
+ */
+int admin_configure(struct admin *a, const struct proxy_options *opts, const char *runtime_dir,
+		    char *err, size_t errsz);
 
 /* Binds the admin address; returns 0 or -1 with err filled. */
 int admin_init(struct admin *a, struct proxy *px, const char *addr, char *err, size_t errsz);

@@ -88,6 +88,9 @@ static void apply(struct subscriber *s, const struct bus_set *set, struct servic
 	log_info("set applied", "generation=%llu backends=%zu", px->set.generation, px->set.n);
 	if (px->set_applied)
 		px->set_applied(px);
+	/* say so now, not at the next report interval: drain --wait waits on it */
+	if (px->breaker_changed)
+		px->breaker_changed(px);
 }
 
 /* A "routes" message: the table applied whole when its generation is not
@@ -177,6 +180,7 @@ static void on_set(struct bus *b, const char *data, size_t len)
 		return;
 	}
 	s->last_heard = ev_now(s->px->loop);
+	snprintf(s->px->discover_admin, sizeof(s->px->discover_admin), "%s", set.admin);
 	if (s->px->stale) {
 		s->px->stale = 0;
 		log_info("bus: sets heard again", "generation=%llu", set.generation);
@@ -223,12 +227,15 @@ static void report_breaker(const struct backend *be, struct bus_backend *b, doub
 								     : BUS_EJECTIONS_MAX;
 	b->consecutive_gateway = o->consecutive_gateway < BUS_EJECTIONS_MAX
 					 ? o->consecutive_gateway : BUS_EJECTIONS_MAX;
+	b->failures_5xx = o->kinds_5xx;
+	b->failures_gateway = o->kinds_gateway;
 	if (st == OUTLIER_CLOSED || o->fleet_known || o->cause == OUTLIER_CAUSE_FLEET)
 		return;
 	b->ejected = 1;
 	b->eject_left = st == OUTLIER_OPEN ? o->until - now : 0;
 	b->ejections = o->ejections ? o->ejections : 1;
 	snprintf(b->eject_reason, sizeof(b->eject_reason), "%s", o->reason);
+	b->eject_failures = o->eject_kinds;
 }
 
 static void send_report(struct subscriber *s)
@@ -247,6 +254,7 @@ static void send_report(struct subscriber *s)
 	rep.uptime = timefmt_mono() - px->started;
 	rep.panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
 	rep.routes = px->routing && px->routing->current ? px->routing->current->generation : 0;
+	rep.fresh = !s->reports_sent;	/* lb-discover waits for no older report of ours */
 	rep.backends = s->items;
 	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
 		const struct backend *be = px->set.items[i];
@@ -258,14 +266,20 @@ static void send_report(struct subscriber *s)
 		 * down here even while lb-discover says up */
 		b->state = backend_usable(be, ev_now(px->loop)) ? BUS_STATE_UP
 			   : be->state == BACKEND_DRAINING ? BUS_STATE_DRAINING : BUS_STATE_DOWN;
+		/* and why, so lb-ctl names it (not every skip is a failed connect) */
+		if (be->state == BACKEND_UP && b->state == BUS_STATE_DOWN)
+			b->skip = be->fail_until > ev_now(px->loop)
+					  ? (be->fail_why == BACKEND_FAILURE_TIMEOUT
+						     ? BUS_SKIP_CONNECT_TIMEOUT : BUS_SKIP_CONNECT)
+					  : BUS_SKIP_EJECTED;
 		b->active = be->active;
 		b->requests = be->requests;
 		b->errors = be->errors;
 		b->responses_5xx = be->answered_5xx;	/* its own, not the proxy's 504s */
 		report_breaker(be, b, ev_now(px->loop));
 	}
-	if (bus_set_encode(&rep, &msg) == 0)
-		bus_send(&s->reports, msg.data, msg.len);
+	if (bus_set_encode(&rep, &msg) == 0 && bus_send(&s->reports, msg.data, msg.len) == 0)
+		s->reports_sent = 1;
 	buf_release(&msg);
 	s->last_report = ev_now(px->loop);
 }

@@ -26,6 +26,7 @@ struct subscriber {
 	double stale_after;		/* seconds of silence before `stale` */
 	unsigned long long ignored;	/* the last older set refused since one applied */
 	int other_version;		/* the protocol version last refused (logged once) */
+	int reports_sent;		/* 0 until the first report ("new") went out */
 	char service[64];
 	struct bus_backend *items;	/* BUS_MAX_BACKENDS: the report's counters */
 	/* the routes message last applied, byte for byte: the heartbeat's

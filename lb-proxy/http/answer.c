@@ -66,6 +66,29 @@ void answer_preflight(struct session *s)
 	answer_with(s, 200, NULL, "", 0, 1, fields.data, 1);
 }
 
+void answer_admin_path(struct session *s, size_t skip)
+{
+	static struct buf body = BUF_INIT;	/* copied into `out` at once */
+	const struct http_msg *req = &s->x->req;
+	const char *target = http_msg_ptr(req, s->x->route.path) + skip, *ctype = NULL;
+	char hdr[96] = "";
+	int status;
+
+	s->req_done = req->state == HTTP_MSG_DONE;
+	/* no request body is read here, whenever it comes: the writes that
+	 * take one (add, weight) go to the admin listener */
+	if (http_msg_has_body(req)) {
+		answer_error(s, 400, "a request with a body is answered on the admin listener "
+				     "(--admin), not under --admin-path");
+		s->keep_alive = 0;
+		return;
+	}
+	buf_reset(&body);
+	status = s->px->admin_path_answer(s->px, req, target, s->x->route.path.len - skip, NULL, 0,
+					  &body, &ctype, hdr, sizeof(hdr));
+	answer_with(s, status, ctype, body.data, body.len, 1, hdr[0] ? hdr : NULL, 0);
+}
+
 /* The JSON error body of `status` into body (at least 384 bytes). */
 static size_t error_body(const struct session *s, char *body, size_t size, int status,
 			 const char *message)

@@ -31,6 +31,11 @@ void answer_refuse(struct session *s, int status, const char *reason);
 /* --monitor-uri: the proxy's own health, any method (as HAProxy answers
  * it), never forwarded; the connection stays open as the request asks. */
 void answer_monitor(struct session *s);
+/* --admin-path: an admin route on the traffic port, never forwarded
+ * (px->admin_path_answer says what); `skip`: the prefix's bytes before its
+ * last '/'. A request with a body is 400 (the writes that take one go to
+ * the admin listener). The connection stays open as the request asks. */
+void answer_admin_path(struct session *s, size_t skip);
 /* --redirect-https: 308 to the same target on the TLS listener (RFC 9110
  * 15.4.9: the method and body are kept), or 400/414 when there is no Host
  * or the target is too long; the connection stays open as the request asks. */

@@ -242,6 +242,7 @@ static int request_head(struct session *s)
 	int rid = http_msg_find(req, "x-request-id");
 	const char *method = llhttp_method_name(http_msg_method(req)), *reason;
 	struct headers_ctx ctx;
+	size_t skip;
 	int status;
 
 	s->started = timefmt_mono();
@@ -265,6 +266,11 @@ static int request_head(struct session *s)
 	}
 	if (routes_monitor_match(s->px->opts->monitor_uri, req, &s->x->route)) {
 		answer_monitor(s);
+		return 0;
+	}
+	if (s->px->admin_path_answer &&
+	    routes_admin_path_match(s->px->opts->admin_path, req, &s->x->route, &skip)) {
+		answer_admin_path(s, skip);
 		return 0;
 	}
 	if (s->via->redirect_https) {

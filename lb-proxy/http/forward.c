@@ -200,7 +200,8 @@ enum forward_verdict forward_failed(struct session *s, const char *reason, const
 				    int status, int connect_error)
 {
 	enum retry_reason why = failure_reason(status, connect_error);
-	enum outcome kind = connect_error ? OUTCOME_CONNECT_FAILED
+	enum outcome kind = connect_error ? (status == 504 ? OUTCOME_CONNECT_TIMEOUT
+							    : OUTCOME_CONNECT_FAILED)
 			    : status == 504 ? OUTCOME_TIMEOUT : OUTCOME_RESET;
 
 	return attempt_failed(s, reason, what, status, connect_error, may_retry(s, why, 0), why,

@@ -21,10 +21,10 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 		    unsigned upstream_connections, unsigned long long generation, int stale,
 		    double uptime, double now)
 {
-	buf_append_str(out, "# HELP lb_proxy_requests_total Requests answered, by status class.\n"
+	buf_append_str(out, "# HELP lb_proxy_requests_total Requests answered, by status class (code_class: 1xx-5xx).\n"
 			    "# TYPE lb_proxy_requests_total counter\n");
 	for (int c = 1; c <= 5; c++)
-		buf_appendf(out, "lb_proxy_requests_total{code=\"%dxx\"} %llu\n", c, m->responses[c]);
+		buf_appendf(out, "lb_proxy_requests_total{code_class=\"%dxx\"} %llu\n", c, m->responses[c]);
 	buf_append_str(out, "# HELP lb_proxy_request_duration_seconds Time from request head to "
 			    "response end.\n# TYPE lb_proxy_request_duration_seconds histogram\n");
 	histogram_render(out, "lb_proxy_request_duration_seconds", "", &m->latency);
@@ -78,7 +78,7 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		for (int c = 1; c <= 5; c++)
 			buf_appendf(out,
-				    "lb_proxy_backend_requests_total{backend=\"%s\",code=\"%dxx\"} %llu\n",
+				    "lb_proxy_backend_requests_total{backend=\"%s\",code_class=\"%dxx\"} %llu\n",
 				    b->name, c, b->responses[c]);
 	buf_append_str(out, "# HELP lb_proxy_backend_request_duration_seconds Time from request head "
 			    "to response end, by backend.\n"
@@ -94,6 +94,14 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		buf_appendf(out, "lb_proxy_backend_errors_total{backend=\"%s\"} %llu\n", b->name,
 			    b->errors);
+	buf_append_str(out, "# HELP lb_proxy_backend_failures_total Failed attempts, by backend and "
+			    "reason (connect, timeout, reset, status: a --retry-on status dropped).\n"
+			    "# TYPE lb_proxy_backend_failures_total counter\n");
+	for (struct backend *b = backend_all(); b; b = b->all_next)
+		for (int f = 0; f < BACKEND_FAILURES; f++)
+			buf_appendf(out, "lb_proxy_backend_failures_total{backend=\"%s\",reason=\"%s\"} "
+				    "%llu\n", b->name, backend_failure_name((enum backend_failure)f),
+				    b->failures[f]);
 	buf_append_str(out, "# HELP lb_proxy_backend_active Requests in flight, by backend.\n"
 			    "# TYPE lb_proxy_backend_active gauge\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
@@ -149,7 +157,7 @@ void metrics_render_panic(struct buf *out, int active, unsigned long long entere
 		    "# HELP lb_proxy_panic 1 while fewer than --panic-threshold percent of the "
 		    "up backends are available: requests go to all of them, ejected or not.\n"
 		    "# TYPE lb_proxy_panic gauge\nlb_proxy_panic %d\n"
-		    "# HELP lb_proxy_panic_total Times the proxy entered panic.\n"
-		    "# TYPE lb_proxy_panic_total counter\nlb_proxy_panic_total %llu\n",
+		    "# HELP lb_proxy_panics_total Times the proxy entered panic.\n"
+		    "# TYPE lb_proxy_panics_total counter\nlb_proxy_panics_total %llu\n",
 		    active ? 1 : 0, entered_total);
 }

@@ -29,6 +29,7 @@ void outcome_record(struct proxy *px, struct balancer *bl, struct backend_set *s
 	switch (kind) {
 	case OUTCOME_RESPONSE_DROPPED:
 		b->errors++;
+		b->failures[BACKEND_FAILURE_STATUS]++;
 		/* and the backend's own answer, as any */
 		/* fall through */
 	case OUTCOME_RESPONSE:
@@ -42,23 +43,29 @@ void outcome_record(struct proxy *px, struct balancer *bl, struct backend_set *s
 				  : status >= 500 ? OUTLIER_5XX : OUTLIER_SUCCESS, now, set);
 		break;
 	case OUTCOME_CONNECT_FAILED:
+	case OUTCOME_CONNECT_TIMEOUT:
 		b->errors++;
 		px->metrics.connect_errors++;
 		/* nginx's max_fails=1: skip it for a while rather than retry it on
 		 * every request. */
-		backend_mark_failed(b, now + px->opts->fail_timeout);
+		backend_mark_failed(b, now + px->opts->fail_timeout,
+				    kind == OUTCOME_CONNECT_TIMEOUT ? BACKEND_FAILURE_TIMEOUT
+								    : BACKEND_FAILURE_CONNECT);
 		balancer_outcome(bl, b, 1, seconds);
-		outlier_record(b, OUTLIER_GATEWAY, now, set);
+		outlier_record(b, kind == OUTCOME_CONNECT_TIMEOUT ? OUTLIER_TIMEOUT : OUTLIER_CONNECT,
+			       now, set);
 		break;
 	case OUTCOME_RESET:
 		b->errors++;
+		b->failures[BACKEND_FAILURE_RESET]++;
 		balancer_outcome(bl, b, 1, seconds);
-		outlier_record(b, OUTLIER_GATEWAY, now, set);
+		outlier_record(b, OUTLIER_RESET, now, set);
 		break;
 	case OUTCOME_TIMEOUT:
 		b->errors++;
+		b->failures[BACKEND_FAILURE_TIMEOUT]++;
 		balancer_outcome(bl, b, 1, seconds);
-		outlier_record(b, OUTLIER_GATEWAY, now, set);
+		outlier_record(b, OUTLIER_TIMEOUT, now, set);
 		break;
 	case OUTCOME_PROXY_ANSWER:
 		b->responses[cls >= 1 && cls <= 5 ? cls : 0]++;

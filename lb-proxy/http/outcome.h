@@ -15,7 +15,8 @@ enum outcome {
 	OUTCOME_RESPONSE_DROPPED,	/* it answered `status`, which --retry-on names: the
 				 * answer is dropped and the request retried, and
 				 * the backend counted as failed */
-	OUTCOME_CONNECT_FAILED,	/* the connect was refused, timed out or unreachable */
+	OUTCOME_CONNECT_FAILED,	/* the connect was refused or unreachable, or TLS failed */
+	OUTCOME_CONNECT_TIMEOUT,	/* the connect timed out (--connect-timeout) */
 	OUTCOME_RESET,		/* the connection failed mid-exchange: reset, closed
 				 * early, or a response that is not HTTP */
 	OUTCOME_TIMEOUT,	/* no response head within --response-timeout */

@@ -34,6 +34,9 @@ struct proxy_options {
 	int redirect_https;		/* the plain listener answers 308 to the TLS one */
 	long port;
 	char *admin;
+	char *admin_token;		/* a file holding the bearer token admin writes need */
+	int admin_insecure;		/* admin writes without a token off loopback */
+	char *admin_path;		/* the admin routes under this prefix on the traffic port */
 	char *backends;
 	double connect_timeout;		/* seconds for a backend connect */
 	double response_timeout;	/* seconds from request sent to response head */
@@ -131,6 +134,7 @@ struct proxy {
 	 * *opts past the callback it runs in. */
 	const struct proxy_options *opts;
 	struct proxy_listener listeners[PROXY_LISTEN_MAX];
+	char discover_admin[64];	/* on the bus: lb-discover's admin API (its sets), "" unknown */
 	unsigned nlisteners;
 	unsigned tls_port;		/* the TLS listener's bound port (--redirect-https) */
 	struct ssl_ctx_st *tls;		/* the TLS listener's context, or NULL */
@@ -165,6 +169,13 @@ struct proxy {
 	const char *rundir;		/* on the bus: the runtime dir, resolved */
 	ev_timer initial_set_timer;	/* on the bus: listen even without a set */
 	void (*set_applied)(struct proxy *px);	/* after each set applied (main.c) */
+	/* --admin-path: answers an admin route on the traffic port (control/admin.c,
+	 * NULL: off): `target` is the path past the prefix, with its '/'; the
+	 * request body [body, body + blen) (NULL: none); returns the status, the answer in
+	 * out, its type in *ctype, more header lines in hdr */
+	int (*admin_path_answer)(struct proxy *px, const struct http_msg *req, const char *target,
+				 size_t len, const char *body, size_t blen, struct buf *out,
+				 const char **ctype, char *hdr, size_t hdrsz);
 	/* a breaker changed (a failure counted, an ejection, a trial passed):
 	 * on the bus, the subscriber reports it soon, not at the next interval */
 	void (*breaker_changed)(struct proxy *px);

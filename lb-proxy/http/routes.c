@@ -53,6 +53,18 @@ int routes_monitor_match(const char *uri, const struct http_msg *m,
 	return len == n && memcmp(path, uri, n) == 0;
 }
 
+int routes_admin_path_match(const char *prefix, const struct http_msg *m,
+			    const struct http_route *route, size_t *skip)
+{
+	size_t n = strlen(prefix);
+
+	if (route->path_slash || route->path.len < n ||
+	    memcmp(http_msg_ptr(m, route->path), prefix, n) != 0)
+		return 0;
+	*skip = n - 1;
+	return 1;
+}
+
 /* 1 when b counts for readiness at `now`: usable, or, in panic, up and
  * not skipped after a failed connect. Panic sends requests to ejected
  * backends, which answered (a 5xx, a timeout) and may well have recovered;

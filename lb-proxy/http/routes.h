@@ -23,6 +23,11 @@ int routes_monitor_check(const char *uri, char *err, size_t errsz);
  * when `uri` is NULL. `route` is http_request_route()'s, its spans in `m`. */
 int routes_monitor_match(const char *uri, const struct http_msg *m,
 			 const struct http_route *route);
+/* 1 when the request's path starts with `prefix` (--admin-path: "/lb/",
+ * never NULL here), with *skip the bytes of the prefix before its last '/'
+ * (the admin route is the rest: "/lb/info" is /info). */
+int routes_admin_path_match(const char *prefix, const struct http_msg *m,
+			    const struct http_route *route, size_t *skip);
 /* The longest Location --redirect-https writes (with "Location: " and CRLF);
  * a longer target is answered 414. */
 #define ROUTES_LOCATION_MAX 8192

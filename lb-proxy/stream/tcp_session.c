@@ -50,10 +50,10 @@ static void attempt_end(struct tcp_session *s, int failed)
 		tp->metrics.connect_failures++;
 		/* nginx's max_fails=1: skip it for a while rather than try it
 		 * for every new connection */
-		backend_mark_failed(b, now + tp->cfg.fail_timeout);
+		backend_mark_failed(b, now + tp->cfg.fail_timeout, BACKEND_FAILURE_CONNECT);
 	}
 	balancer_outcome(s->pool->balancer, b, failed, seconds);
-	outlier_record(b, failed ? OUTLIER_GATEWAY : OUTLIER_SUCCESS, now, s->pool->set);
+	outlier_record(b, failed ? OUTLIER_CONNECT : OUTLIER_SUCCESS, now, s->pool->set);
 	if (tp->breaker_changed && (state != b->outlier.state || b->outlier.consecutive_gateway > run))
 		tp->breaker_changed(tp->breaker_data);
 }

@@ -35,10 +35,21 @@ void backend_changed(void)
 	changes++;
 }
 
-void backend_mark_failed(struct backend *b, double until)
+void backend_mark_failed(struct backend *b, double until, enum backend_failure why)
 {
 	b->fail_until = until;
+	b->fail_why = why;
+	if ((unsigned)why < BACKEND_FAILURES)
+		b->failures[why]++;
 	changes++;
+}
+
+const char *backend_failure_name(enum backend_failure f)
+{
+	static const char *const names[BACKEND_FAILURES] = { "connect", "timeout", "reset",
+							      "status" };
+
+	return (unsigned)f < BACKEND_FAILURES ? names[f] : "unknown";
 }
 
 struct backend *backend_new(const char *name, const struct net_addr *addr, int weight)

@@ -18,6 +18,15 @@ enum backend_state {
 
 struct upstream;
 
+/* Why an attempt on a backend failed (its errors, by reason). */
+enum backend_failure {
+	BACKEND_FAILURE_CONNECT = 0,	/* "connect": refused, unreachable, TLS */
+	BACKEND_FAILURE_TIMEOUT,	/* "timeout": a connect or the response head timed out */
+	BACKEND_FAILURE_RESET,		/* "reset": the connection failed mid-exchange */
+	BACKEND_FAILURE_STATUS,		/* "status": a --retry-on status dropped for a retry */
+};
+#define BACKEND_FAILURES 4
+
 /* One server. Shared by every set that names its address and by the
  * requests using it (refs); freed when the last one lets go. */
 struct backend {
@@ -28,6 +37,7 @@ struct backend {
 	enum backend_state state;
 	int current_weight;		/* smooth weighted round-robin state */
 	double fail_until;		/* a connect failed: skipped until then (ev_now) */
+	enum backend_failure fail_why;	/* how it failed: CONNECT or TIMEOUT */
 	double up_since;		/* ev_now when it joined the set or came back up; 0: at full weight */
 	unsigned refs;
 	unsigned removed : 1;		/* not in the current set any more */
@@ -37,6 +47,7 @@ struct backend {
 	unsigned connections;		/* open upstream connections */
 	unsigned long long requests;	/* forwarded */
 	unsigned long long errors;	/* connect or exchange failures */
+	unsigned long long failures[BACKEND_FAILURES];	/* the errors by reason */
 	unsigned long long responses[6];/* by status class: [1] 1xx ... [5] 5xx, the proxy's
 					 * own answers for it included (a 504) */
 	unsigned long long answered_5xx;	/* 5xx answers the backend itself gave */
@@ -81,8 +92,11 @@ struct backend *backend_all(void);
  */
 unsigned long long backend_changes(void);
 void backend_changed(void);
-/* b refused a connect: it is skipped until `until` (--fail-timeout). */
-void backend_mark_failed(struct backend *b, double until);
+/* A connect to b failed (`why`: CONNECT or TIMEOUT, counted in b->failures):
+ * it is skipped until `until` (--fail-timeout). */
+void backend_mark_failed(struct backend *b, double until, enum backend_failure why);
+/* "connect", "timeout", "reset", "status" (metrics' reason label). */
+const char *backend_failure_name(enum backend_failure f);
 const char *backend_state_name(enum backend_state s);
 /* 1 when b may get new requests at `now`: up, not marked failed, and its
  * breaker lets one through (not ejected, or half-open with no trial in

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "bus_protocol.h"
 #include "log.h"
 
 static struct outlier_config config = {
@@ -60,10 +61,39 @@ static double eject_seconds(unsigned k)
 	return t > config.eject_time_max ? config.eject_time_max : t;
 }
 
-/* Opens b's breaker; `trial`: its half-open trial failed. */
-static void eject(struct backend *b, enum outlier_cause cause, int trial, double now)
+/* The bus_failure bit of a failure event (0: a success). */
+static unsigned event_kind(enum outlier_event ev)
+{
+	switch (ev) {
+	case OUTLIER_SUCCESS: return 0;
+	case OUTLIER_5XX:
+	case OUTLIER_GATEWAY: return BUS_FAILURE_5XX;
+	case OUTLIER_CONNECT: return BUS_FAILURE_CONNECT;
+	case OUTLIER_RESET: return BUS_FAILURE_RESET;
+	case OUTLIER_TIMEOUT: return BUS_FAILURE_TIMEOUT;
+	}
+	return 0;
+}
+
+/* A failed trial's word: "5xx", "502-504", "connect error", "reset", "timeout". */
+static const char *kind_word(enum outlier_event ev)
+{
+	switch (ev) {
+	case OUTLIER_5XX: return "5xx";
+	case OUTLIER_GATEWAY: return "502-504";
+	case OUTLIER_CONNECT: return "connect error";
+	case OUTLIER_RESET: return "reset";
+	default: return "timeout";
+	}
+}
+
+/* Opens b's breaker; `trial`: the event that failed its half-open trial (0:
+ * none, a run reached its threshold). */
+static void eject(struct backend *b, enum outlier_cause cause, enum outlier_event trial,
+		  double now)
 {
 	struct outlier *o = &b->outlier;
+	char words[40];
 	double seconds;
 
 	/* Closed for a whole eject_time_max since the last one: start over,
@@ -79,19 +109,22 @@ static void eject(struct backend *b, enum outlier_cause cause, int trial, double
 	o->until = now + seconds;
 	o->fleet_known = 0;
 	o->trial_passed = 0;
+	o->eject_kinds = trial ? event_kind(trial)
+			 : cause == OUTLIER_CAUSE_5XX ? o->kinds_5xx : o->kinds_gateway;
+	/* the reason names what happened: timeouts, resets, connect errors, 5xx */
 	if (trial)
 		snprintf(o->reason, sizeof(o->reason), "outlier: the trial failed (%s) on proxy %d",
-			 cause == OUTLIER_CAUSE_5XX ? "5xx" : "gateway", config.pid);
-	else if (cause == OUTLIER_CAUSE_5XX)
-		snprintf(o->reason, sizeof(o->reason), "outlier: %u consecutive 5xx on proxy %d",
-			 o->consecutive_5xx, config.pid);
+			 kind_word(trial), config.pid);
 	else
-		snprintf(o->reason, sizeof(o->reason),
-			 "outlier: %u consecutive gateway failures on proxy %d",
-			 o->consecutive_gateway, config.pid);
+		snprintf(o->reason, sizeof(o->reason), "outlier: %u consecutive %s on proxy %d",
+			 cause == OUTLIER_CAUSE_5XX ? o->consecutive_5xx : o->consecutive_gateway,
+			 bus_failure_words(cause == OUTLIER_CAUSE_5XX ? o->kinds_5xx : o->kinds_gateway,
+					   cause != OUTLIER_CAUSE_5XX, words, sizeof(words)),
+			 config.pid);
 	log_warn("backend ejected", "backend=%s reason=\"%s\" seconds=%.1f ejections=%u",
 		 b->name, o->reason, seconds, o->ejections);
 	o->consecutive_5xx = o->consecutive_gateway = 0;
+	o->kinds_5xx = o->kinds_gateway = 0;
 }
 
 void outlier_close(struct backend *b, double now)
@@ -105,6 +138,7 @@ void outlier_close(struct backend *b, double now)
 	}
 	o->state = OUTLIER_CLOSED;
 	o->consecutive_5xx = o->consecutive_gateway = 0;
+	o->kinds_5xx = o->kinds_gateway = 0;
 	o->closed_at = now;
 	o->fleet_known = 0;
 }
@@ -126,20 +160,24 @@ int outlier_record(struct backend *b, enum outlier_event ev, double now,
 		}
 		/* the trial failed: longer this time (max-percent was met when
 		 * it was first ejected, and it never left the count) */
-		eject(b, ev == OUTLIER_5XX ? OUTLIER_CAUSE_5XX : OUTLIER_CAUSE_GATEWAY, 1, now);
+		eject(b, ev == OUTLIER_5XX ? OUTLIER_CAUSE_5XX : OUTLIER_CAUSE_GATEWAY, ev, now);
 		return 1;
 	}
 	switch (ev) {
 	case OUTLIER_SUCCESS:
 		o->consecutive_5xx = o->consecutive_gateway = 0;
+		o->kinds_5xx = o->kinds_gateway = 0;
 		return 0;
 	case OUTLIER_5XX:
 		/* Envoy: a 5xx counts for the 5xx rule only; 502-504 for both */
 		o->consecutive_5xx++;
+		o->kinds_5xx |= event_kind(ev);
 		break;
-	case OUTLIER_GATEWAY:
+	default:
 		o->consecutive_gateway++;
 		o->consecutive_5xx++;
+		o->kinds_gateway |= event_kind(ev);
+		o->kinds_5xx |= event_kind(ev);
 		break;
 	}
 	if (config.max_gateway && o->consecutive_gateway >= config.max_gateway)
@@ -150,7 +188,7 @@ int outlier_record(struct backend *b, enum outlier_event ev, double now,
 		return 0;
 	if (!room_for_one(set, now))
 		return 0;	/* counted on: ejected once another comes back */
-	eject(b, cause, 0, now);
+	eject(b, cause, OUTLIER_SUCCESS, now);
 	return 1;
 }
 
@@ -179,9 +217,11 @@ void outlier_fleet_eject(struct backend *b, const char *reason, double left, uns
 	o->state = OUTLIER_OPEN;
 	backend_changed();
 	o->cause = OUTLIER_CAUSE_FLEET;
+	o->eject_kinds = 0;
 	o->until = now + (left > 0 ? left : 0);
 	o->fleet_known = 1;
 	o->consecutive_5xx = o->consecutive_gateway = 0;
+	o->kinds_5xx = o->kinds_gateway = 0;
 	snprintf(o->reason, sizeof(o->reason), "%s", reason);
 }
 

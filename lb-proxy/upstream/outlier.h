@@ -20,8 +20,11 @@ struct outlier_config {
 /* What an attempt's end was, for the breaker (outcome.h maps to it). */
 enum outlier_event {
 	OUTLIER_SUCCESS = 0,	/* an answer below 500 */
-	OUTLIER_5XX,		/* the backend answered 5xx */
-	OUTLIER_GATEWAY,	/* connect failure, reset, response timeout */
+	OUTLIER_5XX,		/* the backend answered 5xx, not 502-504 (the 5xx rule) */
+	OUTLIER_GATEWAY,	/* it answered 502-504 (both rules, as Envoy's) */
+	OUTLIER_CONNECT,	/* a connect failed: refused, unreachable, TLS (gateway) */
+	OUTLIER_RESET,		/* the connection failed mid-exchange (gateway) */
+	OUTLIER_TIMEOUT,	/* a connect or the response head timed out (gateway) */
 };
 
 struct backend;

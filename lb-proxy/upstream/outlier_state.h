@@ -27,6 +27,9 @@ struct outlier {
 	enum outlier_cause cause;	/* of the current or last ejection */
 	unsigned consecutive_5xx;
 	unsigned consecutive_gateway;
+	unsigned kinds_5xx;		/* enum bus_failure bits of the 5xx run */
+	unsigned kinds_gateway;		/* the same, of the gateway run */
+	unsigned eject_kinds;		/* the same, of what made the current or last ejection */
 	unsigned ejections;		/* the time multiplier: ejections since it last
 					 * stayed closed for eject_time_max */
 	unsigned long long ejections_total;	/* for metrics */

@@ -1,14 +1,14 @@
 /* libFuzzer target for what the operator sends lb-discover: any bytes as a
  * control message (common/bus_protocol.c, what decodes must encode and
  * decode again the same), a reply (lb-ctl's side), and as an admin API
- * request target under every method (lb-discover/api/admin_route.c). */
+ * request target under every method (common/admin_route.c). */
 #include <assert.h>
 #include <llhttp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "api/admin_route.h"
+#include "admin_route.h"
 #include "bus_protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -320,23 +320,23 @@ def test_metrics(echo, discover, proxy, rundir):
         assert st == 200 and h["content-type"].startswith("text/plain")
         return text
     wait_for("the proxy's requests summed",
-             lambda: metric(scraped(), "lb_discover_backend_requests_total", address=e1.addr) == 5)
+             lambda: metric(scraped(), "lb_discover_backend_requests_total", backend=e1.addr) == 5)
     text = scraped()
-    assert metric(text, "lb_discover_backend_state", address=e1.addr, state="up") == 1
-    assert metric(text, "lb_discover_backend_state", address=e1.addr, state="down") == 0
+    assert metric(text, "lb_discover_backend_state", backend=e1.addr, state="up") == 1
+    assert metric(text, "lb_discover_backend_state", backend=e1.addr, state="down") == 0
     assert metric(text, "lb_discover_backends", service="backend") == 1
     wait_for("health checks counted", lambda: metric(
-        scraped(), "lb_discover_backend_health_checks_total", address=e1.addr) >= 2)
-    assert metric(scraped(), "lb_discover_backend_health_check_seconds", address=e1.addr) > 0
-    assert metric(text, "lb_discover_backend_health_check_failures_total", address=e1.addr) == 0
+        scraped(), "lb_discover_backend_health_checks_total", backend=e1.addr) >= 2)
+    assert metric(scraped(), "lb_discover_backend_health_check_seconds", backend=e1.addr) > 0
+    assert metric(text, "lb_discover_backend_health_check_failures_total", backend=e1.addr) == 0
     assert metric(text, "lb_discover_proxy_report_age_seconds", pid=str(p.proc.pid)) < 5
     assert metric(text, "lb_discover_proxies") == 1
     # a failing backend: its failures count, its state goes down
     assert a.call("POST", "/admin/backends", {"address": "127.0.0.1:1"})[0] == 201
     wait_for("the dead backend down", lambda: metric(
-        scraped(), "lb_discover_backend_state", address="127.0.0.1:1", state="down") == 1)
+        scraped(), "lb_discover_backend_state", backend="127.0.0.1:1", state="down") == 1)
     assert metric(scraped(), "lb_discover_backend_health_check_failures_total",
-                  address="127.0.0.1:1") >= 3
+                  backend="127.0.0.1:1") >= 3
     for line in scraped().splitlines():              # the text format's grammar
         assert line.startswith("# HELP ") or line.startswith("# TYPE ") or \
             re.match(r'^[a-z_][a-z0-9_]*(\{([a-z_]+="[^"]*",?)+\})? [0-9.e+-]+$', line), line

@@ -124,7 +124,7 @@ def test_replacing_a_proxy_on_a_shared_port_fails_no_request(echos, discover, pr
         wait_for("load", lambda: len(statuses) > 50)
         p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
         wait_for("the new proxy serving",
-                 lambda: p2.admin("/metrics")[1].count('lb_proxy_requests_total{code="2xx"} 0') == 0,
+                 lambda: p2.admin("/metrics")[1].count('lb_proxy_requests_total{code_class="2xx"} 0') == 0,
                  timeout=10)
     finally:
         stop.set()
@@ -199,6 +199,36 @@ def test_drain_wait_waits_for_a_slow_request(echo, discover, proxy, rundir):
     code, out, err = ctl(rundir, "drain", slow.addr, "--wait", "--timeout", "0.3")
     t.join()
     assert code == 3, (code, err)
+
+
+def test_drain_wait_right_after_lb_discover_starts_ends_at_once(echos, discover, proxy, rundir):
+    """Issue 27: drain --wait right after lb-discover started waited ~7 s (5
+    heartbeats + 2 s, for proxies it had not heard yet) for a drain every
+    proxy applied at once, printing the same line six times. A proxy says
+    "new" in its first report and reports as soon as it applies a set: a
+    fresh lb-discover (no state file) that heard only new proxies is settled
+    within PROXIES_FRESH_SETTLE, and lb-ctl prints a line only when something
+    changed. After a restart with a state file, proxies that followed the
+    earlier lb-discover are not new: it waits the full window (safe)."""
+    d = discover("--static", f"{echos[0].addr},{echos[1].addr}")    # heartbeat 1 s: 7 s window
+    p1 = bus_proxy(proxy, rundir)
+    p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
+    wait_for("sets", lambda: generation(p1) >= 1 and generation(p2) >= 1)
+    start = time.time()
+    code, out, err = ctl(rundir, "drain", echos[1].addr, "--wait", "--timeout", "20")
+    waited = time.time() - start
+    assert code == 0, err
+    assert "drained on 2 proxies" in err, err
+    assert waited < 3.5 * SLOW, f"drain --wait took {waited:.1f}s (the window is 7 s)"
+    lines = [x for x in err.splitlines() if x.startswith("lb-ctl: waiting")]
+    assert len(lines) == len(set(lines)), err            # no line said twice in a row
+    assert "new=1" in d.text()
+    # a restart that finds the state file: the proxies followed the old one
+    d.kill()
+    discover("--static", f"{echos[0].addr},{echos[1].addr}")
+    wait_for("both proxies heard again",
+             lambda: len(ctl_json(rundir, "status")["proxies"]) == 2)
+    assert ctl_json(rundir, "status")["proxies_settled"] is False
 
 
 def test_discover_killed_proxies_go_stale_and_resync(echos, discover, proxy, rundir):
@@ -484,10 +514,11 @@ def test_status_shows_the_proxies_view_and_5xx_apart_from_errors(echo, discover,
     assert row(bad.addr)["errors"] == 0
     d = row(dead_addr)
     assert d["state"] == "up" and d["proxies_skipping"] == 1 and d["errors"] >= 1
+    assert d["skipping"] == {"connect": 1}, d
     code, out, _ = ctl(rundir, "status")
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith(dead_addr))
-    assert "skipped by 1 proxy (failed connects)" in line, out
+    assert "skipped by 1 proxy (connect errors)" in line, out
     assert "5XX" in out.splitlines()[2], out
     dead.close()
 
@@ -509,6 +540,41 @@ def test_5xx_counts_the_backends_answers_not_the_proxys_504s(echo, discover, pro
         return {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}[slow.addr]
     wait_for("the timeouts reported", lambda: row()["errors"] >= 3)
     assert row()["responses_5xx"] == 0, row()
+
+
+def test_a_backend_that_times_out_is_said_to_time_out(echo, discover, proxy, rundir):
+    """Issue 27: a backend ejected after response timeouts showed REASON
+    "outlier: 2 consecutive gateway failures ...; skipped by 1 proxy (failed
+    connects)": nothing failed to connect. Every place names the timeouts:
+    lb-ctl status (the ejection, no connect skip), the proxy's log and
+    lb_proxy_backend_failures_total{reason="timeout"}, lb-discover's log."""
+    good = echo("--access-log", "off", env={"POD_NAME": "good"})
+    slow = echo("--access-log", "off", "--delay-ms", "1500", env={"POD_NAME": "slow"})
+    d = discover("--static", f"{good.addr},{slow.addr}", "--no-health-check")
+    p = bus_proxy(proxy, rundir, "--response-timeout", "0.3", "--report-interval", "0.05",
+                  "--eject-gateway", "2")
+    wait_for("set", lambda: generation(p) >= 1)
+
+    def row():
+        return {b["address"]: b for b in ctl_json(rundir, "status")["backends"]}[slow.addr]
+
+    for _ in range(8):
+        p.request("GET", "/")
+    reason = f"outlier: 2 consecutive timeouts on proxy {p.proc.pid}"
+    wait_for("the fleet-wide ejection", lambda: "ejection" in row())
+    r = row()
+    assert r["ejection"]["reason"] == reason, r
+    assert r.get("skipping", {}).keys() <= {"ejected"}, r     # no connect failed
+    code, out, _ = ctl(rundir, "status")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith(slow.addr))
+    assert reason in line and "ejected" in line, out
+    assert "connect" not in line and "skipped" not in line, out
+    _, text = p.admin("/metrics")
+    assert f'lb_proxy_backend_failures_total{{backend="{slow.addr}",reason="timeout"}} 2' in text
+    assert f'lb_proxy_backend_failures_total{{backend="{slow.addr}",reason="connect"}} 0' in text
+    assert f'reason="{reason}"' in p.proc.text()
+    d.wait_log(r'backend ejected fleet-wide address=\S+ reason="' + reason)
 
 
 def test_http_url_spelling_names_a_backend_everywhere(echos, discover, proxy, rundir):

@@ -1,6 +1,9 @@
 """Metrics an operator can trust: a Prometheus counter never goes down. lb-
 discover's fleet counters were sums over the live proxies, so they went down
-when a proxy was replaced; now what a departed proxy reported is kept."""
+when a proxy was replaced; now what a departed proxy reported is kept. And
+every program's metrics follow one set of conventions (Prometheus's "Metric
+and label naming" and its text exposition format 0.0.4), checked on what the
+programs serve."""
 import re
 import urllib.request
 
@@ -13,7 +16,7 @@ def scrape(port):
 
 
 def value(text, name, address):
-    m = re.search(rf'^{name}\{{[^}}]*address="{re.escape(address)}"[^}}]*\}} (\d+)', text, re.M)
+    m = re.search(rf'^{name}\{{[^}}]*backend="{re.escape(address)}"[^}}]*\}} (\d+)', text, re.M)
     return int(m.group(1)) if m else None
 
 
@@ -44,3 +47,124 @@ def test_fleet_counters_never_go_down_when_a_proxy_is_replaced(echo, discover, p
     seen.append(value(scrape(port), "lb_discover_backend_requests_total", e.addr))
     assert all(b >= a for a, b in zip(seen, seen[1:])), seen
     assert min(seen) >= 10, seen
+
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+# units a name may end in besides none (Prometheus: base units only)
+BAD_UNITS = ("_ms", "_milliseconds", "_microseconds", "_minutes", "_hours", "_kb", "_mb",
+             "_kilobytes", "_megabytes", "_percent")
+
+
+def parse(text):
+    """{family: {"type", "help", "samples": [(name, labels, value)]}} of an
+    exposition; a sample of a family without TYPE and HELP is an error."""
+    families, types, helps = {}, {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name, _, help_text = line[7:].partition(" ")
+            assert name not in helps, f"two HELP lines for {name}"
+            helps[name] = help_text
+            continue
+        if line.startswith("# TYPE "):
+            name, _, kind = line[7:].partition(" ")
+            assert name not in types, f"two TYPE lines for {name}"
+            assert kind in ("counter", "gauge", "histogram", "summary", "untyped"), line
+            types[name] = kind
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        name, labels, value = m.group(1), dict(LABEL.findall(m.group(2) or "")), float(m.group(3))
+        family = name
+        if name not in types:
+            for suffix in ("_bucket", "_sum", "_count"):
+                if name.endswith(suffix) and types.get(name[:-len(suffix)]) == "histogram":
+                    family = name[:-len(suffix)]
+        assert family in types, f"{name}: no # TYPE line"
+        assert family in helps and helps[family], f"{name}: no # HELP line"
+        families.setdefault(family, {"type": types[family], "help": helps[family],
+                                     "samples": []})["samples"].append((name, labels, value))
+    return families
+
+
+def check_conventions(program, families, backends):
+    """Prometheus's naming rules, as lb writes them down in the docs."""
+    assert families, f"{program}: no metrics"
+    for family, f in families.items():
+        assert re.fullmatch(rf"{program}_[a-z0-9_]+", family), \
+            f"{family}: names are {program}_<thing>_<unit>, lower case"
+        assert not family.endswith(BAD_UNITS), f"{family}: base units only (seconds, bytes)"
+        assert family.endswith("_total") == (f["type"] == "counter"), \
+            f"{family}: _total is for counters, and every counter ends in it ({f['type']})"
+        if f["type"] == "counter":
+            # OpenMetrics names a counter's family without _total: it must not be another's
+            assert family[:-len("_total")] not in families, \
+                f"{family}: {family[:-6]} is another family of {program}"
+        label_sets = {frozenset(k for k in labels if k != "le")
+                      for name, labels, _ in f["samples"]}
+        assert len(label_sets) == 1, f"{family}: one set of labels, got {label_sets}"
+        for name, labels, value in f["samples"]:
+            for key, val in labels.items():
+                # the same thing has the same label name in every program
+                assert not (val in backends and key != "backend"), \
+                    f"{name}: a backend is backend=, not {key}="
+                # `code` holds a status code (Prometheus); a class is code_class
+                assert key != "code" or re.fullmatch(r"[1-5][0-9][0-9]", val), \
+                    f"{name}: code={val!r} is not a status code (a class is code_class)"
+                assert key != "code_class" or re.fullmatch(r"[1-5]xx", val), (name, val)
+            if f["type"] == "counter":
+                assert value >= 0, (name, value)
+
+
+def counters(families):
+    """{(name, labels): value} of every counter series."""
+    return {(name, tuple(sorted(labels.items()))): value
+            for f in families.values() if f["type"] == "counter"
+            for name, labels, value in f["samples"]}
+
+
+def test_metrics_follow_the_conventions_and_counters_never_go_down(echo, discover, proxy,
+                                                                    rundir):
+    """Issue 27: lb-proxy said backend= and lb-discover address= for a backend,
+    `code` held classes ("2xx"), lb-discover had no ejection metric. Every
+    program's /metrics (lb-echo has none): names <program>_<thing>_<unit>,
+    _total exactly on counters, TYPE and HELP, one label set per family,
+    `backend` for a backend everywhere; lb_discover_ejections_total{reason}
+    and lb_discover_ejected_backends count a backend ejected after timeouts;
+    and no counter of lb-discover goes down across a proxy replacement."""
+    good = echo("--access-log", "off", env={"POD_NAME": "good"})
+    slow = echo("--access-log", "off", "--delay-ms", "1500", env={"POD_NAME": "slow"})
+    backends = {good.addr, slow.addr}
+    d = discover("--static", f"{good.addr},{slow.addr}", "--heartbeat", "0.05", "--admin",
+                 "127.0.0.1:0", "--no-health-check")
+    port = int(d.wait_log(r"admin listening admin=[^ ]*:(\d+)").group(1))
+    old = bus_proxy(proxy, rundir, "--report-interval", "0.05", "--response-timeout", "0.3",
+                    "--eject-gateway", "2", "--rate-limit", "1000/s")
+    wait_for("the set", lambda: old.admin("/info")[1]["generation"] >= 1)
+    for _ in range(8):
+        old.request("GET", "/")
+
+    def ejections():
+        f = parse(scrape(port)).get("lb_discover_ejections_total", {"samples": []})
+        return {(l["backend"], l["reason"]): v for _, l, v in f["samples"] if v}
+    wait_for("the fleet-wide ejection counted",
+             lambda: ejections() == {(slow.addr, "timeout"): 1})
+    disc = parse(scrape(port))
+    assert disc["lb_discover_ejected_backends"]["samples"][0][2] == 1
+    check_conventions("lb_discover", disc, backends)
+    check_conventions("lb_proxy", parse(old.admin("/metrics")[1]), backends)
+    before = counters(disc)
+
+    new = bus_proxy(proxy, rundir, "--report-interval", "0.05")
+    wait_for("the set", lambda: new.admin("/info")[1]["generation"] >= 1)
+    assert old.proc.stop() == 0
+    wait_for("lb-discover forgets the old proxy",
+             lambda: "proxy gone pid=%d" % old.proc.pid in d.text(), timeout=15)
+    assert new.request("GET", "/")[0] == 200
+    after = counters(parse(scrape(port)))
+    went_down = {k: (v, after.get(k)) for k, v in before.items()
+                 if k in after and after[k] < v}
+    assert not went_down, went_down
+    assert before.keys() <= after.keys(), before.keys() - after.keys()

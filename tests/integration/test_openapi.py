@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 import yaml
 
-from conftest import SLOW, request_in_flight, wait_for
+from conftest import SLOW, binary, request_in_flight, wait_for
 from test_admin_api import Admin
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
@@ -133,6 +133,23 @@ def documented(doc):
     return ops
 
 
+def checked_call(doc, ops, seen, on, method, template, status, path=None, body=None,
+                 token="default", raw=None):
+    """One request to a documented operation; checks the answer against the
+    document (status documented, body of the documented schema)."""
+    op = ops[(method, template)]
+    st, h, got = on.call(method, path or template, body, token=token, raw=raw)
+    assert st == status, (method, path or template, st, got)
+    resp = resolve(doc, op["responses"].get(str(st)))
+    assert resp, f"{method} {template}: {st} is not documented"
+    ctype = h.get("content-type", "").split(";")[0]
+    assert ctype in resp["content"], (method, template, ctype)
+    problems = check(doc, resp["content"][ctype]["schema"], got, f"{method} {template} {st}")
+    assert not problems, problems
+    seen.add((method, template, st))
+    return got
+
+
 def test_every_documented_route_answers_as_documented(echo, discover, proxy, rundir):
     doc = load_doc()
     ops = documented(doc)
@@ -155,19 +172,7 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     seen = set()
 
     def call(method, template, status, path=None, body=None, token="default", on=api, raw=None):
-        """One request to a documented operation; checks the answer against
-        the document (status documented, body of the documented schema)."""
-        op = ops[(method, template)]
-        st, h, got = on.call(method, path or template, body, token=token, raw=raw)
-        assert st == status, (method, path or template, st, got)
-        resp = resolve(doc, op["responses"].get(str(st)))
-        assert resp, f"{method} {template}: {st} is not documented"
-        ctype = h.get("content-type", "").split(";")[0]
-        assert ctype in resp["content"], (method, template, ctype)
-        problems = check(doc, resp["content"][ctype]["schema"], got, f"{method} {template} {st}")
-        assert not problems, problems
-        seen.add((method, template, st))
-        return got
+        return checked_call(doc, ops, seen, on, method, template, status, path, body, token, raw)
 
     enc = lambda a: urllib.parse.quote(a, safe="")
     B = "/admin/backends/{address}"
@@ -182,6 +187,16 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     call("GET", "/info", 200, on=proxy_api)
     call("GET", "/debug/next-backend", 200, on=proxy_api)
     call("GET", "/metrics", 200, on=proxy_api)
+    # lb-proxy on the bus: its writes go to lb-discover, whose admin API it names
+    for method, template, body in (("POST", "/admin/backends", {"address": e2.addr}),
+                                   ("DELETE", B, None), ("POST", B + "/drain", None),
+                                   ("POST", B + "/undrain", None),
+                                   ("POST", B + "/uneject", None),
+                                   ("PUT", B + "/weight", {"weight": 2})):
+        got = call(method, template, 409, template.replace("{address}", enc(e1.addr)), body,
+                   on=proxy_api)
+        assert got["discover_admin"] == f"127.0.0.1:{api.port}", got
+        assert f"http://127.0.0.1:{api.port}/admin/" in got["error"], got
 
     def no_host(template, on):
         """GET template in HTTP/1.1 without Host: 400 (RFC 9112 3.2)."""
@@ -324,3 +339,84 @@ def test_every_verb_route_is_documented():
     assert len(routes) >= 5, routes
     for method, path in routes:
         assert path in doc["paths"] and method.lower() in doc["paths"][path], (method, path)
+
+
+def test_lb_proxy_answers_the_write_routes_on_its_own_set(echo, proxy):
+    """Issue 27: seed 004's add/remove existed only on lb-discover; lb-proxy's
+    admin port answered 405. With --backends it owns its set: the same
+    routes, bodies, statuses and token rules as lb-discover's (the document's
+    schemas), and the set it then balances over changes."""
+    doc = load_doc()
+    ops = documented(doc)
+    seen = set()
+    e1, e2 = echo("--access-log", "off"), echo("--access-log", "off")
+    token_path = tempfile.mktemp(prefix="lb-token-")
+    with open(token_path, "w") as f:
+        f.write("tok\n")
+    px = proxy([e1.addr], "--admin-token", token_path)
+    os.unlink(token_path)
+    api = Admin(px.proc, px.admin_port, "tok")
+    enc = lambda a: urllib.parse.quote(a, safe="")
+    B = "/admin/backends/{address}"
+
+    def call(method, template, status, path=None, body=None, token="default"):
+        return checked_call(doc, ops, seen, api, method, template, status, path, body, token)
+
+    def at(addr, suffix=""):
+        return B.replace("{address}", enc(addr)) + suffix
+
+    call("GET", "/admin/backends", 200)
+    call("GET", "/admin/health", 200)
+    # add (RFC 9110 15.3.2: 201 for a created resource)
+    got = call("POST", "/admin/backends", 201, body={"address": f"http://{e2.addr}", "weight": 3})
+    assert got["address"] == e2.addr
+    call("POST", "/admin/backends", 409, body={"address": e2.addr})
+    call("POST", "/admin/backends", 400, body={"weight": 3})
+    call("POST", "/admin/backends", 400, body={"address": "localhost.example:80"})  # no DNS
+    call("POST", "/admin/backends", 401, body={"address": "10.0.0.5:80"}, token=None)
+    call("POST", "/admin/backends", 403, body={"address": "10.0.0.5:80"}, token="nope")
+    rows = {b["address"]: b for b in call("GET", "/admin/backends", 200)["backends"]}
+    assert rows[e2.addr]["weight"] == 3 and rows[e2.addr]["state"] == "up", rows
+    assert len(px.admin("/info")[1]["backends"]) == 2
+    assert all(px.request("GET", "/")[0] == 200 for _ in range(4))
+    for method, template, body in (("DELETE", B, None), ("POST", B + "/drain", None),
+                                   ("POST", B + "/undrain", None),
+                                   ("POST", B + "/uneject", None),
+                                   ("PUT", B + "/weight", {"weight": 2})):
+        path = template.replace("{address}", enc(e2.addr))
+        call(method, template, 401, path, body, token=None)
+        call(method, template, 403, path, body, token="nope")
+        call(method, template, 404, template.replace("{address}", "10.9.9.9:80"), body)
+        call(method, template, 400, template.replace("{address}", "no-port"), body)
+        call(method, template, 414, template.replace("{address}", "a" * 600), body)
+    call("PUT", B + "/weight", 400, at(e2.addr, "/weight"), {"weight": 0})
+    call("PUT", B + "/weight", 200, at(e2.addr, "/weight"), {"weight": 5})
+    assert api.rows()[e2.addr]["weight"] == 5
+    call("POST", B + "/drain", 200, at(e2.addr, "/drain"))
+    assert api.rows()[e2.addr]["state"] == "draining"
+    assert {b["address"]: b["state"] for b in px.admin("/info")[1]["backends"]}[e2.addr] == \
+        "draining"
+    call("POST", B + "/undrain", 200, at(e2.addr, "/undrain"))
+    call("POST", B + "/uneject", 200, at(e2.addr, "/uneject"))
+    got = call("POST", B + "/drain", 200, at(e2.addr, "/drain?wait=5"))
+    assert got["drained"] is True and got["in_flight"] == 0, got
+    call("DELETE", B, 200, at(e2.addr))
+    assert list(api.rows()) == [e1.addr]
+    assert "operator command=remove address=" + e2.addr in px.proc.text()
+
+
+def test_lb_proxy_writes_without_a_token_only_on_loopback(echo, procs):
+    """docs/admin-api.md's rule, as lb-discover's: no token, writes from a
+    loopback --admin only (--admin-insecure opens them)."""
+    e1 = echo("--access-log", "off")
+
+    def start(*flags):
+        p = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--backends", e1.addr,
+                   "--admin", "0.0.0.0:0", *flags])
+        return Admin(p, int(p.wait_log(r"admin listening admin=0\.0\.0\.0:(\d+)").group(1)))
+
+    st, _, got = start().call("POST", "/admin/backends", {"address": "10.0.0.5:80"})
+    assert st == 403 and "--admin-token" in got["error"], got
+    st, _, got = start("--admin-insecure").call("POST", "/admin/backends",
+                                                {"address": "10.0.0.5:80"})
+    assert st == 201, got

@@ -35,6 +35,14 @@ def metric(proxy, name, addr):
     raise AssertionError(f"no {name} for {addr} in /metrics")
 
 
+def metric_reason(proxy, name, addr, reason):
+    text = proxy.admin("/metrics")[1]
+    for line in text.splitlines():
+        if line.startswith(f'{name}{{backend="{addr}",reason="{reason}"}} '):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} for {addr} {reason} in /metrics")
+
+
 def statuses(proxy, n, path="/x"):
     out = []
     for _ in range(n):
@@ -109,7 +117,8 @@ def test_refused_connects_eject_the_backend(echo, proxy):
     d = info_backend(px, dead)
     assert d["errors"] == 2, d
     assert d["breaker"]["state"] == "open"
-    assert "gateway failures" in d["breaker"]["reason"]
+    assert d["breaker"]["reason"] == f"outlier: 2 consecutive connect errors on proxy {px.proc.pid}"
+    assert metric_reason(px, "lb_proxy_backend_failures_total", dead, "connect") == 2
 
 
 def test_response_timeouts_eject_the_backend(echo, proxy):
@@ -122,6 +131,10 @@ def test_response_timeouts_eject_the_backend(echo, proxy):
     assert sum(1 for st, _ in got if st == 504) == 2, got
     assert all(st == 200 for st, _ in got[4:]), got
     assert breaker(px, slow.addr)["state"] == "open"
+    # named as what happened (issue 27), not "gateway failures"
+    assert breaker(px, slow.addr)["reason"] == \
+        f"outlier: 2 consecutive timeouts on proxy {px.proc.pid}"
+    assert metric_reason(px, "lb_proxy_backend_failures_total", slow.addr, "timeout") == 2
 
 
 def test_half_open_trial_decides(echo, proxy):

@@ -114,13 +114,13 @@ def test_two_of_three_ejected_all_three_serve_then_panic_ends(echo, proxy):
     p = panic_info(px)
     assert p["active"] and p["available"] == 1 and p["of"] == 3 and p["entered_total"] == 1, p
     assert metric(px, "lb_proxy_panic") == 1
-    assert metric(px, "lb_proxy_panic_total") == 1
+    assert metric(px, "lb_proxy_panics_total") == 1
     px.proc.wait_log(WARN.format(available=1, of=3))
     # the first ejection runs out: two of three are available again
     wait_for("panic over", lambda: not panic_info(px)["active"], timeout=eject_time + 2)
     px.proc.wait_log(ENDED + r" available=[23] of=3 threshold=50")
     assert metric(px, "lb_proxy_panic") == 0
-    assert metric(px, "lb_proxy_panic_total") == 1
+    assert metric(px, "lb_proxy_panics_total") == 1
 
 
 def test_sighup_changes_the_threshold(procs, tmp_path):

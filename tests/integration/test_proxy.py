@@ -522,9 +522,9 @@ def test_admin_endpoints(three_echos, proxy):
     assert [b["requests_forwarded"] for b in info["backends"]] == [1, 1, 1]
     assert {b["state"] for b in info["backends"]} == {"up"}
     metrics = p.admin("/metrics")[1]
-    assert 'lb_proxy_requests_total{code="2xx"} 3' in metrics
+    assert 'lb_proxy_requests_total{code_class="2xx"} 3' in metrics
     assert "lb_proxy_request_duration_seconds_count 3" in metrics
-    assert f'lb_proxy_backend_requests_total{{backend="{three_echos[0].addr}",code="2xx"}} 1' in metrics
+    assert f'lb_proxy_backend_requests_total{{backend="{three_echos[0].addr}",code_class="2xx"}} 1' in metrics
     assert "lb_proxy_client_connections " in metrics
     assert p.admin("/nope")[0] == 404
 

@@ -56,7 +56,7 @@ def test_one_client_over_its_limit_gets_429_and_others_do_not(echo, proxy):
     assert info["limited"] == 1 and info["keys"] == 2 and info["proxies"] == 1
     assert 'refused="rate limited"' in p.proc.text()
     assert "lb_proxy_rate_limited_total 1\n" in p.admin("/metrics")[1]
-    assert 'lb_proxy_requests_total{code="4xx"} 1\n' in p.admin("/metrics")[1]
+    assert 'lb_proxy_requests_total{code_class="4xx"} 1\n' in p.admin("/metrics")[1]
 
 
 def test_a_burst_from_one_client_is_cut_at_the_limit(echo, proxy):

@@ -107,7 +107,7 @@ def test_monitor_uri_answers_healthy_and_is_never_forwarded(proxy):
     m = p.proc.wait_log(r'request="GET /health" status=200 backend=- .* bytes=(\d+) ')
     assert int(m.group(1)) == len(b'{"status":"healthy","backends_available":3}')
     metrics = p.admin("/metrics")[1]
-    assert 'lb_proxy_requests_total{code="2xx"} 8' in metrics         # 4 answered, 4 forwarded
+    assert 'lb_proxy_requests_total{code_class="2xx"} 8' in metrics         # 4 answered, 4 forwarded
     assert sum(int(line.split()[-1]) for line in metrics.splitlines()
                if line.startswith("lb_proxy_backend_requests_total{")) == 4
     for b in bes:

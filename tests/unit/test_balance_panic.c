@@ -268,7 +268,7 @@ static void test_cache(void **state)
 	assert_false(balancer_panic(&bl, &set, NOW + 11));
 	assert_int_equal(bl.panic.computed, n);
 	/* a failed connect is a change: the skip counts until its end */
-	backend_mark_failed(set.items[2], NOW + 11.5);
+	backend_mark_failed(set.items[2], NOW + 11.5, BACKEND_FAILURE_CONNECT);
 	assert_true(balancer_panic(&bl, &set, NOW + 11));
 	assert_int_equal(bl.panic.computed, ++n);
 	assert_int_equal(bl.panic.entered_total, 2);

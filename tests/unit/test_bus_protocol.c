@@ -21,10 +21,10 @@
 static void test_set_round_trip(void **state)
 {
 	struct bus_backend items[2] = {
-		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
-		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
+		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
+		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3, 0 }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -50,7 +50,7 @@ static void test_set_proxies(void **state)
 {
 	static const char without[] =
 		"{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[]}";
-	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0, 0 }, back;
+	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -76,9 +76,9 @@ static void test_report_round_trip(void **state)
 {
 	struct bus_backend items[1] = {
 		{ "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9, 0, 0, 0, "", BUS_BREAKER_OPEN,
-		  3, 2 },
+		  3, 2, 0, 0, BUS_SKIP_NONE, 0 },
 	};
-	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0, 0 }, back;
+	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -107,6 +107,37 @@ static void test_report_round_trip(void **state)
 	assert_int_equal(back.panic, 1);
 	bus_set_release(&back);
 	rep.panic = 0;
+	/* version 7: the runs' kinds, why the proxy skips it, its first report */
+	items[0].failures_5xx = BUS_FAILURE_5XX | BUS_FAILURE_TIMEOUT;
+	items[0].failures_gateway = BUS_FAILURE_TIMEOUT;
+	items[0].skip = BUS_SKIP_CONNECT_TIMEOUT;
+	items[0].ejected = 1;
+	items[0].ejections = 1;
+	items[0].eject_failures = BUS_FAILURE_TIMEOUT;
+	snprintf(items[0].eject_reason, sizeof(items[0].eject_reason), "outlier: 2 consecutive timeouts");
+	rep.fresh = 1;
+	buf_reset(&out);
+	assert_int_equal(bus_set_encode(&rep, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "\"failures_gateway\":[\"timeout\"]", 29));
+	assert_non_null(memmem(out.data, out.len, "\"skip\":\"connect-timeout\"", 24));
+	assert_non_null(memmem(out.data, out.len, "\"new\":true", 10));
+	assert_int_equal(bus_set_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.backends[0].failures_5xx, BUS_FAILURE_5XX | BUS_FAILURE_TIMEOUT);
+	assert_int_equal(back.backends[0].failures_gateway, BUS_FAILURE_TIMEOUT);
+	assert_int_equal(back.backends[0].skip, BUS_SKIP_CONNECT_TIMEOUT);
+	assert_int_equal(back.fresh, 1);
+	assert_int_equal(back.backends[0].eject_failures, BUS_FAILURE_TIMEOUT);
+	assert_int_equal(bus_failure_label_index(back.backends[0].eject_failures), 3);
+	assert_string_equal(bus_failure_label(3), "timeout");
+	assert_string_equal(bus_failure_label(bus_failure_label_index(BUS_FAILURE_TIMEOUT |
+								      BUS_FAILURE_RESET)), "mixed");
+	assert_string_equal(bus_failure_label(bus_failure_label_index(0)), "unknown");
+	bus_set_release(&back);
+	items[0].ejected = 0;
+	items[0].eject_failures = 0;
+	items[0].failures_5xx = items[0].failures_gateway = 0;
+	items[0].skip = BUS_SKIP_NONE;
+	rep.fresh = 0;
 	/* closed and no runs: the fields are left out, and read back as such */
 	items[0].breaker = BUS_BREAKER_CLOSED;
 	items[0].consecutive_5xx = items[0].consecutive_gateway = 0;
@@ -128,11 +159,11 @@ static void test_report_round_trip(void **state)
 static void test_ejection_round_trip(void **state)
 {
 	struct bus_backend items[2] = {
-		{ "10.0.0.7:8080", 1, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0 },
+		{ "10.0.0.7:8080", 1, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 		{ "10.0.0.8:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 1, 27.5, 2,
-		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0 },
+		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1, 0 }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1, 0, 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -227,6 +258,18 @@ static void test_malformed_messages(void **state)
 		  "\"panic\":\"yes\",\"backends\":[]}", "panic must be true or false" },
 		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
 		  "\"panic\":1,\"backends\":[]}", "panic must be true or false" },
+		/* version 7: known kinds, a known skip, new a boolean */
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,"
+		  "\"new\":1,\"backends\":[]}", "new must be true or false" },
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"failures_gateway\":[\"slow\"]}]}",
+		  "failures_5xx and failures_gateway must be lists" },
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":0,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"failures_5xx\":\"5xx\"}]}",
+		  "failures_5xx and failures_gateway must be lists" },
+		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
+		  "[{\"address\":\"a:1\",\"state\":\"down\",\"active\":0,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"skip\":\"\"}]}",
+		  "skip must be connect" },
 		/* found by fuzz_bus_protocol: a count beyond int came back negative */
 		{ "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1,\"pid\":3,\"backends\":"
 		  "[{\"address\":\"a:1\",\"state\":\"up\",\"active\":7777777770,\"requests\":0,\"errors\":0,\"responses_5xx\":0,\"breaker\":\"closed\",\"consecutive_5xx\":0,\"consecutive_gateway\":0}]}",
@@ -267,7 +310,7 @@ static void test_oversized_message(void **state)
 static void test_largest_set_and_report_fit(void **state)
 {
 	struct bus_backend *items = calloc(BUS_MAX_BACKENDS, sizeof(*items));
-	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES, 0 },
+	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES, 0, 0 },
 		       back;
 	char err[256];
 	(void)state;
@@ -306,7 +349,7 @@ static void test_largest_set_and_report_fit(void **state)
 	/* one more is refused */
 	{
 		struct bus_backend *more = calloc(BUS_MAX_BACKENDS + 1, sizeof(*more));
-		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1, 0 };
+		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1, 0, 0 };
 		struct buf out = BUF_INIT;
 
 		assert_non_null(more);

@@ -1,4 +1,4 @@
-/* Unit tests for lb-discover/api/admin_route.c: the admin API's routes, table
+/* Unit tests for common/admin_route.c: the admin API's routes, table
  * driven, and lb-discover/core/registry.c's joined/left lists. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/admin_route.h"
+#include "admin_route.h"
 #include "buf.h"
 #include "core/registry.h"
 #include "verbs.h"

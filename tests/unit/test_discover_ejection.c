@@ -26,6 +26,7 @@ struct said {
 	int ejected;			/* the proxy ejected it itself */
 	unsigned ejections;		/* its count of them */
 	unsigned runs_5xx, runs_gateway;
+	unsigned kinds;			/* enum bus_failure bits of both runs (0: not said) */
 };
 
 static const struct ejection_case {
@@ -37,32 +38,41 @@ static const struct ejection_case {
 	unsigned ejections;		/* its count */
 	double seconds;			/* its time */
 } cases[] = {
-	{ "a proxy's own ejection", -1, -1, -1, { { 100, 0, 1, 1, 0, 0 } }, { 1, 0 },
+	{ "a proxy's own ejection", -1, -1, -1, { { 100, 0, 1, 1, 0, 0, 0 } }, { 1, 0 },
 	  "outlier: reported", 1, 30 },
-	{ "its count multiplies the time", -1, -1, -1, { { 100, 0, 1, 4, 0, 0 } }, { 1, 0 },
+	{ "its count multiplies the time", -1, -1, -1, { { 100, 0, 1, 4, 0, 0, 0 } }, { 1, 0 },
 	  "outlier: reported", 4, 120 },
-	{ "capped at --eject-time-max", -1, -1, -1, { { 100, 0, 1, 20, 0, 0 } }, { 1, 0 },
+	{ "capped at --eject-time-max", -1, -1, -1, { { 100, 0, 1, 20, 0, 0, 0 } }, { 1, 0 },
 	  "outlier: reported", 20, 300 },
 	{ "50% of two: one at a time", -1, -1, -1,
-	  { { 100, 0, 1, 1, 0, 0 }, { 100, 1, 1, 1, 0, 0 } }, { 1, 0 }, "outlier: reported", 1,
+	  { { 100, 0, 1, 1, 0, 0, 0 }, { 100, 1, 1, 1, 0, 0, 0 } }, { 1, 0 }, "outlier: reported", 1,
 	  30 },
-	{ "100%: both", -1, -1, 100, { { 100, 0, 1, 1, 0, 0 }, { 200, 1, 1, 1, 0, 0 } }, { 1, 1 },
+	{ "100%: both", -1, -1, 100, { { 100, 0, 1, 1, 0, 0, 0 }, { 200, 1, 1, 1, 0, 0, 0 } }, { 1, 1 },
 	  "outlier: reported", 1, 30 },
-	{ "0%: none", -1, -1, 0, { { 100, 0, 1, 1, 0, 0 } }, { 0, 0 }, NULL, 0, 0 },
+	{ "0%: none", -1, -1, 0, { { 100, 0, 1, 1, 0, 0, 0 } }, { 0, 0 }, NULL, 0, 0 },
 	{ "runs of 5xx summed over proxies", -1, -1, -1,
-	  { { 100, 0, 0, 0, 3, 0 }, { 200, 0, 0, 0, 2, 0 } }, { 1, 0 },
+	  { { 100, 0, 0, 0, 3, 0, 0 }, { 200, 0, 0, 0, 2, 0, 0 } }, { 1, 0 },
 	  "outlier: 5 consecutive 5xx over 2 proxies", 1, 30 },
-	{ "runs under the limit", -1, -1, -1, { { 100, 0, 0, 0, 2, 0 }, { 200, 0, 0, 0, 2, 0 } },
+	{ "runs under the limit", -1, -1, -1, { { 100, 0, 0, 0, 2, 0, 0 }, { 200, 0, 0, 0, 2, 0, 0 } },
 	  { 0, 0 }, NULL, 0, 0 },
-	{ "one proxy's gateway failures", -1, -1, -1, { { 100, 1, 0, 0, 0, 3 } }, { 0, 1 },
+	{ "one proxy's gateway failures", -1, -1, -1, { { 100, 1, 0, 0, 0, 3, 0 } }, { 0, 1 },
 	  "outlier: 3 consecutive gateway failures on proxy 100", 1, 30 },
-	{ "gateway failures say why first", -1, -1, -1, { { 100, 0, 0, 0, 9, 3 } }, { 1, 0 },
+	{ "gateway failures say why first", -1, -1, -1, { { 100, 0, 0, 0, 9, 3, 0 } }, { 1, 0 },
 	  "outlier: 3 consecutive gateway failures on proxy 100", 1, 30 },
-	{ "--eject-5xx 0: off", 0, -1, -1, { { 100, 0, 0, 0, 50, 0 } }, { 0, 0 }, NULL, 0, 0 },
-	{ "--eject-gateway 0: off", -1, 0, -1, { { 100, 0, 0, 0, 0, 50 } }, { 0, 0 }, NULL, 0,
+	{ "--eject-5xx 0: off", 0, -1, -1, { { 100, 0, 0, 0, 50, 0, 0 } }, { 0, 0 }, NULL, 0, 0 },
+	{ "--eject-gateway 0: off", -1, 0, -1, { { 100, 0, 0, 0, 0, 50, 0 } }, { 0, 0 }, NULL, 0,
 	  0 },
-	{ "--eject-gateway 0, 5xx still count", -1, 0, -1, { { 100, 0, 0, 0, 5, 50 } }, { 1, 0 },
+	{ "--eject-gateway 0, 5xx still count", -1, 0, -1, { { 100, 0, 0, 0, 5, 50, 0 } }, { 1, 0 },
 	  "outlier: 5 consecutive 5xx on proxy 100", 1, 30 },
+	/* the reason names what the proxies saw (issue 27) */
+	{ "timeouts are named", -1, -1, -1, { { 100, 0, 0, 0, 3, 3, BUS_FAILURE_TIMEOUT } },
+	  { 1, 0 }, "outlier: 3 consecutive timeouts on proxy 100", 1, 30 },
+	{ "kinds over proxies joined", -1, -1, -1,
+	  { { 100, 0, 0, 0, 2, 2, BUS_FAILURE_RESET }, { 200, 0, 0, 0, 1, 1, BUS_FAILURE_TIMEOUT } },
+	  { 1, 0 }, "outlier: 3 consecutive resets+timeouts over 2 proxies", 1, 30 },
+	{ "5xx with a reset", -1, -1, -1,
+	  { { 100, 0, 0, 0, 5, 1, BUS_FAILURE_5XX | BUS_FAILURE_RESET } }, { 1, 0 },
+	  "outlier: 5 consecutive 5xx+resets on proxy 100", 1, 30 },
 };
 
 /* Hands the proxy's report (what it says of one backend, the other clean)
@@ -77,6 +87,8 @@ static void report(struct discover_fixture *f, const struct said *s)
 	b = &rep.backends[s->backend];
 	b->consecutive_5xx = s->runs_5xx;
 	b->consecutive_gateway = s->runs_gateway;
+	b->failures_5xx = s->kinds;
+	b->failures_gateway = s->kinds & ~(unsigned)BUS_FAILURE_5XX;
 	if (s->ejected) {
 		b->ejected = 1;
 		b->ejections = s->ejections;
@@ -147,7 +159,7 @@ static void test_thresholds(void **state)
  * a trial that fails ejects it again for longer. */
 static void test_half_open(void **state)
 {
-	static const struct said eject = { 100, 0, 1, 1, 0, 0 };
+	static const struct said eject = { 100, 0, 1, 1, 0, 0, 0 };
 	struct discover_fixture f;
 	struct entry *a;
 	struct bus_set rep;
@@ -187,7 +199,7 @@ static void test_half_open(void **state)
 /* After a whole --eject-time-max without one, the count starts over. */
 static void test_count_starts_over(void **state)
 {
-	static const struct said eject = { 100, 0, 1, 1, 0, 0 };
+	static const struct said eject = { 100, 0, 1, 1, 0, 0, 0 };
 	struct discover_fixture f;
 	struct entry *a;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "bus_protocol.h"
 #include "upstream/outlier.h"
 
 #define NOW 1000.0
@@ -44,7 +45,12 @@ static void test_thresholds(void **state)
 		const char *reason;
 	} rows[] = {
 		{ OUTLIER_5XX, 5, "outlier: 5 consecutive 5xx on proxy 4321" },
-		{ OUTLIER_GATEWAY, 3, "outlier: 3 consecutive gateway failures on proxy 4321" },
+		/* the reason names what happened (issue 27: timeouts were "gateway
+		 * failures", and lb-ctl said "failed connects") */
+		{ OUTLIER_GATEWAY, 3, "outlier: 3 consecutive 502-504s on proxy 4321" },
+		{ OUTLIER_TIMEOUT, 3, "outlier: 3 consecutive timeouts on proxy 4321" },
+		{ OUTLIER_RESET, 3, "outlier: 3 consecutive resets on proxy 4321" },
+		{ OUTLIER_CONNECT, 3, "outlier: 3 consecutive connect errors on proxy 4321" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -65,6 +71,38 @@ static void test_thresholds(void **state)
 		assert_true(b->outlier.until == NOW + 30);
 		backend_set_release(&set);
 	}
+}
+
+/* A run of mixed kinds names each; a success forgets them; a failed trial
+ * names its own kind. */
+static void test_reason_names_the_kinds(void **state)
+{
+	struct backend_set set;
+	struct backend *b;
+	(void)state;
+
+	fixture_set(&set, 4, NULL);
+	b = set.items[0];
+	record(b, OUTLIER_RESET, 1, NOW, &set);
+	record(b, OUTLIER_SUCCESS, 1, NOW, &set);
+	record(b, OUTLIER_TIMEOUT, 1, NOW, &set);
+	assert_int_equal(b->outlier.kinds_gateway, BUS_FAILURE_TIMEOUT);
+	record(b, OUTLIER_CONNECT, 1, NOW, &set);
+	assert_int_equal(record(b, OUTLIER_TIMEOUT, 1, NOW, &set), 1);
+	assert_string_equal(b->outlier.reason,
+			    "outlier: 3 consecutive connect errors+timeouts on proxy 4321");
+	assert_int_equal(b->outlier.kinds_gateway, 0);
+	assert_int_equal(record(b, OUTLIER_TIMEOUT, 1, b->outlier.until, &set), 1);
+	assert_string_equal(b->outlier.reason, "outlier: the trial failed (timeout) on proxy 4321");
+	/* a 500 in the 5xx run is named beside the gateway kinds */
+	outlier_close(b, NOW);
+	record(b, OUTLIER_5XX, 3, NOW, &set);
+	record(b, OUTLIER_RESET, 1, NOW, &set);
+	record(b, OUTLIER_SUCCESS, 0, NOW, &set);
+	assert_int_equal(b->outlier.kinds_5xx, BUS_FAILURE_5XX | BUS_FAILURE_RESET);
+	assert_int_equal(record(b, OUTLIER_5XX, 1, NOW, &set), 1);
+	assert_string_equal(b->outlier.reason, "outlier: 5 consecutive 5xx+resets on proxy 4321");
+	backend_set_release(&set);
 }
 
 static void test_rule_off(void **state)
@@ -206,6 +244,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_thresholds, setup),
+		cmocka_unit_test_setup(test_reason_names_the_kinds, setup),
 		cmocka_unit_test_setup(test_rule_off, setup),
 		cmocka_unit_test_setup(test_half_open_growth_and_cap, setup),
 		cmocka_unit_test_setup(test_open_ignores_late_outcomes, setup),

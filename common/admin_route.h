@@ -1,7 +1,7 @@
 /* admin_route: what an admin API request asks for, from its method and
  * request target alone (no I/O: unit-tested in tests/unit/test_discover_admin_route.c). */
-#ifndef LB_DISCOVER_ADMIN_ROUTE_H
-#define LB_DISCOVER_ADMIN_ROUTE_H
+#ifndef LB_ADMIN_ROUTE_H
+#define LB_ADMIN_ROUTE_H
 
 #include <llhttp.h>
 #include <stddef.h>
