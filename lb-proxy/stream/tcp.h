@@ -13,9 +13,12 @@
 
 /* Client listeners TCP mode accepts on, at most (lb-proxy's PROXY_LISTEN_MAX). */
 #define TCP_LISTEN_MAX 2
-/* Closed sessions kept for reuse, at most (each is a few hundred bytes; their
- * buffers go back to common/buf.h's block cache). */
+/* Closed sessions kept for reuse, at most, with their two buffers (64 KiB
+ * each session): the trim timer gives back what the last peak did not use. */
 #define TCP_FREE_MAX 1024
+/* How often the free sessions are trimmed, and how many are always kept. */
+#define TCP_TRIM_SECONDS 2.0
+#define TCP_TRIM_FLOOR 64
 
 /* The settings a connection reads, on every use (a reload replaces them:
  * control/tcp_setup.c fills them from lb-proxy's options). */
@@ -88,6 +91,8 @@ struct tcp_proxy {
 	void (*session_close)(struct tcp_session *s, const char *why);
 	void (*session_closed)(struct tcp_proxy *tp, struct tcp_session *s);
 	unsigned nsessions, nfree;
+	unsigned peak_sessions;		/* most open at once since the last trim */
+	ev_timer trim_timer;
 	int stopping;			/* SIGTERM: no new connections */
 	int paused;			/* accepting paused at max_connections */
 	ev_timer drain_timer;

@@ -1,6 +1,7 @@
 /* tcp_accept: TCP mode's connections and their pool (see tcp_accept.h). */
 #include "tcp_accept.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -26,6 +27,37 @@ static void update(struct tcp_proxy *tp)
 			 tp->nsessions);
 }
 
+static void session_free(struct tcp_session *s)
+{
+	buf_release(&s->up.buf);
+	buf_release(&s->down.buf);
+	free(s);
+}
+
+/* Every TCP_TRIM_SECONDS: free sessions (and their buffers) beyond what the
+ * last period's peak left unused are given back. */
+static void on_trim(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tcp_proxy *tp = w->data;
+	unsigned spare = tp->peak_sessions - tp->nsessions;
+	(void)loop;
+	(void)revents;
+
+	if (spare < TCP_TRIM_FLOOR)
+		spare = TCP_TRIM_FLOOR;
+	tp->peak_sessions = tp->nsessions;
+	if (tp->nfree <= spare)
+		return;
+	while (tp->nfree > spare) {
+		struct tcp_session *s = tp->free_sessions;
+
+		tp->free_sessions = s->next_free;
+		tp->nfree--;
+		session_free(s);
+	}
+	malloc_trim(0);		/* the heap's free pages back to the system, as HTTP mode's trim */
+}
+
 static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tcp_proxy *tp = w->data;
@@ -45,6 +77,9 @@ void tcp_accept_init(struct tcp_proxy *tp, struct ev_loop *loop)
 	tp->session_closed = tcp_accept_closed;
 	ev_init(&tp->drain_timer, on_drain_timeout);
 	tp->drain_timer.data = tp;
+	ev_timer_init(&tp->trim_timer, on_trim, TCP_TRIM_SECONDS, TCP_TRIM_SECONDS);
+	tp->trim_timer.data = tp;
+	ev_timer_start(loop, &tp->trim_timer);
 }
 
 int tcp_accept_add_listener(struct tcp_proxy *tp, struct listener *l)
@@ -80,6 +115,8 @@ void tcp_accept_on_accept(struct listener *l, int fd, const struct sockaddr *pee
 	}
 	LIST_INSERT_HEAD(&tp->sessions, s, link);
 	tp->nsessions++;
+	if (tp->nsessions > tp->peak_sessions)
+		tp->peak_sessions = tp->nsessions;
 	tp->metrics.accepted++;
 	tcp_session_open(tp, s, fd, peer);
 	update(tp);
@@ -94,7 +131,7 @@ void tcp_accept_closed(struct tcp_proxy *tp, struct tcp_session *s)
 		tp->free_sessions = s;
 		tp->nfree++;
 	} else {
-		free(s);
+		session_free(s);
 	}
 	if (tp->stopping && tp->nsessions == 0) {
 		ev_timer_stop(tp->loop, &tp->drain_timer);
@@ -133,9 +170,11 @@ void tcp_accept_release(struct tcp_proxy *tp)
 		tcp_session_close(LIST_FIRST(&tp->sessions), "exit");
 	while ((s = tp->free_sessions) != NULL) {
 		tp->free_sessions = s->next_free;
-		free(s);
+		session_free(s);
 	}
 	tp->nfree = 0;
-	if (tp->loop)
+	if (tp->loop) {
 		ev_timer_stop(tp->loop, &tp->drain_timer);
+		ev_timer_stop(tp->loop, &tp->trim_timer);
+	}
 }

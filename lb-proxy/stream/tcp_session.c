@@ -101,8 +101,9 @@ void tcp_session_close(struct tcp_session *s, const char *why)
 	for (unsigned i = 0; i < s->pick.ntried; i++)
 		backend_unref((struct backend *)s->pick.tried[i]);
 	s->pick.ntried = 0;
-	buf_cache_give(&s->up.buf);
-	buf_cache_give(&s->down.buf);
+	/* the buffers stay with the session for the next connection */
+	buf_reset(&s->up.buf);
+	buf_reset(&s->down.buf);
 	s->state = TCP_SESSION_FREE;
 	tp->session_closed(tp, s);
 }
@@ -318,6 +319,7 @@ void tcp_session_open(struct tcp_proxy *tp, struct tcp_session *s, int fd,
 	ev_io_init(&s->bwio, on_hello_read, -1, EV_WRITE);
 	ev_init(&s->timer, on_timer);
 	s->crio.data = s->cwio.data = s->brio.data = s->bwio.data = s->timer.data = s;
+	/* a new session's buffers: cached blocks, else allocated once */
 	buf_cache_take(&s->up.buf);
 	buf_cache_take(&s->down.buf);
 	if (buf_reserve(&s->up.buf, BUF_CACHE_BLOCK) == -1 ||

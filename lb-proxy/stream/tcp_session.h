@@ -13,7 +13,8 @@
 void tcp_session_open(struct tcp_proxy *tp, struct tcp_session *s, int fd,
 		      const struct sockaddr *peer);
 /* Ends s (why: the log's end=): closes both sockets, logs its line when
- * --access-log, gives its buffers back; then tp->session_closed takes it. */
+ * --access-log, empties its buffers (kept for the next connection); then
+ * tp->session_closed takes it. */
 void tcp_session_close(struct tcp_session *s, const char *why);
 /* 1 when the connection costs nothing to cut now: waiting for the client's
  * first byte (SIGTERM closes those at once, the others drain). */
