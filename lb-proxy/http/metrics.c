@@ -17,6 +17,21 @@ void metrics_observe(struct metrics *m, int status, double seconds)
 	histogram_observe(&m->latency, seconds);
 }
 
+/* The labels that name backend b: backend="ADDR", and service="NS/NAME:PORT"
+ * for a routed Service's (two Services may list one address). Valid until
+ * the next call. */
+static const char *backend_labels(const struct backend *b)
+{
+	static char labels[BUS_SERVICE_MAX + 96];
+
+	if (b->service[0])
+		snprintf(labels, sizeof(labels), "backend=\"%s\",service=\"%s\"", b->name,
+			 b->service);
+	else
+		snprintf(labels, sizeof(labels), "backend=\"%s\"", b->name);
+	return labels;
+}
+
 void metrics_render(const struct metrics *m, struct buf *out, unsigned client_connections,
 		    unsigned upstream_connections, unsigned long long generation, int stale,
 		    double uptime, double now)
@@ -78,51 +93,51 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		for (int c = 1; c <= 5; c++)
 			buf_appendf(out,
-				    "lb_proxy_backend_requests_total{backend=\"%s\",code_class=\"%dxx\"} %llu\n",
-				    b->name, c, b->responses[c]);
+				    "lb_proxy_backend_requests_total{%s,code_class=\"%dxx\"} %llu\n",
+				    backend_labels(b), c, b->responses[c]);
 	buf_append_str(out, "# HELP lb_proxy_backend_request_duration_seconds Time from request head "
 			    "to response end, by backend.\n"
 			    "# TYPE lb_proxy_backend_request_duration_seconds histogram\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next) {
-		char labels[96];
+		char labels[BUS_SERVICE_MAX + 96];
 
-		snprintf(labels, sizeof(labels), "backend=\"%s\"", b->name);
+		snprintf(labels, sizeof(labels), "%s", backend_labels(b));
 		histogram_render(out, "lb_proxy_backend_request_duration_seconds", labels, &b->latency);
 	}
 	buf_append_str(out, "# HELP lb_proxy_backend_errors_total Failed exchanges, by backend.\n"
 			    "# TYPE lb_proxy_backend_errors_total counter\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
-		buf_appendf(out, "lb_proxy_backend_errors_total{backend=\"%s\"} %llu\n", b->name,
+		buf_appendf(out, "lb_proxy_backend_errors_total{%s} %llu\n", backend_labels(b),
 			    b->errors);
 	buf_append_str(out, "# HELP lb_proxy_backend_failures_total Failed attempts, by backend and "
 			    "reason (connect, timeout, reset, status: a --retry-on status dropped).\n"
 			    "# TYPE lb_proxy_backend_failures_total counter\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		for (int f = 0; f < BACKEND_FAILURES; f++)
-			buf_appendf(out, "lb_proxy_backend_failures_total{backend=\"%s\",reason=\"%s\"} "
-				    "%llu\n", b->name, backend_failure_name((enum backend_failure)f),
+			buf_appendf(out, "lb_proxy_backend_failures_total{%s,reason=\"%s\"} "
+				    "%llu\n", backend_labels(b), backend_failure_name((enum backend_failure)f),
 				    b->failures[f]);
 	buf_append_str(out, "# HELP lb_proxy_backend_active Requests in flight, by backend.\n"
 			    "# TYPE lb_proxy_backend_active gauge\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
-		buf_appendf(out, "lb_proxy_backend_active{backend=\"%s\"} %u\n", b->name, b->active);
+		buf_appendf(out, "lb_proxy_backend_active{%s} %u\n", backend_labels(b), b->active);
 	buf_append_str(out, "# HELP lb_proxy_backend_up 1 when the backend gets new requests from this "
 			    "proxy (0 while it is skipped after a failed connect).\n"
 			    "# TYPE lb_proxy_backend_up gauge\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
-		buf_appendf(out, "lb_proxy_backend_up{backend=\"%s\"} %d\n", b->name,
+		buf_appendf(out, "lb_proxy_backend_up{%s} %d\n", backend_labels(b),
 			    !b->removed && backend_usable(b, now));
 	buf_append_str(out, "# HELP lb_proxy_backend_breaker_state The backend's circuit breaker: "
 			    "0 closed, 1 open (ejected), 2 half-open (one trial at a time).\n"
 			    "# TYPE lb_proxy_backend_breaker_state gauge\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
-		buf_appendf(out, "lb_proxy_backend_breaker_state{backend=\"%s\"} %d\n", b->name,
+		buf_appendf(out, "lb_proxy_backend_breaker_state{%s} %d\n", backend_labels(b),
 			    (int)outlier_state_at(&b->outlier, now));
 	buf_append_str(out, "# HELP lb_proxy_backend_ejections_total Times the backend was ejected "
 			    "(outlier detection, this proxy's or lb-discover's).\n"
 			    "# TYPE lb_proxy_backend_ejections_total counter\n");
 	for (struct backend *b = backend_all(); b; b = b->all_next)
-		buf_appendf(out, "lb_proxy_backend_ejections_total{backend=\"%s\"} %llu\n", b->name,
+		buf_appendf(out, "lb_proxy_backend_ejections_total{%s} %llu\n", backend_labels(b),
 			    b->outlier.ejections_total);
 }
 

@@ -383,3 +383,24 @@ def test_rule_timeouts(gateway, echo):
         took = time.monotonic() - t0
         assert status == 504, path
         assert took < 2.5, (path, took)
+
+
+def test_two_services_on_one_address_are_two_series(gateway, echo):
+    """Two routed Services may list the same address: each has its own
+    backend (counters, breaker), and /metrics tells them apart by a
+    `service` label instead of writing one series twice."""
+    e = echo("--pod-name", "a")
+    docs = [GATEWAY, route("r", [{"backendRefs": [ref("one", 1), ref("two", 1)]}]),
+            backends("one", [e.addr]), backends("two", [e.addr])]
+    gw = gateway(docs)
+    for _ in range(20):
+        assert gw.get("/")[0] == 200
+    text = gw.proxy.admin("/metrics")[1]
+    series = [line.rsplit(" ", 1)[0] for line in text.splitlines()
+              if line and not line.startswith("#")]
+    dup = [s for s, n in collections.Counter(series).items() if n > 1]
+    assert not dup, dup
+    for svc in ("default/one:80", "default/two:80"):
+        assert re.search(r'lb_proxy_backend_requests_total\{backend="%s",service="%s",'
+                         r'code_class="2xx"\} [1-9]' % (re.escape(e.addr), re.escape(svc)),
+                         text), text
