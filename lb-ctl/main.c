@@ -18,6 +18,7 @@
 #include "net.h"
 #include "rundir.h"
 #include "timefmt.h"
+#include "status_routes.h"
 #include "verbs.h"
 
 struct ctl_options {
@@ -392,6 +393,7 @@ static void print_status(json_t *doc, int verbose)
 		       (long long)json_integer_value(json_object_get(b, "responses_5xx")), reason);
 	}
 	printf("\n");
+	status_routes_print(doc);
 	print_panic(json_object_get(doc, "proxies"));
 	print_waiting(json_object_get(doc, "waiting"));
 	print_replicas(doc);

@@ -30,6 +30,8 @@ static json_t *waiting(struct discover *d)
 	return list;
 }
 
+static json_t *routes_json(const struct discover *d);
+
 json_t *status_json(struct discover *d, int busy_only)
 {
 	struct bus_set set;
@@ -79,6 +81,8 @@ json_t *status_json(struct discover *d, int busy_only)
 	json_object_set_new(root, "backends", backends);
 	json_object_set_new(root, "waiting", waiting(d));
 	json_object_set_new(root, "proxies", status_proxies(d, busy_only));
+	if (d->routed.generation)
+		json_object_set_new(root, "routes", routes_json(d));
 	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
 	/* until then a proxy that has not reported yet may exist */
 	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
@@ -124,6 +128,39 @@ json_t *status_proxies(const struct discover *d, int busy_only)
 					  r->generation <= d->reg.generation,
 				  "stale", r->stale, "panic", r->panic, "age",
 				  now - d->proxies[p].seen, "uptime", r->uptime, "backends", per));
+		if (d->routed.generation)
+			json_object_set_new(json_array_get(proxies, json_array_size(proxies) - 1),
+					    "routes", json_integer((json_int_t)r->routes));
 	}
 	return proxies;
+}
+
+/* --routes / --gateway: the route table published, the proxies serving it,
+ * each routed Service's set. NULL without routes. */
+static json_t *routes_json(const struct discover *d)
+{
+	const struct routed *r = &d->routed;
+	json_t *services = json_array(), *root;
+	size_t serving = 0;
+
+	if (!r->generation) {
+		json_decref(services);
+		return NULL;
+	}
+	for (size_t i = 0; i < d->nproxies; i++)
+		serving += d->proxies[i].report.routes == r->generation;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct registry *reg = &r->list[i]->reg;
+		size_t up = 0;
+
+		for (size_t j = 0; j < reg->last_n; j++)
+			up += reg->last[j].state == BUS_STATE_UP;
+		json_array_append_new(services, json_pack("{s:s,s:I,s:I,s:I}", "name", reg->service,
+			"generation", (json_int_t)reg->generation, "backends", (json_int_t)reg->last_n,
+			"up", (json_int_t)up));
+	}
+	root = json_pack("{s:I,s:i,s:i,s:I,s:I,s:o}", "generation", (json_int_t)r->generation,
+			 "listeners", (int)r->listeners, "rules", (int)r->rules, "proxies_serving",
+			 (json_int_t)serving, "proxies", (json_int_t)d->nproxies, "services", services);
+	return root;
 }

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import SLOW, binary, bus_proxy, served_by, wait_for
+from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, served_by, wait_for
 from support.rawbackend import RawBackend, ok, serve_each
 
 GATEWAY = {
@@ -404,3 +404,23 @@ def test_two_services_on_one_address_are_two_series(gateway, echo):
         assert re.search(r'lb_proxy_backend_requests_total\{backend="%s",service="%s",'
                          r'code_class="2xx"\} [1-9]' % (re.escape(e.addr), re.escape(svc)),
                          text), text
+
+
+def test_lb_ctl_status_shows_the_routes_and_who_serves_them(gateway, echo, rundir):
+    """lb-ctl status: the routes generation, how many proxies serve it (the
+    proxies report it), and each routed Service's set; --json carries the
+    same, and each proxy's routes generation."""
+    e = echo("--pod-name", "a")
+    gw = gateway([GATEWAY, route("r", [{"backendRefs": [ref("a")]}]), backends("a", [e.addr])])
+    gen = gw.served()["generation"]
+    doc = wait_for("lb-discover to hear the proxy serve the routes", lambda: (lambda d: d if d.get(
+        "routes", {}).get("proxies_serving") == 1 else None)(ctl_json(rundir, "status")))
+    assert doc["routes"]["generation"] == gen
+    assert doc["routes"]["services"] == [{"name": "default/a:80", "generation":
+                                          doc["routes"]["services"][0]["generation"],
+                                          "backends": 1, "up": 1}]
+    assert [p["routes"] for p in doc["proxies"]] == [gen]
+    code, out, _ = ctl(rundir, "status")
+    assert code == 0
+    assert f"routes generation {gen}  listeners 1  rules 1  served by 1 of 1 proxies" in out, out
+    assert re.search(r"default/a:80\s+\d+\s+1\s+1", out), out
