@@ -15,6 +15,12 @@ static enum log_level log_min = LOG_INFO;
 static enum log_format log_fmt = LOG_FORMAT_TEXT;
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 static const char *const level_upper[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+static log_sink_fn log_sink;
+
+void log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
+}
 
 void log_setup(const char *component, enum log_level level, enum log_format format)
 {
@@ -243,7 +249,7 @@ static void text_fields(struct buf *out, const char *kv, size_t n)
 		buf_append(out, kv + copied, n - copied);
 }
 
-void log_write(enum log_level level, const char *msg, const char *kv, ...)
+int log_write(enum log_level level, const char *msg, const char *kv, ...)
 {
 	/* Reused across calls: the programs are single-threaded, and a log line
 	 * must not cost a malloc on the request path. */
@@ -253,7 +259,7 @@ void log_write(enum log_level level, const char *msg, const char *kv, ...)
 	va_list ap;
 
 	if (level < log_min)
-		return;
+		return 0;
 	if (kv) {
 		int n;
 
@@ -282,8 +288,11 @@ void log_write(enum log_level level, const char *msg, const char *kv, ...)
 		}
 		buf_append(&out, "\n", 1);
 	}
+	if (log_sink)
+		return log_sink(out.data, out.len);
 	/* One write per line so lines of concurrent processes do not interleave. */
 	if (write(STDERR_FILENO, out.data, out.len) < 0) {
 		/* nowhere left to report it */
 	}
+	return 0;
 }

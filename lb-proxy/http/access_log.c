@@ -1,4 +1,5 @@
-/* access_log: one line per request (see access_log.h). */
+/* access_log: one line per request (see access_log.h); written with the
+ * pass's other lines by common/log_buffer.c, never one write per request. */
 #include "access_log.h"
 
 #include <stdio.h>
@@ -36,12 +37,13 @@ void access_log_request(const struct session *s)
 	if (!s->px->opts->access_log)
 		return;
 	tried_list(s, tried, sizeof(tried));
-	log_info("request",
+	if (log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
 		 "retries=%d request_id=\"%.*s\"%s%s%s%s%s%s%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
 		 (int)s->request_id_len, s->request_id, tried, s->refusal ? " refused=\"" : "",
 		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "", tls ? " tls=\"" : "",
-		 tls ? tls : "", tls ? "\"" : "");
+		 tls ? tls : "", tls ? "\"" : "") == -1)
+		s->px->metrics.access_log_dropped++;
 }

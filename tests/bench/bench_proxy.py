@@ -4,7 +4,7 @@ least-request / consistent hashing by a header for the algorithm cases; TLS
 to clients with the same ECDSA P-256 certificate for the TLS cases),
 driven by the same wrk runs, alternating, several rounds. Prints req/s, p50,
 p99, the proxy's CPU per request per case and the ratios; then the RSS of each proxy holding 10,000 idle
-client connections."""
+keep-alive client connections (each has had one request answered)."""
 import os
 import socket
 import statistics
@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import (BIN, LOAD_CPUS, PIN, SUT_CPUS, Procs, echo_backends, free_port,  # noqa: E402
-                    nginx, table, wait_port, wrk)
+                    nginx, pinned, table, wait_port, wrk)
 from support.procfs import cpu_seconds, rss_kb  # noqa: E402 (tests/support: common.py's path)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -28,7 +28,13 @@ CASES = [c.strip() for c in os.environ.get("CASES", "").split(",") if c.strip()]
 # older build) in the same runs, so a change to the data path is quoted
 # before and after on the same machine in the same minutes.
 BASELINE = os.environ.get("LB_BASELINE_BIN")
-PROXIES = ("lb-proxy", "haproxy", "nginx") + (("lb-base",) if BASELINE else ())
+# ACCESS_LOG=1 (the default): "lb-log", this lb-proxy with its access log on
+# (the default of lb-proxy; the others run with theirs off), its stderr a
+# pipe read by a cat on the load cores, as a container runtime or journald
+# reads it: the access log's cost, against the same build without it.
+ACCESS_LOG = os.environ.get("ACCESS_LOG", "1") != "0"
+PROXIES = (("lb-proxy", "haproxy", "nginx") + (("lb-base",) if BASELINE else ())
+           + (("lb-log",) if ACCESS_LOG else ()))
 
 
 # The balancing setups: lb-proxy flags, HAProxy's balance lines, nginx's
@@ -130,6 +136,18 @@ def start_setup(procs, backends, setup):
                                        ",".join(backends), "--access-log", "off", *lb_args,
                                        *os.environ.get("LB_PROXY_ARGS", "").split()],
                                       name="lb-base", under_test=True).pid
+    if ACCESS_LOG:
+        ports["lb-log"] = free_port()
+        reader = subprocess.Popen(pinned(["cat"], False), stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL)
+        procs.procs.append(reader)
+        pids["lb-log"] = procs.start([os.path.join(BIN, "lb-proxy"), "--listen",
+                                      f"127.0.0.1:{ports['lb-log']}", "--admin",
+                                      f"127.0.0.1:{free_port()}", "--backends",
+                                      ",".join(backends), *lb_args,
+                                      *os.environ.get("LB_PROXY_ARGS", "").split()],
+                                     name="lb-log", under_test=True, stderr=reader.stdin).pid
+        reader.stdin.close()
     pids["haproxy"] = haproxy(procs, ports["haproxy"], backends, ha_balance,
                               name=f"haproxy-{setup}", bind_extra=ha_bind,
                               global_extra=ha_global).pid
@@ -145,20 +163,47 @@ def start_setup(procs, backends, setup):
 
 
 def idle_rss(pid, port, n):
-    """RSS (MiB) of `pid` while it holds n idle client connections."""
+    """RSS (MiB) of `pid` before and while it holds n idle keep-alive client
+    connections, each of which has had one request answered (a client's
+    connection between two requests, the costly kind: it has been through
+    a whole exchange)."""
     socks = []
+    before = rss_kb(pid, default=0) / 1024.0
     try:
         for _ in range(n):
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.connect(("127.0.0.1", port))
             socks.append(s)
+        # one request on each, in batches (the proxies' and backends' queues
+        # stay short), every answer read whole before the next batch
+        for i in range(0, n, 500):
+            batch = socks[i:i + 500]
+            for s in batch:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+            for s in batch:
+                got = b""
+                while b"\r\n\r\n" not in got or len(got) < head_and_body(got):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise RuntimeError(f"connection closed: {got[:200]!r}")
+                    got += chunk
         time.sleep(1.0)
-        return rss_kb(pid, default=0) / 1024.0
+        return before, rss_kb(pid, default=0) / 1024.0
     finally:
         for s in socks:
             s.close()
         time.sleep(0.5)
+
+
+def head_and_body(got):
+    """The length of a whole response with a Content-Length, from its head."""
+    head, _, _ = got.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(head) + 4 + int(value)
+    return len(head) + 4
 
 
 def main():
@@ -262,10 +307,15 @@ def main():
                          "/".join(f"{med[p]['p99']:.2f}" for p in PROXIES),
                          f"{med['lb-proxy']['rps'] / med['haproxy']['rps']:.2f}x",
                          f"{med['lb-proxy']['rps'] / med['nginx']['rps']:.2f}x",
+                         *([f"{med['lb-log']['rps'] / med['haproxy']['rps']:.2f}x",
+                            f"{med['lb-log']['rps'] / med['lb-proxy']['rps']:.3f}x"]
+                           if ACCESS_LOG else []),
                          "/".join(f"{med[p]['cpu_us']:.1f}" for p in PROXIES)])
         who = "/".join(p.replace("lb-proxy", "lb") for p in PROXIES)
         table(rows, ["case", *(f"{p} req/s" for p in PROXIES), f"p50 ms {who}",
-                     f"p99 ms {who}", "lb/haproxy", "lb/nginx", f"CPU us/req {who}"])
+                     f"p99 ms {who}", "lb/haproxy", "lb/nginx",
+                     *(["lb-log/haproxy", "lb-log/lb"] if ACCESS_LOG else []),
+                     f"CPU us/req {who}"])
         if "tls" in setups:
             admin_port = setups["tls"]["lb-proxy"][2]
             with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as r:
@@ -277,8 +327,17 @@ def main():
         if IDLE == 0:
             return
         print(f"\nRSS holding {IDLE_CONNS} idle client connections:\n")
-        rss = {p: idle_rss(pids[p], ports[p], IDLE_CONNS) for p in ("lb-proxy", "haproxy", "nginx")}
-        table([[p, f"{rss[p]:.1f}"] for p in rss], ["proxy", "RSS MiB"])
+        # each proxy's median over ROUNDS holds, one proxy at a time
+        held = {p: [] for p in ("lb-proxy", "haproxy", "nginx")}
+        for r in range(ROUNDS):
+            for p in held:
+                held[p].append(idle_rss(pids[p], ports[p], IDLE_CONNS))
+        rss = {p: statistics.median(after for _, after in held[p]) for p in held}
+        per = {p: statistics.median((after - before) * 1024 * 1024 / IDLE_CONNS
+                                    for before, after in held[p]) for p in held}
+        table([[p, f"{rss[p]:.1f}", f"{per[p]:.0f}",
+                " ".join(f"{after:.1f}" for _, after in held[p])] for p in held],
+              ["proxy", "RSS MiB (median)", "bytes per connection", "rounds"])
         print(f"\nlb-proxy/haproxy RSS {rss['lb-proxy'] / rss['haproxy']:.2f}x, "
               f"lb-proxy/nginx RSS {rss['lb-proxy'] / rss['nginx']:.2f}x (lower is better)")
     finally:
