@@ -37,6 +37,14 @@ int log_enabled(enum log_level level);
 int log_write(enum log_level level, const char *msg, const char *kv, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The longest key=value text of a line; past it the fields are cut. */
+#define LOG_KV_MAX 768
+
+/* log_write with the key=value text already made (kv[0..kvlen), not
+ * NUL-terminated; cut at LOG_KV_MAX - 1): for a line written per request,
+ * whose fields are cheaper appended than printed. */
+int log_write_fields(enum log_level level, const char *msg, const char *kv, size_t kvlen);
+
 /*
  * Where lines go instead of stderr: the sink gets each whole line (its
  * newline included; the bytes are only valid during the call) and returns 0,

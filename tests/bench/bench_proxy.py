@@ -26,7 +26,8 @@ IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "10000"))
 # time: the most requests in flight at once while they are made
 IDLE_BATCH = int(os.environ.get("IDLE_BATCH", "100"))
 # CASES="1 MiB" runs only the cases whose name contains one of the
-# comma-separated words (for working on one case); IDLE_CONNS=0 skips RSS.
+# comma-separated words (for working on one case; "=keep-alive GET" is
+# that name exactly); IDLE_CONNS=0 skips RSS.
 CASES = [c.strip() for c in os.environ.get("CASES", "").split(",") if c.strip()]
 # LB_BASELINE_BIN=DIR: a fourth proxy, "lb-base", the lb-proxy of DIR (an
 # older build) in the same runs, so a change to the data path is quoted
@@ -282,7 +283,8 @@ def main():
              64, "tls"),
         ]
         if CASES:
-            cases = [c for c in cases if any(w in c[0] for w in CASES)]
+            cases = [c for c in cases if any(c[0] == w[1:] if w.startswith("=") else w in c[0]
+                                             for w in CASES)]
         for setup in dict.fromkeys(c[4] for c in cases):
             setups[setup] = start_setup(procs, backends, setup)
         first = setups[cases[0][4]] if cases else {}
@@ -361,11 +363,12 @@ def main():
             for p in held:
                 held[p].append(idle_rss(pids[p], ports[p], n))
         rss = {p: statistics.median(after for _, after in held[p]) for p in held}
-        per = {p: statistics.median((after - before) * 1024 * 1024 / n
-                                    for before, after in held[p]) for p in held}
+        # over the RSS before the first round (a proxy keeps pools from one
+        # round to the next)
+        per = {p: (rss[p] - held[p][0][0]) * 1024 * 1024 / n for p in held}
         table([[p, f"{rss[p]:.1f}", f"{per[p]:.0f}",
                 " ".join(f"{after:.1f}" for _, after in held[p])] for p in held],
-              ["proxy", "RSS MiB (median)", "bytes per connection", "rounds"])
+              ["proxy", "RSS MiB (median)", "bytes per connection", "RSS MiB of each round"])
         print(f"\nlb-proxy/haproxy RSS {rss['lb-proxy'] / rss['haproxy']:.2f}x, "
               f"lb-proxy/nginx RSS {rss['lb-proxy'] / rss['nginx']:.2f}x (lower is better)")
     finally:
