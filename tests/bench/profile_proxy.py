@@ -71,11 +71,14 @@ def profile(pid, run):
     rec.send_signal(signal.SIGINT)
     rec.wait()
     rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio", "--sort",
-                          "sym", "--percent-limit", "1", "-g", "none", "-q"],
+                          "sym", "-g", "none", "-q"],
                          capture_output=True, text=True).stdout
     os.unlink(data)
     lines = [line.strip() for line in rep.splitlines() if re.match(r"\s*[\d.]+%", line)]
-    return lines[:TOP], res
+    kernel = sum(float(line.split("%")[0]) for line in lines if "[k]" in line)
+    user = [line for line in lines if "[.]" in line]
+    return (lines[:TOP] + [f"kernel {kernel:.1f}%, user space {100 - kernel:.1f}%; "
+                           "user space's top:"] + ["  " + line for line in user[:TOP // 2]]), res
 
 
 def main():
