@@ -182,7 +182,11 @@ def test_memory_is_given_back_after_a_peak(echo, proxy):
     wait_for("memory given back", lambda: rss_kb(pid) - before < (peak - before) / 4, timeout=10)
     after = rss_kb(pid)
     print(f"RSS before {before} KiB, at the peak {peak} KiB, after {after} KiB")
-    assert peak - before > 20000, (before, peak)
+    # the peak, measured once every answer is read: ~30 MB over the start
+    # while idle connections kept their head buffers between the freed read
+    # blocks (so free() could not give the heap's top back), ~10 MB since
+    # they keep none
+    assert peak - before > 6000, (before, peak)
 
 
 @pytest.mark.skipif(SANITIZED, reason="ASan's redzones and quarantine are not the release's memory")
