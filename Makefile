@@ -10,7 +10,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl
 TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl
-BENCH_DEPS := python3 wrk nginx-light haproxy openssl
+BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -217,6 +217,8 @@ bench: bench-deps
 	$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/bench_echo.py
 	$(PYTHON) tests/bench/bench_proxy.py
+	$(PYTHON) tests/bench/profile_proxy.py
+	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_restart.py
 
 # The chaos suite's full version (a few minutes); its short one runs in

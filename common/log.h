@@ -31,9 +31,28 @@ int log_enabled(enum log_level level);
  * unquoted value spelled as a JSON number (42, -1, 0.412, 1e-05; at most 15
  * integer digits) is a number, anything else a string; a quoted value is
  * always a string (quote values a client chooses, so their type is stable).
+ * Returns 0 (written, handed to the sink, or below the level), or -1 when
+ * the sink dropped the line.
  */
-void log_write(enum log_level level, const char *msg, const char *kv, ...)
+int log_write(enum log_level level, const char *msg, const char *kv, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* The longest key=value text of a line; past it the fields are cut. */
+#define LOG_KV_MAX 768
+
+/* log_write with the key=value text already made (kv[0..kvlen), not
+ * NUL-terminated; cut at LOG_KV_MAX - 1): for a line written per request,
+ * whose fields are cheaper appended than printed. */
+int log_write_fields(enum log_level level, const char *msg, const char *kv, size_t kvlen);
+
+/*
+ * Where lines go instead of stderr: the sink gets each whole line (its
+ * newline included; the bytes are only valid during the call) and returns 0,
+ * or -1 when it dropped it. NULL (the default) writes each line to stderr at
+ * once. A program whose loop must never block installs one (log_buffer.h).
+ */
+typedef int (*log_sink_fn)(const char *line, size_t len);
+void log_set_sink(log_sink_fn sink);
 
 /*
  * At most one line per `interval` seconds for one kind of event (an error

@@ -11,14 +11,32 @@ static size_t iso_len, http_len;
 
 size_t timefmt_iso_ms(char *out)
 {
+	/* the date and time to the second, formatted once a second (gmtime_r
+	 * and strftime were a tenth of a log line's cost) */
+	static time_t ms_sec = -1;
+	static char ms_prefix[24];
+	static size_t ms_len;
 	struct timespec ts;
-	struct tm tm;
+	long ms;
 	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	if (ts.tv_sec != ms_sec) {
+		struct tm tm;
+
+		gmtime_r(&ts.tv_sec, &tm);
+		ms_len = strftime(ms_prefix, sizeof(ms_prefix), "%Y-%m-%dT%H:%M:%S", &tm);
+		ms_sec = ts.tv_sec;
+	}
+	memcpy(out, ms_prefix, ms_len);
+	n = ms_len;
+	ms = ts.tv_nsec / 1000000;
+	out[n++] = '.';
+	out[n++] = (char)('0' + ms / 100);
+	out[n++] = (char)('0' + ms / 10 % 10);
+	out[n++] = (char)('0' + ms % 10);
+	out[n++] = 'Z';
+	out[n] = '\0';
 	return n;
 }
 

@@ -26,6 +26,7 @@
 #include "http/session.h"
 #include "http_limits.h"
 #include "log.h"
+#include "log_buffer.h"
 #include "net/tls_server.h"
 #include "net/transport_tls.h"
 #include "rundir.h"
@@ -429,6 +430,9 @@ int main(int argc, char **argv)
 	signals_init(&m.sig, px->loop, on_stop, on_reload, &m);
 	if (serve(&m, &c->opts) == -1)
 		goto out_signals;
+	/* from here on, lines are written once per loop pass, never blocking it */
+	if (log_buffer_start(px->loop, STDERR_FILENO, err, sizeof(err)) == -1)
+		log_warn("log lines are written one at a time", "error=\"%s\"", err);
 	ev_run(px->loop, 0);
 	log_info("stopped", "requests=%llu", px->metrics.requests);
 	rc = 0;
@@ -442,6 +446,7 @@ out:
 	proxy_release(px);
 	upstream_release();
 	reload_release(&m.reload);
+	log_buffer_stop(LOG_BUFFER_EXIT_WAIT);
 	ev_loop_destroy(px->loop);
 	return rc;
 }

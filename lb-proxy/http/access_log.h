@@ -7,7 +7,8 @@
 
 /* Logs s's request as it ended (status, backend, duration, bytes, retries,
  * the backends it tried, a refusal, the TLS version), unless --access-log
- * is off. s->x must be set. */
+ * is off. s->x must be set. A line the log buffer had no room for is
+ * counted in s->px->metrics.access_log_dropped. */
 void access_log_request(const struct session *s);
 
 #endif

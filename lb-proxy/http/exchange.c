@@ -129,7 +129,7 @@ static void next_request(struct session *s)
 	if (rest == 0)
 		buf_cache_give(&s->in);
 	buf_cache_give(&s->uin);
-	buf_reset(&s->up_head);
+	buf_cache_give(&s->up_head);
 	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
 	s->retries = 0;
 	s->status = 0;
@@ -313,6 +313,10 @@ static int request_head(struct session *s)
 	    s->state == SESSION_BACKOFF || s->state == SESSION_QUEUED) {
 		if (s->status == 0 && s->up_head.len == 0) {
 			ctx = session_headers_ctx(s);
+			/* from the block cache, given back when the exchange ends:
+			 * an idle keep-alive connection keeps no head (it kept
+			 * 0.8 KiB of the 2.7 KiB an idle served connection cost) */
+			buf_cache_take(&s->up_head);
 			routing_headers_ctx(s, 1, &ctx);
 			headers_request(&s->up_head, req, &s->x->route, &ctx);
 		}

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log_buffer.h"
 #include "policy/retry.h"
 #include "upstream/backend.h"
 #include "upstream/histogram.h"
@@ -139,6 +140,15 @@ void metrics_render(const struct metrics *m, struct buf *out, unsigned client_co
 	for (struct backend *b = backend_all(); b; b = b->all_next)
 		buf_appendf(out, "lb_proxy_backend_ejections_total{%s} %llu\n", backend_labels(b),
 			    b->outlier.ejections_total);
+	buf_appendf(out,
+		    "# HELP lb_proxy_access_log_lines_dropped_total Access log lines dropped: the "
+		    "log's reader was too slow or gone and the log buffer full.\n"
+		    "# TYPE lb_proxy_access_log_lines_dropped_total counter\n"
+		    "lb_proxy_access_log_lines_dropped_total %llu\n"
+		    "# HELP lb_proxy_log_lines_dropped_total Log lines of any kind dropped so.\n"
+		    "# TYPE lb_proxy_log_lines_dropped_total counter\n"
+		    "lb_proxy_log_lines_dropped_total %llu\n",
+		    m->access_log_dropped, log_buffer_dropped());
 }
 
 void metrics_render_rate(struct buf *out, unsigned long long limited, double per_second,

@@ -20,6 +20,7 @@ struct metrics {
 	unsigned long long client_aborts;	/* client connections ended mid-exchange */
 	struct histogram latency;
 	unsigned long long accepted;
+	unsigned long long access_log_dropped;	/* access lines the log buffer had no room for */
 };
 
 void metrics_observe(struct metrics *m, int status, double seconds);

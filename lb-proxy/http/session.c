@@ -501,6 +501,7 @@ void session_close(struct session *s)
 	exchange_pool_give(s);
 	buf_cache_give(&s->in);
 	buf_cache_give(&s->uin);
+	buf_cache_give(&s->up_head);
 	ev_io_stop(loop, &s->rio);
 	ev_io_stop(loop, &s->wio);
 	ev_timer_stop(loop, &s->timer);

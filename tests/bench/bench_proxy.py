@@ -4,9 +4,10 @@ least-request / consistent hashing by a header for the algorithm cases; TLS
 to clients with the same ECDSA P-256 certificate for the TLS cases),
 driven by the same wrk runs, alternating, several rounds. Prints req/s, p50,
 p99, the proxy's CPU per request per case and the ratios; then the RSS of each proxy holding 10,000 idle
-client connections. First, lb-proxy --mode tcp against HAProxy's mode tcp
-(CASES=tcp: that alone)."""
+keep-alive client connections (each has had one request answered). First,
+lb-proxy --mode tcp against HAProxy's mode tcp (CASES=tcp: that alone)."""
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -16,20 +17,30 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import (BIN, LOAD_CPUS, PIN, SUT_CPUS, Procs, echo_backends, free_port,  # noqa: E402
-                    nginx, table, wait_port, wrk)
+                    nginx, pinned, table, wait_port, wrk)
 from support.procfs import cpu_seconds, rss_kb  # noqa: E402 (tests/support: common.py's path)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
 IDLE_CONNS = int(os.environ.get("IDLE_CONNS", "10000"))
+# the idle connections are opened and sent their one request this many at a
+# time: the most requests in flight at once while they are made
+IDLE_BATCH = int(os.environ.get("IDLE_BATCH", "100"))
 # CASES="1 MiB" runs only the cases whose name contains one of the
-# comma-separated words (for working on one case); IDLE_CONNS=0 skips RSS.
+# comma-separated words (for working on one case; "=keep-alive GET" is
+# that name exactly); IDLE_CONNS=0 skips RSS.
 CASES = [c.strip() for c in os.environ.get("CASES", "").split(",") if c.strip()]
 # LB_BASELINE_BIN=DIR: a fourth proxy, "lb-base", the lb-proxy of DIR (an
 # older build) in the same runs, so a change to the data path is quoted
 # before and after on the same machine in the same minutes.
 BASELINE = os.environ.get("LB_BASELINE_BIN")
-PROXIES = ("lb-proxy", "haproxy", "nginx") + (("lb-base",) if BASELINE else ())
+# ACCESS_LOG=1 (the default): "lb-log", this lb-proxy with its access log on
+# (the default of lb-proxy; the others run with theirs off), its stderr a
+# pipe read by a cat on the load cores, as a container runtime or journald
+# reads it: the access log's cost, against the same build without it.
+ACCESS_LOG = os.environ.get("ACCESS_LOG", "1") != "0"
+PROXIES = (("lb-proxy", "haproxy", "nginx") + (("lb-base",) if BASELINE else ())
+           + (("lb-log",) if ACCESS_LOG else ()))
 
 
 # The balancing setups: lb-proxy flags, HAProxy's balance lines, nginx's
@@ -95,6 +106,15 @@ backend be
     return procs.start(["haproxy", "-db", "-f", conf], name="haproxy", under_test=True)
 
 
+def log_reader(procs):
+    """A cat on the load cores reading a pipe to /dev/null: give a proxy
+    reader.stdin as its stderr (then close it here)."""
+    reader = subprocess.Popen(pinned(["cat"], False), stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL)
+    procs.procs.append(reader)
+    return reader
+
+
 def start_setup(procs, backends, setup):
     """The three proxies for one balancing setup: {proxy: (port, pid)}."""
     lb_args, ha_balance, ngx_directive = SETUPS[setup]
@@ -123,13 +143,28 @@ def start_setup(procs, backends, setup):
                                     *os.environ.get("LB_PROXY_ARGS", "").split()],
                                    name="lb-proxy", under_test=True).pid
     if BASELINE:
+        # LB_BASELINE_ARGS="--access-log on": the older build's access log
+        # against lb-log's, both written to a pipe
         ports["lb-base"] = free_port()
+        reader = log_reader(procs)
         pids["lb-base"] = procs.start([os.path.join(BASELINE, "lb-proxy"), "--listen",
                                        f"127.0.0.1:{ports['lb-base']}", "--admin",
                                        f"127.0.0.1:{free_port()}", "--backends",
                                        ",".join(backends), "--access-log", "off", *lb_args,
-                                       *os.environ.get("LB_PROXY_ARGS", "").split()],
-                                      name="lb-base", under_test=True).pid
+                                       *os.environ.get("LB_PROXY_ARGS", "").split(),
+                                       *os.environ.get("LB_BASELINE_ARGS", "").split()],
+                                      name="lb-base", under_test=True, stderr=reader.stdin).pid
+        reader.stdin.close()
+    if ACCESS_LOG:
+        ports["lb-log"] = free_port()
+        reader = log_reader(procs)
+        pids["lb-log"] = procs.start([os.path.join(BIN, "lb-proxy"), "--listen",
+                                      f"127.0.0.1:{ports['lb-log']}", "--admin",
+                                      f"127.0.0.1:{free_port()}", "--backends",
+                                      ",".join(backends), *lb_args,
+                                      *os.environ.get("LB_PROXY_ARGS", "").split()],
+                                     name="lb-log", under_test=True, stderr=reader.stdin).pid
+        reader.stdin.close()
     pids["haproxy"] = haproxy(procs, ports["haproxy"], backends, ha_balance,
                               name=f"haproxy-{setup}", bind_extra=ha_bind,
                               global_extra=ha_global).pid
@@ -145,16 +180,37 @@ def start_setup(procs, backends, setup):
 
 
 def idle_rss(pid, port, n):
-    """RSS (MiB) of `pid` while it holds n idle client connections."""
+    """RSS (MiB) of `pid` before and while it holds n idle keep-alive client
+    connections, each of which has had one request answered (a client's
+    connection between two requests, the costly kind: it has been through
+    a whole exchange)."""
     socks = []
+    before = rss_kb(pid, default=0) / 1024.0
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            s.connect(("127.0.0.1", port))
-            socks.append(s)
+        # in batches: connect IDLE_BATCH, one request on each, every answer read
+        # whole (no connection waits for its first request long enough to
+        # meet a head timeout; queues stay short)
+        for i in range(0, n, IDLE_BATCH):
+            batch = []
+            for _ in range(min(IDLE_BATCH, n - i)):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.connect(("127.0.0.1", port))
+                socks.append(s)
+                batch.append(s)
+            for s in batch:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+            for k, s in enumerate(batch):
+                got = b""
+                while b"\r\n\r\n" not in got or len(got) < head_and_body(got):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise RuntimeError(f"port {port}: connection {i + k} of {n} closed: "
+                                           f"{got[:200]!r}")
+                    got += chunk
         time.sleep(1.0)
-        return rss_kb(pid, default=0) / 1024.0
+        return before, rss_kb(pid, default=0) / 1024.0
     finally:
         for s in socks:
             s.close()
@@ -206,6 +262,16 @@ def tcp_bench(procs, backends):
                      f"{med['lb-proxy']['cpu_us']:.1f}/{med['haproxy']['cpu_us']:.1f}"])
     table(rows, ["case", "lb req/s", "haproxy req/s", "lb/haproxy", "p99 ms lb/haproxy",
                  "CPU us lb/haproxy"])
+
+
+def head_and_body(got):
+    """The length of a whole response with a Content-Length, from its head."""
+    head, _, _ = got.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(head) + 4 + int(value)
+    return len(head) + 4
 
 
 def main():
@@ -264,7 +330,8 @@ def main():
              64, "tls"),
         ]
         if CASES:
-            cases = [c for c in cases if any(w in c[0] for w in CASES)]
+            cases = [c for c in cases if any(c[0] == w[1:] if w.startswith("=") else w in c[0]
+                                             for w in CASES)]
         if not CASES or "tcp" in CASES:
             tcp_bench(procs, backends)
         if not cases:
@@ -313,10 +380,15 @@ def main():
                          "/".join(f"{med[p]['p99']:.2f}" for p in PROXIES),
                          f"{med['lb-proxy']['rps'] / med['haproxy']['rps']:.2f}x",
                          f"{med['lb-proxy']['rps'] / med['nginx']['rps']:.2f}x",
+                         *([f"{med['lb-log']['rps'] / med['haproxy']['rps']:.2f}x",
+                            f"{med['lb-log']['rps'] / med['lb-proxy']['rps']:.3f}x"]
+                           if ACCESS_LOG else []),
                          "/".join(f"{med[p]['cpu_us']:.1f}" for p in PROXIES)])
         who = "/".join(p.replace("lb-proxy", "lb") for p in PROXIES)
         table(rows, ["case", *(f"{p} req/s" for p in PROXIES), f"p50 ms {who}",
-                     f"p99 ms {who}", "lb/haproxy", "lb/nginx", f"CPU us/req {who}"])
+                     f"p99 ms {who}", "lb/haproxy", "lb/nginx",
+                     *(["lb-log/haproxy", "lb-log/lb"] if ACCESS_LOG else []),
+                     f"CPU us/req {who}"])
         if "tls" in setups:
             admin_port = setups["tls"]["lb-proxy"][2]
             with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as r:
@@ -327,9 +399,27 @@ def main():
                   f"{resumed or 'none'}")
         if IDLE == 0:
             return
-        print(f"\nRSS holding {IDLE_CONNS} idle client connections:\n")
-        rss = {p: idle_rss(pids[p], ports[p], IDLE_CONNS) for p in ("lb-proxy", "haproxy", "nginx")}
-        table([[p, f"{rss[p]:.1f}"] for p in rss], ["proxy", "RSS MiB"])
+        # lb-proxy keeps two descriptors per connection (a client's and its
+        # backend's) and a reserve: under a hard limit of 20,000 (this
+        # machine's, not raisable) it holds 9,968, so the case holds what
+        # fits (the bytes per connection scale it to 10,000)
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        n = min(IDLE_CONNS, (nofile - 64) // 2 - 32)
+        print(f"\nRSS holding {n} idle keep-alive client connections"
+              + (f" ({IDLE_CONNS} asked; ulimit -n {nofile} fits {n} in lb-proxy)"
+                 if n < IDLE_CONNS else "") + ":\n")
+        # each proxy's median over ROUNDS holds, one proxy at a time
+        held = {p: [] for p in ("lb-proxy", "haproxy", "nginx")}
+        for r in range(ROUNDS):
+            for p in held:
+                held[p].append(idle_rss(pids[p], ports[p], n))
+        rss = {p: statistics.median(after for _, after in held[p]) for p in held}
+        # over the RSS before the first round (a proxy keeps pools from one
+        # round to the next)
+        per = {p: (rss[p] - held[p][0][0]) * 1024 * 1024 / n for p in held}
+        table([[p, f"{rss[p]:.1f}", f"{per[p]:.0f}",
+                " ".join(f"{after:.1f}" for _, after in held[p])] for p in held],
+              ["proxy", "RSS MiB (median)", "bytes per connection", "RSS MiB of each round"])
         print(f"\nlb-proxy/haproxy RSS {rss['lb-proxy'] / rss['haproxy']:.2f}x, "
               f"lb-proxy/nginx RSS {rss['lb-proxy'] / rss['nginx']:.2f}x (lower is better)")
     finally:

@@ -72,13 +72,14 @@ class Procs:
         self.procs = []
         self.dir = tempfile.mkdtemp(prefix="lb-bench-")
 
-    def start(self, argv, env=None, name="proc", under_test=False):
+    def start(self, argv, env=None, name="proc", under_test=False, stderr=None):
+        """stderr: where its stderr goes (a pipe's end), else the log file."""
         argv = pinned(argv, under_test)
         e = dict(os.environ)
         e.update(env or {})
         log = open(os.path.join(self.dir, f"{name}-{len(self.procs)}.log"), "wb")
-        p = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=e,
-                             preexec_fn=raise_fd_limit)
+        p = subprocess.Popen(argv, stdout=log, stderr=stderr or log, stdin=subprocess.DEVNULL,
+                             env=e, preexec_fn=raise_fd_limit)
         self.procs.append(p)
         return p
 

@@ -182,4 +182,36 @@ def test_memory_is_given_back_after_a_peak(echo, proxy):
     wait_for("memory given back", lambda: rss_kb(pid) - before < (peak - before) / 4, timeout=10)
     after = rss_kb(pid)
     print(f"RSS before {before} KiB, at the peak {peak} KiB, after {after} KiB")
-    assert peak - before > 20000, (before, peak)
+    # the peak, measured once every answer is read: ~30 MB over the start
+    # while idle connections kept their head buffers between the freed read
+    # blocks (so free() could not give the heap's top back), ~10 MB since
+    # they keep none
+    assert peak - before > 6000, (before, peak)
+
+
+@pytest.mark.skipif(SANITIZED, reason="ASan's redzones and quarantine are not the release's memory")
+def test_idle_keepalive_connections_keep_no_head_buffer(echo, proxy):
+    """A keep-alive connection idle after a request holds no more than a
+    fresh one but for its session's own bytes: the rewritten head for the
+    backend goes back to the block cache with the exchange (it kept ~0.8 KiB
+    per connection: 2,565 bytes of RSS each against 1,524 now, 994 fresh).
+    One request at a time, so no peak of pooled blocks is counted."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(8192, hard), hard))
+    e = echo("--access-log", "off")
+    p = proxy([e.addr], "--access-log", "off")
+    n = 3000
+    before = rss_kb(p.proc.pid)
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW)
+            socks.append(s)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert read_response(s)[0] == 200
+        per_conn = (rss_kb(p.proc.pid) - before) * 1024 / n
+        print(f"{per_conn:.0f} bytes of RSS per idle keep-alive connection")
+        assert per_conn < 2048
+    finally:
+        for s in socks:
+            s.close()

@@ -1,0 +1,91 @@
+"""lb-proxy's log lines are written once per loop pass from a bounded buffer
+(common/log_buffer.c): a stderr nobody reads never stalls the proxy (lines
+past the bound are dropped and counted in
+lb_proxy_access_log_lines_dropped_total), and lines logged while it drains
+at SIGTERM, up to its last, reach the log before it exits."""
+import fcntl
+import http.client
+import os
+import re
+import signal
+import subprocess
+import time
+
+from conftest import SLOW, binary, metric, request_in_flight, started_proxy, Proxy
+
+# A long request target makes long lines, so the buffer (1 MiB) fills in a
+# couple of thousand requests.
+LONG_PATH = "/" + "a" * 600
+
+
+def get(conn, path):
+    conn.request("GET", path)
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
+def test_a_stderr_pipe_nobody_reads_never_stalls_the_proxy(echo):
+    e = echo("--access-log", "off")
+    p = subprocess.Popen([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin",
+                          "127.0.0.1:0", "--backends", e.addr], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        # the smallest pipe the kernel makes (a page): it fills at once
+        fcntl.fcntl(p.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+        head = b""
+        while not re.search(rb"INFO listening listen=127\.0\.0\.1:(\d+)", head):
+            chunk = os.read(p.stderr.fileno(), 4096)
+            assert chunk, f"lb-proxy exited {p.wait()}:\n{head.decode()}"
+            head += chunk
+        admin = int(re.search(rb"admin listening admin=127\.0\.0\.1:(\d+)", head).group(1))
+        port = int(re.search(rb"INFO listening listen=127\.0\.0\.1:(\d+)", head).group(1))
+        px = Proxy(None, port, admin)
+        # from here on nobody reads the pipe: every request must still be
+        # answered (each has a timeout), and the lines past the buffer dropped
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5 * SLOW)
+        for n in range(1, 20001):
+            assert get(c, LONG_PATH) == 200
+            if n % 500 == 0 and metric(px, "lb_proxy_access_log_lines_dropped_total") > 0:
+                break
+        dropped = metric(px, "lb_proxy_access_log_lines_dropped_total")
+        assert dropped > 0, f"no line dropped after {n} requests"
+        for _ in range(100):
+            assert get(c, LONG_PATH) == 200
+        # every one of those 100 lines found the buffer full
+        assert metric(px, "lb_proxy_access_log_lines_dropped_total") >= dropped + 100
+        assert metric(px, "lb_proxy_log_lines_dropped_total") >= dropped + 100
+        c.close()
+        # SIGTERM: it waits a bounded time for the reader, then exits 0
+        started = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10 * SLOW) == 0
+        assert time.monotonic() - started < 5 * SLOW
+        # what reached the pipe is whole lines: a write never cut one
+        rest = p.stderr.read().decode()
+        lines = rest.split("\n")
+        assert lines[-1] == "", lines[-1][:200]
+        for line in lines[:-1]:
+            assert line.startswith("[lb-proxy] "), line[:200]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+
+
+def test_lines_logged_while_draining_reach_the_log_at_sigterm(echo, proxy):
+    e = echo("--access-log", "off", "--delay-ms", "400")
+    p = proxy([e.addr])
+    t = request_in_flight(p, "/slow")
+    p.proc.p.send_signal(signal.SIGTERM)
+    t.join()
+    assert t.response[0] == 200
+    # it exits by itself once the request is done (a second SIGTERM while it
+    # exits would not be the drain's exit)
+    assert p.proc.p.wait(10 * SLOW) == 0
+    log = p.proc.text()
+    # the request that ended during the drain, then the last line: both
+    # logged after the loop's last pass, written by the exit's flush
+    assert re.search(r'INFO request client=\S+ request="GET /slow" status=200 ', log), log
+    assert re.search(r"INFO stopped requests=\d+\n$", log), log[-2000:]
