@@ -18,6 +18,7 @@
 #include "control/proxy_setup.h"
 #include "control/reload.h"
 #include "control/subscriber.h"
+#include "control/trace_setup.h"
 #include "http/accept.h"
 #include "http/proxy.h"
 #include "http/queue.h"
@@ -403,6 +404,11 @@ int main(int argc, char **argv)
 		return 2;
 	loop_init(&m, &c->opts);
 	rc = 1;
+	if (trace_setup_start(px->loop, &c->opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	if (sockets_init(&m, &c->opts) == -1)
 		goto out;
 	signals_init(&m.sig, px->loop, on_stop, on_reload, &m);
@@ -420,6 +426,7 @@ out:
 	proxy_release(px);
 	upstream_release();
 	reload_release(&m.reload);
+	trace_setup_stop();
 	ev_loop_destroy(px->loop);
 	return rc;
 }

@@ -15,6 +15,7 @@
 #include "http_request.h"
 #include "http_response.h"
 #include "log.h"
+#include "http/trace.h"
 #include "net/tls_server_render.h"
 #include "timefmt.h"
 #include "upstream/balance_rr.h"
@@ -252,6 +253,7 @@ static void answer(struct admin_conn *c)
 		panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
 		metrics_render_panic(&body, panic, px->balancer.panic.entered_total);
 		listeners_metrics(px, &body);
+		trace_render_metrics(&body);
 	} else {
 		status = 404;
 		buf_append_str(&body, "{\"error\":\"not found: try /health /ready /info "

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "net/transport_tls.h"
 #include "timefmt.h"
+#include "trace.h"
 
 /* " tried=A:why,B:why,C" when the request tried more than one backend: each
  * that failed with why, then the one that answered. */
@@ -32,16 +33,18 @@ void access_log_request(const struct session *s)
 {
 	char tried[BALANCE_MAX_TRIED * 96];
 	const char *tls = transport_tls_version(&s->tr);
+	char trace_id[33];
 
 	if (!s->px->opts->access_log)
 		return;
 	tried_list(s, tried, sizeof(tried));
+	trace_log_id(s, trace_id);
 	log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
-		 "retries=%d request_id=\"%.*s\"%s%s%s%s%s%s%s",
+		 "retries=%d request_id=\"%.*s\" trace_id=%s%s%s%s%s%s%s%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
-		 (int)s->request_id_len, s->request_id, tried, s->refusal ? " refused=\"" : "",
+		 (int)s->request_id_len, s->request_id, trace_id, tried, s->refusal ? " refused=\"" : "",
 		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "", tls ? " tls=\"" : "",
 		 tls ? tls : "", tls ? "\"" : "");
 }

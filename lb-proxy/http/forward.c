@@ -14,6 +14,7 @@
 #include "policy/sticky.h"
 #include "queue.h"
 #include "timefmt.h"
+#include "trace.h"
 #include "upstream/upstream.h"
 
 void forward_release(struct session *s)
@@ -138,6 +139,7 @@ enum forward_verdict forward_retry(struct session *s)
 
 	if (s->retries++ == 0)
 		px->retries_in_flight++;
+	trace_event(s, "retried");
 	s->up_head.pos = 0;
 	s->send_off = s->body_start;
 	s->req_sent_any = 0;
@@ -167,6 +169,7 @@ static enum forward_verdict attempt_failed(struct session *s, const char *reason
 			 s->be->name, what, (int)s->request_id_len, s->request_id,
 			 can_retry ? "yes" : "no");
 	outcome_record(px, s->be, kind, answered, timefmt_mono() - s->started);
+	trace_attempt_end(s, reason, answered);
 	forward_drop(s);
 	if (s->be) {
 		unsigned n = s->x->pick.ntried;
@@ -326,8 +329,11 @@ static int any_at_cap(struct proxy *px)
  * when the queue is full. `front`: it was woken and lost its slot. */
 static enum forward_verdict wait_in_queue(struct session *s, int front)
 {
-	if (queue_enter(s, front) == 0)
+	if (queue_enter(s, front) == 0) {
+		if (!front)
+			trace_event(s, "queued");
 		return FORWARD_GOING;
+	}
 	s->px->metrics.queue_full++;
 	s->refusal = "queue full";
 	return FORWARD_OVERLOADED;
@@ -373,6 +379,7 @@ enum forward_verdict forward_begin(struct session *s)
 		return FORWARD_NO_BACKENDS;
 	}
 	s->be = be;
+	trace_attempt_begin(s);
 	backend_ref(be);
 	be->active++;
 	be->requests++;

@@ -97,6 +97,13 @@ struct proxy_options {
 	char *backend_sni;		/* SNI and the name verified on backends */
 	int backend_tls_insecure;	/* backend certificates are not verified */
 	int takeover;			/* take the listeners of the proxy running on this port */
+	/* tracing (docs/tracing.md; control/trace_setup.c) */
+	char *otlp_endpoint;		/* --otlp-endpoint: OTLP/HTTP base URL, or NULL */
+	struct config_list otlp_headers;	/* --otlp-header NAME=VALUE (repeatable) */
+	double trace_sample;		/* --trace-sample 0-1 (< 0: not given) */
+	long otlp_queue_size;		/* spans held for export (0: the default) */
+	long otlp_batch_size;		/* spans per export request (0: the default) */
+	double otlp_interval;		/* seconds between exports (0: the default) */
 };
 
 struct session;

@@ -12,6 +12,7 @@
 #include "policy/headers.h"
 #include "policy/sticky.h"
 #include "proxy.h"
+#include "trace_state.h"
 #include "upstream/backend.h"
 #include "upstream/upstream.h"
 
@@ -41,6 +42,7 @@ struct exchange {
 	struct session *queued_session;	/* the session it belongs to, while queued */
 	double queued_at;		/* ev_now when it joined the queue */
 	unsigned queue_woken : 1;	/* a slot freed for it: its timer event was fed */
+	struct trace_exchange trace;	/* its trace context and spans (trace.c) */
 	struct exchange *next;		/* in the pool */
 };
 
@@ -132,6 +134,8 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 		.sticky_cookie = sticky_cookie(),
 		.sticky_insert = s->sticky_insert,
 		.rules = &s->px->header_rules,
+		.trace_fields = s->x ? s->x->trace.fields : NULL,
+		.trace_fields_len = s->x ? s->x->trace.fields_len : 0,
 	};
 	return ctx;
 }
