@@ -155,6 +155,8 @@ test-deps: deps
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
 	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
 		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
+	@test -d tests/otel/node_modules/@opentelemetry/sdk-trace-node || \
+		(cd tests/otel && npm ci --no-audit --no-fund --loglevel=error)
 
 # Tools checked by command rather than package (they may come from elsewhere).
 tool-deps:

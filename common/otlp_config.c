@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "otlp_json.h"
@@ -127,14 +128,21 @@ static int add_header(struct otlp_config *c, const char *k, const char *v, char 
 			snprintf(err, errsz, "OTLP header \"%s\": the value has a control character", k);
 			return -1;
 		}
-	if (c->export.nheaders == OTLP_EXPORT_HEADERS_MAX) {
-		snprintf(err, errsz, "OTLP headers: %d at most", OTLP_EXPORT_HEADERS_MAX);
-		return -1;
-	}
 	snprintf(line, sizeof(line), "%s: %s", k, v);
 	kept = keep(c, line, strlen(line));
 	if (!kept) {
 		snprintf(err, errsz, "OTLP headers: too long");
+		return -1;
+	}
+	/* a later one of the same name replaces it: the flag's win */
+	for (unsigned i = 0; i < c->export.nheaders; i++)
+		if (strncasecmp(c->export.headers[i], k, strlen(k)) == 0 &&
+		    c->export.headers[i][strlen(k)] == ':') {
+			c->export.headers[i] = kept;
+			return 0;
+		}
+	if (c->export.nheaders == OTLP_EXPORT_HEADERS_MAX) {
+		snprintf(err, errsz, "OTLP headers: %d at most", OTLP_EXPORT_HEADERS_MAX);
 		return -1;
 	}
 	c->export.headers[c->export.nheaders++] = kept;

@@ -184,9 +184,23 @@ class Receiver:
             def log_message(self, *a):
                 pass
 
+            def _body(self):
+                """The request body: Content-Length, or chunked (RFC 9112 7.1;
+                the JavaScript exporter streams its bodies)."""
+                if "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+                    return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                out = b""
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return out
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
+
             def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
+                body = self._body()
                 with recv.lock:
                     recv.requests.append((self.path, dict(self.headers)))
                 if recv.stall.is_set():
