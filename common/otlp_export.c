@@ -209,6 +209,9 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 	e->ring = calloc(e->cap, sizeof(*e->ring));
 	e->url = strdup(cfg->url);
 	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	/* no "Expect: 100-continue" round trip before each body */
+	if (e->headers && !curl_slist_append(e->headers, "Expect:"))
+		goto nomem;
 	if (!e->ring || !e->url || !e->headers ||
 	    buf_append(&e->resource, cfg->resource->data, cfg->resource->len) == -1)
 		goto nomem;
