@@ -201,6 +201,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/bench_echo.py
 	$(PYTHON) tests/bench/bench_proxy.py
 	$(PYTHON) tests/bench/bench_restart.py
+	$(PYTHON) tests/bench/bench_trace.py
 
 # The chaos suite's full version (a few minutes); its short one runs in
 # `make test` as tests/integration/test_chaos.py.

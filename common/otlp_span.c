@@ -58,8 +58,15 @@ size_t otlp_utf8_copy(const char *s, size_t n, char *repair)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t len = utf8_char(u + i, n - i);
+		size_t len;
 
+		if (u[i] < 0x80) {	/* ASCII: most of it, copied byte by byte */
+			if (repair)
+				repair[i] = s[i];
+			i++;
+			continue;
+		}
+		len = utf8_char(u + i, n - i);
 		if (len == 0) {
 			if (!repair)
 				return i;
@@ -67,7 +74,7 @@ size_t otlp_utf8_copy(const char *s, size_t n, char *repair)
 			continue;
 		}
 		if (repair)
-			memmove(repair + i, s + i, len);
+			memcpy(repair + i, s + i, len);
 		i += len;
 	}
 	return i;
@@ -82,27 +89,42 @@ static struct otlp_attr *next_attr(struct otlp_span *sp, const char *key,
 		return NULL;
 	a = &sp->attrs[sp->nattrs++];
 	a->key = key;
+	a->key_len = (uint8_t)strlen(key);
 	a->type = type;
 	return a;
 }
 
-int otlp_span_str(struct otlp_span *sp, const char *key, const char *v, size_t n)
+int otlp_span_strv(struct otlp_span *sp, const char *key, const struct iovec *parts, size_t n)
 {
 	struct otlp_attr *a = next_attr(sp, key, OTLP_VALUE_STRING);
-	size_t room = sizeof(sp->text) - sp->text_len;
 
 	if (!a)
 		return -1;
-	if (n > room) {
-		/* cut on a character's boundary */
-		n = room;
-		while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
-			n--;
-	}
 	a->off = (uint16_t)sp->text_len;
-	a->len = (uint16_t)otlp_utf8_copy(v, n, sp->text + sp->text_len);
-	sp->text_len += a->len;
+	a->plain = 1;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = parts[i].iov_base;
+		size_t len = parts[i].iov_len, room = sizeof(sp->text) - sp->text_len;
+
+		if (len > room) {
+			/* cut on a character's boundary */
+			len = room;
+			while (len > 0 && ((unsigned char)v[len] & 0xc0) == 0x80)
+				len--;
+		}
+		for (size_t j = 0; j < len && a->plain; j++)
+			a->plain = (unsigned char)v[j] >= 0x20 && v[j] != '"' && v[j] != '\\';
+		sp->text_len += otlp_utf8_copy(v, len, sp->text + sp->text_len);
+	}
+	a->len = (uint16_t)(sp->text_len - a->off);
 	return 0;
+}
+
+int otlp_span_str(struct otlp_span *sp, const char *key, const char *v, size_t n)
+{
+	struct iovec one = { (void *)v, n };
+
+	return otlp_span_strv(sp, key, &one, 1);
 }
 
 int otlp_span_int(struct otlp_span *sp, const char *key, long long v)

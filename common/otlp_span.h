@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define OTLP_SPAN_ATTRS_MAX 16
 #define OTLP_SPAN_EVENTS_MAX 6
@@ -34,6 +35,8 @@ enum otlp_value_type {
 
 struct otlp_attr {
 	const char *key;	/* static */
+	uint8_t key_len;
+	uint8_t plain;		/* OTLP_VALUE_STRING: no byte JSON escapes */
 	enum otlp_value_type type;
 	uint16_t off, len;	/* OTLP_VALUE_STRING: [off, off + len) of text */
 	long long i;		/* OTLP_VALUE_INT */
@@ -68,6 +71,8 @@ void otlp_span_name(struct otlp_span *sp, const char *name, size_t n);
  * UTF-8 become '?'), cut to the text left. Returns 0, or -1 when the
  * attribute table is full (nothing added). */
 int otlp_span_str(struct otlp_span *sp, const char *key, const char *v, size_t n);
+/* The same for a value in n pieces, joined (no allocation). */
+int otlp_span_strv(struct otlp_span *sp, const char *key, const struct iovec *parts, size_t n);
 int otlp_span_int(struct otlp_span *sp, const char *key, long long v);
 /* Adds an event; -1 when the table is full. */
 int otlp_span_event(struct otlp_span *sp, const char *name, uint64_t time_ns);

@@ -41,7 +41,7 @@ void access_log_request(const struct session *s)
 	trace_log_id(s, trace_id);
 	log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
-		 "retries=%d request_id=\"%.*s\" trace_id=%s%s%s%s%s%s%s%s",
+		 "retries=%d request_id=\"%.*s\" trace_id=\"%s\"%s%s%s%s%s%s%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
 		 (int)s->request_id_len, s->request_id, trace_id, tried, s->refusal ? " refused=\"" : "",

@@ -226,13 +226,15 @@ static void attempt_finish(struct session *s, const char *why, int status)
 	if (colon)
 		otlp_span_int(sp, "network.peer.port", strtol(colon + 1, NULL, 10));
 	{
-		char url[sizeof(sp->text)];
-		int n = snprintf(url, sizeof(url), "%s://%s%s%.*s",
-				 s->px->opts->backend_tls ? "https" : "http", name,
-				 r->path_slash ? "/" : "", (int)r->path.len,
-				 http_msg_ptr(&s->x->req, r->path));
+		const int tls = s->px->opts->backend_tls;
+		struct iovec url[] = {
+			{ (void *)(tls ? "https://" : "http://"), tls ? 8u : 7u },
+			{ (void *)name, strlen(name) },
+			{ (void *)"/", r->path_slash ? 1u : 0u },
+			{ (void *)http_msg_ptr(&s->x->req, r->path), r->path.len },
+		};
 
-		otlp_span_str(sp, "url.full", url, n < 0 ? 0 : (size_t)n >= sizeof(url) ? sizeof(url) - 1 : (size_t)n);
+		otlp_span_strv(sp, "url.full", url, 4);
 	}
 	if (t->attempts > 1)
 		otlp_span_int(sp, "http.request.resend_count", t->attempts - 1);
