@@ -240,13 +240,14 @@ static void attempt_finish(struct session *s, const char *why, int status)
 		otlp_span_int(sp, "http.request.resend_count", t->attempts - 1);
 	if (status)
 		otlp_span_int(sp, "http.response.status_code", status);
-	/* CLIENT spans: 4xx and 5xx are errors, and so is no answer at all */
-	if (why) {
-		otlp_span_str(sp, "error.type", why, strlen(why));
-		sp->status = OTLP_STATUS_ERROR;
-	} else if (status >= 400) {
+	/* CLIENT spans: 4xx and 5xx are errors (error.type the status), and
+	 * so is no answer at all (error.type why) */
+	if (status >= 400) {
 		snprintf(code, sizeof(code), "%d", status);
 		otlp_span_str(sp, "error.type", code, strlen(code));
+		sp->status = OTLP_STATUS_ERROR;
+	} else if (why) {
+		otlp_span_str(sp, "error.type", why, strlen(why));
 		sp->status = OTLP_STATUS_ERROR;
 	}
 	if (s->be && !t->was_ejected && s->be->outlier.state == OUTLIER_OPEN)

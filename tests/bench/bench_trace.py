@@ -9,11 +9,20 @@ Modes alternate, ROUNDS rounds of DURATION seconds, medians printed; spans
 exported and dropped are printed too, so a figure that dropped spans shows it.
 
   python3 tests/bench/bench_trace.py      (ROUNDS=3 DURATION=5 by default)
+
+CALLGRIND=N counts instructions instead (valgrind's callgrind, user space
+only, no kernel: noise-free on a busy machine): each mode's proxy runs under
+callgrind, N keep-alive GETs one after another, the counters zeroed after a
+warm-up and dumped after the last export; instructions per request printed.
+Needs valgrind (apt-get install valgrind).
 """
 import os
 import re
 import statistics
 import sys
+import glob
+import http.client
+import subprocess
 import tempfile
 import time
 import urllib.request
@@ -97,7 +106,59 @@ def run(procs, backends, sink_url, sample):
             "dropped": dropped, "requests": requests}
 
 
+def callgrind(procs, backends, sink_url, sample, n):
+    """Instructions per request of lb-proxy in user space, under callgrind."""
+    port, admin = free_port(), free_port()
+    out = os.path.join(procs.dir, f"callgrind-{sample}.out")
+    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            os.path.join(BIN, "lb-proxy"), "--listen", f"127.0.0.1:{port}", "--admin",
+            f"127.0.0.1:{admin}", "--backends", ",".join(backends), "--access-log", "off",
+            "--otlp-interval", "0.5"]
+    if sample is not None:
+        argv += ["--otlp-endpoint", sink_url, "--trace-sample", sample]
+    p = procs.start(argv, name="callgrind")
+    wait_port(port, 120)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for _ in range(200):
+        c.request("GET", "/warm")
+        c.getresponse().read()
+    time.sleep(1.5)
+    subprocess.run(["callgrind_control", "-z", str(p.pid)], capture_output=True, check=True)
+    for _ in range(n):
+        c.request("GET", "/bench")
+        c.getresponse().read()
+    time.sleep(1.5)     # the last export (--otlp-interval 0.5) is counted too
+    subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, check=True)
+    c.close()
+    p.terminate()
+    p.wait(300)
+    procs.procs.remove(p)
+    dump = sorted((f for f in glob.glob(out + ".*")), key=os.path.getmtime)[-1]
+    with open(dump) as f:
+        total = int(re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M).group(1))
+    return total / n
+
+
+def main_callgrind(n):
+    procs = Procs()
+    try:
+        sink_url = sink(procs)
+        backends = echo_backends(procs, 2)
+        rows, base = [], None
+        for name, sample in MODES:
+            ins = callgrind(procs, backends, sink_url, sample, n)
+            base = base or ins
+            rows.append([name, f"{ins:.0f}", f"{(ins / base - 1) * 100:+.1f}%"])
+        print(f"\nlb-proxy instructions per request in user space (callgrind, {n} keep-alive GETs)")
+        table(rows, ["tracing", "instructions/req", "vs off"])
+    finally:
+        procs.stop_all()
+
+
 def main():
+    if os.environ.get("CALLGRIND"):
+        main_callgrind(int(os.environ["CALLGRIND"]))
+        return
     procs = Procs()
     try:
         sink_url = sink(procs)
