@@ -18,6 +18,7 @@
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "policy/retry.h"
+#include "trace_setup.h"
 #include "upstream/balance.h"
 #include "upstream/outlier.h"
 #include "upstream/panic.h"
@@ -301,7 +302,8 @@ int proxy_setup_check(struct proxy_config *c)
 		fprintf(stderr, "lb-proxy: runtime dir %s is not a directory\n", dir);
 		return 2;
 	}
-	if (proxy_setup_resilience_check(&c->opts, err, sizeof(err)) == -1) {
+	if (proxy_setup_resilience_check(&c->opts, err, sizeof(err)) == -1 ||
+	    trace_setup_check(&c->opts, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		return 2;
 	}

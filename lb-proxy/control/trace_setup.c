@@ -13,14 +13,29 @@
 static struct otlp_config config;
 static struct otlp_export *exporter;
 
+/* The settings of opts and the environment into config. */
+static int read_config(const struct proxy_options *opts, char *err, size_t errsz)
+{
+	return otlp_config_read(&config, opts->otlp_endpoint, opts->otlp_headers.items,
+				opts->otlp_headers.n, opts->trace_sample, opts->otlp_queue_size,
+				opts->otlp_batch_size, opts->otlp_interval, "lb-proxy", err, errsz);
+}
+
+int trace_setup_check(const struct proxy_options *opts, char *err, size_t errsz)
+{
+	int rc = read_config(opts, err, errsz);
+
+	otlp_config_release(&config);
+	return rc;
+}
+
 int trace_setup_start(struct ev_loop *loop, const struct proxy_options *opts, char *err,
 		      size_t errsz)
 {
-	if (otlp_config_read(&config, opts->otlp_endpoint, opts->otlp_headers.items,
-			     opts->otlp_headers.n, opts->trace_sample, opts->otlp_queue_size,
-			     opts->otlp_batch_size, opts->otlp_interval, "lb-proxy", err,
-			     errsz) == -1)
+	if (read_config(opts, err, errsz) == -1) {
+		otlp_config_release(&config);
 		return -1;
+	}
 	if (!config.url[0]) {
 		trace_configure(NULL, 0);
 		return 0;

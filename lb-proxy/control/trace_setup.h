@@ -13,6 +13,9 @@
  * does. Returns 0, or -1 with the reason in err. */
 int trace_setup_start(struct ev_loop *loop, const struct proxy_options *opts, char *err,
 		      size_t errsz);
+/* --check-config: the settings read as trace_setup_start reads them,
+ * nothing started. Returns 0, or -1 with the reason in err. */
+int trace_setup_check(const struct proxy_options *opts, char *err, size_t errsz);
 /* Stops the exporter (spans still queued are lost) and frees it. */
 void trace_setup_stop(void);
 

@@ -113,6 +113,7 @@ void trace_request_begin(struct session *s)
 	int found = 0, tp = -1;
 
 	t->begun = 1;
+	t->route = NULL;
 	t->recording = t->has_id = t->has_parent = t->attempt_open = 0;
 	t->attempts = t->nevents = 0;
 	t->fields_len = 0;
@@ -349,8 +350,16 @@ void trace_request_end(struct session *s)
 		return;
 	span_ids(sp, t, t->server_id, t->parent_id, t->has_parent);
 	sp->kind = OTLP_KIND_SERVER;
-	/* "{method}"; "{method} {route}" once routes exist (http.route) */
-	otlp_span_name(sp, method, strlen(method));
+	if (t->route) {
+		char name[OTLP_SPAN_NAME_MAX];
+		int n = snprintf(name, sizeof(name), "%s %s", method, t->route);
+
+		otlp_span_name(sp, name, n < 0 ? 0 : (size_t)n >= sizeof(name) ? sizeof(name) - 1
+									: (size_t)n);
+		otlp_span_str(sp, "http.route", t->route, strlen(t->route));
+	} else {
+		otlp_span_name(sp, method, strlen(method));	/* "{method}", never the path */
+	}
 	sp->start_ns = t->start_ns;
 	sp->end_ns = now_ns();
 	server_attributes(s, sp, method);

@@ -98,7 +98,7 @@ def test_spans_of_a_request_by_the_http_semantic_conventions(proxy, backend, rec
     assert re.match(r"^[0-9a-f-]{36}$", res["service.instance.id"][1])
     assert server["forms"]["time"] == "string"              # unixNano as strings
     # the access log names both ids
-    p.proc.wait_log(rf'request_id="rid-1" trace_id={TRACE}')
+    p.proc.wait_log(rf'request_id="rid-1" trace_id="{TRACE}"')
 
 
 @pytest.mark.parametrize("bad", [
@@ -143,12 +143,12 @@ def test_without_an_endpoint_lb_only_passes_the_context_on(proxy, backend):
     assert p.request("GET", "/a", headers={"traceparent": TP, "tracestate": " x=1 , y=2"})[0] == 200
     assert last_headers(backend)["traceparent"] == [TP]
     assert last_headers(backend)["tracestate"] == ["x=1,y=2"]
-    p.proc.wait_log(rf'request="GET /a" .* trace_id={TRACE}')
+    p.proc.wait_log(rf'request="GET /a" .* trace_id="{TRACE}"')
     assert p.request("GET", "/b", headers={"traceparent": TP.upper(), "tracestate": "x=1"})[0] == 200
     assert "traceparent" not in last_headers(backend) and "tracestate" not in last_headers(backend)
     assert p.request("GET", "/c")[0] == 200
     assert "traceparent" not in last_headers(backend)
-    p.proc.wait_log(r'request="GET /c" .* trace_id=-\n')
+    p.proc.wait_log(r'request="GET /c" .* trace_id="-"\n')
     assert "lb_proxy_trace_spans_exported_total 0" in p.admin("/metrics")[1]
 
 
@@ -295,3 +295,21 @@ def test_bad_endpoint_is_refused_at_start(procs):
     assert p.p.wait(10 * SLOW) == 2
     p.expect_exit = 2
     assert "http:// or https:// URL" in p.text()
+
+
+def test_check_config_reads_the_tracing_settings():
+    """--check-config refuses what start-up would (exit 2, the reason), and
+    passes a valid endpoint."""
+    import subprocess
+    from conftest import binary
+    base = [binary("lb-proxy"), "--backends", "127.0.0.1:1", "--check-config"]
+    bad = subprocess.run(base + ["--otlp-endpoint", "ftp://x"], capture_output=True, text=True,
+                         timeout=30 * SLOW)
+    assert bad.returncode == 2 and "http:// or https:// URL" in bad.stderr
+    env = {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "lots"}
+    bad = subprocess.run(base + ["--otlp-endpoint", "http://c:4318"], capture_output=True,
+                         text=True, timeout=30 * SLOW, env={**__import__("os").environ, **env})
+    assert bad.returncode == 2 and "OTEL_TRACES_SAMPLER_ARG" in bad.stderr
+    ok_ = subprocess.run(base + ["--otlp-endpoint", "http://c:4318"], capture_output=True,
+                         text=True, timeout=30 * SLOW)
+    assert ok_.returncode == 0, ok_.stderr
