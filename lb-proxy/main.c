@@ -19,6 +19,7 @@
 #include "control/reload.h"
 #include "control/subscriber.h"
 #include "control/tcp_setup.h"
+#include "control/trace_setup.h"
 #include "http/accept.h"
 #include "http/proxy.h"
 #include "http/routing.h"
@@ -421,6 +422,11 @@ int main(int argc, char **argv)
 	loop_init(&m, &c->opts);
 	reload_watch_start(&m.reload);
 	rc = 1;
+	if (trace_setup_start(px->loop, &c->opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 	if (sockets_init(&m, &c->opts) == -1)
 		goto out;
 	if (tcp_setup_wanted(&c->opts)) {
@@ -446,6 +452,7 @@ out:
 	proxy_release(px);
 	upstream_release();
 	reload_release(&m.reload);
+	trace_setup_stop();
 	log_buffer_stop(LOG_BUFFER_EXIT_WAIT);
 	ev_loop_destroy(px->loop);
 	return rc;

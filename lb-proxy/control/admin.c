@@ -18,6 +18,7 @@
 #include "http_request.h"
 #include "http_response.h"
 #include "log.h"
+#include "http/trace.h"
 #include "net/tls_server_render.h"
 #include "stream/tcp_metrics.h"
 #include "timefmt.h"
@@ -255,6 +256,7 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 		listeners_metrics(px, body);
 		if (a->tcp)
 			tcp_metrics_render(a->tcp, body);
+		trace_render_metrics(body);
 	} else {
 		status = 404;
 		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info "

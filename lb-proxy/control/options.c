@@ -8,6 +8,7 @@
 #include "config_show.h"
 #include "http_limits.h"
 #include "policy/cors.h"
+#include "otlp_export.h"
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "upstream/panic.h"
@@ -193,6 +194,19 @@ static const struct option_row rows[] = {
 	    "tcp: send backends a PROXY protocol v2 header naming the client" }, RUNTIME },
 	{ { "tcpInspectSni", CONFIG_BOOL, offsetof(struct proxy_options, tcp_inspect_sni), 0, 0, NULL,
 	    "tcp: read the TLS ClientHello's server name first (waits --header-timeout at most)" }, RUNTIME },
+	/* Tracing (docs/tracing.md): built once at start-up. */
+	{ { "otlpEndpoint", CONFIG_STRING, offsetof(struct proxy_options, otlp_endpoint), 0, 0, NULL,
+	    "OTLP/HTTP base URL spans go to (/v1/traces appended; unset: propagation only)" }, FIXED },
+	{ { "otlpHeader", CONFIG_LIST, offsetof(struct proxy_options, otlp_headers), 0,
+	    OTLP_EXPORT_HEADERS_MAX, NULL, "NAME=VALUE sent with every export (repeatable)" }, FIXED },
+	{ { "traceSample", CONFIG_DOUBLE, offsetof(struct proxy_options, trace_sample), 0, 1, NULL,
+	    "ratio of new traces recorded, 0-1 (an incoming sampled flag is honoured; default 1)" }, FIXED },
+	{ { "otlpQueueSize", CONFIG_INT, offsetof(struct proxy_options, otlp_queue_size), 1, 1000000,
+	    NULL, "spans held for export at most (beyond: dropped and counted; default 2048)" }, FIXED },
+	{ { "otlpBatchSize", CONFIG_INT, offsetof(struct proxy_options, otlp_batch_size), 1, 100000,
+	    NULL, "spans per export request at most (default 512)" }, FIXED },
+	{ { "otlpInterval", CONFIG_DURATION, offsetof(struct proxy_options, otlp_interval), 0.001,
+	    3600, NULL, "seconds between exports of what is queued (default 5)" }, FIXED },
 	/* Reload and restart (--check-config is not a setting: read before the table). */
 	{ { "takeover", CONFIG_BOOL, offsetof(struct proxy_options, takeover), 0, 0, NULL,
 	    "take the listening sockets of the lb-proxy on this port, then make it drain" }, FIXED },
@@ -277,6 +291,7 @@ const struct proxy_options options_defaults = {
 	.mode = "http",
 	.watch_config = 1,
 	.cors_max_age = CORS_MAX_AGE_DEFAULT,
+	.trace_sample = -1,
 };
 
 /* Takes --check-config out of argv (it is an action, not a setting: a

@@ -21,6 +21,7 @@
 #include "policy/ratelimit.h"
 #include "policy/retry.h"
 #include "tcp_setup.h"
+#include "trace_setup.h"
 #include "upstream/balance.h"
 #include "upstream/outlier.h"
 #include "upstream/panic.h"
@@ -339,7 +340,8 @@ int proxy_setup_check(struct proxy_config *c)
 		return 2;
 	}
 	if (proxy_setup_resilience_check(&c->opts, err, sizeof(err)) == -1 ||
-	    tcp_setup_check(&c->opts, err, sizeof(err)) == -1) {
+	    tcp_setup_check(&c->opts, err, sizeof(err)) == -1 ||
+	    trace_setup_check(&c->opts, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		return 2;
 	}

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "net/transport_tls.h"
 #include "timefmt.h"
+#include "trace.h"
 
 /* " tried=A:why,B:why,C" when the request tried more than one backend: each
  * that failed with why, then the one that answered. */
@@ -92,6 +93,7 @@ void access_log_request(const struct session *s)
 	char tried[BALANCE_MAX_TRIED * 96];
 	const char *tls = transport_tls_version(&s->tr);
 	struct fields f;
+	char trace_id[33];
 
 	if (!s->px->opts->access_log)
 		return;
@@ -112,6 +114,9 @@ void access_log_request(const struct session *s)
 	put_int(&f, s->retries);
 	put_str(&f, " request_id=\"");
 	put(&f, s->request_id, s->request_id_len);
+	put_str(&f, "\" trace_id=\"");
+	trace_log_id(s, trace_id);
+	put_str(&f, trace_id);
 	put(&f, "\"", 1);
 	if (s->x->pick.ntried) {
 		tried_list(s, tried, sizeof(tried));

@@ -19,6 +19,7 @@
 #include "routes.h"
 #include "routing.h"
 #include "timefmt.h"
+#include "trace.h"
 
 /* While the proxy stops, a connection idle for less than this is in use:
  * its next request comes soon and is answered with Connection: close, so
@@ -161,6 +162,7 @@ static void exchange_end(struct session *s)
 	/* the proxy's own answer after a failure is not the backend's */
 	outcome_record(px, session_balancer(s), session_backends(s), s->be,
 		       s->resp_head_done ? OUTCOME_RESPONSE : OUTCOME_PROXY_ANSWER, s->status, took);
+	trace_request_end(s);
 	access_log_request(s);
 	if (s->up) {
 		if (reuse) {
@@ -256,6 +258,7 @@ static int request_head(struct session *s)
 	} else {
 		s->request_id_len = headers_request_id_new(s->request_id);
 	}
+	trace_request_begin(s);
 	s->tunnel_wanted = req->upgrade;
 	s->keep_alive = http_msg_keep_alive(req) && !s->px->stopping && !req->upgrade;
 	cors_classify(&s->px->cors, req, &s->cors);
@@ -494,6 +497,7 @@ int exchange_request_step(struct session *s)
 		s->body_bytes = 0;
 		s->x->pick.ntried = 0;
 		s->x->pick.has_key = 0;
+		trace_exchange_reset(s);
 		exchange_response_reset(s);
 	}
 	used = http_msg_feed(&s->x->req, s->in.data, s->parse_off, s->in.len - s->parse_off);

@@ -15,6 +15,7 @@
 #include "queue.h"
 #include "routing.h"
 #include "timefmt.h"
+#include "trace.h"
 #include "upstream/upstream.h"
 
 void forward_release(struct session *s)
@@ -140,6 +141,7 @@ enum forward_verdict forward_retry(struct session *s)
 
 	if (s->retries++ == 0)
 		px->retries_in_flight++;
+	trace_event(s, "retried");
 	s->up_head.pos = 0;
 	s->send_off = s->body_start;
 	s->req_sent_any = 0;
@@ -170,6 +172,7 @@ static enum forward_verdict attempt_failed(struct session *s, const char *reason
 			 can_retry ? "yes" : "no");
 	outcome_record(px, session_balancer(s), session_backends(s), s->be, kind, answered,
 		       timefmt_mono() - s->started);
+	trace_attempt_end(s, reason, answered);
 	forward_drop(s);
 	if (s->be) {
 		unsigned n = s->x->pick.ntried;
@@ -333,8 +336,11 @@ static int any_at_cap(struct session *s)
  * when the queue is full. `front`: it was woken and lost its slot. */
 static enum forward_verdict wait_in_queue(struct session *s, int front)
 {
-	if (queue_enter(s, front) == 0)
+	if (queue_enter(s, front) == 0) {
+		if (!front)
+			trace_event(s, "queued");
 		return FORWARD_GOING;
+	}
 	s->px->metrics.queue_full++;
 	s->refusal = "queue full";
 	return FORWARD_OVERLOADED;
@@ -380,6 +386,7 @@ enum forward_verdict forward_begin(struct session *s)
 		return FORWARD_NO_BACKENDS;
 	}
 	s->be = be;
+	trace_attempt_begin(s);
 	backend_ref(be);
 	be->active++;
 	be->requests++;

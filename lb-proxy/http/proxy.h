@@ -112,6 +112,13 @@ struct proxy_options {
 	struct config_list cors_expose_headers;
 	double cors_max_age;
 	int cors_credentials;
+	/* tracing (docs/tracing.md; control/trace_setup.c) */
+	char *otlp_endpoint;		/* --otlp-endpoint: OTLP/HTTP base URL, or NULL */
+	struct config_list otlp_headers;	/* --otlp-header NAME=VALUE (repeatable) */
+	double trace_sample;		/* --trace-sample 0-1 (< 0: not given) */
+	long otlp_queue_size;		/* spans held for export (0: the default) */
+	long otlp_batch_size;		/* spans per export request (0: the default) */
+	double otlp_interval;		/* seconds between exports (0: the default) */
 };
 
 struct session;

@@ -12,6 +12,7 @@
 #include "policy/headers.h"
 #include "policy/sticky.h"
 #include "proxy.h"
+#include "trace_state.h"
 #include "upstream/backend.h"
 #include "upstream/balance.h"
 #include "upstream/upstream.h"
@@ -42,6 +43,7 @@ struct exchange {
 	struct session *queued_session;	/* the session it belongs to, while queued */
 	double queued_at;		/* ev_now when it joined the queue */
 	unsigned queue_woken : 1;	/* a slot freed for it: its timer event was fed */
+	struct trace_exchange trace;	/* its trace context and spans (trace.c) */
 	struct exchange *next;		/* in the pool */
 	/* Where it goes: the proxy's own service (px->set and px->balancer),
 	 * or the routed service its route picked (http/routing.h). */
@@ -146,6 +148,8 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 		.cors = &s->px->cors,
 		/* no request head yet (a 400 to a bad one): no Origin to answer */
 		.cors_req = s->method >= 0 ? &s->cors : NULL,
+		.trace_fields = s->x ? s->x->trace.fields : NULL,
+		.trace_fields_len = s->x ? s->x->trace.fields_len : 0,
 	};
 	return ctx;
 }

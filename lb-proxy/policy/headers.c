@@ -289,7 +289,8 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 			continue;
 		}
 		if (name_is(name, n, "x-forwarded-proto") || name_is(name, n, "x-forwarded-host") ||
-		    name_is(name, n, "x-request-id") || name_is(name, n, "host"))
+		    name_is(name, n, "x-request-id") || name_is(name, n, "host") ||
+		    name_is(name, n, "traceparent") || name_is(name, n, "tracestate"))
 			continue;
 		if (ctx->sticky_cookie && name_is(name, n, "cookie")) {
 			append_cookie_without(out, req, i, ctx->sticky_cookie);
@@ -324,6 +325,8 @@ int headers_request(struct buf *out, const struct http_msg *req, const struct ht
 	headers_rules_append(out, ctx->rules, HEADERS_SET_REQUEST);
 	if (ctx->tunnel)
 		buf_append_str(out, "Connection: Upgrade\r\n");
+	if (ctx->trace_fields_len)
+		buf_append(out, ctx->trace_fields, ctx->trace_fields_len);
 	return buf_append(out, "\r\n", 2);
 }
 

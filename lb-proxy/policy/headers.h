@@ -79,6 +79,8 @@ struct headers_ctx {
 	const char *rewrite_host;
 	const struct cors_policy *cors;	/* the CORS policy of final responses, or NULL */
 	const struct cors_request *cors_req;	/* the request as it classified it, or NULL */
+	const char *trace_fields;	/* headers_request(): traceparent and tracestate lines */
+	size_t trace_fields_len;
 };
 
 /*
@@ -91,7 +93,10 @@ struct headers_ctx {
  * of Cookie (HAProxy's `indirect`). Content-Length and Transfer-Encoding are
  * kept: the body is forwarded as framed. Every field named by a
  * HEADERS_SET_REQUEST rule (the client's, or one the proxy adds) is replaced
- * by the rules' fields.
+ * by the rules' fields. The client's traceparent and tracestate never go
+ * on as they came: ctx->trace_fields (trace_fields_len bytes, "Name:
+ * value\r\n" lines) are the last fields of the head, right before its
+ * final CRLF (trace.c rewrites the span id there on a retry).
  */
 int headers_request(struct buf *out, const struct http_msg *req, const struct http_route *route,
 		    const struct headers_ctx *ctx);

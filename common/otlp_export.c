@@ -1,0 +1,272 @@
+/* otlp_export: the span queue, its batches and their sending (see
+ * otlp_export.h). */
+#include "otlp_export.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "curl_ev.h"
+#include "log.h"
+#include "otlp_json.h"
+
+struct otlp_export {
+	struct ev_loop *loop;
+	struct curl_ev *curl;
+	CURL *easy;			/* the one request, reused */
+	struct curl_slist *headers;
+	char *url;
+	struct buf resource;
+	const char *scope, *version;
+	struct otlp_span *ring;		/* queue_size records */
+	size_t cap, head, count;	/* the oldest at ring[head] */
+	size_t batch_size;
+	double timeout;
+	ev_timer tick;			/* every interval: send what is queued */
+	ev_timer kick;			/* a full batch, or a resend after its back-off */
+	struct buf body;		/* the batch in flight (or waiting to be resent) */
+	size_t body_spans;		/* its spans; 0: none in flight */
+	int sending;			/* a request is with libcurl */
+	unsigned attempt;		/* resends of the batch so far */
+	struct otlp_export_stats stats;
+	struct log_limit warn_limit;
+};
+
+struct otlp_span *otlp_export_slot(struct otlp_export *e)
+{
+	struct otlp_span *sp;
+
+	if (e->count == e->cap) {
+		e->stats.dropped++;
+		return NULL;
+	}
+	sp = &e->ring[(e->head + e->count) % e->cap];
+	otlp_span_reset(sp);
+	return sp;
+}
+
+void otlp_export_commit(struct otlp_export *e)
+{
+	e->count++;
+	/* A full batch goes at the next loop pass, not inside the request. */
+	if (e->count >= e->batch_size && !e->body_spans && !ev_is_active(&e->kick)) {
+		ev_timer_set(&e->kick, 0, 0);
+		ev_timer_start(e->loop, &e->kick);
+	}
+}
+
+void otlp_export_stats(const struct otlp_export *e, struct otlp_export_stats *out)
+{
+	*out = e->stats;
+	out->queued = e->count;
+}
+
+static void send_body(struct otlp_export *e);
+
+/* Takes up to a batch off the queue into the body. */
+static void take_batch(struct otlp_export *e)
+{
+	size_t n = e->count < e->batch_size ? e->count : e->batch_size;
+
+	buf_reset(&e->body);
+	otlp_json_begin(&e->body, &e->resource, e->scope, e->version);
+	for (size_t i = 0; i < n; i++)
+		otlp_json_span(&e->body, &e->ring[(e->head + i) % e->cap], i == 0);
+	if (otlp_json_end(&e->body) == -1) {
+		/* out of memory: the batch is lost, not sent half */
+		e->stats.failed += n;
+		n = 0;
+	}
+	e->head = (e->head + (e->count < e->batch_size ? e->count : e->batch_size)) % e->cap;
+	e->count -= e->count < e->batch_size ? e->count : e->batch_size;
+	e->body_spans = n;
+	e->attempt = 0;
+}
+
+/* The batch is done with (sent, or given up): the next one, if any is due. */
+static void batch_done(struct otlp_export *e)
+{
+	e->body_spans = 0;
+	if (e->count >= e->batch_size) {
+		ev_timer_set(&e->kick, 0, 0);
+		ev_timer_start(e->loop, &e->kick);
+	}
+}
+
+static void give_up(struct otlp_export *e, const char *why, long status)
+{
+	unsigned long n = log_every(&e->warn_limit, ev_now(e->loop), 10.0);
+
+	e->stats.failed += e->body_spans;
+	if (n)
+		log_warn("spans not exported", "endpoint=%s error=\"%s\" status=%ld spans=%zu "
+			 "times=%lu (check --otlp-endpoint and the collector)", e->url, why, status,
+			 e->body_spans, n);
+	batch_done(e);
+}
+
+/* A growing, jittered wait (the OTLP spec's exponential back-off), or the
+ * server's Retry-After, both capped. */
+static void resend_later(struct otlp_export *e, long retry_after)
+{
+	double wait = OTLP_EXPORT_BACKOFF_FIRST * (double)(1u << e->attempt);
+
+	if (wait > OTLP_EXPORT_BACKOFF_MAX)
+		wait = OTLP_EXPORT_BACKOFF_MAX;
+	wait *= 0.5 + 0.5 * drand48();
+	if (retry_after > 0)
+		wait = retry_after < OTLP_EXPORT_BACKOFF_MAX ? (double)retry_after
+							     : OTLP_EXPORT_BACKOFF_MAX;
+	e->attempt++;
+	e->stats.retries++;
+	ev_timer_set(&e->kick, wait, 0);
+	ev_timer_start(e->loop, &e->kick);
+}
+
+static void on_done(CURL *easy, CURLcode result, void *data)
+{
+	struct otlp_export *e = data;
+	long status = 0;
+	curl_off_t retry_after = 0;
+
+	e->sending = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (result == CURLE_OK && status >= 200 && status < 300) {
+		e->stats.exported += e->body_spans;
+		batch_done(e);
+		return;
+	}
+	/* OTLP/HTTP: 429, 502, 503 and 504 are worth another try, and so is a
+	 * request the network lost; any other answer is final. */
+	if (result == CURLE_OK && status != 429 && status != 502 && status != 503 &&
+	    status != 504) {
+		give_up(e, "refused", status);
+		return;
+	}
+	if (e->attempt >= OTLP_EXPORT_RETRIES) {
+		give_up(e, result == CURLE_OK ? "retries spent" : curl_easy_strerror(result), status);
+		return;
+	}
+	curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+	resend_later(e, (long)retry_after);
+}
+
+static void send_body(struct otlp_export *e)
+{
+	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, e->body.data);
+	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)e->body.len);
+	if (curl_ev_add(e->curl, e->easy, on_done, e) == -1) {
+		give_up(e, "libcurl refused the request", 0);
+		return;
+	}
+	e->sending = 1;
+}
+
+/* The kick: a full batch, or the batch's resend. */
+static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct otlp_export *e = w->data;
+
+	if (e->sending)
+		return;
+	if (!e->body_spans) {
+		if (e->count == 0)
+			return;
+		take_batch(e);
+		if (!e->body_spans)
+			return;
+	}
+	send_body(e);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct otlp_export *e = w->data;
+
+	if (!e->body_spans && e->count)
+		on_kick(loop, &e->kick, 0);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *data)
+{
+	return size * n;
+}
+
+struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_export_config *cfg,
+				    char *err, size_t errsz)
+{
+	struct otlp_export *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		goto nomem;
+	e->loop = loop;
+	e->cap = cfg->queue_size;
+	e->batch_size = cfg->batch_size;
+	e->scope = cfg->scope;
+	e->version = cfg->version;
+	e->ring = calloc(e->cap, sizeof(*e->ring));
+	e->url = strdup(cfg->url);
+	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	/* no "Expect: 100-continue" round trip before each body */
+	if (e->headers && !curl_slist_append(e->headers, "Expect:"))
+		goto nomem;
+	if (!e->ring || !e->url || !e->headers ||
+	    buf_append(&e->resource, cfg->resource->data, cfg->resource->len) == -1)
+		goto nomem;
+	for (unsigned i = 0; i < cfg->nheaders; i++) {
+		struct curl_slist *l = curl_slist_append(e->headers, cfg->headers[i]);
+
+		if (!l)
+			goto nomem;
+		e->headers = l;
+	}
+	e->curl = curl_ev_new(loop);
+	e->easy = curl_easy_init();
+	if (!e->curl || !e->easy) {
+		snprintf(err, errsz, "libcurl cannot start: the spans' exporter needs it");
+		otlp_export_free(e);
+		return NULL;
+	}
+	curl_easy_setopt(e->easy, CURLOPT_URL, e->url);
+	curl_easy_setopt(e->easy, CURLOPT_HTTPHEADER, e->headers);
+	curl_easy_setopt(e->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(e->easy, CURLOPT_TIMEOUT_MS, (long)(cfg->timeout * 1000));
+	curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e->easy, CURLOPT_USERAGENT, "lb-proxy OTLP exporter");
+	curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, discard);
+	ev_timer_init(&e->tick, on_tick, cfg->interval, cfg->interval);
+	ev_timer_init(&e->kick, on_kick, 0, 0);
+	e->tick.data = e->kick.data = e;
+	ev_timer_start(loop, &e->tick);
+	/* the back-off's jitter: no two proxies in step */
+	srand48((long)(ev_time() * 1e6) ^ (long)(size_t)e);
+	return e;
+nomem:
+	snprintf(err, errsz, "out of memory for the spans' queue: lower --otlp-queue-size");
+	otlp_export_free(e);
+	return NULL;
+}
+
+void otlp_export_free(struct otlp_export *e)
+{
+	if (!e)
+		return;
+	if (e->loop) {
+		ev_timer_stop(e->loop, &e->tick);
+		ev_timer_stop(e->loop, &e->kick);
+	}
+	if (e->curl && e->easy && e->sending)
+		curl_ev_remove(e->curl, e->easy);
+	if (e->easy)
+		curl_easy_cleanup(e->easy);
+	if (e->curl)
+		curl_ev_free(e->curl);
+	curl_slist_free_all(e->headers);
+	free(e->url);
+	free(e->ring);
+	buf_release(&e->resource);
+	buf_release(&e->body);
+	free(e);
+}

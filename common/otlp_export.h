@@ -1,0 +1,57 @@
+/* otlp_export: finished spans queued in a fixed ring and sent in batches
+ * to an OTLP/HTTP endpoint as JSON, through libcurl's multi interface on
+ * the program's libev loop (curl_ev.c): never blocking it. One batch is in
+ * flight at a time; a batch refused with 429, 502, 503 or 504, or lost to
+ * the network, is sent again after a growing, jittered back-off (Retry-After
+ * honoured up to the cap); past the queue, spans are dropped and counted. */
+#ifndef LB_OTLP_EXPORT_H
+#define LB_OTLP_EXPORT_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "otlp_span.h"
+
+#define OTLP_EXPORT_HEADERS_MAX 32
+/* Times a batch is sent again before it is given up (counted failed). */
+#define OTLP_EXPORT_RETRIES 5
+#define OTLP_EXPORT_BACKOFF_FIRST 0.5	/* seconds before the first resend */
+#define OTLP_EXPORT_BACKOFF_MAX 30.0	/* seconds, the longest wait (and Retry-After's cap) */
+
+struct otlp_export_config {
+	const char *url;		/* the traces URL, used as is */
+	const char *headers[OTLP_EXPORT_HEADERS_MAX];	/* "Name: value" lines */
+	unsigned nheaders;
+	const struct buf *resource;	/* otlp_json_resource()'s JSON; copied */
+	const char *scope, *version;	/* the instrumentation scope (static strings) */
+	size_t queue_size;		/* spans held at most */
+	size_t batch_size;		/* spans per request at most; a full batch goes at once */
+	double interval;		/* seconds between sends of what is queued */
+	double timeout;			/* seconds one request may take */
+};
+
+struct otlp_export_stats {
+	unsigned long long exported;	/* spans the endpoint accepted */
+	unsigned long long dropped;	/* spans that found the queue full */
+	unsigned long long failed;	/* spans of batches given up (refused, or retries spent) */
+	unsigned long long retries;	/* batches sent again */
+	size_t queued;			/* spans waiting now (gauge) */
+};
+
+struct otlp_export;
+
+/* Allocates the queue (queue_size records) and starts the send timer on
+ * `loop`. NULL with the reason in err. */
+struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_export_config *cfg,
+				    char *err, size_t errsz);
+/* The record for the next span, to fill, then otlp_export_commit(); or NULL
+ * when the queue is full: the span is dropped and counted. Allocates nothing. */
+struct otlp_span *otlp_export_slot(struct otlp_export *e);
+/* Queues the record otlp_export_slot() gave. */
+void otlp_export_commit(struct otlp_export *e);
+void otlp_export_stats(const struct otlp_export *e, struct otlp_export_stats *out);
+/* Stops the timers and any request in flight, frees (queued spans are lost). */
+void otlp_export_free(struct otlp_export *e);
+
+#endif

@@ -1,0 +1,237 @@
+/* Unit tests for common/otlp_*.c: the span record, its OTLP JSON encoding
+ * (the OTLP specification's JSON mapping: hex ids, integer enums, unixNano
+ * as strings, typed attribute values), the settings from flags and OTEL_*
+ * variables (the SDK environment variable specification), the queue's bound. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "otlp_config.h"
+#include "otlp_export.h"
+#include "otlp_json.h"
+#include "otlp_span.h"
+
+/* o[key][0] */
+static json_t *first(json_t *o, const char *key)
+{
+	return json_array_get(json_object_get(o, key), 0);
+}
+
+static json_t *encode(const struct otlp_span *sp)
+{
+	struct buf res = BUF_INIT, body = BUF_INIT;
+	const char *kv[] = { "service.name", "lb-\"proxy\"" };
+	json_error_t e;
+	json_t *doc;
+
+	assert_int_equal(otlp_json_resource(&res, kv, 1), 0);
+	otlp_json_begin(&body, &res, "lb-proxy", "1");
+	otlp_json_span(&body, sp, 1);
+	assert_int_equal(otlp_json_end(&body), 0);
+	doc = json_loadb(body.data, body.len, 0, &e);
+	if (!doc)
+		fail_msg("not JSON: %s: %.*s", e.text, (int)body.len, body.data);
+	buf_release(&res);
+	buf_release(&body);
+	return doc;
+}
+
+static void test_span_encodes_by_the_json_mapping(void **state)
+{
+	static struct otlp_span sp;
+	json_t *doc, *span, *attrs;
+	(void)state;
+
+	otlp_span_reset(&sp);
+	memset(sp.trace_id, 0xab, 16);
+	memset(sp.span_id, 0x01, 8);
+	memset(sp.parent_id, 0xfe, 8);
+	sp.has_parent = 1;
+	sp.kind = OTLP_KIND_SERVER;
+	sp.status = OTLP_STATUS_ERROR;
+	otlp_span_name(&sp, "GET", 3);
+	sp.start_ns = 1700000000123456789ULL;
+	sp.end_ns = 1700000000223456789ULL;
+	otlp_span_str(&sp, "url.path", "/a\"b\\c\n", 7);
+	otlp_span_int(&sp, "http.response.status_code", 503);
+	otlp_span_event(&sp, "retried", 1700000000200000000ULL);
+	doc = encode(&sp);
+	span = first(first(first(doc, "resourceSpans"), "scopeSpans"), "spans");
+	assert_non_null(span);
+	/* ids: lower-case hex, not base64 */
+	assert_string_equal(json_string_value(json_object_get(span, "traceId")),
+			    "abababababababababababababababab");
+	assert_string_equal(json_string_value(json_object_get(span, "spanId")), "0101010101010101");
+	assert_string_equal(json_string_value(json_object_get(span, "parentSpanId")),
+			    "fefefefefefefefe");
+	/* enums: integers */
+	assert_int_equal(json_integer_value(json_object_get(span, "kind")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(span, "status"), "code")), 2);
+	/* fixed64: strings */
+	assert_string_equal(json_string_value(json_object_get(span, "startTimeUnixNano")),
+			    "1700000000123456789");
+	attrs = json_object_get(span, "attributes");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(attrs, 0), "key")),
+			    "url.path");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		json_array_get(attrs, 0), "value"), "stringValue")), "/a\"b\\c\n");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		json_array_get(attrs, 1), "value"), "intValue")), "503");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+		json_object_get(span, "events"), 0), "name")), "retried");
+	json_decref(doc);
+}
+
+/* Bytes from clients that are not UTF-8 never make the body invalid JSON. */
+static void test_text_is_repaired_and_bounded(void **state)
+{
+	static struct otlp_span sp;
+	char big[3000];
+	json_t *doc;
+	(void)state;
+
+	otlp_span_reset(&sp);
+	memset(sp.trace_id, 1, 16);
+	memset(sp.span_id, 1, 8);
+	otlp_span_name(&sp, "GET", 3);
+	otlp_span_str(&sp, "user_agent.original", "a\xff\xc3\xa9\xed\xa0\x80z", 8);
+	assert_memory_equal(sp.text, "a?\xc3\xa9???z", 8);
+	memset(big, 'x', sizeof(big));
+	otlp_span_str(&sp, "url.path", big, sizeof(big));
+	assert_true(sp.text_len <= OTLP_SPAN_TEXT_MAX);
+	for (int i = 0; i < 40; i++)
+		otlp_span_int(&sp, "n", i);
+	assert_int_equal(sp.nattrs, OTLP_SPAN_ATTRS_MAX);
+	doc = encode(&sp);
+	assert_non_null(doc);
+	json_decref(doc);
+}
+
+static void clear_env(void)
+{
+	static const char *const vars[] = {
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+		"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER",
+		"OTEL_TRACES_SAMPLER_ARG", "POD_NAME", "POD_NAMESPACE",
+	};
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+}
+
+/* OTLP exporter configuration: the base endpoint gets /v1/traces, the
+ * per-signal one is used as is, the flag wins over both. */
+static void test_endpoint_resolution(void **state)
+{
+	static struct otlp_config c;
+	char err[256];
+	(void)state;
+
+	clear_env();
+	assert_int_equal(otlp_config_read(&c, NULL, NULL, 0, -1, 0, 0, 0, "x", err, sizeof(err)), 0);
+	assert_string_equal(c.url, "");		/* off */
+	setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/", 1);
+	assert_int_equal(otlp_config_read(&c, NULL, NULL, 0, -1, 0, 0, 0, "x", err, sizeof(err)), 0);
+	assert_string_equal(c.url, "http://collector:4318/v1/traces");
+	otlp_config_release(&c);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://other:4318/custom", 1);
+	assert_int_equal(otlp_config_read(&c, NULL, NULL, 0, -1, 0, 0, 0, "x", err, sizeof(err)), 0);
+	assert_string_equal(c.url, "http://other:4318/custom");
+	otlp_config_release(&c);
+	assert_int_equal(otlp_config_read(&c, "https://flag:4318", NULL, 0, -1, 0, 0, 0, "x", err,
+					  sizeof(err)), 0);
+	assert_string_equal(c.url, "https://flag:4318/v1/traces");
+	/* the SDK defaults */
+	assert_int_equal(c.export.queue_size, 2048);
+	assert_int_equal(c.export.batch_size, 512);
+	assert_true(c.sample == 1.0);
+	otlp_config_release(&c);
+	assert_int_equal(otlp_config_read(&c, "collector:4318", NULL, 0, -1, 0, 0, 0, "x", err,
+					  sizeof(err)), -1);
+	assert_non_null(strstr(err, "http://"));
+	clear_env();
+}
+
+static void test_headers_sampler_and_resource(void **state)
+{
+	static struct otlp_config c;
+	const char *flags[] = { "X-Key = v,1" };
+	char err[256];
+	(void)state;
+
+	clear_env();
+	setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-key=env,api-key=a%3Db", 1);
+	setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio", 1);
+	setenv("OTEL_TRACES_SAMPLER_ARG", "0.25", 1);
+	setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,team=edge", 1);
+	setenv("POD_NAMESPACE", "shop", 1);
+	assert_int_equal(otlp_config_read(&c, "http://c:4318", flags, 1, -1, 0, 0, 0, "lb-proxy", err,
+					  sizeof(err)), 0);
+	assert_int_equal(c.export.nheaders, 2);
+	assert_string_equal(c.export.headers[0], "X-Key: v,1");	/* the flag's, literal */
+	assert_string_equal(c.export.headers[1], "api-key: a=b");	/* percent-decoded */
+	assert_true(c.sample == 0.25);
+	assert_non_null(strstr(c.resource.data, "\"service.name\",\"value\":{\"stringValue\":\"from-attrs\"}"));
+	assert_non_null(strstr(c.resource.data, "\"k8s.namespace.name\""));
+	assert_non_null(strstr(c.resource.data, "\"service.instance.id\""));
+	otlp_config_release(&c);
+	/* the flag wins over OTEL_TRACES_SAMPLER_ARG; a bad ARG is refused */
+	assert_int_equal(otlp_config_read(&c, "http://c:4318", NULL, 0, 0.5, 0, 0, 0, "x", err,
+					  sizeof(err)), 0);
+	assert_true(c.sample == 0.5);
+	otlp_config_release(&c);
+	setenv("OTEL_TRACES_SAMPLER_ARG", "2", 1);
+	assert_int_equal(otlp_config_read(&c, "http://c:4318", NULL, 0, -1, 0, 0, 0, "x", err,
+					  sizeof(err)), -1);
+	otlp_config_release(&c);
+	clear_env();
+}
+
+/* The queue never grows: past queue_size, spans are dropped and counted. */
+static void test_queue_is_bounded(void **state)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct buf res = BUF_INIT;
+	struct otlp_export_config cfg = {
+		.url = "http://127.0.0.1:1/v1/traces", .resource = &res, .scope = "t",
+		.version = "1", .queue_size = 4, .batch_size = 100, .interval = 60, .timeout = 1,
+	};
+	struct otlp_export_stats st;
+	struct otlp_export *e;
+	char err[256];
+	(void)state;
+
+	buf_append_str(&res, "{\"attributes\":[]}");
+	e = otlp_export_new(loop, &cfg, err, sizeof(err));
+	assert_non_null(e);
+	for (int i = 0; i < 10; i++) {
+		struct otlp_span *sp = otlp_export_slot(e);
+
+		if (sp)
+			otlp_export_commit(e);
+	}
+	otlp_export_stats(e, &st);
+	assert_int_equal(st.queued, 4);
+	assert_int_equal(st.dropped, 6);
+	otlp_export_free(e);
+	buf_release(&res);
+	ev_loop_destroy(loop);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_span_encodes_by_the_json_mapping),
+		cmocka_unit_test(test_text_is_repaired_and_bounded),
+		cmocka_unit_test(test_endpoint_resolution),
+		cmocka_unit_test(test_headers_sampler_and_resource),
+		cmocka_unit_test(test_queue_is_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
