@@ -224,6 +224,11 @@ enum routing_verdict routing_route(struct session *s, struct routing_redirect *r
 	if (route_match(snap->table, listener_port(s), &rq, &res) == -1)
 		return ROUTING_NO_ROUTE;
 	px->routing->rule_hits_total++;
+	/* http.route, the SERVER span's name: the match's path as the route
+	 * wrote it (a template of the table's, never the request's path) */
+	x->trace.route = res.match->path;
+	snap->refs++;		/* the rule and its strings, until the exchange ends */
+	x->routes = snap;
 	if (res.rule->redirect) {
 		rd->status = res.rule->redirect->status;
 		n = route_redirect_location(res.rule->redirect, res.match, listener_port(s),
@@ -237,9 +242,7 @@ enum routing_verdict routing_route(struct session *s, struct routing_redirect *r
 						 (unsigned)(b - res.rule->backends)] : NULL;
 	if (!svc)
 		return ROUTING_UNRESOLVED;
-	snap->refs++;
 	service_ref(svc);
-	x->routes = snap;
 	x->svc = svc;
 	x->set = &svc->set;
 	x->balancer = &svc->balancer;

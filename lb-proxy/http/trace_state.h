@@ -31,9 +31,10 @@ struct trace_exchange {
 	uint64_t attempt_ns;		/* the CLIENT span's */
 	unsigned attempts;		/* CLIENT spans so far */
 	unsigned nevents;
-	/* The matched route's template (http.route), when routing is wired:
-	 * the SERVER span is then named "{method} {route}". NULL now. Static or
-	 * owned by the route table, never the raw path (its cardinality). */
+	/* The matched route's template (http.route): the path its Gateway
+	 * route match wrote (http/routing.c), and the SERVER span is named
+	 * "{method} {route}"; NULL without routes. Owned by the route table the
+	 * exchange holds, never the raw path (its cardinality). */
 	const char *route;
 	struct {
 		const char *name;	/* static */

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, served_by, wait_for
+from support.otlpreceiver import Receiver
 from support.rawbackend import RawBackend, ok, serve_each
 
 GATEWAY = {
@@ -54,7 +55,7 @@ class Gateway:
     file's Gateway listener names (the file is written again with the
     proxy's port once it listens), and the documents served."""
 
-    def __init__(self, procs, proxy, rundir, docs, *flags):
+    def __init__(self, procs, proxy, rundir, docs, *flags, proxy_flags=()):
         self.path = os.path.join(rundir, "routes.yaml")
         self.docs = docs
         self.port = 1
@@ -62,7 +63,7 @@ class Gateway:
         self.discover = procs([binary("lb-discover"), "--runtime-dir", rundir, "--routes",
                                self.path, *flags])
         self.discover.wait_log(r"INFO publishing ")
-        self.proxy = bus_proxy(proxy, rundir)
+        self.proxy = bus_proxy(proxy, rundir, *proxy_flags)
         self.port = self.proxy.port
         self.apply(docs)
 
@@ -108,8 +109,9 @@ class Gateway:
 
 @pytest.fixture
 def gateway(procs, proxy, rundir):
-    def start(docs, *flags):
-        return Gateway(procs, proxy, rundir, docs, "--no-health-check", *flags)
+    def start(docs, *flags, proxy_flags=()):
+        return Gateway(procs, proxy, rundir, docs, "--no-health-check", *flags,
+                       proxy_flags=proxy_flags)
     return start
 
 
@@ -424,3 +426,29 @@ def test_lb_ctl_status_shows_the_routes_and_who_serves_them(gateway, echo, rundi
     assert code == 0
     assert f"routes generation {gen}  listeners 1  rules 1  served by 1 of 1 proxies" in out, out
     assert re.search(r"default/a:80\s+\d+\s+1\s+1", out), out
+
+
+def test_a_routed_request_span_is_named_by_its_route(gateway, echo):
+    """Tracing meets routing: the SERVER span of a routed request is named
+    "{method} {route}" with http.route the match's path as the route wrote
+    it (the HTTP semantic conventions' low-cardinality template), never the
+    request's own path."""
+    receiver = Receiver()
+    try:
+        e = echo("--pod-name", "a")
+        gw = gateway([GATEWAY, route("r", [{"matches": [prefix("/api")],
+                                            "backendRefs": [ref("a")]}]),
+                      backends("a", [e.addr])],
+                     proxy_flags=("--otlp-endpoint", receiver.url, "--otlp-interval", "0.05"))
+        trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+        assert gw.get("/api/orders/42", headers={
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})[0] == 200
+        span = wait_for("lb's SERVER span", lambda: next(
+            (s for s in list(receiver.spans)
+             if s["trace_id"] == trace_id and s["kind"] == "SERVER"), None), timeout=10)
+        assert span["name"] == "GET /api"
+        assert span["attributes"]["http.route"] == ("string", "/api")
+        assert span["attributes"]["url.path"] == ("string", "/api/orders/42")
+    finally:
+        receiver.close()
+        assert not receiver.errors, receiver.errors
