@@ -18,15 +18,8 @@ struct exchange *exchange_pool_take(void)
 		return x;
 	}
 	x = malloc(sizeof(*x));
-	if (x) {
-		x->svc = NULL;
-		x->routes = NULL;
-		x->rule = NULL;
-		x->set = NULL;
-		x->balancer = NULL;
-		x->rewrite_len = 0;
-		x->rewritten = (struct buf)BUF_INIT;
-	}
+	if (x)
+		routing_exchange_init(x);
 	return x;
 }
 

@@ -266,6 +266,14 @@ enum routing_verdict routing_route(struct session *s, struct routing_redirect *r
 	return ROUTING_FORWARD;
 }
 
+void routing_exchange_init(struct exchange *x)
+{
+	x->rewritten = (struct buf)BUF_INIT;
+	x->svc = NULL;
+	x->routes = NULL;
+	routing_exchange_done(x);
+}
+
 void routing_exchange_done(struct exchange *x)
 {
 	if (x->svc)

@@ -72,6 +72,8 @@ struct routing_redirect {
  * to answer (a redirect into *rd). Allocates nothing per request.
  */
 enum routing_verdict routing_route(struct session *s, struct routing_redirect *rd);
+/* A new exchange's routing fields: nothing held, no rewrite buffer yet. */
+void routing_exchange_init(struct exchange *x);
 /* Lets go of what the exchange held of a route table (its end). */
 void routing_exchange_done(struct exchange *x);
 /* Seconds an attempt waits for a response head: --per-try-timeout, or the

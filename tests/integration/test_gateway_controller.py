@@ -6,26 +6,12 @@ changes made through the API are served, and the status lb writes back is
 what the Gateway API specifies (conformance: GatewayClassObservedGenerationBump,
 GatewayObservedGenerationBump, HTTPRouteSimpleSameNamespace,
 HTTPRouteInvalidNonExistentBackendRef, HTTPRouteWeight)."""
-import json
-import urllib.error
-import urllib.request
-
-from conftest import binary, bus_proxy, served_by, wait_for
+from conftest import bus_proxy, served_by, wait_for
+from test_k8ssim_gateway import api  # noqa: E402 (the simulator's REST helper)
 
 GW = "gateway.networking.k8s.io"
 CONTROLLER = "lb.dev/gateway-controller"
 NS = "default"
-
-
-def api(sim, method, path, doc=None, ctype="application/json"):
-    data = json.dumps(doc).encode() if doc is not None else None
-    req = urllib.request.Request(sim.url + path, data=data, method=method,
-                                 headers={"Content-Type": ctype})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def create(sim, collection, doc):
