@@ -283,6 +283,25 @@ def test_kubectl_watch_sees_every_change(gsim, k):
     assert events() == want, err.text()
 
 
+def test_kubectl_server_side_apply(gsim):
+    """kubectl apply --server-side (a PATCH of application/apply-patch+yaml
+    with a fieldManager) creates, then changes, a route (generation 1, then
+    2); an apply patch without a fieldManager is 400, as the API server
+    answers."""
+    sim = gsim
+    k = BY_KIND["HTTPRoute"]
+    code, out, err = kubectl(sim, "apply", "--server-side", "-f", "-", stdin=json.dumps(k.doc()))
+    assert code == 0 and "serverside-applied" in out, err
+    assert get(sim, k)["metadata"]["generation"] == 1
+    changed = dict(k.doc(), spec=dict(k.obj["spec"], **k.change["spec"]))
+    code, out, err = kubectl(sim, "apply", "--server-side", "-f", "-", stdin=json.dumps(changed))
+    assert code == 0, err
+    doc = get(sim, k)
+    assert doc["metadata"]["generation"] == 2 and doc["spec"]["hostnames"] == ["shop.example.com"]
+    code, doc = api(sim, "PATCH", f"{k.path}/web", changed, "application/apply-patch+yaml")
+    assert code == 400 and "fieldManager: Required value" in doc["message"], doc
+
+
 def test_kubectl_get_httproute_w_prints_each_change(gsim):
     """kubectl get httproute -w, the human output: a line per route as it is
     created and changed."""
@@ -666,6 +685,11 @@ def test_the_manifest_validator_catches_gateway_mistakes(tmp_path, file, old, ne
     assert r.returncode == 1 and message in r.stderr, r.stderr
 
 
+def doc_text(path):
+    with open(path) as f:
+        return f.read()
+
+
 def sh_blocks(path):
     """The ```sh blocks of a Markdown file."""
     return re.findall(r"```sh\n(.*?)```", open(path).read(), re.S)
@@ -701,6 +725,13 @@ def test_the_canary_walk_through_as_written(gsim, tmp_path):
     assert len(patches) == 2, readme
     for patch in patches:
         assert patch in blocks[0], f"the README's command is not the manual's: {patch}"
+    # the simulator as the section starts it: --service echo-v1=... --service echo-v2=...
+    start = re.search(r"python3 -m tests.support.k8ssim --port .*?\n(?=\S)", doc_text(doc),
+                      re.S).group(0)
+    services = re.findall(r"--service (\S+)=(\S+)", start)
+    assert [name for name, _ in services] == ["echo-v1", "echo-v2"], start
+    for name, ips in services:
+        sim.set_service("demo", name, ready=ips.split(","))
     r = run_with_kubectl_on(sim, deploy[0], tmp_path)
     assert r.returncode == 0 and r.stdout.strip().endswith("90 10"), r.stdout + r.stderr
     path = f"/apis/{GW}/v1/namespaces/demo/httproutes"
