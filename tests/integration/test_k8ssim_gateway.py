@@ -648,7 +648,8 @@ GATEWAY_BREAKAGES = [
     ("lb-gateway.yaml", '"gatewayclasses/status", ', "",
      "ServiceAccount lb-gateway cannot update gateway.networking.k8s.io gatewayclasses/status "
      "at the cluster scope (ClusterRole lb-gateway in lb-gateway.yaml)"),
-    ("lb-gateway.yaml", '    verbs: ["update", "patch"]', '    verbs: ["update", "patch", "delete"]',
+    ("lb-gateway.yaml", '    verbs: ["update", "patch"]',
+     '    verbs: ["update", "patch", "delete"]',
      "RBAC grants more than lb-discover needs"),
     ("lb-gateway.yaml", "kind: ClusterRoleBinding\nmetadata:\n  name: lb-gateway\n",
      "kind: RoleBinding\nmetadata:\n  name: lb-gateway\n  namespace: demo\n",
@@ -656,7 +657,8 @@ GATEWAY_BREAKAGES = [
     ("gateway.yaml", "  gatewayClassName: lb", "  gatewayClassName: nginx",
      "GatewayClass nginx is not defined"),
     ("examples/canary/route.yaml", "        - name: echo-v2\n          port: 8080",
-     "        - name: echo-v3\n          port: 8080", "backendRef Service demo/echo-v3 is not defined"),
+     "        - name: echo-v3\n          port: 8080",
+     "backendRef Service demo/echo-v3 is not defined"),
     ("examples/canary/route.yaml", "        - name: echo-v2\n          port: 8080",
      "        - name: echo-v2\n          port: 80", "backendRef demo/echo-v2 port 80 is no port"),
     ("examples/canary/route.yaml", "    - name: lb", "    - name: lb2",
@@ -756,7 +758,7 @@ def test_the_simulator_as_a_program(tmp_path):
                           "--service", "echo-v1=10.0.0.1,10.0.0.2"], cwd=ROOT,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
-    out = PipeLines(p.stdout)
+    out, err = PipeLines(p.stdout), PipeLines(p.stderr)
     try:
         url = wait_for("listening on", lambda: re.search(r"listening on (\S+)", out.text()),
                        timeout=30).group(1)
@@ -789,6 +791,7 @@ def test_the_simulator_as_a_program(tmp_path):
         assert [s["metadata"]["name"] for s in json.loads(command("get services"))] == ["echo-v1"]
         assert command("scale echo-v1") == "error: unknown command scale: try help"
         assert command("service echo-v1 port=http").startswith("error: port=http")
+        assert not err.text(), err.text()
     finally:
         p.terminate()
         p.wait(10)
