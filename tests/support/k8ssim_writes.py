@@ -89,7 +89,8 @@ class Writes:
 
     def invalid(self, store, name, problems):
         self.send_json(422, status(
-            422, "Invalid", f'{store.kind}{"." + store.group if store.group else ""} "{name}" is invalid: ' +
+            422, "Invalid",
+            f'{store.kind}{"." + store.group if store.group else ""} "{name}" is invalid: ' +
             ", ".join(problems),
             {"name": name, "group": store.group, "kind": store.kind,
              "causes": [{"reason": "FieldValueInvalid", "message": p} for p in problems]}))
