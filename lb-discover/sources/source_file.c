@@ -2,24 +2,20 @@
  * change through inotify; a bad edit keeps the last good list. */
 #include <errno.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
 #include "net.h"
 #include "source.h"
+#include "sources/file_watch.h"
 
 struct source_file {
-	struct ev_loop *loop;
 	char path[512];
-	char name[256];		/* the file's name within its directory */
-	int ifd;
-	ev_io io;
+	struct file_watch watch;
 	source_update_cb cb;
 	void *data;
 };
@@ -253,69 +249,38 @@ static int reload(struct source_file *f, char *err, size_t errsz)
 	return 0;
 }
 
-static void on_inotify(struct ev_loop *loop, ev_io *w, int revents)
+static void on_change(void *data)
 {
-	struct source_file *f = w->data;
-	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int relevant = 0;
-	ssize_t n;
-	(void)loop;
-	(void)revents;
+	struct source_file *f = data;
+	char err[512];
 
-	while ((n = read(f->ifd, events, sizeof(events))) > 0) {
-		for (char *p = events; p < events + n;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-
-			/* a mounted ConfigMap swaps its "..data" link */
-			if (ev->len && (strcmp(ev->name, f->name) == 0 ||
-					strcmp(ev->name, "..data") == 0))
-				relevant = 1;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	if (relevant) {
-		char err[512];
-
-		if (reload(f, err, sizeof(err)) == -1)
-			log_error("file source: bad edit ignored, keeping the last good set",
-				  "error=\"%s\"", err);
-		else
-			log_info("file source reloaded", "file=%s", f->path);
-	}
+	if (reload(f, err, sizeof(err)) == -1)
+		log_error("file source: bad edit ignored, keeping the last good set",
+			  "error=\"%s\"", err);
+	else
+		log_info("file source reloaded", "file=%s", f->path);
 }
 
 struct source_file *source_file_start(struct ev_loop *loop, const char *path, source_update_cb cb,
 				      void *data, char *err, size_t errsz)
 {
 	struct source_file *f = calloc(1, sizeof(*f));
-	char dir[512], base[512];
 
 	if (!f)
 		return NULL;
-	f->loop = loop;
 	f->cb = cb;
 	f->data = data;
 	snprintf(f->path, sizeof(f->path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	snprintf(base, sizeof(base), "%s", path);
-	snprintf(f->name, sizeof(f->name), "%s", basename(base));
-	f->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	/* The directory is watched, not the file: editors and ConfigMaps
 	 * replace files by renaming. */
-	if (f->ifd == -1 || inotify_add_watch(f->ifd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO |
-					      IN_CREATE | IN_DELETE) == -1) {
-		snprintf(err, errsz, "cannot watch %s: %s", path, strerror(errno));
+	if (file_watch_init(&f->watch, loop, path, on_change, f, err, errsz) == -1)
 		goto fail;
-	}
 	if (reload(f, err, errsz) == -1)
 		goto fail;
-	ev_io_init(&f->io, on_inotify, f->ifd, EV_READ);
-	f->io.data = f;
-	ev_io_start(loop, &f->io);
+	file_watch_run(&f->watch);
 	return f;
 fail:
-	if (f->ifd != -1)
-		close(f->ifd);
+	file_watch_release(&f->watch);
 	free(f);
 	return NULL;
 }
@@ -324,7 +289,6 @@ void source_file_stop(struct source_file *f)
 {
 	if (!f)
 		return;
-	ev_io_stop(f->loop, &f->io);
-	close(f->ifd);
+	file_watch_release(&f->watch);
 	free(f);
 }

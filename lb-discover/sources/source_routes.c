@@ -3,11 +3,9 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -16,15 +14,14 @@
 #include "core/routed.h"
 #include "gateway.h"
 #include "log.h"
+#include "sources/file_watch.h"
 #include "sources/source.h"
 
 struct source_routes {
 	struct discover *d;
 	char path[512];
-	char name[256];			/* the file's name within its directory */
 	char gateway[2 * ROUTE_NAME_MAX + 2];	/* "namespace/name", or "" for the only one */
-	int ifd;
-	ev_io io;
+	struct file_watch watch;
 	int health_on;
 	struct health_options health;
 	/* the Backends of the last good load, for the compiler's lookup */
@@ -307,35 +304,17 @@ out:
 	return rc;
 }
 
-static void on_inotify(struct ev_loop *loop, ev_io *w, int revents)
+static void on_change(void *data)
 {
-	struct source_routes *r = w->data;
-	char events[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int relevant = 0;
-	ssize_t n;
-	(void)loop;
-	(void)revents;
+	struct source_routes *r = data;
+	char err[512];
 
-	while ((n = read(r->ifd, events, sizeof(events))) > 0) {
-		for (char *p = events; p < events + n;) {
-			struct inotify_event *ev = (struct inotify_event *)p;
-
-			if (ev->len && (strcmp(ev->name, r->name) == 0 ||
-					strcmp(ev->name, "..data") == 0))
-				relevant = 1;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	if (relevant) {
-		char err[512];
-
-		if (reload(r, err, sizeof(err)) == -1)
-			log_error("routes file: bad edit ignored, keeping the last good routes",
-				  "error=\"%s\"", err);
-		else
-			log_info("routes file reloaded", "file=%s generation=%llu", r->path,
-				 r->d->routed.generation);
-	}
+	if (reload(r, err, sizeof(err)) == -1)
+		log_error("routes file: bad edit ignored, keeping the last good routes",
+			  "error=\"%s\"", err);
+	else
+		log_info("routes file reloaded", "file=%s generation=%llu", r->path,
+			 r->d->routed.generation);
 }
 
 struct source_routes *source_routes_start(struct discover *d, const char *path,
@@ -343,14 +322,12 @@ struct source_routes *source_routes_start(struct discover *d, const char *path,
 					  char *err, size_t errsz)
 {
 	struct source_routes *r = calloc(1, sizeof(*r));
-	char dir[512], base[512];
-
 	if (!r) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
 	r->d = d;
-	r->ifd = -1;
+	r->watch.ifd = -1;
 	if (gateway && (!strchr(gateway, '/') || strlen(gateway) >= sizeof(r->gateway))) {
 		snprintf(err, errsz, "--gateway \"%s\": NAMESPACE/NAME", gateway);
 		goto fail;
@@ -361,21 +338,11 @@ struct source_routes *source_routes_start(struct discover *d, const char *path,
 		r->health = *health;
 	}
 	snprintf(r->path, sizeof(r->path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	snprintf(base, sizeof(base), "%s", path);
-	snprintf(r->name, sizeof(r->name), "%s", basename(base));
-	r->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	/* the directory: editors and ConfigMaps replace files by renaming */
-	if (r->ifd == -1 || inotify_add_watch(r->ifd, dirname(dir), IN_CLOSE_WRITE | IN_MOVED_TO |
-					      IN_CREATE | IN_DELETE) == -1) {
-		snprintf(err, errsz, "cannot watch %s: %s", path, strerror(errno));
+	if (file_watch_init(&r->watch, d->loop, path, on_change, r, err, errsz) == -1)
 		goto fail;
-	}
 	if (reload(r, err, errsz) == -1)
 		goto fail;
-	ev_io_init(&r->io, on_inotify, r->ifd, EV_READ);
-	r->io.data = r;
-	ev_io_start(d->loop, &r->io);
+	file_watch_run(&r->watch);
 	return r;
 fail:
 	source_routes_stop(r);
@@ -386,10 +353,7 @@ void source_routes_stop(struct source_routes *r)
 {
 	if (!r)
 		return;
-	if (r->ifd != -1) {
-		ev_io_stop(r->d->loop, &r->io);
-		close(r->ifd);
-	}
+	file_watch_release(&r->watch);
 	source_routes_release(r->d);
 	source_routes_services_free(r->services, r->nservices);
 	free(r);
