@@ -251,6 +251,7 @@ static void answer(struct admin_conn *c)
 			tls_server_render_metrics(px->tls_server, &body);
 		panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
 		metrics_render_panic(&body, panic, px->balancer.panic.entered_total);
+		h2_metrics_render(&px->metrics.h2, &body);
 		listeners_metrics(px, &body);
 	} else {
 		status = 404;

@@ -3,6 +3,7 @@
 #define LB_PROXY_METRICS_H
 
 #include "buf.h"
+#include "h2_metrics.h"
 #include "policy/retry.h"
 #include "upstream/histogram.h"
 
@@ -20,6 +21,7 @@ struct metrics {
 	unsigned long long client_aborts;	/* client connections ended mid-exchange */
 	struct histogram latency;
 	unsigned long long accepted;
+	struct h2_metrics h2;			/* HTTP/2 connections and streams (h2_conn.c) */
 };
 
 void metrics_observe(struct metrics *m, int status, double seconds);

@@ -97,6 +97,9 @@ struct proxy_options {
 	char *backend_sni;		/* SNI and the name verified on backends */
 	int backend_tls_insecure;	/* backend certificates are not verified */
 	int takeover;			/* take the listeners of the proxy running on this port */
+	int h2;				/* clients may speak HTTP/2 (ALPN h2, the h2c preface) */
+	long h2_max_concurrent_streams;	/* SETTINGS_MAX_CONCURRENT_STREAMS we announce */
+	long h2_max_resets;		/* client stream resets a second before GOAWAY */
 };
 
 struct session;
