@@ -30,18 +30,21 @@ static void tried_list(const struct session *s, char *out, size_t outsz)
  * duration_ms, bytes, retries) are JSON numbers. */
 void access_log_request(const struct session *s)
 {
-	char tried[BALANCE_MAX_TRIED * 96];
+	char tried[BALANCE_MAX_TRIED * 96], proto[32];
 	const char *tls = transport_tls_version(&s->tr);
 
 	if (!s->px->opts->access_log)
 		return;
 	tried_list(s, tried, sizeof(tried));
+	/* an HTTP/2 stream (h2_stream.c) names its id */
+	if (s->tr.stream_id)
+		snprintf(proto, sizeof(proto), "h2 stream=%u", s->tr.stream_id);
 	log_info("request",
 		 "client=%s request=\"%s\" status=%d backend=%s duration_ms=%.3f bytes=%llu "
-		 "retries=%d request_id=\"%.*s\"%s%s%s%s%s%s%s",
+		 "retries=%d request_id=\"%.*s\"%s%s%s%s%s%s%s proto=%s",
 		 s->client_ip, s->target, s->status, s->be ? s->be->name : "-",
 		 (timefmt_mono() - s->started) * 1000.0, s->bytes_out, s->retries,
 		 (int)s->request_id_len, s->request_id, tried, s->refusal ? " refused=\"" : "",
 		 s->refusal ? s->refusal : "", s->refusal ? "\"" : "", tls ? " tls=\"" : "",
-		 tls ? tls : "", tls ? "\"" : "");
+		 tls ? tls : "", tls ? "\"" : "", s->tr.stream_id ? proto : "h1");
 }

@@ -309,6 +309,54 @@ void h2_stream_close(struct h2_stream *st)
 
 /* ---- the response --------------------------------------------------------------- */
 
+/* Connection-specific fields (RFC 9113 8.2.2) an HTTP/1.1 head may carry. */
+static int connection_specific(const char *name, size_t n)
+{
+	static const char *const names[] = {
+		"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+		"te", NULL,
+	};
+
+	for (unsigned i = 0; names[i]; i++)
+		if (n == strlen(names[i]) && memcmp(name, names[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* The trailer lines of a chunked response (kept in st->resp) as a trailer
+ * HEADERS; -1 when there is none to send. */
+static int send_trailers(struct h2_stream *st)
+{
+	static nghttp2_nv nva[RESP_FIELDS_MAX];
+	char *line = st->resp.data, *end = st->resp.data + st->resp.len, *eol;
+	size_t n = 0;
+
+	for (; line && line < end; line = eol + 1) {
+		char *colon, *v, *vend;
+
+		eol = memchr(line, '\n', (size_t)(end - line));
+		if (!eol)
+			break;
+		vend = eol > line && eol[-1] == '\r' ? eol - 1 : eol;
+		colon = memchr(line, ':', (size_t)(vend - line));
+		if (!colon || colon == line || n == RESP_FIELDS_MAX)
+			continue;
+		for (char *c = line; c < colon; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		if (connection_specific(line, (size_t)(colon - line)))
+			continue;
+		for (v = colon + 1; v < vend && (*v == ' ' || *v == '\t'); v++)
+			;
+		nva[n++] = (nghttp2_nv){ (uint8_t *)line, (uint8_t *)v, (size_t)(colon - line),
+					 (size_t)(vend - v), NGHTTP2_NV_FLAG_NONE };
+	}
+	buf_reset(&st->resp);
+	if (n == 0)
+		return -1;
+	return nghttp2_submit_trailer(st->peer->ng, st->id, nva, n) == 0 ? 0 : -1;
+}
+
 static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *out, size_t len,
 			 uint32_t *flags, nghttp2_data_source *src, void *user)
 {
@@ -329,23 +377,12 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *out, size_t l
 	}
 	if (buf_unread(&st->data) == 0 && st->rstate == H2_RESP_DONE) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		/* the trailers end the stream, after the last DATA */
+		if (st->resp.len && send_trailers(st) == 0)
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
 		return (ssize_t)n;
 	}
 	return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
-}
-
-/* Connection-specific fields (RFC 9113 8.2.2) an HTTP/1.1 head may carry. */
-static int connection_specific(const char *name, size_t n)
-{
-	static const char *const names[] = {
-		"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-		"te", NULL,
-	};
-
-	for (unsigned i = 0; names[i]; i++)
-		if (n == strlen(names[i]) && memcmp(name, names[i], n) == 0)
-			return 1;
-	return 0;
 }
 
 static int lists_chunked(const char *v, size_t n)
@@ -436,37 +473,6 @@ static int body_append(struct h2_stream *st, const char *p, size_t n)
 	if (st->data.pos && st->data.pos == st->data.len)
 		buf_reset(&st->data);
 	return buf_append(&st->data, p, n);
-}
-
-/* Trailer lines of a chunked response (in st->resp) as a trailer HEADERS. */
-static void send_trailers(struct h2_stream *st)
-{
-	static nghttp2_nv nva[RESP_FIELDS_MAX];
-	char *line = st->resp.data, *end = st->resp.data + st->resp.len, *eol;
-	size_t n = 0;
-
-	for (; line && line < end; line = eol + 1) {
-		char *colon, *v, *vend;
-
-		eol = memchr(line, '\n', (size_t)(end - line));
-		if (!eol)
-			break;
-		vend = eol > line && eol[-1] == '\r' ? eol - 1 : eol;
-		colon = memchr(line, ':', (size_t)(vend - line));
-		if (!colon || colon == line || n == RESP_FIELDS_MAX)
-			continue;
-		for (char *c = line; c < colon; c++)
-			if (*c >= 'A' && *c <= 'Z')
-				*c = (char)(*c - 'A' + 'a');
-		if (connection_specific(line, (size_t)(colon - line)))
-			continue;
-		for (v = colon + 1; v < vend && (*v == ' ' || *v == '\t'); v++)
-			;
-		nva[n++] = (nghttp2_nv){ (uint8_t *)line, (uint8_t *)v, (size_t)(colon - line),
-					 (size_t)(vend - v), NGHTTP2_NV_FLAG_NONE };
-	}
-	if (n)
-		nghttp2_submit_trailer(st->peer->ng, st->id, nva, n);
 }
 
 static void response_done(struct h2_stream *st)
@@ -576,9 +582,8 @@ static int response_feed(struct h2_stream *st, const char *p, size_t n)
 			if (!nl)
 				break;
 			if (st->resp.len - st->remaining <= 2) {
+				/* sent after the last DATA (data_read) */
 				st->resp.len = (size_t)st->remaining;
-				send_trailers(st);
-				buf_reset(&st->resp);
 				response_done(st);
 			} else {
 				st->remaining = st->resp.len;
