@@ -368,6 +368,8 @@ static void conn_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- the hand-over from session.c --------------------------------------------------------- */
 
+static void h2_stop(struct session *s);
+
 static int h2_start(struct session *s)
 {
 	struct proxy *px = s->px;
@@ -403,6 +405,7 @@ static int h2_start(struct session *s)
 	c->peer.client_ip = s->client_ip;
 	c->peer.via = s->via;
 	c->peer.tls = s->tr.ssl != NULL;
+	c->peer.tls_version = transport_tls_version(&s->tr);
 	c->peer.take = take_session;
 	c->window_start = ev_now(px->loop);
 	LIST_INIT(&c->peer.streams);
@@ -417,10 +420,6 @@ static int h2_start(struct session *s)
 	ev_set_cb(&s->timer, conn_on_timer);
 	s->timer.repeat = px->opts->keepalive_timeout;
 	ev_timer_again(px->loop, &s->timer);
-	if (px->stopping) {
-		/* it came while the proxy stops: this request, then the end */
-		nghttp2_submit_shutdown_notice(c->peer.ng);
-	}
 	/* the preface and what came with it (h2c), already read */
 	if (s->in.len) {
 		if (take_input(c, (const uint8_t *)s->in.data, s->in.len) == -1)
@@ -428,6 +427,8 @@ static int h2_start(struct session *s)
 		s->in.len = 0;
 	}
 	buf_cache_give(&s->in);
+	if (px->stopping)	/* its handshake ended while the proxy stops */
+		h2_stop(s);
 	if (flush(c) == -1)
 		return 0;
 	/* speculative, as a new connection's first read: it often came along */

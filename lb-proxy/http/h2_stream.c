@@ -247,6 +247,7 @@ void h2_stream_open(struct h2_stream *st)
 	tr.stream = st;
 	tr.stream_id = (unsigned)st->id;
 	tr.over_tls = peer->tls;
+	tr.tls_version = peer->tls_version;
 	st->s = s;
 	session_open_stream(peer->px, s, &tr, peer->client_ip, peer->via);
 }

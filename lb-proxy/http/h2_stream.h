@@ -30,6 +30,7 @@ struct h2_peer {
 	const char *client_ip;
 	const struct proxy_listener *via;
 	unsigned tls : 1;		/* the connection speaks TLS */
+	const char *tls_version;	/* then its version ("1.3") */
 	/* a session for a stream, counted as px's (accept.c), or NULL */
 	struct session *(*take)(struct proxy *px);
 	LIST_HEAD(, h2_stream) streams;	/* every stream with state here */

@@ -54,6 +54,7 @@ struct transport {
 	unsigned read_more : 1;		/* TLS: a read filled its room with bytes left */
 	unsigned connect_side : 1;	/* TLS: we connected (to a backend) */
 	unsigned over_tls : 1;		/* a stream of a client connection that speaks TLS */
+	const char *tls_version;	/* over_tls: the connection's ("1.3"), static */
 	unsigned stream_id;		/* HTTP/2: the stream this transport carries, else 0 */
 	void *stream;			/* HTTP/2: the stream's state (fd is -1), else NULL */
 };
@@ -70,6 +71,7 @@ static inline void transport_plain_init(struct transport *t, int fd)
 	t->handshake_done = 1;
 	t->failed = t->plain_http = t->read_more = t->connect_side = 0;
 	t->over_tls = 0;
+	t->tls_version = NULL;
 	t->stream_id = 0;
 	t->stream = NULL;
 }

@@ -458,6 +458,8 @@ int transport_tls_alpn_h2(const struct transport *t)
 
 const char *transport_tls_version(const struct transport *t)
 {
+	if (t->over_tls)
+		return t->tls_version;
 	if (t->ops != &tls_ops || !t->handshake_done)
 		return NULL;
 	return SSL_version(t->ssl) == TLS1_3_VERSION ? "1.3" : "1.2";
