@@ -218,6 +218,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # FUZZ_MODULES_<target> (program_modules, above).
 FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
 FUZZ_MODULES_fuzz_control := lb-discover/api/admin_route.c
+FUZZ_MODULES_fuzz_h2 := $(call program_modules,lb-proxy)
 FUZZ_MODULES_fuzz_shared_state := $(addprefix lb-discover/,cluster/fleet_apply.c core/state.c \
 	core/registry.c) tests/unit/discover_fixture.c
 
