@@ -369,8 +369,10 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *out, size_t l
 
 	if (n > len)
 		n = len;
-	memcpy(out, buf_head(&st->data), n);
-	buf_consume(&st->data, n);
+	if (n) {	/* an empty body may have no storage at all */
+		memcpy(out, buf_head(&st->data), n);
+		buf_consume(&st->data, n);
+	}
 	if (st->write_blocked && buf_unread(&st->data) < H2_STREAM_OUT_LIMIT / 2) {
 		st->write_blocked = 0;
 		if (st->s)

@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 
 #include "buf.h"
+#include "net/transport.h"
 #include "proxy.h"
 
 /* Response body bytes a stream holds for DATA frames before the session's
