@@ -1,4 +1,4 @@
-/* Unit tests for lb-proxy/http/h2_stream.c: an HTTP/2 stream as a session's
+/* Unit tests for lb-proxy/http/h2_stream.c and h2_response.c: an HTTP/2 stream as a session's
  * transport. A client and a server nghttp2 session talk in memory; the
  * server's stream is read as an HTTP/1.1 request, and HTTP/1.1 responses
  * written to it, split at every byte, reach the client as the same frames. */
