@@ -8,8 +8,10 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 # Debian packages: to build and run lb (and the demo), (test-deps) to test it, and
 # (bench-deps) to benchmark against peers.
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
-	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl
-TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl
+	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl \
+	libnghttp2-dev
+TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl \
+	nghttp2-client python3-h2
 BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
@@ -17,7 +19,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
-LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm
+LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm -lnghttp2
 # PCRE2 (route regexes) is linked by what uses the routing core: lb-discover
 # compiles route tables, lb-proxy matches them, and their tests (the image's
 # runtime packages follow what the programs link: test_k8s_fidelity).
@@ -241,6 +243,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # FUZZ_MODULES_<target> (program_modules, above).
 FUZZ_MODULES_fuzz_echo_conn := $(call program_modules,lb-echo)
 FUZZ_MODULES_fuzz_control :=
+FUZZ_MODULES_fuzz_h2 := $(call program_modules,lb-proxy)
 FUZZ_MODULES_fuzz_shared_state := $(addprefix lb-discover/,cluster/fleet_apply.c core/state.c \
 	core/registry.c) tests/unit/discover_fixture.c
 

@@ -33,14 +33,16 @@ static void set_err(struct config_result *res, const char *fmt, ...)
 
 /* "serviceName" -> "service-name" (sep '-') or "SERVICE_NAME" (sep '_', upper);
  * a digit after a lower-case letter starts a word too: "eject5xx" ->
- * "eject-5xx", but not after a capital: "sendProxyV2" -> "send-proxy-v2". */
+ * "eject-5xx", but not after a capital ("sendProxyV2" -> "send-proxy-v2") nor
+ * after a key's one first letter ("h2MaxResets" -> "h2-max-resets"). */
 static void key_transform(const char *key, char sep, int upper, char *out, size_t outsz)
 {
 	size_t o = 0;
 
 	for (const char *p = key; *p && o + 2 < outsz; p++) {
 		if (p != key && (isupper((unsigned char)*p) ||
-				 (isdigit((unsigned char)*p) && islower((unsigned char)p[-1]))))
+				 (isdigit((unsigned char)*p) && islower((unsigned char)p[-1]) &&
+				  p - key > 1)))
 			out[o++] = sep;
 		out[o++] = upper ? (char)toupper((unsigned char)*p) : (char)tolower((unsigned char)*p);
 	}

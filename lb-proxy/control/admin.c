@@ -257,6 +257,7 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 		if (a->tcp)
 			tcp_metrics_render(a->tcp, body);
 		trace_render_metrics(body);
+		h2_metrics_render(&px->metrics.h2, body);
 	} else {
 		status = 404;
 		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info "

@@ -139,6 +139,13 @@ static const struct option_row rows[] = {
 	    "PEM private key of --tls-cert" }, FIXED },
 	{ { "tlsHandshakeTimeout", CONFIG_DURATION, offsetof(struct proxy_options, tls_handshake_timeout),
 	    0.001, 3600, NULL, "seconds a client has to complete the TLS handshake" }, RUNTIME },
+	{ { "h2", CONFIG_BOOL, offsetof(struct proxy_options, h2), 0, 0, NULL,
+	    "clients may speak HTTP/2: h2 by ALPN on the tls: listener, h2c by its preface" }, FIXED },
+	{ { "h2MaxConcurrentStreams", CONFIG_INT,
+	    offsetof(struct proxy_options, h2_max_concurrent_streams), 1, 100000, NULL,
+	    "streams one HTTP/2 connection may have open (SETTINGS; REFUSED_STREAM beyond)" }, RUNTIME },
+	{ { "h2MaxResets", CONFIG_INT, offsetof(struct proxy_options, h2_max_resets), 1, 1000000, NULL,
+	    "streams an HTTP/2 client may reset a second (GOAWAY ENHANCE_YOUR_CALM beyond)" }, RUNTIME },
 	/* the proxy's own routes and header rules */
 	{ { "monitorUri", CONFIG_STRING, offsetof(struct proxy_options, monitor_uri), 0, 0, NULL,
 	    "PATH answered by the proxy itself with its health (200 or 503)" }, RUNTIME },
@@ -292,6 +299,9 @@ const struct proxy_options options_defaults = {
 	.watch_config = 1,
 	.cors_max_age = CORS_MAX_AGE_DEFAULT,
 	.trace_sample = -1,
+	.h2 = 1,
+	.h2_max_concurrent_streams = 100,
+	.h2_max_resets = 100,
 };
 
 /* Takes --check-config out of argv (it is an action, not a setting: a

@@ -170,7 +170,7 @@ int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
 		    struct upstream_limits *limits)
 {
 	struct tls_server_options to = { opts->tls_cert, opts->tls_key, opts->tls_dir,
-					 opts->tls_ticket_keys, opts->tls_resumption };
+					 opts->tls_ticket_keys, opts->tls_resumption, opts->h2 };
 	char err[1024];
 
 	if (!opts->backend_tls && (opts->backend_ca || opts->backend_sni ||

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "exchange_pool.h"
+#include "h2_conn.h"
+#include "h2_stream.h"
 #include "log.h"
 #include "session.h"
 #include "upstream/upstream.h"
@@ -48,9 +50,9 @@ void accept_update(struct proxy *px)
 	}
 }
 
-void accept_on_accept(struct listener *l, int fd, const struct sockaddr *peer)
+/* A session from the pool (or a new one), counted as open; NULL out of memory. */
+static struct session *session_take(struct proxy *px)
 {
-	struct proxy *px = l->data;
 	struct session *s = px->free_sessions;
 
 	if (s) {
@@ -58,15 +60,38 @@ void accept_on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 		px->nfree--;
 	} else {
 		s = calloc(1, sizeof(*s));
-		if (!s) {
-			log_error("out of memory for a connection", NULL);
-			close(fd);
-			return;
-		}
+		if (!s)
+			return NULL;
 	}
 	LIST_INSERT_HEAD(&px->sessions, s, link);
 	if (++px->nsessions > px->peak_sessions)
 		px->peak_sessions = px->nsessions;
+	return s;
+}
+
+/* A session for an HTTP/2 stream: counted against --max-connections as a
+ * connection is (each holds a backend connection), refused beyond. */
+static struct session *stream_session_take(struct proxy *px)
+{
+	struct session *s;
+
+	if (px->nsessions >= (unsigned)px->opts->max_connections)
+		return NULL;
+	s = session_take(px);
+	accept_update(px);
+	return s;
+}
+
+void accept_on_accept(struct listener *l, int fd, const struct sockaddr *peer)
+{
+	struct proxy *px = l->data;
+	struct session *s = session_take(px);
+
+	if (!s) {
+		log_error("out of memory for a connection", NULL);
+		close(fd);
+		return;
+	}
 	px->metrics.accepted++;
 	session_open(px, s, fd, peer, (const struct proxy_listener *)l);
 	accept_update(px);
@@ -146,6 +171,7 @@ void accept_init(struct proxy *px)
 {
 	LIST_INIT(&px->sessions);
 	px->session_closed = session_closed;
+	h2_conn_setup(stream_session_take);
 }
 
 void accept_start(struct proxy *px)
@@ -170,4 +196,5 @@ void accept_release(struct proxy *px)
 	ev_timer_stop(px->loop, &px->drain_timer);
 	ev_timer_stop(px->loop, &px->trim_timer);
 	exchange_pool_release();
+	h2_stream_pool_release();
 }

@@ -132,6 +132,14 @@ void access_log_request(const struct session *s)
 		put_str(&f, tls);
 		put(&f, "\"", 1);
 	}
+	/* an HTTP/2 stream (h2_stream.c) names its id */
+	put_str(&f, " proto=");
+	if (s->tr.stream_id) {
+		put_str(&f, "h2 stream=");
+		put_uint(&f, s->tr.stream_id);
+	} else {
+		put_str(&f, "h1");
+	}
 	if (log_write_fields(LOG_INFO, "request", f.text, f.len) == -1)
 		s->px->metrics.access_log_dropped++;
 }

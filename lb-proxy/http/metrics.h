@@ -3,6 +3,7 @@
 #define LB_PROXY_METRICS_H
 
 #include "buf.h"
+#include "h2_metrics.h"
 #include "policy/retry.h"
 #include "upstream/histogram.h"
 
@@ -21,6 +22,7 @@ struct metrics {
 	struct histogram latency;
 	unsigned long long accepted;
 	unsigned long long access_log_dropped;	/* access lines the log buffer had no room for */
+	struct h2_metrics h2;			/* HTTP/2 connections and streams (h2_conn.c) */
 };
 
 void metrics_observe(struct metrics *m, int status, double seconds);

@@ -17,6 +17,16 @@
 #include "timefmt.h"
 
 #define LINGER_SECONDS 2.0
+/* RFC 9113 3.4: what a client with prior knowledge of h2c sends first. */
+#define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN 24
+
+static const struct session_h2 *h2_ops;
+
+void session_set_h2(const struct session_h2 *h2)
+{
+	h2_ops = h2;
+}
 
 static void apply_timer(struct session *s)
 {
@@ -64,6 +74,8 @@ static void update_watchers(struct session *s)
 	case SESSION_LINGER:
 		cread = 1;
 		break;
+	case SESSION_H2:	/* h2_conn.c watches the connection */
+		return;
 	}
 	/* TLS: a read that waits for the fd to be writable, or a write that
 	 * waits for it to be readable, arms the other watcher. */
@@ -76,7 +88,12 @@ static void update_watchers(struct session *s)
 		cwrite = 0;
 	}
 	apply_timer(s);
-	if (cread) {
+	if (s->tr.fd < 0) {
+		/* an HTTP/2 stream: it feeds rio and wio itself */
+		s->tr.ops->want_read(&s->tr, cread);
+		if (cread && transport_pending(&s->tr))
+			ev_feed_event(loop, &s->rio, EV_READ);
+	} else if (cread) {
 		ev_io_start(loop, &s->rio);
 		/* Bytes TLS already holds: the kernel will not signal them. */
 		if (transport_pending(&s->tr))
@@ -84,7 +101,7 @@ static void update_watchers(struct session *s)
 	} else {
 		ev_io_stop(loop, &s->rio);
 	}
-	if (cwrite)
+	if (cwrite && s->tr.fd >= 0)
 		ev_io_start(loop, &s->wio);
 	else
 		ev_io_stop(loop, &s->wio);
@@ -166,6 +183,7 @@ static void pump(struct session *s)
 			linger(s);
 			break;
 		case SESSION_LINGER:
+		case SESSION_H2:
 			break;
 		}
 		if (rc == -1) {
@@ -212,12 +230,26 @@ static void handshake_step(struct session *s)
 	}
 	s->state = SESSION_IDLE;
 	ev_io_stop(s->px->loop, &s->wio);	/* armed if the handshake waited to write */
+	if (h2_ops && transport_tls_alpn_h2(&s->tr)) {
+		if (h2_ops->start(s) == -1)
+			session_close(s);
+		return;
+	}
 	session_set_timer(s, exchange_idle_close_in(s, s->px->opts->keepalive_timeout));
 	apply_timer(s);
 	client_on_read(s->px->loop, &s->rio, EV_READ);
 }
 
 /* ---- event callbacks ------------------------------------------------------------------ */
+
+/* h2c with prior knowledge (RFC 9113 3.4): 0 when s->in holds the preface
+ * or the start of it, -1 when it is something else (HTTP/1.x). */
+static int h2c_preface(const struct session *s)
+{
+	size_t n = s->in.len < H2_PREFACE_LEN ? s->in.len : H2_PREFACE_LEN;
+
+	return memcmp(s->in.data, H2_PREFACE, n) == 0 ? 0 : -1;
+}
 
 static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -247,7 +279,7 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 			 * keeps no read block */
 			if (s->in.len == 0)
 				buf_cache_give(&s->in);
-			if (!ev_is_active(&s->rio))
+			if (!ev_is_active(&s->rio) && s->tr.fd >= 0)
 				ev_io_start(s->px->loop, &s->rio);
 			return;
 		}
@@ -273,6 +305,16 @@ static void client_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	s->in.len += (size_t)n;
+	if (s->state == SESSION_IDLE && !s->served && h2_ops && !s->via->tls && s->tr.fd >= 0 &&
+	    s->px->opts->h2 && h2c_preface(s) != -1) {
+		if (s->in.len < H2_PREFACE_LEN) {	/* the rest of it is coming */
+			update_watchers(s);
+			return;
+		}
+		if (h2_ops->start(s) == -1)
+			session_close(s);
+		return;
+	}
 	if (s->state == SESSION_TUNNEL) {
 		s->parse_off = s->in.len;
 		session_set_timer(s, s->px->opts->idle_timeout);
@@ -441,7 +483,8 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->px = px;
 	transport_plain_init(&s->tr, fd);
 	s->state = SESSION_IDLE;
-	net_addr_ip(peer, s->client_ip, sizeof(s->client_ip));
+	if (peer)
+		net_addr_ip(peer, s->client_ip, sizeof(s->client_ip));
 	buf_reset(&s->in);
 	buf_reset(&s->uin);
 	buf_reset(&s->out);
@@ -469,6 +512,12 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	ev_init(&s->timer, session_on_timer);
 	s->rio.data = s->wio.data = s->timer.data = s;
 	forward_set_callbacks(upstream_on_read, upstream_on_write);
+	s->h2 = NULL;
+	if (fd < 0) {	/* an HTTP/2 stream: session_open_stream goes on */
+		session_set_timer(s, px->opts->header_timeout);
+		apply_timer(s);
+		return;
+	}
 	if (via->tls) {
 		s->state = SESSION_HANDSHAKE;
 		session_set_timer(s, px->opts->tls_handshake_timeout);
@@ -490,10 +539,22 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	client_on_read(px->loop, &s->rio, EV_READ);
 }
 
+void session_open_stream(struct proxy *px, struct session *s, const struct transport *tr,
+			 const char *client_ip, const struct proxy_listener *via)
+{
+	session_open(px, s, -1, NULL, via);
+	s->tr = *tr;
+	snprintf(s->client_ip, sizeof(s->client_ip), "%s", client_ip);
+	/* the request came with the stream's HEADERS: read it now */
+	client_on_read(px->loop, &s->rio, EV_READ);
+}
+
 void session_close(struct session *s)
 {
 	struct ev_loop *loop = s->px->loop;
 
+	if (s->state == SESSION_H2 && h2_ops)
+		h2_ops->close(s);
 	forward_drop(s);
 	forward_release(s);
 	forward_finish(s);
@@ -518,6 +579,9 @@ void session_on_stop(struct session *s)
 		break;
 	case SESSION_HANDSHAKE:
 		/* Finishes; its first request is answered with Connection: close. */
+		break;
+	case SESSION_H2:
+		h2_ops->stop(s);
 		break;
 	default:
 		/* The response, when its head is still to come, says close. */

@@ -28,6 +28,8 @@ enum session_state {
 	SESSION_TUNNEL,		/* after a 101: raw bytes both ways */
 	SESSION_CLOSING,	/* a last answer is queued; close once written */
 	SESSION_LINGER,		/* written and shut for writing; draining the client */
+	SESSION_H2,		/* the client speaks HTTP/2: h2_conn.c drives the connection,
+				 * each stream is a session of its own (h2_stream.c) */
 };
 
 /* The parsers of one request and its response: taken from a pool at a
@@ -112,6 +114,7 @@ struct session {
 	double idle_since;		/* ev_now when it last went idle between requests */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
 	unsigned long long body_bytes;	/* request body bytes parsed (with --max-body) */
+	void *h2;			/* SESSION_H2: the connection's HTTP/2 state */
 	LIST_ENTRY(session) link;	/* in px->sessions */
 	struct session *next_free;	/* in px->free_sessions */
 };
@@ -141,7 +144,7 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 		.request_id_len = s->request_id_len,
 		.backend_name = s->be ? s->be->name : "localhost",
 		.tunnel = s->tunnel_wanted,
-		.tls = s->tr.ssl != NULL,
+		.tls = s->tr.ssl != NULL || s->tr.over_tls,
 		.sticky_cookie = sticky_cookie(),
 		.sticky_insert = s->sticky_insert,
 		.rules = &s->px->header_rules,

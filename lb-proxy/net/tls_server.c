@@ -77,6 +77,7 @@ int tls_server_init(struct tls_server *ts, const struct tls_server_options *opts
 		SSL_CTX_set_session_cache_mode(ts->ctx, SSL_SESS_CACHE_OFF);
 	}
 	SSL_CTX_set_cert_cb(ts->ctx, on_cert, ts);
+	transport_tls_ctx_alpn_h2(ts->ctx, opts->h2);
 	return 0;
 fail:
 	tls_certs_release(&ts->certs);

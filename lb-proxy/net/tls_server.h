@@ -16,6 +16,7 @@ struct tls_server_options {
 	const char *dir;		/* --tls-dir, or NULL */
 	const char *ticket_keys;	/* --tls-ticket-keys, or NULL */
 	int resumption;			/* --tls-resumption: tickets and the session cache */
+	int h2;				/* --h2: ALPN offers h2 before http/1.1 */
 };
 
 struct tls_server {

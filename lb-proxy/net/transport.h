@@ -27,6 +27,10 @@ struct transport_ops {
 	/* Bytes already read from the kernel the caller has not had: the fd
 	 * will not become readable for them. */
 	size_t (*pending)(const struct transport *t);
+	/* A transport with no fd of its own (fd -1: an HTTP/2 stream) hears
+	 * after each pass whether its owner waits to read; it signals the
+	 * owner's watchers itself. NULL for a socket. */
+	void (*want_read)(struct transport *t, int on);
 };
 
 enum transport_want {
@@ -49,6 +53,10 @@ struct transport {
 	unsigned plain_http : 1;	/* TLS: the peer spoke plain HTTP */
 	unsigned read_more : 1;		/* TLS: a read filled its room with bytes left */
 	unsigned connect_side : 1;	/* TLS: we connected (to a backend) */
+	unsigned over_tls : 1;		/* a stream of a client connection that speaks TLS */
+	const char *tls_version;	/* over_tls: the connection's ("1.3"), static */
+	unsigned stream_id;		/* HTTP/2: the stream this transport carries, else 0 */
+	void *stream;			/* HTTP/2: the stream's state (fd is -1), else NULL */
 };
 
 extern const struct transport_ops transport_plain_ops;
@@ -62,6 +70,10 @@ static inline void transport_plain_init(struct transport *t, int fd)
 	t->read_want = t->write_want = TRANSPORT_WANT_NONE;
 	t->handshake_done = 1;
 	t->failed = t->plain_http = t->read_more = t->connect_side = 0;
+	t->over_tls = 0;
+	t->tls_version = NULL;
+	t->stream_id = 0;
+	t->stream = NULL;
 }
 
 /* The calls the session and relay make. A plain socket takes a direct path

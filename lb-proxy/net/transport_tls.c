@@ -27,6 +27,9 @@
 #define TLS_RECORD_MAX 16384
 
 static const unsigned char alpn_http11[] = "\x08http/1.1";
+/* --h2: the server's preference, h2 first (RFC 7301: the server picks). */
+static const unsigned char alpn_h2_http11[] = "\x02h2\x08http/1.1";
+static int alpn_h2_on = 1, alpn_h2_off = 0;
 
 /* ---- the context ------------------------------------------------------- */
 
@@ -34,10 +37,11 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 		       const unsigned char *in, unsigned int inlen, void *arg)
 {
 	unsigned char *selected;
+	int h2 = arg && *(const int *)arg;
 	(void)ssl;
-	(void)arg;
 
-	if (SSL_select_next_proto(&selected, outlen, alpn_http11, sizeof(alpn_http11) - 1, in,
+	if (SSL_select_next_proto(&selected, outlen, h2 ? alpn_h2_http11 : alpn_http11,
+				  h2 ? sizeof(alpn_h2_http11) - 1 : sizeof(alpn_http11) - 1, in,
 				  inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_ALERT_FATAL;	/* as nginx: no protocol in common */
 	*out = selected;
@@ -436,8 +440,26 @@ void transport_tls_to_plain(struct transport *t)
 	transport_plain_init(t, fd);
 }
 
+void transport_tls_ctx_alpn_h2(struct ssl_ctx_st *ctx, int on)
+{
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, on ? &alpn_h2_on : &alpn_h2_off);
+}
+
+int transport_tls_alpn_h2(const struct transport *t)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+
+	if (t->ops != &tls_ops || !t->ssl)
+		return 0;
+	SSL_get0_alpn_selected(t->ssl, &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0;
+}
+
 const char *transport_tls_version(const struct transport *t)
 {
+	if (t->over_tls)
+		return t->tls_version;
 	if (t->ops != &tls_ops || !t->handshake_done)
 		return NULL;
 	return SSL_version(t->ssl) == TLS1_3_VERSION ? "1.3" : "1.2";

@@ -57,7 +57,13 @@ int transport_tls_idle_check(struct transport *t);
 /* Frees the TLS state and leaves t a plain socket over the same fd (to
  * answer a peer that spoke plain HTTP). */
 void transport_tls_to_plain(struct transport *t);
-/* "1.3" or "1.2" for a TLS transport whose handshake is done, else NULL. */
+/* Offers h2 before http/1.1 by ALPN on the server context (on), or
+ * http/1.1 alone (off: the default). */
+void transport_tls_ctx_alpn_h2(struct ssl_ctx_st *ctx, int on);
+/* 1 when the handshake of the TLS transport t selected h2 by ALPN. */
+int transport_tls_alpn_h2(const struct transport *t);
+/* "1.3" or "1.2" for a TLS transport whose handshake is done (or for a
+ * stream of one: over_tls), else NULL. */
 const char *transport_tls_version(const struct transport *t);
 
 enum transport_tls_side {

@@ -492,6 +492,32 @@ static void test_flag_names_from_keys(void **state)
 	assert_int_equal(config_load(&name_spec, &n, 1, envd, &res), 0);
 	unsetenv("LB_NAMES_SEND_PROXY_V2");
 	assert_int_equal(n.proxy_v2, 1);
+
+/* A digit after a letter starts a word of the flag ("eject5xx" is
+ * --eject-5xx), but not after a key's one first letter ("h2MaxResets" is
+ * --h2-max-resets, not --h-2-max-resets). */
+static void test_flag_names_with_digits(void **state)
+{
+	struct digits {
+		long h2_max_resets, eject_5xx;
+	} d = { 0, 0 };
+	static const struct config_field dfields[] = {
+		{ "h2MaxResets", CONFIG_INT, offsetof(struct digits, h2_max_resets), 0, 100, NULL, "a" },
+		{ "eject5xx", CONFIG_INT, offsetof(struct digits, eject_5xx), 0, 100, NULL, "b" },
+	};
+	static const struct config_spec dspec = { "lb-test", "LB_TEST_", "[options]", dfields, 2 };
+	char *argv[] = { "lb-test", "--h2-max-resets", "7", "--eject-5xx", "3", NULL };
+	struct config_result res;
+	(void)state;
+
+	setenv("LB_TEST_H2_MAX_RESETS", "9", 1);
+	assert_int_equal(config_load(&dspec, &d, 1, argv, &res), 0);
+	assert_int_equal(d.h2_max_resets, 9);
+	config_result_release(&res);
+	unsetenv("LB_TEST_H2_MAX_RESETS");
+	assert_int_equal(config_load(&dspec, &d, 5, argv, &res), 0);
+	assert_int_equal(d.h2_max_resets, 7);
+	assert_int_equal(d.eject_5xx, 3);
 	config_result_release(&res);
 }
 
@@ -555,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_yaml_files),
 		cmocka_unit_test(test_bool_flag_forms),
 		cmocka_unit_test(test_flag_names_from_keys),
+		cmocka_unit_test(test_flag_names_with_digits),
 		cmocka_unit_test(test_field_equal_and_copy),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
