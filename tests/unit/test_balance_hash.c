@@ -247,7 +247,7 @@ static double since_ms(clockid_t clock, const struct timespec *start)
 	return (now.tv_sec - start->tv_sec) * 1e3 + (now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* Printed for the record; asserted only against a bound a busy machine meets. */
+/* Printed for the record; asserted only against a CPU bound a busy machine meets. */
 static void test_build_time_for_1000_backends(void **state)
 {
 	int *weights = calloc(FIXTURE_MAX, sizeof(*weights));
@@ -275,7 +275,10 @@ static void test_build_time_for_1000_backends(void **state)
 			cpu_ms = since_ms(CLOCK_PROCESS_CPUTIME_ID, &cpu);
 			print_message("%s: build for %d backends, %s: %.1f ms (%.1f ms of CPU)\n",
 				      algorithms[a].name, FIXTURE_MAX, shapes[shape], wall_ms, cpu_ms);
-			assert_true(wall_ms < 500);
+			/* CPU time: the wall clock of a busy machine measures the
+			 * machine (508 ms of wall for 55 ms of CPU was seen); an
+			 * accidental quadratic build costs seconds of CPU */
+			assert_true(cpu_ms < 500);
 			balancer_release(&bl);
 		}
 		backend_set_release(&set);
