@@ -44,7 +44,7 @@ static void test_find_and_names(void **state)
 static void test_rebuild_and_switch(void **state)
 {
 	struct backend_set set, two;
-	struct balancer bl = { NULL, NULL };
+	struct balancer bl = { 0 };
 	static const size_t first_two[] = { 0, 1 };
 	(void)state;
 

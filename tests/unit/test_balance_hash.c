@@ -263,7 +263,7 @@ static void test_build_time_for_1000_backends(void **state)
 			weights[i] = shape == 0 ? 1 : shape == 1 ? (int)i + 1 : i == 0 ? 1000 : 1;
 		fixture_set(&set, FIXTURE_MAX, weights);
 		for (size_t a = 0; a < NALGORITHMS; a++) {
-			struct balancer bl = { NULL, NULL };
+			struct balancer bl = { 0 };
 			struct timespec wall, cpu;
 			double wall_ms, cpu_ms;
 
