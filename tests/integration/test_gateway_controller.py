@@ -7,7 +7,7 @@ what the Gateway API specifies (conformance: GatewayClassObservedGenerationBump,
 GatewayObservedGenerationBump, HTTPRouteSimpleSameNamespace,
 HTTPRouteInvalidNonExistentBackendRef, HTTPRouteWeight)."""
 from conftest import bus_proxy, served_by, wait_for
-from test_k8ssim_gateway import api  # noqa: E402 (the simulator's REST helper)
+from support.k8ssim import api  # noqa: E402 (the simulator's REST helper)
 
 GW = "gateway.networking.k8s.io"
 CONTROLLER = "lb.dev/gateway-controller"

@@ -23,7 +23,7 @@ import urllib.request
 import pytest
 
 from conftest import PipeLines, wait_for
-from support.k8ssim import Simulator
+from support.k8ssim import Simulator, api
 from test_k8s_fidelity import K8S_TESTS, MANIFESTS, node_modules, read_json_stream, tool
 
 # the simulator and the real clients alone: the ASan run (other binaries) skips it
@@ -68,18 +68,6 @@ def kubectl(sim, *args, stdin=None, ns="demo"):
     argv = [tool("kubectl"), "--server", sim.url] + (["-n", ns] if ns else []) + list(args)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60, input=stdin, cwd=ROOT)
     return r.returncode, r.stdout, r.stderr
-
-
-def api(sim, method, path, doc=None, ctype="application/json"):
-    """(status, body) of one request to the simulator."""
-    data = json.dumps(doc).encode() if doc is not None else None
-    req = urllib.request.Request(sim.url + path, data=data, method=method,
-                                 headers={"Content-Type": ctype})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def cond(type_, reason, generation, status="True"):

@@ -45,7 +45,9 @@ import ssl
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -631,3 +633,15 @@ if __name__ == "__main__":
     except ImportError:
         from k8ssim_cli import main
     main(Simulator)
+
+
+def api(sim, method, path, doc=None, ctype="application/json"):
+    """(status, body) of one request to the simulator, as a test sends it."""
+    data = json.dumps(doc).encode() if doc is not None else None
+    req = urllib.request.Request(sim.url + path, data=data, method=method,
+                                 headers={"Content-Type": ctype})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
