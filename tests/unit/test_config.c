@@ -492,6 +492,8 @@ static void test_flag_names_from_keys(void **state)
 	assert_int_equal(config_load(&name_spec, &n, 1, envd, &res), 0);
 	unsetenv("LB_NAMES_SEND_PROXY_V2");
 	assert_int_equal(n.proxy_v2, 1);
+	config_result_release(&res);
+}
 
 /* A digit after a letter starts a word of the flag ("eject5xx" is
  * --eject-5xx), but not after a key's one first letter ("h2MaxResets" is
