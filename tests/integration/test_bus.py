@@ -35,7 +35,12 @@ def echos(echo):
 
 
 def test_set_change_reaches_every_proxy_quickly(echos, discover, proxy, rundir):
-    discover("--static", ",".join(e.addr for e in echos))
+    """A change is pushed to every proxy when it happens, not at the next
+    heartbeat: with a 30 s heartbeat, both proxies have the new set long
+    before one could bring it. (The latency is printed for the record; a
+    wall-clock bound measured the machine's load, not lb: make bench has the
+    drain propagation figure.)"""
+    discover("--static", ",".join(e.addr for e in echos), "--heartbeat", "30")
     p1 = bus_proxy(proxy, rundir)
     p2 = bus_proxy(proxy, rundir, listen=f"127.0.0.1:{p1.port}")
     wait_for("both proxies on generation 1", lambda: generation(p1) >= 1 and generation(p2) >= 1)
@@ -44,10 +49,11 @@ def test_set_change_reaches_every_proxy_quickly(echos, discover, proxy, rundir):
     code, out, err = ctl(rundir, "drain", echos[0].addr)
     assert code == 0, err
     wait_for("both proxies on the new set",
-             lambda: generation(p1) > before and generation(p2) > before, interval=0.002)
+             lambda: generation(p1) > before and generation(p2) > before, interval=0.002,
+             timeout=10)
     latency = time.time() - t
     print(f"set change reached both proxies in {latency * 1000:.1f} ms (lb-ctl run included)")
-    assert latency < 0.1 * SLOW + 0.05     # lb-ctl's own start-up is inside the figure
+    assert latency < 15     # half the heartbeat: the push brought it
     for p in (p1, p2):
         states = {b["address"]: b["state"] for b in p.admin("/info")[1]["backends"]}
         assert states[echos[0].addr] == "draining"
