@@ -20,7 +20,7 @@ static void by_code(struct buf *out, const char *name, const char *help,
 	buf_appendf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 	for (unsigned i = 0; i < H2_ERROR_CODES; i++)
 		if (v[i] || i == 0)
-			buf_appendf(out, "%s{code=\"%s\"} %llu\n", name, code_names[i], v[i]);
+			buf_appendf(out, "%s{error_code=\"%s\"} %llu\n", name, code_names[i], v[i]);
 }
 
 void h2_metrics_render(const struct h2_metrics *m, struct buf *out)
@@ -31,9 +31,9 @@ void h2_metrics_render(const struct h2_metrics *m, struct buf *out)
 		    "# TYPE lb_proxy_h2_connections_total counter\n"
 		    "lb_proxy_h2_connections_total{via=\"alpn\"} %llu\n"
 		    "lb_proxy_h2_connections_total{via=\"preface\"} %llu\n"
-		    "# HELP lb_proxy_h2_connections Open HTTP/2 client connections.\n"
-		    "# TYPE lb_proxy_h2_connections gauge\n"
-		    "lb_proxy_h2_connections %u\n"
+		    "# HELP lb_proxy_h2_open_connections Open HTTP/2 client connections.\n"
+		    "# TYPE lb_proxy_h2_open_connections gauge\n"
+		    "lb_proxy_h2_open_connections %u\n"
 		    "# HELP lb_proxy_h2_streams_total HTTP/2 streams balanced as requests.\n"
 		    "# TYPE lb_proxy_h2_streams_total counter\n"
 		    "lb_proxy_h2_streams_total %llu\n"

@@ -116,7 +116,7 @@ def test_h2load_many_streams_all_answered_and_shared(three_echos, proxy):
                         f"http://127.0.0.1:{px.port}/"], capture_output=True, text=True,
                        timeout=120 * SLOW)
     assert "3000 succeeded" in r.stdout and "3000 2xx" in r.stdout, r.stdout[-1500:]
-    counts = [metric(px, f'lb_proxy_backend_requests_total{{backend="{e.addr}",code="2xx"}}')
+    counts = [metric(px, f'lb_proxy_backend_requests_total{{backend="{e.addr}",code_class="2xx"}}')
               for e in three_echos]
     assert sum(counts) == 3000 and min(counts) >= 900, counts
     assert metric(px, "lb_proxy_h2_streams_total") == 3000
@@ -191,7 +191,7 @@ def test_reset_mid_response_leaves_the_other_streams_alone(echo, proxy):
     w.headers(5, request_fields("/five"))
     assert w.response(5)[0] == 200
     wait_for("the reset counted", lambda: metric(
-        px, 'lb_proxy_h2_resets_received_total{code="cancel"}') == 1)
+        px, 'lb_proxy_h2_resets_received_total{error_code="cancel"}') == 1)
     w.close()
 
 
@@ -440,7 +440,7 @@ def test_rfc9113_malformed_requests_are_stream_errors(three_echos, proxy, sectio
         f"RFC 9113 {section}: {what}: {f!r}"
     w.headers(3, request_fields("/after"))
     assert w.response(3)[0] == 200
-    assert metric(px, 'lb_proxy_backend_requests_total{backend="%s",code="2xx"}'
+    assert metric(px, 'lb_proxy_backend_requests_total{backend="%s",code_class="2xx"}'
                   % three_echos[0].addr) == 1
     w.close()
 
