@@ -452,3 +452,31 @@ def test_a_routed_request_span_is_named_by_its_route(gateway, echo):
     finally:
         receiver.close()
         assert not receiver.errors, receiver.errors
+
+
+def test_http2_streams_are_routed_one_by_one(gateway, echo):
+    """HTTP/2 meets routing: the streams of one h2c connection (nghttp, many
+    streams on one connection) are each matched against the table, so two
+    paths on one connection reach two Services (RFC 9113 8.3.1: :path and
+    :authority are the request's target and Host)."""
+    e = pods(echo, "a", "b")
+    docs = [GATEWAY, route("r", [{"matches": [prefix("/a")], "backendRefs": [ref("a")]},
+                                 {"matches": [prefix("/b")], "backendRefs": [ref("b")]}],
+                           hostnames=["example.com"])]
+    docs += [backends(n, [e[n].addr]) for n in e]
+    gw = gateway(docs, proxy_flags=("--access-log", "on"))
+    base = f"http://127.0.0.1:{gw.port}"
+    r = subprocess.run(["nghttp", "-n", "-s", "-H", ":authority: example.com",
+                        f"{base}/a/1", f"{base}/b/2", f"{base}/a/3", f"{base}/c"],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 0, r.stderr
+    lines = wait_for("the four streams' log lines", lambda: (lambda got: got if len(got) == 4
+                     else None)([line for line in gw.proxy.proc.text().splitlines()
+                                 if "proto=h2" in line]))
+    got = {re.search(r'request="GET (\S+)"', line).group(1):
+           (re.search(r"status=(\d+)", line).group(1), re.search(r"backend=(\S+)", line).group(1))
+           for line in lines}
+    assert got["/a/1"] == ("200", e["a"].addr) and got["/a/3"] == ("200", e["a"].addr), got
+    assert got["/b/2"] == ("200", e["b"].addr), got
+    assert got["/c"] == ("404", "-"), got
+    assert len({re.search(r"stream=(\d+)", line).group(1) for line in lines}) == 4
