@@ -206,8 +206,11 @@ static void listeners_setup(struct proxy *px, const struct proxy_options *opts)
 
 		pl->l.reclaim = accept_reclaim_descriptors;
 		pl->tls = opts->listen_tls[i] && px->tls;
-		if (pl->tls && net_parse_addr(pl->l.name, &na, why, sizeof(why)) == 0)
-			px->tls_port = ntohs(((struct sockaddr_in *)&na.ss)->sin_port);
+		/* sin_port and sin6_port share their offset */
+		pl->port = net_parse_addr(pl->l.name, &na, why, sizeof(why)) == 0 ?
+			ntohs(((struct sockaddr_in *)&na.ss)->sin_port) : 0;
+		if (pl->tls)
+			px->tls_port = pl->port;
 	}
 	for (unsigned i = 0; i < px->nlisteners; i++)
 		px->listeners[i].redirect_https = opts->redirect_https && !px->listeners[i].tls;

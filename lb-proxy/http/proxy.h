@@ -135,6 +135,7 @@ struct proxy_listener {
 	struct listener l;
 	int tls;			/* its sessions speak TLS (proxy.tls) */
 	int redirect_https;		/* --redirect-https: every request gets a 308 */
+	uint16_t port;			/* its bound port (routes match on it), 0 unknown */
 };
 
 struct proxy {

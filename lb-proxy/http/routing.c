@@ -178,15 +178,6 @@ static const char *request_header(void *ctx, const char *name, size_t *len)
 	return http_msg_ptr(req, req->headers[i].value);
 }
 
-/* The port of the listener that accepted s ("127.0.0.1:8080", "[::1]:80"). */
-static uint16_t listener_port(const struct session *s)
-{
-	const char *colon = strrchr(s->via->l.name, ':');
-	unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : 0;
-
-	return port <= 65535 ? (uint16_t)port : 0;
-}
-
 enum routing_verdict routing_route(struct session *s, struct routing_redirect *rd)
 {
 	struct proxy *px = s->px;
@@ -221,7 +212,7 @@ enum routing_verdict routing_route(struct session *s, struct routing_redirect *r
 	rq.query_len = q ? plen - rq.path_len - 1 : 0;
 	rq.header = request_header;
 	rq.header_ctx = &x->req;
-	if (route_match(snap->table, listener_port(s), &rq, &res) == -1)
+	if (route_match(snap->table, s->via->port, &rq, &res) == -1)
 		return ROUTING_NO_ROUTE;
 	px->routing->rule_hits_total++;
 	/* http.route, the SERVER span's name: the match's path as the route
@@ -231,7 +222,7 @@ enum routing_verdict routing_route(struct session *s, struct routing_redirect *r
 	x->routes = snap;
 	if (res.rule->redirect) {
 		rd->status = res.rule->redirect->status;
-		n = route_redirect_location(res.rule->redirect, res.match, listener_port(s),
+		n = route_redirect_location(res.rule->redirect, res.match, s->via->port,
 					    s->via->tls ? "https" : "http", rq.host, rq.path,
 					    rq.path_len, rq.query, rq.query_len, rd->location,
 					    sizeof(rd->location));
