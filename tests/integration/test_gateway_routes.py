@@ -357,11 +357,9 @@ def test_health_checks_per_routed_service(procs, proxy, rundir, echo):
                  "--rise", "1")
     assert {served_by(gw.get("/")[1]) for _ in range(10)} == {"a", "b"}
     e["b"].proc.stop()
-    gw.discover.wait_log(r"set changed service=default/svc:80 .*changed=127\.0\.0\.1:%d:up>down"
-                         % e["b"].port, timeout=10)
-    wait_for("the proxy to apply it", lambda: any(
-        "service=default/svc:80" in line for line in
-        gw.proxy.proc.text().splitlines()[-5:]) or True)
+    m = gw.discover.wait_log(r"set changed service=default/svc:80 generation=(\d+) "
+                             r".*changed=127\.0\.0\.1:%d:up>down" % e["b"].port, timeout=10)
+    gw.proxy.proc.wait_log(r"set applied service=default/svc:80 generation=%s " % m.group(1))
     assert {served_by(gw.get("/")[1]) for _ in range(6)} == {"a"}
     assert "backend failed" not in gw.proxy.proc.text()
 
