@@ -10,7 +10,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl \
 	libnghttp2-dev
-TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl \
+TEST_DEPS := libcmocka-dev python3 python3-pytest python3-pytest-xdist nanomsg-utils openssl \
 	nghttp2-client python3-h2
 BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind
 
@@ -206,12 +206,19 @@ unit: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tes
 		echo "== unit $$t (asan+ubsan)"; $(ASAN_ENV) build/asan/tests/$$t; \
 	done
 
+# The integration tests mostly wait (programs starting, heartbeats, timeouts:
+# a run uses about a fifth of one core), so PYTEST_WORKERS test files run at
+# once (pytest-xdist; --dist loadfile keeps a file's tests and its module
+# fixtures in one worker, in order). PYTEST_WORKERS=0 runs them one by one.
+PYTEST_WORKERS ?= 4
+PYTEST_RUN := $(PYTHON) -m pytest -q -p no:cacheprovider \
+	$(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 integration: all asan
 	@echo "== integration (release binaries)"
-	LB_BIN_DIR=$(CURDIR)/bin $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	LB_BIN_DIR=$(CURDIR)/bin $(PYTEST_RUN) tests/integration
 	@echo "== integration (asan+ubsan binaries)"
 	LB_BIN_DIR=$(CURDIR)/build/asan/bin LB_SANITIZED=1 $(ASAN_ENV) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+		$(PYTEST_RUN) tests/integration
 
 # --- the main job and benchmarks ------------------------------------------------
 demo: deps
