@@ -23,6 +23,12 @@ void tcp_metrics_render(const struct tcp_proxy *tp, struct buf *out)
 		    "backend could take them.\n"
 		    "# TYPE lb_proxy_tcp_no_backend_total counter\n"
 		    "lb_proxy_tcp_no_backend_total %llu\n", m->no_backend);
+	buf_appendf(out, "# HELP lb_proxy_tcp_refused_total Client connections closed by routing "
+		    "(a Gateway's TLS or TCP listener), by reason.\n"
+		    "# TYPE lb_proxy_tcp_refused_total counter\n"
+		    "lb_proxy_tcp_refused_total{reason=\"no-route\"} %llu\n"
+		    "lb_proxy_tcp_refused_total{reason=\"unresolved\"} %llu\n",
+		    m->refused[TCP_ROUTE_NO_ROUTE], m->refused[TCP_ROUTE_UNRESOLVED]);
 	buf_appendf(out, "# HELP lb_proxy_tcp_bytes_total Bytes relayed, by direction.\n"
 		    "# TYPE lb_proxy_tcp_bytes_total counter\n"
 		    "lb_proxy_tcp_bytes_total{direction=\"in\"} %llu\n"
