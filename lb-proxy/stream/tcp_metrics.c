@@ -41,6 +41,10 @@ void tcp_metrics_render(const struct tcp_proxy *tp, struct buf *out)
 			buf_appendf(out, "lb_proxy_tcp_sni_total{result=\"%s\"} %llu\n", sni_names[i],
 				    m->sni[i]);
 	}
+	/* beside HTTP (a Gateway's TLS and TCP listeners) the backends'
+	 * own series are HTTP's, which count these connections too */
+	if (!tp->on)
+		return;
 	buf_appendf(out, "# HELP lb_proxy_tcp_backend_connections_total Connections to each backend "
 		    "(attempts, failed ones included).\n"
 		    "# TYPE lb_proxy_tcp_backend_connections_total counter\n");
