@@ -348,3 +348,30 @@ def test_tlsroute_invalid_reference_grant_and_status(sim, discover, proxy, rundi
     assert wait_for("the connection to reach the backend",
                     lambda: tls_get(p.port, "abc.example.com", cert),
                     timeout=10) == "a abc.example.com"
+
+
+def test_a_new_table_leaves_open_relays_alone_and_turns_the_port(file_gateway, tls_backends,
+                                                                 echo, cert):
+    """lb's own (no conformance test): a relayed connection holds the table
+    it started with, so a table that drops its route and its Service (and,
+    here, turns the port into an HTTP listener) leaves it working; new
+    connections to the port get what the new table says (HTTP)."""
+    (a,) = tls_backends("a")
+    web = echo("--pod-name", "web")
+    g = file_gateway([gateway([tls_listener(1)]),
+                      stream_route("TLSRoute", "shop", [ref("svc-a")],
+                                   hostnames=["abc.example.com"]),
+                      backends("svc-a", [a.addr])])
+    ctx = ssl.create_default_context(cafile=cert[0])
+    with socket.create_connection(("127.0.0.1", g.port), timeout=10 * SLOW) as raw:
+        with ctx.wrap_socket(raw, server_hostname="abc.example.com") as s:
+            g.apply([gateway([{"name": "http", "port": 1, "protocol": "HTTP"}]),
+                     {"apiVersion": f"{GW}/v1", "kind": "HTTPRoute",
+                      "metadata": {"name": "web", "namespace": "default"},
+                      "spec": {"parentRefs": [{"name": "gw"}],
+                               "rules": [{"backendRefs": [ref("web", port=80)]}]}},
+                     backends("web", ["127.0.0.1:%d" % web.port], 80)])
+            s.sendall(b"hi")
+            assert s.recv(100) == b"a abc.example.com"
+    status, headers, _ = g.proxy.request("GET", "/", headers={"Host": "abc.example.com"})
+    assert status == 200 and served_by(headers) == "web"
