@@ -448,6 +448,10 @@ int main(int argc, char **argv)
 	if (log_buffer_start(px->loop, STDERR_FILENO, err, sizeof(err)) == -1)
 		log_warn("log lines are written one at a time", "error=\"%s\"", err);
 	ev_run(px->loop, 0);
+	/* HTTP's connections drained before the relayed ones: these get the
+	 * rest of their --drain-timeout (their own timer ends the loop) */
+	while (px->stopping && stream_routes_open(&m.routes))
+		ev_run(px->loop, 0);
 	log_info("stopped", "requests=%llu", px->metrics.requests);
 	rc = 0;
 out_signals:

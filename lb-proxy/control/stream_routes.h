@@ -22,7 +22,8 @@ void stream_routes_start(struct stream_routes *sr, struct proxy *px);
 /* The settings relayed connections read (start-up and each reload). */
 void stream_routes_apply(struct stream_routes *sr, const struct proxy_options *opts);
 /* SIGTERM: no new relays; those waiting for a ClientHello close, the others
- * get --drain-timeout. */
+ * get --drain-timeout; the loop ends when the last one does and HTTP has
+ * none (lb-proxy's main runs the loop on while relays are open). */
 void stream_routes_stop(struct stream_routes *sr);
 /* Relayed connections open now. */
 unsigned stream_routes_open(const struct stream_routes *sr);

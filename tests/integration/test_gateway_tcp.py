@@ -11,6 +11,7 @@ import collections
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -375,3 +376,26 @@ def test_a_new_table_leaves_open_relays_alone_and_turns_the_port(file_gateway, t
             assert s.recv(100) == b"a abc.example.com"
     status, headers, _ = g.proxy.request("GET", "/", headers={"Host": "abc.example.com"})
     assert status == 200 and served_by(headers) == "web"
+
+
+def test_sigterm_lets_an_open_relay_finish(file_gateway, tls_backends, cert):
+    """lb's own: on SIGTERM the port takes no new connection, and an open
+    relay keeps going (up to --drain-timeout) though no HTTP connection is
+    open; the proxy exits once it ends."""
+    (a,) = tls_backends("a")
+    g = file_gateway([gateway([tls_listener(1)]),
+                      stream_route("TLSRoute", "shop", [ref("svc-a")],
+                                   hostnames=["abc.example.com"]),
+                      backends("svc-a", [a.addr])])
+    ctx = ssl.create_default_context(cafile=cert[0])
+    with socket.create_connection(("127.0.0.1", g.port), timeout=10 * SLOW) as raw:
+        with ctx.wrap_socket(raw, server_hostname="abc.example.com") as s:
+            wait_for("the relay to be open", lambda: metric(
+                g.proxy, "lb_proxy_tcp_connections_active") == 1)
+            g.proxy.proc.p.send_signal(signal.SIGTERM)
+            g.proxy.proc.wait_log(r"INFO draining connections=1")
+            with pytest.raises(OSError):
+                socket.create_connection(("127.0.0.1", g.port), timeout=2).recv(1)
+            s.sendall(b"hi")
+            assert s.recv(100) == b"a abc.example.com"
+    assert g.proxy.proc.p.wait(10 * SLOW) == 0
