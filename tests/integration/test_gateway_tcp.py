@@ -275,7 +275,7 @@ def test_tcproute_weights_and_http_beside_it(file_gateway, echo):
     g.discover.wait_log(r"route=default/web parent=0 accepted=False:NotAllowedByListeners")
     seen = collections.Counter(tcp_get(g.port) for _ in range(200))
     assert seen["c"] == 0, seen
-    assert 130 <= seen["a"] <= 170, seen      # 150 expected; 5 sigma is ~31
+    assert 125 <= seen["a"] <= 175, seen      # 150 expected, sd 6.1: 4 sd either way
     assert seen["a"] + seen["b"] == 200
 
 
@@ -335,6 +335,8 @@ def test_tlsroute_invalid_reference_grant_and_status(sim, discover, proxy, rundi
             "status", {}).get("listeners") or [None])[0], timeout=10)
     assert listener["supportedKinds"] == [{"group": GW, "kind": "TLSRoute"}]
     assert listener["attachedRoutes"] == 1
+    wait_for("the proxy to serve the TLSRoute's rule",
+             lambda: p.admin("/info")[1]["routes"].get("rules") == 1, timeout=10)
     assert tls_get(p.port, "abc.example.com", cert) is None
     p.proc.wait_log(r"reason=unresolved")
 
