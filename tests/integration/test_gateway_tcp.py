@@ -233,8 +233,8 @@ def test_tlsroute_simple_same_namespace(file_gateway, tls_backends, cert):
 
 def test_tls_listener_hostname_intersection_exact_beats_wildcard(file_gateway, tls_backends,
                                                                 cert):
-    """TLSRouteHostnameIntersection (the HTTPRouteHostnameIntersection rules
-    on a TLS listener): the listener takes *.example.com; an exact route
+    """HTTPRouteHostnameIntersection's rules on a TLS listener (the suite has
+    no TLSRoute case for them): the listener takes *.example.com; an exact route
     hostname beats the wildcard route, a route whose hostnames miss the
     listener's is NoMatchingListenerHostname and takes nothing."""
     a, b, c = tls_backends("a", "b", "c")
@@ -255,8 +255,9 @@ def test_tls_listener_hostname_intersection_exact_beats_wildcard(file_gateway, t
 
 
 def test_tcproute_weights_and_http_beside_it(file_gateway, echo):
-    """TCPRoute basics (TCPRouteSimple, the experimental channel's) with the
-    weights of HTTPRouteWeight: backendRefs weighted 3/1/0 take 75/25/0 of
+    """TCPRoute basics (the suite has no TCPRoute test yet: lb's case, with
+    the manifests' shape of TLSRouteSimpleSameNamespace) and the weights of
+    HTTPRouteWeight: backendRefs weighted 3/1/0 take 75/25/0 of
     the connections (200, each an HTTP exchange relayed as bytes to
     lb-echo); an HTTPRoute attached to the TCP listener is
     NotAllowedByListeners."""
