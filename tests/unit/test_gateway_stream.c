@@ -94,7 +94,20 @@ static const char docs_yaml[] =
 	"metadata: {name: http-only, namespace: backends}\n"
 	"spec:\n"
 	"  from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: " NS "}]\n"
-	"  to: [{group: '', kind: Service}]\n";
+	"  to: [{group: '', kind: Service}]\n"
+	/* TLSRouteInvalidReferenceGrant's: the wrong group, the wrong namespace */
+	"---\n" API "v1beta1\n"
+	"kind: ReferenceGrant\n"
+	"metadata: {name: reference-grant-wrong-from-group, namespace: backends}\n"
+	"spec:\n"
+	"  from: [{group: not-the-group-youre-looking-for, kind: TLSRoute, namespace: " NS "}]\n"
+	"  to: [{group: '', kind: Service, name: svc}]\n"
+	"---\n" API "v1beta1\n"
+	"kind: ReferenceGrant\n"
+	"metadata: {name: reference-grant-wrong-namespace, namespace: " NS "}\n"
+	"spec:\n"
+	"  from: [{group: gateway.networking.k8s.io, kind: TLSRoute, namespace: " NS "}]\n"
+	"  to: [{group: '', kind: Service, name: svc}]\n";
 
 static struct gateway_docs docs = GATEWAY_DOCS_INIT;
 static struct gateway_result res;
