@@ -1,4 +1,4 @@
-/* gateway: a Gateway's listeners, the HTTPRoutes that attach to them
+/* gateway: a Gateway's listeners, the routes that attach to them
  * (parentRefs, allowedRoutes, hostname intersection), their virtual hosts
  * and the precedence of the entries in each (Gateway API v1). */
 #include "gateway.h"
@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "gateway_stream.h"
+
 #define API_GROUP "gateway.networking.k8s.io"
 /* parentRefs per route (the CRD's limit) */
 #define PARENT_REFS_MAX 32
@@ -20,14 +22,23 @@ enum listener_from {
 	FROM_SELECTOR,	/* by namespace labels: lb does not see them, so none */
 };
 
+const char *const gateway_route_kind_names[GATEWAY_ROUTE_KINDS] = { "HTTPRoute", "TLSRoute",
+								     "TCPRoute" };
+const char *const gateway_route_kind_versions[GATEWAY_ROUTE_KINDS] = { "v1", "v1alpha2",
+									"v1alpha2" };
+const char *const gateway_route_kind_plurals[GATEWAY_ROUTE_KINDS] = { "httproutes", "tlsroutes",
+								       "tcproutes" };
+
 struct listener_info {
 	enum listener_from from;
-	int takes_http_routes;
+	unsigned kinds;		/* route kinds it takes: bit (1 << kind) */
+	int invalid_kinds;	/* allowedRoutes.kinds named one it cannot take */
 };
 
-/* An HTTPRoute to compile, and where its rules went in the table. */
+/* A route to compile, and where its rules went in the table. */
 struct route_slot {
 	struct gateway_route route;
+	enum gateway_route_kind kind;
 	unsigned base;		/* its first rule in the table */
 	unsigned count;		/* its rules there; 0: not in the table */
 };
@@ -98,6 +109,21 @@ static void *grow(struct compiler *c, void *p, size_t n, size_t size)
 	return out;
 }
 
+/* The route kind a listener of protocol takes. */
+static enum gateway_route_kind protocol_kind(int protocol)
+{
+	return protocol == ROUTE_PROTOCOL_TLS   ? GATEWAY_TLSROUTE
+	       : protocol == ROUTE_PROTOCOL_TCP ? GATEWAY_TCPROUTE
+						: GATEWAY_HTTPROUTE;
+}
+
+/* 1 when lb-proxy relays a listener of protocol as bytes (lb-proxy/stream/):
+ * one port serves HTTP or streams, not both. */
+static int protocol_stream(int protocol)
+{
+	return protocol == ROUTE_PROTOCOL_TLS || protocol == ROUTE_PROTOCOL_TCP;
+}
+
 static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 {
 	json_t *listeners = json_object_get(json_object_get(doc->json, "spec"), "listeners");
@@ -125,6 +151,8 @@ static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 		json_t *kinds = json_object_get(json_object_get(l, "allowedRoutes"), "kinds"), *k;
 		json_int_t port = json_integer_value(json_object_get(l, "port"));
 		int protocol = route_protocol_parse(str(l, "protocol", ""));
+		const char *mode = str(json_object_get(l, "tls"), "mode", "Terminate");
+		enum gateway_route_kind native;
 		char path[64];
 		size_t j;
 
@@ -136,12 +164,24 @@ static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 					  "of HTTP, HTTPS, TLS or TCP, and a valid hostname");
 			continue;
 		}
+		if (protocol == ROUTE_PROTOCOL_TLS && strcmp(mode, "Passthrough") != 0) {
+			gateway_notes_add(&c->out->notes, doc->source, path,
+					  "skipped: a TLS listener of tls.mode %s: lb passes TLS "
+					  "through (tls.mode Passthrough); terminate it with an "
+					  "HTTPS listener", mode);
+			continue;
+		}
+		if (protocol == ROUTE_PROTOCOL_TCP)
+			hostname = NULL;	/* the spec: ignored for TCP */
 		for (unsigned m = 0; m < c->t->n_listeners; m++) {
 			const char *other = c->t->listeners[m].hostname;
 
 			if (strcmp(c->t->listeners[m].name, name) == 0 ||
 			    (c->t->listeners[m].port == port &&
-			     (other && hostname ? strcmp(other, hostname) == 0 : other == hostname))) {
+			     (protocol_stream(protocol) != protocol_stream(
+				     (int)c->t->listeners[m].protocol) ||
+			      protocol == ROUTE_PROTOCOL_TCP ||
+			      (other && hostname ? strcmp(other, hostname) == 0 : other == hostname)))) {
 				gateway_notes_add(&c->out->notes, doc->source, path,
 						  "skipped: conflicts with listener %s",
 						  c->t->listeners[m].name);
@@ -166,14 +206,15 @@ static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 			gateway_notes_add(&c->out->notes, doc->source, path,
 					  "allowedRoutes.namespaces.from %s is not supported: "
 					  "no route attaches", from);
-		info->takes_http_routes = (protocol == ROUTE_PROTOCOL_HTTP ||
-					   protocol == ROUTE_PROTOCOL_HTTPS) &&
-					  !json_array_size(kinds);
-		json_array_foreach(kinds, j, k)
-			info->takes_http_routes |= strcmp(str(k, "group", API_GROUP), API_GROUP) == 0 &&
-						   strcmp(str(k, "kind", ""), "HTTPRoute") == 0 &&
-						   (protocol == ROUTE_PROTOCOL_HTTP ||
-						    protocol == ROUTE_PROTOCOL_HTTPS);
+		native = protocol_kind(protocol);
+		info->kinds = json_array_size(kinds) ? 0 : 1u << native;
+		json_array_foreach(kinds, j, k) {
+			int ok = strcmp(str(k, "group", API_GROUP), API_GROUP) == 0 &&
+				 strcmp(str(k, "kind", ""), gateway_route_kind_names[native]) == 0;
+
+			info->kinds |= ok ? 1u << native : 0;
+			info->invalid_kinds |= !ok;
+		}
 		c->t->n_listeners++;
 	}
 	return 0;
@@ -213,7 +254,10 @@ static void condition(struct gateway_condition *cond, int status, const char *re
 static void attach(struct compiler *c, unsigned s, json_t *ref, unsigned index)
 {
 	struct gateway_route *r = &c->slots[s].route;
-	json_t *hostnames = json_object_get(json_object_get(r->doc->json, "spec"), "hostnames");
+	enum gateway_route_kind kind = c->slots[s].kind;
+	/* a TCPRoute has no hostnames: it takes every connection */
+	json_t *hostnames = kind == GATEWAY_TCPROUTE ? NULL
+			    : json_object_get(json_object_get(r->doc->json, "spec"), "hostnames");
 	const char *section = str(ref, "sectionName", NULL);
 	json_int_t port = json_integer_value(json_object_get(ref, "port"));
 	unsigned named = 0, allowed = 0, attached = 0;
@@ -226,6 +270,7 @@ static void attach(struct compiler *c, unsigned s, json_t *ref, unsigned index)
 	st = &st[c->out->n_statuses++];
 	memset(st, 0, sizeof(*st));
 	snprintf(st->route, sizeof(st->route), "%s", r->id);
+	st->kind = kind;
 	st->parent = index;
 	if (r->resolved.reason)
 		condition(&st->resolved_refs, 0, r->resolved.reason, r->resolved.message);
@@ -243,7 +288,7 @@ static void attach(struct compiler *c, unsigned s, json_t *ref, unsigned index)
 		if ((section && strcmp(section, rl->name) != 0) || (port && port != rl->port))
 			continue;
 		named++;
-		if (!c->info[l].takes_http_routes || c->info[l].from == FROM_SELECTOR ||
+		if (!(c->info[l].kinds & (1u << kind)) || c->info[l].from == FROM_SELECTOR ||
 		    (c->info[l].from == FROM_SAME && strcmp(r->namespace, c->namespace) != 0))
 			continue;
 		allowed++;
@@ -323,8 +368,9 @@ static void place_rules(struct compiler *c, struct route_slot *slot)
 	r->n_rules = 0;
 }
 
-/* Reads one HTTPRoute that names this Gateway, compiles it and attaches it. */
-static void compile_route(struct compiler *c, const struct gateway_doc *doc)
+/* Reads one route that names this Gateway, compiles it and attaches it. */
+static void compile_route(struct compiler *c, const struct gateway_doc *doc,
+			  enum gateway_route_kind kind)
 {
 	json_t *spec = json_object_get(doc->json, "spec");
 	json_t *refs = json_object_get(spec, "parentRefs"), *ref;
@@ -348,7 +394,8 @@ static void compile_route(struct compiler *c, const struct gateway_doc *doc)
 		return;
 	}
 	for (unsigned s = 0; s < c->n_slots; s++)
-		if (!strcmp(c->slots[s].route.namespace, ns) && !strcmp(c->slots[s].route.name, name)) {
+		if (c->slots[s].kind == kind && !strcmp(c->slots[s].route.namespace, ns) &&
+		    !strcmp(c->slots[s].route.name, name)) {
 			gateway_notes_add(&c->out->notes, doc->source, "metadata.name",
 					  "skipped: route %s/%s is defined before", ns, name);
 			return;
@@ -359,8 +406,10 @@ static void compile_route(struct compiler *c, const struct gateway_doc *doc)
 	c->slots = slot;
 	slot = &slot[c->n_slots++];
 	memset(slot, 0, sizeof(*slot));
+	slot->kind = kind;
 	r = &slot->route;
 	r->doc = doc;
+	r->kind = gateway_route_kind_names[kind];
 	r->namespace = ns;
 	r->name = name;
 	snprintf(r->id, sizeof(r->id), "%s/%s", ns, name);
@@ -381,7 +430,8 @@ static void compile_route(struct compiler *c, const struct gateway_doc *doc)
 	if (r->accepted.message[0]) {
 		r->accepted.reason = "UnsupportedValue";
 		gateway_notes_add(&c->out->notes, doc->source, NULL, "%s", r->accepted.message);
-	} else if (gateway_rule_compile(r, spec, &env) == -1) {
+	} else if ((kind == GATEWAY_HTTPROUTE ? gateway_rule_compile(r, spec, &env)
+					      : gateway_stream_compile(r, spec, &env)) == -1) {
 		c->oom = 1;
 		return;
 	}
@@ -550,6 +600,25 @@ static void build_vhosts(struct compiler *c)
 	}
 }
 
+/* Each listener's supportedKinds and attachedRoutes (the routes attached
+ * to it, once each). */
+static void listener_statuses(struct compiler *c)
+{
+	struct gateway_listener_status *ls;
+
+	if (c->oom || !(ls = calloc(c->t->n_listeners ? c->t->n_listeners : 1, sizeof(*ls)))) {
+		c->oom = 1;
+		return;
+	}
+	for (unsigned l = 0; l < c->t->n_listeners; l++) {
+		ls[l].kinds = c->info[l].kinds;
+		ls[l].invalid_kinds = c->info[l].invalid_kinds;
+		for (unsigned i = 0; i < c->n_attachments; i++)
+			ls[l].attached += c->attachments[i].listener == l;
+	}
+	c->out->listeners = ls;
+}
+
 int gateway_compile(const struct gateway_docs *docs, const char *namespace, const char *name,
 		    gateway_service_fn exists, void *exists_ctx, struct gateway_result *out)
 {
@@ -584,9 +653,11 @@ int gateway_compile(const struct gateway_docs *docs, const char *namespace, cons
 	if (compile_listeners(&c, gateway) == -1 || c.oom)
 		goto out;
 	for (unsigned i = 0; i < docs->n && !c.oom; i++)
-		if (is_kind(docs->docs[i].json, "HTTPRoute"))
-			compile_route(&c, &docs->docs[i]);
+		for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
+			if (is_kind(docs->docs[i].json, gateway_route_kind_names[k]))
+				compile_route(&c, &docs->docs[i], (enum gateway_route_kind)k);
 	build_vhosts(&c);
+	listener_statuses(&c);
 	if (!c.oom) {
 		out->table = c.t;
 		c.t = NULL;
@@ -608,6 +679,7 @@ void gateway_result_release(struct gateway_result *out)
 {
 	route_table_free(out->table);
 	free(out->statuses);
+	free(out->listeners);
 	gateway_notes_release(&out->notes);
 	memset(out, 0, sizeof(*out));
 }

@@ -13,10 +13,11 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* 1 when a ReferenceGrant in namespace lets HTTPRoutes of route_namespace
+/* 1 when a ReferenceGrant in namespace lets routes of route_kind in route_namespace
  * refer to Service name: one "from" entry names them, one "to" entry the
  * kind, and the name too when it has one. */
-static int granted(const struct gateway_docs *docs, const char *route_namespace,
+static int granted(const struct gateway_docs *docs, const char *route_kind,
+		   const char *route_namespace,
 		   const char *namespace, const char *kind, const char *name)
 {
 	for (unsigned i = 0; i < docs->n; i++) {
@@ -34,7 +35,7 @@ static int granted(const struct gateway_docs *docs, const char *route_namespace,
 			const char *g = str(e, "group"), *fk = str(e, "kind"), *n = str(e, "namespace");
 
 			from |= g && fk && n && strcmp(g, API_GROUP) == 0 &&
-				strcmp(fk, "HTTPRoute") == 0 && strcmp(n, route_namespace) == 0;
+				strcmp(fk, route_kind) == 0 && strcmp(n, route_namespace) == 0;
 		}
 		json_array_foreach(json_object_get(spec, "to"), j, e) {
 			const char *g = str(e, "group"), *tk = str(e, "kind"), *n = str(e, "name");
@@ -48,7 +49,8 @@ static int granted(const struct gateway_docs *docs, const char *route_namespace,
 	return 0;
 }
 
-const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_namespace,
+const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_kind,
+				const char *route_namespace,
 				const char *group, const char *kind, const char *namespace,
 				const char *name, int port, gateway_service_fn exists,
 				void *exists_ctx, char *why, size_t size)
@@ -59,7 +61,7 @@ const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *rou
 		return "InvalidKind";
 	}
 	if (strcmp(namespace, route_namespace) != 0 &&
-	    !granted(docs, route_namespace, namespace, kind, name)) {
+	    !granted(docs, route_kind, route_namespace, namespace, kind, name)) {
 		snprintf(why, size, "no ReferenceGrant in namespace %s lets this route refer to %s",
 			 namespace, name);
 		return "RefNotPermitted";

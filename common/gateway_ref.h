@@ -1,4 +1,4 @@
-/* gateway_ref: whether an HTTPRoute's reference to a backend resolves: a
+/* gateway_ref: whether a route's reference to a backend resolves: a
  * kind lb serves, a ReferenceGrant when it crosses namespaces, a Service
  * with that port. */
 #ifndef LB_GATEWAY_REF_H
@@ -14,13 +14,15 @@ typedef int (*gateway_service_fn)(void *ctx, const char *namespace, const char *
 				  uint16_t port);
 
 /*
- * Checks a backendRef {group, kind, namespace, name, port (0: none)} of an
- * HTTPRoute in route_namespace, against the ReferenceGrants among docs and
+ * Checks a backendRef {group, kind, namespace, name, port (0: none)} of a
+ * route of route_kind ("HTTPRoute", "TLSRoute", "TCPRoute") in
+ * route_namespace, against the ReferenceGrants among docs and
  * exists (NULL: every Service port exists). Returns NULL when it resolves,
  * else the spec's ResolvedRefs reason ("InvalidKind", "RefNotPermitted",
  * "BackendNotFound") with why written into why (size bytes).
  */
-const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_namespace,
+const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_kind,
+				const char *route_namespace,
 				const char *group, const char *kind, const char *namespace,
 				const char *name, int port, gateway_service_fn exists,
 				void *exists_ctx, char *why, size_t size);

@@ -437,13 +437,24 @@ static void compile_backend(struct compiler *c, json_t *o, const char *path, int
 	b->name = dup(c, name);
 	b->port = port > 0 ? (uint16_t)port : 0;
 	b->weight = weight > 0 ? (uint32_t)weight : 0;
-	reason = gateway_ref_resolve(c->env->docs, c->route->namespace, group, kind, ns, name,
+	reason = gateway_ref_resolve(c->env->docs,
+				     c->route->kind ? c->route->kind : "HTTPRoute",
+				     c->route->namespace, group, kind, ns, name,
 				     (int)port, c->env->exists, c->env->exists_ctx, why,
 				     sizeof(why));
 	if (reason)
 		unresolved(c, reason, path, "%s", why);
 	else
 		b->resolved = 1;
+}
+
+int gateway_rule_backend(struct gateway_route *route, json_t *o, const char *path,
+			 const struct gateway_rule_env *env, struct route_backend *b)
+{
+	struct compiler c = { route, env, 0 };
+
+	compile_backend(&c, o, path, 1, b);
+	return c.oom ? -1 : 0;
 }
 
 static void compile_mirror(struct compiler *c, json_t *o, const char *path,

@@ -24,6 +24,7 @@ struct gateway_route {
 	const struct gateway_doc *doc;
 	const char *namespace;		/* points into doc */
 	const char *name;		/* points into doc */
+	const char *kind;		/* "HTTPRoute" (NULL too), "TLSRoute", "TCPRoute" */
 	char id[2 * ROUTE_NAME_MAX + 2];	/* "namespace/name" */
 	long long created;		/* creationTimestamp (s); LLONG_MAX: none */
 	struct gateway_verdict accepted;	/* set: the route is refused */
@@ -51,6 +52,15 @@ struct gateway_rule_env {
  */
 int gateway_rule_compile(struct gateway_route *route, json_t *spec,
 			 const struct gateway_rule_env *env);
+
+/*
+ * Compiles one weighted backendRef o (at path, for messages) of route into
+ * b, as a rule's are: a value lb refuses sets route->accepted, a ref that
+ * does not resolve route->resolved (b kept, unresolved). Returns 0, or -1
+ * when out of memory.
+ */
+int gateway_rule_backend(struct gateway_route *route, json_t *o, const char *path,
+			 const struct gateway_rule_env *env, struct route_backend *b);
 
 /* Frees what route owns (its rules). */
 void gateway_route_release(struct gateway_route *route);

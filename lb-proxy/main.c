@@ -17,6 +17,7 @@
 #include "control/proxy_config.h"
 #include "control/proxy_setup.h"
 #include "control/reload.h"
+#include "control/stream_routes.h"
 #include "control/subscriber.h"
 #include "control/tcp_setup.h"
 #include "control/trace_setup.h"
@@ -46,6 +47,7 @@ struct proxy_main {
 	struct handover handover;	/* the takeover: our sockets offered, or taken */
 	struct reload reload;		/* the configuration's readings, the upstream limits */
 	struct tcp_setup tcp;		/* --mode tcp (stream/): tcp.tcp.on */
+	struct stream_routes routes;	/* a Gateway's TLS and TCP listeners (HTTP mode, bus) */
 	char rundir[256];
 };
 
@@ -165,7 +167,8 @@ static void on_stop(void *data)
 		next = LIST_NEXT(s, link);
 		session_on_stop(s);
 	}
-	if (px->nsessions == 0) {
+	stream_routes_stop(&m->routes);
+	if (px->nsessions == 0 && stream_routes_open(&m->routes) == 0) {
 		ev_break(px->loop, EVBREAK_ALL);
 		return;
 	}
@@ -181,6 +184,8 @@ static void on_reload(void *data)
 	reload_run(&m->reload);
 	if (m->tcp.tcp.on)
 		tcp_setup_apply(&m->tcp, m->px.opts);
+	else if (m->routes.px)
+		stream_routes_apply(&m->routes, m->px.opts);
 }
 
 /* Binds every --listen (start-up, not --takeover). Returns 0, or -1 with err filled. */
@@ -435,6 +440,9 @@ int main(int argc, char **argv)
 	if (tcp_setup_wanted(&c->opts)) {
 		tcp_setup_start(&m.tcp, px);
 		m.admin.tcp = &m.tcp.tcp;
+	} else if (px->on_bus) {
+		stream_routes_start(&m.routes, px);
+		m.admin.tcp = &m.routes.tcp;
 	}
 	signals_init(&m.sig, px->loop, on_stop, on_reload, &m);
 	if (serve(&m, &c->opts) == -1)
@@ -443,12 +451,17 @@ int main(int argc, char **argv)
 	if (log_buffer_start(px->loop, STDERR_FILENO, err, sizeof(err)) == -1)
 		log_warn("log lines are written one at a time", "error=\"%s\"", err);
 	ev_run(px->loop, 0);
+	/* HTTP's connections drained before the relayed ones: these get the
+	 * rest of their --drain-timeout (their own timer ends the loop) */
+	while (px->stopping && stream_routes_open(&m.routes))
+		ev_run(px->loop, 0);
 	log_info("stopped", "requests=%llu", px->metrics.requests);
 	rc = 0;
 out_signals:
 	signals_release(&m.sig, px->loop);
 out:
 	tcp_accept_release(&m.tcp.tcp);
+	tcp_accept_release(&m.routes.tcp);	/* before the route tables they hold */
 	handover_release(&m.handover);
 	subscriber_release(&m.sub);
 	admin_release(&m.admin);

@@ -28,6 +28,8 @@ enum watched {
 	W_CLASSES = 0,	/* GatewayClasses (cluster-scoped) */
 	W_GATEWAYS,	/* Gateways of the served one's namespace */
 	W_ROUTES,	/* HTTPRoutes, every namespace */
+	W_TLSROUTES,	/* TLSRoutes (v1alpha2), every namespace */
+	W_TCPROUTES,	/* TCPRoutes (v1alpha2), every namespace */
 	W_GRANTS,	/* ReferenceGrants, every namespace */
 	W_SERVICES,	/* Services, every namespace */
 	W_SLICES,	/* EndpointSlices, every namespace */
@@ -43,6 +45,10 @@ static const struct {
 	  "get/list/watch on gateway.networking.k8s.io gateways" },
 	{ "httproutes", GATEWAY_API "/v1/httproutes",
 	  "get/list/watch on gateway.networking.k8s.io httproutes" },
+	{ "tlsroutes", GATEWAY_API "/v1alpha2/tlsroutes",
+	  "get/list/watch on gateway.networking.k8s.io tlsroutes" },
+	{ "tcproutes", GATEWAY_API "/v1alpha2/tcproutes",
+	  "get/list/watch on gateway.networking.k8s.io tcproutes" },
 	{ "referencegrants", GATEWAY_API "/v1beta1/referencegrants",
 	  "get/list/watch on gateway.networking.k8s.io referencegrants" },
 	{ "services", "/api/v1/services", "get/list/watch on services" },
@@ -194,10 +200,15 @@ static void on_written(void *data, long status, json_t *body, const char *error)
 	free(what);
 }
 
-/* PATCHes the status of kind ns/name (path: its collection) unless it is
- * what was written last. Steals status. */
-static void write_status(struct source_gateway *g, const char *kind, const char *collection,
-			 const char *ns, const char *name, json_t *status)
+/* The watch of each route kind (gateway_route_kind's order). */
+static const enum watched route_watch[GATEWAY_ROUTE_KINDS] = { W_ROUTES, W_TLSROUTES,
+							       W_TCPROUTES };
+
+/* PATCHes the status of kind ns/name (path: its collection, of API version
+ * version) unless it is what was written last. Steals status. */
+static void write_status(struct source_gateway *g, const char *kind, const char *version,
+			 const char *collection, const char *ns, const char *name,
+			 json_t *status)
 {
 	char key[600], path[1024], *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
 	const char *last;
@@ -214,10 +225,11 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 	free(text);
 	stamp_conditions(status);
 	if (ns)
-		snprintf(path, sizeof(path), "%s/namespaces/%s/%s/%s/status", GATEWAY_API "/v1", ns,
-			 collection, name);
+		snprintf(path, sizeof(path), "%s/%s/namespaces/%s/%s/%s/status", GATEWAY_API,
+			 version, ns, collection, name);
 	else
-		snprintf(path, sizeof(path), "%s/%s/%s/status", GATEWAY_API "/v1", collection, name);
+		snprintf(path, sizeof(path), "%s/%s/%s/%s/status", GATEWAY_API, version, collection,
+			 name);
 	patch = json_pack("{s:o}", "status", status);
 	if (!kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT, on_written,
 			  strdup(key)))
@@ -257,17 +269,31 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 			 serving, of, g->d->routed.generation);
 	json_array_foreach(json_object_get(json_object_get(gw, "spec"), "listeners"), i, l) {
 		const char *lname = json_string_value(json_object_get(l, "name"));
-		json_t *n = json_object_get(attached, lname ? lname : "");
+		json_t *n = json_object_get(attached, lname ? lname : ""), *kinds = json_array();
+		json_int_t mask = json_integer_value(json_object_get(n, "kinds"));
+		int invalid = json_is_true(json_object_get(n, "invalid"));
 
+		for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
+			if (mask & (1 << k))
+				json_array_append_new(kinds, json_pack(
+					"{s:s, s:s}", "group", "gateway.networking.k8s.io", "kind",
+					gateway_route_kind_names[k]));
+		/* a listener the compiler skipped (a bad or conflicting one) is
+		 * not accepted: its note says why */
 		json_array_append_new(listeners, json_pack(
-			"{s:s, s:[{s:s, s:s}], s:I, s:[o, o, o, o]}", "name", lname ? lname : "",
-			"supportedKinds", "group", "gateway.networking.k8s.io", "kind", "HTTPRoute",
-			"attachedRoutes", (json_int_t)(n ? json_integer_value(n) : 0),
+			"{s:s, s:o, s:I, s:[o, o, o, o]}", "name", lname ? lname : "",
+			"supportedKinds", kinds,
+			"attachedRoutes", json_integer_value(json_object_get(n, "attached")),
 			"conditions",
-			condition("Accepted", 1, "Accepted", "", observed),
-			condition("Programmed", of && serving == of, of && serving == of ? "Programmed"
-				  : "Pending", message, observed),
-			condition("ResolvedRefs", 1, "ResolvedRefs", "", observed),
+			condition("Accepted", n != NULL, n ? "Accepted" : "UnsupportedProtocol",
+				  n ? "" : "the listener is not served: see lb-discover's notes",
+				  observed),
+			condition("Programmed", n && of && serving == of,
+				  n && of && serving == of ? "Programmed" : "Pending", message,
+				  observed),
+			condition("ResolvedRefs", !invalid, invalid ? "InvalidRouteKinds" : "ResolvedRefs",
+				  invalid ? "allowedRoutes.kinds names a kind this listener cannot "
+					    "take" : "", observed),
 			condition("Conflicted", 0, "NoConflicts", "", observed)));
 	}
 	status = json_pack("{s:[o, o], s:o}", "conditions",
@@ -276,12 +302,13 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 				     of && serving == of ? "Programmed" : "Pending", message, observed),
 			   "listeners", listeners);
 	if (status)
-		write_status(g, "Gateway", "gateways", g->ns, g->name, status);
+		write_status(g, "Gateway", "v1", "gateways", g->ns, g->name, status);
 }
 
-/* Each HTTPRoute's parents: the other controllers' entries kept, this
- * controller's replaced by the compile's. */
-static void write_route_statuses(struct source_gateway *g, const struct gateway_result *res)
+/* Each route's parents (of one kind): the other controllers' entries kept,
+ * this controller's replaced by the compile's. */
+static void write_route_statuses(struct source_gateway *g, const struct gateway_result *res,
+				 enum gateway_route_kind kind)
 {
 	json_t *mine = json_object(), *route, *entry;
 	const char *key;
@@ -289,7 +316,10 @@ static void write_route_statuses(struct source_gateway *g, const struct gateway_
 
 	for (unsigned k = 0; k < res->n_statuses; k++) {
 		const struct gateway_parent_status *st = &res->statuses[k];
-		json_t *r = object(g, W_ROUTES, st->route), *ref, *list;
+		json_t *r = object(g, route_watch[kind], st->route), *ref, *list;
+
+		if (st->kind != kind)
+			continue;
 		long long observed = generation_of(r);
 
 		ref = json_deep_copy(json_array_get(json_object_get(json_object_get(r, "spec"),
@@ -310,7 +340,7 @@ static void write_route_statuses(struct source_gateway *g, const struct gateway_
 				  st->resolved_refs.message, observed)));
 	}
 	json_object_foreach(mine, key, route) {
-		json_t *r = object(g, W_ROUTES, key), *parents = json_array();
+		json_t *r = object(g, route_watch[kind], key), *parents = json_array();
 
 		json_array_foreach(json_object_get(json_object_get(r, "status"), "parents"), i,
 				   entry) {
@@ -320,37 +350,25 @@ static void write_route_statuses(struct source_gateway *g, const struct gateway_
 				json_array_append(parents, entry);
 		}
 		json_array_extend(parents, route);
-		write_status(g, "HTTPRoute", "httproutes", meta(r, "namespace"), meta(r, "name"),
+		write_status(g, gateway_route_kind_names[kind], gateway_route_kind_versions[kind],
+			     gateway_route_kind_plurals[kind], meta(r, "namespace"), meta(r, "name"),
 			     json_pack("{s:o}", "parents", parents));
 	}
 	json_decref(mine);
 }
 
-/* Routes attached per listener name, from the compile's statuses. */
-static json_t *attached_routes(struct source_gateway *g, json_t *gw,
-			       const struct gateway_result *res)
+/* Each listener the compile kept, by name: {"attached", "kinds" (a mask of
+ * gateway_route_kind bits), "invalid"}. */
+static json_t *listener_statuses(const struct gateway_result *res)
 {
-	json_t *counts = json_object(), *l;
-	size_t i;
+	json_t *out = json_object();
 
-	for (unsigned k = 0; k < res->n_statuses; k++) {
-		const struct gateway_parent_status *st = &res->statuses[k];
-		json_t *ref = json_array_get(json_object_get(json_object_get(
-			object(g, W_ROUTES, st->route), "spec"), "parentRefs"), st->parent);
-		const char *section = json_string_value(json_object_get(ref, "sectionName"));
-
-		if (!st->accepted.status)
-			continue;
-		json_array_foreach(json_object_get(json_object_get(gw, "spec"), "listeners"), i, l) {
-			const char *lname = json_string_value(json_object_get(l, "name"));
-
-			if (!lname || (section && strcmp(section, lname) != 0))
-				continue;
-			json_object_set_new(counts, lname, json_integer(
-				json_integer_value(json_object_get(counts, lname)) + 1));
-		}
-	}
-	return counts;
+	for (unsigned l = 0; out && l < res->table->n_listeners; l++)
+		json_object_set_new(out, res->table->listeners[l].name, json_pack(
+			"{s:I, s:I, s:b}", "attached", (json_int_t)res->listeners[l].attached,
+			"kinds", (json_int_t)res->listeners[l].kinds, "invalid",
+			res->listeners[l].invalid_kinds));
+	return out;
 }
 
 /* ---- compile and publish ---------------------------------------------------- */
@@ -409,15 +427,16 @@ static void compile(struct source_gateway *g)
 		refuse(g, why);
 		return;
 	}
-	write_status(g, "GatewayClass", "gatewayclasses", NULL, class_name, json_pack(
+	write_status(g, "GatewayClass", "v1", "gatewayclasses", NULL, class_name, json_pack(
 		"{s:[o, o]}", "conditions",
 		condition("Accepted", 1, "Accepted", "", generation_of(class)),
 		condition("SupportedVersion", 1, "SupportedVersion", "", generation_of(class))));
 	if (docs_add(&docs, gw, "Gateway") == -1)
 		goto out;
-	json_object_foreach(g->w[W_ROUTES].objects, key, obj)
-		if (docs_add(&docs, obj, "HTTPRoute") == -1)
-			goto out;
+	for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
+		json_object_foreach(g->w[route_watch[k]].objects, key, obj)
+			if (docs_add(&docs, obj, gateway_route_kind_names[k]) == -1)
+				goto out;
 	json_object_foreach(g->w[W_GRANTS].objects, key, obj)
 		if (docs_add(&docs, obj, "ReferenceGrant") == -1)
 			goto out;
@@ -456,8 +475,9 @@ static void compile(struct source_gateway *g)
 	g->nservices = nservices;
 	services = NULL;
 	nservices = 0;
-	write_route_statuses(g, &res);
-	attached = attached_routes(g, gw, &res);
+	for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
+		write_route_statuses(g, &res, (enum gateway_route_kind)k);
+	attached = listener_statuses(&res);
 	write_gateway_status(g, gw, attached);
 	json_decref(g->pending);
 	g->pending = attached;

@@ -63,13 +63,14 @@ void tcp_setup_apply(struct tcp_setup *ts, const struct proxy_options *opts)
 }
 
 /* The route of the single service: every connection to px's set. */
-static struct tcp_pool *route_single(void *data, const struct sockaddr *client, const char *sni)
+static enum tcp_route_verdict route_single(void *data, const struct tcp_route_query *q,
+					   struct tcp_pool *pool)
 {
 	struct tcp_setup *ts = data;
-	(void)client;
-	(void)sni;
+	(void)q;
 
-	return &ts->pool;
+	*pool = ts->pool;
+	return TCP_ROUTE_OK;
 }
 
 static void breaker_changed(void *data)

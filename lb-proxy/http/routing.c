@@ -24,6 +24,30 @@ static void snapshot_unref(struct route_snapshot *snap)
 	free(snap);
 }
 
+struct route_snapshot *routing_hold(struct proxy *px)
+{
+	struct route_snapshot *snap = px->routing ? px->routing->current : NULL;
+
+	if (snap)
+		snap->refs++;
+	return snap;
+}
+
+void routing_let_go(struct route_snapshot *snap)
+{
+	snapshot_unref(snap);
+}
+
+struct service *routing_backend_service(const struct route_snapshot *snap,
+					const struct route_rule *rule,
+					const struct route_backend *b)
+{
+	if (!b->resolved)
+		return NULL;
+	return snap->services[snap->first[rule - snap->table->rules] +
+			      (unsigned)(b - rule->backends)];
+}
+
 struct service *routing_service(struct proxy *px, const char *name)
 {
 	if (!px->routing)

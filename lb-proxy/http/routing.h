@@ -45,6 +45,16 @@ struct service *routing_service(struct proxy *px, const char *name);
 void routing_info(struct proxy *px, struct buf *b);
 /* Drops the table and every service (at exit). */
 void routing_release(struct proxy *px);
+/* The table served now, with a reference the caller owns (the table, its
+ * services and their sets live until routing_let_go), or NULL: none. */
+struct route_snapshot *routing_hold(struct proxy *px);
+/* Drops a reference of routing_hold (NULL is fine). */
+void routing_let_go(struct route_snapshot *snap);
+/* The service of backendRef b of rule (both of snap's table), or NULL when
+ * it does not resolve. */
+struct service *routing_backend_service(const struct route_snapshot *snap,
+					const struct route_rule *rule,
+					const struct route_backend *b);
 
 /* What routing decided for a request. */
 enum routing_verdict {

@@ -41,15 +41,33 @@ struct tcp_pool {
 	struct balancer *balancer;
 };
 
+/* What the route seam is asked about a connection. */
+struct tcp_route_query {
+	const struct sockaddr *client;
+	const char *sni;	/* the ClientHello's server name; NULL: not inspected,
+				 * not TLS, or none named */
+	void *held;		/* what the connection was accepted with
+				 * (tcp_accept_take): a route table, say */
+	unsigned port;		/* the local port it came to (0: not told) */
+};
+
+/* The route seam's answer; every one but TCP_ROUTE_OK closes the
+ * connection, counted by reason in lb_proxy_tcp_refused_total. */
+enum tcp_route_verdict {
+	TCP_ROUTE_OK = 0,	/* *pool filled: connect */
+	TCP_ROUTE_NO_ROUTE,	/* no route takes this server name (or no name) */
+	TCP_ROUTE_UNRESOLVED,	/* the backendRef drawn by weight does not resolve */
+	TCP_ROUTE_VERDICTS,
+};
+
 /*
- * The routing seam: the pool a new connection goes to, given its client's
- * address and the server name of its ClientHello (NULL: not inspected, not
- * TLS, or none named). Called once per connection, before the first
- * connect; retries stay in the pool it returned. NULL: no route, the
- * connection is closed. Must not block or allocate per call.
+ * The routing seam: fills *pool with the backends a new connection goes to,
+ * given q. Called once per connection, before the first connect; retries
+ * stay in that pool, which must live as long as q->held does (or as tp).
+ * Must not block or allocate per call.
  */
-typedef struct tcp_pool *(*tcp_route_fn)(void *data, const struct sockaddr *client,
-					 const char *sni);
+typedef enum tcp_route_verdict (*tcp_route_fn)(void *data, const struct tcp_route_query *q,
+					       struct tcp_pool *pool);
 
 /* Outcomes of --tcp-inspect-sni, counted in the metrics. */
 enum tcp_sni_result {
@@ -65,6 +83,7 @@ struct tcp_metrics {
 	unsigned long long accepted;		/* client connections */
 	unsigned long long connect_failures;	/* connects to backends that failed */
 	unsigned long long no_backend;		/* connections closed: no backend could take them */
+	unsigned long long refused[TCP_ROUTE_VERDICTS];	/* closed by the route seam, by verdict */
 	unsigned long long sni[TCP_SNI_RESULTS];
 	unsigned long long bytes_in, bytes_out;	/* client to backends, backends to clients */
 };
@@ -77,6 +96,13 @@ struct tcp_proxy {
 	struct tcp_config cfg;
 	tcp_route_fn route;
 	void *route_data;
+	/* Optional: a connection ends; lets go of the held it was accepted with. */
+	void (*release)(void *data, void *held);
+	/* Optional: after tcp_accept_stop, the last connection closed (or the
+	 * drain timed out); called instead of ending the loop, for a tp that
+	 * shares its loop with HTTP's connections. */
+	void (*drained)(void *data);
+	struct log_limit refused_log;	/* "connection refused by routing" lines */
 	/* Optional: a backend's breaker changed (a failure counted, an
 	 * ejection): on the bus the subscriber reports it soon. */
 	void (*breaker_changed)(void *data);

@@ -8,6 +8,15 @@
 #include "log.h"
 #include "tcp_session.h"
 
+/* The last connection after a stop: the loop ends, or the owner hears it. */
+static void drained(struct tcp_proxy *tp)
+{
+	if (tp->drained)
+		tp->drained(tp->route_data);
+	else
+		ev_break(tp->loop, EVBREAK_ALL);
+}
+
 /* Pauses the listeners at max_connections, resumes them below. */
 static void update(struct tcp_proxy *tp)
 {
@@ -66,7 +75,8 @@ static void on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	log_warn("drain timeout: closing remaining connections", "connections=%u", tp->nsessions);
 	while (!LIST_EMPTY(&tp->sessions))
 		tcp_session_close(LIST_FIRST(&tp->sessions), "drain timeout");
-	ev_break(loop, EVBREAK_ALL);
+	drained(tp);
+	(void)loop;
 }
 
 void tcp_accept_init(struct tcp_proxy *tp, struct ev_loop *loop)
@@ -96,9 +106,22 @@ int tcp_accept_add_listener(struct tcp_proxy *tp, struct listener *l)
 void tcp_accept_on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 {
 	struct tcp_proxy *tp = l->data;
+
+	tcp_accept_take(tp, fd, peer, tp->cfg.inspect_sni, NULL, 0);
+}
+
+void tcp_accept_take(struct tcp_proxy *tp, int fd, const struct sockaddr *peer, int inspect_sni,
+		     void *held, unsigned port)
+{
 	struct tcp_session *s = tp->free_sessions;
 
-	if (tp->stopping) {
+	if (tp->stopping || (tp->nlisteners == 0 && tp->nsessions >= tp->cfg.max_connections)) {
+		/* without listeners of its own (a routed port's connections come
+		 * from HTTP's), --max-connections closes instead of pausing */
+		if (!tp->stopping)
+			tp->metrics.no_backend++;
+		if (held && tp->release)
+			tp->release(tp->route_data, held);
 		close(fd);
 		return;
 	}
@@ -109,6 +132,8 @@ void tcp_accept_on_accept(struct listener *l, int fd, const struct sockaddr *pee
 		s = calloc(1, sizeof(*s));
 		if (!s) {
 			log_error("out of memory for a connection: closed", NULL);
+			if (held && tp->release)
+				tp->release(tp->route_data, held);
 			close(fd);
 			return;
 		}
@@ -118,7 +143,7 @@ void tcp_accept_on_accept(struct listener *l, int fd, const struct sockaddr *pee
 	if (tp->nsessions > tp->peak_sessions)
 		tp->peak_sessions = tp->nsessions;
 	tp->metrics.accepted++;
-	tcp_session_open(tp, s, fd, peer);
+	tcp_session_open(tp, s, fd, peer, inspect_sni, held, port);
 	update(tp);
 }
 
@@ -135,7 +160,7 @@ void tcp_accept_closed(struct tcp_proxy *tp, struct tcp_session *s)
 	}
 	if (tp->stopping && tp->nsessions == 0) {
 		ev_timer_stop(tp->loop, &tp->drain_timer);
-		ev_break(tp->loop, EVBREAK_ALL);
+		drained(tp);
 	}
 	update(tp);
 }
@@ -153,7 +178,7 @@ void tcp_accept_stop(struct tcp_proxy *tp)
 			tcp_session_close(s, "stopping");
 	}
 	if (tp->nsessions == 0) {
-		ev_break(tp->loop, EVBREAK_ALL);
+		drained(tp);
 		return;
 	}
 	log_info("draining", "connections=%u timeout_s=%g", tp->nsessions, tp->cfg.drain_timeout);

@@ -18,6 +18,13 @@ int tcp_accept_add_listener(struct tcp_proxy *tp, struct listener *l);
 /* A listener's on_accept: fd is a client connection (l->data is the
  * tcp_proxy); it gets a session, or is closed when there is no memory. */
 void tcp_accept_on_accept(struct listener *l, int fd, const struct sockaddr *peer);
+/* Serves the client connection fd (owned from now on) from peer on a
+ * session of tp, as a listener's accept does: its ClientHello read first
+ * when inspect_sni, held and port (the local one) handed to the route seam and released at its end
+ * (or at once when the connection is refused: stopping, --max-connections
+ * reached by a tp without listeners, no memory). */
+void tcp_accept_take(struct tcp_proxy *tp, int fd, const struct sockaddr *peer, int inspect_sni,
+		     void *held, unsigned port);
 /* Takes back a session tcp_session_close() closed. */
 void tcp_accept_closed(struct tcp_proxy *tp, struct tcp_session *s);
 /* SIGTERM (the listeners are closed by the caller): connections not yet

@@ -23,6 +23,12 @@ void tcp_metrics_render(const struct tcp_proxy *tp, struct buf *out)
 		    "backend could take them.\n"
 		    "# TYPE lb_proxy_tcp_no_backend_total counter\n"
 		    "lb_proxy_tcp_no_backend_total %llu\n", m->no_backend);
+	buf_appendf(out, "# HELP lb_proxy_tcp_refused_total Client connections closed by routing "
+		    "(a Gateway's TLS or TCP listener), by reason.\n"
+		    "# TYPE lb_proxy_tcp_refused_total counter\n"
+		    "lb_proxy_tcp_refused_total{reason=\"no-route\"} %llu\n"
+		    "lb_proxy_tcp_refused_total{reason=\"unresolved\"} %llu\n",
+		    m->refused[TCP_ROUTE_NO_ROUTE], m->refused[TCP_ROUTE_UNRESOLVED]);
 	buf_appendf(out, "# HELP lb_proxy_tcp_bytes_total Bytes relayed, by direction.\n"
 		    "# TYPE lb_proxy_tcp_bytes_total counter\n"
 		    "lb_proxy_tcp_bytes_total{direction=\"in\"} %llu\n"
@@ -35,6 +41,10 @@ void tcp_metrics_render(const struct tcp_proxy *tp, struct buf *out)
 			buf_appendf(out, "lb_proxy_tcp_sni_total{result=\"%s\"} %llu\n", sni_names[i],
 				    m->sni[i]);
 	}
+	/* beside HTTP (a Gateway's TLS and TCP listeners) the backends'
+	 * own series are HTTP's, which count these connections too */
+	if (!tp->on)
+		return;
 	buf_appendf(out, "# HELP lb_proxy_tcp_backend_connections_total Connections to each backend "
 		    "(attempts, failed ones included).\n"
 		    "# TYPE lb_proxy_tcp_backend_connections_total counter\n");

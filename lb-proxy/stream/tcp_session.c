@@ -52,8 +52,8 @@ static void attempt_end(struct tcp_session *s, int failed)
 		 * for every new connection */
 		backend_mark_failed(b, now + tp->cfg.fail_timeout, BACKEND_FAILURE_CONNECT);
 	}
-	balancer_outcome(s->pool->balancer, b, failed, seconds);
-	outlier_record(b, failed ? OUTLIER_CONNECT : OUTLIER_SUCCESS, now, s->pool->set);
+	balancer_outcome(s->pool.balancer, b, failed, seconds);
+	outlier_record(b, failed ? OUTLIER_CONNECT : OUTLIER_SUCCESS, now, s->pool.set);
 	if (tp->breaker_changed && (state != b->outlier.state || b->outlier.consecutive_gateway > run))
 		tp->breaker_changed(tp->breaker_data);
 }
@@ -95,9 +95,12 @@ void tcp_session_close(struct tcp_session *s, const char *why)
 	if (tp->cfg.access_log)
 		log_info("tcp", "client=%s backend=%s sni=%s sni_result=%s bytes_in=%llu bytes_out=%llu "
 			 "duration_s=%.3f end=\"%s\"", s->client, s->be ? s->be->name : "-",
-			 s->sni[0] ? s->sni : "-", tp->cfg.inspect_sni ? sni_result_name(s->sni_result) : "off",
+			 s->sni[0] ? s->sni : "-", s->inspect_sni ? sni_result_name(s->sni_result) : "off",
 			 s->up.bytes, s->down.bytes, ev_now(loop) - s->started, why);
 	drop_backend(s);
+	if (s->held && tp->release)
+		tp->release(tp->route_data, s->held);
+	s->held = NULL;
 	for (unsigned i = 0; i < s->pick.ntried; i++)
 		backend_unref((struct backend *)s->pick.tried[i]);
 	s->pick.ntried = 0;
@@ -157,7 +160,7 @@ static void connect_next(struct tcp_session *s)
 	int fd;
 
 	s->pick.now = ev_now(tp->loop);
-	b = balance_pick(s->pool->balancer, s->pool->set, &s->pick);
+	b = balance_pick(s->pool.balancer, s->pool.set, &s->pick);
 	if (!b) {
 		tp->metrics.no_backend++;
 		tcp_session_close(s, s->pick.ntried ? "connect failed" : "no backend");
@@ -205,20 +208,28 @@ static void connect_next(struct tcp_session *s)
 static void route(struct tcp_session *s)
 {
 	struct tcp_proxy *tp = s->tp;
+	struct tcp_route_query q = { (struct sockaddr *)&s->peer, s->sni[0] ? s->sni : NULL,
+				     s->held, s->port };
+	enum tcp_route_verdict v;
+	unsigned long n;
 
 	ev_io_stop(tp->loop, &s->crio);
 	ev_timer_stop(tp->loop, &s->timer);
-	if (tp->cfg.inspect_sni)
+	if (s->inspect_sni)
 		tp->metrics.sni[s->sni_result]++;
-	s->pool = tp->route(tp->route_data, (struct sockaddr *)&s->peer, s->sni[0] ? s->sni : NULL);
-	if (!s->pool) {
-		tp->metrics.no_backend++;
-		tcp_session_close(s, "no route");
+	v = tp->route(tp->route_data, &q, &s->pool);
+	if (v != TCP_ROUTE_OK) {
+		tp->metrics.refused[v]++;
+		if ((n = log_every(&tp->refused_log, ev_now(tp->loop), 1.0)))
+			log_warn("connection closed: no route takes it",
+				 "client=%s sni=%s reason=%s connections=%lu", s->client,
+				 s->sni[0] ? s->sni : "-", tcp_route_verdict_name(v), n);
+		tcp_session_close(s, v == TCP_ROUTE_UNRESOLVED ? "backend unresolved" : "no route");
 		return;
 	}
 	/* A hashing balancer keys on the client's address, as --balance
 	 * ip-hash does in HTTP mode (the IP's text: the same backend either way). */
-	if (s->pool->balancer->ops && s->pool->balancer->ops->uses_key) {
+	if (s->pool.balancer->ops && s->pool.balancer->ops->uses_key) {
 		char ip[48];
 
 		net_addr_ip((struct sockaddr *)&s->peer, ip, sizeof(ip));
@@ -291,16 +302,30 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+const char *tcp_route_verdict_name(enum tcp_route_verdict v)
+{
+	switch (v) {
+	case TCP_ROUTE_OK: return "ok";
+	case TCP_ROUTE_NO_ROUTE: return "no-route";
+	case TCP_ROUTE_UNRESOLVED: return "unresolved";
+	case TCP_ROUTE_VERDICTS: break;
+	}
+	return "-";
+}
+
 void tcp_session_open(struct tcp_proxy *tp, struct tcp_session *s, int fd,
-		      const struct sockaddr *peer)
+		      const struct sockaddr *peer, int inspect_sni, void *held, unsigned port)
 {
 	struct ev_loop *loop = tp->loop;
 
 	s->tp = tp;
+	s->port = port;
+	s->held = held;
+	s->inspect_sni = inspect_sni;
 	s->cfd = fd;
 	s->bfd = -1;
 	s->be = NULL;
-	s->pool = NULL;
+	memset(&s->pool, 0, sizeof(s->pool));
 	s->end = NULL;
 	s->sni[0] = '\0';
 	s->sni_result = TCP_SNI_NONE;
@@ -330,7 +355,7 @@ void tcp_session_open(struct tcp_proxy *tp, struct tcp_session *s, int fd,
 		return;
 	}
 	s->state = TCP_SESSION_HELLO;
-	if (!tp->cfg.inspect_sni) {
+	if (!inspect_sni) {
 		route(s);
 		return;
 	}

@@ -37,7 +37,10 @@ struct tcp_session {
 	ev_timer timer;			/* hello, connect, idle deadline, by state */
 	struct tcp_dir up;		/* client to backend (the ClientHello read first) */
 	struct tcp_dir down;		/* backend to client */
-	struct tcp_pool *pool;		/* where the route sent it */
+	struct tcp_pool pool;		/* where the route sent it */
+	void *held;			/* given at accept, released at its end (tp->release) */
+	int inspect_sni;		/* read the ClientHello before routing */
+	unsigned port;			/* the local port it came to (0: not told) */
 	struct backend *be;		/* the backend of the attempt (a reference) */
 	struct balance_request pick;	/* the tried list of the retries */
 	double started, attempt_started, last_active;

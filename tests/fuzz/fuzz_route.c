@@ -1,4 +1,4 @@
-/* libFuzzer target for common/gateway*.c, route.c and route_codec.c: any
+/* libFuzzer target for common/gateway*.c, route.c, route_stream.c and route_codec.c: any
  * bytes as Gateway API documents (YAML or JSON) through the loader, the
  * compiler of the first Gateway among them, the codec and the matcher; and
  * the same bytes as a route table for the decoder. Invariants: no crash, no
@@ -12,6 +12,7 @@
 #include "route.h"
 #include "route_codec.h"
 #include "route_codec_decode.h"
+#include "route_stream.h"
 
 /* The codec round trip of t: encode, decode, encode again, same bytes. */
 static void round_trip(const struct route_table *t)
@@ -39,6 +40,26 @@ static const char *no_headers(void *ctx, const char *name, size_t *len)
 	return strcmp(name, "accept-encoding") == 0 ? "gzip" : NULL;
 }
 
+/* A connection to a TLS or TCP listener, with each virtual host's name as
+ * its SNI (and none): the rule and a backendRef by weight. */
+static void exercise_stream(const struct route_table *t, const struct route_listener *rl)
+{
+	struct route_result out;
+
+	if (route_stream_protocol(t, rl->port) == -1)
+		return;
+	for (unsigned v = 0; v <= rl->n_vhosts && v < 8; v++) {
+		const char *name = v < rl->n_vhosts ? rl->vhosts[v].hostname : NULL;
+		char sni[300];
+
+		if (name)
+			snprintf(sni, sizeof(sni), "%s%s", name[0] == '*' ? "a" : "",
+				 name[0] == '*' ? name + 1 : name);
+		if (route_stream_match(t, rl->port, name ? sni : NULL, &out) == 0)
+			route_pick_backend(out.rule, 0x7f4a7c15u);
+	}
+}
+
 /* A few requests at every listener, for every virtual host's name; what
  * matches gets its redirect or rewrite computed. */
 static void exercise(const struct route_table *t)
@@ -48,6 +69,7 @@ static void exercise(const struct route_table *t)
 	for (unsigned l = 0; l < t->n_listeners; l++) {
 		const struct route_listener *rl = &t->listeners[l];
 
+		exercise_stream(t, rl);
 		for (unsigned v = 0; v <= rl->n_vhosts && v < 8; v++) {
 			char host[300];
 			const char *name = v < rl->n_vhosts ? rl->vhosts[v].hostname : "x.example";
