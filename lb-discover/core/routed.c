@@ -152,6 +152,19 @@ void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies)
 		send_set(pub, proxies, r->list[i]);
 }
 
+void routed_keep_statuses(struct routed *r, const struct gateway_parent_status *st, unsigned n)
+{
+	struct gateway_parent_status *copy = malloc((n ? n : 1) * sizeof(*copy));
+
+	if (!copy)
+		return;
+	if (n)
+		memcpy(copy, st, n * sizeof(*copy));
+	free(r->statuses);
+	r->statuses = copy;
+	r->n_statuses = n;
+}
+
 void routed_release(struct routed *r, void (*release)(struct routed_service *s))
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -159,5 +172,6 @@ void routed_release(struct routed *r, void (*release)(struct routed_service *s))
 	free(r->list);
 	buf_release(&r->msg);
 	buf_release(&r->table);
+	free(r->statuses);
 	memset(r, 0, sizeof(*r));
 }

@@ -451,6 +451,7 @@ static void compile(struct source_gateway *g)
 	if (source_routes_publish(g->d, res.table, services, nservices,
 				  g->health_on ? &g->health : NULL) == -1)
 		goto out;
+	routed_keep_statuses(&g->d->routed, res.statuses, res.n_statuses);
 	source_routes_services_free(g->services, g->nservices);
 	g->services = services;
 	g->nservices = nservices;

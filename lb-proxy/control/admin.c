@@ -307,7 +307,7 @@ static int api_route(struct admin *a, const struct http_msg *m, const char *targ
 	case ADMIN_ROUTE_NOT_FOUND:
 		return api_error(body, 404, "not found: the routes are /admin/health, "
 				 "/admin/backends[/ADDR[/drain|/undrain|/weight|/uneject]], "
-				 "/admin/metrics");
+				 "/admin/routes, /admin/metrics");
 	case ADMIN_ROUTE_NOT_ALLOWED:
 		snprintf(hdr, hdrsz, "Allow: %s\r\n", route.allow);
 		snprintf(msg, sizeof(msg), "method not allowed: %s takes %s",

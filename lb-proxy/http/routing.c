@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "routing_stats.h"
+#include "routing_hits.h"
 #include "timefmt.h"
 #include "upstream/balance.h"
 
@@ -110,7 +110,9 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 		service_unref(s);
 	}
 	px->routing->services = list;
-	routing_stats_carry(px->routing->current, snap);
+	if (px->routing->current)
+		routing_hits_carry(px->routing->current->table, px->routing->current->hits, table,
+				   snap->hits);
 	snapshot_unref(px->routing->current);
 	px->routing->current = snap;
 	return 0;

@@ -5,33 +5,6 @@
 
 #include "route_json.h"
 
-static int same_rule(const struct route_rule *a, const struct route_rule *b)
-{
-	return a->index == b->index && strcmp(a->route, b->route) == 0;
-}
-
-void routing_stats_carry(const struct route_snapshot *old, struct route_snapshot *next)
-{
-	const struct route_table *ot, *nt = next->table;
-
-	if (!old)
-		return;
-	ot = old->table;
-	for (unsigned i = 0; i < nt->n_rules; i++) {
-		/* a table that changed elsewhere keeps its rules' places: try the
-		 * same one first, then look */
-		if (i < ot->n_rules && same_rule(&nt->rules[i], &ot->rules[i])) {
-			next->hits[i] = old->hits[i];
-			continue;
-		}
-		for (unsigned j = 0; j < ot->n_rules; j++)
-			if (same_rule(&nt->rules[i], &ot->rules[j])) {
-				next->hits[i] = old->hits[j];
-				break;
-			}
-	}
-}
-
 int routing_stats_json(const struct proxy *px, struct buf *out)
 {
 	const struct route_snapshot *snap = px->routing ? px->routing->current : NULL;
