@@ -2,6 +2,7 @@
  * routed.h). */
 #include "routed.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,6 +151,21 @@ void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies)
 		bus_send(pub, r->msg.data, r->msg.len);
 	for (size_t i = 0; i < r->n; i++)
 		send_set(pub, proxies, r->list[i]);
+}
+
+void routed_digest(const struct routed *r, char *out, size_t size)
+{
+	unsigned long long h = 14695981039346656037ULL;	/* FNV-1a, 64 bits */
+
+	if (!r->generation) {
+		snprintf(out, size, "%s", "");
+		return;
+	}
+	for (size_t i = 0; i < r->table.len; i++) {
+		h ^= (unsigned char)r->table.data[i];
+		h *= 1099511628211ULL;
+	}
+	snprintf(out, size, "%016llx", h);
 }
 
 void routed_keep_statuses(struct routed *r, const struct gateway_parent_status *st, unsigned n)

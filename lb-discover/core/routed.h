@@ -57,6 +57,10 @@ void routed_commit(struct bus *pub, unsigned proxies, struct routed_service *s);
 int routed_publish_table(struct routed *r, struct bus *pub, const struct route_table *t);
 /* The heartbeat: the table and every service's set again. */
 void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies);
+/* The digest of the table last published (16 hex digits, "" when none):
+ * equal on two replicas that compiled the same documents, whatever their
+ * generations (Programmed across replicas). out: at least 17 bytes. */
+void routed_digest(const struct routed *r, char *out, size_t size);
 /* Keeps a copy of the n statuses of the compile just published (for
  * GET /admin/routes); on a lack of memory the previous ones stay. */
 void routed_keep_statuses(struct routed *r, const struct gateway_parent_status *st, unsigned n);

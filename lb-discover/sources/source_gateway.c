@@ -74,6 +74,8 @@ struct source_gateway {
 	char refused[2 * ROUTE_NAME_MAX + 64];	/* why the Gateway is not served ("" when it is) */
 	struct source_routes_service *services;	/* of the last compile */
 	size_t nservices;
+	struct source_gateway_fleet fleet;	/* .writes NULL: a lone replica */
+	int writing;			/* this replica wrote status at the last look */
 };
 
 /* ---- what the cluster holds ------------------------------------------------ */
@@ -184,6 +186,12 @@ static void stamp_conditions(json_t *v)
 	}
 }
 
+/* 1 when this replica writes status: alone, or holding the status Lease. */
+static int writes_status(const struct source_gateway *g)
+{
+	return !g->fleet.writes || g->fleet.writes(g->fleet.data);
+}
+
 static void on_written(void *data, long status, json_t *body, const char *error)
 {
 	char *what = data;
@@ -199,10 +207,15 @@ static void on_written(void *data, long status, json_t *body, const char *error)
 static void write_status(struct source_gateway *g, const char *kind, const char *collection,
 			 const char *ns, const char *name, json_t *status)
 {
-	char key[600], path[1024], *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
+	char key[600], path[1024], *text;
 	const char *last;
 	json_t *patch;
 
+	if (!writes_status(g)) {
+		json_decref(status);
+		return;
+	}
+	text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
 	snprintf(key, sizeof(key), "%s %s/%s", kind, ns ? ns : "", name);
 	last = json_string_value(json_object_get(g->written, key));
 	if (!text || (last && strcmp(last, text) == 0)) {
@@ -225,16 +238,25 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 	json_decref(patch);
 }
 
-/* How many proxies serve the routes generation published, of how many heard. */
+/* How many proxies serve the routes generation published, of how many heard:
+ * this replica's, and every other replica's serving the same table. */
 static void proxies_serving(const struct source_gateway *g, unsigned *serving, unsigned *of)
 {
 	const struct discover *d = g->d;
+	unsigned others_serving = 0, others = 0;
+	char digest[20];
 
 	*serving = *of = 0;
 	for (size_t i = 0; i < d->nproxies; i++) {
 		(*of)++;
 		if (d->routed.generation && d->proxies[i].report.routes == d->routed.generation)
 			(*serving)++;
+	}
+	if (g->fleet.proxies) {
+		routed_digest(&d->routed, digest, sizeof(digest));
+		g->fleet.proxies(g->fleet.data, digest, &others_serving, &others);
+		*serving += others_serving;
+		*of += others;
 	}
 }
 
@@ -483,8 +505,23 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 
+	if (writes_status(g) && !g->writing) {
+		/* taking over from another replica: its status, not this one's
+		 * memory of what was written, is in the cluster; all written again */
+		json_object_clear(g->written);
+		g->writing = 1;
+		compile(g);
+		return;
+	}
+	g->writing = writes_status(g);
 	if (gw && g->pending && !g->refused[0])
 		write_gateway_status(g, gw, g->pending);
+}
+
+void source_gateway_set_fleet(struct source_gateway *g, const struct source_gateway_fleet *f)
+{
+	g->fleet = *f;
+	g->writing = 0;
 }
 
 static void on_objects(void *data, json_t *objects)
@@ -515,6 +552,7 @@ struct source_gateway *source_gateway_start(struct discover *d, struct kube *kub
 	}
 	g->d = d;
 	g->kube = kube;
+	g->writing = 1;		/* alone until source_gateway_set_fleet */
 	if (!slash || slash == gateway || !slash[1] ||
 	    (size_t)(slash - gateway) > ROUTE_NAME_MAX || strlen(slash + 1) > ROUTE_NAME_MAX) {
 		snprintf(err, errsz, "--gateway \"%s\": NAMESPACE/NAME", gateway);
