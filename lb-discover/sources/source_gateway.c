@@ -395,6 +395,32 @@ static int docs_add(struct gateway_docs *docs, json_t *obj, const char *kind)
 	return 0;
 }
 
+static int key_compare(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Adds every object of a watch's map in the order of their keys: two
+ * replicas that hold the same objects compile the same table, byte for byte,
+ * whatever order their watches heard them in (Programmed compares tables). */
+static int docs_add_sorted(struct gateway_docs *docs, json_t *objects, const char *kind)
+{
+	size_t n = 0, size = json_object_size(objects);
+	const char **keys = malloc((size ? size : 1) * sizeof(*keys)), *key;
+	json_t *obj;
+	int rc = 0;
+
+	if (!keys)
+		return -1;
+	json_object_foreach(objects, key, obj)
+		keys[n++] = key;
+	qsort(keys, n, sizeof(*keys), key_compare);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = docs_add(docs, json_object_get(objects, keys[i]), kind);
+	free(keys);
+	return rc;
+}
+
 static void refuse(struct source_gateway *g, const char *why)
 {
 	if (strcmp(g->refused, why) != 0)
@@ -408,8 +434,8 @@ static void compile(struct source_gateway *g)
 	struct gateway_result res;
 	struct source_routes_service *services = NULL;
 	size_t nservices = 0;
-	json_t *gw = object(g, W_GATEWAYS, g->name), *class, *obj, *attached;
-	const char *class_name, *controller, *key;
+	json_t *gw = object(g, W_GATEWAYS, g->name), *class, *attached;
+	const char *class_name, *controller;
 	char why[2 * ROUTE_NAME_MAX + 64];
 
 	memset(&res, 0, sizeof(res));
@@ -437,12 +463,9 @@ static void compile(struct source_gateway *g)
 		condition("SupportedVersion", 1, "SupportedVersion", "", generation_of(class))));
 	if (docs_add(&docs, gw, "Gateway") == -1)
 		goto out;
-	json_object_foreach(g->w[W_ROUTES].objects, key, obj)
-		if (docs_add(&docs, obj, "HTTPRoute") == -1)
-			goto out;
-	json_object_foreach(g->w[W_GRANTS].objects, key, obj)
-		if (docs_add(&docs, obj, "ReferenceGrant") == -1)
-			goto out;
+	if (docs_add_sorted(&docs, g->w[W_ROUTES].objects, "HTTPRoute") == -1 ||
+	    docs_add_sorted(&docs, g->w[W_GRANTS].objects, "ReferenceGrant") == -1)
+		goto out;
 	if (gateway_compile(&docs, g->ns, g->name, service_exists, g, &res) == -1) {
 		refuse(g, res.notes.n ? res.notes.list[0] : "cannot compile");
 		goto out;
