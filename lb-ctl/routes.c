@@ -185,8 +185,8 @@ static void gather(json_t *doc, double timeout)
 		json_t *theirs;
 
 		if (!admin || !*admin) {
-			json_object_set_new(p, "error", json_string("no admin address: start lb-proxy "
-								    "with --admin to count its hits"));
+			json_object_set_new(p, "error", json_string("its reports name no admin API "
+								    "(an lb-proxy older than lb-ctl routes)"));
 			continue;
 		}
 		theirs = proxy_routes(admin, timeout, err, sizeof(err));

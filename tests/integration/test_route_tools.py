@@ -130,13 +130,13 @@ def test_admin_routes_and_lb_ctl_routes(gateway, echo, proxy, procs, rundir):
     assert out["routes"][0]["rules"][0]["hits"] == 6, out
     unread = [p for p in out["proxies"] if not p.get("read")]
     assert len(unread) == 1 and unread[0]["admin"] == "", out
-    assert "start lb-proxy with --admin" in unread[0]["error"]
+    assert "its reports name no admin API" in unread[0]["error"]
     code, text, err = ctl(rundir, "routes")
     assert code == 0, err
     assert re.search(r"^default/web\s+0\s+PathPrefix /\s+6\s+default/a:80 w=9 \(1 backend\) "
                      r"default/missing:80 w=1 \(unresolved: 500\)", text, re.M), text
     assert "served by 3 of 3 proxies" in text
-    assert "not counted: no admin address: start lb-proxy with --admin" in text
+    assert "not counted: its reports name no admin API" in text
     assert re.search(r"^default/web\s+0\s+yes\s+BackendNotFound: ", text, re.M), text
     # a proxy whose admin API is gone: said, the others still counted
     # (and it goes out of lb-discover's list once its reports stop)
