@@ -8,6 +8,7 @@ Lease, as replicas already hold)"; Gateway API: GatewayObservedGenerationBump
 for the status that follows)."""
 import shutil
 import tempfile
+import time
 
 import pytest
 
@@ -86,8 +87,11 @@ def test_one_replica_writes_status_and_the_other_takes_over(sim, procs, proxy, r
     mark = len(sim.writes)
     replicas[writer][1].proc.kill()
     replicas[writer][0].kill()
+    t0 = time.time()
     wait_for("the other replica to take the status lease", lambda: holder(sim) == other,
              timeout=3 * LEASE + 5)
+    print(f"the status lease taken over {time.time() - t0:.2f} s after the writer was killed "
+          f"(--lease-duration {LEASE})")
     replicas[other][0].wait_log(r"gateway status writer: this replica")
     got = wait_for("the Gateway's status rewritten by the new writer", lambda: (
         lambda c: "every proxy (1)" in c.get("message", "") and c)(programmed(sim)),
