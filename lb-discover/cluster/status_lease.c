@@ -20,7 +20,8 @@ struct status_lease {
 	ev_timer tick;
 	struct kube_call *call;
 	int held;			/* this replica holds it (as of renewed_ok) */
-	double renewed_ok;		/* ev_now of the last write answered 2xx */
+	double renewed_ok;		/* when the last write answered 2xx was sent (ev_now) */
+	double sent;			/* when the write in flight was sent */
 	char holder[254];		/* the holder seen last */
 	char error[512];		/* the last failure logged ("" none) */
 };
@@ -67,7 +68,9 @@ static void written(void *data, long status, json_t *body, const char *error)
 
 	l->call = NULL;
 	if (status == 200 || status == 201) {
-		l->renewed_ok = ev_now(l->d->loop);
+		/* from when it was sent, not answered: the Lease's renewTime is
+		 * then, and the others count its expiry from it */
+		l->renewed_ok = l->sent;
 		l->error[0] = '\0';
 		set_held(l, 1, l->pod);
 		return;
@@ -125,6 +128,7 @@ static void on_read(void *data, long status, json_t *body, const char *error)
 		snprintf(collection, sizeof(collection), "%.*s",
 			 (int)(strrchr(l->path, '/') - l->path), l->path);
 		obj = held_lease(l, NULL);
+		l->sent = ev_now(l->d->loop);
 		if (obj)
 			l->call = kube_request(&l->d->kube, "POST", collection, obj,
 					       STATUS_LEASE_TIMEOUT, written, l);
@@ -146,6 +150,7 @@ static void on_read(void *data, long status, json_t *body, const char *error)
 		log_info("gateway status lease free: taking it", "lease=%s was=%s", l->name,
 			 p.holder[0] ? p.holder : "released");
 	obj = held_lease(l, body);
+	l->sent = ev_now(l->d->loop);
 	if (obj)
 		l->call = kube_request(&l->d->kube, "PUT", l->path, obj, STATUS_LEASE_TIMEOUT,
 				       written, l);
