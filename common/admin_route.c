@@ -66,6 +66,7 @@ static const struct {
 	{ "/admin/backends", ADMIN_LIST },
 	{ "/admin/proxies", ADMIN_PROXIES },
 	{ "/admin/metrics", ADMIN_METRICS },
+	{ "/admin/routes", ADMIN_ROUTES },
 	{ "/", ADMIN_PAGE },
 	{ "/page.js", ADMIN_PAGE },
 	{ "/page.css", ADMIN_PAGE },

@@ -23,6 +23,7 @@ enum admin_action {
 	ADMIN_PAGE,		/* GET the status page or one of its files (r->path: which) */
 	ADMIN_EVENTS,		/* GET the status as server-sent events */
 	ADMIN_VERB,		/* a verb's route (common/verbs.c): route->verb */
+	ADMIN_ROUTES,		/* GET the route table served (lb-discover --routes/--gateway) */
 };
 
 enum admin_route_status {

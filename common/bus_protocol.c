@@ -158,6 +158,8 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 			json_object_set_new(root, "routes", json_integer((json_int_t)set->routes));
 		if (set->fresh)
 			json_object_set_new(root, "new", json_true());
+		if (set->admin[0])
+			json_object_set_new(root, "admin", json_string(set->admin));
 	} else {
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
 		if (set->admin[0])
@@ -335,6 +337,10 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			goto out;
 		}
 		set->fresh = json_is_true(v);
+		if (copy_string(root, "admin", set->admin, sizeof(set->admin), 0) == -1) {
+			fail(err, errsz, "admin must be a string of under 64 bytes");
+			goto out;
+		}
 	} else {
 		v = json_object_get(root, "proxies");
 		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||

@@ -139,6 +139,7 @@ struct bus_backend {
  *                         "responses_5xx":0,"breaker":"open","consecutive_5xx":2,
  *                         "consecutive_gateway":1,"failures_5xx":["timeout"],
  *                         "failures_gateway":["timeout"],"skip":"ejected"}]}
+ *        "admin" (optional): the proxy's admin API, ADDR:PORT.
  *        "failures_*" (absent: none): the kinds of failure in the runs, and
  *        in a report's "ejection" (optional "failures"), those that made it;
  *        "skip" (absent: none): why the proxy's own view is down while
@@ -174,7 +175,8 @@ struct bus_set {
 	/* reports: the proxy's first report since it started ("new"; version 7) */
 	int fresh;
 	/* sets: lb-discover's admin API address ("admin", optional; "" none;
-	 * version 7): where a proxy's admin API sends an operator's writes */
+	 * version 7): where a proxy's admin API sends an operator's writes;
+	 * reports: the proxy's own admin API (lb-ctl routes reads its hits) */
 	char admin[BUS_ADDRESS_MAX];
 };
 

@@ -9,6 +9,8 @@ const struct verb verbs[] = {
 	{ "status", VERB_OPT_VERBOSE, "status", 0, "status [-v]",
 	  "the set, its backends and the proxies", NULL, NULL },
 	{ "proxies", 0, "status", 0, "proxies", "the proxies and what they applied", NULL, NULL },
+	{ "routes", 0, "routes", 0, "routes", "the route table, who serves it, hits per rule",
+	  NULL, NULL },
 	{ "drain", VERB_ADDRESS | VERB_OPT_WAIT, "drain", 1, "drain ADDR [--wait] [--timeout S]",
 	  "no new requests to ADDR (in-flight finish)", "POST", BACKEND "/drain" },
 	{ "undrain", VERB_ADDRESS, "undrain", 1, "undrain ADDR", "ADDR takes requests again",

@@ -16,6 +16,7 @@
 #include "ctl_exit.h"
 #include "load.h"
 #include "net.h"
+#include "routes.h"
 #include "rundir.h"
 #include "timefmt.h"
 #include "status_routes.h"
@@ -683,7 +684,10 @@ int main(int argc, char **argv)
 	} else if (!verb->writes) {
 		c = control_of(verb->command, NULL);
 		doc = request(&c, &rc);
-		if (doc) {
+		if (doc && strcmp(cmd, "routes") == 0) {
+			rc = routes_print(doc, opts.json, opts.timeout);
+			json_decref(doc);
+		} else if (doc) {
 			if (opts.json && strcmp(cmd, "proxies") == 0)
 				print_fleet_proxies_json(doc);
 			else if (opts.json)

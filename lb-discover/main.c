@@ -15,6 +15,7 @@
 #include "config_show.h"
 #include "cluster/fleet.h"
 #include "cluster/replicas.h"
+#include "cluster/status_lease.h"
 #include "core/discover.h"
 #include "core/proxies.h"
 #include "core/state.h"
@@ -57,18 +58,16 @@ static void on_health_change(void *data)
 	discover_commit(data, 0);
 }
 
-/* --kubernetes: the shared state and this replica's Lease. Returns 0 or -1. */
-static int start_fleet(struct discover *d, const struct discover_options *o)
+/* This replica's pod name (--pod-name, $POD_NAME, the hostname), into host
+ * when it is the hostname. NULL when it cannot name a Lease (printed). */
+static const char *pod_identity(const struct discover_options *o, char *host, size_t size)
 {
-	char host[256];
 	const char *pod = o->pod_name && *o->pod_name ? o->pod_name : getenv("POD_NAME");
-	const char *uid = o->pod_uid && *o->pod_uid ? o->pod_uid : getenv("POD_UID");
-	struct replicas_options ro;
 
 	if (!pod || !*pod) {
-		if (gethostname(host, sizeof(host)) == -1)
-			snprintf(host, sizeof(host), "lb-discover-%d", (int)getpid());
-		host[sizeof(host) - 1] = '\0';
+		if (gethostname(host, size) == -1)
+			snprintf(host, size, "lb-discover-%d", (int)getpid());
+		host[size - 1] = '\0';
 		for (char *c = host; *c; c++)	/* a hostname may have capitals */
 			*c = (char)tolower((unsigned char)*c);
 		pod = host;
@@ -78,8 +77,21 @@ static int start_fleet(struct discover *d, const struct discover_options *o)
 		      *c == '.')) {
 			fprintf(stderr, "lb-discover: --pod-name \"%s\": a Lease name needs lower-case "
 					"letters, digits, '-' and '.' (a pod's name is one)\n", pod);
-			return -1;
+			return NULL;
 		}
+	return pod;
+}
+
+/* --kubernetes: the shared state and this replica's Lease. Returns 0 or -1. */
+static int start_fleet(struct discover *d, const struct discover_options *o)
+{
+	char host[256];
+	const char *pod = pod_identity(o, host, sizeof(host));
+	const char *uid = o->pod_uid && *o->pod_uid ? o->pod_uid : getenv("POD_UID");
+	struct replicas_options ro;
+
+	if (!pod)
+		return -1;
 	if (strlen(o->kubernetes) + strlen(pod) + 4 > 253) {
 		fprintf(stderr, "lb-discover: the Lease lb-%s-%s would be longer than Kubernetes' 253 "
 				"characters (--pod-name)\n", o->kubernetes, pod);
@@ -95,6 +107,53 @@ static int start_fleet(struct discover *d, const struct discover_options *o)
 	}
 	d->cluster = &cluster_ops;
 	return 0;
+}
+
+static int gateway_writes(void *data)
+{
+	return status_lease_held(((struct discover *)data)->status_lease);
+}
+
+static void gateway_proxies(void *data, const char *digest, unsigned *serving, unsigned *of)
+{
+	replicas_routes(((struct discover *)data)->replicas, digest, serving, of);
+}
+
+/* --gateway with Leases: this replica's (lb-gw.NS.NAME-POD: its proxies and
+ * the table they serve, unless --kubernetes keeps one already) and the
+ * status writer's (lb-gw.NS.NAME). Returns 0 or -1 (printed). */
+static int start_gateway_fleet(struct discover *d, const struct discover_options *o)
+{
+	char host[256], label[300], lease[600];
+	const char *pod = pod_identity(o, host, sizeof(host));
+	const char *uid = o->pod_uid && *o->pod_uid ? o->pod_uid : getenv("POD_UID");
+	struct source_gateway_fleet f = { gateway_writes, gateway_proxies, d };
+	struct status_lease_options so;
+	struct replicas_options ro;
+
+	if (!pod)
+		return -1;
+	snprintf(label, sizeof(label), "gw.%s", o->gateway);
+	*strchr(label, '/') = '.';	/* NAMESPACE/NAME: checked by source_gateway_start */
+	snprintf(lease, sizeof(lease), "lb-%s", label);
+	if (strlen(label) > 63 || strlen(label) + strlen(pod) + 4 > 253) {
+		fprintf(stderr, "lb-discover: --gateway %s: the label %s would be over Kubernetes' 63 "
+				"characters, or its Leases' names over 253 (--pod-name; or "
+				"--no-shared-state: one replica, no Leases)\n", o->gateway, label);
+		return -1;
+	}
+	ro = (struct replicas_options){ label, pod, uid, o->lease_duration, o->watch_timeout };
+	if (!d->replicas && !(d->replicas = replicas_start(d, &ro)))
+		goto oom;
+	d->cluster = &cluster_ops;
+	so = (struct status_lease_options){ lease, pod, o->lease_duration };
+	if (!(d->status_lease = status_lease_start(d, &so)))
+		goto oom;
+	source_gateway_set_fleet(d->gateway, &f);
+	return 0;
+oom:
+	fprintf(stderr, "lb-discover: out of memory\n");
+	return -1;
 }
 
 static void on_stop(void *data)
@@ -272,6 +331,8 @@ static int start_health(struct discover *d, const struct discover_options *o)
 		fprintf(stderr, "lb-discover: --gateway: %s\n", err);
 		return 2;
 	}
+	if (d->gateway && !o->no_shared_state && start_gateway_fleet(d, o) == -1)
+		return 2;
 	if (o->no_health_check)
 		return 0;
 	if (o->health_tls_insecure)
@@ -289,6 +350,7 @@ static void stop_all(struct discover *d, struct admin *admin)
 	admin_release(admin);
 	health_stop(d->health);
 	source_routes_stop(d->routes);
+	status_lease_stop(d->status_lease);
 	source_gateway_stop(d->gateway);
 	source_file_stop(d->file);
 	source_dns_stop(d->dns);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "page.h"
+#include "route_view.h"
 #include "status.h"
 #include "verbs.h"
 
@@ -268,6 +269,15 @@ static void answer_read(struct admin_conn *c, const struct admin_route *route)
 		buf_release(&text);
 		return;
 	}
+	if (action == ADMIN_ROUTES) {
+		json_t *body = route_view_json(d);
+
+		if (body)
+			admin_server_respond_json(c, 200, body, "");
+		else
+			admin_server_respond_error(c, 500, "out of memory", "");
+		return;
+	}
 	if (action == ADMIN_PROXIES) {
 		/* not the whole status: thousands of backends cost it tens of ms */
 		json_t *body = json_pack("{s:I,s:b,s:o,s:i}", "generation",
@@ -311,7 +321,7 @@ static void answer(struct admin_conn *c, void *data)
 		admin_server_respond_error(c, 404, "not found: the routes are / (the status page), "
 					   "/events, /admin/health, "
 					   "/admin/backends[/ADDR[/drain|/undrain|/weight|/uneject]], "
-					   "/admin/proxies, /admin/metrics", "");
+					   "/admin/proxies, /admin/routes, /admin/metrics", "");
 		return;
 	case ADMIN_ROUTE_NOT_ALLOWED:
 		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", route.allow);

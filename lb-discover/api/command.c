@@ -10,6 +10,7 @@
 #include "core/proxies.h"
 #include "log.h"
 #include "net.h"
+#include "route_view.h"
 #include "status.h"
 #include "verbs.h"
 
@@ -83,6 +84,15 @@ static enum command_status run_status(struct discover *d, const struct bus_contr
 	if (!r->body)
 		return refuse(r, COMMAND_FAILED, "%s", "out of memory");
 	return COMMAND_OK;
+}
+
+static enum command_status run_routes(struct discover *d, const struct bus_control *c,
+				      struct entry *e, struct command_result *r)
+{
+	(void)c;
+	(void)e;
+	r->body = route_view_json(d);
+	return r->body ? COMMAND_OK : refuse(r, COMMAND_FAILED, "%s", "out of memory");
 }
 
 static enum command_status run_add(struct discover *d, const struct bus_control *c,
@@ -183,6 +193,7 @@ static enum command_status run_in_flight(struct discover *d, const struct bus_co
 static const struct command_entry commands[] = {
 	{ "status", run_status, 0, 0, 0 },
 	{ "in-flight", run_in_flight, 0, 0, 0 },
+	{ "routes", run_routes, 0, 0, 0 },
 	{ "drain", run_drain, 1, 1, FLEET_DRAIN },
 	{ "undrain", run_undrain, 1, 1, FLEET_UNDRAIN },
 	{ "add", run_add, 0, 1, FLEET_ADD },

@@ -46,13 +46,16 @@ static const struct config_field discover_fields[] = {
 	{ "watchTimeout", CONFIG_DURATION, offsetof(struct discover_options, watch_timeout), 1, 3600,
 	  NULL, "timeoutSeconds of each watch" },
 	{ "podName", CONFIG_STRING, offsetof(struct discover_options, pod_name), 0, 0, NULL,
-	  "--kubernetes: this replica's pod, its Lease's name (else $POD_NAME, the hostname)" },
+	  "--kubernetes, --gateway: this replica's pod, its Lease's name (else $POD_NAME, the "
+	  "hostname)" },
 	{ "podUid", CONFIG_STRING, offsetof(struct discover_options, pod_uid), 0, 0, NULL,
 	  "--kubernetes: the pod's uid, so its Lease goes with it (else $POD_UID)" },
 	{ "leaseDuration", CONFIG_INT, offsetof(struct discover_options, lease_duration), 1, 3600,
-	  NULL, "--kubernetes: seconds a replica's Lease holds unrenewed (renewed every third)" },
+	  NULL, "--kubernetes, --gateway: seconds a replica's Lease holds unrenewed (renewed every "
+	  "third)" },
 	{ "noSharedState", CONFIG_BOOL, offsetof(struct discover_options, no_shared_state), 0, 0,
-	  NULL, "--kubernetes: keep overrides in this replica (no ConfigMap, no Leases)" },
+	  NULL, "--kubernetes: keep overrides in this replica (no ConfigMap, no Leases); --gateway: "
+	  "one replica, writing status alone (no Leases)" },
 	{ "backendServiceName", CONFIG_STRING,
 	  offsetof(struct discover_options, backend_service_name), 0, 0, NULL,
 	  "ConfigMap shape: same as --kubernetes" },

@@ -131,6 +131,9 @@ json_t *status_proxies(const struct discover *d, int busy_only)
 		if (d->routed.generation)
 			json_object_set_new(json_array_get(proxies, json_array_size(proxies) - 1),
 					    "routes", json_integer((json_int_t)r->routes));
+		/* the proxy's admin API ("" none): lb-ctl routes reads its hits there */
+		json_object_set_new(json_array_get(proxies, json_array_size(proxies) - 1), "admin",
+				    json_string(r->admin));
 	}
 	return proxies;
 }

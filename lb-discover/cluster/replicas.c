@@ -87,6 +87,19 @@ static json_t *report(struct replicas *r)
 	json_object_set_new(doc, "proxy_count", json_integer((json_int_t)d->nproxies));
 	json_object_set_new(doc, "proxies", list);
 	json_object_set_new(doc, "draining", draining);
+	if (d->routed.generation) {
+		/* --gateway: which table, and how many proxies serve it (Programmed
+		 * counts every replica's) */
+		char digest[20];
+		unsigned serving = 0;
+
+		routed_digest(&d->routed, digest, sizeof(digest));
+		for (size_t p = 0; p < d->nproxies; p++)
+			serving += d->proxies[p].report.routes == d->routed.generation;
+		json_object_set_new(doc, "routes", json_pack("{s:I,s:s,s:i}", "generation",
+				    (json_int_t)d->routed.generation, "digest", digest, "serving",
+				    (int)serving));
+	}
 	return doc;
 }
 
@@ -347,6 +360,28 @@ unsigned replicas_proxies(const struct replicas *r)
 		if (lease_peer_live(&r->peers[i], now))
 			n += lease_peer_proxies(&r->peers[i]);
 	return n;
+}
+
+void replicas_routes(const struct replicas *r, const char *digest, unsigned *serving,
+		     unsigned *of)
+{
+	double now;
+
+	*serving = *of = 0;
+	if (!r)
+		return;
+	now = judged_at(r);
+	for (size_t i = 0; i < r->npeers; i++) {
+		const struct lease_peer *p = &r->peers[i];
+		json_t *routes = json_object_get(p->report, "routes");
+		const char *theirs = json_string_value(json_object_get(routes, "digest"));
+
+		if (!lease_peer_live(p, now))
+			continue;
+		*of += lease_peer_proxies(p);
+		if (theirs && digest && *digest && strcmp(theirs, digest) == 0)
+			*serving += (unsigned)json_integer_value(json_object_get(routes, "serving"));
+	}
 }
 
 long replicas_in_flight(const struct replicas *r, const char *address, int *proxies)

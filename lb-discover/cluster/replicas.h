@@ -30,6 +30,10 @@ void replicas_stop(struct replicas *r);
 void replicas_changed(struct replicas *r);
 /* The proxies of the other live replicas, summed (0 for r NULL). */
 unsigned replicas_proxies(const struct replicas *r);
+/* The proxies of the other live replicas (*of), and those of them that serve
+ * the route table whose digest is `digest` (routed_digest; *serving). */
+void replicas_routes(const struct replicas *r, const char *digest, unsigned *serving,
+		     unsigned *of);
 /*
  * Requests in flight to the draining `address` over the other live
  * replicas' proxies, or -1 while one of them has not applied the drain to

@@ -80,6 +80,7 @@ struct source_routes;
 struct source_gateway;
 struct fleet;
 struct replicas;
+struct status_lease;
 struct discover;
 
 /* What core asks of the other replicas (cluster/cluster.c implements it for
@@ -119,6 +120,7 @@ struct discover {
 	struct kube kube;		/* --kubernetes: the API client (kube.loop NULL: none) */
 	struct fleet *fleet;		/* the shared state, or NULL (fleet.h) */
 	struct replicas *replicas;	/* the other replicas, or NULL (replicas.h) */
+	struct status_lease *status_lease;	/* --gateway: who writes status, or NULL */
 	const struct discover_cluster *cluster;	/* NULL: no other replicas */
 };
 

@@ -2,6 +2,7 @@
  * routed.h). */
 #include "routed.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,34 @@ void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies)
 		send_set(pub, proxies, r->list[i]);
 }
 
+void routed_digest(const struct routed *r, char *out, size_t size)
+{
+	unsigned long long h = 14695981039346656037ULL;	/* FNV-1a, 64 bits */
+
+	if (!r->generation) {
+		snprintf(out, size, "%s", "");
+		return;
+	}
+	for (size_t i = 0; i < r->table.len; i++) {
+		h ^= (unsigned char)r->table.data[i];
+		h *= 1099511628211ULL;
+	}
+	snprintf(out, size, "%016llx", h);
+}
+
+void routed_keep_statuses(struct routed *r, const struct gateway_parent_status *st, unsigned n)
+{
+	struct gateway_parent_status *copy = malloc((n ? n : 1) * sizeof(*copy));
+
+	if (!copy)
+		return;
+	if (n)
+		memcpy(copy, st, n * sizeof(*copy));
+	free(r->statuses);
+	r->statuses = copy;
+	r->n_statuses = n;
+}
+
 void routed_release(struct routed *r, void (*release)(struct routed_service *s))
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -159,5 +188,6 @@ void routed_release(struct routed *r, void (*release)(struct routed_service *s))
 	free(r->list);
 	buf_release(&r->msg);
 	buf_release(&r->table);
+	free(r->statuses);
 	memset(r, 0, sizeof(*r));
 }

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "bus_protocol.h"
+#include "gateway.h"
 #include "registry.h"
 #include "route.h"
 
@@ -30,6 +31,9 @@ struct routed {
 	struct buf msg;			/* the routes message last published */
 	struct buf table;		/* its table's encoding, to tell a change */
 	unsigned rules, listeners;	/* of the table published */
+	/* each route's status per parentRef, of the last compile published */
+	struct gateway_parent_status *statuses;
+	unsigned n_statuses;
 };
 
 /* The service named, or NULL. */
@@ -53,6 +57,13 @@ void routed_commit(struct bus *pub, unsigned proxies, struct routed_service *s);
 int routed_publish_table(struct routed *r, struct bus *pub, const struct route_table *t);
 /* The heartbeat: the table and every service's set again. */
 void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies);
+/* The digest of the table last published (16 hex digits, "" when none):
+ * equal on two replicas that compiled the same documents, whatever their
+ * generations (Programmed across replicas). out: at least 17 bytes. */
+void routed_digest(const struct routed *r, char *out, size_t size);
+/* Keeps a copy of the n statuses of the compile just published (for
+ * GET /admin/routes); on a lack of memory the previous ones stay. */
+void routed_keep_statuses(struct routed *r, const struct gateway_parent_status *st, unsigned n);
 void routed_release(struct routed *r, void (*release)(struct routed_service *s));
 
 #endif

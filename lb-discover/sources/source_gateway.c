@@ -80,6 +80,8 @@ struct source_gateway {
 	char refused[2 * ROUTE_NAME_MAX + 64];	/* why the Gateway is not served ("" when it is) */
 	struct source_routes_service *services;	/* of the last compile */
 	size_t nservices;
+	struct source_gateway_fleet fleet;	/* .writes NULL: a lone replica */
+	int writing;			/* this replica wrote status at the last look */
 };
 
 /* ---- what the cluster holds ------------------------------------------------ */
@@ -190,6 +192,12 @@ static void stamp_conditions(json_t *v)
 	}
 }
 
+/* 1 when this replica writes status: alone, or holding the status Lease. */
+static int writes_status(const struct source_gateway *g)
+{
+	return !g->fleet.writes || g->fleet.writes(g->fleet.data);
+}
+
 static void on_written(void *data, long status, json_t *body, const char *error)
 {
 	char *what = data;
@@ -210,10 +218,15 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 			 const char *collection, const char *ns, const char *name,
 			 json_t *status)
 {
-	char key[600], path[1024], *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
+	char key[600], path[1024], *text;
 	const char *last;
 	json_t *patch;
 
+	if (!writes_status(g)) {
+		json_decref(status);
+		return;
+	}
+	text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
 	snprintf(key, sizeof(key), "%s %s/%s", kind, ns ? ns : "", name);
 	last = json_string_value(json_object_get(g->written, key));
 	if (!text || (last && strcmp(last, text) == 0)) {
@@ -237,16 +250,25 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 	json_decref(patch);
 }
 
-/* How many proxies serve the routes generation published, of how many heard. */
+/* How many proxies serve the routes generation published, of how many heard:
+ * this replica's, and every other replica's serving the same table. */
 static void proxies_serving(const struct source_gateway *g, unsigned *serving, unsigned *of)
 {
 	const struct discover *d = g->d;
+	unsigned others_serving = 0, others = 0;
+	char digest[20];
 
 	*serving = *of = 0;
 	for (size_t i = 0; i < d->nproxies; i++) {
 		(*of)++;
 		if (d->routed.generation && d->proxies[i].report.routes == d->routed.generation)
 			(*serving)++;
+	}
+	if (g->fleet.proxies) {
+		routed_digest(&d->routed, digest, sizeof(digest));
+		g->fleet.proxies(g->fleet.data, digest, &others_serving, &others);
+		*serving += others_serving;
+		*of += others;
 	}
 }
 
@@ -391,6 +413,32 @@ static int docs_add(struct gateway_docs *docs, json_t *obj, const char *kind)
 	return 0;
 }
 
+static int key_compare(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Adds every object of a watch's map in the order of their keys: two
+ * replicas that hold the same objects compile the same table, byte for byte,
+ * whatever order their watches heard them in (Programmed compares tables). */
+static int docs_add_sorted(struct gateway_docs *docs, json_t *objects, const char *kind)
+{
+	size_t n = 0, size = json_object_size(objects);
+	const char **keys = malloc((size ? size : 1) * sizeof(*keys)), *key;
+	json_t *obj;
+	int rc = 0;
+
+	if (!keys)
+		return -1;
+	json_object_foreach(objects, key, obj)
+		keys[n++] = key;
+	qsort(keys, n, sizeof(*keys), key_compare);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = docs_add(docs, json_object_get(objects, keys[i]), kind);
+	free(keys);
+	return rc;
+}
+
 static void refuse(struct source_gateway *g, const char *why)
 {
 	if (strcmp(g->refused, why) != 0)
@@ -404,8 +452,8 @@ static void compile(struct source_gateway *g)
 	struct gateway_result res;
 	struct source_routes_service *services = NULL;
 	size_t nservices = 0;
-	json_t *gw = object(g, W_GATEWAYS, g->name), *class, *obj, *attached;
-	const char *class_name, *controller, *key;
+	json_t *gw = object(g, W_GATEWAYS, g->name), *class, *attached;
+	const char *class_name, *controller;
 	char why[2 * ROUTE_NAME_MAX + 64];
 
 	memset(&res, 0, sizeof(res));
@@ -434,12 +482,11 @@ static void compile(struct source_gateway *g)
 	if (docs_add(&docs, gw, "Gateway") == -1)
 		goto out;
 	for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
-		json_object_foreach(g->w[route_watch[k]].objects, key, obj)
-			if (docs_add(&docs, obj, gateway_route_kind_names[k]) == -1)
-				goto out;
-	json_object_foreach(g->w[W_GRANTS].objects, key, obj)
-		if (docs_add(&docs, obj, "ReferenceGrant") == -1)
+		if (docs_add_sorted(&docs, g->w[route_watch[k]].objects,
+				    gateway_route_kind_names[k]) == -1)
 			goto out;
+	if (docs_add_sorted(&docs, g->w[W_GRANTS].objects, "ReferenceGrant") == -1)
+		goto out;
 	if (gateway_compile(&docs, g->ns, g->name, service_exists, g, &res) == -1) {
 		refuse(g, res.notes.n ? res.notes.list[0] : "cannot compile");
 		goto out;
@@ -470,6 +517,7 @@ static void compile(struct source_gateway *g)
 	if (source_routes_publish(g->d, res.table, services, nservices,
 				  g->health_on ? &g->health : NULL) == -1)
 		goto out;
+	routed_keep_statuses(&g->d->routed, res.statuses, res.n_statuses);
 	source_routes_services_free(g->services, g->nservices);
 	g->services = services;
 	g->nservices = nservices;
@@ -502,8 +550,23 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 
+	if (writes_status(g) && !g->writing) {
+		/* taking over from another replica: its status, not this one's
+		 * memory of what was written, is in the cluster; all written again */
+		json_object_clear(g->written);
+		g->writing = 1;
+		compile(g);
+		return;
+	}
+	g->writing = writes_status(g);
 	if (gw && g->pending && !g->refused[0])
 		write_gateway_status(g, gw, g->pending);
+}
+
+void source_gateway_set_fleet(struct source_gateway *g, const struct source_gateway_fleet *f)
+{
+	g->fleet = *f;
+	g->writing = 0;
 }
 
 static void on_objects(void *data, json_t *objects)
@@ -534,6 +597,7 @@ struct source_gateway *source_gateway_start(struct discover *d, struct kube *kub
 	}
 	g->d = d;
 	g->kube = kube;
+	g->writing = 1;		/* alone until source_gateway_set_fleet */
 	if (!slash || slash == gateway || !slash[1] ||
 	    (size_t)(slash - gateway) > ROUTE_NAME_MAX || strlen(slash + 1) > ROUTE_NAME_MAX) {
 		snprintf(err, errsz, "--gateway \"%s\": NAMESPACE/NAME", gateway);

@@ -28,4 +28,18 @@ struct source_gateway *source_gateway_start(struct discover *d, struct kube *kub
 					    size_t errsz);
 void source_gateway_stop(struct source_gateway *g);
 
+/* What the other lb-discover replicas of the Gateway say (main wires the
+ * cluster's Leases into it); without it this replica writes status alone and
+ * Programmed counts its own proxies. */
+struct source_gateway_fleet {
+	/* 1 when this replica writes status (it holds the status Lease) */
+	int (*writes)(void *data);
+	/* the other replicas' proxies (*of), and those of them that serve the
+	 * table whose digest is `digest` (routed_digest; *serving) */
+	void (*proxies)(void *data, const char *digest, unsigned *serving, unsigned *of);
+	void *data;
+};
+/* Status writing from now on follows f (copied). */
+void source_gateway_set_fleet(struct source_gateway *g, const struct source_gateway_fleet *f);
+
 #endif

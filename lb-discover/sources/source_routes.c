@@ -296,6 +296,7 @@ static int reload(struct source_routes *r, char *err, size_t errsz)
 		snprintf(err, errsz, "the route table is over the bus's message size");
 		goto out;
 	}
+	routed_keep_statuses(&r->d->routed, res.statuses, res.n_statuses);
 	rc = 0;
 out:
 	gateway_result_release(&res);

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "http/routes.h"
 #include "http/routing.h"
+#include "http/routing_stats.h"
 #include "http_parser.h"
 #include "http_request.h"
 #include "http_response.h"
@@ -236,6 +237,9 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 			    status == 200 ? "ready" : "not ready", n);
 	} else if (PATH_IS("/info")) {
 		info(px, body);
+	} else if (PATH_IS("/routes")) {
+		if (routing_stats_json(px, body) == -1)
+			status = 500;
 	} else if (PATH_IS("/debug/next-backend")) {
 		status = next_backend(px, q, end, body);
 	} else if (PATH_IS("/metrics")) {
@@ -258,9 +262,10 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 			tcp_metrics_render(a->tcp, body);
 		trace_render_metrics(body);
 		h2_metrics_render(&px->metrics.h2, body);
+		routing_stats_metrics(px, body);
 	} else {
 		status = 404;
-		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info "
+		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info /routes "
 				     "/debug/next-backend /metrics /admin/backends\"}");
 	}
 #undef PATH_IS
@@ -302,7 +307,7 @@ static int api_route(struct admin *a, const struct http_msg *m, const char *targ
 	case ADMIN_ROUTE_NOT_FOUND:
 		return api_error(body, 404, "not found: the routes are /admin/health, "
 				 "/admin/backends[/ADDR[/drain|/undrain|/weight|/uneject]], "
-				 "/admin/metrics");
+				 "/admin/routes, /admin/metrics");
 	case ADMIN_ROUTE_NOT_ALLOWED:
 		snprintf(hdr, hdrsz, "Allow: %s\r\n", route.allow);
 		snprintf(msg, sizeof(msg), "method not allowed: %s takes %s",
@@ -319,6 +324,8 @@ static int api_route(struct admin *a, const struct http_msg *m, const char *targ
 	if (!admin_route_writes(&route)) {
 		if (route.action == ADMIN_METRICS)
 			return own_route(a, HTTP_GET, "/metrics", 8, NULL, NULL, body, ctype);
+		if (route.action == ADMIN_ROUTES)
+			return own_route(a, HTTP_GET, "/routes", 7, NULL, NULL, body, ctype);
 		if (route.action == ADMIN_PROXIES)
 			return api_error(body, 404, "lb-proxy has no proxies to list: lb-discover's "
 					 "admin API does (GET /admin/proxies)");
@@ -632,6 +639,7 @@ int admin_start(struct admin *a)
 
 	if (listener_start(&a->listener) == -1)
 		return -1;
+	snprintf(px->admin_address, sizeof(px->admin_address), "%s", a->listener.name);
 	if (px->opts->admin_path) {
 		traffic_admin = a;
 		px->admin_path_answer = traffic_answer;

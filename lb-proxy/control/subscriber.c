@@ -255,6 +255,7 @@ static void send_report(struct subscriber *s)
 	rep.panic = balancer_panic(&px->balancer, &px->set, ev_now(px->loop));
 	rep.routes = px->routing && px->routing->current ? px->routing->current->generation : 0;
 	rep.fresh = !s->reports_sent;	/* lb-discover waits for no older report of ours */
+	snprintf(rep.admin, sizeof(rep.admin), "%s", px->admin_address);
 	rep.backends = s->items;
 	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
 		const struct backend *be = px->set.items[i];

@@ -146,6 +146,7 @@ struct proxy {
 	const struct proxy_options *opts;
 	struct proxy_listener listeners[PROXY_LISTEN_MAX];
 	char discover_admin[64];	/* on the bus: lb-discover's admin API (its sets), "" unknown */
+	char admin_address[64];		/* this proxy's admin API, bound ("" none): in its reports */
 	unsigned nlisteners;
 	unsigned tls_port;		/* the TLS listener's bound port (--redirect-https) */
 	struct ssl_ctx_st *tls;		/* the TLS listener's context, or NULL */

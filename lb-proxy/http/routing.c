@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "routing_hits.h"
 #include "timefmt.h"
 #include "upstream/balance.h"
 
@@ -20,6 +21,7 @@ static void snapshot_unref(struct route_snapshot *snap)
 		service_unref(snap->services[i]);
 	free(snap->services);
 	free(snap->first);
+	free(snap->hits);
 	route_table_free(snap->table);
 	free(snap);
 }
@@ -107,7 +109,8 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 	for (unsigned i = 0; i < table->n_rules; i++)
 		n += table->rules[i].n_backends;
 	snap->services = calloc(n ? n : 1, sizeof(*snap->services));
-	if (!snap->first || !snap->services)
+	snap->hits = calloc(table->n_rules ? table->n_rules : 1, sizeof(*snap->hits));
+	if (!snap->first || !snap->services || !snap->hits)
 		goto fail;
 	for (unsigned i = 0, k = 0; i < table->n_rules; i++) {
 		snap->first[i] = k;
@@ -131,6 +134,9 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 		service_unref(s);
 	}
 	px->routing->services = list;
+	if (px->routing->current)
+		routing_hits_carry(px->routing->current->table, px->routing->current->hits, table,
+				   snap->hits);
 	snapshot_unref(px->routing->current);
 	px->routing->current = snap;
 	return 0;
@@ -146,6 +152,7 @@ fail:
 	}
 	free(snap->services);
 	free(snap->first);
+	free(snap->hits);
 	free(snap);
 fail_table:
 	route_table_free(table);
@@ -236,9 +243,12 @@ enum routing_verdict routing_route(struct session *s, struct routing_redirect *r
 	rq.query_len = q ? plen - rq.path_len - 1 : 0;
 	rq.header = request_header;
 	rq.header_ctx = &x->req;
-	if (route_match(snap->table, s->via->port, &rq, &res) == -1)
+	if (route_match(snap->table, s->via->port, &rq, &res) == -1) {
+		px->routing->unmatched_total++;
 		return ROUTING_NO_ROUTE;
+	}
 	px->routing->rule_hits_total++;
+	snap->hits[res.rule - snap->table->rules]++;
 	/* http.route, the SERVER span's name: the match's path as the route
 	 * wrote it (a template of the table's, never the request's path) */
 	x->trace.route = res.match->path;

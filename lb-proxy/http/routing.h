@@ -23,12 +23,15 @@ struct route_snapshot {
 	struct service **services;
 	unsigned *first;
 	unsigned nservices;
+	/* requests each rule matched: hits[i] is rules[i]'s (routing_stats.h) */
+	unsigned long long *hits;
 };
 
 struct routing {
 	struct route_snapshot *current;	/* NULL: no routes */
 	struct service *services;	/* those the current table names (its references) */
 	unsigned long long rule_hits_total;
+	unsigned long long unmatched_total;	/* requests no rule matched (404) */
 };
 
 /*

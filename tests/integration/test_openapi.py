@@ -182,6 +182,9 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     call("GET", "/admin/metrics", 200)
     call("GET", "/admin/proxies", 200)
     wait_for("the proxy's report", lambda: call("GET", "/admin/proxies", 200)["proxies"])
+    # without --routes: generation 0, empty lists (test_route_tools.py: with a table)
+    assert call("GET", "/admin/routes", 200)["generation"] == 0
+    assert call("GET", "/routes", 200, on=proxy_api)["generation"] == 0
     call("GET", "/health", 200, on=proxy_api)
     call("GET", "/ready", 200, on=proxy_api)
     call("GET", "/info", 200, on=proxy_api)

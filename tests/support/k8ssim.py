@@ -227,6 +227,7 @@ class Simulator:
         self.user = user
         self.tls = tls
         self.requests = []            # (method, path) seen, for tests
+        self.writes = []              # (method, path, Host header) of each write, for tests
         self.watches_started = 0      # watch streams registered (not a 410), for tests
         self.watches_ended = 0        # and those of them that ended
         self.server = None

@@ -51,6 +51,7 @@ class Writes:
         sim = self.sim
         with sim.lock:
             sim.requests.append((self.command, self.path))
+            sim.writes.append((self.command, self.path, self.headers.get("Host", "")))
         b = self.body()         # read first: an early answer keeps the connection sane
         if b is None:
             return None
