@@ -270,7 +270,6 @@ static void relay_settle(struct supervisor_admin_conn *c)
 static void relay_on_up(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct supervisor_admin_conn *c = w->data;
-	(void)loop;
 
 	if (!c->up_connected) {
 		int soerr = 0;
@@ -280,6 +279,9 @@ static void relay_on_up(struct ev_loop *loop, ev_io *w, int revents)
 		if (soerr) {
 			log_warn("the admin request could not reach a worker", "error=\"%s\"",
 				 strerror(soerr));
+			ev_io_stop(loop, &c->up_io);
+			close(c->up);
+			c->up = -1;
 			answer_text(c, "502 Bad Gateway", "the worker did not answer\n");
 			return;
 		}

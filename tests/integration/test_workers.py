@@ -107,7 +107,7 @@ def test_a_killed_worker_is_restarted_and_logged_and_traffic_goes_on(procs, echo
     victim = worker_pids(p, 0)[0]
     os.kill(victim, signal.SIGKILL)
     p.wait_log(rf"WARN worker exited: restarting it worker=0 pid={victim} signal=9 \(Killed\) "
-               r"lived_s=\S+ restart_in_s=0\.1")
+               r"lived_s=\S+ restart_in_s=")
     wait_for("a new worker 0", lambda: len(worker_pids(p, 0)) == 2)
     assert worker_pids(p, 0)[1] != victim
     wait_for("both listening", lambda: series(px, "lb_proxy_workers_listening")[""] == 2,
@@ -168,8 +168,9 @@ def test_each_worker_is_a_proxy_on_the_bus(procs, echo, discover, rundir):
              lambda: sorted(x["pid"] for x in ctl_json(rundir, "proxies")) ==
              sorted(pids), timeout=10)
     # the fleet-wide limit is divided by the proxies heard: 50/s each, 100/s in the sum
-    wait_for("the limit shared", lambda: series(px, "lb_proxy_rate_limit_proxies")[""] == 2)
-    assert series(px, "lb_proxy_rate_limit_effective")[""] == pytest.approx(100)
+    wait_for("the limit shared by both workers",
+             lambda: series(px, "lb_proxy_rate_limit_effective")[""] == pytest.approx(100) and
+             series(px, "lb_proxy_rate_limit_proxies")[""] == 2, timeout=10)
     code, out, err = ctl(rundir, "drain", echos[1].addr, "--wait", "--timeout", "10")
     assert code == 0, err
     assert "drained" in err
