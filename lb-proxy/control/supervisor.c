@@ -480,6 +480,7 @@ int supervisor_run(struct proxy_config *c, unsigned nworkers, char **argv)
 		goto out;
 	}
 	sv.admin_listener.fd = -1;	/* the admin's now */
+	sv.admin.broadcast_writes = opts->backends != NULL;
 	if (supervisor_admin_start(&sv.admin) == -1)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);

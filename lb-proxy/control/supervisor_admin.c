@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,7 +31,8 @@ struct scrape {
 	struct buf b;		/* the answer as it comes */
 	unsigned worker;
 	pid_t pid;
-	unsigned sent : 1;	/* the request went out */
+	size_t off;		/* bytes of the conn's payload sent */
+	unsigned connected : 1;
 	unsigned done : 1;
 };
 
@@ -50,6 +52,8 @@ struct supervisor_admin_conn {
 	unsigned up_eof : 1;
 	struct scrape *scrapes;
 	unsigned nscrapes, pending;
+	struct buf payload;	/* the request each fetch sends */
+	unsigned merging : 1;	/* GET /metrics: merge the answers; else a write: the first's */
 };
 
 static void conn_free(struct supervisor_admin_conn *c)
@@ -66,6 +70,7 @@ static void conn_free(struct supervisor_admin_conn *c)
 		buf_release(&c->scrapes[i].b);
 	}
 	free(c->scrapes);
+	buf_release(&c->payload);
 	if (c->up != -1)
 		close(c->up);
 	close(c->fd);
@@ -147,6 +152,37 @@ static void scrape_merge(struct supervisor_admin_conn *c)
 	buf_release(&body);
 }
 
+/* A write sent to every worker (--backends: each holds the set): the first
+ * worker's answer is the client's; a worker that answered otherwise is logged. */
+static void broadcast_answer(struct supervisor_admin_conn *c)
+{
+	const struct scrape *first = NULL;
+
+	for (unsigned i = 0; i < c->nscrapes; i++) {
+		const struct scrape *s = &c->scrapes[i];
+
+		if (!s->done || s->b.len < 12)
+			continue;
+		if (!first)
+			first = s;
+		else if (memcmp(s->b.data + 9, first->b.data + 9, 3) != 0)
+			log_warn("an admin write was answered otherwise by another worker",
+				 "worker=%u status=%.3s first_worker=%u first_status=%.3s", s->worker,
+				 s->b.data + 9, first->worker, first->b.data + 9);
+	}
+	if (!first) {
+		answer_text(c, "502 Bad Gateway", "no worker answered\n");
+		return;
+	}
+	buf_reset(&c->out);
+	if (buf_append(&c->out, first->b.data, first->b.len) == -1) {
+		conn_free(c);
+		return;
+	}
+	c->state = SA_ANSWER;
+	io_want(c->a->loop, &c->io, c->fd, EV_WRITE);
+}
+
 static void scrape_done(struct scrape *s)
 {
 	struct supervisor_admin_conn *c = s->c;
@@ -154,32 +190,41 @@ static void scrape_done(struct scrape *s)
 	ev_io_stop(c->a->loop, &s->io);
 	close(s->fd);
 	s->fd = -1;
-	if (--c->pending == 0)
+	if (--c->pending)
+		return;
+	if (c->merging)
 		scrape_merge(c);
+	else
+		broadcast_answer(c);
 }
 
 static void scrape_on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
-	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
 	struct scrape *s = w->data;
+	struct buf *req = &s->c->payload;
 	ssize_t n;
 	(void)revents;
 
-	if (!s->sent) {
+	if (s->off < req->len) {
 		int soerr = 0;
 		socklen_t len = sizeof(soerr);
 
-		getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-		/* the request fits any fresh socket's buffer: one write */
-		if (soerr || send(s->fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
-			log_warn("a worker's /metrics could not be fetched: left out of the sum",
+		if (!s->connected)
+			getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		s->connected = 1;
+		n = soerr ? -1 : send(s->fd, req->data + s->off, req->len - s->off, MSG_NOSIGNAL);
+		if (n == -1 && !soerr && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n == -1) {
+			log_warn("a worker's admin could not be reached: its answer is left out",
 				 "worker=%u pid=%d error=\"%s\"", s->worker, (int)s->pid,
 				 strerror(soerr ? soerr : errno));
 			scrape_done(s);
 			return;
 		}
-		s->sent = 1;
-		io_want(loop, w, s->fd, EV_READ);
+		s->off += (size_t)n;
+		if (s->off == req->len)
+			io_want(loop, w, s->fd, EV_READ);
 		return;
 	}
 	n = buf_read_fd(&s->b, s->fd, 65536);
@@ -191,12 +236,14 @@ static void scrape_on_io(struct ev_loop *loop, ev_io *w, int revents)
 	scrape_done(s);
 }
 
-/* GET /metrics: one fetch per listening worker, merged when all are in. */
-static void scrape_start(struct supervisor_admin_conn *c)
+/* c->payload to every listening worker's admin, their answers merged
+ * (GET /metrics) or the first relayed (a write) when all are in. */
+static void scrape_start(struct supervisor_admin_conn *c, int merging)
 {
 	struct supervisor_admin *a = c->a;
 
 	c->state = SA_SCRAPE;
+	c->merging = (unsigned)merging;
 	io_want(a->loop, &c->io, c->fd, 0);
 	c->scrapes = calloc(a->ntargets ? a->ntargets : 1, sizeof(*c->scrapes));
 	if (!c->scrapes) {
@@ -329,17 +376,107 @@ static void relay_start(struct supervisor_admin_conn *c)
 	relay_settle(c);
 }
 
-/* A whole head is in: /metrics is ours, the rest the first worker's. */
+/* The value of header `name` (lower-case) in the head [p, p + n), or NULL; *len its length. */
+static const char *head_value(const char *p, size_t n, const char *name, size_t *len)
+{
+	size_t nl = strlen(name);
+	const char *end = p + n, *line = memchr(p, '\n', n);
+
+	while (line && ++line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+
+		if (!eol)
+			break;
+		if ((size_t)(eol - line) > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
+			const char *v = line + nl + 1;
+
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			*len = (size_t)(eol - v);
+			while (*len && (v[*len - 1] == '\r' || v[*len - 1] == ' '))
+				(*len)--;
+			return v;
+		}
+		line = eol;
+	}
+	return NULL;
+}
+
+/*
+ * A write with --backends: every worker holds the set, so each gets it
+ * (RFC 9112 section 6.3: the body framed by Content-Length; chunked is
+ * refused, 411). Returns 1 when the payload is ready, 0 when more of the
+ * body is to come, -1 when answered already.
+ */
+static int broadcast_payload(struct supervisor_admin_conn *c)
+{
+	static const char close_field[] = "Connection: close\r\n";
+	const char *p = buf_head(&c->in), *cl;
+	size_t n = buf_unread(&c->in), head = (size_t)((const char *)memmem(p, n, "\r\n\r\n", 4) - p) + 4;
+	size_t line = (size_t)((const char *)memchr(p, '\n', n) - p) + 1, vlen = 0, body = 0;
+	char num[24];
+
+	if (head_value(p, head, "transfer-encoding", &vlen)) {
+		answer_text(c, "411 Length Required", "an admin write needs a Content-Length body\n");
+		return -1;
+	}
+	cl = head_value(p, head, "content-length", &vlen);
+	if (cl) {
+		char *end;
+
+		if (vlen == 0 || vlen >= sizeof(num)) {
+			answer_text(c, "400 Bad Request", "bad Content-Length\n");
+			return -1;
+		}
+		memcpy(num, cl, vlen);
+		num[vlen] = '\0';
+		body = strtoul(num, &end, 10);
+		if (*end || num[0] == '-') {
+			answer_text(c, "400 Bad Request", "bad Content-Length\n");
+			return -1;
+		}
+		if (body > SUPERVISOR_ADMIN_BODY_MAX) {
+			answer_text(c, "413 Content Too Large", "admin request body too large\n");
+			return -1;
+		}
+	}
+	if (n < head + body)
+		return 0;
+	/* Connection: close after the request line: each worker answers, then closes */
+	if (buf_append(&c->payload, p, line) == -1 ||
+	    buf_append(&c->payload, close_field, sizeof(close_field) - 1) == -1 ||
+	    buf_append(&c->payload, p + line, head + body - line) == -1) {
+		conn_free(c);
+		return -1;
+	}
+	return 1;
+}
+
+/* A whole head is in: /metrics is ours (merged), a write with --backends
+ * every worker's, the rest the first worker's. */
 static void route(struct supervisor_admin_conn *c)
 {
 	static const char metrics[] = "GET /metrics";
+	static const char fetch[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
 	const char *p = buf_head(&c->in);
 	size_t n = buf_unread(&c->in), m = sizeof(metrics) - 1;
+	int rc;
 
-	if (n > m && memcmp(p, metrics, m) == 0 && (p[m] == ' ' || p[m] == '?'))
-		scrape_start(c);
-	else
+	if (n > m && memcmp(p, metrics, m) == 0 && (p[m] == ' ' || p[m] == '?')) {
+		if (buf_append(&c->payload, fetch, sizeof(fetch) - 1) == -1)
+			conn_free(c);
+		else
+			scrape_start(c, 1);
+		return;
+	}
+	if (!c->a->broadcast_writes || (n > 4 && (memcmp(p, "GET ", 4) == 0 ||
+						  memcmp(p, "HEAD ", 5) == 0))) {
 		relay_start(c);
+		return;
+	}
+	rc = broadcast_payload(c);
+	if (rc == 1)
+		scrape_start(c, 0);
 }
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -383,7 +520,7 @@ static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		if (memmem(buf_head(&c->in), buf_unread(&c->in), "\r\n\r\n", 4))
-			route(c);
+			route(c);	/* may wait for more of a write's body */
 		else if (buf_unread(&c->in) > SUPERVISOR_ADMIN_HEAD_MAX)
 			answer_text(c, "431 Request Header Fields Too Large", "request head too large\n");
 	}

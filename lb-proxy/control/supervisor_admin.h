@@ -1,8 +1,9 @@
 /* supervisor_admin: the one admin port of lb-proxy --workers N. GET /metrics
  * is answered here, the workers' /metrics fetched (non-blocking) and merged
- * (metrics_merge.h); any other request is relayed to the first worker that
- * listens, whose answers the others would give alike (the routes read the
- * bus's set or write to lb-discover; /info is that worker's). */
+ * (metrics_merge.h); with --backends a write goes to every worker; any other
+ * request is relayed to the first worker that listens, whose answers the
+ * others would give alike (the routes read the set or write to lb-discover
+ * on the bus; /info is that worker's). */
 #ifndef LB_PROXY_SUPERVISOR_ADMIN_H
 #define LB_PROXY_SUPERVISOR_ADMIN_H
 
@@ -22,6 +23,8 @@
 #define SUPERVISOR_ADMIN_MAX_CONNECTIONS 64
 /* The largest request head read before deciding where it goes. */
 #define SUPERVISOR_ADMIN_HEAD_MAX 16384
+/* The largest body of an admin write sent to every worker (413 beyond). */
+#define SUPERVISOR_ADMIN_BODY_MAX (1u << 20)
 
 /* A worker's admin as the supervisor reaches it. */
 struct supervisor_target {
@@ -40,6 +43,9 @@ struct supervisor_admin {
 	/* Appends the supervisor's own series to a /metrics answer. */
 	void (*own_metrics)(void *data, struct buf *out);
 	void *data;
+	/* --backends: each worker holds its own set, so a write (not GET or
+	 * HEAD) goes to every worker, and the first one's answer to the client */
+	int broadcast_writes;
 	unsigned nconns;
 	LIST_HEAD(, supervisor_admin_conn) conns;
 };

@@ -4,6 +4,7 @@ serve; the admin port answers for all (/metrics summed: Prometheus text
 exposition format 0.0.4); each worker is a proxy on the bus (drain --wait,
 the fleet-wide rate limit); a killed worker is restarted; SIGHUP and
 --takeover under load fail no request; SIGTERM leaves no process behind."""
+import http.client
 import os
 import re
 import signal
@@ -212,3 +213,37 @@ def test_sighup_and_takeover_with_workers_under_load_fail_no_request(procs, echo
     assert not load.failures, f"{len(load.failures)} failed of {load.ok + len(load.failures)}: " \
                               f"{load.failures[:10]}"
     assert load.ok > 200
+
+
+def worker_admin_ports(p):
+    return [int(x) for x in re.findall(r"\[lb-proxy/w\d\] \S+ INFO admin listening "
+                                       r"admin=127\.0\.0\.1:(\d+)", p.text())]
+
+
+def test_an_admin_write_with_backends_reaches_every_worker(procs, echo):
+    """--backends: each worker holds the set, so POST /admin/backends (Admin API)
+    adds the backend in both; a chunked write is refused (RFC 9112 section 6.3,
+    the supervisor forwards only a Content-Length body: 411)."""
+    first, second = echo("--access-log", "off"), echo("--access-log", "off")
+    px, p = start_workers(procs, "--access-log", "off", backends=[first])
+    c = http.client.HTTPConnection("127.0.0.1", px.admin_port, timeout=10 * SLOW)
+    c.request("POST", "/admin/backends", body=f'{{"address":"{second.addr}"}}',
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    assert r.status == 201, r.read()
+    r.read()
+    c.close()
+    ports = worker_admin_ports(p)
+    assert len(ports) == 2
+    for port in ports:
+        w = Proxy(p, px.port, port)
+        assert sorted(b["address"] for b in w.admin("/info")[1]["backends"]) == \
+            sorted([first.addr, second.addr])
+    c = http.client.HTTPConnection("127.0.0.1", px.admin_port, timeout=10 * SLOW)
+    c.putrequest("POST", "/admin/backends")
+    c.putheader("Transfer-Encoding", "chunked")
+    c.endheaders()
+    c.send(b"0\r\n\r\n")
+    r = c.getresponse()
+    assert r.status == 411
+    c.close()
