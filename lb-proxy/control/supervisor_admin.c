@@ -12,6 +12,9 @@
 #include "log.h"
 #include "metrics_merge.h"
 
+/* The answer while no worker listens (all starting or restarting). */
+#define NO_WORKER "no worker listens yet: try again in a moment\n"
+
 /* Bytes buffered one way of a relay before reading that side pauses. */
 #define RELAY_BUFFER_MAX 65536
 
@@ -276,7 +279,7 @@ static void scrape_start(struct supervisor_admin_conn *c, int merging)
 	}
 	c->pending = c->nscrapes;
 	if (c->nscrapes == 0)
-		answer_text(c, "503 Service Unavailable", "no worker listens yet: try again in a moment\n");
+		answer_text(c, "503 Service Unavailable", NO_WORKER);
 }
 
 /* Arms both sides of a relay from what each buffer holds. */
@@ -360,7 +363,7 @@ static void relay_start(struct supervisor_admin_conn *c)
 		if (a->targets[i].up && a->targets[i].pid)
 			t = &a->targets[i];
 	if (!t) {
-		answer_text(c, "503 Service Unavailable", "no worker listens yet: try again in a moment\n");
+		answer_text(c, "503 Service Unavailable", NO_WORKER);
 		return;
 	}
 	c->up = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -457,7 +460,8 @@ static int broadcast_payload(struct supervisor_admin_conn *c)
 static void route(struct supervisor_admin_conn *c)
 {
 	static const char metrics[] = "GET /metrics";
-	static const char fetch[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	static const char fetch[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				    "Connection: close\r\n\r\n";
 	const char *p = buf_head(&c->in);
 	size_t n = buf_unread(&c->in), m = sizeof(metrics) - 1;
 	int rc;

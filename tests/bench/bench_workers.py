@@ -30,7 +30,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import common  # noqa: E402
-from common import BIN, LOAD_CPUS, NCPU, SUT_CPUS, Procs, free_port, table, wait_port, wrk  # noqa: E402
+from common import (BIN, LOAD_CPUS, NCPU, SUT_CPUS, Procs, free_port, table,  # noqa: E402
+                    wait_port, wrk)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
