@@ -33,7 +33,7 @@ int workers_count(const char *spec, unsigned *n, char *err, size_t errsz)
 	}
 	errno = 0;
 	v = spec ? strtol(spec, &end, 10) : 0;
-	if (!spec || !*spec || *end || errno || v < 1 || v > WORKERS_MAX) {
+	if (!spec || *spec < '0' || *spec > '9' || *end || errno || v < 1 || v > WORKERS_MAX) {
 		snprintf(err, errsz, "--workers must be a number between 1 and %d, or auto (one per "
 			 "CPU this process may run on) (got \"%s\")", WORKERS_MAX, spec ? spec : "");
 		return -1;
