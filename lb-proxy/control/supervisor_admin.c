@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "info_merge.h"
 #include "metrics_merge.h"
 
 /* The answer while no worker listens (all starting or restarting). */
@@ -26,7 +27,14 @@ enum sa_state {
 	SA_RELAY,	/* bytes both ways between the client and a worker's admin */
 };
 
-/* One worker's /metrics being fetched. */
+/* What a request sent to every worker makes of their answers. */
+enum fetch_kind {
+	FETCH_METRICS = 0,	/* GET /metrics: merged (metrics_merge.h) */
+	FETCH_INFO,		/* GET /info: merged (info_merge.h) */
+	FETCH_WRITE,		/* a write with --backends: the first worker's answer */
+};
+
+/* One worker's answer being fetched. */
 struct scrape {
 	struct supervisor_admin_conn *c;
 	int fd;
@@ -56,7 +64,7 @@ struct supervisor_admin_conn {
 	struct scrape *scrapes;
 	unsigned nscrapes, pending;
 	struct buf payload;	/* the request each fetch sends */
-	unsigned merging : 1;	/* GET /metrics: merge the answers; else a write: the first's */
+	enum fetch_kind kind;
 };
 
 static void conn_free(struct supervisor_admin_conn *c)
@@ -116,15 +124,13 @@ static void answer_text(struct supervisor_admin_conn *c, const char *status, con
 	answer(c, status, "text/plain", text, strlen(text));
 }
 
-static void scrape_merge(struct supervisor_admin_conn *c)
+/* The bodies of the workers that answered 200 into parts; returns how many. */
+static size_t answers_collect(const struct supervisor_admin_conn *c, struct metrics_part *parts)
 {
-	struct supervisor_admin *a = c->a;
-	struct metrics_part *parts = calloc(c->nscrapes ? c->nscrapes : 1, sizeof(*parts));
-	struct buf body = BUF_INIT;
 	size_t n = 0;
 
-	for (unsigned i = 0; parts && i < c->nscrapes; i++) {
-		struct scrape *s = &c->scrapes[i];
+	for (unsigned i = 0; i < c->nscrapes; i++) {
+		const struct scrape *s = &c->scrapes[i];
 		const char *head_end;
 
 		if (!s->done || s->b.len < 12 || memcmp(s->b.data, "HTTP/1.", 7) != 0 ||
@@ -138,6 +144,27 @@ static void scrape_merge(struct supervisor_admin_conn *c)
 		parts[n].worker = s->worker;
 		parts[n].pid = s->pid;
 		n++;
+	}
+	return n;
+}
+
+static void scrape_merge(struct supervisor_admin_conn *c)
+{
+	struct supervisor_admin *a = c->a;
+	struct metrics_part *parts = calloc(c->nscrapes ? c->nscrapes : 1, sizeof(*parts));
+	struct buf body = BUF_INIT;
+	size_t n = parts ? answers_collect(c, parts) : 0;
+	int rc;
+
+	if (c->kind == FETCH_INFO) {
+		rc = parts ? info_merge(&body, parts, n) : -1;
+		free(parts);
+		if (rc == -1)
+			answer_text(c, "502 Bad Gateway", "no worker answered\n");
+		else
+			answer(c, "200 OK", "application/json", body.data, body.len);
+		buf_release(&body);
+		return;
 	}
 	if (!parts || metrics_merge(&body, parts, n) == -1) {
 		free(parts);
@@ -195,10 +222,10 @@ static void scrape_done(struct scrape *s)
 	s->fd = -1;
 	if (--c->pending)
 		return;
-	if (c->merging)
-		scrape_merge(c);
-	else
+	if (c->kind == FETCH_WRITE)
 		broadcast_answer(c);
+	else
+		scrape_merge(c);
 }
 
 static void scrape_on_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -240,13 +267,13 @@ static void scrape_on_io(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* c->payload to every listening worker's admin, their answers merged
- * (GET /metrics) or the first relayed (a write) when all are in. */
-static void scrape_start(struct supervisor_admin_conn *c, int merging)
+ * (GET /metrics, /info) or the first relayed (a write) when all are in. */
+static void scrape_start(struct supervisor_admin_conn *c, enum fetch_kind kind)
 {
 	struct supervisor_admin *a = c->a;
 
 	c->state = SA_SCRAPE;
-	c->merging = (unsigned)merging;
+	c->kind = kind;
 	io_want(a->loop, &c->io, c->fd, 0);
 	c->scrapes = calloc(a->ntargets ? a->ntargets : 1, sizeof(*c->scrapes));
 	if (!c->scrapes) {
@@ -455,22 +482,29 @@ static int broadcast_payload(struct supervisor_admin_conn *c)
 	return 1;
 }
 
-/* A whole head is in: /metrics is ours (merged), a write with --backends
- * every worker's, the rest the first worker's. */
+/* GET path (exactly, or with a query) at the start of p[0..n). */
+static int is_get(const char *p, size_t n, const char *path)
+{
+	size_t m = strlen(path);
+
+	return n > m + 4 && memcmp(p, "GET ", 4) == 0 && memcmp(p + 4, path, m) == 0 &&
+	       (p[4 + m] == ' ' || p[4 + m] == '?');
+}
+
+/* A whole head is in: /metrics and /info are ours (merged), a write with
+ * --backends every worker's, the rest the first worker's. */
 static void route(struct supervisor_admin_conn *c)
 {
-	static const char metrics[] = "GET /metrics";
-	static const char fetch[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-				    "Connection: close\r\n\r\n";
+	static const char fetch[] = "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
 	const char *p = buf_head(&c->in);
-	size_t n = buf_unread(&c->in), m = sizeof(metrics) - 1;
-	int rc;
+	size_t n = buf_unread(&c->in);
+	int metrics = is_get(p, n, "/metrics"), info = is_get(p, n, "/info");
 
-	if (n > m && memcmp(p, metrics, m) == 0 && (p[m] == ' ' || p[m] == '?')) {
-		if (buf_append(&c->payload, fetch, sizeof(fetch) - 1) == -1)
+	if (metrics || info) {
+		if (buf_appendf(&c->payload, fetch, metrics ? "/metrics" : "/info") == -1)
 			conn_free(c);
 		else
-			scrape_start(c, 1);
+			scrape_start(c, metrics ? FETCH_METRICS : FETCH_INFO);
 		return;
 	}
 	if (!c->a->broadcast_writes || (n > 4 && (memcmp(p, "GET ", 4) == 0 ||
@@ -478,9 +512,8 @@ static void route(struct supervisor_admin_conn *c)
 		relay_start(c);
 		return;
 	}
-	rc = broadcast_payload(c);
-	if (rc == 1)
-		scrape_start(c, 0);
+	if (broadcast_payload(c) == 1)
+		scrape_start(c, FETCH_WRITE);
 }
 
 static void conn_on_io(struct ev_loop *loop, ev_io *w, int revents)

@@ -1,9 +1,9 @@
 /* supervisor_admin: the one admin port of lb-proxy --workers N. GET /metrics
- * is answered here, the workers' /metrics fetched (non-blocking) and merged
- * (metrics_merge.h); with --backends a write goes to every worker; any other
- * request is relayed to the first worker that listens, whose answers the
- * others would give alike (the routes read the set or write to lb-discover
- * on the bus; /info is that worker's). */
+ * and GET /info are answered here, the workers' fetched (non-blocking) and
+ * merged (metrics_merge.h, info_merge.h); with --backends a write goes to
+ * every worker; any other request is relayed to the first worker that
+ * listens, whose answers the others would give alike (the routes read the
+ * set, or write to lb-discover on the bus). */
 #ifndef LB_PROXY_SUPERVISOR_ADMIN_H
 #define LB_PROXY_SUPERVISOR_ADMIN_H
 

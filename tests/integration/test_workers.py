@@ -95,9 +95,13 @@ def test_two_workers_serve_and_the_admin_port_sums_them(procs, echo):
     assert sum(hist.values()) == made["n"]
     # both workers logged requests under their own name
     assert "[lb-proxy/w0]" in p.text() and "[lb-proxy/w1]" in p.text()
-    # the JSON routes are a worker's, relayed
+    # /info sums the workers' counts and lists them; the other routes are a worker's
     status, info = px.admin("/info")
     assert status == 200 and info["backends"][0]["address"] == backend.addr
+    assert info["total_requests"] == made["n"]
+    assert info["backends"][0]["requests_forwarded"] == made["n"]
+    assert sorted(w["pid"] for w in info["workers"]) == sorted(pids)
+    assert sum(w["total_requests"] for w in info["workers"]) == made["n"]
     status, _ = px.admin("/health")
     assert status == 200
 

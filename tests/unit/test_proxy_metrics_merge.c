@@ -1,5 +1,5 @@
-/* Unit tests for metrics_merge (lb-proxy/control/metrics_merge.c): the
- * supervisor's /metrics of several workers (Prometheus text format 0.0.4). */
+/* Unit tests for metrics_merge and info_merge (lb-proxy/control/): the
+ * supervisor's /metrics (Prometheus text format 0.0.4) and /info of several workers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "control/info_merge.h"
 #include "control/metrics_merge.h"
 
 static const char w0[] =
@@ -107,11 +108,54 @@ static void test_merge_one_and_none(void **state)
 	buf_release(&out);
 }
 
+/* /info: counts summed (backends matched by address, one only in worker 1
+ * left out), the rest the first worker's, a worker that sent no object skipped. */
+static void test_info_merge(void **state)
+{
+	static const char i0[] =
+		"{\"uptime\":5.5,\"generation\":3,\"total_requests\":10,"
+		"\"backends\":[{\"address\":\"a:1\",\"weight\":2,\"requests_forwarded\":6,"
+		"\"active\":1,\"breaker\":{\"state\":\"closed\",\"ejections_total\":1}},"
+		"{\"address\":\"b:1\",\"weight\":1,\"requests_forwarded\":4,\"active\":0}],"
+		"\"queue\":{\"length\":1,\"size\":1024},\"panic\":{\"entered_total\":0}}";
+	static const char i1[] =
+		"{\"uptime\":5.4,\"generation\":3,\"total_requests\":7,"
+		"\"backends\":[{\"address\":\"b:1\",\"weight\":1,\"requests_forwarded\":3,"
+		"\"active\":2},{\"address\":\"a:1\",\"weight\":2,\"requests_forwarded\":4,"
+		"\"active\":0,\"breaker\":{\"state\":\"open\",\"ejections_total\":2}},"
+		"{\"address\":\"c:1\",\"requests_forwarded\":9}],"
+		"\"queue\":{\"length\":2,\"size\":1024},\"panic\":{\"entered_total\":1}}";
+	static const char broken[] = "<html>not json";
+	const struct metrics_part parts[] = {
+		{ i0, sizeof(i0) - 1, 0, 100 },
+		{ broken, sizeof(broken) - 1, 1, 101 },
+		{ i1, sizeof(i1) - 1, 2, 102 },
+	};
+	const char *want =
+		"{\"uptime\":5.5,\"generation\":3,\"total_requests\":17,"
+		"\"backends\":[{\"address\":\"a:1\",\"weight\":2,\"requests_forwarded\":10,"
+		"\"active\":1,\"breaker\":{\"state\":\"closed\",\"ejections_total\":3}},"
+		"{\"address\":\"b:1\",\"weight\":1,\"requests_forwarded\":7,\"active\":2}],"
+		"\"queue\":{\"length\":3,\"size\":1024},\"panic\":{\"entered_total\":1},"
+		"\"workers\":[{\"worker\":0,\"pid\":100,\"total_requests\":10,\"uptime\":5.5},"
+		"{\"worker\":2,\"pid\":102,\"total_requests\":7,\"uptime\":5.4}]}";
+	struct buf out = BUF_INIT;
+	(void)state;
+
+	assert_int_equal(info_merge(&out, parts, 3), 0);
+	assert_int_equal(buf_append(&out, "", 1), 0);
+	assert_string_equal(out.data, want);
+	buf_reset(&out);
+	assert_int_equal(info_merge(&out, &parts[1], 1), -1);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_one_and_none),
+		cmocka_unit_test(test_info_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
