@@ -2,6 +2,7 @@
 #include "supervisor_admin.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct scrape {
 
 struct supervisor_admin_conn {
 	LIST_ENTRY(supervisor_admin_conn) link;
+	struct conn_guard_slot slot;
 	struct supervisor_admin *a;
 	enum sa_state state;
 	int fd;
@@ -88,7 +90,7 @@ static void conn_free(struct supervisor_admin_conn *c)
 	buf_release(&c->in);
 	buf_release(&c->out);
 	LIST_REMOVE(c, link);
-	c->a->nconns--;
+	conn_guard_remove(&c->a->guard, &c->slot);
 	free(c);
 }
 
@@ -570,13 +572,33 @@ static void conn_on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	conn_free(w->data);
 }
 
+/* Room for a connection from peer: 1, or 0 (the new one is to be closed). */
+static int make_room(struct supervisor_admin *a, const struct sockaddr *peer)
+{
+	struct conn_guard_slot *victim;
+	enum conn_guard_verdict v = conn_guard_admit(&a->guard, peer, &victim);
+	unsigned long n;
+
+	if (v == CONN_GUARD_ADMIT)
+		return 1;
+	if (v == CONN_GUARD_EVICT)
+		conn_free((struct supervisor_admin_conn *)((char *)victim -
+			  offsetof(struct supervisor_admin_conn, slot)));
+	n = log_every(&a->evict_log, ev_now(a->loop), 10.0);
+	if (n)
+		log_warn("admin listener full: the oldest connections evicted for new ones",
+			 "connections=%zu max=%d per_client=%d evicted_total=%llu events=%lu",
+			 a->guard.n, SUPERVISOR_ADMIN_MAX_CONNECTIONS, SUPERVISOR_ADMIN_MAX_PER_CLIENT,
+			 a->guard.evicted, n);
+	return v == CONN_GUARD_EVICT;
+}
+
 static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 {
 	struct supervisor_admin *a = l->data;
 	struct supervisor_admin_conn *c;
-	(void)peer;
 
-	if (a->nconns >= SUPERVISOR_ADMIN_MAX_CONNECTIONS || !(c = calloc(1, sizeof(*c)))) {
+	if (!make_room(a, peer) || !(c = calloc(1, sizeof(*c)))) {
 		close(fd);
 		return;
 	}
@@ -584,7 +606,7 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 	c->fd = fd;
 	c->up = -1;
 	LIST_INSERT_HEAD(&a->conns, c, link);
-	a->nconns++;
+	conn_guard_add(&a->guard, &c->slot, peer);
 	ev_io_init(&c->io, conn_on_io, fd, EV_READ);
 	c->io.data = c;
 	ev_io_start(a->loop, &c->io);
@@ -605,7 +627,8 @@ int supervisor_admin_init(struct supervisor_admin *a, struct ev_loop *loop, int 
 	a->ntargets = n;
 	a->own_metrics = own_metrics;
 	a->data = data;
-	a->nconns = 0;
+	conn_guard_init(&a->guard, SUPERVISOR_ADMIN_MAX_CONNECTIONS, SUPERVISOR_ADMIN_MAX_PER_CLIENT);
+	memset(&a->evict_log, 0, sizeof(a->evict_log));
 	LIST_INIT(&a->conns);
 	return listener_adopt(&a->listener, loop, fd, on_accept, a, err, errsz);
 }

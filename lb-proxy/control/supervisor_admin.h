@@ -13,14 +13,18 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "conn_guard.h"
 #include "listener.h"
+#include "log.h"
 
 /* Seconds to read a request head, and for a whole /metrics exchange. */
 #define SUPERVISOR_ADMIN_TIMEOUT 10.0
 /* Seconds a relayed connection may stay silent (drain --wait parks on it). */
 #define SUPERVISOR_ADMIN_RELAY_IDLE 300.0
-/* Connections at once; more are closed at once. */
+/* Connections at once, and from one client address: a new one evicts the
+ * oldest (conn_guard.h), as the workers' admin does. */
 #define SUPERVISOR_ADMIN_MAX_CONNECTIONS 64
+#define SUPERVISOR_ADMIN_MAX_PER_CLIENT 16
 /* The largest request head read before deciding where it goes. */
 #define SUPERVISOR_ADMIN_HEAD_MAX 16384
 /* The largest body of an admin write sent to every worker (413 beyond). */
@@ -46,7 +50,8 @@ struct supervisor_admin {
 	/* --backends: each worker holds its own set, so a write (not GET or
 	 * HEAD) goes to every worker, and the first one's answer to the client */
 	int broadcast_writes;
-	unsigned nconns;
+	struct conn_guard guard;
+	struct log_limit evict_log;
 	LIST_HEAD(, supervisor_admin_conn) conns;
 };
 

@@ -251,3 +251,19 @@ def test_an_admin_write_with_backends_reaches_every_worker(procs, echo):
     r = c.getresponse()
     assert r.status == 411
     c.close()
+
+
+def test_idle_connections_do_not_keep_the_admin_port_away(procs, echo):
+    """The supervisor's admin port gives way as the workers' does (conn_guard):
+    100 connections that send nothing, then /metrics and /info still answer."""
+    import socket
+    backend = echo("--access-log", "off")
+    px, p = start_workers(procs, "--access-log", "off", backends=[backend])
+    idle = [socket.create_connection(("127.0.0.1", px.admin_port)) for _ in range(100)]
+    try:
+        assert px.admin("/metrics")[0] == 200
+        assert px.admin("/info")[0] == 200
+    finally:
+        for s in idle:
+            s.close()
+    assert "admin listener full: the oldest connections evicted for new ones" in p.text()
