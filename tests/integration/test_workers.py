@@ -8,6 +8,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -256,7 +257,6 @@ def test_an_admin_write_with_backends_reaches_every_worker(procs, echo):
 def test_idle_connections_do_not_keep_the_admin_port_away(procs, echo):
     """The supervisor's admin port gives way as the workers' does (conn_guard):
     100 connections that send nothing, then /metrics and /info still answer."""
-    import socket
     backend = echo("--access-log", "off")
     px, p = start_workers(procs, "--access-log", "off", backends=[backend])
     idle = [socket.create_connection(("127.0.0.1", px.admin_port)) for _ in range(100)]
