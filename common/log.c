@@ -24,7 +24,8 @@ void log_set_sink(log_sink_fn sink)
 
 void log_setup(const char *component, enum log_level level, enum log_format format)
 {
-	log_component = component;
+	if (component)
+		log_component = component;
 	log_min = level;
 	log_fmt = format;
 }

@@ -16,7 +16,8 @@ enum log_format {
 	LOG_FORMAT_JSON,	/* {"ts":..,"level":..,"component":..,"msg":..,"k":"v"} */
 };
 
-/* Sets the component name (not copied: pass a string literal), level, format. */
+/* Sets the component name (not copied: a string that outlives its use;
+ * NULL keeps the current one), level, format. */
 void log_setup(const char *component, enum log_level level, enum log_format format);
 /* Parses "debug"/"info"/"warn"/"error"; returns the level or -1. */
 int log_level_parse(const char *s);

@@ -19,8 +19,10 @@
 #include "control/reload.h"
 #include "control/stream_routes.h"
 #include "control/subscriber.h"
+#include "control/supervisor.h"
 #include "control/tcp_setup.h"
 #include "control/trace_setup.h"
+#include "control/workers.h"
 #include "http/accept.h"
 #include "http/proxy.h"
 #include "http/routing.h"
@@ -48,6 +50,7 @@ struct proxy_main {
 	struct reload reload;		/* the configuration's readings, the upstream limits */
 	struct tcp_setup tcp;		/* --mode tcp (stream/): tcp.tcp.on */
 	struct stream_routes routes;	/* a Gateway's TLS and TCP listeners (HTTP mode, bus) */
+	struct worker_inherited worker;	/* --workers N: this worker's sockets (index -1: none) */
 	char rundir[256];
 };
 
@@ -117,6 +120,7 @@ static int open_listener(struct proxy *px, const char *why)
 				 pl->tls ? " tls=on" : pl->redirect_https ? " redirect=https" : "");
 	}
 	handover_listening(&main_of(px)->handover);
+	workers_ready(&main_of(px)->worker);
 	return 0;
 }
 
@@ -243,6 +247,7 @@ static void proxy_release(struct proxy *px)
  * after saying why, c freed. */
 static int configure(struct proxy_main *m, struct proxy_config *c)
 {
+	static char component[32] = "lb-proxy";
 	struct proxy *px = &m->px;
 	struct proxy_options *opts = &c->opts;
 	char err[1024];
@@ -268,7 +273,9 @@ static int configure(struct proxy_main *m, struct proxy_config *c)
 		}
 		px->rundir = m->rundir;
 	}
-	log_setup("lb-proxy", log_level_parse(opts->log_level), log_format_parse(opts->log_format));
+	if (m->worker.index >= 0)	/* a worker's lines say which (supervisor.h) */
+		snprintf(component, sizeof(component), "lb-proxy/w%d", m->worker.index);
+	log_setup(component, log_level_parse(opts->log_level), log_format_parse(opts->log_format));
 	proxy_setup_resilience_apply(px, opts);
 	if (proxy_setup_traffic_rules(px, opts) == -1 || proxy_config_apply_balancing(px, c) == -1 ||
 	    proxy_setup_rate(px, opts, options_spec(), &c->cfg) == -1 ||
@@ -328,9 +335,15 @@ static int sockets_init(struct proxy_main *m, const struct proxy_options *opts)
 	char err[1024];
 	int adopted = 0;
 
-	if (px->rundir && handover_path(&m->handover, px->rundir, opts, err, sizeof(err)) == -1)
+	if (m->worker.index >= 0) {	/* the supervisor's sockets; it offers them */
+		if (workers_adopt(&m->worker, px, &m->admin, err, sizeof(err)) == -1)
+			goto fail;
+		adopted = 1;
+	} else if (px->rundir &&
+		   handover_path(&m->handover, px->rundir, opts, err, sizeof(err)) == -1) {
 		goto fail;
-	if (opts->takeover) {
+	}
+	if (opts->takeover && m->worker.index < 0) {
 		adopted = handover_take(&m->handover, opts);
 		if (adopted == -1)
 			return -1;
@@ -397,6 +410,7 @@ int main(int argc, char **argv)
 	struct proxy_config *c;
 	char err[1024];
 	int rc, checking, status;
+	unsigned nworkers;
 
 	accept_init(px);
 	TAILQ_INIT(&px->queue);
@@ -405,6 +419,11 @@ int main(int argc, char **argv)
 	m.admin.listener.fd = -1;
 	for (unsigned i = 0; i < PROXY_LISTEN_MAX; i++)
 		px->listeners[i].l.fd = -1;
+	if (workers_inherited(&m.worker) == -1) {
+		fprintf(stderr, "lb-proxy: %s is malformed: lb-proxy --workers sets it for its "
+			"workers, nobody else should\n", WORKERS_ENV);
+		return 2;
+	}
 	checking = options_take_check_config(&argc, argv);
 	m.reload.px = px;
 	m.reload.argc = argc;
@@ -416,11 +435,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "lb-proxy: %s\n", err);
 		return status;
 	}
+	if (workers_count(c->opts.workers, &nworkers, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		proxy_config_free(c);
+		return 2;
+	}
 	if (checking) {
 		rc = proxy_setup_check(c);
 		proxy_config_free(c);
 		return rc;
 	}
+	if (nworkers > 1 && m.worker.index < 0)
+		return supervisor_run(c, nworkers, argv);
 	if (configure(&m, c) != 0)
 		return 2;
 	if (admin_configure(&m.admin, &c->opts, m.rundir, err, sizeof(err)) == -1) {

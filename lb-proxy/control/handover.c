@@ -49,10 +49,7 @@ static void takeover_done(void *data, int ok)
 	offer(data);
 }
 
-/* --takeover's addresses as the old proxy reports its bound ones; an
- * --admin port of 0 takes whichever port the old one has. Returns 0, or -1
- * with err filled. */
-static int takeover_names(const struct proxy_options *opts, char *listen, char *listen2,
+int handover_names(const struct proxy_options *opts, char *listen, char *listen2,
 			  char *admin, unsigned *port, char *err, size_t errsz)
 {
 	struct net_addr na;
@@ -96,7 +93,7 @@ int handover_take(struct handover *h, const struct proxy_options *opts)
 
 	for (unsigned i = 0; i < opts->nlisten; i++)
 		tls |= opts->listen_tls[i] ? 1u << i : 0;
-	if (takeover_names(opts, listen, listen2, admin, &port, err, sizeof(err)) == -1) {
+	if (handover_names(opts, listen, listen2, admin, &port, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lb-proxy: %s\n", err);
 		return -1;
 	}

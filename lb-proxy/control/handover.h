@@ -28,6 +28,12 @@ void handover_init(struct handover *h, struct proxy *px, struct admin *admin,
  * off the bus, or for port 0). Returns 0, or -1 with err filled. */
 int handover_path(struct handover *h, const char *rundir, const struct proxy_options *opts,
 		  char *err, size_t errsz);
+/* --takeover's addresses (each TAKEOVER_ADDR_MAX bytes) as the old proxy
+ * reports its bound ones, and the port that names its takeover socket; an
+ * --admin port of 0 takes whichever port the old one has. Returns 0, or -1
+ * with err filled. */
+int handover_names(const struct proxy_options *opts, char *listen, char *listen2, char *admin,
+		   unsigned *port, char *err, size_t errsz);
 /*
  * --takeover: fetches the old proxy's sockets (before the loop; blocks at
  * most a few seconds) and adopts them as px's listeners (accept.c takes

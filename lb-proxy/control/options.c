@@ -217,6 +217,9 @@ static const struct option_row rows[] = {
 	/* Reload and restart (--check-config is not a setting: read before the table). */
 	{ { "takeover", CONFIG_BOOL, offsetof(struct proxy_options, takeover), 0, 0, NULL,
 	    "take the listening sockets of the lb-proxy on this port, then make it drain" }, FIXED },
+	{ { "workers", CONFIG_STRING, offsetof(struct proxy_options, workers), 0, 0, NULL,
+	    "N or auto (one per core it may run on): event-loop processes sharing the listeners "
+	    "under a supervisor (1: no supervisor)" }, FIXED },
 	{ { "watchConfig", CONFIG_BOOL, offsetof(struct proxy_options, watch_config), 0, 0, NULL,
 	    "reload when the --config file changes (inotify), as on SIGHUP" }, FIXED },
 };
@@ -297,6 +300,7 @@ const struct proxy_options options_defaults = {
 	.tls_resumption = 1,
 	.mode = "http",
 	.watch_config = 1,
+	.workers = "1",
 	.cors_max_age = CORS_MAX_AGE_DEFAULT,
 	.trace_sample = -1,
 	.h2 = 1,

@@ -145,7 +145,7 @@ void reload_run(struct reload *r)
 	if (fixed[0])
 		log_warn("reload: settings that cannot change at run time keep their running values "
 			 "(restart with --takeover to change them)", "settings=%s", fixed);
-	log_setup("lb-proxy", log_level_parse(c->opts.log_level),
+	log_setup(NULL, log_level_parse(c->opts.log_level),
 		  log_format_parse(c->opts.log_format));
 	/* Names in --backends were resolved by config_read: the loop waited
 	 * for the resolver once, as nginx's and HAProxy's reloads do. */

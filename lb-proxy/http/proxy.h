@@ -101,6 +101,7 @@ struct proxy_options {
 	char *backend_sni;		/* SNI and the name verified on backends */
 	int backend_tls_insecure;	/* backend certificates are not verified */
 	int takeover;			/* take the listeners of the proxy running on this port */
+	char *workers;			/* --workers N|auto: event-loop processes (control/workers.h) */
 	/* --mode tcp: bytes relayed to a balanced backend, no HTTP (stream/) */
 	char *mode;			/* "http" or "tcp" */
 	int send_proxy_v2;		/* tcp: a PROXY protocol v2 header to backends */
