@@ -172,3 +172,65 @@ def test_call_that_never_left_is_retried(proxy, grpc_backend):
     for i in range(4):
         assert call(px, b"m%d" % i) == (grpc.StatusCode.OK, "", b"m%d" % i)
     assert len(b.requests) == 4
+
+
+# ---- lb-discover --health-grpc ------------------------------------------------------------------
+
+class HealthServer:
+    """A real gRPC server (python3-grpcio) with grpc.health.v1.Health/Check
+    written on generic handlers (no generated code): it answers `serving`
+    for `service`, NOT_FOUND for any other name, and records the names asked."""
+
+    def __init__(self, service):
+        from concurrent import futures
+        self.service = service
+        self.serving = True
+        self.asked = []
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        handler = grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
+            "Check": grpc.unary_unary_rpc_method_handler(self.check)})
+        self.server.add_generic_rpc_handlers((handler,))
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.addr = f"127.0.0.1:{self.port}"
+        self.server.start()
+
+    def check(self, request, context):
+        # HealthCheckRequest: field 1 (tag 0x0a), a one-byte length, the name
+        name = request[2:2 + request[1]].decode() if request[:1] == b"\x0a" else ""
+        self.asked.append(name)
+        if name != self.service:
+            context.abort(grpc.StatusCode.NOT_FOUND, "unknown service")
+        return b"\x08\x01" if self.serving else b"\x08\x02"    # status: SERVING / NOT_SERVING
+
+    def stop(self):
+        self.server.stop(0)
+
+
+def test_health_grpc_marks_a_not_serving_backend_down(discover, rundir):
+    """grpc/doc/health-checking.md: lb-discover --health-grpc asks each backend
+    grpc.health.v1.Health/Check for --health-grpc-service over h2c; NOT_SERVING
+    takes it down with the reason, SERVING brings it back, an unknown service
+    (grpc-status 5 NOT_FOUND) keeps it down."""
+    from conftest import ctl_json, wait_for
+    hs = HealthServer("lb.test.Echo")
+    try:
+        discover("--static", hs.addr, "--health-grpc", "--health-grpc-service", "lb.test.Echo",
+                 "--health-interval", "0.1", "--fall", "2", "--rise", "1",
+                 "--health-timeout", "2")
+
+        def state():
+            return ctl_json(rundir, "status")["backends"][0]
+
+        wait_for("a check", lambda: hs.asked, timeout=10)
+        assert hs.asked[0] == "lb.test.Echo", hs.asked
+        assert state()["state"] == "up", state()
+        hs.serving = False
+        wait_for("down", lambda: state()["state"] == "down", timeout=10)
+        assert state()["reason"] == "health check: gRPC NOT_SERVING", state()
+        hs.serving = True
+        wait_for("up again", lambda: state()["state"] == "up", timeout=10)
+        hs.service = "another"
+        wait_for("down for NOT_FOUND", lambda: state()["state"] == "down", timeout=10)
+        assert state()["reason"] == "health check: gRPC grpc-status 5", state()
+    finally:
+        hs.stop()
