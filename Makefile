@@ -11,8 +11,9 @@ DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev 
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl \
 	libnghttp2-dev
 TEST_DEPS := libcmocka-dev python3 python3-pytest python3-pytest-xdist nanomsg-utils openssl \
-	nghttp2-client python3-h2
-BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind liburing-dev
+	nghttp2-client python3-h2 python3-grpcio
+BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind liburing-dev \
+	nghttp2-client
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -229,6 +230,7 @@ bench: bench-deps
 	$(MAKE) --no-print-directory all
 	$(PYTHON) tests/bench/bench_echo.py
 	$(PYTHON) tests/bench/bench_proxy.py
+	$(PYTHON) tests/bench/bench_h2.py
 	$(PYTHON) tests/bench/profile_proxy.py
 	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_restart.py

@@ -296,7 +296,8 @@ static int health_options(const struct discover_options *o, struct health_option
 	*ho = (struct health_options){ o->health_path, o->health_interval, o->health_timeout,
 				       (int)o->rise, (int)o->fall, (int)o->health_concurrency,
 				       o->health_tls, o->health_ca, o->health_sni,
-				       o->health_tls_insecure };
+				       o->health_tls_insecure, o->health_grpc,
+				       o->health_grpc_service };
 	if (o->health_path[0] != '/') {
 		fprintf(stderr, "lb-discover: --health-path must start with /\n");
 		return 2;

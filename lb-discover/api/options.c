@@ -85,6 +85,11 @@ static const struct config_field discover_fields[] = {
 	  "NAME the health checks ask for (SNI, Host) and verify" },
 	{ "healthTlsInsecure", CONFIG_BOOL, offsetof(struct discover_options, health_tls_insecure),
 	  0, 0, NULL, "health checks do not verify certificates" },
+	{ "healthGrpc", CONFIG_BOOL, offsetof(struct discover_options, health_grpc), 0, 0, NULL,
+	  "health checks are gRPC's grpc.health.v1.Health/Check over HTTP/2 (h2c, or h2 with "
+	  "--health-tls): healthy when SERVING" },
+	{ "healthGrpcService", CONFIG_STRING, offsetof(struct discover_options, health_grpc_service),
+	  0, 0, NULL, "--health-grpc: the SERVICE asked about (default: the server as a whole)" },
 	{ "noHealthCheck", CONFIG_BOOL, offsetof(struct discover_options, no_health_check), 0, 0,
 	  NULL, "trust the source: no checks" },
 	{ "allowEmpty", CONFIG_BOOL, offsetof(struct discover_options, allow_empty), 0, 0, NULL,

@@ -49,6 +49,8 @@ struct discover_options {
 	char *health_ca;
 	char *health_sni;
 	int health_tls_insecure;
+	int health_grpc;		/* --health-grpc: grpc.health.v1.Health/Check */
+	char *health_grpc_service;	/* --health-grpc-service */
 	int allow_empty;		/* a source that lists no backends is applied */
 	double override_grace;		/* seconds overrides outlive their backend's listing */
 	long eject_5xx;			/* the proxies' runs of 5xx, summed, that eject (0: off) */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "curl_ev.h"
+#include "health_grpc.h"
 #include "log.h"
 
 struct check {
@@ -14,6 +15,10 @@ struct check {
 	CURL *easy;
 	struct health *h;
 	struct curl_slist *connect_to;	/* --health-sni: the name's address */
+	struct curl_slist *fields;	/* --health-grpc: the request's fields */
+	int grpc_status;		/* --health-grpc: the answer's, -1 before one came */
+	unsigned char body[HEALTH_GRPC_RESPONSE_MAX];	/* --health-grpc: its first bytes */
+	size_t body_len;
 	struct check *next;
 };
 
@@ -43,17 +48,44 @@ static size_t write_nothing(char *ptr, size_t size, size_t nmemb, void *userdata
 	return size * nmemb;
 }
 
+/* --health-grpc: the answer's first bytes are kept, the rest dropped. */
+static size_t write_grpc(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct check *c = userdata;
+	size_t n = size * nmemb, room = sizeof(c->body) - c->body_len;
+
+	memcpy(c->body + c->body_len, ptr, n < room ? n : room);
+	c->body_len += n < room ? n : room;
+	return size * nmemb;
+}
+
+/* --health-grpc: grpc-status comes in the head (Trailers-Only) or the
+ * trailers, which libcurl hands to the header callback too. */
+static size_t header_grpc(char *line, size_t size, size_t nmemb, void *userdata)
+{
+	struct check *c = userdata;
+	int v = health_grpc_status_line(line, size * nmemb);
+
+	if (v != -1)
+		c->grpc_status = v;
+	return size * nmemb;
+}
+
 static void record(struct health *h, struct check *c, CURLcode code)
 {
 	struct entry *e = registry_find(h->reg, c->address);
 	long status = 0;
 	double seconds = 0;
 	int ok;
-	char why[BUS_NAME_MAX];
+	char why[BUS_NAME_MAX], verdict[BUS_NAME_MAX - 24] = "";
 
 	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &seconds);
-	ok = code == CURLE_OK && status >= 200 && status < 400;
+	if (!h->opts.grpc)
+		ok = code == CURLE_OK && status >= 200 && status < 400;
+	else if ((ok = code == CURLE_OK))
+		ok = health_grpc_verdict(status, c->grpc_status, c->body, c->body_len, verdict,
+					 sizeof(verdict));
 	if (!e)
 		return;
 	e->checking = 0;
@@ -72,10 +104,13 @@ static void record(struct health *h, struct check *c, CURLcode code)
 		return;
 	}
 	e->rise_count = 0;
-	if (code != CURLE_OK)
+	if (code != CURLE_OK) {
 		snprintf(why, sizeof(why), "health check: %s", curl_easy_strerror(code));
-	else
+	} else if (h->opts.grpc) {
+		snprintf(why, sizeof(why), "health check: gRPC %s", verdict);
+	} else {
 		snprintf(why, sizeof(why), "health check: HTTP %ld", status);
+	}
 	if (e->healthy && ++e->fall_count >= h->opts.fall) {
 		e->healthy = 0;
 		e->fall_count = 0;
@@ -94,6 +129,7 @@ static void check_done(CURL *easy, CURLcode result, void *data)
 	h->nrunning--;
 	curl_easy_cleanup(easy);
 	curl_slist_free_all(c->connect_to);
+	curl_slist_free_all(c->fields);
 	for (pp = &h->running; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -121,6 +157,15 @@ int health_tls_check(const struct health_options *opts, char *err, size_t errsz)
 		}
 		fclose(f);
 	}
+	if (opts->grpc_service && opts->grpc_service[0] && !opts->grpc) {
+		snprintf(err, errsz, "--health-grpc-service needs --health-grpc");
+		return -1;
+	}
+	if (opts->grpc_service && strlen(opts->grpc_service) > HEALTH_GRPC_SERVICE_MAX) {
+		snprintf(err, errsz, "--health-grpc-service: a name of at most %d bytes",
+			 HEALTH_GRPC_SERVICE_MAX);
+		return -1;
+	}
 	if (opts->sni && (!opts->sni[0] || strpbrk(opts->sni, ":/[]@ "))) {
 		snprintf(err, errsz, "--health-sni \"%s\": not a host name", opts->sni);
 		return -1;
@@ -134,10 +179,11 @@ static int set_url(struct health *h, struct check *c, char *url, size_t urlsz)
 {
 	const struct health_options *o = &h->opts;
 	const char *colon = strrchr(c->address, ':');
+	const char *path = o->grpc ? HEALTH_GRPC_PATH : o->path;
 	char to[BUS_ADDRESS_MAX + 300];
 
 	if (!o->tls) {
-		snprintf(url, urlsz, "http://%s%s", c->address, o->path);
+		snprintf(url, urlsz, "http://%s%s", c->address, path);
 		return 0;
 	}
 	curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
@@ -145,15 +191,42 @@ static int set_url(struct health *h, struct check *c, char *url, size_t urlsz)
 	if (o->ca)
 		curl_easy_setopt(c->easy, CURLOPT_CAINFO, o->ca);
 	if (!o->sni || !colon) {
-		snprintf(url, urlsz, "https://%s%s", c->address, o->path);
+		snprintf(url, urlsz, "https://%s%s", c->address, path);
 		return 0;
 	}
-	snprintf(url, urlsz, "https://%s%s%s", o->sni, colon, o->path);
+	snprintf(url, urlsz, "https://%s%s%s", o->sni, colon, path);
 	snprintf(to, sizeof(to), "%s%s:%s", o->sni, colon, c->address);
 	c->connect_to = curl_slist_append(NULL, to);
 	if (!c->connect_to)
 		return -1;
 	curl_easy_setopt(c->easy, CURLOPT_CONNECT_TO, c->connect_to);
+	return 0;
+}
+
+/* --health-grpc: a POST of HealthCheckRequest over HTTP/2 (prior knowledge
+ * in clear text, ALPN over TLS); the answer is read by write_grpc and
+ * header_grpc. 0, or -1. */
+static int grpc_check(struct health *h, struct check *c)
+{
+	unsigned char req[HEALTH_GRPC_REQUEST_MAX];
+	size_t n = health_grpc_request(h->opts.grpc_service ? h->opts.grpc_service : "", req);
+	struct curl_slist *l;
+
+	c->grpc_status = -1;
+	c->fields = curl_slist_append(NULL, "content-type: application/grpc");
+	if (!c->fields || !(l = curl_slist_append(c->fields, "te: trailers")))
+		return -1;	/* the caller frees c->fields */
+	c->fields = l;
+	curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
+			 h->opts.tls ? (long)CURL_HTTP_VERSION_2TLS
+				     : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+	curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->fields);
+	curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)n);
+	curl_easy_setopt(c->easy, CURLOPT_COPYPOSTFIELDS, req);
+	curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, write_grpc);
+	curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, header_grpc);
+	curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
 	return 0;
 }
 
@@ -181,8 +254,17 @@ static void start_check(struct health *h, struct entry *e)
 	/* a fresh connection each time: a check must see the backend as a new
 	 * client would */
 	curl_easy_setopt(c->easy, CURLOPT_FORBID_REUSE, 1L);
+	if (h->opts.grpc && grpc_check(h, c) == -1) {
+		curl_easy_cleanup(c->easy);
+		curl_slist_free_all(c->connect_to);
+		curl_slist_free_all(c->fields);
+		free(c);
+		return;
+	}
 	if (curl_ev_add(h->curl, c->easy, check_done, c) == -1) {
 		curl_easy_cleanup(c->easy);
+		curl_slist_free_all(c->connect_to);
+		curl_slist_free_all(c->fields);
 		free(c);
 		return;
 	}
@@ -268,6 +350,7 @@ void health_stop(struct health *h)
 		curl_ev_remove(h->curl, c->easy);
 		curl_easy_cleanup(c->easy);
 		curl_slist_free_all(c->connect_to);
+		curl_slist_free_all(c->fields);
 		free(c);
 	}
 	curl_ev_free(h->curl);

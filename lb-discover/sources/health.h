@@ -18,16 +18,19 @@ struct health_options {
 	const char *ca;		/* --health-ca: PEM CAs to verify with (NULL: the system's) */
 	const char *sni;	/* --health-sni: the name asked for and verified (NULL: none) */
 	int insecure;		/* --health-tls-insecure: certificates are not verified */
+	int grpc;		/* --health-grpc: grpc.health.v1.Health/Check over HTTP/2 */
+	const char *grpc_service;	/* --health-grpc-service: the service asked about ("") */
 };
 
-/* Checks the TLS options at start-up: 0, or -1 with "--flag ...: problem"
- * in err (the CA file must be readable; the others need --health-tls). */
+/* Checks the TLS and gRPC options at start-up: 0, or -1 with "--flag ...:
+ * problem" in err (the CA file must be readable; the others need
+ * --health-tls; a gRPC service name is at most HEALTH_GRPC_SERVICE_MAX). */
 int health_tls_check(const struct health_options *opts, char *err, size_t errsz);
 
 typedef void (*health_change_cb)(void *data);
 
 /* Starts checking every published backend of reg each interval (2xx and 3xx
- * are healthy), the checks spread evenly over the interval and at most
+ * are healthy; with opts->grpc, a SERVING answer with grpc-status 0), the checks spread evenly over the interval and at most
  * `concurrency` at once (when checks are slower than that allows, each
  * backend's interval stretches instead of checks piling up); calls
  * on_change when one goes down or comes back. Returns NULL on failure. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "forward.h"
+#include "grpc_call.h"
 #include "http_response.h"
 #include "net/transport_tls.h"
 #include "policy/cors.h"
@@ -89,6 +90,23 @@ void answer_admin_path(struct session *s, size_t skip)
 	answer_with(s, status, ctype, body.data, body.len, 1, hdr[0] ? hdr : NULL, 0);
 }
 
+/*
+ * The answer to a gRPC request in place of the HTTP error `status`: 200,
+ * application/grpc and no body, grpc-status and grpc-message in the head
+ * (PROTOCOL-HTTP2.md's Trailers-Only: over HTTP/2 one HEADERS frame that
+ * ends the stream). s->status keeps the HTTP status it stands for: the
+ * access log, the metrics and the outcome hook count it as that.
+ */
+static void answer_grpc(struct session *s, int status, int overloaded, const char *message,
+			const char *fields, int keep)
+{
+	char lines[GRPC_CALL_FIELDS_MAX];
+
+	grpc_call_answer_fields(status, overloaded, message, fields, lines, sizeof(lines));
+	answer_with(s, 200, "application/grpc", "", 0, keep, lines, 0);
+	s->status = status;
+}
+
 /* The JSON error body of `status` into body (at least 384 bytes). */
 static size_t error_body(const struct session *s, char *body, size_t size, int status,
 			 const char *message)
@@ -102,19 +120,29 @@ static size_t error_body(const struct session *s, char *body, size_t size, int s
 void answer_error(struct session *s, int status, const char *message)
 {
 	char body[384];
-	size_t n = error_body(s, body, sizeof(body), status, message);
-
+	size_t n;
 	/* A request the proxy refused leaves the connection's framing in doubt. */
-	answer_json(s, status, body, n,
-		    !(status == 400 || status == 408 || status == 431 || status == 413 ||
-		      status == 501 || status == 505), NULL);
+	int keep = !(status == 400 || status == 408 || status == 431 || status == 413 ||
+		     status == 501 || status == 505);
+
+	if (grpc_call_is_grpc(s)) {
+		answer_grpc(s, status, 0, message, NULL, keep);
+		return;
+	}
+	n = error_body(s, body, sizeof(body), status, message);
+	answer_json(s, status, body, n, keep, NULL);
 }
 
 void answer_overloaded(struct session *s)
 {
 	char body[384];
-	size_t n = error_body(s, body, sizeof(body), 503, "overloaded");
+	size_t n;
 
+	if (grpc_call_is_grpc(s)) {
+		answer_grpc(s, 503, 1, "overloaded", NULL, 1);
+		return;
+	}
+	n = error_body(s, body, sizeof(body), 503, "overloaded");
 	answer_json(s, 503, body, n, 1, "Retry-After: " OVERLOADED_RETRY_AFTER "\r\n");
 }
 
@@ -169,6 +197,10 @@ void answer_rate_limited(struct session *s, const struct ratelimit_verdict *v)
 	snprintf(headers, sizeof(headers),
 		 "Retry-After: %lu\r\nRateLimit-Limit: %lu\r\nRateLimit-Remaining: %lu\r\n"
 		 "RateLimit-Reset: %lu\r\n", v->retry_after, v->limit, v->remaining, v->reset);
+	if (grpc_call_is_grpc(s)) {
+		answer_grpc(s, 429, 0, "rate limited", headers, 1);
+		return;
+	}
 	n = error_body(s, body, sizeof(body), 429, "rate limited");
 	answer_json(s, 429, body, n, 1, headers);
 }

@@ -11,6 +11,7 @@
 #include "answer.h"
 #include "exchange_pool.h"
 #include "forward.h"
+#include "grpc_call.h"
 #include "http_limits.h"
 #include "outcome.h"
 #include "policy/cors.h"
@@ -259,6 +260,7 @@ static int request_head(struct session *s)
 		s->request_id_len = headers_request_id_new(s->request_id);
 	}
 	trace_request_begin(s);
+	grpc_call_begin(s);
 	s->tunnel_wanted = req->upgrade;
 	s->keep_alive = http_msg_keep_alive(req) && !s->px->stopping && !req->upgrade;
 	cors_classify(&s->px->cors, req, &s->cors);
@@ -322,6 +324,8 @@ static int request_head(struct session *s)
 			buf_cache_take(&s->up_head);
 			routing_headers_ctx(s, 1, &ctx);
 			headers_request(&s->up_head, req, &s->x->route, &ctx);
+			if (grpc_call_forward_timeout(s) == -1)
+				return -1;
 		}
 	}
 	return 0;
@@ -451,7 +455,7 @@ int exchange_step(struct session *s)
 	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
 	    s->send_off == s->parse_off && s->up) {
 		s->resp_timer = 1;
-		session_set_timer(s, routing_try_timeout(s));
+		session_set_timer(s, grpc_call_timeout(s, routing_try_timeout(s)));
 	}
 	if (response_progress(s) == -1)
 		return -1;
@@ -495,6 +499,7 @@ int exchange_request_step(struct session *s)
 		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size,
 			      s->px->opts->max_body ? req_on_body : NULL, s);
 		s->body_bytes = 0;
+		s->x->grpc = 0;		/* no head yet: the answers are HTTP's */
 		s->x->pick.ntried = 0;
 		s->x->pick.has_key = 0;
 		trace_exchange_reset(s);

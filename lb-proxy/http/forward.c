@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "grpc_call.h"
 #include "log.h"
 #include "net/transport_tls.h"
 #include "outcome.h"
@@ -117,7 +118,7 @@ static int may_retry(struct session *s, enum retry_reason why, int response)
 	struct proxy *px = s->px;
 
 	if (s->retries >= px->opts->retries || !retry_wanted(&px->retry, why) ||
-	    routing_deadline_passed(s))
+	    routing_deadline_passed(s) || grpc_call_deadline_passed(s))
 		return 0;
 	if (response) {
 		if (!idempotent(s->method) || !s->replayable || !s->req_done || s->resp_interim)
@@ -143,6 +144,9 @@ enum forward_verdict forward_retry(struct session *s)
 		px->retries_in_flight++;
 	trace_event(s, "retried");
 	s->up_head.pos = 0;
+	/* the next attempt's backend gets what the deadline has left */
+	if (grpc_call_forward_timeout(s) == -1)
+		return FORWARD_NO_RESOURCES;
 	s->send_off = s->body_start;
 	s->req_sent_any = 0;
 	/* A pooled connection to the next backend is written by the next
@@ -152,7 +156,7 @@ enum forward_verdict forward_retry(struct session *s)
 	if (delay <= 0)
 		return forward_begin(s);
 	s->state = SESSION_BACKOFF;
-	session_set_timer(s, delay);
+	session_set_timer(s, grpc_call_timeout(s, delay));
 	return FORWARD_GOING;
 }
 
@@ -404,7 +408,7 @@ enum forward_verdict forward_begin(struct session *s)
 	attach(s, u);
 	s->state = SESSION_CONNECT;
 	ev_io_start(px->loop, &u->wio);
-	session_set_timer(s, px->opts->connect_timeout);
+	session_set_timer(s, grpc_call_timeout(s, px->opts->connect_timeout));
 	return FORWARD_GOING;
 }
 

@@ -213,6 +213,32 @@ static void update_watchers(struct h2_conn *c)
 		ev_io_stop(loop, &s->wio);
 }
 
+/* What nghttp2 has to send is gathered here and written at once, up to
+ * H2_GATHER_MAX: nghttp2 hands over a frame at a time, and a write per frame
+ * cost a system call for the HEADERS and another for the DATA of every
+ * response. One loop, one thread: the connections share it (what a write
+ * leaves goes to the connection's own `out`). */
+#define H2_GATHER_MAX (32 * 1024)
+static struct buf gather;
+
+/* The frames nghttp2 has ready into gather; 0, or -1 on its error. */
+static int gather_frames(struct h2_conn *c)
+{
+	buf_reset(&gather);
+	while (gather.len < H2_GATHER_MAX) {
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(c->peer.ng, &data);
+
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		if (buf_append(&gather, data, (size_t)n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /* Writes what nghttp2 has to send, as far as the client takes it. Returns
  * -1 when the connection closed (c is gone), else 0. */
 static int flush(struct h2_conn *c)
@@ -221,40 +247,34 @@ static int flush(struct h2_conn *c)
 
 	s->client_blocked = 0;
 	for (;;) {
-		const uint8_t *data;
-		ssize_t n, w;
+		struct buf *b = &c->out;
+		struct iovec iov;
+		ssize_t w;
+		int err;
 
-		if (buf_unread(&c->out)) {
-			struct iovec iov = { buf_head(&c->out), buf_unread(&c->out) };
-
-			w = transport_writev(&s->tr, &iov, 1);
-			if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
-				s->client_blocked = errno == EAGAIN;
-				if (errno == EAGAIN)
-					break;
-				continue;
-			}
-			if (w <= 0)
+		if (buf_unread(&c->out) == 0) {
+			if (gather_frames(c) == -1)
 				goto gone;
-			buf_consume(&c->out, (size_t)w);
-			continue;
+			if (buf_unread(&gather) == 0)
+				break;
+			b = &gather;
 		}
-		n = nghttp2_session_mem_send(c->peer.ng, &data);
-		if (n < 0)
+		iov.iov_base = buf_head(b);
+		iov.iov_len = buf_unread(b);
+		w = transport_writev(&s->tr, &iov, 1);
+		err = errno;
+		if (w == 0 || (w == -1 && err != EAGAIN && err != EINTR))
 			goto gone;
-		if (n == 0)
+		if (w > 0)
+			buf_consume(b, (size_t)w);
+		/* what the client did not take waits in the connection's own */
+		if (b == &gather && buf_unread(&gather) &&
+		    buf_append(&c->out, buf_head(&gather), buf_unread(&gather)) == -1)
+			goto gone;
+		if (w == -1 && err == EAGAIN) {
+			s->client_blocked = 1;
 			break;
-		{
-			struct iovec iov = { (void *)data, (size_t)n };
-
-			w = transport_writev(&s->tr, &iov, 1);
 		}
-		if (w == -1 && errno != EAGAIN && errno != EINTR)
-			goto gone;
-		if (w < 0)
-			w = 0;
-		if (w < n && buf_append(&c->out, data + w, (size_t)(n - w)) == -1)
-			goto gone;
 	}
 	if (!nghttp2_session_want_read(c->peer.ng) && !nghttp2_session_want_write(c->peer.ng) &&
 	    buf_unread(&c->out) == 0) {

@@ -56,6 +56,10 @@ struct exchange {
 	const struct route_rule *rule;	/* the rule that matched, or NULL */
 	struct buf rewritten;		/* a URLRewrite's target (kept with the exchange) */
 	size_t rewrite_len;		/* its length; 0: no rewrite */
+	/* A gRPC request over HTTP/2 (grpc_call.c): the proxy's answers are
+	 * gRPC statuses; its deadline (monotonic, from grpc-timeout; 0: none). */
+	unsigned grpc : 1;
+	double grpc_deadline;
 };
 
 struct session {
