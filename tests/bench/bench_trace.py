@@ -34,6 +34,9 @@ from common import (BIN, Procs, echo_backends, free_port, table, wait_port,  # n
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
 MODES = [("off", None), ("sample 0", "0"), ("sample 0.1", "0.1"), ("sample 1.0", "1")]
+# TRACE_MODES=off,1: only these modes (by their --trace-sample, "off" for none)
+if os.environ.get("TRACE_MODES"):
+    MODES = [m for m in MODES if (m[1] or "off") in os.environ["TRACE_MODES"].split(",")]
 
 
 def sink(procs):
@@ -136,6 +139,7 @@ def callgrind(procs, backends, sink_url, sample, n):
     dump = sorted((f for f in glob.glob(out + ".*")), key=os.path.getmtime)[-1]
     with open(dump) as f:
         total = int(re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M).group(1))
+    print(f"{sample or 'off'}: callgrind_annotate --inclusive=yes {dump}")
     return total / n
 
 
