@@ -47,19 +47,22 @@ struct otlp_event {
 	uint64_t time_ns;	/* Unix nanoseconds */
 };
 
+/* What every span writes comes first, the tables after: a record is filled
+ * once, from cold memory (the queue cycles through megabytes), and each
+ * cache line it touches costs. */
 struct otlp_span {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
 	uint8_t parent_id[8];
-	int has_parent;
-	enum otlp_span_kind kind;
-	enum otlp_status status;
-	char name[OTLP_SPAN_NAME_MAX];
 	uint64_t start_ns, end_ns;	/* Unix nanoseconds */
-	unsigned nattrs, nevents;
+	uint8_t has_parent;
+	uint8_t kind;			/* enum otlp_span_kind */
+	uint8_t status;			/* enum otlp_status */
+	uint8_t nattrs, nevents;
+	uint16_t text_len;
+	char name[OTLP_SPAN_NAME_MAX];
 	struct otlp_attr attrs[OTLP_SPAN_ATTRS_MAX];
 	struct otlp_event events[OTLP_SPAN_EVENTS_MAX];
-	size_t text_len;
 	char text[OTLP_SPAN_TEXT_MAX];	/* valid UTF-8: otlp_span_str repairs it */
 };
 
