@@ -138,3 +138,23 @@ def test_a_shared_state_conflict_is_a_span(sim, pods, discover, rundir, receiver
         if b["address"] == addr and b.get("drained")])
     assert receiver.requests[-1][1].get("Content-Encoding") == "gzip"
     span_named(receiver, "POST /admin/backends/{address}/drain")
+
+
+def test_check_config_reads_lb_discovers_tracing_settings():
+    """--check-config refuses a bad endpoint or compression as start-up
+    would (exit 2, the reason named), and passes a valid one."""
+    import os
+    import subprocess
+    from conftest import binary
+    base = [binary("lb-discover"), "--static", "127.0.0.1:1", "--check-config"]
+
+    def run(*flags, env=None):
+        return subprocess.run(base + list(flags), capture_output=True, text=True,
+                              timeout=30 * SLOW, env={**os.environ, **(env or {})})
+    bad = run("--otlp-endpoint", "ftp://x")
+    assert bad.returncode == 2 and "http:// or https:// URL" in bad.stderr
+    bad = run("--otlp-endpoint", "http://c:4318", env={"OTEL_EXPORTER_OTLP_COMPRESSION": "br"})
+    assert bad.returncode == 2 and 'OTEL_EXPORTER_OTLP_COMPRESSION "br" must be gzip or none' \
+        in bad.stderr
+    good = run("--otlp-endpoint", "http://c:4318", "--otlp-compression", "gzip")
+    assert good.returncode == 0, good.stderr
