@@ -89,3 +89,10 @@ void spans_commit(void)
 {
 	otlp_export_commit(exporter);
 }
+
+void spans_stats(struct otlp_export_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (exporter)
+		otlp_export_stats(exporter, out);
+}

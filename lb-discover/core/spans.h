@@ -40,5 +40,8 @@ struct otlp_span *spans_record(const struct spans_ctx *c, enum otlp_span_kind ki
 			       const char *name, uint64_t end);
 /* Queues the record spans_record gave. */
 void spans_commit(void);
+/* The exporter's counters (all 0 while tracing is off). */
+struct otlp_export_stats;
+void spans_stats(struct otlp_export_stats *out);
 
 #endif

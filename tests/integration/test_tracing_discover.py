@@ -88,6 +88,14 @@ def test_admin_writes_are_server_spans(echo, discover, receiver):
     span_named(receiver, "POST /admin/backends/{address}/drain", 2)
     assert len(receiver.spans) == n + 1
     assert not [s for s in receiver.spans if s["name"].startswith("GET")]
+    # the exporter's counters on /admin/metrics, as lb-proxy's on its /metrics
+    import re
+
+    def exported():
+        text = a.call("GET", "/admin/metrics")[2]
+        return int(re.search(r"^lb_discover_trace_spans_exported_total (\d+)$", text,
+                             re.M).group(1))
+    wait_for("every span counted exported", lambda: exported() == len(receiver.spans))
 
 
 def test_unsampled_caller_is_honoured(echo, discover, receiver):
