@@ -9,7 +9,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 # (bench-deps) to benchmark against peers.
 DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev \
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl \
-	libnghttp2-dev
+	libnghttp2-dev zlib1g-dev
 TEST_DEPS := libcmocka-dev python3 python3-pytest python3-pytest-xdist nanomsg-utils openssl \
 	nghttp2-client python3-h2 python3-grpcio
 BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind liburing-dev \
@@ -20,7 +20,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 # llhttp strict mode checks the CRLF after chunk data (the lenient default
 # lets "3\r\nabcdef" re-frame a body: request smuggling).
 CPPFLAGS := -D_GNU_SOURCE -DLLHTTP_STRICT_MODE=1 -Icommon -I$(LLHTTP_INC)
-LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm -lnghttp2
+LIBS     := -lev -ljansson -lnanomsg -lcurl -lcares -lyaml -lssl -lcrypto -lm -lnghttp2 -lz
 # PCRE2 (route regexes) is linked by what uses the routing core: lb-discover
 # compiles route tables, lb-proxy matches them, and their tests (the image's
 # runtime packages follow what the programs link: test_k8s_fidelity).

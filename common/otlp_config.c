@@ -344,6 +344,25 @@ int otlp_config_read(struct otlp_config *c, const char *endpoint, const char *co
 	return 0;
 }
 
+int otlp_config_compression(struct otlp_config *c, const char *flag, char *err, size_t errsz)
+{
+	const char *v = flag, *from = "--otlp-compression";
+
+	if (!v && (v = env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")))
+		from = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+	else if (!v && (v = env("OTEL_EXPORTER_OTLP_COMPRESSION")))
+		from = "OTEL_EXPORTER_OTLP_COMPRESSION";
+	c->export.gzip = 0;
+	if (!v || strcmp(v, "none") == 0)
+		return 0;
+	if (strcmp(v, "gzip") == 0) {
+		c->export.gzip = 1;
+		return 0;
+	}
+	snprintf(err, errsz, "%s \"%s\" must be gzip or none", from, v);
+	return -1;
+}
+
 void otlp_config_release(struct otlp_config *c)
 {
 	buf_release(&c->resource);

@@ -2,7 +2,7 @@
  * program's flags and the standard OpenTelemetry environment variables
  * (the flags win): OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, _HEADERS,
  * OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER[_ARG],
- * OTEL_BSP_*, OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT; and the Downward API's
+ * OTEL_BSP_*, OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT, _COMPRESSION; and the Downward API's
  * POD_NAME and POD_NAMESPACE. Start-up only (it reads the environment). */
 #ifndef LB_OTLP_CONFIG_H
 #define LB_OTLP_CONFIG_H
@@ -39,6 +39,11 @@ struct otlp_config {
 int otlp_config_read(struct otlp_config *c, const char *endpoint, const char *const *headers,
 		     size_t n, double sample, long queue_size, long batch_size, double interval,
 		     const char *service, char *err, size_t errsz);
+/* The body's compression after otlp_config_read: `flag` ("gzip" or
+ * "none", the --otlp-compression flag) or NULL for
+ * OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, then OTEL_EXPORTER_OTLP_COMPRESSION
+ * (default none). Sets c->export.gzip. Returns 0, or -1 with err filled. */
+int otlp_config_compression(struct otlp_config *c, const char *flag, char *err, size_t errsz);
 void otlp_config_release(struct otlp_config *c);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "curl_ev.h"
 #include "log.h"
+#include "otlp_gzip.h"
 #include "otlp_json.h"
 
 struct otlp_export {
@@ -27,6 +28,8 @@ struct otlp_export {
 	ev_timer tick;			/* every interval: send what is queued */
 	ev_timer kick;			/* a full batch, or a resend after its back-off */
 	struct buf body;		/* the batch in flight (or waiting to be resent) */
+	struct otlp_gzip *gzip;		/* NULL: bodies go as they are */
+	struct buf gzbody;		/* with gzip: the body compressed, what is sent */
 	size_t body_spans;		/* its spans; 0: none in flight */
 	int sending;			/* a request is with libcurl */
 	unsigned attempt;		/* resends of the batch so far */
@@ -74,7 +77,8 @@ static void take_batch(struct otlp_export *e)
 	otlp_json_begin(&e->body, &e->resource, e->scope, e->version);
 	for (size_t i = 0; i < n; i++)
 		otlp_json_span(&e->body, &e->ring[(e->head + i) % e->cap], i == 0);
-	if (otlp_json_end(&e->body) == -1) {
+	if (otlp_json_end(&e->body) == -1 ||
+	    (e->gzip && otlp_gzip_compress(e->gzip, e->body.data, e->body.len, &e->gzbody) == -1)) {
 		/* out of memory: the batch is lost, not sent half */
 		e->stats.failed += n;
 		n = 0;
@@ -155,8 +159,10 @@ static void on_done(CURL *easy, CURLcode result, void *data)
 
 static void send_body(struct otlp_export *e)
 {
-	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, e->body.data);
-	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)e->body.len);
+	const struct buf *b = e->gzip ? &e->gzbody : &e->body;
+
+	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, b->data);
+	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
 	if (curl_ev_add(e->curl, e->easy, on_done, e) == -1) {
 		give_up(e, "libcurl refused the request", 0);
 		return;
@@ -211,6 +217,9 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	/* no "Expect: 100-continue" round trip before each body */
 	if (e->headers && !curl_slist_append(e->headers, "Expect:"))
+		goto nomem;
+	if (cfg->gzip && e->headers && (!(e->gzip = otlp_gzip_new()) ||
+			  !curl_slist_append(e->headers, "Content-Encoding: gzip")))
 		goto nomem;
 	if (!e->ring || !e->url || !e->headers ||
 	    buf_append(&e->resource, cfg->resource->data, cfg->resource->len) == -1)
@@ -268,5 +277,7 @@ void otlp_export_free(struct otlp_export *e)
 	free(e->ring);
 	buf_release(&e->resource);
 	buf_release(&e->body);
+	otlp_gzip_free(e->gzip);
+	buf_release(&e->gzbody);
 	free(e);
 }

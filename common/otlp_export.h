@@ -29,6 +29,7 @@ struct otlp_export_config {
 	size_t batch_size;		/* spans per request at most; a full batch goes at once */
 	double interval;		/* seconds between sends of what is queued */
 	double timeout;			/* seconds one request may take */
+	int gzip;			/* bodies sent gzip-compressed (Content-Encoding: gzip) */
 };
 
 struct otlp_export_stats {

@@ -5,6 +5,7 @@
 
 #include "traceparent.h"
 
+
 static int append_string(struct buf *out, const char *s, size_t n)
 {
 	buf_append(out, "\"", 1);
@@ -47,17 +48,57 @@ static char *put(char *p, const char *s, size_t n)
 
 #define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
 
+/* "00" to "99": two digits a step, half the divisions. */
+static const char digit_pairs[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+/* v < 100: its one or two digits. */
+static char *put_small(char *p, unsigned v)
+{
+	if (v < 10) {
+		*p = (char)('0' + v);
+		return p + 1;
+	}
+	memcpy(p, digit_pairs + 2 * v, 2);
+	return p + 2;
+}
+
+/* v < 10^8 as exactly 8 digits (leading zeros), in 32-bit steps. */
+static char *put_8digits(char *p, uint32_t v)
+{
+	for (int i = 6; i >= 0; i -= 2) {
+		memcpy(p + i, digit_pairs + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	return p + 8;
+}
+
+/* Unix nanoseconds have 19 digits: written 8 at a time in 32-bit
+ * arithmetic, not a 64-bit division per digit. */
 static char *put_u64(char *p, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
+	uint32_t x;
+	int n = 0;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
+	if (v >= 100000000) {
+		p = put_u64(p, v / 100000000);
+		return put_8digits(p, (uint32_t)(v % 100000000));
+	}
+	x = (uint32_t)v;
+	if (x < 100)
+		return put_small(p, x);
+	for (uint32_t t = x; t >= 100; t /= 100)
+		n += 2;
+	/* x has n + 1 or n + 2 digits: the leading one or two, then pairs */
+	p = put_small(p, x / (n == 2 ? 100u : n == 4 ? 10000u : 1000000u));
+	for (int i = n - 2; i >= 0; i -= 2) {
+		static const uint32_t pow100[] = { 1, 100, 10000 };
+
+		memcpy(p, digit_pairs + 2 * (x / pow100[i / 2] % 100), 2);
+		p += 2;
+	}
 	return p;
 }
 
@@ -162,19 +203,25 @@ int otlp_json_span(struct buf *out, const struct otlp_span *sp, int first)
 		}
 		p = PUT_LIT(p, "\"}}");
 	}
-	p = PUT_LIT(p, "],\"events\":[");
+	/* Empty events and an unset status are left out (proto3 JSON: a
+	 * default value may be omitted), bytes saved on most spans. */
+	*p++ = ']';
 	for (unsigned i = 0; i < sp->nevents; i++) {
-		if (i)
-			*p++ = ',';
+		p = i ? PUT_LIT(p, ",") : PUT_LIT(p, ",\"events\":[");
 		p = PUT_LIT(p, "{\"timeUnixNano\":\"");
 		p = put_u64(p, sp->events[i].time_ns);
 		p = PUT_LIT(p, "\",\"name\":\"");
 		p = put(p, sp->events[i].name, strlen(sp->events[i].name));	/* static */
 		p = PUT_LIT(p, "\"}");
 	}
-	p = PUT_LIT(p, "],\"status\":{\"code\":");
-	p = put_u64(p, (uint64_t)sp->status);
-	p = PUT_LIT(p, "}}");
+	if (sp->nevents)
+		*p++ = ']';
+	if (sp->status != OTLP_STATUS_UNSET) {
+		p = PUT_LIT(p, ",\"status\":{\"code\":");
+		p = put_u64(p, (uint64_t)sp->status);
+		*p++ = '}';
+	}
+	*p++ = '}';
 	out->len = (size_t)(p - out->data);
 	return 0;
 }

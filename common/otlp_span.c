@@ -80,7 +80,7 @@ size_t otlp_utf8_copy(const char *s, size_t n, char *repair)
 	return i;
 }
 
-static struct otlp_attr *next_attr(struct otlp_span *sp, const char *key,
+static struct otlp_attr *next_attr(struct otlp_span *sp, const char *key, size_t key_len,
 				   enum otlp_value_type type)
 {
 	struct otlp_attr *a;
@@ -89,14 +89,49 @@ static struct otlp_attr *next_attr(struct otlp_span *sp, const char *key,
 		return NULL;
 	a = &sp->attrs[sp->nattrs++];
 	a->key = key;
-	a->key_len = (uint8_t)strlen(key);
+	a->key_len = (uint8_t)key_len;
 	a->type = type;
 	return a;
 }
 
-int otlp_span_strv(struct otlp_span *sp, const char *key, const struct iovec *parts, size_t n)
+/* 1 when the 8 bytes of w are all printable ASCII other than '"' and '\\':
+ * copied as they are and written into JSON unescaped. Word at a time (the
+ * classic "has a byte less than" tests): the text of a span is mostly such
+ * bytes, and checking them one by one was most of a span's cost. */
+static int word_plain(uint64_t w)
 {
-	struct otlp_attr *a = next_attr(sp, key, OTLP_VALUE_STRING);
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+
+	return !((w | ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+		  ((backslash - ones) & ~backslash)) & high);
+}
+
+/* 1 when s[0, n) is all plain bytes (as word_plain). */
+static int text_plain(const char *s, size_t n)
+{
+	uint64_t w;
+	size_t i = 0;
+
+	if (n < 8) {
+		w = 0x2020202020202020ULL;	/* spaces: plain */
+		for (; i < n; i++)
+			w = w << 8 | (unsigned char)s[i];
+		return word_plain(w);
+	}
+	for (; i + 8 < n; i += 8) {
+		memcpy(&w, s + i, 8);
+		if (!word_plain(w))
+			return 0;
+	}
+	memcpy(&w, s + n - 8, 8);	/* the last word, overlapping the one before */
+	return word_plain(w);
+}
+
+int otlp_span_add_strv(struct otlp_span *sp, const char *key, size_t key_len,
+		       const struct iovec *parts, size_t n)
+{
+	struct otlp_attr *a = next_attr(sp, key, key_len, OTLP_VALUE_STRING);
 
 	if (!a)
 		return -1;
@@ -112,24 +147,29 @@ int otlp_span_strv(struct otlp_span *sp, const char *key, const struct iovec *pa
 			while (len > 0 && ((unsigned char)v[len] & 0xc0) == 0x80)
 				len--;
 		}
-		for (size_t j = 0; j < len && a->plain; j++)
-			a->plain = (unsigned char)v[j] >= 0x20 && v[j] != '"' && v[j] != '\\';
+		if (text_plain(v, len)) {	/* the common case: one copy */
+			memcpy(sp->text + sp->text_len, v, len);
+			sp->text_len += len;
+			continue;
+		}
+		a->plain = 0;
 		sp->text_len += otlp_utf8_copy(v, len, sp->text + sp->text_len);
 	}
 	a->len = (uint16_t)(sp->text_len - a->off);
 	return 0;
 }
 
-int otlp_span_str(struct otlp_span *sp, const char *key, const char *v, size_t n)
+int otlp_span_add_str(struct otlp_span *sp, const char *key, size_t key_len, const char *v,
+		      size_t n)
 {
 	struct iovec one = { (void *)v, n };
 
-	return otlp_span_strv(sp, key, &one, 1);
+	return otlp_span_add_strv(sp, key, key_len, &one, 1);
 }
 
-int otlp_span_int(struct otlp_span *sp, const char *key, long long v)
+int otlp_span_add_int(struct otlp_span *sp, const char *key, size_t key_len, long long v)
 {
-	struct otlp_attr *a = next_attr(sp, key, OTLP_VALUE_INT);
+	struct otlp_attr *a = next_attr(sp, key, key_len, OTLP_VALUE_INT);
 
 	if (!a)
 		return -1;

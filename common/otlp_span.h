@@ -36,8 +36,8 @@ enum otlp_value_type {
 struct otlp_attr {
 	const char *key;	/* static */
 	uint8_t key_len;
-	uint8_t plain;		/* OTLP_VALUE_STRING: no byte JSON escapes */
-	enum otlp_value_type type;
+	uint8_t plain;		/* OTLP_VALUE_STRING: printable ASCII, no byte JSON escapes */
+	uint8_t type;		/* enum otlp_value_type */
 	uint16_t off, len;	/* OTLP_VALUE_STRING: [off, off + len) of text */
 	long long i;		/* OTLP_VALUE_INT */
 };
@@ -47,19 +47,22 @@ struct otlp_event {
 	uint64_t time_ns;	/* Unix nanoseconds */
 };
 
+/* What every span writes comes first, the tables after: a record is filled
+ * once, from cold memory (the queue cycles through megabytes), and each
+ * cache line it touches costs. */
 struct otlp_span {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
 	uint8_t parent_id[8];
-	int has_parent;
-	enum otlp_span_kind kind;
-	enum otlp_status status;
-	char name[OTLP_SPAN_NAME_MAX];
 	uint64_t start_ns, end_ns;	/* Unix nanoseconds */
-	unsigned nattrs, nevents;
+	uint8_t has_parent;
+	uint8_t kind;			/* enum otlp_span_kind */
+	uint8_t status;			/* enum otlp_status */
+	uint8_t nattrs, nevents;
+	uint16_t text_len;
+	char name[OTLP_SPAN_NAME_MAX];
 	struct otlp_attr attrs[OTLP_SPAN_ATTRS_MAX];
 	struct otlp_event events[OTLP_SPAN_EVENTS_MAX];
-	size_t text_len;
 	char text[OTLP_SPAN_TEXT_MAX];	/* valid UTF-8: otlp_span_str repairs it */
 };
 
@@ -69,11 +72,18 @@ void otlp_span_reset(struct otlp_span *sp);
 void otlp_span_name(struct otlp_span *sp, const char *name, size_t n);
 /* Adds a string attribute: `v` (n bytes, from anyone: bytes that are not
  * UTF-8 become '?'), cut to the text left. Returns 0, or -1 when the
- * attribute table is full (nothing added). */
-int otlp_span_str(struct otlp_span *sp, const char *key, const char *v, size_t n);
+ * attribute table is full (nothing added). `key` is a string literal (its
+ * length known at compile time: no strlen per attribute). */
+#define otlp_span_str(sp, key, v, n) otlp_span_add_str((sp), "" key, sizeof(key) - 1, (v), (n))
 /* The same for a value in n pieces, joined (no allocation). */
-int otlp_span_strv(struct otlp_span *sp, const char *key, const struct iovec *parts, size_t n);
-int otlp_span_int(struct otlp_span *sp, const char *key, long long v);
+#define otlp_span_strv(sp, key, parts, n) \
+	otlp_span_add_strv((sp), "" key, sizeof(key) - 1, (parts), (n))
+#define otlp_span_int(sp, key, v) otlp_span_add_int((sp), "" key, sizeof(key) - 1, (v))
+int otlp_span_add_str(struct otlp_span *sp, const char *key, size_t key_len, const char *v,
+		      size_t n);
+int otlp_span_add_strv(struct otlp_span *sp, const char *key, size_t key_len,
+		       const struct iovec *parts, size_t n);
+int otlp_span_add_int(struct otlp_span *sp, const char *key, size_t key_len, long long v);
 /* Adds an event; -1 when the table is full. */
 int otlp_span_event(struct otlp_span *sp, const char *name, uint64_t time_ns);
 /* Without `repair`: the length of the longest prefix of s[0, n) that is

@@ -11,6 +11,7 @@
 #include "api/admin.h"
 #include "api/control.h"
 #include "api/options.h"
+#include "api/tracing.h"
 #include "cluster/cluster.h"
 #include "config_show.h"
 #include "cluster/fleet.h"
@@ -349,6 +350,7 @@ static int start_health(struct discover *d, const struct discover_options *o)
 static void stop_all(struct discover *d, struct admin *admin)
 {
 	admin_release(admin);
+	tracing_stop();
 	health_stop(d->health);
 	source_routes_stop(d->routes);
 	status_lease_stop(d->status_lease);
@@ -402,6 +404,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lb-discover: %s\n", err);
 		goto out;
 	}
+	if (tracing_check(&opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-discover: %s\n", err);
+		goto out;
+	}
 	if (checking) {
 		check_config(&opts, &cfg);
 		rc = 0;
@@ -419,6 +425,10 @@ int main(int argc, char **argv)
 		goto out;
 	d.loop = loop;
 	d.started = ev_now(loop);
+	if (tracing_start(loop, &opts, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-discover: %s\n", err);
+		goto out;
+	}
 	if ((rc = start_admin(&admin, &d, &opts, token)) != 0)
 		goto out;
 	control_start(&d);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admin_route.h"
+#include "admin_trace.h"
 #include "admin_token.h"
 #include "buf.h"
 #include "cluster/fleet.h"
@@ -154,7 +155,10 @@ static void run(struct admin_conn *c, struct bus_control *ctl, double wait, int 
 	struct command_result r;
 	int status;
 
-	if (command_run(admin_of(c)->d, ctl, &r) != COMMAND_OK) {
+	enum command_status st = command_run(admin_of(c)->d, ctl, &r);
+
+	admin_trace_address(&c->trace, r.address[0] ? r.address : ctl->address);
+	if (st != COMMAND_OK) {
 		admin_server_respond_error(c, http_status_of(r.status), r.error, "");
 		command_result_release(&r);
 		return;
@@ -182,6 +186,7 @@ static void answer_write(struct admin_conn *c, const struct admin_route *route)
 	char msg[128];
 
 	memset(&ctl, 0, sizeof(ctl));
+	admin_trace_begin(&c->trace, &c->msg, v, spans_now(c->s->loop));
 	if (cross_origin(c)) {
 		admin_server_respond_error(c, 403, "a write from a page of another origin is "
 					   "refused: use the status page this lb-discover serves, "
@@ -305,6 +310,13 @@ static void answer_read(struct admin_conn *c, const struct admin_route *route)
 	admin_server_respond_json(c, 200, doc, "");
 }
 
+/* Every answer: a write's span ends with it. */
+static void on_answer(struct admin_conn *c, int status, const char *body, size_t n, void *data)
+{
+	admin_trace_end(&c->trace, spans_now(c->s->loop), http_msg_ptr(&c->msg, c->route.path),
+			c->route.path.len, &c->slot.peer, status, body, n);
+}
+
 /* Routes a whole request (the server's on_request). */
 static void answer(struct admin_conn *c, void *data)
 {
@@ -374,6 +386,7 @@ int admin_init(struct admin *a, struct discover *d, const char *addr, const char
 		return -1;
 	}
 	a->d = d;
+	a->server.on_answer = on_answer;
 	events_init(&a->events, d, &a->server, a->token != NULL);
 	return 0;
 }

@@ -49,6 +49,8 @@ static void start_writing(struct admin_conn *c)
 void admin_server_respond(struct admin_conn *c, int status, const char *ctype, const char *body,
 			  size_t len, const char *extra)
 {
+	if (c->s->on_answer)
+		c->s->on_answer(c, status, body, len, c->s->data);
 	http_response_begin(&c->out, status);
 	buf_append_str(&c->out, extra);
 	http_response_end(&c->out, ctype, len, 0);

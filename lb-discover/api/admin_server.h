@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/queue.h>
 
+#include "admin_trace.h"
 #include "buf.h"
 #include "bus_protocol.h"
 #include "conn_guard.h"
@@ -80,6 +81,7 @@ struct admin_conn {
 	char address[BUS_ADDRESS_MAX];
 	unsigned long long generation;
 	size_t last_sent;	/* a stream: bytes of the last admin_server_send */
+	struct admin_trace trace;	/* a write's span (admin_trace.h) */
 	LIST_ENTRY(admin_conn) link;
 };
 
@@ -90,12 +92,16 @@ typedef void (*admin_request_cb)(struct admin_conn *c, void *data);
 /* A parked request's turn: every ADMIN_WAIT_POLL seconds, and once with
  * `last` at its deadline, when it must answer. */
 typedef void (*admin_wait_cb)(struct admin_conn *c, int last, void *data);
+/* Every answer as it is given (status, body[0, n)): the writes' spans. */
+typedef void (*admin_answer_cb)(struct admin_conn *c, int status, const char *body, size_t n,
+				void *data);
 
 struct admin_server {
 	struct ev_loop *loop;
 	struct listener listener;
 	admin_request_cb on_request;
 	admin_wait_cb on_wait;
+	admin_answer_cb on_answer;	/* NULL: none */
 	void *data;
 	struct conn_guard guard;	/* ADMIN_MAX_CONNECTIONS, ADMIN_MAX_PER_CLIENT */
 	struct log_limit evict_log;

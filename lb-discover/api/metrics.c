@@ -8,6 +8,8 @@
 #include "cluster/replicas.h"
 #include "core/ejection.h"
 #include "core/proxies.h"
+#include "core/spans.h"
+#include "otlp_export.h"
 
 /* A label value with \ " and newlines escaped (Prometheus text format). */
 static void label(struct buf *out, const char *s)
@@ -52,6 +54,28 @@ static void series_state(struct buf *out, const char *name, const char *service,
 static void series(struct buf *out, const char *name, const char *service, const char *address)
 {
 	series_state(out, name, service, address, NULL);
+}
+
+/* The OTLP exporter's counters (docs/tracing.md#lb-discover), as lb-proxy's. */
+static void trace_metrics(struct buf *out)
+{
+	struct otlp_export_stats st;
+
+	spans_stats(&st);
+	head(out, "lb_discover_trace_spans_exported_total", "counter",
+	     "Spans the OTLP endpoint accepted.");
+	buf_appendf(out, "lb_discover_trace_spans_exported_total %llu\n", st.exported);
+	head(out, "lb_discover_trace_spans_dropped_total", "counter",
+	     "Spans dropped: the export queue was full.");
+	buf_appendf(out, "lb_discover_trace_spans_dropped_total %llu\n", st.dropped);
+	head(out, "lb_discover_trace_spans_failed_total", "counter",
+	     "Spans of batches the endpoint refused or that ran out of retries.");
+	buf_appendf(out, "lb_discover_trace_spans_failed_total %llu\n", st.failed);
+	head(out, "lb_discover_trace_export_retries_total", "counter",
+	     "Batches sent again (429, 502-504, network errors).");
+	buf_appendf(out, "lb_discover_trace_export_retries_total %llu\n", st.retries);
+	head(out, "lb_discover_trace_spans_queued", "gauge", "Spans waiting to be exported.");
+	buf_appendf(out, "lb_discover_trace_spans_queued %zu\n", st.queued);
 }
 
 /* One per-backend family: `value(i)` of every published backend. */
@@ -190,6 +214,7 @@ int metrics_render(struct discover *d, struct buf *out)
 	     "Every proxy of the fleet: a fleet-wide rate limit's divisor.");
 	series(out, "lb_discover_fleet_proxies", svc, NULL);
 	buf_appendf(out, " %u\n", discover_fleet_proxies(d));
+	trace_metrics(out);
 	if (d->fleet)
 		fleet_metrics(d, out);
 	bus_set_release(&set);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "otlp_export.h"
 
 static const char *const k8s_apis[] = { "endpointslices", "endpoints", NULL };
 
@@ -116,6 +117,13 @@ static const struct config_field discover_fields[] = {
 	  "a file holding the token the API's writes need (Authorization: Bearer)" },
 	{ "adminInsecure", CONFIG_BOOL, offsetof(struct discover_options, admin_insecure), 0, 0,
 	  NULL, "without --admin-token, bind the API to a non-loopback address anyway" },
+	/* Tracing (docs/tracing.md#lb-discover): start-up only */
+	{ "otlpEndpoint", CONFIG_STRING, offsetof(struct discover_options, otlp_endpoint), 0, 0,
+	  NULL, "OTLP/HTTP base URL for spans of the API's writes and shared-state conflicts" },
+	{ "otlpHeader", CONFIG_LIST, offsetof(struct discover_options, otlp_headers), 0,
+	  OTLP_EXPORT_HEADERS_MAX, NULL, "NAME=VALUE sent with every export (repeatable)" },
+	{ "otlpCompression", CONFIG_STRING, offsetof(struct discover_options, otlp_compression), 0,
+	  0, NULL, "gzip: export bodies compressed (default none)" },
 	CONFIG_LOG_FIELDS(struct discover_options),
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/discover.h"
+#include "core/spans.h"
 #include "core/state.h"
 #include "fleet_apply.h"
 #include "kube/kube_watch.h"
@@ -39,6 +40,7 @@ struct fleet {
 	char error[1200];		/* the last failure, "" after a success */
 	char damaged[600];		/* why the object's document was not applied */
 	unsigned long long writes, conflicts, failures;
+	uint64_t write_ns;		/* when the write in flight was sent (Unix ns) */
 };
 
 static void kick(struct fleet *f);
@@ -235,6 +237,28 @@ static void reread(struct fleet *f)
 	}
 }
 
+/* A write another replica's got ahead of (409): a span, from the write to
+ * the answer, for an operator asking why a change takes long to land
+ * (docs/tracing.md#lb-discover); the root of its own trace. */
+static void conflict_span(struct fleet *f, size_t sent)
+{
+	struct spans_ctx ctx;
+	struct otlp_span *sp;
+	uint64_t now = spans_now(f->d->loop);
+
+	spans_begin(&ctx, NULL, 0, f->write_ns);
+	if (!(sp = spans_record(&ctx, OTLP_KIND_INTERNAL, "shared state conflict", now)))
+		return;
+	otlp_span_str(sp, "k8s.namespace.name", f->d->kube.namespace,
+		      strlen(f->d->kube.namespace));
+	otlp_span_str(sp, "lb.shared_state.configmap", f->name, strlen(f->name));
+	otlp_span_int(sp, "http.response.status_code", 409);
+	otlp_span_int(sp, "lb.shared_state.operations", (long long)sent);
+	otlp_span_int(sp, "lb.shared_state.conflicts", (long long)f->conflicts);
+	otlp_span_event(sp, "re-read and re-applied", now);
+	spans_commit();
+}
+
 static void write_done(void *data, long status, json_t *body, const char *error)
 {
 	struct fleet *f = data;
@@ -273,6 +297,7 @@ static void write_done(void *data, long status, json_t *body, const char *error)
 	if (status == 409) {
 		/* another replica wrote first (or created it): read, re-apply, write */
 		f->conflicts++;
+		conflict_span(f, sent);
 		log_debug("shared state: conflict, re-reading and re-applying", "configmap=%s "
 			  "pending=%zu", f->name, f->nops);
 		reread(f);
@@ -341,6 +366,7 @@ static void kick(struct fleet *f)
 		return;
 	}
 	f->inflight = f->nops;
+	f->write_ns = spans_now(f->d->loop);
 	if (f->rv[0]) {
 		snprintf(path, sizeof(path), "%s/%s", f->path, f->name);
 		f->call = kube_request(&f->d->kube, "PUT", path, obj, FLEET_TIMEOUT, write_done, f);

@@ -7,6 +7,7 @@
 
 #include "bus.h"
 #include "bus_protocol.h"
+#include "config_types.h"
 #include "fleet_op.h"
 #include "kube/kube.h"
 #include "registry.h"
@@ -64,6 +65,9 @@ struct discover_options {
 	int no_shared_state;		/* --kubernetes without the ConfigMap and the Leases */
 	char *log_level;
 	char *log_format;
+	char *otlp_endpoint;		/* --otlp-endpoint: spans of admin writes (NULL: off) */
+	struct config_list otlp_headers;	/* --otlp-header NAME=VALUE */
+	char *otlp_compression;		/* --otlp-compression gzip|none, or NULL (OTEL_*) */
 };
 
 /* The last report of one proxy. */

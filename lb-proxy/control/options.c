@@ -214,6 +214,8 @@ static const struct option_row rows[] = {
 	    NULL, "spans per export request at most (default 512)" }, FIXED },
 	{ { "otlpInterval", CONFIG_DURATION, offsetof(struct proxy_options, otlp_interval), 0.001,
 	    3600, NULL, "seconds between exports of what is queued (default 5)" }, FIXED },
+	{ { "otlpCompression", CONFIG_STRING, offsetof(struct proxy_options, otlp_compression), 0, 0,
+	    NULL, "gzip: export bodies compressed (default none)" }, FIXED },
 	/* Reload and restart (--check-config is not a setting: read before the table). */
 	{ { "takeover", CONFIG_BOOL, offsetof(struct proxy_options, takeover), 0, 0, NULL,
 	    "take the listening sockets of the lb-proxy on this port, then make it drain" }, FIXED },

@@ -16,9 +16,11 @@ static struct otlp_export *exporter;
 /* The settings of opts and the environment into config. */
 static int read_config(const struct proxy_options *opts, char *err, size_t errsz)
 {
-	return otlp_config_read(&config, opts->otlp_endpoint, opts->otlp_headers.items,
-				opts->otlp_headers.n, opts->trace_sample, opts->otlp_queue_size,
-				opts->otlp_batch_size, opts->otlp_interval, "lb-proxy", err, errsz);
+	if (otlp_config_read(&config, opts->otlp_endpoint, opts->otlp_headers.items,
+			     opts->otlp_headers.n, opts->trace_sample, opts->otlp_queue_size,
+			     opts->otlp_batch_size, opts->otlp_interval, "lb-proxy", err, errsz) == -1)
+		return -1;
+	return otlp_config_compression(&config, opts->otlp_compression, err, errsz);
 }
 
 int trace_setup_check(const struct proxy_options *opts, char *err, size_t errsz)
@@ -48,9 +50,10 @@ int trace_setup_start(struct ev_loop *loop, const struct proxy_options *opts, ch
 		return -1;
 	}
 	trace_configure(exporter, config.sample);
-	log_info("tracing", "endpoint=%s sample=%g queue=%zu batch=%zu interval_s=%g headers=%u",
-		 config.url, config.sample, config.export.queue_size, config.export.batch_size,
-		 config.export.interval, config.export.nheaders);
+	log_info("tracing", "endpoint=%s sample=%g queue=%zu batch=%zu interval_s=%g headers=%u "
+		 "compression=%s", config.url, config.sample, config.export.queue_size,
+		 config.export.batch_size, config.export.interval, config.export.nheaders,
+		 config.export.gzip ? "gzip" : "none");
 	return 0;
 }
 

@@ -120,6 +120,7 @@ struct proxy_options {
 	long otlp_queue_size;		/* spans held for export (0: the default) */
 	long otlp_batch_size;		/* spans per export request (0: the default) */
 	double otlp_interval;		/* seconds between exports (0: the default) */
+	char *otlp_compression;		/* --otlp-compression gzip|none, or NULL (OTEL_*) */
 	int h2;				/* clients may speak HTTP/2 (ALPN h2, the h2c preface) */
 	long h2_max_concurrent_streams;	/* SETTINGS_MAX_CONCURRENT_STREAMS we announce */
 	long h2_max_resets;		/* client stream resets a second before GOAWAY */

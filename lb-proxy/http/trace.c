@@ -7,6 +7,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <ev.h>
+
 #include "buf.h"
 #include "otlp_export.h"
 #include "otlp_span.h"
@@ -42,24 +44,27 @@ static uint64_t next_random(void)
 	return s[1] + b;
 }
 
-/* n random bytes, never all zero (an all-zero id is invalid). */
+/* n random bytes (16 or 8), never all zero (an all-zero id is invalid). */
 static void random_id(uint8_t *out, size_t n)
 {
+	uint64_t r, any = 0;
+
 	do {
 		for (size_t i = 0; i < n; i += 8) {
-			uint64_t r = next_random();
-
-			memcpy(out + i, &r, n - i < 8 ? n - i : 8);
+			r = next_random();
+			any |= r;
+			memcpy(out + i, &r, 8);
 		}
-	} while (out[0] == 0 && memcmp(out, out + 1, n - 1) == 0);
+	} while (!any);
 }
 
-static uint64_t now_ns(void)
+/* The loop's clock (Unix time, read once per loop pass when the poll
+ * returns): a span's times are the pass that saw its bytes, and a request
+ * reads no clock of its own (four clock_gettime calls were a percent of a
+ * traced request's CPU). */
+static uint64_t now_ns(const struct session *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)(ev_now(s->px->loop) * 1e9);
 }
 
 int trace_ratio_sampled(const uint8_t trace_id[16], double ratio)
@@ -153,15 +158,18 @@ void trace_request_begin(struct session *s)
 	}
 	t->recording = (t->flags & TRACE_FLAG_SAMPLED) != 0;
 	random_id(t->server_id, 8);
-	t->start_ns = now_ns();
+	/* Unsampled: no span, so no clock; the id is the backend's parent-id. */
+	if (t->recording)
+		t->start_ns = now_ns(s);
 	/* Until an attempt begins, the SERVER span is the parent. */
 	write_fields(t, t->server_id, t->has_parent ? &ts : NULL);
 }
 
 /* ---- spans ------------------------------------------------------------------ */
 
-/* "HOST:PORT" (or "[V6]:PORT") as server.address and server.port. */
-static void add_host_port(struct otlp_span *sp, const char *hp, size_t n, long dflt_port)
+/* "HOST:PORT" (or "[V6]:PORT") as server.address and server.port; returns
+ * the port (0: none valid). */
+static long add_host_port(struct otlp_span *sp, const char *hp, size_t n, long dflt_port)
 {
 	const char *colon = NULL;
 	long port = dflt_port;
@@ -183,8 +191,10 @@ static void add_host_port(struct otlp_span *sp, const char *hp, size_t n, long d
 	if (n >= 2 && hp[0] == '[' && hp[n - 1] == ']')
 		hp++, n -= 2;
 	otlp_span_str(sp, "server.address", hp, n);
-	if (port > 0 && port < 65536)
-		otlp_span_int(sp, "server.port", port);
+	if (port <= 0 || port >= 65536)
+		return 0;
+	otlp_span_int(sp, "server.port", port);
+	return port;
 }
 
 static const char *method_name(const struct session *s)
@@ -209,9 +219,11 @@ static void attempt_finish(struct session *s, const char *why, int status)
 	struct trace_exchange *t = &s->x->trace;
 	const struct http_route *r = &s->x->route;
 	const char *method = method_name(s), *name = s->be ? s->be->name : "-";
-	const char *colon = strrchr(name, ':');
+	const size_t name_len = strlen(name);
+	const char *colon = memrchr(name, ':', name_len);
 	struct otlp_span *sp;
 	char code[12];
+	long port;
 
 	t->attempt_open = 0;
 	if (!t->recording || !(sp = otlp_export_slot(exporter)))
@@ -220,17 +232,17 @@ static void attempt_finish(struct session *s, const char *why, int status)
 	sp->kind = OTLP_KIND_CLIENT;
 	otlp_span_name(sp, method, strlen(method));
 	sp->start_ns = t->attempt_ns;
-	sp->end_ns = now_ns();
+	sp->end_ns = now_ns(s);
 	otlp_span_str(sp, "http.request.method", method, strlen(method));
-	add_host_port(sp, name, strlen(name), 80);
-	otlp_span_str(sp, "network.peer.address", name, colon ? (size_t)(colon - name) : strlen(name));
-	if (colon)
-		otlp_span_int(sp, "network.peer.port", strtol(colon + 1, NULL, 10));
+	port = add_host_port(sp, name, name_len, 80);
+	otlp_span_str(sp, "network.peer.address", name, colon ? (size_t)(colon - name) : name_len);
+	if (colon && port)
+		otlp_span_int(sp, "network.peer.port", port);
 	{
 		const int tls = s->px->opts->backend_tls;
 		struct iovec url[] = {
 			{ (void *)(tls ? "https://" : "http://"), tls ? 8u : 7u },
-			{ (void *)name, strlen(name) },
+			{ (void *)name, name_len },
 			{ (void *)"/", r->path_slash ? 1u : 0u },
 			{ (void *)http_msg_ptr(&s->x->req, r->path), r->path.len },
 		};
@@ -260,12 +272,14 @@ void trace_attempt_begin(struct session *s)
 {
 	struct trace_exchange *t = &s->x->trace;
 
-	if (!exporter || !t->begun)
+	/* Unsampled: no CLIENT span; the backend's parent stays the SERVER
+	 * span's id, already in the fields (nobody records either). */
+	if (!exporter || !t->begun || !t->recording)
 		return;
 	if (t->attempt_open)
 		attempt_finish(s, "abandoned", 0);
 	random_id(t->client_id, 8);
-	t->attempt_ns = now_ns();
+	t->attempt_ns = now_ns(s);
 	t->attempt_open = 1;
 	t->attempts++;
 	t->was_ejected = s->be && s->be->outlier.state == OUTLIER_OPEN;
@@ -290,7 +304,7 @@ void trace_event(struct session *s, const char *name)
 	if (!t->recording || t->nevents == TRACE_EVENTS_MAX)
 		return;
 	t->events[t->nevents].name = name;
-	t->events[t->nevents].time_ns = now_ns();
+	t->events[t->nevents].time_ns = now_ns(s);
 	t->nevents++;
 }
 
@@ -361,7 +375,7 @@ void trace_request_end(struct session *s)
 		otlp_span_name(sp, method, strlen(method));	/* "{method}", never the path */
 	}
 	sp->start_ns = t->start_ns;
-	sp->end_ns = now_ns();
+	sp->end_ns = now_ns(s);
 	server_attributes(s, sp, method);
 	for (unsigned i = 0; i < t->nevents; i++)
 		otlp_span_event(sp, t->events[i].name, t->events[i].time_ns);

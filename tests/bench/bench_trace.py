@@ -15,6 +15,10 @@ only, no kernel: noise-free on a busy machine): each mode's proxy runs under
 callgrind, N keep-alive GETs one after another, the counters zeroed after a
 warm-up and dumped after the last export; instructions per request printed.
 Needs valgrind (apt-get install valgrind).
+
+PERF=N samples a traced proxy (--trace-sample 1) with perf for N seconds under
+wrk and prints the share of its CPU, user and kernel, that tracing's code and
+the export's socket calls take (a busy machine slows both alike).
 """
 import os
 import re
@@ -28,12 +32,15 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (BIN, Procs, echo_backends, free_port, table, wait_port,  # noqa: E402
-                    wrk)
+from common import (BIN, Procs, echo_backends, free_port, pinned, table,  # noqa: E402
+                    wait_port, wrk)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
 MODES = [("off", None), ("sample 0", "0"), ("sample 0.1", "0.1"), ("sample 1.0", "1")]
+# TRACE_MODES=off,1: only these modes (by their --trace-sample, "off" for none)
+if os.environ.get("TRACE_MODES"):
+    MODES = [m for m in MODES if (m[1] or "off") in os.environ["TRACE_MODES"].split(",")]
 
 
 def sink(procs):
@@ -136,6 +143,7 @@ def callgrind(procs, backends, sink_url, sample, n):
     dump = sorted((f for f in glob.glob(out + ".*")), key=os.path.getmtime)[-1]
     with open(dump) as f:
         total = int(re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M).group(1))
+    print(f"{sample or 'off'}: callgrind_annotate --inclusive=yes {dump}")
     return total / n
 
 
@@ -155,7 +163,65 @@ def main_callgrind(n):
         procs.stop_all()
 
 
+# What perf counts as tracing's in a traced proxy: the span records, their
+# JSON, the ids, the exporter, libcurl and zlib; and in the kernel the
+# export's own socket calls (libcurl sends with send(), recv(): the proxy's
+# sockets use writev and read).
+TRACE_SYMBOLS = re.compile(r"^(otlp_|trace_|put_|random_id|next_random|add_host_port|"
+                           r"attempt_finish|server_attributes|span_ids|write_fields|text_plain|"
+                           r"take_batch|send_body|on_kick|on_tick|on_sock|on_timer|"
+                           r"finish_done|socket_cb|timer_cb)")
+
+
+def main_perf(seconds):
+    """The share of a traced proxy's CPU (user + kernel) that tracing takes,
+    from perf's samples while wrk drives it at --trace-sample 1: robust to
+    a busy machine, as a ratio of two wall-clock runs is not."""
+    procs = Procs()
+    try:
+        sink_url = sink(procs)
+        backends = echo_backends(procs, 2)
+        port, admin = free_port(), free_port()
+        p = procs.start([os.path.join(BIN, "lb-proxy"), "--listen", f"127.0.0.1:{port}",
+                         "--admin", f"127.0.0.1:{admin}", "--backends", ",".join(backends),
+                         "--access-log", "off", "--otlp-endpoint", sink_url, "--trace-sample",
+                         "1"], name="lb-proxy", under_test=True)
+        wait_port(port)
+        data = os.path.join(procs.dir, "perf.data")
+        load = subprocess.Popen(pinned(["wrk", "-t1", "-c64", f"-d{seconds + 2}s",
+                                        f"http://127.0.0.1:{port}/bench"], False),
+                                stdout=subprocess.DEVNULL)
+        time.sleep(1)
+        subprocess.run(["perf", "record", "-g", "-o", data, "-p", str(p.pid), "--", "sleep",
+                        str(seconds)], capture_output=True, check=True)
+        load.wait()
+        flat = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort",
+                               "dso,symbol", "-g", "none"], capture_output=True, text=True).stdout
+        tree = subprocess.run(["perf", "report", "-i", data, "--children", "--sort", "symbol",
+                               "-g", "none"], capture_output=True, text=True).stdout
+        user, parts = 0.0, {}
+        for line in flat.splitlines():
+            m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[\.\]\s+(\S+)", line)
+            if m and (m.group(2).startswith(("libcurl", "libz")) or
+                      TRACE_SYMBOLS.match(m.group(3))):
+                user += float(m.group(1))
+                parts[m.group(3)] = parts.get(m.group(3), 0) + float(m.group(1))
+        kernel = sum(float(m.group(1)) for m in re.finditer(
+            r"^\s*([\d.]+)%\s+[\d.]+%\s+\[k\] (?:__sys_sendto|__sys_recvfrom)\s", tree, re.M))
+        share = user + kernel
+        print(f"\nlb-proxy at --trace-sample 1 under wrk, perf record {seconds} s: tracing takes "
+              f"{share:.1f}% of its CPU ({user:.1f}% user space, {kernel:.1f}% the export's "
+              f"send/recv in the kernel): +{share / (100 - share) * 100:.1f}% over the rest")
+        for sym, pct in sorted(parts.items(), key=lambda x: -x[1])[:8]:
+            print(f"  {pct:5.2f}%  {sym}")
+    finally:
+        procs.stop_all()
+
+
 def main():
+    if os.environ.get("PERF"):
+        main_perf(int(os.environ["PERF"]))
+        return
     if os.environ.get("CALLGRIND"):
         main_callgrind(int(os.environ["CALLGRIND"]))
         return

@@ -4,10 +4,12 @@ the proto3 JSON mapping, with OTLP's exceptions: trace and span ids as hex,
 enums as integers). Every body is decoded into plain Python values, the same
 way whichever SDK sent it; a body off the mapping is answered 400 and kept in
 `errors` (a test asserts it is empty)."""
+import gzip
 import json
 import re
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -213,13 +215,19 @@ class Receiver:
                     status = 404 if self.path != "/v1/traces" else 415
                 elif status == 200:
                     try:
+                        # OTLP/HTTP: gzip is the one compression a body may have
+                        enc = self.headers.get("Content-Encoding", "identity").strip().lower()
+                        if enc == "gzip":
+                            body = gzip.decompress(body)
+                        elif enc != "identity":
+                            raise Invalid(f"Content-Encoding {enc!r} is not gzip")
                         spans, forms = decode(body)
                         for s in spans:
                             s["sender"] = self.headers.get("User-Agent", "")
                             s["forms"] = forms
                         with recv.lock:
                             recv.spans.extend(spans)
-                    except (Invalid, ValueError, KeyError, TypeError) as e:
+                    except (Invalid, ValueError, KeyError, TypeError, OSError, EOFError, zlib.error) as e:
                         with recv.lock:
                             recv.errors.append(f"{e}: {body[:2000]!r}")
                         status = 400

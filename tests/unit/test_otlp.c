@@ -11,9 +11,11 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <zlib.h>
 
 #include "otlp_config.h"
 #include "otlp_export.h"
+#include "otlp_gzip.h"
 #include "otlp_json.h"
 #include "otlp_span.h"
 
@@ -113,6 +115,86 @@ static void test_text_is_repaired_and_bounded(void **state)
 	json_decref(doc);
 }
 
+/* The text check goes a word at a time: a byte JSON must escape (or one
+ * past ASCII) at any place of a value of any length is found, and the value
+ * comes back exact through the JSON either way. */
+static void test_plain_text_word_at_a_time(void **state)
+{
+	static struct otlp_span sp;
+	static const char specials[] = { '"', '\\', '\n', 0x01, 0x1f, (char)0xc3 };
+	char v[40];
+	(void)state;
+
+	for (size_t n = 1; n <= 33; n++) {
+		for (size_t at = 0; at <= n; at++) {
+			for (size_t k = 0; k < sizeof(specials); k++) {
+				json_t *doc, *attrs;
+				size_t len = n;
+
+				memset(v, 'a' + (int)(n % 26), n);
+				if (at < n) {
+					v[at] = specials[k];
+					if (specials[k] == (char)0xc3) {	/* a whole é */
+						if (at + 1 == n)
+							continue;
+						v[at + 1] = (char)0xa9;
+					}
+				}
+				otlp_span_reset(&sp);
+				memset(sp.trace_id, 1, 16);
+				memset(sp.span_id, 1, 8);
+				otlp_span_name(&sp, "GET", 3);
+				otlp_span_str(&sp, "url.path", v, len);
+				assert_int_equal(sp.attrs[0].plain, at == n);
+				doc = encode(&sp);
+				assert_non_null(doc);
+				attrs = json_object_get(json_array_get(json_object_get(json_array_get(
+					json_object_get(json_array_get(json_object_get(doc, "resourceSpans"), 0),
+							"scopeSpans"), 0), "spans"), 0), "attributes");
+				assert_int_equal(json_string_length(json_object_get(json_object_get(
+					json_array_get(attrs, 0), "value"), "stringValue")), len);
+				assert_memory_equal(json_string_value(json_object_get(json_object_get(
+					json_array_get(attrs, 0), "value"), "stringValue")), v, len);
+				json_decref(doc);
+				if (at == n)
+					break;
+			}
+		}
+	}
+}
+
+/* --otlp-compression gzip: one gzip member that inflates to the body. */
+static void test_gzip_round_trip(void **state)
+{
+	struct otlp_gzip *g = otlp_gzip_new();
+	struct buf out = BUF_INIT;
+	char in[5000], back[6000];
+	(void)state;
+
+	assert_non_null(g);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = "{\"key\":\"http.request.method\"}"[i % 30];
+	for (int round = 0; round < 2; round++) {	/* the stream is reused */
+		z_stream z = { 0 };
+
+		assert_int_equal(otlp_gzip_compress(g, in, sizeof(in) - (size_t)round, &out), 0);
+		assert_true(out.len > 10 && out.len < sizeof(in) / 4);
+		assert_int_equal((unsigned char)out.data[0], 0x1f);	/* RFC 1952's magic */
+		assert_int_equal((unsigned char)out.data[1], 0x8b);
+		assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+		z.next_in = (Bytef *)out.data;
+		z.avail_in = (uInt)out.len;
+		z.next_out = (Bytef *)back;
+		z.avail_out = sizeof(back);
+		assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+		assert_int_equal(z.total_out, sizeof(in) - (size_t)round);
+		assert_memory_equal(back, in, sizeof(in) - (size_t)round);
+		inflateEnd(&z);
+	}
+	otlp_gzip_free(g);
+	buf_release(&out);
+}
+
 static void clear_env(void)
 {
 	static const char *const vars[] = {
@@ -120,6 +202,7 @@ static void clear_env(void)
 		"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
 		"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER",
 		"OTEL_TRACES_SAMPLER_ARG", "POD_NAME", "POD_NAMESPACE",
+		"OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
 	};
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
@@ -194,6 +277,31 @@ static void test_headers_sampler_and_resource(void **state)
 }
 
 /* The queue never grows: past queue_size, spans are dropped and counted. */
+/* The compression: the flag, else the traces variable, else the general
+ * one; gzip or none, anything else refused naming its source. */
+static void test_compression_setting(void **state)
+{
+	static struct otlp_config c;
+	char err[256];
+	(void)state;
+
+	clear_env();
+	assert_int_equal(otlp_config_compression(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.export.gzip, 0);
+	setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip", 1);
+	assert_int_equal(otlp_config_compression(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.export.gzip, 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none", 1);
+	assert_int_equal(otlp_config_compression(&c, NULL, err, sizeof(err)), 0);
+	assert_int_equal(c.export.gzip, 0);
+	assert_int_equal(otlp_config_compression(&c, "gzip", err, sizeof(err)), 0);
+	assert_int_equal(c.export.gzip, 1);
+	setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "br", 1);
+	assert_int_equal(otlp_config_compression(&c, NULL, err, sizeof(err)), -1);
+	assert_string_equal(err, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION \"br\" must be gzip or none");
+	clear_env();
+}
+
 static void test_queue_is_bounded(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -232,6 +340,9 @@ int main(void)
 		cmocka_unit_test(test_endpoint_resolution),
 		cmocka_unit_test(test_headers_sampler_and_resource),
 		cmocka_unit_test(test_queue_is_bounded),
+		cmocka_unit_test(test_plain_text_word_at_a_time),
+		cmocka_unit_test(test_gzip_round_trip),
+		cmocka_unit_test(test_compression_setting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
