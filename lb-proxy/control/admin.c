@@ -23,6 +23,7 @@
 #include "stream/tcp_metrics.h"
 #include "timefmt.h"
 #include "upstream/balance_rr.h"
+#include "upstream/h2_pool.h"
 #include "upstream/outlier.h"
 #include "upstream/upstream.h"
 
@@ -258,6 +259,7 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 			tcp_metrics_render(a->tcp, body);
 		trace_render_metrics(body);
 		h2_metrics_render(&px->metrics.h2, body);
+		h2_pool_render_metrics(body);
 	} else {
 		status = 404;
 		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info "

@@ -8,6 +8,7 @@
 
 #include <ev.h>
 
+#include "buf.h"
 #include "upstream.h"
 
 /* The backend connections' protocol (--backend-protocol). */
@@ -26,6 +27,8 @@ struct h2_pool_stats {
 };
 extern struct h2_pool_stats h2_pool_stats;
 
+/* The stats as Prometheus text (lb_proxy_backend_h2_*), appended to out. */
+void h2_pool_render_metrics(struct buf *out);
 /* "http1", "h2c", "h2" as the protocol, or -1. */
 int h2_pool_protocol_parse(const char *name);
 /* A stream to b for one request: on a connection with room, or a new one
