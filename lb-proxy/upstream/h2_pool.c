@@ -95,8 +95,20 @@ static void conn_fail(struct h2_uconn *c, int err)
  * SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 5.1.2). */
 static unsigned conn_room(struct h2_uconn *c)
 {
-	uint32_t max = nghttp2_session_get_remote_settings(c->ng,
-							    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+	struct h2_uconn *known = c, *o;
+	uint32_t max;
+
+	/* Before its SETTINGS came, a connection takes what the backend's
+	 * other connections said it allows (it was opened because they were
+	 * full: it fills no faster than they did). */
+	if (!c->settings_seen)
+		LIST_FOREACH(o, &c->be->h2_conns, link)
+			if (o->settings_seen) {
+				known = o;
+				break;
+			}
+	max = nghttp2_session_get_remote_settings(known->ng,
+						  NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
 
 	return max > c->nstreams ? max - c->nstreams : 0;
 }
@@ -344,6 +356,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 		st = stream_of(ng, frame->hd.stream_id);
 		if (st && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
 			h2_upstream_end(st);
+		break;
+	case NGHTTP2_SETTINGS:
+		if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
+			c->settings_seen = 1;
 		break;
 	case NGHTTP2_GOAWAY:
 		/* RFC 9113 6.8: no new stream here; the ones above its last

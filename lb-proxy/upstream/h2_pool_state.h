@@ -41,7 +41,7 @@ struct h2_uconn {
 	unsigned long long streams_total;	/* streams it carried */
 	const uint8_t *pend;		/* frames nghttp2 gave that the socket did not take */
 	size_t pend_len;
-	int busy;			/* inside nghttp2 or its callbacks: not freed now */
+	unsigned settings_seen : 1;	/* the backend's SETTINGS came */
 	/* a stream let go (h2_upstream.c calls it; h2_pool.c decides what
 	 * the connection does next: idle, close) */
 	void (*stream_gone)(struct h2_uconn *c);

@@ -23,11 +23,18 @@ BACKEND = os.path.join(os.path.dirname(__file__), "..", "support", "grpc_backend
 DEADLINE = 10 * SLOW
 
 
-def start_backend(name, *flags):
-    p = Proc([sys.executable, BACKEND, "--name", name, *flags])
+def launch_backend(name, *flags):
+    return Proc([sys.executable, BACKEND, "--name", name, *flags])
+
+
+def backend_ready(p):
     m = p.wait_log(r"listening port=(\d+)", timeout=20)
     p.addr = f"127.0.0.1:{m.group(1)}"
     return p
+
+
+def start_backend(name, *flags):
+    return backend_ready(launch_backend(name, *flags))
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +43,8 @@ def backends():
     started = []
     try:
         for name, flags in (("g0", ()), ("g1", ()), ("g2", ()), ("slow", ("--delay-ms", "20"))):
-            started.append(start_backend(name, *flags))
-        yield {p.argv[3]: p for p in started}
+            started.append(launch_backend(name, *flags))     # they start side by side
+        yield {p.argv[3]: backend_ready(p) for p in started}
     finally:
         for p in started:
             assert p.stop() == 0, p.text()[-2000:]
