@@ -43,20 +43,20 @@ int h2_pool_protocol_parse(const char *name)
 void h2_pool_render_metrics(struct buf *out)
 {
 	buf_appendf(out,
-		    "# HELP lb_proxy_backend_h2_connections_total HTTP/2 connections opened to "
+		    "# HELP lb_proxy_upstream_h2_connections_total HTTP/2 connections opened to "
 		    "backends (--backend-protocol h2c|h2).\n"
-		    "# TYPE lb_proxy_backend_h2_connections_total counter\n"
-		    "lb_proxy_backend_h2_connections_total %llu\n"
-		    "# HELP lb_proxy_backend_h2_open_connections Open HTTP/2 connections to backends.\n"
-		    "# TYPE lb_proxy_backend_h2_open_connections gauge\n"
-		    "lb_proxy_backend_h2_open_connections %u\n"
-		    "# HELP lb_proxy_backend_h2_goaways_received_total GOAWAY frames backends sent.\n"
-		    "# TYPE lb_proxy_backend_h2_goaways_received_total counter\n"
-		    "lb_proxy_backend_h2_goaways_received_total %llu\n"
-		    "# HELP lb_proxy_backend_h2_refused_streams_total Streams backends did not "
+		    "# TYPE lb_proxy_upstream_h2_connections_total counter\n"
+		    "lb_proxy_upstream_h2_connections_total %llu\n"
+		    "# HELP lb_proxy_upstream_h2_open_connections Open HTTP/2 connections to backends.\n"
+		    "# TYPE lb_proxy_upstream_h2_open_connections gauge\n"
+		    "lb_proxy_upstream_h2_open_connections %u\n"
+		    "# HELP lb_proxy_upstream_h2_goaways_received_total GOAWAY frames backends sent.\n"
+		    "# TYPE lb_proxy_upstream_h2_goaways_received_total counter\n"
+		    "lb_proxy_upstream_h2_goaways_received_total %llu\n"
+		    "# HELP lb_proxy_upstream_h2_refused_streams_total Streams backends did not "
 		    "process (REFUSED_STREAM, above a GOAWAY's last stream id): retried.\n"
-		    "# TYPE lb_proxy_backend_h2_refused_streams_total counter\n"
-		    "lb_proxy_backend_h2_refused_streams_total %llu\n",
+		    "# TYPE lb_proxy_upstream_h2_refused_streams_total counter\n"
+		    "lb_proxy_upstream_h2_refused_streams_total %llu\n",
 		    h2_pool_stats.connections, h2_pool_stats.open, h2_pool_stats.goaways,
 		    h2_pool_stats.refused);
 }

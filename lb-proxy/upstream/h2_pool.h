@@ -27,7 +27,7 @@ struct h2_pool_stats {
 };
 extern struct h2_pool_stats h2_pool_stats;
 
-/* The stats as Prometheus text (lb_proxy_backend_h2_*), appended to out. */
+/* The stats as Prometheus text (lb_proxy_upstream_h2_*), appended to out. */
 void h2_pool_render_metrics(struct buf *out);
 /* "http1", "h2c", "h2" as the protocol, or -1. */
 int h2_pool_protocol_parse(const char *name);

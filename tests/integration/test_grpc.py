@@ -83,7 +83,7 @@ def test_unary_with_trailers_each_call_balanced(proxy, backends):
         assert set(echo_all(ch, 6)) == {"g0", "g1", "g2"}
     line = px.proc.wait_log(r"INFO request [^\n]*request=\"POST /lb.Test/Echo\"[^\n]*proto=h2")
     assert "status=200" in line.group(0)
-    assert metric(px, "lb_proxy_backend_h2_connections_total") == 3
+    assert metric(px, "lb_proxy_upstream_h2_connections_total") == 3
 
 
 def test_server_streaming(proxy, backends):
@@ -116,7 +116,7 @@ def test_deadline_cancels_the_backend_stream(proxy, backends):
         wait_for("the stream given back", lambda: px.admin("/info")[1]["backends"][0]
                  .get("active", 0) == 0)
         assert echo_all(ch, 2) == {"g0": 2}
-    assert metric(px, "lb_proxy_backend_h2_connections_total") == 1
+    assert metric(px, "lb_proxy_upstream_h2_connections_total") == 1
 
 
 def test_one_mib_message_both_ways(proxy, backends):
@@ -190,7 +190,7 @@ def test_max_concurrent_streams_opens_more_connections(proxy, procs):
             with futures.ThreadPoolExecutor(3) as pool:
                 got = list(pool.map(lambda _: sleep(b"300", timeout=DEADLINE), range(3)))
         assert got == [b"slept"] * 3
-        assert metric(px, "lb_proxy_backend_h2_connections_total") >= 3
+        assert metric(px, "lb_proxy_upstream_h2_connections_total") >= 3
     finally:
         assert one.stop() == 0
         one.log.close()
@@ -262,8 +262,8 @@ def test_goaway_drains_and_refused_streams_are_retried(proxy):
         status, _, body = px.request("POST", "/b", body=b"2")      # stream 3: GOAWAY
         assert (status, body) == (200, b"ok")
         assert be.answered == 2 and be.connections == 2
-        assert metric(px, "lb_proxy_backend_h2_goaways_received_total") == 1
-        assert metric(px, "lb_proxy_backend_h2_refused_streams_total") == 1
+        assert metric(px, "lb_proxy_upstream_h2_goaways_received_total") == 1
+        assert metric(px, "lb_proxy_upstream_h2_refused_streams_total") == 1
         assert px.request("GET", "/c")[0] == 200
         assert be.connections == 2
     finally:
