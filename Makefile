@@ -11,7 +11,7 @@ DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev 
 	libcurl4-openssl-dev libc-ares-dev libyaml-dev libssl-dev libpcre2-dev curl \
 	libnghttp2-dev
 TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl \
-	nghttp2-client python3-h2
+	nghttp2-client python3-h2 python3-grpcio
 BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
@@ -226,6 +226,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_restart.py
 	$(PYTHON) tests/bench/bench_trace.py
+	$(PYTHON) tests/bench/bench_grpc.py
 
 # The chaos suite's full version (a few minutes); its short one runs in
 # `make test` as tests/integration/test_chaos.py.
