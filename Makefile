@@ -12,7 +12,7 @@ DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev 
 	libnghttp2-dev
 TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl \
 	nghttp2-client python3-h2 python3-grpcio
-BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind
+BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind python3-grpcio
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter

@@ -6,6 +6,7 @@ names the RFC 9113 section or the gRPC rule it checks."""
 import collections
 import os
 import socket
+import subprocess
 import sys
 import threading
 from concurrent import futures
@@ -268,3 +269,41 @@ def test_goaway_drains_and_refused_streams_are_retried(proxy):
         assert be.connections == 2
     finally:
         be.close()
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (cert, key)."""
+    d = str(tmp_path_factory.mktemp("h2uptls"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k.pem", "-out", "c.pem",
+                    "-days", "2", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   cwd=d, check=True, capture_output=True, timeout=60)
+    return os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+
+
+def test_h2_over_backend_tls_by_alpn(proxy, echo, cert):
+    """RFC 9113 3.2: --backend-protocol h2 is HTTP/2 over --backend-tls, h2
+    chosen by ALPN. The backend here is a second lb-proxy on a TLS listener
+    (it offers h2 by ALPN) in front of lb-echo; an HTTP/1.1 client's requests
+    share one connection to it."""
+    e = echo("--access-log", "off")
+    tls_backend = proxy([e.addr], "--tls-cert", cert[0], "--tls-key", cert[1])
+    px = proxy([tls_backend.addr], "--backend-protocol", "h2", "--backend-tls",
+               "--backend-ca", cert[0])
+    for path in ("/a", "/b", "/c"):
+        status, _, body = px.request("GET", path)
+        assert status == 200 and f'"path":"{path}"'.encode() in body
+    assert metric(px, "lb_proxy_upstream_h2_connections_total") == 1
+    tls_backend.proc.wait_log(r'request="GET /c" status=200[^\n]*tls="1\.[23]" proto=h2 stream=5')
+
+
+def test_h2_needs_backend_tls_and_h2c_refuses_it(procs):
+    """The start-up check names the fix."""
+    from conftest import binary
+    p = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--backends", "127.0.0.1:1",
+               "--backend-protocol", "h2"])
+    assert p.p.wait(10 * SLOW) != 0
+    p.expect_exit = p.p.returncode
+    assert "add --backend-tls" in p.text()
