@@ -349,8 +349,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	switch (frame->hd.type) {
 	case NGHTTP2_HEADERS:
 		st = stream_of(ng, frame->hd.stream_id);
-		if (st)
-			return h2_upstream_headers_end(st, frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+		/* a head that cannot be rendered fails its stream alone (a
+		 * nonzero return here would end the connection) */
+		if (st && h2_upstream_headers_end(st, frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0)
+			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+						  NGHTTP2_PROTOCOL_ERROR);
 		break;
 	case NGHTTP2_DATA:
 		st = stream_of(ng, frame->hd.stream_id);

@@ -161,8 +161,10 @@ int h2_upstream_headers_end(struct h2_ustream *st, int end_stream)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	} else if (st->status < 200) {
 		/* 1xx (RFC 9110 15.2) before the final head; 101 has no place
-		 * in HTTP/2 (RFC 9113 8.6) */
-		if (st->status == 101)
+		 * in HTTP/2 (RFC 9113 8.6). They come outside flow control: a
+		 * backend that sends them faster than the session reads them
+		 * fails its stream. */
+		if (st->status == 101 || buf_unread(&st->rs) > RESP_FIELDS_MAX)
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 		rc |= buf_appendf(&st->rs, "HTTP/1.1 %d %s\r\n", st->status, http_reason(st->status));
 		rc |= append_fields(st);
