@@ -19,6 +19,7 @@ grpc = pytest.importorskip("grpc", reason="python3-grpcio is needed (make test-d
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
 import h2.events  # noqa: E402
+import h2.settings  # noqa: E402
 
 BACKEND = os.path.join(os.path.dirname(__file__), "..", "support", "grpc_backend.py")
 DEADLINE = 10 * SLOW
@@ -307,3 +308,89 @@ def test_h2_needs_backend_tls_and_h2c_refuses_it(procs):
     assert p.p.wait(10 * SLOW) != 0
     p.expect_exit = p.p.returncode
     assert "add --backend-tls" in p.text()
+
+
+class DyingBackend:
+    """An h2c backend by hand that allows one stream per connection
+    (SETTINGS_MAX_CONCURRENT_STREAMS 1): /hold is answered once `release`
+    is set, the first /die closes its connection without a word, the rest
+    get 200 "ok"."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.connections = 0
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.died = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.conn, args=(c,), daemon=True).start()
+
+    def conn(self, c):
+        h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        h.initiate_connection()
+        h.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1})
+        c.sendall(h.data_to_send())
+        paths = {}
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    return
+                for ev in h.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        paths[ev.stream_id] = dict(ev.headers)[b":path"]
+                    if not isinstance(ev, h2.events.StreamEnded):
+                        continue
+                    path = paths.get(ev.stream_id)
+                    if path == b"/die" and not self.died:
+                        self.died = True
+                        return          # closed: the finally below
+                    if path == b"/hold":
+                        self.holding.set()
+                        self.release.wait(20)
+                    h.send_headers(ev.stream_id, [(":status", "200"), ("content-length", "2")])
+                    h.send_data(ev.stream_id, b"ok", end_stream=True)
+                c.sendall(h.data_to_send())
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    def close(self):
+        self.release.set()
+        self.sock.close()
+
+
+def test_a_connection_that_fails_fails_only_its_own_streams(proxy):
+    """RFC 9113 5.4.1: a connection error ends that connection's streams
+    only. A backend allowing one stream per connection: a request held on
+    one connection, another whose connection the backend closes: that one
+    is retried (an idempotent GET, --retry-on reset) on a new connection;
+    the held one is answered on its own, untouched."""
+    be = DyingBackend()
+    try:
+        px = proxy([be.addr], "--backend-protocol", "h2c")
+        held = {}
+        t = threading.Thread(target=lambda: held.update(r=px.request("GET", "/hold")))
+        t.start()
+        assert be.holding.wait(10 * SLOW)
+        status, _, body = px.request("GET", "/die")
+        assert (status, body) == (200, b"ok") and be.died
+        be.release.set()
+        t.join(10 * SLOW)
+        assert held["r"][0] == 200 and held["r"][2] == b"ok"
+        assert be.connections == 3          # /hold's, /die's that failed, its retry's
+        px.proc.wait_log(r"WARN backend failed [^\n]*retry=yes")
+    finally:
+        be.close()
