@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "h2_mem.h"
 #include "h2_upstream.h"
 #include "log.h"
 #include "net/transport_tls.h"
@@ -455,7 +456,7 @@ static struct h2_uconn *conn_new(struct backend *b, int tls, double connect_time
 					  ip, &b->tls_session) == -1)
 			goto fail_c;
 	}
-	if (nghttp2_session_client_new2(&c->ng, callbacks, c, option) != 0)
+	if (nghttp2_session_client_new3(&c->ng, callbacks, c, option, h2_mem()) != 0)
 		goto fail_tls;
 	/* RFC 9113 3.4: the preface and SETTINGS go first, with the connection's
 	 * own window */
@@ -540,6 +541,7 @@ void h2_pool_release(void)
 		backend_unref(b);
 	}
 	h2_upstream_release();
+	h2_mem_release();
 	if (callbacks)
 		nghttp2_session_callbacks_del(callbacks);
 	if (option)
