@@ -37,6 +37,7 @@
 #include "signals.h"
 #include "stream/tcp_accept.h"
 #include "timefmt.h"
+#include "upstream/h2_pool.h"
 #include "upstream/upstream.h"
 
 /* What the signal, set and takeover callbacks reach (main.c's wiring);
@@ -492,6 +493,7 @@ out:
 	subscriber_release(&m.sub);
 	admin_release(&m.admin);
 	proxy_release(px);
+	h2_pool_release();
 	upstream_release();
 	reload_release(&m.reload);
 	trace_setup_stop();

@@ -24,6 +24,7 @@
 #include "stream/tcp_metrics.h"
 #include "timefmt.h"
 #include "upstream/balance_rr.h"
+#include "upstream/h2_pool.h"
 #include "upstream/outlier.h"
 #include "upstream/upstream.h"
 
@@ -263,6 +264,7 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 		trace_render_metrics(body);
 		h2_metrics_render(&px->metrics.h2, body);
 		routing_stats_metrics(px, body);
+		h2_pool_render_metrics(body);
 	} else {
 		status = 404;
 		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info /routes "

@@ -32,6 +32,8 @@ static const char *const balance_choices[] = {
 
 static const char *const mode_choices[] = { "http", "tcp", NULL };
 
+static const char *const backend_protocol_choices[] = { "http1", "h2c", "h2", NULL };
+
 static const struct option_row rows[] = {
 	{ { "listen", CONFIG_LIST, offsetof(struct proxy_options, listens), 0, PROXY_LISTEN_MAX, NULL,
 	    "[tls:]ADDR:PORT for clients (twice: one tls: and one plain, with TLS files)" }, FIXED },
@@ -194,6 +196,9 @@ static const struct option_row rows[] = {
 	    "NAME sent as SNI to backends and verified in their certificates" }, FIXED },
 	{ { "backendTlsInsecure", CONFIG_BOOL, offsetof(struct proxy_options, backend_tls_insecure), 0,
 	    0, NULL, "do not verify backend certificates (a warning at start-up)" }, FIXED },
+	{ { "backendProtocol", CONFIG_ENUM, offsetof(struct proxy_options, backend_protocol), 0, 0,
+	    backend_protocol_choices, "http1: HTTP/1.1 to backends; h2c: HTTP/2 in clear text; h2: "
+	    "HTTP/2 over --backend-tls (ALPN h2); many streams per connection" }, FIXED },
 	/* TCP mode (docs/tcp.md) */
 	{ { "mode", CONFIG_ENUM, offsetof(struct proxy_options, mode), 0, 0, mode_choices,
 	    "http: an HTTP/1.1 proxy; tcp: relay bytes to a balanced backend (TLS passes through)" }, FIXED },
@@ -301,6 +306,7 @@ const struct proxy_options options_defaults = {
 	.rate_table_size = RATELIMIT_TABLE_DEFAULT,
 	.tls_resumption = 1,
 	.mode = "http",
+	.backend_protocol = "http1",
 	.watch_config = 1,
 	.workers = "1",
 	.cors_max_age = CORS_MAX_AGE_DEFAULT,

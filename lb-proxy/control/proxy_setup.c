@@ -179,12 +179,27 @@ int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
 				"need --backend-tls\n");
 		return -1;
 	}
+	if (strcmp(opts->backend_protocol, "h2") == 0 && !opts->backend_tls) {
+		fprintf(stderr, "lb-proxy: --backend-protocol h2 is HTTP/2 over TLS: add --backend-tls, "
+				"or use h2c (clear text)\n");
+		return -1;
+	}
+	if (strcmp(opts->backend_protocol, "h2c") == 0 && opts->backend_tls) {
+		fprintf(stderr, "lb-proxy: --backend-protocol h2c is clear text: with --backend-tls "
+				"use h2\n");
+		return -1;
+	}
 	if (opts->backend_tls) {
 		limits->tls = transport_tls_client_ctx_new(opts->backend_ca,
 							   !opts->backend_tls_insecure, err,
 							   sizeof(err));
 		if (!limits->tls) {
 			fprintf(stderr, "lb-proxy: %s\n", err);
+			return -1;
+		}
+		if (strcmp(opts->backend_protocol, "h2") == 0 &&
+		    transport_tls_ctx_offer_h2(limits->tls) == -1) {
+			fprintf(stderr, "lb-proxy: cannot offer h2 to backends by ALPN\n");
 			return -1;
 		}
 		limits->tls_sni = opts->backend_sni;

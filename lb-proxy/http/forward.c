@@ -17,6 +17,7 @@
 #include "routing.h"
 #include "timefmt.h"
 #include "trace.h"
+#include "upstream/h2_pool.h"
 #include "upstream/upstream.h"
 
 void forward_release(struct session *s)
@@ -278,7 +279,14 @@ enum forward_verdict forward_connected(struct session *s)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	getsockopt(s->up->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (s->up->tr.fd < 0) {
+		/* an HTTP/2 stream (h2_pool.c): its connection's connect */
+		err = s->up->connect_error;
+		if (err == EINPROGRESS)
+			return FORWARD_GOING;
+	} else {
+		getsockopt(s->up->tr.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	}
 	if (err == 0 && !s->up->tr.handshake_done) {
 		/* --backend-tls: the handshake, in the connect's time; a failed
 		 * one (a certificate not verified) is a connect error. */
@@ -361,6 +369,28 @@ enum forward_verdict forward_dequeue(struct session *s)
 	return forward_begin(s);
 }
 
+/* --backend-protocol h2c|h2: a stream on one of be's HTTP/2 connections. */
+static enum forward_verdict begin_h2(struct session *s, struct backend *be)
+{
+	struct proxy *px = s->px;
+	int tls = h2_pool_protocol_parse(px->opts->backend_protocol) == H2_POOL_H2;
+	struct upstream *u = h2_pool_stream(be, tls, px->opts->connect_timeout);
+
+	if (!u && local_error(errno))
+		return local_failure(s, errno);
+	if (!u)
+		return forward_failed(s, forward_reason(errno), strerror(errno), 502, 1);
+	attach(s, u);
+	if (u->connect_error == EINPROGRESS) {
+		/* its connection connects: u->wio is fed once it is ready */
+		s->state = SESSION_CONNECT;
+		session_set_timer(s, px->opts->connect_timeout);
+		return FORWARD_GOING;
+	}
+	session_exchange_start(s);
+	return FORWARD_GOING;
+}
+
 enum forward_verdict forward_begin(struct session *s)
 {
 	struct proxy *px = s->px;
@@ -394,6 +424,8 @@ enum forward_verdict forward_begin(struct session *s)
 	backend_ref(be);
 	be->active++;
 	be->requests++;
+	if (px->opts->backend_protocol && strcmp(px->opts->backend_protocol, "http1") != 0)
+		return begin_h2(s, be);
 	u = upstream_pool_get(be);
 	if (u) {
 		attach(s, u);

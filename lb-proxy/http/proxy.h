@@ -100,6 +100,7 @@ struct proxy_options {
 	char *backend_ca;		/* PEM CA file backends are verified against */
 	char *backend_sni;		/* SNI and the name verified on backends */
 	int backend_tls_insecure;	/* backend certificates are not verified */
+	char *backend_protocol;		/* http1, h2c or h2 (upstream/h2_pool.h) */
 	int takeover;			/* take the listeners of the proxy running on this port */
 	char *workers;			/* --workers N|auto: event-loop processes (control/workers.h) */
 	/* --mode tcp: bytes relayed to a balanced backend, no HTTP (stream/) */

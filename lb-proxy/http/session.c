@@ -123,16 +123,22 @@ static void update_watchers(struct session *s)
 			uread = 1;
 			uwrite = 0;
 		}
-		if (uread) {
+		if (ut->fd < 0) {
+			/* an HTTP/2 stream to the backend: it feeds rio and wio */
+			ut->ops->want_read(ut, uread);
+			if (uread && transport_pending(ut))
+				ev_feed_event(loop, &s->up->rio, EV_READ);
+		} else if (uread) {
 			ev_io_start(loop, &s->up->rio);
 			if (transport_pending(ut))
 				ev_feed_event(loop, &s->up->rio, EV_READ);
 		} else {
 			ev_io_stop(loop, &s->up->rio);
 		}
-		if (uwrite)
+		/* (a stream feeds its wio itself, when it takes more) */
+		if (ut->fd >= 0 && uwrite)
 			ev_io_start(loop, &s->up->wio);
-		else
+		else if (ut->fd >= 0)
 			ev_io_stop(loop, &s->up->wio);
 	}
 }
@@ -373,6 +379,14 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (s->state == SESSION_TUNNEL) {
 			session_close(s);
+			return;
+		}
+		if (errno == ECONNREFUSED && s->up->tr.fd < 0) {
+			/* an HTTP/2 stream the backend refused (REFUSED_STREAM, or
+			 * above a GOAWAY's last stream id): never processed, so
+			 * retried as never sent (RFC 9113 8.7) */
+			s->req_sent_any = 0;
+			act(s, forward_failed(s, "refused-stream", "stream refused by backend", 502, 0));
 			return;
 		}
 		act(s, forward_failed(s, forward_reason(errno), strerror(errno), 502, 0));

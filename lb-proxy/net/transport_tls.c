@@ -445,6 +445,13 @@ void transport_tls_ctx_alpn_h2(struct ssl_ctx_st *ctx, int on)
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, on ? &alpn_h2_on : &alpn_h2_off);
 }
 
+int transport_tls_ctx_offer_h2(struct ssl_ctx_st *ctx)
+{
+	static const unsigned char alpn_h2[] = "\x02h2";
+
+	return SSL_CTX_set_alpn_protos(ctx, alpn_h2, sizeof(alpn_h2) - 1) == 0 ? 0 : -1;
+}
+
 int transport_tls_alpn_h2(const struct transport *t)
 {
 	const unsigned char *p = NULL;

@@ -60,6 +60,9 @@ void transport_tls_to_plain(struct transport *t);
 /* Offers h2 before http/1.1 by ALPN on the server context (on), or
  * http/1.1 alone (off: the default). */
 void transport_tls_ctx_alpn_h2(struct ssl_ctx_st *ctx, int on);
+/* Offers h2 alone by ALPN on the client context (--backend-protocol h2).
+ * Returns 0 or -1. */
+int transport_tls_ctx_offer_h2(struct ssl_ctx_st *ctx);
 /* 1 when the handshake of the TLS transport t selected h2 by ALPN. */
 int transport_tls_alpn_h2(const struct transport *t);
 /* "1.3" or "1.2" for a TLS transport whose handshake is done (or for a

@@ -17,6 +17,7 @@ enum backend_state {
 };
 
 struct upstream;
+struct h2_uconn;
 
 /* Why an attempt on a backend failed (its errors, by reason). */
 enum backend_failure {
@@ -43,6 +44,7 @@ struct backend {
 	unsigned removed : 1;		/* not in the current set any more */
 	LIST_HEAD(, upstream) idle;	/* pooled keep-alive connections */
 	unsigned nidle;
+	LIST_HEAD(, h2_uconn) h2_conns;	/* --backend-protocol h2c|h2: its connections (h2_pool.c) */
 	unsigned active;		/* requests in flight */
 	unsigned connections;		/* open upstream connections */
 	unsigned long long requests;	/* forwarded */

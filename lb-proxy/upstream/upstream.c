@@ -22,6 +22,10 @@ static void pool_remove(struct upstream *u)
 
 void upstream_close(struct upstream *u)
 {
+	if (u->detach) {
+		u->detach(u, 0);
+		return;
+	}
 	if (u->pooled)
 		pool_remove(u);
 	ev_io_stop(up_loop, &u->rio);
@@ -73,6 +77,16 @@ void upstream_setup(struct ev_loop *loop, const struct upstream_limits *limits)
 	backend_close_idle = close_idle;
 }
 
+struct ev_loop *upstream_loop(void)
+{
+	return up_loop;
+}
+
+const struct upstream_limits *upstream_limits(void)
+{
+	return &up_limits;
+}
+
 void upstream_release(void)
 {
 	transport_tls_ctx_free(up_limits.tls);
@@ -96,9 +110,8 @@ unsigned upstream_pool_shed(unsigned n)
 	return closed;
 }
 
-struct upstream *upstream_connect(struct backend *b)
+int upstream_socket(struct backend *b)
 {
-	struct upstream *u;
 	int fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	/* Out of descriptors: an idle pooled connection is worth less than
@@ -106,16 +119,26 @@ struct upstream *upstream_connect(struct backend *b)
 	if (fd == -1 && (errno == EMFILE || errno == ENFILE) && upstream_pool_shed(1))
 		fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
-		return NULL;
+		return -1;
 	if (connect(fd, (struct sockaddr *)&b->addr.ss, b->addr.len) == -1 && errno != EINPROGRESS) {
 		int saved = errno;
 
 		close(fd);
 		errno = saved;
-		return NULL;
+		return -1;
 	}
 	net_set_nodelay(fd);
 	net_set_notsent_lowat(fd, UNSENT_LIMIT);	/* an upload to a slow backend, as for clients */
+	return fd;
+}
+
+struct upstream *upstream_connect(struct backend *b)
+{
+	struct upstream *u;
+	int fd = upstream_socket(b);
+
+	if (fd == -1)
+		return NULL;
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		close(fd);
@@ -163,6 +186,10 @@ void upstream_pool_put(struct upstream *u, int stopping)
 {
 	struct backend *b = u->be;
 
+	if (u->detach) {
+		u->detach(u, 1);
+		return;
+	}
 	ev_io_stop(up_loop, &u->rio);
 	ev_io_stop(up_loop, &u->wio);
 	u->owner = NULL;

@@ -22,6 +22,13 @@ struct upstream {
 	void *owner;			/* the session using it, NULL in the pool */
 	int pooled;			/* in be->idle */
 	LIST_ENTRY(upstream) link;	/* in be->idle */
+	/* An HTTP/2 stream to the backend (h2_pool.c; tr.fd is -1): its
+	 * connect's error for forward_connected (0: ready), and the call that
+	 * takes it back when the session is done with it (whole: the exchange
+	 * ended cleanly) instead of pooling or closing a socket. NULL for a
+	 * connection of its own. */
+	int connect_error;
+	void (*detach)(struct upstream *u, int whole);
 };
 
 struct upstream_limits {
@@ -35,6 +42,9 @@ struct ssl_ctx_st;
 
 /* Takes the limits (and owns limits->tls from now on). */
 void upstream_setup(struct ev_loop *loop, const struct upstream_limits *limits);
+/* The loop and the limits upstream_setup took (h2_pool.c's too). */
+struct ev_loop *upstream_loop(void);
+const struct upstream_limits *upstream_limits(void);
 /* Frees what upstream_setup took (after the last connection closed). */
 void upstream_release(void);
 /* Starts a non-blocking connect to b (with --backend-tls, a TLS client over
@@ -42,6 +52,10 @@ void upstream_release(void);
  * completes when wio fires), or NULL with errno set if it failed at once.
  * Out of descriptors, it closes an idle pooled connection and tries again. */
 struct upstream *upstream_connect(struct backend *b);
+/* A non-blocking socket connecting to b (SOCK_NONBLOCK, TCP_NODELAY, the
+ * unsent limit): the fd, or -1 with errno set. Out of descriptors, it
+ * closes an idle pooled connection and tries again. */
+int upstream_socket(struct backend *b);
 /* A pooled connection to b that is still open, or NULL. */
 struct upstream *upstream_pool_get(struct backend *b);
 /* Keeps u for the next request to its backend, or closes it when the pool
