@@ -290,19 +290,24 @@ def test_ping_flood_from_a_client_that_does_not_read_is_closed(three_echos, prox
     w = H2Wire(px.port, sock=s)
     s.setblocking(False)
     ping = PingFrame(0, opaque_data=b"12345678").serialize() * 1000
-    sent, deadline = 0, time.time() + 10 * SLOW
+    sent, deadline, closed = 0, time.time() + 10 * SLOW, False
     while time.time() < deadline:
         try:
             sent += s.send(ping)
         except BlockingIOError:
             break
-    assert time.time() < deadline, "the proxy read every ping: its writes never blocked"
+        except (ConnectionResetError, BrokenPipeError):
+            # nghttp2's own bound on queued acknowledgements (its flood
+            # check) closed it first: as good an end, and the race between
+            # the two is the machine's speed (this failed 1 run in 3-5)
+            closed = True
+            break
+    assert closed or time.time() < deadline, "the proxy read every ping: its writes never blocked"
     s.setblocking(True)
     # the proxy stopped reading; at its idle timeout it closes the connection
     s.settimeout(20 * SLOW)
-    closed = False
     deadline = time.time() + 20 * SLOW
-    while time.time() < deadline:
+    while not closed and time.time() < deadline:
         try:
             if not s.recv(65536):
                 closed = True
