@@ -208,18 +208,21 @@ unit: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tes
 	done
 
 # The integration tests mostly wait (programs starting, heartbeats, timeouts:
-# a run uses about a fifth of one core), so PYTEST_WORKERS test files run at
+# a release run uses about a third of one core), so several test files run at
 # once (pytest-xdist; --dist loadfile keeps a file's tests and its module
-# fixtures in one worker, in order). PYTEST_WORKERS=0 runs them one by one.
+# fixtures in one worker, in order): PYTEST_WORKERS with the release build,
+# PYTEST_WORKERS_ASAN with the sanitized one, whose programs cost several
+# times the CPU. 0 runs them one by one.
 PYTEST_WORKERS ?= 4
-PYTEST_RUN := $(PYTHON) -m pytest -q -p no:cacheprovider \
-	$(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST_WORKERS_ASAN ?= 2
+pytest_run = $(PYTHON) -m pytest -q -p no:cacheprovider \
+	$(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
 integration: all asan
 	@echo "== integration (release binaries)"
-	LB_BIN_DIR=$(CURDIR)/bin $(PYTEST_RUN) tests/integration
+	LB_BIN_DIR=$(CURDIR)/bin $(call pytest_run,$(PYTEST_WORKERS)) tests/integration
 	@echo "== integration (asan+ubsan binaries)"
 	LB_BIN_DIR=$(CURDIR)/build/asan/bin LB_SANITIZED=1 $(ASAN_ENV) \
-		$(PYTEST_RUN) tests/integration
+		$(call pytest_run,$(PYTEST_WORKERS_ASAN)) tests/integration
 
 # --- the main job and benchmarks ------------------------------------------------
 demo: deps
