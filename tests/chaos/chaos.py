@@ -406,7 +406,10 @@ def scenario_rate(fleet, load, short):
     expect = RATE + RATE * took
     note = f"over-limit client: {allowed} admitted of {allowed + limited}, expected ~{expect:.0f}"
     row = Row("client over rate limit", load.since(start), fault, "0 failed", 0, note)
-    row.ok = row.ok and limited > 0 and abs(allowed - expect) <= 0.15 * expect + 2
+    # over the limit is the failure that matters (the fleet admitting a
+    # share per proxy more than once); under it, a loaded machine's proxy
+    # heard late by lb-discover for a moment divides the rate by one more
+    row.ok = row.ok and limited > 0 and 0.6 * expect - 2 <= allowed <= 1.15 * expect + 2
     return row
 
 
