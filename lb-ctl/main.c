@@ -52,6 +52,8 @@ static void build_synopsis(void)
 	verbs_format_help(verbs_help, sizeof(verbs_help));
 	snprintf(ctl_synopsis, sizeof(ctl_synopsis),
 		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
+		 "every command but watch takes --service NAMESPACE/NAME:PORT: a routed Service's\n"
+		 "backends, overrides and proxies (lb-discover --routes or --gateway)\n\n"
 		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover,\n"
 		 "5 drain --wait: the drain was cancelled (undrain, remove, the backend left the set)",
 		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");
@@ -59,6 +61,8 @@ static void build_synopsis(void)
 
 static struct ctl_options opts = { NULL, 0, 30, "warn", "text" };
 static char rundir[256];
+/* --service NAME: the routed Service every request is about (NULL: the main one) */
+static const char *service;
 
 static int usage(const char *msg)
 {
@@ -122,6 +126,8 @@ static struct bus_control control_of(const char *command, const char *address)
 	snprintf(c.command, sizeof(c.command), "%s", command);
 	if (address)
 		snprintf(c.address, sizeof(c.address), "%s", address);
+	if (service)
+		snprintf(c.service, sizeof(c.service), "%s", service);
 	return c;
 }
 
@@ -602,6 +608,13 @@ int main(int argc, char **argv)
 			opts.json = 1;
 		} else if ((verb->args & VERB_OPT_WAIT) && strcmp(a, "--wait") == 0) {
 			wait = 1;
+		} else if ((verb->args & VERB_OPT_SERVICE) && strcmp(a, "--service") == 0 &&
+			   i + 1 < argc) {
+			service = argv[++i];
+			if (!*service || strlen(service) >= BUS_SERVICE_MAX) {
+				config_result_release(&cfg);
+				return usage("--service takes a Service's name, NAMESPACE/NAME:PORT");
+			}
 		} else if ((strcmp(a, "--timeout") == 0 ||
 			    ((verb->args & VERB_OPT_WEIGHT) && strcmp(a, "--weight") == 0) ||
 			    ((verb->args & VERB_OPT_COUNT) && strcmp(a, "--count") == 0)) &&
@@ -704,6 +717,8 @@ int main(int argc, char **argv)
 
 			if (opts.json)
 				print_json(doc);
+			else if (service)
+				printf("%s %s of %s: done (generation %lld)\n", cmd, addr, service, gen);
 			else
 				printf("%s %s: done (generation %lld)\n", cmd, addr, gen);
 			fflush(stdout);

@@ -9,6 +9,7 @@
 #include "bus_protocol.h"
 #include "fleet_op.h"
 #include "kube/kube.h"
+#include "proxy_report.h"
 #include "registry.h"
 #include "routed.h"
 
@@ -62,14 +63,6 @@ struct discover_options {
 	int no_shared_state;		/* --kubernetes without the ConfigMap and the Leases */
 	char *log_level;
 	char *log_format;
-};
-
-/* The last report of one proxy. */
-struct proxy_report {
-	double seen;			/* ev_now when it came */
-	struct bus_set report;
-	int joined_new;			/* its first report here said "new": it never
-					 * followed another lb-discover */
 };
 
 struct health;

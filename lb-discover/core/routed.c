@@ -57,6 +57,9 @@ static void service_free(struct routed_service *s, void (*release)(struct routed
 {
 	if (release)
 		release(s);
+	for (size_t i = 0; i < s->nproxies; i++)
+		bus_set_release(&s->proxies[i].report);
+	free(s->proxies);
 	registry_release(&s->reg);
 	free(s);
 }
@@ -84,7 +87,10 @@ static void send_set(struct bus *pub, unsigned proxies, struct routed_service *s
 
 	if (registry_snapshot(&s->reg, &set) == -1)
 		return;
-	set.proxies = proxies;
+	/* the proxies that report this service; before any does, the fleet's */
+	set.proxies = s->nproxies ? (s->nproxies < BUS_MAX_PROXIES ? (unsigned)s->nproxies
+								   : BUS_MAX_PROXIES)
+				  : proxies;
 	if (bus_set_encode(&set, &msg) == 0)
 		bus_send(pub, msg.data, msg.len);
 	buf_release(&msg);

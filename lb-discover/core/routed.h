@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "bus_protocol.h"
+#include "proxy_report.h"
 #include "registry.h"
 #include "route.h"
 
@@ -20,6 +21,9 @@ struct bus;
 struct routed_service {
 	struct registry reg;		/* reg.service: "namespace/name:port" */
 	void *checks;			/* its health checks (sources/), or NULL */
+	/* the last report of each proxy that serves it (core/proxies.c) */
+	struct proxy_report *proxies;
+	size_t nproxies;
 	unsigned mark : 1;		/* listed by the last update */
 };
 
@@ -44,7 +48,8 @@ void routed_unmark(struct routed *r);
 void routed_sweep(struct routed *r, void (*release)(struct routed_service *s));
 
 /* Commits a service's registry and publishes its set on pub, with the
- * fleet's proxy count; logs a change. */
+ * count of proxies that report the service (`proxies`, the fleet's, until
+ * one does); logs a change. */
 void routed_commit(struct bus *pub, unsigned proxies, struct routed_service *s);
 /* Publishes t when it differs from the table last published, under a new
  * generation (the first follows the wall clock in milliseconds, then +1).
