@@ -371,7 +371,7 @@ static void test_largest_set_and_report_fit(void **state)
 
 static void test_control_round_trip(void **state)
 {
-	struct bus_control c = { "add", "http://10.0.0.9:8080/", 1, 2, 1, 43, 0 }, back;
+	struct bus_control c = { "add", "http://10.0.0.9:8080/", 1, 2, 1, 43, 0, "" }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
