@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "bus_protocol.h"
 #include "proxy_report.h"
@@ -34,13 +36,17 @@ struct routed {
 	struct buf msg;			/* the routes message last published */
 	struct buf table;		/* its table's encoding, to tell a change */
 	unsigned rules, listeners;	/* of the table published */
+	/* the state file's "services" not applied yet: each Service's
+	 * overrides, taken by routed_get when it is created (NULL: none) */
+	json_t *saved;
 };
 
 /* The service named, or NULL. */
 struct routed_service *routed_find(struct routed *r, const char *name);
 /* The service named, created (an empty registry whose first generation
  * follows the wall clock, so a restarted lb-discover publishes above what
- * the proxies hold) when new; NULL when out of memory or the name is too long. */
+ * the proxies hold, with its overrides from r->saved) when new; NULL when
+ * out of memory or the name is too long. */
 struct routed_service *routed_get(struct routed *r, const char *name);
 /* Forgets every service not marked since routed_unmark(), calling
  * release(service) first for each (its health checks). */
@@ -59,5 +65,9 @@ int routed_publish_table(struct routed *r, struct bus *pub, const struct route_t
 /* The heartbeat: the table and every service's set again. */
 void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies);
 void routed_release(struct routed *r, void (*release)(struct routed_service *s));
+/* The overrides of every service (live ones, then those of r->saved not
+ * routed to yet) as the state file's "services": a new reference, or NULL
+ * when none has any. */
+json_t *routed_overrides(const struct routed *r);
 
 #endif

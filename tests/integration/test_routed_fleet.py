@@ -54,12 +54,9 @@ class Fleet:
         self.api = [echo("--pod-name", f"api{i}", "--access-log", "off") for i in (1, 2)]
         self.web = [echo("--pod-name", f"web{i}", "--access-log", "off") for i in (1, 2)]
         self.path = f"{rundir}/routes.yaml"
+        self.procs = procs
         self.write([1, 2])     # the proxies' ports once they listen (they wait for a set)
-        self.d = procs([binary("lb-discover"), "--runtime-dir", rundir, "--routes", self.path,
-                        "--static", self.main.addr, "--no-health-check",
-                        "--admin", "127.0.0.1:0"])
-        self.d.wait_log(r"INFO publishing ")
-        self.admin = int(self.d.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)").group(1))
+        self.start_discover()
         self.a = bus_proxy(proxy, rundir, *proxy_flags)
         self.b = bus_proxy(proxy, rundir, *proxy_flags)
         self.write([self.a.port, self.b.port])
@@ -72,6 +69,13 @@ class Fleet:
             wait_for(f"both proxies to report {svc}",
                      lambda: len(self.status(svc)["proxies"]) == 2 and all(
                          p["state"] == "synced" for p in self.status(svc)["proxies"]))
+
+    def start_discover(self):
+        self.d = self.procs([binary("lb-discover"), "--runtime-dir", self.rundir, "--routes",
+                             self.path, "--static", self.main.addr, "--no-health-check",
+                             "--admin", "127.0.0.1:0"])
+        self.d.wait_log(r"INFO publishing ")
+        self.admin = int(self.d.wait_log(r"admin listening admin=127\.0\.0\.1:(\d+)").group(1))
 
     def write(self, ports):
         with open(self.path + ".tmp", "w") as f:
@@ -234,3 +238,15 @@ def test_weight_per_service_unknown_services_and_reports(fleet, rundir):
             junk.kill()
             junk.wait()
     assert {p["pid"] for p in f.status(API)["proxies"]} == {f.a.proc.pid, f.b.proc.pid}
+    # the overrides persist per service: a restarted lb-discover has api1's weight
+    code, _, err = ctl(f.rundir, "drain", f.web[1].addr, "--service", WEB)
+    assert code == 0, err
+    with open(f"{rundir}/discover-backend.json") as state:
+        saved = json.load(state)["services"]
+    assert {b["address"]: b.get("weight") for b in saved[API]["backends"]} == {api1.addr: 7}
+    assert f.d.stop() == 0
+    f.start_discover()
+    f.d.wait_log(rf"overrides restored from the state file service={re.escape(WEB)}")
+    assert f.row(API, api1.addr)["weight"] == 7
+    assert f.row(WEB, f.web[1].addr)["state"] == "draining"
+    assert f.row(WEB, f.web[0].addr)["state"] == "up"
