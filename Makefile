@@ -12,7 +12,7 @@ DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev 
 	libnghttp2-dev
 TEST_DEPS := libcmocka-dev python3 python3-pytest nanomsg-utils openssl \
 	nghttp2-client python3-h2
-BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind
+BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind strace
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -226,6 +226,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_restart.py
 	$(PYTHON) tests/bench/bench_trace.py
+	$(PYTHON) tests/bench/bench_routed_reports.py
 
 # The chaos suite's full version (a few minutes); its short one runs in
 # `make test` as tests/integration/test_chaos.py.

@@ -175,8 +175,8 @@ static enum command_status run_uneject(struct discover *d, const struct served *
 	(void)c;
 	(void)r;
 	if (ejection_end(d, e))
-		log_info("backend unejected by the operator", "service=%s address=%s",
-			 sv->reg->service, e->address);
+		log_info("backend unejected by the operator", "address=%s service=%s",
+			 e->address, sv->reg->service);
 	return COMMAND_OK;
 }
 

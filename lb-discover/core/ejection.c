@@ -68,9 +68,9 @@ static void eject(struct discover *d, const struct served *sv, struct entry *e,
 	e->eject_generation = sv->reg->generation + 1;	/* the next commit's */
 	snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", b->eject_reason);
 	e->ejections_by[bus_failure_label_index(b->eject_failures)]++;
-	log_warn("backend ejected fleet-wide", "service=%s address=%s reason=\"%s\" seconds=%.1f "
-		 "ejections=%u pid=%d", sv->reg->service, e->address, e->eject_reason, seconds,
-		 e->ejections, pid);
+	log_warn("backend ejected fleet-wide", "address=%s reason=\"%s\" seconds=%.1f "
+		 "ejections=%u pid=%d service=%s", e->address, e->eject_reason, seconds,
+		 e->ejections, pid, sv->reg->service);
 	record(d, sv, FLEET_EJECT, e);
 }
 
@@ -168,9 +168,9 @@ void ejection_report(struct discover *d, const struct served *sv, const struct b
 
 				if (times)
 					log_warn("backend not ejected fleet-wide: --eject-max-percent "
-						 "reached", "service=%s address=%s pid=%d ejected=%zu "
-						 "times=%lu", sv->reg->service, b->address, rep->pid,
-						 ejection_count_in(sv->reg), times);
+						 "reached", "address=%s pid=%d ejected=%zu times=%lu "
+						 "service=%s", b->address, rep->pid,
+						 ejection_count_in(sv->reg), times, sv->reg->service);
 				continue;
 			}
 			/* a new ejection, or the half-open trial failed on that proxy */
@@ -179,8 +179,8 @@ void ejection_report(struct discover *d, const struct served *sv, const struct b
 		} else if (half_open && b->breaker == BUS_BREAKER_CLOSED &&
 			   rep->generation >= e->eject_generation) {
 			/* that proxy applied the ejection and its trial passed */
-			log_info("backend ejection ended: a trial passed", "service=%s address=%s "
-				 "pid=%d", sv->reg->service, e->address, rep->pid);
+			log_info("backend ejection ended: a trial passed", "address=%s pid=%d "
+				 "service=%s", e->address, rep->pid, sv->reg->service);
 			e->ejected = 0;
 			e->eject_ended = now;
 			record(d, sv, FLEET_UNEJECT, e);

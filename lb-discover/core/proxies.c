@@ -15,9 +15,8 @@ static void catch_up(struct discover *d, const struct served *sv, const struct b
 	if (rep->generation <= sv->reg->generation)
 		return;
 	log_warn("a proxy holds a newer generation than lb-discover: publishing above it "
-		 "(was the state file lost?)", "pid=%d service=%s proxy_generation=%llu "
-		 "generation=%llu", rep->pid, sv->reg->service, rep->generation,
-		 sv->reg->generation);
+		 "(was the state file lost?)", "pid=%d proxy_generation=%llu generation=%llu "
+		 "service=%s", rep->pid, rep->generation, sv->reg->generation, sv->reg->service);
 	registry_raise_above(sv->reg, rep->generation);
 	served_commit(d, sv, 0);
 }
@@ -104,8 +103,8 @@ void proxies_take(struct discover *d, const char *data, size_t len)
 		list[i].joined_new = rep.fresh;
 		(*sv.nproxies)++;
 		if (sv.routed)
-			log_info("proxy joined", "pid=%d service=%s generation=%llu proxies=%zu",
-				 rep.pid, rep.service, rep.generation, *sv.nproxies);
+			log_info("proxy joined", "pid=%d generation=%llu proxies=%zu service=%s",
+				 rep.pid, rep.generation, *sv.nproxies, rep.service);
 		else
 			log_info("proxy joined", "pid=%d generation=%llu proxies=%zu new=%d", rep.pid,
 				 rep.generation, *sv.nproxies, rep.fresh);
@@ -116,7 +115,7 @@ void proxies_take(struct discover *d, const char *data, size_t len)
 	/* said once each way: the proxy's own log has the counts */
 	if (rep.panic && (joined || !list[i].report.panic))
 		log_warn("proxy in panic: it balances across every backend, ejected or not",
-			 "pid=%d service=%s generation=%llu", rep.pid, rep.service, rep.generation);
+			 "pid=%d generation=%llu service=%s", rep.pid, rep.generation, rep.service);
 	else if (!rep.panic && !joined && list[i].report.panic)
 		log_info("proxy out of panic", "pid=%d service=%s", rep.pid, rep.service);
 	bus_set_release(&list[i].report);
@@ -170,8 +169,8 @@ static void prune(struct discover *d, const struct served *sv)
 
 	for (size_t i = 0; i < *sv->nproxies;) {
 		if (now - list[i].seen > proxies_window(d)) {
-			log_info("proxy gone", "pid=%d service=%s proxies=%zu", list[i].report.pid,
-				 sv->reg->service, *sv->nproxies - 1);
+			log_info("proxy gone", "pid=%d proxies=%zu service=%s", list[i].report.pid,
+				 *sv->nproxies - 1, sv->reg->service);
 			keep_departed(sv->reg, &list[i].report, NULL);
 			bus_set_release(&list[i].report);
 			list[i] = list[--*sv->nproxies];
