@@ -36,8 +36,11 @@
  * and why it skips a backend lb-discover holds up ("skip"), so reasons say
  * timeouts, resets, connects or 5xx; a proxy's first report says "new"
  * (drain --wait counts it as applied at once); sets name lb-discover's admin
- * API ("admin") */
-#define BUS_PROTOCOL_VERSION 7
+ * API ("admin"); 8: control messages may name a routed service
+ * ("service": drain, weight, status ... of that Service's set), and a proxy
+ * reports each routed Service it serves (a report per Service, the same
+ * schema) */
+#define BUS_PROTOCOL_VERSION 8
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
  * set with an ejection on every backend is 1.3 MB) */
@@ -211,7 +214,7 @@ int bus_version_mismatch(const struct bus_set *set);
  *   {"v":4,"type":"control","command":"drain","address":"10.0.0.8:8080"}
  *   {"v":4,"type":"control","command":"add","address":"10.0.0.9:8080","weight":2}
  *   {"v":5,"type":"control","command":"in-flight","address":"10.0.0.8:8080","generation":43}
- *   {"v":7,"type":"control","command":"drain","address":"10.0.0.8:8080",
+ *   {"v":8,"type":"control","command":"drain","address":"10.0.0.8:8080",
  *    "service":"default/api:80"}
  * The command is one of lb-discover's verbs (common/verbs.h); the address is
  * as the operator spelled it (a URL too: net_url_address() reads it).
