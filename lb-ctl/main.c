@@ -40,7 +40,7 @@ static const struct config_field ctl_fields[] = {
 };
 
 /* the synopsis is completed from the verb table at start-up */
-static char ctl_synopsis[2560];
+static char ctl_synopsis[3072];
 static struct config_spec ctl_spec = {
 	"lb-ctl", "LB_CTL_", ctl_synopsis, ctl_fields, sizeof(ctl_fields) / sizeof(ctl_fields[0]),
 };
@@ -52,8 +52,9 @@ static void build_synopsis(void)
 	verbs_format_help(verbs_help, sizeof(verbs_help));
 	snprintf(ctl_synopsis, sizeof(ctl_synopsis),
 		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
-		 "every command but watch takes --service NAMESPACE/NAME:PORT: a routed Service's\n"
-		 "backends, overrides and proxies (lb-discover --routes or --gateway)\n\n"
+		 "status, proxies, drain, undrain, add, remove, weight, uneject and in-flight take\n"
+		 "--service NAMESPACE/NAME:PORT: a routed Service's backends, overrides and proxies\n"
+		 "(lb-discover --routes or --gateway) instead of the main service's\n\n"
 		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover,\n"
 		 "5 drain --wait: the drain was cancelled (undrain, remove, the backend left the set)",
 		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");

@@ -204,6 +204,10 @@ def test_weight_per_service_unknown_services_and_reports(fleet, rundir):
     assert f.row(API, api1.addr)["weight"] == 7
     assert all(b["weight"] == 1 for b in f.status(WEB)["backends"])
     assert f.status()["generation"] == main_gen
+    code, out, err = ctl(f.rundir, "status", "--service", API)
+    assert code == 0 and out.startswith(f"service {API}  generation "), err
+    line = next(x for x in out.splitlines() if x.startswith(api1.addr))
+    assert line.split()[1:3] == ["up", "7"], out
     q = "?service=" + urllib.parse.quote(WEB, safe="")
     status, doc = f.http("PUT", f"/admin/backends/{f.web[0].addr}/weight{q}")
     assert status == 400     # a weight needs its body: the route took the service
