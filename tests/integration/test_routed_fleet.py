@@ -159,6 +159,13 @@ def test_drain_wait_per_service_is_acknowledged_by_both_proxies(fleet):
     wait_for("both proxies send to api1 again",
              lambda: all("api1" in {f.get(px, "api.example")[1] for _ in range(4)}
                          for px in (f.a, f.b)))
+    # the admin API's drain?wait= waits for the same Service's proxies
+    q = "service=" + urllib.parse.quote(API, safe="")
+    status, doc = f.http("POST", f"/admin/backends/{api1.addr}/drain?{q}&wait=20")
+    assert status == 200 and doc["drained"] and doc["proxies"] == 2, doc
+    assert doc["service"] == API and doc["in_flight"] == 0, doc
+    status, doc = f.http("POST", f"/admin/backends/{api1.addr}/undrain?{q}")
+    assert status == 200 and doc["service"] == API, doc
 
 
 def test_an_ejection_by_one_proxy_is_applied_by_the_other(fleet):
