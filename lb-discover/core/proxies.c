@@ -186,9 +186,10 @@ void proxies_prune(struct discover *d)
 
 	served_main(d, &sv);
 	prune(d, &sv);
-	for (size_t i = 0; i < d->routed.n; i++)
-		if (served_find(d, d->routed.list[i]->reg.service, &sv) == 0 && sv.routed)
-			prune(d, &sv);
+	for (size_t i = 0; i < d->routed.n; i++) {
+		served_routed(d->routed.list[i], &sv);
+		prune(d, &sv);
+	}
 }
 
 void proxies_release(struct discover *d)

@@ -12,6 +12,14 @@ void served_main(struct discover *d, struct served *sv)
 	sv->routed = NULL;
 }
 
+void served_routed(struct routed_service *rs, struct served *sv)
+{
+	sv->reg = &rs->reg;
+	sv->proxies = &rs->proxies;
+	sv->nproxies = &rs->nproxies;
+	sv->routed = rs;
+}
+
 int served_find(struct discover *d, const char *name, struct served *sv)
 {
 	struct routed_service *rs;
@@ -23,10 +31,7 @@ int served_find(struct discover *d, const char *name, struct served *sv)
 	rs = routed_find(&d->routed, name);
 	if (!rs)
 		return -1;
-	sv->reg = &rs->reg;
-	sv->proxies = &rs->proxies;
-	sv->nproxies = &rs->nproxies;
-	sv->routed = rs;
+	served_routed(rs, sv);
 	return 0;
 }
 

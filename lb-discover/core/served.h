@@ -16,8 +16,9 @@ struct served {
 	struct routed_service *routed;	/* NULL: the main service */
 };
 
-/* Fills sv with the main service. */
+/* Fills sv with the main service, or with the routed Service rs. */
 void served_main(struct discover *d, struct served *sv);
+void served_routed(struct routed_service *rs, struct served *sv);
 /* Fills sv with the service named: NULL, "" or the main service's name is
  * the main one, else a routed Service ("namespace/name:port"). Returns 0,
  * or -1 when lb-discover serves no such service. */
