@@ -281,12 +281,14 @@ enum command_status command_run(struct discover *d, const struct bus_control *c,
 			 sv.reg->service, r->address);
 	else
 		log_info("operator", "command=%s address=%s", c->command, r->address);
-	/* the shared state across pods holds the main service's overrides */
-	if (ce->shared && !sv.routed) {
+	/* the shared state across pods: a routed Service's in its own section */
+	if (ce->shared) {
 		struct fleet_op op = { .verb = ce->op,
 				       .weight = c->has_weight ? (int)c->weight : 0 };
 
 		snprintf(op.address, sizeof(op.address), "%s", r->address);
+		if (sv.routed)
+			snprintf(op.service, sizeof(op.service), "%s", sv.reg->service);
 		discover_record(d, &op);
 	}
 	served_commit(d, &sv, 1);	/* saved even when the set is the same: e.g. a

@@ -31,16 +31,16 @@ static int room_for_one(const struct discover *d, const struct registry *reg)
 	return ejection_count_in(reg) + 1 <= (allowed ? allowed : 1);
 }
 
-/* Shares an ejection's start or end with the other replicas (the main
- * service's: the shared state holds no routed Service yet). */
+/* Shares an ejection's start or end with the other replicas (a routed
+ * Service's in its section of the shared state). */
 static void record(struct discover *d, const struct served *sv, enum fleet_verb verb,
 		   const struct entry *e)
 {
 	struct fleet_op op;
 
-	if (sv->routed)
-		return;
 	memset(&op, 0, sizeof(op));
+	if (sv->routed)
+		snprintf(op.service, sizeof(op.service), "%s", sv->reg->service);
 	op.verb = verb;
 	op.until = e->eject_until;
 	op.count = e->ejections;

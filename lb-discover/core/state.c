@@ -187,10 +187,7 @@ struct state_override *state_parse(const struct registry *r, json_t *root, int n
 	return out;
 }
 
-/* Validates a state document's optional "services": {"NAMESPACE/NAME:PORT":
- * {"backends": [...]}} (each routed Service's overrides, as the main
- * service's). Returns 0 or -1 with err. */
-static int services_check(json_t *services, char *err, size_t errsz)
+int state_services_check(json_t *services, char *err, size_t errsz)
 {
 	static struct registry any;	/* no "service" to check in a section */
 	const char *name;
@@ -244,7 +241,7 @@ static struct state_override *parse(const struct registry *r, const struct buf *
 		return NULL;
 	}
 	out = state_parse(r, root, 1, generation, n, err, errsz);
-	if (out && services_check(json_object_get(root, "services"), err, errsz) == -1) {
+	if (out && state_services_check(json_object_get(root, "services"), err, errsz) == -1) {
 		free(out);
 		out = NULL;
 	}

@@ -33,6 +33,10 @@ int state_load(struct registry *r, const char *path, char *err, size_t errsz);
  * Service's overrides, {"NAMESPACE/NAME:PORT": {"backends": [...]}}. */
 int state_save(const struct registry *r, json_t *services, const char *path, char *err,
 	       size_t errsz);
+/* Validates a state document's optional "services" (the file's, or the
+ * shared state's): {"NAMESPACE/NAME:PORT": {"backends": [...]}}, each item
+ * as the main service's. Returns 0 (NULL: none) or -1 with err. */
+int state_services_check(json_t *services, char *err, size_t errsz);
 /* The "services" of the state file at path (validated by state_load): a new
  * reference, or NULL when there is none. */
 json_t *state_services_read(const char *path);

@@ -113,8 +113,8 @@ static void main_report(struct discover *d, const struct bus_set *rep)
 
 /* A routed Service's reports go to its own registry and proxies: a proxy's
  * ejection of a routed backend ejects it there, not in the main service
- * (which lists the same address), and shares no operation (the shared state
- * holds the main service's); a report of a service not served is dropped. */
+ * (which lists the same address), and shares the operation under the
+ * Service's name; a report of a service not served is dropped. */
 static void test_routed_service_ejection(void **state)
 {
 	struct discover_fixture f;
@@ -149,7 +149,10 @@ static void test_routed_service_ejection(void **state)
 	assert_false(registry_find(&f.d.reg, FIXTURE_A)->ejected);
 	assert_int_equal(rs->nproxies, 1);
 	assert_int_equal(f.d.nproxies, 0);
-	assert_int_equal(f.nops, 0);
+	/* shared with the other replicas in the Service's own section */
+	assert_int_equal(f.nops, 1);
+	assert_int_equal(f.ops[0].verb, FLEET_EJECT);
+	assert_string_equal(f.ops[0].service, "default/api:80");
 	assert_int_equal(ejection_count_in(&rs->reg), 1);
 	assert_int_equal(ejection_count(&f.d), 0);
 	/* a service nobody routes to: dropped, kept nowhere */
