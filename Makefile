@@ -13,7 +13,7 @@ DEPS := gcc make pkg-config libev-dev node-llhttp libjansson-dev libnanomsg-dev 
 TEST_DEPS := libcmocka-dev python3 python3-pytest python3-pytest-xdist nanomsg-utils openssl \
 	nghttp2-client python3-h2 python3-grpcio
 BENCH_DEPS := python3 wrk nginx-light haproxy openssl linux-perf valgrind liburing-dev \
-	nghttp2-client python3-grpcio
+	nghttp2-client python3-grpcio strace
 
 PROGRAMS := lb-echo lb-proxy lb-discover lb-ctl
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
@@ -240,6 +240,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/bench_trace.py
 	$(PYTHON) tests/bench/bench_workers.py
 	$(PYTHON) tests/bench/bench_grpc.py
+	$(PYTHON) tests/bench/bench_routed_reports.py
 
 # The chaos suite's full version (a few minutes); its short one runs in
 # `make test` as tests/integration/test_chaos.py.

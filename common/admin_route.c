@@ -186,6 +186,23 @@ static int split(struct admin_route *r, const char *p, size_t n, struct segments
 	return 0;
 }
 
+/* ?service=: the routed Service a read or a verb is about, percent-decoded
+ * ("default%2Fapi%3A80" or "default/api:80"). Returns 0 (r->service ""
+ * when absent) or -1. */
+static int parse_service(const char *q, const char *end, struct admin_route *r)
+{
+	size_t vlen;
+	const char *v = q ? query_param(q, end, "service", &vlen) : NULL;
+
+	if (!v)
+		return 0;
+	return percent_decode(v, vlen, r->service, sizeof(r->service)) == -1 || !r->service[0]
+		       ? -1 : 0;
+}
+
+static const char service_bad[] =
+	"service must be a Service's name, namespace/name:port, percent-encoded, of under 324 bytes";
+
 /* ?wait=: decimal seconds, more than 0 and at most ADMIN_WAIT_MAX (no hex,
  * inf or nan, as strtod alone would take). Returns 0 or -1. */
 static int parse_wait(const char *w, size_t vlen, double *out)
@@ -231,6 +248,9 @@ enum admin_route_status admin_route_parse(int method, const char *target, size_t
 		if (get) {
 			r->action = reads[i].get;
 			r->known_action = 1;
+			if ((r->action == ADMIN_LIST || r->action == ADMIN_PROXIES) &&
+			    parse_service(q, end, r) == -1)
+				return bad(r, service_bad);
 			return ADMIN_ROUTE_OK;
 		}
 	}
@@ -249,6 +269,8 @@ enum admin_route_status admin_route_parse(int method, const char *target, size_t
 	r->address_in_path = r->address[0] != '\0';
 	if (strchr(r->address, '/'))
 		return bad(r, address_slash);
+	if (parse_service(q, end, r) == -1)
+		return bad(r, service_bad);
 	if ((v->args & VERB_OPT_WAIT) && q) {
 		size_t vlen;
 		const char *w = query_param(q, end, "wait", &vlen);

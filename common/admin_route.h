@@ -6,6 +6,8 @@
 #include <llhttp.h>
 #include <stddef.h>
 
+#include "bus_protocol.h"
+
 /* bytes of a request path (before '?'), at most: 414 past it */
 #define ADMIN_PATH_MAX 512
 /* segments of a request path, at most (more match no route) */
@@ -44,6 +46,9 @@ struct admin_route {
 	char allow[48];			/* the methods the path takes ("GET, HEAD") */
 	char address[ADMIN_PATH_MAX + 1];	/* {address}, percent-decoded; "" when none */
 	double wait;			/* ?wait= of a verb that waits (drain); 0 when none */
+	/* ?service= of a verb, /admin/backends or /admin/proxies, percent-decoded:
+	 * the routed Service it is about ("" when none: the main service) */
+	char service[BUS_SERVICE_MAX];
 	const char *error;		/* when BAD: why, for the answer */
 	char path[ADMIN_PATH_MAX + 1];	/* the path, each segment percent-decoded */
 };
@@ -57,7 +62,9 @@ int admin_route_writes(const struct admin_route *r);
  * http_method and http_path rows in common/verbs.c. The raw path is split
  * at its slashes first, then each segment is percent-decoded, so "%2F"
  * never makes a route: {address} is one segment, and one that decodes to
- * a '/' is refused (BAD). ?wait= takes decimal seconds only. HEAD is taken
+ * a '/' is refused (BAD). ?wait= takes decimal seconds only; ?service=
+ * (verbs, /admin/backends, /admin/health, /admin/proxies) a percent-encoded
+ * name. HEAD is taken
  * wherever GET is. Owns nothing.
  */
 enum admin_route_status admin_route_parse(int method, const char *target, size_t len,

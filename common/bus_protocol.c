@@ -550,6 +550,8 @@ int bus_control_encode(const struct bus_control *c, struct buf *out)
 
 	if (root && c->address[0])
 		json_object_set_new(root, "address", json_string(c->address));
+	if (root && c->service[0])
+		json_object_set_new(root, "service", json_string(c->service));
 	if (root && c->has_weight)
 		json_object_set_new(root, "weight", json_integer((json_int_t)c->weight));
 	if (root && c->has_generation)
@@ -579,6 +581,10 @@ int bus_control_decode(const char *data, size_t len, struct bus_control *c, char
 	if (copy_string(root, "address", c->address, sizeof(c->address), 0) == -1) {
 		snprintf(err, errsz, "address must be a string of under %d bytes",
 			 BUS_CONTROL_ADDRESS_MAX);
+		goto out;
+	}
+	if (copy_string(root, "service", c->service, sizeof(c->service), 0) == -1) {
+		snprintf(err, errsz, "service must be a string of under %d bytes", BUS_SERVICE_MAX);
 		goto out;
 	}
 	w = json_object_get(root, "weight");

@@ -36,8 +36,11 @@
  * and why it skips a backend lb-discover holds up ("skip"), so reasons say
  * timeouts, resets, connects or 5xx; a proxy's first report says "new"
  * (drain --wait counts it as applied at once); sets name lb-discover's admin
- * API ("admin") */
-#define BUS_PROTOCOL_VERSION 7
+ * API ("admin"); 8: control messages may name a routed service
+ * ("service": drain, weight, status ... of that Service's set), and a proxy
+ * reports each routed Service it serves (a report per Service, the same
+ * schema) */
+#define BUS_PROTOCOL_VERSION 8
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
  * set with an ejection on every backend is 1.3 MB) */
@@ -213,8 +216,12 @@ int bus_version_mismatch(const struct bus_set *set);
  *   {"v":4,"type":"control","command":"drain","address":"10.0.0.8:8080"}
  *   {"v":4,"type":"control","command":"add","address":"10.0.0.9:8080","weight":2}
  *   {"v":5,"type":"control","command":"in-flight","address":"10.0.0.8:8080","generation":43}
+ *   {"v":8,"type":"control","command":"drain","address":"10.0.0.8:8080",
+ *    "service":"default/api:80"}
  * The command is one of lb-discover's verbs (common/verbs.h); the address is
- * as the operator spelled it (a URL too: net_url_address() reads it). */
+ * as the operator spelled it (a URL too: net_url_address() reads it).
+ * "service" (optional): the routed service whose backend it names (absent
+ * or "": lb-discover's main service). */
 #define BUS_COMMAND_MAX 16
 /* bytes of a control's address as spelled: "http://[v6]:port/" is longer
  * than the address it names */
@@ -227,12 +234,13 @@ struct bus_control {
 	int has_generation;
 	unsigned long long generation;	/* when has_generation: in-flight's "since this set" */
 	int version;			/* decoded: the "v" the message had (0: none) */
+	char service[BUS_SERVICE_MAX];	/* "" : the main service; else a routed one's name */
 };
 
 /* Appends the JSON of a control request. Returns 0 or -1. */
 int bus_control_encode(const struct bus_control *c, struct buf *out);
 /* Validates and decodes a "control" of `len` bytes (size, version, type,
- * command, address, weight and generation types). Returns 0, or -1 with the reason in
+ * command, address, service, weight and generation types). Returns 0, or -1 with the reason in
  * err (c->version says whether it was a version mismatch). Owns nothing. */
 int bus_control_decode(const char *data, size_t len, struct bus_control *c, char *err,
 		       size_t errsz);

@@ -1,7 +1,7 @@
 /* bus_routes: the bus's "routes" message, a Gateway's compiled route table
  * from lb-discover (--routes) to every proxy, on sets.sock beside the sets.
  *
- *   {"v":7,"type":"routes","generation":12,"table":{...route_codec.h...}}
+ *   {"v":8,"type":"routes","generation":12,"table":{...route_codec.h...}}
  *
  * "generation" only grows (lb-discover's routes generation, apart from the
  * sets'); a proxy applies a table whole or not at all and reports the

@@ -16,6 +16,8 @@ enum verb_arg {
 	VERB_OPT_WAIT = 1 << 3,		/* --wait (with lb-ctl's --timeout) */
 	VERB_OPT_VERBOSE = 1 << 4,	/* -v */
 	VERB_OPT_COUNT = 1 << 5,	/* --count N */
+	VERB_OPT_SERVICE = 1 << 6,	/* --service NAME: a routed Service (the control's
+					 * "service", the admin API's ?service=) */
 };
 
 struct verb {

@@ -41,7 +41,7 @@ static const struct config_field ctl_fields[] = {
 };
 
 /* the synopsis is completed from the verb table at start-up */
-static char ctl_synopsis[2560];
+static char ctl_synopsis[3072];
 static struct config_spec ctl_spec = {
 	"lb-ctl", "LB_CTL_", ctl_synopsis, ctl_fields, sizeof(ctl_fields) / sizeof(ctl_fields[0]),
 };
@@ -53,6 +53,9 @@ static void build_synopsis(void)
 	verbs_format_help(verbs_help, sizeof(verbs_help));
 	snprintf(ctl_synopsis, sizeof(ctl_synopsis),
 		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
+		 "status, proxies, drain, undrain, add, remove, weight, uneject and in-flight take\n"
+		 "--service NAMESPACE/NAME:PORT: a routed Service's backends, overrides and proxies\n"
+		 "(lb-discover --routes or --gateway) instead of the main service's\n\n"
 		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover,\n"
 		 "5 drain --wait: the drain was cancelled (undrain, remove, the backend left the set)",
 		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");
@@ -60,6 +63,8 @@ static void build_synopsis(void)
 
 static struct ctl_options opts = { NULL, 0, 30, "warn", "text" };
 static char rundir[256];
+/* --service NAME: the routed Service every request is about (NULL: the main one) */
+static const char *service;
 
 static int usage(const char *msg)
 {
@@ -123,6 +128,8 @@ static struct bus_control control_of(const char *command, const char *address)
 	snprintf(c.command, sizeof(c.command), "%s", command);
 	if (address)
 		snprintf(c.address, sizeof(c.address), "%s", address);
+	if (service)
+		snprintf(c.service, sizeof(c.service), "%s", service);
 	return c;
 }
 
@@ -603,6 +610,13 @@ int main(int argc, char **argv)
 			opts.json = 1;
 		} else if ((verb->args & VERB_OPT_WAIT) && strcmp(a, "--wait") == 0) {
 			wait = 1;
+		} else if ((verb->args & VERB_OPT_SERVICE) && strcmp(a, "--service") == 0 &&
+			   i + 1 < argc) {
+			service = argv[++i];
+			if (!*service || strlen(service) >= BUS_SERVICE_MAX) {
+				config_result_release(&cfg);
+				return usage("--service takes a Service's name, NAMESPACE/NAME:PORT");
+			}
 		} else if ((strcmp(a, "--timeout") == 0 ||
 			    ((verb->args & VERB_OPT_WEIGHT) && strcmp(a, "--weight") == 0) ||
 			    ((verb->args & VERB_OPT_COUNT) && strcmp(a, "--count") == 0)) &&
@@ -708,6 +722,8 @@ int main(int argc, char **argv)
 
 			if (opts.json)
 				print_json(doc);
+			else if (service)
+				printf("%s %s of %s: done (generation %lld)\n", cmd, addr, service, gen);
 			else
 				printf("%s %s: done (generation %lld)\n", cmd, addr, gen);
 			fflush(stdout);

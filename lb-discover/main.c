@@ -207,6 +207,8 @@ static int open_runtime(struct discover *d, const struct discover_options *o)
 	}
 	switch (state_load(&d->reg, d->state_path, err, sizeof(err))) {
 	case 0:
+		/* the routed Services' overrides, applied as each is routed to */
+		d->routed.saved = state_services_read(d->state_path);
 		break;
 	case 1:
 		d->fresh = 1;
@@ -361,6 +363,7 @@ static void stop_all(struct discover *d, struct admin *admin)
 	replicas_stop(d->replicas);
 	fleet_stop(d->fleet);
 	kube_release(&d->kube);
+	routed_release(&d->routed, NULL);	/* the state file's routed overrides, unused */
 	proxies_release(d);
 	bus_close(&d->pub);
 	bus_close(&d->pull);

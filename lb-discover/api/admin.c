@@ -16,6 +16,7 @@
 #include "cluster/replicas.h"
 #include "command.h"
 #include "core/proxies.h"
+#include "core/served.h"
 #include "log.h"
 #include "metrics.h"
 #include "page.h"
@@ -127,8 +128,8 @@ static void drain_check(struct admin_conn *c, int last, void *data)
 	int proxies, status;
 	long n;
 	char why[200], msg[256];
-	enum command_drain st = command_drain_state(d, c->address, c->generation, &n, &proxies,
-						     why, sizeof(why));
+	enum command_drain st = command_drain_state(d, c->service, c->address, c->generation, &n,
+						     &proxies, why, sizeof(why));
 	json_t *doc;
 
 	if (st == COMMAND_DRAIN_WAITING && !last)
@@ -138,9 +139,12 @@ static void drain_check(struct admin_conn *c, int last, void *data)
 	doc = json_pack("{s:I,s:s,s:b,s:i,s:I}", "generation", (json_int_t)c->generation,
 			"address", c->address, "drained", st == COMMAND_DRAIN_DONE, "proxies",
 			proxies, "in_flight", (json_int_t)n);
+	if (doc && c->service[0])
+		json_object_set_new(doc, "service", json_string(c->service));
 	if (st == COMMAND_DRAIN_CANCELLED) {
-		log_info("drain wait ended: the drain was cancelled", "address=%s generation=%llu "
-			 "reason=\"%s\"", c->address, c->generation, why);
+		log_info("drain wait ended: the drain was cancelled", "service=%s address=%s "
+			 "generation=%llu reason=\"%s\"", c->service[0] ? c->service : "-",
+			 c->address, c->generation, why);
 		snprintf(msg, sizeof(msg), "not drained: the drain was cancelled: %s", why);
 		if (doc)
 			json_object_set_new(doc, "error", json_string(msg));
@@ -167,6 +171,7 @@ static void run(struct admin_conn *c, struct bus_control *ctl, double wait, int 
 	json_object_set_new(r.body, "address", json_string(r.address));
 	if (wait > 0) {
 		snprintf(c->address, sizeof(c->address), "%s", r.address);
+		snprintf(c->service, sizeof(c->service), "%s", ctl->service);
 		c->generation = (unsigned long long)json_integer_value(
 			json_object_get(r.body, "generation"));
 		command_result_release(&r);
@@ -218,6 +223,7 @@ static void answer_write(struct admin_conn *c, const struct admin_route *route)
 	}
 	memcpy(ctl.address, route->address, strlen(route->address) + 1);
 	snprintf(ctl.command, sizeof(ctl.command), "%s", v->command);
+	snprintf(ctl.service, sizeof(ctl.service), "%s", route->service);
 	/* what the row takes beyond a path's {address} comes in the body */
 	if (!route->address_in_path || (v->args & (VERB_WEIGHT | VERB_OPT_WEIGHT))) {
 		if (!(doc = body_object(c)))
@@ -248,6 +254,7 @@ static void answer_read(struct admin_conn *c, const struct admin_route *route)
 	struct discover *d = admin_of(c)->d;
 	enum admin_action action = route->action;
 	json_t *st, *doc;
+	struct served sv;
 
 	if (action == ADMIN_PAGE) {
 		const struct page_file *f = page_find(route->path);
@@ -283,6 +290,25 @@ static void answer_read(struct admin_conn *c, const struct admin_route *route)
 			admin_server_respond_error(c, 500, "out of memory", "");
 		return;
 	}
+	/* ?service=: a routed Service's backends or proxies */
+	if (served_find(d, route->service, &sv) == -1) {
+		char known[200], msg[400];
+
+		served_names(d, known, sizeof(known));
+		snprintf(msg, sizeof(msg), "unknown service %.120s: lb-discover serves %s",
+			 route->service, known);
+		admin_server_respond_error(c, 404, msg, "");
+		return;
+	}
+	if (action == ADMIN_PROXIES && sv.routed) {
+		json_t *body = json_pack("{s:s,s:I,s:b,s:o}", "service", sv.reg->service,
+					 "generation", (json_int_t)sv.reg->generation,
+					 "proxies_settled", proxies_settled(d), "proxies",
+					 status_proxies_of(d, &sv, 0));
+
+		admin_server_respond_json(c, 200, body, "");
+		return;
+	}
 	if (action == ADMIN_PROXIES) {
 		/* not the whole status: thousands of backends cost it tens of ms */
 		json_t *body = json_pack("{s:I,s:b,s:o,s:i}", "generation",
@@ -298,7 +324,7 @@ static void answer_read(struct admin_conn *c, const struct admin_route *route)
 		admin_server_respond_json(c, 200, body, "");
 		return;
 	}
-	st = status_json(d, 0);
+	st = status_json_of(d, &sv, 0);
 	if (!st) {
 		admin_server_respond_error(c, 500, "out of memory", "");
 		return;

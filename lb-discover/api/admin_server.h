@@ -80,6 +80,7 @@ struct admin_conn {
 	 * drain: the backend and the generation that drained it) */
 	char address[BUS_ADDRESS_MAX];
 	unsigned long long generation;
+	char service[BUS_SERVICE_MAX];	/* of the backend ("": the main service) */
 	size_t last_sent;	/* a stream: bytes of the last admin_server_send */
 	struct admin_trace trace;	/* a write's span (admin_trace.h) */
 	LIST_ENTRY(admin_conn) link;

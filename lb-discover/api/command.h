@@ -28,22 +28,26 @@ struct command_result {
 
 /*
  * Runs one verb for the control socket or the admin API: validates its
- * address (an IP literal, or seed 004's http:// spelling) and weight,
- * applies it, logs it and publishes the set. Returns r->status; the caller
+ * service (c->service: "" the main one, else a routed Service; an unknown
+ * one is COMMAND_UNKNOWN naming those served), address (an IP literal, or
+ * seed 004's http:// spelling) and weight, applies it to that service's
+ * registry, logs it and publishes its set. Returns r->status; the caller
  * releases r with command_result_release().
  */
 enum command_status command_run(struct discover *d, const struct bus_control *c,
 				struct command_result *r);
 void command_result_release(struct command_result *r);
 /*
- * Requests in flight to `address` over the whole fleet: this replica's
- * proxies (proxies_in_flight) and, in --kubernetes mode, every other live
+ * Requests in flight to `address` of `service` (NULL or "": the main one,
+ * else a routed Service's) over the whole fleet: this replica's proxies of
+ * that service (proxies_in_flight_of) and, for the main one in --kubernetes
+ * mode, every other live
  * replica's; -1 until each applied generation `gen` (the drain) and the
  * shared state holds this replica's changes: what `drain --wait` waits on.
  * *proxies is how many proxies count.
  */
-long command_in_flight(struct discover *d, const char *address, unsigned long long gen,
-		       int *proxies);
+long command_in_flight(struct discover *d, const char *service, const char *address,
+		       unsigned long long gen, int *proxies);
 
 /* Where a drain that a drain --wait (lb-ctl, the admin API's ?wait=)
  * waits on stands. */
@@ -56,14 +60,15 @@ enum command_drain {
 
 /*
  * The one rule of drain --wait, for the control socket's in-flight verb and
- * the admin API's parked drains: the drain of `address` that generation
+ * the admin API's parked drains: the drain of `address` (of `service`, as
+ * command_in_flight's; a service no longer served is CANCELLED) that generation
  * `gen` carried (or an older one still in effect) is DONE when it is still
  * in effect and command_in_flight() is 0. Fills *in_flight and *proxies
  * (command_in_flight's), and for CANCELLED `why` (what changed, for the
  * operator). Owns nothing.
  */
-enum command_drain command_drain_state(struct discover *d, const char *address,
-				       unsigned long long gen, long *in_flight, int *proxies,
-				       char *why, size_t whysz);
+enum command_drain command_drain_state(struct discover *d, const char *service,
+				       const char *address, unsigned long long gen,
+				       long *in_flight, int *proxies, char *why, size_t whysz);
 
 #endif

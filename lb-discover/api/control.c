@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "core/served.h"
 #include "log.h"
 #include "status.h"
 
@@ -30,9 +31,11 @@ out:
 
 /* The full status, or with only busy backends per proxy when that is over
  * the bus's limit (thousands of backends times several proxies). */
-static void reply_status(struct discover *d, struct command_result *r)
+static void reply_status(struct discover *d, const struct bus_control *c,
+			 struct command_result *r)
 {
 	struct buf out = BUF_INIT;
+	struct served sv;
 	json_t *trimmed;
 
 	if (bus_reply_encode(r->body, 1, NULL, &out) == 0) {
@@ -41,7 +44,9 @@ static void reply_status(struct discover *d, struct command_result *r)
 		return;
 	}
 	buf_release(&out);
-	trimmed = status_json(d, 1);
+	if (served_find(d, c->service, &sv) == -1)
+		served_main(d, &sv);	/* command_run found it: not reached */
+	trimmed = status_json_of(d, &sv, 1);
 	send_reply(d, trimmed, trimmed != NULL, "out of memory");
 	json_decref(trimmed);
 }
@@ -70,7 +75,7 @@ static void on_request(struct bus *b, const char *data, size_t len)
 	if (command_run(d, &c, &r) != COMMAND_OK)
 		send_reply(d, NULL, 0, r.error);
 	else if (strcmp(c.command, "status") == 0)
-		reply_status(d, &r);
+		reply_status(d, &c, &r);
 	else
 		send_reply(d, r.body, 1, NULL);
 	command_result_release(&r);

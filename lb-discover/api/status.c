@@ -7,17 +7,18 @@
 #include "cluster/fleet.h"
 #include "cluster/replicas.h"
 #include "core/proxies.h"
+#include "core/served.h"
 
 static const char *const sync_names[] = { "synced", "behind", "ignoring", "stale" };
 
 /* Overrides whose backend the source stopped listing, until they expire. */
-static json_t *waiting(struct discover *d)
+static json_t *waiting(struct discover *d, const struct registry *reg)
 {
 	json_t *list = json_array();
 	double now = ev_time();
 
-	for (size_t i = 0; i < d->reg.n; i++) {
-		const struct entry *e = &d->reg.entries[i];
+	for (size_t i = 0; i < reg->n; i++) {
+		const struct entry *e = &reg->entries[i];
 		double left = now - e->left_at;
 
 		if (!registry_waiting(e))
@@ -34,21 +35,30 @@ static json_t *routes_json(const struct discover *d);
 
 json_t *status_json(struct discover *d, int busy_only)
 {
+	struct served sv;
+
+	served_main(d, &sv);
+	return status_json_of(d, &sv, busy_only);
+}
+
+json_t *status_json_of(struct discover *d, const struct served *sv, int busy_only)
+{
+	struct registry *reg = sv->reg;
 	struct bus_set set;
 	json_t *root = json_object(), *backends = json_array();
-	struct proxy_totals *totals = calloc(d->reg.n ? d->reg.n : 1, sizeof(*totals));
+	struct proxy_totals *totals = calloc(reg->n ? reg->n : 1, sizeof(*totals));
 
-	if (!root || !backends || !totals || registry_snapshot(&d->reg, &set) == -1) {
+	if (!root || !backends || !totals || registry_snapshot(reg, &set) == -1) {
 		free(totals);
 		json_decref(backends);
 		json_decref(root);
 		return NULL;
 	}
-	proxies_totals(d, totals, 0);	/* what the live proxies report */
+	proxies_totals_of(sv, totals, 0);	/* what the live proxies report */
 	for (size_t i = 0; i < set.n; i++) {
 		const struct bus_backend *b = &set.backends[i];
-		const struct entry *e = registry_find(&d->reg, b->address);
-		const struct proxy_totals *t = &totals[e - d->reg.entries];
+		const struct entry *e = registry_find(reg, b->address);
+		const struct proxy_totals *t = &totals[e - reg->entries];
 
 		json_t *o =
 			json_pack("{s:s,s:s,s:i,s:s,s:s,s:i,s:I,s:I,s:I,s:i}", "address", b->address,
@@ -75,24 +85,31 @@ json_t *status_json(struct discover *d, int busy_only)
 					    (int)b->ejections));
 		json_array_append_new(backends, o);
 	}
-	json_object_set_new(root, "service", json_string(d->reg.service));
-	json_object_set_new(root, "generation", json_integer((json_int_t)d->reg.generation));
+	json_object_set_new(root, "service", json_string(reg->service));
+	json_object_set_new(root, "generation", json_integer((json_int_t)reg->generation));
 	json_object_set_new(root, "pid", json_integer(getpid()));
 	json_object_set_new(root, "backends", backends);
-	json_object_set_new(root, "waiting", waiting(d));
-	json_object_set_new(root, "proxies", status_proxies(d, busy_only));
-	if (d->routed.generation)
+	json_object_set_new(root, "waiting", waiting(d, reg));
+	json_object_set_new(root, "proxies", status_proxies_of(d, sv, busy_only));
+	if (d->routed.generation && !sv->routed)
 		json_object_set_new(root, "routes", routes_json(d));
 	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
 	/* until then a proxy that has not reported yet may exist */
 	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
 	json_object_set_new(root, "uptime", json_real(ev_now(d->loop) - d->started));
-	/* every proxy of the fleet: the divisor of a fleet-wide rate limit */
+	/* every proxy of the fleet: the divisor of a fleet-wide rate limit
+	 * (each proxy's --rate-limit is its own, at the door: all of them share
+	 * it, whichever services they route to) */
 	json_object_set_new(root, "fleet_proxies", json_integer(discover_fleet_proxies(d)));
+	if (sv->routed) {
+		json_object_set_new(root, "routed", json_true());
+		goto out;
+	}
 	if (d->fleet)
 		json_object_set_new(root, "shared_state", fleet_json(d->fleet));
 	if (d->replicas)
 		json_object_set_new(root, "replicas", replicas_json(d->replicas));
+out:
 	bus_set_release(&set);
 	free(totals);
 	return root;
@@ -100,12 +117,22 @@ json_t *status_json(struct discover *d, int busy_only)
 
 json_t *status_proxies(const struct discover *d, int busy_only)
 {
+	struct served sv;
+
+	served_main((struct discover *)d, &sv);
+	return status_proxies_of(d, &sv, busy_only);
+}
+
+json_t *status_proxies_of(const struct discover *d, const struct served *sv, int busy_only)
+{
 	json_t *proxies = json_array();
 	double now = ev_now(d->loop);
+	const struct registry *reg = sv->reg;
 
-	for (size_t p = 0; p < d->nproxies; p++) {
-		const struct bus_set *r = &d->proxies[p].report;
-		enum proxy_sync sync = proxies_sync(d, &d->proxies[p]);
+	for (size_t p = 0; p < *sv->nproxies; p++) {
+		const struct proxy_report *pr = &(*sv->proxies)[p];
+		const struct bus_set *r = &pr->report;
+		enum proxy_sync sync = proxies_sync_in(reg, pr);
 		json_t *per = json_array();
 
 		for (size_t k = 0; k < r->n; k++) {
@@ -124,10 +151,10 @@ json_t *status_proxies(const struct discover *d, int busy_only)
 			json_pack("{s:i,s:I,s:I,s:s,s:b,s:b,s:b,s:f,s:f,s:o}", "pid", r->pid,
 				  "generation", (json_int_t)r->generation, "ignored",
 				  (json_int_t)r->ignored, "state", sync_names[sync], "follows",
-				  sync != PROXY_IGNORING && r->generation >= d->reg.floor &&
-					  r->generation <= d->reg.generation,
+				  sync != PROXY_IGNORING && r->generation >= reg->floor &&
+					  r->generation <= reg->generation,
 				  "stale", r->stale, "panic", r->panic, "age",
-				  now - d->proxies[p].seen, "uptime", r->uptime, "backends", per));
+				  now - pr->seen, "uptime", r->uptime, "backends", per));
 		if (d->routed.generation)
 			json_object_set_new(json_array_get(proxies, json_array_size(proxies) - 1),
 					    "routes", json_integer((json_int_t)r->routes));

@@ -55,11 +55,16 @@ static json_t *merged(struct fleet *f)
 	json_t *doc = f->doc && f->rv[0] ? json_deep_copy(f->doc) : NULL;
 
 	if (!doc) {
+		json_t *services = routed_overrides(&f->d->routed);
+
 		doc = json_object();
 		if (!doc || json_object_set_new(doc, "backends", state_backends(&f->d->reg)) == -1) {
+			json_decref(services);
 			json_decref(doc);
 			return NULL;
 		}
+		if (services)
+			json_object_set_new(doc, "services", services);
 	}
 	json_object_set_new(doc, "service", json_string(f->d->reg.service));
 	for (size_t i = 0; i < f->nops; i++)
@@ -85,6 +90,19 @@ static void apply(struct fleet *f)
 			  doc ? err : "out of memory");
 		json_decref(doc);
 		return;
+	}
+	/* each routed Service follows its section (none: no overrides) */
+	for (size_t i = 0; i < f->d->routed.n; i++) {
+		struct routed_service *rs = f->d->routed.list[i];
+		json_t *section = json_object_get(json_object_get(doc, "services"), rs->reg.service);
+		json_t *none = section ? NULL : json_pack("{s:[]}", "backends");
+
+		if (fleet_apply_document(&rs->reg, section ? section : none, registry_clock(), err,
+					 sizeof(err)) == -1)
+			log_error("shared state not applied", "configmap=%s service=%s error=\"%s\"",
+				  f->name, rs->reg.service, err);
+		json_decref(none);
+		routed_commit(&f->d->pub, discover_fleet_proxies(f->d), rs);
 	}
 	json_decref(doc);
 	discover_commit(f->d, 1);	/* the fallback follows the shared state */
@@ -140,6 +158,8 @@ static void take(struct fleet *f, json_t *obj, json_t *doc, const char *why_not_
 
 		if (ov && rev && (!json_is_integer(rev) || json_integer_value(rev) < 0))
 			snprintf(why, sizeof(why), "\"revision\" must be a non-negative integer");
+		else if (ov)
+			state_services_check(json_object_get(doc, "services"), why, sizeof(why));
 		else if (!ov && !why[0])
 			snprintf(why, sizeof(why), "out of memory");
 		free(ov);

@@ -30,7 +30,8 @@ static int item_meaningful(json_t *item)
 	       json_object_get(item, "weight") || json_object_get(item, "ejection");
 }
 
-int fleet_apply_op(json_t *doc, const struct fleet_op *op)
+/* fleet_apply_op on one service's section ({"backends": [...]}). */
+static int apply_op(json_t *doc, const struct fleet_op *op)
 {
 	json_t *list = json_object_get(doc, "backends"), *item, *old;
 	size_t at = 0;
@@ -88,6 +89,34 @@ int fleet_apply_op(json_t *doc, const struct fleet_op *op)
 	if (!item_meaningful(item))
 		json_array_remove(list, at);
 	return 0;
+}
+
+int fleet_apply_op(json_t *doc, const struct fleet_op *op)
+{
+	json_t *services, *section;
+	int rc;
+
+	if (!op->service[0])
+		return apply_op(doc, op);
+	/* a routed Service's backend: its own section, keyed by its name */
+	services = json_object_get(doc, "services");
+	if (!json_is_object(services)) {
+		services = json_object();
+		if (!services || json_object_set_new(doc, "services", services) == -1)
+			return -1;
+	}
+	section = json_object_get(services, op->service);
+	if (!json_is_object(section)) {
+		section = json_object();
+		if (!section || json_object_set_new(services, op->service, section) == -1)
+			return -1;
+	}
+	rc = apply_op(section, op);
+	if (json_array_size(json_object_get(section, "backends")) == 0)
+		json_object_del(services, op->service);
+	if (json_object_size(services) == 0)
+		json_object_del(doc, "services");
+	return rc;
 }
 
 int fleet_apply_document(struct registry *r, json_t *doc, double now, char *err, size_t errsz)

@@ -15,8 +15,10 @@
  * Returns 0, or -1 with err when the document is not valid (then nothing
  * changed). Keeps nothing of doc. */
 int fleet_apply_document(struct registry *r, json_t *doc, double now, char *err, size_t errsz);
-/* Applies op to a state document (its "backends" list), as every replica
- * would. Returns 0, or -1 out of memory. */
+/* Applies op to a state document (its "backends" list; a routed Service's,
+ * op->service, in "services": {NAME: {"backends": [...]}}, a section that
+ * is left empty going away), as every replica would. Returns 0, or -1 out
+ * of memory. */
 int fleet_apply_op(json_t *doc, const struct fleet_op *op);
 
 #endif

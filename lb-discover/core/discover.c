@@ -14,9 +14,11 @@
 void discover_save(struct discover *d)
 {
 	char err[512];
+	json_t *services = routed_overrides(&d->routed);
 
-	if (state_save(&d->reg, d->state_path, err, sizeof(err)) == -1)
+	if (state_save(&d->reg, services, d->state_path, err, sizeof(err)) == -1)
 		log_error("state not saved", "error=\"%s\"", err);
+	json_decref(services);
 }
 
 int discover_commit(struct discover *d, int save)

@@ -10,6 +10,7 @@
 #include "config_types.h"
 #include "fleet_op.h"
 #include "kube/kube.h"
+#include "proxy_report.h"
 #include "registry.h"
 #include "routed.h"
 
@@ -68,14 +69,6 @@ struct discover_options {
 	char *otlp_endpoint;		/* --otlp-endpoint: spans of admin writes (NULL: off) */
 	struct config_list otlp_headers;	/* --otlp-header NAME=VALUE */
 	char *otlp_compression;		/* --otlp-compression gzip|none, or NULL (OTEL_*) */
-};
-
-/* The last report of one proxy. */
-struct proxy_report {
-	double seen;			/* ev_now when it came */
-	struct bus_set report;
-	int joined_new;			/* its first report here said "new": it never
-					 * followed another lb-discover */
 };
 
 struct health;

@@ -6,32 +6,41 @@
 
 #include "log.h"
 
-size_t ejection_count(const struct discover *d)
+size_t ejection_count_in(const struct registry *reg)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < d->reg.n; i++)
-		n += d->reg.entries[i].ejected && registry_published(&d->reg.entries[i]);
+	for (size_t i = 0; i < reg->n; i++)
+		n += reg->entries[i].ejected && registry_published(&reg->entries[i]);
 	return n;
 }
 
-/* 1 when one more ejection keeps the fleet's set within --eject-max-percent
- * (at least one backend always can be; 0: never). */
-static int room_for_one(const struct discover *d)
+size_t ejection_count(const struct discover *d)
 {
-	size_t allowed = registry_published_count(&d->reg) * (size_t)d->opts->eject_max_percent / 100;
+	return ejection_count_in(&d->reg);
+}
+
+/* 1 when one more ejection keeps the service's set within
+ * --eject-max-percent (at least one backend always can be; 0: never). */
+static int room_for_one(const struct discover *d, const struct registry *reg)
+{
+	size_t allowed = registry_published_count(reg) * (size_t)d->opts->eject_max_percent / 100;
 
 	if (d->opts->eject_max_percent == 0)
 		return 0;
-	return ejection_count(d) + 1 <= (allowed ? allowed : 1);
+	return ejection_count_in(reg) + 1 <= (allowed ? allowed : 1);
 }
 
-/* Shares an ejection's start or end with the other replicas. */
-static void record(struct discover *d, enum fleet_verb verb, const struct entry *e)
+/* Shares an ejection's start or end with the other replicas (a routed
+ * Service's in its section of the shared state). */
+static void record(struct discover *d, const struct served *sv, enum fleet_verb verb,
+		   const struct entry *e)
 {
 	struct fleet_op op;
 
 	memset(&op, 0, sizeof(op));
+	if (sv->routed)
+		snprintf(op.service, sizeof(op.service), "%s", sv->reg->service);
 	op.verb = verb;
 	op.until = e->eject_until;
 	op.count = e->ejections;
@@ -40,8 +49,8 @@ static void record(struct discover *d, enum fleet_verb verb, const struct entry 
 	discover_record(d, &op);
 }
 
-static void eject(struct discover *d, struct entry *e, const struct bus_backend *b, int pid,
-		  double now)
+static void eject(struct discover *d, const struct served *sv, struct entry *e,
+		  const struct bus_backend *b, int pid, double now)
 {
 	double seconds;
 
@@ -56,12 +65,13 @@ static void eject(struct discover *d, struct entry *e, const struct bus_backend 
 		seconds = d->opts->eject_time_max;
 	e->ejected = 1;
 	e->eject_until = now + seconds;
-	e->eject_generation = d->reg.generation + 1;	/* the next commit's */
+	e->eject_generation = sv->reg->generation + 1;	/* the next commit's */
 	snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", b->eject_reason);
 	e->ejections_by[bus_failure_label_index(b->eject_failures)]++;
 	log_warn("backend ejected fleet-wide", "address=%s reason=\"%s\" seconds=%.1f "
-		 "ejections=%u pid=%d", e->address, e->eject_reason, seconds, e->ejections, pid);
-	record(d, FLEET_EJECT, e);
+		 "ejections=%u pid=%d service=%s", e->address, e->eject_reason, seconds,
+		 e->ejections, pid, sv->reg->service);
+	record(d, sv, FLEET_EJECT, e);
 }
 
 int ejection_end(struct discover *d, struct entry *e)
@@ -78,13 +88,13 @@ int ejection_end(struct discover *d, struct entry *e)
 /* The fleet's runs of failures on `address`: the last report of each proxy,
  * summed; `proxies` counts those with a run. `hint`: where the address
  * likely is in each report (proxies list a set in its order). */
-static void fleet_runs(const struct discover *d, const char *address, size_t hint,
+static void fleet_runs(const struct served *sv, const char *address, size_t hint,
 		       unsigned *runs_5xx, unsigned *runs_gateway, unsigned *proxies,
 		       unsigned *kinds_5xx, unsigned *kinds_gateway)
 {
 	*runs_5xx = *runs_gateway = *proxies = *kinds_5xx = *kinds_gateway = 0;
-	for (size_t p = 0; p < d->nproxies; p++) {
-		const struct bus_set *r = &d->proxies[p].report;
+	for (size_t p = 0; p < *sv->nproxies; p++) {
+		const struct bus_set *r = &(*sv->proxies)[p].report;
 		const struct bus_backend *b = NULL;
 
 		if (hint < r->n && strcmp(r->backends[hint].address, address) == 0)
@@ -104,8 +114,8 @@ static void fleet_runs(const struct discover *d, const char *address, size_t hin
 
 /* 1 when the proxies' runs of failures on b's address, summed, reach
  * --eject-5xx or --eject-gateway; the reason goes to why. */
-static int fleet_threshold(const struct discover *d, const struct bus_backend *b, size_t hint,
-			   int pid, struct bus_backend *why)
+static int fleet_threshold(const struct discover *d, const struct served *sv,
+			   const struct bus_backend *b, size_t hint, int pid, struct bus_backend *why)
 {
 	unsigned r5, rg, n, k5, kg;
 	long max5 = d->opts->eject_5xx, maxg = d->opts->eject_gateway;
@@ -113,7 +123,7 @@ static int fleet_threshold(const struct discover *d, const struct bus_backend *b
 
 	if ((!b->consecutive_5xx || !max5) && (!b->consecutive_gateway || !maxg))
 		return 0;
-	fleet_runs(d, b->address, hint, &r5, &rg, &n, &k5, &kg);
+	fleet_runs(sv, b->address, hint, &r5, &rg, &n, &k5, &kg);
 	memset(why, 0, sizeof(*why));
 	why->eject_failures = maxg && rg >= maxg ? kg : k5 ? k5 : BUS_FAILURE_5XX;
 	/* the reason names what the proxies saw (timeouts, resets, connect
@@ -135,7 +145,7 @@ static int fleet_threshold(const struct discover *d, const struct bus_backend *b
 	return 1;
 }
 
-void ejection_report(struct discover *d, const struct bus_set *rep)
+void ejection_report(struct discover *d, const struct served *sv, const struct bus_set *rep)
 {
 	static struct log_limit full;
 	double now = registry_clock();
@@ -144,7 +154,7 @@ void ejection_report(struct discover *d, const struct bus_set *rep)
 
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct bus_backend *b = &rep->backends[i];
-		struct entry *e = registry_find(&d->reg, b->address);
+		struct entry *e = registry_find(sv->reg, b->address);
 		int half_open;
 
 		if (!e || !registry_published(e))
@@ -153,35 +163,36 @@ void ejection_report(struct discover *d, const struct bus_set *rep)
 		if (b->ejected) {
 			if (e->ejected && !half_open)
 				continue;	/* published already */
-			if (!e->ejected && !room_for_one(d)) {
+			if (!e->ejected && !room_for_one(d, sv->reg)) {
 				unsigned long times = log_every(&full, ev_now(d->loop), 10);
 
 				if (times)
 					log_warn("backend not ejected fleet-wide: --eject-max-percent "
-						 "reached", "address=%s pid=%d ejected=%zu times=%lu",
-						 b->address, rep->pid, ejection_count(d), times);
+						 "reached", "address=%s pid=%d ejected=%zu times=%lu "
+						 "service=%s", b->address, rep->pid,
+						 ejection_count_in(sv->reg), times, sv->reg->service);
 				continue;
 			}
 			/* a new ejection, or the half-open trial failed on that proxy */
-			eject(d, e, b, rep->pid, now);
+			eject(d, sv, e, b, rep->pid, now);
 			changed = 1;
 		} else if (half_open && b->breaker == BUS_BREAKER_CLOSED &&
 			   rep->generation >= e->eject_generation) {
 			/* that proxy applied the ejection and its trial passed */
-			log_info("backend ejection ended: a trial passed", "address=%s pid=%d",
-				 e->address, rep->pid);
+			log_info("backend ejection ended: a trial passed", "address=%s pid=%d "
+				 "service=%s", e->address, rep->pid, sv->reg->service);
 			e->ejected = 0;
 			e->eject_ended = now;
-			record(d, FLEET_UNEJECT, e);
+			record(d, sv, FLEET_UNEJECT, e);
 			changed = 1;
-		} else if (!e->ejected && fleet_threshold(d, b, i, rep->pid, &why)) {
+		} else if (!e->ejected && fleet_threshold(d, sv, b, i, rep->pid, &why)) {
 			/* no proxy reached its threshold, the fleet did */
-			if (!room_for_one(d))
+			if (!room_for_one(d, sv->reg))
 				continue;
-			eject(d, e, &why, rep->pid, now);
+			eject(d, sv, e, &why, rep->pid, now);
 			changed = 1;
 		}
 	}
 	if (changed)
-		discover_commit(d, 0);
+		served_commit(d, sv, 0);
 }

@@ -25,6 +25,9 @@ struct fleet_op {
 	double until;			/* FLEET_EJECT: wall clock */
 	unsigned count;			/* FLEET_EJECT: the fleet's ejections of it */
 	char reason[BUS_NAME_MAX];	/* FLEET_EJECT */
+	/* "": the main service's backend (the document's "backends"); else the
+	 * routed Service whose backend it is ("services": {NAME: {"backends"}}) */
+	char service[BUS_SERVICE_MAX];
 };
 
 #endif

@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "log.h"
 #include "route_codec.h"
+#include "state.h"
 
 /* A first generation above anything an earlier run of lb-discover published
  * (one per change, far fewer than one per millisecond). */
@@ -45,6 +46,17 @@ struct routed_service *routed_get(struct routed *r, const char *name)
 	memcpy(s->reg.service, name, strlen(name) + 1);
 	registry_raise_above(&s->reg, clock_generation());
 	r->list[r->n++] = s;
+	if (json_object_get(r->saved, name)) {
+		char err[320];
+
+		if (state_apply(&s->reg, json_object_get(r->saved, name), err, sizeof(err)) == -1)
+			log_error("state file: a routed service's overrides not applied",
+				  "service=%s error=\"%s\"", name, err);
+		else
+			log_info("routed service's overrides restored from the state file",
+				 "service=%s", name);
+		json_object_del(r->saved, name);	/* its registry holds them now */
+	}
 	return s;
 }
 
@@ -58,6 +70,9 @@ static void service_free(struct routed_service *s, void (*release)(struct routed
 {
 	if (release)
 		release(s);
+	for (size_t i = 0; i < s->nproxies; i++)
+		bus_set_release(&s->proxies[i].report);
+	free(s->proxies);
 	registry_release(&s->reg);
 	free(s);
 }
@@ -85,7 +100,10 @@ static void send_set(struct bus *pub, unsigned proxies, struct routed_service *s
 
 	if (registry_snapshot(&s->reg, &set) == -1)
 		return;
-	set.proxies = proxies;
+	/* the proxies that report this service; before any does, the fleet's */
+	set.proxies = s->nproxies ? (s->nproxies < BUS_MAX_PROXIES ? (unsigned)s->nproxies
+								   : BUS_MAX_PROXIES)
+				  : proxies;
 	if (bus_set_encode(&set, &msg) == 0)
 		bus_send(pub, msg.data, msg.len);
 	buf_release(&msg);
@@ -145,6 +163,30 @@ fail:
 	return -1;
 }
 
+json_t *routed_overrides(const struct routed *r)
+{
+	json_t *all = json_object(), *v;
+	const char *name;
+
+	for (size_t i = 0; all && i < r->n; i++) {
+		json_t *list = state_backends(&r->list[i]->reg);
+
+		if (list && json_array_size(list))
+			json_object_set_new(all, r->list[i]->reg.service,
+					    json_pack("{s:o}", "backends", list));
+		else
+			json_decref(list);
+	}
+	json_object_foreach(r->saved, name, v)
+		if (all && !json_object_get(all, name))
+			json_object_set(all, name, v);
+	if (all && json_object_size(all) == 0) {
+		json_decref(all);
+		return NULL;
+	}
+	return all;
+}
+
 void routed_heartbeat(struct routed *r, struct bus *pub, unsigned proxies)
 {
 	if (r->generation)
@@ -186,6 +228,7 @@ void routed_release(struct routed *r, void (*release)(struct routed_service *s))
 	for (size_t i = 0; i < r->n; i++)
 		service_free(r->list[i], release);
 	free(r->list);
+	json_decref(r->saved);
 	buf_release(&r->msg);
 	buf_release(&r->table);
 	free(r->statuses);

@@ -10,9 +10,12 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "bus_protocol.h"
 #include "gateway.h"
+#include "proxy_report.h"
 #include "registry.h"
 #include "route.h"
 
@@ -21,6 +24,9 @@ struct bus;
 struct routed_service {
 	struct registry reg;		/* reg.service: "namespace/name:port" */
 	void *checks;			/* its health checks (sources/), or NULL */
+	/* the last report of each proxy that serves it (core/proxies.c) */
+	struct proxy_report *proxies;
+	size_t nproxies;
 	unsigned mark : 1;		/* listed by the last update */
 };
 
@@ -34,13 +40,17 @@ struct routed {
 	/* each route's status per parentRef, of the last compile published */
 	struct gateway_parent_status *statuses;
 	unsigned n_statuses;
+	/* the state file's "services" not applied yet: each Service's
+	 * overrides, taken by routed_get when it is created (NULL: none) */
+	json_t *saved;
 };
 
 /* The service named, or NULL. */
 struct routed_service *routed_find(struct routed *r, const char *name);
 /* The service named, created (an empty registry whose first generation
  * follows the wall clock, so a restarted lb-discover publishes above what
- * the proxies hold) when new; NULL when out of memory or the name is too long. */
+ * the proxies hold, with its overrides from r->saved) when new; NULL when
+ * out of memory or the name is too long. */
 struct routed_service *routed_get(struct routed *r, const char *name);
 /* Forgets every service not marked since routed_unmark(), calling
  * release(service) first for each (its health checks). */
@@ -48,7 +58,8 @@ void routed_unmark(struct routed *r);
 void routed_sweep(struct routed *r, void (*release)(struct routed_service *s));
 
 /* Commits a service's registry and publishes its set on pub, with the
- * fleet's proxy count; logs a change. */
+ * count of proxies that report the service (`proxies`, the fleet's, until
+ * one does); logs a change. */
 void routed_commit(struct bus *pub, unsigned proxies, struct routed_service *s);
 /* Publishes t when it differs from the table last published, under a new
  * generation (the first follows the wall clock in milliseconds, then +1).
@@ -65,5 +76,9 @@ void routed_digest(const struct routed *r, char *out, size_t size);
  * GET /admin/routes); on a lack of memory the previous ones stay. */
 void routed_keep_statuses(struct routed *r, const struct gateway_parent_status *st, unsigned n);
 void routed_release(struct routed *r, void (*release)(struct routed_service *s));
+/* The overrides of every service (live ones, then those of r->saved not
+ * routed to yet) as the state file's "services": a new reference, or NULL
+ * when none has any. */
+json_t *routed_overrides(const struct routed *r);
 
 #endif

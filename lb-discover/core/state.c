@@ -187,6 +187,40 @@ struct state_override *state_parse(const struct registry *r, json_t *root, int n
 	return out;
 }
 
+int state_services_check(json_t *services, char *err, size_t errsz)
+{
+	static struct registry any;	/* no "service" to check in a section */
+	const char *name;
+	json_t *doc;
+	char why[300];
+
+	if (!services)
+		return 0;
+	if (!json_is_object(services)) {
+		snprintf(err, errsz, "\"services\" must be an object of service names");
+		return -1;
+	}
+	json_object_foreach(services, name, doc) {
+		unsigned long long generation;
+		size_t n;
+		struct state_override *ov;
+
+		if (strlen(name) >= BUS_SERVICE_MAX || !json_is_object(doc) ||
+		    json_object_get(doc, "service") || json_object_get(doc, "generation")) {
+			snprintf(err, errsz, "services[\"%.80s\"] must be {\"backends\": [...]} of a "
+				 "service name under %d bytes", name, BUS_SERVICE_MAX);
+			return -1;
+		}
+		ov = state_parse(&any, doc, 0, &generation, &n, why, sizeof(why));
+		if (!ov) {
+			snprintf(err, errsz, "services[\"%.80s\"]: %s", name, why);
+			return -1;
+		}
+		free(ov);
+	}
+	return 0;
+}
+
 /* Parses the file's text; returns the overrides (malloc'd, *n of them) or
  * NULL with err ("what was wrong", without the path). */
 static struct state_override *parse(const struct registry *r, const struct buf *text,
@@ -207,6 +241,10 @@ static struct state_override *parse(const struct registry *r, const struct buf *
 		return NULL;
 	}
 	out = state_parse(r, root, 1, generation, n, err, errsz);
+	if (out && state_services_check(json_object_get(root, "services"), err, errsz) == -1) {
+		free(out);
+		out = NULL;
+	}
 	json_decref(root);
 	return out;
 }
@@ -227,6 +265,32 @@ static void keep_aside(const char *path, char *err, size_t errsz)
 			 strerror(errno));
 	else
 		snprintf(err + len, errsz - len, "; kept aside as %s", aside);
+}
+
+/* Sets the overrides ov (n of them) on r's entries; an ejection is carried
+ * from the set after generation. */
+static void apply(struct registry *r, const struct state_override *ov, size_t n,
+		  unsigned long long generation)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = registry_get(r, ov[i].address);
+
+		if (!e)
+			continue;
+		e->added = ov[i].added;
+		e->removed = ov[i].removed;
+		e->drained = ov[i].drained;
+		e->weight_override = ov[i].weight;
+		if (!e->in_source)
+			e->left_at = ov[i].left;	/* 0: registry_expire starts the clock */
+		if (ov[i].ejected) {
+			e->ejected = 1;
+			e->eject_until = ov[i].eject_until;
+			e->ejections = ov[i].ejections;
+			e->eject_generation = generation + 1;	/* this run's first */
+			snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", ov[i].eject_reason);
+		}
+	}
 }
 
 int state_load(struct registry *r, const char *path, char *err, size_t errsz)
@@ -252,25 +316,40 @@ int state_load(struct registry *r, const char *path, char *err, size_t errsz)
 		return -1;
 	}
 	r->generation = generation;
-	for (size_t i = 0; i < n; i++) {
-		struct entry *e = registry_get(r, ov[i].address);
+	apply(r, ov, n, generation);
+	free(ov);
+	return 0;
+}
 
-		if (!e)
-			continue;
-		e->added = ov[i].added;
-		e->removed = ov[i].removed;
-		e->drained = ov[i].drained;
-		e->weight_override = ov[i].weight;
-		if (!e->in_source)
-			e->left_at = ov[i].left;	/* 0: registry_expire starts the clock */
-		if (ov[i].ejected) {
-			e->ejected = 1;
-			e->eject_until = ov[i].eject_until;
-			e->ejections = ov[i].ejections;
-			e->eject_generation = generation + 1;	/* this run's first */
-			snprintf(e->eject_reason, sizeof(e->eject_reason), "%s", ov[i].eject_reason);
-		}
+json_t *state_services_read(const char *path)
+{
+	struct buf text = BUF_INIT;
+	json_t *root, *services = NULL;
+
+	if (buf_read_file(&text, path) == -1) {
+		buf_release(&text);
+		return NULL;
 	}
+	root = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, NULL);
+	buf_release(&text);
+	services = json_object_get(root, "services");
+	if (json_is_object(services))
+		json_incref(services);
+	else
+		services = NULL;
+	json_decref(root);
+	return services;
+}
+
+int state_apply(struct registry *r, json_t *doc, char *err, size_t errsz)
+{
+	unsigned long long generation;
+	size_t n;
+	struct state_override *ov = state_parse(r, doc, 0, &generation, &n, err, errsz);
+
+	if (!ov)
+		return -1;
+	apply(r, ov, n, r->generation);
 	free(ov);
 	return 0;
 }
@@ -300,7 +379,8 @@ json_t *state_backends(const struct registry *r)
 	return list;
 }
 
-int state_save(const struct registry *r, const char *path, char *err, size_t errsz)
+int state_save(const struct registry *r, json_t *services, const char *path, char *err,
+	       size_t errsz)
 {
 	json_t *root = json_object(), *list = state_backends(r);
 	char tmp[512];
@@ -311,6 +391,8 @@ int state_save(const struct registry *r, const char *path, char *err, size_t err
 	json_object_set_new(root, "service", json_string(r->service));
 	json_object_set_new(root, "generation", json_integer((json_int_t)r->generation));
 	json_object_set_new(root, "backends", list);
+	if (services)
+		json_object_set(root, "services", services);
 	text = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 	if (!text)

@@ -20,15 +20,29 @@ struct state_override {
 
 /*
  * Reads PATH (RUNTIME_DIR/discover-SERVICE.json) into r: the generation and
- * the overrides, all or nothing. Returns 0 when loaded, 1 when there is no
+ * the overrides, all or nothing (the routed Services' "services" are checked
+ * too, and read by state_services_read). Returns 0 when loaded, 1 when there is no
  * file, -1 when it is damaged (not JSON, empty, a wrong type, a bad field):
  * then nothing of it is applied, err says what was wrong and the file is
  * kept aside as PATH.corrupt-TIMESTAMP (named in err) so that the next
  * save does not replace it.
  */
 int state_load(struct registry *r, const char *path, char *err, size_t errsz);
-/* Writes it atomically (temporary file, fsync, rename, fsync of the dir). */
-int state_save(const struct registry *r, const char *path, char *err, size_t errsz);
+/* Writes it atomically (temporary file, fsync, rename, fsync of the dir),
+ * with `services` (not stolen; NULL: none) as its "services": each routed
+ * Service's overrides, {"NAMESPACE/NAME:PORT": {"backends": [...]}}. */
+int state_save(const struct registry *r, json_t *services, const char *path, char *err,
+	       size_t errsz);
+/* Validates a state document's optional "services" (the file's, or the
+ * shared state's): {"NAMESPACE/NAME:PORT": {"backends": [...]}}, each item
+ * as the main service's. Returns 0 (NULL: none) or -1 with err. */
+int state_services_check(json_t *services, char *err, size_t errsz);
+/* The "services" of the state file at path (validated by state_load): a new
+ * reference, or NULL when there is none. */
+json_t *state_services_read(const char *path);
+/* Sets the overrides of doc ({"backends": [...]}, one routed Service's
+ * section of the state file) on r. Returns 0 or -1 with err. */
+int state_apply(struct registry *r, json_t *doc, char *err, size_t errsz);
 
 /*
  * Validates a state document: the file's, or the fleet's in its ConfigMap

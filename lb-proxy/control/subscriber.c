@@ -82,6 +82,9 @@ static void apply(struct subscriber *s, const struct bus_set *set, struct servic
 		svc->ignored = 0;
 		log_info("set applied", "service=%s generation=%llu backends=%zu", svc->name,
 			 svc->set.generation, svc->set.n);
+		/* its report says so now: drain --wait --service waits on it */
+		if (px->breaker_changed)
+			px->breaker_changed(px);
 		return;
 	}
 	s->ignored = 0;
@@ -238,6 +241,87 @@ static void report_breaker(const struct backend *be, struct bus_backend *b, doub
 	b->eject_failures = o->eject_kinds;
 }
 
+/* Fills rep's backends (s->items) from set: this proxy's view and counters. */
+static void report_backends(struct subscriber *s, const struct backend_set *set,
+			    struct bus_set *rep)
+{
+	double now = ev_now(s->px->loop);
+
+	rep->backends = s->items;
+	rep->n = 0;
+	for (size_t i = 0; i < set->n && rep->n < BUS_MAX_BACKENDS; i++) {
+		const struct backend *be = set->items[i];
+		struct bus_backend *b = &s->items[rep->n++];
+
+		memset(b, 0, sizeof(*b));
+		snprintf(b->address, sizeof(b->address), "%s", be->name);
+		/* this proxy's view: a backend it skips after a failed connect is
+		 * down here even while lb-discover says up */
+		b->state = backend_usable(be, now) ? BUS_STATE_UP
+			   : be->state == BACKEND_DRAINING ? BUS_STATE_DRAINING : BUS_STATE_DOWN;
+		/* and why, so lb-ctl names it (not every skip is a failed connect) */
+		if (be->state == BACKEND_UP && b->state == BUS_STATE_DOWN)
+			b->skip = be->fail_until > now
+					  ? (be->fail_why == BACKEND_FAILURE_TIMEOUT
+						     ? BUS_SKIP_CONNECT_TIMEOUT : BUS_SKIP_CONNECT)
+					  : BUS_SKIP_EJECTED;
+		b->active = be->active;
+		b->requests = be->requests;
+		b->errors = be->errors;
+		b->responses_5xx = be->answered_5xx;	/* its own, not the proxy's 504s */
+		report_breaker(be, b, now);
+	}
+}
+
+/* FNV-1a of a report's bytes: tells a routed service's report that says
+ * nothing new. */
+static unsigned long long report_hash(const struct buf *msg)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < msg->len; i++)
+		h = (h ^ (unsigned char)msg->data[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* A report of each routed service this proxy serves (the same schema, its
+ * "service" the Service's name): sent when it changed since the last one,
+ * or SUBSCRIBER_SERVICE_HEARTBEAT after it. Without routes: nothing. */
+static void report_services(struct subscriber *s, const struct bus_set *main_rep)
+{
+	struct proxy *px = s->px;
+	double now = ev_now(px->loop);
+	struct buf msg = BUF_INIT;
+
+	for (struct service *svc = px->routing ? px->routing->services : NULL; svc;
+	     svc = svc->next) {
+		struct bus_set rep = *main_rep;
+		unsigned long long h;
+
+		snprintf(rep.service, sizeof(rep.service), "%s", svc->name);
+		rep.generation = svc->set.generation;
+		rep.ignored = svc->ignored;
+		rep.panic = balancer_panic(&svc->balancer, &svc->set, now);
+		rep.fresh = 0;
+		rep.uptime = 0;	/* not part of what changed */
+		report_backends(s, &svc->set, &rep);
+		buf_reset(&msg);
+		if (bus_set_encode(&rep, &msg) == -1)
+			continue;
+		h = report_hash(&msg);
+		if (h == svc->report_hash && svc->reported_at &&
+		    now - svc->reported_at < SUBSCRIBER_SERVICE_HEARTBEAT)
+			continue;
+		rep.uptime = main_rep->uptime;
+		buf_reset(&msg);
+		if (bus_set_encode(&rep, &msg) == 0 && bus_send(&s->reports, msg.data, msg.len) == 0) {
+			svc->report_hash = h;
+			svc->reported_at = now;
+		}
+	}
+	buf_release(&msg);
+}
+
 static void send_report(struct subscriber *s)
 {
 	struct proxy *px = s->px;
@@ -256,32 +340,13 @@ static void send_report(struct subscriber *s)
 	rep.routes = px->routing && px->routing->current ? px->routing->current->generation : 0;
 	rep.fresh = !s->reports_sent;	/* lb-discover waits for no older report of ours */
 	snprintf(rep.admin, sizeof(rep.admin), "%s", px->admin_address);
-	rep.backends = s->items;
-	for (size_t i = 0; i < px->set.n && rep.n < BUS_MAX_BACKENDS; i++) {
-		const struct backend *be = px->set.items[i];
-		struct bus_backend *b = &s->items[rep.n++];
-
-		memset(b, 0, sizeof(*b));
-		snprintf(b->address, sizeof(b->address), "%s", be->name);
-		/* this proxy's view: a backend it skips after a failed connect is
-		 * down here even while lb-discover says up */
-		b->state = backend_usable(be, ev_now(px->loop)) ? BUS_STATE_UP
-			   : be->state == BACKEND_DRAINING ? BUS_STATE_DRAINING : BUS_STATE_DOWN;
-		/* and why, so lb-ctl names it (not every skip is a failed connect) */
-		if (be->state == BACKEND_UP && b->state == BUS_STATE_DOWN)
-			b->skip = be->fail_until > ev_now(px->loop)
-					  ? (be->fail_why == BACKEND_FAILURE_TIMEOUT
-						     ? BUS_SKIP_CONNECT_TIMEOUT : BUS_SKIP_CONNECT)
-					  : BUS_SKIP_EJECTED;
-		b->active = be->active;
-		b->requests = be->requests;
-		b->errors = be->errors;
-		b->responses_5xx = be->answered_5xx;	/* its own, not the proxy's 504s */
-		report_breaker(be, b, ev_now(px->loop));
-	}
+	report_backends(s, &px->set, &rep);
 	if (bus_set_encode(&rep, &msg) == 0 && bus_send(&s->reports, msg.data, msg.len) == 0)
 		s->reports_sent = 1;
 	buf_release(&msg);
+	/* the single-service mode has no routing: this is a pointer test */
+	if (px->routing && px->routing->services)
+		report_services(s, &rep);
 	s->last_report = ev_now(px->loop);
 }
 

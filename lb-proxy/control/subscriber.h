@@ -13,6 +13,11 @@
  * is reported at once, so lb-discover can sum the fleet's and eject before
  * the next request; a failing backend does not make a report per request) */
 #define SUBSCRIBER_SOON_GAP 0.01
+/* seconds between two reports of a routed service that says nothing new:
+ * a report per service per --report-interval would be 100 messages a
+ * quarter second for 100 services; lb-discover trusts an in-flight count
+ * PROXIES_REPORT_FRESH (5 s) old at most */
+#define SUBSCRIBER_SERVICE_HEARTBEAT 1.0
 
 struct subscriber {
 	struct proxy *px;

@@ -16,6 +16,10 @@ struct service {
 	struct balancer balancer;	/* over `set`, rebuilt when it changes */
 	unsigned refs;			/* the route table naming it, and each exchange using it */
 	unsigned long long ignored;	/* the last older set refused (0: none since one applied) */
+	/* its reports on the bus (control/subscriber.c): one goes out when it
+	 * says something new, or when SUBSCRIBER_SERVICE_HEARTBEAT passed */
+	unsigned long long report_hash;	/* of the last one sent, without its uptime */
+	double reported_at;		/* ev_now when it went (0: never) */
 	struct service *next;		/* in the list of services (http/routing.c) */
 };
 

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(bus_control_encode(&c, &out) == 0);
 		assert(bus_control_decode(out.data, out.len, &again, err, sizeof(err)) == 0);
 		assert(strcmp(again.command, c.command) == 0 &&
-		       strcmp(again.address, c.address) == 0);
+		       strcmp(again.address, c.address) == 0 &&
+		       strcmp(again.service, c.service) == 0);
 		assert(again.has_weight == c.has_weight && again.weight == c.weight);
 		assert(again.has_generation == c.has_generation &&
 		       again.generation == c.generation);

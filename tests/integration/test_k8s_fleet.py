@@ -5,6 +5,7 @@ lb-state-backend (optimistic concurrency on its resourceVersion); each
 replica keeps a Lease lb-backend-POD that says what its proxies applied."""
 import http.client
 import json
+import os
 import subprocess
 import tempfile
 import threading
@@ -186,6 +187,50 @@ def test_an_ejection_found_by_one_replica_is_applied_by_the_other(fleet):
     wait_for("a's proxy closes it",
              lambda: a.proxy_state(bad)["breaker"]["state"] == "closed")
     assert "ejection" not in a.row(bad)
+
+
+def test_a_routed_services_override_is_shared_by_service_and_address(fleet, tmp_path):
+    """Issue 24: the shared state keys a routed Service's overrides by
+    Service and address: a drain of default/api:80's backend on replica a
+    reaches replica b's default/api:80 (its own section of the ConfigMap),
+    while the main service, which lists the same address, stays up on both."""
+    api = "default/api:80"
+    routes = tmp_path / "routes.yaml"
+
+    def write(addrs):
+        docs = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                 "metadata": {"name": "gw", "namespace": "default"},
+                 "spec": {"gatewayClassName": "lb",
+                          "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP"}]}},
+                {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                 "metadata": {"name": "api", "namespace": "default"},
+                 "spec": {"parentRefs": [{"name": "gw"}],
+                          "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}},
+                {"apiVersion": "lb.dev/v1alpha1", "kind": "Backends",
+                 "metadata": {"name": "api", "namespace": "default"},
+                 "spec": {"ports": [{"port": 80, "addresses": addrs}]}}]
+        tmp = tmp_path / "routes.tmp"
+        tmp.write_text("\n---\n".join(json.dumps(d) for d in docs))
+        os.rename(tmp, routes)
+
+    def rows(r, *service):
+        return {x["address"]: x for x in
+                ctl_json(r.rundir, "status", *service)["backends"]}
+
+    write(["127.0.0.1:9"])
+    a, b, ips, port = fleet(2, "--routes", str(routes), proxies=False)
+    addr = f"{ips[0]}:{port}"
+    write([addr, f"{ips[1]}:{port}"])
+    for r in (a, b):
+        wait_for(f"{r.name} routes to the pods", lambda: addr in rows(r, "--service", api))
+    code, _, err = ctl(a.rundir, "drain", addr, "--service", api)
+    assert code == 0, err
+    wait_for("b drains api's backend (its replica read the ConfigMap)",
+             lambda: rows(b, "--service", api)[addr]["state"] == "draining")
+    assert rows(a)[addr]["state"] == "up" and rows(b)[addr]["state"] == "up"
+    code, _, err = ctl(b.rundir, "undrain", addr, "--service", api)
+    assert code == 0, err
+    wait_for("a's api backend up again", lambda: rows(a, "--service", api)[addr]["state"] == "up")
 
 
 def rate_proxies(proxy):

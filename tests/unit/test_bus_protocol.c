@@ -371,7 +371,7 @@ static void test_largest_set_and_report_fit(void **state)
 
 static void test_control_round_trip(void **state)
 {
-	struct bus_control c = { "add", "http://10.0.0.9:8080/", 1, 2, 1, 43, 0 }, back;
+	struct bus_control c = { "add", "http://10.0.0.9:8080/", 1, 2, 1, 43, 0, "" }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -395,6 +395,36 @@ static void test_control_round_trip(void **state)
 	assert_int_equal(back.has_weight, 0);
 	assert_int_equal(back.has_generation, 0);
 	assert_string_equal(back.address, "");
+	assert_string_equal(back.service, "");
+	assert_null(memmem(out.data, out.len, "service", 7));	/* the main service: as before */
+	buf_release(&out);
+}
+
+/* A control may name a routed service ("namespace/name:port"): it round-trips,
+ * up to BUS_SERVICE_MAX - 1 bytes. */
+static void test_control_service_round_trip(void **state)
+{
+	struct bus_control c, back;
+	struct buf out = BUF_INIT;
+	char err[256];
+	(void)state;
+
+	memset(&c, 0, sizeof(c));
+	strcpy(c.command, "drain");
+	strcpy(c.address, "127.0.0.1:8081");
+	strcpy(c.service, "default/api:80");
+	assert_int_equal(bus_control_encode(&c, &out), 0);
+	assert_non_null(memmem(out.data, out.len, "\"service\":\"default/api:80\"",
+			       strlen("\"service\":\"default/api:80\"")));
+	assert_int_equal(bus_control_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_string_equal(back.service, "default/api:80");
+	assert_string_equal(back.address, "127.0.0.1:8081");
+	buf_reset(&out);
+	memset(c.service, 'x', sizeof(c.service) - 1);
+	c.service[sizeof(c.service) - 1] = '\0';
+	assert_int_equal(bus_control_encode(&c, &out), 0);
+	assert_int_equal(bus_control_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(strlen(back.service), BUS_SERVICE_MAX - 1);
 	buf_release(&out);
 }
 
@@ -423,6 +453,10 @@ static void test_malformed_controls(void **state)
 		  "weight must be an integer", BUS_PROTOCOL_VERSION },
 		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"in-flight\",\"generation\":-1}",
 		  "generation must be", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"drain\",\"service\":7}",
+		  "service must be a string", BUS_PROTOCOL_VERSION },
+		{ "{\"v\":" BUS_V ",\"type\":\"control\",\"command\":\"drain\",\"service\":null}",
+		  "service must be a string", BUS_PROTOCOL_VERSION },
 		{ "not json", "not JSON", 0 },
 	};
 	(void)state;
@@ -516,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_oversized_message),
 		cmocka_unit_test(test_largest_set_and_report_fit),
 		cmocka_unit_test(test_control_round_trip),
+		cmocka_unit_test(test_control_service_round_trip),
 		cmocka_unit_test(test_malformed_controls),
 		cmocka_unit_test(test_reply_round_trip),
 		cmocka_unit_test(test_malformed_replies),

@@ -14,6 +14,11 @@
 #include "route_codec.h"
 #include "route_codec_decode.h"
 
+/* the protocol version as a string, for the messages below */
+#define BUS_STR(x) #x
+#define BUS_XSTR(x) BUS_STR(x)
+#define BUS_V BUS_XSTR(BUS_PROTOCOL_VERSION)
+
 static const char table_json[] =
 	"{\"v\":1,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
 	"\"vhosts\":[{\"hostname\":\"*\",\"entries\":[[0,0]]}]}],"
@@ -59,7 +64,7 @@ static void test_round_trip(void **state)
 /* A set is not a routes message, and is left to bus_set_decode. */
 static void test_set_is_not_routes(void **state)
 {
-	static const char set[] = "{\"v\":7,\"type\":\"set\",\"service\":\"backend\","
+	static const char set[] = "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"backend\","
 				  "\"generation\":1,\"backends\":[]}";
 
 	(void)state;
@@ -76,15 +81,15 @@ static void test_refusals(void **state)
 		{ "not json", "not a JSON object" },
 		{ "[]", "not a JSON object" },
 		{ "{\"v\":6,\"type\":\"routes\",\"generation\":1,\"table\":{}}", "version 6" },
-		{ "{\"v\":7,\"type\":\"set\",\"generation\":1,\"table\":{}}", "type must be routes" },
-		{ "{\"v\":7,\"type\":\"routes\",\"generation\":0,\"table\":{}}", "positive" },
-		{ "{\"v\":7,\"type\":\"routes\",\"generation\":-3,\"table\":{}}", "positive" },
-		{ "{\"v\":7,\"type\":\"routes\",\"generation\":1,\"table\":[]}", "nothing else" },
-		{ "{\"v\":7,\"type\":\"routes\",\"generation\":1,\"table\":{},\"x\":1}", "nothing else" },
-		{ "{\"v\":7,\"type\":\"routes\",\"type\":\"routes\",\"generation\":1,\"table\":{}}",
+		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"generation\":1,\"table\":{}}", "type must be routes" },
+		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"generation\":0,\"table\":{}}", "positive" },
+		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"generation\":-3,\"table\":{}}", "positive" },
+		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"generation\":1,\"table\":[]}", "nothing else" },
+		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"generation\":1,\"table\":{},\"x\":1}", "nothing else" },
+		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"type\":\"routes\",\"generation\":1,\"table\":{}}",
 		  "not a JSON object" },
 		/* the table is checked by the route codec */
-		{ "{\"v\":7,\"type\":\"routes\",\"generation\":1,\"table\":{\"v\":1}}", "" },
+		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"generation\":1,\"table\":{\"v\":1}}", "" },
 	};
 
 	(void)state;

@@ -144,6 +144,48 @@ static void test_routes(void **state)
 	}
 }
 
+/* ?service= names a routed Service, percent-decoded, on verbs and on the
+ * backends' and proxies' reads; bad encoding, empty or too long is 400. */
+static void test_service_parameter(void **state)
+{
+	static const struct {
+		int method;
+		const char *target;
+		enum admin_route_status st;
+		const char *service;
+	} cases[] = {
+		{ HTTP_POST, "/admin/backends/a:1/drain?service=default%2Fapi%3A80&wait=2",
+		  ADMIN_ROUTE_OK, "default/api:80" },
+		{ HTTP_PUT, "/admin/backends/a:1/weight?service=default/api:80", ADMIN_ROUTE_OK,
+		  "default/api:80" },
+		{ HTTP_GET, "/admin/backends?service=ns%2Fweb%3A8080", ADMIN_ROUTE_OK, "ns/web:8080" },
+		{ HTTP_GET, "/admin/proxies?service=ns/web:1", ADMIN_ROUTE_OK, "ns/web:1" },
+		{ HTTP_GET, "/admin/backends", ADMIN_ROUTE_OK, "" },
+		{ HTTP_POST, "/admin/backends/a:1/drain?service=", ADMIN_ROUTE_BAD, "" },
+		{ HTTP_POST, "/admin/backends/a:1/drain?service=%zz", ADMIN_ROUTE_BAD, "" },
+		{ HTTP_GET, "/admin/health?service=a%00b", ADMIN_ROUTE_BAD, "" },
+	};
+	struct admin_route r;
+	char target[600];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(admin_route_parse(cases[i].method, cases[i].target,
+						   strlen(cases[i].target), &r), cases[i].st);
+		if (cases[i].st == ADMIN_ROUTE_OK)
+			assert_string_equal(r.service, cases[i].service);
+	}
+	/* a name of BUS_SERVICE_MAX bytes or more is refused, one less taken */
+	for (int len = BUS_SERVICE_MAX - 1; len <= BUS_SERVICE_MAX; len++) {
+		int n = snprintf(target, sizeof(target), "/admin/backends?service=");
+
+		memset(target + n, 'x', (size_t)len);
+		target[n + len] = '\0';
+		assert_int_equal(admin_route_parse(HTTP_GET, target, strlen(target), &r),
+				 len < BUS_SERVICE_MAX ? ADMIN_ROUTE_OK : ADMIN_ROUTE_BAD);
+	}
+}
+
 static void test_writes_are_the_guarded_routes(void **state)
 {
 	static const struct {
@@ -273,6 +315,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_service_parameter),
 		cmocka_unit_test(test_writes_are_the_guarded_routes),
 		cmocka_unit_test(test_every_verb_route_routes_to_its_verb),
 		cmocka_unit_test(test_joined_and_left),

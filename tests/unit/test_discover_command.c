@@ -331,7 +331,7 @@ static void test_drain_state(void **state)
 		    strcmp(what, "left the set and came back") == 0 ||
 		    strcmp(what, "drained twice") == 0)
 			run_verb(&f.d, "drain", FIXTURE_A);
-		st = command_drain_state(&f.d, FIXTURE_A, gen, &n, &proxies, why, sizeof(why));
+		st = command_drain_state(&f.d, NULL, FIXTURE_A, gen, &n, &proxies, why, sizeof(why));
 		if (st != changes[i].want)
 			fail_msg("%s: state %d, wanted %d (%s)", what, st, changes[i].want, why);
 		if (changes[i].why && !strstr(why, changes[i].why))

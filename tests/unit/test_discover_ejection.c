@@ -102,6 +102,73 @@ static void report(struct discover_fixture *f, const struct said *s)
 	bus_set_release(&rep);
 }
 
+/* ejection_report for the main service. */
+static void main_report(struct discover *d, const struct bus_set *rep)
+{
+	struct served sv;
+
+	served_main(d, &sv);
+	ejection_report(d, &sv, rep);
+}
+
+/* A routed Service's reports go to its own registry and proxies: a proxy's
+ * ejection of a routed backend ejects it there, not in the main service
+ * (which lists the same address), and shares the operation under the
+ * Service's name; a report of a service not served is dropped. */
+static void test_routed_service_ejection(void **state)
+{
+	struct discover_fixture f;
+	struct routed_service *rs;
+	struct bus_set rep;
+	struct buf msg = BUF_INIT;
+	struct bus_backend list[2];
+	struct entry *e;
+	(void)state;
+
+	assert_int_equal(discover_fixture_init(&f), 0);
+	discover_fixture_cluster(&f);
+	rs = routed_get(&f.d.routed, "default/api:80");
+	assert_non_null(rs);
+	memset(list, 0, sizeof(list));
+	snprintf(list[0].address, sizeof(list[0].address), "%s", FIXTURE_A);
+	snprintf(list[1].address, sizeof(list[1].address), "%s", FIXTURE_B);
+	list[0].weight = list[1].weight = 1;
+	registry_source_update(&rs->reg, list, 2, 1000);
+	registry_commit(&rs->reg);
+	discover_fixture_report(&rep, 300, rs->reg.generation);
+	snprintf(rep.service, sizeof(rep.service), "default/api:80");
+	rep.backends[0].ejected = 1;
+	rep.backends[0].ejections = 1;
+	rep.backends[0].eject_left = 30;
+	rep.backends[0].breaker = BUS_BREAKER_OPEN;
+	snprintf(rep.backends[0].eject_reason, sizeof(rep.backends[0].eject_reason), "outlier: r");
+	assert_int_equal(bus_set_encode(&rep, &msg), 0);
+	proxies_take(&f.d, msg.data, msg.len);
+	e = registry_find(&rs->reg, FIXTURE_A);
+	assert_true(e->ejected);
+	assert_false(registry_find(&f.d.reg, FIXTURE_A)->ejected);
+	assert_int_equal(rs->nproxies, 1);
+	assert_int_equal(f.d.nproxies, 0);
+	/* shared with the other replicas in the Service's own section */
+	assert_int_equal(f.nops, 1);
+	assert_int_equal(f.ops[0].verb, FLEET_EJECT);
+	assert_string_equal(f.ops[0].service, "default/api:80");
+	assert_int_equal(ejection_count_in(&rs->reg), 1);
+	assert_int_equal(ejection_count(&f.d), 0);
+	/* a service nobody routes to: dropped, kept nowhere */
+	buf_reset(&msg);
+	snprintf(rep.service, sizeof(rep.service), "default/gone:80");
+	rep.pid = 301;
+	assert_int_equal(bus_set_encode(&rep, &msg), 0);
+	proxies_take(&f.d, msg.data, msg.len);
+	assert_int_equal(rs->nproxies, 1);
+	assert_int_equal(f.d.nproxies, 0);
+	buf_release(&msg);
+	bus_set_release(&rep);
+	routed_release(&f.d.routed, NULL);
+	discover_fixture_release(&f);
+}
+
 static void test_thresholds(void **state)
 {
 	(void)state;
@@ -177,7 +244,7 @@ static void test_half_open(void **state)
 	/* half-open; a report of the generation before the ejection does not end it */
 	a->eject_until = registry_clock() - 1;
 	discover_fixture_report(&rep, 200, 1);
-	ejection_report(&f.d, &rep);
+	main_report(&f.d, &rep);
 	assert_true(a->ejected);
 	/* its trial failed on a proxy: ejected again, for twice as long */
 	report(&f, &eject);
@@ -187,7 +254,7 @@ static void test_half_open(void **state)
 	/* half-open again; a proxy that applied it closes its breaker: it ends */
 	a->eject_until = registry_clock() - 1;
 	rep.generation = f.d.reg.generation;
-	ejection_report(&f.d, &rep);
+	main_report(&f.d, &rep);
 	assert_false(a->ejected);
 	assert_int_equal(a->ejections, 2);	/* the next one lasts longer still */
 	assert_int_equal(f.ops[f.nops - 1].verb, FLEET_UNEJECT);
@@ -247,6 +314,7 @@ int main(void)
 		cmocka_unit_test(test_half_open),
 		cmocka_unit_test(test_count_starts_over),
 		cmocka_unit_test(test_end),
+		cmocka_unit_test(test_routed_service_ejection),
 	};
 
 	log_setup("test", LOG_ERROR, LOG_FORMAT_TEXT);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/fleet_apply.h"
@@ -114,6 +115,33 @@ static void test_ejections_race(void **state)
 	json_decref(doc);
 }
 
+/* A routed Service's operation goes to its own section of the document,
+ * keyed by its name, never to the main service's backends (the same address
+ * in both is two backends); applied twice it changes nothing; a section left
+ * empty goes away. */
+static void test_routed_service_sections(void **state)
+{
+	json_t *doc = json_pack("{s:[]}", "backends"), *section;
+	struct fleet_op drain = op(FLEET_DRAIN, "10.0.0.1:80", 0), undrain = drain;
+	char *text;
+
+	(void)state;
+	snprintf(drain.service, sizeof(drain.service), "default/api:80");
+	undrain = drain;
+	undrain.verb = FLEET_UNDRAIN;
+	assert_int_equal(fleet_apply_op(doc, &drain), 0);
+	assert_int_equal(fleet_apply_op(doc, &drain), 0);
+	assert_int_equal(json_array_size(json_object_get(doc, "backends")), 0);
+	section = json_object_get(json_object_get(doc, "services"), "default/api:80");
+	text = dump(section);
+	assert_string_equal(text, "[{\"added\":false,\"address\":\"10.0.0.1:80\","
+				  "\"drained\":true,\"removed\":false}]");
+	free(text);
+	assert_int_equal(fleet_apply_op(doc, &undrain), 0);
+	assert_null(json_object_get(doc, "services"));
+	json_decref(doc);
+}
+
 /* A document replaces the registry's overrides: what it names is set, what
  * it does not name is cleared; an invalid one changes nothing. */
 static void test_document_replaces_overrides(void **state)
@@ -174,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_operations),
 		cmocka_unit_test(test_ejections_race),
+		cmocka_unit_test(test_routed_service_sections),
 		cmocka_unit_test(test_document_replaces_overrides),
 	};
 
