@@ -143,6 +143,7 @@ void route_rule_release(struct route_rule *r)
 	for (unsigned i = 0; i < r->n_backends; i++)
 		backend_release(&r->backends[i]);
 	free(r->backends);
+	free(r->split_key);
 	free(r->route);
 	memset(r, 0, sizeof(*r));
 }
@@ -481,6 +482,23 @@ int route_header_name_valid(const char *s)
 	size_t n = strlen(s);
 
 	return n <= ROUTE_NAME_MAX && http_token_valid(s, n);
+}
+
+int route_split_key_valid(const char *s)
+{
+	const char *name = NULL;
+	size_t n;
+
+	if (strcmp(s, "client") == 0)
+		return 1;
+	if (strncmp(s, "cookie:", 7) == 0)
+		name = s + 7;
+	else if (strncmp(s, "header:", 7) == 0)
+		name = s + 7;
+	if (!name)
+		return 0;
+	n = strlen(name);
+	return n >= 1 && n <= ROUTE_SPLIT_NAME_MAX && http_token_valid(name, n);
 }
 
 int route_text_valid(const char *s, size_t max)

@@ -149,6 +149,9 @@ struct route_rule {
 	unsigned n_mirrors;
 	uint32_t timeout_request_ms;		/* 0: none */
 	uint32_t timeout_backend_ms;		/* 0: none */
+	/* the route's lb.dev/split-key annotation ("cookie:NAME",
+	 * "header:NAME" or "client"), or NULL: each request picks at random */
+	char *split_key;
 	struct route_backend *backends;
 	unsigned n_backends;
 };
@@ -285,6 +288,12 @@ int route_header_name_valid(const char *s);
 /* 1 when s has at most max bytes and no control character (a value that
  * goes into a header, a path or a log line as it is), else 0. */
 int route_text_valid(const char *s, size_t max);
+
+/* 1 when s is a split key lb serves: "cookie:NAME" (NAME a cookie name,
+ * an RFC 9110 token of at most ROUTE_SPLIT_NAME_MAX bytes), "header:NAME"
+ * (a header name as long) or "client", else 0. */
+int route_split_key_valid(const char *s);
+#define ROUTE_SPLIT_NAME_MAX 63
 
 /* Names as the Gateway API spells them, indexed by the enums. */
 extern const char *const route_path_type_names[3];

@@ -13,6 +13,7 @@
 #include "admin_token.h"
 #include "buf.h"
 #include "http/routes.h"
+#include "http/mirror.h"
 #include "http/routing.h"
 #include "http_parser.h"
 #include "http_request.h"
@@ -258,6 +259,8 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 			tcp_metrics_render(a->tcp, body);
 		trace_render_metrics(body);
 		h2_metrics_render(&px->metrics.h2, body);
+		if (px->routing)
+			mirror_render_metrics(body);
 	} else {
 		status = 404;
 		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info "

@@ -32,6 +32,8 @@ enum session_state {
 				 * each stream is a session of its own (h2_stream.c) */
 };
 
+struct mirror_copy;
+
 /* The parsers of one request and its response: taken from a pool at a
  * request's first byte, given back when the connection goes idle, so idle
  * connections cost little memory. */
@@ -56,6 +58,12 @@ struct exchange {
 	const struct route_rule *rule;	/* the rule that matched, or NULL */
 	struct buf rewritten;		/* a URLRewrite's target (kept with the exchange) */
 	size_t rewrite_len;		/* its length; 0: no rewrite */
+	struct mirror_copy *mirrors;	/* RequestMirror copies collecting its body (mirror.c) */
+	/* a cookie split (lb.dev/split-key cookie:NAME) picked for a client
+	 * without a valid cookie: the response sets split_cookie=split_value
+	 * (both point into the route table and service it holds), else NULL */
+	const char *split_cookie;
+	const char *split_value;
 };
 
 struct session {
