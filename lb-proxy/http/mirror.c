@@ -155,6 +155,7 @@ static void send_more(struct mirror_copy *c)
 static int parse_answer(struct mirror_copy *c)
 {
 	for (;;) {
+		enum http_msg_state before = c->resp.state;
 		size_t used = http_msg_feed(&c->resp, c->data.data, c->parsed,
 					    c->data.len - c->parsed);
 		int status = http_msg_status(&c->resp);
@@ -182,7 +183,8 @@ static int parse_answer(struct mirror_copy *c)
 			c->data.len -= c->parsed;
 			c->parsed = 0;
 		}
-		return 0;
+		if (used == 0 && c->resp.state == before)
+			return 0;	/* more is needed */
 	}
 }
 
