@@ -15,7 +15,7 @@
 #include "route_codec_decode.h"
 
 static const char table_json[] =
-	"{\"v\":1,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
+	"{\"v\":2,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
 	"\"vhosts\":[{\"hostname\":\"*\",\"entries\":[[0,0]]}]}],"
 	"\"rules\":[{\"route\":\"ns/a\",\"index\":0,\"matches\":[{\"pathType\":\"PathPrefix\","
 	"\"path\":\"/\"}],\"backends\":["
@@ -84,7 +84,7 @@ static void test_refusals(void **state)
 		{ "{\"v\":7,\"type\":\"routes\",\"type\":\"routes\",\"generation\":1,\"table\":{}}",
 		  "not a JSON object" },
 		/* the table is checked by the route codec */
-		{ "{\"v\":7,\"type\":\"routes\",\"generation\":1,\"table\":{\"v\":1}}", "" },
+		{ "{\"v\":7,\"type\":\"routes\",\"generation\":1,\"table\":{\"v\":2}}", "" },
 	};
 
 	(void)state;
