@@ -89,7 +89,6 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 {
 	struct route_snapshot *snap;
 	struct service *list = NULL, *s, *next;
-	double started = timefmt_mono();
 	unsigned n = 0;
 
 	if (!px->routing && !(px->routing = calloc(1, sizeof(*px->routing))))
@@ -135,7 +134,6 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 	px->routing->services = list;
 	snapshot_unref(px->routing->current);
 	px->routing->current = snap;
-	snap->applied_ms = (timefmt_mono() - started) * 1000.0;
 	return 0;
 fail:
 	for (unsigned i = 0; i < n; i++)

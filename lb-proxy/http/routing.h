@@ -32,7 +32,6 @@ struct route_snapshot {
 	unsigned *first;
 	unsigned nservices;
 	struct routing_split *splits;	/* one per rule */
-	double applied_ms;		/* how long routing_apply took (the bench reads it) */
 };
 
 struct routing {
