@@ -2,6 +2,7 @@
  * weighted backend pick and the redirect/rewrite answers (Gateway API v1). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "route.h"
+#include "route_index.h"
 
 #include <ctype.h>
 #include <pcre2.h>
@@ -155,6 +156,7 @@ void route_listener_release(struct route_listener *l)
 		free(l->vhosts[i].entries);
 	}
 	free(l->vhosts);
+	route_index_free(l->index);
 	free(l->name);
 	free(l->hostname);
 	memset(l, 0, sizeof(*l));
@@ -318,7 +320,9 @@ int route_match(const struct route_table *t, uint16_t port, const struct route_r
 	if (!listener)
 		return -1;
 	best = -1;
-	for (unsigned i = 0; i < listener->n_vhosts; i++) {
+	if (listener->index)
+		vhost = route_index_find(listener, req->host, host_len);
+	for (unsigned i = 0; !listener->index && i < listener->n_vhosts; i++) {
 		long score = hostname_score(listener->vhosts[i].hostname, req->host, host_len);
 
 		if (score > best) {

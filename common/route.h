@@ -169,6 +169,8 @@ struct route_vhost {
 	unsigned n_entries;
 };
 
+struct route_vhost_index;
+
 struct route_listener {
 	char *name;		/* the Gateway listener's name */
 	uint16_t port;
@@ -176,6 +178,7 @@ struct route_listener {
 	enum route_protocol protocol;
 	struct route_vhost *vhosts;
 	unsigned n_vhosts;
+	struct route_vhost_index *index;	/* vhosts by hostname (route_index.h), or NULL: scanned */
 };
 
 /* A Gateway's routes. Owns every string, array and regex below it. */

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "mirror.h"
+#include "route_index.h"
 #include "timefmt.h"
 #include "upstream/balance.h"
 
@@ -93,6 +94,8 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 
 	if (!px->routing && !(px->routing = calloc(1, sizeof(*px->routing))))
 		goto fail_table;
+	/* without an index (out of memory) a listener's hosts are scanned */
+	route_index_build(table, ROUTE_INDEX_MIN_VHOSTS);
 	snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		goto fail_table;

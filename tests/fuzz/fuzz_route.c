@@ -4,6 +4,7 @@
  * the same bytes as a route table for the decoder. Invariants: no crash, no
  * leak, and decode(encode(t)) encodes to encode(t). */
 #include <assert.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "route.h"
 #include "route_codec.h"
 #include "route_codec_decode.h"
+#include "route_index.h"
 
 /* The codec round trip of t: encode, decode, encode again, same bytes. */
 static void round_trip(const struct route_table *t)
@@ -83,6 +85,58 @@ static void exercise(const struct route_table *t)
 	}
 }
 
+/* The virtual host the scan picks (route_match's rule, written again here
+ * as the reference): exact, the longest wildcard, then the first "*". */
+static const struct route_vhost *scan(const struct route_listener *l, const char *host,
+				      size_t len)
+{
+	const struct route_vhost *best = NULL;
+	long best_score = -1;
+
+	for (unsigned i = 0; i < l->n_vhosts; i++) {
+		const char *p = l->vhosts[i].hostname;
+		long score;
+
+		if (!p || strcmp(p, "*") == 0)
+			score = 0;
+		else if (!host || !route_hostname_matches(p, host, len))
+			score = -1;
+		else
+			score = (p[0] == '*' ? 1 : 100000) + (long)strlen(p);
+		if (score > best_score) {
+			best_score = score;
+			best = &l->vhosts[i];
+		}
+	}
+	return best;
+}
+
+/* The index finds what the scan finds, for every name, its wildcard's
+ * hosts, upper case, a deeper name, no Host and an unknown one. */
+static void check_index(struct route_table *t)
+{
+	if (route_index_build(t, 0) == -1)
+		return;
+	for (unsigned l = 0; l < t->n_listeners; l++) {
+		const struct route_listener *rl = &t->listeners[l];
+
+		for (unsigned v = 0; v <= rl->n_vhosts; v++) {
+			const char *name = v < rl->n_vhosts ? rl->vhosts[v].hostname : "x.example";
+			char hosts[4][300];
+
+			snprintf(hosts[0], sizeof(hosts[0]), "%s", name);
+			snprintf(hosts[1], sizeof(hosts[1]), "a%s", name[0] == '*' ? name + 1 : name);
+			snprintf(hosts[2], sizeof(hosts[2]), "b.%s", hosts[1]);
+			for (size_t i = 0; i < sizeof(hosts[3]); i++)
+				hosts[3][i] = (char)toupper((unsigned char)hosts[2][i]);
+			for (int h = 0; h < 4; h++)
+				assert(route_index_find(rl, hosts[h], strlen(hosts[h])) ==
+				       scan(rl, hosts[h], strlen(hosts[h])));
+		}
+		assert(route_index_find(rl, NULL, 0) == scan(rl, NULL, 0));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gateway_docs docs = GATEWAY_DOCS_INIT;
@@ -93,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (route_codec_decode((const char *)data, size, &t, err, sizeof(err)) == 0) {
 		round_trip(t);
 		exercise(t);
+		check_index(t);
 		route_table_free(t);
 	}
 	if (gateway_load(&docs, "fuzz.yaml", (const char *)data, size, err, sizeof(err)) == -1)
