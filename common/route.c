@@ -2,7 +2,7 @@
  * weighted backend pick and the redirect/rewrite answers (Gateway API v1). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "route.h"
-#include "route_index.h"
+#include "host_index.h"
 
 #include <ctype.h>
 #include <pcre2.h>
@@ -149,6 +149,24 @@ void route_rule_release(struct route_rule *r)
 	memset(r, 0, sizeof(*r));
 }
 
+int route_table_index(struct route_table *t, unsigned min_vhosts)
+{
+	const char *names[ROUTE_TABLE_VHOSTS_MAX];
+	int rc = 0;
+
+	for (unsigned i = 0; i < t->n_listeners; i++) {
+		struct route_listener *l = &t->listeners[i];
+
+		if (l->index || l->n_vhosts <= min_vhosts || l->n_vhosts > ROUTE_TABLE_VHOSTS_MAX)
+			continue;
+		for (unsigned v = 0; v < l->n_vhosts; v++)
+			names[v] = l->vhosts[v].hostname;
+		if (!(l->index = host_index_new(names, l->n_vhosts)))
+			rc = -1;
+	}
+	return rc;
+}
+
 void route_listener_release(struct route_listener *l)
 {
 	for (unsigned i = 0; i < l->n_vhosts; i++) {
@@ -156,7 +174,7 @@ void route_listener_release(struct route_listener *l)
 		free(l->vhosts[i].entries);
 	}
 	free(l->vhosts);
-	route_index_free(l->index);
+	host_index_free(l->index);
 	free(l->name);
 	free(l->hostname);
 	memset(l, 0, sizeof(*l));
@@ -320,8 +338,11 @@ int route_match(const struct route_table *t, uint16_t port, const struct route_r
 	if (!listener)
 		return -1;
 	best = -1;
-	if (listener->index)
-		vhost = route_index_find(listener, req->host, host_len);
+	if (listener->index) {
+		int v = host_index_find(listener->index, req->host, host_len);
+
+		vhost = v >= 0 ? &listener->vhosts[v] : NULL;
+	}
 	for (unsigned i = 0; !listener->index && i < listener->n_vhosts; i++) {
 		long score = hostname_score(listener->vhosts[i].hostname, req->host, host_len);
 

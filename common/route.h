@@ -169,7 +169,7 @@ struct route_vhost {
 	unsigned n_entries;
 };
 
-struct route_vhost_index;
+struct host_index;
 
 struct route_listener {
 	char *name;		/* the Gateway listener's name */
@@ -178,7 +178,7 @@ struct route_listener {
 	enum route_protocol protocol;
 	struct route_vhost *vhosts;
 	unsigned n_vhosts;
-	struct route_vhost_index *index;	/* vhosts by hostname (route_index.h), or NULL: scanned */
+	struct host_index *index;	/* vhosts by hostname (route_table_index), or NULL: scanned */
 };
 
 /* A Gateway's routes. Owns every string, array and regex below it. */
@@ -217,6 +217,15 @@ void route_table_free(struct route_table *t);
 void route_rule_release(struct route_rule *r);
 /* Frees what a listener owns (not the listener itself). */
 void route_listener_release(struct route_listener *l);
+
+/* Listeners with at most this many virtual hosts are scanned: a few
+ * compares cost less than hashing. */
+#define ROUTE_INDEX_MIN_VHOSTS 8
+/* Indexes the virtual hosts (common/host_index.c) of each listener of t
+ * with more than min_vhosts of them, so route_match finds one without a
+ * scan. Returns 0, or -1 when out of memory (those listeners stay scanned:
+ * still right, only slower). */
+int route_table_index(struct route_table *t, unsigned min_vhosts);
 
 /*
  * Compiles pattern (NUL-terminated) into *out, anchored at both ends, with

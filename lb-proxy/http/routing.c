@@ -7,7 +7,6 @@
 
 #include "log.h"
 #include "mirror.h"
-#include "route_index.h"
 #include "timefmt.h"
 #include "upstream/balance.h"
 
@@ -95,7 +94,7 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 	if (!px->routing && !(px->routing = calloc(1, sizeof(*px->routing))))
 		goto fail_table;
 	/* without an index (out of memory) a listener's hosts are scanned */
-	route_index_build(table, ROUTE_INDEX_MIN_VHOSTS);
+	route_table_index(table, ROUTE_INDEX_MIN_VHOSTS);
 	snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		goto fail_table;

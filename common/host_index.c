@@ -1,15 +1,16 @@
-/* route_index: virtual hosts by hostname (see route_index.h). */
-#include "route_index.h"
+/* host_index: hostnames by hash (see host_index.h). */
+#include "host_index.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-struct route_vhost_index {
-	uint32_t mask;		/* slots - 1 (a power of two, at least twice the hostnames) */
-	int32_t *slots;		/* a vhost's index, or -1: empty */
-	int32_t any;		/* the first "*" vhost, or -1 */
+struct host_index {
+	const char **names;	/* a copy of the caller's array (not of the strings) */
+	uint32_t mask;		/* slots - 1 (a power of two, at least twice the names) */
+	int32_t *slots;		/* a name's index, or -1: empty */
+	int32_t any;		/* the first catch-all, or -1 */
 };
 
 static uint32_t fold(uint32_t h, unsigned char c)
@@ -39,90 +40,74 @@ static int same(const char *name, const char *prefix, const char *s, size_t n)
 	       strncasecmp(name + p, s, n) == 0;
 }
 
-static const struct route_vhost *probe(const struct route_listener *l, const char *prefix,
-				       const char *s, size_t n)
+static int probe(const struct host_index *ix, const char *prefix, const char *s, size_t n)
 {
-	const struct route_vhost_index *ix = l->index;
-
 	for (uint32_t i = hash(prefix, s, n) & ix->mask;; i = (i + 1) & ix->mask) {
 		int32_t v = ix->slots[i];
 
-		if (v < 0)
-			return NULL;
-		if (same(l->vhosts[v].hostname, prefix, s, n))
-			return &l->vhosts[v];
+		if (v < 0 || same(ix->names[v], prefix, s, n))
+			return v;
 	}
 }
 
-static int index_listener(struct route_listener *l)
+struct host_index *host_index_new(const char *const *names, unsigned n)
 {
-	struct route_vhost_index *ix = calloc(1, sizeof(*ix));
+	struct host_index *ix = calloc(1, sizeof(*ix));
 	uint32_t slots = 16;
 
 	if (!ix)
-		return -1;
-	while (slots < 2 * l->n_vhosts)
+		return NULL;
+	while (slots < 2 * n)
 		slots *= 2;
 	ix->slots = malloc(slots * sizeof(*ix->slots));
-	if (!ix->slots) {
-		free(ix);
-		return -1;
+	ix->names = malloc((n ? n : 1) * sizeof(*ix->names));
+	if (!ix->slots || !ix->names) {
+		host_index_free(ix);
+		return NULL;
 	}
 	memset(ix->slots, 0xff, slots * sizeof(*ix->slots));	/* every slot -1 */
 	ix->mask = slots - 1;
 	ix->any = -1;
-	l->index = ix;
-	for (unsigned v = 0; v < l->n_vhosts; v++) {
-		const char *name = l->vhosts[v].hostname;
+	for (unsigned v = 0; v < n; v++) {
+		const char *name = names[v];
 		uint32_t i;
 
+		ix->names[v] = name;
 		if (!name || strcmp(name, "*") == 0) {
 			if (ix->any < 0)
 				ix->any = (int32_t)v;
 			continue;
 		}
-		if (probe(l, NULL, name, strlen(name)))
+		if (probe(ix, NULL, name, strlen(name)) >= 0)
 			continue;	/* the first of equal names wins */
 		for (i = hash(NULL, name, strlen(name)) & ix->mask; ix->slots[i] >= 0;
 		     i = (i + 1) & ix->mask)
 			;
 		ix->slots[i] = (int32_t)v;
 	}
-	return 0;
+	return ix;
 }
 
-int route_index_build(struct route_table *t, unsigned min_vhosts)
+int host_index_find(const struct host_index *ix, const char *host, size_t len)
 {
-	int rc = 0;
-
-	for (unsigned i = 0; i < t->n_listeners; i++)
-		if (!t->listeners[i].index && t->listeners[i].n_vhosts > min_vhosts &&
-		    index_listener(&t->listeners[i]) == -1)
-			rc = -1;
-	return rc;
-}
-
-const struct route_vhost *route_index_find(const struct route_listener *l, const char *host,
-					   size_t len)
-{
-	const struct route_vhost_index *ix = l->index;
-	const struct route_vhost *v;
+	int v;
 
 	if (host) {
-		if ((v = probe(l, NULL, host, len)))
+		if ((v = probe(ix, NULL, host, len)) >= 0)
 			return v;
 		/* "*.suffix" after at least one byte, the longest suffix first */
 		for (size_t p = 1; p < len; p++)
-			if (host[p] == '.' && (v = probe(l, "*", host + p, len - p)))
+			if (host[p] == '.' && (v = probe(ix, "*", host + p, len - p)) >= 0)
 				return v;
 	}
-	return ix->any >= 0 ? &l->vhosts[ix->any] : NULL;
+	return ix->any;
 }
 
-void route_index_free(struct route_vhost_index *ix)
+void host_index_free(struct host_index *ix)
 {
 	if (!ix)
 		return;
 	free(ix->slots);
+	free(ix->names);
 	free(ix);
 }

@@ -1,5 +1,5 @@
-/* common/route_index.c: a listener's virtual hosts found by hash pick what
- * route_match's scan picks: the exact name (any case), the longest
+/* common/host_index.c (a route listener's virtual hosts by hash): it picks
+ * what route_match's scan picks: the exact name (any case), the longest
  * "*.suffix", then the first "*"; the first of equal names. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
+#include "host_index.h"
 #include "route.h"
-#include "route_index.h"
 
 static const char *const names[] = {
 	"a.example.com", "A.EXAMPLE.COM", "*.example.com", "*.b.example.com",
@@ -42,50 +42,49 @@ static const struct {
 
 static void test_index_picks_what_the_scan_picks(void **state)
 {
-	struct route_vhost vhosts[NNAMES];
-	struct route_listener l;
-	struct route_table t;
+	struct host_index *ix = host_index_new(names, NNAMES);
+	(void)state;
+
+	assert_non_null(ix);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *h = cases[i].host;
+		int got = host_index_find(ix, h, h ? strlen(h) : 0);
+
+		if (got != cases[i].want)
+			fail_msg("host %s: got %d, want %d", h ? h : "(none)", got, cases[i].want);
+	}
+	host_index_free(ix);
+}
+
+/* A route table indexes listeners past ROUTE_INDEX_MIN_VHOSTS; route_match
+ * then finds the virtual host through it. */
+static void test_tables_index_their_big_listeners(void **state)
+{
+	struct route_vhost vhosts[NNAMES], few[2] = { { .hostname = "a" }, { .hostname = "*" } };
+	struct route_listener l[2];
+	struct route_table t = { .listeners = l, .n_listeners = 2 };
 	(void)state;
 
 	memset(vhosts, 0, sizeof(vhosts));
 	for (size_t i = 0; i < NNAMES; i++)
 		vhosts[i].hostname = (char *)names[i];
-	memset(&l, 0, sizeof(l));
-	l.vhosts = vhosts;
-	l.n_vhosts = NNAMES;
-	t.listeners = &l;
-	t.n_listeners = 1;
-	assert_int_equal(route_index_build(&t, ROUTE_INDEX_MIN_VHOSTS), 0);
-	assert_non_null(l.index);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *h = cases[i].host;
-		const struct route_vhost *v = route_index_find(&l, h, h ? strlen(h) : 0);
-
-		if (cases[i].want < 0)
-			assert_null(v);
-		else if (v != &vhosts[cases[i].want])
-			fail_msg("host %s: got %s, want %s", h ? h : "(none)",
-				 v ? v->hostname : "(none)", names[cases[i].want]);
-	}
-	route_index_free(l.index);
-}
-
-static void test_few_hosts_are_scanned(void **state)
-{
-	struct route_vhost vhosts[2] = { { .hostname = "a" }, { .hostname = "*" } };
-	struct route_listener l = { .vhosts = vhosts, .n_vhosts = 2 };
-	struct route_table t = { .listeners = &l, .n_listeners = 1 };
-	(void)state;
-
-	assert_int_equal(route_index_build(&t, ROUTE_INDEX_MIN_VHOSTS), 0);
-	assert_null(l.index);
+	memset(l, 0, sizeof(l));
+	l[0].vhosts = vhosts;
+	l[0].n_vhosts = NNAMES;
+	l[1].vhosts = few;
+	l[1].n_vhosts = 2;
+	assert_int_equal(route_table_index(&t, ROUTE_INDEX_MIN_VHOSTS), 0);
+	assert_non_null(l[0].index);
+	assert_null(l[1].index);
+	assert_int_equal(host_index_find(l[0].index, "y.b.example.com", 15), 3);
+	host_index_free(l[0].index);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_picks_what_the_scan_picks),
-		cmocka_unit_test(test_few_hosts_are_scanned),
+		cmocka_unit_test(test_tables_index_their_big_listeners),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
