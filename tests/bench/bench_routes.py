@@ -13,9 +13,15 @@
    rename to the moment every proxy's /info serves the new generation
    (polled every 2 ms); p50, p99 and the worst.
 
+4. Instructions per request (callgrind, user space: a figure a busy
+   machine cannot move) of the proxy serving the big table, for the first
+   and the last hostname; LB_BASELINE_BIN=/old/bin adds an older build's.
+
   python3 tests/bench/bench_routes.py
   HOSTS=100 RULES=10 CHANGES=20 DURATION=3 python3 tests/bench/bench_routes.py
+  LB_BASELINE_BIN=/old/bin INSTRUCTIONS_ONLY=1 python3 tests/bench/bench_routes.py
 """
+import subprocess
 import http.client
 import json
 import os
@@ -25,12 +31,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import BIN, Procs, echo_backends, free_port, table, wait_port, wrk  # noqa: E402
+from instructions_proxy import dump_total  # noqa: E402
 
 HOSTS = int(os.environ.get("HOSTS", "1000"))
 RULES = int(os.environ.get("RULES", "10"))
 CHANGES = int(os.environ.get("CHANGES", "50"))
 PROXIES = int(os.environ.get("PROXIES", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
+BASELINE = os.environ.get("LB_BASELINE_BIN")
+REQUESTS = int(os.environ.get("REQUESTS", "1000"))
 HOSTS_PER_ROUTE = 16        # the Gateway API's limit on hostnames per HTTPRoute
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -105,7 +114,8 @@ def wait(what, check, timeout=60):
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def start_routed(procs, backend, hosts, rules, nproxies=1, under_test=True):
+def start_routed(procs, backend, hosts, rules, nproxies=1, under_test=True, bindir=BIN,
+                 wrap=()):
     """lb-discover on a routes file and nproxies bus proxies; returns
     (file, [(port, admin_port, pid, log)], discover log)."""
     rundir = os.path.join(procs.dir, f"rt-{len(procs.procs)}")
@@ -113,19 +123,20 @@ def start_routed(procs, backend, hosts, rules, nproxies=1, under_test=True):
     ports = [free_port() for _ in range(nproxies)]
     path = os.path.join(rundir, "routes.json")
     write(path, documents(ports, backend, hosts, rules))
-    d = procs.start([os.path.join(BIN, "lb-discover"), "--runtime-dir", rundir, "--routes", path,
+    d = procs.start([os.path.join(bindir, "lb-discover"), "--runtime-dir", rundir, "--routes", path,
                      "--no-health-check"], name="discover")
     dlog = os.path.join(procs.dir, f"discover-{len(procs.procs) - 1}.log")
     proxies = []
     for port in ports:
         aport = free_port()
-        p = procs.start([os.path.join(BIN, "lb-proxy"), "--runtime-dir", rundir, "--listen",
+        p = procs.start([*wrap, os.path.join(bindir, "lb-proxy"), "--runtime-dir", rundir,
+                         "--listen",
                          f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{aport}", "--access-log",
                          "off", "--reuse-port"], name="proxy", under_test=under_test)
         proxies.append((port, aport, p.pid,
                         os.path.join(procs.dir, f"proxy-{len(procs.procs) - 1}.log")))
     for port, aport, _, _ in proxies:
-        wait_port(aport)
+        wait_port(aport, timeout=60)
         wait("routes served", lambda: serving(aport))
     assert d.poll() is None
     return path, ports, proxies, dlog
@@ -142,7 +153,38 @@ def cpu_per_request(port, pid, host, path):
     return used / (r["rps"] * DURATION) * 1e6, r["rps"]
 
 
+def instructions(bindir, backend):
+    """Instructions per request under callgrind: (first host, last host)."""
+    procs = Procs()
+    out = os.path.join(procs.dir, "cg.out")
+    try:
+        _, _, [(port, aport, pid, _)], _ = start_routed(
+            procs, backend, HOSTS, RULES, bindir=bindir,
+            wrap=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        seen = set()
+        figures = []
+        for host, path in (("h0.example.com", "/r0/x"),
+                           (f"h{HOSTS - 1}.example.com", f"/r{RULES - 1}/x")):
+            for n in (200, REQUESTS):     # a warm-up, then the requests measured
+                for _ in range(n):
+                    c.request("GET", path, headers={"Host": host})
+                    r = c.getresponse()
+                    r.read()
+                    assert r.status == 200, r.status
+                subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True)
+                total, seen = dump_total(out + "*", seen)
+            figures.append(total / REQUESTS)
+        c.close()
+        return figures
+    finally:
+        procs.stop_all()
+
+
 def main():
+    if os.environ.get("INSTRUCTIONS_ONLY"):
+        instructions_table()
+        return
     procs = Procs()
     rows = []
     try:
@@ -194,6 +236,22 @@ def main():
               f"2 ms): p50 {times[len(times) // 2]:.1f} ms, "
               f"p99 {times[min(len(times) - 1, int(len(times) * 0.99))]:.1f} ms, "
               f"max {times[-1]:.1f} ms")
+    finally:
+        procs.stop_all()
+    instructions_table()
+
+
+def instructions_table():
+    procs = Procs()
+    try:
+        backend = echo_backends(procs, 1)[0]
+        rows = []
+        for name, bindir in [("lb-proxy", BIN)] + ([("baseline", BASELINE)] if BASELINE else []):
+            first, last = instructions(bindir, backend)
+            rows.append([name, f"{first:.0f}", f"{last:.0f}"])
+        print(f"\ninstructions per request (callgrind, {REQUESTS} requests after 200, "
+              f"{HOSTS} hostnames x {RULES} rules)\n")
+        table(rows, ["build", "h0 /r0", f"h{HOSTS - 1} /r{RULES - 1}"])
     finally:
         procs.stop_all()
 
