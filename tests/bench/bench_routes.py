@@ -51,7 +51,7 @@ def cpu_seconds(pid):
 
 
 def admin(port, path):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         c.request("GET", path)
         return json.loads(c.getresponse().read())
