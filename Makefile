@@ -226,6 +226,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_restart.py
 	$(PYTHON) tests/bench/bench_trace.py
+	$(PYTHON) tests/bench/bench_routes.py
 
 # The chaos suite's full version (a few minutes); its short one runs in
 # `make test` as tests/integration/test_chaos.py.
