@@ -602,6 +602,26 @@ static void compile_rule(struct compiler *c, json_t *o, unsigned index, struct r
 	}
 }
 
+/* The route's lb.dev/split-key annotation, given to each of its rules. */
+static void split_key(struct compiler *c, struct gateway_route *route)
+{
+	json_t *ann = json_object_get(json_object_get(route->doc->json, "metadata"),
+				      "annotations");
+	const char *path = "metadata.annotations[lb.dev/split-key]";
+	json_t *v = json_object_get(ann, GATEWAY_SPLIT_KEY_ANNOTATION);
+	const char *key = json_string_value(v);
+
+	if (!v)
+		return;
+	if (!key || !route_split_key_valid(key)) {
+		refuse(c, path, "must be cookie:NAME, header:NAME or client (NAME a token of "
+				"at most %d bytes)", ROUTE_SPLIT_NAME_MAX);
+		return;
+	}
+	for (unsigned i = 0; i < route->n_rules; i++)
+		route->rules[i].split_key = dup(c, key);
+}
+
 int gateway_rule_compile(struct gateway_route *route, json_t *spec,
 			 const struct gateway_rule_env *env)
 {
@@ -619,6 +639,7 @@ int gateway_rule_compile(struct gateway_route *route, json_t *spec,
 		compile_rule(&c, json_array_get(rules, i), (unsigned)i, &route->rules[i]);
 	}
 	json_decref(none);
+	split_key(&c, route);
 	if (route->n_rules == 0 && !route->accepted.reason)
 		refuse(&c, "spec.rules", "a route needs at least one rule");
 	if (route->accepted.reason || c.oom)

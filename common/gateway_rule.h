@@ -12,6 +12,10 @@
 #include "gateway_ref.h"
 #include "route.h"
 
+/* The HTTPRoute annotation that makes its weighted splits sticky (its
+ * value: route_split_key_valid). */
+#define GATEWAY_SPLIT_KEY_ANNOTATION "lb.dev/split-key"
+
 /* A status condition's outcome: reason NULL means it holds. */
 struct gateway_verdict {
 	const char *reason;	/* the spec's reason, e.g. "UnsupportedValue" */

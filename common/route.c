@@ -2,6 +2,7 @@
  * weighted backend pick and the redirect/rewrite answers (Gateway API v1). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "route.h"
+#include "host_index.h"
 
 #include <ctype.h>
 #include <pcre2.h>
@@ -143,8 +144,27 @@ void route_rule_release(struct route_rule *r)
 	for (unsigned i = 0; i < r->n_backends; i++)
 		backend_release(&r->backends[i]);
 	free(r->backends);
+	free(r->split_key);
 	free(r->route);
 	memset(r, 0, sizeof(*r));
+}
+
+int route_table_index(struct route_table *t, unsigned min_vhosts)
+{
+	const char *names[ROUTE_TABLE_VHOSTS_MAX];
+	int rc = 0;
+
+	for (unsigned i = 0; i < t->n_listeners; i++) {
+		struct route_listener *l = &t->listeners[i];
+
+		if (l->index || l->n_vhosts <= min_vhosts || l->n_vhosts > ROUTE_TABLE_VHOSTS_MAX)
+			continue;
+		for (unsigned v = 0; v < l->n_vhosts; v++)
+			names[v] = l->vhosts[v].hostname;
+		if (!(l->index = host_index_new(names, l->n_vhosts)))
+			rc = -1;
+	}
+	return rc;
 }
 
 void route_listener_release(struct route_listener *l)
@@ -154,6 +174,7 @@ void route_listener_release(struct route_listener *l)
 		free(l->vhosts[i].entries);
 	}
 	free(l->vhosts);
+	host_index_free(l->index);
 	free(l->name);
 	free(l->hostname);
 	memset(l, 0, sizeof(*l));
@@ -317,7 +338,12 @@ int route_match(const struct route_table *t, uint16_t port, const struct route_r
 	if (!listener)
 		return -1;
 	best = -1;
-	for (unsigned i = 0; i < listener->n_vhosts; i++) {
+	if (listener->index) {
+		int v = host_index_find(listener->index, req->host, host_len);
+
+		vhost = v >= 0 ? &listener->vhosts[v] : NULL;
+	}
+	for (unsigned i = 0; !listener->index && i < listener->n_vhosts; i++) {
 		long score = hostname_score(listener->vhosts[i].hostname, req->host, host_len);
 
 		if (score > best) {
@@ -481,6 +507,23 @@ int route_header_name_valid(const char *s)
 	size_t n = strlen(s);
 
 	return n <= ROUTE_NAME_MAX && http_token_valid(s, n);
+}
+
+int route_split_key_valid(const char *s)
+{
+	const char *name = NULL;
+	size_t n;
+
+	if (strcmp(s, "client") == 0)
+		return 1;
+	if (strncmp(s, "cookie:", 7) == 0)
+		name = s + 7;
+	else if (strncmp(s, "header:", 7) == 0)
+		name = s + 7;
+	if (!name)
+		return 0;
+	n = strlen(name);
+	return n >= 1 && n <= ROUTE_SPLIT_NAME_MAX && http_token_valid(name, n);
 }
 
 int route_text_valid(const char *s, size_t max)

@@ -149,6 +149,9 @@ struct route_rule {
 	unsigned n_mirrors;
 	uint32_t timeout_request_ms;		/* 0: none */
 	uint32_t timeout_backend_ms;		/* 0: none */
+	/* the route's lb.dev/split-key annotation ("cookie:NAME",
+	 * "header:NAME" or "client"), or NULL: each request picks at random */
+	char *split_key;
 	struct route_backend *backends;
 	unsigned n_backends;
 };
@@ -166,6 +169,8 @@ struct route_vhost {
 	unsigned n_entries;
 };
 
+struct host_index;
+
 struct route_listener {
 	char *name;		/* the Gateway listener's name */
 	uint16_t port;
@@ -173,6 +178,7 @@ struct route_listener {
 	enum route_protocol protocol;
 	struct route_vhost *vhosts;
 	unsigned n_vhosts;
+	struct host_index *index;	/* vhosts by hostname (route_table_index), or NULL: scanned */
 };
 
 /* A Gateway's routes. Owns every string, array and regex below it. */
@@ -211,6 +217,15 @@ void route_table_free(struct route_table *t);
 void route_rule_release(struct route_rule *r);
 /* Frees what a listener owns (not the listener itself). */
 void route_listener_release(struct route_listener *l);
+
+/* Listeners with at most this many virtual hosts are scanned: a few
+ * compares cost less than hashing. */
+#define ROUTE_INDEX_MIN_VHOSTS 8
+/* Indexes the virtual hosts (common/host_index.c) of each listener of t
+ * with more than min_vhosts of them, so route_match finds one without a
+ * scan. Returns 0, or -1 when out of memory (those listeners stay scanned:
+ * still right, only slower). */
+int route_table_index(struct route_table *t, unsigned min_vhosts);
 
 /*
  * Compiles pattern (NUL-terminated) into *out, anchored at both ends, with
@@ -285,6 +300,12 @@ int route_header_name_valid(const char *s);
 /* 1 when s has at most max bytes and no control character (a value that
  * goes into a header, a path or a log line as it is), else 0. */
 int route_text_valid(const char *s, size_t max);
+
+/* 1 when s is a split key lb serves: "cookie:NAME" (NAME a cookie name,
+ * an RFC 9110 token of at most ROUTE_SPLIT_NAME_MAX bytes), "header:NAME"
+ * (a header name as long) or "client", else 0. */
+int route_split_key_valid(const char *s);
+#define ROUTE_SPLIT_NAME_MAX 63
 
 /* Names as the Gateway API spells them, indexed by the enums. */
 extern const char *const route_path_type_names[3];

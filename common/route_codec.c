@@ -129,6 +129,7 @@ static json_t *rule_json(const struct route_rule *r)
 		json_object_set_new(o, "timeoutRequestMs", json_integer(r->timeout_request_ms));
 	if (r->timeout_backend_ms)
 		json_object_set_new(o, "timeoutBackendMs", json_integer(r->timeout_backend_ms));
+	set_str(o, "splitKey", r->split_key);
 	for (unsigned i = 0; i < r->n_backends; i++)
 		json_array_append_new(backends, backend_json(&r->backends[i]));
 	json_object_set_new(o, "backends", backends);

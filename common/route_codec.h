@@ -10,7 +10,7 @@
  *            "redirect"?:{"scheme"?,"hostname"?,"port"?,"pathType"?,"path"?,"status"},
  *            "rewrite"?:{"hostname"?,"pathType"?,"path"?},
  *            "mirrors"?:[{"backend","numerator","denominator"}],
- *            "timeoutRequestMs"?,"timeoutBackendMs"?,
+ *            "timeoutRequestMs"?,"timeoutBackendMs"?,"splitKey"? (version 2),
  *            "backends":[{"namespace","name","port","weight","resolved"}]}]}
  *
  * Bump ROUTE_CODEC_VERSION if any of this changes. The encoding is
@@ -25,7 +25,7 @@
 #include "buf.h"
 #include "route.h"
 
-#define ROUTE_CODEC_VERSION 1
+#define ROUTE_CODEC_VERSION 2
 /* bytes: the decoder refuses more (a bus message's size, BUS_MAX_MESSAGE) */
 #define ROUTE_CODEC_MAX (2 * 1024 * 1024)
 

@@ -307,7 +307,7 @@ static int decode_rule(struct decoder *d, const char *where, json_t *o, struct r
 	static const char *const keys[] = { "route", "index", "matches", "requestHeaders",
 					    "responseHeaders", "redirect", "rewrite", "mirrors",
 					    "timeoutRequestMs", "timeoutBackendMs", "backends",
-					    NULL };
+					    "splitKey", NULL };
 	json_t *matches, *mirrors, *backends, *v;
 
 	if (keys_only(d, where, o, keys) == -1 ||
@@ -319,8 +319,11 @@ static int decode_rule(struct decoder *d, const char *where, json_t *o, struct r
 	    get_uint(d, where, o, "timeoutRequestMs", 0, 1, UINT32_MAX,
 		     &r->timeout_request_ms) == -1 ||
 	    get_uint(d, where, o, "timeoutBackendMs", 0, 1, UINT32_MAX,
-		     &r->timeout_backend_ms) == -1)
+		     &r->timeout_backend_ms) == -1 ||
+	    get_str(d, where, o, "splitKey", 0, ROUTE_SPLIT_NAME_MAX + 7, &r->split_key) == -1)
 		return -1;
+	if (r->split_key && !route_split_key_valid(r->split_key))
+		return fail(d, where, "\"splitKey\" must be cookie:NAME, header:NAME or client");
 	if (json_array_size(matches) == 0)
 		return fail(d, where, "a rule needs a match");
 	if (alloc_array(d, where, (void **)&r->matches, json_array_size(matches),

@@ -15,6 +15,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "sources/file_watch.h"
+#include "timefmt.h"
 #include "sources/source.h"
 
 struct source_routes {
@@ -27,6 +28,7 @@ struct source_routes {
 	/* the Backends of the last good load, for the compiler's lookup */
 	struct source_routes_service *services;
 	size_t nservices;
+	double compile_ms;	/* the last good load: read, parsed and compiled (make bench) */
 };
 
 void source_routes_services_free(struct source_routes_service *s, size_t n)
@@ -256,6 +258,7 @@ static int reload(struct source_routes *r, char *err, size_t errsz)
 	struct source_routes_service *services = NULL;
 	struct buf text = BUF_INIT;
 	char ns[ROUTE_NAME_MAX + 1], name[ROUTE_NAME_MAX + 1];
+	double started = timefmt_mono();
 	int n, rc = -1;
 
 	memset(&res, 0, sizeof(res));
@@ -277,6 +280,7 @@ static int reload(struct source_routes *r, char *err, size_t errsz)
 		snprintf(err, errsz, "%s", res.notes.n ? res.notes.list[0] : "cannot compile");
 		goto out;
 	}
+	r->compile_ms = (timefmt_mono() - started) * 1000.0;
 	for (unsigned i = 0; i < res.notes.n; i++)
 		log_warn("routes file", "note=\"%s\"", res.notes.list[i]);
 	for (unsigned i = 0; i < res.n_statuses; i++) {
@@ -314,8 +318,8 @@ static void on_change(void *data)
 		log_error("routes file: bad edit ignored, keeping the last good routes",
 			  "error=\"%s\"", err);
 	else
-		log_info("routes file reloaded", "file=%s generation=%llu", r->path,
-			 r->d->routed.generation);
+		log_info("routes file reloaded", "file=%s generation=%llu compile_ms=%.3f", r->path,
+			 r->d->routed.generation, r->compile_ms);
 }
 
 struct source_routes *source_routes_start(struct discover *d, const char *path,

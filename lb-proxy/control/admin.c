@@ -13,6 +13,7 @@
 #include "admin_token.h"
 #include "buf.h"
 #include "http/routes.h"
+#include "http/mirror.h"
 #include "http/routing.h"
 #include "http/routing_stats.h"
 #include "http_parser.h"
@@ -265,6 +266,8 @@ static int own_route(const struct admin *a, int method, const char *url, size_t 
 		h2_metrics_render(&px->metrics.h2, body);
 		routing_stats_metrics(px, body);
 		h2_pool_render_metrics(body);
+		if (px->routing)
+			mirror_render_metrics(body);
 	} else {
 		status = 404;
 		buf_append_str(body, "{\"error\":\"not found: try /health /ready /info /routes "

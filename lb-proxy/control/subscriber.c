@@ -102,10 +102,13 @@ static void on_routes(struct subscriber *s, const char *data, size_t len)
 {
 	struct route_table *table;
 	unsigned long long generation;
+	double started;
 	char err[256];
 
 	if (s->routes_msg.len == len && memcmp(s->routes_msg.data, data, len) == 0)
 		return;	/* the heartbeat's repeat of the table served */
+	/* decoded and applied: the time a table takes to be served (make bench) */
+	started = timefmt_mono();
 	if (bus_routes_decode(data, len, &generation, &table, err, sizeof(err)) == -1) {
 		log_warn("bus: malformed routes dropped", "error=\"%s\" bytes=%zu", err, len);
 		return;
@@ -120,8 +123,9 @@ static void on_routes(struct subscriber *s, const char *data, size_t len)
 	buf_reset(&s->routes_msg);
 	if (buf_append(&s->routes_msg, data, len) == -1)
 		buf_reset(&s->routes_msg);	/* the next repeat is decoded again */
-	log_info("routes applied", "generation=%llu listeners=%u rules=%u", generation,
-		 s->px->routing->current->table->n_listeners, s->px->routing->current->table->n_rules);
+	log_info("routes applied", "generation=%llu listeners=%u rules=%u apply_ms=%.3f", generation,
+		 s->px->routing->current->table->n_listeners, s->px->routing->current->table->n_rules,
+		 (timefmt_mono() - started) * 1000.0);
 }
 
 /* A set of a routed service: applied when newer than the service's. */

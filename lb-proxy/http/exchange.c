@@ -13,6 +13,7 @@
 #include "forward.h"
 #include "grpc_call.h"
 #include "http_limits.h"
+#include "mirror.h"
 #include "outcome.h"
 #include "policy/cors.h"
 #include "policy/hashkey.h"
@@ -294,7 +295,8 @@ static int request_head(struct session *s)
 		answer_preflight(s);
 		return 0;
 	}
-	routing_exchange_done(s->x);	/* a pipelined request's exchange carries on */
+	mirror_exchange_done(s->x);	/* a pipelined request's exchange carries on */
+	routing_exchange_done(s->x);
 	if (s->px->routing && route_request(s) == -1)
 		return 0;
 	if (session_balancer(s)->ops->uses_key)
@@ -304,6 +306,12 @@ static int request_head(struct session *s)
 	s->replayable = 1;
 	if (req->upgrade && req->state == HTTP_MSG_DONE)
 		s->parse_off = req->head_end;	/* what follows is the tunnel's */
+	if (s->x->rule && s->x->rule->n_mirrors) {
+		routing_mirror(s);
+		if (s->x->mirrors)
+			mirror_tee(s->x, s->in.data + req->head_end, s->parse_off - req->head_end,
+				   s->req_done);
+	}
 	s->x->resp.skip_body = s->method == HTTP_HEAD;
 	buf_reset(&s->up_head);
 	/* The backend is picked first: its name is the Host of HTTP/1.0 requests
@@ -441,7 +449,9 @@ int exchange_step(struct session *s)
 		s->parse_off += used;
 		if (s->x->req.state == HTTP_MSG_DONE)
 			s->req_done = 1;
-		else if (s->x->req.state == HTTP_MSG_ERROR) {
+		if (s->x->mirrors && s->x->req.state != HTTP_MSG_ERROR)
+			mirror_tee(s->x, s->in.data + s->parse_off - used, used, s->req_done);
+		if (s->x->req.state == HTTP_MSG_ERROR) {
 			if (s->resp_head_done)
 				return -1;
 			s->req_done = 1;

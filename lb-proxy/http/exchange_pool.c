@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "mirror.h"
 #include "routing.h"
 
 static struct exchange *exchange_pool;
@@ -36,6 +37,7 @@ void exchange_pool_give(struct session *s)
 	if (!x)
 		return;
 	s->x = NULL;
+	mirror_exchange_done(x);
 	routing_exchange_done(x);
 	if (exchange_pooled >= EXCHANGE_POOL_MAX) {
 		exchange_free(x);

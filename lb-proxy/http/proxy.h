@@ -77,6 +77,10 @@ struct proxy_options {
 	long max_connections;
 	long max_header_size;
 	long max_body;			/* request body bytes allowed (0: no limit) */
+	/* RequestMirror copies (http/mirror.h) */
+	long mirror_max_inflight;	/* copies at once (past it, dropped) */
+	long mirror_max_body;		/* body bytes a copy may carry (past it, skipped) */
+	double mirror_timeout;		/* seconds a copy may take, from the request's end */
 	long upstream_pool_size;
 	int access_log;
 	int reuse_port;

@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "routing_hits.h"
+#include "mirror.h"
 #include "timefmt.h"
 #include "upstream/balance.h"
 
@@ -22,6 +23,7 @@ static void snapshot_unref(struct route_snapshot *snap)
 	free(snap->services);
 	free(snap->first);
 	free(snap->hits);
+	free(snap->splits);
 	route_table_free(snap->table);
 	free(snap);
 }
@@ -48,6 +50,24 @@ struct service *routing_backend_service(const struct route_snapshot *snap,
 		return NULL;
 	return snap->services[snap->first[rule - snap->table->rules] +
 			      (unsigned)(b - rule->backends)];
+}
+
+struct service *routing_mirror_service(const struct route_snapshot *snap,
+				       const struct route_rule *rule, unsigned m)
+{
+	return snap->services[snap->first[rule - snap->table->rules] + rule->n_backends + m];
+}
+
+/* The rule's split key parsed ("client" is hashkey's "client-ip"); a key
+ * the proxy cannot parse (the codec checked it) leaves the split random. */
+static void split_parse(const struct route_rule *rule, struct routing_split *sp)
+{
+	char err[128];
+
+	sp->on = rule->split_key &&
+		 hashkey_parse(strcmp(rule->split_key, "client") == 0 ? "client-ip"
+								      : rule->split_key,
+			       &sp->key, err, sizeof(err)) == 0;
 }
 
 struct service *routing_service(struct proxy *px, const char *name)
@@ -99,6 +119,8 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 
 	if (!px->routing && !(px->routing = calloc(1, sizeof(*px->routing))))
 		goto fail_table;
+	/* without an index (out of memory) a listener's hosts are scanned */
+	route_table_index(table, ROUTE_INDEX_MIN_VHOSTS);
 	snap = calloc(1, sizeof(*snap));
 	if (!snap)
 		goto fail_table;
@@ -106,16 +128,21 @@ int routing_apply(struct proxy *px, struct route_table *table, unsigned long lon
 	snap->generation = generation;
 	snap->refs = 1;
 	snap->first = calloc(table->n_rules ? table->n_rules : 1, sizeof(*snap->first));
+	snap->splits = calloc(table->n_rules ? table->n_rules : 1, sizeof(*snap->splits));
 	for (unsigned i = 0; i < table->n_rules; i++)
-		n += table->rules[i].n_backends;
+		n += table->rules[i].n_backends + table->rules[i].n_mirrors;
 	snap->services = calloc(n ? n : 1, sizeof(*snap->services));
 	snap->hits = calloc(table->n_rules ? table->n_rules : 1, sizeof(*snap->hits));
-	if (!snap->first || !snap->services || !snap->hits)
+	if (!snap->first || !snap->services || !snap->hits || !snap->splits)
 		goto fail;
 	for (unsigned i = 0, k = 0; i < table->n_rules; i++) {
+		const struct route_rule *rule = &table->rules[i];
+
+		split_parse(rule, &snap->splits[i]);
 		snap->first[i] = k;
-		for (unsigned j = 0; j < table->rules[i].n_backends; j++, k++) {
-			const struct route_backend *b = &table->rules[i].backends[j];
+		for (unsigned j = 0; j < rule->n_backends + rule->n_mirrors; j++, k++) {
+			const struct route_backend *b = j < rule->n_backends
+				? &rule->backends[j] : &rule->mirrors[j - rule->n_backends].backend;
 
 			if (!b->resolved)
 				continue;
@@ -153,6 +180,7 @@ fail:
 	free(snap->services);
 	free(snap->first);
 	free(snap->hits);
+	free(snap->splits);
 	free(snap);
 fail_table:
 	route_table_free(table);
@@ -195,6 +223,7 @@ void routing_release(struct proxy *px)
 	snapshot_unref(px->routing->current);
 	free(px->routing);
 	px->routing = NULL;
+	mirror_release();
 }
 
 /* The matcher's header lookup over the request head. */
@@ -207,6 +236,51 @@ static const char *request_header(void *ctx, const char *name, size_t *len)
 		return NULL;
 	*len = req->headers[i].value.len;
 	return http_msg_ptr(req, req->headers[i].value);
+}
+
+/* A number in [0, 2^32) from the process's generator. */
+static uint32_t random32(void)
+{
+	return (uint32_t)(balance_random() * 4294967296.0);
+}
+
+/*
+ * The backendRef of rule for s's request. Without a split key, at random
+ * by weight. With cookie:NAME, the backendRef the cookie names while the
+ * rule still has it resolved (whatever its weight, 0 included: a session
+ * finishes where it began); else at random by weight, and the response
+ * sets the cookie (x->split_cookie). With header:NAME or client, the key's
+ * balance_hash (the same on every proxy) placed on the cumulative weight
+ * interval; a request without the key picks at random.
+ */
+static const struct route_backend *split_pick(struct session *s, const struct route_snapshot *snap,
+					      const struct route_rule *rule)
+{
+	unsigned ri = (unsigned)(rule - snap->table->rules);
+	const struct routing_split *sp = &snap->splits[ri];
+	struct exchange *x = s->x;
+	const char *key, *client = NULL;
+	size_t klen, clen = 0;
+
+	if (!sp->on)
+		return route_pick_backend(rule, random32());
+	if (sp->key.kind == HASHKEY_CLIENT_IP)
+		client = hashkey_client_ip(&s->px->trusted, s->client_ip, &x->req, &clen);
+	if (!hashkey_find(&sp->key, &x->req, &x->route, client, clen, &key, &klen)) {
+		if (sp->key.kind == HASHKEY_COOKIE)
+			x->split_cookie = sp->key.name;
+		return route_pick_backend(rule, random32());
+	}
+	if (sp->key.kind != HASHKEY_COOKIE)
+		return route_pick_backend(rule, (uint32_t)(balance_hash(key, klen) >> 32));
+	for (unsigned j = 0; j < rule->n_backends; j++) {
+		const struct service *svc = snap->services[snap->first[ri] + j];
+
+		if (svc && strlen(svc->name) == klen && memcmp(svc->name, key, klen) == 0)
+			return &rule->backends[j];
+	}
+	x->split_cookie = sp->key.name;	/* forged, or a backendRef gone: a new pick */
+	return route_pick_backend(rule, random32());
 }
 
 enum routing_verdict routing_route(struct session *s, struct routing_redirect *rd)
@@ -262,11 +336,13 @@ enum routing_verdict routing_route(struct session *s, struct routing_redirect *r
 					    sizeof(rd->location));
 		return n == -1 ? (rq.host ? ROUTING_TOO_LONG : ROUTING_NO_HOST) : ROUTING_REDIRECT;
 	}
-	b = route_pick_backend(res.rule, (uint32_t)(balance_random() * 4294967296.0));
+	b = split_pick(s, snap, res.rule);
 	svc = b && b->resolved ? snap->services[snap->first[res.rule - snap->table->rules] +
 						 (unsigned)(b - res.rule->backends)] : NULL;
 	if (!svc)
 		return ROUTING_UNRESOLVED;
+	if (x->split_cookie)
+		x->split_value = svc->name;
 	service_ref(svc);
 	x->svc = svc;
 	x->set = &svc->set;
@@ -296,6 +372,7 @@ void routing_exchange_init(struct exchange *x)
 	x->rewritten = (struct buf)BUF_INIT;
 	x->svc = NULL;
 	x->routes = NULL;
+	x->mirrors = NULL;
 	routing_exchange_done(x);
 }
 
@@ -311,6 +388,7 @@ void routing_exchange_done(struct exchange *x)
 	x->set = NULL;
 	x->balancer = NULL;
 	x->rewrite_len = 0;
+	x->split_cookie = x->split_value = NULL;
 }
 
 double routing_try_timeout(const struct session *s)
@@ -338,6 +416,27 @@ int routing_deadline_passed(const struct session *s)
 	       timefmt_mono() >= s->started + rule->timeout_request_ms / 1000.0;
 }
 
+void routing_mirror(struct session *s)
+{
+	const struct route_rule *rule = s->x->rule;
+	struct headers_ctx ctx;
+
+	if (!rule || !rule->n_mirrors || s->x->req.upgrade)
+		return;
+	for (unsigned m = 0; m < rule->n_mirrors; m++) {
+		const struct route_mirror *mr = &rule->mirrors[m];
+
+		/* numerator/denominator of the requests (the spec's fraction) */
+		if (mr->numerator < mr->denominator &&
+		    balance_random() * mr->denominator >= mr->numerator)
+			continue;
+		ctx = session_headers_ctx(s);
+		ctx.backend_name = "localhost";
+		routing_headers_ctx(s, 1, &ctx);
+		mirror_begin(s, routing_mirror_service(s->x->routes, rule, m), &ctx);
+	}
+}
+
 void routing_headers_ctx(const struct session *s, int request, struct headers_ctx *ctx)
 {
 	const struct route_rule *rule = s->x ? s->x->rule : NULL;
@@ -345,8 +444,13 @@ void routing_headers_ctx(const struct session *s, int request, struct headers_ct
 	if (!rule)
 		return;
 	ctx->modify = request ? &rule->request_headers : &rule->response_headers;
-	if (!request)
+	if (!request) {
+		if (s->x->split_value) {	/* the split's cookie, in place of --sticky-cookie's */
+			ctx->sticky_cookie = s->x->split_cookie;
+			ctx->sticky_insert = s->x->split_value;
+		}
 		return;
+	}
 	if (s->x->rewrite_len) {
 		ctx->rewrite_target = s->x->rewritten.data;
 		ctx->rewrite_target_len = s->x->rewrite_len;

@@ -9,22 +9,31 @@
 #ifndef LB_PROXY_ROUTING_H
 #define LB_PROXY_ROUTING_H
 
+#include "policy/hashkey.h"
 #include "route.h"
 #include "session_state.h"
 #include "upstream/service.h"
+
+/* A rule's lb.dev/split-key, parsed once when the table is applied. */
+struct routing_split {
+	int on;				/* 0: the rule picks at random by weight */
+	struct hashkey key;		/* HASHKEY_COOKIE, HASHKEY_HEADER or HASHKEY_CLIENT_IP */
+};
 
 /* A route table as served: what exchanges that matched it hold on to. */
 struct route_snapshot {
 	struct route_table *table;
 	unsigned long long generation;
 	unsigned refs;			/* the proxy's (while current), and each exchange's */
-	/* the service of each backendRef: rules[i].backends[j] is
-	 * services[first[i] + j] (NULL: unresolved, answered 500) */
+	/* the service of each backendRef, then of each mirror: rules[i].backends[j]
+	 * is services[first[i] + j], rules[i].mirrors[m].backend is
+	 * services[first[i] + n_backends + m] (NULL: unresolved) */
 	struct service **services;
 	unsigned *first;
 	unsigned nservices;
 	/* requests each rule matched: hits[i] is rules[i]'s (routing_stats.h) */
 	unsigned long long *hits;
+	struct routing_split *splits;	/* one per rule */
 };
 
 struct routing {
@@ -46,6 +55,9 @@ struct service *routing_service(struct proxy *px, const char *name);
 /* Appends "routes":{...},: the generation served (0: none), the table's
  * size, and each routed service's generation and backends (/info). */
 void routing_info(struct proxy *px, struct buf *b);
+/* The service of rule's mirror m in snap, or NULL (unresolved). */
+struct service *routing_mirror_service(const struct route_snapshot *snap,
+				       const struct route_rule *rule, unsigned m);
 /* Drops the table and every service (at exit). */
 void routing_release(struct proxy *px);
 /* The table served now, with a reference the caller owns (the table, its
@@ -95,6 +107,9 @@ void routing_exchange_done(struct exchange *x);
 double routing_try_timeout(const struct session *s);
 /* 1 when the rule's timeouts.request has passed: no retry starts. */
 int routing_deadline_passed(const struct session *s);
+/* The rule's RequestMirror filters: each draws its fraction and, drawn,
+ * starts a copy of the request (mirror_begin; nothing for an Upgrade). */
+void routing_mirror(struct session *s);
 /* The URLRewrite and header modifier fields for a request head (request:
  * 1) or a response head (0) into ctx. */
 void routing_headers_ctx(const struct session *s, int request, struct headers_ctx *ctx);

@@ -32,6 +32,8 @@ enum session_state {
 				 * each stream is a session of its own (h2_stream.c) */
 };
 
+struct mirror_copy;
+
 /* The parsers of one request and its response: taken from a pool at a
  * request's first byte, given back when the connection goes idle, so idle
  * connections cost little memory. */
@@ -60,6 +62,12 @@ struct exchange {
 	 * gRPC statuses; its deadline (monotonic, from grpc-timeout; 0: none). */
 	unsigned grpc : 1;
 	double grpc_deadline;
+	struct mirror_copy *mirrors;	/* RequestMirror copies collecting its body (mirror.c) */
+	/* a cookie split (lb.dev/split-key cookie:NAME) picked for a client
+	 * without a valid cookie: the response sets split_cookie=split_value
+	 * (both point into the route table and service it holds), else NULL */
+	const char *split_cookie;
+	const char *split_value;
 };
 
 struct session {

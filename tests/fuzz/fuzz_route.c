@@ -4,11 +4,13 @@
  * the same bytes as a route table for the decoder. Invariants: no crash, no
  * leak, and decode(encode(t)) encodes to encode(t). */
 #include <assert.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "gateway.h"
+#include "host_index.h"
 #include "route.h"
 #include "route_codec.h"
 #include "route_codec_decode.h"
@@ -105,6 +107,67 @@ static void exercise(const struct route_table *t)
 	}
 }
 
+/* The virtual host the scan picks (route_match's rule, written again here
+ * as the reference): exact, the longest wildcard, then the first "*". */
+static const struct route_vhost *scan(const struct route_listener *l, const char *host,
+				      size_t len)
+{
+	const struct route_vhost *best = NULL;
+	long best_score = -1;
+
+	for (unsigned i = 0; i < l->n_vhosts; i++) {
+		const char *p = l->vhosts[i].hostname;
+		long score;
+
+		if (!p || strcmp(p, "*") == 0)
+			score = 0;
+		else if (!host || !route_hostname_matches(p, host, len))
+			score = -1;
+		else
+			score = (p[0] == '*' ? 1 : 100000) + (long)strlen(p);
+		if (score > best_score) {
+			best_score = score;
+			best = &l->vhosts[i];
+		}
+	}
+	return best;
+}
+
+/* The virtual host the index finds. */
+static const struct route_vhost *found(const struct route_listener *l, const char *host)
+{
+	int v = host_index_find(l->index, host, host ? strlen(host) : 0);
+
+	return v >= 0 ? &l->vhosts[v] : NULL;
+}
+
+/* The index finds what the scan finds, for every name, its wildcard's
+ * hosts, upper case, a deeper name, no Host and an unknown one. */
+static void check_index(struct route_table *t)
+{
+	if (route_table_index(t, 0) == -1)
+		return;
+	for (unsigned l = 0; l < t->n_listeners; l++) {
+		const struct route_listener *rl = &t->listeners[l];
+
+		if (!rl->index)
+			continue;	/* no virtual hosts */
+		for (unsigned v = 0; v <= rl->n_vhosts; v++) {
+			const char *name = v < rl->n_vhosts ? rl->vhosts[v].hostname : "x.example";
+			char hosts[4][300];
+
+			snprintf(hosts[0], sizeof(hosts[0]), "%s", name);
+			snprintf(hosts[1], sizeof(hosts[1]), "a%s", name[0] == '*' ? name + 1 : name);
+			snprintf(hosts[2], sizeof(hosts[2]), "b.%s", hosts[1]);
+			for (size_t i = 0; i < sizeof(hosts[3]); i++)
+				hosts[3][i] = (char)toupper((unsigned char)hosts[2][i]);
+			for (int h = 0; h < 4; h++)
+				assert(found(rl, hosts[h]) == scan(rl, hosts[h], strlen(hosts[h])));
+		}
+		assert(found(rl, NULL) == scan(rl, NULL, 0));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gateway_docs docs = GATEWAY_DOCS_INIT;
@@ -115,6 +178,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (route_codec_decode((const char *)data, size, &t, err, sizeof(err)) == 0) {
 		round_trip(t);
 		exercise(t);
+		check_index(t);
 		route_table_free(t);
 	}
 	if (gateway_load(&docs, "fuzz.yaml", (const char *)data, size, err, sizeof(err)) == -1)

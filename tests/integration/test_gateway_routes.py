@@ -162,8 +162,12 @@ def test_path_host_header_method_matching(gateway, echo):
 
 
 def test_weights_70_30_0(gateway, echo):
-    """HTTPRouteWeight: backendRefs weighted 70/30/0 over 500 requests land
-    within 5 points of their share; weight 0 takes none."""
+    """HTTPRouteWeight: backendRefs weighted 70/30/0 land within 5 points of
+    their share; weight 0 takes none. Each request picks at random: over the
+    conformance test's 500 requests a's count is Binomial(500, 0.7), outside
+    70 +- 5 points with probability 1.5% (2.44 standard deviations): a flaky
+    test. Over 2,000 requests that is 4.88 standard deviations, 1.1e-6. (The
+    hashed split in test_gateway_splits.py meets the bar at 500, exactly.)"""
     e = pods(echo, "a", "b", "c")
     docs = [GATEWAY, route("split", [{"backendRefs": [ref("a", 70), ref("b", 30),
                                                        ref("c", 0)]}])]
@@ -171,15 +175,15 @@ def test_weights_70_30_0(gateway, echo):
     gw = gateway(docs)
     counts = collections.Counter()
     c = gw.proxy.conn()
-    for _ in range(500):
+    for _ in range(2000):
         c.request("GET", "/", headers={"Host": "example.com"})
         r = c.getresponse()
         r.read()
         assert r.status == 200
         counts[r.getheader("X-Served-By")] += 1
     c.close()
-    assert abs(counts["a"] / 5 - 70) <= 5, counts
-    assert abs(counts["b"] / 5 - 30) <= 5, counts
+    assert abs(counts["a"] / 20 - 70) <= 5, counts
+    assert abs(counts["b"] / 20 - 30) <= 5, counts
     assert counts["c"] == 0, counts
 
 

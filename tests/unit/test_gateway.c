@@ -662,6 +662,14 @@ static const struct status_case status_cases[] = {
 	  "  rules: [{retry: {attempts: 2}, backendRefs: [{name: infra-backend-v1, port: 8080}]}]\n",
 	  NS "/r", 1, "Accepted", 1, "ResolvedRefs",
 	  "test.yaml:8: spec.rules[0]: \"retry\" is not supported, ignored" },
+	{ "lb: a split key lb does not know refuses the route",
+	  SAME_NAMESPACE "---\n"
+	  "apiVersion: gateway.networking.k8s.io/v1\n"
+	  "kind: HTTPRoute\n"
+	  "metadata: {name: r, namespace: " NS ", annotations: {lb.dev/split-key: 'query:x'}}\n"
+	  "spec:\n"
+	  "  parentRefs: [{name: same-namespace}]\n" BACKEND,
+	  NS "/r", 0, "UnsupportedValue", 1, "ResolvedRefs", "lb.dev/split-key" },
 	{ "spec: a mirror's fraction is at most 1",
 	  SAME_NAMESPACE ROUTE("r")
 	  "spec:\n"
@@ -892,6 +900,8 @@ static void test_filters_compiled(void **state)
 	assert_int_equal(api->request_headers.n_add, 1);
 	assert_string_equal(api->request_headers.add[0].value, "90-10");
 	assert_int_equal(old->redirect->status, 301);
+	assert_string_equal(api->split_key, "cookie:lb-canary");
+	assert_null(site->split_key);
 	assert_int_equal(site->n_mirrors, 1);
 	assert_int_equal(site->mirrors[0].numerator, 5);
 	assert_int_equal(site->mirrors[0].denominator, 100);
