@@ -9,8 +9,10 @@ import http.client
 import json
 import re
 
-from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, wait_for
+from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, protocol_constant, wait_for
 from test_gateway_routes import GATEWAY, backends, gateway, prefix, ref, route  # noqa: F401
+
+VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
 
 
 def metric(text, route_name, rule):
@@ -100,7 +102,7 @@ def test_admin_routes_and_lb_ctl_routes(gateway, echo, proxy, procs, rundir):
     gen = gw.generation()
     # a proxy whose reports name no admin API (an lb-proxy from before they
     # did): its hits cannot be read, lb-ctl says so
-    old = {"v": 7, "type": "report", "pid": 999999, "service": "backend", "generation": 0,
+    old = {"v": VERSION, "type": "report", "pid": 999999, "service": "backend", "generation": 0,
            "ignored": 0, "stale": False, "uptime": 1.0, "panic": False, "routes": gen,
            "backends": []}
     old_proxy = procs(["nanocat", "--push", "--connect", f"ipc://{rundir}/reports.sock", "--interval",
