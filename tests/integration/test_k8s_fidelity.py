@@ -327,3 +327,10 @@ def test_dockerfile_and_scripts():
         assert pkg and pkg in runtime, f"the runtime image lacks {pkg or '?'} (for -l{lib})"
     for copied in ("common", "lb-echo", "lb-proxy", "lb-discover", "lb-ctl", "Makefile"):
         assert f"COPY {copied}" in dockerfile
+    # the build stage installs every -dev package `make deps` does (it
+    # lacked libpcre2-dev once: the image's `make` failed at link time)
+    build = dockerfile.split("FROM debian:bookworm-slim", 1)[0].split()
+    deps = re.search(r"^DEPS := (.*?)(?<!\\)\n", makefile, re.M | re.S).group(1)
+    for pkg in deps.replace("\\\n", " ").split():
+        if pkg.endswith("-dev"):
+            assert pkg in build, f"the Dockerfile's build stage lacks {pkg} (make deps has it)"
