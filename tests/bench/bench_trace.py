@@ -27,12 +27,11 @@ import sys
 import glob
 import http.client
 import subprocess
-import tempfile
 import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import (BIN, Procs, echo_backends, free_port, pinned, table,  # noqa: E402
+from common import (BIN, Procs, echo_backends, free_port, nginx, pinned, table,  # noqa: E402
                     wait_port, wrk)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -47,28 +46,9 @@ def sink(procs):
     """nginx answering every POST with 200 {} (its body read and discarded),
     on the load cores (not the proxy's). Returns its base URL."""
     port = free_port()
-    d = tempfile.mkdtemp(prefix="sink-", dir=procs.dir)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-daemon off;
-master_process off;
-user root;
-error_log {d}/error.log warn;
-pid {d}/nginx.pid;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path {d};
-  server {{
-    listen 127.0.0.1:{port};
-    client_max_body_size 64m;
-    location / {{ default_type application/json; return 200 "{{}}"; }}
-  }}
-}}
-""")
-    procs.start(["nginx", "-c", conf, "-p", d], name="sink")
+    nginx(procs, f"server {{ listen 127.0.0.1:{port}; client_max_body_size 64m; "
+                 f"location / {{ default_type application/json; return 200 \"{{}}\"; }} }}",
+          under_test=False, name="sink")
     wait_port(port)
     return f"http://127.0.0.1:{port}"
 

@@ -25,12 +25,11 @@ and raise K (1, 2, 4, ...) while the load cores keep up (wrk's own CPU below
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import common  # noqa: E402
-from common import (BIN, LOAD_CPUS, NCPU, SUT_CPUS, Procs, free_port, table,  # noqa: E402
+from common import (BIN, NCPU, SUT_CPUS, Procs, free_port, nginx, table,  # noqa: E402
                     wait_port, wrk)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -62,26 +61,8 @@ def cpu_seconds(pid):
 
 def start_nginx(procs):
     port = free_port()
-    d = tempfile.mkdtemp(prefix="nginx-", dir=procs.dir)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-daemon off;
-master_process off;
-user root;
-error_log {d}/error.log warn;
-pid {d}/nginx.pid;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
-  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "ok\\n"; }} }}
-}}
-""")
-    argv = ["nginx", "-c", conf, "-p", d]
-    if NCPU >= 2:
-        argv = ["taskset", "-c", ",".join(LOAD_CPUS)] + argv
-    procs.start(argv, name="nginx")
+    nginx(procs, f"server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}",
+          under_test=False)
     wait_port(port)
     return f"127.0.0.1:{port}"
 

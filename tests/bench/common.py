@@ -95,8 +95,10 @@ class Procs:
         self.procs = []
 
 
-def nginx(procs, conf_body):
-    """Starts nginx in the foreground with one worker and `conf_body` as its http block."""
+def nginx(procs, conf_body, under_test=True, name="nginx"):
+    """Starts nginx in the foreground with one worker and `conf_body` as its http block:
+    on the core of the server under test, or (under_test=False: a backend, a sink) on the
+    load cores."""
     d = tempfile.mkdtemp(prefix="nginx-", dir=procs.dir)
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
@@ -111,10 +113,11 @@ events {{ worker_connections 10100; }}
 http {{
   access_log off;
   keepalive_requests 1000000;
+  client_body_temp_path {d};
   {conf_body}
 }}
 """)
-    return procs.start(["nginx", "-c", conf, "-p", d], name="nginx", under_test=True)
+    return procs.start(["nginx", "-c", conf, "-p", d], name=name, under_test=under_test)
 
 
 def wrk(url, duration=5, connections=64, script=None, headers=()):
