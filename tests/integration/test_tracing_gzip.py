@@ -6,29 +6,9 @@ and decodes it by the OTLP JSON mapping; a body that is not gzip fails it."""
 import os
 import subprocess
 
-import pytest
-
 from conftest import SLOW, binary
-from support.otlpreceiver import Receiver
-from support.rawbackend import RawBackend, ok, serve_each
-
-TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-    assert not r.errors, r.errors
-
-
-@pytest.fixture
-def backend():
-    b = RawBackend(serve_each(lambda head, headers, body: ok(b"traced")))
-    yield b
-    b.close()
+# the strict receiver and the traced backend, and the incoming traceparent
+from test_tracing import TP, TRACE, backend, receiver  # noqa: F401
 
 
 def exported_encoding(proxy, backend, receiver, *flags, env=None):
