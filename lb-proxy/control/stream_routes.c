@@ -8,6 +8,7 @@
 #include "http/routing.h"
 #include "route_stream.h"
 #include "stream/tcp_accept.h"
+#include "tcp_setup.h"
 #include "upstream/balance.h"
 
 /* The listener's on_accept carries the proxy as its data, so the relay's
@@ -91,16 +92,9 @@ void stream_routes_apply(struct stream_routes *sr, const struct proxy_options *o
 {
 	struct tcp_config *c = &sr->tcp.cfg;
 
-	c->connect_timeout = opts->connect_timeout;
-	c->idle_timeout = opts->idle_timeout;
-	c->hello_timeout = opts->header_timeout;
-	c->drain_timeout = opts->drain_timeout;
-	c->fail_timeout = opts->fail_timeout;
-	c->retries = (unsigned)opts->retries;
-	c->max_connections = (unsigned)opts->max_connections;
-	c->send_proxy_v2 = 0;
+	tcp_setup_config(c, opts);
+	c->send_proxy_v2 = 0;	/* --send-proxy-v2 is --mode tcp's only */
 	c->inspect_sni = 1;	/* per connection: a TLS listener's are read */
-	c->access_log = opts->access_log;
 }
 
 void stream_routes_start(struct stream_routes *sr, struct proxy *px)

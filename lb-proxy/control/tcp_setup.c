@@ -46,10 +46,8 @@ int tcp_setup_check(const struct proxy_options *opts, char *err, size_t errsz)
 	return 0;
 }
 
-void tcp_setup_apply(struct tcp_setup *ts, const struct proxy_options *opts)
+void tcp_setup_config(struct tcp_config *c, const struct proxy_options *opts)
 {
-	struct tcp_config *c = &ts->tcp.cfg;
-
 	c->connect_timeout = opts->connect_timeout;
 	c->idle_timeout = opts->idle_timeout;
 	c->hello_timeout = opts->header_timeout;
@@ -60,6 +58,11 @@ void tcp_setup_apply(struct tcp_setup *ts, const struct proxy_options *opts)
 	c->send_proxy_v2 = opts->send_proxy_v2;
 	c->inspect_sni = opts->tcp_inspect_sni;
 	c->access_log = opts->access_log;
+}
+
+void tcp_setup_apply(struct tcp_setup *ts, const struct proxy_options *opts)
+{
+	tcp_setup_config(&ts->tcp.cfg, opts);
 }
 
 /* The route of the single service: every connection to px's set. */

@@ -20,6 +20,9 @@ int tcp_setup_wanted(const struct proxy_options *opts);
  * features that would silently do nothing), naming the flag. Returns 0, or
  * -1 with err filled. HTTP mode passes. */
 int tcp_setup_check(const struct proxy_options *opts, char *err, size_t errsz);
+/* Fills c with the settings relayed connections read from opts: what
+ * --mode tcp and a Gateway's TLS/TCP listeners (stream_routes.c) share. */
+void tcp_setup_config(struct tcp_config *c, const struct proxy_options *opts);
 /* Copies the settings TCP connections read from opts (start-up and after
  * each reload). */
 void tcp_setup_apply(struct tcp_setup *ts, const struct proxy_options *opts);
