@@ -49,4 +49,12 @@ void signals_release(struct signals *s, struct ev_loop *loop)
 	ev_signal_stop(loop, &s->term);
 	ev_signal_stop(loop, &s->intr);
 	ev_signal_stop(loop, &s->hup);
+	signals_exiting();
+}
+
+void signals_exiting(void)
+{
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 }

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "net.h"
 #include "rundir.h"
+#include "signals.h"
 #include "supervisor_admin.h"
 #include "takeover.h"
 #include "takeover_client.h"
@@ -505,6 +506,7 @@ out:
 		ev_signal_stop(sv.loop, &sv.term);
 		ev_signal_stop(sv.loop, &sv.intr);
 		ev_signal_stop(sv.loop, &sv.hup);
+		signals_exiting();
 		ev_timer_stop(sv.loop, &sv.kill_timer);
 		for (unsigned i = 0; sv.w && i < nworkers; i++) {
 			ev_timer_stop(sv.loop, &sv.w[i].restart);

@@ -7,12 +7,12 @@ the echoes, and the backends' name answering five addresses (`docker compose
 up --scale echo=5`) gives five backends without touching lb."""
 import json
 import os
-import socket
 import subprocess
 
 import pytest
 
 from conftest import SLOW, binary, ctl_json, started_proxy, wait_for
+from support.net import free_port_on
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 COMPOSE_TESTS = os.path.join(ROOT, "tests", "compose")
@@ -56,27 +56,6 @@ def test_compose_file_is_valid_and_the_validator_can_fail(tmp_path):
     assert os.path.exists(os.path.join(ROOT, "k8s", "Dockerfile"))
 
 
-def free_port(hosts):
-    """A port free on every one of `hosts` (the echoes share one, as containers do)."""
-    for _ in range(50):
-        s = socket.socket()
-        s.bind((hosts[0], 0))
-        port = s.getsockname()[1]
-        s.close()
-        ok = True
-        for h in hosts:
-            t = socket.socket()
-            try:
-                t.bind((h, port))
-            except OSError:
-                ok = False
-            finally:
-                t.close()
-        if ok:
-            return port
-    pytest.fail("no port free on every loopback address")
-
-
 class Loopback:
     """Runs compose services as processes: what differs from a container is
     mapped, nothing else (the command's flags and the environment stay)."""
@@ -118,7 +97,7 @@ def test_compose_commands_work_on_loopback(procs, rundir):
     dns = DnsServer()
     d = None
     try:
-        port = free_port([*(a for v in replicas.values() for a in v), *scaled])
+        port = free_port_on([*(a for v in replicas.values() for a in v), *scaled])
         lb = Loopback(procs, doc, rundir, dns, port)
         for service, addrs in replicas.items():
             for i, addr in enumerate(addrs):

@@ -9,30 +9,56 @@ import pytest
 
 from conftest import binary, bus_proxy, ctl_json, request_in_flight, served_by, wait_for
 from support.k8ssim import Simulator
+from support.net import free_port_on
 
 NS = "demo"
 
 
 @pytest.fixture
 def pods(procs):
-    """pods(n) -> lb-echo "pods" on 127.0.0.1..n, all on one port, as pods are."""
+    """pods(n) -> lb-echo "pods" on 127.0.0.1..n, all on one port, as pods are.
+    The port is free on every pod address when the first pods start; a later
+    call's new pod takes the same port (another test's server could hold it
+    there meanwhile only by a bind the kernel's wildcard pick avoided)."""
     started = {}
 
+    def start(i, port):
+        ip = f"127.0.0.{i}"
+        p = procs([binary("lb-echo"), "--listen", f"{ip}:{port}", "--access-log", "off"],
+                  env={"POD_NAME": f"pod-{i}", "POD_IP": ip})
+        try:
+            p.wait_log(r"listening listen=[\d.]+:(\d+)")
+        except AssertionError:
+            if p.p.poll() is None or "in use" not in p.text():
+                raise
+            p.expect_exit = p.p.returncode
+            return None
+        return p
+
     def make(n):
-        port = started.get("port")
-        ips = []
-        for i in range(1, n + 1):
-            ip = f"127.0.0.{i}"
-            if ip in started:
-                ips.append(ip)
-                continue
-            p = procs([binary("lb-echo"), "--listen", f"{ip}:{port or 0}", "--access-log", "off"],
-                      env={"POD_NAME": f"pod-{i}", "POD_IP": ip})
-            m = p.wait_log(r"listening listen=[\d.]+:(\d+)")
-            started["port"] = port = int(m.group(1))
-            started[ip] = p
-            ips.append(ip)
-        return ips, port
+        hosts = [f"127.0.0.{i}" for i in range(1, max(n, 8) + 1)]
+        for _ in range(5):
+            port = started.get("port") or free_port_on(hosts)
+            fresh = []
+            for i in range(1, n + 1):
+                if hosts[i - 1] in started:
+                    continue
+                p = start(i, port)
+                if p is None:
+                    break
+                fresh.append((hosts[i - 1], p))
+            else:
+                started["port"] = port
+                started.update(fresh)
+                return hosts[:n], port
+            # another program took the port on one address in between: the
+            # pods of this call go, and they start again on another port
+            # (only while no earlier call has fixed the port)
+            for _, p in fresh:
+                p.expect_exit = p.stop()
+            assert "port" not in started, \
+                f"a new pod cannot have port {port}, which the earlier pods have"
+        raise AssertionError("no port the pods could share")
     return make
 
 

@@ -25,22 +25,29 @@ def get(conn, path):
     return r.status
 
 
-def test_a_stderr_pipe_nobody_reads_never_stalls_the_proxy(echo):
-    e = echo("--access-log", "off")
+def proxy_on_a_small_pipe(e):
+    """(Popen, Proxy): lb-proxy in front of e with its stderr on the smallest
+    pipe the kernel makes (a page, so it fills at once), read up to the
+    listening line; the caller reads it no more, and kills the process."""
     p = subprocess.Popen([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin",
                           "127.0.0.1:0", "--backends", e.addr], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    fcntl.fcntl(p.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
+    head = b""
+    while not re.search(rb"INFO listening listen=127\.0\.0\.1:(\d+)", head):
+        chunk = os.read(p.stderr.fileno(), 4096)
+        assert chunk, f"lb-proxy exited {p.wait()}:\n{head.decode()}"
+        head += chunk
+    admin = int(re.search(rb"admin listening admin=127\.0\.0\.1:(\d+)", head).group(1))
+    port = int(re.search(rb"INFO listening listen=127\.0\.0\.1:(\d+)", head).group(1))
+    return p, Proxy(None, port, admin)
+
+
+def test_a_stderr_pipe_nobody_reads_never_stalls_the_proxy(echo):
+    e = echo("--access-log", "off")
+    p, px = proxy_on_a_small_pipe(e)
+    port = px.port
     try:
-        # the smallest pipe the kernel makes (a page): it fills at once
-        fcntl.fcntl(p.stderr.fileno(), fcntl.F_SETPIPE_SZ, 4096)
-        head = b""
-        while not re.search(rb"INFO listening listen=127\.0\.0\.1:(\d+)", head):
-            chunk = os.read(p.stderr.fileno(), 4096)
-            assert chunk, f"lb-proxy exited {p.wait()}:\n{head.decode()}"
-            head += chunk
-        admin = int(re.search(rb"admin listening admin=127\.0\.0\.1:(\d+)", head).group(1))
-        port = int(re.search(rb"INFO listening listen=127\.0\.0\.1:(\d+)", head).group(1))
-        px = Proxy(None, port, admin)
         # from here on nobody reads the pipe: every request must still be
         # answered (each has a timeout), and the lines past the buffer dropped
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=5 * SLOW)
@@ -67,6 +74,31 @@ def test_a_stderr_pipe_nobody_reads_never_stalls_the_proxy(echo):
         assert lines[-1] == "", lines[-1][:200]
         for line in lines[:-1]:
             assert line.startswith("[lb-proxy] "), line[:200]
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+
+
+def test_a_second_sigterm_while_exiting_does_not_kill_it(echo):
+    """A supervisor that repeats SIGTERM (systemd's stop, a kill loop, the
+    tests' teardown) must not cut the exit short: after the loop ends, the
+    process releases what it holds and waits up to a second for its log's
+    reader. A stderr nobody reads holds it in that wait; SIGTERMs sent all
+    through it are ignored, and it exits 0 (before: killed, -15)."""
+    e = echo("--access-log", "off")
+    p, px = proxy_on_a_small_pipe(e)
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", px.port, timeout=5 * SLOW)
+        for _ in range(200):           # the pipe (4 KiB) fills: lines wait
+            assert get(c, LONG_PATH) == 200
+        c.close()
+        deadline = time.monotonic() + 10 * SLOW
+        while p.poll() is None and time.monotonic() < deadline:
+            p.send_signal(signal.SIGTERM)
+            time.sleep(0.005)
+        assert p.wait(10 * SLOW) == 0
     finally:
         if p.poll() is None:
             p.kill()

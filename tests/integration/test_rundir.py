@@ -19,6 +19,22 @@ OTHER = 12345  # a uid no process of the test runs as
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to play two users")
 
 
+def reachable_by_others(path):
+    """Whether a user who is neither owner nor group could run path: every
+    directory above it searchable by others, the file executable by them (a
+    checkout in a 0700 directory, as mktemp -d makes, is not)."""
+    path = os.path.abspath(path)
+    if not os.stat(path).st_mode & stat.S_IXOTH:
+        return False
+    d = os.path.dirname(path)
+    while True:
+        if not os.stat(d).st_mode & stat.S_IXOTH:
+            return False
+        if d == "/":
+            return True
+        d = os.path.dirname(d)
+
+
 def run(argv, env=None, user=None, umask=None, timeout=20):
     """Runs a program to its exit (a refusal exits at start); returns (code, stderr)."""
     e = {k: v for k, v in os.environ.items() if k not in ("LB_RUNTIME_DIR", "XDG_RUNTIME_DIR")}
@@ -75,6 +91,10 @@ def nobody_default():
     subprocess.run(["rm", "-rf", path])
     if os.path.exists("/run/lb") and os.stat("/run/lb").st_uid == NOBODY:
         pytest.skip("/run/lb belongs to uid 65534 here")
+    for prog in ("lb-proxy", "lb-discover"):
+        if not reachable_by_others(binary(prog)):
+            pytest.skip(f"{binary(prog)} is out of uid {NOBODY}'s reach (a directory above it "
+                        "is closed to others): the test cannot run it as that user")
     yield path
     subprocess.run(["rm", "-rf", path])
 

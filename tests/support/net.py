@@ -12,6 +12,31 @@ def free_port():
     return port
 
 
+def free_port_on(hosts, tries=50):
+    """A port that was free a moment ago on every one of `hosts` (loopback
+    addresses whose servers share one port, as pods and containers do). The
+    kernel picks it for a wildcard bind, which no bind of that port on any
+    address may share, so no other test's server holds it on 127.0.0.2
+    while 127.0.0.1's is gone; each host is then tried on its own."""
+    for _ in range(tries):
+        s = socket.socket()
+        s.bind(("0.0.0.0", 0))
+        port = s.getsockname()[1]
+        s.close()
+        ok = True
+        for h in hosts:
+            t = socket.socket()
+            try:
+                t.bind((h, port))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+        if ok:
+            return port
+    raise AssertionError(f"no port free on every one of {hosts}")
+
+
 def dead_addr():
     """"127.0.0.1:PORT" where nothing listens now (a port just freed):
     connects there are refused."""
