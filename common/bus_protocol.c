@@ -613,7 +613,9 @@ out:
 
 int bus_reply_encode(json_t *body, int ok, const char *error, struct buf *out)
 {
-	json_t *root = body ? json_deep_copy(body) : json_object();
+	/* a shallow copy: only the top level gains keys, the values are shared
+	 * (a status of 4,096 backends was copied whole, then dumped) */
+	json_t *root = body ? json_copy(body) : json_object();
 	int rc;
 
 	if (!root || !json_is_object(root)) {

@@ -7,14 +7,18 @@ import socket
 import threading
 import time
 
-from conftest import ctl, ctl_json, protocol_constant, wait_for
+from conftest import SLOW, ctl, ctl_json, protocol_constant, wait_for
 
 MAX = protocol_constant("BUS_MAX_BACKENDS")
 
 
 def bus_proxy(proxy, rundir):
-    # a report of 4096 backends is ~400 KB of JSON: twice a second is plenty
-    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--report-interval", "0.5")
+    # a report of 4096 backends is ~400 KB of JSON, which lb-discover parses
+    # in tens of ms, several times that under ASan on a loaded machine: every
+    # SLOW seconds leaves its loop time for the control socket (at 0.5 s, two
+    # proxies' reports kept an ASan build busy enough that lb-ctl waited 30 s)
+    return proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--report-interval",
+                 str(1.0 * SLOW))
 
 
 def addresses(n, first=0):
