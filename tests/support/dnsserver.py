@@ -62,7 +62,10 @@ class DnsServer:
             for v in values:
                 rdata = self._answer(qtype, v)
                 answers += struct.pack("!HHHIH", 0xC00C, qtype, 1, 1, len(rdata)) + rdata
-            self.sock.sendto(header + question + answers, peer)
+            try:
+                self.sock.sendto(header + question + answers, peer)
+            except OSError:      # closed by close() while answering
+                return
 
     def close(self):
         self.sock.close()
