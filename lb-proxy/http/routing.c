@@ -440,10 +440,14 @@ void routing_mirror(struct session *s)
 void routing_headers_ctx(const struct session *s, int request, struct headers_ctx *ctx)
 {
 	const struct route_rule *rule = s->x ? s->x->rule : NULL;
+	const struct route_header_modifier *m;
 
 	if (!rule)
 		return;
-	ctx->modify = request ? &rule->request_headers : &rule->response_headers;
+	m = request ? &rule->request_headers : &rule->response_headers;
+	/* none when the rule has none: each of the message's fields would
+	 * otherwise be looked up in an empty list */
+	ctx->modify = m->n_set || m->n_add || m->n_remove ? m : NULL;
 	if (!request) {
 		if (s->x->split_value) {	/* the split's cookie, in place of --sticky-cookie's */
 			ctx->sticky_cookie = s->x->split_cookie;
