@@ -11,6 +11,7 @@
 #include "bus_routes.h"
 #include "core/discover.h"
 #include "gateway.h"
+#include "gateway_ref.h"
 #include "kube/kube_watch.h"
 #include "log.h"
 #include "sources/source.h"
@@ -117,9 +118,25 @@ static json_t *service_port(struct source_gateway *g, const char *ns, const char
 	return NULL;
 }
 
+/* A Service port exists when its spec lists it; its lb.dev/proxy-protocol
+ * annotation comes along (a value other than "v2" is logged and ignored). */
 static int service_exists(void *ctx, const char *ns, const char *name, uint16_t port)
 {
-	return service_port(ctx, ns, name, port) != NULL;
+	struct source_gateway *g = ctx;
+	char key[2 * ROUTE_NAME_MAX + 2];
+	int proxy_v2;
+
+	if (!service_port(g, ns, name, port))
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	proxy_v2 = gateway_ref_proxy_protocol(object(g, W_SERVICES, key));
+	if (proxy_v2 == -1) {
+		log_warn("service %s: annotation %s: the one value is \"%s\", ignored (no PROXY "
+			 "header); set it to %s or drop it", key, GATEWAY_PROXY_PROTOCOL_ANNOTATION,
+			 GATEWAY_PROXY_PROTOCOL_V2, GATEWAY_PROXY_PROTOCOL_V2);
+		proxy_v2 = 0;
+	}
+	return GATEWAY_SERVICE_EXISTS | proxy_v2;
 }
 
 /* The backends of Service port ns/name:port from its EndpointSlices. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "gateway_ref.h"
 #include "route.h"
 #include "route_codec.h"
 #include "route_codec_decode.h"
@@ -267,6 +268,47 @@ static void test_round_trip(void **state)
 	buf_release(&b);
 }
 
+/* Every Service port exists; those named "db" are annotated
+ * lb.dev/proxy-protocol: v2. */
+static int proxy_v2_svc(void *ctx, const char *namespace, const char *name, uint16_t port)
+{
+	(void)ctx, (void)namespace, (void)port;
+	return GATEWAY_SERVICE_EXISTS | (strcmp(name, "db") == 0 ? GATEWAY_SERVICE_PROXY_V2 : 0);
+}
+
+/* A Service's proxy-protocol annotation reaches its backendRefs and
+ * crosses the bus (route codec 3); the others have none. */
+static void test_proxy_protocol_per_service(void **state)
+{
+	struct gateway_result r;
+	struct route_table *again;
+	struct buf a = BUF_INIT;
+	unsigned on = 0, off = 0;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(gateway_compile(&docs, NS, "gateway-tlsroute", proxy_v2_svc, NULL, &r), 0);
+	assert_int_equal(route_codec_encode(r.table, &a), 0);
+	if (route_codec_decode(a.data, a.len, &again, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	for (unsigned i = 0; i < again->n_rules; i++)
+		for (unsigned j = 0; j < again->rules[i].n_backends; j++) {
+			const struct route_backend *b = &again->rules[i].backends[j];
+
+			if (!b->resolved)
+				continue;
+			assert_int_equal(b->proxy_protocol, strcmp(b->name, "db") == 0 ? 2 : 0);
+			if (b->proxy_protocol)
+				on++;
+			else
+				off++;
+		}
+	assert_true(on > 0 && off > 0);
+	route_table_free(again);
+	buf_release(&a);
+	gateway_result_release(&r);
+}
+
 /* A ReferenceGrant from TLSRoutes lets the crossing ref resolve. */
 static void test_grant_from_tlsroute(void **state)
 {
@@ -328,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_listeners),
 		cmocka_unit_test(test_match_by_sni),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_proxy_protocol_per_service),
 		cmocka_unit_test(test_grant_from_tlsroute),
 		cmocka_unit_test(test_invalid_route_kinds),
 	};
