@@ -294,8 +294,8 @@ static void proxies_serving(const struct source_gateway *g, unsigned *serving, u
 static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *attached)
 {
 	long long observed = generation_of(gw);
-	unsigned serving, of;
-	char message[256];
+	unsigned serving, of, nconflicted = 0;
+	char message[256], accepted[GATEWAY_MESSAGE_MAX] = "", notvalid[GATEWAY_MESSAGE_MAX + 64];
 	json_t *status, *listeners = json_array(), *l;
 	size_t i;
 
@@ -311,14 +311,32 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 		json_t *n = json_object_get(attached, lname ? lname : ""), *kinds = json_array();
 		json_int_t mask = json_integer_value(json_object_get(n, "kinds"));
 		int invalid = json_is_true(json_object_get(n, "invalid"));
+		const char *conflicted = json_string_value(json_object_get(n, "conflicted"));
+		const char *why = json_string_value(json_object_get(n, "message"));
 
 		for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
 			if (mask & (1 << k))
 				json_array_append_new(kinds, json_pack(
 					"{s:s, s:s}", "group", "gateway.networking.k8s.io", "kind",
 					gateway_route_kind_names[k]));
-		/* a listener the compiler skipped (a bad or conflicting one) is
-		 * not accepted: its note says why */
+		if (conflicted) {
+			/* the spec's indistinct listeners: none of them is served
+			 * (GatewayListenerProtocolAndRouteKindConflicts) */
+			nconflicted++;
+			json_array_append_new(listeners, json_pack(
+				"{s:s, s:o, s:I, s:[o, o, o, o]}", "name", lname, "supportedKinds",
+				kinds, "attachedRoutes", (json_int_t)0, "conditions",
+				condition("Accepted", 0, "Invalid", why ? why : "", observed),
+				condition("Programmed", 0, "Invalid", why ? why : "", observed),
+				condition("ResolvedRefs", 1, "ResolvedRefs", "", observed),
+				condition("Conflicted", 1, conflicted, why ? why : "", observed)));
+			continue;
+		}
+		if (n)
+			snprintf(accepted + strlen(accepted), sizeof(accepted) - strlen(accepted),
+				 "%s%s", accepted[0] ? ", " : "", lname);
+		/* a listener the compiler skipped (a bad one) is not accepted:
+		 * its note says why */
 		json_array_append_new(listeners, json_pack(
 			"{s:s, s:o, s:I, s:[o, o, o, o]}", "name", lname ? lname : "",
 			"supportedKinds", kinds,
@@ -335,8 +353,16 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 					    "take" : "", observed),
 			condition("Conflicted", 0, "NoConflicts", "", observed)));
 	}
+	/* the spec: a Gateway with conflicted listeners says ListenersNotValid,
+	 * naming them and those accepted; accepted while one is left */
+	if (nconflicted)
+		snprintf(notvalid, sizeof(notvalid), "%u listener%s conflicted and not accepted; "
+			 "accepted: %s", nconflicted, nconflicted == 1 ? " is" : "s are",
+			 accepted[0] ? accepted : "none");
 	status = json_pack("{s:[o, o], s:o}", "conditions",
-			   condition("Accepted", 1, "Accepted", "", observed),
+			   condition("Accepted", !nconflicted || accepted[0],
+				     nconflicted ? "ListenersNotValid" : "Accepted",
+				     nconflicted ? notvalid : "", observed),
 			   condition("Programmed", of && serving == of,
 				     of && serving == of ? "Programmed" : "Pending", message, observed),
 			   "listeners", listeners);
@@ -397,16 +423,27 @@ static void write_route_statuses(struct source_gateway *g, const struct gateway_
 }
 
 /* Each listener the compile kept, by name: {"attached", "kinds" (a mask of
- * gateway_route_kind bits), "invalid"}. */
+ * gateway_route_kind bits), "invalid"}; and each it left out for a
+ * conflict: {"conflicted": the reason, "message"}. */
 static json_t *listener_statuses(const struct gateway_result *res)
 {
 	json_t *out = json_object();
+	char message[GATEWAY_MESSAGE_MAX + 2 * ROUTE_NAME_MAX];
 
 	for (unsigned l = 0; out && l < res->table->n_listeners; l++)
 		json_object_set_new(out, res->table->listeners[l].name, json_pack(
 			"{s:I, s:I, s:b}", "attached", (json_int_t)res->listeners[l].attached,
 			"kinds", (json_int_t)res->listeners[l].kinds, "invalid",
 			res->listeners[l].invalid_kinds));
+	for (unsigned i = 0; out && i < res->n_conflicts; i++) {
+		const struct gateway_listener_conflict *cf = &res->conflicts[i];
+
+		snprintf(message, sizeof(message), "%s with listener %s on port %u: neither is "
+			 "served (give one another port%s)", cf->reason, cf->with, cf->port,
+			 strcmp(cf->reason, "HostnameConflict") == 0 ? " or hostname" : "");
+		json_object_set_new(out, cf->name, json_pack("{s:s, s:s}", "conflicted",
+							     cf->reason, "message", message));
+	}
 	return out;
 }
 
