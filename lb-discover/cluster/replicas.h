@@ -34,9 +34,10 @@ unsigned replicas_proxies(const struct replicas *r);
  * the route table whose digest is `digest` (routed_digest; *serving). */
 void replicas_routes(const struct replicas *r, const char *digest, unsigned *serving,
 		     unsigned *of);
-/* Drained backends of routed Services a Lease lists, at most (an entry is
- * under 400 bytes: the Lease's annotation stays far below Kubernetes'
- * 256 KiB for all annotations of an object). */
+/* Drained backends of routed Services a Lease lists, at most: each in its
+ * own Service with the longest names is about 410 bytes, 256 of them
+ * 106 KB, so the Lease's annotation stays below Kubernetes' 256 KiB for
+ * all annotations of an object. */
 #define REPLICAS_ROUTED_DRAINING 256
 
 /*

@@ -131,9 +131,9 @@ static int service_exists(void *ctx, const char *ns, const char *name, uint16_t 
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	proxy_v2 = gateway_ref_proxy_protocol(object(g, W_SERVICES, key));
 	if (proxy_v2 == -1) {
-		log_warn("service %s: annotation %s: the one value is \"%s\", ignored (no PROXY "
-			 "header); set it to %s or drop it", key, GATEWAY_PROXY_PROTOCOL_ANNOTATION,
-			 GATEWAY_PROXY_PROTOCOL_V2, GATEWAY_PROXY_PROTOCOL_V2);
+		log_warn("service annotation ignored: lb.dev/proxy-protocol takes \"v2\" only (its "
+			 "backends get no PROXY header); set it to v2 or drop it", "service=%s "
+			 "annotation=%s", key, GATEWAY_PROXY_PROTOCOL_ANNOTATION);
 		proxy_v2 = 0;
 	}
 	return GATEWAY_SERVICE_EXISTS | proxy_v2;

@@ -9,9 +9,10 @@ import socket
 import ssl
 import threading
 
-from conftest import SLOW
-from test_gateway_tcp import (backends, cert, file_gateway, gateway, ref,  # noqa: F401
-                              stream_route, tls_get, tls_listener)
+from conftest import SLOW, bus_proxy, wait_for
+from support.k8ssim import api
+from test_gateway_tcp import (CONTROLLER, GW, backends, cert, create, file_gateway,  # noqa: F401
+                              gateway, ref, stream_route, tls_get, tls_listener)
 
 SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -150,3 +151,57 @@ def test_tcproute_backend_gets_proxy_v2_header(file_gateway):  # noqa: F811
     with socket.create_connection(("127.0.0.1", g.port), timeout=10 * SLOW) as s:
         s.sendall(b"hello")
         assert read_exactly(s, 100).decode().startswith("a %d" % s.getsockname()[1])
+
+
+def test_cluster_service_annotation(sim, discover, proxy, rundir):
+    """From the cluster (--gateway, against the API simulator): the
+    annotation on the Service (kubectl annotate) turns the header on for a
+    TCPRoute's backends, for new connections; another value is warned about
+    and sends none."""
+    b = Backend("a")
+    host, port = b.addr.split(":")
+    sim.set_service("default", "db", ready=[host], port=int(port), service_port=5432)
+    d = discover("--gateway", "default/gw", "--api-server", sim.url, "--no-health-check")
+    p = bus_proxy(proxy, rundir)
+    create(sim, f"/apis/{GW}/v1/gatewayclasses", {
+        "apiVersion": f"{GW}/v1", "kind": "GatewayClass", "metadata": {"name": "lb"},
+        "spec": {"controllerName": CONTROLLER}})
+    create(sim, f"/apis/{GW}/v1/namespaces/default/gateways",
+           gateway([{"name": "tcp", "port": p.port, "protocol": "TCP"}]))
+    create(sim, f"/apis/{GW}/v1alpha2/namespaces/default/tcproutes",
+           stream_route("TCPRoute", "db", [ref("db", port=5432)]))
+    path = "/api/v1/namespaces/default/services/db"
+
+    def annotate(value):
+        svc = api(sim, "GET", path)[1]
+        annotations = svc["metadata"].setdefault("annotations", {})
+        if value:
+            annotations["lb.dev/proxy-protocol"] = value
+        else:
+            annotations.pop("lb.dev/proxy-protocol", None)
+        status, body = api(sim, "PUT", path, svc)
+        assert status == 200, body
+
+    def one():
+        with socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW) as s:
+            s.sendall(b"hello")
+            return read_exactly(s, 100).decode(), s.getsockname()[1]
+
+    wait_for("the proxy to relay the TCP listener's port", lambda: p.admin("/info")[1][
+        "routes"].get("rules") == 1, timeout=10)
+    assert one()[0] == "a -"
+    annotate("v2")
+    answer, client_port = wait_for("the header to reach the backend", lambda: (
+        lambda r: r[0] != "a -" and r)(one()), timeout=10)
+    assert answer == "a %d" % client_port
+    assert b.headers[-1] == ("127.0.0.1", client_port, p.port)
+    annotate("v1")      # not a value lb knows: warned, and no header
+    d.wait_log(r'WARN service annotation ignored: lb\.dev/proxy-protocol takes "v2" only .*'
+               r'service=default/db ')
+    assert wait_for("no header with a value lb does not know", lambda: (
+        lambda r: r[0] == "a -" and r)(one()), timeout=10)
+    assert b.headers[-1] is None
+    annotate(None)
+    d.wait_log(r"routes changed generation=\d+(?s:.*)routes changed generation=\d+"
+               r"(?s:.*)routes changed generation=\d+")
+    assert one()[0] == "a -"
