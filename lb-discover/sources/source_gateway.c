@@ -59,6 +59,14 @@ static const struct {
 
 struct source_gateway;
 
+/* A status PATCH in flight: the source owns it until its answer (or stop). */
+struct status_write {
+	struct status_write *next;
+	struct source_gateway *g;
+	struct kube_call *call;
+	char key[600];			/* "kind ns/name", for the log */
+};
+
 struct gateway_watch {
 	struct source_gateway *g;
 	struct kube_watch *watch;
@@ -83,6 +91,7 @@ struct source_gateway {
 	size_t nservices;
 	struct source_gateway_fleet fleet;	/* .writes NULL: a lone replica */
 	int writing;			/* this replica wrote status at the last look */
+	struct status_write *writes;	/* in flight: cancelled and freed at stop */
 };
 
 /* ---- what the cluster holds ------------------------------------------------ */
@@ -215,14 +224,26 @@ static int writes_status(const struct source_gateway *g)
 	return !g->fleet.writes || g->fleet.writes(g->fleet.data);
 }
 
+static void status_write_free(struct status_write *w)
+{
+	struct status_write **p;
+
+	for (p = &w->g->writes; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	free(w);
+}
+
 static void on_written(void *data, long status, json_t *body, const char *error)
 {
-	char *what = data;
+	struct status_write *w = data;
 
 	if (status < 200 || status >= 300)
 		log_warn("gateway: status not written", "object=\"%s\" status=%ld error=\"%s\"",
-			 what, status, status ? kube_status_message(body) : error);
-	free(what);
+			 w->key, status, status ? kube_status_message(body) : error);
+	status_write_free(w);
 }
 
 /* The watch of each route kind (gateway_route_kind's order). */
@@ -237,6 +258,7 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 {
 	char key[600], path[1024], *text;
 	const char *last;
+	struct status_write *w;
 	json_t *patch;
 
 	if (!writes_status(g)) {
@@ -261,9 +283,19 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 		snprintf(path, sizeof(path), "%s/%s/%s/%s/status", GATEWAY_API, version, collection,
 			 name);
 	patch = json_pack("{s:o}", "status", status);
-	if (!kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT, on_written,
-			  strdup(key)))
+	if ((w = calloc(1, sizeof(*w)))) {
+		w->g = g;
+		snprintf(w->key, sizeof(w->key), "%s", key);
+		w->next = g->writes;
+		g->writes = w;
+		w->call = kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT,
+				       on_written, w);
+	}
+	if (!w || !w->call) {
 		log_warn("gateway: status not written: out of memory", "object=\"%s\"", key);
+		if (w)
+			status_write_free(w);
+	}
 	json_decref(patch);
 }
 
@@ -702,6 +734,10 @@ void source_gateway_stop(struct source_gateway *g)
 		return;
 	ev_timer_stop(g->d->loop, &g->settle);
 	ev_timer_stop(g->d->loop, &g->status_timer);
+	while (g->writes) {	/* a PATCH still out at exit: no answer will come */
+		kube_cancel(g->kube, g->writes->call);
+		status_write_free(g->writes);
+	}
 	for (int i = 0; i < W_COUNT; i++) {
 		kube_watch_stop(g->w[i].watch);
 		json_decref(g->w[i].objects);
