@@ -124,6 +124,69 @@ static int protocol_stream(int protocol)
 	return protocol == ROUTE_PROTOCOL_TLS || protocol == ROUTE_PROTOCOL_TCP;
 }
 
+/* Why listeners a and b cannot share their port, or NULL when they can:
+ * lb-proxy serves a port as HTTP(S) or as streams, a TCP listener alone,
+ * and tells HTTP(S) or TLS listeners apart by hostname only. The spec's
+ * reasons: the protocols differ, else the hostnames are the same. */
+static const char *conflict(const struct route_listener *a, const struct route_listener *b)
+{
+	if (a->port != b->port)
+		return NULL;
+	if (protocol_stream((int)a->protocol) != protocol_stream((int)b->protocol) ||
+	    a->protocol == ROUTE_PROTOCOL_TCP || b->protocol == ROUTE_PROTOCOL_TCP ||
+	    (a->hostname && b->hostname ? strcmp(a->hostname, b->hostname) == 0
+					: a->hostname == b->hostname))
+		return a->protocol != b->protocol ? "ProtocolConflict" : "HostnameConflict";
+	return NULL;
+}
+
+/* The spec's "Handling indistinct Listeners": every listener that conflicts
+ * with another leaves the table (none is picked as the winner), each
+ * recorded in out->conflicts with the first it conflicts with. */
+static int drop_conflicted(struct compiler *c, const struct gateway_doc *doc)
+{
+	struct route_table *t = c->t;
+	struct gateway_listener_conflict *cf;
+	unsigned kept = 0;
+
+	if (!(cf = calloc(t->n_listeners ? t->n_listeners : 1, sizeof(*cf)))) {
+		c->oom = 1;
+		return -1;
+	}
+	c->out->conflicts = cf;
+	/* every pair is judged before any listener leaves the table */
+	for (unsigned i = 0; i < t->n_listeners; i++) {
+		const char *reason = NULL;
+		unsigned j;
+
+		for (j = 0; j < t->n_listeners && !reason; j++)
+			if (j != i)
+				reason = conflict(&t->listeners[i], &t->listeners[j]);
+		if (!reason)
+			continue;
+		cf = &c->out->conflicts[c->out->n_conflicts++];
+		snprintf(cf->name, sizeof(cf->name), "%s", t->listeners[i].name);
+		snprintf(cf->with, sizeof(cf->with), "%s", t->listeners[j - 1].name);
+		cf->reason = reason;
+		cf->port = t->listeners[i].port;
+		gateway_notes_add(&c->out->notes, doc->source, "spec.listeners",
+				  "listener %s skipped: %s with listener %s on port %u", cf->name,
+				  reason, cf->with, cf->port);
+	}
+	for (unsigned i = 0, k = 0; i < t->n_listeners; i++) {
+		if (k < c->out->n_conflicts &&
+		    strcmp(c->out->conflicts[k].name, t->listeners[i].name) == 0) {
+			k++;
+			route_listener_release(&t->listeners[i]);
+			continue;
+		}
+		t->listeners[kept] = t->listeners[i];
+		c->info[kept++] = c->info[i];
+	}
+	t->n_listeners = kept;
+	return 0;
+}
+
 static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 {
 	json_t *listeners = json_object_get(json_object_get(doc->json, "spec"), "listeners");
@@ -173,22 +236,13 @@ static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 		}
 		if (protocol == ROUTE_PROTOCOL_TCP)
 			hostname = NULL;	/* the spec: ignored for TCP */
-		for (unsigned m = 0; m < c->t->n_listeners; m++) {
-			const char *other = c->t->listeners[m].hostname;
-
-			if (strcmp(c->t->listeners[m].name, name) == 0 ||
-			    (c->t->listeners[m].port == port &&
-			     (protocol_stream(protocol) != protocol_stream(
-				     (int)c->t->listeners[m].protocol) ||
-			      protocol == ROUTE_PROTOCOL_TCP ||
-			      (other && hostname ? strcmp(other, hostname) == 0 : other == hostname)))) {
+		for (unsigned m = 0; m < c->t->n_listeners; m++)
+			if (strcmp(c->t->listeners[m].name, name) == 0) {
 				gateway_notes_add(&c->out->notes, doc->source, path,
-						  "skipped: conflicts with listener %s",
-						  c->t->listeners[m].name);
+						  "skipped: listener %s is named before", name);
 				name = NULL;
 				break;
 			}
-		}
 		if (!name)
 			continue;
 		rl->name = strdup(name);
@@ -217,7 +271,7 @@ static int compile_listeners(struct compiler *c, const struct gateway_doc *doc)
 		}
 		c->t->n_listeners++;
 	}
-	return 0;
+	return drop_conflicted(c, doc);
 }
 
 /* The hostname a route hostname and a listener's have in common, or NULL:
@@ -680,6 +734,7 @@ void gateway_result_release(struct gateway_result *out)
 	route_table_free(out->table);
 	free(out->statuses);
 	free(out->listeners);
+	free(out->conflicts);
 	gateway_notes_release(&out->notes);
 	memset(out, 0, sizeof(*out));
 }

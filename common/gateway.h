@@ -48,11 +48,22 @@ struct gateway_listener_status {
 					 * ResolvedRefs False, InvalidRouteKinds */
 };
 
+/* A listener left out because it conflicts with another on its port (the
+ * spec's Conflicted: True); every listener of a conflict is left out. */
+struct gateway_listener_conflict {
+	char name[ROUTE_NAME_MAX + 1];
+	const char *reason;		/* "ProtocolConflict" or "HostnameConflict" */
+	char with[ROUTE_NAME_MAX + 1];	/* the (first) listener it conflicts with */
+	uint16_t port;
+};
+
 struct gateway_result {
 	struct route_table *table;	/* owned */
 	struct gateway_parent_status *statuses;
 	unsigned n_statuses;
 	struct gateway_listener_status *listeners;	/* table->n_listeners of them */
+	struct gateway_listener_conflict *conflicts;	/* the listeners left out so */
+	unsigned n_conflicts;
 	struct gateway_notes notes;	/* every problem, "file:line: field: what" */
 };
 

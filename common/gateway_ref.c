@@ -49,12 +49,26 @@ static int granted(const struct gateway_docs *docs, const char *route_kind,
 	return 0;
 }
 
+int gateway_ref_proxy_protocol(json_t *object)
+{
+	json_t *v = json_object_get(json_object_get(json_object_get(object, "metadata"),
+						    "annotations"),
+				    GATEWAY_PROXY_PROTOCOL_ANNOTATION);
+
+	if (!v)
+		return 0;
+	return json_is_string(v) && strcmp(json_string_value(v), GATEWAY_PROXY_PROTOCOL_V2) == 0
+		       ? GATEWAY_SERVICE_PROXY_V2 : -1;
+}
+
 const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_kind,
 				const char *route_namespace,
 				const char *group, const char *kind, const char *namespace,
 				const char *name, int port, gateway_service_fn exists,
-				void *exists_ctx, char *why, size_t size)
+				void *exists_ctx, char *why, size_t size, int *flags)
 {
+	int found = GATEWAY_SERVICE_EXISTS;
+
 	if (group[0] || strcmp(kind, "Service") != 0) {
 		snprintf(why, size, "%s%s%s is not a supported kind", group, group[0] ? "/" : "",
 			 kind);
@@ -70,9 +84,11 @@ const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *rou
 		snprintf(why, size, "a Service backendRef needs a \"port\"");
 		return "BackendNotFound";
 	}
-	if (exists && !exists(exists_ctx, namespace, name, (uint16_t)port)) {
+	if (exists && !(found = exists(exists_ctx, namespace, name, (uint16_t)port))) {
 		snprintf(why, size, "service %s/%s has no port %d", namespace, name, port);
 		return "BackendNotFound";
 	}
+	if (flags)
+		*flags = found;
 	return NULL;
 }

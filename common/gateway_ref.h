@@ -7,9 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "gateway_load.h"
 
-/* Whether Service name in namespace has port: 1 yes, 0 no. */
+/* What a gateway_service_fn says of a Service port: 0 it does not exist,
+ * else GATEWAY_SERVICE_EXISTS with the Service's options or'ed in. */
+#define GATEWAY_SERVICE_EXISTS 1
+#define GATEWAY_SERVICE_PROXY_V2 2	/* annotated lb.dev/proxy-protocol: v2 */
+/* The Service annotation that makes TLS and TCP relays to its backends start
+ * with a PROXY protocol v2 header; its one value. */
+#define GATEWAY_PROXY_PROTOCOL_ANNOTATION "lb.dev/proxy-protocol"
+#define GATEWAY_PROXY_PROTOCOL_V2 "v2"
+
+/* Whether Service name in namespace has port: 0 no, else GATEWAY_SERVICE_*. */
 typedef int (*gateway_service_fn)(void *ctx, const char *namespace, const char *name,
 				  uint16_t port);
 
@@ -19,12 +30,18 @@ typedef int (*gateway_service_fn)(void *ctx, const char *namespace, const char *
  * route_namespace, against the ReferenceGrants among docs and
  * exists (NULL: every Service port exists). Returns NULL when it resolves,
  * else the spec's ResolvedRefs reason ("InvalidKind", "RefNotPermitted",
- * "BackendNotFound") with why written into why (size bytes).
+ * "BackendNotFound") with why written into why (size bytes). When it
+ * resolves, *flags (NULL: not wanted) gets what exists said of the Service
+ * (GATEWAY_SERVICE_EXISTS when exists is NULL).
  */
+/* A Service's (or Backends document's) lb.dev/proxy-protocol annotation:
+ * 0 absent, GATEWAY_SERVICE_PROXY_V2 for "v2", -1 for any other value. */
+int gateway_ref_proxy_protocol(json_t *object);
+
 const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_kind,
 				const char *route_namespace,
 				const char *group, const char *kind, const char *namespace,
 				const char *name, int port, gateway_service_fn exists,
-				void *exists_ctx, char *why, size_t size);
+				void *exists_ctx, char *why, size_t size, int *flags);
 
 #endif

@@ -426,6 +426,7 @@ static void compile_backend(struct compiler *c, json_t *o, const char *path, int
 	long long weight = weighted ? integer(c, o, path, "weight", 1, 0, ROUTE_WEIGHT_MAX) : 1;
 	const char *reason;
 	char why[GATEWAY_MESSAGE_MAX];
+	int flags = 0;
 
 	if (!group || !kind || !ns || !name || !name[0]) {
 		refuse(c, path, "a backendRef needs a \"name\"");
@@ -441,11 +442,13 @@ static void compile_backend(struct compiler *c, json_t *o, const char *path, int
 				     c->route->kind ? c->route->kind : "HTTPRoute",
 				     c->route->namespace, group, kind, ns, name,
 				     (int)port, c->env->exists, c->env->exists_ctx, why,
-				     sizeof(why));
-	if (reason)
+				     sizeof(why), &flags);
+	if (reason) {
 		unresolved(c, reason, path, "%s", why);
-	else
+	} else {
 		b->resolved = 1;
+		b->proxy_protocol = flags & GATEWAY_SERVICE_PROXY_V2 ? 2 : 0;
+	}
 }
 
 int gateway_rule_backend(struct gateway_route *route, json_t *o, const char *path,

@@ -126,6 +126,9 @@ struct route_backend {
 	uint16_t port;
 	uint32_t weight;	/* 0 to ROUTE_WEIGHT_MAX; 0 is never picked */
 	int resolved;		/* 1: exists and is permitted; 0: answers 500 */
+	/* 2: a TLS or TCP relay to the Service starts with a PROXY protocol v2
+	 * header (its lb.dev/proxy-protocol annotation); 0: none */
+	int proxy_protocol;
 };
 
 /* RequestMirror: a copy of numerator/denominator of the requests. */

@@ -57,9 +57,13 @@ static void modifier_json(json_t *rule, const char *key, const struct route_head
 
 static json_t *backend_json(const struct route_backend *b)
 {
-	return json_pack("{s:s, s:s, s:i, s:I, s:b}", "namespace", b->namespace, "name", b->name,
-			 "port", (int)b->port, "weight", (json_int_t)b->weight, "resolved",
-			 b->resolved);
+	json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:b}", "namespace", b->namespace, "name",
+			      b->name, "port", (int)b->port, "weight", (json_int_t)b->weight,
+			      "resolved", b->resolved);
+
+	if (o && b->proxy_protocol)
+		json_object_set_new(o, "proxyProtocol", json_integer(b->proxy_protocol));
+	return o;
 }
 
 static void path_modifier_json(json_t *o, enum route_path_modifier type, const char *path)

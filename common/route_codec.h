@@ -11,7 +11,8 @@
  *            "rewrite"?:{"hostname"?,"pathType"?,"path"?},
  *            "mirrors"?:[{"backend","numerator","denominator"}],
  *            "timeoutRequestMs"?,"timeoutBackendMs"?,"splitKey"? (version 2),
- *            "backends":[{"namespace","name","port","weight","resolved"}]}]}
+ *            "backends":[{"namespace","name","port","weight","resolved",
+ *                         "proxyProtocol"? (version 3: 2, or absent)}]}]}
  *
  * Bump ROUTE_CODEC_VERSION if any of this changes. The encoding is
  * canonical: equal tables encode to the same bytes, so decode(encode(t))
@@ -25,7 +26,7 @@
 #include "buf.h"
 #include "route.h"
 
-#define ROUTE_CODEC_VERSION 2
+#define ROUTE_CODEC_VERSION 3
 /* bytes: the decoder refuses more (a bus message's size, BUS_MAX_MESSAGE) */
 #define ROUTE_CODEC_MAX (2 * 1024 * 1024)
 

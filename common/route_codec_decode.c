@@ -240,16 +240,18 @@ static int decode_backend(struct decoder *d, const char *where, json_t *o,
 			  struct route_backend *b)
 {
 	static const char *const keys[] = { "namespace", "name", "port", "weight", "resolved",
-					    NULL };
-	uint32_t port;
+					    "proxyProtocol", NULL };
+	uint32_t port, proxy_protocol = 0;
 
 	if (keys_only(d, where, o, keys) == -1 ||
 	    get_str(d, where, o, "namespace", 1, ROUTE_NAME_MAX, &b->namespace) == -1 ||
 	    get_str(d, where, o, "name", 1, ROUTE_NAME_MAX, &b->name) == -1 ||
 	    get_uint(d, where, o, "port", 1, 0, 65535, &port) == -1 ||
-	    get_uint(d, where, o, "weight", 1, 0, ROUTE_WEIGHT_MAX, &b->weight) == -1)
+	    get_uint(d, where, o, "weight", 1, 0, ROUTE_WEIGHT_MAX, &b->weight) == -1 ||
+	    get_uint(d, where, o, "proxyProtocol", 0, 2, 2, &proxy_protocol) == -1)
 		return -1;
 	b->port = (uint16_t)port;
+	b->proxy_protocol = (int)proxy_protocol;
 	if (!json_is_boolean(json_object_get(o, "resolved")))
 		return fail(d, where, "\"resolved\" must be true or false");
 	b->resolved = json_is_true(json_object_get(o, "resolved"));

@@ -51,11 +51,12 @@ long command_in_flight(struct discover *d, const char *service, const char *addr
 	if (served_find(d, service, &sv) == -1)
 		return -1;
 	here = proxies_in_flight_of(d, &sv, address, gen, proxies);
-	/* the other replicas count the main service's proxies only */
-	there = sv.routed ? 0 : replicas_in_flight(d->replicas, address, &others);
+	/* the other replicas' Leases count a routed Service's proxies too */
+	there = replicas_in_flight(d->replicas, sv.routed ? sv.reg->service : NULL, address,
+				   &others);
 	*proxies += others;
 	/* a change not in the shared state yet has not reached the others */
-	if (!sv.routed && fleet_pending(d->fleet))
+	if (fleet_pending(d->fleet))
 		return -1;
 	return here < 0 || there < 0 ? -1 : here + there;
 }

@@ -46,6 +46,7 @@ struct replicas {
 	char instance[24];		/* this process, in its report: tells a second
 					 * lb-discover writing the same Lease */
 	int clash_logged;
+	int truncated_logged;		/* routed drains past the bound, said once */
 	double first_renewal;		/* wall clock of the first write answered (0: none) */
 	char error[1200];
 };
@@ -54,9 +55,55 @@ static void write_report(struct replicas *r, char *text);
 
 /* ---- what this replica reports ------------------------------------------------ */
 
+/* The routed Services' draining backends, as the main service's: for
+ * each Service with one, {"proxies": its proxies here, "draining": {ADDR:
+ * in flight, or -1}}; at most REPLICAS_ROUTED_DRAINING pairs (a drain past
+ * them is not listed: the others' drain --wait waits for it to its end). */
+static json_t *routed_draining(struct replicas *r)
+{
+	struct discover *d = r->d;
+	json_t *services = json_object();
+	unsigned listed = 0, over = 0;
+	int n;
+
+	for (size_t s = 0; s < d->routed.n; s++) {
+		struct routed_service *rs = d->routed.list[s];
+		json_t *draining = NULL;
+		struct served sv;
+
+		served_routed(rs, &sv);
+		for (size_t i = 0; i < rs->reg.n; i++) {
+			const struct entry *e = &rs->reg.entries[i];
+
+			if (!e->drained || !registry_published(e))
+				continue;
+			if (listed == REPLICAS_ROUTED_DRAINING) {
+				over++;
+				continue;
+			}
+			if (!draining && !(draining = json_object()))
+				break;
+			json_object_set_new(draining, e->address, json_integer(proxies_in_flight_of(
+					    d, &sv, e->address, rs->reg.generation, &n)));
+			listed++;
+		}
+		if (draining)
+			json_object_set_new(services, rs->reg.service, json_pack(
+				"{s:I,s:o}", "proxies", (json_int_t)rs->nproxies, "draining",
+				draining));
+	}
+	if (over && !r->truncated_logged)
+		log_warn("more routed drains than a lease carries: the other replicas' drain --wait "
+			 "waits for the rest to its timeout", "listed=%d left_out=%u",
+			 REPLICAS_ROUTED_DRAINING, over);
+	r->truncated_logged = over > 0;
+	return services;
+}
+
 /* This replica's report: its generation, whether every proxy applied it,
  * its proxies, and what they still send to each draining backend (-1: not
- * every proxy applied the drain). A new reference. */
+ * every proxy applied the drain), the main service's and (routed_draining)
+ * the routed Services'. A new reference. */
 static json_t *report(struct replicas *r)
 {
 	struct discover *d = r->d;
@@ -87,6 +134,8 @@ static json_t *report(struct replicas *r)
 	json_object_set_new(doc, "proxy_count", json_integer((json_int_t)d->nproxies));
 	json_object_set_new(doc, "proxies", list);
 	json_object_set_new(doc, "draining", draining);
+	if (d->routed.n)
+		json_object_set_new(doc, "services", routed_draining(r));
 	if (d->routed.generation) {
 		/* --gateway: which table, and how many proxies serve it (Programmed
 		 * counts every replica's) */
@@ -384,7 +433,8 @@ void replicas_routes(const struct replicas *r, const char *digest, unsigned *ser
 	}
 }
 
-long replicas_in_flight(const struct replicas *r, const char *address, int *proxies)
+long replicas_in_flight(const struct replicas *r, const char *service, const char *address,
+			int *proxies)
 {
 	double now;
 	long total = 0;
@@ -395,11 +445,14 @@ long replicas_in_flight(const struct replicas *r, const char *address, int *prox
 	now = judged_at(r);
 	for (size_t i = 0; i < r->npeers; i++) {
 		const struct lease_peer *p = &r->peers[i];
-		json_t *n = json_object_get(json_object_get(p->report, "draining"), address);
+		json_t *of = service ? json_object_get(json_object_get(p->report, "services"), service)
+				     : p->report;
+		json_t *n = json_object_get(json_object_get(of, "draining"), address);
 
 		if (!lease_peer_live(p, now))
 			continue;
-		*proxies += (int)lease_peer_proxies(p);
+		*proxies += service ? (int)json_integer_value(json_object_get(of, "proxies"))
+				    : (int)lease_peer_proxies(p);
 		if (!json_is_integer(n) || json_integer_value(n) < 0)
 			total = -1;
 		else if (total != -1)

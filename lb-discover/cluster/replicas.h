@@ -34,12 +34,21 @@ unsigned replicas_proxies(const struct replicas *r);
  * the route table whose digest is `digest` (routed_digest; *serving). */
 void replicas_routes(const struct replicas *r, const char *digest, unsigned *serving,
 		     unsigned *of);
+/* Drained backends of routed Services a Lease lists, at most: each in its
+ * own Service with the longest names is about 410 bytes, 256 of them
+ * 106 KB, so the Lease's annotation stays below Kubernetes' 256 KiB for
+ * all annotations of an object. */
+#define REPLICAS_ROUTED_DRAINING 256
+
 /*
- * Requests in flight to the draining `address` over the other live
+ * Requests in flight to the draining `address` of `service` (NULL: the main
+ * service; else a routed Service, "namespace/name:port") over the other live
  * replicas' proxies, or -1 while one of them has not applied the drain to
- * all its proxies (or r is NULL: 0). *proxies is how many proxies they have.
+ * all its proxies or does not list it (or r is NULL: 0). *proxies is how
+ * many proxies they have (of that Service).
  */
-long replicas_in_flight(const struct replicas *r, const char *address, int *proxies);
+long replicas_in_flight(const struct replicas *r, const char *service, const char *address,
+			int *proxies);
 /* Every replica, this one included, as `lb-ctl status` shows them (a new
  * reference). */
 json_t *replicas_json(const struct replicas *r);

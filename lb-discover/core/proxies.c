@@ -127,8 +127,8 @@ void proxies_take(struct discover *d, const char *data, size_t len)
 	 * at the next heartbeat */
 	if (joined)
 		served_commit(d, &sv, 0);
-	if (d->cluster && !sv.routed)
-		d->cluster->changed(d);
+	if (d->cluster)
+		d->cluster->changed(d);	/* the Lease counts a routed Service's too */
 }
 
 static void on_report(struct bus *b, const char *data, size_t len)

@@ -63,6 +63,8 @@ int served_commit(struct discover *d, const struct served *sv, int save)
 		return discover_commit(d, save);
 	before = sv->reg->generation;
 	routed_commit(&d->pub, discover_fleet_proxies(d), sv->routed);
+	if (d->cluster)
+		d->cluster->changed(d);	/* a routed drain: the Lease lists it */
 	if (save || sv->reg->generation != before)
 		discover_save(d);
 	return sv->reg->generation != before;

@@ -11,6 +11,7 @@
 #include "bus_routes.h"
 #include "core/discover.h"
 #include "gateway.h"
+#include "gateway_ref.h"
 #include "kube/kube_watch.h"
 #include "log.h"
 #include "sources/source.h"
@@ -58,6 +59,14 @@ static const struct {
 
 struct source_gateway;
 
+/* A status PATCH in flight: the source owns it until its answer (or stop). */
+struct status_write {
+	struct status_write *next;
+	struct source_gateway *g;
+	struct kube_call *call;
+	char key[600];			/* "kind ns/name", for the log */
+};
+
 struct gateway_watch {
 	struct source_gateway *g;
 	struct kube_watch *watch;
@@ -82,6 +91,7 @@ struct source_gateway {
 	size_t nservices;
 	struct source_gateway_fleet fleet;	/* .writes NULL: a lone replica */
 	int writing;			/* this replica wrote status at the last look */
+	struct status_write *writes;	/* in flight: cancelled and freed at stop */
 };
 
 /* ---- what the cluster holds ------------------------------------------------ */
@@ -117,9 +127,25 @@ static json_t *service_port(struct source_gateway *g, const char *ns, const char
 	return NULL;
 }
 
+/* A Service port exists when its spec lists it; its lb.dev/proxy-protocol
+ * annotation comes along (a value other than "v2" is logged and ignored). */
 static int service_exists(void *ctx, const char *ns, const char *name, uint16_t port)
 {
-	return service_port(ctx, ns, name, port) != NULL;
+	struct source_gateway *g = ctx;
+	char key[2 * ROUTE_NAME_MAX + 2];
+	int proxy_v2;
+
+	if (!service_port(g, ns, name, port))
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	proxy_v2 = gateway_ref_proxy_protocol(object(g, W_SERVICES, key));
+	if (proxy_v2 == -1) {
+		log_warn("service annotation ignored: lb.dev/proxy-protocol takes \"v2\" only (its "
+			 "backends get no PROXY header); set it to v2 or drop it", "service=%s "
+			 "annotation=%s", key, GATEWAY_PROXY_PROTOCOL_ANNOTATION);
+		proxy_v2 = 0;
+	}
+	return GATEWAY_SERVICE_EXISTS | proxy_v2;
 }
 
 /* The backends of Service port ns/name:port from its EndpointSlices. */
@@ -198,14 +224,26 @@ static int writes_status(const struct source_gateway *g)
 	return !g->fleet.writes || g->fleet.writes(g->fleet.data);
 }
 
+static void status_write_free(struct status_write *w)
+{
+	struct status_write **p;
+
+	for (p = &w->g->writes; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	free(w);
+}
+
 static void on_written(void *data, long status, json_t *body, const char *error)
 {
-	char *what = data;
+	struct status_write *w = data;
 
 	if (status < 200 || status >= 300)
 		log_warn("gateway: status not written", "object=\"%s\" status=%ld error=\"%s\"",
-			 what, status, status ? kube_status_message(body) : error);
-	free(what);
+			 w->key, status, status ? kube_status_message(body) : error);
+	status_write_free(w);
 }
 
 /* The watch of each route kind (gateway_route_kind's order). */
@@ -220,6 +258,7 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 {
 	char key[600], path[1024], *text;
 	const char *last;
+	struct status_write *w;
 	json_t *patch;
 
 	if (!writes_status(g)) {
@@ -244,9 +283,19 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 		snprintf(path, sizeof(path), "%s/%s/%s/%s/status", GATEWAY_API, version, collection,
 			 name);
 	patch = json_pack("{s:o}", "status", status);
-	if (!kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT, on_written,
-			  strdup(key)))
+	if ((w = calloc(1, sizeof(*w)))) {
+		w->g = g;
+		snprintf(w->key, sizeof(w->key), "%s", key);
+		w->next = g->writes;
+		g->writes = w;
+		w->call = kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT,
+				       on_written, w);
+	}
+	if (!w || !w->call) {
 		log_warn("gateway: status not written: out of memory", "object=\"%s\"", key);
+		if (w)
+			status_write_free(w);
+	}
 	json_decref(patch);
 }
 
@@ -277,8 +326,8 @@ static void proxies_serving(const struct source_gateway *g, unsigned *serving, u
 static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *attached)
 {
 	long long observed = generation_of(gw);
-	unsigned serving, of;
-	char message[256];
+	unsigned serving, of, nconflicted = 0;
+	char message[256], accepted[GATEWAY_MESSAGE_MAX] = "", notvalid[GATEWAY_MESSAGE_MAX + 64];
 	json_t *status, *listeners = json_array(), *l;
 	size_t i;
 
@@ -294,14 +343,32 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 		json_t *n = json_object_get(attached, lname ? lname : ""), *kinds = json_array();
 		json_int_t mask = json_integer_value(json_object_get(n, "kinds"));
 		int invalid = json_is_true(json_object_get(n, "invalid"));
+		const char *conflicted = json_string_value(json_object_get(n, "conflicted"));
+		const char *why = json_string_value(json_object_get(n, "message"));
 
 		for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
 			if (mask & (1 << k))
 				json_array_append_new(kinds, json_pack(
 					"{s:s, s:s}", "group", "gateway.networking.k8s.io", "kind",
 					gateway_route_kind_names[k]));
-		/* a listener the compiler skipped (a bad or conflicting one) is
-		 * not accepted: its note says why */
+		if (conflicted) {
+			/* the spec's indistinct listeners: none of them is served
+			 * (GatewayListenerProtocolAndRouteKindConflicts) */
+			nconflicted++;
+			json_array_append_new(listeners, json_pack(
+				"{s:s, s:o, s:I, s:[o, o, o, o]}", "name", lname, "supportedKinds",
+				kinds, "attachedRoutes", (json_int_t)0, "conditions",
+				condition("Accepted", 0, "Invalid", why ? why : "", observed),
+				condition("Programmed", 0, "Invalid", why ? why : "", observed),
+				condition("ResolvedRefs", 1, "ResolvedRefs", "", observed),
+				condition("Conflicted", 1, conflicted, why ? why : "", observed)));
+			continue;
+		}
+		if (n)
+			snprintf(accepted + strlen(accepted), sizeof(accepted) - strlen(accepted),
+				 "%s%s", accepted[0] ? ", " : "", lname);
+		/* a listener the compiler skipped (a bad one) is not accepted:
+		 * its note says why */
 		json_array_append_new(listeners, json_pack(
 			"{s:s, s:o, s:I, s:[o, o, o, o]}", "name", lname ? lname : "",
 			"supportedKinds", kinds,
@@ -318,8 +385,16 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 					    "take" : "", observed),
 			condition("Conflicted", 0, "NoConflicts", "", observed)));
 	}
+	/* the spec: a Gateway with conflicted listeners says ListenersNotValid,
+	 * naming them and those accepted; accepted while one is left */
+	if (nconflicted)
+		snprintf(notvalid, sizeof(notvalid), "%u listener%s conflicted and not accepted; "
+			 "accepted: %s", nconflicted, nconflicted == 1 ? " is" : "s are",
+			 accepted[0] ? accepted : "none");
 	status = json_pack("{s:[o, o], s:o}", "conditions",
-			   condition("Accepted", 1, "Accepted", "", observed),
+			   condition("Accepted", !nconflicted || accepted[0],
+				     nconflicted ? "ListenersNotValid" : "Accepted",
+				     nconflicted ? notvalid : "", observed),
 			   condition("Programmed", of && serving == of,
 				     of && serving == of ? "Programmed" : "Pending", message, observed),
 			   "listeners", listeners);
@@ -380,16 +455,27 @@ static void write_route_statuses(struct source_gateway *g, const struct gateway_
 }
 
 /* Each listener the compile kept, by name: {"attached", "kinds" (a mask of
- * gateway_route_kind bits), "invalid"}. */
+ * gateway_route_kind bits), "invalid"}; and each it left out for a
+ * conflict: {"conflicted": the reason, "message"}. */
 static json_t *listener_statuses(const struct gateway_result *res)
 {
 	json_t *out = json_object();
+	char message[GATEWAY_MESSAGE_MAX + 2 * ROUTE_NAME_MAX];
 
 	for (unsigned l = 0; out && l < res->table->n_listeners; l++)
 		json_object_set_new(out, res->table->listeners[l].name, json_pack(
 			"{s:I, s:I, s:b}", "attached", (json_int_t)res->listeners[l].attached,
 			"kinds", (json_int_t)res->listeners[l].kinds, "invalid",
 			res->listeners[l].invalid_kinds));
+	for (unsigned i = 0; out && i < res->n_conflicts; i++) {
+		const struct gateway_listener_conflict *cf = &res->conflicts[i];
+
+		snprintf(message, sizeof(message), "%s with listener %s on port %u: neither is "
+			 "served (give one another port%s)", cf->reason, cf->with, cf->port,
+			 strcmp(cf->reason, "HostnameConflict") == 0 ? " or hostname" : "");
+		json_object_set_new(out, cf->name, json_pack("{s:s, s:s}", "conflicted",
+							     cf->reason, "message", message));
+	}
 	return out;
 }
 
@@ -648,6 +734,10 @@ void source_gateway_stop(struct source_gateway *g)
 		return;
 	ev_timer_stop(g->d->loop, &g->settle);
 	ev_timer_stop(g->d->loop, &g->status_timer);
+	while (g->writes) {	/* a PATCH still out at exit: no answer will come */
+		kube_cancel(g->kube, g->writes->call);
+		status_write_free(g->writes);
+	}
 	for (int i = 0; i < W_COUNT; i++) {
 		kube_watch_stop(g->w[i].watch);
 		json_decref(g->w[i].objects);

@@ -13,6 +13,7 @@
 #include "core/discover.h"
 #include "core/routed.h"
 #include "gateway.h"
+#include "gateway_ref.h"
 #include "log.h"
 #include "sources/file_watch.h"
 #include "timefmt.h"
@@ -102,6 +103,7 @@ int source_routes_services(const struct gateway_docs *docs, struct source_routes
 		const char *ns = meta(doc->json, "namespace", "default");
 		const char *name = meta(doc->json, "name", NULL);
 		json_t *ports = json_object_get(json_object_get(doc->json, "spec"), "ports"), *port;
+		int proxy_v2 = gateway_ref_proxy_protocol(doc->json);
 		size_t j;
 
 		if (!kind || strcmp(kind, SOURCE_ROUTES_KIND) != 0)
@@ -116,6 +118,13 @@ int source_routes_services(const struct gateway_docs *docs, struct source_routes
 				 "spec.ports: [{port, addresses}]", doc->source);
 			goto fail;
 		}
+		if (proxy_v2 == -1) {
+			snprintf(err, errsz, "%s: metadata.annotations[%s]: the one value is \"%s\" "
+				 "(a PROXY protocol v2 header to the backends); drop it for none",
+				 doc->source, GATEWAY_PROXY_PROTOCOL_ANNOTATION,
+				 GATEWAY_PROXY_PROTOCOL_V2);
+			goto fail;
+		}
 		json_array_foreach(ports, j, port) {
 			grown = realloc(list, (n + 1) * sizeof(*list));
 			if (!grown) {
@@ -127,6 +136,7 @@ int source_routes_services(const struct gateway_docs *docs, struct source_routes
 			n++;
 			if (parse_port(doc, ns, name, port, j, &list[n - 1], err, errsz) == -1)
 				goto fail;
+			list[n - 1].proxy_v2 = proxy_v2 > 0;
 			for (size_t k = 0; k + 1 < n; k++)
 				if (strcmp(list[k].name, list[n - 1].name) == 0) {
 					snprintf(err, errsz, "%s: spec.ports[%zu]: %s is listed before",
@@ -155,10 +165,13 @@ const struct source_routes_service *source_routes_find(const struct source_route
 static int service_exists(void *ctx, const char *namespace, const char *name, uint16_t port)
 {
 	const struct source_routes *r = ctx;
+	const struct source_routes_service *s;
 	char key[BUS_SERVICE_MAX];
 
-	return bus_routes_service(namespace, name, port, key, sizeof(key)) != -1 &&
-	       source_routes_find(r->services, r->nservices, key) != NULL;
+	if (bus_routes_service(namespace, name, port, key, sizeof(key)) == -1 ||
+	    !(s = source_routes_find(r->services, r->nservices, key)))
+		return 0;
+	return GATEWAY_SERVICE_EXISTS | (s->proxy_v2 ? GATEWAY_SERVICE_PROXY_V2 : 0);
 }
 
 /* The Gateway to serve: the one named, or the only one in docs. */

@@ -21,6 +21,8 @@ struct source_routes;
  *   apiVersion: lb.dev/v1alpha1
  *   kind: Backends
  *   metadata: {name: echo, namespace: default}
+ *   # optional: relays to it start with a PROXY protocol v2 header
+ *   #   annotations: {lb.dev/proxy-protocol: v2}
  *   spec:
  *     ports:
  *     - port: 80                      # the Service port a backendRef names
@@ -34,6 +36,7 @@ struct source_routes_service {
 	char name[BUS_SERVICE_MAX];	/* "namespace/name:port" */
 	struct bus_backend *list;	/* malloc'd */
 	size_t n;
+	int proxy_v2;	/* annotated lb.dev/proxy-protocol: v2 (TLS/TCP relays) */
 };
 
 /* The Backends documents among docs, checked (file:line: field: why in err).

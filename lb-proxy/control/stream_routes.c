@@ -62,6 +62,7 @@ static enum tcp_route_verdict route(void *data, const struct tcp_route_query *q,
 		return TCP_ROUTE_UNRESOLVED;
 	pool->set = &svc->set;
 	pool->balancer = &svc->balancer;
+	pool->send_proxy_v2 = b->proxy_protocol == 2;	/* the Service's annotation */
 	return TCP_ROUTE_OK;
 }
 
@@ -93,7 +94,7 @@ void stream_routes_apply(struct stream_routes *sr, const struct proxy_options *o
 	struct tcp_config *c = &sr->tcp.cfg;
 
 	tcp_setup_config(c, opts);
-	c->send_proxy_v2 = 0;	/* --send-proxy-v2 is --mode tcp's only */
+	c->send_proxy_v2 = 0;	/* per Service: its lb.dev/proxy-protocol annotation */
 	c->inspect_sni = 1;	/* per connection: a TLS listener's are read */
 }
 

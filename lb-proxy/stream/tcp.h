@@ -39,6 +39,7 @@ struct tcp_config {
 struct tcp_pool {
 	struct backend_set *set;
 	struct balancer *balancer;
+	int send_proxy_v2;	/* its backends take a PROXY v2 header (as cfg's, per route) */
 };
 
 /* What the route seam is asked about a connection. */

@@ -205,7 +205,7 @@ void tcp_relay_start(struct tcp_session *s)
 	ev_set_cb(&s->cwio, on_client_write);
 	ev_set_cb(&s->brio, on_backend_read);
 	ev_set_cb(&s->bwio, on_backend_write);
-	if (s->tp->cfg.send_proxy_v2) {
+	if (s->tp->cfg.send_proxy_v2 || s->pool.send_proxy_v2) {
 		struct sockaddr_storage local = { 0 };
 		socklen_t len = sizeof(local);
 

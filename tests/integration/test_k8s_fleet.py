@@ -233,6 +233,67 @@ def test_a_routed_services_override_is_shared_by_service_and_address(fleet, tmp_
     wait_for("a's api backend up again", lambda: rows(a, "--service", api)[addr]["state"] == "up")
 
 
+def test_a_routed_services_drain_wait_hears_every_replicas_proxies(fleet, sim, tmp_path):
+    """Issue 24: each replica's Lease carries the in-flight counts of its
+    routed Services' draining backends (as of the main service's), so
+    `drain ADDR --service S --wait` on replica a waits for the request in
+    flight on replica b's proxy, and in-flight --service on a counts it."""
+    api = "default/api:80"
+    routes = tmp_path / "routes.yaml"
+
+    def write(ports, addrs):
+        docs = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                 "metadata": {"name": "gw", "namespace": "default"},
+                 "spec": {"gatewayClassName": "lb", "listeners": [
+                     {"name": f"http-{i}", "port": p, "protocol": "HTTP"}
+                     for i, p in enumerate(ports)]}},
+                {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                 "metadata": {"name": "api", "namespace": "default"},
+                 "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["api.example"],
+                          "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}},
+                {"apiVersion": "lb.dev/v1alpha1", "kind": "Backends",
+                 "metadata": {"name": "api", "namespace": "default"},
+                 "spec": {"ports": [{"port": 80, "addresses": addrs}]}}]
+        tmp = tmp_path / "routes.tmp"
+        tmp.write_text("\n---\n".join(json.dumps(d) for d in docs))
+        os.rename(tmp, routes)
+
+    write([8080], ["127.0.0.1:9"])
+    a, b, ips, port = fleet(2, "--routes", str(routes))
+    slow = f"{ips[0]}:{port}"
+    write([a.proxy.port, b.proxy.port], [slow])
+    for r in (a, b):
+        wait_for(f"{r.name}'s proxy routes to the pod", lambda: r.proxy.request(
+            "GET", "/", headers={"Host": "api.example"})[0] == 200, timeout=10)
+    subprocess.run(["curl", "-s", "-X", "POST", f"http://{slow}/fault", "-d",
+                    '{"delayMs":4000}'], check=True, capture_output=True)
+    t = threading.Thread(target=lambda: setattr(t, "response", b.proxy.request(
+        "GET", "/slow", headers={"Host": "api.example"}, timeout=30)))
+    t.start()
+    wait_for("b's proxy has the routed request in flight", lambda: {
+        x["address"]: x for x in ctl_json(b.rundir, "status", "--service", api)["backends"]}[
+            slow]["active"] == 1, timeout=10)
+    waiter = subprocess.Popen([binary("lb-ctl"), "--runtime-dir", a.rundir, "drain", slow,
+                               "--service", api, "--wait", "--timeout", str(20 * SLOW)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a hears b's request through b's Lease (before: a counted its own proxy only)
+    doc = wait_for("a counts b's routed request in flight", lambda: (lambda d: d[
+        "in_flight"] == 1 and d)(ctl_json(a.rundir, "in-flight", slow, "--service", api)),
+        timeout=10)
+    assert doc["proxies"] == 2, doc
+    assert waiter.poll() is None, waiter.communicate()
+    lease = sim.leases.objects[(NS, "lb-backend-lb-b")]
+    report = json.loads(lease["metadata"]["annotations"]["lb-discover/state"])
+    assert report["services"][api]["draining"][slow] in (0, 1), report
+    t.join()
+    assert t.response[0] == 200
+    out, err = waiter.communicate(timeout=20 * SLOW)
+    assert waiter.returncode == 0, err
+    assert f"{slow} drained on 2 proxies" in err, err
+    subprocess.run(["curl", "-s", "-X", "POST", f"http://{slow}/fault", "-d",
+                    '{"delayMs":0}'], check=True, capture_output=True)
+
+
 def rate_proxies(proxy):
     for line in proxy.admin("/metrics")[1].splitlines():
         if line.startswith("lb_proxy_rate_limit_proxies "):

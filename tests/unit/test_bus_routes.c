@@ -20,7 +20,7 @@
 #define BUS_V BUS_XSTR(BUS_PROTOCOL_VERSION)
 
 static const char table_json[] =
-	"{\"v\":2,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
+	"{\"v\":3,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
 	"\"vhosts\":[{\"hostname\":\"*\",\"entries\":[[0,0]]}]}],"
 	"\"rules\":[{\"route\":\"ns/a\",\"index\":0,\"matches\":[{\"pathType\":\"PathPrefix\","
 	"\"path\":\"/\"}],\"backends\":["
@@ -89,7 +89,7 @@ static void test_refusals(void **state)
 		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"type\":\"routes\",\"generation\":1,\"table\":{}}",
 		  "not a JSON object" },
 		/* the table is checked by the route codec */
-		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"generation\":1,\"table\":{\"v\":2}}", "" },
+		{ "{\"v\":" BUS_V ",\"type\":\"routes\",\"generation\":1,\"table\":{\"v\":3}}", "" },
 	};
 
 	(void)state;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "gateway_ref.h"
 #include "route.h"
 #include "route_codec.h"
 #include "route_codec_decode.h"
@@ -33,8 +34,7 @@
 	"     tls: {mode: Passthrough}}\n" \
 	"  - {name: tcp, port: 5432, protocol: TCP}\n" \
 	"  - {name: http, port: 80, protocol: HTTP}\n" \
-	"  - {name: terminate, port: 8443, protocol: TLS, tls: {mode: Terminate}}\n" \
-	"  - {name: clash, port: 443, protocol: HTTP}\n"
+	"  - {name: terminate, port: 8443, protocol: TLS, tls: {mode: Terminate}}\n"
 
 #define TLSROUTE(name, when) \
 	"---\n" API "v1alpha2\n" \
@@ -185,8 +185,8 @@ static void test_statuses(void **state)
 	}
 }
 
-/* The Terminate listener and the HTTP one on the TLS port are skipped; the
- * others say their kinds and how many routes attached. */
+/* The Terminate listener is skipped; the others say their kinds and how
+ * many routes attached. */
 static void test_listeners(void **state)
 {
 	const struct route_table *t = res.table;
@@ -267,6 +267,110 @@ static void test_round_trip(void **state)
 	buf_release(&b);
 }
 
+/* The spec's indistinct listeners (GatewaySpec.Listeners, "Handling
+ * indistinct Listeners"): every listener of a conflict is left out, none
+ * picked as the winner, with the reason; the distinct ones stay. The
+ * first three are GatewayListenerProtocolAndRouteKindConflicts' Gateway. */
+static void test_listener_conflicts(void **state)
+{
+	static const char yaml[] =
+		API "v1\n"
+		"kind: Gateway\n"
+		"metadata: {name: gw, namespace: " NS "}\n"
+		"spec:\n"
+		"  gatewayClassName: lb\n"
+		"  listeners:\n"
+		"  - {name: tls, port: 443, protocol: TLS, hostname: abc.example.com,\n"
+		"     tls: {mode: Passthrough}}\n"
+		"  - {name: conflicted-https, port: 8443, protocol: HTTPS}\n"
+		"  - {name: conflicted-tls, port: 8443, protocol: TLS, tls: {mode: Passthrough}}\n"
+		"  - {name: a, port: 80, protocol: HTTP, hostname: a.example.com}\n"
+		"  - {name: a-again, port: 80, protocol: HTTP, hostname: a.example.com}\n"
+		"  - {name: b, port: 80, protocol: HTTP, hostname: b.example.com}\n"
+		"  - {name: plain, port: 81, protocol: HTTP}\n"
+		"  - {name: secure, port: 81, protocol: HTTPS, hostname: s.example.com}\n"
+		"  - {name: db, port: 9000, protocol: TCP}\n"
+		"  - {name: db-again, port: 9000, protocol: TCP}\n"
+		"  - {name: raw, port: 9001, protocol: TCP}\n"
+		"  - {name: web, port: 9001, protocol: HTTP, hostname: w.example.com}\n"
+		"  - {name: tls, port: 9002, protocol: TCP}\n";
+	static const struct {
+		const char *name, *reason, *with;
+	} want[] = {
+		{ "conflicted-https", "ProtocolConflict", "conflicted-tls" },
+		{ "conflicted-tls", "ProtocolConflict", "conflicted-https" },
+		{ "a", "HostnameConflict", "a-again" },
+		{ "a-again", "HostnameConflict", "a" },
+		{ "db", "HostnameConflict", "db-again" },
+		{ "db-again", "HostnameConflict", "db" },
+		{ "raw", "ProtocolConflict", "web" },
+		{ "web", "ProtocolConflict", "raw" },
+	};
+	static const char *const kept[] = { "tls", "b", "plain", "secure" };
+	struct gateway_docs d = GATEWAY_DOCS_INIT;
+	struct gateway_result r;
+	char err[256] = "";
+	(void)state;
+
+	if (gateway_load(&d, "conflicts.yaml", yaml, strlen(yaml), err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_int_equal(gateway_compile(&d, NS, "gw", NULL, NULL, &r), 0);
+	assert_int_equal(r.n_conflicts, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_string_equal(r.conflicts[i].name, want[i].name);
+		assert_string_equal(r.conflicts[i].reason, want[i].reason);
+		assert_string_equal(r.conflicts[i].with, want[i].with);
+	}
+	assert_int_equal(r.table->n_listeners, sizeof(kept) / sizeof(kept[0]));
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		assert_string_equal(r.table->listeners[i].name, kept[i]);
+	assert_int_equal(route_stream_protocol(r.table, 443), ROUTE_PROTOCOL_TLS);
+	assert_int_equal(route_stream_protocol(r.table, 8443), -1);	/* nothing served */
+	gateway_result_release(&r);
+	gateway_docs_release(&d);
+}
+
+/* Every Service port exists; those named "db" are annotated
+ * lb.dev/proxy-protocol: v2. */
+static int proxy_v2_svc(void *ctx, const char *namespace, const char *name, uint16_t port)
+{
+	(void)ctx, (void)namespace, (void)port;
+	return GATEWAY_SERVICE_EXISTS | (strcmp(name, "db") == 0 ? GATEWAY_SERVICE_PROXY_V2 : 0);
+}
+
+/* A Service's proxy-protocol annotation reaches its backendRefs and
+ * crosses the bus (route codec 3); the others have none. */
+static void test_proxy_protocol_per_service(void **state)
+{
+	struct gateway_result r;
+	struct route_table *again;
+	struct buf a = BUF_INIT;
+	unsigned on = 0, off = 0;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(gateway_compile(&docs, NS, "gateway-tlsroute", proxy_v2_svc, NULL, &r), 0);
+	assert_int_equal(route_codec_encode(r.table, &a), 0);
+	if (route_codec_decode(a.data, a.len, &again, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	for (unsigned i = 0; i < again->n_rules; i++)
+		for (unsigned j = 0; j < again->rules[i].n_backends; j++) {
+			const struct route_backend *b = &again->rules[i].backends[j];
+
+			if (!b->resolved)
+				continue;
+			assert_int_equal(b->proxy_protocol, strcmp(b->name, "db") == 0 ? 2 : 0);
+			if (b->proxy_protocol)
+				on++;
+			else
+				off++;
+		}
+	assert_true(on > 0 && off > 0);
+	route_table_free(again);
+	buf_release(&a);
+	gateway_result_release(&r);
+}
+
 /* A ReferenceGrant from TLSRoutes lets the crossing ref resolve. */
 static void test_grant_from_tlsroute(void **state)
 {
@@ -328,6 +432,8 @@ int main(void)
 		cmocka_unit_test(test_listeners),
 		cmocka_unit_test(test_match_by_sni),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_proxy_protocol_per_service),
+		cmocka_unit_test(test_listener_conflicts),
 		cmocka_unit_test(test_grant_from_tlsroute),
 		cmocka_unit_test(test_invalid_route_kinds),
 	};

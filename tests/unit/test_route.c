@@ -19,7 +19,7 @@
 /* Two rules on a catch-all virtual host: Exact /a weighted 70/30/0, and a
  * PathPrefix / without backends. */
 static const char table_json[] =
-	"{\"v\":2,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
+	"{\"v\":3,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
 	"\"vhosts\":[{\"hostname\":\"*\",\"entries\":[[0,0],[1,0]]}]}],"
 	"\"rules\":[{\"route\":\"ns/a\",\"index\":0,\"matches\":[{\"pathType\":\"Exact\","
 	"\"path\":\"/a\"}],\"backends\":["
@@ -377,7 +377,7 @@ static void test_match_basics(void **state)
 static void test_match_allocates_nothing(void **state)
 {
 	static const char json[] =
-		"{\"v\":2,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
+		"{\"v\":3,\"listeners\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"HTTP\","
 		"\"vhosts\":[{\"hostname\":\"*.example.com\",\"entries\":[[0,0],[0,1]]}]}],"
 		"\"rules\":[{\"route\":\"ns/a\",\"index\":0,\"matches\":["
 		"{\"pathType\":\"RegularExpression\",\"path\":\"/u/([0-9]+|x)*y\"},"
@@ -432,9 +432,11 @@ static void test_decode_refuses(void **state)
 	static const struct {
 		const char *from, *to, *error;
 	} cases[] = {
-		{ "\"v\":2", "\"v\":3", "version 3" },
-		{ "\"v\":2", "\"v\":2,\"x\":0", "unknown field \"x\"" },
-		{ "\"v\":2", "\"v\":2,\"v\":2", "invalid JSON" },
+		{ "\"v\":3", "\"v\":2", "version 2" },
+		{ "\"v\":3", "\"v\":3,\"x\":0", "unknown field \"x\"" },
+		{ "\"v\":3", "\"v\":3,\"v\":3", "invalid JSON" },
+		{ "\"weight\":70,\"resolved\":true", "\"weight\":70,\"resolved\":true,\"proxyProtocol\":1",
+		  "\"proxyProtocol\" must be an integer from 2 to 2" },
 		{ "\"backends\":[]", "\"backends\":[],\"splitKey\":\"query:x\"",
 		  "\"splitKey\" must be cookie:NAME, header:NAME or client" },
 		{ "[[0,0],[1,0]]", "[[0,0],[2,0]]", "an entry must be [rule, match]" },
