@@ -49,6 +49,8 @@ static int granted(const struct gateway_docs *docs, const char *route_kind,
 	return 0;
 }
 
+const char GATEWAY_REASON_UNSUPPORTED_PROTOCOL[] = "UnsupportedProtocol";
+
 const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_kind,
 				const char *route_namespace,
 				const char *group, const char *kind, const char *namespace,
@@ -70,9 +72,15 @@ const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *rou
 		snprintf(why, size, "a Service backendRef needs a \"port\"");
 		return "BackendNotFound";
 	}
-	if (exists && !exists(exists_ctx, namespace, name, (uint16_t)port)) {
+	switch (exists ? exists(exists_ctx, namespace, name, (uint16_t)port) : 1) {
+	case 0:
 		snprintf(why, size, "service %s/%s has no port %d", namespace, name, port);
 		return "BackendNotFound";
+	case GATEWAY_SERVICE_UNSUPPORTED_PROTOCOL:
+		snprintf(why, size, "service %s/%s port %d: its appProtocol is not one lb speaks "
+			 "(kubernetes.io/h2c, kubernetes.io/ws, kubernetes.io/wss, http, http2, "
+			 "grpc): served with the proxies' --backend-protocol", namespace, name, port);
+		return GATEWAY_REASON_UNSUPPORTED_PROTOCOL;
 	}
 	return NULL;
 }

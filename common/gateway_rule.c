@@ -442,10 +442,16 @@ static void compile_backend(struct compiler *c, json_t *o, const char *path, int
 				     c->route->namespace, group, kind, ns, name,
 				     (int)port, c->env->exists, c->env->exists_ctx, why,
 				     sizeof(why));
-	if (reason)
-		unresolved(c, reason, path, "%s", why);
-	else
+	if (reason == GATEWAY_REASON_UNSUPPORTED_PROTOCOL) {
+		/* served all the same; bytes relayed (TLS, TCP) have no protocol */
 		b->resolved = 1;
+		if (!c->route->kind || strcmp(c->route->kind, "HTTPRoute") == 0)
+			unresolved(c, reason, path, "%s", why);
+	} else if (reason) {
+		unresolved(c, reason, path, "%s", why);
+	} else {
+		b->resolved = 1;
+	}
 }
 
 int gateway_rule_backend(struct gateway_route *route, json_t *o, const char *path,
