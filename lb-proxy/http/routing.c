@@ -198,6 +198,15 @@ const char *routing_service_balance(const struct proxy *px, const struct service
 	return s->own_ops ? s->settings.balance : px->opts->balance;
 }
 
+void routing_follow_balance(struct proxy *px)
+{
+	for (struct service *s = px->routing ? px->routing->services : NULL; s; s = s->next)
+		if (!s->own_ops && s->balancer.ops != px->balancer.ops &&
+		    balancer_rebuild(&s->balancer, px->balancer.ops, &s->set) == -1)
+			log_error("service balancer not rebuilt: out of memory, balancing with the "
+				  "last --balance", "service=%s", s->name);
+}
+
 void routing_info(struct proxy *px, struct buf *b)
 {
 	const struct route_snapshot *snap = px->routing ? px->routing->current : NULL;

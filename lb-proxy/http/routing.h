@@ -59,6 +59,9 @@ void routing_info(struct proxy *px, struct buf *b);
  * routed service s uses now: its own, from its set, or the proxy's. */
 const char *routing_service_protocol(const struct proxy *px, const struct service *s);
 const char *routing_service_balance(const struct proxy *px, const struct service *s);
+/* Rebuilds the balancer of every routed service that has no algorithm of
+ * its own with the proxy's (after a reload changed --balance). */
+void routing_follow_balance(struct proxy *px);
 /* The service of rule's mirror m in snap, or NULL (unresolved). */
 struct service *routing_mirror_service(const struct route_snapshot *snap,
 				       const struct route_rule *rule, unsigned m);
