@@ -47,14 +47,17 @@ static const struct balance_ops *settle(struct proxy *px, struct service *svc,
 	}
 	if (want->protocol[0]) {
 		protocol = h2_pool_protocol_parse(want->protocol);
-		if (px->opts->backend_tls &&
-		    protocol != h2_pool_protocol_parse(px->opts->backend_protocol)) {
+		/* h2 is TLS, which only --backend-tls gives */
+		if (px->opts->backend_tls
+			    ? protocol != h2_pool_protocol_parse(px->opts->backend_protocol)
+			    : protocol == H2_POOL_H2) {
 			if (strcmp(want->protocol, svc->settings.protocol) != 0)
-				log_warn("service protocol not taken: --backend-tls makes every "
-					 "backend connection TLS (a Service's own TLS needs a "
-					 "BackendTLSPolicy, which lb does not read)", "service=%s "
-					 "protocol=%s backend_protocol=%s", svc->name, want->protocol,
-					 px->opts->backend_protocol);
+				log_warn("service protocol not taken: TLS to backends is "
+					 "--backend-tls, one for every backend (a Service's own TLS "
+					 "needs a BackendTLSPolicy, which lb does not read)",
+					 "service=%s protocol=%s backend_protocol=%s backend_tls=%s",
+					 svc->name, want->protocol, px->opts->backend_protocol,
+					 px->opts->backend_tls ? "on" : "off");
 			protocol = -1;
 		}
 	}

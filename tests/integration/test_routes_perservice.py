@@ -5,13 +5,15 @@ lb.dev/balance annotation its algorithm; both travel in the Service's sets
 and a proxy applies them with the set, without a restart. From a file
 (Backends documents) and from the cluster (the simulator's Services)."""
 import collections
+import json
 import os
+import subprocess
 import sys
 import threading
 
 import pytest
 
-from conftest import SLOW, bus_proxy, served_by, wait_for
+from conftest import SLOW, bus_proxy, protocol_constant, served_by, wait_for
 from support.k8ssim import api
 from test_gateway_controller import CLASSES, GATEWAYS, NS, ROUTES, create, gateway_class
 from test_gateway_controller import gateway as gateway_doc
@@ -20,6 +22,7 @@ from test_gateway_routes import GATEWAY, backends, gateway, prefix, ref, route  
 
 grpc = pytest.importorskip("grpc", reason="python3-grpcio is needed (make test-deps)")
 
+VERSION = protocol_constant("BUS_PROTOCOL_VERSION")
 GRPC_BACKEND = os.path.join(os.path.dirname(__file__), "..", "support", "grpc_backend.py")
 
 
@@ -231,3 +234,40 @@ def test_settings_from_the_cluster(sim, discover, proxy, rundir, echo):
             api(sim, "GET", ROUTES + "/web")[1]).get("ResolvedRefs")), timeout=10 * SLOW)
     assert refs["status"] == "False" and "appProtocol" in refs["message"], refs
     assert p.request("GET", "/x", headers={"Host": "h"})[0] == 200
+
+
+def test_a_set_naming_h2_without_backend_tls_is_not_taken(proxy, rundir, echo):
+    """Hostile bus input: a set is free to say "protocol":"h2" (HTTP/2 over
+    TLS, RFC 9113 3.2), which only --backend-tls gives. A proxy without it
+    logs that it does not take it and goes on with HTTP/1.1, rather than
+    opening TLS it has no context for. (lb-discover never publishes h2: a
+    Service's own TLS needs a BackendTLSPolicy, which lb does not read.)"""
+    web = echo("--pod-name", "web")
+    p = proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--initial-set-timeout", "0")
+    table = {"v": 2, "listeners": [{"name": "http", "port": p.port, "protocol": "HTTP", "vhosts": [
+        {"hostname": "*", "entries": [[0, 0]]}]}],
+        "rules": [{"route": "default/web", "index": 0, "matches": [
+            {"pathType": "PathPrefix", "path": "/"}], "backends": [
+            {"namespace": "default", "name": "web", "port": 80, "weight": 1, "resolved": True}]}]}
+    messages = [{"v": VERSION, "type": "routes", "generation": 5, "table": table},
+                {"v": VERSION, "type": "set", "service": "default/web:80", "generation": 7,
+                 "protocol": "h2", "balance": "random",
+                 "backends": [{"address": web.addr, "weight": 1, "state": "up", "reason": ""}]}]
+    for msg, applied in zip(messages, (r"routes applied generation=5",
+                                       r"service protocol not taken: .* protocol=h2 .*"
+                                       r"backend_tls=off")):
+        # nanocat repeats its message: the proxy may still be connecting
+        pub = subprocess.Popen(["nanocat", "--pub", "--bind", f"ipc://{rundir}/sets.sock",
+                                "--interval", "0.05", "--data",
+                                json.dumps(msg, separators=(",", ":"))],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            p.proc.wait_log(applied)
+        finally:
+            pub.kill()
+            pub.wait()
+    status, hdrs, _ = p.request("GET", "/x", headers={"Host": "h"})
+    assert status == 200 and served_by(hdrs) == "web"
+    got = proxy_services(p)["default/web:80"]
+    assert got == {"name": "default/web:80", "protocol": "http1", "balance": "random",
+                   "generation": 7}, got
