@@ -164,6 +164,10 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
 		if (set->admin[0])
 			json_object_set_new(root, "admin", json_string(set->admin));
+		if (set->settings.protocol[0])
+			json_object_set_new(root, "protocol", json_string(set->settings.protocol));
+		if (set->settings.balance[0])
+			json_object_set_new(root, "balance", json_string(set->settings.balance));
 	}
 	for (size_t i = 0; i < set->n; i++) {
 		const struct bus_backend *b = &set->backends[i];
@@ -352,6 +356,21 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 		set->proxies = v ? (unsigned)json_integer_value(v) : 1;
 		if (copy_string(root, "admin", set->admin, sizeof(set->admin), 0) == -1) {
 			fail(err, errsz, "admin must be a string of under 64 bytes");
+			goto out;
+		}
+		if (copy_string(root, "protocol", set->settings.protocol,
+				sizeof(set->settings.protocol), 0) == -1 ||
+		    (set->settings.protocol[0] &&
+		     !service_settings_protocol_valid(set->settings.protocol))) {
+			fail(err, errsz, "protocol must be http1, h2c or h2");
+			goto out;
+		}
+		if (copy_string(root, "balance", set->settings.balance,
+				sizeof(set->settings.balance), 0) == -1 ||
+		    (set->settings.balance[0] &&
+		     !service_settings_balance_valid(set->settings.balance))) {
+			snprintf(err, errsz, "balance must be one of %s",
+				 service_settings_balance_names());
 			goto out;
 		}
 	}

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "service_settings.h"
 
 /* 2: reports say which set a proxy ignored; 3: status replies may trim the
  * per-proxy lists to busy backends ("proxies_trimmed"); 4: report backends
@@ -39,8 +40,9 @@
  * API ("admin"); 8: control messages may name a routed service
  * ("service": drain, weight, status ... of that Service's set), and a proxy
  * reports each routed Service it serves (a report per Service, the same
- * schema) */
-#define BUS_PROTOCOL_VERSION 8
+ * schema); 9: a routed Service's sets carry its own backend "protocol" and
+ * balancing algorithm ("balance"), absent: the proxy's own */
+#define BUS_PROTOCOL_VERSION 9
 /* bytes: every bus socket's NN_RCVMAXSIZE (nanomsg disconnects a peer that
  * announces more), and no program sends more (2 MiB since version 5: a full
  * set with an ejection on every backend is 1.3 MB) */
@@ -136,6 +138,9 @@ struct bus_backend {
  *        proxy reports its trial passed), "count" the ejections so far.
  *        "proxies": the proxies lb-discover hears (at least 1).
  *        "admin" (optional): lb-discover's admin API, ADDR:PORT.
+ *        "protocol", "balance" (optional, version 9): a routed Service's own
+ *        backend protocol (http1, h2c, h2) and algorithm (a --balance name);
+ *        absent: the proxy's --backend-protocol and --balance.
  * "report": {"v":7,"type":"report","pid":123,"service":"backend","generation":42,
  *            "ignored":0,"stale":false,"uptime":12.5,"panic":false,"new":true,
  *            "backends":[{"address":..,"state":"up","active":0,"requests":10,"errors":0,
@@ -181,6 +186,9 @@ struct bus_set {
 	 * version 7): where a proxy's admin API sends an operator's writes;
 	 * reports: the proxy's own admin API (lb-ctl routes reads its hits) */
 	char admin[BUS_ADDRESS_MAX];
+	/* sets of a routed Service: its own "protocol" and "balance" ("": the
+	 * proxy's; version 9), applied with the set */
+	struct service_settings settings;
 };
 
 const char *bus_state_name(enum bus_state s);

@@ -61,6 +61,8 @@ int gateway_ref_proxy_protocol(json_t *object)
 		       ? GATEWAY_SERVICE_PROXY_V2 : -1;
 }
 
+const char GATEWAY_REASON_UNSUPPORTED_PROTOCOL[] = "UnsupportedProtocol";
+
 const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *route_kind,
 				const char *route_namespace,
 				const char *group, const char *kind, const char *namespace,
@@ -90,5 +92,11 @@ const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *rou
 	}
 	if (flags)
 		*flags = found;
+	if (found & GATEWAY_SERVICE_UNSUPPORTED_PROTOCOL) {
+		snprintf(why, size, "service %s/%s port %d: its appProtocol is not one lb speaks "
+			 "(kubernetes.io/h2c, kubernetes.io/ws, kubernetes.io/wss, http, http2, "
+			 "grpc): served with the proxies' --backend-protocol", namespace, name, port);
+		return GATEWAY_REASON_UNSUPPORTED_PROTOCOL;
+	}
 	return NULL;
 }

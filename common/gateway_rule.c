@@ -443,12 +443,17 @@ static void compile_backend(struct compiler *c, json_t *o, const char *path, int
 				     c->route->namespace, group, kind, ns, name,
 				     (int)port, c->env->exists, c->env->exists_ctx, why,
 				     sizeof(why), &flags);
-	if (reason) {
+	if (reason && reason != GATEWAY_REASON_UNSUPPORTED_PROTOCOL) {
 		unresolved(c, reason, path, "%s", why);
-	} else {
-		b->resolved = 1;
-		b->proxy_protocol = flags & GATEWAY_SERVICE_PROXY_V2 ? 2 : 0;
+		return;
 	}
+	/* an appProtocol lb does not speak is served all the same (with the
+	 * proxies' own protocol) and noted on HTTPRoutes; bytes relayed (TLS,
+	 * TCP) have no protocol */
+	if (reason && (!c->route->kind || strcmp(c->route->kind, "HTTPRoute") == 0))
+		unresolved(c, reason, path, "%s", why);
+	b->resolved = 1;
+	b->proxy_protocol = flags & GATEWAY_SERVICE_PROXY_V2 ? 2 : 0;
 }
 
 int gateway_rule_backend(struct gateway_route *route, json_t *o, const char *path,

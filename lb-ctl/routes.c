@@ -168,6 +168,34 @@ static void add_hits(json_t *table, json_t *proxy_doc)
 		json_integer_value(json_object_get(proxy_doc, "unmatched"))));
 }
 
+/* Adds a proxy's routed Services (its /routes "services") to doc's
+ * "services": name -> {"protocol", "balance"} as the proxies use them,
+ * "mixed" where two proxies differ (a proxy's --backend-tls, --balance). */
+static void add_services(json_t *doc, json_t *proxy_doc)
+{
+	json_t *all = json_object_get(doc, "services"), *svc;
+	size_t i;
+
+	json_array_foreach(json_object_get(proxy_doc, "services"), i, svc) {
+		const char *name = json_string_value(json_object_get(svc, "name"));
+		json_t *ours;
+
+		if (!name)
+			continue;
+		ours = json_object_get(all, name);
+		if (!ours) {
+			json_object_set_new(all, name, json_pack(
+				"{s:O,s:O}", "protocol", json_object_get(svc, "protocol"), "balance",
+				json_object_get(svc, "balance")));
+			continue;
+		}
+		for (const char *const *k = (const char *const[]){ "protocol", "balance", NULL };
+		     *k; k++)
+			if (!json_equal(json_object_get(ours, *k), json_object_get(svc, *k)))
+				json_object_set_new(ours, *k, json_string("mixed"));
+	}
+}
+
 /* Reads every proxy's /routes into doc: the sums, and each proxy's "read"
  * or "error". */
 static void gather(json_t *doc, double timeout)
@@ -180,6 +208,7 @@ static void gather(json_t *doc, double timeout)
 		json_array_foreach(json_object_get(route, "rules"), j, rule)
 			json_object_set_new(rule, "hits", json_integer(0));
 	json_object_set_new(doc, "unmatched", json_integer(0));
+	json_object_set_new(doc, "services", json_object());
 	json_array_foreach(json_object_get(doc, "proxies"), i, p) {
 		const char *admin = json_string_value(json_object_get(p, "admin"));
 		json_t *theirs;
@@ -195,6 +224,7 @@ static void gather(json_t *doc, double timeout)
 			continue;
 		}
 		add_hits(doc, theirs);
+		add_services(doc, theirs);
 		json_object_set_new(p, "read", json_true());
 		json_decref(theirs);
 	}
@@ -235,6 +265,44 @@ static void matches_text(json_t *rule, char *out, size_t size)
 			used += (size_t)n;
 		}
 	}
+}
+
+/* What lb-discover could not take of a backendRef's Service, or "". */
+static void ref_notes(json_t *ref, char *out, size_t size)
+{
+	const char *p = json_string_value(json_object_get(ref, "unsupported_protocol"));
+	const char *b = json_string_value(json_object_get(ref, "unsupported_balance"));
+
+	snprintf(out, size, "%s%s%s%s%s%s", p ? "appProtocol " : "", p ? p : "",
+		 p ? " not spoken" : "", p && b ? "; " : "", b ? "unknown lb.dev/balance " : "",
+		 b ? b : "");
+}
+
+/* Each routed Service's protocol and algorithm as the proxies use
+ * them, and what lb-discover could not take of its Service. */
+static void print_services(json_t *doc)
+{
+	json_t *route, *rule, *ref, *seen = json_object(), *v;
+	const char *name;
+	size_t i, j, k;
+	char notes[256];
+
+	json_array_foreach(json_object_get(doc, "routes"), i, route)
+		json_array_foreach(json_object_get(route, "rules"), j, rule)
+			json_array_foreach(json_object_get(rule, "backendRefs"), k, ref) {
+				name = json_string_value(json_object_get(ref, "service"));
+				if (name && json_is_true(json_object_get(ref, "resolved")))
+					json_object_set(seen, name, ref);
+			}
+	printf("\n%-44s %-9s %-14s %s\n", "SERVICE", "PROTOCOL", "BALANCE", "NOTES");
+	json_object_foreach(seen, name, ref) {
+		v = json_object_get(json_object_get(doc, "services"), name);
+		ref_notes(ref, notes, sizeof(notes));
+		printf("%-44s %-9s %-14s %s\n", name,
+		       v ? json_string_value(json_object_get(v, "protocol")) : "-",
+		       v ? json_string_value(json_object_get(v, "balance")) : "-", notes);
+	}
+	json_decref(seen);
 }
 
 static void print_tables(json_t *doc)
@@ -286,6 +354,7 @@ static void print_tables(json_t *doc)
 	}
 	printf("%-32s %4s %-34s %10lld\n", "(no route: 404)", "-", "-",
 	       (long long)json_integer_value(json_object_get(doc, "unmatched")));
+	print_services(doc);
 	json_array_foreach(json_object_get(doc, "statuses"), i, st) {
 		json_t *a = json_object_get(st, "accepted"), *r = json_object_get(st, "resolved_refs");
 

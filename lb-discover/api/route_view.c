@@ -5,7 +5,8 @@
 #include "route_json.h"
 
 /* Each backendRef of each rule gains "backends": the routed Service's
- * backend count (-1: unresolved, none published). */
+ * backend count (-1: unresolved, none published), and of a resolved one
+ * "protocol" and "balance" as its sets carry them. */
 static void add_backend_counts(const struct discover *d, json_t *routes)
 {
 	json_t *route, *rule, *ref;
@@ -21,6 +22,20 @@ static void add_backend_counts(const struct discover *d, json_t *routes)
 
 				json_object_set_new(ref, "backends",
 						    json_integer(s ? (json_int_t)s->reg.last_n : -1));
+				/* its own protocol and algorithm ("": the proxies'), and
+				 * what of them could not be taken */
+				if (!s)
+					continue;
+				json_object_set_new(ref, "protocol",
+						    json_string(s->reg.settings.protocol));
+				json_object_set_new(ref, "balance",
+						    json_string(s->reg.settings.balance));
+				if (s->bad_protocol[0])
+					json_object_set_new(ref, "unsupported_protocol",
+							    json_string(s->bad_protocol));
+				if (s->bad_balance[0])
+					json_object_set_new(ref, "unsupported_balance",
+							    json_string(s->bad_balance));
 			}
 }
 

@@ -233,6 +233,7 @@ int registry_snapshot(const struct registry *r, struct bus_set *out)
 	snprintf(out->type, sizeof(out->type), "set");
 	snprintf(out->service, sizeof(out->service), "%s", r->service);
 	out->generation = r->generation;
+	out->settings = r->settings;
 	out->backends = calloc(r->n ? r->n : 1, sizeof(*out->backends));
 	if (!out->backends)
 		return -1;
@@ -271,7 +272,8 @@ int registry_commit(struct registry *r)
 		if (now.backends[i].ejected)
 			now.backends[i].eject_left = now.backends[i].eject_left > 0;
 	same = r->last && now.n == r->last_n &&
-	       memcmp(now.backends, r->last, now.n * sizeof(*now.backends)) == 0;
+	       memcmp(now.backends, r->last, now.n * sizeof(*now.backends)) == 0 &&
+	       memcmp(&r->settings, &r->last_settings, sizeof(r->settings)) == 0;
 	if (same) {
 		bus_set_release(&now);
 		return 0;
@@ -282,6 +284,7 @@ int registry_commit(struct registry *r)
 	free(r->last);
 	r->last = now.backends;
 	r->last_n = now.n;
+	r->last_settings = r->settings;
 	r->generation++;
 	r->changed = 1;
 	drains_mark(r, first);

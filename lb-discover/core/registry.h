@@ -60,6 +60,9 @@ struct registry {
 	int changed;			/* the published set differs from the last one */
 	struct bus_backend *last;	/* the view last committed, to detect changes */
 	size_t last_n;
+	/* a routed Service's protocol and algorithm, published in its sets
+	 * ("": the proxies' own); a change is a new generation, as a set's */
+	struct service_settings settings, last_settings;
 };
 
 void registry_init(struct registry *r, const char *service);

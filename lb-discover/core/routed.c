@@ -60,6 +60,24 @@ struct routed_service *routed_get(struct routed *r, const char *name)
 	return s;
 }
 
+void routed_settings(struct routed_service *s, const struct service_settings *settings,
+		     const char *bad_protocol, const char *bad_balance)
+{
+	if (bad_protocol && strcmp(bad_protocol, s->bad_protocol) != 0)
+		log_warn("routed service: its appProtocol is not one lb speaks: served with the "
+			 "proxies' --backend-protocol (routes say ResolvedRefs False, "
+			 "UnsupportedProtocol)", "service=%s app_protocol=\"%s\"", s->reg.service,
+			 bad_protocol);
+	if (bad_balance && strcmp(bad_balance, s->bad_balance) != 0)
+		log_warn("routed service: " SERVICE_SETTINGS_BALANCE_ANNOTATION " is not an "
+			 "algorithm lb has: balanced with the proxies' --balance", "service=%s "
+			 "balance=\"%s\" choices=\"%s\"", s->reg.service, bad_balance,
+			 service_settings_balance_names());
+	snprintf(s->bad_protocol, sizeof(s->bad_protocol), "%s", bad_protocol ? bad_protocol : "");
+	snprintf(s->bad_balance, sizeof(s->bad_balance), "%s", bad_balance ? bad_balance : "");
+	s->reg.settings = *settings;
+}
+
 void routed_unmark(struct routed *r)
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -116,9 +134,12 @@ void routed_commit(struct bus *pub, unsigned proxies, struct routed_service *s)
 
 	if (registry_commit_diff(&s->reg, &joined, &left, &what, 16))
 		log_info("set changed", "service=%s generation=%llu backends=%zu joined=%.*s "
-			 "left=%.*s changed=%.*s", s->reg.service, s->reg.generation, s->reg.last_n,
-			 (int)joined.len, joined.data ? joined.data : "", (int)left.len,
-			 left.data ? left.data : "", (int)what.len, what.data ? what.data : "");
+			 "left=%.*s changed=%.*s protocol=%s balance=%s", s->reg.service,
+			 s->reg.generation, s->reg.last_n, (int)joined.len,
+			 joined.data ? joined.data : "", (int)left.len, left.data ? left.data : "",
+			 (int)what.len, what.data ? what.data : "",
+			 s->reg.settings.protocol[0] ? s->reg.settings.protocol : "-",
+			 s->reg.settings.balance[0] ? s->reg.settings.balance : "-");
 	buf_release(&joined);
 	buf_release(&left);
 	buf_release(&what);

@@ -28,6 +28,9 @@ struct routed_service {
 	struct proxy_report *proxies;
 	size_t nproxies;
 	unsigned mark : 1;		/* listed by the last update */
+	/* an appProtocol or lb.dev/balance it could not take, as written
+	 * ("": none), logged when it changes and shown by GET /admin/routes */
+	char bad_protocol[64], bad_balance[64];
 };
 
 struct routed {
@@ -52,6 +55,11 @@ struct routed_service *routed_find(struct routed *r, const char *name);
  * the proxies hold, with its overrides from r->saved) when new; NULL when
  * out of memory or the name is too long. */
 struct routed_service *routed_get(struct routed *r, const char *name);
+/* The service's protocol and algorithm, published with its next commit
+ * (a change is a new generation); bad_protocol, bad_balance: a value the
+ * source had that could not be taken (NULL: none), logged once. */
+void routed_settings(struct routed_service *s, const struct service_settings *settings,
+		     const char *bad_protocol, const char *bad_balance);
 /* Forgets every service not marked since routed_unmark(), calling
  * release(service) first for each (its health checks). */
 void routed_unmark(struct routed *r);

@@ -133,9 +133,10 @@ static int service_exists(void *ctx, const char *ns, const char *name, uint16_t 
 {
 	struct source_gateway *g = ctx;
 	char key[2 * ROUTE_NAME_MAX + 2];
+	json_t *p = service_port(g, ns, name, port), *app = json_object_get(p, "appProtocol");
 	int proxy_v2;
 
-	if (!service_port(g, ns, name, port))
+	if (!p)
 		return 0;
 	snprintf(key, sizeof(key), "%s/%s", ns, name);
 	proxy_v2 = gateway_ref_proxy_protocol(object(g, W_SERVICES, key));
@@ -145,7 +146,9 @@ static int service_exists(void *ctx, const char *ns, const char *name, uint16_t 
 			 "annotation=%s", key, GATEWAY_PROXY_PROTOCOL_ANNOTATION);
 		proxy_v2 = 0;
 	}
-	return GATEWAY_SERVICE_EXISTS | proxy_v2;
+	return GATEWAY_SERVICE_EXISTS | proxy_v2 |
+	       (app && !json_is_null(app) && !service_settings_app_protocol(json_string_value(app))
+			? GATEWAY_SERVICE_UNSUPPORTED_PROTOCOL : 0);
 }
 
 /* The backends of Service port ns/name:port from its EndpointSlices. */
@@ -155,9 +158,14 @@ static int service_backends(struct source_gateway *g, const char *ns, const char
 	json_t *p = service_port(g, ns, name, port), *slice;
 	const char *port_name = json_string_value(json_object_get(p, "name")), *key;
 
+	char svc_key[2 * ROUTE_NAME_MAX + 2];
+
 	memset(out, 0, sizeof(*out));
 	if (bus_routes_service(ns, name, port, out->name, sizeof(out->name)) == -1)
 		return -1;
+	/* its appProtocol and lb.dev/balance, as a Backends document's */
+	snprintf(svc_key, sizeof(svc_key), "%s/%s", ns, name);
+	source_routes_settings(object(g, W_SERVICES, svc_key), p, out);
 	json_object_foreach(g->w[W_SLICES].objects, key, slice) {
 		const char *owner = json_string_value(json_object_get(json_object_get(
 			json_object_get(slice, "metadata"), "labels"), "kubernetes.io/service-name"));

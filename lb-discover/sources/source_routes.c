@@ -46,6 +46,20 @@ static const char *meta(json_t *doc, const char *key, const char *def)
 	return v ? v : def;
 }
 
+void source_routes_settings(json_t *doc, json_t *port, struct source_routes_service *s)
+{
+	json_t *ann = json_object_get(json_object_get(json_object_get(doc, "metadata"),
+						      "annotations"),
+				      SERVICE_SETTINGS_BALANCE_ANNOTATION);
+
+	s->bad = service_settings_read(doc, port, &s->settings);
+	snprintf(s->bad_protocol, sizeof(s->bad_protocol), "%s",
+		 json_is_string(json_object_get(port, "appProtocol"))
+			 ? json_string_value(json_object_get(port, "appProtocol")) : "(not a string)");
+	snprintf(s->bad_balance, sizeof(s->bad_balance), "%s",
+		 json_is_string(ann) ? json_string_value(ann) : "(not a string)");
+}
+
 /* One port of a Backends document into out[*n]. Returns 0 or -1 (err). */
 static int parse_port(const struct gateway_doc *doc, const char *ns, const char *name,
 		      json_t *port, size_t index, struct source_routes_service *out, char *err,
@@ -71,6 +85,7 @@ static int parse_port(const struct gateway_doc *doc, const char *ns, const char 
 		snprintf(err, errsz, "%s: metadata: namespace and name too long", doc->source);
 		return -1;
 	}
+	source_routes_settings(doc->json, port, out);
 	out->list = calloc(json_array_size(addrs) + 1, sizeof(*out->list));
 	if (!out->list) {
 		snprintf(err, errsz, "out of memory");
@@ -171,7 +186,8 @@ static int service_exists(void *ctx, const char *namespace, const char *name, ui
 	if (bus_routes_service(namespace, name, port, key, sizeof(key)) == -1 ||
 	    !(s = source_routes_find(r->services, r->nservices, key)))
 		return 0;
-	return GATEWAY_SERVICE_EXISTS | (s->proxy_v2 ? GATEWAY_SERVICE_PROXY_V2 : 0);
+	return GATEWAY_SERVICE_EXISTS | (s->proxy_v2 ? GATEWAY_SERVICE_PROXY_V2 : 0) |
+	       (s->bad & SERVICE_SETTINGS_BAD_PROTOCOL ? GATEWAY_SERVICE_UNSUPPORTED_PROTOCOL : 0);
 }
 
 /* The Gateway to serve: the one named, or the only one in docs. */
@@ -245,8 +261,12 @@ int source_routes_publish(struct discover *d, const struct route_table *t,
 				log_error("routed service not kept: out of memory", "service=%s", key);
 				continue;
 			}
-			if (!s->mark)
+			if (!s->mark) {
 				registry_source_update(&s->reg, src->list, src->n, registry_clock());
+				routed_settings(s, &src->settings, src->bad & SERVICE_SETTINGS_BAD_PROTOCOL
+						? src->bad_protocol : NULL, src->bad & SERVICE_SETTINGS_BAD_BALANCE
+						? src->bad_balance : NULL);
+			}
 			s->mark = 1;
 			if (health && !s->checks)
 				s->checks = health_start(d->loop, &s->reg, health, on_health_change, d);

@@ -26,7 +26,10 @@ struct source_routes;
  *   spec:
  *     ports:
  *     - port: 80                      # the Service port a backendRef names
+ *       appProtocol: kubernetes.io/h2c  # optional, as a Service port's
  *       addresses: ["127.0.0.1:9001", "127.0.0.1:9002@3"]   # IP:PORT[@WEIGHT]
+ * with metadata.annotations {lb.dev/balance: least-request} optional, as a
+ * Service's (common/service_settings.h).
  */
 #define SOURCE_ROUTES_KIND "Backends"
 #define SOURCE_ROUTES_API "lb.dev/v1alpha1"
@@ -37,7 +40,18 @@ struct source_routes_service {
 	struct bus_backend *list;	/* malloc'd */
 	size_t n;
 	int proxy_v2;	/* annotated lb.dev/proxy-protocol: v2 (TLS/TCP relays) */
+	/* its own protocol and algorithm (common/service_settings.h), and what
+	 * could not be taken of them (SERVICE_SETTINGS_BAD_* bits; the values
+	 * as written, for the log) */
+	struct service_settings settings;
+	int bad;
+	char bad_protocol[64], bad_balance[64];
 };
+struct json_t;
+/* Reads the settings of Service (or Backends) document `doc`'s port entry
+ * `port` into s. */
+void source_routes_settings(struct json_t *doc, struct json_t *port,
+			    struct source_routes_service *s);
 
 /* The Backends documents among docs, checked (file:line: field: why in err).
  * Returns the count (*out malloc'd, release with source_routes_services_free)

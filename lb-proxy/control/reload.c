@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/accept.h"
+#include "http/routing.h"
 #include "log.h"
 #include "net/tls_server.h"
 #include "options.h"
@@ -163,6 +164,7 @@ void reload_run(struct reload *r)
 			b->sticky_id[0] = '\0';	/* computed again with the new secret */
 	if (proxy_config_apply_balancing(px, c) == -1)
 		log_error("out of memory rebuilding the balancer: the last one is kept", NULL);
+	routing_follow_balance(px);	/* routed Services without their own lb.dev/balance */
 	proxy_setup_resilience_apply(px, &c->opts);
 	r->limits.pool_size = (unsigned)c->opts.upstream_pool_size;
 	r->limits.idle_timeout = c->opts.upstream_idle_timeout;

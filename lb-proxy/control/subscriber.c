@@ -12,6 +12,8 @@
 #include "net.h"
 #include "timefmt.h"
 #include "http/routing.h"
+#include "upstream/balance_table.h"
+#include "upstream/h2_pool.h"
 #include "upstream/outlier.h"
 #include "upstream/service.h"
 
@@ -22,6 +24,52 @@ static enum backend_state state_of(enum bus_state s)
 	case BUS_STATE_DRAINING: return BACKEND_DRAINING;
 	default: return BACKEND_DOWN;
 	}
+}
+
+/*
+ * A routed service's settings from its set (bus version 9): the algorithm
+ * its balancer is rebuilt with (returned; the proxy's --balance when the
+ * set names none) and the protocol of its new requests. With --backend-tls
+ * every backend connection is TLS, as its ALPN offer is the proxy's: a
+ * Service's own protocol is not taken (said once per change).
+ */
+static const struct balance_ops *settle(struct proxy *px, struct service *svc,
+					const struct service_settings *want)
+{
+	const struct balance_ops *ops = NULL;
+	int ip = strcmp(want->balance, "ip-hash") == 0, protocol = -1;
+
+	if (want->balance[0]) {
+		ops = balance_find(ip ? "maglev" : want->balance);
+		if (!ops)	/* the codec checked it: another release's name */
+			log_warn("bus: a service's balance is not this proxy's: balancing with "
+				 "--balance", "service=%s balance=%s", svc->name, want->balance);
+	}
+	if (want->protocol[0]) {
+		protocol = h2_pool_protocol_parse(want->protocol);
+		/* h2 is TLS, which only --backend-tls gives */
+		if (px->opts->backend_tls
+			    ? protocol != h2_pool_protocol_parse(px->opts->backend_protocol)
+			    : protocol == H2_POOL_H2) {
+			if (strcmp(want->protocol, svc->settings.protocol) != 0)
+				log_warn("service protocol not taken: TLS to backends is "
+					 "--backend-tls, one for every backend (a Service's own TLS "
+					 "needs a BackendTLSPolicy, which lb does not read)",
+					 "service=%s protocol=%s backend_protocol=%s backend_tls=%s",
+					 svc->name, want->protocol, px->opts->backend_protocol,
+					 px->opts->backend_tls ? "on" : "off");
+			protocol = -1;
+		}
+	}
+	if (memcmp(want, &svc->settings, sizeof(*want)) != 0)
+		log_info("service settings applied", "service=%s protocol=%s balance=%s",
+			 svc->name, protocol >= 0 ? want->protocol : px->opts->backend_protocol,
+			 ops ? want->balance : px->balancer.ops->name);
+	svc->settings = *want;
+	svc->protocol = protocol;
+	svc->own_ops = ops;
+	svc->key_client_ip = ops && ip;
+	return ops ? ops : px->balancer.ops;
 }
 
 /* Makes the bus's set the current one of target (the proxy's own set, or a
@@ -63,7 +111,7 @@ static void apply(struct subscriber *s, const struct bus_set *set, struct servic
 	next.generation = set->generation;
 	/* No slow start for the first set: nothing had any traffic yet. */
 	if (svc)
-		service_apply(svc, &next, now);
+		service_apply(svc, &next, settle(px, svc, &set->settings), now);
 	else
 		backend_set_apply(&px->set, &next, px->set.generation ? now : 0);
 	/* lb-discover's ejections (another proxy's, or ours it publishes), and

@@ -188,17 +188,21 @@ static void exchange_end(struct session *s)
 
 /* ---- the exchange ------------------------------------------------------------------- */
 
-/* The request's hash key (--hash-key), for maglev and ring-hash. */
+/* The request's hash key (--hash-key, or the client's address for a routed
+ * Service balanced by ip-hash), for maglev and ring-hash. */
 static void request_key(struct session *s)
 {
+	static const struct hashkey client_ip = { .kind = HASHKEY_CLIENT_IP };
 	struct proxy *px = s->px;
 	const struct http_msg *req = &s->x->req;
+	const struct hashkey *hk = s->x->svc && s->x->svc->key_client_ip ? &client_ip
+									   : &px->hash_key;
 	const char *client = NULL, *key;
 	size_t clen = 0, klen;
 
-	if (px->hash_key.kind == HASHKEY_CLIENT_IP)
+	if (hk->kind == HASHKEY_CLIENT_IP)
 		client = hashkey_client_ip(&px->trusted, s->client_ip, req, &clen);
-	s->x->pick.has_key = hashkey_find(&px->hash_key, req, &s->x->route, client, clen, &key, &klen);
+	s->x->pick.has_key = hashkey_find(hk, req, &s->x->route, client, clen, &key, &klen);
 	if (s->x->pick.has_key)
 		s->x->pick.hash = balance_hash(key, klen);
 }

@@ -369,11 +369,20 @@ enum forward_verdict forward_dequeue(struct session *s)
 	return forward_begin(s);
 }
 
-/* --backend-protocol h2c|h2: a stream on one of be's HTTP/2 connections. */
-static enum forward_verdict begin_h2(struct session *s, struct backend *be)
+/* The protocol of the attempt's backend connection: the routed Service's
+ * own (its appProtocol), else --backend-protocol. */
+static int backend_protocol(const struct session *s)
+{
+	if (s->x && s->x->svc && s->x->svc->protocol >= 0)
+		return s->x->svc->protocol;
+	return h2_pool_protocol_parse(s->px->opts->backend_protocol);
+}
+
+/* HTTP/2 to the backend: a stream on one of be's connections. */
+static enum forward_verdict begin_h2(struct session *s, struct backend *be, int protocol)
 {
 	struct proxy *px = s->px;
-	int tls = h2_pool_protocol_parse(px->opts->backend_protocol) == H2_POOL_H2;
+	int tls = protocol == H2_POOL_H2;
 	struct upstream *u = h2_pool_stream(be, tls, px->opts->connect_timeout);
 
 	if (!u && local_error(errno))
@@ -396,7 +405,7 @@ enum forward_verdict forward_begin(struct session *s)
 	struct proxy *px = s->px;
 	struct backend *be = NULL;
 	struct upstream *u;
-	int from_queue = s->from_queue;
+	int from_queue = s->from_queue, protocol;
 
 	s->from_queue = 0;
 	/* First come, first served: with requests waiting, a new one queues
@@ -424,8 +433,9 @@ enum forward_verdict forward_begin(struct session *s)
 	backend_ref(be);
 	be->active++;
 	be->requests++;
-	if (px->opts->backend_protocol && strcmp(px->opts->backend_protocol, "http1") != 0)
-		return begin_h2(s, be);
+	protocol = backend_protocol(s);
+	if (protocol > H2_POOL_HTTP1)
+		return begin_h2(s, be, protocol);
 	u = upstream_pool_get(be);
 	if (u) {
 		attach(s, u);

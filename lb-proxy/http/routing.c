@@ -188,6 +188,25 @@ fail_table:
 	return -1;
 }
 
+const char *routing_service_protocol(const struct proxy *px, const struct service *s)
+{
+	return s->protocol >= 0 ? s->settings.protocol : px->opts->backend_protocol;
+}
+
+const char *routing_service_balance(const struct proxy *px, const struct service *s)
+{
+	return s->own_ops ? s->settings.balance : px->opts->balance;
+}
+
+void routing_follow_balance(struct proxy *px)
+{
+	for (struct service *s = px->routing ? px->routing->services : NULL; s; s = s->next)
+		if (!s->own_ops && s->balancer.ops != px->balancer.ops &&
+		    balancer_rebuild(&s->balancer, px->balancer.ops, &s->set) == -1)
+			log_error("service balancer not rebuilt: out of memory, balancing with the "
+				  "last --balance", "service=%s", s->name);
+}
+
 void routing_info(struct proxy *px, struct buf *b)
 {
 	const struct route_snapshot *snap = px->routing ? px->routing->current : NULL;
@@ -203,8 +222,9 @@ void routing_info(struct proxy *px, struct buf *b)
 	for (const struct service *s = px->routing->services; s; s = s->next) {
 		buf_append_str(b, first ? "{\"name\":\"" : ",{\"name\":\"");
 		buf_append_json_escaped(b, s->name, strlen(s->name));
-		buf_appendf(b, "\",\"generation\":%llu,\"backends\":%zu}", s->set.generation,
-			    s->set.n);
+		buf_appendf(b, "\",\"generation\":%llu,\"backends\":%zu,\"protocol\":\"%s\","
+			    "\"balance\":\"%s\"}", s->set.generation, s->set.n,
+			    routing_service_protocol(px, s), routing_service_balance(px, s));
 		first = 0;
 	}
 	buf_append_str(b, "]},");

@@ -55,6 +55,13 @@ struct service *routing_service(struct proxy *px, const char *name);
 /* Appends "routes":{...},: the generation served (0: none), the table's
  * size, and each routed service's generation and backends (/info). */
 void routing_info(struct proxy *px, struct buf *b);
+/* The protocol ("http1", "h2c", "h2") and algorithm (a --balance name) the
+ * routed service s uses now: its own, from its set, or the proxy's. */
+const char *routing_service_protocol(const struct proxy *px, const struct service *s);
+const char *routing_service_balance(const struct proxy *px, const struct service *s);
+/* Rebuilds the balancer of every routed service that has no algorithm of
+ * its own with the proxy's (after a reload changed --balance). */
+void routing_follow_balance(struct proxy *px);
 /* The service of rule's mirror m in snap, or NULL (unresolved). */
 struct service *routing_mirror_service(const struct route_snapshot *snap,
 				       const struct route_rule *rule, unsigned m);

@@ -12,10 +12,19 @@ int routing_stats_json(const struct proxy *px, struct buf *out)
 	buf_appendf(out, "{\"generation\":%llu,\"unmatched\":%llu,",
 		    snap ? snap->generation : 0ULL, px->routing ? px->routing->unmatched_total : 0ULL);
 	if (!snap)
-		return buf_append_str(out, "\"listeners\":[],\"routes\":[]}");
+		return buf_append_str(out, "\"listeners\":[],\"routes\":[],\"services\":[]}");
 	if (route_json_table(snap->table, snap->hits, out) == -1)
 		return -1;
-	return buf_append_str(out, "}");
+	/* each routed Service's protocol and algorithm as this proxy uses them */
+	buf_append_str(out, ",\"services\":[");
+	for (const struct service *s = px->routing->services; s; s = s->next) {
+		buf_append_str(out, s == px->routing->services ? "{\"name\":\"" : ",{\"name\":\"");
+		buf_append_json_escaped(out, s->name, strlen(s->name));
+		buf_appendf(out, "\",\"protocol\":\"%s\",\"balance\":\"%s\",\"generation\":%llu}",
+			    routing_service_protocol(px, s), routing_service_balance(px, s),
+			    s->set.generation);
+	}
+	return buf_append_str(out, "]}");
 }
 
 /* A label value as the text format wants it: backslash, quote and newline

@@ -10,8 +10,8 @@
 #include "routing.h"
 
 /* The body of GET /routes: {"generation":G,"unmatched":N,"listeners":[..],
- * "routes":[..]} with each rule's hits (generation 0 and empty lists: no
- * table). Returns 0, or -1 when out of memory. */
+ * "routes":[..],"services":[..]} with each rule's hits and each routed
+ * Service's protocol and balance (generation 0 and empty lists: no table). Returns 0, or -1 when out of memory. */
 int routing_stats_json(const struct proxy *px, struct buf *out);
 /* The route series of /metrics (nothing while no table was ever served). */
 void routing_stats_metrics(const struct proxy *px, struct buf *out);

@@ -15,6 +15,7 @@ struct service *service_new(const char *name, const struct balance_ops *ops)
 		return NULL;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->refs = 1;
+	s->protocol = -1;
 	if (balancer_rebuild(&s->balancer, ops, &s->set) == -1) {
 		free(s);
 		return NULL;
@@ -36,12 +37,13 @@ void service_unref(struct service *s)
 	free(s);
 }
 
-void service_apply(struct service *s, struct backend_set *next, double now)
+void service_apply(struct service *s, struct backend_set *next, const struct balance_ops *ops,
+		   double now)
 {
 	for (size_t i = 0; i < next->n; i++)
 		snprintf(next->items[i]->service, sizeof(next->items[i]->service), "%s", s->name);
 	backend_set_apply(&s->set, next, s->set.generation ? now : 0);
-	if (balancer_rebuild(&s->balancer, s->balancer.ops, &s->set) == -1)
+	if (balancer_rebuild(&s->balancer, ops ? ops : s->balancer.ops, &s->set) == -1)
 		log_error("service balancer not rebuilt: out of memory, balancing over the last "
 			  "set's state", "service=%s", s->name);
 }

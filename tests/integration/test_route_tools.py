@@ -117,7 +117,9 @@ def test_admin_routes_and_lb_ctl_routes(gateway, echo, proxy, procs, rundir):
     assert status == 200
     assert doc["generation"] == gen
     refs = doc["routes"][0]["rules"][0]["backendRefs"]
-    assert refs == [{"service": "default/a:80", "weight": 9, "resolved": True, "backends": 1},
+    # protocol and balance: what the Service's sets carry ("": the proxies' own)
+    assert refs == [{"service": "default/a:80", "weight": 9, "resolved": True, "backends": 1,
+                     "protocol": "", "balance": ""},
                     {"service": "default/missing:80", "weight": 1, "resolved": False,
                      "backends": -1}], refs
     st = doc["statuses"][0]
@@ -140,6 +142,10 @@ def test_admin_routes_and_lb_ctl_routes(gateway, echo, proxy, procs, rundir):
     assert "served by 3 of 3 proxies" in text
     assert "not counted: its reports name no admin API" in text
     assert re.search(r"^default/web\s+0\s+yes\s+BackendNotFound: ", text, re.M), text
+    # each routed Service's protocol and algorithm as the proxies use them
+    assert re.search(r"^SERVICE\s+PROTOCOL\s+BALANCE\s+NOTES$", text, re.M), text
+    assert re.search(r"^default/a:80\s+http1\s+round-robin\s*$", text, re.M), text
+    assert out["services"] == {"default/a:80": {"protocol": "http1", "balance": "round-robin"}}
     # a proxy whose admin API is gone: said, the others still counted
     # (and it goes out of lb-discover's list once its reports stop)
     old_proxy.kill()

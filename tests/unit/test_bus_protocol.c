@@ -197,7 +197,7 @@ static void test_malformed_messages(void **state)
 		{ "garbage", "not JSON" },
 		{ "[1,2]", "not a JSON object" },
 		{ "{\"type\":\"set\"}", "protocol version missing" },
-		{ "{\"v\":9,\"type\":\"set\"}", "bus protocol version 9, this program speaks " BUS_V },
+		{ "{\"v\":99,\"type\":\"set\"}", "bus protocol version 99, this program speaks " BUS_V },
 		{ "{\"v\":" BUS_V ",\"type\":\"gossip\"}", "type must be set or report" },
 		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"generation\":1,\"backends\":[]}", "service must be" },
 		{ "{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":-1,\"backends\":[]}",
@@ -279,7 +279,7 @@ static void test_malformed_messages(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct bus_set set;
-		int other = i == 4;	/* the "v":9 case */
+		int other = i == 4;	/* the "v":99 case */
 		char err[256] = "";
 		int rc = bus_set_decode(cases[i].msg, strlen(cases[i].msg), &set, err, sizeof(err));
 

@@ -835,6 +835,46 @@ static int only_v1(void *ctx, const char *ns, const char *name, uint16_t port)
 	return strcmp(ns, NS) == 0 && strcmp(name, "infra-backend-v1") == 0 && port == 8080;
 }
 
+/* v1 on 8080 has an appProtocol lb does not speak; every other port exists */
+static int v1_unsupported(void *ctx, const char *ns, const char *name, uint16_t port)
+{
+	(void)ctx;
+	return only_v1(ctx, ns, name, port) ? GATEWAY_SERVICE_UNSUPPORTED_PROTOCOL : 1;
+}
+
+/* GEP-1911: a backendRef to a Service port whose appProtocol lb does not
+ * speak is ResolvedRefs False, UnsupportedProtocol, on the HTTPRoute, and
+ * still served (with the proxies' --backend-protocol); a ref of a
+ * TCPRoute relays bytes, so no condition changes there. */
+static void test_unsupported_protocol(void **state)
+{
+	static const char yaml[] = SAME_NAMESPACE ROUTE("r")
+		"spec:\n"
+		"  parentRefs: [{name: same-namespace}]\n"
+		"  rules:\n"
+		"  - backendRefs:\n"
+		"    - {name: infra-backend-v1, port: 8080, weight: 1}\n"
+		"    - {name: infra-backend-v2, port: 8080, weight: 1}\n";
+	struct gateway_docs docs = GATEWAY_DOCS_INIT;
+	struct gateway_result res;
+	const struct gateway_parent_status *st;
+	char err[256];
+	(void)state;
+
+	assert_int_equal(gateway_load(&docs, "test.yaml", yaml, strlen(yaml), err, sizeof(err)), 0);
+	assert_int_equal(gateway_compile(&docs, NS, "same-namespace", v1_unsupported, NULL, &res),
+			 0);
+	st = status_of(&res, NS "/r", 0);
+	assert_int_equal(st->accepted.status, 1);
+	assert_int_equal(st->resolved_refs.status, 0);
+	assert_string_equal(st->resolved_refs.reason, "UnsupportedProtocol");
+	assert_non_null(strstr(st->resolved_refs.message, "appProtocol"));
+	assert_int_equal(res.table->rules[0].backends[0].resolved, 1);
+	assert_int_equal(res.table->rules[0].backends[1].resolved, 1);
+	gateway_result_release(&res);
+	gateway_docs_release(&docs);
+}
+
 /* HTTPRouteWeight's shape with a missing Service: BackendNotFound, and its
  * share answers 500 while the others go on. */
 static void test_backend_not_found(void **state)
@@ -1041,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_backend_not_found),
+		cmocka_unit_test(test_unsupported_protocol),
 		cmocka_unit_test(test_filters_compiled),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_names_checked),
