@@ -180,6 +180,18 @@ void admin_server_broadcast(struct admin_server *s, const char *data, size_t len
 	}
 }
 
+void admin_server_broadcast_service(struct admin_server *s, const char *service,
+				    const char *data, size_t len)
+{
+	struct admin_conn *c, *next;
+
+	for (c = LIST_FIRST(&s->conns); c; c = next) {
+		next = LIST_NEXT(c, link);
+		if (c->state == ADMIN_STREAMING && strcmp(c->service, service) == 0)
+			admin_server_send(c, data, len);
+	}
+}
+
 static void conn_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct admin_conn *c = w->data;
