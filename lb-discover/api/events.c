@@ -65,6 +65,9 @@ static int append_status(struct events *e, struct buf *out, const char *name)
 	json_object_set_new(doc, "token", json_boolean(e->token));
 	if (sv.routed && e->d->routed.generation)
 		json_object_set_new(doc, "routes", status_routes(e->d));
+	/* the routes' list of every Service: "services" below says it in rows
+	 * of at most SERVICES_VIEW_MAX, not thousands every second */
+	json_object_del(json_object_get(doc, "routes"), "services");
 	if (services_view_add(e->d, sv.reg->service, doc) == -1) {
 		json_decref(doc);
 		return -1;

@@ -15,13 +15,15 @@
 /* A label value with \ " and newlines escaped (Prometheus text format). */
 static void label(struct buf *out, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			buf_appendf(out, "\\%c", *s);
-		else if (*s == '\n')
-			buf_append_str(out, "\\n");
-		else
-			buf_append(out, s, 1);
+	for (;;) {
+		size_t plain = strcspn(s, "\\\"\n");	/* a run to copy as it is */
+
+		buf_append(out, s, plain);
+		s += plain;
+		if (!*s)
+			return;
+		buf_append_str(out, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\");
+		s++;
 	}
 }
 

@@ -10,7 +10,7 @@
 
 /* rows of the list at most: the main service, the one `selected` and the
  * first others; "services_total" says how many there are */
-#define SERVICES_VIEW_MAX 200
+#define SERVICES_VIEW_MAX 100
 
 /*
  * Adds to doc "services": [{"name","main","generation","backends","up",

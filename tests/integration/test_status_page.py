@@ -400,3 +400,22 @@ def test_the_page_shows_the_replicas_and_the_shared_state(fleet):
                   "proxies": [a.proxy.admin_port], "scale": SLOW,
                   "kubernetes": {"replicas": ["lb-a", "lb-b"], "configmap": "lb-state-backend"}})
     assert "ok the replicas lb-a, lb-b" in out
+
+
+def test_the_page_shows_every_routed_service(procs, proxy, echo, rundir):
+    """Issues 28 and 24: lb-discover --routes with two routed Services and
+    the main one, two proxies. In chromium the page lists the three Services
+    (the main one first) and the routes naming them, shows each routed
+    Service's backends by its name, shows a drain of a routed backend made
+    with lb-ctl --service, and a drain from the page (confirmed) acts on the
+    Service shown: both its proxies apply it (lb-ctl status --service), the
+    other Service is untouched; no console error."""
+    f = Fleet(procs, proxy, echo, rundir, ("--report-interval", "0.2"))
+    out = browse({"url": f"http://127.0.0.1:{f.admin}/", "backends": [f.main.addr],
+                  "proxies": [f.a.admin_port, f.b.admin_port], "scale": SLOW,
+                  "lbctl": binary("lb-ctl"), "rundir": rundir,
+                  "routed": {"main": "backend", "services": {API: [e.addr for e in f.api],
+                                                             WEB: [e.addr for e in f.web]},
+                             "show": WEB, "ctlDrain": f.web[0].addr, "pageDrain": f.web[1].addr,
+                             "untouched": API}})
+    assert "ok no console error" in out
