@@ -15,6 +15,7 @@ const state = {
   source: null,                // the EventSource of /events?service=
   svcPrev: new Map(),          // service -> {time, requests, failures}
   svcRates: new Map(),         // service -> {req, err}
+  svcRows: new Map(),          // service -> its row in the list
   routesGen: null,             // the routes generation drawn
 };
 
@@ -305,6 +306,23 @@ function serviceRates(doc) {
   }
 }
 
+function serviceRow(s) {
+  let row = state.svcRows.get(s.name);
+  if (row) return row;
+  row = el("tr");
+  row.dataset.service = s.name;
+  const name = el("td", "col-addr");
+  const b = el("button", "show-service", s.name + (s.main ? " (main)" : ""));
+  b.type = "button";
+  b.addEventListener("click", () => select(s.name, s.main));
+  name.appendChild(b);
+  row.appendChild(name);
+  row.cells_ = [];
+  for (let i = 0; i < 10; i++) row.appendChild(row.cells_[i] = el("td", "num"));
+  state.svcRows.set(s.name, row);
+  return row;
+}
+
 // The list of Services (the main one first), one row each; a name shows it.
 function drawServices(doc) {
   const list = Array.isArray(doc.services) ? doc.services : [];
@@ -312,23 +330,29 @@ function drawServices(doc) {
   $("services-section").hidden = total <= 1;
   if (total <= 1) return;
   serviceRates(doc);
-  $("services").tBodies[0].replaceChildren(...list.map((s) => {
-    const tr = el("tr", s.name === doc.service ? "selected" : null);
-    tr.dataset.service = s.name;
-    const name = el("td", "col-addr");
-    const b = el("button", "show-service", s.name + (s.main ? " (main)" : ""));
-    b.type = "button";
-    b.addEventListener("click", () => select(s.name, s.main));
-    name.appendChild(b);
-    tr.appendChild(name);
+  // rows are kept and updated in place: a row rebuilt every second would
+  // take a click that lands as it is replaced
+  const tbody = $("services").tBodies[0];
+  const order = list.map((s) => {
+    const row = serviceRow(s);
+    row.className = s.name === doc.service ? "selected" : "";
     const r = state.svcRates.get(s.name) || {};
-    for (const v of [s.backends, s.up, s.draining, s.down, s.ejected, s.active,
+    const values = [s.backends, s.up, s.draining, s.down, s.ejected, s.active,
       r.req === undefined ? "" : perSecond(r.req), r.err === undefined ? "" : perSecond(r.err),
-      s.generation]) tr.appendChild(el("td", "num", v));
-    tr.appendChild(el("td", "ack " + (s.proxies_synced === s.proxies ? "ack-yes" : "ack-no"),
-      s.proxies_synced + " of " + s.proxies));
-    return tr;
-  }));
+      s.generation];
+    values.forEach((v, i) => { row.cells_[i].textContent = v; });
+    const synced = row.cells_[values.length];
+    synced.className = "ack " + (s.proxies_synced === s.proxies ? "ack-yes" : "ack-no");
+    synced.textContent = s.proxies_synced + " of " + s.proxies;
+    return row;
+  });
+  const keep = new Set(order);
+  for (const [n, row] of state.svcRows) {
+    if (!keep.has(row)) { state.svcRows.delete(n); row.remove(); }
+  }
+  order.forEach((row, i) => {
+    if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null);
+  });
   $("services-more").hidden = total <= list.length;
   $("services-more").textContent = (total - list.length) + " more Services not listed: " +
     "open #service=NAMESPACE/NAME:PORT to show one";
