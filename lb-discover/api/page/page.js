@@ -223,7 +223,7 @@ function drawProxies(doc) {
     // the route table it serves: "current" when it is the one published
     const routes = doc.routes && typeof p.routes === "number"
       ? p.routes + (p.routes === doc.routes.generation ? " (current)" : " (behind)") : "";
-    tr.appendChild(el("td", null, routes));
+    tr.appendChild(el("td", "col-routes", routes));
     return tr;
   });
   tbody.replaceChildren(...out);
@@ -440,6 +440,7 @@ function render(doc) {
   drawCluster(doc);
   drawServices(doc);
   drawRoutes(doc);
+  document.body.classList.toggle("has-routes", Boolean(doc.routes));
   document.body.dataset.generation = doc.generation;
   document.body.dataset.service = doc.service;
 }
