@@ -55,7 +55,8 @@ static void build_synopsis(void)
 		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
 		 "status, proxies, drain, undrain, add, remove, weight, uneject and in-flight take\n"
 		 "--service NAMESPACE/NAME:PORT: a routed Service's backends, overrides and proxies\n"
-		 "(lb-discover --routes or --gateway) instead of the main service's\n\n"
+		 "(lb-discover --routes or --gateway) instead of the main service's; watch\n"
+		 "--service NAME prints that service's set changes only\n\n"
 		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover,\n"
 		 "5 drain --wait: the drain was cancelled (undrain, remove, the backend left the set)",
 		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");

@@ -147,8 +147,6 @@ void admin_server_stream(struct admin_conn *c, const char *ctype, const char *ex
  * last send and ADMIN_STREAM_BACKLOG bytes unsent is dropped (closed,
  * logged): returns -1 then (c is freed), else 0. data is copied. */
 int admin_server_send(struct admin_conn *c, const char *data, size_t len);
-/* admin_server_send() to every stream. */
-void admin_server_broadcast(struct admin_server *s, const char *data, size_t len);
 /* admin_server_send() to every stream whose c->service is `service` (a
  * stream's ?service=, "" for none). */
 void admin_server_broadcast_service(struct admin_server *s, const char *service,

@@ -141,7 +141,7 @@ static void on_check(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct events *e = w->data;
 	char names[ADMIN_MAX_STREAMS][BUS_SERVICE_MAX];
-	size_t n;
+	size_t n, sets;
 	(void)revents;
 
 	if (!e->server->nstreams) {
@@ -151,15 +151,16 @@ static void on_check(struct ev_loop *loop, ev_timer *w, int revents)
 	e->text.pos = e->text.len = 0;
 	if (changed_sets(e, &e->text, 0) == -1)
 		goto fail;
-	if (e->text.len)
-		admin_server_broadcast(e->server, e->text.data, e->text.len);
-	else if (ev_now(loop) - e->status_sent < EVENTS_STATUS_INTERVAL - EVENTS_CHECK_INTERVAL / 2)
+	sets = e->text.len;
+	if (!sets && ev_now(loop) - e->status_sent < EVENTS_STATUS_INTERVAL - EVENTS_CHECK_INTERVAL / 2)
 		return;
 	e->status_sent = ev_now(loop);
-	/* one rendering per Service selected, whatever the streams on it */
+	/* one rendering per Service selected, whatever the streams on it; each
+	 * stream gets the sets and its status in one send (a stream's backlog
+	 * is measured against the last send: ADMIN_STREAM_BACKLOG) */
 	n = selections(e, names);
 	for (size_t k = 0; k < n; k++) {
-		e->text.pos = e->text.len = 0;
+		e->text.len = sets;
 		if (append_status(e, &e->text, names[k]) == -1)
 			goto fail;
 		admin_server_broadcast_service(e->server, names[k], e->text.data, e->text.len);
