@@ -189,10 +189,13 @@ def test_routed_services_have_their_series(procs, proxy, echo, rundir):
         got = [v for _, l, v in fam["samples"] if all(l.get(k) == x for k, x in labels.items())]
         assert len(got) == 1, (labels, fam["samples"])
         return got[0]
-    wait_for("web's 4 requests counted", lambda: sum(
-        v for _, l, v in parse(scrape(f.admin))["lb_discover_backend_requests_total"]["samples"]
-        if l["service"] == WEB) == 4)
-    m = parse(scrape(f.admin))
+    def settled():
+        m = parse(scrape(f.admin))
+        requests = sum(v for _, l, v in m["lb_discover_backend_requests_total"]["samples"]
+                       if l["service"] == WEB)
+        synced = [v for _, _, v in m["lb_discover_proxies_synced"]["samples"]]
+        return m if requests == 4 and synced == [2, 2, 2] else None
+    m = wait_for("web's 4 requests counted, every service synced on both proxies", settled)
     check_conventions("lb_discover", m, backends)
     state = m["lb_discover_backend_state"]
     for svc, members in (("backend", [f.main]), (API, f.api), (WEB, f.web)):

@@ -270,7 +270,9 @@ def test_watch_prints_each_services_changes_once(fleet):
     service, each naming its service, never the same set twice (the
     heartbeat repeats every service's set: watch compared a set's generation
     with the last message's, whichever service that was, so it printed the
-    heartbeat's sets again and again); --service NAME prints that Service's
+    heartbeat's sets again and again, and never a Service whose generation
+    was the one before it: two Services created in one millisecond share
+    one); --service NAME prints that Service's
     only. A drain of a routed backend is one line of it."""
     f = fleet()
     watchers = [subprocess.Popen([binary("lb-ctl"), "--runtime-dir", f.rundir, "watch", *extra],
