@@ -242,6 +242,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/bench_grpc.py
 	$(PYTHON) tests/bench/bench_routed_reports.py
 	$(PYTHON) tests/bench/bench_routes.py
+	$(PYTHON) tests/bench/bench_admin_views.py
 	$(PYTHON) tests/bench/bench_uring.py
 
 # The chaos suite's full version (a few minutes); its short one runs in

@@ -248,7 +248,8 @@ enum admin_route_status admin_route_parse(int method, const char *target, size_t
 		if (get) {
 			r->action = reads[i].get;
 			r->known_action = 1;
-			if ((r->action == ADMIN_LIST || r->action == ADMIN_PROXIES) &&
+			if ((r->action == ADMIN_LIST || r->action == ADMIN_PROXIES ||
+			     r->action == ADMIN_EVENTS) &&
 			    parse_service(q, end, r) == -1)
 				return bad(r, service_bad);
 			return ADMIN_ROUTE_OK;

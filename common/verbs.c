@@ -25,7 +25,8 @@ const struct verb verbs[] = {
 	  "end ADDR's outlier ejection on every proxy", "POST", BACKEND "/uneject" },
 	{ "in-flight", VERB_ADDRESS | VERB_OPT_SERVICE, "in-flight", 0, "in-flight ADDR",
 	  "requests in flight to ADDR, summed over the proxies", NULL, NULL },
-	{ "watch", VERB_OPT_COUNT, NULL, 0, "watch [--count N]", "one JSON line per set change",
+	{ "watch", VERB_OPT_COUNT | VERB_OPT_SERVICE, NULL, 0, "watch [--count N]",
+	  "one JSON line per set change (of every service; --service: one)",
 	  NULL, NULL },
 	{ "help", 0, NULL, 0, "help", "this help", NULL, NULL },
 };

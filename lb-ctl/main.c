@@ -2,7 +2,6 @@
  * add ...), and load (load.h); tables for people, --json for scripts. */
 #include <errno.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "timefmt.h"
 #include "status_routes.h"
 #include "verbs.h"
+#include "watch.h"
 
 struct ctl_options {
 	char *runtime_dir;
@@ -55,7 +55,8 @@ static void build_synopsis(void)
 		 "[--runtime-dir DIR] [--json] COMMAND\n\ncommands:\n%s  %-34s %s\n\n"
 		 "status, proxies, drain, undrain, add, remove, weight, uneject and in-flight take\n"
 		 "--service NAMESPACE/NAME:PORT: a routed Service's backends, overrides and proxies\n"
-		 "(lb-discover --routes or --gateway) instead of the main service's\n\n"
+		 "(lb-discover --routes or --gateway) instead of the main service's; watch\n"
+		 "--service NAME prints that service's set changes only\n\n"
 		 "exit codes: 0 done, 1 refused, 2 usage, 3 drain --wait timed out, 4 no lb-discover,\n"
 		 "5 drain --wait: the drain was cancelled (undrain, remove, the backend left the set)",
 		 verbs_help, "load URL [-c N] [-d D] [-n N] ...", "HTTP load test of URL (load --help)");
@@ -489,47 +490,6 @@ static int drain_wait(const char *addr, long long gen)
 	}
 }
 
-static volatile sig_atomic_t watch_stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	watch_stop = 1;
-}
-
-static int watch(long count)
-{
-	struct bus b;
-	char err[512], *msg;
-	size_t len;
-	unsigned long long last = 0;
-	long seen = 0;
-
-	if (bus_open(&b, BUS_SUB, rundir, BUS_SOCKET_SETS, err, sizeof(err)) == -1) {
-		fprintf(stderr, "lb-ctl: %s\n", err);
-		return CTL_NO_DISCOVER;
-	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	while (!watch_stop && (count <= 0 || seen < count)) {
-		struct bus_set set;
-
-		if (bus_receive(&b, &msg, &len, 200) == -1)
-			continue;
-		if (bus_set_decode(msg, len, &set, err, sizeof(err)) == 0 && set.generation != last) {
-			last = set.generation;
-			fwrite(msg, 1, len, stdout);
-			fputc('\n', stdout);
-			seen++;
-		}
-		bus_set_release(&set);
-		free(msg);
-	}
-	bus_close(&b);
-	return CTL_OK;
-}
-
 /*
  * A name in ADDR ("localhost:8081") is resolved here into the IP literal
  * lb-discover takes, as lb-proxy --backends and lb-discover --static
@@ -676,7 +636,7 @@ int main(int argc, char **argv)
 	}
 	rc = CTL_OK;
 	if (!verb->command) {
-		rc = watch(count);
+		rc = watch_run(rundir, count, service);
 	} else if (strcmp(verb->name, "in-flight") == 0) {
 		doc = ask_in_flight(literal, 0, &rc);
 		if (doc && opts.json) {

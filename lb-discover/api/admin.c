@@ -267,7 +267,7 @@ static void answer_read(struct admin_conn *c, const struct admin_route *route)
 		return;
 	}
 	if (action == ADMIN_EVENTS) {
-		events_subscribe(&admin_of(c)->events, c);
+		events_subscribe(&admin_of(c)->events, c, route->service);
 		return;
 	}
 	if (action == ADMIN_METRICS) {

@@ -169,13 +169,14 @@ int admin_server_send(struct admin_conn *c, const char *data, size_t len)
 	return 0;
 }
 
-void admin_server_broadcast(struct admin_server *s, const char *data, size_t len)
+void admin_server_broadcast_service(struct admin_server *s, const char *service,
+				    const char *data, size_t len)
 {
 	struct admin_conn *c, *next;
 
 	for (c = LIST_FIRST(&s->conns); c; c = next) {
 		next = LIST_NEXT(c, link);
-		if (c->state == ADMIN_STREAMING)
+		if (c->state == ADMIN_STREAMING && strcmp(c->service, service) == 0)
 			admin_server_send(c, data, len);
 	}
 }

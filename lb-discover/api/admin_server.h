@@ -80,7 +80,8 @@ struct admin_conn {
 	 * drain: the backend and the generation that drained it) */
 	char address[BUS_ADDRESS_MAX];
 	unsigned long long generation;
-	char service[BUS_SERVICE_MAX];	/* of the backend ("": the main service) */
+	/* of the backend ("": the main service); a stream's ?service= */
+	char service[BUS_SERVICE_MAX];
 	size_t last_sent;	/* a stream: bytes of the last admin_server_send */
 	struct admin_trace trace;	/* a write's span (admin_trace.h) */
 	LIST_ENTRY(admin_conn) link;
@@ -146,7 +147,9 @@ void admin_server_stream(struct admin_conn *c, const char *ctype, const char *ex
  * last send and ADMIN_STREAM_BACKLOG bytes unsent is dropped (closed,
  * logged): returns -1 then (c is freed), else 0. data is copied. */
 int admin_server_send(struct admin_conn *c, const char *data, size_t len);
-/* admin_server_send() to every stream. */
-void admin_server_broadcast(struct admin_server *s, const char *data, size_t len);
+/* admin_server_send() to every stream whose c->service is `service` (a
+ * stream's ?service=, "" for none). */
+void admin_server_broadcast_service(struct admin_server *s, const char *service,
+				    const char *data, size_t len);
 
 #endif

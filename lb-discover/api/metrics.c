@@ -8,19 +8,22 @@
 #include "cluster/replicas.h"
 #include "core/ejection.h"
 #include "core/proxies.h"
+#include "core/served.h"
 #include "core/spans.h"
 #include "otlp_export.h"
 
 /* A label value with \ " and newlines escaped (Prometheus text format). */
 static void label(struct buf *out, const char *s)
 {
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			buf_appendf(out, "\\%c", *s);
-		else if (*s == '\n')
-			buf_append_str(out, "\\n");
-		else
-			buf_append(out, s, 1);
+	for (;;) {
+		size_t plain = strcspn(s, "\\\"\n");	/* a run to copy as it is */
+
+		buf_append(out, s, plain);
+		s += plain;
+		if (!*s)
+			return;
+		buf_append_str(out, *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\");
+		s++;
 	}
 }
 
@@ -78,15 +81,39 @@ static void trace_metrics(struct buf *out)
 	buf_appendf(out, "lb_discover_trace_spans_queued %zu\n", st.queued);
 }
 
-/* One per-backend family: `value(i)` of every published backend. */
+/* One service's published set and the proxies' totals of its backends. */
+struct svc_snapshot {
+	struct served sv;
+	struct bus_set set;
+	struct proxy_totals *totals;	/* per sv.reg entry */
+};
+
+/* One per-backend family: `value(i)` of every published backend of every
+ * service (the main one first); e is the backend's entry, t its totals. */
 #define PER_BACKEND(name, type, help, fmt, value)                                           \
 	do {                                                                                 \
 		head(out, name, type, help);                                                 \
-		for (size_t i = 0; i < set.n; i++) {                                         \
-			const struct entry *e = registry_find(&d->reg, set.backends[i].address); \
-			const struct proxy_totals *t = &totals[e - d->reg.entries];          \
-			(void)t;                                                             \
-			series(out, name, svc, set.backends[i].address);                    \
+		for (size_t k = 0; k < nsnaps; k++) {                                        \
+			const struct svc_snapshot *sn = &snaps[k];                           \
+			for (size_t i = 0; i < sn->set.n; i++) {                             \
+				const struct bus_backend *b = &sn->set.backends[i];         \
+				const struct entry *e = registry_find(sn->sv.reg, b->address); \
+				const struct proxy_totals *t = &sn->totals[e - sn->sv.reg->entries]; \
+				(void)t;                                                     \
+				(void)b;                                                     \
+				series(out, name, sn->sv.reg->service, b->address);          \
+				buf_appendf(out, " " fmt "\n", value);                       \
+			}                                                                    \
+		}                                                                            \
+	} while (0)
+
+/* One per-service family: `value` of every service (sn its snapshot). */
+#define PER_SERVICE(name, type, help, fmt, value)                                           \
+	do {                                                                                 \
+		head(out, name, type, help);                                                 \
+		for (size_t k = 0; k < nsnaps; k++) {                                        \
+			const struct svc_snapshot *sn = &snaps[k];                           \
+			series(out, name, sn->sv.reg->service, NULL);                        \
 			buf_appendf(out, " " fmt "\n", value);                               \
 		}                                                                            \
 	} while (0)
@@ -130,35 +157,129 @@ static void fleet_metrics(struct discover *d, struct buf *out)
 	json_decref(reps);
 }
 
+/* Proxies that report sv and applied its current set. */
+static unsigned synced_proxies(const struct served *sv)
+{
+	unsigned n = 0;
+
+	for (size_t p = 0; p < *sv->nproxies; p++)
+		n += proxies_sync_in(sv->reg, &(*sv->proxies)[p]) == PROXY_SYNCED;
+	return n;
+}
+
+/* --routes / --gateway: the route table published, the proxies serving it,
+ * each route's conditions per parentRef. Nothing without routes. */
+static void route_metrics(struct discover *d, struct buf *out)
+{
+	const struct routed *r = &d->routed;
+	unsigned serving = 0;
+
+	if (!r->generation)
+		return;
+	for (size_t p = 0; p < d->nproxies; p++)
+		serving += d->proxies[p].report.routes == r->generation;
+	head(out, "lb_discover_routes_generation", "gauge",
+	     "The generation of the route table published.");
+	buf_appendf(out, "lb_discover_routes_generation %llu\n", r->generation);
+	head(out, "lb_discover_routes_rules", "gauge", "Rules in the route table published.");
+	buf_appendf(out, "lb_discover_routes_rules %u\n", r->rules);
+	head(out, "lb_discover_routes_proxies_serving", "gauge",
+	     "Proxies that serve the route table published (its generation).");
+	buf_appendf(out, "lb_discover_routes_proxies_serving %u\n", serving);
+	head(out, "lb_discover_routed_services", "gauge",
+	     "Services the routes send to (each has its own lb_discover_* series by service).");
+	buf_appendf(out, "lb_discover_routed_services %zu\n", r->n);
+	head(out, "lb_discover_proxy_routes_generation", "gauge",
+	     "The route table's generation each proxy serves.");
+	for (size_t p = 0; p < d->nproxies; p++)
+		buf_appendf(out, "lb_discover_proxy_routes_generation{pid=\"%d\"} %llu\n",
+			    d->proxies[p].report.pid, d->proxies[p].report.routes);
+	head(out, "lb_discover_route_accepted", "gauge",
+	     "1 when the route is Accepted by its parentRef (the Gateway), 0 when not.");
+	for (unsigned i = 0; i < r->n_statuses; i++) {
+		buf_append_str(out, "lb_discover_route_accepted{route=\"");
+		label(out, r->statuses[i].route);
+		buf_appendf(out, "\",parent=\"%u\"} %d\n", r->statuses[i].parent,
+			    r->statuses[i].accepted.status != 0);
+	}
+	head(out, "lb_discover_route_resolved_refs", "gauge",
+	     "1 when every backendRef of the route resolves (ResolvedRefs), 0 when not.");
+	for (unsigned i = 0; i < r->n_statuses; i++) {
+		buf_append_str(out, "lb_discover_route_resolved_refs{route=\"");
+		label(out, r->statuses[i].route);
+		buf_appendf(out, "\",parent=\"%u\"} %d\n", r->statuses[i].parent,
+			    r->statuses[i].resolved_refs.status != 0);
+	}
+}
+
+static void snapshots_release(struct svc_snapshot *snaps, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		bus_set_release(&snaps[k].set);
+		free(snaps[k].totals);
+	}
+	free(snaps);
+}
+
+/* The main service's and every routed Service's set and totals (the main
+ * one first), or NULL when out of memory. */
+static struct svc_snapshot *snapshots(struct discover *d, size_t *n)
+{
+	size_t want = 1 + d->routed.n;
+	struct svc_snapshot *snaps = calloc(want, sizeof(*snaps));
+
+	*n = 0;
+	if (!snaps)
+		return NULL;
+	for (size_t k = 0; k < want; k++) {
+		struct svc_snapshot *sn = &snaps[k];
+
+		if (k == 0)
+			served_main(d, &sn->sv);
+		else
+			served_routed(d->routed.list[k - 1], &sn->sv);
+		sn->totals = calloc(sn->sv.reg->n ? sn->sv.reg->n : 1, sizeof(*sn->totals));
+		if (!sn->totals || registry_snapshot(sn->sv.reg, &sn->set) == -1) {
+			free(sn->totals);
+			snapshots_release(snaps, k);
+			return NULL;
+		}
+		/* counters: never down when a proxy goes */
+		proxies_totals_of(&sn->sv, sn->totals, 1);
+		*n = k + 1;
+	}
+	return snaps;
+}
+
 int metrics_render(struct discover *d, struct buf *out)
 {
-	struct bus_set set;
-	struct proxy_totals *totals = calloc(d->reg.n ? d->reg.n : 1, sizeof(*totals));
+	size_t nsnaps;
+	struct svc_snapshot *snaps = snapshots(d, &nsnaps);
 	const char *svc = d->reg.service;
 	double now = ev_now(d->loop);
 
-	if (!totals || registry_snapshot(&d->reg, &set) == -1) {
-		free(totals);
+	if (!snaps)
 		return -1;
-	}
-	proxies_totals(d, totals, 1);	/* counters: never down when a proxy goes */
-	head(out, "lb_discover_generation", "gauge", "The generation of the set published.");
-	series(out, "lb_discover_generation", svc, NULL);
-	buf_appendf(out, " %llu\n", d->reg.generation);
-	head(out, "lb_discover_backends", "gauge", "Backends in the set published.");
-	series(out, "lb_discover_backends", svc, NULL);
-	buf_appendf(out, " %zu\n", set.n);
+	PER_SERVICE("lb_discover_generation", "gauge", "The generation of the set published.",
+		    "%llu", sn->sv.reg->generation);
+	PER_SERVICE("lb_discover_backends", "gauge", "Backends in the set published.", "%zu",
+		    sn->set.n);
 	head(out, "lb_discover_backend_state", "gauge",
 	     "1 for the backend's state (up, draining, down), 0 for the others.");
-	for (size_t i = 0; i < set.n; i++) {
-		for (int s = BUS_STATE_UP; s <= BUS_STATE_DOWN; s++) {
-			series_state(out, "lb_discover_backend_state", svc, set.backends[i].address,
-				     bus_state_name((enum bus_state)s));
-			buf_appendf(out, " %d\n", set.backends[i].state == (enum bus_state)s);
+	for (size_t k = 0; k < nsnaps; k++) {
+		const struct bus_set *set = &snaps[k].set;
+
+		for (size_t i = 0; i < set->n; i++) {
+			for (int s = BUS_STATE_UP; s <= BUS_STATE_DOWN; s++) {
+				series_state(out, "lb_discover_backend_state",
+					     snaps[k].sv.reg->service, set->backends[i].address,
+					     bus_state_name((enum bus_state)s));
+				buf_appendf(out, " %d\n", set->backends[i].state == (enum bus_state)s);
+			}
 		}
 	}
 	PER_BACKEND("lb_discover_backend_weight", "gauge", "The weight published.", "%d",
-		    set.backends[i].weight);
+		    b->weight);
 	PER_BACKEND("lb_discover_backend_healthy", "gauge",
 		    "1 while health checks pass (or are off), 0 while failing.", "%d", e->healthy);
 	PER_BACKEND("lb_discover_backend_health_check_seconds", "gauge",
@@ -181,22 +302,28 @@ int metrics_render(struct discover *d, struct buf *out)
 	head(out, "lb_discover_ejections_total", "counter",
 	     "Fleet-wide ejections this lb-discover made, by backend and what made them "
 	     "(5xx, connect, reset, timeout; mixed: more than one; unknown: not said).");
-	for (size_t i = 0; i < set.n; i++) {
-		const struct entry *e = registry_find(&d->reg, set.backends[i].address);
+	for (size_t k = 0; k < nsnaps; k++) {
+		const struct svc_snapshot *sn = &snaps[k];
 
-		for (unsigned k = 0; k < BUS_FAILURE_LABELS; k++) {
-			series_label(out, "lb_discover_ejections_total", svc,
-				     set.backends[i].address, "reason", bus_failure_label(k));
-			buf_appendf(out, " %llu\n", e->ejections_by[k]);
+		for (size_t i = 0; i < sn->set.n; i++) {
+			const struct entry *e = registry_find(sn->sv.reg, sn->set.backends[i].address);
+
+			for (unsigned r = 0; r < BUS_FAILURE_LABELS; r++) {
+				series_label(out, "lb_discover_ejections_total", sn->sv.reg->service,
+					     sn->set.backends[i].address, "reason",
+					     bus_failure_label(r));
+				buf_appendf(out, " %llu\n", e->ejections_by[r]);
+			}
 		}
 	}
-	head(out, "lb_discover_ejected_backends", "gauge",
-	     "Backends ejected fleet-wide now (open or half-open).");
-	series(out, "lb_discover_ejected_backends", svc, NULL);
-	buf_appendf(out, " %zu\n", ejection_count(d));
-	head(out, "lb_discover_proxies", "gauge", "Proxies heard from lately.");
-	series(out, "lb_discover_proxies", svc, NULL);
-	buf_appendf(out, " %zu\n", d->nproxies);
+	PER_SERVICE("lb_discover_ejected_backends", "gauge",
+		    "Backends ejected fleet-wide now (open or half-open).", "%zu",
+		    ejection_count_in(sn->sv.reg));
+	PER_SERVICE("lb_discover_proxies", "gauge",
+		    "Proxies heard from lately that report the service.", "%zu", *sn->sv.nproxies);
+	PER_SERVICE("lb_discover_proxies_synced", "gauge",
+		    "Of those, the proxies that applied the service's current set.", "%u",
+		    synced_proxies(&sn->sv));
 	head(out, "lb_discover_proxy_report_age_seconds", "gauge",
 	     "Seconds since each proxy's last report (its staleness).");
 	for (size_t p = 0; p < d->nproxies; p++)
@@ -214,10 +341,10 @@ int metrics_render(struct discover *d, struct buf *out)
 	     "Every proxy of the fleet: a fleet-wide rate limit's divisor.");
 	series(out, "lb_discover_fleet_proxies", svc, NULL);
 	buf_appendf(out, " %u\n", discover_fleet_proxies(d));
+	route_metrics(d, out);
 	trace_metrics(out);
 	if (d->fleet)
 		fleet_metrics(d, out);
-	bus_set_release(&set);
-	free(totals);
+	snapshots_release(snaps, nsnaps);
 	return 0;
 }

@@ -31,8 +31,6 @@ static json_t *waiting(struct discover *d, const struct registry *reg)
 	return list;
 }
 
-static json_t *routes_json(const struct discover *d);
-
 json_t *status_json(struct discover *d, int busy_only)
 {
 	struct served sv;
@@ -92,7 +90,7 @@ json_t *status_json_of(struct discover *d, const struct served *sv, int busy_onl
 	json_object_set_new(root, "waiting", waiting(d, reg));
 	json_object_set_new(root, "proxies", status_proxies_of(d, sv, busy_only));
 	if (d->routed.generation && !sv->routed)
-		json_object_set_new(root, "routes", routes_json(d));
+		json_object_set_new(root, "routes", status_routes(d));
 	json_object_set_new(root, "proxies_trimmed", json_boolean(busy_only));
 	/* until then a proxy that has not reported yet may exist */
 	json_object_set_new(root, "proxies_settled", json_boolean(proxies_settled(d)));
@@ -165,9 +163,7 @@ json_t *status_proxies_of(const struct discover *d, const struct served *sv, int
 	return proxies;
 }
 
-/* --routes / --gateway: the route table published, the proxies serving it,
- * each routed Service's set. NULL without routes. */
-static json_t *routes_json(const struct discover *d)
+json_t *status_routes(const struct discover *d)
 {
 	const struct routed *r = &d->routed;
 	json_t *services = json_array(), *root;

@@ -22,5 +22,9 @@ json_t *status_json_of(struct discover *d, const struct served *sv, int busy_onl
 json_t *status_proxies(const struct discover *d, int busy_only);
 /* The proxies that report sv, against sv's generations. */
 json_t *status_proxies_of(const struct discover *d, const struct served *sv, int busy_only);
+/* --routes / --gateway: the route table published (generation, listeners,
+ * rules), the proxies serving it, each routed Service's generation and
+ * backend count (a new reference); NULL without routes. */
+json_t *status_routes(const struct discover *d);
 
 #endif

@@ -2,7 +2,10 @@
 // driven by puppeteer-core. Started by tests/integration/test_status_page.py
 // with a running fleet; one JSON argument says where everything is:
 //   {url, token, lbctl, rundir, ctlDrain, pageDrain, hostile, proxies: [admin
-//    ports], screenshot, scale, updateLimit}
+//    ports], screenshot, scale, updateLimit}; or {url, backends, proxies,
+//    kubernetes: {replicas, configmap}}; or {url, backends, proxies, lbctl,
+//    rundir, routed: {main, services: {NAME: [addresses]}, show, ctlDrain,
+//    pageDrain, untouched}} (lb-discover --routes)
 // Prints one line per check ("ok ...") and a figure line; exits non-zero
 // with the reason on the first failed check.
 import { execFileSync, spawn } from "node:child_process";
@@ -101,6 +104,8 @@ try {
     if (errors.length) throw new Error("console errors: " + errors.join(" | "));
     ok("the replicas " + cfg.kubernetes.replicas.join(", ") + " and the shared state " +
       cfg.kubernetes.configmap + " are shown");
+  } else if (cfg.routed) {
+    await routed(page, errors);
   } else {
     await writes(page, errors);
   }
@@ -211,4 +216,68 @@ async function writes(page, errors) {
   const unexpected = errors.filter((e) => !/status of 401/.test(e));
   if (unexpected.length) throw new Error("console errors: " + unexpected.join(" | "));
   ok("no console error but the refused write's 401");
+}
+
+// lb-discover --routes: every Service listed, each one's backends shown by
+// its name, a drain with lb-ctl --service shown, a drain from the page on the
+// routed Service reaching its proxies (lb-ctl status --service).
+async function routed(page, errors) {
+  const r = cfg.routed;
+  const names = [r.main, ...Object.keys(r.services)];
+  await page.waitForFunction((want) => {
+    const rows = [...document.querySelectorAll("#services tbody tr")].map((t) => t.dataset.service);
+    return rows.length === want.length && want.every((n, i) => rows[i] === n);
+  }, {}, names);
+  await page.waitForFunction((want) => {
+    const text = document.querySelector("#routes tbody").textContent;
+    return want.every((n) => text.includes(n));
+  }, {}, Object.keys(r.services));
+  ok("the Services " + names.join(", ") + " are listed (the main one first), the routes name them");
+  const shows = (name, addrs) => page.waitForFunction((n, want) => {
+    const got = [...document.querySelectorAll("#backends tbody tr")].map((t) => t.dataset.address);
+    return document.body.dataset.service === n && got.length === want.length &&
+      want.every((a) => got.includes(a));
+  }, {}, name, addrs);
+  for (const [name, addrs] of Object.entries(r.services).concat([[r.show, r.services[r.show]]])) {
+    await page.click(`#services tr[data-service="${name}"] button.show-service`);
+    await shows(name, addrs);
+  }
+  ok("each routed Service's backends are shown by its name in the list");
+  if (errors.length) throw new Error("console errors: " + errors.join(" | "));
+
+  // a drain with lb-ctl --service shows on the page
+  const sel = (a) => `#backends tr[data-address="${a}"]`;
+  execFileSync(cfg.lbctl, ["--runtime-dir", cfg.rundir, "drain", r.ctlDrain, "--service", r.show]);
+  const t0 = Date.now();
+  await page.waitForFunction((s) => document.querySelector(s).dataset.state === "draining",
+    { polling: 20 }, sel(r.ctlDrain));
+  console.log(`figure: the page showed lb-ctl's drain of a routed backend ${((Date.now() - t0) / 1000).toFixed(3)} s after lb-ctl exited`);
+  ok("lb-ctl's drain of " + r.ctlDrain + " of " + r.show + " shown");
+
+  // a drain from the page acts on the Service shown and reaches its proxies
+  await page.click(sel(r.pageDrain) + " button.act-drain");
+  await page.waitForSelector("#confirm[open]");
+  const question = await page.$eval("#confirm-text", (p) => p.textContent);
+  if (!question.includes(r.pageDrain + " of " + r.show)) throw new Error("the confirmation says " + question);
+  await page.click("#confirm-ok");
+  await page.waitForFunction(() => document.body.dataset.lastWrite === "200");
+  const status = (svc) => JSON.parse(execFileSync(cfg.lbctl,
+    ["--runtime-dir", cfg.rundir, "--json", "status", "--service", svc]));
+  await until("every proxy of " + r.show + " applies the page's drain", async () => {
+    const st = status(r.show);
+    const row = st.backends.find((b) => b.address === r.pageDrain);
+    return row && row.state === "draining" && st.proxies.length === cfg.proxies.length &&
+      st.proxies.every((p) => (p.backends || []).some((b) => b.address === r.pageDrain &&
+        b.state === "draining"));
+  });
+  await page.waitForFunction((a, n) => [...document.querySelectorAll("#changes tbody tr")]
+    .some((t) => t.dataset.address === a && t.querySelector(".ack").textContent === n + " of " + n),
+  {}, r.pageDrain, cfg.proxies.length);
+  const other = status(r.untouched);
+  if (!other.backends.every((b) => b.state === "up"))
+    throw new Error(r.untouched + " changed: " + JSON.stringify(other.backends));
+  ok("the page's drain of " + r.pageDrain + " reached " + r.show + "'s proxies (lb-ctl status --service), " +
+    r.untouched + " untouched");
+  if (errors.length) throw new Error("console errors: " + errors.join(" | "));
+  ok("no console error");
 }

@@ -7,7 +7,7 @@ programs serve."""
 import re
 import urllib.request
 
-from conftest import SLOW, bus_proxy, wait_for
+from conftest import SLOW, bus_proxy, ctl, wait_for
 
 
 def scrape(port):
@@ -168,3 +168,57 @@ def test_metrics_follow_the_conventions_and_counters_never_go_down(echo, discove
                  if k in after and after[k] < v}
     assert not went_down, went_down
     assert before.keys() <= after.keys(), before.keys() - after.keys()
+
+
+def test_routed_services_have_their_series(procs, proxy, echo, rundir):
+    """Issue 24 ("metrics per service and route") and 28: lb-discover
+    --routes with two routed Services beside the main one. /admin/metrics
+    labels every routed backend's series with its Service (service=
+    "namespace/name:port", the main one's keep service="backend"), counts
+    each Service's proxies and those synced, and has the route table's
+    generation, the proxies serving it and each route's conditions; a drain
+    of a routed backend moves its Service's series only. The conventions
+    hold (one label set per family)."""
+    from test_routed_fleet import API, WEB, Fleet
+    f = Fleet(procs, proxy, echo, rundir, ())
+    backends = {e.addr for e in [f.main] + f.api + f.web}
+    for _ in range(4):
+        assert f.get(f.a, "web.example")[0] == 200
+
+    def sample(fam, **labels):
+        got = [v for _, l, v in fam["samples"] if all(l.get(k) == x for k, x in labels.items())]
+        assert len(got) == 1, (labels, fam["samples"])
+        return got[0]
+    def settled():
+        m = parse(scrape(f.admin))
+        requests = sum(v for _, l, v in m["lb_discover_backend_requests_total"]["samples"]
+                       if l["service"] == WEB)
+        synced = [v for _, _, v in m["lb_discover_proxies_synced"]["samples"]]
+        return m if requests == 4 and synced == [2, 2, 2] else None
+    m = wait_for("web's 4 requests counted, every service synced on both proxies", settled)
+    check_conventions("lb_discover", m, backends)
+    state = m["lb_discover_backend_state"]
+    for svc, members in (("backend", [f.main]), (API, f.api), (WEB, f.web)):
+        assert sample(m["lb_discover_backends"], service=svc) == len(members)
+        assert sample(m["lb_discover_generation"], service=svc) == f.status(
+            None if svc == "backend" else svc)["generation"]
+        assert sample(m["lb_discover_proxies"], service=svc) == 2
+        assert sample(m["lb_discover_proxies_synced"], service=svc) == 2
+        for e in members:
+            assert sample(state, service=svc, backend=e.addr, state="up") == 1
+            assert sample(m["lb_discover_backend_weight"], service=svc, backend=e.addr) == 1
+    routes = f.status()["routes"]
+    assert sample(m["lb_discover_routes_generation"]) == routes["generation"]
+    assert sample(m["lb_discover_routes_proxies_serving"]) == 2
+    assert sample(m["lb_discover_routed_services"]) == 2
+    assert sample(m["lb_discover_route_accepted"], route="default/api", parent="0") == 1
+    assert sample(m["lb_discover_route_resolved_refs"], route="default/web", parent="0") == 1
+    assert {l["pid"] for _, l, _ in m["lb_discover_proxy_routes_generation"]["samples"]} == \
+        {str(f.a.proc.pid), str(f.b.proc.pid)}
+    code, _, err = ctl(rundir, "drain", f.web[0].addr, "--service", WEB)
+    assert code == 0, err
+    m = parse(scrape(f.admin))
+    assert sample(m["lb_discover_backend_state"], service=WEB, backend=f.web[0].addr,
+                  state="draining") == 1
+    assert all(v == 0 for _, l, v in m["lb_discover_backend_state"]["samples"]
+               if l["state"] == "draining" and l["service"] != WEB)

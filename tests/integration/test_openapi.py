@@ -237,6 +237,8 @@ def test_every_documented_route_answers_as_documented(echo, discover, proxy, run
     assert ctype in resp["content"], ctype
     assert not check(doc, resp["content"][ctype]["schema"], body.decode())
     seen.add(("GET", "/events", 200))
+    # a stream of a Service lb-discover does not serve
+    call("GET", "/events", 404, "/events?service=default%2Fnope%3A80")
     # writes, each refusal the document lists
     call("POST", "/admin/backends", 201, body={"address": e2.addr, "weight": 3})
     call("POST", "/admin/backends", 409, body={"address": e2.addr})

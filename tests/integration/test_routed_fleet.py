@@ -11,11 +11,13 @@ import os
 import re
 import subprocess
 import threading
+import time
 import urllib.parse
 
 import pytest
 
-from conftest import binary, bus_proxy, ctl, ctl_json, protocol_constant, served_by, wait_for
+from conftest import (PipeLines, binary, bus_proxy, ctl, ctl_json, protocol_constant, served_by,
+                      wait_for)
 
 API = "default/api:80"
 WEB = "default/web:80"
@@ -261,3 +263,44 @@ def test_weight_per_service_unknown_services_and_reports(fleet, rundir):
     assert f.row(API, api1.addr)["weight"] == 7
     assert f.row(WEB, f.web[1].addr)["state"] == "draining"
     assert f.row(WEB, f.web[0].addr)["state"] == "up"
+
+
+def test_watch_prints_each_services_changes_once(fleet):
+    """lb-ctl watch with routed Services: a line per new generation of each
+    service, each naming its service, never the same set twice (the
+    heartbeat repeats every service's set: watch compared a set's generation
+    with the last message's, whichever service that was, so it printed the
+    heartbeat's sets again and again, and never a Service whose generation
+    was the one before it: two Services created in one millisecond share
+    one); --service NAME prints that Service's
+    only. A drain of a routed backend is one line of it."""
+    f = fleet()
+    watchers = [subprocess.Popen([binary("lb-ctl"), "--runtime-dir", f.rundir, "watch", *extra],
+                                 stdout=subprocess.PIPE, text=True)
+                for extra in ((), ("--service", WEB))]
+    every, web = (PipeLines(w.stdout) for w in watchers)
+
+    def printed(lines):
+        return [(d["service"], d["generation"]) for d in map(json.loads, lines)]
+    try:
+        wait_for("a line of every service", lambda: {s for s, _ in printed(every.lines)} ==
+                 {"backend", API, WEB})
+        wait_for("web's line", lambda: web.lines)
+        time.sleep(2.5)     # two heartbeats (1 s): their repeated sets must print nothing
+        for out in (every, web):
+            assert len(set(printed(out.lines))) == len(out.lines), out.text()
+        assert {s for s, _ in printed(web.lines)} == {WEB}
+        n_every, n_web = len(every.lines), len(web.lines)
+        code, _, err = ctl(f.rundir, "drain", f.web[0].addr, "--service", WEB)
+        assert code == 0, err
+
+        def drained(out, n):
+            return [d for d in map(json.loads, out.lines[n:]) if d["service"] == WEB and any(
+                b["address"] == f.web[0].addr and b["state"] == "draining"
+                for b in d["backends"])]
+        wait_for("the drain's line", lambda: drained(every, n_every) and drained(web, n_web))
+        assert {s for s, _ in printed(web.lines)} == {WEB}
+    finally:
+        for w in watchers:
+            w.terminate()
+            assert w.wait(10) == 0

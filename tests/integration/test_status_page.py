@@ -13,13 +13,15 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 
-from conftest import SLOW, binary, bus_proxy, ctl_json, protocol_constant, wait_for
+from conftest import SLOW, binary, bus_proxy, ctl, ctl_json, protocol_constant, wait_for
 from test_admin_api import start_admin, token_file
 from test_k8s import pods  # noqa: F401 (a fixture)
 from test_k8s_fleet import fleet  # noqa: F401 (a fixture)
+from test_routed_fleet import API, WEB, Fleet
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BROWSER_TESTS = os.path.join(ROOT, "tests", "browser")
@@ -31,13 +33,13 @@ NAME_MAX = protocol_constant("BUS_NAME_MAX")
 class Stream:
     """A raw GET /events: the head, then events as they come."""
 
-    def __init__(self, port, rcvbuf=None):
+    def __init__(self, port, rcvbuf=None, path="/events"):
         self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.s.settimeout(10 * SLOW)
         self.s.connect(("127.0.0.1", port))
-        self.s.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        self.s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         self.buf = b""
         self.head = None
 
@@ -261,6 +263,61 @@ def test_a_slow_stream_is_dropped_not_buffered(echo, discover):
     good.close()
 
 
+def test_events_name_every_routed_service(procs, proxy, echo, rundir):
+    """Issue 28 with issue 24's routes (lb-discover --routes, two routed
+    Services and the main one): every stream gets each Service's set
+    changes, each naming its Service (a drain of a routed backend with
+    lb-ctl --service); a stream's status is its ?service= Service's (its
+    backends and proxies, "routed": true), each with the list of every
+    Service (the main one first) and the route table's summary; an unknown
+    ?service= is 404 (RFC 9110 15.5.5) naming the Services served."""
+    f = Fleet(procs, proxy, echo, rundir, ())
+    main = Stream(f.admin)
+    doc = main.until("status")
+    assert doc["service"] == "backend" and [b["address"] for b in doc["backends"]] == [f.main.addr]
+    assert [s["name"] for s in doc["services"]] == ["backend", API, WEB], doc["services"]
+    assert [s["main"] for s in doc["services"]] == [True, False, False]
+    assert doc["services_total"] == 3
+    assert doc["routes"]["generation"] == f.status()["routes"]["generation"]
+    web = Stream(f.admin, path="/events?service=" + urllib.parse.quote(WEB, safe=""))
+    sets = {}
+    while WEB not in sets:                      # the main set, then the stream's Service's
+        name, d = web.event()
+        if name == "set":
+            sets[d["service"]] = d
+    assert list(sets) == ["backend", WEB]
+    doc = web.until("status")
+    assert doc["service"] == WEB and doc["routed"] is True, doc
+    assert sorted(b["address"] for b in doc["backends"]) == sorted(e.addr for e in f.web)
+    assert {p["pid"] for p in doc["proxies"]} == {f.a.proc.pid, f.b.proc.pid}
+    assert doc["routes"]["proxies_serving"] == 2 and len(doc["services"]) == 3
+    code, _, err = ctl(rundir, "drain", f.web[0].addr, "--service", WEB)
+    assert code == 0, err
+
+    def drained(d):
+        return d["service"] == WEB and any(b["address"] == f.web[0].addr and
+                                           b["state"] == "draining" for b in d["backends"])
+    main.until("set", drained)                   # every stream hears every Service's change
+    web.until("set", drained)
+    assert web.until("status", drained)
+    for s in (main, web):
+        s.close()
+    st, _, body = admin_get(f.admin, "/events?service=default%2Fnope%3A80")
+    assert st == 404 and "unknown service default/nope:80" in body["error"], body
+    assert API in body["error"] and WEB in body["error"], body
+
+
+def admin_get(port, path):
+    """GET path on the admin API: (status, headers, JSON body)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = json.loads(r.read())
+    c.close()
+    return r.status, dict(r.getheaders()), body
+
+
 # --- the page in a real browser ----------------------------------------------------
 
 def traffic(proxies, stop):
@@ -343,3 +400,22 @@ def test_the_page_shows_the_replicas_and_the_shared_state(fleet):
                   "proxies": [a.proxy.admin_port], "scale": SLOW,
                   "kubernetes": {"replicas": ["lb-a", "lb-b"], "configmap": "lb-state-backend"}})
     assert "ok the replicas lb-a, lb-b" in out
+
+
+def test_the_page_shows_every_routed_service(procs, proxy, echo, rundir):
+    """Issues 28 and 24: lb-discover --routes with two routed Services and
+    the main one, two proxies. In chromium the page lists the three Services
+    (the main one first) and the routes naming them, shows each routed
+    Service's backends by its name, shows a drain of a routed backend made
+    with lb-ctl --service, and a drain from the page (confirmed) acts on the
+    Service shown: both its proxies apply it (lb-ctl status --service), the
+    other Service is untouched; no console error."""
+    f = Fleet(procs, proxy, echo, rundir, ("--report-interval", "0.2"))
+    out = browse({"url": f"http://127.0.0.1:{f.admin}/", "backends": [f.main.addr],
+                  "proxies": [f.a.admin_port, f.b.admin_port], "scale": SLOW,
+                  "lbctl": binary("lb-ctl"), "rundir": rundir,
+                  "routed": {"main": "backend", "services": {API: [e.addr for e in f.api],
+                                                             WEB: [e.addr for e in f.web]},
+                             "show": WEB, "ctlDrain": f.web[0].addr, "pageDrain": f.web[1].addr,
+                             "untouched": API}})
+    assert "ok no console error" in out

@@ -145,7 +145,8 @@ static void test_routes(void **state)
 }
 
 /* ?service= names a routed Service, percent-decoded, on verbs and on the
- * backends' and proxies' reads; bad encoding, empty or too long is 400. */
+ * backends', proxies' and events' reads; bad encoding, empty or too long is
+ * 400. */
 static void test_service_parameter(void **state)
 {
 	static const struct {
@@ -160,6 +161,10 @@ static void test_service_parameter(void **state)
 		  "default/api:80" },
 		{ HTTP_GET, "/admin/backends?service=ns%2Fweb%3A8080", ADMIN_ROUTE_OK, "ns/web:8080" },
 		{ HTTP_GET, "/admin/proxies?service=ns/web:1", ADMIN_ROUTE_OK, "ns/web:1" },
+		/* the status page's stream of one Service */
+		{ HTTP_GET, "/events?service=default%2Fweb%3A80", ADMIN_ROUTE_OK, "default/web:80" },
+		{ HTTP_GET, "/events", ADMIN_ROUTE_OK, "" },
+		{ HTTP_GET, "/events?service=%zz", ADMIN_ROUTE_BAD, "" },
 		{ HTTP_GET, "/admin/backends", ADMIN_ROUTE_OK, "" },
 		{ HTTP_POST, "/admin/backends/a:1/drain?service=", ADMIN_ROUTE_BAD, "" },
 		{ HTTP_POST, "/admin/backends/a:1/drain?service=%zz", ADMIN_ROUTE_BAD, "" },

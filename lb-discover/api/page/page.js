@@ -11,6 +11,12 @@ const state = {
   rates: new Map(),            // address -> {req, err, history: [req/s, ...]}
   rows: new Map(),             // address -> the backend's table row
   token: "",
+  selected: "",                // the Service shown ("": the main one), from #service=NAME
+  source: null,                // the EventSource of /events?service=
+  svcPrev: new Map(),          // service -> {time, requests, failures}
+  svcRates: new Map(),         // service -> {req, err}
+  svcRows: new Map(),          // service -> its row in the list
+  routesGen: null,             // the routes generation drawn
 };
 
 const $ = (id) => document.getElementById(id);
@@ -214,6 +220,10 @@ function drawProxies(doc) {
     tr.appendChild(el("td", "num", seconds(p.age)));
     tr.appendChild(el("td", "num", seconds(p.uptime)));
     tr.appendChild(el("td", "num", (p.backends || []).reduce((n, b) => n + (b.active || 0), 0)));
+    // the route table it serves: "current" when it is the one published
+    const routes = doc.routes && typeof p.routes === "number"
+      ? p.routes + (p.routes === doc.routes.generation ? " (current)" : " (behind)") : "";
+    tr.appendChild(el("td", "col-routes", routes));
     return tr;
   });
   tbody.replaceChildren(...out);
@@ -267,10 +277,157 @@ function drawCluster(doc) {
   $("shared-state").replaceChildren(...kv);
 }
 
+// The Service of the URL's fragment (#service=NAME), "" for the main one.
+function selectedFromHash() {
+  const m = /^#service=(.+)$/.exec(location.hash);
+  if (!m) return "";
+  try { return decodeURIComponent(m[1]); } catch (e) { return ""; }
+}
+
+function select(name, main) {
+  location.hash = main || !name ? "" : "service=" + encodeURIComponent(name);
+}
+
+function serviceRates(doc) {
+  const seen = new Set();
+  for (const s of doc.services || []) {
+    seen.add(s.name);
+    const failures = (s.errors || 0) + (s.responses_5xx || 0);
+    const prev = state.svcPrev.get(s.name);
+    if (prev && doc.time > prev.time) {
+      const dt = doc.time - prev.time;
+      state.svcRates.set(s.name, { req: Math.max(0, (s.requests - prev.requests) / dt),
+        err: Math.max(0, (failures - prev.failures) / dt) });
+    }
+    state.svcPrev.set(s.name, { time: doc.time, requests: s.requests, failures });
+  }
+  for (const n of [...state.svcPrev.keys()]) {
+    if (!seen.has(n)) { state.svcPrev.delete(n); state.svcRates.delete(n); }
+  }
+}
+
+function serviceRow(s) {
+  let row = state.svcRows.get(s.name);
+  if (row) return row;
+  row = el("tr");
+  row.dataset.service = s.name;
+  const name = el("td", "col-addr");
+  const b = el("button", "show-service", s.name + (s.main ? " (main)" : ""));
+  b.type = "button";
+  b.addEventListener("click", () => select(s.name, s.main));
+  name.appendChild(b);
+  row.appendChild(name);
+  row.cells_ = [];
+  for (let i = 0; i < 10; i++) row.appendChild(row.cells_[i] = el("td", "num"));
+  state.svcRows.set(s.name, row);
+  return row;
+}
+
+// The list of Services (the main one first), one row each; a name shows it.
+function drawServices(doc) {
+  const list = Array.isArray(doc.services) ? doc.services : [];
+  const total = typeof doc.services_total === "number" ? doc.services_total : list.length;
+  $("services-section").hidden = total <= 1;
+  if (total <= 1) return;
+  serviceRates(doc);
+  // rows are kept and updated in place: a row rebuilt every second would
+  // take a click that lands as it is replaced
+  const tbody = $("services").tBodies[0];
+  const order = list.map((s) => {
+    const row = serviceRow(s);
+    row.className = s.name === doc.service ? "selected" : "";
+    const r = state.svcRates.get(s.name) || {};
+    const values = [s.backends, s.up, s.draining, s.down, s.ejected, s.active,
+      r.req === undefined ? "" : perSecond(r.req), r.err === undefined ? "" : perSecond(r.err),
+      s.generation];
+    values.forEach((v, i) => { row.cells_[i].textContent = v; });
+    const synced = row.cells_[values.length];
+    synced.className = "ack " + (s.proxies_synced === s.proxies ? "ack-yes" : "ack-no");
+    synced.textContent = s.proxies_synced + " of " + s.proxies;
+    return row;
+  });
+  const keep = new Set(order);
+  for (const [n, row] of state.svcRows) {
+    if (!keep.has(row)) { state.svcRows.delete(n); row.remove(); }
+  }
+  order.forEach((row, i) => {
+    if (tbody.children[i] !== row) tbody.insertBefore(row, tbody.children[i] || null);
+  });
+  $("services-more").hidden = total <= list.length;
+  $("services-more").textContent = (total - list.length) + " more Services not listed: " +
+    "open #service=NAMESPACE/NAME:PORT to show one";
+}
+
+function matchText(m) {
+  const out = [];
+  if (m.path) out.push(m.path.type + " " + m.path.value);
+  if (m.method) out.push(m.method);
+  for (const h of m.headers || []) out.push("header " + h.name + (h.type === "Exact" ? " = " : " ~ ") + h.value);
+  for (const q of m.queryParams || []) out.push("query " + q.name + (q.type === "Exact" ? " = " : " ~ ") + q.value);
+  return out.join(", ");
+}
+
+// The route table (GET /admin/routes), fetched when its generation moves.
+async function drawRoutes(doc) {
+  const r = doc.routes && typeof doc.routes === "object" ? doc.routes : null;
+  $("routes-section").hidden = !r;
+  if (!r) return;
+  $("routes-summary").textContent = "generation " + r.generation + ", " + r.listeners +
+    " listener(s), " + r.rules + " rule(s); served by " + r.proxies_serving + " of " +
+    r.proxies + " proxies";
+  if (state.routesGen === r.generation) return;
+  state.routesGen = r.generation;
+  let table;
+  try {
+    const answer = await fetch("/admin/routes", { credentials: "omit", cache: "no-store" });
+    table = await answer.json();
+  } catch (e) {
+    state.routesGen = null;     // the next status tries again
+    return;
+  }
+  $("listeners").tBodies[0].replaceChildren(...(table.listeners || []).map((l) => {
+    const tr = el("tr");
+    for (const v of [l.name, l.port, l.protocol, (l.hostnames || []).join(", ") || l.hostname || "*"])
+      tr.appendChild(el("td", null, v));
+    return tr;
+  }));
+  const rows = [];
+  for (const route of table.routes || []) {
+    for (const rule of route.rules || []) {
+      const tr = el("tr");
+      tr.dataset.route = route.name;
+      tr.appendChild(el("td", "col-addr", route.name));
+      tr.appendChild(el("td", "num", rule.rule));
+      tr.appendChild(el("td", "col-reason", (rule.matches || []).map(matchText).join(" | ") || "any"));
+      const to = el("td", "col-reason");
+      for (const ref of rule.backendRefs || []) {
+        const b = el("button", "show-service", ref.service + " ×" + ref.weight +
+          (ref.resolved ? "" : " (unresolved)"));
+        b.type = "button";
+        b.addEventListener("click", () => select(ref.service, false));
+        to.appendChild(b);
+      }
+      tr.appendChild(to);
+      rows.push(tr);
+    }
+  }
+  $("routes").tBodies[0].replaceChildren(...rows);
+}
+
 function render(doc) {
+  if (state.selected && doc.service !== state.selected) {
+    // the Service is no longer served: lb-discover sends the main one's
+    say("service " + state.selected + " is no longer served: showing " + doc.service, true);
+    select("", true);
+    return;
+  }
   state.doc = doc;
   updateRates(doc);
   $("service").textContent = doc.service;
+  // with several Services, the sections say whose they are
+  const of = (doc.services_total || 1) > 1 ? "of " + doc.service : "";
+  $("backends-of").textContent = of;
+  $("changes-of").textContent = of;
   $("generation").textContent = doc.generation;
   $("backend-count").textContent = doc.backends.length;
   $("proxy-count").textContent = (doc.proxies || []).length;
@@ -281,7 +438,11 @@ function render(doc) {
   drawProxies(doc);
   drawWaiting(doc);
   drawCluster(doc);
+  drawServices(doc);
+  drawRoutes(doc);
+  document.body.classList.toggle("has-routes", Boolean(doc.routes));
   document.body.dataset.generation = doc.generation;
+  document.body.dataset.service = doc.service;
 }
 
 function say(msg, error) {
@@ -292,13 +453,15 @@ function say(msg, error) {
 }
 
 // The write behind a verb: [method, path, body].
+// A routed Service's backend is addressed with ?service= (its own registry).
 function request(verb, address, weight) {
   const base = "/admin/backends/" + encodeURIComponent(address);
+  const q = state.selected ? "?service=" + encodeURIComponent(state.selected) : "";
   switch (verb) {
-    case "drain": return ["POST", base + "/drain", null];
-    case "undrain": return ["POST", base + "/undrain", null];
-    case "uneject": return ["POST", base + "/uneject", null];
-    case "weight": return ["PUT", base + "/weight", JSON.stringify({ weight })];
+    case "drain": return ["POST", base + "/drain" + q, null];
+    case "undrain": return ["POST", base + "/undrain" + q, null];
+    case "uneject": return ["POST", base + "/uneject" + q, null];
+    case "weight": return ["PUT", base + "/weight" + q, JSON.stringify({ weight })];
   }
   return null;
 }
@@ -306,9 +469,10 @@ function request(verb, address, weight) {
 function confirmAction(verb, address) {
   const dialog = $("confirm");
   const weight = $("weight-input");
+  const of = state.selected ? " of " + state.selected : "";
   $("confirm-text").textContent = verb === "weight"
-    ? "Set the weight of " + address + " on every proxy?"
-    : verb.charAt(0).toUpperCase() + verb.slice(1) + " " + address + " on every proxy?";
+    ? "Set the weight of " + address + of + " on every proxy?"
+    : verb.charAt(0).toUpperCase() + verb.slice(1) + " " + address + of + " on every proxy?";
   $("weight-label").hidden = verb !== "weight";
   const row = state.doc && state.doc.backends.find((b) => b.address === address);
   weight.value = row ? row.weight : 1;
@@ -347,13 +511,32 @@ async function act(verb, address) {
   document.body.dataset.lastWrite = String(status);
 }
 
+// Forgets what was drawn of the Service shown before (its rows, rates).
+function reset() {
+  state.doc = null;
+  state.prev.clear();
+  state.rates.clear();
+  for (const row of state.rows.values()) row.remove();
+  state.rows.clear();
+}
+
 function connect() {
   const feed = $("feed");
-  const source = new EventSource("/events");
+  if (state.source) state.source.close();
+  state.selected = selectedFromHash();
+  reset();
+  const q = state.selected ? "?service=" + encodeURIComponent(state.selected) : "";
+  const source = new EventSource("/events" + q);
+  state.source = source;
   source.addEventListener("open", () => { feed.textContent = "live"; feed.className = "feed-live"; });
   source.addEventListener("error", () => {
     feed.textContent = "lost: reconnecting";
     feed.className = "feed-lost";
+    // refused (404: a Service lb-discover does not serve): show the main one
+    if (source.readyState === EventSource.CLOSED && state.selected) {
+      say("lb-discover serves no service " + state.selected + ": showing the main one", true);
+      select("", true);
+    }
   });
   source.addEventListener("status", (ev) => {
     let doc;
@@ -365,5 +548,6 @@ function connect() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("token-form").addEventListener("submit", (ev) => ev.preventDefault());
+  window.addEventListener("hashchange", connect);
   connect();
 });
