@@ -364,6 +364,8 @@ void trace_request_end(struct session *s)
 		return;
 	span_ids(sp, t, t->server_id, t->parent_id, t->has_parent);
 	sp->kind = OTLP_KIND_SERVER;
+	sp->start_ns = t->start_ns;
+	sp->end_ns = now_ns(s);
 	if (t->route) {
 		char name[OTLP_SPAN_NAME_MAX];
 		int n = snprintf(name, sizeof(name), "%s %s", method, t->route);
@@ -374,8 +376,6 @@ void trace_request_end(struct session *s)
 	} else {
 		otlp_span_name(sp, method, strlen(method));	/* "{method}", never the path */
 	}
-	sp->start_ns = t->start_ns;
-	sp->end_ns = now_ns(s);
 	server_attributes(s, sp, method);
 	for (unsigned i = 0; i < t->nevents; i++)
 		otlp_span_event(sp, t->events[i].name, t->events[i].time_ns);
