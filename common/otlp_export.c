@@ -302,6 +302,10 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 	curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e->easy, CURLOPT_USERAGENT, "lb-proxy OTLP exporter");
 	curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, discard);
+	/* A body goes to the socket in one send, not 64 KiB at a time: each
+	 * send over loopback wakes the collector, and each costs libcurl a
+	 * pass of its state machine. */
+	curl_easy_setopt(e->easy, CURLOPT_UPLOAD_BUFFERSIZE, (long)OTLP_EXPORT_BODY_MAX);
 	ev_timer_init(&e->tick, on_tick, cfg->interval, cfg->interval);
 	ev_timer_init(&e->kick, on_kick, 0, 0);
 	e->tick.data = e->kick.data = e;
