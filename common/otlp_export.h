@@ -23,7 +23,7 @@
 #define OTLP_EXPORT_BACKOFF_MAX 30.0	/* seconds, the longest wait (and Retry-After's cap) */
 /* A batch's body closes before it passes this many bytes (so memory stays
  * bounded whatever the spans hold: queue_size / batch_size + 2 bodies). */
-#define OTLP_EXPORT_BODY_MAX (1024 * 1024)
+#define OTLP_EXPORT_BODY_MAX (2 * 1024 * 1024)
 
 struct otlp_export_config {
 	const char *url;		/* the traces URL, used as is */

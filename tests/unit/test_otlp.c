@@ -313,9 +313,9 @@ static void test_endpoint_resolution(void **state)
 	assert_int_equal(otlp_config_read(&c, "https://flag:4318", NULL, 0, -1, 0, 0, 0, "x", err,
 					  sizeof(err)), 0);
 	assert_string_equal(c.url, "https://flag:4318/v1/traces");
-	/* the SDK defaults */
-	assert_int_equal(c.export.queue_size, 2048);
-	assert_int_equal(c.export.batch_size, 512);
+	/* four batches of 2048 (the SDK: of 512) */
+	assert_int_equal(c.export.queue_size, 8192);
+	assert_int_equal(c.export.batch_size, 2048);
 	assert_true(c.sample == 1.0);
 	otlp_config_release(&c);
 	assert_int_equal(otlp_config_read(&c, "collector:4318", NULL, 0, -1, 0, 0, 0, "x", err,
