@@ -185,23 +185,16 @@ static char *put_8digits(char *p, uint32_t v)
 	return p + 8;
 }
 
-/* Unix nanoseconds have 19 digits: written 8 at a time in 32-bit
- * arithmetic, not a 64-bit division per digit. */
-static char *put_u64(char *p, uint64_t v)
+/* v < 10^8, its digits: the leading one or two, then pairs. */
+static char *put_u32(char *p, uint32_t x)
 {
-	uint32_t x;
 	int n = 0;
 
-	if (v >= 100000000) {
-		p = put_u64(p, v / 100000000);
-		return put_8digits(p, (uint32_t)(v % 100000000));
-	}
-	x = (uint32_t)v;
 	if (x < 100)
 		return put_small(p, x);
 	for (uint32_t t = x; t >= 100; t /= 100)
 		n += 2;
-	/* x has n + 1 or n + 2 digits: the leading one or two, then pairs */
+	/* x has n + 1 or n + 2 digits */
 	p = put_small(p, x / (n == 2 ? 100u : n == 4 ? 10000u : 1000000u));
 	for (int i = n - 2; i >= 0; i -= 2) {
 		static const uint32_t pow100[] = { 1, 100, 10000 };
@@ -210,6 +203,26 @@ static char *put_u64(char *p, uint64_t v)
 		p += 2;
 	}
 	return p;
+}
+
+/* Unix nanoseconds have 19 digits: written 8 at a time in 32-bit
+ * arithmetic, not a 64-bit division per digit. */
+static char *put_u64(char *p, uint64_t v)
+{
+	uint64_t hi;
+
+	if (v < 100000000)
+		return put_u32(p, (uint32_t)v);
+	hi = v / 100000000;
+	if (hi < 100000000) {
+		p = put_u32(p, (uint32_t)hi);
+	} else {
+		uint32_t top = (uint32_t)(hi / 100000000);	/* at most 1844 */
+
+		p = put_u32(p, top);
+		p = put_8digits(p, (uint32_t)(hi - (uint64_t)top * 100000000));
+	}
+	return put_8digits(p, (uint32_t)(v - hi * 100000000));
 }
 
 static char *put_i64(char *p, long long v)
@@ -285,7 +298,7 @@ static char *put_head(struct otlp_span *sp)
 
 /* Where the next attribute's frame goes (the head written first, the comma
  * skipped for the first), or NULL when the table is full. */
-static char *attr_begin(struct otlp_span *sp, const char *frame, size_t frame_len)
+static inline char *attr_begin(struct otlp_span *sp, const char *frame, size_t frame_len)
 {
 	char *p;
 

@@ -187,19 +187,22 @@ def main_perf(seconds):
                                "dso,symbol", "-g", "none"], capture_output=True, text=True).stdout
         tree = subprocess.run(["perf", "report", "-i", data, "--children", "--sort", "symbol",
                                "-g", "none"], capture_output=True, text=True).stdout
-        user, parts = 0.0, {}
+        user, libs, parts = 0.0, 0.0, {}
         for line in flat.splitlines():
             m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[\.\]\s+(\S+)", line)
             if m and (m.group(2).startswith(("libcurl", "libz")) or
                       TRACE_SYMBOLS.match(m.group(3))):
                 user += float(m.group(1))
+                if m.group(2).startswith(("libcurl", "libz")):
+                    libs += float(m.group(1))
                 parts[m.group(3)] = parts.get(m.group(3), 0) + float(m.group(1))
         kernel = sum(float(m.group(1)) for m in re.finditer(
             r"^\s*([\d.]+)%\s+[\d.]+%\s+\[k\] (?:__sys_sendto|__sys_recvfrom)\s", tree, re.M))
         share = user + kernel
         print(f"\nlb-proxy at --trace-sample 1 under wrk, perf record {seconds} s: tracing takes "
-              f"{share:.1f}% of its CPU ({user:.1f}% user space, {kernel:.1f}% the export's "
-              f"send/recv in the kernel): +{share / (100 - share) * 100:.1f}% over the rest")
+              f"{share:.1f}% of its CPU ({user:.1f}% user space, of it {libs:.1f}% libcurl and "
+              f"zlib; {kernel:.1f}% the export's send/recv in the kernel): "
+              f"+{share / (100 - share) * 100:.1f}% over the rest")
         for sym, pct in sorted(parts.items(), key=lambda x: -x[1])[:8]:
             print(f"  {pct:5.2f}%  {sym}")
     finally:

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,35 @@ static void test_worst_span_fits_its_bound(void **state)
 	doc = encode(&sp);
 	assert_true(body.len - start - 6 <= OTLP_SPAN_JSON_MAX);	/* less the frame's end */
 	assert_int_equal(json_array_size(span_attrs(doc)), OTLP_SPAN_ATTRS_MAX);
+	/* the widest numbers, digit for digit */
+	assert_string_equal(json_string_value(json_object_get(first(first(first(doc,
+		"resourceSpans"), "scopeSpans"), "spans"), "endTimeUnixNano")), "18446744073709551615");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(
+		span_attrs(doc), 1), "value"), "intValue")), "-9223372036854775808");
+	json_decref(doc);
+}
+
+/* Numbers of every width come out digit for digit (times, ports, counts). */
+static void test_numbers_of_every_width(void **state)
+{
+	static struct otlp_span sp;
+	char want[32];
+	json_t *doc, *attrs;
+	uint64_t v = 1;
+	(void)state;
+
+	open_span(&sp);
+	otlp_span_name(&sp, "GET", 3);
+	for (int i = 0; i < OTLP_SPAN_ATTRS_MAX; i++, v = v * 10 + (uint64_t)i % 10)
+		otlp_span_int(&sp, "n", (long long)(i % 2 ? v : v - 1));
+	doc = encode(&sp);
+	attrs = span_attrs(doc);
+	v = 1;
+	for (int i = 0; i < OTLP_SPAN_ATTRS_MAX; i++, v = v * 10 + (uint64_t)i % 10) {
+		snprintf(want, sizeof(want), "%llu", (unsigned long long)(i % 2 ? v : v - 1));
+		assert_string_equal(json_string_value(json_object_get(json_object_get(
+			json_array_get(attrs, (size_t)i), "value"), "intValue")), want);
+	}
 	json_decref(doc);
 }
 
@@ -457,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_text_is_repaired_and_bounded),
 		cmocka_unit_test(test_worst_span_fits_its_bound),
 		cmocka_unit_test(test_span_not_closed_leaves_nothing),
+		cmocka_unit_test(test_numbers_of_every_width),
 		cmocka_unit_test(test_endpoint_resolution),
 		cmocka_unit_test(test_headers_sampler_and_resource),
 		cmocka_unit_test(test_queue_is_bounded),
