@@ -167,6 +167,11 @@ static char *put_short(char *p, const char *s, size_t n)
 	size_t i = 0;
 
 	if (n < 8) {
+		if (n >= 4) {	/* two 4-byte steps, overlapping */
+			memcpy(p, s, 4);
+			memcpy(p + n - 4, s + n - 4, 4);
+			return p + n;
+		}
 		for (; i < n; i++)
 			p[i] = s[i];
 		return p + n;
