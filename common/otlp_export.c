@@ -13,6 +13,8 @@
 #include "otlp_gzip.h"
 #include "otlp_json.h"
 
+#define OTLP_EXPORT_SEND_CHUNK (256L * 1024)
+
 /* One export request's body: the JSON frame and `spans` spans. */
 struct otlp_batch {
 	struct buf body;
@@ -302,10 +304,12 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 	curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e->easy, CURLOPT_USERAGENT, "lb-proxy OTLP exporter");
 	curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, discard);
-	/* A body goes to the socket in one send, not 64 KiB at a time: each
-	 * send over loopback wakes the collector, and each costs libcurl a
-	 * pass of its state machine. */
-	curl_easy_setopt(e->easy, CURLOPT_UPLOAD_BUFFERSIZE, (long)OTLP_EXPORT_BODY_MAX);
+	/* A body goes to the socket 256 KiB a send, not libcurl's 64 KiB:
+	 * each send over loopback wakes the collector and costs libcurl a
+	 * pass of its state machine; and not whole either: libcurl copies each
+	 * piece into this buffer first, and a piece the size of a whole body
+	 * has left the cache when the kernel copies it again. */
+	curl_easy_setopt(e->easy, CURLOPT_UPLOAD_BUFFERSIZE, OTLP_EXPORT_SEND_CHUNK);
 	ev_timer_init(&e->tick, on_tick, cfg->interval, cfg->interval);
 	ev_timer_init(&e->kick, on_kick, 0, 0);
 	e->tick.data = e->kick.data = e;
