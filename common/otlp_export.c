@@ -13,6 +13,14 @@
 #include "otlp_gzip.h"
 #include "otlp_json.h"
 
+#define OTLP_EXPORT_SEND_CHUNK (256L * 1024)
+
+/* One export request's body: the JSON frame and `spans` spans. */
+struct otlp_batch {
+	struct buf body;
+	size_t spans;
+};
+
 struct otlp_export {
 	struct ev_loop *loop;
 	struct curl_ev *curl;
@@ -21,93 +29,137 @@ struct otlp_export {
 	char *url;
 	struct buf resource;
 	const char *scope, *version;
-	struct otlp_span *ring;		/* queue_size records */
-	size_t cap, head, count;	/* the oldest at ring[head] */
+	/* The batches: `fill` takes new spans; `waiting` (oldest first) are
+	 * closed and wait their turn; `flight` is with libcurl (or waits for
+	 * its resend); the rest are `spare`, the last freed taken first (its
+	 * buffer is the one still in cache). */
+	struct otlp_batch *batches;
+	size_t nbatches;
+	struct otlp_batch *fill, *flight;
+	struct otlp_batch **waiting;	/* a ring: nwaiting from waiting_at */
+	size_t waiting_at, nwaiting;
+	struct otlp_batch **spare;	/* a stack of nspare */
+	size_t nspare;
+	size_t cap, queued;		/* spans held at most, and now (fill and waiting) */
 	size_t batch_size;
+	struct otlp_span span;		/* the span being written */
 	double timeout;
 	ev_timer tick;			/* every interval: send what is queued */
 	ev_timer kick;			/* a full batch, or a resend after its back-off */
-	struct buf body;		/* the batch in flight (or waiting to be resent) */
 	struct otlp_gzip *gzip;		/* NULL: bodies go as they are */
 	struct buf gzbody;		/* with gzip: the body compressed, what is sent */
-	size_t body_spans;		/* its spans; 0: none in flight */
 	int sending;			/* a request is with libcurl */
 	unsigned attempt;		/* resends of the batch so far */
 	struct otlp_export_stats stats;
 	struct log_limit warn_limit;
 };
 
+/* 1 when the filling batch takes no more spans. */
+static int fill_full(const struct otlp_export *e)
+{
+	return e->fill->spans >= e->batch_size ||
+	       e->fill->body.len + OTLP_SPAN_JSON_MAX + 8 > OTLP_EXPORT_BODY_MAX;
+}
+
+/* Closes the filling batch (it waits its turn) and opens a spare one in its
+ * place. -1 when none is spare (or its frame cannot be written): the
+ * filling batch stays as it is. */
+static int rotate(struct otlp_export *e)
+{
+	struct otlp_batch *b;
+
+	if (e->nspare == 0)
+		return -1;
+	b = e->spare[e->nspare - 1];
+	buf_reset(&b->body);
+	b->spans = 0;
+	if (otlp_json_begin(&b->body, &e->resource, e->scope, e->version) == -1 ||
+	    otlp_json_end(&e->fill->body) == -1)
+		return -1;
+	e->nspare--;
+	e->waiting[(e->waiting_at + e->nwaiting++) % e->nbatches] = e->fill;
+	e->fill = b;
+	return 0;
+}
+
+static void kick_now(struct otlp_export *e)
+{
+	if (!ev_is_active(&e->kick)) {
+		ev_timer_set(&e->kick, 0, 0);
+		ev_timer_start(e->loop, &e->kick);
+	}
+}
+
 struct otlp_span *otlp_export_slot(struct otlp_export *e)
 {
-	struct otlp_span *sp;
-
-	if (e->count == e->cap) {
+	if (e->queued >= e->cap || (fill_full(e) && rotate(e) == -1) ||
+	    otlp_span_open(&e->span, &e->fill->body, e->fill->spans == 0) == -1) {
 		e->stats.dropped++;
 		return NULL;
 	}
-	sp = &e->ring[(e->head + e->count) % e->cap];
-	otlp_span_reset(sp);
-	return sp;
+	return &e->span;
 }
 
 void otlp_export_commit(struct otlp_export *e)
 {
-	e->count++;
+	otlp_span_close(&e->span);
+	e->fill->spans++;
+	e->queued++;
 	/* A full batch goes at the next loop pass, not inside the request. */
-	if (e->count >= e->batch_size && !e->body_spans && !ev_is_active(&e->kick)) {
-		ev_timer_set(&e->kick, 0, 0);
-		ev_timer_start(e->loop, &e->kick);
+	if (fill_full(e)) {
+		rotate(e);
+		if (!e->flight)
+			kick_now(e);
 	}
 }
 
 void otlp_export_stats(const struct otlp_export *e, struct otlp_export_stats *out)
 {
 	*out = e->stats;
-	out->queued = e->count;
+	out->queued = e->queued;
 }
 
-static void send_body(struct otlp_export *e);
-
-/* Takes up to a batch off the queue into the body. */
+/* Takes the oldest batch (the filling one, closed, when none waits) to be
+ * sent; e->flight stays NULL when there is none, or it is lost. */
 static void take_batch(struct otlp_export *e)
 {
-	size_t n = e->count < e->batch_size ? e->count : e->batch_size;
+	struct otlp_batch *b;
 
-	buf_reset(&e->body);
-	otlp_json_begin(&e->body, &e->resource, e->scope, e->version);
-	for (size_t i = 0; i < n; i++)
-		otlp_json_span(&e->body, &e->ring[(e->head + i) % e->cap], i == 0);
-	if (otlp_json_end(&e->body) == -1 ||
-	    (e->gzip && otlp_gzip_compress(e->gzip, e->body.data, e->body.len, &e->gzbody) == -1)) {
-		/* out of memory: the batch is lost, not sent half */
-		e->stats.failed += n;
-		n = 0;
-	}
-	e->head = (e->head + (e->count < e->batch_size ? e->count : e->batch_size)) % e->cap;
-	e->count -= e->count < e->batch_size ? e->count : e->batch_size;
-	e->body_spans = n;
+	if (e->nwaiting == 0 && (e->fill->spans == 0 || rotate(e) == -1))
+		return;
+	b = e->waiting[e->waiting_at];
+	e->waiting_at = (e->waiting_at + 1) % e->nbatches;
+	e->nwaiting--;
+	e->queued -= b->spans;
 	e->attempt = 0;
+	if (e->gzip && otlp_gzip_compress(e->gzip, b->body.data, b->body.len, &e->gzbody) == -1) {
+		/* out of memory: the batch is lost, not sent half */
+		e->stats.failed += b->spans;
+		e->spare[e->nspare++] = b;
+		return;
+	}
+	e->flight = b;
 }
 
-/* The batch is done with (sent, or given up): the next one, if any is due. */
+/* The batch in flight is done with (sent, or given up): its buffer is
+ * spare again, and the next batch goes if one is due. */
 static void batch_done(struct otlp_export *e)
 {
-	e->body_spans = 0;
-	if (e->count >= e->batch_size) {
-		ev_timer_set(&e->kick, 0, 0);
-		ev_timer_start(e->loop, &e->kick);
-	}
+	e->spare[e->nspare++] = e->flight;
+	e->flight = NULL;
+	if (e->nwaiting || fill_full(e))
+		kick_now(e);
 }
 
 static void give_up(struct otlp_export *e, const char *why, long status)
 {
 	unsigned long n = log_every(&e->warn_limit, ev_now(e->loop), 10.0);
 
-	e->stats.failed += e->body_spans;
+	e->stats.failed += e->flight->spans;
 	if (n)
 		log_warn("spans not exported", "endpoint=%s error=\"%s\" status=%ld spans=%zu "
 			 "times=%lu (check --otlp-endpoint and the collector)", e->url, why, status,
-			 e->body_spans, n);
+			 e->flight->spans, n);
 	batch_done(e);
 }
 
@@ -138,7 +190,7 @@ static void on_done(CURL *easy, CURLcode result, void *data)
 	e->sending = 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (result == CURLE_OK && status >= 200 && status < 300) {
-		e->stats.exported += e->body_spans;
+		e->stats.exported += e->flight->spans;
 		batch_done(e);
 		return;
 	}
@@ -159,7 +211,7 @@ static void on_done(CURL *easy, CURLcode result, void *data)
 
 static void send_body(struct otlp_export *e)
 {
-	const struct buf *b = e->gzip ? &e->gzbody : &e->body;
+	const struct buf *b = e->gzip ? &e->gzbody : &e->flight->body;
 
 	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDS, b->data);
 	curl_easy_setopt(e->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
@@ -177,11 +229,9 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (e->sending)
 		return;
-	if (!e->body_spans) {
-		if (e->count == 0)
-			return;
+	if (!e->flight) {
 		take_batch(e);
-		if (!e->body_spans)
+		if (!e->flight)
 			return;
 	}
 	send_body(e);
@@ -191,7 +241,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct otlp_export *e = w->data;
 
-	if (!e->body_spans && e->count)
+	if (!e->flight && (e->nwaiting || e->fill->spans))
 		on_kick(loop, &e->kick, 0);
 }
 
@@ -209,10 +259,14 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 		goto nomem;
 	e->loop = loop;
 	e->cap = cfg->queue_size;
-	e->batch_size = cfg->batch_size;
+	e->batch_size = cfg->batch_size ? cfg->batch_size : 1;
 	e->scope = cfg->scope;
 	e->version = cfg->version;
-	e->ring = calloc(e->cap, sizeof(*e->ring));
+	/* the one in flight, the one filling, and full ones to hold the queue */
+	e->nbatches = e->cap / e->batch_size + 2;
+	e->batches = calloc(e->nbatches, sizeof(*e->batches));
+	e->waiting = calloc(e->nbatches, sizeof(*e->waiting));
+	e->spare = calloc(e->nbatches, sizeof(*e->spare));
 	e->url = strdup(cfg->url);
 	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	/* no "Expect: 100-continue" round trip before each body */
@@ -221,8 +275,13 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 	if (cfg->gzip && e->headers && (!(e->gzip = otlp_gzip_new()) ||
 			  !curl_slist_append(e->headers, "Content-Encoding: gzip")))
 		goto nomem;
-	if (!e->ring || !e->url || !e->headers ||
+	if (!e->batches || !e->waiting || !e->spare || !e->url || !e->headers ||
 	    buf_append(&e->resource, cfg->resource->data, cfg->resource->len) == -1)
+		goto nomem;
+	for (size_t i = e->nbatches; i-- > 1;)
+		e->spare[e->nspare++] = &e->batches[i];
+	e->fill = &e->batches[0];
+	if (otlp_json_begin(&e->fill->body, &e->resource, e->scope, e->version) == -1)
 		goto nomem;
 	for (unsigned i = 0; i < cfg->nheaders; i++) {
 		struct curl_slist *l = curl_slist_append(e->headers, cfg->headers[i]);
@@ -245,6 +304,12 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 	curl_easy_setopt(e->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e->easy, CURLOPT_USERAGENT, "lb-proxy OTLP exporter");
 	curl_easy_setopt(e->easy, CURLOPT_WRITEFUNCTION, discard);
+	/* A body goes to the socket 256 KiB a send, not libcurl's 64 KiB:
+	 * each send over loopback wakes the collector and costs libcurl a
+	 * pass of its state machine; and not whole either: libcurl copies each
+	 * piece into this buffer first, and a piece the size of a whole body
+	 * has left the cache when the kernel copies it again. */
+	curl_easy_setopt(e->easy, CURLOPT_UPLOAD_BUFFERSIZE, OTLP_EXPORT_SEND_CHUNK);
 	ev_timer_init(&e->tick, on_tick, cfg->interval, cfg->interval);
 	ev_timer_init(&e->kick, on_kick, 0, 0);
 	e->tick.data = e->kick.data = e;
@@ -274,9 +339,12 @@ void otlp_export_free(struct otlp_export *e)
 		curl_ev_free(e->curl);
 	curl_slist_free_all(e->headers);
 	free(e->url);
-	free(e->ring);
+	for (size_t i = 0; e->batches && i < e->nbatches; i++)
+		buf_release(&e->batches[i].body);
+	free(e->batches);
+	free(e->waiting);
+	free(e->spare);
 	buf_release(&e->resource);
-	buf_release(&e->body);
 	otlp_gzip_free(e->gzip);
 	buf_release(&e->gzbody);
 	free(e);

@@ -4,7 +4,7 @@
  * the request sent to a backend carries lb's CLIENT span as its parent.
  * With no exporter (px->otlp NULL) it only passes a valid traceparent and
  * tracestate on unchanged (docs/tracing.md says why). Nothing allocates:
- * a finished span is written into the exporter's fixed queue. */
+ * a finished span is written as JSON into the exporter's pending batch. */
 #ifndef LB_PROXY_TRACE_H
 #define LB_PROXY_TRACE_H
 

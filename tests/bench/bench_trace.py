@@ -37,17 +37,25 @@ from common import (BIN, Procs, echo_backends, free_port, nginx, pinned, table, 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "5"))
 MODES = [("off", None), ("sample 0", "0"), ("sample 0.1", "0.1"), ("sample 1.0", "1")]
+# TRACE_ARGS="--otlp-batch-size 2048": more flags for the traced proxies
+TRACE_ARGS = os.environ.get("TRACE_ARGS", "").split()
 # TRACE_MODES=off,1: only these modes (by their --trace-sample, "off" for none)
 if os.environ.get("TRACE_MODES"):
     MODES = [m for m in MODES if (m[1] or "off") in os.environ["TRACE_MODES"].split(",")]
 
 
 def sink(procs):
-    """nginx answering every POST with 200 {} (its body read and discarded),
-    on the load cores (not the proxy's). Returns its base URL."""
-    port = free_port()
-    nginx(procs, f"server {{ listen 127.0.0.1:{port}; client_max_body_size 64m; "
-                 f"location / {{ default_type application/json; return 200 \"{{}}\"; }} }}",
+    """nginx answering every POST with 200 {} once it has read the whole body, as a
+    collector does (it proxies to a second server block that answers, without the
+    body): an answer before the body's end makes libcurl stop sending and close the
+    connection, and the export would look cheaper than it is. On the load cores (not
+    the proxy's). Returns its base URL."""
+    port, inner = free_port(), free_port()
+    nginx(procs, f"server {{ listen 127.0.0.1:{inner}; location / {{ default_type application/json; "
+                 f"return 200 \"{{}}\"; }} }} "
+                 f"server {{ listen 127.0.0.1:{port}; client_max_body_size 64m; "
+                 f"client_body_buffer_size 4m; location / {{ proxy_pass http://127.0.0.1:{inner}; "
+                 f"proxy_pass_request_body off; proxy_set_header Content-Length \"\"; }} }}",
           under_test=False, name="sink")
     wait_port(port)
     return f"http://127.0.0.1:{port}"
@@ -70,7 +78,7 @@ def run(procs, backends, sink_url, sample):
     argv = [os.path.join(BIN, "lb-proxy"), "--listen", f"127.0.0.1:{port}", "--admin",
             f"127.0.0.1:{admin}", "--backends", ",".join(backends), "--access-log", "off"]
     if sample is not None:
-        argv += ["--otlp-endpoint", sink_url, "--trace-sample", sample]
+        argv += ["--otlp-endpoint", sink_url, "--trace-sample", sample] + TRACE_ARGS
     p = procs.start(argv, name="lb-proxy", under_test=True)
     wait_port(port)
     wait_port(admin)
@@ -102,7 +110,7 @@ def callgrind(procs, backends, sink_url, sample, n):
             f"127.0.0.1:{admin}", "--backends", ",".join(backends), "--access-log", "off",
             "--otlp-interval", "0.5"]
     if sample is not None:
-        argv += ["--otlp-endpoint", sink_url, "--trace-sample", sample]
+        argv += ["--otlp-endpoint", sink_url, "--trace-sample", sample] + TRACE_ARGS
     p = procs.start(argv, name="callgrind")
     wait_port(port, 120)
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -165,7 +173,7 @@ def main_perf(seconds):
         p = procs.start([os.path.join(BIN, "lb-proxy"), "--listen", f"127.0.0.1:{port}",
                          "--admin", f"127.0.0.1:{admin}", "--backends", ",".join(backends),
                          "--access-log", "off", "--otlp-endpoint", sink_url, "--trace-sample",
-                         "1"], name="lb-proxy", under_test=True)
+                         "1"] + TRACE_ARGS, name="lb-proxy", under_test=True)
         wait_port(port)
         data = os.path.join(procs.dir, "perf.data")
         load = subprocess.Popen(pinned(["wrk", "-t1", "-c64", f"-d{seconds + 2}s",
@@ -179,19 +187,22 @@ def main_perf(seconds):
                                "dso,symbol", "-g", "none"], capture_output=True, text=True).stdout
         tree = subprocess.run(["perf", "report", "-i", data, "--children", "--sort", "symbol",
                                "-g", "none"], capture_output=True, text=True).stdout
-        user, parts = 0.0, {}
+        user, libs, parts = 0.0, 0.0, {}
         for line in flat.splitlines():
             m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[\.\]\s+(\S+)", line)
             if m and (m.group(2).startswith(("libcurl", "libz")) or
                       TRACE_SYMBOLS.match(m.group(3))):
                 user += float(m.group(1))
+                if m.group(2).startswith(("libcurl", "libz")):
+                    libs += float(m.group(1))
                 parts[m.group(3)] = parts.get(m.group(3), 0) + float(m.group(1))
         kernel = sum(float(m.group(1)) for m in re.finditer(
             r"^\s*([\d.]+)%\s+[\d.]+%\s+\[k\] (?:__sys_sendto|__sys_recvfrom)\s", tree, re.M))
         share = user + kernel
         print(f"\nlb-proxy at --trace-sample 1 under wrk, perf record {seconds} s: tracing takes "
-              f"{share:.1f}% of its CPU ({user:.1f}% user space, {kernel:.1f}% the export's "
-              f"send/recv in the kernel): +{share / (100 - share) * 100:.1f}% over the rest")
+              f"{share:.1f}% of its CPU ({user:.1f}% user space, of it {libs:.1f}% libcurl and "
+              f"zlib; {kernel:.1f}% the export's send/recv in the kernel): "
+              f"+{share / (100 - share) * 100:.1f}% over the rest")
         for sym, pct in sorted(parts.items(), key=lambda x: -x[1])[:8]:
             print(f"  {pct:5.2f}%  {sym}")
     finally:

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -57,15 +58,16 @@ static void check_span_json(const char *s, size_t n)
 	json_error_t e;
 	json_t *doc;
 
-	otlp_span_reset(&sp);
+	otlp_json_resource(&res, kv, 1);
+	otlp_json_begin(&body, &res, "fuzz", "1");
+	if (otlp_span_open(&sp, &body, 1) == -1)
+		abort();
 	memset(sp.trace_id, 1, 16);
 	memset(sp.span_id, 2, 8);
 	otlp_span_name(&sp, s, n);
 	otlp_span_str(&sp, "url.path", s, n);
 	otlp_span_str(&sp, "user_agent.original", s, n);
-	otlp_json_resource(&res, kv, 1);
-	otlp_json_begin(&body, &res, "fuzz", "1");
-	otlp_json_span(&body, &sp, 1);
+	otlp_span_close(&sp);
 	otlp_json_end(&body);
 	doc = json_loadb(body.data, body.len, JSON_ALLOW_NUL, &e);	/* \u0000 is JSON */
 	assert(doc);
