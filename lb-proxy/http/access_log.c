@@ -101,7 +101,7 @@ void access_log_request(const struct session *s)
 	put_str(&f, "client=");
 	put_str(&f, s->client_ip);
 	put_str(&f, " request=\"");
-	put_str(&f, s->target);
+	put_str(&f, s->x->target);
 	put_str(&f, "\" status=");
 	put_int(&f, s->status);
 	put_str(&f, " backend=");
@@ -113,7 +113,7 @@ void access_log_request(const struct session *s)
 	put_str(&f, " retries=");
 	put_int(&f, s->retries);
 	put_str(&f, " request_id=\"");
-	put(&f, s->request_id, s->request_id_len);
+	put(&f, s->x->request_id, s->x->request_id_len);
 	put_str(&f, "\" trace_id=\"");
 	trace_log_id(s, trace_id);
 	put_str(&f, trace_id);
