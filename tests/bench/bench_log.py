@@ -1,6 +1,8 @@
 """What lb-proxy's access log costs, measured so that this busy 2-core machine
-cannot blur it (issue 26, goal 3): the proxy's own CPU (utime + stime from
-/proc) over a fixed number of requests (h2load --h1 -n), for lb-proxy with
+cannot blur it (issue 26, goal 3): the proxy's own CPU time (user + system,
+/proc/PID/schedstat's nanoseconds on a CPU: the process is single-threaded;
+utime + stime counts 10 ms ticks) over a fixed number of requests (h2load
+--h1 -n), for lb-proxy with
 its access log off ("lb"), the same build with it on ("lb-log", stderr a
 pipe read by a cat on the load core, as a container runtime or journald
 reads it) and HAProxy without one, in the same rounds, alternating; medians
@@ -21,12 +23,17 @@ import tempfile
 sys.path.insert(0, os.path.dirname(__file__))
 from bench_proxy import haproxy, log_reader  # noqa: E402
 from common import BIN, Procs, echo_backends, free_port, pinned, table, wait_port  # noqa: E402
-from support.procfs import cpu_seconds  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 REQUESTS = int(os.environ.get("REQUESTS", "100000"))
 CONNS = int(os.environ.get("CONNS", "64"))
 BASELINE = os.environ.get("LB_BASELINE_BIN")
+
+
+def cpu_seconds(pid):
+    """Time pid's (single) thread has run on a CPU, user and system, in seconds."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9
 
 
 def start_lb(procs, bindir, backends, log, name):
@@ -80,7 +87,7 @@ def main():
             wait_port(port)
         names = list(proxies)
         rows = []
-        print(f"CPU per request of each proxy (utime + stime, /proc), {REQUESTS} requests "
+        print(f"CPU per request of each proxy (/proc/PID/schedstat), {REQUESTS} requests "
               f"over {CONNS} keep-alive connections (h2load --h1), median of {ROUNDS} rounds")
         for case, path, body_file in (("keep-alive GET", "/", None),
                                       ("POST 4 KiB", "/post", body.name)):
