@@ -5,8 +5,9 @@ utime + stime counts 10 ms ticks) over a fixed number of requests (h2load
 --h1 -n), for lb-proxy with
 its access log off ("lb"), the same build with it on ("lb-log", stderr a
 pipe read by a cat on the load core, as a container runtime or journald
-reads it) and HAProxy without one, in the same rounds, alternating; medians
-of ROUNDS. The req/s a core gives is 1 / CPU per request, so lb-log's
+reads it) and HAProxy without one, all at once in each round (each its own
+h2load, all on the load core, the proxies sharing theirs), so that each
+round's figures meet the same moment of the machine; medians of ROUNDS. The req/s a core gives is 1 / CPU per request, so lb-log's
 against HAProxy's is HAProxy's CPU per request over lb-log's, whatever the
 load core's share of the machine; the log's cost is lb-log's over lb's.
 
@@ -48,13 +49,15 @@ def start_lb(procs, bindir, backends, log, name):
     return port, procs.procs[-1].pid
 
 
-def h2load(port, path, body_file):
-    """N requests over CONNS keep-alive connections; returns (req/s, done)."""
+def h2load_argv(port, path, body_file):
     argv = ["h2load", "--h1", "-t1", f"-c{CONNS}", f"-n{REQUESTS}"]
     if body_file:
         argv += ["-d", body_file, "-H", "content-type: text/plain"]
-    out = subprocess.run(pinned(argv + [f"http://127.0.0.1:{port}{path}"], False),
-                         capture_output=True, text=True, timeout=600).stdout
+    return pinned(argv + [f"http://127.0.0.1:{port}{path}"], False)
+
+
+def h2load_result(port, out):
+    """(req/s, requests done) of h2load's output; every one must be a 2xx."""
     done = succeeded = 0
     rps = 0.0
     for line in out.splitlines():
@@ -68,6 +71,23 @@ def h2load(port, path, body_file):
     if succeeded != REQUESTS:
         raise RuntimeError(f"port {port}: {succeeded} of {REQUESTS} requests answered 2xx:\n{out}")
     return rps, done
+
+
+def round_of(proxies, path, body_file):
+    """One round: every proxy driven at once by its own h2load, so all of
+    them meet the same moment of the machine's load (one after another,
+    the load of other work moved each proxy's CPU per request by +-20%
+    between runs a minute apart). Returns {name: (CPU us/req, req/s)}."""
+    runs = {}
+    for n, (port, pid) in proxies.items():
+        runs[n] = (cpu_seconds(pid), subprocess.Popen(h2load_argv(port, path, body_file),
+                                                      stdout=subprocess.PIPE, text=True))
+    got = {}
+    for n, (before, p) in runs.items():
+        out, _ = p.communicate(timeout=900)
+        rps, done = h2load_result(proxies[n][0], out)
+        got[n] = ((cpu_seconds(proxies[n][1]) - before) * 1e6 / done, rps)
+    return got
 
 
 def main():
@@ -93,24 +113,29 @@ def main():
                                       ("POST 4 KiB", "/post", body.name)):
             cpu = {n: [] for n in names}
             rps = {n: [] for n in names}
-            h2load(proxies["lb"][0], path, body_file)  # warm the backends' pools
+            round_of(proxies, path, body_file)  # warm the backends' pools
             for r in range(ROUNDS):
+                got = round_of(proxies, path, body_file)
                 for n in names:
-                    port, pid = proxies[n]
-                    before = cpu_seconds(pid)
-                    got, done = h2load(port, path, body_file)
-                    cpu[n].append((cpu_seconds(pid) - before) * 1e6 / done)
-                    rps[n].append(got)
+                    cpu[n].append(got[n][0])
+                    rps[n].append(got[n][1])
                     print(f"{case:15s} round {r + 1} {n:8s} {cpu[n][-1]:6.2f} us/req "
-                          f"{got:9.0f} req/s", flush=True)
+                          f"{got[n][1]:9.0f} req/s", flush=True)
             med = {n: statistics.median(cpu[n]) for n in names}
+
+            def ratio(a, b, of):
+                """the median of the rounds' a/b (each round's pair meets one moment)"""
+                return statistics.median(x / y for x, y in zip(of[a], of[b]))
             rows.append([case, *(f"{med[n]:.2f}" for n in names),
-                         f"{med['lb-log'] / med['lb']:.3f}x",
-                         f"{med['haproxy'] / med['lb-log']:.2f}x",
-                         f"{statistics.median(rps['lb-log']) / statistics.median(rps['haproxy']):.2f}x"])
+                         f"{ratio('lb-log', 'lb', cpu):.3f}x",
+                         *([f"{ratio('lb-base', 'lb', cpu):.3f}x"] if BASELINE else []),
+                         f"{ratio('haproxy', 'lb-log', cpu):.2f}x",
+                         f"{ratio('lb-log', 'haproxy', rps):.2f}x"])
         print()
+        # ratios: medians of each round's ratio
         table(rows, ["case", *(f"{n} us/req" for n in names), "lb-log/lb CPU",
-                     "lb-log/haproxy req/s per core", "lb-log/haproxy req/s (wall)"])
+                     *(["lb-base/lb CPU"] if BASELINE else []),
+                     "lb-log/haproxy req/s per core", "lb-log/haproxy req/s (sharing)"])
     finally:
         procs.stop_all()
         os.unlink(body.name)
