@@ -324,3 +324,82 @@ int log_write_fields(enum log_level level, const char *msg, const char *kv, size
 	}
 	return 0;
 }
+
+size_t log_text_prefix(enum log_level level, const char *msg, char *out)
+{
+	size_t clen, mlen, llen, n = 0;
+
+	if (level < log_min || log_fmt != LOG_FORMAT_TEXT)
+		return 0;
+	clen = strlen(log_component);
+	mlen = strlen(msg);
+	llen = strlen(level_upper[level]);
+	/* [] and spaces 5, the timestamp 24 and its NUL */
+	if (clen + mlen + llen + 5 + 25 > LOG_PREFIX_MAX)
+		return 0;
+	out[n++] = '[';
+	memcpy(out + n, log_component, clen);
+	n += clen;
+	out[n++] = ']';
+	out[n++] = ' ';
+	n += timefmt_iso_ms(out + n);
+	out[n++] = ' ';
+	memcpy(out + n, level_upper[level], llen);
+	n += llen;
+	out[n++] = ' ';
+	memcpy(out + n, msg, mlen);
+	n += mlen;
+	out[n++] = ' ';
+	return n;
+}
+
+int log_write_line(const char *line, size_t len)
+{
+	if (log_sink)
+		return log_sink(line, len);
+	if (write(STDERR_FILENO, line, len) < 0) {
+		/* nowhere left to report it */
+	}
+	return 0;
+}
+
+size_t log_escape_text(char *out, size_t room, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t w = 0, run = 0;	/* s[run..i) need no escape: copied at once */
+
+	for (size_t i = 0;; i++) {
+		unsigned char c = i < n ? (unsigned char)s[i] : 0;
+		size_t len = i - run, elen = 2;
+		char e[4];
+
+		if (i < n && c != '\\' && c != '"' && c >= 0x20 && c != 0x7f)
+			continue;
+		if (len > room - w)
+			len = room - w;
+		memcpy(out + w, s + run, len);
+		w += len;
+		if (i == n || len < i - run)
+			return w;
+		run = i + 1;
+		e[0] = '\\';
+		if (c == '\\' || c == '"') {
+			e[1] = (char)c;
+		} else if (c == '\n') {
+			e[1] = 'n';
+		} else if (c == '\r') {
+			e[1] = 'r';
+		} else if (c == '\t') {
+			e[1] = 't';
+		} else {
+			e[1] = 'x';
+			e[2] = hex[c >> 4];
+			e[3] = hex[c & 15];
+			elen = 4;
+		}
+		if (room - w < elen)
+			return w;
+		memcpy(out + w, e, elen);
+		w += elen;
+	}
+}

@@ -47,6 +47,24 @@ int log_write(enum log_level level, const char *msg, const char *kv, ...)
 int log_write_fields(enum log_level level, const char *msg, const char *kv, size_t kvlen);
 
 /*
+ * A text line built in place, for a line written per request (one copy, into
+ * the sink, and no second pass to find and escape quoted values):
+ * log_text_prefix writes "[component] TS LEVEL msg " into out (at least
+ * LOG_PREFIX_MAX bytes) and returns its length, or 0 when lines are JSON or
+ * the level is off (then make the fields and call log_write_fields); the
+ * caller appends key=value fields, each quoted value escaped with
+ * log_escape_text (or known to need none), and '\n', and hands the line to
+ * log_write_line, which returns as log_write does.
+ */
+#define LOG_PREFIX_MAX 128
+size_t log_text_prefix(enum log_level level, const char *msg, char *out);
+int log_write_line(const char *line, size_t len);
+/* s[0..n) escaped as the text line escapes a quoted value (\\ \" \n \r \t
+ * \xHH) into out, at most `room` bytes (cut before an escape that does not
+ * fit); returns the bytes written. */
+size_t log_escape_text(char *out, size_t room, const char *s, size_t n);
+
+/*
  * Where lines go instead of stderr: the sink gets each whole line (its
  * newline included; the bytes are only valid during the call) and returns 0,
  * or -1 when it dropped it. NULL (the default) writes each line to stderr at

@@ -28,17 +28,22 @@ static void tried_list(const struct session *s, char *out, size_t outsz)
 		snprintf(out + n, outsz - n, ",%s", s->be->name);
 }
 
-/* The line's key=value text, appended piece by piece into a fixed buffer
- * and cut at its end as log_write cuts a printf's (a printf of these
- * fourteen values was half of a line's cost). */
+/* The line, appended piece by piece into a fixed buffer and cut at its end
+ * as log_write cuts a printf's (a printf of these fourteen values was half
+ * of a line's cost). A text line is made whole here, its prefix first and
+ * the one value a client chooses that may need it escaped (the target), and
+ * is copied once, into the log buffer; a JSON one is made of the key=value
+ * text by log_write_fields. */
 struct fields {
-	char text[LOG_KV_MAX];
+	char text[LOG_PREFIX_MAX + LOG_KV_MAX];
 	size_t len;
+	size_t end;		/* fields stop here */
+	int text_line;		/* text[0..len) is a text line's start */
 };
 
 static void put(struct fields *f, const char *p, size_t n)
 {
-	size_t room = sizeof(f->text) - 1 - f->len;
+	size_t room = f->end - f->len;
 
 	if (n > room)
 		n = room;
@@ -46,9 +51,22 @@ static void put(struct fields *f, const char *p, size_t n)
 	f->len += n;
 }
 
+/* a string literal, without strlen */
+#define put_lit(f, lit) put((f), (lit), sizeof(lit) - 1)
+
 static void put_str(struct fields *f, const char *p)
 {
 	put(f, p, strlen(p));
+}
+
+/* a quoted value a client chose, escaped for the text line (the JSON one
+ * escapes it its way) */
+static void put_quoted(struct fields *f, const char *p, size_t n)
+{
+	if (f->text_line)
+		f->len += log_escape_text(f->text + f->len, f->end - f->len, p, n);
+	else
+		put(f, p, n);
 }
 
 static void put_uint(struct fields *f, unsigned long long v)
@@ -94,52 +112,65 @@ void access_log_request(const struct session *s)
 	const char *tls = transport_tls_version(&s->tr);
 	struct fields f;
 	char trace_id[33];
+	int rc;
 
 	if (!s->px->opts->access_log)
 		return;
-	f.len = 0;
-	put_str(&f, "client=");
+	f.len = log_text_prefix(LOG_INFO, "request", f.text);
+	f.text_line = f.len > 0;
+	/* room for the text line's newline; the JSON one's fields as
+	 * log_write_fields cuts them */
+	f.end = f.text_line ? sizeof(f.text) - 1 : LOG_KV_MAX - 1;
+	put_lit(&f, "client=");
 	put_str(&f, s->client_ip);
-	put_str(&f, " request=\"");
-	put_str(&f, s->target);
-	put_str(&f, "\" status=");
+	put_lit(&f, " request=\"");
+	put_quoted(&f, s->x->target, strlen(s->x->target));
+	put_lit(&f, "\" status=");
 	put_int(&f, s->status);
-	put_str(&f, " backend=");
+	put_lit(&f, " backend=");
 	put_str(&f, s->be ? s->be->name : "-");
-	put_str(&f, " duration_ms=");
+	put_lit(&f, " duration_ms=");
 	put_ms(&f, timefmt_mono() - s->started);
-	put_str(&f, " bytes=");
+	put_lit(&f, " bytes=");
 	put_uint(&f, s->bytes_out);
-	put_str(&f, " retries=");
+	put_lit(&f, " retries=");
 	put_int(&f, s->retries);
-	put_str(&f, " request_id=\"");
-	put(&f, s->request_id, s->request_id_len);
-	put_str(&f, "\" trace_id=\"");
+	/* the request id is checked (headers_request_id_valid) or made here:
+	 * nothing in it needs escaping, nor in the trace id (hex) */
+	put_lit(&f, " request_id=\"");
+	put(&f, s->x->request_id, s->x->request_id_len);
+	put_lit(&f, "\" trace_id=\"");
 	trace_log_id(s, trace_id);
 	put_str(&f, trace_id);
-	put(&f, "\"", 1);
+	put_lit(&f, "\"");
 	if (s->x->pick.ntried) {
 		tried_list(s, tried, sizeof(tried));
 		put_str(&f, tried);
 	}
-	if (s->refusal) {
-		put_str(&f, " refused=\"");
-		put_str(&f, s->refusal);
-		put(&f, "\"", 1);
+	if (s->refusal) {	/* static, but some are llhttp's words */
+		put_lit(&f, " refused=\"");
+		put_quoted(&f, s->refusal, strlen(s->refusal));
+		put_lit(&f, "\"");
 	}
 	if (tls) {
-		put_str(&f, " tls=\"");
+		put_lit(&f, " tls=\"");
 		put_str(&f, tls);
-		put(&f, "\"", 1);
+		put_lit(&f, "\"");
 	}
 	/* an HTTP/2 stream (h2_stream.c) names its id */
-	put_str(&f, " proto=");
+	put_lit(&f, " proto=");
 	if (s->tr.stream_id) {
-		put_str(&f, "h2 stream=");
+		put_lit(&f, "h2 stream=");
 		put_uint(&f, s->tr.stream_id);
 	} else {
-		put_str(&f, "h1");
+		put_lit(&f, "h1");
 	}
-	if (log_write_fields(LOG_INFO, "request", f.text, f.len) == -1)
+	if (f.text_line) {
+		f.text[f.len++] = '\n';
+		rc = log_write_line(f.text, f.len);
+	} else {
+		rc = log_write_fields(LOG_INFO, "request", f.text, f.len);
+	}
+	if (rc == -1)
 		s->px->metrics.access_log_dropped++;
 }

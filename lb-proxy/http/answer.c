@@ -56,7 +56,7 @@ void answer_preflight(struct session *s)
 	static struct buf fields;	/* copied into `out` at once; kept for the next one */
 
 	buf_reset(&fields);
-	if (cors_append_preflight(&fields, &s->px->cors, &s->cors, &s->x->req) == -1 ||
+	if (cors_append_preflight(&fields, &s->px->cors, &s->x->cors, &s->x->req) == -1 ||
 	    buf_append(&fields, "", 1) == -1) {
 		answer_error(s, 500, "out of memory");
 		return;
@@ -112,7 +112,8 @@ static size_t error_body(const struct session *s, char *body, size_t size, int s
 			 const char *message)
 {
 	int n = snprintf(body, size, "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"%.*s\"}",
-			 message, status, (int)s->request_id_len, s->request_id);
+			 message, status, s->x ? (int)s->x->request_id_len : 0,
+			 s->x ? s->x->request_id : "");
 
 	return n < 0 ? 0 : (size_t)n >= size ? size - 1 : (size_t)n;
 }

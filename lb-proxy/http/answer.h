@@ -41,7 +41,7 @@ void answer_admin_path(struct session *s, size_t skip);
  * or the target is too long; the connection stays open as the request asks. */
 void answer_redirect(struct session *s);
 /* 429 with Retry-After and the RateLimit-* fields of v (--rate-limit). */
-/* The answer to a CORS preflight (s->cors.kind CORS_PREFLIGHT): 200 with
+/* The answer to a CORS preflight (s->x->cors.kind CORS_PREFLIGHT): 200 with
  * the policy's fields when its origin is allowed, without them (but Vary)
  * when not; the request is never forwarded. */
 void answer_preflight(struct session *s);

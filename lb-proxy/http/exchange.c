@@ -138,7 +138,6 @@ static void next_request(struct session *s)
 	s->status = 0;
 	s->method = -1;		/* none yet: an answer to a bad head has a body */
 	s->bytes_out = 0;
-	s->request_id_len = 0;
 	s->refusal = NULL;
 	s->sticky_insert = NULL;
 	exchange_response_reset(s);
@@ -255,20 +254,21 @@ static int request_head(struct session *s)
 
 	s->started = timefmt_mono();
 	s->method = http_msg_method(req);
-	snprintf(s->target, sizeof(s->target), "%s %.*s", method,
+	snprintf(s->x->target, sizeof(s->x->target), "%s %.*s", method,
 		 (int)(req->url.len > 200 ? 200 : req->url.len), http_msg_ptr(req, req->url));
 	if (rid >= 0 && headers_request_id_valid(http_msg_ptr(req, req->headers[rid].value),
 						 req->headers[rid].value.len)) {
-		s->request_id_len = req->headers[rid].value.len;
-		memcpy(s->request_id, http_msg_ptr(req, req->headers[rid].value), s->request_id_len);
+		s->x->request_id_len = req->headers[rid].value.len;
+		memcpy(s->x->request_id, http_msg_ptr(req, req->headers[rid].value),
+		       s->x->request_id_len);
 	} else {
-		s->request_id_len = headers_request_id_new(s->request_id);
+		s->x->request_id_len = headers_request_id_new(s->x->request_id);
 	}
 	trace_request_begin(s);
 	grpc_call_begin(s);
 	s->tunnel_wanted = req->upgrade;
 	s->keep_alive = http_msg_keep_alive(req) && !s->px->stopping && !req->upgrade;
-	cors_classify(&s->px->cors, req, &s->cors);
+	cors_classify(&s->px->cors, req, &s->x->cors);
 	status = http_request_route(req, &s->x->route, &reason);
 	if (status) {
 		answer_refuse(s, status, reason);
@@ -295,7 +295,7 @@ static int request_head(struct session *s)
 	}
 	if (s->px->rate_on && admission_rate_limited(s))
 		return 0;
-	if (s->cors.kind == CORS_PREFLIGHT) {	/* the policy decides: never forwarded */
+	if (s->x->cors.kind == CORS_PREFLIGHT) {	/* the policy decides: never forwarded */
 		answer_preflight(s);
 		return 0;
 	}
@@ -505,8 +505,7 @@ int exchange_request_step(struct session *s)
 	if (s->parse_off == s->in.len)
 		return 0;
 	if (!s->x) {
-		s->x = exchange_pool_take();
-		if (!s->x)
+		if (exchange_pool_take(s) == -1)
 			return -1;
 		/* Bodies are forwarded as framed; they are only counted when
 		 * --max-body asks for it. */
@@ -539,8 +538,8 @@ int exchange_request_step(struct session *s)
 		/* fall through */
 	case HTTP_MSG_ERROR:
 		s->started = timefmt_mono();
-		snprintf(s->target, sizeof(s->target), "-");
-		s->request_id_len = headers_request_id_new(s->request_id);
+		snprintf(s->x->target, sizeof(s->x->target), "-");
+		s->x->request_id_len = headers_request_id_new(s->x->request_id);
 		s->keep_alive = 0;
 		answer_refuse(s, s->x->req.error_status, s->x->req.error_reason);
 		return 0;

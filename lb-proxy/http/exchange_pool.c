@@ -6,27 +6,50 @@
 #include "mirror.h"
 #include "routing.h"
 
+/* A session's `out` larger than this (a dechunked body grew it) is freed,
+ * not pooled with the exchange. */
+#define OUT_KEEP_BYTES (16 * 1024)
+
 static struct exchange *exchange_pool;
 static unsigned exchange_pooled;
 
-struct exchange *exchange_pool_take(void)
+/* The per-request fields a request's handling sets before it reads them. */
+static void exchange_reset(struct exchange *x)
+{
+	x->request_id_len = 0;
+	x->target[0] = '\0';
+	x->cors.kind = CORS_NONE;
+	x->cors.allowed = 0;
+}
+
+int exchange_pool_take(struct session *s)
 {
 	struct exchange *x = exchange_pool;
 
 	if (x) {
 		exchange_pool = x->next;
 		exchange_pooled--;
-		return x;
-	}
-	x = malloc(sizeof(*x));
-	if (x)
+	} else {
+		x = malloc(sizeof(*x));
+		if (!x)
+			return -1;
 		routing_exchange_init(x);
-	return x;
+		buf_init(&x->out_store);
+	}
+	exchange_reset(x);
+	/* lent: an idle session gave its `out` back with its last exchange */
+	if (s->out.cap == 0 && x->out_store.cap != 0) {
+		s->out = x->out_store;
+		buf_init(&x->out_store);
+	}
+	s->x = x;
+	return 0;
 }
 
 static void exchange_free(struct exchange *x)
 {
 	buf_release(&x->rewritten);
+	buf_release(&x->out_store);
 	free(x);
 }
 
@@ -39,6 +62,16 @@ void exchange_pool_give(struct session *s)
 	s->x = NULL;
 	mirror_exchange_done(x);
 	routing_exchange_done(x);
+	/* `out` goes with it: it is written whole (or the session closes) */
+	if (x->out_store.cap == 0 && s->out.cap != 0) {
+		if (s->out.cap > OUT_KEEP_BYTES) {
+			buf_release(&s->out);
+		} else {
+			x->out_store = s->out;
+			buf_reset(&x->out_store);
+			buf_init(&s->out);
+		}
+	}
 	if (exchange_pooled >= EXCHANGE_POOL_MAX) {
 		exchange_free(x);
 		return;

@@ -173,7 +173,7 @@ static enum forward_verdict attempt_failed(struct session *s, const char *reason
 
 	if (s->be)
 		log_warn("backend failed", "backend=%s error=\"%s\" request_id=\"%.*s\" retry=%s",
-			 s->be->name, what, (int)s->request_id_len, s->request_id,
+			 s->be->name, what, (int)s->x->request_id_len, s->x->request_id,
 			 can_retry ? "yes" : "no");
 	outcome_record(px, session_balancer(s), session_backends(s), s->be, kind, answered,
 		       timefmt_mono() - s->started);

@@ -47,7 +47,7 @@ void grpc_call_begin(struct session *s)
 	if (times)
 		log_warn("malformed grpc-timeout ignored: the value is 1 to 8 digits and a unit "
 			 "(H M S m u n)", "value=\"%.*s\" request_id=\"%.*s\" times=%lu",
-			 (int)(n > 32 ? 32 : n), v, (int)s->request_id_len, s->request_id, times);
+			 (int)(n > 32 ? 32 : n), v, (int)s->x->request_id_len, s->x->request_id, times);
 }
 
 int grpc_call_is_grpc(const struct session *s)

@@ -454,8 +454,8 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	switch (s->state) {
 	case SESSION_HEAD:
 		s->started = timefmt_mono();
-		snprintf(s->target, sizeof(s->target), "-");
-		s->request_id_len = headers_request_id_new(s->request_id);
+		snprintf(s->x->target, sizeof(s->x->target), "-");
+		s->x->request_id_len = headers_request_id_new(s->x->request_id);
 		s->keep_alive = 0;
 		answer_error(s, 408, "request header timeout");
 		pump(s);
@@ -515,7 +515,6 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->method = -1;		/* no request head yet */
 	s->retries = 0;
 	s->bytes_out = 0;
-	s->request_id_len = 0;
 	s->refusal = NULL;
 	s->sticky_insert = NULL;
 	s->x = NULL;

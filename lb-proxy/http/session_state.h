@@ -34,11 +34,20 @@ enum session_state {
 
 struct mirror_copy;
 
-/* The parsers of one request and its response: taken from a pool at a
- * request's first byte, given back when the connection goes idle, so idle
- * connections cost little memory. */
+/* The parsers of one request and its response, and everything else that
+ * lives only as long as the request: taken from a pool at a request's first
+ * byte, given back when the connection goes idle, so an idle connection
+ * holds its struct session alone. */
 struct exchange {
 	struct http_msg req;
+	char request_id[HEADERS_REQUEST_ID_MAX + 1];
+	size_t request_id_len;
+	char target[256];		/* method and path, for the access log */
+	struct cors_request cors;	/* the request under px->cors (cors_classify) */
+	/* The storage of the session's `out` while the exchange is pooled:
+	 * lent to the session with the exchange (no malloc per request), so
+	 * an idle connection keeps no response head buffer. */
+	struct buf out_store;
 	struct http_route route;	/* where req goes (http_request_route) */
 	struct balance_request pick;	/* the request's key and the backends it tried */
 	const char *tried_why[BALANCE_MAX_TRIED];	/* why each tried one failed */
@@ -116,12 +125,8 @@ struct session {
 	int method;			/* the request's llhttp method, -1 before its head */
 	int status;			/* sent to the client */
 	int retries;
-	char request_id[HEADERS_REQUEST_ID_MAX + 1];
-	size_t request_id_len;
-	char target[256];		/* method and path, for the access log */
 	const char *refusal;		/* why the proxy refused the request (static), or NULL */
 	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
-	struct cors_request cors;	/* the request under px->cors (cors_classify) */
 	double started;			/* request head complete, monotonic */
 	double idle_since;		/* ev_now when it last went idle between requests */
 	unsigned long long bytes_out;	/* body bytes sent to the client */
@@ -152,8 +157,8 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 {
 	struct headers_ctx ctx = {
 		.client_ip = s->client_ip,
-		.request_id = s->request_id,
-		.request_id_len = s->request_id_len,
+		.request_id = s->x ? s->x->request_id : "",
+		.request_id_len = s->x ? s->x->request_id_len : 0,
 		.backend_name = s->be ? s->be->name : "localhost",
 		.tunnel = s->tunnel_wanted,
 		.tls = s->tr.ssl != NULL || s->tr.over_tls,
@@ -162,7 +167,7 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 		.rules = &s->px->header_rules,
 		.cors = &s->px->cors,
 		/* no request head yet (a 400 to a bad one): no Origin to answer */
-		.cors_req = s->method >= 0 ? &s->cors : NULL,
+		.cors_req = s->method >= 0 && s->x ? &s->x->cors : NULL,
 		.trace_fields = s->x ? s->x->trace.fields : NULL,
 		.trace_fields_len = s->x ? s->x->trace.fields_len : 0,
 	};

@@ -18,7 +18,9 @@ int sticky_setup(const char *cookie, const char *key)
 {
 	int random = !key || !*key;
 
-	if (random && !random_secret[0]) {
+	/* Only for a cookie: RAND_bytes starts OpenSSL's providers and random
+	 * generator, 3 MiB of RSS a proxy without TLS or cookies never needs. */
+	if (random && cookie && *cookie && !random_secret[0]) {
 		static const char hex[] = "0123456789abcdef";
 		unsigned char bytes[32];
 

@@ -11,7 +11,8 @@
 #define STICKY_ID_LEN 16
 
 /* The process's cookie name and secret (start-up and reload; both copied).
- * With no secret (NULL or ""), a random one made once for the process's life
+ * With no secret (NULL or ""), a random one made once for the process's life,
+ * the first time a cookie is set
  * (a reload keeps it). Returns 1 when the random secret is used, 0 for the
  * one given, -1 when no random one could be made. */
 int sticky_setup(const char *cookie, const char *secret);

@@ -136,8 +136,8 @@ void fixture_proxy_init(struct fixture_proxy *f, int fd)
 	f->s.keep_alive = 1;
 	f->s.req_done = 1;
 	f->s.replayable = 1;
-	memcpy(f->s.request_id, "req-1", 5);
-	f->s.request_id_len = 5;
+	memcpy(f->x.request_id, "req-1", 5);
+	f->x.request_id_len = 5;
 	snprintf(f->s.client_ip, sizeof(f->s.client_ip), "192.0.2.1");
 }
 

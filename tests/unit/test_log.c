@@ -157,12 +157,65 @@ static void test_quoted_values_are_escaped_in_text_and_exact_in_json(void **stat
 	}
 }
 
+/* A text line built in place (log_text_prefix, log_escape_text,
+ * log_write_line: the access log's one copy) reads as log_write's of the
+ * same fields; log_escape_text escapes as the text line does and never
+ * writes past its room, cutting before an escape that does not fit. */
+static void test_a_line_built_in_place_reads_as_log_writes(void **state)
+{
+	static const struct {
+		const char *value;
+		size_t room;
+		const char *escaped;
+	} cases[] = {
+		{ "GET /plain", 64, "GET /plain" },
+		{ "GET /a\"x=1\\b", 64, "GET /a\\\"x=1\\\\b" },
+		{ "a\nb\rc\td\x01\x7f", 64, "a\\nb\\rc\\td\\x01\\x7f" },
+		{ "GET /plain", 5, "GET /" },
+		{ "ab\"c", 3, "ab" },		/* \" does not fit in the last byte */
+		{ "ab\x01", 5, "ab" },		/* nor \x01 in three */
+		{ "", 8, "" },
+	};
+	char line[LOG_PREFIX_MAX + 256], want[512];
+	size_t n;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[64];
+
+		memset(out, '#', sizeof(out));
+		n = log_escape_text(out, cases[i].room, cases[i].value, strlen(cases[i].value));
+		assert_int_equal(n, strlen(cases[i].escaped));
+		assert_memory_equal(out, cases[i].escaped, n);
+		assert_true(n == sizeof(out) || out[n] == '#');
+	}
+	log_setup("lb-proxy", LOG_INFO, LOG_FORMAT_TEXT);
+	n = log_text_prefix(LOG_INFO, "request", line);
+	assert_true(n > 0 && n < LOG_PREFIX_MAX);
+	memcpy(line + n, "status=200 request=\"", 20);
+	n += 20;
+	n += log_escape_text(line + n, sizeof(line) - n, "GET /a\"x", 8);
+	memcpy(line + n, "\"\n", 3);
+	snprintf(want, sizeof(want), "%s", written_line("status=200 request=\"GET /a\"x\""));
+	/* the same but for the timestamp's milliseconds */
+	assert_int_equal(strlen(line), strlen(want));
+	assert_memory_equal(line, want, 11);	/* "[lb-proxy] " */
+	assert_string_equal(strstr(line, " INFO request "), strstr(want, " INFO request "));
+	/* JSON lines, or a level that is off, are not built in place */
+	log_setup("lb-proxy", LOG_INFO, LOG_FORMAT_JSON);
+	assert_int_equal(log_text_prefix(LOG_INFO, "request", line), 0);
+	log_setup("lb-proxy", LOG_WARN, LOG_FORMAT_TEXT);
+	assert_int_equal(log_text_prefix(LOG_INFO, "request", line), 0);
+	log_setup("lb-proxy", LOG_INFO, LOG_FORMAT_TEXT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_values_take_their_json_type),
 		cmocka_unit_test(test_access_log_line),
 		cmocka_unit_test(test_quoted_values_are_escaped_in_text_and_exact_in_json),
+		cmocka_unit_test(test_a_line_built_in_place_reads_as_log_writes),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

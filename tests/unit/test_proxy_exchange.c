@@ -268,7 +268,6 @@ static void test_own_answers(void **state)
 		f.s.x = NULL;
 		f.s.state = SESSION_IDLE;
 		f.s.keep_alive = f.s.req_done = 0;
-		f.s.request_id_len = 0;
 		buf_append(&f.s.in, cases[i].request, strlen(cases[i].request));
 		assert_int_equal(exchange_request_step(&f.s), 0);
 		assert_int_equal(f.s.state, SESSION_EXCHANGE);
