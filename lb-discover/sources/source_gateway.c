@@ -11,8 +11,10 @@
 #include "bus_routes.h"
 #include "core/discover.h"
 #include "gateway.h"
+#include "gateway_tls.h"
 #include "kube/kube_watch.h"
 #include "log.h"
+#include "sources/cert_dir.h"
 #include "sources/source.h"
 #include "sources/source_routes.h"
 
@@ -23,6 +25,8 @@
 #define GATEWAY_STATUS_INTERVAL 1.0
 /* seconds a status write may take */
 #define GATEWAY_WRITE_TIMEOUT 10.0
+/* namespaces whose Secrets the HTTPS listeners' certificateRefs may name */
+#define GATEWAY_SECRET_NAMESPACES 16
 
 enum watched {
 	W_CLASSES = 0,	/* GatewayClasses (cluster-scoped) */
@@ -82,6 +86,14 @@ struct source_gateway {
 	size_t nservices;
 	struct source_gateway_fleet fleet;	/* .writes NULL: a lone replica */
 	int writing;			/* this replica wrote status at the last look */
+	/* the Secrets of each namespace a certificateRef names (and may: its
+	 * grant), watched from the first compile that needs them */
+	struct gateway_watch secrets[GATEWAY_SECRET_NAMESPACES];
+	char secret_ns[GATEWAY_SECRET_NAMESPACES][ROUTE_NAME_MAX + 1];
+	unsigned n_secret_ns;
+	int secrets_pending;		/* a Secret looked up is in a watch not listed yet */
+	struct cert_dir certs;		/* where this pod's proxies read them */
+	double watch_timeout;
 };
 
 /* ---- what the cluster holds ------------------------------------------------ */
@@ -142,6 +154,49 @@ static int service_backends(struct source_gateway *g, const char *ns, const char
 						  &out->n);
 	}
 	return 0;
+}
+
+static void on_objects(void *data, json_t *objects);
+
+/* The Secret ns/name (gateway_secret_fn): from the watch of its namespace,
+ * started on the first look (secrets_pending until it listed). */
+static json_t *secret_lookup(void *ctx, const char *ns, const char *name)
+{
+	struct source_gateway *g = ctx;
+	struct kube_watch_options wo = { 0 };
+	char path[512], grant[600];
+	unsigned i;
+
+	for (i = 0; i < g->n_secret_ns; i++)
+		if (strcmp(g->secret_ns[i], ns) == 0)
+			break;
+	if (i == g->n_secret_ns) {
+		if (i == GATEWAY_SECRET_NAMESPACES) {
+			log_warn("gateway: too many namespaces of certificate Secrets", "namespace=%s "
+				 "max=%d", ns, GATEWAY_SECRET_NAMESPACES);
+			return NULL;
+		}
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", ns);
+		snprintf(grant, sizeof(grant), "get/list/watch on secrets in namespace %s", ns);
+		wo.what = "secrets";
+		wo.path = path;
+		wo.query = "";
+		wo.grant = grant;
+		wo.timeout = g->watch_timeout;
+		g->secrets[i].g = g;
+		g->secrets[i].watch = kube_watch_start(g->kube, &wo, on_objects, &g->secrets[i]);
+		if (!g->secrets[i].watch)
+			return NULL;
+		snprintf(g->secret_ns[i], sizeof(g->secret_ns[i]), "%s", ns);
+		g->n_secret_ns++;
+	}
+	/* a watch that fails (403: no grant on that namespace's Secrets) is
+	 * logged by the watch, and its Secrets are missing meanwhile */
+	if (!kube_watch_listed(g->secrets[i].watch) && !kube_watch_error(g->secrets[i].watch)[0]) {
+		g->secrets_pending = 1;
+		return NULL;
+	}
+	return g->secrets[i].objects ? json_object_get(g->secrets[i].objects, name) : NULL;
 }
 
 /* Every watch has listed once: before, a missing Service would answer 500. */
@@ -282,6 +337,8 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 	json_t *status, *listeners = json_array(), *l;
 	size_t i;
 
+	if (g->secrets_pending)
+		return;		/* a certificate's Secret is not known yet */
 	proxies_serving(g, &serving, &of);
 	if (of && serving == of)
 		snprintf(message, sizeof(message), "every proxy (%u) serves routes generation %llu",
@@ -294,6 +351,13 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 		json_t *n = json_object_get(attached, lname ? lname : ""), *kinds = json_array();
 		json_int_t mask = json_integer_value(json_object_get(n, "kinds"));
 		int invalid = json_is_true(json_object_get(n, "invalid"));
+		/* an HTTPS listener's certificateRefs (gateway_tls) */
+		const char *tls_reason = json_string_value(json_object_get(n, "tls_reason"));
+		const char *tls_message = json_string_value(json_object_get(n, "tls_message"));
+		int no_cert = json_is_integer(json_object_get(n, "tls_usable")) &&
+			      json_integer_value(json_object_get(n, "tls_usable")) == 0;
+		int programmed = n && of && serving == of && !no_cert;
+		char cert_message[GATEWAY_MESSAGE_MAX + 64];
 
 		for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
 			if (mask & (1 << k))
@@ -310,12 +374,18 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 			condition("Accepted", n != NULL, n ? "Accepted" : "UnsupportedProtocol",
 				  n ? "" : "the listener is not served: see lb-discover's notes",
 				  observed),
-			condition("Programmed", n && of && serving == of,
-				  n && of && serving == of ? "Programmed" : "Pending", message,
+			condition("Programmed", programmed,
+				  programmed ? "Programmed" : no_cert ? "Invalid" : "Pending",
+				  no_cert ? (snprintf(cert_message, sizeof(cert_message),
+						      "no usable certificate: %s", tls_message ?
+						      tls_message : ""), cert_message) : message,
 				  observed),
-			condition("ResolvedRefs", !invalid, invalid ? "InvalidRouteKinds" : "ResolvedRefs",
-				  invalid ? "allowedRoutes.kinds names a kind this listener cannot "
-					    "take" : "", observed),
+			invalid ? condition("ResolvedRefs", 0, "InvalidRouteKinds",
+					    "allowedRoutes.kinds names a kind this listener cannot "
+					    "take", observed)
+				: condition("ResolvedRefs", !tls_reason,
+					    tls_reason ? tls_reason : "ResolvedRefs",
+					    tls_message ? tls_message : "", observed),
 			condition("Conflicted", 0, "NoConflicts", "", observed)));
 	}
 	status = json_pack("{s:[o, o], s:o}", "conditions",
@@ -391,6 +461,38 @@ static json_t *listener_statuses(const struct gateway_result *res)
 			"kinds", (json_int_t)res->listeners[l].kinds, "invalid",
 			res->listeners[l].invalid_kinds));
 	return out;
+}
+
+/* The HTTPS listeners' certificates: written for this pod's proxies, and
+ * each listener's outcome added to its entry of attached ("tls_reason",
+ * "tls_message", "tls_usable"). While a Secret's namespace has not listed,
+ * nothing is written (secrets_pending). */
+static void listener_certificates(struct source_gateway *g, json_t *gw,
+				  const struct gateway_docs *docs, json_t *attached)
+{
+	struct gateway_tls tls;
+
+	g->secrets_pending = 0;
+	if (gateway_tls_resolve(gw, g->ns, docs, secret_lookup, g, &tls) == -1) {
+		log_error("gateway: certificates not resolved: out of memory", NULL);
+		g->secrets_pending = 1;
+		return;
+	}
+	for (unsigned i = 0; i < tls.n_listeners; i++) {
+		const struct gateway_tls_listener *l = &tls.listeners[i];
+		json_t *n = json_object_get(attached, l->name);
+
+		if (!n)
+			continue;
+		json_object_set_new(n, "tls_usable", json_integer(l->usable));
+		if (l->reason) {
+			json_object_set_new(n, "tls_reason", json_string(l->reason));
+			json_object_set_new(n, "tls_message", json_string(l->message));
+		}
+	}
+	if (!g->secrets_pending)
+		cert_dir_apply(&g->certs, &tls);
+	gateway_tls_release(&tls);
 }
 
 /* ---- compile and publish ---------------------------------------------------- */
@@ -526,6 +628,7 @@ static void compile(struct source_gateway *g)
 	for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
 		write_route_statuses(g, &res, (enum gateway_route_kind)k);
 	attached = listener_statuses(&res);
+	listener_certificates(g, gw, &docs, attached);
 	write_gateway_status(g, gw, attached);
 	json_decref(g->pending);
 	g->pending = attached;
@@ -598,6 +701,12 @@ struct source_gateway *source_gateway_start(struct discover *d, struct kube *kub
 	g->d = d;
 	g->kube = kube;
 	g->writing = 1;		/* alone until source_gateway_set_fleet */
+	g->watch_timeout = watch_timeout;
+	if (cert_dir_init(&g->certs, d->rundir, err, errsz) == -1) {
+		json_decref(g->written);
+		free(g);
+		return NULL;
+	}
 	if (!slash || slash == gateway || !slash[1] ||
 	    (size_t)(slash - gateway) > ROUTE_NAME_MAX || strlen(slash + 1) > ROUTE_NAME_MAX) {
 		snprintf(err, errsz, "--gateway \"%s\": NAMESPACE/NAME", gateway);
@@ -651,6 +760,10 @@ void source_gateway_stop(struct source_gateway *g)
 	for (int i = 0; i < W_COUNT; i++) {
 		kube_watch_stop(g->w[i].watch);
 		json_decref(g->w[i].objects);
+	}
+	for (unsigned i = 0; i < g->n_secret_ns; i++) {
+		kube_watch_stop(g->secrets[i].watch);
+		json_decref(g->secrets[i].objects);
 	}
 	source_routes_release(g->d);
 	source_routes_services_free(g->services, g->nservices);
