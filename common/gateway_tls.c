@@ -123,6 +123,23 @@ static struct gateway_tls_cert *find_cert(struct gateway_tls *t, const char *id)
 	return NULL;
 }
 
+/* Adds id to out->kept (once). */
+static void keep(struct gateway_tls *out, const char *id, int *oom)
+{
+	struct gateway_tls_id *grown;
+
+	for (unsigned i = 0; i < out->n_kept; i++)
+		if (strcmp(out->kept[i].id, id) == 0)
+			return;
+	grown = realloc(out->kept, (out->n_kept + 1) * sizeof(*grown));
+	if (!grown) {
+		*oom = 1;
+		return;
+	}
+	out->kept = grown;
+	snprintf(grown[out->n_kept++].id, sizeof(grown->id), "%s", id);
+}
+
 /* Resolves one certificateRef; NULL when usable (its cert kept in out),
  * else the reason with why written. -2 in *oom when memory ran out. */
 static const char *resolve_ref(json_t *ref, const char *gw_namespace,
@@ -176,6 +193,7 @@ static const char *resolve_ref(json_t *ref, const char *gw_namespace,
 			return "InvalidCertificateRef";
 		}
 		snprintf(why, size, "Secret %s/%s: %s", ns, name, problem);
+		keep(out, c.id, oom);
 		return "InvalidCertificateRef";
 	}
 	out->certs = grown;
@@ -250,6 +268,7 @@ void gateway_tls_release(struct gateway_tls *out)
 		free(out->certs[i].key);
 	}
 	free(out->certs);
+	free(out->kept);
 	free(out->listeners);
 	memset(out, 0, sizeof(*out));
 }

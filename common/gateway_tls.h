@@ -35,11 +35,22 @@ struct gateway_tls_listener {
 	unsigned usable;	/* refs that resolved: 0 means not Programmed */
 };
 
+/* A Secret id ("NAMESPACE_NAME"). */
+struct gateway_tls_id {
+	char id[2 * ROUTE_NAME_MAX + 2];
+};
+
 struct gateway_tls {
 	struct gateway_tls_listener *listeners;
 	unsigned n_listeners;
 	struct gateway_tls_cert *certs;		/* each Secret once */
 	unsigned n_certs;
+	/* Secrets that exist, are referred to and permitted, but are not usable
+	 * now (a bad PEM, a key that does not match): a copy written before,
+	 * when one was good, is kept (as lb-proxy keeps a pair whose new files
+	 * are bad) */
+	struct gateway_tls_id *kept;
+	unsigned n_kept;
 };
 
 /*

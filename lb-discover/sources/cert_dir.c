@@ -168,6 +168,8 @@ static int sweep(struct cert_dir *c, const struct gateway_tls *tls)
 			continue;
 		for (unsigned i = 0; i < tls->n_certs && !wanted; i++)
 			wanted = strcmp(tls->certs[i].id, e->d_name) == 0;
+		for (unsigned i = 0; i < tls->n_kept && !wanted; i++)
+			wanted = strcmp(tls->kept[i].id, e->d_name) == 0;
 		pathf(path, "%s/%s", c->path, e->d_name);
 		n = readlink(path, target, sizeof(target) - 1);
 		if (wanted) {

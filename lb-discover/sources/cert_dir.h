@@ -19,7 +19,7 @@ struct cert_dir {
 /* Makes (0700) or checks the folder in rundir. Returns 0, or -1 with err. */
 int cert_dir_init(struct cert_dir *c, const char *rundir, char *err, size_t errsz);
 /* Makes the folder hold exactly tls's certificates: a changed one is swapped
- * in, one no longer there removed. Failures are logged (the folder keeps
+ * in, one no longer there removed (but those of tls->kept). Failures are logged (the folder keeps
  * what it had). Returns how many subfolders changed. */
 int cert_dir_apply(struct cert_dir *c, const struct gateway_tls *tls);
 

@@ -6,6 +6,7 @@ status says what is wrong. Conformance: HTTPRouteHTTPSListener,
 GatewaySecretReferenceGrantAllInNamespace, GatewaySecretMissingReferenceGrant,
 GatewayInvalidTLSConfiguration; the rotation is lb's own (no restart)."""
 import base64
+import json
 import os
 import socket
 import ssl
@@ -14,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import SLOW, bus_proxy, wait_for
+from conftest import SLOW, binary, bus_proxy, wait_for
 from support.k8ssim import api
 
 GW = "gateway.networking.k8s.io"
@@ -196,3 +197,51 @@ def test_invalid_certificate_refs_are_reported_on_the_listener(sim, https_gatewa
         assert c["Programmed"]["status"] == "False" and c["Programmed"]["reason"] == "Invalid"
     create(sim, f"/api/v1/namespaces/{NS}/secrets", secret("nope", a[0], a[1]))
     wait_refs(sim, "missing", "True", "ResolvedRefs")
+
+
+def test_routes_file_serves_its_secret_documents(procs, proxy, rundir, echo, certs):
+    """--routes FILE: the same Gateway, HTTPRoute and Secret documents (the
+    Secret as `kubectl create secret tls --dry-run=client -o yaml` writes it,
+    or with stringData), served the same way; a bad edit of the Secret keeps
+    the last good routes and certificate (HTTPRouteHTTPSListener)."""
+    a, a2 = certs["a"], certs["a2"]
+    e = echo("--pod-name", "e")
+    path = os.path.join(rundir, "routes.yaml")
+
+    def write(port, cert):
+        docs = [{"apiVersion": f"{GW}/v1", "kind": "Gateway",
+                 "metadata": {"name": "gw", "namespace": NS},
+                 "spec": {"gatewayClassName": "lb", "listeners": [
+                     listener("https", port, "a.example.com", [ref("cert-a")])]}},
+                {"apiVersion": f"{GW}/v1", "kind": "HTTPRoute",
+                 "metadata": {"name": "web", "namespace": NS},
+                 "spec": {"parentRefs": [{"name": "gw"}],
+                          "rules": [{"backendRefs": [{"name": "svc", "port": 80}]}]}},
+                {"apiVersion": "lb.dev/v1alpha1", "kind": "Backends",
+                 "metadata": {"name": "svc", "namespace": NS},
+                 "spec": {"ports": [{"port": 80, "addresses": [f"127.0.0.1:{e.port}"]}]}},
+                cert]
+        with open(path + ".tmp", "w") as f:
+            f.write("\n---\n".join(json.dumps(d) for d in docs))
+        os.chmod(path + ".tmp", 0o600)
+        os.rename(path + ".tmp", path)
+
+    write(1, secret("cert-a", a[0], a[1]))
+    d = procs([binary("lb-discover"), "--runtime-dir", rundir, "--routes", path,
+               "--no-health-check"])
+    d.wait_log(r"INFO publishing ")
+    p = bus_proxy(proxy, rundir, listen="tls:127.0.0.1:0")
+    write(p.port, {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                   "metadata": {"name": "cert-a", "namespace": NS},
+                   "stringData": {"tls.crt": a2[0], "tls.key": a2[1]}})
+    wait_for("the file's certificate", lambda: serves(p.port, "a.example.com", a2), timeout=15)
+    reloads = d.text().count("routes file reloaded")
+    write(p.port, secret("cert-a", a[0], certs["b"][1]))      # a key of another certificate
+    d.wait_log(r"HTTPS listener certificate not resolved listener=https "
+               r"reason=InvalidCertificateRef", timeout=10)
+    wait_for("the reload done", lambda: d.text().count("routes file reloaded") > reloads)
+    # the Secret's last good pair stays (as lb-proxy keeps a pair whose new files are bad)
+    with open(os.path.join(rundir, "gateway-tls", "default_cert-a", "tls.crt")) as f:
+        assert f.read() == a2[0]
+    assert serves(p.port, "a.example.com", a2)
+    assert "others can read it" not in d.text()
