@@ -337,8 +337,10 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 	json_t *status, *listeners = json_array(), *l;
 	size_t i;
 
-	if (g->secrets_pending)
+	if (g->secrets_pending) {
+		json_decref(listeners);
 		return;		/* a certificate's Secret is not known yet */
+	}
 	proxies_serving(g, &serving, &of);
 	if (of && serving == of)
 		snprintf(message, sizeof(message), "every proxy (%u) serves routes generation %llu",
