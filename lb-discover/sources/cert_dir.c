@@ -107,10 +107,11 @@ static int swap_in(struct cert_dir *c, const struct gateway_tls_cert *cert)
 	     link[CERT_PATH], old[CERT_PATH];
 	ssize_t n;
 
-	pathf(hidden, ".%s.%lu", cert->id, ++c->serial);
+	/* the pid too: two lb-discover given one runtime dir make no name twice */
+	pathf(hidden, ".%s.%ld.%lu", cert->id, (long)getpid(), ++c->serial);
 	pathf(dir, "%s/%s", c->path, hidden);
 	pathf(link, "%s/%s", c->path, cert->id);
-	pathf(link_tmp, "%s/.%s.link", c->path, cert->id);
+	pathf(link_tmp, "%s/.%s.%ld.link", c->path, cert->id, (long)getpid());
 	if (mkdir(dir, 0700) == -1)
 		goto fail;
 	pathf(file, "%s/tls.key", dir);
@@ -155,6 +156,7 @@ static int sweep(struct cert_dir *c, const struct gateway_tls *tls)
 	struct dirent *e;
 	char path[CERT_PATH], target[CERT_PATH];
 	static char targets[TLS_SWEEP_MAX][CERT_PATH];
+	struct stat st;
 	unsigned ntargets = 0;
 	int removed = 0;
 
@@ -197,8 +199,11 @@ static int sweep(struct cert_dir *c, const struct gateway_tls *tls)
 		if (kept)
 			continue;
 		pathf(path, "%s/%s", c->path, e->d_name);
-		remove_pair_folder(path);
-		unlink(path);
+		/* a link left by a crash is removed, never followed */
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			remove_pair_folder(path);
+		else
+			unlink(path);
 	}
 	closedir(d);
 	return removed;
