@@ -62,6 +62,15 @@ static const struct {
 
 struct source_gateway;
 
+/* A status write in flight: cancelled when the controller stops (its
+ * callback would never come, and what it holds would leak). */
+struct gateway_write {
+	struct source_gateway *g;
+	struct kube_call *call;
+	struct gateway_write *next;
+	char key[600];			/* "kind ns/name", for the log */
+};
+
 struct gateway_watch {
 	struct source_gateway *g;
 	struct kube_watch *watch;
@@ -93,6 +102,7 @@ struct source_gateway {
 	unsigned n_secret_ns;
 	int secrets_pending;		/* a Secret looked up is in a watch not listed yet */
 	struct cert_dir certs;		/* where this pod's proxies read them */
+	struct gateway_write *writes;	/* status writes in flight */
 	double watch_timeout;
 };
 
@@ -255,12 +265,16 @@ static int writes_status(const struct source_gateway *g)
 
 static void on_written(void *data, long status, json_t *body, const char *error)
 {
-	char *what = data;
+	struct gateway_write *w = data, **p;
 
 	if (status < 200 || status >= 300)
 		log_warn("gateway: status not written", "object=\"%s\" status=%ld error=\"%s\"",
-			 what, status, status ? kube_status_message(body) : error);
-	free(what);
+			 w->key, status, status ? kube_status_message(body) : error);
+	for (p = &w->g->writes; *p && *p != w; p = &(*p)->next)
+		;
+	if (*p)
+		*p = w->next;
+	free(w);
 }
 
 /* The watch of each route kind (gateway_route_kind's order). */
@@ -275,6 +289,7 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 {
 	char key[600], path[1024], *text;
 	const char *last;
+	struct gateway_write *w;
 	json_t *patch;
 
 	if (!writes_status(g)) {
@@ -299,9 +314,20 @@ static void write_status(struct source_gateway *g, const char *kind, const char 
 		snprintf(path, sizeof(path), "%s/%s/%s/%s/status", GATEWAY_API, version, collection,
 			 name);
 	patch = json_pack("{s:o}", "status", status);
-	if (!kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT, on_written,
-			  strdup(key)))
+	w = calloc(1, sizeof(*w));
+	if (w) {
+		w->g = g;
+		snprintf(w->key, sizeof(w->key), "%s", key);
+		w->call = kube_request(g->kube, "PATCH", path, patch, GATEWAY_WRITE_TIMEOUT,
+				       on_written, w);
+	}
+	if (w && w->call) {
+		w->next = g->writes;
+		g->writes = w;
+	} else {
+		free(w);
 		log_warn("gateway: status not written: out of memory", "object=\"%s\"", key);
+	}
 	json_decref(patch);
 }
 
@@ -766,6 +792,13 @@ void source_gateway_stop(struct source_gateway *g)
 	for (unsigned i = 0; i < g->n_secret_ns; i++) {
 		kube_watch_stop(g->secrets[i].watch);
 		json_decref(g->secrets[i].objects);
+	}
+	while (g->writes) {
+		struct gateway_write *w = g->writes;
+
+		g->writes = w->next;
+		kube_cancel(g->kube, w->call);
+		free(w);
 	}
 	source_routes_release(g->d);
 	source_routes_services_free(g->services, g->nservices);
