@@ -15,6 +15,7 @@
 #include "kube/kube_watch.h"
 #include "log.h"
 #include "sources/cert_dir.h"
+#include "sources/gateway_secrets.h"
 #include "sources/source.h"
 #include "sources/source_routes.h"
 
@@ -25,8 +26,6 @@
 #define GATEWAY_STATUS_INTERVAL 1.0
 /* seconds a status write may take */
 #define GATEWAY_WRITE_TIMEOUT 10.0
-/* namespaces whose Secrets the HTTPS listeners' certificateRefs may name */
-#define GATEWAY_SECRET_NAMESPACES 16
 
 enum watched {
 	W_CLASSES = 0,	/* GatewayClasses (cluster-scoped) */
@@ -97,13 +96,9 @@ struct source_gateway {
 	int writing;			/* this replica wrote status at the last look */
 	/* the Secrets of each namespace a certificateRef names (and may: its
 	 * grant), watched from the first compile that needs them */
-	struct gateway_watch secrets[GATEWAY_SECRET_NAMESPACES];
-	char secret_ns[GATEWAY_SECRET_NAMESPACES][ROUTE_NAME_MAX + 1];
-	unsigned n_secret_ns;
-	int secrets_pending;		/* a Secret looked up is in a watch not listed yet */
+	struct gateway_secrets secrets;
 	struct cert_dir certs;		/* where this pod's proxies read them */
 	struct gateway_write *writes;	/* status writes in flight */
-	double watch_timeout;
 };
 
 /* ---- what the cluster holds ------------------------------------------------ */
@@ -164,49 +159,6 @@ static int service_backends(struct source_gateway *g, const char *ns, const char
 						  &out->n);
 	}
 	return 0;
-}
-
-static void on_objects(void *data, json_t *objects);
-
-/* The Secret ns/name (gateway_secret_fn): from the watch of its namespace,
- * started on the first look (secrets_pending until it listed). */
-static json_t *secret_lookup(void *ctx, const char *ns, const char *name)
-{
-	struct source_gateway *g = ctx;
-	struct kube_watch_options wo = { 0 };
-	char path[512], grant[600];
-	unsigned i;
-
-	for (i = 0; i < g->n_secret_ns; i++)
-		if (strcmp(g->secret_ns[i], ns) == 0)
-			break;
-	if (i == g->n_secret_ns) {
-		if (i == GATEWAY_SECRET_NAMESPACES) {
-			log_warn("gateway: too many namespaces of certificate Secrets", "namespace=%s "
-				 "max=%d", ns, GATEWAY_SECRET_NAMESPACES);
-			return NULL;
-		}
-		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets", ns);
-		snprintf(grant, sizeof(grant), "get/list/watch on secrets in namespace %s", ns);
-		wo.what = "secrets";
-		wo.path = path;
-		wo.query = "";
-		wo.grant = grant;
-		wo.timeout = g->watch_timeout;
-		g->secrets[i].g = g;
-		g->secrets[i].watch = kube_watch_start(g->kube, &wo, on_objects, &g->secrets[i]);
-		if (!g->secrets[i].watch)
-			return NULL;
-		snprintf(g->secret_ns[i], sizeof(g->secret_ns[i]), "%s", ns);
-		g->n_secret_ns++;
-	}
-	/* a watch that fails (403: no grant on that namespace's Secrets) is
-	 * logged by the watch, and its Secrets are missing meanwhile */
-	if (!kube_watch_listed(g->secrets[i].watch) && !kube_watch_error(g->secrets[i].watch)[0]) {
-		g->secrets_pending = 1;
-		return NULL;
-	}
-	return g->secrets[i].objects ? json_object_get(g->secrets[i].objects, name) : NULL;
 }
 
 /* Every watch has listed once: before, a missing Service would answer 500. */
@@ -363,7 +315,7 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 	json_t *status, *listeners = json_array(), *l;
 	size_t i;
 
-	if (g->secrets_pending) {
+	if (g->secrets.pending) {
 		json_decref(listeners);
 		return;		/* a certificate's Secret is not known yet */
 	}
@@ -494,16 +446,16 @@ static json_t *listener_statuses(const struct gateway_result *res)
 /* The HTTPS listeners' certificates: written for this pod's proxies, and
  * each listener's outcome added to its entry of attached ("tls_reason",
  * "tls_message", "tls_usable"). While a Secret's namespace has not listed,
- * nothing is written (secrets_pending). */
+ * nothing is written (secrets.pending). */
 static void listener_certificates(struct source_gateway *g, json_t *gw,
 				  const struct gateway_docs *docs, json_t *attached)
 {
 	struct gateway_tls tls;
 
-	g->secrets_pending = 0;
-	if (gateway_tls_resolve(gw, g->ns, docs, secret_lookup, g, &tls) == -1) {
+	g->secrets.pending = 0;
+	if (gateway_tls_resolve(gw, g->ns, docs, gateway_secrets_lookup, &g->secrets, &tls) == -1) {
 		log_error("gateway: certificates not resolved: out of memory", NULL);
-		g->secrets_pending = 1;
+		g->secrets.pending = 1;
 		return;
 	}
 	for (unsigned i = 0; i < tls.n_listeners; i++) {
@@ -518,7 +470,7 @@ static void listener_certificates(struct source_gateway *g, json_t *gw,
 			json_object_set_new(n, "tls_message", json_string(l->message));
 		}
 	}
-	if (!g->secrets_pending)
+	if (!g->secrets.pending)
 		cert_dir_apply(&g->certs, &tls);
 	gateway_tls_release(&tls);
 }
@@ -712,6 +664,14 @@ static void on_objects(void *data, json_t *objects)
 		ev_timer_start(w->g->d->loop, &w->g->settle);
 }
 
+static void on_secrets(void *data)
+{
+	struct source_gateway *g = data;
+
+	if (!ev_is_active(&g->settle))
+		ev_timer_start(g->d->loop, &g->settle);
+}
+
 struct source_gateway *source_gateway_start(struct discover *d, struct kube *kube,
 					    const char *gateway, const char *controller,
 					    double watch_timeout,
@@ -729,7 +689,7 @@ struct source_gateway *source_gateway_start(struct discover *d, struct kube *kub
 	g->d = d;
 	g->kube = kube;
 	g->writing = 1;		/* alone until source_gateway_set_fleet */
-	g->watch_timeout = watch_timeout;
+	gateway_secrets_init(&g->secrets, kube, watch_timeout, on_secrets, g);
 	if (cert_dir_init(&g->certs, d->rundir, err, errsz) == -1) {
 		json_decref(g->written);
 		free(g);
@@ -789,10 +749,7 @@ void source_gateway_stop(struct source_gateway *g)
 		kube_watch_stop(g->w[i].watch);
 		json_decref(g->w[i].objects);
 	}
-	for (unsigned i = 0; i < g->n_secret_ns; i++) {
-		kube_watch_stop(g->secrets[i].watch);
-		json_decref(g->secrets[i].objects);
-	}
+	gateway_secrets_release(&g->secrets);
 	while (g->writes) {
 		struct gateway_write *w = g->writes;
 
