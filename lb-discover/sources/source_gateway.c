@@ -339,6 +339,8 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 		int programmed = n && of && serving == of && !no_cert;
 		char cert_message[GATEWAY_MESSAGE_MAX + 64];
 
+		snprintf(cert_message, sizeof(cert_message), "no usable certificate: %s",
+			 tls_message ? tls_message : "");
 		for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
 			if (mask & (1 << k))
 				json_array_append_new(kinds, json_pack(
@@ -356,9 +358,7 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 				  observed),
 			condition("Programmed", programmed,
 				  programmed ? "Programmed" : no_cert ? "Invalid" : "Pending",
-				  no_cert ? (snprintf(cert_message, sizeof(cert_message),
-						      "no usable certificate: %s", tls_message ?
-						      tls_message : ""), cert_message) : message,
+				  no_cert ? cert_message : message,
 				  observed),
 			invalid ? condition("ResolvedRefs", 0, "InvalidRouteKinds",
 					    "allowedRoutes.kinds names a kind this listener cannot "
