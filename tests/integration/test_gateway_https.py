@@ -6,6 +6,7 @@ status says what is wrong. Conformance: HTTPRouteHTTPSListener,
 GatewaySecretReferenceGrantAllInNamespace, GatewaySecretMissingReferenceGrant,
 GatewayInvalidTLSConfiguration; the rotation is lb's own (no restart)."""
 import base64
+import http.client
 import json
 import os
 import socket
@@ -153,14 +154,26 @@ def test_https_listeners_serve_their_secrets_by_sni_and_follow_a_rotation(
     for f in ("tls.crt", "tls.key"):
         assert stat.S_IMODE(os.stat(os.path.join(folder, "default_cert-a", f)).st_mode) == 0o600
 
-    # rotation: the Secret's new pair is served, by the same proxy process
+    # rotation: the Secret's new pair is served, by the same proxy process,
+    # and a keep-alive connection made before it goes on (its certificate kept)
     pid = p.proc.pid
+    kept = http.client.HTTPConnection("a.example.com", p.port, timeout=10 * SLOW)
+    kept.sock = ssl.create_default_context(cafile=a[2]).wrap_socket(
+        socket.create_connection(("127.0.0.1", p.port), timeout=10 * SLOW),
+        server_hostname="a.example.com")
+    kept.request("GET", "/")
+    assert kept.getresponse().read() and kept.sock.getpeercert(True) == \
+        ssl.PEM_cert_to_DER_cert(a[0])
     status, body = api(sim, "PATCH", f"/api/v1/namespaces/{NS}/secrets/cert-a",
                        {"data": secret("x", a2[0], a2[1])["data"]},
                        ctype="application/merge-patch+json")
     assert status == 200, body
     wait_for("the rotated certificate", lambda: serves(p.port, "a.example.com", a2), timeout=15)
     assert serves(p.port, "b.example.com", b) and p.proc.pid == pid and p.proc.p.poll() is None
+    kept.request("GET", "/")
+    assert kept.getresponse().status == 200
+    assert kept.sock.getpeercert(True) == ssl.PEM_cert_to_DER_cert(a[0])
+    kept.close()
 
     # removal: the Secret gone, a.example.com is no longer served its certificate
     assert api(sim, "DELETE", f"/api/v1/namespaces/{NS}/secrets/cert-a")[0] == 200
