@@ -13,10 +13,7 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* 1 when a ReferenceGrant in namespace lets routes of route_kind in route_namespace
- * refer to Service name: one "from" entry names them, one "to" entry the
- * kind, and the name too when it has one. */
-static int granted(const struct gateway_docs *docs, const char *route_kind,
+int gateway_ref_granted(const struct gateway_docs *docs, const char *route_kind,
 		   const char *route_namespace,
 		   const char *namespace, const char *kind, const char *name)
 {
@@ -77,7 +74,7 @@ const char *gateway_ref_resolve(const struct gateway_docs *docs, const char *rou
 		return "InvalidKind";
 	}
 	if (strcmp(namespace, route_namespace) != 0 &&
-	    !granted(docs, route_kind, route_namespace, namespace, kind, name)) {
+	    !gateway_ref_granted(docs, route_kind, route_namespace, namespace, kind, name)) {
 		snprintf(why, size, "no ReferenceGrant in namespace %s lets this route refer to %s",
 			 namespace, name);
 		return "RefNotPermitted";

@@ -29,6 +29,16 @@ typedef int (*gateway_service_fn)(void *ctx, const char *namespace, const char *
 				  uint16_t port);
 
 /*
+ * 1 when a ReferenceGrant among docs, in namespace, lets objects of
+ * route_kind ("HTTPRoute", "Gateway", ...) in route_namespace refer to the
+ * core-group object kind/name ("Service", "Secret"): one "from" entry names
+ * them, one "to" entry the kind, and the name too when it has one; else 0.
+ */
+int gateway_ref_granted(const struct gateway_docs *docs, const char *route_kind,
+			const char *route_namespace, const char *namespace, const char *kind,
+			const char *name);
+
+/*
  * Checks a backendRef {group, kind, namespace, name, port (0: none)} of a
  * route of route_kind ("HTTPRoute", "TLSRoute", "TCPRoute") in
  * route_namespace, against the ReferenceGrants among docs and

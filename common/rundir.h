@@ -26,4 +26,10 @@ int rundir_resolve(const char *given, int create, char *out, size_t outsz, char 
  */
 int rundir_check_file(const char *path, mode_t type, char *err, size_t errsz);
 
+/* The folder of the runtime dir where lb-discover --gateway writes the
+ * certificates of the Gateway's HTTPS listeners (one SUB/tls.crt, SUB/tls.key
+ * per Secret), which a bus proxy's tls: listener serves when it is given no
+ * certificate flag. */
+#define RUNDIR_GATEWAY_TLS "gateway-tls"
+
 #endif

@@ -12,8 +12,11 @@
 #include "core/discover.h"
 #include "gateway.h"
 #include "gateway_ref.h"
+#include "gateway_tls.h"
 #include "kube/kube_watch.h"
 #include "log.h"
+#include "sources/cert_dir.h"
+#include "sources/gateway_secrets.h"
 #include "sources/source.h"
 #include "sources/source_routes.h"
 
@@ -91,6 +94,10 @@ struct source_gateway {
 	size_t nservices;
 	struct source_gateway_fleet fleet;	/* .writes NULL: a lone replica */
 	int writing;			/* this replica wrote status at the last look */
+	/* the Secrets of each namespace a certificateRef names (and may: its
+	 * grant), watched from the first compile that needs them */
+	struct gateway_secrets secrets;
+	struct cert_dir certs;		/* where this pod's proxies read them */
 	struct status_write *writes;	/* in flight: cancelled and freed at stop */
 };
 
@@ -339,6 +346,10 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 	json_t *status, *listeners = json_array(), *l;
 	size_t i;
 
+	if (g->secrets.pending) {
+		json_decref(listeners);
+		return;		/* a certificate's Secret is not known yet */
+	}
 	proxies_serving(g, &serving, &of);
 	if (of && serving == of)
 		snprintf(message, sizeof(message), "every proxy (%u) serves routes generation %llu",
@@ -353,7 +364,16 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 		int invalid = json_is_true(json_object_get(n, "invalid"));
 		const char *conflicted = json_string_value(json_object_get(n, "conflicted"));
 		const char *why = json_string_value(json_object_get(n, "message"));
+		/* an HTTPS listener's certificateRefs (gateway_tls) */
+		const char *tls_reason = json_string_value(json_object_get(n, "tls_reason"));
+		const char *tls_message = json_string_value(json_object_get(n, "tls_message"));
+		int no_cert = json_is_integer(json_object_get(n, "tls_usable")) &&
+			      json_integer_value(json_object_get(n, "tls_usable")) == 0;
+		int programmed = n && of && serving == of && !no_cert;
+		char cert_message[GATEWAY_MESSAGE_MAX + 64];
 
+		snprintf(cert_message, sizeof(cert_message), "no usable certificate: %s",
+			 tls_message ? tls_message : "");
 		for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
 			if (mask & (1 << k))
 				json_array_append_new(kinds, json_pack(
@@ -385,12 +405,16 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 			condition("Accepted", n != NULL, n ? "Accepted" : "UnsupportedProtocol",
 				  n ? "" : "the listener is not served: see lb-discover's notes",
 				  observed),
-			condition("Programmed", n && of && serving == of,
-				  n && of && serving == of ? "Programmed" : "Pending", message,
+			condition("Programmed", programmed,
+				  programmed ? "Programmed" : no_cert ? "Invalid" : "Pending",
+				  no_cert ? cert_message : message,
 				  observed),
-			condition("ResolvedRefs", !invalid, invalid ? "InvalidRouteKinds" : "ResolvedRefs",
-				  invalid ? "allowedRoutes.kinds names a kind this listener cannot "
-					    "take" : "", observed),
+			invalid ? condition("ResolvedRefs", 0, "InvalidRouteKinds",
+					    "allowedRoutes.kinds names a kind this listener cannot "
+					    "take", observed)
+				: condition("ResolvedRefs", !tls_reason,
+					    tls_reason ? tls_reason : "ResolvedRefs",
+					    tls_message ? tls_message : "", observed),
 			condition("Conflicted", 0, "NoConflicts", "", observed)));
 	}
 	/* the spec: a Gateway with conflicted listeners says ListenersNotValid,
@@ -485,6 +509,38 @@ static json_t *listener_statuses(const struct gateway_result *res)
 							     cf->reason, "message", message));
 	}
 	return out;
+}
+
+/* The HTTPS listeners' certificates: written for this pod's proxies, and
+ * each listener's outcome added to its entry of attached ("tls_reason",
+ * "tls_message", "tls_usable"). While a Secret's namespace has not listed,
+ * nothing is written (secrets.pending). */
+static void listener_certificates(struct source_gateway *g, json_t *gw,
+				  const struct gateway_docs *docs, json_t *attached)
+{
+	struct gateway_tls tls;
+
+	g->secrets.pending = 0;
+	if (gateway_tls_resolve(gw, g->ns, docs, gateway_secrets_lookup, &g->secrets, &tls) == -1) {
+		log_error("gateway: certificates not resolved: out of memory", NULL);
+		g->secrets.pending = 1;
+		return;
+	}
+	for (unsigned i = 0; i < tls.n_listeners; i++) {
+		const struct gateway_tls_listener *l = &tls.listeners[i];
+		json_t *n = json_object_get(attached, l->name);
+
+		if (!n)
+			continue;
+		json_object_set_new(n, "tls_usable", json_integer(l->usable));
+		if (l->reason) {
+			json_object_set_new(n, "tls_reason", json_string(l->reason));
+			json_object_set_new(n, "tls_message", json_string(l->message));
+		}
+	}
+	if (!g->secrets.pending)
+		cert_dir_apply(&g->certs, &tls);
+	gateway_tls_release(&tls);
 }
 
 /* ---- compile and publish ---------------------------------------------------- */
@@ -620,6 +676,7 @@ static void compile(struct source_gateway *g)
 	for (int k = 0; k < GATEWAY_ROUTE_KINDS; k++)
 		write_route_statuses(g, &res, (enum gateway_route_kind)k);
 	attached = listener_statuses(&res);
+	listener_certificates(g, gw, &docs, attached);
 	write_gateway_status(g, gw, attached);
 	json_decref(g->pending);
 	g->pending = attached;
@@ -675,6 +732,14 @@ static void on_objects(void *data, json_t *objects)
 		ev_timer_start(w->g->d->loop, &w->g->settle);
 }
 
+static void on_secrets(void *data)
+{
+	struct source_gateway *g = data;
+
+	if (!ev_is_active(&g->settle))
+		ev_timer_start(g->d->loop, &g->settle);
+}
+
 struct source_gateway *source_gateway_start(struct discover *d, struct kube *kube,
 					    const char *gateway, const char *controller,
 					    double watch_timeout,
@@ -692,6 +757,12 @@ struct source_gateway *source_gateway_start(struct discover *d, struct kube *kub
 	g->d = d;
 	g->kube = kube;
 	g->writing = 1;		/* alone until source_gateway_set_fleet */
+	gateway_secrets_init(&g->secrets, kube, watch_timeout, on_secrets, g);
+	if (cert_dir_init(&g->certs, d->rundir, err, errsz) == -1) {
+		json_decref(g->written);
+		free(g);
+		return NULL;
+	}
 	if (!slash || slash == gateway || !slash[1] ||
 	    (size_t)(slash - gateway) > ROUTE_NAME_MAX || strlen(slash + 1) > ROUTE_NAME_MAX) {
 		snprintf(err, errsz, "--gateway \"%s\": NAMESPACE/NAME", gateway);
@@ -750,6 +821,7 @@ void source_gateway_stop(struct source_gateway *g)
 		kube_watch_stop(g->w[i].watch);
 		json_decref(g->w[i].objects);
 	}
+	gateway_secrets_release(&g->secrets);
 	source_routes_release(g->d);
 	source_routes_services_free(g->services, g->nservices);
 	json_decref(g->written);

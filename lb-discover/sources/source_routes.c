@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -14,7 +15,9 @@
 #include "core/routed.h"
 #include "gateway.h"
 #include "gateway_ref.h"
+#include "gateway_tls.h"
 #include "log.h"
+#include "sources/cert_dir.h"
 #include "sources/file_watch.h"
 #include "timefmt.h"
 #include "sources/source.h"
@@ -30,6 +33,7 @@ struct source_routes {
 	struct source_routes_service *services;
 	size_t nservices;
 	double compile_ms;	/* the last good load: read, parsed and compiled (make bench) */
+	struct cert_dir certs;	/* the HTTPS listeners' Secrets, for the proxies */
 };
 
 void source_routes_services_free(struct source_routes_service *s, size_t n)
@@ -217,6 +221,61 @@ static int pick_gateway(const struct source_routes *r, const struct gateway_docs
 	return -1;
 }
 
+/* The Secret document ns/name of the file (gateway_secret_fn; ctx: the docs). */
+static json_t *file_secret(void *ctx, const char *ns, const char *name)
+{
+	const struct gateway_docs *docs = ctx;
+
+	for (unsigned i = 0; i < docs->n; i++) {
+		json_t *doc = docs->docs[i].json;
+		const char *api = json_string_value(json_object_get(doc, "apiVersion"));
+		const char *kind = json_string_value(json_object_get(doc, "kind"));
+
+		if (api && kind && strcmp(api, "v1") == 0 && strcmp(kind, "Secret") == 0 &&
+		    strcmp(meta(doc, "namespace", "default"), ns) == 0 &&
+		    strcmp(meta(doc, "name", ""), name) == 0)
+			return doc;
+	}
+	return NULL;
+}
+
+/* The HTTPS listeners' certificates of Gateway ns/name, from the file's
+ * Secret documents, written for the proxies; a listener short of one is
+ * logged (a file has no status to write). Returns 0, or -1 (out of memory). */
+static int routes_certificates(struct source_routes *r, const struct gateway_docs *docs,
+			       const char *ns, const char *name)
+{
+	struct gateway_tls tls;
+	json_t *gw = NULL;
+	int secrets = 0;
+	struct stat st;
+
+	for (unsigned i = 0; i < docs->n; i++) {
+		json_t *doc = docs->docs[i].json;
+		const char *kind = json_string_value(json_object_get(doc, "kind"));
+
+		secrets += kind && strcmp(kind, "Secret") == 0;
+		if (kind && strcmp(kind, "Gateway") == 0 &&
+		    strcmp(meta(doc, "namespace", "default"), ns) == 0 &&
+		    strcmp(meta(doc, "name", ""), name) == 0)
+			gw = doc;
+	}
+	if (secrets && stat(r->path, &st) == 0 && (st.st_mode & 077))
+		log_warn("routes file: it holds Secrets (private keys) and others can read it: "
+			 "chmod 600 it", "file=%s", r->path);
+	if (gateway_tls_resolve(gw, ns, docs, file_secret, (void *)docs, &tls) == -1)
+		return -1;
+	for (unsigned i = 0; i < tls.n_listeners; i++)
+		if (tls.listeners[i].reason)
+			log_warn("routes file: HTTPS listener certificate not resolved",
+				 "listener=%s reason=%s usable=%u message=\"%s\"", tls.listeners[i].name,
+				 tls.listeners[i].reason, tls.listeners[i].usable,
+				 tls.listeners[i].message);
+	cert_dir_apply(&r->certs, &tls);
+	gateway_tls_release(&tls);
+	return 0;
+}
+
 static void release_checks(struct routed_service *s)
 {
 	health_stop(s->checks);
@@ -328,6 +387,10 @@ static int reload(struct source_routes *r, char *err, size_t errsz)
 				 st->accepted.message[0] && st->resolved_refs.message[0] ? "; " : "",
 				 st->resolved_refs.message);
 	}
+	if (routes_certificates(r, &docs, ns, name) == -1) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
 	if (source_routes_publish(r->d, res.table, r->services, r->nservices,
 				  r->health_on ? &r->health : NULL) == -1) {
 		snprintf(err, errsz, "the route table is over the bus's message size");
@@ -376,6 +439,8 @@ struct source_routes *source_routes_start(struct discover *d, const char *path,
 		r->health = *health;
 	}
 	snprintf(r->path, sizeof(r->path), "%s", path);
+	if (cert_dir_init(&r->certs, d->rundir, err, errsz) == -1)
+		goto fail;
 	if (file_watch_init(&r->watch, d->loop, path, on_change, r, err, errsz) == -1)
 		goto fail;
 	if (reload(r, err, errsz) == -1)

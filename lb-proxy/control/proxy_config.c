@@ -92,7 +92,9 @@ int proxy_config_listeners(struct proxy_options *opts, const char *port_listen, 
 			marked += tls;
 		}
 	}
-	if (marked && !tls_files) {
+	/* on the bus without certificate flags, a tls: listener serves the
+	 * Gateway's certificates (proxy_setup_tls) */
+	if (marked && !tls_files && opts->backends) {
 		snprintf(err, errsz, "--listen: a %sADDR:PORT listener needs --tls-cert/--tls-key or "
 			 "--tls-dir", PROXY_LISTEN_TLS_PREFIX);
 		return -1;

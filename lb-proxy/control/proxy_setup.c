@@ -3,6 +3,7 @@
  * the rate limit, TLS (client listener and backends), the header rules. */
 #include "proxy_setup.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "policy/headers.h"
 #include "policy/ratelimit.h"
 #include "policy/retry.h"
+#include "rundir.h"
 #include "tcp_setup.h"
 #include "trace_setup.h"
 #include "upstream/balance.h"
@@ -163,6 +165,36 @@ static int host_name_ok(const char *s)
 	return 1;
 }
 
+/* A bus proxy's tls: listener without certificate flags serves the folder
+ * lb-discover --gateway writes the Gateway's certificates to (RUNDIR_GATEWAY_TLS),
+ * made here when lb-discover has not yet; it may hold no pair. Returns 0
+ * (to->dir set, or not such a proxy), or -1 after saying why on stderr. */
+static int gateway_tls_dir(const struct proxy *px, const struct proxy_options *opts,
+			   struct tls_server_options *to)
+{
+	static char dir[1100];
+	char err[1200];
+	int marked = 0;
+
+	for (unsigned i = 0; i < opts->nlisten; i++)
+		marked |= opts->listen_tls[i];
+	if (!marked || !px->rundir)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/%s", px->rundir, RUNDIR_GATEWAY_TLS);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		fprintf(stderr, "lb-proxy: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (rundir_check_file(dir, S_IFDIR, err, sizeof(err)) == -1) {
+		fprintf(stderr, "lb-proxy: %s\n", err);
+		return -1;
+	}
+	to->dir = dir;
+	to->dir_may_be_empty = 1;
+	log_info("TLS certificates from lb-discover --gateway", "dir=%s", dir);
+	return 0;
+}
+
 /* --tls-cert/--tls-key, --tls-dir, --tls-ticket-keys: the client listener's
  * TLS (px->tls stays NULL without them); --backend-tls and its flags.
  * Returns 0, or -1 after saying what is wrong on stderr (exit 2). */
@@ -170,7 +202,7 @@ int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
 		    struct upstream_limits *limits)
 {
 	struct tls_server_options to = { opts->tls_cert, opts->tls_key, opts->tls_dir,
-					 opts->tls_ticket_keys, opts->tls_resumption, opts->h2 };
+					 opts->tls_ticket_keys, opts->tls_resumption, opts->h2, 0 };
 	char err[1024];
 
 	if (!opts->backend_tls && (opts->backend_ca || opts->backend_sni ||
@@ -212,7 +244,9 @@ int proxy_setup_tls(struct proxy *px, const struct proxy_options *opts,
 			log_warn("--backend-tls-insecure: backend certificates are not verified "
 				 "(anyone on the path can read and change the traffic)", NULL);
 	}
-	if (!opts->tls_cert && !opts->tls_key && !opts->tls_dir) {
+	if (!opts->tls_cert && !opts->tls_key && !opts->tls_dir && gateway_tls_dir(px, opts, &to) == -1)
+		return -1;
+	if (!opts->tls_cert && !opts->tls_key && !to.dir) {
 		if (opts->tls_ticket_keys) {
 			fprintf(stderr, "lb-proxy: --tls-ticket-keys needs --tls-cert/--tls-key or "
 					"--tls-dir\n");

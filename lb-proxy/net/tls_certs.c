@@ -345,6 +345,8 @@ int tls_certs_load(struct tls_certs *set, const struct tls_certs_source *src,
 		int m = scan_dir(src->dir, old != NULL, pairs + n, TLS_CERTS_MAX - (size_t)n, why,
 				 sizeof(why));
 
+		if (src->dir_may_be_empty && m <= 0 && n == 0)
+			return 0;	/* nothing there (yet): an empty set */
 		if (m == -1 || (m == 0 && n == 0)) {
 			if (!old) {
 				say(err, errsz, "%s", why);
@@ -361,7 +363,7 @@ int tls_certs_load(struct tls_certs *set, const struct tls_certs_source *src,
 	for (int i = 0; i < n; i++) {
 		struct tls_cert *c = cert_load(&pairs[i], old != NULL, why, sizeof(why));
 
-		if (!c && !old) {
+		if (!c && !old && !src->dir_may_be_empty) {
 			say(err, errsz, "%s", why);
 			tls_certs_release(set);
 			return -1;
@@ -378,7 +380,7 @@ int tls_certs_load(struct tls_certs *set, const struct tls_certs_source *src,
 		}
 		set->items[set->n++] = c;
 	}
-	if (set->n == 0) {
+	if (set->n == 0 && !src->dir_may_be_empty) {
 		say(err, errsz, "no usable TLS certificate");
 		return -1;
 	}

@@ -42,6 +42,10 @@ struct tls_certs {
 struct tls_certs_source {
 	const char *cert, *key;
 	const char *dir;
+	/* dir is lb-discover's copy of a Gateway's certificates: it may hold no
+	 * pair (none resolved yet, or every Secret removed), and the set is then
+	 * empty (handshakes refused) instead of an error or the old pairs kept */
+	int dir_may_be_empty;
 };
 
 /*
@@ -51,7 +55,9 @@ struct tls_certs_source {
  * a bad pair, expired included, is logged as "FILE: problem" and the pair of
  * the same files in old is kept instead; it returns how many pairs were bad,
  * or -1 (err set) when no pair is left. The set holds references to what it
- * loaded or kept. Returns 0 at start-up when all loaded.
+ * loaded or kept. Returns 0 at start-up when all loaded. With
+ * src->dir_may_be_empty a directory with no pair (or none yet) loads an
+ * empty set, at start-up and on a reload alike.
  */
 int tls_certs_load(struct tls_certs *set, const struct tls_certs_source *src,
 		   const struct tls_certs *old, char *err, size_t errsz);

@@ -57,6 +57,7 @@ int tls_server_init(struct tls_server *ts, const struct tls_server_options *opts
 	ts->src.cert = opts->cert;
 	ts->src.key = opts->key;
 	ts->src.dir = opts->dir;
+	ts->src.dir_may_be_empty = opts->dir_may_be_empty;
 	ts->ticket_keys = opts->ticket_keys;
 	ts->ctx = transport_tls_ctx_new(err, errsz);
 	if (!ts->ctx)

@@ -17,6 +17,7 @@ struct tls_server_options {
 	const char *ticket_keys;	/* --tls-ticket-keys, or NULL */
 	int resumption;			/* --tls-resumption: tickets and the session cache */
 	int h2;				/* --h2: ALPN offers h2 before http/1.1 */
+	int dir_may_be_empty;		/* dir is a Gateway's (tls_certs_source) */
 };
 
 struct tls_server {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "gateway_tls.h"
 #include "host_index.h"
 #include "route.h"
 #include "route_codec.h"
@@ -168,6 +169,24 @@ static void check_index(struct route_table *t)
 	}
 }
 
+/* A Secret document of the input (gateway_secret_fn; ctx: the documents). */
+static json_t *fuzz_secret(void *ctx, const char *ns, const char *name)
+{
+	const struct gateway_docs *docs = ctx;
+
+	for (unsigned i = 0; i < docs->n; i++) {
+		json_t *m = json_object_get(docs->docs[i].json, "metadata");
+		const char *kind = json_string_value(json_object_get(docs->docs[i].json, "kind"));
+		const char *n = json_string_value(json_object_get(m, "name"));
+		const char *s = json_string_value(json_object_get(m, "namespace"));
+
+		if (kind && n && strcmp(kind, "Secret") == 0 && strcmp(n, name) == 0 &&
+		    strcmp(s ? s : "default", ns) == 0)
+			return docs->docs[i].json;
+	}
+	return NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gateway_docs docs = GATEWAY_DOCS_INIT;
@@ -189,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *ns = json_string_value(json_object_get(meta, "namespace"));
 		const char *name = json_string_value(json_object_get(meta, "name"));
 		struct gateway_result res;
+		struct gateway_tls tls;
 
 		if (!kind || strcmp(kind, "Gateway") != 0 || !name)
 			continue;
@@ -198,6 +218,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			exercise(res.table);
 		}
 		gateway_result_release(&res);
+		/* the HTTPS listeners' certificateRefs: base64 and PEM of any bytes */
+		if (gateway_tls_resolve(d, ns && ns[0] ? ns : "default", &docs, fuzz_secret, &docs,
+					&tls) == 0) {
+			for (unsigned j = 0; j < tls.n_certs; j++)
+				assert(tls.certs[j].cert[tls.certs[j].cert_len] == '\0');
+			gateway_tls_release(&tls);
+		}
 		break;
 	}
 	gateway_docs_release(&docs);

@@ -619,6 +619,8 @@ def test_the_gateway_manifests_apply(gsim):
         "gatewayclass.gateway.networking.k8s.io/lb", "gateway.gateway.networking.k8s.io/lb",
         "serviceaccount/lb-gateway", "clusterrole.rbac.authorization.k8s.io/lb-gateway",
         "clusterrolebinding.rbac.authorization.k8s.io/lb-gateway",
+        "role.rbac.authorization.k8s.io/lb-gateway-secrets",
+        "rolebinding.rbac.authorization.k8s.io/lb-gateway-secrets",
         "deployment.apps/lb-gateway", "service/lb-gateway", "deployment.apps/echo-v1",
         "service/echo-v1", "deployment.apps/echo-v2", "service/echo-v2",
         "httproute.gateway.networking.k8s.io/canary"]) and \
@@ -641,7 +643,10 @@ GATEWAY_BREAKAGES = [
      "Gateway demo/lb listener http port 8080 is not a port lb-proxy listens on"),
     ("lb-gateway.yaml", '"gatewayclasses/status", ', "",
      "ServiceAccount lb-gateway cannot update gateway.networking.k8s.io gatewayclasses/status "
-     "at the cluster scope (ClusterRole lb-gateway in lb-gateway.yaml)"),
+     "at the cluster scope (Role lb-gateway-secrets in lb-gateway.yaml, ClusterRole "
+     "lb-gateway in lb-gateway.yaml)"),
+    ("lb-gateway.yaml", '    resources: ["secrets"]\n', '    resources: ["configmaps"]\n',
+     "ServiceAccount lb-gateway cannot get/list/watch core secrets"),
     ("lb-gateway.yaml", '    verbs: ["update", "patch"]',
      '    verbs: ["update", "patch", "delete"]',
      "RBAC grants more than lb-discover needs"),

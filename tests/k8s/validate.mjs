@@ -215,6 +215,8 @@ function discoverNeeds(s) {
       ...[...routes, "referencegrants"].map((r) => [GATEWAY, r, READ, ""]),
       ...routes.map((r) => [GATEWAY, `${r}/status`, ["update"], ""]),
       ["", "services", READ, ""], ["discovery.k8s.io", "endpointslices", READ, ""],
+      // the Secrets HTTPS listeners' certificateRefs name (a Role in their namespace will do)
+      ["", "secrets", READ, ""],
       ["coordination.k8s.io", "leases", ["create", "get", "list", "watch", "update"], ""]];
     const allowed = [["coordination.k8s.io", "leases", ["patch"], ""],
       ...["gatewayclasses", ...routes].map((r) => [GATEWAY, `${r}/status`, ["patch"], ""])];

@@ -4,7 +4,9 @@ one for what lb needs, checked by real clients (kubectl, @kubernetes/client-node
 - discovery: /version, /api, /apis, /apis/GROUP, /api/v1, /apis/GROUP/VERSION
 - EndpointSlices (discovery.k8s.io/v1) and Endpoints (core/v1): get, list and
   watch, per namespace or across all, with labelSelector and fieldSelector
-- ConfigMaps (core/v1), Leases (coordination.k8s.io/v1), Services (core/v1)
+- ConfigMaps (core/v1), Leases (coordination.k8s.io/v1), Secrets (core/v1:
+  stringData merged into data; a kubernetes.io/tls one needs tls.crt and
+  tls.key), Services (core/v1)
   and the Gateway API (gateway.networking.k8s.io: GatewayClass, cluster-scoped,
   Gateway and HTTPRoute v1, ReferenceGrant v1beta1, TLSRoute and TCPRoute
   v1alpha2) also create (POST, 409 AlreadyExists), update (PUT; a

@@ -12,6 +12,7 @@ custom resource; the schemas' defaults are filled in (a listener's
 allowedRoutes, a rule's match, a backendRef's weight, ...) and a Gateway's
 and a GatewayClass's status starts as the CRDs' "Waiting for controller".
 """
+import base64
 import copy
 import ipaddress
 import re
@@ -53,6 +54,7 @@ KINDS = [
     Kind("endpointslices", "discovery.k8s.io", "v1", "EndpointSlice"),
     Kind("configmaps", "", "v1", "ConfigMap", writable=True, short_names=["cm"]),
     Kind("leases", "coordination.k8s.io", "v1", "Lease", writable=True),
+    Kind("secrets", "", "v1", "Secret", writable=True),
     Kind("services", "", "v1", "Service", writable=True, status=True, short_names=["svc"],
          categories=["all"]),
     gateway_kind("gatewayclasses", "v1", "GatewayClass", namespaced=False, short_names=["gc"]),
@@ -190,10 +192,25 @@ def _default_service(spec, ips):
                 p.setdefault("targetPort", p["port"])
 
 
+def _default_secret(obj):
+    """The API server's Secret on write: type Opaque by default, stringData
+    merged into data (base64) and dropped."""
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict):
+        data = obj.setdefault("data", {})
+        for k, v in string_data.items():
+            if isinstance(v, str) and isinstance(data, dict):
+                data[k] = base64.b64encode(v.encode()).decode()
+
+
 def apply_defaults(kind, obj, ips):
     """Fills in what the API server defaults in obj (in place): the CRDs'
     schema defaults for the Gateway API kinds, a Service's type, clusterIP
     (allocated from ips, a ClusterIPs) and ports' protocol and targetPort."""
+    if kind.kind == "Secret":
+        _default_secret(obj)
+        return
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         if kind.kind == "Service":
@@ -434,6 +451,14 @@ def validate(kind, obj):
             if sum(len(k) + len(v) for k, v in data.items() if isinstance(v, str)) \
                     > CONFIGMAP_MAX:
                 problems.append(f"[]: Too long: must have at most {CONFIGMAP_MAX} bytes")
+    if kind.kind == "Secret":
+        data = obj.get("data") or {}
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            problems.append("data: Invalid value: must be an object of base64 strings")
+        elif obj.get("type") == "kubernetes.io/tls":
+            given = set(data) | set(obj.get("stringData") or {})
+            problems += [f"data[{k}]: Required value" for k in ("tls.crt", "tls.key")
+                         if k not in given]
     if kind.kind == "Lease":
         spec = obj.get("spec") or {}
         d = spec.get("leaseDurationSeconds")

@@ -49,6 +49,7 @@ static void test_listeners(void **state)
 			o.listens.items[o.listens.n++] = cases[i].listens[k];
 		o.tls_cert = cases[i].tls_files ? "cert.pem" : NULL;
 		o.redirect_https = cases[i].redirect;
+		o.backends = "127.0.0.1:8081";
 		rc = proxy_config_listeners(&o, cases[i].port_listen, err, sizeof(err));
 		if (!cases[i].n) {
 			if (rc != -1 || !strstr(err, cases[i].error))
@@ -69,10 +70,29 @@ static void test_listeners(void **state)
 	}
 }
 
+/* On the bus (no --backends), a tls: listener without TLS files is the
+ * one that serves lb-discover --gateway's certificates (docs/tls.md). */
+static void test_gateway_tls_listener(void **state)
+{
+	struct proxy_options o;
+	char err[256] = "";
+	(void)state;
+
+	memset(&o, 0, sizeof(o));
+	o.listens.items[o.listens.n++] = "a:80";
+	o.listens.items[o.listens.n++] = "tls:a:443";
+	assert_int_equal(proxy_config_listeners(&o, NULL, err, sizeof(err)), 0);
+	assert_int_equal(o.nlisten, 2);
+	assert_int_equal(o.listen_tls[0], 0);
+	assert_int_equal(o.listen_tls[1], 1);
+	assert_string_equal(o.listen_addr[1], "a:443");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listeners),
+		cmocka_unit_test(test_gateway_tls_listener),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

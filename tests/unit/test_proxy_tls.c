@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/tls_certs.h"
 #include "net/tls_tickets.h"
@@ -100,12 +102,39 @@ static void test_ticket_keys(void **state)
 	assert_non_null(strstr(err, "line 2"));
 }
 
+/* A --tls-dir with no pair stops start-up; lb-discover --gateway's folder
+ * (dir_may_be_empty) loads as an empty set, missing or empty, at start-up
+ * and on a reload: handshakes are refused until a pair arrives. */
+static void test_empty_dir(void **state)
+{
+	char dir[] = "/tmp/lb-test-tls-XXXXXX", missing[64], err[256];
+	struct tls_certs set, old = { .n = 0 };
+	struct tls_certs_source src = { NULL, NULL, dir, 0 };
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tls_certs_load(&set, &src, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no NAME.crt with NAME.key"));
+	src.dir_may_be_empty = 1;
+	assert_int_equal(tls_certs_load(&set, &src, NULL, err, sizeof(err)), 0);
+	assert_int_equal(set.n, 0);
+	assert_null(tls_certs_pick(&set, "a.example.com"));
+	assert_int_equal(tls_certs_load(&set, &src, &old, err, sizeof(err)), 0);
+	assert_int_equal(set.n, 0);
+	snprintf(missing, sizeof(missing), "%s/none", dir);
+	src.dir = missing;
+	assert_int_equal(tls_certs_load(&set, &src, NULL, err, sizeof(err)), 0);
+	assert_int_equal(set.n, 0);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name_matches),
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_ticket_keys),
+		cmocka_unit_test(test_empty_dir),
 	};
 	return cmocka_run_group_tests_name("tls", tests, NULL, NULL);
 }
