@@ -7,10 +7,10 @@ here parse the header as HAProxy's reader does, then speak TLS (the
 TLSRoute's, the SNI read by the proxy) or answer (the TCPRoute's)."""
 import socket
 import ssl
-import threading
 
 from conftest import SLOW, bus_proxy, wait_for
 from support.k8ssim import api
+from support.net import ThreadedServer
 from test_gateway_tcp import (CONTROLLER, GW, backends, cert, create, file_gateway,  # noqa: F401
                               gateway, ref, stream_route, tls_get, tls_listener)
 
@@ -48,7 +48,7 @@ def read_proxy_v2(c):
             int.from_bytes(body[10:12], "big"))
 
 
-class Backend:
+class Backend(ThreadedServer):
     """A backend that records the PROXY header of each connection (None:
     none came) and then speaks TLS (answering "NAME SNI CLIENT_PORT") or,
     without cert, answers "NAME CLIENT_PORT" to the first bytes."""
@@ -60,21 +60,9 @@ class Backend:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(*cert)
             self.ctx.sni_callback = lambda sock, sni, _ctx: setattr(sock, "lb_sni", sni)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        ThreadedServer.__init__(self, 16)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
+    def serve_one(self, c):
         c.settimeout(10 * SLOW)
         try:
             header = read_proxy_v2(c)

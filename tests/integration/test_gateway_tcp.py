@@ -15,12 +15,12 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 
 import pytest
 
 from conftest import SLOW, binary, bus_proxy, metric, served_by, wait_for
 from support.k8ssim import api
+from support.net import ThreadedServer
 
 GW = "gateway.networking.k8s.io"
 CONTROLLER = "lb.dev/gateway-controller"
@@ -79,7 +79,7 @@ def cert(tmp_path_factory):
     return str(d / "cert.pem"), str(d / "key.pem")
 
 
-class TLSBackend:
+class TLSBackend(ThreadedServer):
     """A TLS server (Python's ssl) that answers "NAME SNI": which backend
     the connection reached, and the server name its handshake carried."""
 
@@ -88,21 +88,9 @@ class TLSBackend:
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(*cert)
         self.ctx.sni_callback = lambda sock, name, _ctx: setattr(sock, "lb_sni", name)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        ThreadedServer.__init__(self)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
+    def serve_one(self, c):
         c.settimeout(10 * SLOW)
         try:
             with self.ctx.wrap_socket(c, server_side=True) as s:

@@ -8,45 +8,29 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import (SLOW, binary, bus_proxy, ctl, ctl_json, generation, metric, served_by,
                       started_proxy, wait_for)
-from support.net import recv_until_close, refused_addr
+from support.net import ThreadedServer, recv_until_close, refused_addr
 
 
 def tcp_proxy(proxy, backends, *flags):
     return proxy(backends, "--mode", "tcp", *flags)
 
 
-class RawBackend:
+class RawBackend(ThreadedServer):
     """A Python TCP backend on 127.0.0.1: handler(conn) runs on a thread per
     connection; the connections it saw are kept."""
 
     def __init__(self, handler, wrap=None):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.addr = f"127.0.0.1:{self.port}"
         self.handler, self.wrap, self.seen = handler, wrap, []
         self.errors = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        ThreadedServer.__init__(self)
 
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
+    def serve_one(self, c):
         c.settimeout(10 * SLOW)
         try:
             if self.wrap:
