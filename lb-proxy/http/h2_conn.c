@@ -362,7 +362,8 @@ static void conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	ev_timer_again(loop, &s->timer);
 	if (take_input(c, in, (size_t)n) == -1)
 		return;
-	flush(c);
+	/* what the input asks to send goes with the pass's other frames */
+	ev_feed_event(loop, &s->wio, EV_WRITE);
 }
 
 /* Idle: no stream with a session for the timer's span. Streams that wait
@@ -436,6 +437,14 @@ static int h2_start(struct session *s)
 	if (!s->tr.ssl)
 		px->metrics.h2.connections_h2c++;
 	ev_set_cb(&s->rio, conn_on_read);
+	/* One flush per loop pass: streams kick the writer (h2_peer.kick) as
+	 * their answers come; at the lowest priority it runs once the pass's
+	 * other events (the backends' reads) are done, so the answers of every
+	 * stream that finished in the pass leave in one write. What the flush
+	 * feeds in turn still runs in the same pass (libev goes back up the
+	 * priorities). session_open's ev_io_init sets it back for HTTP/1.1. */
+	ev_io_stop(px->loop, &s->wio);
+	ev_set_priority(&s->wio, EV_MINPRI);
 	ev_set_cb(&s->wio, conn_on_write);
 	ev_set_cb(&s->timer, conn_on_timer);
 	s->timer.repeat = px->opts->keepalive_timeout;
