@@ -238,13 +238,22 @@ int http_list_next(const char **p, const char *end, const char **tok, size_t *tl
 	}
 }
 
+/* Header i is named name (n bytes, any case). */
+static int name_at(const struct http_msg *m, unsigned i, const char *name, size_t n)
+{
+	return m->headers[i].name.len == n &&
+	       strncasecmp(m->base + m->headers[i].name.off, name, n) == 0;
+}
+
 int http_msg_lists(const struct http_msg *m, const char *field, const char *token, size_t tlen)
 {
+	size_t flen = strlen(field);
+
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const char *v, *end, *tok;
 		size_t n;
 
-		if (!http_msg_header_is(m, i, field))
+		if (!name_at(m, i, field, flen))
 			continue;
 		v = http_msg_ptr(m, m->headers[i].value);
 		end = v + m->headers[i].value.len;
@@ -552,16 +561,15 @@ void http_msg_next(struct http_msg *m, size_t off)
 
 int http_msg_header_is(const struct http_msg *m, unsigned i, const char *name)
 {
-	size_t n = strlen(name);
-
-	return m->headers[i].name.len == n &&
-	       strncasecmp(m->base + m->headers[i].name.off, name, n) == 0;
+	return name_at(m, i, name, strlen(name));
 }
 
 int http_msg_find(const struct http_msg *m, const char *name)
 {
+	size_t n = strlen(name);
+
 	for (unsigned i = 0; i < m->nheaders; i++)
-		if (http_msg_header_is(m, i, name))
+		if (name_at(m, i, name, n))
 			return (int)i;
 	return -1;
 }

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "net/transport_tls.h"
 #include "session.h"
+#include "upstream/h2_mem.h"
 
 struct h2_conn {
 	struct session *s;		/* the client connection (SESSION_H2) */
@@ -413,7 +414,9 @@ static int h2_start(struct session *s)
 	nghttp2_option_set_stream_reset_rate_limit(opt, 2 * (uint64_t)px->opts->h2_max_resets,
 						   (uint64_t)px->opts->h2_max_resets);
 	nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-	if (nghttp2_session_server_new2(&c->peer.ng, callbacks, c, opt) != 0)
+	/* nghttp2's stream objects and header copies from free lists, not
+	 * malloc and free per stream */
+	if (nghttp2_session_server_new3(&c->peer.ng, callbacks, c, opt, h2_mem()) != 0)
 		goto fail;
 	nghttp2_option_del(opt);
 	opt = NULL;

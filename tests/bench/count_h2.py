@@ -82,13 +82,55 @@ def last_dump(pattern, before):
     raise RuntimeError("no callgrind dump")
 
 
-def instructions(argv, port, tls):
-    """callgrind: lb-proxy's instructions over STREAMS streams, and the dump."""
-    d = tempfile.mkdtemp(prefix="lb-cg-")
-    out = os.path.join(d, "cg.out")
-    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no",
-                          f"--callgrind-out-file={out}"] + argv,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def print_top(dump, total, n=25):
+    """The functions of a dump by their own instructions, and each library's
+    share (callgrind_annotate 3.19 puts a dump's all under main)."""
+    names, own, lib = {}, {}, {}
+    ob = fn = None
+    skip = False
+    with open(dump) as f:
+        for line in f:
+            key, _, val = line.rstrip("\n").partition("=")
+            if key in ("ob", "fn", "cob", "cfn"):
+                m = re.match(r"\((\d+)\)(?: (.*))?", val)
+                v = (names.setdefault((key[-2:], m.group(1)), m.group(2))) if m else val
+                if key == "ob":
+                    ob = os.path.basename(v or "?")
+                elif key == "fn":
+                    fn = v
+                    lib[fn] = ob
+            elif key == "calls":
+                skip = True	# the next line is the call's inclusive cost
+            elif line[:1].isdigit() or line[:1] in "+-*":
+                parts = line.split()
+                if not skip and fn and len(parts) >= 2:
+                    own[fn] = own.get(fn, 0) + int(parts[1])
+                skip = False
+    shares = {}
+    for f, c in own.items():
+        shares[lib[f]] = shares.get(lib[f], 0) + c
+    print(f"\n{dump}: " + ", ".join(f"{o} {c * 100 / total:.1f}%" for o, c in
+                                     sorted(shares.items(), key=lambda x: -x[1])[:6]))
+    for f, c in sorted(own.items(), key=lambda x: -x[1])[:n]:
+        print(f"{c * 100 / total:5.1f}% {c / STREAMS:8.0f}/stream  {f} [{lib[f]}]")
+
+
+class Callgrind:
+    """Starts a proxy under callgrind (a Procs for bench_proxy.haproxy)."""
+
+    def __init__(self, procs):
+        self.dir = procs.dir
+        self.out = os.path.join(tempfile.mkdtemp(prefix="lb-cg-"), "cg.out")
+
+    def start(self, argv, **_):
+        return subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no",
+                                 f"--callgrind-out-file={self.out}"] + argv,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def instructions(cg, p, port, tls):
+    """The instructions of p (started by cg) over STREAMS streams."""
+    out = cg.out
     try:
         wait_port(port, timeout=60)
         h2load(url(port, tls), WARMUP)
@@ -100,9 +142,7 @@ def instructions(argv, port, tls):
         subprocess.run(["callgrind_control", "-d", str(p.pid)], capture_output=True, check=True)
         dump, total = last_dump(out + "*", before)
         if PROFILE:
-            top = subprocess.run(["callgrind_annotate", "--threshold=90", dump],
-                                 capture_output=True, text=True).stdout
-            print("\n".join(top.splitlines()[:40]))
+            print_top(dump, total)
         return total
     finally:
         p.terminate()
@@ -123,15 +163,21 @@ def main():
                 p = procs.start(lb_argv(bindir, port, backends, tls, cert), name="lb-proxy")
                 wait_port(port)
                 calls = syscalls(p.pid, url(port, tls))
-                port = free_port()
-                ir = instructions(lb_argv(bindir, port, backends, tls, cert), port, tls)
+                port, cg = free_port(), Callgrind(procs)
+                # slow under valgrind on a busy machine: timeouts to match
+                argv = lb_argv(bindir, port, backends, tls, cert) + [
+                    "--connect-timeout", "30", "--response-timeout", "60"]
+                ir = instructions(cg, cg.start(argv), port, tls)
                 rows.append((case, name, calls, ir))
-            port = free_port()
             bind = f" ssl crt {cert[2]} alpn h2,http/1.1" if tls else " proto h2"
-            p = haproxy(procs, port, backends, name=f"haproxy-{'tls' if tls else 'h2c'}",
-                        bind_extra=bind)
+            name = f"haproxy-{'tls' if tls else 'h2c'}"
+            port = free_port()
+            p = haproxy(procs, port, backends, name=name, bind_extra=bind)
             wait_port(port)
-            rows.append((case, "haproxy", syscalls(p.pid, url(port, tls)), None))
+            calls = syscalls(p.pid, url(port, tls))
+            port, cg = free_port(), Callgrind(procs)
+            p = haproxy(cg, port, backends, name=name + "-cg", bind_extra=bind)
+            rows.append((case, "haproxy", calls, instructions(cg, p, port, tls)))
         print(f"\nh2load -c 10 -m 10 -t 1 -n {STREAMS} (after {WARMUP}), HTTP/1.1 keep-alive to "
               "3 lb-echo; per stream\n")
         names = sorted({k for r in rows for k in r[2]}, key=lambda k: -max(r[2].get(k, 0)
