@@ -105,6 +105,15 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *out, size_t l
 	return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
 }
 
+/* A request id differs in every response: kept out of HPACK's dynamic table
+ * (RFC 7541 6.2.3), where each would push out a field that repeats and make
+ * every later search compare against the ids before it. */
+static uint8_t index_flag(const char *name, size_t n)
+{
+	return n == 12 && memcmp(name, "x-request-id", 12) == 0 ? NGHTTP2_NV_FLAG_NO_INDEX
+								 : NGHTTP2_NV_FLAG_NONE;
+}
+
 static int lists_chunked(const char *v, size_t n)
 {
 	for (size_t i = 0; i + 7 <= n; i++)
@@ -165,7 +174,7 @@ static int response_head(struct h2_stream *st, char *h, size_t len)
 		if (n == RESP_FIELDS_MAX)
 			return -1;
 		nva[n++] = (nghttp2_nv){ (uint8_t *)line, (uint8_t *)v, (size_t)(colon - line),
-					 (size_t)(vend - v), NGHTTP2_NV_FLAG_NONE };
+					 (size_t)(vend - v), index_flag(line, (size_t)(colon - line)) };
 	}
 	if (status < 200) {
 		/* 1xx: passed on (RFC 9110 15.2), the final head follows */

@@ -10,7 +10,8 @@ a before and after of a change to the h2 path (bench_h2.py times it).
 System calls: strace -c -f attached after WARMUP streams, over STREAMS more.
 Instructions: valgrind's callgrind, counters dumped after WARMUP streams and
 again after STREAMS more; the second dump is theirs alone (its top functions
-printed with PROFILE=1). Needs strace, valgrind, h2load, haproxy."""
+printed with PROFILE=1). CASES=h2c,tls picks the cases, HAPROXY=0 leaves
+HAProxy out. Needs strace, valgrind, h2load, haproxy."""
 import glob
 import os
 import re
@@ -28,6 +29,8 @@ WARMUP = int(os.environ.get("WARMUP", "1000"))
 STREAMS = int(os.environ.get("STREAMS", "10000"))
 BASELINE = os.environ.get("LB_BASELINE_BIN")
 PROFILE = os.environ.get("PROFILE") == "1"
+CASES = os.environ.get("CASES", "h2c,tls").split(",")
+HAPROXY = os.environ.get("HAPROXY", "1") != "0"
 
 
 def h2load(url, n):
@@ -156,7 +159,7 @@ def main():
         cert = make_cert(procs.dir)
         builds = [("lb-proxy", BIN)] + ([("lb-proxy (baseline)", BASELINE)] if BASELINE else [])
         rows = []
-        for tls in (False, True):
+        for tls in [c == "tls" for c in CASES]:
             case = "h2 over TLS" if tls else "h2c"
             for name, bindir in builds:
                 port = free_port()
@@ -169,6 +172,8 @@ def main():
                     "--connect-timeout", "30", "--response-timeout", "60"]
                 ir = instructions(cg, cg.start(argv), port, tls)
                 rows.append((case, name, calls, ir))
+            if not HAPROXY:
+                continue
             bind = f" ssl crt {cert[2]} alpn h2,http/1.1" if tls else " proto h2"
             name = f"haproxy-{'tls' if tls else 'h2c'}"
             port = free_port()
