@@ -10,7 +10,7 @@ a before and after of a change to the h2 path (bench_h2.py times it).
 System calls: strace -c -f attached after WARMUP streams, over STREAMS more.
 Instructions: valgrind's callgrind, counters dumped after WARMUP streams and
 again after STREAMS more; the second dump is theirs alone (its top functions
-printed with PROFILE=1). CASES=h2c,tls picks the cases, HAPROXY=0 leaves
+printed with PROFILE=1). H2_CASES=h2c,tls picks the cases, HAPROXY=0 leaves
 HAProxy out. Needs strace, valgrind, h2load, haproxy."""
 import glob
 import os
@@ -29,7 +29,7 @@ WARMUP = int(os.environ.get("WARMUP", "1000"))
 STREAMS = int(os.environ.get("STREAMS", "10000"))
 BASELINE = os.environ.get("LB_BASELINE_BIN")
 PROFILE = os.environ.get("PROFILE") == "1"
-CASES = os.environ.get("CASES", "h2c,tls").split(",")
+CASES = os.environ.get("H2_CASES", "h2c,tls").split(",")
 HAPROXY = os.environ.get("HAPROXY", "1") != "0"
 
 
