@@ -73,10 +73,17 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
+/* RFC 9110 5.6.2: tchar, as a table (every byte of every field name is
+ * looked up here; a strchr for each '-' cost more than the rest). */
+static const unsigned char tchar[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
 int http_is_tchar(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+	return tchar[c];
 }
 
 int http_token_valid(const char *s, size_t n)
