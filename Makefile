@@ -234,6 +234,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/bench_echo.py
 	$(PYTHON) tests/bench/bench_proxy.py
 	$(PYTHON) tests/bench/bench_h2.py
+	$(PYTHON) tests/bench/count_h2.py
 	$(PYTHON) tests/bench/profile_proxy.py
 	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_log.py

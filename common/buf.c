@@ -47,7 +47,7 @@ int buf_reserve(struct buf *b, size_t n)
 	return 0;
 }
 
-int buf_append(struct buf *b, const void *p, size_t n)
+int buf_append_grow(struct buf *b, const void *p, size_t n)
 {
 	if (n == 0)
 		return 0;

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 
 /*
@@ -30,7 +31,18 @@ void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 /* Ensures room for `n` more bytes after `len`; returns 0 or -1 on ENOMEM. */
 int buf_reserve(struct buf *b, size_t n);
-int buf_append(struct buf *b, const void *p, size_t n);
+/* Appends n bytes; returns 0 or -1 on ENOMEM. Inline while they fit (a
+ * request's head is built of dozens of small appends); buf_append_grow
+ * makes room otherwise. */
+int buf_append_grow(struct buf *b, const void *p, size_t n);
+static inline int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n == 0 || b->cap - b->len < n)
+		return buf_append_grow(b, p, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
 int buf_append_str(struct buf *b, const char *s);
 /* printf-style append; returns 0 or -1. */
 int buf_appendf(struct buf *b, const char *fmt, ...)

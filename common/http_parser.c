@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,6 +28,7 @@ static int on_message_begin(llhttp_t *p)
 	m->in_field = m->in_value = m->in_url = 0;
 	m->upgrade = 0;
 	m->conn_close = m->conn_keep_alive = m->framing_close = 0;
+	m->has_connection = m->conn_other = 0;
 	m->trailer_name_len = 0;
 	return 0;
 }
@@ -71,10 +73,17 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
+/* RFC 9110 5.6.2: tchar, as a table (every byte of every field name is
+ * looked up here; a strchr for each '-' cost more than the rest). */
+static const unsigned char tchar[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+};
+
 int http_is_tchar(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+	return tchar[c];
 }
 
 int http_token_valid(const char *s, size_t n)
@@ -123,12 +132,14 @@ static int on_header_field_complete(llhttp_t *p)
 	for (uint32_t i = 0; i < h->name.len; i++)
 		if (!http_is_tchar((unsigned char)name[i]))
 			return fail(m, 400, "invalid character in a header name");
+	if (h->name.len == 10 && strncasecmp(name, "connection", 10) == 0)
+		m->has_connection = 1;
 	return 0;
 }
 
 /* llhttp accepts obs-text and some control bytes in values; RFC 9110 allows
  * only VCHAR, SP, HTAB and obs-text, and a proxy must not pass the rest on. */
-static int value_is_clean(const char *s, size_t n)
+static int bytes_are_clean(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -137,6 +148,28 @@ static int value_is_clean(const char *s, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+/* The same, eight bytes at a time: a word with no byte under 0x20 and none
+ * 0x7f is clean (the "has a byte less than" test of Bit Twiddling Hacks,
+ * exact as a yes/no); one that may hold an HTAB is looked at byte by byte.
+ * Every byte of every header passes here. */
+static int value_is_clean(const char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, del;
+
+		memcpy(&w, s + i, 8);
+		del = w ^ (ones * 0x7f);
+		if ((((w - ones * 0x20) & ~w) | ((del - ones) & ~del)) & highs) {
+			if (!bytes_are_clean(s + i, 8))
+				return 0;
+		}
+	}
+	return bytes_are_clean(s + i, n - i);
 }
 
 /* 1 when the bytes of the current feed before `at` end in a line break and
@@ -238,13 +271,22 @@ int http_list_next(const char **p, const char *end, const char **tok, size_t *tl
 	}
 }
 
+/* Header i is named name (n bytes, any case). */
+static int name_at(const struct http_msg *m, unsigned i, const char *name, size_t n)
+{
+	return m->headers[i].name.len == n &&
+	       strncasecmp(m->base + m->headers[i].name.off, name, n) == 0;
+}
+
 int http_msg_lists(const struct http_msg *m, const char *field, const char *token, size_t tlen)
 {
+	size_t flen = strlen(field);
+
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const char *v, *end, *tok;
 		size_t n;
 
-		if (!http_msg_header_is(m, i, field))
+		if (!name_at(m, i, field, flen))
 			continue;
 		v = http_msg_ptr(m, m->headers[i].value);
 		end = v + m->headers[i].value.len;
@@ -300,6 +342,28 @@ static int check_transfer_encoding(struct http_msg *m)
 	return 0;
 }
 
+/* The Connection lists, read once: close, keep-alive, anything else. */
+static void read_connection(struct http_msg *m)
+{
+	for (unsigned i = 0; i < m->nheaders; i++) {
+		const char *v, *end, *tok;
+		size_t n;
+
+		if (!name_at(m, i, "connection", 10))
+			continue;
+		v = http_msg_ptr(m, m->headers[i].value);
+		end = v + m->headers[i].value.len;
+		while (http_list_next(&v, end, &tok, &n)) {
+			if (n == 5 && strncasecmp(tok, "close", 5) == 0)
+				m->conn_close = 1;
+			else if (n == 10 && strncasecmp(tok, "keep-alive", 10) == 0)
+				m->conn_keep_alive = 1;
+			else
+				m->conn_other = 1;
+		}
+	}
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
 	struct http_msg *m = msg_of(p);
@@ -310,8 +374,8 @@ static int on_headers_complete(llhttp_t *p)
 		return fail(m, p->type == HTTP_REQUEST ? 505 : 502, "HTTP version not supported");
 	if (check_transfer_encoding(m))
 		return HPE_USER;
-	m->conn_close = http_msg_lists(m, "connection", "close", 5);
-	m->conn_keep_alive = http_msg_lists(m, "connection", "keep-alive", 10);
+	if (m->has_connection)
+		read_connection(m);
 
 	/* Responses to HEAD, 1xx, 204 and 304 have no body whatever their
 	 * Content-Length says; llhttp leaves that to the caller. */
@@ -552,16 +616,15 @@ void http_msg_next(struct http_msg *m, size_t off)
 
 int http_msg_header_is(const struct http_msg *m, unsigned i, const char *name)
 {
-	size_t n = strlen(name);
-
-	return m->headers[i].name.len == n &&
-	       strncasecmp(m->base + m->headers[i].name.off, name, n) == 0;
+	return name_at(m, i, name, strlen(name));
 }
 
 int http_msg_find(const struct http_msg *m, const char *name)
 {
+	size_t n = strlen(name);
+
 	for (unsigned i = 0; i < m->nheaders; i++)
-		if (http_msg_header_is(m, i, name))
+		if (name_at(m, i, name, n))
 			return (int)i;
 	return -1;
 }

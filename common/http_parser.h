@@ -46,6 +46,8 @@ struct http_msg {
 	unsigned skip_body : 1;		/* set by the caller: response to HEAD */
 	unsigned conn_close : 1;	/* Connection lists "close" */
 	unsigned conn_keep_alive : 1;	/* Connection lists "keep-alive" */
+	unsigned has_connection : 1;	/* a Connection field came (else no list to read) */
+	unsigned conn_other : 1;	/* Connection lists more than "close" and "keep-alive" */
 	unsigned framing_close : 1;	/* HTTP/1.0 with Transfer-Encoding: close after it (RFC 9112 6.1) */
 	unsigned in_field : 1;
 	unsigned in_value : 1;

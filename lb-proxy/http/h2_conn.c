@@ -9,6 +9,7 @@
 #include "log.h"
 #include "net/transport_tls.h"
 #include "session.h"
+#include "upstream/h2_mem.h"
 
 struct h2_conn {
 	struct session *s;		/* the client connection (SESSION_H2) */
@@ -362,7 +363,8 @@ static void conn_on_read(struct ev_loop *loop, ev_io *w, int revents)
 	ev_timer_again(loop, &s->timer);
 	if (take_input(c, in, (size_t)n) == -1)
 		return;
-	flush(c);
+	/* what the input asks to send goes with the pass's other frames */
+	ev_feed_event(loop, &s->wio, EV_WRITE);
 }
 
 /* Idle: no stream with a session for the timer's span. Streams that wait
@@ -412,7 +414,9 @@ static int h2_start(struct session *s)
 	nghttp2_option_set_stream_reset_rate_limit(opt, 2 * (uint64_t)px->opts->h2_max_resets,
 						   (uint64_t)px->opts->h2_max_resets);
 	nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-	if (nghttp2_session_server_new2(&c->peer.ng, callbacks, c, opt) != 0)
+	/* nghttp2's stream objects and header copies from free lists, not
+	 * malloc and free per stream */
+	if (nghttp2_session_server_new3(&c->peer.ng, callbacks, c, opt, h2_mem()) != 0)
 		goto fail;
 	nghttp2_option_del(opt);
 	opt = NULL;
@@ -436,6 +440,14 @@ static int h2_start(struct session *s)
 	if (!s->tr.ssl)
 		px->metrics.h2.connections_h2c++;
 	ev_set_cb(&s->rio, conn_on_read);
+	/* One flush per loop pass: streams kick the writer (h2_peer.kick) as
+	 * their answers come; at the lowest priority it runs once the pass's
+	 * other events (the backends' reads) are done, so the answers of every
+	 * stream that finished in the pass leave in one write. What the flush
+	 * feeds in turn still runs in the same pass (libev goes back up the
+	 * priorities). session_open's ev_io_init sets it back for HTTP/1.1. */
+	ev_io_stop(px->loop, &s->wio);
+	ev_set_priority(&s->wio, EV_MINPRI);
 	ev_set_cb(&s->wio, conn_on_write);
 	ev_set_cb(&s->timer, conn_on_timer);
 	s->timer.repeat = px->opts->keepalive_timeout;

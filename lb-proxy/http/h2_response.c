@@ -20,18 +20,25 @@
  * (h2_response_feed is never re-entered: one loop, one thread). */
 static struct buf spill;
 
-/* Connection-specific fields (RFC 9113 8.2.2) an HTTP/1.1 head may carry. */
+/* Connection-specific fields (RFC 9113 8.2.2) an HTTP/1.1 head may carry
+ * (name lower-cased); by length first, as every field of every response
+ * passes here. */
 static int connection_specific(const char *name, size_t n)
 {
-	static const char *const names[] = {
-		"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
-		"te", NULL,
-	};
-
-	for (unsigned i = 0; names[i]; i++)
-		if (n == strlen(names[i]) && memcmp(name, names[i], n) == 0)
-			return 1;
-	return 0;
+	switch (n) {
+	case 2:
+		return memcmp(name, "te", 2) == 0;
+	case 7:
+		return memcmp(name, "upgrade", 7) == 0;
+	case 10:
+		return memcmp(name, "connection", 10) == 0 || memcmp(name, "keep-alive", 10) == 0;
+	case 16:
+		return memcmp(name, "proxy-connection", 16) == 0;
+	case 17:
+		return memcmp(name, "transfer-encoding", 17) == 0;
+	default:
+		return 0;
+	}
 }
 
 /* The trailer lines of a chunked response (kept in st->resp) as a trailer
@@ -98,6 +105,15 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *out, size_t l
 	return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
 }
 
+/* A request id differs in every response: kept out of HPACK's dynamic table
+ * (RFC 7541 6.2.3), where each would push out a field that repeats and make
+ * every later search compare against the ids before it. */
+static uint8_t index_flag(const char *name, size_t n)
+{
+	return n == 12 && memcmp(name, "x-request-id", 12) == 0 ? NGHTTP2_NV_FLAG_NO_INDEX
+								 : NGHTTP2_NV_FLAG_NONE;
+}
+
 static int lists_chunked(const char *v, size_t n)
 {
 	for (size_t i = 0; i + 7 <= n; i++)
@@ -158,7 +174,7 @@ static int response_head(struct h2_stream *st, char *h, size_t len)
 		if (n == RESP_FIELDS_MAX)
 			return -1;
 		nva[n++] = (nghttp2_nv){ (uint8_t *)line, (uint8_t *)v, (size_t)(colon - line),
-					 (size_t)(vend - v), NGHTTP2_NV_FLAG_NONE };
+					 (size_t)(vend - v), index_flag(line, (size_t)(colon - line)) };
 	}
 	if (status < 200) {
 		/* 1xx: passed on (RFC 9110 15.2), the final head follows */
@@ -196,6 +212,21 @@ static void response_done(struct h2_stream *st)
 		ev_feed_event(st->peer->px->loop, &st->s->rio, EV_READ);
 }
 
+/* The end of a head whose bytes from `from` on are new: the byte after its
+ * first CRLF CRLF, or NULL. Line by line (memchr finds each LF), which costs
+ * less than memmem over a short head. */
+static char *head_end(char *s, size_t from, size_t len)
+{
+	char *p = s + from, *end = s + len;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (p - s >= 3 && p[-1] == '\r' && p[-2] == '\n' && p[-3] == '\r')
+			return p + 1;
+		p++;
+	}
+	return NULL;
+}
+
 int h2_response_feed(struct h2_stream *st, const char *p, size_t n)
 {
 	while (n) {
@@ -203,15 +234,15 @@ int h2_response_feed(struct h2_stream *st, const char *p, size_t n)
 
 		switch (st->rstate) {
 		case H2_RESP_HEAD: {
-			size_t from = st->resp.len > 3 ? st->resp.len - 3 : 0;
+			size_t from = st->resp.len;
 			char *end;
 
 			if (buf_append(&st->resp, p, n) == -1)
 				return -1;
-			end = memmem(st->resp.data + from, st->resp.len - from, "\r\n\r\n", 4);
+			end = head_end(st->resp.data, from, st->resp.len);
 			if (!end)
 				return st->resp.len > RESP_HEAD_MAX ? -1 : 0;
-			take = (size_t)(end + 4 - st->resp.data);
+			take = (size_t)(end - st->resp.data);
 			if (response_head(st, st->resp.data, take) == -1)
 				return -1;
 			/* what came after the head is the body's (or, after a 1xx,

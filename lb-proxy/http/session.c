@@ -555,9 +555,12 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 void session_open_stream(struct proxy *px, struct session *s, const struct transport *tr,
 			 const char *client_ip, const struct proxy_listener *via)
 {
+	size_t n = strnlen(client_ip, sizeof(s->client_ip) - 1);
+
 	session_open(px, s, -1, NULL, via);
 	s->tr = *tr;
-	snprintf(s->client_ip, sizeof(s->client_ip), "%s", client_ip);
+	memcpy(s->client_ip, client_ip, n);
+	s->client_ip[n] = '\0';
 	/* the request came with the stream's HEADERS: read it now */
 	client_on_read(px->loop, &s->rio, EV_READ);
 }

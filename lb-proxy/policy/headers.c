@@ -30,6 +30,9 @@ static int hop_by_hop(const struct http_msg *m, unsigned i, int tunnel)
 	/* Framing headers travel with the framed body, even if listed. */
 	if (name_is(name, n, "content-length") || name_is(name, n, "transfer-encoding"))
 		return 0;
+	/* the common Connection (close, keep-alive) names no other field */
+	if (!m->conn_other)
+		return m->conn_close && name_is(name, n, "close");
 	return http_msg_lists(m, "connection", name, n);
 }
 

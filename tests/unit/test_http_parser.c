@@ -266,6 +266,40 @@ static void test_malformed_requests(void **state)
 	}
 }
 
+/* RFC 9110 5.5: a field value is VCHAR, SP, HTAB and obs-text; any other
+ * control byte (and DEL) is refused and every other byte passes, wherever it
+ * sits in the value (the check reads eight bytes at a time: first word,
+ * second, the tail; llhttp's strict mode refuses most of the bad ones too). */
+static void test_value_bytes_at_every_offset(void **state)
+{
+	(void)state;
+
+	for (size_t pos = 0; pos < 18; pos++) {
+		for (unsigned c = 0; c < 256; c++) {
+			char req[128], value[19];
+			struct buf t = BUF_INIT;
+			int bad = (c < 0x20 && c != '\t') || c == 0x7f;
+			size_t n;
+
+			if (c == '\r' || c == '\n')
+				continue;	/* the line's own structure, tested above */
+			memset(value, 'v', 18);
+			value[pos] = (char)c;
+			value[18] = '\0';
+			n = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: a\r\nX: ");
+			memcpy(req + n, value, 18);
+			n += 18;
+			memcpy(req + n, "\r\n\r\n", 4);
+			n += 4;
+			parse_split(&t, req, n, n, 32768);
+			buf_append(&t, "", 1);
+			if ((strstr(t.data, "[error 400]") != NULL) != bad)
+				fail_msg("byte 0x%02x at %zu: %s", c, pos, t.data);
+			buf_release(&t);
+		}
+	}
+}
+
 static void test_header_limits(void **state)
 {
 	struct buf req = BUF_INIT, t = BUF_INIT;
@@ -369,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_every_split_parses_alike),
 		cmocka_unit_test(test_known_traces),
 		cmocka_unit_test(test_malformed_requests),
+		cmocka_unit_test(test_value_bytes_at_every_offset),
 		cmocka_unit_test(test_header_limits),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_no_message_after_an_upgrade),

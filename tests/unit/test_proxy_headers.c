@@ -199,6 +199,47 @@ static void test_response_rules(void **state)
 	buf_release(&out);
 }
 
+/* RFC 9110 7.6.1: a field the Connection field lists is the hop's and is
+ * removed, in a request and in a response; "close" and "keep-alive" alone
+ * name no other field but one called so (the parser reads the list once). */
+static void test_fields_listed_in_connection(void **state)
+{
+	static const struct {
+		const char *fields;	/* after the start line */
+		const char *kept;	/* a field that must pass, or NULL */
+		const char *gone;	/* a field that must not */
+	} cases[] = {
+		{ "Connection: keep-alive\r\nX-Other: o\r\n", "X-Other: o", "Connection" },
+		{ "Connection: close\r\nClose: c\r\nX-Other: o\r\n", "X-Other: o", "Close: c" },
+		{ "Connection: keep-alive, X-Hop\r\nX-Hop: h\r\nX-Other: o\r\n", "X-Other: o",
+		  "X-Hop" },
+		{ "Connection: close\r\nConnection: x-hop\r\nX-Hop: h\r\nKeep-Alive: 5\r\n", NULL,
+		  "X-Hop" },
+		{ "Connection: X-A ,\tX-B\r\nX-A: a\r\nX-B: b\r\nX-C: c\r\n", "X-C: c", "X-B" },
+		{ "X-Hop: h\r\n", "X-Hop: h", "Connection" },
+	};
+	struct headers_ctx ctx = { .client_ip = "192.0.2.1", .request_id = "rid", .request_id_len = 3 };
+	struct buf out = BUF_INIT;
+	char head[256];
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int resp = 0; resp < 2; resp++) {
+			snprintf(head, sizeof(head), "%s%s\r\n",
+				 resp ? "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+				      : "GET / HTTP/1.1\r\nHost: a\r\n",
+				 cases[i].fields);
+			head_of(&out, resp ? HTTP_RESPONSE : HTTP_REQUEST, head, &ctx);
+			if ((cases[i].kept && !strstr(out.data, cases[i].kept)) ||
+			    (!resp && strstr(out.data, cases[i].gone)) ||
+			    (resp && strstr(out.data, cases[i].gone) &&
+			     strcmp(cases[i].gone, "Connection") != 0))
+				fail_msg("case %zu (%s): %s", i, resp ? "response" : "request", out.data);
+		}
+	}
+	buf_release(&out);
+}
+
 static void test_sticky_cache_control_and_rules(void **state)
 {
 	struct headers_ctx ctx = { .client_ip = "192.0.2.1", .request_id = "rid", .request_id_len = 3,
@@ -229,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_value_trimmed),
 		cmocka_unit_test(test_request_rules),
 		cmocka_unit_test(test_response_rules),
+		cmocka_unit_test(test_fields_listed_in_connection),
 		cmocka_unit_test(test_sticky_cache_control_and_rules),
 	};
 	return cmocka_run_group_tests_name("proxy_headers", tests, NULL, NULL);
