@@ -45,9 +45,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def protocol_constant(name):
-    """A #define of common/bus_protocol.h (the bus's limits), as a number."""
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "common", "bus_protocol.h")
+def protocol_constant(name, header="bus_protocol.h"):
+    """A #define of common/bus_protocol.h (the bus's limits; or of another
+    header of common/), as a number."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "common", header)
     with open(path) as f:
         m = re.search(rf"^#define {name} ([0-9 ()*+-]+?)\s*(/\*.*)?$", f.read(), re.M)
     assert m, f"no numeric #define {name} in {path}"

@@ -244,7 +244,8 @@ def test_a_set_naming_h2_without_backend_tls_is_not_taken(proxy, rundir, echo):
     Service's own TLS needs a BackendTLSPolicy, which lb does not read.)"""
     web = echo("--pod-name", "web")
     p = proxy(None, "--runtime-dir", rundir, "--access-log", "off", "--initial-set-timeout", "0")
-    table = {"v": 2, "listeners": [{"name": "http", "port": p.port, "protocol": "HTTP", "vhosts": [
+    table = {"v": protocol_constant("ROUTE_CODEC_VERSION", "route_codec.h"),
+             "listeners": [{"name": "http", "port": p.port, "protocol": "HTTP", "vhosts": [
         {"hostname": "*", "entries": [[0, 0]]}]}],
         "rules": [{"route": "default/web", "index": 0, "matches": [
             {"pathType": "PathPrefix", "path": "/"}], "backends": [
