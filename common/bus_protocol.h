@@ -58,6 +58,8 @@
 /* bytes of a service's name with its NUL: "namespace/name:port" of a routed
  * Service (63 + 1 + 253 + 1 + 5) */
 #define BUS_SERVICE_MAX 324
+/* ports in a report's "listens": lb-proxy's PROXY_LISTEN_MAX listeners */
+#define BUS_LISTENS_MAX 2
 
 #define BUS_SOCKET_SETS "sets"
 #define BUS_SOCKET_REPORTS "reports"
@@ -101,6 +103,12 @@ enum bus_skip {
 #define BUS_EJECT_LEFT_MAX 86400
 /* a backend's ejections, at most */
 #define BUS_EJECTIONS_MAX 1000000
+
+/* One port a proxy listens on (reports' "listens"). */
+struct bus_listen {
+	unsigned short port;		/* 1-65535 */
+	int tls;			/* a tls: listener */
+};
 
 struct bus_backend {
 	char address[BUS_ADDRESS_MAX];	/* "10.0.0.7:8080", "[::1]:8080" */
@@ -156,7 +164,10 @@ struct bus_backend {
  *        proxy's current runs of failures, lb-discover sums them over the fleet
  *        (absent: 0); "ejection" (optional, same shape as in sets): an ejection
  *        this proxy made itself, until lb-discover publishes it. "panic"
- *        (absent: false): the proxy is in panic (lb-proxy/upstream/panic.h). */
+ *        (absent: false): the proxy is in panic (lb-proxy/upstream/panic.h).
+ *        "listens" (optional, version 9; bus_listens.h): the ports the proxy
+ *        listens on, [{"port":8080},{"port":8443,"tls":true}], at most
+ *        BUS_LISTENS_MAX (lb-discover's Gateway listener status). */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
 	char service[BUS_SERVICE_MAX];
@@ -189,6 +200,10 @@ struct bus_set {
 	/* sets of a routed Service: its own "protocol" and "balance" ("": the
 	 * proxy's; version 9), applied with the set */
 	struct service_settings settings;
+	/* reports: the ports the proxy listens on ("listens", optional;
+	 * version 9), nlistens of them */
+	struct bus_listen listens[BUS_LISTENS_MAX];
+	unsigned nlistens;
 };
 
 const char *bus_state_name(enum bus_state s);
