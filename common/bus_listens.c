@@ -4,21 +4,19 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "bus_protocol.h"
-
-int bus_listens_encode(const struct bus_set *set, json_t *root)
+int bus_listens_encode(const struct bus_listen *listens, unsigned n, json_t *root)
 {
 	json_t *list;
 
-	if (!set->nlistens)
+	if (!n)
 		return 0;
 	list = json_array();
 	if (!list)
 		return -1;
-	for (unsigned i = 0; i < set->nlistens && i < BUS_LISTENS_MAX; i++) {
-		json_t *o = json_pack("{s:i}", "port", (int)set->listens[i].port);
+	for (unsigned i = 0; i < n && i < BUS_LISTENS_MAX; i++) {
+		json_t *o = json_pack("{s:i}", "port", (int)listens[i].port);
 
-		if (!o || (set->listens[i].tls && json_object_set_new(o, "tls", json_true()) == -1) ||
+		if (!o || (listens[i].tls && json_object_set_new(o, "tls", json_true()) == -1) ||
 		    json_array_append_new(list, o) == -1) {
 			json_decref(list);
 			return -1;
@@ -27,12 +25,13 @@ int bus_listens_encode(const struct bus_set *set, json_t *root)
 	return json_object_set_new(root, "listens", list);
 }
 
-int bus_listens_decode(json_t *root, struct bus_set *set, char *err, size_t errsz)
+int bus_listens_decode(json_t *root, struct bus_listen *listens, unsigned *n, char *err,
+		       size_t errsz)
 {
 	json_t *list = json_object_get(root, "listens"), *o;
 	size_t i;
 
-	set->nlistens = 0;
+	*n = 0;
 	if (!list)
 		return 0;
 	if (!json_is_array(list) || json_array_size(list) > BUS_LISTENS_MAX) {
@@ -52,9 +51,9 @@ int bus_listens_decode(json_t *root, struct bus_set *set, char *err, size_t errs
 			snprintf(err, errsz, "listens[%zu]: tls must be true or false", i);
 			return -1;
 		}
-		set->listens[i].port = (unsigned short)json_integer_value(port);
-		set->listens[i].tls = json_is_true(tls);
+		listens[i].port = (unsigned short)json_integer_value(port);
+		listens[i].tls = json_is_true(tls);
 	}
-	set->nlistens = (unsigned)json_array_size(list);
+	*n = (unsigned)json_array_size(list);
 	return 0;
 }

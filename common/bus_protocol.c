@@ -1,6 +1,5 @@
 /* bus_protocol: encode and validate the bus's "set" and "report" messages. */
 #include "bus_protocol.h"
-#include "bus_listens.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -161,7 +160,7 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 			json_object_set_new(root, "new", json_true());
 		if (set->admin[0])
 			json_object_set_new(root, "admin", json_string(set->admin));
-		if (bus_listens_encode(set, root) == -1)
+		if (bus_listens_encode(set->listens, set->nlistens, root) == -1)
 			goto out;
 	} else {
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
@@ -348,7 +347,7 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			fail(err, errsz, "admin must be a string of under 64 bytes");
 			goto out;
 		}
-		if (bus_listens_decode(root, set, err, errsz) == -1)
+		if (bus_listens_decode(root, set->listens, &set->nlistens, err, errsz) == -1)
 			goto out;
 	} else {
 		v = json_object_get(root, "proxies");

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "bus_listens.h"
 #include "service_settings.h"
 
 /* 2: reports say which set a proxy ignored; 3: status replies may trim the
@@ -58,8 +59,6 @@
 /* bytes of a service's name with its NUL: "namespace/name:port" of a routed
  * Service (63 + 1 + 253 + 1 + 5) */
 #define BUS_SERVICE_MAX 324
-/* ports in a report's "listens": lb-proxy's PROXY_LISTEN_MAX listeners */
-#define BUS_LISTENS_MAX 2
 
 #define BUS_SOCKET_SETS "sets"
 #define BUS_SOCKET_REPORTS "reports"
@@ -103,12 +102,6 @@ enum bus_skip {
 #define BUS_EJECT_LEFT_MAX 86400
 /* a backend's ejections, at most */
 #define BUS_EJECTIONS_MAX 1000000
-
-/* One port a proxy listens on (reports' "listens"). */
-struct bus_listen {
-	unsigned short port;		/* 1-65535 */
-	int tls;			/* a tls: listener */
-};
 
 struct bus_backend {
 	char address[BUS_ADDRESS_MAX];	/* "10.0.0.7:8080", "[::1]:8080" */
