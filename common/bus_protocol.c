@@ -160,6 +160,8 @@ int bus_set_encode(const struct bus_set *set, struct buf *out)
 			json_object_set_new(root, "new", json_true());
 		if (set->admin[0])
 			json_object_set_new(root, "admin", json_string(set->admin));
+		if (bus_listens_encode(set->listens, set->nlistens, root) == -1)
+			goto out;
 	} else {
 		json_object_set_new(root, "proxies", json_integer(set->proxies ? set->proxies : 1));
 		if (set->admin[0])
@@ -345,6 +347,8 @@ int bus_set_decode(const char *data, size_t len, struct bus_set *set, char *err,
 			fail(err, errsz, "admin must be a string of under 64 bytes");
 			goto out;
 		}
+		if (bus_listens_decode(root, set->listens, &set->nlistens, err, errsz) == -1)
+			goto out;
 	} else {
 		v = json_object_get(root, "proxies");
 		if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "bus_listens.h"
 #include "service_settings.h"
 
 /* 2: reports say which set a proxy ignored; 3: status replies may trim the
@@ -156,7 +157,10 @@ struct bus_backend {
  *        proxy's current runs of failures, lb-discover sums them over the fleet
  *        (absent: 0); "ejection" (optional, same shape as in sets): an ejection
  *        this proxy made itself, until lb-discover publishes it. "panic"
- *        (absent: false): the proxy is in panic (lb-proxy/upstream/panic.h). */
+ *        (absent: false): the proxy is in panic (lb-proxy/upstream/panic.h).
+ *        "listens" (optional, version 9; bus_listens.h): the ports the proxy
+ *        listens on, [{"port":8080},{"port":8443,"tls":true}], at most
+ *        BUS_LISTENS_MAX (lb-discover's Gateway listener status). */
 struct bus_set {
 	char type[16];			/* "set" or "report" */
 	char service[BUS_SERVICE_MAX];
@@ -189,6 +193,10 @@ struct bus_set {
 	/* sets of a routed Service: its own "protocol" and "balance" ("": the
 	 * proxy's; version 9), applied with the set */
 	struct service_settings settings;
+	/* reports: the ports the proxy listens on ("listens", optional;
+	 * version 9), nlistens of them */
+	struct bus_listen listens[BUS_LISTENS_MAX];
+	unsigned nlistens;
 };
 
 const char *bus_state_name(enum bus_state s);

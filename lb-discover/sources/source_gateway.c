@@ -17,6 +17,7 @@
 #include "log.h"
 #include "sources/cert_dir.h"
 #include "sources/gateway_secrets.h"
+#include "sources/listener_proxies.h"
 #include "sources/source.h"
 #include "sources/source_routes.h"
 
@@ -369,8 +370,14 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 		const char *tls_message = json_string_value(json_object_get(n, "tls_message"));
 		int no_cert = json_is_integer(json_object_get(n, "tls_usable")) &&
 			      json_integer_value(json_object_get(n, "tls_usable")) == 0;
-		int programmed = n && of && serving == of && !no_cert;
-		char cert_message[GATEWAY_MESSAGE_MAX + 64];
+		char cert_message[GATEWAY_MESSAGE_MAX + 64], listen_message[160];
+		/* a port no proxy of this replica listens on (with the kind the
+		 * protocol needs) is not served, whatever the generation */
+		int listened = listener_proxies_check(
+			g->d, json_string_value(json_object_get(l, "protocol")),
+			(long)json_integer_value(json_object_get(l, "port")), listen_message,
+			sizeof(listen_message));
+		int programmed = n && of && serving == of && !no_cert && listened;
 
 		snprintf(cert_message, sizeof(cert_message), "no usable certificate: %s",
 			 tls_message ? tls_message : "");
@@ -407,7 +414,7 @@ static void write_gateway_status(struct source_gateway *g, json_t *gw, json_t *a
 				  observed),
 			condition("Programmed", programmed,
 				  programmed ? "Programmed" : no_cert ? "Invalid" : "Pending",
-				  no_cert ? cert_message : message,
+				  no_cert ? cert_message : !listened ? listen_message : message,
 				  observed),
 			invalid ? condition("ResolvedRefs", 0, "InvalidRouteKinds",
 					    "allowedRoutes.kinds names a kind this listener cannot "

@@ -355,6 +355,7 @@ static void report_services(struct subscriber *s, const struct bus_set *main_rep
 		rep.ignored = svc->ignored;
 		rep.panic = balancer_panic(&svc->balancer, &svc->set, now);
 		rep.fresh = 0;
+		rep.nlistens = 0;	/* the main report's */
 		rep.uptime = 0;	/* not part of what changed */
 		report_backends(s, &svc->set, &rep);
 		buf_reset(&msg);
@@ -372,6 +373,20 @@ static void report_services(struct subscriber *s, const struct bus_set *main_rep
 		}
 	}
 	buf_release(&msg);
+}
+
+_Static_assert(PROXY_LISTEN_MAX <= BUS_LISTENS_MAX, "a report names every listener");
+
+/* The ports px listens on, into a report's "listens" (a Gateway listener
+ * whose port no proxy listens on is not Programmed). */
+static void report_listens(const struct proxy *px, struct bus_set *rep)
+{
+	for (unsigned i = 0; i < px->nlisteners && i < PROXY_LISTEN_MAX; i++) {
+		if (!px->listeners[i].port)
+			continue;
+		rep->listens[rep->nlistens].port = px->listeners[i].port;
+		rep->listens[rep->nlistens++].tls = px->listeners[i].tls;
+	}
 }
 
 static void send_report(struct subscriber *s)
@@ -392,6 +407,7 @@ static void send_report(struct subscriber *s)
 	rep.routes = px->routing && px->routing->current ? px->routing->current->generation : 0;
 	rep.fresh = !s->reports_sent;	/* lb-discover waits for no older report of ours */
 	snprintf(rep.admin, sizeof(rep.admin), "%s", px->admin_address);
+	report_listens(px, &rep);
 	report_backends(s, &px->set, &rep);
 	if (bus_set_encode(&rep, &msg) == 0 && bus_send(&s->reports, msg.data, msg.len) == 0)
 		s->reports_sent = 1;

@@ -539,11 +539,75 @@ static void test_oversized_reply_refused(void **state)
 	buf_release(&out);
 }
 
+/* A report with "listens": `field`'s value. */
+#define LISTENS(field) "{\"v\":" BUS_V ",\"type\":\"report\",\"service\":\"s\",\"generation\":1," \
+	"\"pid\":3,\"listens\":" field ",\"backends\":[]}"
+
+/* A report's "listens" (version 9, optional): the ports a proxy listens on
+ * round trip; absent reads as none; hostile values drop the report. */
+static void test_report_listens(void **state)
+{
+	static const struct {
+		const char *msg;
+		const char *reason;	/* a part of the error */
+	} cases[] = {
+		{ LISTENS("[{\"port\":1},{\"port\":2},{\"port\":3}]"), "at most 2 (BUS_LISTENS_MAX)" },
+		{ LISTENS("{\"port\":80}"), "listens must be an array" },
+		{ LISTENS("\"80\""), "listens must be an array" },
+		{ LISTENS("[80]"), "listens[0]: port must be an integer from 1 to 65535" },
+		{ LISTENS("[{}]"), "listens[0]: port must be" },
+		{ LISTENS("[{\"port\":0}]"), "listens[0]: port must be" },
+		{ LISTENS("[{\"port\":-80}]"), "listens[0]: port must be" },
+		{ LISTENS("[{\"port\":65536}]"), "listens[0]: port must be" },
+		{ LISTENS("[{\"port\":4294967376}]"), "listens[0]: port must be" },
+		{ LISTENS("[{\"port\":80.5}]"), "listens[0]: port must be" },
+		{ LISTENS("[{\"port\":\"80\"}]"), "listens[0]: port must be" },
+		{ LISTENS("[{\"port\":80},{\"port\":443,\"tls\":1}]"), "listens[1]: tls must be true or false" },
+		{ LISTENS("[{\"port\":80,\"tls\":\"yes\"}]"), "listens[0]: tls must be" },
+	};
+	struct bus_set rep = { "report", "shop", 7, 1234, 0, 1.0, 0, NULL, 0, 0, 0, 0, 0, 0, "" }, back;
+	struct buf out = BUF_INIT;
+	char err[256];
+	(void)state;
+
+	/* none: the field is left out, and reads back as none */
+	assert_int_equal(bus_set_encode(&rep, &out), 0);
+	assert_null(memmem(out.data, out.len, "listens", 7));
+	assert_int_equal(bus_set_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.nlistens, 0);
+	bus_set_release(&back);
+	rep.listens[0].port = 8080;
+	rep.listens[1].port = 65535;
+	rep.listens[1].tls = 1;
+	rep.nlistens = 2;
+	buf_reset(&out);
+	assert_int_equal(bus_set_encode(&rep, &out), 0);
+	assert_non_null(memmem(out.data, out.len,
+			       "\"listens\":[{\"port\":8080},{\"port\":65535,\"tls\":true}]", 51));
+	assert_int_equal(bus_set_decode(out.data, out.len, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.nlistens, 2);
+	assert_int_equal(back.listens[0].port, 8080);
+	assert_int_equal(back.listens[0].tls, 0);
+	assert_int_equal(back.listens[1].port, 65535);
+	assert_int_equal(back.listens[1].tls, 1);
+	bus_set_release(&back);
+	buf_release(&out);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bus_set set;
+		int rc = bus_set_decode(cases[i].msg, strlen(cases[i].msg), &set, err, sizeof(err));
+
+		bus_set_release(&set);
+		if (rc != -1 || !strstr(err, cases[i].reason))
+			fail_msg("case %zu: rc %d, error \"%s\", want \"%s\"", i, rc, err, cases[i].reason);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_set_round_trip),
 		cmocka_unit_test(test_report_round_trip),
+		cmocka_unit_test(test_report_listens),
 		cmocka_unit_test(test_ejection_round_trip),
 		cmocka_unit_test(test_set_proxies),
 		cmocka_unit_test(test_malformed_messages),
