@@ -24,7 +24,7 @@ static void test_set_round_trip(void **state)
 		{ "10.0.0.7:8080", 3, BUS_STATE_UP, "", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 		{ "[::1]:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 0, 0, 0, "", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3, 0, 0, 0, "" }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 3, 0, 0, 0, "", .nlistens = 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -50,7 +50,7 @@ static void test_set_proxies(void **state)
 {
 	static const char without[] =
 		"{\"v\":" BUS_V ",\"type\":\"set\",\"service\":\"s\",\"generation\":1,\"backends\":[]}";
-	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, "" }, back;
+	struct bus_set set = { "set", "s", 1, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0, 0, "", .nlistens = 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -78,7 +78,7 @@ static void test_report_round_trip(void **state)
 		{ "10.0.0.7:8080", 0, BUS_STATE_DOWN, "", 4, 1000, 2, 9, 0, 0, 0, "", BUS_BREAKER_OPEN,
 		  3, 2, 0, 0, BUS_SKIP_NONE, 0 },
 	};
-	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0, 0, 0, 0, "" }, back;
+	struct bus_set rep = { "report", "shop", 7, 1234, 1, 2.5, 1, items, 5, 0, 0, 0, 0, 0, "", .nlistens = 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -163,7 +163,7 @@ static void test_ejection_round_trip(void **state)
 		{ "10.0.0.8:8080", 1, BUS_STATE_DRAINING, "operator", 0, 0, 0, 0, 1, 27.5, 2,
 		  "outlier: 5 consecutive 5xx on proxy 4321", 0, 0, 0, 0, 0, BUS_SKIP_NONE, 0 },
 	};
-	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1, 0, 0, 0, "" }, back;
+	struct bus_set set = { "set", "shop", 42, 0, 0, 0, 2, items, 0, 0, 1, 0, 0, 0, "", .nlistens = 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
@@ -310,7 +310,7 @@ static void test_oversized_message(void **state)
 static void test_largest_set_and_report_fit(void **state)
 {
 	struct bus_backend *items = calloc(BUS_MAX_BACKENDS, sizeof(*items));
-	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES, 0, 0, 0, "" },
+	struct bus_set set = { "set", "", 1, 0, 0, 0, BUS_MAX_BACKENDS, items, 0, 0, BUS_MAX_PROXIES, 0, 0, 0, "", .nlistens = 0 },
 		       back;
 	char err[256];
 	(void)state;
