@@ -349,7 +349,7 @@ static void test_largest_set_and_report_fit(void **state)
 	/* one more is refused */
 	{
 		struct bus_backend *more = calloc(BUS_MAX_BACKENDS + 1, sizeof(*more));
-		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1, 0, 0, 0, "" };
+		struct bus_set big = { "set", "s", 1, 0, 0, 0, BUS_MAX_BACKENDS + 1, more, 0, 0, 1, 0, 0, 0, "", .nlistens = 0 };
 		struct buf out = BUF_INIT;
 
 		assert_non_null(more);
@@ -565,7 +565,7 @@ static void test_report_listens(void **state)
 		{ LISTENS("[{\"port\":80},{\"port\":443,\"tls\":1}]"), "listens[1]: tls must be true or false" },
 		{ LISTENS("[{\"port\":80,\"tls\":\"yes\"}]"), "listens[0]: tls must be" },
 	};
-	struct bus_set rep = { "report", "shop", 7, 1234, 0, 1.0, 0, NULL, 0, 0, 0, 0, 0, 0, "" }, back;
+	struct bus_set rep = { "report", "shop", 7, 1234, 0, 1.0, 0, NULL, 0, 0, 0, 0, 0, 0, "", .nlistens = 0 }, back;
 	struct buf out = BUF_INIT;
 	char err[256];
 	(void)state;
