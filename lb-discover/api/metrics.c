@@ -169,6 +169,22 @@ static unsigned synced_proxies(const struct served *sv)
 
 /* --routes / --gateway: the route table published, the proxies serving it,
  * each route's conditions per parentRef. Nothing without routes. */
+/* One gauge per route and parentRef: its Accepted (resolved 0) or its
+ * ResolvedRefs (1) condition, as the last compile wrote it. */
+static void route_condition(struct buf *out, const struct routed *r, const char *name,
+			    const char *help, int resolved)
+{
+	head(out, name, "gauge", help);
+	for (unsigned i = 0; i < r->n_statuses; i++) {
+		buf_append_str(out, name);
+		buf_append_str(out, "{route=\"");
+		label(out, r->statuses[i].route);
+		buf_appendf(out, "\",parent=\"%u\"} %d\n", r->statuses[i].parent,
+			    (resolved ? r->statuses[i].resolved_refs.status
+				      : r->statuses[i].accepted.status) != 0);
+	}
+}
+
 static void route_metrics(struct discover *d, struct buf *out)
 {
 	const struct routed *r = &d->routed;
@@ -194,22 +210,11 @@ static void route_metrics(struct discover *d, struct buf *out)
 	for (size_t p = 0; p < d->nproxies; p++)
 		buf_appendf(out, "lb_discover_proxy_routes_generation{pid=\"%d\"} %llu\n",
 			    d->proxies[p].report.pid, d->proxies[p].report.routes);
-	head(out, "lb_discover_route_accepted", "gauge",
-	     "1 when the route is Accepted by its parentRef (the Gateway), 0 when not.");
-	for (unsigned i = 0; i < r->n_statuses; i++) {
-		buf_append_str(out, "lb_discover_route_accepted{route=\"");
-		label(out, r->statuses[i].route);
-		buf_appendf(out, "\",parent=\"%u\"} %d\n", r->statuses[i].parent,
-			    r->statuses[i].accepted.status != 0);
-	}
-	head(out, "lb_discover_route_resolved_refs", "gauge",
-	     "1 when every backendRef of the route resolves (ResolvedRefs), 0 when not.");
-	for (unsigned i = 0; i < r->n_statuses; i++) {
-		buf_append_str(out, "lb_discover_route_resolved_refs{route=\"");
-		label(out, r->statuses[i].route);
-		buf_appendf(out, "\",parent=\"%u\"} %d\n", r->statuses[i].parent,
-			    r->statuses[i].resolved_refs.status != 0);
-	}
+	route_condition(out, r, "lb_discover_route_accepted",
+			"1 when the route is Accepted by its parentRef (the Gateway), 0 when not.", 0);
+	route_condition(out, r, "lb_discover_route_resolved_refs",
+			"1 when every backendRef of the route resolves (ResolvedRefs), 0 when not.",
+			1);
 }
 
 static void snapshots_release(struct svc_snapshot *snaps, size_t n)

@@ -189,6 +189,29 @@ def test_an_ejection_found_by_one_replica_is_applied_by_the_other(fleet):
     assert "ejection" not in a.row(bad)
 
 
+def write_routes(routes, tmp_path, ports, addrs, hostnames=None):
+    """A routes file (renamed into place): a Gateway with an HTTP listener on
+    each of ports, an HTTPRoute (of hostnames, if any) to the Service api:80
+    and its Backends at addrs."""
+    spec = {"parentRefs": [{"name": "gw"}],
+            "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}
+    if hostnames:
+        spec["hostnames"] = hostnames
+    docs = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+             "metadata": {"name": "gw", "namespace": "default"},
+             "spec": {"gatewayClassName": "lb", "listeners": [
+                 {"name": "http" if i == 0 else f"http-{i}", "port": p, "protocol": "HTTP"}
+                 for i, p in enumerate(ports)]}},
+            {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": "api", "namespace": "default"}, "spec": spec},
+            {"apiVersion": "lb.dev/v1alpha1", "kind": "Backends",
+             "metadata": {"name": "api", "namespace": "default"},
+             "spec": {"ports": [{"port": 80, "addresses": addrs}]}}]
+    tmp = tmp_path / "routes.tmp"
+    tmp.write_text("\n---\n".join(json.dumps(d) for d in docs))
+    os.rename(tmp, routes)
+
+
 def test_a_routed_services_override_is_shared_by_service_and_address(fleet, tmp_path):
     """Issue 24: the shared state keys a routed Service's overrides by
     Service and address: a drain of default/api:80's backend on replica a
@@ -198,20 +221,7 @@ def test_a_routed_services_override_is_shared_by_service_and_address(fleet, tmp_
     routes = tmp_path / "routes.yaml"
 
     def write(addrs):
-        docs = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-                 "metadata": {"name": "gw", "namespace": "default"},
-                 "spec": {"gatewayClassName": "lb",
-                          "listeners": [{"name": "http", "port": 8080, "protocol": "HTTP"}]}},
-                {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                 "metadata": {"name": "api", "namespace": "default"},
-                 "spec": {"parentRefs": [{"name": "gw"}],
-                          "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}},
-                {"apiVersion": "lb.dev/v1alpha1", "kind": "Backends",
-                 "metadata": {"name": "api", "namespace": "default"},
-                 "spec": {"ports": [{"port": 80, "addresses": addrs}]}}]
-        tmp = tmp_path / "routes.tmp"
-        tmp.write_text("\n---\n".join(json.dumps(d) for d in docs))
-        os.rename(tmp, routes)
+        write_routes(routes, tmp_path, [8080], addrs)
 
     def rows(r, *service):
         return {x["address"]: x for x in
@@ -242,21 +252,7 @@ def test_a_routed_services_drain_wait_hears_every_replicas_proxies(fleet, sim, t
     routes = tmp_path / "routes.yaml"
 
     def write(ports, addrs):
-        docs = [{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-                 "metadata": {"name": "gw", "namespace": "default"},
-                 "spec": {"gatewayClassName": "lb", "listeners": [
-                     {"name": f"http-{i}", "port": p, "protocol": "HTTP"}
-                     for i, p in enumerate(ports)]}},
-                {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                 "metadata": {"name": "api", "namespace": "default"},
-                 "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["api.example"],
-                          "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}},
-                {"apiVersion": "lb.dev/v1alpha1", "kind": "Backends",
-                 "metadata": {"name": "api", "namespace": "default"},
-                 "spec": {"ports": [{"port": 80, "addresses": addrs}]}}]
-        tmp = tmp_path / "routes.tmp"
-        tmp.write_text("\n---\n".join(json.dumps(d) for d in docs))
-        os.rename(tmp, routes)
+        write_routes(routes, tmp_path, ports, addrs, hostnames=["api.example"])
 
     write([8080], ["127.0.0.1:9"])
     a, b, ips, port = fleet(2, "--routes", str(routes))
