@@ -10,7 +10,7 @@ import ssl
 
 from conftest import SLOW, bus_proxy, wait_for
 from support.k8ssim import api
-from support.net import ThreadedServer
+from support.rawbackend import RawBackend
 from test_gateway_tcp import (CONTROLLER, GW, backends, cert, create, file_gateway,  # noqa: F401
                               gateway, ref, stream_route, tls_get, tls_listener)
 
@@ -48,7 +48,7 @@ def read_proxy_v2(c):
             int.from_bytes(body[10:12], "big"))
 
 
-class Backend(ThreadedServer):
+class Backend(RawBackend):
     """A backend that records the PROXY header of each connection (None:
     none came) and then speaks TLS (answering "NAME SNI CLIENT_PORT") or,
     without cert, answers "NAME CLIENT_PORT" to the first bytes."""
@@ -60,7 +60,7 @@ class Backend(ThreadedServer):
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(*cert)
             self.ctx.sni_callback = lambda sock, sni, _ctx: setattr(sock, "lb_sni", sni)
-        ThreadedServer.__init__(self, 16)
+        RawBackend.__init__(self, lambda conn, _backend: self.serve_one(conn))
 
     def serve_one(self, c):
         c.settimeout(10 * SLOW)

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import SLOW, binary, bus_proxy, metric, served_by, wait_for
 from support.k8ssim import api
-from support.net import ThreadedServer
+from support.rawbackend import RawBackend
 
 GW = "gateway.networking.k8s.io"
 CONTROLLER = "lb.dev/gateway-controller"
@@ -79,7 +79,7 @@ def cert(tmp_path_factory):
     return str(d / "cert.pem"), str(d / "key.pem")
 
 
-class TLSBackend(ThreadedServer):
+class TLSBackend(RawBackend):
     """A TLS server (Python's ssl) that answers "NAME SNI": which backend
     the connection reached, and the server name its handshake carried."""
 
@@ -88,7 +88,7 @@ class TLSBackend(ThreadedServer):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(*cert)
         self.ctx.sni_callback = lambda sock, name, _ctx: setattr(sock, "lb_sni", name)
-        ThreadedServer.__init__(self)
+        RawBackend.__init__(self, lambda conn, _backend: self.serve_one(conn))
 
     def serve_one(self, c):
         c.settimeout(10 * SLOW)

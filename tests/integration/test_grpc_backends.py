@@ -5,8 +5,6 @@ module), and a hand-made HTTP/2 backend (python3-h2) for GOAWAY. Each case
 names the RFC 9113 section or the gRPC rule it checks."""
 import collections
 import os
-import socket
-import subprocess
 import sys
 import threading
 from concurrent import futures
@@ -14,6 +12,8 @@ from concurrent import futures
 import pytest
 
 from conftest import SLOW, Proc, metric, raw_exchange, wait_for
+from support.rawbackend import RawBackend
+from test_h2 import cert  # noqa: F401 (a fixture)
 
 grpc = pytest.importorskip("grpc", reason="python3-grpcio is needed (make test-deps)")
 import h2.config  # noqa: E402
@@ -199,33 +199,19 @@ def test_max_concurrent_streams_opens_more_connections(proxy, procs):
         os.unlink(one.log_path)
 
 
-class GoawayBackend:
+class GoawayBackend(RawBackend):
     """An h2c backend by hand (python3-h2): on its first connection it
     answers stream 1, then answers the next stream with GOAWAY naming
     stream 1 as the last it processed; later connections answer every
     stream. Counts the requests it answered."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.connections = 0
         self.answered = 0
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        RawBackend.__init__(self, lambda conn, _backend: self.serve_one(conn))
 
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self.conn, args=(c, self.connections == 1),
-                             daemon=True).start()
-
-    def conn(self, c, goaway_after_one):
+    def serve_one(self, c):
+        # the second connection opens only after this one's GOAWAY
+        goaway_after_one = self.connections == 1
         h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         h.initiate_connection()
         c.sendall(h.data_to_send())
@@ -249,9 +235,6 @@ class GoawayBackend:
         finally:
             c.close()
 
-    def close(self):
-        self.sock.close()
-
 
 def test_goaway_drains_and_refused_streams_are_retried(proxy):
     """RFC 9113 6.8: a GOAWAY drains its connection (new streams go to a
@@ -270,18 +253,6 @@ def test_goaway_drains_and_refused_streams_are_retried(proxy):
         assert be.connections == 2
     finally:
         be.close()
-
-
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1: (cert, key)."""
-    d = str(tmp_path_factory.mktemp("h2uptls"))
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", "k.pem", "-out", "c.pem",
-                    "-days", "2", "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   cwd=d, check=True, capture_output=True, timeout=60)
-    return os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
 
 
 def test_h2_over_backend_tls_by_alpn(proxy, echo, cert):
@@ -310,33 +281,19 @@ def test_h2_needs_backend_tls_and_h2c_refuses_it(procs):
     assert "add --backend-tls" in p.text()
 
 
-class DyingBackend:
+class DyingBackend(RawBackend):
     """An h2c backend by hand that allows one stream per connection
     (SETTINGS_MAX_CONCURRENT_STREAMS 1): /hold is answered once `release`
     is set, the first /die closes its connection without a word, the rest
     get 200 "ok"."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.connections = 0
         self.holding = threading.Event()
         self.release = threading.Event()
         self.died = False
-        threading.Thread(target=self.serve, daemon=True).start()
+        RawBackend.__init__(self, lambda conn, _backend: self.serve_one(conn))
 
-    def serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self.conn, args=(c,), daemon=True).start()
-
-    def conn(self, c):
+    def serve_one(self, c):
         h = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         h.initiate_connection()
         h.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1})
@@ -369,7 +326,7 @@ class DyingBackend:
 
     def close(self):
         self.release.set()
-        self.sock.close()
+        RawBackend.close(self)
 
 
 def test_a_connection_that_fails_fails_only_its_own_streams(proxy):

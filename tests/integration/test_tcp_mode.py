@@ -14,21 +14,23 @@ import pytest
 
 from conftest import (SLOW, binary, bus_proxy, ctl, ctl_json, generation, metric, served_by,
                       started_proxy, wait_for)
-from support.net import ThreadedServer, recv_until_close, refused_addr
+from support.net import recv_until_close, refused_addr
+from support.rawbackend import RawBackend as ScriptedBackend
 
 
 def tcp_proxy(proxy, backends, *flags):
     return proxy(backends, "--mode", "tcp", *flags)
 
 
-class RawBackend(ThreadedServer):
+class RawBackend(ScriptedBackend):
     """A Python TCP backend on 127.0.0.1: handler(conn) runs on a thread per
-    connection; the connections it saw are kept."""
+    connection (wrapped by wrap first, if given); the connections it saw
+    are kept, and what the handler raised."""
 
     def __init__(self, handler, wrap=None):
-        self.handler, self.wrap, self.seen = handler, wrap, []
+        self.on_conn, self.wrap, self.seen = handler, wrap, []
         self.errors = []
-        ThreadedServer.__init__(self)
+        ScriptedBackend.__init__(self, lambda conn, _backend: self.serve_one(conn))
 
     def serve_one(self, c):
         c.settimeout(10 * SLOW)
@@ -36,14 +38,11 @@ class RawBackend(ThreadedServer):
             if self.wrap:
                 c = self.wrap(c)
             self.seen.append(c)
-            self.handler(c)
+            self.on_conn(c)
         except Exception as e:  # noqa: BLE001: reported by the test
             self.errors.append(e)
         finally:
             c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 @pytest.fixture

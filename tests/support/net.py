@@ -1,6 +1,5 @@
 """Sockets on 127.0.0.1 for the tests, the chaos suite and the benchmarks."""
 import socket
-import threading
 
 
 def free_port():
@@ -69,30 +68,3 @@ def refused_addr():
     s.bind(("127.0.0.1", 0))
     return s, "127.0.0.1:%d" % s.getsockname()[1]
 
-
-class ThreadedServer:
-    """A TCP server on 127.0.0.1 (an ephemeral port): each connection is
-    handed to self.serve_one(conn) on a thread of its own; closing
-    self.sock ends the accept loop. A subclass sets what it needs, then
-    calls ThreadedServer.__init__ last (the loop starts there)."""
-
-    def __init__(self, backlog=64):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(backlog)
-        self.port = self.sock.getsockname()[1]
-        self.addr = f"127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve_one, args=(c,), daemon=True).start()
-
-    def serve_one(self, conn):
-        raise NotImplementedError
