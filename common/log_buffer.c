@@ -26,7 +26,10 @@ enum log_out_kind {
 static struct {
 	struct ev_loop *loop;
 	ev_prepare flush;	/* before each poll: write what the pass logged */
+	ev_timer due;		/* active while lines wait for the flush interval */
 	ev_io writable;		/* active while fd took less than was waiting */
+	double interval;	/* seconds between writes while lines keep coming */
+	ev_tstamp written_at;	/* ev_now of the last write */
 	int fd;			/* where lines go */
 	int own_fd;		/* fd was opened here, closed at stop */
 	enum log_out_kind kind;
@@ -102,11 +105,50 @@ static void watch_writable(int on)
 	}
 }
 
-static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+/* Timers and watchers here are unreferenced: waiting lines keep no loop alive. */
+static void due_stop(void)
 {
-	(void)loop, (void)w, (void)revents;
+	if (!ev_is_active(&out.due))
+		return;
+	ev_ref(out.loop);
+	ev_timer_stop(out.loop, &out.due);
+}
+
+/* Writes what waits now (unless fd is still taking an earlier write). */
+static void write_now(void)
+{
+	due_stop();
+	out.written_at = ev_now(out.loop);
 	if (out.end > out.start && !ev_is_active(&out.writable))
 		watch_writable(flush_some());
+}
+
+/* Before each poll: lines logged since the last write go out now when that
+ * write is older than the interval (so a line after a quiet spell is never
+ * held), else when the interval has passed since it: while lines keep
+ * coming, one write per interval, not one per pass. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	ev_tstamp wait;
+
+	(void)w, (void)revents;
+	if (out.end == out.start || ev_is_active(&out.writable) || ev_is_active(&out.due))
+		return;
+	wait = out.written_at + out.interval - ev_now(loop);
+	if (wait <= 0) {
+		write_now();
+		return;
+	}
+	ev_timer_set(&out.due, wait, 0.);
+	ev_timer_start(loop, &out.due);
+	ev_unref(loop);
+}
+
+static void on_due(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	ev_ref(out.loop);	/* the timer stopped itself: give back its reference */
+	write_now();
 }
 
 static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
@@ -129,8 +171,8 @@ static int sink(const char *line, size_t len)
 	}
 	memcpy(out.data + out.end, line, len);
 	out.end += len;
-	if (out.end - out.start >= LOG_BUFFER_CHUNK && !ev_is_active(&out.writable))
-		watch_writable(flush_some());
+	if (out.end - out.start >= LOG_BUFFER_CHUNK)
+		write_now();
 	return 0;
 }
 
@@ -189,6 +231,8 @@ int log_buffer_start(struct ev_loop *loop, int fd, char *err, size_t errsz)
 	}
 	out.loop = loop;
 	out.start = out.end = 0;
+	out.written_at = 0;
+	ev_timer_init(&out.due, on_due, 0., 0.);
 	ev_prepare_init(&out.flush, on_prepare);
 	ev_prepare_start(loop, &out.flush);
 	ev_unref(loop);
@@ -205,6 +249,7 @@ void log_buffer_stop(double wait)
 	if (!out.on)
 		return;
 	watch_writable(0);
+	due_stop();
 	ev_ref(out.loop);
 	ev_prepare_stop(out.loop, &out.flush);
 	while (flush_some() == 1) {
@@ -225,6 +270,11 @@ void log_buffer_stop(double wait)
 	free(out.data);
 	out.data = NULL;
 	out.on = 0;
+}
+
+void log_buffer_set_interval(double seconds)
+{
+	out.interval = seconds > 0 ? seconds : 0;
 }
 
 unsigned long long log_buffer_dropped(void)

@@ -1,5 +1,6 @@
 /* log_buffer: log lines gathered in one bounded buffer and written once per
- * loop pass, never blocking the loop (a slow pipe, a full disk). */
+ * loop pass, or once per flush interval while they keep coming, never
+ * blocking the loop (a slow pipe, a full disk). */
 #ifndef LB_LOG_BUFFER_H
 #define LB_LOG_BUFFER_H
 
@@ -20,7 +21,10 @@
  * non-blocking handle of its own: a pipe or terminal is opened again with
  * O_NONBLOCK, a socket is sent to with MSG_DONTWAIT, a file is written as
  * is) before each poll of loop, or when LOG_BUFFER_CHUNK bytes wait, or when
- * fd can take more after a short write. Writes to a pipe are whole lines of
+ * fd can take more after a short write. With an interval set
+ * (log_buffer_set_interval), a pass's lines wait until the interval has
+ * passed since the last write: a line after a quiet spell goes out at the
+ * end of its pass, lines that keep coming go out once per interval. Writes to a pipe are whole lines of
  * at most PIPE_BUF bytes, so they never interleave with another writer's.
  * Returns 0, or -1 with err filled (nothing changed: lines go on being
  * written one at a time).
@@ -30,6 +34,9 @@ int log_buffer_start(struct ev_loop *loop, int fd, char *err, size_t errsz);
 /* Writes what waits for at most `wait` seconds (poll: the loop is over),
  * counts what is left as dropped, and goes back to one write per line. */
 void log_buffer_stop(double wait);
+
+/* Seconds between writes while lines keep coming (0: every pass). */
+void log_buffer_set_interval(double seconds);
 
 /* Lines dropped since start: the buffer was full. */
 unsigned long long log_buffer_dropped(void);

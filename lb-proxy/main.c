@@ -475,6 +475,7 @@ int main(int argc, char **argv)
 	if (serve(&m, &c->opts) == -1)
 		goto out_signals;
 	/* from here on, lines are written once per loop pass, never blocking it */
+	log_buffer_set_interval(c->opts.log_flush);
 	if (log_buffer_start(px->loop, STDERR_FILENO, err, sizeof(err)) == -1)
 		log_warn("log lines are written one at a time", "error=\"%s\"", err);
 	ev_run(px->loop, 0);

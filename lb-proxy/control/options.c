@@ -141,6 +141,9 @@ static const struct option_row rows[] = {
 	    3600, NULL, "seconds a RequestMirror copy may take to be sent and answered" }, RUNTIME },
 	{ { "accessLog", CONFIG_BOOL, offsetof(struct proxy_options, access_log), 0, 0, NULL,
 	    "one log line per request (on/off)" }, RUNTIME },
+	{ { "logFlush", CONFIG_DURATION, offsetof(struct proxy_options, log_flush), 0, 10, NULL,
+	    "seconds log lines may wait to be written together while they keep coming (0: at "
+	    "the end of every loop pass)" }, RUNTIME },
 	{ { "reusePort", CONFIG_BOOL, offsetof(struct proxy_options, reuse_port), 0, 0, NULL,
 	    "SO_REUSEPORT, so several proxies share the port" }, FIXED },
 	{ { "tlsCert", CONFIG_STRING, offsetof(struct proxy_options, tls_cert), 0, 0, NULL,
@@ -309,6 +312,7 @@ const struct proxy_options options_defaults = {
 	.max_connections = 100000,
 	.max_header_size = HTTP_DEFAULT_MAX_HEADER_SIZE,
 	.access_log = 1,
+	.log_flush = 0.01,
 	.reuse_port = 0,
 	.log_level = "info",
 	.log_format = "text",

@@ -9,6 +9,7 @@
 #include "http/accept.h"
 #include "http/routing.h"
 #include "log.h"
+#include "log_buffer.h"
 #include "net/tls_server.h"
 #include "options.h"
 #include "policy/headers.h"
@@ -148,6 +149,7 @@ void reload_run(struct reload *r)
 			 "(restart with --takeover to change them)", "settings=%s", fixed);
 	log_setup(NULL, log_level_parse(c->opts.log_level),
 		  log_format_parse(c->opts.log_format));
+	log_buffer_set_interval(c->opts.log_flush);
 	/* Names in --backends were resolved by config_read: the loop waited
 	 * for the resolver once, as nginx's and HAProxy's reloads do. */
 	set_changed = !px->on_bus && c->opts.backends && c->set.n &&

@@ -83,6 +83,7 @@ struct proxy_options {
 	double mirror_timeout;		/* seconds a copy may take, from the request's end */
 	long upstream_pool_size;
 	int access_log;
+	double log_flush;		/* seconds lines may wait while they keep coming */
 	int reuse_port;
 	char *log_level;
 	char *log_format;

@@ -121,3 +121,30 @@ def test_lines_logged_while_draining_reach_the_log_at_sigterm(echo, proxy):
     # logged after the loop's last pass, written by the exit's flush
     assert re.search(r'INFO request client=\S+ request="GET /slow" status=200 ', log), log
     assert re.search(r"INFO stopped requests=\d+\n$", log), log[-2000:]
+
+
+def test_lines_that_keep_coming_wait_for_the_flush_interval(echo, proxy):
+    """--log-flush SECONDS: a line after a quiet spell is written at the end
+    of its loop pass, the lines after it wait until the interval has passed
+    since that write (one write per interval while they keep coming, as
+    nginx's access_log flush= and Envoy's file flush interval), and SIGTERM
+    writes what waits."""
+    e = echo("--access-log", "off")
+    p = proxy([e.addr], "--log-flush", "10")
+    c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=5 * SLOW)
+    started = time.monotonic()
+    assert get(c, "/first") == 200
+    # not held for the interval: the last write (at start-up) is long ago
+    # (3 x SLOW seconds is under the 10 s interval, also under ASan)
+    p.proc.wait_log(r'request="GET /first"', timeout=3)
+    assert get(c, "/second") == 200
+    assert get(c, "/third") == 200
+    c.close()
+    if time.monotonic() - started < 9:    # (a machine stalled this long proves nothing)
+        assert 'request="GET /second"' not in p.proc.text()
+    p.proc.p.send_signal(signal.SIGTERM)
+    assert p.proc.p.wait(10 * SLOW) == 0
+    log = p.proc.text()
+    assert re.search(r'request="GET /second" status=200 .*\n.*request="GET /third" status=200 ',
+                     log), log[-2000:]
+    assert re.search(r"INFO stopped requests=3\n$", log), log[-2000:]

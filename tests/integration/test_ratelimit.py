@@ -54,7 +54,7 @@ def test_one_client_over_its_limit_gets_429_and_others_do_not(echo, proxy):
     info = p.admin("/info")[1]["rate_limit"]
     assert info["limit"] == "5/m" and info["key"] == "header:X-Client"
     assert info["limited"] == 1 and info["keys"] == 2 and info["proxies"] == 1
-    assert 'refused="rate limited"' in p.proc.text()
+    p.proc.wait_log('refused="rate limited"')
     assert "lb_proxy_rate_limited_total 1\n" in p.admin("/metrics")[1]
     assert 'lb_proxy_requests_total{code_class="4xx"} 1\n' in p.admin("/metrics")[1]
 
