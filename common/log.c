@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -16,6 +17,16 @@ static enum log_format log_fmt = LOG_FORMAT_TEXT;
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 static const char *const level_upper[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 static log_sink_fn log_sink;
+/* log_text_prefix's last prefix, kept for the lines of the same millisecond
+ * (a busy proxy logs dozens a millisecond: the strlens and the timestamp
+ * were a sixth of an access line's cost); log_setup forgets it. */
+static struct {
+	const char *msg;
+	enum log_level level;
+	long long ms;		/* CLOCK_REALTIME in ms; -1: none */
+	size_t len;
+	char text[LOG_PREFIX_MAX];
+} prefix_cache = { .ms = -1 };
 
 void log_set_sink(log_sink_fn sink)
 {
@@ -26,6 +37,7 @@ void log_setup(const char *component, enum log_level level, enum log_format form
 {
 	if (component)
 		log_component = component;
+	prefix_cache.ms = -1;
 	log_min = level;
 	log_fmt = format;
 }
@@ -181,6 +193,11 @@ static void json_fields(struct buf *out, const char *kv, size_t n)
 	}
 }
 
+/* Bytes a text line's quoted value escapes: '"', '\\', controls and DEL. */
+static const unsigned char escape_byte[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
 /* Appends a quoted value's bytes as logfmt escapes them: \\ and \" for the
  * two that would end or confuse it, \n \r \t and \xHH for control bytes, so
  * a client's request (GET /a"x=1) cannot forge a field or break the line. */
@@ -192,7 +209,7 @@ static void text_escaped(struct buf *out, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c != '\\' && c != '"' && c >= 0x20 && c != 0x7f)
+		if (!escape_byte[c])
 			continue;
 		buf_append(out, s + run, i - run);
 		run = i + 1;
@@ -328,9 +345,17 @@ int log_write_fields(enum log_level level, const char *msg, const char *kv, size
 size_t log_text_prefix(enum log_level level, const char *msg, char *out)
 {
 	size_t clen, mlen, llen, n = 0;
+	struct timespec ts;
+	long long ms;
 
 	if (level < log_min || log_fmt != LOG_FORMAT_TEXT)
 		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (ms == prefix_cache.ms && msg == prefix_cache.msg && level == prefix_cache.level) {
+		memcpy(out, prefix_cache.text, prefix_cache.len);
+		return prefix_cache.len;
+	}
 	clen = strlen(log_component);
 	mlen = strlen(msg);
 	llen = strlen(level_upper[level]);
@@ -342,7 +367,7 @@ size_t log_text_prefix(enum log_level level, const char *msg, char *out)
 	n += clen;
 	out[n++] = ']';
 	out[n++] = ' ';
-	n += timefmt_iso_ms(out + n);
+	n += timefmt_iso_ms_at(&ts, out + n);
 	out[n++] = ' ';
 	memcpy(out + n, level_upper[level], llen);
 	n += llen;
@@ -350,6 +375,11 @@ size_t log_text_prefix(enum log_level level, const char *msg, char *out)
 	memcpy(out + n, msg, mlen);
 	n += mlen;
 	out[n++] = ' ';
+	memcpy(prefix_cache.text, out, n);
+	prefix_cache.len = n;
+	prefix_cache.ms = ms;
+	prefix_cache.msg = msg;
+	prefix_cache.level = level;
 	return n;
 }
 
@@ -369,18 +399,20 @@ size_t log_escape_text(char *out, size_t room, const char *s, size_t n)
 	size_t w = 0, run = 0;	/* s[run..i) need no escape: copied at once */
 
 	for (size_t i = 0;; i++) {
-		unsigned char c = i < n ? (unsigned char)s[i] : 0;
-		size_t len = i - run, elen = 2;
+		size_t len, elen = 2;
+		unsigned char c;
 		char e[4];
 
-		if (i < n && c != '\\' && c != '"' && c >= 0x20 && c != 0x7f)
-			continue;
+		while (i < n && !escape_byte[(unsigned char)s[i]])
+			i++;
+		len = i - run;
 		if (len > room - w)
 			len = room - w;
 		memcpy(out + w, s + run, len);
 		w += len;
 		if (i == n || len < i - run)
 			return w;
+		c = (unsigned char)s[i];
 		run = i + 1;
 		e[0] = '\\';
 		if (c == '\\' || c == '"') {

@@ -11,26 +11,32 @@ static size_t iso_len, http_len;
 
 size_t timefmt_iso_ms(char *out)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return timefmt_iso_ms_at(&ts, out);
+}
+
+size_t timefmt_iso_ms_at(const struct timespec *ts, char *out)
+{
 	/* the date and time to the second, formatted once a second (gmtime_r
 	 * and strftime were a tenth of a log line's cost) */
 	static time_t ms_sec = -1;
 	static char ms_prefix[24];
 	static size_t ms_len;
-	struct timespec ts;
 	long ms;
 	size_t n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (ts.tv_sec != ms_sec) {
+	if (ts->tv_sec != ms_sec) {
 		struct tm tm;
 
-		gmtime_r(&ts.tv_sec, &tm);
+		gmtime_r(&ts->tv_sec, &tm);
 		ms_len = strftime(ms_prefix, sizeof(ms_prefix), "%Y-%m-%dT%H:%M:%S", &tm);
-		ms_sec = ts.tv_sec;
+		ms_sec = ts->tv_sec;
 	}
 	memcpy(out, ms_prefix, ms_len);
 	n = ms_len;
-	ms = ts.tv_nsec / 1000000;
+	ms = ts->tv_nsec / 1000000;
 	out[n++] = '.';
 	out[n++] = (char)('0' + ms / 100);
 	out[n++] = (char)('0' + ms / 10 % 10);

@@ -6,6 +6,9 @@
 
 /* "2026-11-21T10:30:00.123Z" into out (at least 32 bytes); returns its length. */
 size_t timefmt_iso_ms(char *out);
+/* The same for the time ts (CLOCK_REALTIME's). */
+struct timespec;
+size_t timefmt_iso_ms_at(const struct timespec *ts, char *out);
 /* "2026-11-21T10:30:00Z", cached per second; the pointer stays valid until
  * the next call. */
 const char *timefmt_iso_s(size_t *len);
