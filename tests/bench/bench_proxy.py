@@ -39,8 +39,12 @@ BASELINE = os.environ.get("LB_BASELINE_BIN")
 # pipe read by a cat on the load cores, as a container runtime or journald
 # reads it: the access log's cost, against the same build without it.
 ACCESS_LOG = os.environ.get("ACCESS_LOG", "1") != "0"
+# HAPROXY_TCP=1 (the default): "haproxy-tcp", HAProxy in `mode tcp` over the
+# same backends (a bare relay, no HTTP: the floor issue 26's goal 2 compares
+# lb-proxy's HTTP with); in the plain setups, not the TLS one.
+HAPROXY_TCP = os.environ.get("HAPROXY_TCP", "1") != "0"
 PROXIES = (("lb-proxy", "haproxy", "nginx") + (("lb-base",) if BASELINE else ())
-           + (("lb-log",) if ACCESS_LOG else ()))
+           + (("lb-log",) if ACCESS_LOG else ()) + (("haproxy-tcp",) if HAPROXY_TCP else ()))
 
 
 # The balancing setups: lb-proxy flags, HAProxy's balance lines, nginx's
@@ -168,6 +172,10 @@ def start_setup(procs, backends, setup):
     pids["haproxy"] = haproxy(procs, ports["haproxy"], backends, ha_balance,
                               name=f"haproxy-{setup}", bind_extra=ha_bind,
                               global_extra=ha_global).pid
+    if HAPROXY_TCP and setup != "tls":
+        ports["haproxy-tcp"] = free_port()
+        pids["haproxy-tcp"] = haproxy(procs, ports["haproxy-tcp"], backends, ha_balance,
+                                      name=f"haproxy-tcp-{setup}", mode="tcp").pid
     upstream = " ".join(f"server {b};" for b in backends)
     pids["nginx"] = nginx(procs, f"""
   upstream be {{ {ngx_directive} {upstream} keepalive 64; }}
@@ -349,6 +357,8 @@ def main():
         for name, path, kw, conns, setup in cases:
             for r in range(ROUNDS):
                 for proxy in PROXIES:
+                    if proxy not in setups[setup]:
+                        continue
                     scheme = "https" if setup == "tls" else "http"
                     port, pid, _ = setups[setup][proxy]
                     cpu = cpu_seconds(pid)
@@ -368,12 +378,14 @@ def main():
               + (f"; the proxy on CPU {SUT_CPUS[0]}, wrk and backends on CPU "
                  f"{','.join(LOAD_CPUS)}" if PIN else "") + "\n")
         rows = []
-        for name, _, _, _, _ in cases:
+        nan = {"rps": float("nan"), "p50": float("nan"), "p99": float("nan"),
+               "cpu_us": float("nan")}
+        for name, _, _, _, setup in cases:
             med = {}
             for proxy in PROXIES:
-                rs = results[(name, proxy)]
+                rs = results.get((name, proxy))
                 med[proxy] = {k: statistics.median(x[k] for x in rs)
-                              for k in ("rps", "p50", "p99", "cpu_us")}
+                              for k in ("rps", "p50", "p99", "cpu_us")} if rs else nan
             rows.append([name,
                          *(f"{med[p]['rps']:.0f}" for p in PROXIES),
                          "/".join(f"{med[p]['p50']:.3f}" for p in PROXIES),
@@ -383,12 +395,18 @@ def main():
                          *([f"{med['lb-log']['rps'] / med['haproxy']['rps']:.2f}x",
                             f"{med['lb-log']['rps'] / med['lb-proxy']['rps']:.3f}x"]
                            if ACCESS_LOG else []),
-                         "/".join(f"{med[p]['cpu_us']:.1f}" for p in PROXIES)])
+                         "/".join(f"{med[p]['cpu_us']:.1f}" for p in PROXIES),
+                         # issue 26's goal 2: CPU per request against HAProxy's
+                         # (HTTP) and against its bare relay
+                         f"{med['lb-proxy']['cpu_us'] / med['haproxy']['cpu_us']:.2f}x",
+                         *([f"{med['lb-proxy']['cpu_us'] / med['haproxy-tcp']['cpu_us']:.2f}x"]
+                           if HAPROXY_TCP else [])])
         who = "/".join(p.replace("lb-proxy", "lb") for p in PROXIES)
         table(rows, ["case", *(f"{p} req/s" for p in PROXIES), f"p50 ms {who}",
                      f"p99 ms {who}", "lb/haproxy", "lb/nginx",
                      *(["lb-log/haproxy", "lb-log/lb"] if ACCESS_LOG else []),
-                     f"CPU us/req {who}"])
+                     f"CPU us/req {who}", "CPU lb/haproxy",
+                     *(["CPU lb/haproxy-tcp"] if HAPROXY_TCP else [])])
         if "tls" in setups:
             admin_port = setups["tls"]["lb-proxy"][2]
             with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as r:
