@@ -32,7 +32,13 @@ MODE_release := -O2 -g
 MODE_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
 
-COMMON_SRC := $(wildcard common/*.c)
+# common/curl_dl.c loads libcurl at run time in place of linking it: lb-proxy
+# alone links it (PROGRAM_SRC_lb-proxy) and not -lcurl, so without an OTLP
+# exporter it maps no libcurl, nor the GnuTLS and Kerberos libcurl needs
+# (docs/tracing.md#libcurl).
+COMMON_SRC := $(filter-out common/curl_dl.c,$(wildcard common/*.c))
+PROGRAM_SRC_lb-proxy := common/curl_dl.c
+PROGRAM_NOLIBS_lb-proxy := -lcurl
 LLHTTP_C   := llhttp api http
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 # program_sources PROGRAM: its .c files, in its layer folders too;
@@ -68,9 +74,10 @@ help:
 define program_rule
 build/$(1)/$(2)/%.o: CPPFLAGS += -I$(2)
 
-build/$(1)/bin/$(2): $$(patsubst %.c,build/$(1)/%.o,$$(call program_sources,$(2))) build/$(1)/lib/libcommon.a
+build/$(1)/bin/$(2): $$(patsubst %.c,build/$(1)/%.o,$$(call program_sources,$(2)) $$(PROGRAM_SRC_$(2))) \
+		build/$(1)/lib/libcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(LIBS) $$(PROGRAM_LIBS_$(2))
+	$$(CC) $$(MODE_$(1)) -o $$@ $$^ $$(filter-out $$(PROGRAM_NOLIBS_$(2)),$$(LIBS)) $$(PROGRAM_LIBS_$(2))
 endef
 
 define mode_rules

@@ -268,6 +268,15 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 	e->waiting = calloc(e->nbatches, sizeof(*e->waiting));
 	e->spare = calloc(e->nbatches, sizeof(*e->spare));
 	e->url = strdup(cfg->url);
+	/* libcurl first: where it is loaded at run time (lb-proxy), a failure
+	 * to load it is said as that, not as memory */
+	e->curl = curl_ev_new(loop);
+	e->easy = curl_easy_init();
+	if (!e->curl || !e->easy) {
+		snprintf(err, errsz, "libcurl cannot start: the spans' exporter needs it");
+		otlp_export_free(e);
+		return NULL;
+	}
 	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	/* no "Expect: 100-continue" round trip before each body */
 	if (e->headers && !curl_slist_append(e->headers, "Expect:"))
@@ -289,13 +298,6 @@ struct otlp_export *otlp_export_new(struct ev_loop *loop, const struct otlp_expo
 		if (!l)
 			goto nomem;
 		e->headers = l;
-	}
-	e->curl = curl_ev_new(loop);
-	e->easy = curl_easy_init();
-	if (!e->curl || !e->easy) {
-		snprintf(err, errsz, "libcurl cannot start: the spans' exporter needs it");
-		otlp_export_free(e);
-		return NULL;
 	}
 	curl_easy_setopt(e->easy, CURLOPT_URL, e->url);
 	curl_easy_setopt(e->easy, CURLOPT_HTTPHEADER, e->headers);

@@ -100,9 +100,7 @@ void accept_on_accept(struct listener *l, int fd, const struct sockaddr *peer)
 static void session_free(struct session *s)
 {
 	buf_release(&s->in);
-	buf_release(&s->uin);
 	buf_release(&s->out);
-	buf_release(&s->up_head);
 	free(s);
 }
 
@@ -142,9 +140,7 @@ static void session_closed(struct proxy *px, struct session *s)
 	px->nsessions--;
 	if (px->nfree < SESSION_POOL_MAX && !px->stopping) {
 		shrink(&s->in);
-		shrink(&s->uin);
 		shrink(&s->out);
-		shrink(&s->up_head);
 		s->next_free = px->free_sessions;
 		px->free_sessions = s;
 		px->nfree++;

@@ -130,11 +130,11 @@ void access_log_request(const struct session *s)
 	put_lit(&f, " backend=");
 	put_str(&f, s->be ? s->be->name : "-");
 	put_lit(&f, " duration_ms=");
-	put_ms(&f, timefmt_mono() - s->started);
+	put_ms(&f, timefmt_mono() - s->x->started);
 	put_lit(&f, " bytes=");
-	put_uint(&f, s->bytes_out);
+	put_uint(&f, s->x->bytes_out);
 	put_lit(&f, " retries=");
-	put_int(&f, s->retries);
+	put_int(&f, s->x->retries);
 	/* the request id is checked (headers_request_id_valid) or made here:
 	 * nothing in it needs escaping, nor in the trace id (hex) */
 	put_lit(&f, " request_id=\"");
@@ -147,9 +147,9 @@ void access_log_request(const struct session *s)
 		tried_list(s, tried, sizeof(tried));
 		put_str(&f, tried);
 	}
-	if (s->refusal) {	/* static, but some are llhttp's words */
+	if (s->x->refusal) {	/* static, but some are llhttp's words */
 		put_lit(&f, " refused=\"");
-		put_quoted(&f, s->refusal, strlen(s->refusal));
+		put_quoted(&f, s->x->refusal, strlen(s->x->refusal));
 		put_lit(&f, "\"");
 	}
 	if (tls) {

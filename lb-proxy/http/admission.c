@@ -20,7 +20,7 @@ int admission_rate_limited(struct session *s)
 	}
 	if (ratelimit_take(&px->rate, balance_hash(key, klen), ev_now(px->loop), &v))
 		return 0;
-	s->refusal = "rate limited";
+	s->x->refusal = "rate limited";
 	/* A body already read whole is skipped, so the connection goes on; one
 	 * still to come closes it after the answer (as after a 503). */
 	if (req->state == HTTP_MSG_BODY)

@@ -29,15 +29,15 @@ static void answer_with(struct session *s, int status, const char *content_type,
 		ctx.cors = NULL;
 	buf_reset(&s->out);
 	headers_answer(&s->out, status, content_type, n, keep, &ctx);
-	s->bytes_out = 0;
+	s->x->bytes_out = 0;
 	if (s->method != HTTP_HEAD) {
 		buf_append(&s->out, body, n);
-		s->bytes_out = n;
+		s->x->bytes_out = n;
 	}
 	s->status = status;
 	s->keep_alive = keep;
 	/* The rest of an unread body would be taken for the next request. */
-	s->uparse_off = s->usend_off = 0;
+	s->x->uparse_off = s->x->usend_off = 0;
 	s->resp_done = 1;
 	s->req_done = 1;
 	s->send_off = s->parse_off;
@@ -159,7 +159,7 @@ void answer_refuse(struct session *s, int status, const char *reason)
 		message = "not implemented";
 	else if (status == 505)
 		message = "HTTP version not supported";
-	s->refusal = reason;
+	s->x->refusal = reason;
 	s->keep_alive = 0;
 	answer_error(s, status, message);
 }

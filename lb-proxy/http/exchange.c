@@ -41,8 +41,10 @@ void exchange_response_reset(struct session *s)
 		http_msg_init(&s->x->resp, HTTP_RESPONSE, RESPONSE_HEAD_LIMIT, resp_on_body, s);
 		s->x->resp.skip_body = s->method == HTTP_HEAD;
 	}
-	buf_reset(&s->uin);
-	s->uparse_off = s->usend_off = 0;
+	if (s->x) {
+		buf_reset(&s->x->uin);
+		s->x->uparse_off = s->x->usend_off = 0;
+	}
 	s->resp_started = s->resp_head_done = s->resp_done = s->dechunk = 0;
 	s->resp_timer = s->resp_interim = 0;
 }
@@ -125,21 +127,15 @@ static void next_request(struct session *s)
 
 	memmove(s->in.data, s->in.data + s->parse_off, rest);
 	s->in.len = rest;
-	s->parse_off = s->send_off = s->body_start = 0;
+	s->parse_off = s->send_off = 0;
 	forward_forget(s);
 	exchange_pool_give(s);
 	/* An idle connection keeps no read buffers. */
 	if (rest == 0)
 		buf_cache_give(&s->in);
-	buf_cache_give(&s->uin);
-	buf_cache_give(&s->up_head);
 	s->req_done = s->req_sent_any = s->replayable = s->tunnel_wanted = 0;
-	s->retries = 0;
 	s->status = 0;
 	s->method = -1;		/* none yet: an answer to a bad head has a body */
-	s->bytes_out = 0;
-	s->refusal = NULL;
-	s->sticky_insert = NULL;
 	exchange_response_reset(s);
 	s->state = SESSION_IDLE;
 	s->served = 1;
@@ -153,11 +149,11 @@ static void exchange_end(struct session *s)
 	struct proxy *px = s->px;
 	/* Pooled again only when both messages ended exactly where the bytes
 	 * did, and no Upgrade left the backend's framing in doubt. */
-	int reuse = s->up && s->req_done && buf_unread(&s->up_head) == 0 &&
+	int reuse = s->up && s->req_done && buf_unread(&s->x->up_head) == 0 &&
 		    s->send_off == s->parse_off && s->resp_done && !s->tunnel_wanted &&
-		    http_msg_keep_alive(&s->x->resp) && s->uparse_off == s->uin.len;
+		    http_msg_keep_alive(&s->x->resp) && s->x->uparse_off == s->x->uin.len;
 
-	double took = timefmt_mono() - s->started;
+	double took = timefmt_mono() - s->x->started;
 
 	metrics_observe(&px->metrics, s->status, took);
 	/* the proxy's own answer after a failure is not the backend's */
@@ -219,11 +215,11 @@ static int route_request(struct session *s)
 	case ROUTING_FORWARD:
 		return 0;
 	case ROUTING_NO_ROUTE:
-		s->refusal = "no route";
+		s->x->refusal = "no route";
 		answer_error(s, 404, "no route");
 		return -1;
 	case ROUTING_UNRESOLVED:
-		s->refusal = "backend not resolved";
+		s->x->refusal = "backend not resolved";
 		answer_error(s, 500, "route backend not resolved");
 		return -1;
 	case ROUTING_NO_HOST:
@@ -268,7 +264,7 @@ static int request_head(struct session *s)
 	size_t skip;
 	int status;
 
-	s->started = timefmt_mono();
+	s->x->started = timefmt_mono();
 	s->method = http_msg_method(req);
 	target_set(s->x->target, method, http_msg_ptr(req, req->url), req->url.len);
 	if (rid >= 0 && headers_request_id_valid(http_msg_ptr(req, req->headers[rid].value),
@@ -321,7 +317,7 @@ static int request_head(struct session *s)
 	if (session_balancer(s)->ops->uses_key)
 		request_key(s);
 	s->req_done = req->state == HTTP_MSG_DONE;
-	s->body_start = s->send_off = req->head_end;
+	s->x->body_start = s->send_off = req->head_end;
 	s->replayable = 1;
 	if (req->upgrade && req->state == HTTP_MSG_DONE)
 		s->parse_off = req->head_end;	/* what follows is the tunnel's */
@@ -332,7 +328,7 @@ static int request_head(struct session *s)
 				   s->req_done);
 	}
 	s->x->resp.skip_body = s->method == HTTP_HEAD;
-	buf_reset(&s->up_head);
+	buf_reset(&s->x->up_head);
 	/* The backend is picked first: its name is the Host of HTTP/1.0 requests
 	 * (of one that waits first, "localhost": the head is rewritten now,
 	 * while the bytes it points to are surely in `in`). */
@@ -343,14 +339,14 @@ static int request_head(struct session *s)
 		return -1;
 	if (s->state == SESSION_CONNECT || s->state == SESSION_EXCHANGE ||
 	    s->state == SESSION_BACKOFF || s->state == SESSION_QUEUED) {
-		if (s->status == 0 && s->up_head.len == 0) {
+		if (s->status == 0 && s->x->up_head.len == 0) {
 			ctx = session_headers_ctx(s);
 			/* from the block cache, given back when the exchange ends:
 			 * an idle keep-alive connection keeps no head (it kept
 			 * 0.8 KiB of the 2.7 KiB an idle served connection cost) */
-			buf_cache_take(&s->up_head);
+			buf_cache_take(&s->x->up_head);
 			routing_headers_ctx(s, 1, &ctx);
-			headers_request(&s->up_head, req, &s->x->route, &ctx);
+			headers_request(&s->x->up_head, req, &s->x->route, &ctx);
 			if (grpc_call_forward_timeout(s) == -1)
 				return -1;
 		}
@@ -379,13 +375,13 @@ static int response_head(struct session *s)
 		/* Interim (100 Continue, 103): pass it on, parse the final one;
 		 * never to an HTTP/1.0 client (RFC 9110 15.2: a server MUST NOT
 		 * send it a 1xx), which gets the final response alone. */
-		http_msg_feed(resp, s->uin.data, s->uparse_off, 0);
+		http_msg_feed(resp, s->x->uin.data, s->x->uparse_off, 0);
 		if (http_msg_minor(&s->x->req) != 0)
 			headers_response(&s->out, resp, &ctx, 0, 0);
 		s->resp_interim = 1;
-		s->usend_off = s->uparse_off;
+		s->x->usend_off = s->x->uparse_off;
 		relay_uin_compact(s);
-		s->usend_off = 0;
+		s->x->usend_off = 0;
 		http_msg_next(resp, 0);
 		return 0;
 	}
@@ -397,8 +393,8 @@ static int response_head(struct session *s)
 		s->status = 101;
 		s->resp_head_done = 1;
 		s->state = SESSION_TUNNEL;
-		s->usend_off = resp->head_end;
-		s->uparse_off = s->uin.len;
+		s->x->usend_off = resp->head_end;
+		s->x->uparse_off = s->x->uin.len;
 		s->parse_off = s->in.len;
 		session_set_timer(s, s->px->opts->idle_timeout);
 		return 0;
@@ -422,9 +418,9 @@ static int response_head(struct session *s)
 		s->keep_alive = 0;
 	}
 	headers_response(&s->out, resp, &ctx, s->keep_alive, s->dechunk);
-	s->usend_off = resp->head_end;
+	s->x->usend_off = resp->head_end;
 	if (s->dechunk)
-		s->usend_off = s->uparse_off;
+		s->x->usend_off = s->x->uparse_off;
 	session_set_timer(s, s->px->opts->idle_timeout);
 	return 0;
 }
@@ -434,12 +430,12 @@ static int response_progress(struct session *s)
 {
 	while (!s->resp_done && s->state == SESSION_EXCHANGE) {
 		enum http_msg_state before = s->x->resp.state;
-		size_t avail = s->uin.len - s->uparse_off, used;
+		size_t avail = s->x->uin.len - s->x->uparse_off, used;
 
 		if (before == HTTP_MSG_HEAD && avail == 0)
 			return 0;
-		used = http_msg_feed(&s->x->resp, s->uin.data, s->uparse_off, avail);
-		s->uparse_off += used;
+		used = http_msg_feed(&s->x->resp, s->x->uin.data, s->x->uparse_off, avail);
+		s->x->uparse_off += used;
 		if (s->x->resp.state == HTTP_MSG_ERROR)
 			return exchange_act(s, forward_failed(s, "bad-response",
 							       s->x->resp.error_reason, 502, 0));
@@ -449,7 +445,7 @@ static int response_progress(struct session *s)
 			continue;
 		}
 		if (s->dechunk)
-			s->usend_off = s->uparse_off;
+			s->x->usend_off = s->x->uparse_off;
 		if (s->x->resp.state == HTTP_MSG_DONE) {
 			s->resp_done = 1;
 			return 0;
@@ -481,7 +477,7 @@ int exchange_step(struct session *s)
 	if (s->up && !s->up_blocked && relay_upstream_flush(s) == -1)
 		return exchange_act(s, forward_failed(s, forward_reason(errno), strerror(errno), 502,
 						      0));
-	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->up_head) == 0 &&
+	if (!s->resp_timer && !s->resp_head_done && s->req_done && buf_unread(&s->x->up_head) == 0 &&
 	    s->send_off == s->parse_off && s->up) {
 		s->resp_timer = 1;
 		session_set_timer(s, grpc_call_timeout(s, routing_try_timeout(s)));
@@ -495,7 +491,7 @@ int exchange_step(struct session *s)
 		return -1;
 	}
 	if (s->resp_done && !s->client_blocked && buf_unread(&s->out) == 0 &&
-	    s->usend_off == s->uparse_off)
+	    s->x->usend_off == s->x->uparse_off)
 		exchange_end(s);
 	else
 		relay_uin_compact(s);
@@ -509,8 +505,8 @@ static int req_on_body(void *ctx, const char *at, size_t len)
 	struct session *s = ctx;
 
 	(void)at;
-	s->body_bytes += len;
-	return s->body_bytes > (unsigned long long)s->px->opts->max_body ? 413 : 0;
+	s->x->body_bytes += len;
+	return s->x->body_bytes > (unsigned long long)s->px->opts->max_body ? 413 : 0;
 }
 
 int exchange_request_step(struct session *s)
@@ -526,7 +522,7 @@ int exchange_request_step(struct session *s)
 		 * --max-body asks for it. */
 		http_msg_init(&s->x->req, HTTP_REQUEST, (size_t)s->px->opts->max_header_size,
 			      s->px->opts->max_body ? req_on_body : NULL, s);
-		s->body_bytes = 0;
+		s->x->body_bytes = 0;
 		s->x->grpc = 0;		/* no head yet: the answers are HTTP's */
 		s->x->pick.ntried = 0;
 		s->x->pick.has_key = 0;
@@ -552,7 +548,7 @@ int exchange_request_step(struct session *s)
 			return request_head(s);
 		/* fall through */
 	case HTTP_MSG_ERROR:
-		s->started = timefmt_mono();
+		s->x->started = timefmt_mono();
 		snprintf(s->x->target, sizeof(s->x->target), "-");
 		s->x->request_id_len = headers_request_id_new(s->x->request_id);
 		s->keep_alive = 0;

@@ -13,9 +13,15 @@
 static struct exchange *exchange_pool;
 static unsigned exchange_pooled;
 
-/* The per-request fields a request's handling sets before it reads them. */
+/* The per-request fields a request's handling reads before it sets them. */
 static void exchange_reset(struct exchange *x)
 {
+	x->uparse_off = x->usend_off = x->body_start = 0;
+	x->retries = 0;
+	x->refusal = NULL;
+	x->sticky_insert = NULL;
+	x->started = 0;
+	x->bytes_out = x->body_bytes = 0;
 	x->request_id_len = 0;
 	x->target[0] = '\0';
 	x->cors.kind = CORS_NONE;
@@ -35,6 +41,8 @@ int exchange_pool_take(struct session *s)
 			return -1;
 		routing_exchange_init(x);
 		buf_init(&x->out_store);
+		buf_init(&x->up_head);
+		buf_init(&x->uin);
 	}
 	exchange_reset(x);
 	/* lent: an idle session gave its `out` back with its last exchange */
@@ -50,6 +58,8 @@ static void exchange_free(struct exchange *x)
 {
 	buf_release(&x->rewritten);
 	buf_release(&x->out_store);
+	buf_release(&x->up_head);
+	buf_release(&x->uin);
 	free(x);
 }
 
@@ -60,6 +70,9 @@ void exchange_pool_give(struct session *s)
 	if (!x)
 		return;
 	s->x = NULL;
+	/* an idle connection keeps no backend-side buffers */
+	buf_cache_give(&x->uin);
+	buf_cache_give(&x->up_head);
 	mirror_exchange_done(x);
 	routing_exchange_done(x);
 	/* `out` goes with it: it is written whole (or the session closes) */

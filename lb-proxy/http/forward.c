@@ -42,7 +42,7 @@ void forward_finish(struct session *s)
 		return;
 	s->in_flight = 0;
 	px->requests_in_flight--;
-	if (s->retries)
+	if (s->x && s->x->retries)	/* in flight: it has its exchange */
 		px->retries_in_flight--;
 }
 
@@ -118,7 +118,7 @@ static int may_retry(struct session *s, enum retry_reason why, int response)
 {
 	struct proxy *px = s->px;
 
-	if (s->retries >= px->opts->retries || !retry_wanted(&px->retry, why) ||
+	if (s->x->retries >= px->opts->retries || !retry_wanted(&px->retry, why) ||
 	    routing_deadline_passed(s) || grpc_call_deadline_passed(s))
 		return 0;
 	if (response) {
@@ -128,7 +128,7 @@ static int may_retry(struct session *s, enum retry_reason why, int response)
 		return 0;
 	}
 	/* A request already retrying holds its place in the budget. */
-	if (s->retries == 0 &&
+	if (s->x->retries == 0 &&
 	    !retry_budget_allows(&px->retry, px->retries_in_flight, px->requests_in_flight)) {
 		px->metrics.retry_budget_exhausted++;
 		return 0;
@@ -141,19 +141,19 @@ enum forward_verdict forward_retry(struct session *s)
 	struct proxy *px = s->px;
 	double delay;
 
-	if (s->retries++ == 0)
+	if (s->x->retries++ == 0)
 		px->retries_in_flight++;
 	trace_event(s, "retried");
-	s->up_head.pos = 0;
+	s->x->up_head.pos = 0;
 	/* the next attempt's backend gets what the deadline has left */
 	if (grpc_call_forward_timeout(s) == -1)
 		return FORWARD_NO_RESOURCES;
-	s->send_off = s->body_start;
+	s->send_off = s->x->body_start;
 	s->req_sent_any = 0;
 	/* A pooled connection to the next backend is written by the next
 	 * round of the pump, not only when it signals. */
 	s->again = 1;
-	delay = retry_backoff(&px->retry, (unsigned)s->retries - 1, balance_random());
+	delay = retry_backoff(&px->retry, (unsigned)s->x->retries - 1, balance_random());
 	if (delay <= 0)
 		return forward_begin(s);
 	s->state = SESSION_BACKOFF;
@@ -176,7 +176,7 @@ static enum forward_verdict attempt_failed(struct session *s, const char *reason
 			 s->be->name, what, (int)s->x->request_id_len, s->x->request_id,
 			 can_retry ? "yes" : "no");
 	outcome_record(px, session_balancer(s), session_backends(s), s->be, kind, answered,
-		       timefmt_mono() - s->started);
+		       timefmt_mono() - s->x->started);
 	trace_attempt_end(s, reason, answered);
 	forward_drop(s);
 	if (s->be) {
@@ -354,7 +354,7 @@ static enum forward_verdict wait_in_queue(struct session *s, int front)
 		return FORWARD_GOING;
 	}
 	s->px->metrics.queue_full++;
-	s->refusal = "queue full";
+	s->x->refusal = "queue full";
 	return FORWARD_OVERLOADED;
 }
 
@@ -362,7 +362,7 @@ enum forward_verdict forward_dequeue(struct session *s)
 {
 	if (!queue_take(s)) {
 		s->px->metrics.queue_timeouts++;
-		s->refusal = "queue timeout";
+		s->x->refusal = "queue timeout";
 		return FORWARD_OVERLOADED;
 	}
 	s->from_queue = 1;
@@ -417,11 +417,11 @@ enum forward_verdict forward_begin(struct session *s)
 	 * just failed), and is stuck again to whichever serves it otherwise. */
 	if (sticky_cookie() && s->x->pick.ntried == 0)
 		be = sticky_backend(s);
-	s->sticky_insert = NULL;
+	s->x->sticky_insert = NULL;
 	if (!be) {
 		be = balance_pick(session_balancer(s), session_backends(s), &s->x->pick);
 		if (be && sticky_cookie())
-			s->sticky_insert = sticky_id(be);
+			s->x->sticky_insert = sticky_id(be);
 	}
 	if (!be) {
 		if (px->opts->max_per_backend && any_at_cap(s))

@@ -40,7 +40,7 @@ void grpc_call_begin(struct session *s)
 	if (!v)
 		return;
 	if (grpc_wire_timeout_parse(v, n, &seconds) == 0) {
-		s->x->grpc_deadline = s->started + seconds;
+		s->x->grpc_deadline = s->x->started + seconds;
 		return;
 	}
 	times = log_every(&malformed, ev_now(s->px->loop), 1.0);
@@ -87,7 +87,7 @@ static char *find_field(char *h, size_t len)
 
 int grpc_call_forward_timeout(struct session *s)
 {
-	struct buf *h = &s->up_head;
+	struct buf *h = &s->x->up_head;
 	char value[GRPC_TIMEOUT_MAX_LEN + 1], *line, *v, *end;
 	size_t vlen, old;
 	double left;

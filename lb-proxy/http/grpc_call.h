@@ -15,7 +15,7 @@
 #define GRPC_CALL_FIELDS_MAX 512
 
 /*
- * Classifies the request of s once its head is parsed (s->started set):
+ * Classifies the request of s once its head is parsed (s->x->started set):
  * gRPC when it came on an HTTP/2 stream with a gRPC content-type (over
  * HTTP/1.1 gRPC cannot be spoken: its answers stay HTTP). A grpc-timeout
  * sets the exchange's deadline; a malformed one is ignored (as gRPC's
@@ -31,7 +31,7 @@ double grpc_call_timeout(const struct session *s, double seconds);
 int grpc_call_deadline_passed(const struct session *s);
 /*
  * Rewrites the grpc-timeout field of the request head for the backend
- * (s->up_head, not yet written) to what the deadline has left, as Envoy
+ * (s->x->up_head, not yet written) to what the deadline has left, as Envoy
  * does on each attempt: a backend never gets more time than the client has.
  * Nothing happens without a deadline. Returns 0, or -1 out of memory.
  */

@@ -62,8 +62,17 @@ static int write_pair(struct transport *t, struct buf *head, int keep_head, cons
  * rewritten into `out`, the bytes parsed so far stay in uin. */
 int relay_client_flush(struct session *s)
 {
-	size_t end = s->resp_head_done ? s->uparse_off : s->usend_off;
-	int rc = write_pair(&s->tr, &s->out, 0, s->uin.data, &s->usend_off, end, &s->bytes_out);
+	struct exchange *x = s->x;
+	size_t none = 0;
+	int rc;
+
+	if (x) {
+		size_t end = s->resp_head_done ? x->uparse_off : x->usend_off;
+
+		rc = write_pair(&s->tr, &s->out, 0, x->uin.data, &x->usend_off, end, &x->bytes_out);
+	} else {	/* an answer before any request (plain HTTP on a TLS port) */
+		rc = write_pair(&s->tr, &s->out, 0, NULL, &none, 0, NULL);
+	}
 
 	s->client_blocked = rc == 0;
 	return rc == -1 ? -1 : 0;
@@ -72,10 +81,10 @@ int relay_client_flush(struct session *s)
 /* Writes the request head and parsed body bytes to the backend; -1 on error. */
 int relay_upstream_flush(struct session *s)
 {
-	size_t head_pos = s->up_head.pos, off = s->send_off;
-	int rc = write_pair(&s->up->tr, &s->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
+	size_t head_pos = s->x->up_head.pos, off = s->send_off;
+	int rc = write_pair(&s->up->tr, &s->x->up_head, 1, s->in.data, &s->send_off, s->parse_off, NULL);
 
-	if (s->up_head.pos != head_pos || s->send_off != off)
+	if (s->x->up_head.pos != head_pos || s->send_off != off)
 		s->req_sent_any = 1;
 	s->up_blocked = rc == 0;
 	return rc == -1 ? -1 : 0;
@@ -86,27 +95,28 @@ void relay_in_compact(struct session *s)
 {
 	size_t drop = s->send_off;
 
-	if (drop == 0 || s->state == SESSION_IDLE || s->state == SESSION_HEAD)
+	/* sent bytes are a request's: a session without its exchange has none */
+	if (drop == 0 || !s->x || s->state == SESSION_IDLE || s->state == SESSION_HEAD)
 		return;
-	if (drop > s->body_start)
+	if (drop > s->x->body_start)
 		s->replayable = 0;
 	memmove(s->in.data, s->in.data + drop, s->in.len - drop);
 	s->in.len -= drop;
 	s->parse_off -= drop;
 	s->send_off = 0;
-	s->body_start = s->body_start > drop ? s->body_start - drop : 0;
+	s->x->body_start = s->x->body_start > drop ? s->x->body_start - drop : 0;
 }
 
 void relay_uin_compact(struct session *s)
 {
-	size_t drop = s->usend_off;
+	size_t drop = s->x->usend_off;
 
 	if (drop == 0 || (s->x && s->x->resp.state == HTTP_MSG_HEAD && s->state == SESSION_EXCHANGE))
 		return;
-	memmove(s->uin.data, s->uin.data + drop, s->uin.len - drop);
-	s->uin.len -= drop;
-	s->uparse_off -= drop;
-	s->usend_off = 0;
+	memmove(s->x->uin.data, s->x->uin.data + drop, s->x->uin.len - drop);
+	s->x->uin.len -= drop;
+	s->x->uparse_off -= drop;
+	s->x->usend_off = 0;
 }
 
 /*

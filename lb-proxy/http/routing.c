@@ -421,7 +421,7 @@ double routing_try_timeout(const struct session *s)
 	if (rule->timeout_backend_ms)
 		t = rule->timeout_backend_ms / 1000.0;
 	if (rule->timeout_request_ms) {
-		left = s->started + rule->timeout_request_ms / 1000.0 - timefmt_mono();
+		left = s->x->started + rule->timeout_request_ms / 1000.0 - timefmt_mono();
 		if (left < t)
 			t = left > 0.001 ? left : 0.001;
 	}
@@ -433,7 +433,7 @@ int routing_deadline_passed(const struct session *s)
 	const struct route_rule *rule = s->x ? s->x->rule : NULL;
 
 	return rule && rule->timeout_request_ms &&
-	       timefmt_mono() >= s->started + rule->timeout_request_ms / 1000.0;
+	       timefmt_mono() >= s->x->started + rule->timeout_request_ms / 1000.0;
 }
 
 void routing_mirror(struct session *s)

@@ -63,11 +63,11 @@ static void update_watchers(struct session *s)
 		cread = !s->client_eof && s->in.len - s->send_off < RELAY_IN_LIMIT &&
 			(!s->req_done || ev_is_active(&s->rio));
 		uread = s->state == SESSION_EXCHANGE && !s->resp_done &&
-			s->uin.len - s->usend_off < RELAY_IN_LIMIT;
+			s->x->uin.len - s->x->usend_off < RELAY_IN_LIMIT;
 		break;
 	case SESSION_TUNNEL:
 		cread = s->in.len - s->send_off < RELAY_IN_LIMIT;
-		uread = s->uin.len - s->usend_off < RELAY_IN_LIMIT;
+		uread = s->x->uin.len - s->x->usend_off < RELAY_IN_LIMIT;
 		break;
 	case SESSION_CLOSING:
 		break;
@@ -364,9 +364,9 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		s->up->tr.write_want = TRANSPORT_WANT_NONE;
 		ev_feed_event(loop, &s->up->wio, EV_WRITE);
 	}
-	if (s->uin.cap - s->uin.len < HTTP_READ_CHUNK)
+	if (s->x->uin.cap - s->x->uin.len < HTTP_READ_CHUNK)
 		relay_uin_compact(s);
-	n = relay_read(s, &s->up->tr, &s->uin);
+	n = relay_read(s, &s->up->tr, &s->x->uin);
 	if (n == -2) {
 		session_close(s);
 		return;
@@ -411,9 +411,9 @@ static void upstream_on_read(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	s->resp_started = 1;
-	s->uin.len += (size_t)n;
+	s->x->uin.len += (size_t)n;
 	if (s->state == SESSION_TUNNEL) {
-		s->uparse_off = s->uin.len;
+		s->x->uparse_off = s->x->uin.len;
 		session_set_timer(s, s->px->opts->idle_timeout);
 	} else if (s->resp_head_done) {
 		ev_timer_again(loop, &s->timer);
@@ -453,7 +453,7 @@ static void session_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	switch (s->state) {
 	case SESSION_HEAD:
-		s->started = timefmt_mono();
+		s->x->started = timefmt_mono();
 		snprintf(s->x->target, sizeof(s->x->target), "-");
 		s->x->request_id_len = headers_request_id_new(s->x->request_id);
 		s->keep_alive = 0;
@@ -500,10 +500,8 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	if (peer)
 		net_addr_ip(peer, s->client_ip, sizeof(s->client_ip));
 	buf_reset(&s->in);
-	buf_reset(&s->uin);
 	buf_reset(&s->out);
-	buf_reset(&s->up_head);
-	s->parse_off = s->send_off = s->body_start = 0;
+	s->parse_off = s->send_off = 0;
 	s->up = NULL;
 	s->be = NULL;
 	s->req_done = s->req_sent_any = s->replayable = 0;
@@ -513,10 +511,6 @@ void session_open(struct proxy *px, struct session *s, int fd, const struct sock
 	s->served = 0;
 	s->status = 0;
 	s->method = -1;		/* no request head yet */
-	s->retries = 0;
-	s->bytes_out = 0;
-	s->refusal = NULL;
-	s->sticky_insert = NULL;
 	s->x = NULL;
 	exchange_response_reset(s);
 	s->via = via;
@@ -577,8 +571,6 @@ void session_close(struct session *s)
 	forward_forget(s);
 	exchange_pool_give(s);
 	buf_cache_give(&s->in);
-	buf_cache_give(&s->uin);
-	buf_cache_give(&s->up_head);
 	ev_io_stop(loop, &s->rio);
 	ev_io_stop(loop, &s->wio);
 	ev_timer_stop(loop, &s->timer);

@@ -40,6 +40,20 @@ struct mirror_copy;
  * holds its struct session alone. */
 struct exchange {
 	struct http_msg req;
+	/* The request's way to the backend and the response's back: its head
+	 * rewritten for the backend (pos = written); the backend's bytes,
+	 * uin[usend_off, uparse_off) parsed, not yet sent. Their storage goes
+	 * back to the block cache with the exchange. */
+	struct buf up_head;
+	struct buf uin;
+	size_t uparse_off, usend_off;
+	size_t body_start;		/* where the body starts in the session's `in` */
+	int retries;
+	const char *refusal;		/* why the proxy refused the request (static), or NULL */
+	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
+	double started;			/* request head complete, monotonic */
+	unsigned long long bytes_out;	/* body bytes sent to the client */
+	unsigned long long body_bytes;	/* request body bytes parsed (with --max-body) */
 	char request_id[HEADERS_REQUEST_ID_MAX + 1];
 	size_t request_id_len;
 	char target[256];		/* method and path, for the access log */
@@ -88,17 +102,15 @@ struct session {
 	ev_timer timer;			/* meaning depends on the state */
 	char client_ip[48];
 
-	/* client -> backend: in[send_off, parse_off) is parsed, not yet sent */
+	/* client -> backend: in[send_off, parse_off) is parsed, not yet sent
+	 * (the request's body starts at x->body_start) */
 	struct buf in;
-	size_t parse_off, send_off, body_start;
-	struct exchange *x;		/* NULL while idle */
-	struct buf up_head;		/* the rewritten request head; pos = written */
+	size_t parse_off, send_off;
+	/* NULL while idle: the request's state, with the rewritten head for
+	 * the backend (x->up_head) and the backend's bytes (x->uin) */
+	struct exchange *x;
 	struct upstream *up;
 	struct backend *be;		/* holds a reference while set */
-
-	/* backend -> client: uin[usend_off, uparse_off) is parsed, not yet sent */
-	struct buf uin;
-	size_t uparse_off, usend_off;
 	struct buf out;			/* heads and the proxy's own answers; pos = written */
 
 	unsigned req_done : 1;		/* the whole request was parsed */
@@ -124,13 +136,7 @@ struct session {
 	unsigned served : 1;		/* answered a request: idle now means between requests */
 	int method;			/* the request's llhttp method, -1 before its head */
 	int status;			/* sent to the client */
-	int retries;
-	const char *refusal;		/* why the proxy refused the request (static), or NULL */
-	const char *sticky_insert;	/* the sticky cookie value the response sets, or NULL */
-	double started;			/* request head complete, monotonic */
 	double idle_since;		/* ev_now when it last went idle between requests */
-	unsigned long long bytes_out;	/* body bytes sent to the client */
-	unsigned long long body_bytes;	/* request body bytes parsed (with --max-body) */
 	void *h2;			/* SESSION_H2: the connection's HTTP/2 state */
 	LIST_ENTRY(session) link;	/* in px->sessions */
 	struct session *next_free;	/* in px->free_sessions */
@@ -163,7 +169,7 @@ static inline struct headers_ctx session_headers_ctx(const struct session *s)
 		.tunnel = s->tunnel_wanted,
 		.tls = s->tr.ssl != NULL || s->tr.over_tls,
 		.sticky_cookie = sticky_cookie(),
-		.sticky_insert = s->sticky_insert,
+		.sticky_insert = s->x ? s->x->sticky_insert : NULL,
 		.rules = &s->px->header_rules,
 		.cors = &s->px->cors,
 		/* no request head yet (a 400 to a bad one): no Origin to answer */

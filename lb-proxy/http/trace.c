@@ -286,9 +286,9 @@ void trace_attempt_begin(struct session *s)
 	/* The backend's parent is this attempt: in the fields, and in the head
 	 * when it is written already (a retry), where the fields end it. */
 	trace_hex(t->client_id, 8, t->fields + TRACE_FIELDS_SPAN_AT);
-	if (s->up_head.len >= t->fields_len + 2)
+	if (s->x->up_head.len >= t->fields_len + 2)
 		trace_hex(t->client_id, 8,
-			  s->up_head.data + s->up_head.len - 2 - t->fields_len + TRACE_FIELDS_SPAN_AT);
+			  s->x->up_head.data + s->x->up_head.len - 2 - t->fields_len + TRACE_FIELDS_SPAN_AT);
 }
 
 void trace_attempt_end(struct session *s, const char *why, int status)
@@ -395,9 +395,9 @@ void trace_request_end(struct session *s)
 	server_attributes(s, sp, method);
 	for (unsigned i = 0; i < t->nevents; i++)
 		otlp_span_event(sp, t->events[i].name, t->events[i].time_ns);
-	if (s->refusal)
-		otlp_span_event(sp, strcmp(s->refusal, "rate limited") == 0 ? "rate_limited"
-				    : s->refusal[0] == 'q' ? "queue_refused" : "refused", sp->end_ns);
+	if (s->x->refusal)
+		otlp_span_event(sp, strcmp(s->x->refusal, "rate limited") == 0 ? "rate_limited"
+				    : s->x->refusal[0] == 'q' ? "queue_refused" : "refused", sp->end_ns);
 	otlp_export_commit(exporter);
 }
 

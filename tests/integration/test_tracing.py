@@ -288,6 +288,43 @@ def test_otel_environment_variables(proxy, backend, receiver):
     assert r["k8s.namespace.name"] == ("string", "shop")
 
 
+def mapped(pid):
+    """The file names mapped into process pid (/proc/PID/maps)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {line.split()[-1] for line in f if len(line.split()) == 6}
+
+
+def test_libcurl_is_loaded_only_for_an_exporter(proxy, backend, receiver):
+    """lb-proxy loads libcurl when its OTLP exporter starts, not before
+    (docs/tracing.md#libcurl): without --otlp-endpoint none of libcurl and
+    what it needs is mapped (GnuTLS, 1.1 MiB of RSS, starts itself at load);
+    with it, libcurl is mapped and the spans are exported."""
+    plain = proxy([backend.addr])
+    assert plain.request("GET", "/")[0] == 200
+    names = mapped(plain.proc.pid)
+    assert not [n for n in names if re.search(r"/lib(curl|gnutls|krb5|rtmp)\.so", n)], names
+    p = traced(proxy, [backend.addr], receiver)
+    assert p.request("GET", "/", headers={"traceparent": TP})[0] == 200
+    spans_of(receiver, TRACE, 2)
+    assert [n for n in mapped(p.proc.pid) if "/libcurl.so" in n]
+
+
+def test_a_libcurl_that_cannot_load_stops_start_up(procs, tmp_path):
+    """With --otlp-endpoint, a libcurl.so.4 that does not load (here a file
+    that is no library, found first through LD_LIBRARY_PATH) stops start-up
+    with exit 2 and says what to install."""
+    from conftest import binary
+    (tmp_path / "libcurl.so.4").write_bytes(b"not a library\n")
+    p = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+               "--backends", "127.0.0.1:1", "--otlp-endpoint", "http://127.0.0.1:1"],
+              env={"LD_LIBRARY_PATH": str(tmp_path)})
+    assert p.p.wait(10 * SLOW) == 2
+    p.expect_exit = 2
+    text = p.text()
+    assert "cannot load libcurl" in text and "install Debian's libcurl4" in text, text
+    assert "lb-proxy: libcurl cannot start" in text, text
+
+
 def test_bad_endpoint_is_refused_at_start(procs):
     from conftest import binary
     p = procs([binary("lb-proxy"), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",

@@ -144,9 +144,9 @@ void fixture_proxy_init(struct fixture_proxy *f, int fd)
 void fixture_proxy_release(struct fixture_proxy *f)
 {
 	buf_release(&f->s.in);
-	buf_release(&f->s.uin);
+	buf_release(&f->x.uin);
 	buf_release(&f->s.out);
-	buf_release(&f->s.up_head);
+	buf_release(&f->x.up_head);
 	balancer_release(&f->px.balancer);
 	backend_set_release(&f->px.set);
 }

@@ -79,7 +79,7 @@ static void test_errors(void **state)
 		f.s.keep_alive = cases[i].keep_alive;
 		f.s.req_done = cases[i].req_done;
 		f.px.stopping = cases[i].stopping;
-		f.s.uparse_off = f.s.usend_off = 7;	/* a backend's bytes: dropped */
+		f.x.uparse_off = f.x.usend_off = 7;	/* a backend's bytes: dropped */
 		answer_error(&f.s, cases[i].status, cases[i].message);
 		assert_answered(&f, cases[i].status);
 		assert_int_equal(f.s.keep_alive, cases[i].keep);
@@ -93,13 +93,13 @@ static void test_errors(void **state)
 		}
 		if (cases[i].method == HTTP_HEAD) {
 			assert_string_equal(fixture_out_body(&f.s), "");
-			assert_int_equal(f.s.bytes_out, 0);
+			assert_int_equal(f.x.bytes_out, 0);
 		} else {
 			assert_string_equal(fixture_out_body(&f.s), body);
-			assert_int_equal(f.s.bytes_out, n);
+			assert_int_equal(f.x.bytes_out, n);
 		}
-		assert_int_equal(f.s.uparse_off, 0);
-		assert_int_equal(f.s.usend_off, 0);
+		assert_int_equal(f.x.uparse_off, 0);
+		assert_int_equal(f.x.usend_off, 0);
 		fixture_proxy_release(&f);
 	}
 }
@@ -126,7 +126,7 @@ static void test_refuse(void **state)
 		fixture_proxy_init(&f, -1);
 		answer_refuse(&f.s, cases[i].status, "a reason");
 		assert_answered(&f, cases[i].status);
-		assert_string_equal(f.s.refusal, "a reason");
+		assert_string_equal(f.x.refusal, "a reason");
 		assert_int_equal(f.s.keep_alive, 0);
 		assert_contains(fixture_out(&f.s), "\r\nConnection: close\r\n");
 		snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d,\"requestId\":\"req-1\"}",
