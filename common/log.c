@@ -291,7 +291,22 @@ int log_write(enum log_level level, const char *msg, const char *kv, ...)
 	return log_write_fields(level, msg, kvbuf, kvlen);
 }
 
+static int write_fields(enum log_level level, const char *msg, const char *kv, size_t kvlen,
+			int request);
+
 int log_write_fields(enum log_level level, const char *msg, const char *kv, size_t kvlen)
+{
+	return write_fields(level, msg, kv, kvlen, 0);
+}
+
+int log_write_request_fields(enum log_level level, const char *msg, const char *kv,
+			     size_t kvlen)
+{
+	return write_fields(level, msg, kv, kvlen, 1);
+}
+
+static int write_fields(enum log_level level, const char *msg, const char *kv, size_t kvlen,
+			int request)
 {
 	/* Reused across calls: the programs are single-threaded, and a log line
 	 * must not cost a malloc on the request path. */
@@ -334,7 +349,7 @@ int log_write_fields(enum log_level level, const char *msg, const char *kv, size
 		buf_append(&out, "\n", 1);
 	}
 	if (log_sink)
-		return log_sink(out.data, out.len);
+		return log_sink(out.data, out.len, request);
 	/* One write per line so lines of concurrent processes do not interleave. */
 	if (write(STDERR_FILENO, out.data, out.len) < 0) {
 		/* nowhere left to report it */
@@ -386,7 +401,7 @@ size_t log_text_prefix(enum log_level level, const char *msg, char *out)
 int log_write_line(const char *line, size_t len)
 {
 	if (log_sink)
-		return log_sink(line, len);
+		return log_sink(line, len, 1);
 	if (write(STDERR_FILENO, line, len) < 0) {
 		/* nowhere left to report it */
 	}

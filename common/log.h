@@ -45,6 +45,11 @@ int log_write(enum log_level level, const char *msg, const char *kv, ...)
  * NUL-terminated; cut at LOG_KV_MAX - 1): for a line written per request,
  * whose fields are cheaper appended than printed. */
 int log_write_fields(enum log_level level, const char *msg, const char *kv, size_t kvlen);
+/* The same for a request's line (the access log's): the sink may hold it
+ * with the others of its kind for a flush interval (log_buffer.h), where
+ * any other line is written at the end of its loop pass. */
+int log_write_request_fields(enum log_level level, const char *msg, const char *kv,
+			     size_t kvlen);
 
 /*
  * A text line built in place, for a line written per request (one copy, into
@@ -54,7 +59,8 @@ int log_write_fields(enum log_level level, const char *msg, const char *kv, size
  * the level is off (then make the fields and call log_write_fields); the
  * caller appends key=value fields, each quoted value escaped with
  * log_escape_text (or known to need none), and '\n', and hands the line to
- * log_write_line, which returns as log_write does.
+ * log_write_line, which returns as log_write does. Such a line is a
+ * request's: the sink may hold it as log_write_request_fields's.
  */
 #define LOG_PREFIX_MAX 128
 size_t log_text_prefix(enum log_level level, const char *msg, char *out);
@@ -66,11 +72,13 @@ size_t log_escape_text(char *out, size_t room, const char *s, size_t n);
 
 /*
  * Where lines go instead of stderr: the sink gets each whole line (its
- * newline included; the bytes are only valid during the call) and returns 0,
- * or -1 when it dropped it. NULL (the default) writes each line to stderr at
- * once. A program whose loop must never block installs one (log_buffer.h).
+ * newline included; the bytes are only valid during the call), and whether
+ * it is a request's (log_write_line, log_write_request_fields: it may wait
+ * longer than an event's), and returns 0, or -1 when it dropped it. NULL
+ * (the default) writes each line to stderr at once. A program whose loop
+ * must never block installs one (log_buffer.h).
  */
-typedef int (*log_sink_fn)(const char *line, size_t len);
+typedef int (*log_sink_fn)(const char *line, size_t len, int request);
 void log_set_sink(log_sink_fn sink);
 
 /*

@@ -30,6 +30,7 @@ static struct {
 	ev_io writable;		/* active while fd took less than was waiting */
 	double interval;	/* seconds between writes while lines keep coming */
 	ev_tstamp written_at;	/* ev_now of the last write */
+	int event;		/* a line not a request's waits: write at the pass's end */
 	int fd;			/* where lines go */
 	int own_fd;		/* fd was opened here, closed at stop */
 	enum log_out_kind kind;
@@ -118,21 +119,30 @@ static void due_stop(void)
 static void write_now(void)
 {
 	due_stop();
+	out.event = 0;
 	out.written_at = ev_now(out.loop);
 	if (out.end > out.start && !ev_is_active(&out.writable))
 		watch_writable(flush_some());
 }
 
-/* Before each poll: lines logged since the last write go out now when that
- * write is older than the interval (so a line after a quiet spell is never
- * held), else when the interval has passed since it: while lines keep
- * coming, one write per interval, not one per pass. */
+/* Before each poll: lines logged since the last write go out now when one
+ * of them is an event's (a warning, a state change: never held), or when
+ * that write is older than the interval (so a request's line after a quiet
+ * spell is not held either), else when the interval has passed since it:
+ * while requests' lines keep coming, one write per interval, not one per
+ * pass. */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	ev_tstamp wait;
 
 	(void)w, (void)revents;
-	if (out.end == out.start || ev_is_active(&out.writable) || ev_is_active(&out.due))
+	if (out.end == out.start || ev_is_active(&out.writable))
+		return;
+	if (out.event) {
+		write_now();
+		return;
+	}
+	if (ev_is_active(&out.due))
 		return;
 	wait = out.written_at + out.interval - ev_now(loop);
 	if (wait <= 0) {
@@ -158,7 +168,7 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* log.c's sink: the line is copied in, or dropped when it does not fit. */
-static int sink(const char *line, size_t len)
+static int sink(const char *line, size_t len, int request)
 {
 	if (out.end + len > LOG_BUFFER_LIMIT && out.start > 0) {
 		memmove(out.data, out.data + out.start, out.end - out.start);
@@ -171,6 +181,7 @@ static int sink(const char *line, size_t len)
 	}
 	memcpy(out.data + out.end, line, len);
 	out.end += len;
+	out.event |= !request;
 	if (out.end - out.start >= LOG_BUFFER_CHUNK)
 		write_now();
 	return 0;

@@ -22,9 +22,10 @@
  * O_NONBLOCK, a socket is sent to with MSG_DONTWAIT, a file is written as
  * is) before each poll of loop, or when LOG_BUFFER_CHUNK bytes wait, or when
  * fd can take more after a short write. With an interval set
- * (log_buffer_set_interval), a pass's lines wait until the interval has
- * passed since the last write: a line after a quiet spell goes out at the
- * end of its pass, lines that keep coming go out once per interval. Writes to a pipe are whole lines of
+ * (log_buffer_set_interval), requests' lines (log.h) wait until the interval
+ * has passed since the last write: one after a quiet spell goes out at the
+ * end of its pass, those that keep coming once per interval; any other line
+ * goes out at the end of its pass, with those waiting before it. Writes to a pipe are whole lines of
  * at most PIPE_BUF bytes, so they never interleave with another writer's.
  * Returns 0, or -1 with err filled (nothing changed: lines go on being
  * written one at a time).
@@ -35,7 +36,7 @@ int log_buffer_start(struct ev_loop *loop, int fd, char *err, size_t errsz);
  * counts what is left as dropped, and goes back to one write per line. */
 void log_buffer_stop(double wait);
 
-/* Seconds between writes while lines keep coming (0: every pass). */
+/* Seconds between writes while requests' lines keep coming (0: every pass). */
 void log_buffer_set_interval(double seconds);
 
 /* Lines dropped since start: the buffer was full. */

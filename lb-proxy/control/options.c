@@ -142,8 +142,8 @@ static const struct option_row rows[] = {
 	{ { "accessLog", CONFIG_BOOL, offsetof(struct proxy_options, access_log), 0, 0, NULL,
 	    "one log line per request (on/off)" }, RUNTIME },
 	{ { "logFlush", CONFIG_DURATION, offsetof(struct proxy_options, log_flush), 0, 10, NULL,
-	    "seconds log lines may wait to be written together while they keep coming (0: at "
-	    "the end of every loop pass)" }, RUNTIME },
+	    "seconds access log lines may wait to be written together while they keep coming "
+	    "(0: at the end of every loop pass; other lines always are)" }, RUNTIME },
 	{ { "reusePort", CONFIG_BOOL, offsetof(struct proxy_options, reuse_port), 0, 0, NULL,
 	    "SO_REUSEPORT, so several proxies share the port" }, FIXED },
 	{ { "tlsCert", CONFIG_STRING, offsetof(struct proxy_options, tls_cert), 0, 0, NULL,

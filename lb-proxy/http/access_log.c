@@ -33,7 +33,7 @@ static void tried_list(const struct session *s, char *out, size_t outsz)
  * of a line's cost). A text line is made whole here, its prefix first and
  * the one value a client chooses that may need it escaped (the target), and
  * is copied once, into the log buffer; a JSON one is made of the key=value
- * text by log_write_fields. */
+ * text by log_write_request_fields. */
 struct fields {
 	char text[LOG_PREFIX_MAX + LOG_KV_MAX];
 	size_t len;
@@ -119,7 +119,7 @@ void access_log_request(const struct session *s)
 	f.len = log_text_prefix(LOG_INFO, "request", f.text);
 	f.text_line = f.len > 0;
 	/* room for the text line's newline; the JSON one's fields as
-	 * log_write_fields cuts them */
+	 * log_write_request_fields cuts them */
 	f.end = f.text_line ? sizeof(f.text) - 1 : LOG_KV_MAX - 1;
 	put_lit(&f, "client=");
 	put_str(&f, s->client_ip);
@@ -169,7 +169,7 @@ void access_log_request(const struct session *s)
 		f.text[f.len++] = '\n';
 		rc = log_write_line(f.text, f.len);
 	} else {
-		rc = log_write_fields(LOG_INFO, "request", f.text, f.len);
+		rc = log_write_request_fields(LOG_INFO, "request", f.text, f.len);
 	}
 	if (rc == -1)
 		s->px->metrics.access_log_dropped++;

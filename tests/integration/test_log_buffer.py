@@ -124,11 +124,11 @@ def test_lines_logged_while_draining_reach_the_log_at_sigterm(echo, proxy):
 
 
 def test_lines_that_keep_coming_wait_for_the_flush_interval(echo, proxy):
-    """--log-flush SECONDS: a line after a quiet spell is written at the end
-    of its loop pass, the lines after it wait until the interval has passed
-    since that write (one write per interval while they keep coming, as
-    nginx's access_log flush= and Envoy's file flush interval), and SIGTERM
-    writes what waits."""
+    """--log-flush SECONDS: an access line after a quiet spell is written at
+    the end of its loop pass, the ones after it wait until the interval has
+    passed since that write (one write per interval while they keep coming,
+    as nginx's access_log flush= and Envoy's file flush interval), another
+    line writes them with it, and SIGTERM writes what waits."""
     e = echo("--access-log", "off")
     p = proxy([e.addr], "--log-flush", "10")
     c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=5 * SLOW)
@@ -142,9 +142,24 @@ def test_lines_that_keep_coming_wait_for_the_flush_interval(echo, proxy):
     c.close()
     if time.monotonic() - started < 9:    # (a machine stalled this long proves nothing)
         assert 'request="GET /second"' not in p.proc.text()
+    # a line that is not a request's (here SIGHUP's reload) is not held: it
+    # is written at the end of its pass, with the lines waiting before it
+    p.proc.p.send_signal(signal.SIGHUP)
+    p.proc.wait_log(r"INFO reloaded ", timeout=3)
+    log = p.proc.text()
+    assert re.search(r'request="GET /second" status=200 .*\n.*request="GET /third" status=200 '
+                     r'.*\n(.*\n)*.*INFO reloaded ', log), log[-2000:]
+    assert get_once(p.port, "/fourth") == 200
     p.proc.p.send_signal(signal.SIGTERM)
     assert p.proc.p.wait(10 * SLOW) == 0
     log = p.proc.text()
-    assert re.search(r'request="GET /second" status=200 .*\n.*request="GET /third" status=200 ',
+    assert re.search(r'request="GET /fourth" status=200 .*\n(.*\n)*.*INFO stopped requests=4\n$',
                      log), log[-2000:]
-    assert re.search(r"INFO stopped requests=3\n$", log), log[-2000:]
+
+
+def get_once(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5 * SLOW)
+    try:
+        return get(c, path)
+    finally:
+        c.close()

@@ -348,14 +348,20 @@ def test_body_bytes_are_forwarded_as_they_come(proxy, first):
 
     be = RawBackend(respond_in_halves)
     p = proxy([be.addr])
-    s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    started = time.monotonic()
-    got = recv_until(s, b"0123456789")
-    first_half = time.monotonic() - started
-    got = recv_until(s, b"abcdefghij", got)
-    assert first_half < 0.15, f"the first part took {first_half:.3f} s"
-    s.close()
+    took = []
+    # up to three tries: a busy machine can stall one, a proxy that leaves
+    # the bytes to the kernel's 200 ms is late in every one
+    for _ in range(3):
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        got = recv_until(s, b"0123456789")
+        took.append(time.monotonic() - started)
+        recv_until(s, b"abcdefghij", got)
+        s.close()
+        if took[-1] < 0.15:
+            break
+    assert min(took) < 0.15, f"the first part took {', '.join(f'{t:.3f}' for t in took)} s"
     be.close()
 
 
