@@ -222,7 +222,7 @@ $(filter unit-run/asan/%,$(UNIT_RUNS)): unit-run/asan/%: build/asan/tests/%
 # PYTEST_WORKERS_ASAN with the sanitized one, whose programs cost several
 # times the CPU. 0 runs them one by one.
 PYTEST_WORKERS ?= 4
-PYTEST_WORKERS_ASAN ?= 2
+PYTEST_WORKERS_ASAN ?= 3
 pytest_run = $(PYTHON) -m pytest -q -p no:cacheprovider \
 	$(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
 integration: all asan
