@@ -199,20 +199,28 @@ bench-deps: deps
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# Everything is built, and the layer check and unit tests run, two at a time
+# (-O: each one's output in one piece); then the integration tests.
 test: deps test-deps
-	$(MAKE) --no-print-directory -j2 all asan
-	$(MAKE) --no-print-directory layers unit integration
+	$(MAKE) --no-print-directory -j2 all asan unit-build
+	$(MAKE) --no-print-directory -j2 -O layers unit
+	$(MAKE) --no-print-directory integration
 
 # Every #include and every call goes down the layers, and no two modules
 # depend on each other (tests/check_layers.py; docs/architecture.md).
 layers: all
 	$(PYTHON) tests/check_layers.py --objects build/release
 
-unit: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tests/,$(UNIT_TESTS))
-	@set -e; for t in $(UNIT_TESTS); do \
-		echo "== unit $$t (release)"; build/release/tests/$$t; \
-		echo "== unit $$t (asan+ubsan)"; $(ASAN_ENV) build/asan/tests/$$t; \
-	done
+# unit-build builds every unit test; unit runs each, release and asan+ubsan,
+# one target per run (unit-run/MODE/TEST) so that make -j runs them side by side.
+UNIT_RUNS := $(foreach m,release asan,$(addprefix unit-run/$(m)/,$(UNIT_TESTS)))
+.PHONY: unit-build $(UNIT_RUNS)
+unit-build: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tests/,$(UNIT_TESTS))
+unit: $(UNIT_RUNS)
+$(filter unit-run/release/%,$(UNIT_RUNS)): unit-run/release/%: build/release/tests/%
+	@echo "== unit $* (release)"; $<
+$(filter unit-run/asan/%,$(UNIT_RUNS)): unit-run/asan/%: build/asan/tests/%
+	@echo "== unit $* (asan+ubsan)"; $(ASAN_ENV) $<
 
 # The integration tests mostly wait (programs starting, heartbeats, timeouts:
 # a release run uses about a third of one core), so several test files run at
@@ -221,7 +229,7 @@ unit: $(addprefix build/release/tests/,$(UNIT_TESTS)) $(addprefix build/asan/tes
 # PYTEST_WORKERS_ASAN with the sanitized one, whose programs cost several
 # times the CPU. 0 runs them one by one.
 PYTEST_WORKERS ?= 4
-PYTEST_WORKERS_ASAN ?= 2
+PYTEST_WORKERS_ASAN ?= 3
 pytest_run = $(PYTHON) -m pytest -q -p no:cacheprovider \
 	$(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
 integration: all asan

@@ -114,25 +114,39 @@ def check(root):
     return errors
 
 
-def nm(path, *flags):
-    out = subprocess.run(["nm", "-P", *flags, path], capture_output=True, text=True, check=True)
-    return [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+def nm(paths, *flags):
+    """{path: [symbol]} for the object files, from one nm for them all: each nm
+    start loads binutils' plugins (LLVMgold when clang is installed, about a
+    second), so one per object made the check take minutes."""
+    out = subprocess.run(["nm", "-P", "-A", *flags, *paths], capture_output=True, text=True,
+                         check=True)
+    syms = {path: [] for path in paths}
+    for line in out.stdout.splitlines():
+        # "PATH: SYMBOL TYPE [VALUE SIZE]"; a path holds no ": " (ours do not)
+        path, _, rest = line.partition(": ")
+        if rest.strip():
+            syms[path].append(rest.split()[0])
+    return syms
 
 
 def check_objects(root, objdir):
     """The rules on the calls: objdir holds PATH.o for each PATH.c of the tree."""
-    defined, uses = {}, {}
+    objs = {}
     for rel in sources(root):
         if not rel.endswith(".c"):
             continue
         obj = os.path.join(objdir, rel[:-2] + ".o")
-        if not os.path.isfile(obj):
-            continue
-        for sym in nm(obj, "--defined-only", "-g"):
-            defined.setdefault((place(rel)[0], sym), rel)
-        uses[rel] = nm(obj, "-u")
-    if not uses:
+        if os.path.isfile(obj):
+            objs[rel] = obj
+    if not objs:
         return [f"{objdir}: no object files of the tree (build it first)"]
+    exported = nm(list(objs.values()), "--defined-only", "-g")
+    undefined = nm(list(objs.values()), "-u")
+    defined, uses = {}, {}
+    for rel, obj in objs.items():
+        for sym in exported[obj]:
+            defined.setdefault((place(rel)[0], sym), rel)
+        uses[rel] = undefined[obj]
     errors, edges = [], {}
     for rel, syms in sorted(uses.items()):
         for sym in syms:

@@ -36,7 +36,25 @@ def pytest_configure(config):
         "binaries, skips it")
 
 
+# The test files that take longest, longest first (release and ASan runs,
+# docs/testing.md#where-make-tests-time-goes). pytest-xdist's --dist loadfile
+# hands files to workers in collection order: a long file collected last (the
+# order is alphabetical) would start late and end the run alone. Any file not
+# named here runs after these, in the usual order.
+LONGEST_FIRST = [
+    "test_k8ssim_gateway.py", "test_k8s_fidelity.py", "test_bus.py", "test_k8s_fleet.py",
+    "test_k8s_sim_state.py", "test_balance.py", "test_h2.py", "test_status_page.py",
+    "test_tls.py", "test_chaos.py", "test_outlier.py", "test_admin_hardening.py",
+    "test_bus_frames.py", "test_k8s.py", "test_proxy.py", "test_tcp_mode.py", "test_echo.py",
+    "test_admin_proxy.py", "test_proxy_resources.py", "test_routed_fleet.py",
+    "test_listeners.py", "test_gateway_routes.py", "test_compose.py",
+]
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    # a stable sort: each file's tests stay together and in their order
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
     if not SANITIZED:
         return
     skip = pytest.mark.skip(reason="starts no lb program: checked by the release run")
