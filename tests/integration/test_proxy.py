@@ -121,6 +121,23 @@ def _tx_queue(local_port, remote_port):
     return None
 
 
+def _settled_tx_queue(local_port, remote_port):
+    """_tx_queue once the peer has stopped reading and the proxy writing:
+    the same value five times 50 ms apart (a busy machine may take a while
+    to close the window and stop the proxy; a fixed sleep was not always
+    enough)."""
+    last, same = None, 0
+    deadline = time.monotonic() + 20 * SLOW
+    while time.monotonic() < deadline:
+        q = _tx_queue(local_port, remote_port)
+        same = same + 1 if q is not None and q == last else 0
+        if same >= 4:
+            return q
+        last = q
+        time.sleep(0.05)
+    return last
+
+
 def test_stalled_client_leaves_little_unsent_in_the_kernel(echo, proxy):
     """A client that reads fast, so the kernel grows the proxy's send buffer to
     megabytes, then stops: the proxy's socket holds at most its unsent limit
@@ -137,8 +154,8 @@ def test_stalled_client_leaves_little_unsent_in_the_kernel(echo, proxy):
             chunk = s.recv(1 << 20)
             assert chunk
             received += len(chunk)
-        time.sleep(1.0)                 # the client's window closes, the proxy stops
-        queued = _tx_queue(p.port, s.getsockname()[1])
+        # the client's window closes, the proxy stops
+        queued = _settled_tx_queue(p.port, s.getsockname()[1])
         assert queued is not None
         print(f"the proxy's socket holds {queued} bytes for a stalled client")
         assert queued <= STALLED_QUEUE_MAX, f"{queued} bytes queued in the kernel"
@@ -163,8 +180,8 @@ def test_stalled_backend_leaves_little_unsent_in_the_kernel(proxy):
             if not chunk:
                 break
             got += len(chunk)
-        time.sleep(1.0)             # our window closes, the proxy stops
-        result["queued"] = _tx_queue(conn.getpeername()[1], backend.port)
+        # our window closes, the proxy stops
+        result["queued"] = _settled_tx_queue(conn.getpeername()[1], backend.port)
         measured.set()
 
     be = RawBackend(read_then_stall)
