@@ -128,9 +128,13 @@ static void write_now(void)
 /* Before each poll: lines logged since the last write go out now when one
  * of them is an event's (a warning, a state change: never held), or when
  * that write is older than the interval (so a request's line after a quiet
- * spell is not held either), else when the interval has passed since it:
- * while requests' lines keep coming, one write per interval, not one per
- * pass. */
+ * spell is not held either): while requests' lines keep coming, one write
+ * per interval, not one per pass, made by the first pass past it. The timer
+ * is for a loop that goes quiet with lines waiting: it is set an interval
+ * later than that, so a busy loop writes before it fires and stops it (a
+ * timer firing beside a request's events would make that pass look busy to
+ * lb-proxy's batching, which then sleeps before the next poll: the lone
+ * client's p99). A line waits two intervals at most. */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	ev_tstamp wait;
@@ -138,18 +142,14 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)w, (void)revents;
 	if (out.end == out.start || ev_is_active(&out.writable))
 		return;
-	if (out.event) {
+	wait = out.written_at + out.interval - ev_now(loop);
+	if (out.event || wait <= 0) {
 		write_now();
 		return;
 	}
 	if (ev_is_active(&out.due))
 		return;
-	wait = out.written_at + out.interval - ev_now(loop);
-	if (wait <= 0) {
-		write_now();
-		return;
-	}
-	ev_timer_set(&out.due, wait, 0.);
+	ev_timer_set(&out.due, wait + out.interval, 0.);
 	ev_timer_start(loop, &out.due);
 	ev_unref(loop);
 }

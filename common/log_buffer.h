@@ -24,8 +24,9 @@
  * fd can take more after a short write. With an interval set
  * (log_buffer_set_interval), requests' lines (log.h) wait until the interval
  * has passed since the last write: one after a quiet spell goes out at the
- * end of its pass, those that keep coming once per interval; any other line
- * goes out at the end of its pass, with those waiting before it. Writes to a pipe are whole lines of
+ * end of its pass, those that keep coming once per interval (two at most
+ * when the loop goes quiet); any other line goes out at the end of its
+ * pass, with those waiting before it. Writes to a pipe are whole lines of
  * at most PIPE_BUF bytes, so they never interleave with another writer's.
  * Returns 0, or -1 with err filled (nothing changed: lines go on being
  * written one at a time).

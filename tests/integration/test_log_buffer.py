@@ -163,3 +163,17 @@ def get_once(port, path):
         return get(c, path)
     finally:
         c.close()
+
+
+def test_lines_held_when_the_loop_goes_quiet_are_written_by_a_timer(echo, proxy):
+    """The access lines held after a write, with no pass after them to write
+    them (no more requests, no other line), are written by a timer: within
+    two intervals of that write (without it, by the pass of the proxy's next
+    timer of its own, its 2 s memory trim: later than this test waits)."""
+    e = echo("--access-log", "off")
+    p = proxy([e.addr], "--log-flush", "0.05")
+    c = http.client.HTTPConnection("127.0.0.1", p.port, timeout=5 * SLOW)
+    assert get(c, "/one") == 200
+    assert get(c, "/two") == 200
+    c.close()
+    p.proc.wait_log(r'request="GET /one"(?s:.*)request="GET /two"', timeout=1)
