@@ -113,8 +113,23 @@ CURLMcode curl_multi_cleanup(CURLM *multi)
 }
 
 /* The option's number says its argument's type (curl.h's CURLOPTTYPE_*,
- * the same bases for CURLMOPT_*): a variadic argument is passed on as
- * what it is. */
+ * the same bases for CURLMOPT_*, which has no blobs): the variadic argument
+ * of curl_easy_setopt and curl_multi_setopt is passed on to fn as what it
+ * is, its result into rc. */
+#define PASS_OPTION(rc, fn, handle, option, ap)							\
+	do {											\
+		if ((option) < CURLOPTTYPE_OBJECTPOINT)						\
+			(rc) = fn((handle), (option), va_arg((ap), long));			\
+		else if ((option) < CURLOPTTYPE_FUNCTIONPOINT)					\
+			(rc) = fn((handle), (option), va_arg((ap), void *));			\
+		else if ((option) < CURLOPTTYPE_OFF_T)						\
+			(rc) = fn((handle), (option), va_arg((ap), void (*)(void)));		\
+		else if ((option) < CURLOPTTYPE_BLOB)						\
+			(rc) = fn((handle), (option), va_arg((ap), curl_off_t));		\
+		else										\
+			(rc) = fn((handle), (option), va_arg((ap), void *));			\
+	} while (0)
+
 CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption option, ...)
 {
 	va_list ap;
@@ -123,14 +138,7 @@ CURLMcode curl_multi_setopt(CURLM *multi, CURLMoption option, ...)
 	if (!lib.handle)
 		return CURLM_BAD_HANDLE;
 	va_start(ap, option);
-	if (option < CURLOPTTYPE_OBJECTPOINT)
-		rc = lib.multi_setopt(multi, option, va_arg(ap, long));
-	else if (option < CURLOPTTYPE_FUNCTIONPOINT)
-		rc = lib.multi_setopt(multi, option, va_arg(ap, void *));
-	else if (option < CURLOPTTYPE_OFF_T)
-		rc = lib.multi_setopt(multi, option, va_arg(ap, void (*)(void)));
-	else
-		rc = lib.multi_setopt(multi, option, va_arg(ap, curl_off_t));
+	PASS_OPTION(rc, lib.multi_setopt, multi, option, ap);
 	va_end(ap);
 	return rc;
 }
@@ -181,16 +189,7 @@ CURLcode curl_easy_setopt(CURL *easy, CURLoption option, ...)
 	if (!lib.handle)
 		return CURLE_FAILED_INIT;
 	va_start(ap, option);
-	if (option < CURLOPTTYPE_OBJECTPOINT)
-		rc = lib.easy_setopt(easy, option, va_arg(ap, long));
-	else if (option < CURLOPTTYPE_FUNCTIONPOINT)
-		rc = lib.easy_setopt(easy, option, va_arg(ap, void *));
-	else if (option < CURLOPTTYPE_OFF_T)
-		rc = lib.easy_setopt(easy, option, va_arg(ap, void (*)(void)));
-	else if (option < CURLOPTTYPE_BLOB)
-		rc = lib.easy_setopt(easy, option, va_arg(ap, curl_off_t));
-	else
-		rc = lib.easy_setopt(easy, option, va_arg(ap, void *));
+	PASS_OPTION(rc, lib.easy_setopt, easy, option, ap);
 	va_end(ap);
 	return rc;
 }
