@@ -253,6 +253,7 @@ bench: bench-deps
 	$(PYTHON) tests/bench/profile_proxy.py
 	$(PYTHON) tests/bench/instructions_proxy.py
 	$(PYTHON) tests/bench/bench_log.py
+	CONNS=1 $(PYTHON) tests/bench/bench_log.py
 	$(PYTHON) tests/bench/bench_restart.py
 	$(PYTHON) tests/bench/bench_trace.py
 	$(PYTHON) tests/bench/bench_workers.py
