@@ -175,8 +175,13 @@ def test_cluster_service_annotation(sim, discover, proxy, rundir):
             s.sendall(b"hello")
             return read_exactly(s, 100).decode(), s.getsockname()[1]
 
-    wait_for("the proxy to relay the TCP listener's port", lambda: p.admin("/info")[1][
-        "routes"].get("rules") == 1, timeout=10)
+    routes = lambda: p.admin("/info")[1]["routes"]  # noqa: E731
+    wait_for("the proxy to relay the TCP listener's port", lambda: routes().get("rules") == 1,
+             timeout=10)
+    # the route table and the routed Service's set travel apart: a connection
+    # before the set is applied finds no backend (reset)
+    wait_for("the routed service's set", lambda: routes()["services"] and all(
+        s["generation"] for s in routes()["services"]), timeout=10)
     assert one()[0] == "a -"
     annotate("v2")
     answer, client_port = wait_for("the header to reach the backend", lambda: (
