@@ -378,9 +378,8 @@ def main():
               + (f"; the proxy on CPU {SUT_CPUS[0]}, wrk and backends on CPU "
                  f"{','.join(LOAD_CPUS)}" if PIN else "") + "\n")
         rows = []
-        nan = {"rps": float("nan"), "p50": float("nan"), "p99": float("nan"),
-               "cpu_us": float("nan")}
-        for name, _, _, _, setup in cases:
+        nan = dict.fromkeys(("rps", "p50", "p99", "cpu_us"), float("nan"))
+        for name, _, _, _, _ in cases:
             med = {}
             for proxy in PROXIES:
                 rs = results.get((name, proxy))

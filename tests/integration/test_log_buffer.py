@@ -149,20 +149,13 @@ def test_lines_that_keep_coming_wait_for_the_flush_interval(echo, proxy):
     log = p.proc.text()
     assert re.search(r'request="GET /second" status=200 .*\n.*request="GET /third" status=200 '
                      r'.*\n(.*\n)*.*INFO reloaded ', log), log[-2000:]
-    assert get_once(p.port, "/fourth") == 200
+    assert p.request("GET", "/fourth")[0] == 200
     p.proc.p.send_signal(signal.SIGTERM)
     assert p.proc.p.wait(10 * SLOW) == 0
     log = p.proc.text()
     assert re.search(r'request="GET /fourth" status=200 .*\n(.*\n)*.*INFO stopped requests=4\n$',
                      log), log[-2000:]
 
-
-def get_once(port, path):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5 * SLOW)
-    try:
-        return get(c, path)
-    finally:
-        c.close()
 
 
 def test_lines_held_when_the_loop_goes_quiet_are_written_by_a_timer(echo, proxy):
